@@ -1,0 +1,70 @@
+/**
+ * The one error type Sluice raises. `code` is stable (tests, JSON output and
+ * alerting match on it); `message` speaks to the user; `transient` tells the
+ * engine whether retrying may help.
+ *
+ * @example
+ * throw new SluiceError("FILE_VANISHED", `in/a.csv: the file disappeared during the run`, { transient: true });
+ */
+export class SluiceError extends Error {
+  readonly code: SluiceErrorCode;
+  readonly transient: boolean;
+  /** Extra lines shown under the message (e.g. every config problem). */
+  readonly details: readonly string[];
+
+  constructor(
+    code: SluiceErrorCode,
+    message: string,
+    options: { cause?: unknown; transient?: boolean; details?: readonly string[] } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SluiceError";
+    this.code = code;
+    this.transient = options.transient ?? false;
+    this.details = options.details ?? [];
+  }
+
+  /** Exit code per the CLI contract: 2 for usage/configuration problems, 1 otherwise. */
+  get exitCode(): 1 | 2 {
+    return USAGE_CODES.has(this.code) ? 2 : 1;
+  }
+}
+
+export type SluiceErrorCode =
+  | "CONFIG_NOT_FOUND"
+  | "CONFIG_INVALID"
+  | "USAGE"
+  | "PIPELINE_UNKNOWN"
+  | "FILE_NOT_FOUND"
+  | "FILE_UNREADABLE"
+  | "FILE_VANISHED"
+  | "FILE_CHANGED"
+  | "FILE_UNPARSEABLE"
+  | "MALFORMED_ROWS"
+  | "THRESHOLD_EXCEEDED"
+  | "CHECK_FATAL"
+  | "SCHEMA_CHANGE"
+  | "WAREHOUSE_LOCKED"
+  | "WAREHOUSE_ERROR"
+  | "QUERY_FAILED"
+  | "STORAGE_ERROR"
+  | "LAKE_ERROR"
+  | "LAKE_UNSUPPORTED_FEATURE"
+  | "LAKE_CONFLICT"
+  | "RUN_NOT_FOUND"
+  | "INTERNAL";
+
+const USAGE_CODES: ReadonlySet<SluiceErrorCode> = new Set(["CONFIG_NOT_FOUND", "CONFIG_INVALID", "USAGE", "PIPELINE_UNKNOWN"]);
+
+/** Wraps anything thrown into a SluiceError, keeping SluiceErrors as they are. */
+export function asSluiceError(error: unknown, code: SluiceErrorCode = "INTERNAL", context?: string): SluiceError {
+  if (error instanceof SluiceError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new SluiceError(code, context ? `${context}: ${firstLine(message)}` : firstLine(message), { cause: error });
+}
+
+/** First meaningful line of an engine message (DuckDB messages carry long diagnostics after it). */
+export function firstLine(message: string): string {
+  const line = message.split("\n").find((l) => l.trim() !== "") ?? message;
+  return line.trim();
+}
