@@ -54,13 +54,24 @@ export type SluiceErrorCode =
   | "RUN_NOT_FOUND"
   | "INTERNAL";
 
-const USAGE_CODES: ReadonlySet<SluiceErrorCode> = new Set(["CONFIG_NOT_FOUND", "CONFIG_INVALID", "USAGE", "PIPELINE_UNKNOWN"]);
+const USAGE_CODES: ReadonlySet<SluiceErrorCode> = new Set([
+  "CONFIG_NOT_FOUND",
+  "CONFIG_INVALID",
+  "USAGE",
+  "PIPELINE_UNKNOWN",
+]);
 
 /** Wraps anything thrown into a SluiceError, keeping SluiceErrors as they are. */
-export function asSluiceError(error: unknown, code: SluiceErrorCode = "INTERNAL", context?: string): SluiceError {
+export function asSluiceError(
+  error: unknown,
+  code: SluiceErrorCode = "INTERNAL",
+  context?: string,
+): SluiceError {
   if (error instanceof SluiceError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new SluiceError(code, context ? `${context}: ${firstLine(message)}` : firstLine(message), { cause: error });
+  return new SluiceError(code, context ? `${context}: ${firstLine(message)}` : firstLine(message), {
+    cause: error,
+  });
 }
 
 /** First meaningful line of an engine message (DuckDB messages carry long diagnostics after it). */

@@ -84,7 +84,12 @@ export const checkSchema = z.discriminatedUnion("rule", [
     ...checkBase,
   }),
   z.strictObject({ rule: z.literal("type"), column: identifier, type: z.string().min(1), ...checkBase }),
-  z.strictObject({ rule: z.literal("date_format"), column: identifier, format: z.string().min(1), ...checkBase }),
+  z.strictObject({
+    rule: z.literal("date_format"),
+    column: identifier,
+    format: z.string().min(1),
+    ...checkBase,
+  }),
   z.strictObject({ rule: z.literal("expression"), sql: z.string().min(1), ...checkBase }),
   z.strictObject({
     rule: z.literal("foreign_key"),
@@ -104,8 +109,18 @@ export const checkSchema = z.discriminatedUnion("rule", [
     max: z.number().int().min(0).optional(),
     ...checkBase,
   }),
-  z.strictObject({ rule: z.literal("completeness"), column: identifier, min: z.number().min(0).max(1), ...checkBase }),
-  z.strictObject({ rule: z.literal("uniqueness"), column: identifier, min: z.number().min(0).max(1), ...checkBase }),
+  z.strictObject({
+    rule: z.literal("completeness"),
+    column: identifier,
+    min: z.number().min(0).max(1),
+    ...checkBase,
+  }),
+  z.strictObject({
+    rule: z.literal("uniqueness"),
+    column: identifier,
+    min: z.number().min(0).max(1),
+    ...checkBase,
+  }),
   z.strictObject({ rule: z.literal("freshness"), column: identifier, max_age: duration, ...checkBase }),
   z.strictObject({ rule: z.literal("schema"), columns: columnList, ...checkBase }),
 ]);
@@ -164,7 +179,9 @@ export const pipelineSchema = z.strictObject({
       order_by: z.string().min(1).optional(),
     })
     .optional(),
-  anomalies: z.strictObject({ z_score: z.number().positive().default(3), fail: z.boolean().default(false) }).optional(),
+  anomalies: z
+    .strictObject({ z_score: z.number().positive().default(3), fail: z.boolean().default(false) })
+    .optional(),
   target: targetSchema,
   incremental: z.strictObject({ cursor: identifier, lag: duration.optional() }).optional(),
   schedule: z.string().min(1).optional(),
@@ -185,7 +202,10 @@ export const projectSchema = z.strictObject({
   $schema: z.string().optional(),
   warehouse: z
     .string()
-    .regex(/^(duckdb:|postgres:\/\/|postgresql:\/\/)/, "expected duckdb:<file> or postgres://user@host:5432/db")
+    .regex(
+      /^(duckdb:|postgres:\/\/|postgresql:\/\/)/,
+      "expected duckdb:<file> or postgres://user@host:5432/db",
+    )
     .default("duckdb:warehouse.duckdb"),
   landing: z.string().min(1).default("landing"),
   lake: z.string().min(1).default("lake"),
@@ -203,12 +223,18 @@ export const projectSchema = z.strictObject({
     .array(
       z.strictObject({
         webhook: z.string().url(),
-        on: z.array(z.enum(["failure", "threshold", "anomaly"])).min(1).default(["failure"]),
+        on: z
+          .array(z.enum(["failure", "threshold", "anomaly"]))
+          .min(1)
+          .default(["failure"]),
       }),
     )
     .default([]),
   pipelines: z
-    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "pipeline names use letters, digits, _ and -"), pipelineSchema)
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "pipeline names use letters, digits, _ and -"),
+      pipelineSchema,
+    )
     .refine((p) => Object.keys(p).length > 0, { message: "define at least one pipeline" }),
 });
 

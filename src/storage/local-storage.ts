@@ -101,7 +101,8 @@ export function localStorage(root: string): Storage {
         await link(src, dst);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (code === "EEXIST") throw new SluiceError("STORAGE_ERROR", `${to}: already exists; not overwriting`);
+        if (code === "EEXIST")
+          throw new SluiceError("STORAGE_ERROR", `${to}: already exists; not overwriting`);
         if (code !== "EXDEV" && code !== "EPERM" && code !== "ENOTSUP") throw error;
         await copyFile(src, dst, 1 /* COPYFILE_EXCL */);
       }

@@ -27,7 +27,11 @@ export interface Storage {
    * Writes an object. With `exclusive`, fails with `{ exists: true }` semantics
    * (returns false) when the path already exists — the primitive Delta commits rely on.
    */
-  writeFile(path: string, data: Buffer | string | Readable, options?: { exclusive?: boolean }): Promise<boolean>;
+  writeFile(
+    path: string,
+    data: Buffer | string | Readable,
+    options?: { exclusive?: boolean },
+  ): Promise<boolean>;
   /** Uploads a local file to `path` (a plain copy/rename for local storage). */
   putLocalFile(localPath: string, path: string): Promise<void>;
   /** Moves an object; never overwrites: fails when `to` exists. */

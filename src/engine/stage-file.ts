@@ -1,0 +1,406 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
+import type { ColumnConfig, FileSourceConfig } from "../config/schema.js";
+import { firstLine, SluiceError } from "../errors.js";
+import { normalizeColumnNames } from "../plan/column-names.js";
+import {
+  type CsvDialect,
+  castExpression,
+  csvHeaderSql,
+  csvReadSql,
+  csvSniffSql,
+  duckdbEncoding,
+  jsonLinesSql,
+  jsonPointer,
+  jsonStructureType,
+  type StagedColumn,
+} from "../plan/read-sql.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { queryNumber, queryRows } from "./duckdb-query.js";
+
+/** What the stage step needs to read one file. */
+export interface StageRequest {
+  readonly localPath: string;
+  /** Landing-relative path, used in messages. */
+  readonly displayPath: string;
+  readonly format: "csv" | "jsonl" | "parquet";
+  readonly source: FileSourceConfig;
+  readonly columns: Readonly<Record<string, ColumnConfig>>;
+  readonly naming: "snake_case" | "keep";
+  /** Prefix for this file's temporary tables (unique within the session). */
+  readonly tablePrefix: string;
+}
+
+/**
+ * One file read into DuckDB: `table` holds the accepted rows (normalized column names, declared or
+ * inferred types, plus `_sluice_line`), `malformedTable` one row per rejected record
+ * (`line`, `error_type`, `message`, `raw`).
+ */
+export interface StagedFile {
+  readonly table: string;
+  readonly malformedTable: string;
+  readonly columns: readonly StagedColumn[];
+  readonly accepted: number;
+  readonly malformed: number;
+  readonly warnings: readonly string[];
+}
+
+const SNIFF_LINE_LIMIT = 256 * 1024 * 1024;
+const DEFAULT_MAX_LINE = 2_000_000;
+
+/**
+ * Reads a source file into temporary tables in one bulk pass; rejects are captured, never thrown.
+ *
+ * @example
+ * const staged = await stageFile(con, { localPath, displayPath: "in/a.csv", format: "csv", source, columns: {}, naming: "snake_case", tablePrefix: "f1" });
+ */
+export async function stageFile(con: DuckDBConnection, request: StageRequest): Promise<StagedFile> {
+  const table = `${request.tablePrefix}_stage`;
+  const malformedTable = `${request.tablePrefix}_malformed`;
+  await con.run(
+    `CREATE OR REPLACE TEMP TABLE ${quoteIdent(malformedTable)} (line BIGINT, error_type VARCHAR, message VARCHAR, raw VARCHAR)`,
+  );
+  const context = { ...request, table, malformedTable };
+  let columns: StagedColumn[];
+  const warnings: string[] = [];
+  switch (request.format) {
+    case "csv":
+      columns = await stageCsv(con, context, warnings);
+      break;
+    case "jsonl":
+      columns = await stageJsonl(con, context, warnings);
+      break;
+    case "parquet":
+      columns = await stageParquet(con, context);
+      break;
+  }
+  const accepted = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(table)}`);
+  const malformed = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(malformedTable)}`);
+  return { table, malformedTable, columns, accepted, malformed, warnings };
+}
+
+type StageContext = StageRequest & { readonly table: string; readonly malformedTable: string };
+
+function declaredFor(
+  columns: Readonly<Record<string, ColumnConfig>>,
+  name: string,
+  sourceName: string,
+): ColumnConfig | undefined {
+  return columns[name] ?? columns[sourceName];
+}
+
+function unparseable(ctx: StageContext, what: string, error: unknown): SluiceError {
+  const detail =
+    error instanceof Error ? firstLine(error.message).replace(/^[A-Za-z ]+Error: /, "") : String(error);
+  return new SluiceError("FILE_UNPARSEABLE", `${ctx.displayPath}: cannot be read as ${what}: ${detail}`, {
+    cause: error,
+  });
+}
+
+async function stageCsv(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  warnings: string[],
+): Promise<StagedColumn[]> {
+  const options = ctx.source.options;
+  let sniff: Record<string, unknown>;
+  try {
+    const rows = await queryRows(con, csvSniffSql(ctx.localPath, options, SNIFF_LINE_LIMIT));
+    sniff = rows[0] ?? {};
+  } catch (error) {
+    throw unparseable(ctx, "CSV", error);
+  }
+  const empty = (v: unknown): string => (v === "(empty)" || v === undefined || v === null ? "" : String(v));
+  const sniffedColumns = (sniff.Columns as { name: string; type: string }[] | undefined) ?? [];
+  const dialect: CsvDialect = {
+    delimiter: options?.delimiter ?? empty(sniff.Delimiter),
+    quote: options?.quote ?? empty(sniff.Quote),
+    escape: options?.escape ?? empty(sniff.Escape),
+    header: options?.header ?? Boolean(sniff.HasHeader),
+    skip: options?.skip ?? Number(sniff.SkipRows ?? 0),
+    encoding: duckdbEncoding(options?.encoding),
+    comment: options?.comment,
+  };
+  if (dialect.delimiter === "") throw unparseable(ctx, "CSV", new Error("no delimiter could be detected"));
+
+  let rawNames: (string | null)[];
+  if (dialect.header) {
+    const header = await queryRows(
+      con,
+      csvHeaderSql(ctx.localPath, dialect, sniffedColumns.length, SNIFF_LINE_LIMIT),
+    );
+    const row = header[0] ?? {};
+    rawNames = sniffedColumns.map((_, i) => (row[`c${i}`] as string | null | undefined) ?? null);
+  } else {
+    rawNames = sniffedColumns.map(() => null);
+  }
+  const names = normalizeColumnNames(rawNames, ctx.naming);
+
+  // Declared formats: one DATE and one TIMESTAMP format can be handed to the reader; others are cast after.
+  const formatOf = (kind: "DATE" | "TIMESTAMP"): string | undefined => {
+    const formats = new Set<string>();
+    names.forEach((name, i) => {
+      const declared = declaredFor(ctx.columns, name, rawNames[i] ?? name);
+      if (declared?.format && declared.type?.toUpperCase().startsWith(kind)) formats.add(declared.format);
+    });
+    return formats.size === 1 ? [...formats][0] : undefined;
+  };
+  const dateFormat = formatOf("DATE");
+  const timestampFormat = formatOf("TIMESTAMP");
+
+  const columns: StagedColumn[] = names.map((name, i) => {
+    const sourceName = rawNames[i] ?? name;
+    const declared = declaredFor(ctx.columns, name, sourceName);
+    const sniffedType = sniffedColumns[i]?.type ?? "VARCHAR";
+    if (declared?.type) {
+      const upper = declared.type.toUpperCase();
+      const readerHandlesFormat =
+        !declared.format ||
+        (upper.startsWith("DATE") && declared.format === dateFormat) ||
+        (upper.startsWith("TIMESTAMP") && declared.format === timestampFormat);
+      return { name, sourceName, type: readerHandlesFormat ? declared.type : "VARCHAR", declared: true };
+    }
+    // Undeclared dates/timestamps in a non-ISO layout would need the sniffed format; read them as text.
+    const inferred = /^(DATE|TIMESTAMP|TIME)/.test(sniffedType) ? "VARCHAR" : sniffedType;
+    return { name, sourceName, type: inferred, declared: false };
+  });
+  for (const key of Object.keys(ctx.columns)) {
+    if (!columns.some((c) => c.name === key || c.sourceName === key)) {
+      warnings.push(`declared column ${key} is not in ${ctx.displayPath}; it is left empty`);
+    }
+  }
+
+  const read = async (cols: readonly StagedColumn[]): Promise<void> => {
+    const readSql = csvReadSql(ctx.localPath, {
+      dialect,
+      columns: cols,
+      rejectsTable: `${ctx.tablePrefix}_rejects`,
+      rejectsScan: `${ctx.tablePrefix}_rejects_scan`,
+      dateFormat,
+      timestampFormat,
+      maxLineSize: options?.max_line_size ?? DEFAULT_MAX_LINE,
+      nullStrings: options?.null === undefined ? undefined : [options.null].flat(),
+    });
+    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(`${ctx.tablePrefix}_rejects`)}`);
+    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(`${ctx.tablePrefix}_rejects_scan`)}`);
+    try {
+      await con.run(
+        `CREATE OR REPLACE TEMP TABLE ${quoteIdent(ctx.table)} AS SELECT *, NULL::BIGINT AS _sluice_line FROM ${readSql}`,
+      );
+    } catch (error) {
+      throw unparseable(ctx, "CSV", error);
+    }
+  };
+
+  await read(columns);
+  // A value that does not fit a type inferred from a sample is not malformed: read that column as text.
+  const castMisses = await queryRows(
+    con,
+    `SELECT DISTINCT column_name FROM ${quoteIdent(`${ctx.tablePrefix}_rejects`)} WHERE error_type = 'CAST'`,
+  );
+  const widen = new Set(castMisses.map((r) => String(r.column_name)));
+  const inferredToWiden = columns.filter((c) => !c.declared && widen.has(c.name) && c.type !== "VARCHAR");
+  if (inferredToWiden.length > 0) {
+    for (const c of inferredToWiden) {
+      warnings.push(`column ${c.name}: values do not all fit the inferred type ${c.type}; loaded as VARCHAR`);
+    }
+    columns.splice(
+      0,
+      columns.length,
+      ...columns.map((c) => (inferredToWiden.includes(c) ? { ...c, type: "VARCHAR" } : c)),
+    );
+    await read(columns);
+  }
+
+  await con.run(`INSERT INTO ${quoteIdent(ctx.malformedTable)}
+    SELECT line, string_agg(DISTINCT error_type, ', ' ORDER BY error_type),
+           string_agg(CASE WHEN error_type = 'CAST' OR column_name IS NULL THEN error_message
+                           ELSE error_message || ' (column ' || column_name || ')' END, '; '),
+           any_value(csv_line)
+    FROM ${quoteIdent(`${ctx.tablePrefix}_rejects`)} GROUP BY line ORDER BY line`);
+  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(`${ctx.tablePrefix}_rejects`)}`);
+  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(`${ctx.tablePrefix}_rejects_scan`)}`);
+
+  // Declared formats the reader could not apply (several layouts in one file): cast now, reject failures.
+  const late = columns.filter(
+    (c) =>
+      c.declared &&
+      c.type === "VARCHAR" &&
+      declaredFor(ctx.columns, c.name, c.sourceName)?.type?.toUpperCase() !== "VARCHAR",
+  );
+  if (late.length > 0) {
+    const casts = columns.map((c) => {
+      const declared = declaredFor(ctx.columns, c.name, c.sourceName);
+      return late.includes(c) && declared?.type
+        ? { name: c.name, valueSql: quoteIdent(c.name), type: declared.type, config: declared, cast: true }
+        : { name: c.name, valueSql: quoteIdent(c.name), type: c.type, config: undefined, cast: false };
+    });
+    await castIntoStage(con, ctx, {
+      from: quoteIdent(ctx.table),
+      casts,
+      lineSql: "NULL::BIGINT",
+      rawSql: `to_json(${quoteIdent(ctx.table)})::VARCHAR`,
+    });
+    for (const c of late) {
+      const declared = declaredFor(ctx.columns, c.name, c.sourceName);
+      Object.assign(c, { type: declared?.type ?? c.type });
+    }
+  }
+  return columns;
+}
+
+interface CastColumn {
+  readonly name: string;
+  readonly valueSql: string;
+  readonly type: string;
+  readonly config: ColumnConfig | undefined;
+  /** False: the value is taken as it is. */
+  readonly cast: boolean;
+}
+
+/**
+ * Builds the stage table from `from` with typed columns; rows where any non-null value does not convert
+ * become malformed rows (error type CAST) naming the column and the value's expected type.
+ */
+async function castIntoStage(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  spec: { from: string; casts: readonly CastColumn[]; lineSql: string; rawSql: string },
+): Promise<void> {
+  const typed = spec.casts.map((c) => ({
+    ...c,
+    castSql: c.cast ? castExpression(c.valueSql, c.type, c.config) : c.valueSql,
+  }));
+  const failures = typed
+    .filter((c) => c.castSql !== c.valueSql)
+    .map(
+      (c) =>
+        `CASE WHEN ${c.valueSql} IS NOT NULL AND ${c.castSql} IS NULL THEN ${quoteLiteral(`column ${c.name}: `)} || ${quoteLiteral("'")} || left(${c.valueSql}::VARCHAR, 80) || ${quoteLiteral(`' is not a valid ${c.type}${c.config?.format ? ` in format ${c.config.format}` : ""}`)} END`,
+    );
+  const errorsSql =
+    failures.length > 0 ? `list_filter([${failures.join(", ")}], x -> x IS NOT NULL)` : "[]::VARCHAR[]";
+  const work = `${ctx.tablePrefix}_cast`;
+  await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(work)} AS
+    SELECT ${typed.map((c) => `${c.castSql} AS ${quoteIdent(c.name)}`).join(", ")}${typed.length > 0 ? "," : ""}
+           ${spec.lineSql} AS _sluice_line, ${errorsSql} AS _errors, ${spec.rawSql} AS _raw
+    FROM ${spec.from}`);
+  await con.run(`INSERT INTO ${quoteIdent(ctx.malformedTable)}
+    SELECT _sluice_line, 'CAST', array_to_string(_errors, '; '), _raw FROM ${quoteIdent(work)} WHERE len(_errors) > 0`);
+  await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(ctx.table)} AS
+    SELECT * EXCLUDE (_errors, _raw) FROM ${quoteIdent(work)} WHERE len(_errors) = 0`);
+  await con.run(`DROP TABLE ${quoteIdent(work)}`);
+}
+
+async function stageJsonl(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  warnings: string[],
+): Promise<StagedColumn[]> {
+  const lines = `${ctx.tablePrefix}_lines`;
+  const maxLine = ctx.source.options?.max_line_size ?? DEFAULT_MAX_LINE;
+  try {
+    await con.run(
+      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(lines)} AS SELECT line FROM ${jsonLinesSql(ctx.localPath, SNIFF_LINE_LIMIT)}`,
+    );
+  } catch (error) {
+    throw unparseable(ctx, "JSON lines", error);
+  }
+  const parsed = `${ctx.tablePrefix}_json`;
+  // rowid follows insertion order: physical line number = rowid + 1.
+  await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(parsed)} AS
+    SELECT rowid + 1 AS line, rtrim(line, chr(13)) AS text,
+      CASE WHEN strlen(line) > ${maxLine} THEN 'LINE SIZE OVER MAXIMUM'
+           WHEN NOT json_valid(rtrim(line, chr(13))) THEN 'INVALID JSON'
+           WHEN json_type(rtrim(line, chr(13))::JSON) <> 'OBJECT' THEN 'NOT AN OBJECT' END AS problem
+    FROM ${quoteIdent(lines)} WHERE line IS NOT NULL AND trim(rtrim(line, chr(13))) <> ''`);
+  await con.run(`DROP TABLE ${quoteIdent(lines)}`);
+  await con.run(`INSERT INTO ${quoteIdent(ctx.malformedTable)}
+    SELECT line, problem, CASE problem WHEN 'INVALID JSON' THEN 'line is not valid JSON'
+      WHEN 'NOT AN OBJECT' THEN 'line is valid JSON but not an object'
+      ELSE 'line longer than ${maxLine} bytes' END, left(text, 1000000)
+    FROM ${quoteIdent(parsed)} WHERE problem IS NOT NULL`);
+  const structureRows = await queryRows(
+    con,
+    `SELECT json_group_structure(text::JSON)::VARCHAR AS s FROM ${quoteIdent(parsed)} WHERE problem IS NULL`,
+  );
+  const structureText = structureRows[0]?.s as string | null | undefined;
+  const structure: Record<string, unknown> = structureText
+    ? (JSON.parse(structureText) as Record<string, unknown>)
+    : {};
+  const keys = Object.keys(structure);
+  const names = normalizeColumnNames(keys, ctx.naming);
+  const columns: StagedColumn[] = names.map((name, i) => {
+    const sourceName = keys[i]!;
+    const declared = declaredFor(ctx.columns, name, sourceName);
+    return {
+      name,
+      sourceName,
+      type: declared?.type ?? jsonStructureType(structure[sourceName]),
+      declared: declared?.type !== undefined,
+    };
+  });
+  if (keys.length === 0) warnings.push(`${ctx.displayPath}: no JSON objects found`);
+  await castIntoStage(con, ctx, {
+    from: `(SELECT line, text::JSON AS j FROM ${quoteIdent(parsed)} WHERE problem IS NULL)`,
+    casts: columns.map((c) => {
+      const pointer = quoteLiteral(jsonPointer(c.sourceName));
+      const upper = c.type.toUpperCase();
+      const isJson = upper === "JSON";
+      return {
+        name: c.name,
+        valueSql: isJson ? `json_extract(j, ${pointer})` : `json_extract_string(j, ${pointer})`,
+        type: c.type,
+        config: declaredFor(ctx.columns, c.name, c.sourceName),
+        cast: !isJson && upper !== "VARCHAR",
+      };
+    }),
+    lineSql: "line",
+    rawSql: "j::VARCHAR",
+  });
+  await con.run(`DROP TABLE ${quoteIdent(parsed)}`);
+  return columns;
+}
+
+async function stageParquet(con: DuckDBConnection, ctx: StageContext): Promise<StagedColumn[]> {
+  let described: Record<string, unknown>[];
+  try {
+    described = await queryRows(con, `DESCRIBE SELECT * FROM read_parquet(${quoteLiteral(ctx.localPath)})`);
+  } catch (error) {
+    throw unparseable(ctx, "Parquet", error);
+  }
+  const sourceNames = described.map((r) => String(r.column_name));
+  const names = normalizeColumnNames(sourceNames, ctx.naming);
+  const columns: StagedColumn[] = names.map((name, i) => {
+    const sourceName = sourceNames[i]!;
+    const declared = declaredFor(ctx.columns, name, sourceName);
+    return {
+      name,
+      sourceName,
+      type: declared?.type ?? String(described[i]?.column_type),
+      declared: declared?.type !== undefined,
+    };
+  });
+  try {
+    await castIntoStage(con, ctx, {
+      from: `read_parquet(${quoteLiteral(ctx.localPath)})`,
+      casts: columns.map((c) => {
+        const declared = declaredFor(ctx.columns, c.name, c.sourceName);
+        const sourceType = String(described[sourceNames.indexOf(c.sourceName)]?.column_type);
+        const needsCast =
+          declared?.type !== undefined && declared.type.toUpperCase() !== sourceType.toUpperCase();
+        return {
+          name: c.name,
+          valueSql:
+            needsCast && declared?.format ? `${quoteIdent(c.sourceName)}::VARCHAR` : quoteIdent(c.sourceName),
+          type: c.type,
+          config: declared,
+          cast: needsCast,
+        };
+      }),
+      lineSql: "NULL::BIGINT",
+      rawSql: "NULL::VARCHAR",
+    });
+  } catch (error) {
+    throw unparseable(ctx, "Parquet", error);
+  }
+  return columns;
+}

@@ -1,0 +1,69 @@
+/**
+ * Where a processed source file goes: `archive/<pipeline>/YYYY/MM/<name>_<YYYYMMDDHHmmss>.<ext>`
+ * (or `unprocessed/...`). The extension keeps compression suffixes (`.csv.gz`). Pure.
+ *
+ * @example
+ * landingDestination("archive", "orders", "in/orders/a b.csv.gz", new Date("2026-11-21T22:33:44Z"))
+ * // => "archive/orders/2026/11/a b_20261121223344.csv.gz"
+ */
+export function landingDestination(
+  area: "archive" | "unprocessed",
+  pipeline: string,
+  sourcePath: string,
+  at: Date,
+  attempt = 0,
+): string {
+  const fileName = sourcePath.split("/").pop() ?? sourcePath;
+  const { stem, ext } = splitExtension(fileName);
+  const stamp = timestamp(at);
+  const suffix = attempt > 0 ? `_${attempt + 1}` : "";
+  const yyyy = stamp.slice(0, 4);
+  const mm = stamp.slice(4, 6);
+  return `${area}/${pipeline}/${yyyy}/${mm}/${stem}_${stamp}${suffix}${ext}`;
+}
+
+/** `logs/YYYY/MM/DD/<run_id>.jsonl` */
+export function runLogPath(runId: string, at: Date): string {
+  const stamp = timestamp(at);
+  return `logs/${stamp.slice(0, 4)}/${stamp.slice(4, 6)}/${stamp.slice(6, 8)}/${runId}.jsonl`;
+}
+
+/** `quarantine/<pipeline>/<run_id>/` */
+export function quarantineFolder(pipeline: string, runId: string): string {
+  return `quarantine/${pipeline}/${runId}`;
+}
+
+const compressionSuffixes = [".gz", ".zst", ".gzip", ".zstd"];
+
+/** Splits `orders.csv.gz` into `orders` and `.csv.gz`; dot files keep their name as the stem. */
+export function splitExtension(fileName: string): { stem: string; ext: string } {
+  let rest = fileName;
+  let ext = "";
+  const lower = rest.toLowerCase();
+  const compression = compressionSuffixes.find((s) => lower.endsWith(s) && lower.length > s.length);
+  if (compression) {
+    ext = rest.slice(rest.length - compression.length);
+    rest = rest.slice(0, rest.length - compression.length);
+  }
+  const dot = rest.lastIndexOf(".");
+  if (dot > 0) {
+    ext = rest.slice(dot) + ext;
+    rest = rest.slice(0, dot);
+  }
+  return { stem: rest, ext };
+}
+
+/** UTC `YYYYMMDDHHmmss`. */
+export function timestamp(at: Date): string {
+  return at.toISOString().replace(/[-:T]/g, "").slice(0, 14);
+}
+
+/** Detects the source format from a file name (ignoring compression suffixes). */
+export function formatFromName(fileName: string): "csv" | "jsonl" | "parquet" | undefined {
+  const { ext } = splitExtension(fileName.split("/").pop() ?? fileName);
+  const base = ext.toLowerCase().replace(/\.(gz|zst|gzip|zstd)$/, "");
+  if (base === ".csv" || base === ".tsv" || base === ".txt") return "csv";
+  if (base === ".jsonl" || base === ".ndjson" || base === ".json") return "jsonl";
+  if (base === ".parquet" || base === ".pq") return "parquet";
+  return undefined;
+}

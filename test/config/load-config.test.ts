@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { parseProjectText } from "../../src/config/load-config.js";
+import { SluiceError } from "../../src/errors.js";
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseProjectText(text, "sluice.yaml", env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SluiceError);
+    const e = error as SluiceError;
+    expect(e.code).toBe("CONFIG_INVALID");
+    expect(e.exitCode).toBe(2);
+    return [e.message, ...e.details];
+  }
+  return [];
+}
+
+const minimal = `
+pipelines:
+  orders:
+    source: { path: "in/orders/*.csv" }
+    target: { table: orders }
+`;
+
+describe("parseProjectText", () => {
+  it("applies defaults to a minimal project", () => {
+    const config = parseProjectText(minimal, "sluice.yaml", {});
+    expect(config.warehouse).toBe("duckdb:warehouse.duckdb");
+    expect(config.landing).toBe("landing");
+    const orders = config.pipelines.orders!;
+    expect(orders.target.mode).toBe("append");
+    expect(orders.max_failure_rate).toBe(0.05);
+    expect("path" in orders.source && orders.source.on_malformed).toBe("quarantine");
+  });
+
+  it("names the key and the allowed values for a bad enum", () => {
+    const text = minimal.replace(`{ path: "in/orders/*.csv" }`, `{ path: "in/*.csv", format: xml }`);
+    expect(problems(text)).toContain("sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, parquet");
+  });
+
+  it("reports unknown keys and every problem at once", () => {
+    const text = `
+warehouse: mysql://x
+pipelines:
+  orders:
+    source: { path: "in/*.csv" }
+    target: { table: orders, mode: upsert }
+    colums: {}
+`;
+    const all = problems(text);
+    expect(all).toContain("sluice.yaml: pipelines.orders: unknown key colums");
+    expect(all).toContain(
+      "sluice.yaml: pipelines.orders.target.mode: expected one of append, replace, merge, delete_insert, scd2, cdc",
+    );
+    expect(all.some((l) => l.startsWith("sluice.yaml: warehouse: expected duckdb:<file>"))).toBe(true);
+  });
+
+  it("interpolates ${ENV} and reports unset variables", () => {
+    const text = `warehouse: "postgres://u:\${PGPASSWORD}@localhost/db"\n${minimal}`;
+    const config = parseProjectText(text, "sluice.yaml", { PGPASSWORD: "p@ss" });
+    expect(config.warehouse).toBe("postgres://u:p@ss@localhost/db");
+    expect(problems(text, {})).toContain("sluice.yaml: line 1: environment variable ${PGPASSWORD} is not set");
+    expect(parseProjectText(`landing: "\${LANDING:-drop}"\n${minimal}`, "x", {}).landing).toBe("drop");
+  });
+
+  it("rejects malformed YAML with a line number", () => {
+    const all = problems("pipelines:\n  orders: [\n");
+    expect(all[0]).toMatch(/^sluice\.yaml: line \d+:\d+: /);
+  });
+
+  it("rejects an empty file and a project without pipelines", () => {
+    expect(problems("")[0]).toBe("sluice.yaml: pipelines: is required");
+    expect(problems("pipelines: {}")[0]).toBe("sluice.yaml: pipelines: define at least one pipeline");
+  });
+
+  it("validates checks by rule", () => {
+    const text = minimal.replace(
+      "target:",
+      `checks:\n      - { rule: range, column: amount, min: 0 }\n      - { rule: bogus }\n    target:`,
+    );
+    const all = problems(text);
+    expect(all.some((l) => l.startsWith("sluice.yaml: pipelines.orders.checks[1].rule:"))).toBe(true);
+  });
+});
