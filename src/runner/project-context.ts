@@ -1,0 +1,75 @@
+import { isAbsolute, resolve } from "node:path";
+import type { Project } from "../config/load-config.js";
+import { SluiceError } from "../errors.js";
+import { localStorage } from "../storage/local-storage.js";
+import type { Storage } from "../storage/storage.js";
+import { openDuckDbWarehouse } from "../warehouse/duckdb-warehouse.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
+
+/** A project with its storages resolved and a way to open its warehouse. */
+export interface ProjectContext {
+  readonly project: Project;
+  readonly landing: Storage;
+  readonly lake: Storage;
+  /** Where the embedded warehouse lives (undefined for PostgreSQL). */
+  readonly warehouseFile: string | undefined;
+  openWarehouse(options?: { readOnly?: boolean }): Promise<Warehouse>;
+  /** Notices for a human (stderr); silent when the caller wants machine output only. */
+  readonly notice: (message: string) => void;
+}
+
+/** Options for {@link createProjectContext}. */
+export interface ProjectContextOptions {
+  readonly notice?: (message: string) => void;
+  /** Lock wait for the embedded warehouse, ms (default SLUICE_LOCK_WAIT or 120 s). */
+  readonly lockWaitMs?: number;
+}
+
+/**
+ * Resolves a loaded project's landing zone, lake and warehouse.
+ *
+ * @example
+ * const ctx = createProjectContext(await loadProject());
+ * const warehouse = await ctx.openWarehouse();
+ */
+export function createProjectContext(project: Project, options: ProjectContextOptions = {}): ProjectContext {
+  const { config, rootDir } = project;
+  const notice = options.notice ?? (() => undefined);
+  const storageFor = (location: string, key: string): Storage => {
+    if (location.startsWith("s3://")) {
+      throw new SluiceError("CONFIG_INVALID", `sluice.yaml: ${key}: S3 locations are not supported by this build`);
+    }
+    return localStorage(isAbsolute(location) ? location : resolve(rootDir, location));
+  };
+  const landing = storageFor(config.landing, "landing");
+  const lake = storageFor(config.lake, "lake");
+  const spec = config.warehouse;
+  const warehouseFile = spec.startsWith("duckdb:") ? resolve(rootDir, spec.slice("duckdb:".length)) : undefined;
+  const lockWaitMs = options.lockWaitMs ?? parseLockWait(process.env.SLUICE_LOCK_WAIT);
+  return {
+    project,
+    landing,
+    lake,
+    warehouseFile,
+    notice,
+    async openWarehouse(open = {}) {
+      if (warehouseFile) {
+        return openDuckDbWarehouse({
+          file: warehouseFile,
+          readOnly: open.readOnly ?? false,
+          waitMs: lockWaitMs,
+          onWait: notice,
+        });
+      }
+      throw new SluiceError("CONFIG_INVALID", "sluice.yaml: warehouse: PostgreSQL is not supported by this build");
+    },
+  };
+}
+
+function parseLockWait(value: string | undefined): number {
+  if (!value) return 120_000;
+  const match = /^(\d+)(ms|s|m)?$/.exec(value.trim());
+  if (!match) return 120_000;
+  const n = Number(match[1]);
+  return match[2] === "ms" ? n : match[2] === "m" ? n * 60_000 : n * 1000;
+}

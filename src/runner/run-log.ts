@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino, { type Logger } from "pino";
+import { runLogPath } from "../plan/landing-paths.js";
+import type { Storage } from "../storage/storage.js";
+
+/** The structured log of one run: JSON lines written to `logs/YYYY/MM/DD/<run_id>.jsonl` in the landing zone. */
+export interface RunLog {
+  readonly logger: Logger;
+  readonly path: string;
+  /** Flushes the log and, for remote landing zones, uploads it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a run's log. Local landing zones are written in place as events happen (a crash keeps what was
+ * logged); remote ones are written locally and uploaded on close.
+ *
+ * @example
+ * const log = openRunLog(landing, runId, new Date());
+ * log.logger.info({ file: "in/a.csv" }, "staged");
+ * await log.close();
+ */
+export function openRunLog(landing: Storage, runId: string, startedAt: Date): RunLog {
+  const path = runLogPath(runId, startedAt);
+  const direct = landing.localPath(path);
+  const tempDir = direct ? undefined : mkdtempSync(join(tmpdir(), "sluice-log-"));
+  const file = direct ?? join(tempDir!, "run.jsonl");
+  const destination = pino.destination({ dest: file, sync: true, mkdir: true });
+  const logger = pino({ base: { run_id: runId }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  return {
+    logger,
+    path,
+    async close() {
+      destination.flushSync();
+      destination.end();
+      if (tempDir) {
+        await landing.putLocalFile(file, path);
+        rmSync(tempDir, { recursive: true, force: true });
+      }
+    },
+  };
+}

@@ -1,0 +1,375 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
+import { isFileSource } from "../config/schema.js";
+import { asSluiceError, SluiceError } from "../errors.js";
+import { queryNumber } from "../engine/duckdb-query.js";
+import { type StagedFile, stageFile } from "../engine/stage-file.js";
+import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
+import { shapeSql } from "../plan/shape-sql.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import type { StorageEntry } from "../storage/storage.js";
+import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
+import { discoverFiles } from "./discover-files.js";
+import { hashStream } from "./hash-file.js";
+import type { ProjectContext } from "./project-context.js";
+import { newRunId } from "./run-id.js";
+import { openRunLog } from "./run-log.js";
+import { addRows, emptyRows, type FileReport, type RunReport } from "./run-report.js";
+import { freeDestination, settleFile } from "./settle-files.js";
+
+/** Progress of a run, for progress bars. */
+export interface RunProgress {
+  readonly pipeline: string;
+  readonly filesDone: number;
+  readonly filesTotal: number;
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly current?: string | undefined;
+}
+
+/** Options of one pipeline run. */
+export interface PipelineRunOptions {
+  /** Only these landing-relative files (they must match the pipeline's glob). */
+  readonly files?: readonly string[] | undefined;
+  /** Reload content the ledger already has, replacing its earlier rows. */
+  readonly force?: boolean;
+  readonly onProgress?: (progress: RunProgress) => void;
+}
+
+interface FileWork {
+  readonly entry: StorageEntry;
+  readonly report: FileReport;
+  staged?: StagedFile;
+  /** Earlier loads of the same content (replaced under --force; the crash-repair hint otherwise). */
+  priorLoads: readonly LedgerEntry[];
+  /** Data problems send a failed file to unprocessed/; transient ones leave it where it is. */
+  moveOnFailure: boolean;
+}
+
+/**
+ * Runs one file pipeline once: discover → stage → decide → publish (one transaction) → archive → report.
+ *
+ * @example
+ * const report = await runFilePipeline(ctx, warehouse, "orders", config.pipelines.orders, {});
+ */
+export async function runFilePipeline(
+  ctx: ProjectContext,
+  warehouse: Warehouse,
+  name: string,
+  pipeline: PipelineConfig,
+  options: PipelineRunOptions = {},
+): Promise<RunReport> {
+  if (!isFileSource(pipeline.source)) {
+    throw new SluiceError("USAGE", `pipeline ${name}: only file sources can be run by this build`);
+  }
+  const source: FileSourceConfig = pipeline.source;
+  const startedAt = new Date();
+  const runId = newRunId(startedAt);
+  const report: RunReport = {
+    run_id: runId,
+    pipeline: name,
+    status: "skipped",
+    started_at: startedAt.toISOString(),
+    finished_at: startedAt.toISOString(),
+    sequence: 0,
+    files: [],
+    rows: emptyRows(),
+    checks: [],
+    error: null,
+    log: null,
+    quarantine: null,
+  };
+  const landing = ctx.landing;
+  const entries = await selectEntries(ctx, source.path, options.files);
+  if (entries.length === 0) return report;
+
+  const log = openRunLog(landing, runId, startedAt);
+  report.log = log.path;
+  const logger = log.logger.child({ pipeline: name });
+  logger.info({ files: entries.length, force: options.force ?? false }, "run started");
+  const con = warehouse.engine;
+  const workDir = mkdtempSync(join(tmpdir(), "sluice-run-"));
+  const works: FileWork[] = [];
+  const bytesTotal = entries.reduce((n, e) => n + e.size, 0);
+  let bytesDone = 0;
+  const seenInRun = new Set<string>();
+  const hasMasks = Object.values(pipeline.columns).some((c) => c.mask !== undefined);
+
+  try {
+    report.sequence = await warehouse.nextSequence(name);
+    for (const [index, entry] of entries.entries()) {
+      options.onProgress?.({
+        pipeline: name,
+        filesDone: index,
+        filesTotal: entries.length,
+        bytesDone,
+        bytesTotal,
+        current: entry.path,
+      });
+      const work = await stageOne(index, entry);
+      works.push(work);
+      report.files.push(work.report);
+      bytesDone += entry.size;
+    }
+    options.onProgress?.({ pipeline: name, filesDone: entries.length, filesTotal: entries.length, bytesDone, bytesTotal });
+
+    const loaded = works.filter((w) => w.report.status === "loaded" && w.staged);
+    const reserved = new Set<string>();
+    for (const work of works) {
+      const { report: file } = work;
+      if (file.status === "failed" && !work.moveOnFailure) continue;
+      const area = file.status === "failed" ? "unprocessed" : "archive";
+      const repair = work.priorLoads.find((p) => p.path === file.path && p.archivedTo !== null);
+      file.archived_to =
+        file.status === "skipped_duplicate" && repair?.archivedTo && !reserved.has(repair.archivedTo)
+          ? (reserved.add(repair.archivedTo), repair.archivedTo)
+          : await freeDestination(landing, area, name, file.path, startedAt, reserved);
+    }
+
+    for (const work of works) addRows(report.rows, work.report.rows);
+    const failedFiles = works.filter((w) => w.report.status === "failed");
+    report.status = failedFiles.length > 0 ? "failed" : "succeeded";
+    if (failedFiles.length > 0) {
+      report.error = failedFiles.map((w) => w.report.error).join("; ");
+    }
+    const quarantineParts = works
+      .filter((w) => w.staged && w.report.rows.malformed > 0 && source.on_malformed !== "drop")
+      .map((w) => quarantineSelect(runId, name, w, hasMasks));
+    const quarantineSql = quarantineParts.length > 0 ? quarantineParts.join(" UNION ALL ") : undefined;
+    if (quarantineSql) report.quarantine = quarantineFolder(name, runId);
+    const rowsParts = loaded
+      .filter((w) => w.staged!.columns.length > 0)
+      .map((w) =>
+        shapeSql(w.staged!.table, w.staged!.columns, pipeline, {
+          runId,
+          sourceFile: w.report.path,
+          loadedAt: startedAt,
+        }),
+      );
+    const finishedAt = new Date();
+    report.finished_at = finishedAt.toISOString();
+    const ledger: LedgerEntry[] = works.map((w) => ({
+      runId,
+      pipeline: name,
+      path: w.report.path,
+      sha256: w.report.sha256,
+      size: w.report.size,
+      status: w.report.status,
+      rowsRead: w.report.rows.read,
+      rowsLoaded: w.report.rows.loaded,
+      archivedTo: w.report.archived_to,
+      error: w.report.error,
+    }));
+    const run = { runId, pipeline: name, status: report.status, startedAt, finishedAt, report: { ...report } };
+    if (rowsParts.length > 0 && pipeline.target.table) {
+      const result = await warehouse.publish({
+        run,
+        target: pipeline.target,
+        rowsSql: rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME "),
+        replaces: options.force
+          ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
+          : [],
+        ledger,
+        quarantineSql,
+        checks: report.checks,
+      });
+      logger.info({ inserted: result.inserted, deleted: result.deleted, table: pipeline.target.table }, "published");
+    } else {
+      await warehouse.recordRun(run, ledger, quarantineSql);
+      logger.info("recorded (no rows to publish)");
+    }
+
+    // After the commit: files move, quarantine files are written. A crash here is repaired next run.
+    if (quarantineSql) await writeQuarantineFiles(ctx, con, workDir, quarantineSql, report.quarantine!);
+    for (const work of works) {
+      const file = work.report;
+      if (!file.archived_to) continue;
+      try {
+        await settleFile(landing, file.path, file.archived_to, file.size);
+        logger.info({ file: file.path, to: file.archived_to, status: file.status }, "file moved");
+      } catch (error) {
+        const message = asSluiceError(error, "STORAGE_ERROR", `${file.path}: could not be moved to ${file.archived_to}`).message;
+        file.warnings.push(message);
+        logger.warn({ file: file.path }, message);
+      }
+    }
+    logger.info({ status: report.status, rows: report.rows }, "run finished");
+    return report;
+  } catch (error) {
+    const failure = asSluiceError(error, "INTERNAL");
+    report.status = "failed";
+    report.error = failure.message;
+    report.finished_at = new Date().toISOString();
+    logger.error({ code: failure.code }, failure.message);
+    throw Object.assign(failure, { report });
+  } finally {
+    for (const work of works) {
+      if (!work.staged) continue;
+      await con.run(`DROP TABLE IF EXISTS ${quoteIdent(work.staged.table)}`).catch(() => undefined);
+      await con.run(`DROP TABLE IF EXISTS ${quoteIdent(work.staged.malformedTable)}`).catch(() => undefined);
+    }
+    rmSync(workDir, { recursive: true, force: true });
+    await log.close();
+  }
+
+  async function stageOne(index: number, entry: StorageEntry): Promise<FileWork> {
+    const file: FileReport = {
+      path: entry.path,
+      sha256: "",
+      size: entry.size,
+      status: "loaded",
+      archived_to: null,
+      rows: emptyRows(),
+      error: null,
+      warnings: [],
+    };
+    const work: FileWork = { entry, report: file, priorLoads: [], moveOnFailure: false };
+    const fail = (error: unknown, moveOnFailure: boolean): FileWork => {
+      const e = asSluiceError(error, "FILE_UNREADABLE", file.path);
+      file.status = "failed";
+      file.error = e.message;
+      work.moveOnFailure = moveOnFailure && file.sha256 !== "";
+      file.rows.loaded = 0;
+      logger.warn({ file: file.path, code: e.code }, e.message);
+      return work;
+    };
+    // Hash first: the ledger knows files by content.
+    try {
+      const before = await landing.stat(entry.path);
+      if (!before) throw new SluiceError("FILE_VANISHED", `${entry.path}: disappeared before it could be read`, { transient: true });
+      const hashed = await hashStream(await landing.createReadStream(entry.path));
+      Object.assign(file, { sha256: hashed.sha256, size: hashed.bytes });
+    } catch (error) {
+      return fail(readError(entry.path, error), false);
+    }
+    if (seenInRun.has(file.sha256) && !options.force) {
+      file.status = "skipped_duplicate";
+      file.warnings.push("same content as another file of this run");
+      return work;
+    }
+    seenInRun.add(file.sha256);
+    work.priorLoads = await warehouse.loadsOf(name, file.sha256);
+    if (work.priorLoads.length > 0 && !options.force) {
+      file.status = "skipped_duplicate";
+      logger.info({ file: file.path, sha256: file.sha256, first_run: work.priorLoads[0]?.runId }, "content already loaded");
+      return work;
+    }
+    const format = source.format ?? formatFromName(entry.path);
+    if (!format) {
+      return fail(
+        new SluiceError("FILE_UNPARSEABLE", `${entry.path}: unknown format; set source.format to csv, jsonl or parquet`),
+        true,
+      );
+    }
+    const localPath = landing.localPath(entry.path);
+    if (!localPath) return fail(new SluiceError("STORAGE_ERROR", `${entry.path}: remote landing zones are not supported by this build`), false);
+    if (entry.size === 0) {
+      file.warnings.push("empty file: nothing to load");
+      work.staged = undefined;
+      return work;
+    }
+    try {
+      work.staged = await stageFile(con, {
+        localPath,
+        displayPath: entry.path,
+        format,
+        source,
+        columns: pipeline.columns,
+        naming: pipeline.naming,
+        tablePrefix: `sluice_f${index}`,
+      });
+    } catch (error) {
+      const e = asSluiceError(error, "FILE_UNPARSEABLE", entry.path);
+      return fail(e, !e.transient);
+    }
+    const staged = work.staged;
+    file.warnings.push(...staged.warnings);
+    const after = await landing.stat(entry.path);
+    if (!after) return fail(new SluiceError("FILE_VANISHED", `${entry.path}: disappeared during the run`, { transient: true }), false);
+    if (after.size !== file.size || after.mtimeMs !== entry.mtimeMs) {
+      return fail(
+        new SluiceError("FILE_CHANGED", `${entry.path}: changed while being read (still being written?); left for the next run`, {
+          transient: true,
+        }),
+        false,
+      );
+    }
+    file.rows.malformed = staged.malformed;
+    file.rows.read = staged.accepted + staged.malformed;
+    file.rows.loaded = staged.accepted;
+    file.rows.quarantined = source.on_malformed === "drop" ? 0 : staged.malformed;
+    logger.info({ file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length }, "staged");
+
+    if (staged.malformed > 0 && source.on_malformed === "fail") {
+      const first = await firstMalformed(staged);
+      return fail(new SluiceError("MALFORMED_ROWS", `${entry.path}: malformed row (on_malformed: fail): ${first}`), true);
+    }
+    const failing = staged.malformed;
+    const rate = file.rows.read === 0 ? 0 : failing / file.rows.read;
+    if (rate > pipeline.max_failure_rate) {
+      return fail(
+        new SluiceError(
+          "THRESHOLD_EXCEEDED",
+          `${entry.path}: ${failing} of ${file.rows.read} rows failed (${(rate * 100).toFixed(1)}% > max_failure_rate ${(pipeline.max_failure_rate * 100).toFixed(1)}%); nothing published`,
+        ),
+        true,
+      );
+    }
+    return work;
+  }
+
+  async function firstMalformed(staged: StagedFile): Promise<string> {
+    const rows = await warehouse.engine.runAndReadAll(
+      `SELECT line, error_type, message FROM ${quoteIdent(staged.malformedTable)} ORDER BY line NULLS LAST LIMIT 1`,
+    );
+    const row = rows.getRowObjectsJson()[0];
+    return row ? `line ${row.line ?? "?"}: ${row.error_type}: ${row.message}` : "unknown";
+  }
+}
+
+function quarantineSelect(runId: string, pipeline: string, work: FileWork, withholdRaw: boolean): string {
+  const staged = work.staged!;
+  const raw = withholdRaw ? "'[withheld: the pipeline masks columns]'" : "raw";
+  return `SELECT ${quoteLiteral(runId)} AS run_id, ${quoteLiteral(pipeline)} AS pipeline, ${quoteLiteral(work.report.path)} AS file,
+    line, ['malformed'] AS rules, [error_type || ': ' || message] AS reasons, NULL::JSON AS "values", ${raw} AS raw
+    FROM ${quoteIdent(staged.malformedTable)}`;
+}
+
+async function writeQuarantineFiles(
+  ctx: ProjectContext,
+  con: Warehouse["engine"],
+  workDir: string,
+  quarantineSql: string,
+  folder: string,
+): Promise<void> {
+  const local = join(workDir, "rows.jsonl");
+  await con.run(`COPY (${quarantineSql} ORDER BY file, line) TO ${quoteLiteral(local)} (FORMAT json)`);
+  await ctx.landing.putLocalFile(local, `${folder}/rows.jsonl`);
+}
+
+function readError(path: string, error: unknown): SluiceError {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === "ENOENT") return new SluiceError("FILE_VANISHED", `${path}: disappeared before it could be read`, { transient: true });
+  if (code === "EACCES" || code === "EPERM") {
+    return new SluiceError("FILE_UNREADABLE", `${path}: permission denied; fix its permissions and run again`, { cause: error });
+  }
+  if (code === "EISDIR") return new SluiceError("FILE_UNREADABLE", `${path}: is a directory`);
+  return asSluiceError(error, "FILE_UNREADABLE", path);
+}
+
+async function selectEntries(
+  ctx: ProjectContext,
+  glob: string,
+  files: readonly string[] | undefined,
+): Promise<StorageEntry[]> {
+  const all = await discoverFiles(ctx.landing, glob);
+  if (!files) return all;
+  return all.filter((e) => files.includes(e.path));
+}
+
+/** Rows currently in a warehouse table (for reports and tests). */
+export async function countRows(warehouse: Warehouse, table: string): Promise<number> {
+  return queryNumber(warehouse.engine, `SELECT count(*) FROM ${table}`);
+}

@@ -1,0 +1,58 @@
+/** Row counts of a file or run, as in the `--json` contract. */
+export interface RowCounts {
+  read: number;
+  loaded: number;
+  quarantined: number;
+  malformed: number;
+  duplicates: number;
+}
+
+/** One file's outcome in a run. */
+export interface FileReport {
+  readonly path: string;
+  readonly sha256: string;
+  readonly size: number;
+  status: "loaded" | "skipped_duplicate" | "failed";
+  archived_to: string | null;
+  rows: RowCounts;
+  error: string | null;
+  warnings: string[];
+}
+
+/** One check's outcome in a run. */
+export interface CheckReport {
+  readonly name: string;
+  readonly severity: "error" | "warn" | "fatal";
+  readonly failed: number;
+}
+
+/** A run, exactly as `sluice run --json` prints it (plus a few documented extensions). */
+export interface RunReport {
+  readonly run_id: string;
+  readonly pipeline: string;
+  status: "succeeded" | "failed" | "skipped";
+  readonly started_at: string;
+  finished_at: string;
+  sequence: number;
+  files: FileReport[];
+  rows: RowCounts;
+  checks: CheckReport[];
+  error: string | null;
+  log: string | null;
+  quarantine: string | null;
+}
+
+/** Zero counts. */
+export function emptyRows(): RowCounts {
+  return { read: 0, loaded: 0, quarantined: 0, malformed: 0, duplicates: 0 };
+}
+
+/** Adds counts into `into`. */
+export function addRows(into: RowCounts, add: RowCounts): RowCounts {
+  into.read += add.read;
+  into.loaded += add.loaded;
+  into.quarantined += add.quarantined;
+  into.malformed += add.malformed;
+  into.duplicates += add.duplicates;
+  return into;
+}

@@ -1,0 +1,79 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
+import type { TargetConfig } from "../config/schema.js";
+import type { JsonRow } from "../engine/duckdb-query.js";
+
+/** What a warehouse can do, as data (callers branch on capabilities, never on the kind). */
+export interface WarehouseCapabilities {
+  /** Staging tables live in the warehouse itself (no copy between systems). */
+  readonly stagesInPlace: boolean;
+  /** Several processes may publish at once. */
+  readonly concurrentWriters: boolean;
+}
+
+/** One file's line in the ledger of a run. */
+export interface LedgerEntry {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly path: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly status: "loaded" | "skipped_duplicate" | "failed";
+  readonly rowsRead: number;
+  readonly rowsLoaded: number;
+  readonly archivedTo: string | null;
+  readonly error: string | null;
+}
+
+/** A run as stored in the catalog; `report` is the run's `--json` object. */
+export interface RunRecord {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly status: "succeeded" | "failed" | "skipped";
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+  readonly report: Readonly<Record<string, unknown>>;
+}
+
+/** Everything one run commits, in one transaction. */
+export interface PublishBatch {
+  readonly run: RunRecord;
+  readonly target: TargetConfig;
+  /** SQL over the engine connection yielding the target rows (metadata columns included); undefined = no rows. */
+  readonly rowsSql?: string | undefined;
+  /** Rows of earlier loads of the same content to remove first (`--force`). */
+  readonly replaces: readonly { readonly runId: string; readonly path: string }[];
+  readonly ledger: readonly LedgerEntry[];
+  /**
+   * SQL over the engine yielding quarantine rows with columns
+   * run_id, pipeline, file, line, rules (VARCHAR[]), reasons (VARCHAR[]), values (JSON), raw (VARCHAR).
+   */
+  readonly quarantineSql?: string | undefined;
+  readonly checks: readonly { readonly name: string; readonly severity: string; readonly failed: number }[];
+}
+
+/** Rows a publish touched. */
+export interface PublishResult {
+  readonly inserted: number;
+  readonly deleted: number;
+}
+
+/**
+ * A warehouse: the catalog (runs, ledger, quarantine, checks) and the target tables.
+ * Implementations: DuckDB (embedded file), PostgreSQL.
+ */
+export interface Warehouse {
+  readonly kind: "duckdb" | "postgres";
+  readonly capabilities: WarehouseCapabilities;
+  /** DuckDB connection used for staging and shaping (the warehouse itself for DuckDB). */
+  readonly engine: DuckDBConnection;
+  /** Earlier successful loads of this content for the pipeline. */
+  loadsOf(pipeline: string, sha256: string): Promise<readonly LedgerEntry[]>;
+  /** Next run sequence number of a pipeline (1, 2, ...). */
+  nextSequence(pipeline: string): Promise<number>;
+  publish(batch: PublishBatch): Promise<PublishResult>;
+  /** Records a run that published nothing (failed before or during publish). */
+  recordRun(run: RunRecord, ledger: readonly LedgerEntry[], quarantineSql?: string): Promise<void>;
+  /** Read-only catalog and user queries. */
+  query(sql: string): Promise<JsonRow[]>;
+  close(): Promise<void>;
+}
