@@ -111,10 +111,12 @@ async function stageCsv(
   }
   const empty = (v: unknown): string => (v === "(empty)" || v === undefined || v === null ? "" : String(v));
   const sniffedColumns = (sniff.Columns as { name: string; type: string }[] | undefined) ?? [];
+  // A sample without quotes sniffs as "no quote"; RFC 4180 quoting is still the right default.
+  const sniffedQuote = empty(sniff.Quote) || '"';
   const dialect: CsvDialect = {
     delimiter: options?.delimiter ?? empty(sniff.Delimiter),
-    quote: options?.quote ?? empty(sniff.Quote),
-    escape: options?.escape ?? empty(sniff.Escape),
+    quote: options?.quote ?? sniffedQuote,
+    escape: options?.escape ?? (empty(sniff.Quote) === "" ? '"' : empty(sniff.Escape)),
     header: options?.header ?? Boolean(sniff.HasHeader),
     skip: options?.skip ?? Number(sniff.SkipRows ?? 0),
     encoding: duckdbEncoding(options?.encoding),

@@ -59,7 +59,13 @@ export function csvSniffSql(
   options: FileSourceConfig["options"],
   sniffLineLimit: number,
 ): string {
-  const args = [quoteLiteral(path), ...userCsvOptions(options), `max_line_size=${sniffLineLimit}`];
+  // ignore_errors: ragged rows must not make the sniffer give up on the real delimiter.
+  const args = [
+    quoteLiteral(path),
+    ...userCsvOptions(options),
+    `max_line_size=${sniffLineLimit}`,
+    "ignore_errors=true",
+  ];
   return `SELECT Delimiter, Quote, Escape, NewLineDelimiter, SkipRows, HasHeader, Columns FROM sniff_csv(${args.join(", ")})`;
 }
 

@@ -37,14 +37,19 @@ export function createProjectContext(project: Project, options: ProjectContextOp
   const notice = options.notice ?? (() => undefined);
   const storageFor = (location: string, key: string): Storage => {
     if (location.startsWith("s3://")) {
-      throw new SluiceError("CONFIG_INVALID", `sluice.yaml: ${key}: S3 locations are not supported by this build`);
+      throw new SluiceError(
+        "CONFIG_INVALID",
+        `sluice.yaml: ${key}: S3 locations are not supported by this build`,
+      );
     }
     return localStorage(isAbsolute(location) ? location : resolve(rootDir, location));
   };
   const landing = storageFor(config.landing, "landing");
   const lake = storageFor(config.lake, "lake");
   const spec = config.warehouse;
-  const warehouseFile = spec.startsWith("duckdb:") ? resolve(rootDir, spec.slice("duckdb:".length)) : undefined;
+  const warehouseFile = spec.startsWith("duckdb:")
+    ? resolve(rootDir, spec.slice("duckdb:".length))
+    : undefined;
   const lockWaitMs = options.lockWaitMs ?? parseLockWait(process.env.SLUICE_LOCK_WAIT);
   return {
     project,
@@ -61,7 +66,10 @@ export function createProjectContext(project: Project, options: ProjectContextOp
           onWait: notice,
         });
       }
-      throw new SluiceError("CONFIG_INVALID", "sluice.yaml: warehouse: PostgreSQL is not supported by this build");
+      throw new SluiceError(
+        "CONFIG_INVALID",
+        "sluice.yaml: warehouse: PostgreSQL is not supported by this build",
+      );
     },
   };
 }

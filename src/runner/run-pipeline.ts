@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
-import { asSluiceError, SluiceError } from "../errors.js";
 import { queryNumber } from "../engine/duckdb-query.js";
 import { type StagedFile, stageFile } from "../engine/stage-file.js";
+import { asSluiceError, SluiceError } from "../errors.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
@@ -113,7 +113,13 @@ export async function runFilePipeline(
       report.files.push(work.report);
       bytesDone += entry.size;
     }
-    options.onProgress?.({ pipeline: name, filesDone: entries.length, filesTotal: entries.length, bytesDone, bytesTotal });
+    options.onProgress?.({
+      pipeline: name,
+      filesDone: entries.length,
+      filesTotal: entries.length,
+      bytesDone,
+      bytesTotal,
+    });
 
     const loaded = works.filter((w) => w.report.status === "loaded" && w.staged);
     const reserved = new Set<string>();
@@ -162,7 +168,14 @@ export async function runFilePipeline(
       archivedTo: w.report.archived_to,
       error: w.report.error,
     }));
-    const run = { runId, pipeline: name, status: report.status, startedAt, finishedAt, report: { ...report } };
+    const run = {
+      runId,
+      pipeline: name,
+      status: report.status,
+      startedAt,
+      finishedAt,
+      report: { ...report },
+    };
     if (rowsParts.length > 0 && pipeline.target.table) {
       const result = await warehouse.publish({
         run,
@@ -175,7 +188,10 @@ export async function runFilePipeline(
         quarantineSql,
         checks: report.checks,
       });
-      logger.info({ inserted: result.inserted, deleted: result.deleted, table: pipeline.target.table }, "published");
+      logger.info(
+        { inserted: result.inserted, deleted: result.deleted, table: pipeline.target.table },
+        "published",
+      );
     } else {
       await warehouse.recordRun(run, ledger, quarantineSql);
       logger.info("recorded (no rows to publish)");
@@ -190,7 +206,11 @@ export async function runFilePipeline(
         await settleFile(landing, file.path, file.archived_to, file.size);
         logger.info({ file: file.path, to: file.archived_to, status: file.status }, "file moved");
       } catch (error) {
-        const message = asSluiceError(error, "STORAGE_ERROR", `${file.path}: could not be moved to ${file.archived_to}`).message;
+        const message = asSluiceError(
+          error,
+          "STORAGE_ERROR",
+          `${file.path}: could not be moved to ${file.archived_to}`,
+        ).message;
         file.warnings.push(message);
         logger.warn({ file: file.path }, message);
       }
@@ -203,6 +223,38 @@ export async function runFilePipeline(
     report.error = failure.message;
     report.finished_at = new Date().toISOString();
     logger.error({ code: failure.code }, failure.message);
+    // Nothing was published: record the failed run; its files stay in the landing zone for the next run.
+    for (const work of works) {
+      if (work.report.status === "loaded")
+        Object.assign(work.report, { status: "failed", error: failure.message });
+      work.report.archived_to = null;
+    }
+    await warehouse
+      .recordRun(
+        {
+          runId,
+          pipeline: name,
+          status: "failed",
+          startedAt,
+          finishedAt: new Date(report.finished_at),
+          report: { ...report },
+        },
+        works.map((w) => ({
+          runId,
+          pipeline: name,
+          path: w.report.path,
+          sha256: w.report.sha256,
+          size: w.report.size,
+          status: w.report.status === "skipped_duplicate" ? "skipped_duplicate" : "failed",
+          rowsRead: w.report.rows.read,
+          rowsLoaded: 0,
+          archivedTo: null,
+          error: w.report.error,
+        })),
+      )
+      .catch((recordError: unknown) =>
+        logger.error({ err: String(recordError) }, "could not record the failed run"),
+      );
     throw Object.assign(failure, { report });
   } finally {
     for (const work of works) {
@@ -238,7 +290,10 @@ export async function runFilePipeline(
     // Hash first: the ledger knows files by content.
     try {
       const before = await landing.stat(entry.path);
-      if (!before) throw new SluiceError("FILE_VANISHED", `${entry.path}: disappeared before it could be read`, { transient: true });
+      if (!before)
+        throw new SluiceError("FILE_VANISHED", `${entry.path}: disappeared before it could be read`, {
+          transient: true,
+        });
       const hashed = await hashStream(await landing.createReadStream(entry.path));
       Object.assign(file, { sha256: hashed.sha256, size: hashed.bytes });
     } catch (error) {
@@ -253,18 +308,31 @@ export async function runFilePipeline(
     work.priorLoads = await warehouse.loadsOf(name, file.sha256);
     if (work.priorLoads.length > 0 && !options.force) {
       file.status = "skipped_duplicate";
-      logger.info({ file: file.path, sha256: file.sha256, first_run: work.priorLoads[0]?.runId }, "content already loaded");
+      logger.info(
+        { file: file.path, sha256: file.sha256, first_run: work.priorLoads[0]?.runId },
+        "content already loaded",
+      );
       return work;
     }
     const format = source.format ?? formatFromName(entry.path);
     if (!format) {
       return fail(
-        new SluiceError("FILE_UNPARSEABLE", `${entry.path}: unknown format; set source.format to csv, jsonl or parquet`),
+        new SluiceError(
+          "FILE_UNPARSEABLE",
+          `${entry.path}: unknown format; set source.format to csv, jsonl or parquet`,
+        ),
         true,
       );
     }
     const localPath = landing.localPath(entry.path);
-    if (!localPath) return fail(new SluiceError("STORAGE_ERROR", `${entry.path}: remote landing zones are not supported by this build`), false);
+    if (!localPath)
+      return fail(
+        new SluiceError(
+          "STORAGE_ERROR",
+          `${entry.path}: remote landing zones are not supported by this build`,
+        ),
+        false,
+      );
     if (entry.size === 0) {
       file.warnings.push("empty file: nothing to load");
       work.staged = undefined;
@@ -287,12 +355,20 @@ export async function runFilePipeline(
     const staged = work.staged;
     file.warnings.push(...staged.warnings);
     const after = await landing.stat(entry.path);
-    if (!after) return fail(new SluiceError("FILE_VANISHED", `${entry.path}: disappeared during the run`, { transient: true }), false);
+    if (!after)
+      return fail(
+        new SluiceError("FILE_VANISHED", `${entry.path}: disappeared during the run`, { transient: true }),
+        false,
+      );
     if (after.size !== file.size || after.mtimeMs !== entry.mtimeMs) {
       return fail(
-        new SluiceError("FILE_CHANGED", `${entry.path}: changed while being read (still being written?); left for the next run`, {
-          transient: true,
-        }),
+        new SluiceError(
+          "FILE_CHANGED",
+          `${entry.path}: changed while being read (still being written?); left for the next run`,
+          {
+            transient: true,
+          },
+        ),
         false,
       );
     }
@@ -300,11 +376,17 @@ export async function runFilePipeline(
     file.rows.read = staged.accepted + staged.malformed;
     file.rows.loaded = staged.accepted;
     file.rows.quarantined = source.on_malformed === "drop" ? 0 : staged.malformed;
-    logger.info({ file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length }, "staged");
+    logger.info(
+      { file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length },
+      "staged",
+    );
 
     if (staged.malformed > 0 && source.on_malformed === "fail") {
       const first = await firstMalformed(staged);
-      return fail(new SluiceError("MALFORMED_ROWS", `${entry.path}: malformed row (on_malformed: fail): ${first}`), true);
+      return fail(
+        new SluiceError("MALFORMED_ROWS", `${entry.path}: malformed row (on_malformed: fail): ${first}`),
+        true,
+      );
     }
     const failing = staged.malformed;
     const rate = file.rows.read === 0 ? 0 : failing / file.rows.read;
@@ -351,9 +433,16 @@ async function writeQuarantineFiles(
 
 function readError(path: string, error: unknown): SluiceError {
   const code = (error as NodeJS.ErrnoException)?.code;
-  if (code === "ENOENT") return new SluiceError("FILE_VANISHED", `${path}: disappeared before it could be read`, { transient: true });
+  if (code === "ENOENT")
+    return new SluiceError("FILE_VANISHED", `${path}: disappeared before it could be read`, {
+      transient: true,
+    });
   if (code === "EACCES" || code === "EPERM") {
-    return new SluiceError("FILE_UNREADABLE", `${path}: permission denied; fix its permissions and run again`, { cause: error });
+    return new SluiceError(
+      "FILE_UNREADABLE",
+      `${path}: permission denied; fix its permissions and run again`,
+      { cause: error },
+    );
   }
   if (code === "EISDIR") return new SluiceError("FILE_UNREADABLE", `${path}: is a directory`);
   return asSluiceError(error, "FILE_UNREADABLE", path);

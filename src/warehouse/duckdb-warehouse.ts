@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { firstLine, SluiceError } from "../errors.js";
 import { queryNumber, queryRows } from "../engine/duckdb-query.js";
+import { firstLine, SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral, quoteTableName } from "../plan/sql-text.js";
 import { duckdbCatalogDdl } from "./duckdb-catalog.js";
 import type { LedgerEntry, PublishBatch, PublishResult, RunRecord, Warehouse } from "./warehouse.js";
@@ -43,12 +43,19 @@ async function openWithWait(options: DuckDbWarehouseOptions): Promise<DuckDBInst
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (options.readOnly && /does not exist|No such file/i.test(message)) {
-        throw new SluiceError("WAREHOUSE_ERROR", `${options.file}: no warehouse yet (run \`sluice run\` first)`);
+        throw new SluiceError(
+          "WAREHOUSE_ERROR",
+          `${options.file}: no warehouse yet (run \`sluice run\` first)`,
+        );
       }
       if (!/lock/i.test(message)) {
-        throw new SluiceError("WAREHOUSE_ERROR", `${options.file}: cannot open the warehouse: ${firstLine(message)}`, {
-          cause: error,
-        });
+        throw new SluiceError(
+          "WAREHOUSE_ERROR",
+          `${options.file}: cannot open the warehouse: ${firstLine(message)}`,
+          {
+            cause: error,
+          },
+        );
       }
       const holder = /PID (\d+)/.exec(message)?.[1];
       if (Date.now() >= deadline) {
@@ -93,21 +100,23 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, file: 
   const writeRunRecord = async (run: RunRecord, ledger: readonly LedgerEntry[], quarantineSql?: string) => {
     const rows = (run.report.rows ?? {}) as Record<string, number>;
     const seq = Number(run.report.sequence ?? 0);
-    await con.run(`INSERT INTO sluice.runs VALUES (${[
-      quoteLiteral(run.runId),
-      quoteLiteral(run.pipeline),
-      seq,
-      quoteLiteral(run.status),
-      `${quoteLiteral(run.startedAt.toISOString())}::TIMESTAMPTZ`,
-      `${quoteLiteral(run.finishedAt.toISOString())}::TIMESTAMPTZ`,
-      rows.read ?? 0,
-      rows.loaded ?? 0,
-      rows.quarantined ?? 0,
-      rows.malformed ?? 0,
-      rows.duplicates ?? 0,
-      run.report.error ? quoteLiteral(String(run.report.error)) : "NULL",
-      `${quoteLiteral(JSON.stringify(run.report))}::JSON`,
-    ].join(", ")})`);
+    await con.run(
+      `INSERT INTO sluice.runs VALUES (${[
+        quoteLiteral(run.runId),
+        quoteLiteral(run.pipeline),
+        seq,
+        quoteLiteral(run.status),
+        `${quoteLiteral(run.startedAt.toISOString())}::TIMESTAMPTZ`,
+        `${quoteLiteral(run.finishedAt.toISOString())}::TIMESTAMPTZ`,
+        rows.read ?? 0,
+        rows.loaded ?? 0,
+        rows.quarantined ?? 0,
+        rows.malformed ?? 0,
+        rows.duplicates ?? 0,
+        run.report.error ? quoteLiteral(String(run.report.error)) : "NULL",
+        `${quoteLiteral(JSON.stringify(run.report))}::JSON`,
+      ].join(", ")})`,
+    );
     if (ledger.length > 0) await con.run(`INSERT INTO sluice.files VALUES ${ledgerValues(ledger)}`);
     if (quarantineSql) {
       await con.run(
@@ -141,8 +150,10 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, file: 
     },
     async nextSequence(pipeline) {
       return (
-        (await queryNumber(con, `SELECT coalesce(max(seq), 0) FROM sluice.runs WHERE pipeline = ${quoteLiteral(pipeline)}`)) +
-        1
+        (await queryNumber(
+          con,
+          `SELECT coalesce(max(seq), 0) FROM sluice.runs WHERE pipeline = ${quoteLiteral(pipeline)}`,
+        )) + 1
       );
     },
     async publish(batch: PublishBatch): Promise<PublishResult> {
@@ -211,7 +222,9 @@ function rowToLedger(row: Record<string, unknown>): LedgerEntry {
 
 function splitName(table: string): { schema: string; name: string } {
   const parts = table.split(".");
-  return parts.length > 1 ? { schema: parts[0]!, name: parts.slice(1).join(".") } : { schema: "main", name: table };
+  return parts.length > 1
+    ? { schema: parts[0]!, name: parts.slice(1).join(".") }
+    : { schema: "main", name: table };
 }
 
 async function tableExists(con: DuckDBConnection, table: string): Promise<boolean> {

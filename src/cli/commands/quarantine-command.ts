@@ -1,0 +1,65 @@
+import type { Command } from "commander";
+import { SluiceError } from "../../errors.js";
+import { quoteLiteral } from "../../plan/sql-text.js";
+import { type GlobalOptions, openProject } from "../command-context.js";
+import { createOutput, table } from "../output.js";
+
+/** `sluice quarantine <pipeline> [--run ID] [--json]` */
+export function registerQuarantineCommand(program: Command): void {
+  program
+    .command("quarantine")
+    .description("quarantined rows of a pipeline with file, line, rules and reasons")
+    .argument("<pipeline>", "pipeline name")
+    .option("--run <run_id>", "only this run")
+    .option("--limit <n>", "at most this many rows (text output)", "100")
+    .option("--json", "print JSON", false)
+    .action(async (pipeline: string, opts: { run?: string; limit: string; json: boolean }, cmd: Command) => {
+      const output = createOutput(opts.json);
+      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+      if (!ctx.project.config.pipelines[pipeline]) {
+        throw new SluiceError("PIPELINE_UNKNOWN", `unknown pipeline ${pipeline}`);
+      }
+      const warehouse = await ctx.openWarehouse({ readOnly: true }).catch((error: unknown) => {
+        if (error instanceof SluiceError && /no warehouse yet/.test(error.message)) return undefined;
+        throw error;
+      });
+      const where = `pipeline = ${quoteLiteral(pipeline)}${opts.run ? ` AND run_id = ${quoteLiteral(opts.run)}` : ""}`;
+      const rows = warehouse
+        ? await warehouse.query(
+            `SELECT run_id, file, line, rules, reasons, "values"::VARCHAR AS "values", raw FROM sluice.quarantine WHERE ${where} ORDER BY quarantined_at DESC, run_id DESC, file, line`,
+          )
+        : [];
+      await warehouse?.close();
+      const records = rows.map((r) => ({
+        run_id: r.run_id,
+        file: r.file,
+        line: r.line === null ? null : Number(r.line),
+        rules: r.rules,
+        reasons: r.reasons,
+        values: r.values === null ? null : JSON.parse(String(r.values)),
+        raw: r.raw,
+      }));
+      if (opts.json) {
+        output.document(records);
+        return;
+      }
+      if (records.length === 0) {
+        output.line(`no quarantined rows for ${pipeline}${opts.run ? ` in run ${opts.run}` : ""}`);
+        return;
+      }
+      const limit = Number.parseInt(opts.limit, 10) || 100;
+      output.line(
+        table(
+          records.slice(0, limit).map((r) => ({
+            run_id: r.run_id,
+            file: r.file,
+            line: r.line,
+            rules: (r.rules as string[]).join(","),
+            reasons: (r.reasons as string[]).join("; "),
+            values: r.values ?? r.raw,
+          })),
+        ),
+      );
+      if (records.length > limit) output.line(`… ${records.length - limit} more (use --json for all)`);
+    });
+}

@@ -1,0 +1,62 @@
+import type { Command } from "commander";
+import { runProject } from "../../runner/run-project.js";
+import type { RunReport } from "../../runner/run-report.js";
+import { type GlobalOptions, openProject } from "../command-context.js";
+import { createOutput } from "../output.js";
+import { createProgress } from "../progress.js";
+
+/** `sluice run [pipeline...] [--file F] [--force] [--json]` */
+export function registerRunCommand(program: Command): void {
+  program
+    .command("run")
+    .description("process pending landing files of all (or the named) pipelines")
+    .argument("[pipelines...]", "pipelines to run (default: all)")
+    .option("--file <path...>", "only these files (landing-relative or a local path)")
+    .option("--force", "reload content already loaded, replacing its earlier rows", false)
+    .option("--json", "print the run report as JSON", false)
+    .action(
+      async (pipelines: string[], opts: { file?: string[]; force: boolean; json: boolean }, cmd: Command) => {
+        const output = createOutput(opts.json);
+        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+        const progress = createProgress(!opts.json);
+        let reports: RunReport[];
+        try {
+          reports = await runProject(ctx, {
+            pipelines,
+            ...(opts.file ? { files: opts.file } : {}),
+            force: opts.force,
+            onProgress: (p) => progress.update(p),
+          });
+        } finally {
+          progress.stop();
+        }
+        if (opts.json) output.document({ runs: reports });
+        else printReports(output, reports);
+        process.exitCode = reports.some((r) => r.status === "failed") ? 1 : 0;
+      },
+    );
+}
+
+function printReports(output: ReturnType<typeof createOutput>, reports: readonly RunReport[]): void {
+  if (reports.length === 0) output.line("nothing to do: no pipeline matched");
+  for (const r of reports) {
+    if (r.status === "skipped") {
+      output.line(`${r.pipeline}: nothing new to load`);
+      continue;
+    }
+    const { rows } = r;
+    output.line(
+      `${r.pipeline}: ${r.status} (run ${r.run_id}) — read ${rows.read}, loaded ${rows.loaded}, quarantined ${rows.quarantined}, malformed ${rows.malformed}, duplicates ${rows.duplicates}`,
+    );
+    for (const f of r.files) {
+      const to = f.archived_to ? ` → ${f.archived_to}` : "";
+      output.line(`  ${f.status.padEnd(17)} ${f.path}${to}`);
+      if (f.error) output.line(`    error: ${f.error}`);
+      for (const w of f.warnings) output.line(`    warning: ${w}`);
+    }
+    for (const c of r.checks) output.line(`  check ${c.name} [${c.severity}]: ${c.failed} failed`);
+    if (r.quarantine)
+      output.line(`  quarantine: ${r.quarantine}/ (sluice quarantine ${r.pipeline} --run ${r.run_id})`);
+    if (r.error && r.files.every((f) => !f.error)) output.line(`  error: ${r.error}`);
+  }
+}

@@ -1,0 +1,97 @@
+import type { Command } from "commander";
+import { SluiceError } from "../../errors.js";
+import { quoteLiteral } from "../../plan/sql-text.js";
+import { type GlobalOptions, openProject } from "../command-context.js";
+import { createOutput, table } from "../output.js";
+
+/** `sluice runs [run_id] [--pipeline P] [--limit N] [--json]` */
+export function registerRunsCommand(program: Command): void {
+  program
+    .command("runs")
+    .description("run history, newest first; with a run id, that run's full report")
+    .argument("[run_id]", "show one run in full")
+    .option("--pipeline <name>", "only this pipeline")
+    .option("--limit <n>", "how many runs", "20")
+    .option("--json", "print JSON", false)
+    .action(
+      async (
+        runId: string | undefined,
+        opts: { pipeline?: string; limit: string; json: boolean },
+        cmd: Command,
+      ) => {
+        const output = createOutput(opts.json);
+        const limit = Number.parseInt(opts.limit, 10);
+        if (!Number.isInteger(limit) || limit <= 0)
+          throw new SluiceError("USAGE", `--limit ${opts.limit}: expected a positive number`);
+        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+        const warehouse = await ctx.openWarehouse({ readOnly: true }).catch((error: unknown) => {
+          if (error instanceof SluiceError && /no warehouse yet/.test(error.message)) return undefined;
+          throw error;
+        });
+        const where = [
+          runId ? `run_id = ${quoteLiteral(runId)}` : "true",
+          opts.pipeline ? `pipeline = ${quoteLiteral(opts.pipeline)}` : "true",
+        ].join(" AND ");
+        const rows = warehouse
+          ? await warehouse.query(
+              `SELECT report::VARCHAR AS report FROM sluice.runs WHERE ${where} ORDER BY started_at DESC, run_id DESC LIMIT ${limit}`,
+            )
+          : [];
+        await warehouse?.close();
+        const reports = rows.map((r) => JSON.parse(String(r.report)) as Record<string, unknown>);
+        if (runId && reports.length === 0) throw new SluiceError("RUN_NOT_FOUND", `run ${runId}: not found`);
+        if (opts.json) {
+          output.document(runId ? reports[0] : { runs: reports });
+          return;
+        }
+        if (runId) {
+          printRun(output, reports[0]!);
+          return;
+        }
+        if (reports.length === 0) {
+          output.line("no runs yet");
+          return;
+        }
+        output.line(
+          table(
+            reports.map((r) => {
+              const rowCounts = r.rows as Record<string, number>;
+              return {
+                run_id: r.run_id,
+                pipeline: r.pipeline,
+                status: r.status,
+                started_at: r.started_at,
+                files: (r.files as unknown[]).length,
+                read: rowCounts.read,
+                loaded: rowCounts.loaded,
+                quarantined: rowCounts.quarantined,
+                error: r.error,
+              };
+            }),
+          ),
+        );
+      },
+    );
+}
+
+function printRun(output: ReturnType<typeof createOutput>, r: Record<string, unknown>): void {
+  const rows = r.rows as Record<string, number>;
+  output.line(`run ${r.run_id} — pipeline ${r.pipeline} — ${r.status}`);
+  output.line(`  started ${r.started_at}, finished ${r.finished_at}`);
+  output.line(
+    `  rows: read ${rows.read}, loaded ${rows.loaded}, quarantined ${rows.quarantined}, malformed ${rows.malformed}, duplicates ${rows.duplicates}`,
+  );
+  if (r.error) output.line(`  error: ${r.error}`);
+  output.line("  files:");
+  for (const f of r.files as Record<string, unknown>[]) {
+    output.line(`    ${String(f.status).padEnd(17)} ${f.path}${f.archived_to ? ` → ${f.archived_to}` : ""}`);
+    if (f.error) output.line(`      error: ${f.error}`);
+  }
+  const checks = r.checks as Record<string, unknown>[];
+  if (checks.length > 0) {
+    output.line("  checks:");
+    for (const c of checks) output.line(`    ${c.name} [${c.severity}]: ${c.failed} failed`);
+  }
+  if (r.log) output.line(`  log: ${r.log}`);
+  if (r.quarantine) output.line(`  quarantine: ${r.quarantine}/`);
+}

@@ -1,0 +1,32 @@
+import type { Command } from "commander";
+import { SluiceError } from "../../errors.js";
+import { type GlobalOptions, openProject } from "../command-context.js";
+import { createOutput } from "../output.js";
+
+/** `sluice validate [--json]` */
+export function registerValidateCommand(program: Command): void {
+  program
+    .command("validate")
+    .description("check sluice.yaml; each problem as <file>: <path.to.key>: <message>")
+    .option("--json", "print JSON", false)
+    .action(async (opts: { json: boolean }, cmd: Command) => {
+      const output = createOutput(opts.json);
+      try {
+        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+        const names = Object.keys(ctx.project.config.pipelines);
+        if (opts.json) output.document({ valid: true, problems: [], pipelines: names });
+        else
+          output.line(
+            `${ctx.project.configFile}: valid (${names.length} pipeline${names.length === 1 ? "" : "s"}: ${names.join(", ")})`,
+          );
+      } catch (error) {
+        if (opts.json && error instanceof SluiceError && error.exitCode === 2) {
+          output.document({ valid: false, problems: [error.message, ...error.details] });
+          process.stderr.write(`${[error.message, ...error.details].join("\n")}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        throw error;
+      }
+    });
+}

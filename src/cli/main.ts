@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { registerDemoCommand } from "./commands/demo-command.js";
+import { registerInitCommand } from "./commands/init-command.js";
+import { registerQuarantineCommand } from "./commands/quarantine-command.js";
+import { registerQueryCommand } from "./commands/query-command.js";
+import { registerRunCommand } from "./commands/run-command.js";
+import { registerRunsCommand } from "./commands/runs-command.js";
+import { registerValidateCommand } from "./commands/validate-command.js";
+import { reportError } from "./output.js";
+
+const program = new Command()
+  .name("sluice")
+  .description("Embedded, YAML-first data ingestion: landing files to warehouse and lake, exactly once.")
+  .version("0.1.0")
+  .option("-c, --config <file>", "project file (default: ./sluice.yaml)")
+  .showHelpAfterError()
+  .exitOverride();
+
+for (const register of [
+  registerInitCommand,
+  registerValidateCommand,
+  registerRunCommand,
+  registerRunsCommand,
+  registerQuarantineCommand,
+  registerQueryCommand,
+  registerDemoCommand,
+]) {
+  register(program);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Help and version exit 0; usage errors exit 2 (commander already printed the message).
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else {
+    process.exitCode = reportError(error, process.argv.includes("--json"));
+  }
+}
