@@ -1,4 +1,4 @@
-import type { DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBResultReader } from "@duckdb/node-api";
 
 /** A JSON-safe row as DuckDB returns it (`getRowObjectsJson`): bigints and dates as strings. */
 export type JsonRow = Record<string, unknown>;
@@ -25,4 +25,48 @@ export async function queryValue(con: DuckDBConnection, sql: string): Promise<un
 export async function queryNumber(con: DuckDBConnection, sql: string): Promise<number> {
   const value = await queryValue(con, sql);
   return value === null || value === undefined ? 0 : Number(value);
+}
+
+const integerTypes = new Set([
+  "BIGINT",
+  "UBIGINT",
+  "HUGEINT",
+  "UHUGEINT",
+  "INTEGER",
+  "SMALLINT",
+  "TINYINT",
+  "UINTEGER",
+  "USMALLINT",
+  "UTINYINT",
+]);
+
+/**
+ * Rows of a result for JSON output: 64-bit integers and narrow decimals become JSON numbers when that is
+ * exact (DuckDB's JSON form keeps them as strings); wider values stay strings so no digit is lost.
+ *
+ * @example
+ * const reader = await con.runAndReadAll("SELECT 1::BIGINT AS n"); jsonRows(reader) // [{ n: 1 }]
+ */
+export function jsonRows(reader: DuckDBResultReader): JsonRow[] {
+  const rows = reader.getRowObjectsJson() as JsonRow[];
+  const names = reader.columnNames();
+  const types = reader.columnTypes();
+  const numeric = names.filter((_, i) => {
+    const type = types[i]!;
+    const text = type.toString().toUpperCase();
+    if (integerTypes.has(text)) return true;
+    const decimal = /^DECIMAL\((\d+),\s*\d+\)$/.exec(text);
+    return decimal !== null && Number(decimal[1]) <= 15;
+  });
+  if (numeric.length === 0) return rows;
+  for (const row of rows) {
+    for (const name of numeric) {
+      const value = row[name];
+      if (typeof value === "string") {
+        const n = Number(value);
+        if (Number.isFinite(n) && (!/^-?\d+$/.test(value) || Number.isSafeInteger(n))) row[name] = n;
+      }
+    }
+  }
+  return rows;
 }

@@ -35,7 +35,9 @@ describe("parseProjectText", () => {
 
   it("names the key and the allowed values for a bad enum", () => {
     const text = minimal.replace(`{ path: "in/orders/*.csv" }`, `{ path: "in/*.csv", format: xml }`);
-    expect(problems(text)).toContain("sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, parquet");
+    expect(problems(text)).toContain(
+      "sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, parquet",
+    );
   });
 
   it("reports unknown keys and every problem at once", () => {
@@ -59,7 +61,9 @@ pipelines:
     const text = `warehouse: "postgres://u:\${PGPASSWORD}@localhost/db"\n${minimal}`;
     const config = parseProjectText(text, "sluice.yaml", { PGPASSWORD: "p@ss" });
     expect(config.warehouse).toBe("postgres://u:p@ss@localhost/db");
-    expect(problems(text, {})).toContain("sluice.yaml: line 1: environment variable ${PGPASSWORD} is not set");
+    expect(problems(text, {})).toContain(
+      "sluice.yaml: line 1: environment variable ${PGPASSWORD} is not set",
+    );
     expect(parseProjectText(`landing: "\${LANDING:-drop}"\n${minimal}`, "x", {}).landing).toBe("drop");
   });
 

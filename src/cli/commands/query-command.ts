@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { jsonRows } from "../../engine/duckdb-query.js";
 import { asSluiceError, SluiceError } from "../../errors.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput, table, toCsv } from "../output.js";
@@ -21,7 +22,7 @@ export function registerQueryCommand(program: Command): void {
           throw new SluiceError("QUERY_FAILED", asSluiceError(error).message, { cause: error });
         });
         const columns = reader.columnNames();
-        const rows = reader.getRowObjectsJson() as Record<string, unknown>[];
+        const rows = jsonRows(reader);
         if (opts.json) output.document(rows);
         else if (opts.csv) process.stdout.write(toCsv(rows, columns));
         else {
