@@ -4,7 +4,12 @@ import { createCircuitBreaker } from "../../src/runner/circuit-breaker.js";
 
 function fakeClock(start = Date.parse("2026-03-01T10:00:00Z")) {
   let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
+  return {
+    now: () => t,
+    advance: (ms: number): void => {
+      t += ms;
+    },
+  };
 }
 
 const failing = () => Promise.reject(new Error("connection refused"));
@@ -62,7 +67,12 @@ describe("createCircuitBreaker", () => {
     expect(breaker.state()).toBe("half-open");
 
     let release: (value: string) => void = () => undefined;
-    const probe = breaker.run(() => new Promise<string>((resolve) => (release = resolve)));
+    const probe = breaker.run(
+      () =>
+        new Promise<string>((resolve) => {
+          release = resolve;
+        }),
+    );
     // While the probe is in flight, other calls still fail fast.
     await expect(breaker.run(async () => "second")).rejects.toMatchObject({ code: "CIRCUIT_OPEN" });
     release("probed");
