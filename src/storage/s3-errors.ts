@@ -49,7 +49,6 @@ const CREDENTIAL_NAMES: ReadonlySet<string> = new Set([
   "ExpiredToken",
   "InvalidToken",
   "TokenRefreshRequired",
-  "CredentialsProviderError",
   "InvalidClientTokenId",
   "UnrecognizedClientException",
 ]);
@@ -115,6 +114,14 @@ export function s3Error(error: unknown, operation: string, location: string): Sl
     return new SluiceError(
       "STORAGE_ERROR",
       `${location}: bucket "${bucket}" does not exist (${operation})`,
+      opts(false),
+    );
+  }
+  if (name === "CredentialsProviderError") {
+    return new SluiceError(
+      "STORAGE_ERROR",
+      `${location}: no AWS credentials found for ${operation}; set AWS_ACCESS_KEY_ID and ` +
+        "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or the s3 credentials in sluice.yaml",
       opts(false),
     );
   }

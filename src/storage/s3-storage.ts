@@ -78,6 +78,8 @@ const MIB = 1024 * 1024;
 /**
  * Storage on an S3 (or S3-compatible) bucket prefix. Every call is retried on transient failures
  * (throttling, 5xx, timeouts, dropped connections) and guarded by a per-storage circuit breaker.
+ * Exclusive writes send `If-None-Match: *` after a HEAD pre-check (see `writeFile`). Note: `stat` on a
+ * missing bucket returns null (HEAD answers carry no error code); list, read and write name the bucket.
  *
  * @example
  * const landing = s3Storage({ bucket: "acme-landing", prefix: "sluice", region: "eu-west-1" });

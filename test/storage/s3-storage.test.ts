@@ -2,14 +2,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { SluiceError } from "../../src/errors.js";
 import { downloadToFile } from "../../src/storage/download-to-file.js";
 import { localStorage } from "../../src/storage/local-storage.js";
 import { type S3Storage, type S3StorageOptions, s3Storage } from "../../src/storage/s3-storage.js";
 import type { StorageEntry } from "../../src/storage/storage.js";
 import { type FaultProxy, startFaultProxy } from "../support/s3-fault-proxy.js";
-import { startS3Server, type TestS3Server } from "../support/s3-server.js";
+import { S3RVER_CREDENTIALS, startS3Server, type TestS3Server } from "../support/s3-server.js";
 import { interruptReads, runStorageSuite } from "./storage-suite.js";
 
 const BUCKET = "sluice-test";
@@ -178,6 +178,15 @@ describe("S3 storage specifics", () => {
     expect(since(mark).map((r) => r.outcome)).toEqual(["fault", "fault", "forwarded"]);
   });
 
+  it("retries a request that timed out", async () => {
+    const storage = viaProxy({ idleTimeoutMs: 300 });
+    await storage.writeFile("in/slow.csv", "slow");
+    const mark = proxy.requests.length;
+    proxy.failNext(1, "hang");
+    expect((await storage.readFile("in/slow.csv")).toString()).toBe("slow");
+    expect(since(mark).map((r) => r.outcome)).toEqual(["fault", "forwarded"]);
+  });
+
   it("gives up after the retry budget with a transient STORAGE_ERROR naming the key", async () => {
     const storage = viaProxy({ retry: { max: 2, baseMs: 1, maxDelayMs: 5 } });
     proxy.failNext(3);
@@ -251,6 +260,43 @@ describe("S3 storage specifics", () => {
     expect(error.message).toContain("InvalidAccessKeyId");
     expect(error.message).toContain("AWS_ACCESS_KEY_ID");
     expect(storage.breaker.state()).toBe("closed");
+  });
+
+  it("takes credentials from the standard AWS environment when none are given", async () => {
+    vi.stubEnv("AWS_ACCESS_KEY_ID", S3RVER_CREDENTIALS.accessKeyId);
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", S3RVER_CREDENTIALS.secretAccessKey);
+    try {
+      const storage = openS3({ credentials: undefined });
+      await storage.writeFile("in/env.csv", "from env");
+      expect((await storage.readFile("in/env.csv")).toString()).toBe("from env");
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("explains missing credentials (terminal)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sluice-s3-nocreds-"));
+    localDirs.push(dir);
+    vi.stubEnv("AWS_ACCESS_KEY_ID", "");
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", "");
+    vi.stubEnv("AWS_PROFILE", "");
+    vi.stubEnv("AWS_SHARED_CREDENTIALS_FILE", join(dir, "credentials"));
+    vi.stubEnv("AWS_CONFIG_FILE", join(dir, "config"));
+    vi.stubEnv("AWS_EC2_METADATA_DISABLED", "true");
+    vi.stubEnv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "");
+    vi.stubEnv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "");
+    vi.stubEnv("AWS_WEB_IDENTITY_TOKEN_FILE", "");
+    try {
+      const storage = openS3({ credentials: undefined });
+      const error = await failure(storage.stat("in/a.csv"));
+      expect(error.code).toBe("STORAGE_ERROR");
+      expect(error.transient).toBe(false);
+      expect(error.message).toContain(`s3://${BUCKET}/`);
+      expect(error.message).toContain("no AWS credentials found");
+      expect(error.message).toContain("AWS_ACCESS_KEY_ID");
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it.skip("reports a wrong secret key clearly (skipped: s3rver does not verify V4 signatures, so a wrong secret is accepted)", () => {});

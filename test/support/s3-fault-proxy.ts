@@ -17,12 +17,13 @@ export interface FaultProxy {
   readonly requests: ProxiedRequest[];
   /**
    * The next `count` requests get a fault instead of being forwarded: an S3 error response
-   * (default `503 SlowDown`) or a dropped connection (`reset`). With `match`, only matching
+   * (default `503 SlowDown`), a dropped connection (`reset`) or no answer at all (`hang`; the
+   * connection stays open until the client gives up). With `match`, only matching
    * requests get (and count towards) the fault.
    */
   failNext(
     count: number,
-    fault?: { readonly status?: number; readonly code?: string } | "reset",
+    fault?: { readonly status?: number; readonly code?: string } | "reset" | "hang",
     match?: (request: ProxiedRequest) => boolean,
   ): void;
   stop(): Promise<void>;
@@ -38,7 +39,7 @@ export interface FaultProxy {
 export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
   const requests: ProxiedRequest[] = [];
   let pending = 0;
-  let fault: { readonly status?: number; readonly code?: string } | "reset" = {};
+  let fault: { readonly status?: number; readonly code?: string } | "reset" | "hang" = {};
   let matches: (request: ProxiedRequest) => boolean = () => true;
   const server = createServer((req, res) => {
     const method = req.method ?? "GET";
@@ -50,6 +51,10 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
       requests.push({ method, url, ifNoneMatch, outcome: "fault" });
       if (fault === "reset") {
         req.socket.destroy();
+        return;
+      }
+      if (fault === "hang") {
+        req.resume();
         return;
       }
       const status = fault.status ?? 503;
