@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import type { S3ConnectionOptions } from "../../src/storage/s3-storage.js";
 
@@ -19,7 +20,7 @@ export interface TestS3Server {
 /** The key pair s3rver knows; it checks the access key id, not the V4 signature. */
 export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
 
-const CHILD = resolve(process.cwd(), "test/support/s3-server-child.mjs");
+const CHILD = fileURLToPath(new URL("./s3-server-child.mjs", import.meta.url));
 
 /**
  * Starts s3rver in a child process on a free port (Node needs `--openssl-legacy-provider` for
