@@ -48,6 +48,7 @@ export type SluiceErrorCode =
   | "WAREHOUSE_ERROR"
   | "QUERY_FAILED"
   | "STORAGE_ERROR"
+  | "CIRCUIT_OPEN"
   | "LAKE_ERROR"
   | "LAKE_UNSUPPORTED_FEATURE"
   | "LAKE_CONFLICT"

@@ -1,0 +1,113 @@
+import { firstLine, SluiceError } from "../errors.js";
+import { formatDuration } from "./durations.js";
+
+export type CircuitState = "closed" | "open" | "half-open";
+
+/** Options of {@link createCircuitBreaker}. */
+export interface CircuitBreakerOptions {
+  /** The guarded system, named in messages (e.g. `S3 s3://bucket/landing`). */
+  readonly name: string;
+  /** Consecutive failures that open the circuit. Default 5. */
+  readonly failureThreshold?: number;
+  /** How long the circuit stays open before one probe call is let through. Default 60 s. */
+  readonly openMs?: number;
+  /** Which errors count as failures of the system; default: every error. Others count as successes. */
+  readonly isFailure?: ((error: unknown) => boolean) | undefined;
+  /** Clock (tests inject a fake one). */
+  readonly now?: (() => number) | undefined;
+}
+
+/** A circuit breaker guarding calls to one external system. */
+export interface CircuitBreaker {
+  readonly name: string;
+  /** Current state; an open circuit whose wait is over reports `half-open`. */
+  state(): CircuitState;
+  /** Consecutive failures counted so far. */
+  failures(): number;
+  /**
+   * Runs `fn` unless the circuit is open; then throws SluiceError `CIRCUIT_OPEN` at once.
+   * In half-open state exactly one call (the probe) runs; its success closes the circuit.
+   */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  /** Closes the circuit and forgets failures. */
+  reset(): void;
+}
+
+/**
+ * Creates a circuit breaker: after `failureThreshold` consecutive failures it opens and calls
+ * fail fast with `CIRCUIT_OPEN`; after `openMs` one probe is allowed; a successful probe closes it,
+ * a failed one opens it again for another `openMs`.
+ *
+ * @example
+ * const breaker = createCircuitBreaker({ name: "PostgreSQL db.internal:5432", failureThreshold: 5, openMs: 60_000 });
+ * const rows = await breaker.run(() => client.query(sql));
+ */
+export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBreaker {
+  const threshold = Math.max(1, options.failureThreshold ?? 5);
+  const openMs = Math.max(0, options.openMs ?? 60_000);
+  const now = options.now ?? Date.now;
+  const isFailure = options.isFailure ?? (() => true);
+  let consecutiveFailures = 0;
+  let openedAt: number | undefined;
+  let probeInFlight = false;
+  let lastError: unknown;
+
+  const state = (): CircuitState => {
+    if (openedAt === undefined) return "closed";
+    return now() - openedAt >= openMs ? "half-open" : "open";
+  };
+
+  const openError = (): SluiceError => {
+    const retryAt = (openedAt ?? now()) + openMs;
+    const wait = Math.max(0, retryAt - now());
+    const last = lastError instanceof Error ? `; last error: ${firstLine(lastError.message)}` : "";
+    const when =
+      probeInFlight && wait === 0
+        ? "a probe call is in progress"
+        : `will retry in ${formatDuration(wait)} (at ${new Date(retryAt).toISOString()})`;
+    return new SluiceError(
+      "CIRCUIT_OPEN",
+      `${options.name} is unavailable: ${consecutiveFailures} consecutive failures, calls are suspended; ${when}${last}`,
+      { transient: true, cause: lastError },
+    );
+  };
+
+  const succeed = (): void => {
+    consecutiveFailures = 0;
+    openedAt = undefined;
+    lastError = undefined;
+  };
+
+  const fail = (error: unknown): void => {
+    consecutiveFailures++;
+    lastError = error;
+    if (openedAt !== undefined || consecutiveFailures >= threshold) openedAt = now();
+  };
+
+  return {
+    name: options.name,
+    state,
+    failures: () => consecutiveFailures,
+    async run(fn) {
+      const current = state();
+      if (current === "open") throw openError();
+      const probing = current === "half-open";
+      if (probing) {
+        if (probeInFlight) throw openError();
+        probeInFlight = true;
+      }
+      try {
+        const result = await fn();
+        succeed();
+        return result;
+      } catch (error) {
+        if (isFailure(error)) fail(error);
+        else succeed();
+        throw error;
+      } finally {
+        if (probing) probeInFlight = false;
+      }
+    },
+    reset: succeed,
+  };
+}
