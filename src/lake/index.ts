@@ -2,6 +2,7 @@ export * from "./data-files.js";
 export * from "./delta-checkpoint.js";
 export * from "./delta-commit.js";
 export * from "./delta-log.js";
+export * from "./delta-operations.js";
 export * from "./delta-reader.js";
 export * from "./delta-schema.js";
 export * from "./delta-snapshot.js";
