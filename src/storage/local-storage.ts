@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
@@ -69,7 +70,7 @@ export function localStorage(root: string): Storage {
       if (options.exclusive) {
         // Write to a temporary name, then hard-link into place: link() fails if the target exists,
         // so exactly one concurrent writer wins and readers never see a partial file.
-        const tmp = `${full}.${process.pid}.${Date.now()}.tmp`;
+        const tmp = `${full}.${process.pid}.${randomUUID()}.tmp`;
         await writeAll(tmp, data);
         try {
           await link(tmp, full);
@@ -81,7 +82,7 @@ export function localStorage(root: string): Storage {
           await unlink(tmp).catch(() => undefined);
         }
       }
-      const tmp = `${full}.${process.pid}.${Date.now()}.tmp`;
+      const tmp = `${full}.${process.pid}.${randomUUID()}.tmp`;
       await writeAll(tmp, data);
       await rename(tmp, full);
       return true;
@@ -101,7 +102,8 @@ export function localStorage(root: string): Storage {
         await link(src, dst);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (code === "EEXIST") throw new SluiceError("STORAGE_ERROR", `${to}: already exists; not overwriting`);
+        if (code === "EEXIST")
+          throw new SluiceError("STORAGE_ERROR", `${to}: already exists; not overwriting`);
         if (code !== "EXDEV" && code !== "EPERM" && code !== "ENOTSUP") throw error;
         await copyFile(src, dst, 1 /* COPYFILE_EXCL */);
       }
