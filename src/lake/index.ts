@@ -9,4 +9,5 @@ export * from "./delta-snapshot.js";
 export * from "./delta-writer.js";
 export * from "./file-pruning.js";
 export * from "./lake-table.js";
+export * from "./parquet-health.js";
 export * from "./partition-values.js";
