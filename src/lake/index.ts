@@ -10,4 +10,5 @@ export * from "./delta-writer.js";
 export * from "./file-pruning.js";
 export * from "./lake-table.js";
 export * from "./parquet-health.js";
+export * from "./parquet-lake.js";
 export * from "./partition-values.js";
