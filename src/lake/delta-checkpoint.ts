@@ -1,0 +1,105 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { firstLine, SluiceError } from "../errors.js";
+import type { DeltaAction } from "./delta-log.js";
+import { quoteLiteral } from "./delta-schema.js";
+import type { DeltaSnapshot } from "./delta-snapshot.js";
+import { type LakeTable, localCopies, tableFile } from "./lake-table.js";
+
+/**
+ * Reads the actions of a (classic or multi-part) Parquet checkpoint with DuckDB.
+ *
+ * @example
+ * const actions = await readCheckpointActions(con, table, ["orders/_delta_log/00000000000000000010.checkpoint.parquet"]);
+ */
+export async function readCheckpointActions(
+  con: DuckDBConnection,
+  table: LakeTable,
+  parts: readonly string[],
+): Promise<DeltaAction[]> {
+  const local = await localCopies(table.storage, parts);
+  try {
+    const list = local.paths.map(quoteLiteral).join(", ");
+    const reader = await con.runAndReadAll(
+      `SELECT CAST(to_json(t) AS VARCHAR) AS j FROM read_parquet([${list}], union_by_name = true) AS t`,
+    );
+    const actions: DeltaAction[] = [];
+    for (const row of reader.getRows()) {
+      const parsed = JSON.parse(String(row[0])) as Record<string, unknown>;
+      const action: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(parsed)) if (value !== null) action[key] = value;
+      actions.push(action as DeltaAction);
+    }
+    return actions;
+  } catch (error) {
+    if (error instanceof SluiceError) throw error;
+    throw new SluiceError(
+      "LAKE_ERROR",
+      `${parts[0]}: cannot read Delta checkpoint: ${firstLine(String((error as Error).message ?? error))}`,
+      { cause: error },
+    );
+  } finally {
+    await local.cleanup();
+  }
+}
+
+const STRING_MAP = "MAP(VARCHAR, VARCHAR)";
+const CHECKPOINT_COLUMNS = {
+  txn: "STRUCT(appId VARCHAR, version BIGINT, lastUpdated BIGINT)",
+  add: `STRUCT(path VARCHAR, partitionValues ${STRING_MAP}, size BIGINT, modificationTime BIGINT, dataChange BOOLEAN, stats VARCHAR, tags ${STRING_MAP})`,
+  remove: `STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN, extendedFileMetadata BOOLEAN, partitionValues ${STRING_MAP}, size BIGINT)`,
+  metaData: `STRUCT(id VARCHAR, "name" VARCHAR, description VARCHAR, format STRUCT(provider VARCHAR, options ${STRING_MAP}), schemaString VARCHAR, partitionColumns VARCHAR[], configuration ${STRING_MAP}, createdTime BIGINT)`,
+  protocol:
+    "STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER, readerFeatures VARCHAR[], writerFeatures VARCHAR[])",
+} as const;
+
+/**
+ * Writes a classic single-file Parquet checkpoint of `snapshot` as
+ * `_delta_log/<version>.checkpoint.parquet` and updates `_delta_log/_last_checkpoint`.
+ *
+ * @example
+ * await writeCheckpoint(con, snapshot);
+ */
+export async function writeCheckpoint(con: DuckDBConnection, snapshot: DeltaSnapshot): Promise<void> {
+  const rows: DeltaAction[] = [{ protocol: snapshot.protocol }, { metaData: snapshot.metadata }];
+  for (const [appId, version] of snapshot.txns) rows.push({ txn: { appId, version } });
+  for (const add of snapshot.files) {
+    const { deletionVector: _dv, ...rest } = add;
+    rows.push({ add: { ...rest, dataChange: false } });
+  }
+  for (const remove of snapshot.tombstones) {
+    rows.push({
+      remove: {
+        path: remove.path,
+        deletionTimestamp: remove.deletionTimestamp ?? null,
+        dataChange: false,
+        extendedFileMetadata: remove.extendedFileMetadata ?? null,
+        partitionValues: remove.partitionValues ?? null,
+        size: remove.size ?? null,
+      },
+    });
+  }
+  const dir = await mkdtemp(join(tmpdir(), "sluice-checkpoint-"));
+  try {
+    const json = join(dir, "actions.jsonl");
+    const parquet = join(dir, "checkpoint.parquet");
+    await writeFile(json, rows.map((r) => JSON.stringify(r)).join("\n"));
+    const columns = Object.entries(CHECKPOINT_COLUMNS)
+      .map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`)
+      .join(", ");
+    await con.run(
+      `COPY (SELECT txn, "add", "remove", metaData, protocol FROM read_json(${quoteLiteral(json)}, format = 'newline_delimited', columns = {${columns}}))
+       TO ${quoteLiteral(parquet)} (FORMAT parquet, COMPRESSION snappy)`,
+    );
+    const name = `_delta_log/${String(snapshot.version).padStart(20, "0")}.checkpoint.parquet`;
+    await snapshot.table.storage.putLocalFile(parquet, tableFile(snapshot.table, name));
+    await snapshot.table.storage.writeFile(
+      tableFile(snapshot.table, "_delta_log/_last_checkpoint"),
+      JSON.stringify({ version: snapshot.version, size: rows.length }),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
