@@ -170,7 +170,7 @@ describe("sluice run: CSV into the embedded warehouse", () => {
       /column at: 'not a time' is not a valid timestamp/i,
     );
     expect(q.find((x) => x.line === 5)!.reasons[0]).toContain("NOT AN OBJECT");
-    const rows = await query(dir, "SELECT id, kind, at::VARCHAR AS at FROM events ORDER BY id");
+    const rows = await query(dir, 'SELECT id, kind, "at"::VARCHAR AS "at" FROM events ORDER BY id');
     expect(rows).toEqual([
       { id: 1, kind: "click", at: "2026-01-01 10:00:00" },
       { id: 10, kind: "gz", at: "2026-01-02 00:00:00" },
