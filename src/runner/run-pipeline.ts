@@ -14,6 +14,7 @@ import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
 import { discoverFiles } from "./discover-files.js";
 import { hashStream } from "./hash-file.js";
 import type { ProjectContext } from "./project-context.js";
+import { publishRun } from "./publish-run.js";
 import { newRunId } from "./run-id.js";
 import { openRunLog } from "./run-log.js";
 import { addRows, emptyRows, type FileReport, type RunReport } from "./run-report.js";
@@ -176,26 +177,23 @@ export async function runFilePipeline(
       finishedAt,
       report: { ...report },
     };
-    if (rowsParts.length > 0 && pipeline.target.table) {
-      const result = await warehouse.publish({
+    await publishRun(
+      ctx,
+      warehouse,
+      pipeline,
+      {
         run,
-        target: pipeline.target,
-        rowsSql: rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME "),
+        report,
+        rowsSql:
+          rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined,
         replaces: options.force
           ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
           : [],
         ledger,
         quarantineSql,
-        checks: report.checks,
-      });
-      logger.info(
-        { inserted: result.inserted, deleted: result.deleted, table: pipeline.target.table },
-        "published",
-      );
-    } else {
-      await warehouse.recordRun(run, ledger, quarantineSql);
-      logger.info("recorded (no rows to publish)");
-    }
+      },
+      logger,
+    );
 
     // After the commit: files move, quarantine files are written. A crash here is repaired next run.
     if (quarantineSql) await writeQuarantineFiles(ctx, con, workDir, quarantineSql, report.quarantine!);
