@@ -1,0 +1,42 @@
+// Shared benchmark data: the 5M-row (~600 MB) orders CSV, generated once by DuckDB into bench/.data/.
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { DuckDBInstance } from "@duckdb/node-api";
+
+export const dataDir = new URL("./.data/", import.meta.url).pathname;
+
+/** Rows of the standard workload (BENCH_ROWS overrides, e.g. for a quick smoke run). */
+export const benchRows = Number(process.env.BENCH_ROWS ?? 5_000_000);
+
+/** Path of the orders CSV with `rows` rows, generating it when missing. */
+export async function ordersCsv(rows = benchRows) {
+  mkdirSync(dataDir, { recursive: true });
+  const path = `${dataDir}orders-${rows}.csv`;
+  if (existsSync(path)) return path;
+  const instance = await DuckDBInstance.create(":memory:");
+  const con = await instance.connect();
+  const tmp = `${path}.tmp`;
+  await con.run(`COPY (SELECT i AS order_id, 'cust_' || (i % 100000) AS customer,
+      'user' || (i % 50000) || '@example.com' AS email, round((i * 7919 % 100000) / 100.0, 2) AS amount,
+      DATE '2022-01-01' + (i % 1095)::INT AS order_date, ['NEW','SHIPPED','CANCELLED'][1 + (i % 3)::INT] AS status,
+      'some free text note number ' || i AS note, TIMESTAMP '2024-01-01 00:00:00' + to_seconds(i) AS updated_at
+    FROM range(${rows}) t(i)) TO '${tmp}' (FORMAT csv, HEADER)`);
+  con.closeSync();
+  instance.closeSync();
+  renameSync(tmp, path);
+  return path;
+}
+
+/** Times an async function; returns seconds and its result. */
+export async function time(label, fn) {
+  const t0 = performance.now();
+  const result = await fn();
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(`  ${label}: ${seconds.toFixed(2)} s`);
+  return { seconds, result };
+}
+
+/** Prints a ratio line the way every workload does: `RATIO <name> <value> (target <= <t>) PASS|FAIL`. */
+export function reportRatio(name, value, target) {
+  const verdict = target === undefined ? "" : value <= target ? " PASS" : " FAIL";
+  console.log(`RATIO ${name} ${value.toFixed(3)}${target === undefined ? "" : ` (target <= ${target})`}${verdict}`);
+}
