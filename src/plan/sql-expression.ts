@@ -171,25 +171,34 @@ export function wrapExpression(sql: string): string {
 }
 
 /**
- * A statement the integrator runs on DuckDB to make sure a user expression
- * parses and binds against the given columns, without reading any data. It
- * throws (with DuckDB's binder message) when the expression is invalid. Column types are
- * spliced as given, so they must come from DuckDB (`DESCRIBE`), not from user text.
- * `boolean: true` (checks, where) also requires the result to be castable to BOOLEAN.
+ * A query the integrator runs on DuckDB to make sure a user expression parses and binds against
+ * the given columns. It returns one row `{ type }`: the DuckDB type name of the expression's
+ * result (evaluated over one all-NULL row; no table data is read unless the expression itself
+ * has a subquery). DuckDB throws its binder message when the expression is invalid; pass the
+ * returned type to {@link probeTypeProblem} to require a BOOLEAN (checks, where). Column types
+ * are spliced as given, so they must come from DuckDB (`DESCRIBE`), not from user text.
  *
  * @example
- * expressionProbeSql("amount > 0", [{ name: "amount", type: "DOUBLE" }], { boolean: true })
- * // => SELECT CAST((amount > 0) AS BOOLEAN) AS probe FROM (SELECT CAST(NULL AS DOUBLE) AS "amount") AS "row" LIMIT 0
+ * expressionProbeSql("amount > 0", [{ name: "amount", type: "DOUBLE" }])
+ * // => SELECT typeof((amount > 0)) AS "type" FROM (SELECT CAST(NULL AS DOUBLE) AS "amount") AS "row"
  */
-export function expressionProbeSql(
-  sql: string,
-  columns: readonly ColumnInfo[],
-  options: { readonly boolean?: boolean } = {},
-): string {
+export function expressionProbeSql(sql: string, columns: readonly ColumnInfo[]): string {
   const list =
     columns.length === 0
       ? "NULL AS _sluice_no_columns"
       : columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(", ");
-  const expr = options.boolean ? `CAST(${wrapExpression(sql)} AS BOOLEAN)` : wrapExpression(sql);
-  return `SELECT ${expr} AS probe FROM (SELECT ${list}) AS "row" LIMIT 0`;
+  return `SELECT typeof(${wrapExpression(sql)}) AS "type" FROM (SELECT ${list}) AS "row"`;
+}
+
+/**
+ * Problem with the result type reported by {@link expressionProbeSql}, or null.
+ *
+ * @example
+ * probeTypeProblem("DATE", { boolean: true }) // => "must be a true/false condition, but it gives DATE"
+ */
+export function probeTypeProblem(type: string, options: { readonly boolean?: boolean } = {}): string | null {
+  if (options.boolean && type.toUpperCase() !== "BOOLEAN") {
+    return `must be a true/false condition, but it gives ${type.toUpperCase()}`;
+  }
+  return null;
 }
