@@ -9,10 +9,12 @@ describe("compileDedupe", () => {
       {
         outTable: "deduped",
         where: 'NOT "_sluice_quarantined"',
+        exclude: ["_sluice_failed_rules", "_sluice_reasons"],
       },
     );
     expect(plan.sql).toBe(
-      'CREATE TEMP TABLE "deduped" AS SELECT * FROM (SELECT * FROM "checked" WHERE (NOT "_sluice_quarantined")) ' +
+      'CREATE TEMP TABLE "deduped" AS SELECT * EXCLUDE ("_sluice_failed_rules", "_sluice_reasons") ' +
+        'FROM "checked" WHERE (NOT "_sluice_quarantined") ' +
         'QUALIFY row_number() OVER (PARTITION BY "order_id", "line" ORDER BY (updated_at) DESC NULLS LAST, "_sluice_row" DESC) = 1',
     );
     expect(plan.countSql).toContain(
