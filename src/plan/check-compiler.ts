@@ -38,7 +38,7 @@ export interface CompileChecksOptions {
   readonly columns: readonly ColumnInfo[];
   /** Table holding the batch (may be schema-qualified with a dot). */
   readonly stageTable: string;
-  /** Temp table the flags statement creates. Default `<stageTable>_checked`. */
+  /** Temp table the flags statement creates (unqualified). Default `<stageTable>_checked`. */
   readonly outTable?: string;
   /** Columns whose values must never appear in reasons (masked columns). */
   readonly maskedColumns?: readonly string[];
@@ -177,6 +177,12 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
   const nullIsPass = options.nullIsPass ?? true;
   const stage = quoteQualified(options.stageTable);
   const outTable = options.outTable ?? `${options.stageTable}_checked`;
+  if (outTable === options.stageTable) {
+    throw new SluiceError(
+      "INTERNAL",
+      `checks: the flagged table must differ from the stage table ${outTable}`,
+    );
+  }
   const out = quoteQualified(outTable);
   const names = uniqueNames(options.checks);
   const nowSql = options.now ? `TIMESTAMPTZ ${quoteLiteral(options.now.toISOString())}` : "current_timestamp";

@@ -37,7 +37,8 @@ export function profiledColumns(columns: readonly ColumnInfo[]): ColumnInfo[] {
  * One aggregate query over `table` returning a single row with one STRUCT column per profiled
  * column (named `p0`, `p1`, ... in the order of {@link profiledColumns}) plus `rows`.
  * `distinct` is exact (`count(DISTINCT)`) unless `approxDistinct` (HyperLogLog, much cheaper
- * on wide, large batches).
+ * on wide, large batches). `maskedColumns` get no min/max, so profiles (kept in run history)
+ * never hold a masked column's values.
  *
  * @example
  * const sql = profileSql("stage", columns);
@@ -46,12 +47,13 @@ export function profiledColumns(columns: readonly ColumnInfo[]): ColumnInfo[] {
 export function profileSql(
   table: string,
   columns: readonly ColumnInfo[],
-  options: { readonly approxDistinct?: boolean } = {},
+  options: { readonly approxDistinct?: boolean; readonly maskedColumns?: readonly string[] } = {},
 ): string {
+  const masked = new Set(options.maskedColumns ?? []);
   const items = profiledColumns(columns).map((c, i) => {
     const ref = quoteIdent(c.name);
     const distinct = options.approxDistinct ? `approx_count_distinct(${ref})` : `count(DISTINCT ${ref})`;
-    const orderable = !UNORDERED.test(c.type.trim());
+    const orderable = !UNORDERED.test(c.type.trim()) && !masked.has(c.name);
     const numeric = isNumericType(c.type);
     const text = isStringType(c.type);
     const fields = [

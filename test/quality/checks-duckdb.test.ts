@@ -426,9 +426,17 @@ describe("dedupe on DuckDB", () => {
 
   test("where restricts the input (e.g. rows that passed the checks)", async () => {
     const t = await stage("id, ok", ["CAST(1 AS INTEGER), TRUE", "1, FALSE", "2, TRUE"]);
-    const plan = compileDedupe({ keys: ["id"], keep: "none" }, t, { outTable: `${t}_d`, where: "ok" });
+    const plan = compileDedupe({ keys: ["id"], keep: "none" }, t, {
+      outTable: `${t}_d`,
+      where: "ok",
+      exclude: ["ok"],
+    });
     await con.run(plan.sql);
-    expect((await rows(`SELECT id FROM "${t}_d" ORDER BY id`)).map((r) => r.id)).toEqual([1, 2]);
+    expect(await rows(`SELECT id, _sluice_row FROM "${t}_d" ORDER BY id`)).toEqual([
+      { id: 1, _sluice_row: "1" },
+      { id: 2, _sluice_row: "3" },
+    ]);
+    expect((await describeTable(`${t}_d`)).map((c) => c.name)).not.toContain("ok");
     expect(await rows(plan.countSql)).toEqual([{ kept: "2", duplicates: "0" }]);
   });
 });
@@ -520,6 +528,17 @@ describe("profile and probes on DuckDB", () => {
     ]);
     const columns = await describeTable(t);
     const profile = readProfile(columns, (await rows(profileSql(t, columns)))[0]!);
+    const masked = readProfile(
+      columns,
+      (await rows(profileSql(t, columns, { maskedColumns: ["name"], approxDistinct: true })))[0]!,
+    );
+    expect(masked.columns.name).toMatchObject({
+      nulls: 1,
+      min: null,
+      max: null,
+      min_length: 2,
+      max_length: 4,
+    });
     expect(profile).toEqual({
       rows: 4,
       columns: {
