@@ -46,6 +46,11 @@ export interface CompileChecksOptions {
   readonly nullIsPass?: boolean;
   /** Reference time for `freshness`; default the database's current_timestamp. */
   readonly now?: Date;
+  /**
+   * Which rows get `_sluice_reasons`: `quarantined` (default; rows kept with only `warn` failures
+   * get an empty list, which saves building sentences nobody reads) or `all` failing rows.
+   */
+  readonly reasons?: "quarantined" | "all";
 }
 
 export interface CheckPlan {
@@ -53,7 +58,10 @@ export interface CheckPlan {
   readonly outTable: string;
   /**
    * `CREATE TEMP TABLE <out> AS SELECT *, _sluice_failed_rules VARCHAR[], _sluice_reasons VARCHAR[],
-   * _sluice_quarantined BOOLEAN FROM <stage>`: every row of the stage, flagged.
+   * _sluice_quarantined BOOLEAN FROM <stage>`: every row of the stage, flagged. `_sluice_failed_rules`
+   * lists every failed row rule (any severity); `_sluice_reasons` holds one sentence per failed rule,
+   * in the same order, for quarantined rows (or every failing row with `reasons: "all"`);
+   * `_sluice_quarantined` is true when an `error` or `fatal` rule failed.
    */
   readonly flagsSql: string;
   /** One aggregate query over `<out>` returning one row; read it with {@link interpretSummary}. */
@@ -269,7 +277,7 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
   return {
     rules,
     outTable,
-    flagsSql: buildFlagsSql(stage, out, rowParts),
+    flagsSql: buildFlagsSql(stage, out, rowParts, options.reasons ?? "quarantined"),
     summarySql: `SELECT ${aggregates.join(", ")} FROM ${out}`,
     summary,
   };
@@ -279,6 +287,7 @@ function buildFlagsSql(
   stage: string,
   out: string,
   parts: readonly { info: RuleInfo; sql: RowRuleSql; scope: string | null }[],
+  reasonRows: "quarantined" | "all",
 ): string {
   if (parts.length === 0) {
     return (
@@ -305,7 +314,8 @@ function buildFlagsSql(
   const level3 =
     `SELECT * EXCLUDE (${[...auxNames, ...flags].join(", ")}), ` +
     `CASE WHEN ${any} THEN list_filter([${names}], lambda x: x IS NOT NULL) ELSE ${empty} END AS "_sluice_failed_rules", ` +
-    `CASE WHEN ${any} THEN list_filter([${reasons}], lambda x: x IS NOT NULL) ELSE ${empty} END AS "_sluice_reasons", ` +
+    `CASE WHEN ${reasonRows === "all" ? any : quarantined} THEN list_filter([${reasons}], lambda x: x IS NOT NULL) ` +
+    `ELSE ${empty} END AS "_sluice_reasons", ` +
     `${quarantined} AS "_sluice_quarantined" FROM (${level2})`;
   return `CREATE TEMP TABLE ${out} AS ${level3}`;
 }

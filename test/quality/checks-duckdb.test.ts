@@ -56,7 +56,13 @@ interface Outcome {
 async function check(
   table: string,
   raw: readonly Record<string, unknown>[],
-  options: { maskedColumns?: string[]; nullIsPass?: boolean; now?: Date } = {},
+  options: {
+    maskedColumns?: string[];
+    nullIsPass?: boolean;
+    now?: Date;
+    reasons?: "all" | "quarantined";
+    outTable?: string;
+  } = {},
 ): Promise<Outcome> {
   const checks = raw.map((c) => checkSchema.parse(c)) as CheckConfig[];
   const plan = compileChecks({ checks, columns: await describeTable(table), stageTable: table, ...options });
@@ -284,12 +290,17 @@ describe("row rules on DuckDB", () => {
         reasons: ["amount is null", "amount is null"],
         quarantined: true,
       },
-      4: { rules: ["soft"], reasons: ["amount = -1 is above the maximum -2"], quarantined: false },
+      4: { rules: ["soft"], reasons: [], quarantined: false },
     });
     expect(o.results.map((r) => [r.name, r.severity, r.failed])).toEqual([
       ["range(amount)", "error", 2],
       ["soft", "warn", 2],
     ]);
+    const all = await check(t, [{ rule: "range", column: "amount", max: -2, severity: "warn" }], {
+      reasons: "all",
+      outTable: `${t}_all`,
+    });
+    expect(reasons(all)).toEqual({ 4: ["amount = -1 is above the maximum -2"] });
   });
 
   test("masked key columns keep their values out of every reason", async () => {
