@@ -521,6 +521,12 @@ describe("masks on DuckDB", () => {
     expect(types.find((c) => c.name === "id")?.type).toBe("VARCHAR");
   });
 
+  test("the salt can come from a DuckDB variable", async () => {
+    await con.run(`SET VARIABLE sluice_mask_salt = 'pepper'`);
+    const out = await rows(`SELECT ${maskExpression("hash", "'x'", "getvariable('sluice_mask_salt')")} AS h`);
+    expect(out).toEqual([{ h: createHash("sha256").update("pepperx").digest("hex") }]);
+  });
+
   test("null mask keeps the column type", async () => {
     const t = await stage("amount", ["CAST(1.5 AS DECIMAL(12,2))"]);
     const list = compileMaskedSelect(await describeTable(t), { amount: { mask: "null" } }, "''");
