@@ -13,12 +13,7 @@ export function unsupportedFeatures(config: ProjectConfig): ConfigProblem[] {
   for (const [name, p] of Object.entries(config.pipelines)) {
     const at = `pipelines.${name}`;
     if (!("path" in p.source)) notYet(`${at}.source`, "a non-file source");
-    if (p.checks.length > 0) notYet(`${at}.checks`, "data-quality checks");
-    if (p.dedupe) notYet(`${at}.dedupe`, "dedupe");
     if (p.anomalies) notYet(`${at}.anomalies`, "anomaly detection");
-    for (const [column, spec] of Object.entries(p.columns)) {
-      if (spec.mask) notYet(`${at}.columns.${column}.mask`, "masking");
-    }
     if (!["append", "replace"].includes(p.target.mode)) notYet(`${at}.target.mode`, `mode ${p.target.mode}`);
     if (p.target.lake) notYet(`${at}.target.lake`, "a lake target");
     if (p.incremental) notYet(`${at}.incremental`, "incremental loading");
