@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { registerDemoCommand } from "./commands/demo-command.js";
+import { registerHistoryCommand } from "./commands/history-command.js";
 import { registerInitCommand } from "./commands/init-command.js";
 import { registerQuarantineCommand } from "./commands/quarantine-command.js";
 import { registerQueryCommand } from "./commands/query-command.js";
+import { registerRollbackCommand } from "./commands/rollback-command.js";
 import { registerRunCommand } from "./commands/run-command.js";
 import { registerRunsCommand } from "./commands/runs-command.js";
 import { registerValidateCommand } from "./commands/validate-command.js";
@@ -25,6 +27,8 @@ for (const register of [
   registerQuarantineCommand,
   registerQueryCommand,
   registerDemoCommand,
+  registerHistoryCommand,
+  registerRollbackCommand,
 ]) {
   register(program);
 }

@@ -13,6 +13,7 @@ import type { StorageEntry } from "../storage/storage.js";
 import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
 import { discoverFiles } from "./discover-files.js";
 import { hashStream } from "./hash-file.js";
+import { planIncremental } from "./incremental.js";
 import type { ProjectContext } from "./project-context.js";
 import { publishRun } from "./publish-run.js";
 import { newRunId } from "./run-id.js";
@@ -123,6 +124,7 @@ export async function runFilePipeline(
     });
 
     const loaded = works.filter((w) => w.report.status === "loaded" && w.staged);
+    const incremental = await planIncremental(warehouse, name, pipeline, loaded);
     const reserved = new Set<string>();
     for (const work of works) {
       const { report: file } = work;
@@ -149,12 +151,16 @@ export async function runFilePipeline(
     const rowsParts = loaded
       .filter((w) => w.staged!.columns.length > 0)
       .map((w) =>
-        shapeSql(w.staged!.table, w.staged!.columns, pipeline, {
-          runId,
-          sourceFile: w.report.path,
-          loadedAt: startedAt,
-        }),
+        shapeSql(
+          w.staged!.table,
+          w.staged!.columns,
+          pipeline,
+          { runId, sourceFile: w.report.path, loadedAt: startedAt },
+          incremental?.filterFor(w.staged!),
+        ),
       );
+    const rowsSql =
+      rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined;
     const finishedAt = new Date();
     report.finished_at = finishedAt.toISOString();
     const ledger: LedgerEntry[] = works.map((w) => ({
@@ -184,8 +190,8 @@ export async function runFilePipeline(
       {
         run,
         report,
-        rowsSql:
-          rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined,
+        rowsSql,
+        watermark: await incremental?.markOf(rowsSql),
         replaces: options.force
           ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
           : [],

@@ -127,3 +127,19 @@ export function historyCatalogDdl(dialect: Dialect): string[] {
        set_at TIMESTAMPTZ NOT NULL)`,
   ];
 }
+
+/** A `sluice.files` row as a ledger entry. */
+export function rowToLedger(row: Record<string, unknown>): LedgerEntry {
+  return {
+    runId: String(row.run_id),
+    pipeline: String(row.pipeline),
+    path: String(row.path),
+    sha256: String(row.sha256),
+    size: Number(row.size),
+    status: row.status as LedgerEntry["status"],
+    rowsRead: Number(row.rows_read ?? 0),
+    rowsLoaded: Number(row.rows_loaded ?? 0),
+    archivedTo: (row.archived_to as string | null) ?? null,
+    error: (row.error as string | null) ?? null,
+  };
+}

@@ -3,12 +3,12 @@ import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { jsonRows, queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
-import { ledgerInsertSql, runInsertSql, watermarkSelectSql } from "./catalog-sql.js";
+import { ledgerInsertSql, rowToLedger, runInsertSql, watermarkSelectSql } from "./catalog-sql.js";
 import { duckdbCatalogDdl } from "./duckdb-catalog.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
-import type { LedgerEntry, PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
+import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
 import type { SqlSession } from "./write-batch.js";
 
 /** How to open the embedded warehouse. */
@@ -170,20 +170,5 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
       con.closeSync();
       instance.closeSync();
     },
-  };
-}
-
-function rowToLedger(row: Record<string, unknown>): LedgerEntry {
-  return {
-    runId: String(row.run_id),
-    pipeline: String(row.pipeline),
-    path: String(row.path),
-    sha256: String(row.sha256),
-    size: Number(row.size),
-    status: row.status as LedgerEntry["status"],
-    rowsRead: Number(row.rows_read ?? 0),
-    rowsLoaded: Number(row.rows_loaded ?? 0),
-    archivedTo: (row.archived_to as string | null) ?? null,
-    error: (row.error as string | null) ?? null,
   };
 }
