@@ -18,6 +18,10 @@ export function incrementalFilter(
 ): string | undefined {
   if (mark === null) return undefined;
   const family = canonicalType(type).family;
+  if (lagMs > 0 && family === "string") {
+    // Text cursors holding timestamps: the lag needs time arithmetic.
+    return `TRY_CAST(${quoteIdent(cursor)} AS TIMESTAMP) > CAST(${quoteLiteral(mark)} AS TIMESTAMP) - INTERVAL (${Math.round(lagMs)}) MILLISECOND`;
+  }
   const temporal = family === "date" || family === "timestamp" || family === "timestamptz";
   const castType = family === "date" && lagMs > 0 ? "TIMESTAMP" : type;
   const bound = `CAST(${quoteLiteral(mark)} AS ${castType})`;

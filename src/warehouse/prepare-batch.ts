@@ -2,7 +2,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { TargetConfig } from "../config/schema.js";
 import { queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { SluiceError } from "../errors.js";
-import { cdcFlattenSql } from "../plan/cdc-sql.js";
+import { cdcFlattenSql, cdcImagesSql } from "../plan/cdc-sql.js";
 import type { TypedColumn } from "../plan/schema-plan.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 
@@ -51,7 +51,21 @@ export async function prepareBatch(
         `table ${table}: mode cdc needs an op column "${opColumn}" in the data (columns: ${columns.map((c) => c.name).join(", ")})`,
       );
     }
-    sql = cdcFlattenSql(`(${sql})`, columns, target);
+    let structure = "{}";
+    if (target.cdc?.format !== "flat") {
+      const row = await queryRows(
+        engine,
+        `SELECT CAST(json_group_structure(j) AS VARCHAR) AS s FROM (${cdcImagesSql(`(${sql})`, columns)}) WHERE j IS NOT NULL AND json_type(j) = 'OBJECT'`,
+      );
+      structure = String(row[0]?.s ?? "{}");
+      if (structure === "null" || structure === "{}") {
+        throw new SluiceError(
+          "KEY_VIOLATION",
+          `table ${table}: change events carry no row images (before/after)`,
+        );
+      }
+    }
+    sql = cdcFlattenSql(`(${sql})`, columns, target, structure);
   }
   await engine.run(`CREATE OR REPLACE TEMP TABLE ${batchTable} AS ${sql}`);
   await engine.run("DROP TABLE IF EXISTS sluice_cdc_raw");
