@@ -21,9 +21,7 @@ export interface SuiteProject {
   add(path: string, content: string): void;
   run(): Promise<RunReport>;
   query(sql: string): Promise<JsonRow[]>;
-  history(
-    table: string,
-  ): Promise<
+  history(table: string): Promise<
     readonly {
       run_id: string;
       mode: string;
