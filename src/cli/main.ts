@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { registerDemoCommand } from "./commands/demo-command.js";
+import { registerHistoryCommand } from "./commands/history-command.js";
 import { registerInitCommand } from "./commands/init-command.js";
 import { registerQuarantineCommand } from "./commands/quarantine-command.js";
 import { registerQueryCommand } from "./commands/query-command.js";
+import { registerRollbackCommand } from "./commands/rollback-command.js";
 import { registerRunCommand } from "./commands/run-command.js";
 import { registerRunsCommand } from "./commands/runs-command.js";
 import { registerSchemaCommand } from "./commands/schema-command.js";
@@ -27,6 +29,8 @@ for (const register of [
   registerQueryCommand,
   registerDemoCommand,
   registerSchemaCommand,
+  registerHistoryCommand,
+  registerRollbackCommand,
 ]) {
   register(program);
 }

@@ -14,9 +14,7 @@ export function unsupportedFeatures(config: ProjectConfig): ConfigProblem[] {
     const at = `pipelines.${name}`;
     if (!("path" in p.source)) notYet(`${at}.source`, "a non-file source");
     if (p.anomalies) notYet(`${at}.anomalies`, "anomaly detection");
-    if (!["append", "replace"].includes(p.target.mode)) notYet(`${at}.target.mode`, `mode ${p.target.mode}`);
     if (p.target.lake) notYet(`${at}.target.lake`, "a lake target");
-    if (p.incremental) notYet(`${at}.incremental`, "incremental loading");
     if (p.schedule) notYet(`${at}.schedule`, "scheduling");
     if (p.late_data_window) notYet(`${at}.late_data_window`, "late data re-processing");
     if (p.retries) notYet(`${at}.retries`, "retries");

@@ -123,8 +123,21 @@ export async function validateProject(
           problems.push({ path: `${at}.depends_on`, message: `unknown pipeline ${upstream}` });
         }
       }
-      if (pipeline.target.mode === "merge" && !(pipeline.target.keys && pipeline.target.keys.length > 0)) {
-        problems.push({ path: `${at}.target.keys`, message: "mode merge needs keys" });
+      const mode = pipeline.target.mode;
+      if (
+        ["merge", "scd2", "cdc"].includes(mode) &&
+        !(pipeline.target.keys && pipeline.target.keys.length > 0)
+      ) {
+        problems.push({ path: `${at}.target.keys`, message: `mode ${mode} needs keys` });
+      }
+      if (
+        mode === "delete_insert" &&
+        !(pipeline.target.partition_by && pipeline.target.partition_by.length > 0)
+      ) {
+        problems.push({
+          path: `${at}.target.partition_by`,
+          message: "mode delete_insert needs partition_by",
+        });
       }
     }
   } finally {

@@ -13,6 +13,8 @@ export interface RunOutcome {
   readonly replaces: PublishBatch["replaces"];
   readonly ledger: readonly LedgerEntry[];
   readonly quarantineSql: string | undefined;
+  /** The incremental high-water mark reached (stored with the load). */
+  readonly watermark?: { readonly cursor: string; readonly value: string } | undefined;
 }
 
 /**
@@ -39,13 +41,55 @@ export async function publishRun(
       ledger,
       quarantineSql,
       checks: report.checks,
+      schemaEvolution: pipeline.schema_evolution,
+      sumColumns: numericColumns(pipeline),
+      watermark: outcome.watermark,
+      resolveDuplicates: (paths) => {
+        markDuplicates(report, paths);
+        return {
+          run: { ...run, report: { ...report } },
+          ledger: ledger.map((e) =>
+            paths.includes(e.path) && e.status === "loaded"
+              ? { ...e, status: "skipped_duplicate" as const, rowsLoaded: 0 }
+              : e,
+          ),
+        };
+      },
     });
-    logger.info(
-      { inserted: result.inserted, deleted: result.deleted, table: pipeline.target.table },
-      "published",
-    );
+    report.load = {
+      table: pipeline.target.table,
+      mode: pipeline.target.mode,
+      inserted: result.inserted,
+      updated: result.updated,
+      deleted: result.deleted,
+    };
+    report.reconciliation = result.reconciliation;
+    if (result.reconciliation && !result.reconciliation.ok) {
+      logger.warn({ mismatches: result.reconciliation.mismatches }, "reconciliation mismatch");
+    }
+    logger.info({ ...report.load, reconciliation: result.reconciliation?.ok ?? null }, "published");
     return;
   }
   await warehouse.recordRun(run, ledger, quarantineSql);
   logger.info("recorded (no rows to publish)");
+}
+
+/** Columns declared numeric under `columns:` (their sums are reconciled). */
+function numericColumns(pipeline: PipelineConfig): string[] {
+  return Object.entries(pipeline.columns)
+    .filter(([, c]) => c.mask === undefined && /int|decimal|numeric|double|float|real/i.test(c.type ?? ""))
+    .map(([name, c]) => c.rename ?? name);
+}
+
+/** Files another process loaded first: reported skipped_duplicate, their rows not counted as loaded. */
+function markDuplicates(report: RunReport, paths: readonly string[]): void {
+  for (const file of report.files) {
+    if (!paths.includes(file.path) || file.status !== "loaded") continue;
+    file.status = "skipped_duplicate";
+    file.warnings.push("loaded meanwhile by another process");
+    report.rows.loaded -= file.rows.loaded;
+    report.rows.duplicates += file.rows.loaded;
+    file.rows.duplicates += file.rows.loaded;
+    file.rows.loaded = 0;
+  }
 }

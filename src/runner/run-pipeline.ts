@@ -16,6 +16,7 @@ import type { StorageEntry } from "../storage/storage.js";
 import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
 import { discoverFiles } from "./discover-files.js";
 import { hashStream } from "./hash-file.js";
+import { planIncremental } from "./incremental.js";
 import type { ProjectContext } from "./project-context.js";
 import { publishRun } from "./publish-run.js";
 import { newRunId } from "./run-id.js";
@@ -128,6 +129,7 @@ export async function runFilePipeline(
     });
 
     const loaded = works.filter((w) => w.report.status === "loaded" && w.staged);
+    const incremental = await planIncremental(warehouse, name, pipeline, loaded);
     const reserved = new Set<string>();
     for (const work of works) {
       const { report: file } = work;
@@ -163,10 +165,12 @@ export async function runFilePipeline(
           w.staged!.columns,
           pipeline,
           { runId, sourceFile: w.report.path, loadedAt: startedAt },
-          undefined,
+          incremental?.filterFor(w.staged!),
           maskedValue(pipeline, w.staged!),
         ),
       );
+    const rowsSql =
+      rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined;
     const finishedAt = new Date();
     report.finished_at = finishedAt.toISOString();
     const ledger: LedgerEntry[] = works.map((w) => ({
@@ -196,8 +200,8 @@ export async function runFilePipeline(
       {
         run,
         report,
-        rowsSql:
-          rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined,
+        rowsSql,
+        watermark: await incremental?.markOf(rowsSql),
         replaces: options.force
           ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
           : [],

@@ -40,6 +40,21 @@ export interface RunReport {
   error: string | null;
   log: string | null;
   quarantine: string | null;
+  /** What the load did to the warehouse table (absent when nothing was published). */
+  load?: {
+    readonly table: string;
+    readonly mode: string;
+    readonly inserted: number;
+    readonly updated: number;
+    readonly deleted: number;
+  } | null;
+  /** Source-versus-target counts (and sums of declared numeric columns) of the load. */
+  reconciliation?: {
+    readonly source_rows: number;
+    readonly target_rows: number;
+    readonly ok: boolean;
+    readonly mismatches: readonly string[];
+  } | null;
 }
 
 /** Zero counts. */

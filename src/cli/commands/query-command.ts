@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { jsonRows } from "../../engine/duckdb-query.js";
 import { asSluiceError, SluiceError } from "../../errors.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput, table, toCsv } from "../output.js";
@@ -18,11 +17,9 @@ export function registerQueryCommand(program: Command): void {
       const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
       const warehouse = await ctx.openWarehouse({ readOnly: true });
       try {
-        const reader = await warehouse.engine.runAndReadAll(sql).catch((error: unknown) => {
+        const { columns, rows } = await warehouse.queryWithColumns(sql).catch((error: unknown) => {
           throw new SluiceError("QUERY_FAILED", asSluiceError(error).message, { cause: error });
         });
-        const columns = reader.columnNames();
-        const rows = jsonRows(reader);
         if (opts.json) output.document(rows);
         else if (opts.csv) process.stdout.write(toCsv(rows, columns));
         else {
