@@ -23,8 +23,11 @@ export async function openProject(options: GlobalOptions, output: Output): Promi
 
 /** The newest pending (or else archived) local file of a pipeline, to learn its columns at validate time. */
 async function sampleFile(ctx: ProjectContext, pipeline: string): Promise<string | undefined> {
-  const source = ctx.project.config.pipelines[pipeline]?.source;
+  const config = ctx.project.config.pipelines[pipeline];
+  const source = config?.source;
   if (!source || !("path" in source)) return undefined;
+  // Only rules that name columns need the sample; reading a header is cheap, but not free.
+  if (config.checks.length === 0 && !config.dedupe) return undefined;
   try {
     const pending = await discoverFiles(ctx.landing, source.path);
     const candidates =
