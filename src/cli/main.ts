@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { registerDemoCommand } from "./commands/demo-command.js";
 import { registerHistoryCommand } from "./commands/history-command.js";
 import { registerInitCommand } from "./commands/init-command.js";
+import { registerProfileCommand } from "./commands/profile-command.js";
 import { registerQuarantineCommand } from "./commands/quarantine-command.js";
 import { registerQueryCommand } from "./commands/query-command.js";
 import { registerRollbackCommand } from "./commands/rollback-command.js";
@@ -29,6 +30,7 @@ for (const register of [
   registerQueryCommand,
   registerDemoCommand,
   registerSchemaCommand,
+  registerProfileCommand,
   registerHistoryCommand,
   registerRollbackCommand,
 ]) {

@@ -21,6 +21,7 @@ import type { ProjectContext } from "./project-context.js";
 import { publishRun } from "./publish-run.js";
 import { newRunId } from "./run-id.js";
 import { openRunLog } from "./run-log.js";
+import { profileRun } from "./run-profile.js";
 import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
 
@@ -130,6 +131,44 @@ export async function runFilePipeline(
 
     const loaded = works.filter((w) => w.report.status === "loaded" && w.staged);
     const incremental = await planIncremental(warehouse, name, pipeline, loaded);
+    const rowsParts = loaded
+      .filter((w) => w.staged!.columns.length > 0)
+      .map((w) =>
+        shapeSql(
+          w.judged?.keptTable ?? w.staged!.table,
+          w.staged!.columns,
+          pipeline,
+          { runId, sourceFile: w.report.path, loadedAt: startedAt },
+          incremental?.filterFor(w.staged!),
+          maskedValue(pipeline, w.staged!),
+        ),
+      );
+    let rowsSql =
+      rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined;
+    if (rowsSql) {
+      const { profile, anomalies } = await profileRun(
+        con,
+        warehouse,
+        name,
+        pipeline,
+        rowsSql,
+        `sluice_profile_${report.sequence}`,
+      );
+      report.profile = profile;
+      report.anomalies = anomalies.map((a) => a.message);
+      for (const anomaly of anomalies)
+        logger.warn({ metric: anomaly.metric, column: anomaly.column }, anomaly.message);
+      if (anomalies.length > 0 && pipeline.anomalies?.fail) {
+        // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
+        const error = `anomalies (anomalies.fail: true): ${anomalies.map((a) => a.message).join("; ")}; nothing published`;
+        for (const work of loaded) {
+          Object.assign(work.report, { status: "failed", error });
+          work.report.rows.loaded = 0;
+          work.moveOnFailure = true;
+        }
+        rowsSql = undefined;
+      }
+    }
     const reserved = new Set<string>();
     for (const work of works) {
       const { report: file } = work;
@@ -157,20 +196,6 @@ export async function runFilePipeline(
     report.checks = aggregateChecks(works.flatMap((w) => w.judged?.checks ?? []));
     const quarantineSql = quarantineParts.length > 0 ? quarantineParts.join(" UNION ALL ") : undefined;
     if (quarantineSql) report.quarantine = quarantineFolder(name, runId);
-    const rowsParts = loaded
-      .filter((w) => w.staged!.columns.length > 0)
-      .map((w) =>
-        shapeSql(
-          w.judged?.keptTable ?? w.staged!.table,
-          w.staged!.columns,
-          pipeline,
-          { runId, sourceFile: w.report.path, loadedAt: startedAt },
-          incremental?.filterFor(w.staged!),
-          maskedValue(pipeline, w.staged!),
-        ),
-      );
-    const rowsSql =
-      rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined;
     const finishedAt = new Date();
     report.finished_at = finishedAt.toISOString();
     const ledger: LedgerEntry[] = works.map((w) => ({

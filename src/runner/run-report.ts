@@ -40,6 +40,10 @@ export interface RunReport {
   error: string | null;
   log: string | null;
   quarantine: string | null;
+  /** Per-column profile of the published rows (nulls, distinct, min, max, mean, stddev, lengths). */
+  profile?: import("./run-profile.js").RunProfile;
+  /** Deviations from the last runs beyond the z-score threshold (volume, null share, means). */
+  anomalies?: string[];
   /** What the load did to the warehouse table (absent when nothing was published). */
   load?: {
     readonly table: string;
