@@ -13,6 +13,7 @@ import type { StorageEntry } from "../storage/storage.js";
 import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
 import { discoverFiles } from "./discover-files.js";
 import { hashStream } from "./hash-file.js";
+import { lakeSequence } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import { publishRun } from "./publish-run.js";
 import { newRunId } from "./run-id.js";
@@ -100,6 +101,8 @@ export async function runFilePipeline(
 
   try {
     report.sequence = await warehouse.nextSequence(name);
+    // A run that died between its lake commit and its warehouse commit used a sequence the catalog never saw.
+    report.sequence = Math.max(report.sequence, (await lakeSequence(ctx, con, name, pipeline)) + 1);
     for (const [index, entry] of entries.entries()) {
       options.onProgress?.({
         pipeline: name,
