@@ -12,7 +12,7 @@ import { reportError } from "./output.js";
 const program = new Command()
   .name("sluice")
   .description("Embedded, YAML-first data ingestion: landing files to warehouse and lake, exactly once.")
-  .version("0.1.0")
+  .version("0.1.0", "-V", "output the version number")
   .option("-c, --config <file>", "project file (default: ./sluice.yaml)")
   .showHelpAfterError()
   .exitOverride();
@@ -29,8 +29,12 @@ for (const register of [
   register(program);
 }
 
+// `--version` names the program's version only in first position: `sluice query --version orders=3`
+// pins a lake table version, and commander would otherwise take it as the program option.
+const argv = process.argv[2] === "--version" ? [...process.argv.slice(0, 2), "-V"] : process.argv;
+
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     // Help and version exit 0; usage errors exit 2 (commander already printed the message).
