@@ -2,6 +2,8 @@
 import { Command, CommanderError } from "commander";
 import { registerDemoCommand } from "./commands/demo-command.js";
 import { registerInitCommand } from "./commands/init-command.js";
+import { registerLakeCommand } from "./commands/lake-command.js";
+import { registerParquetCommand } from "./commands/parquet-command.js";
 import { registerQuarantineCommand } from "./commands/quarantine-command.js";
 import { registerQueryCommand } from "./commands/query-command.js";
 import { registerRunCommand } from "./commands/run-command.js";
@@ -25,6 +27,8 @@ for (const register of [
   registerQuarantineCommand,
   registerQueryCommand,
   registerDemoCommand,
+  registerLakeCommand,
+  registerParquetCommand,
 ]) {
   register(program);
 }
