@@ -3,6 +3,7 @@ import { queryRows } from "../engine/duckdb-query.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import type { ConfigProblem } from "./load-config.js";
 import type { ProjectConfig } from "./schema.js";
+import { lakeTargetProblems } from "./validate-lake-target.js";
 
 const writeKeywords =
   /\b(INSERT|UPDATE|DELETE|DROP|CREATE|ALTER|ATTACH|DETACH|COPY|INSTALL|LOAD|PRAGMA|SET|CALL|EXPORT|IMPORT|TRUNCATE|VACUUM|CHECKPOINT)\b/i;
@@ -76,6 +77,7 @@ export async function validateProject(config: ProjectConfig): Promise<ConfigProb
       if (pipeline.target.mode === "merge" && !(pipeline.target.keys && pipeline.target.keys.length > 0)) {
         problems.push({ path: `${at}.target.keys`, message: "mode merge needs keys" });
       }
+      problems.push(...lakeTargetProblems(pipeline, at));
     }
   } finally {
     con.closeSync();
