@@ -33,6 +33,8 @@ export async function publishRun(
   const { run, report, rowsSql, ledger, quarantineSql } = outcome;
   const lake = lakeTargetPlan(pipeline.target);
   if (lake) await publishToLake(ctx, warehouse, run.pipeline, lake, outcome, logger);
+  // Crash-test hook: die in the window between the lake commit and the warehouse commit.
+  if (lake && process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");
   if (rowsSql && pipeline.target.table) {
     const result = await warehouse.publish({
       run,
