@@ -16,7 +16,7 @@ import { optimize, registerDeltaView, writeDelta } from "../dist/lake/index.js";
 import { localStorage } from "../dist/storage/local-storage.js";
 import { benchRows, dataDir, ordersCsv, reportRatio, time } from "./data.mjs";
 
-const bigRows = Number(process.env.LAKE_BIG_ROWS ?? 17_000_000);
+const bigRows = Number(process.env.LAKE_BIG_ROWS ?? 13_000_000);
 const dir = await mkdtemp(join(tmpdir(), "sluice-bench-lake-"));
 const instance = await DuckDBInstance.create(":memory:");
 const con = await instance.connect();
