@@ -253,7 +253,8 @@ function columnPlan(name: string, duckType: string, existing: DeltaType | undefi
   }
   const upper = duckType.toUpperCase();
   if (/^TIMESTAMP(_S|_MS|_NS)?$/.test(upper) && !ntz) {
-    return { type: "timestamp", sql: `timezone('UTC', CAST(${col} AS TIMESTAMP)) AS ${col}` };
+    // Naive timestamps are taken as UTC; make_timestamptz(epoch_us(..)) equals timezone('UTC', ..) without ICU per row.
+    return { type: "timestamp", sql: `make_timestamptz(epoch_us(CAST(${col} AS TIMESTAMP))) AS ${col}` };
   }
   if (/^TIMESTAMP(_S|_MS|_NS)$/.test(upper))
     return { type: "timestamp_ntz", sql: `CAST(${col} AS TIMESTAMP) AS ${col}` };
