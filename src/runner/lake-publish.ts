@@ -148,6 +148,22 @@ export async function publishToLake(
     already.size === 0
       ? rowsSql
       : `SELECT * FROM (${rowsSql}) WHERE _sluice_source_file NOT IN (${[...already.keys()].map(quoteLiteral).join(", ")})`;
+  // `--force`: the earlier loads of the same content leave the lake in the same commit (Delta).
+  const replaced =
+    outcome.replaces.length === 0
+      ? undefined
+      : outcome.replaces
+          .map(
+            (r) =>
+              `(_sluice_run_id = ${quoteLiteral(r.runId)} AND _sluice_source_file = ${quoteLiteral(r.path)})`,
+          )
+          .join(" OR ");
+  if (replaced && plan.format === "parquet") {
+    logger.warn(
+      { lake: plan.table },
+      "--force: earlier rows of reloaded files stay in the parquet lake table",
+    );
+  }
   const provenance: LakeProvenance = {
     pipeline: name,
     runId: report.run_id,
@@ -163,6 +179,7 @@ export async function publishToLake(
         compression: plan.compression,
         targetFileSize: plan.targetFileSize,
         rowGroupSize: plan.rowGroupSize,
+        ...(replaced ? { deleteWhere: replaced } : {}),
         appId: name,
         txnVersion: report.sequence,
         tableName: plan.table,
@@ -213,7 +230,16 @@ async function assertPartitionColumns(
   where: string,
 ): Promise<void> {
   if (plan.partitionBy.length === 0 && plan.keys.length === 0) return;
-  const columns = (await queryRows(con, `DESCRIBE ${rowsSql}`)).map((r) => String(r.column_name));
+  let columns: string[];
+  try {
+    columns = (await queryRows(con, `DESCRIBE ${rowsSql}`)).map((r) => String(r.column_name));
+  } catch (error) {
+    throw new SluiceError(
+      "LAKE_ERROR",
+      `${where}: the rows cannot be shaped (check derive expressions and column types): ${firstLine((error as Error).message)}`,
+      { cause: error },
+    );
+  }
   const have = new Set(columns);
   for (const [role, list] of [
     ["partition_by", plan.partitionBy],

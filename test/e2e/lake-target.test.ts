@@ -210,6 +210,25 @@ describe("lake target: partitioned Delta table loaded over several runs", () => 
   });
 });
 
+describe("lake target with --force", () => {
+  it("replaces the earlier rows of reloaded content in the lake, like in the warehouse", async () => {
+    const dir = makeProject(pipelineYaml(pipeline), { "landing/in/a.csv": csv([1, 2, 3], 2024) });
+    expect((await sluice(["run"], dir)).code).toBe(0);
+    addFile(dir, "landing/in/a.csv", csv([1, 2, 3], 2024));
+    const forced = await sluice(["run", "--force", "--json"], dir);
+    expect(forced.code, forced.stderr).toBe(0);
+    const runId = forced.json<{ runs: { run_id: string }[] }>().runs[0]!.run_id;
+    for (const table of ["orders", "lake.orders"]) {
+      expect(
+        await query(
+          dir,
+          `SELECT count(*)::INT AS n, count(DISTINCT _sluice_run_id)::INT AS runs, any_value(_sluice_run_id) AS run FROM ${table}`,
+        ),
+      ).toEqual([{ n: 3, runs: 1, run: runId }]);
+    }
+  });
+});
+
 describe("query --delta on a golden table", () => {
   const fixtures = goldenFixtureDir();
   it.skipIf(!fixtures)("mounts a Spark-written Delta folder as a view", async () => {
