@@ -8,6 +8,7 @@ import { registerQuarantineCommand } from "./commands/quarantine-command.js";
 import { registerQueryCommand } from "./commands/query-command.js";
 import { registerRunCommand } from "./commands/run-command.js";
 import { registerRunsCommand } from "./commands/runs-command.js";
+import { registerSchemaCommand } from "./commands/schema-command.js";
 import { registerValidateCommand } from "./commands/validate-command.js";
 import { reportError } from "./output.js";
 
@@ -29,6 +30,7 @@ for (const register of [
   registerDemoCommand,
   registerLakeCommand,
   registerParquetCommand,
+  registerSchemaCommand,
 ]) {
   register(program);
 }

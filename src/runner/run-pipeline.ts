@@ -4,9 +4,12 @@ import { join } from "node:path";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
 import { queryNumber } from "../engine/duckdb-query.js";
+import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
 import { type StagedFile, stageFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
+import type { CheckResult } from "../plan/check-compiler.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
+import { maskExpression } from "../plan/masking.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
@@ -18,7 +21,7 @@ import type { ProjectContext } from "./project-context.js";
 import { publishRun } from "./publish-run.js";
 import { newRunId } from "./run-id.js";
 import { openRunLog } from "./run-log.js";
-import { addRows, emptyRows, type FileReport, type RunReport } from "./run-report.js";
+import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
 
 /** Progress of a run, for progress bars. */
@@ -44,6 +47,7 @@ interface FileWork {
   readonly entry: StorageEntry;
   readonly report: FileReport;
   staged?: StagedFile;
+  judged?: JudgedFile;
   /** Earlier loads of the same content (replaced under --force; the crash-repair hint otherwise). */
   priorLoads: readonly LedgerEntry[];
   /** Data problems send a failed file to unprocessed/; transient ones leave it where it is. */
@@ -103,6 +107,7 @@ export async function runFilePipeline(
     report.sequence = await warehouse.nextSequence(name);
     // A run that died between its lake commit and its warehouse commit used a sequence the catalog never saw.
     report.sequence = Math.max(report.sequence, (await lakeSequence(ctx, con, name, pipeline)) + 1);
+    if (hasMasks) await setMaskSalt(con, process.env.SLUICE_MASK_SALT ?? "");
     for (const [index, entry] of entries.entries()) {
       options.onProgress?.({
         pipeline: name,
@@ -144,19 +149,26 @@ export async function runFilePipeline(
     if (failedFiles.length > 0) {
       report.error = failedFiles.map((w) => w.report.error).join("; ");
     }
-    const quarantineParts = works
-      .filter((w) => w.staged && w.report.rows.malformed > 0 && source.on_malformed !== "drop")
-      .map((w) => quarantineSelect(runId, name, w, hasMasks));
+    const quarantineParts = [
+      ...works
+        .filter((w) => w.staged && w.report.rows.malformed > 0 && source.on_malformed !== "drop")
+        .map((w) => quarantineSelect(runId, name, w, hasMasks)),
+      ...works.flatMap((w) => (w.judged?.quarantineSql ? [w.judged.quarantineSql] : [])),
+    ];
+    report.checks = aggregateChecks(works.flatMap((w) => w.judged?.checks ?? []));
     const quarantineSql = quarantineParts.length > 0 ? quarantineParts.join(" UNION ALL ") : undefined;
     if (quarantineSql) report.quarantine = quarantineFolder(name, runId);
     const rowsParts = loaded
       .filter((w) => w.staged!.columns.length > 0)
       .map((w) =>
-        shapeSql(w.staged!.table, w.staged!.columns, pipeline, {
-          runId,
-          sourceFile: w.report.path,
-          loadedAt: startedAt,
-        }),
+        shapeSql(
+          w.judged?.keptTable ?? w.staged!.table,
+          w.staged!.columns,
+          pipeline,
+          { runId, sourceFile: w.report.path, loadedAt: startedAt },
+          undefined,
+          maskedValue(pipeline, w.staged!),
+        ),
       );
     const finishedAt = new Date();
     report.finished_at = finishedAt.toISOString();
@@ -259,6 +271,11 @@ export async function runFilePipeline(
     throw Object.assign(failure, { report });
   } finally {
     for (const work of works) {
+      for (const table of [...(work.judged?.tables ?? [])].reverse()) {
+        await con.run(`DROP VIEW IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+        await con.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+        await con.run(`DROP TABLE IF EXISTS ${quoteIdent(`${table}_lines`)}`).catch(() => undefined);
+      }
       if (!work.staged) continue;
       await con.run(`DROP TABLE IF EXISTS ${quoteIdent(work.staged.table)}`).catch(() => undefined);
       await con.run(`DROP TABLE IF EXISTS ${quoteIdent(work.staged.malformedTable)}`).catch(() => undefined);
@@ -350,6 +367,12 @@ export async function runFilePipeline(
         tablePrefix: `sluice_f${index}`,
       });
     } catch (error) {
+      if (!(await landing.stat(entry.path))) {
+        return fail(
+          new SluiceError("FILE_VANISHED", `${entry.path}: disappeared during the run`, { transient: true }),
+          false,
+        );
+      }
       const e = asSluiceError(error, "FILE_UNPARSEABLE", entry.path);
       return fail(e, !e.transient);
     }
@@ -389,7 +412,44 @@ export async function runFilePipeline(
         true,
       );
     }
-    const failing = staged.malformed;
+    if (needsJudging(pipeline)) {
+      const judged = await judgeFile(con, staged, pipeline, {
+        runId,
+        pipeline: name,
+        file: entry.path,
+        prefix: `sluice_f${index}`,
+        lineOf:
+          format === "csv" && staged.headerLines !== undefined
+            ? csvLineMapper({
+                localPath,
+                headerLines: staged.headerLines,
+                malformedTable: staged.malformedTable,
+                accepted: staged.accepted,
+              })
+            : undefined,
+      });
+      work.judged = judged;
+      file.warnings.push(...judged.warnings);
+      file.rows.quarantined += judged.quarantined;
+      file.rows.duplicates = judged.duplicates;
+      file.rows.loaded = staged.accepted - judged.quarantined - judged.duplicates;
+      for (const check of judged.checks.filter((c) => c.severity === "warn" && c.failed > 0)) {
+        file.warnings.push(`check ${check.name} (warn): ${check.message ?? `${check.failed} rows failed`}`);
+      }
+      const blocking = judged.checks.filter(
+        (c) => c.failed > 0 && (c.severity === "fatal" || (c.level === "dataset" && c.severity === "error")),
+      );
+      if (blocking.length > 0) {
+        const what = blocking.map(
+          (c) => `${c.name} [${c.severity}]: ${c.message ?? `${c.failed} rows failed`}`,
+        );
+        return fail(
+          new SluiceError("CHECK_FATAL", `${entry.path}: ${what.join("; ")}; nothing published`),
+          true,
+        );
+      }
+    }
+    const failing = staged.malformed + (work.judged?.quarantined ?? 0);
     const rate = file.rows.read === 0 ? 0 : failing / file.rows.read;
     if (rate > pipeline.max_failure_rate) {
       return fail(
@@ -410,6 +470,32 @@ export async function runFilePipeline(
     const row = rows.getRowObjectsJson()[0];
     return row ? `line ${row.line ?? "?"}: ${row.error_type}: ${row.message}` : "unknown";
   }
+}
+
+/** Checks, dedupe or masks: the file goes through the judge stage. */
+function needsJudging(pipeline: PipelineConfig): boolean {
+  return pipeline.checks.length > 0 || pipeline.dedupe !== undefined;
+}
+
+/** Column value SQL for the target: masked where the pipeline masks the column. */
+function maskedValue(pipeline: PipelineConfig, staged: StagedFile): (column: string) => string {
+  const types = new Map(staged.columns.map((c) => [c.name, c.type]));
+  return (column) => {
+    const mask = pipeline.columns[column]?.mask;
+    const ref = quoteIdent(column);
+    if (!mask) return ref;
+    return maskExpression(mask, ref, maskSaltSql, types.get(column) ?? "VARCHAR") ?? ref;
+  };
+}
+
+/** One line per check for the run: failures summed over the run's files. */
+function aggregateChecks(results: readonly CheckResult[]): CheckReport[] {
+  const byName = new Map<string, CheckReport>();
+  for (const r of results) {
+    const seen = byName.get(r.name);
+    byName.set(r.name, { name: r.name, severity: r.severity, failed: (seen?.failed ?? 0) + r.failed });
+  }
+  return [...byName.values()];
 }
 
 function quarantineSelect(runId: string, pipeline: string, work: FileWork, withholdRaw: boolean): string {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { firstLine, SluiceError } from "../errors.js";
-import { quoteIdent, quoteLiteral, quoteTableName } from "../plan/sql-text.js";
+import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import { duckdbCatalogDdl } from "./duckdb-catalog.js";
 import type { LedgerEntry, PublishBatch, PublishResult, RunRecord, Warehouse } from "./warehouse.js";
 
@@ -69,7 +69,7 @@ async function openWithWait(options: DuckDbWarehouseOptions): Promise<DuckDBInst
           { transient: true, cause: error },
         );
       }
-      if (!told && Date.now() - started >= 1500) {
+      if (!told && Date.now() - started >= 1000) {
         told = true;
         options.onWait?.(
           `waiting for ${options.file}: in use by another Sluice process${holder ? ` (PID ${holder})` : ""}…`,
@@ -179,7 +179,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, file: 
         let deleted = 0;
         const table = batch.target.table;
         if (table && batch.rowsSql) {
-          const target = quoteTableName(table);
+          const target = quoteQualified(table);
           const exists = await tableExists(con, table);
           if (!exists || batch.target.mode === "replace") {
             if (exists) deleted = await queryNumber(con, `SELECT count(*) FROM ${target}`);
@@ -275,7 +275,7 @@ async function addNewColumns(con: DuckDBConnection, table: string, rowsSql: stri
     const columnName = String(column.column_name);
     if (!existing.has(columnName)) {
       await con.run(
-        `ALTER TABLE ${quoteTableName(table)} ADD COLUMN ${quoteIdent(columnName)} ${String(column.column_type)}`,
+        `ALTER TABLE ${quoteQualified(table)} ADD COLUMN ${quoteIdent(columnName)} ${String(column.column_type)}`,
       );
     }
   }
