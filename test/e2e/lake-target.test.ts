@@ -79,7 +79,6 @@ describe("lake target: partitioned Delta table loaded over several runs", () => 
     // the commit records the pipeline's txn (appId = pipeline, version = run sequence)
     const log = readFileSync(join(dir, "lake/orders/_delta_log/00000000000000000002.json"), "utf8");
     expect(log).toContain('"txn":{"appId":"orders","version":3');
-    // a lake-only run is still recorded in the catalog
     const runs = await query<{ n: number }>(dir, "SELECT count(*)::INT AS n FROM sluice.runs");
     expect(runs).toEqual([{ n: 3 }]);
   });
@@ -207,6 +206,44 @@ describe("lake target: partitioned Delta table loaded over several runs", () => 
     );
     expect(v.code).toBe(2);
     expect(v.stderr).toMatch(/parquet lake table supports append or overwrite, not merge/);
+  });
+});
+
+describe("lake-only pipeline with a plain Parquet table", () => {
+  it("publishes through manifests, records ledger and runs, and reads back as lake.<table>", async () => {
+    const dir = makeProject(
+      pipelineYaml(`events:
+  source: { path: "in/*.csv" }
+  columns: { order_date: { type: date } }
+  derive: { order_year: "year(order_date)" }
+  target:
+    lake: { table: events, format: parquet, partition_by: [order_year] }`),
+      { "landing/in/a.csv": csv([1, 2, 3], 2024) },
+    );
+    expect((await sluice(["run"], dir)).code).toBe(0);
+    addFile(dir, "landing/in/b.csv", csv([4, 5], 2025));
+    addFile(dir, "landing/in/c.csv", csv([1, 2, 3], 2024)); // same content as a.csv
+    const r = await sluice(["run", "--json"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(
+      r
+        .json<RunJson>()
+        .runs[0]!.files.map((f) => f.status)
+        .sort(),
+    ).toEqual(["loaded", "skipped_duplicate"]);
+    expect(existsSync(join(dir, "lake/events/_manifests/00000000000000000001.json"))).toBe(true);
+    expect(
+      await query(dir, "SELECT order_year, count(*)::INT AS n FROM lake.events GROUP BY 1 ORDER BY 1"),
+    ).toEqual([
+      { order_year: 2024, n: 3 },
+      { order_year: 2025, n: 2 },
+    ]);
+    expect(await query(dir, "SELECT count(*)::INT AS n FROM sluice.files WHERE status = 'loaded'")).toEqual([
+      { n: 2 },
+    ]);
+    const pinned = await sluice(["query", "SELECT 1", "--version", "events=0"], dir);
+    expect(pinned.code).toBe(2);
+    expect(pinned.stderr).toMatch(/plain Parquet; time travel needs a Delta table/);
   });
 });
 
