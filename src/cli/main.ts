@@ -3,6 +3,8 @@ import { Command, CommanderError } from "commander";
 import { registerDemoCommand } from "./commands/demo-command.js";
 import { registerHistoryCommand } from "./commands/history-command.js";
 import { registerInitCommand } from "./commands/init-command.js";
+import { registerLakeCommand } from "./commands/lake-command.js";
+import { registerParquetCommand } from "./commands/parquet-command.js";
 import { registerProfileCommand } from "./commands/profile-command.js";
 import { registerQuarantineCommand } from "./commands/quarantine-command.js";
 import { registerQueryCommand } from "./commands/query-command.js";
@@ -16,7 +18,7 @@ import { reportError } from "./output.js";
 const program = new Command()
   .name("sluice")
   .description("Embedded, YAML-first data ingestion: landing files to warehouse and lake, exactly once.")
-  .version("0.1.0")
+  .version("0.1.0", "-V", "output the version number")
   .option("-c, --config <file>", "project file (default: ./sluice.yaml)")
   .showHelpAfterError()
   .exitOverride();
@@ -29,6 +31,8 @@ for (const register of [
   registerQuarantineCommand,
   registerQueryCommand,
   registerDemoCommand,
+  registerLakeCommand,
+  registerParquetCommand,
   registerSchemaCommand,
   registerProfileCommand,
   registerHistoryCommand,
@@ -37,8 +41,12 @@ for (const register of [
   register(program);
 }
 
+// `--version` names the program's version only in first position: `sluice query --version orders=3`
+// pins a lake table version, and commander would otherwise take it as the program option.
+const argv = process.argv[2] === "--version" ? [...process.argv.slice(0, 2), "-V"] : process.argv;
+
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     // Help and version exit 0; usage errors exit 2 (commander already printed the message).

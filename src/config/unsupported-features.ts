@@ -13,7 +13,6 @@ export function unsupportedFeatures(config: ProjectConfig): ConfigProblem[] {
   for (const [name, p] of Object.entries(config.pipelines)) {
     const at = `pipelines.${name}`;
     if (!("path" in p.source)) notYet(`${at}.source`, "a non-file source");
-    if (p.target.lake) notYet(`${at}.target.lake`, "a lake target");
     if (p.schedule) notYet(`${at}.schedule`, "scheduling");
     if (p.late_data_window) notYet(`${at}.late_data_window`, "late data re-processing");
     if (p.retries) notYet(`${at}.retries`, "retries");

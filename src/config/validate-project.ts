@@ -8,6 +8,7 @@ import { quoteLiteral } from "../plan/sql-text.js";
 import type { ConfigProblem } from "./load-config.js";
 import type { PipelineConfig, ProjectConfig } from "./schema.js";
 import { unsupportedFeatures } from "./unsupported-features.js";
+import { lakeTargetProblems } from "./validate-lake-target.js";
 
 const writeKeywords =
   /\b(INSERT|UPDATE|DELETE|DROP|CREATE|ALTER|ATTACH|DETACH|COPY|INSTALL|LOAD|PRAGMA|SET|CALL|EXPORT|IMPORT|TRUNCATE|VACUUM|CHECKPOINT)\b/i;
@@ -139,6 +140,7 @@ export async function validateProject(
           message: "mode delete_insert needs partition_by",
         });
       }
+      problems.push(...lakeTargetProblems(pipeline, at));
     }
   } finally {
     con.closeSync();

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { PipelineConfig } from "../config/schema.js";
 import type { LedgerEntry, PublishBatch, RunRecord, Warehouse } from "../warehouse/warehouse.js";
+import { lakeTargetPlan, publishToLake } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import type { RunReport } from "./run-report.js";
 
@@ -18,20 +19,24 @@ export interface RunOutcome {
 }
 
 /**
- * The publish stage: target rows, ledger and run record in one warehouse transaction.
- * (Targets beyond the warehouse hook in here, keyed by the run so a repeat never writes twice.)
+ * The publish stage: the lake target first (a commit keyed by the run, see lake-publish.ts), then
+ * target rows, ledger and run record in one warehouse transaction.
  *
  * @example
  * await publishRun(ctx, warehouse, pipeline, outcome, logger);
  */
 export async function publishRun(
-  _ctx: ProjectContext,
+  ctx: ProjectContext,
   warehouse: Warehouse,
   pipeline: PipelineConfig,
   outcome: RunOutcome,
   logger: Logger,
 ): Promise<void> {
   const { run, report, rowsSql, ledger, quarantineSql } = outcome;
+  const lake = lakeTargetPlan(pipeline.target);
+  if (lake) await publishToLake(ctx, warehouse, run.pipeline, lake, outcome, logger);
+  // Crash-test hook: die in the window between the lake commit and the warehouse commit.
+  if (lake && process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");
   if (rowsSql && pipeline.target.table) {
     const result = await warehouse.publish({
       run,

@@ -17,6 +17,7 @@ import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
 import { discoverFiles } from "./discover-files.js";
 import { hashStream } from "./hash-file.js";
 import { planIncremental } from "./incremental.js";
+import { lakeSequence } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import { publishRun } from "./publish-run.js";
 import { newRunId } from "./run-id.js";
@@ -106,6 +107,8 @@ export async function runFilePipeline(
 
   try {
     report.sequence = await warehouse.nextSequence(name);
+    // A run that died between its lake commit and its warehouse commit used a sequence the catalog never saw.
+    report.sequence = Math.max(report.sequence, (await lakeSequence(ctx, con, name, pipeline)) + 1);
     if (hasMasks) await setMaskSalt(con, process.env.SLUICE_MASK_SALT ?? "");
     for (const [index, entry] of entries.entries()) {
       options.onProgress?.({

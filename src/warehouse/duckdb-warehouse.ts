@@ -39,12 +39,16 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
 }
 
 async function openWithWait(options: DuckDbWarehouseOptions): Promise<DuckDBInstance> {
+  const settings = engineMemorySettings();
   const deadline = Date.now() + (options.waitMs ?? 120_000);
   const started = Date.now();
   let told = false;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await DuckDBInstance.create(options.file, options.readOnly ? { access_mode: "READ_ONLY" } : {});
+      return await DuckDBInstance.create(options.file, {
+        ...(options.readOnly ? { access_mode: "READ_ONLY" } : {}),
+        ...settings,
+      });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (options.readOnly && /does not exist|No such file/i.test(message)) {
@@ -79,6 +83,19 @@ async function openWithWait(options: DuckDbWarehouseOptions): Promise<DuckDBInst
       await sleep(Math.min(100 * 1.5 ** attempt, 1000));
     }
   }
+}
+
+/**
+ * DuckDB memory settings from the environment: SLUICE_MEMORY_LIMIT (e.g. `1GB`) caps DuckDB's buffer
+ * memory, so big staging tables spill to disk instead of growing the process.
+ */
+export function engineMemorySettings(): Record<string, string> {
+  const limit = process.env.SLUICE_MEMORY_LIMIT?.trim();
+  if (!limit) return {};
+  if (!/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(limit)) {
+    throw new SluiceError("USAGE", `SLUICE_MEMORY_LIMIT=${limit}: expected a size like 1GB or 512MB`);
+  }
+  return { memory_limit: limit };
 }
 
 function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file: string): Warehouse {
