@@ -8,6 +8,7 @@ import { registerParquetCommand } from "./commands/parquet-command.js";
 import { registerProfileCommand } from "./commands/profile-command.js";
 import { registerQuarantineCommand } from "./commands/quarantine-command.js";
 import { registerQueryCommand } from "./commands/query-command.js";
+import { registerReplayCommand } from "./commands/replay-command.js";
 import { registerRollbackCommand } from "./commands/rollback-command.js";
 import { registerRunCommand } from "./commands/run-command.js";
 import { registerRunsCommand } from "./commands/runs-command.js";
@@ -35,6 +36,7 @@ for (const register of [
   registerParquetCommand,
   registerSchemaCommand,
   registerProfileCommand,
+  registerReplayCommand,
   registerHistoryCommand,
   registerRollbackCommand,
 ]) {

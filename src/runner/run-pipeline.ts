@@ -43,6 +43,19 @@ export interface PipelineRunOptions {
   /** Reload content the ledger already has, replacing its earlier rows. */
   readonly force?: boolean;
   readonly onProgress?: (progress: RunProgress) => void;
+  /** Replay: process exactly these landing files (outside the glob), as replays of an earlier run. */
+  readonly replay?: ReplaySpec | undefined;
+}
+
+/** What `sluice replay` hands to a run. */
+export interface ReplaySpec {
+  readonly ofRun: string;
+  readonly files: readonly {
+    readonly path: string;
+    /** Rows of quarantine files keep the original source file name in the target. */
+    readonly sourceFile?: string;
+    readonly format?: "csv" | "jsonl" | "parquet";
+  }[];
 }
 
 interface FileWork {
@@ -88,9 +101,13 @@ export async function runFilePipeline(
     error: null,
     log: null,
     quarantine: null,
+    ...(options.replay ? { replay_of: options.replay.ofRun } : {}),
   };
   const landing = ctx.landing;
-  const entries = await selectEntries(ctx, source.path, options.files);
+  const replayed = new Map((options.replay?.files ?? []).map((f) => [f.path, f]));
+  const entries = options.replay
+    ? await replayEntries(ctx, options.replay)
+    : await selectEntries(ctx, source.path, options.files);
   if (entries.length === 0) return report;
 
   const log = openRunLog(landing, runId, startedAt);
@@ -141,7 +158,11 @@ export async function runFilePipeline(
           w.judged?.keptTable ?? w.staged!.table,
           w.staged!.columns,
           pipeline,
-          { runId, sourceFile: w.report.path, loadedAt: startedAt },
+          {
+            runId,
+            sourceFile: replayed.get(w.report.path)?.sourceFile ?? w.report.path,
+            loadedAt: startedAt,
+          },
           incremental?.filterFor(w.staged!),
           maskedValue(pipeline, w.staged!),
         ),
@@ -353,7 +374,12 @@ export async function runFilePipeline(
     }
     seenInRun.add(file.sha256);
     work.priorLoads = await warehouse.loadsOf(name, file.sha256);
-    if (work.priorLoads.length > 0 && !options.force) {
+    // Replay files are new by construction (each replay takes what the previous one left quarantined).
+    if (
+      work.priorLoads.length > 0 &&
+      !options.force &&
+      !(replayed.has(entry.path) && entry.path.startsWith("replay/"))
+    ) {
       file.status = "skipped_duplicate";
       logger.info(
         { file: file.path, sha256: file.sha256, first_run: work.priorLoads[0]?.runId },
@@ -361,7 +387,7 @@ export async function runFilePipeline(
       );
       return work;
     }
-    const format = source.format ?? formatFromName(entry.path);
+    const format = replayed.get(entry.path)?.format ?? source.format ?? formatFromName(entry.path);
     if (!format) {
       return fail(
         new SluiceError(
@@ -562,6 +588,15 @@ function readError(path: string, error: unknown): SluiceError {
   }
   if (code === "EISDIR") return new SluiceError("FILE_UNREADABLE", `${path}: is a directory`);
   return asSluiceError(error, "FILE_UNREADABLE", path);
+}
+
+async function replayEntries(ctx: ProjectContext, replay: ReplaySpec): Promise<StorageEntry[]> {
+  const found: StorageEntry[] = [];
+  for (const file of replay.files) {
+    const entry = await ctx.landing.stat(file.path);
+    if (entry) found.push(entry);
+  }
+  return found;
 }
 
 async function selectEntries(

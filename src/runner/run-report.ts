@@ -40,6 +40,8 @@ export interface RunReport {
   error: string | null;
   log: string | null;
   quarantine: string | null;
+  /** For `sluice replay` runs: the run replayed. */
+  replay_of?: string;
   /** Per-column profile of the published rows (nulls, distinct, min, max, mean, stddev, lengths). */
   profile?: import("./run-profile.js").RunProfile;
   /** Deviations from the last runs beyond the z-score threshold (volume, null share, means). */
