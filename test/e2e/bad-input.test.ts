@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { addFile, cliPath, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
 
 const loose = (extra = "") =>
   pipelineYaml(
@@ -188,35 +188,58 @@ describe("bad project files", () => {
 });
 
 describe("a warehouse locked by another process", () => {
-  function holdWarehouse(file: string, ms: number): Promise<void> {
+  /** Another process holding the warehouse file open for writing until it is killed. */
+  function holdWarehouse(file: string): Promise<ChildProcess> {
     const script = `import('@duckdb/node-api').then(async ({ DuckDBInstance }) => {
       const i = await DuckDBInstance.create(${JSON.stringify(file)}); process.stdout.write('held\\n');
-      setTimeout(() => { i.closeSync(); process.exit(0); }, ${ms});
+      setInterval(() => {}, 1000);
     })`;
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
       cwd: process.cwd(),
       stdio: ["ignore", "pipe", "inherit"],
     });
-    return new Promise((resolve) => child.stdout.once("data", () => resolve()));
+    return new Promise((resolve) => child.stdout!.once("data", () => resolve(child)));
+  }
+
+  function stopped(child: ChildProcess): Promise<void> {
+    return new Promise((resolve) => {
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
   }
 
   it("waits with a message and proceeds when it is released; gives up clearly otherwise", async () => {
     const dir = makeProject(loose(), { "landing/in/a.csv": "id\n1\n" });
     await sluice(["run"], dir); // creates the warehouse
     addFile(dir, "landing/in/b.csv", "id\n2\n");
-    await holdWarehouse(join(dir, "warehouse.duckdb"), 5000);
-    const waited = await sluice(["run"], dir);
-    expect(waited.code).toBe(0);
-    expect(waited.stderr).toMatch(/waiting for .*warehouse\.duckdb: in use by another Sluice process/);
+    const holder = await holdWarehouse(join(dir, "warehouse.duckdb"));
+    const waiting = spawn(process.execPath, [cliPath, "run"], {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    const done = new Promise<number | null>((resolve) => waiting.on("exit", (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no waiting notice; stderr: ${stderr}`)), 60_000);
+      waiting.stderr!.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        if (/waiting for .*warehouse\.duckdb: in use by another Sluice process \(PID \d+\)/.test(stderr)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    await stopped(holder);
+    expect(await done).toBe(0);
 
     addFile(dir, "landing/in/c.csv", "id\n3\n");
-    await holdWarehouse(join(dir, "warehouse.duckdb"), 6000);
+    const again = await holdWarehouse(join(dir, "warehouse.duckdb"));
     const gaveUp = await sluice(["run"], dir, { env: { SLUICE_LOCK_WAIT: "2s" } });
+    await stopped(again);
     expect(gaveUp.code).toBe(1);
     expect(gaveUp.stderr).toMatch(/locked by another Sluice process .*gave up after \d+s/);
     expect(existsSync(join(dir, "landing/in/c.csv"))).toBe(true);
-    await new Promise((r) => setTimeout(r, 4500));
     expect((await sluice(["run"], dir)).code).toBe(0);
     expect(await rows(dir, "SELECT id FROM t ORDER BY id")).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
-  }, 120_000);
+  }, 180_000);
 });
