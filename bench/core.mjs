@@ -1,38 +1,11 @@
 // Core pipeline benchmark: `sluice run` (append, no checks) of the 5M-row CSV versus DuckDB's own
 // `CREATE TABLE ... AS SELECT * FROM read_csv(...)` on the same file, in the same run (target ratio <= 1.3),
 // plus the peak RSS of the sluice process.
-import { spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { benchRows, ordersCsv, reportRatio, time } from "./data.mjs";
-
-const cli = new URL("../dist/cli/main.js", import.meta.url).pathname;
-
-/** Runs the CLI as a child, sampling its peak resident memory (VmHWM) until it exits. */
-export function runCli(args, cwd) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ["ignore", "pipe", "inherit"] });
-    let peakKb = 0;
-    let stdout = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    const sample = () => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
-        if (m) peakKb = Math.max(peakKb, Number(m[1]));
-      } catch {}
-    };
-    const timer = setInterval(sample, 50);
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      clearInterval(timer);
-      resolve({ code, stdout, peakMb: peakKb / 1024 });
-    });
-  });
-}
+import { benchRows, ordersCsv, reportRatio, runCli, time } from "./data.mjs";
 
 const csv = await ordersCsv();
 const dir = mkdtempSync(join(tmpdir(), "sluice-bench-core-"));
@@ -48,7 +21,9 @@ try {
   const duck = await time("duckdb CREATE TABLE AS read_csv", async () => {
     const instance = await DuckDBInstance.create(join(dir, "baseline.duckdb"));
     const con = await instance.connect();
-    await con.run(`CREATE TABLE orders AS SELECT * FROM read_csv('${join(dir, "landing", "in", "orders.csv")}')`);
+    await con.run(
+      `CREATE TABLE orders AS SELECT * FROM read_csv('${join(dir, "landing", "in", "orders.csv")}')`,
+    );
     con.closeSync();
     instance.closeSync();
   });

@@ -1,5 +1,6 @@
 // Shared benchmark data: the 5M-row (~600 MB) orders CSV, generated once by DuckDB into bench/.data/.
-import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { DuckDBInstance } from "@duckdb/node-api";
 
 export const dataDir = new URL("./.data/", import.meta.url).pathname;
@@ -38,5 +39,33 @@ export async function time(label, fn) {
 /** Prints a ratio line the way every workload does: `RATIO <name> <value> (target <= <t>) PASS|FAIL`. */
 export function reportRatio(name, value, target) {
   const verdict = target === undefined ? "" : value <= target ? " PASS" : " FAIL";
-  console.log(`RATIO ${name} ${value.toFixed(3)}${target === undefined ? "" : ` (target <= ${target})`}${verdict}`);
+  console.log(
+    `RATIO ${name} ${value.toFixed(3)}${target === undefined ? "" : ` (target <= ${target})`}${verdict}`,
+  );
+}
+
+const cli = new URL("../dist/cli/main.js", import.meta.url).pathname;
+
+/** Runs the built CLI as a child process, sampling its peak resident memory (VmHWM) until it exits. */
+export function runCli(args, cwd) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ["ignore", "pipe", "inherit"] });
+    let peakKb = 0;
+    let stdout = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    const sample = () => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+        if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      } catch {}
+    };
+    const timer = setInterval(sample, 50);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearInterval(timer);
+      resolve({ code, stdout, peakMb: peakKb / 1024 });
+    });
+  });
 }

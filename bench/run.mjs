@@ -14,7 +14,10 @@ const workloads = readdirSync(here)
 const summary = [];
 for (const file of workloads) {
   console.log(`\n=== ${file} ===`);
-  const result = spawnSync(process.execPath, ["--expose-gc", `${here}${file}`], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const result = spawnSync(process.execPath, ["--expose-gc", `${here}${file}`], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   process.stdout.write(result.stdout);
   summary.push(...result.stdout.split("\n").filter((l) => l.startsWith("RATIO") || l.startsWith("PEAK")));
   if (result.status !== 0) summary.push(`ERROR ${file} exited with ${result.status}`);

@@ -159,8 +159,22 @@ async function stageCsv(
     });
     return formats.size === 1 ? [...formats][0] : undefined;
   };
-  const dateFormat = formatOf("DATE");
-  const timestampFormat = formatOf("TIMESTAMP");
+  // Undeclared date/timestamp columns are read in the layout the sniffer detected, unless a declared
+  // format of the same kind differs (one layout per kind per read): then they are read as text.
+  const sniffedDateFormat = (sniff.DateFormat as string | null | undefined) ?? undefined;
+  const sniffedTimestampFormat = (sniff.TimestampFormat as string | null | undefined) ?? undefined;
+  const declaredDate = formatOf("DATE");
+  const declaredTimestamp = formatOf("TIMESTAMP");
+  const dateFormat = declaredDate ?? sniffedDateFormat;
+  const timestampFormat = declaredTimestamp ?? sniffedTimestampFormat;
+  const inferredTemporalOk = (type: string): boolean =>
+    type.startsWith("TIMESTAMP")
+      ? declaredTimestamp === undefined ||
+        sniffedTimestampFormat === undefined ||
+        declaredTimestamp === sniffedTimestampFormat
+      : type === "DATE"
+        ? declaredDate === undefined || sniffedDateFormat === undefined || declaredDate === sniffedDateFormat
+        : false;
 
   const columns: StagedColumn[] = names.map((name, i) => {
     const sourceName = rawNames[i] ?? name;
@@ -174,8 +188,8 @@ async function stageCsv(
         (upper.startsWith("TIMESTAMP") && declared.format === timestampFormat);
       return { name, sourceName, type: readerHandlesFormat ? declared.type : "VARCHAR", declared: true };
     }
-    // Undeclared dates/timestamps in a non-ISO layout would need the sniffed format; read them as text.
-    const inferred = /^(DATE|TIMESTAMP|TIME)/.test(sniffedType) ? "VARCHAR" : sniffedType;
+    const temporal = /^(DATE|TIMESTAMP|TIME)/.test(sniffedType);
+    const inferred = temporal && !inferredTemporalOk(sniffedType) ? "VARCHAR" : sniffedType;
     return { name, sourceName, type: inferred, declared: false };
   });
   for (const key of Object.keys(ctx.columns)) {

@@ -216,12 +216,17 @@ function compileRange(check: Extract<CheckConfig, { rule: "range" }>, ctx: RowRu
   const fails: string[] = [];
   const reasons: string[] = [];
   const who = subject(check.column, ctx);
+  // Text bounds on a typed column (dates, timestamps) are read as that type: '2020-01-01' → DATE.
+  const boundSql = (bound: string | number): string =>
+    typeof bound === "string" && !isStringType(type) && !castNeeded
+      ? `CAST(${sqlValue(bound)} AS ${type})`
+      : sqlValue(bound);
   if (castNeeded) {
     fails.push(`${value} IS NULL`);
     reasons.push(`WHEN ${value} IS NULL THEN ${who} || ' is not a number'`);
   }
   if (check.min !== undefined) {
-    const bound = sqlValue(check.min);
+    const bound = boundSql(check.min);
     const cond = inclusive ? `${value} < ${bound}` : `${value} <= ${bound}`;
     const text = inclusive
       ? ` is below the minimum ${check.min}`
@@ -230,7 +235,7 @@ function compileRange(check: Extract<CheckConfig, { rule: "range" }>, ctx: RowRu
     reasons.push(`WHEN ${cond} THEN ${who} || ${quoteLiteral(text)}`);
   }
   if (check.max !== undefined) {
-    const bound = sqlValue(check.max);
+    const bound = boundSql(check.max);
     const cond = inclusive ? `${value} > ${bound}` : `${value} >= ${bound}`;
     const text = inclusive
       ? ` is above the maximum ${check.max}`

@@ -68,7 +68,7 @@ export function csvSniffSql(
     `buffer_size=${sniffLineLimit}`,
     "ignore_errors=true",
   ];
-  return `SELECT Delimiter, Quote, Escape, NewLineDelimiter, SkipRows, HasHeader, Columns FROM sniff_csv(${args.join(", ")})`;
+  return `SELECT Delimiter, Quote, Escape, NewLineDelimiter, SkipRows, HasHeader, Columns, DateFormat, TimestampFormat FROM sniff_csv(${args.join(", ")})`;
 }
 
 function dialectArgs(dialect: CsvDialect): string[] {
