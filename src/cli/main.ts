@@ -9,6 +9,10 @@ import { registerRunsCommand } from "./commands/runs-command.js";
 import { registerValidateCommand } from "./commands/validate-command.js";
 import { reportError } from "./output.js";
 
+// The AWS SDK warns on every Node 20 start that future SDK releases will need Node 22; that notice is
+// for the SDK's users, not Sluice's, and would clutter every command's stderr. Only that warning is muted.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const program = new Command()
   .name("sluice")
   .description("Embedded, YAML-first data ingestion: landing files to warehouse and lake, exactly once.")

@@ -1,7 +1,7 @@
-import { isAbsolute, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Project } from "../config/load-config.js";
 import { SluiceError } from "../errors.js";
-import { localStorage } from "../storage/local-storage.js";
+import { openStorage, s3OptionsFromConfig } from "../storage/open-storage.js";
 import type { Storage } from "../storage/storage.js";
 import { openDuckDbWarehouse } from "../warehouse/duckdb-warehouse.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
@@ -36,13 +36,14 @@ export function createProjectContext(project: Project, options: ProjectContextOp
   const { config, rootDir } = project;
   const notice = options.notice ?? (() => undefined);
   const storageFor = (location: string, key: string): Storage => {
-    if (location.startsWith("s3://")) {
-      throw new SluiceError(
-        "CONFIG_INVALID",
-        `sluice.yaml: ${key}: S3 locations are not supported by this build`,
-      );
+    try {
+      return openStorage(location, { baseDir: rootDir, s3Options: s3OptionsFromConfig(config.s3) });
+    } catch (error) {
+      if (error instanceof SluiceError && error.code === "CONFIG_INVALID") {
+        throw new SluiceError("CONFIG_INVALID", `sluice.yaml: ${key}: ${error.message}`, { cause: error });
+      }
+      throw error;
     }
-    return localStorage(isAbsolute(location) ? location : resolve(rootDir, location));
   };
   const landing = storageFor(config.landing, "landing");
   const lake = storageFor(config.lake, "lake");

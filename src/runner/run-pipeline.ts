@@ -11,8 +11,8 @@ import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
 import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
+import { acquireFile } from "./acquire-file.js";
 import { discoverFiles } from "./discover-files.js";
-import { hashStream } from "./hash-file.js";
 import type { ProjectContext } from "./project-context.js";
 import { publishRun } from "./publish-run.js";
 import { newRunId } from "./run-id.js";
@@ -285,15 +285,17 @@ export async function runFilePipeline(
       logger.warn({ file: file.path, code: e.code }, e.message);
       return work;
     };
-    // Hash first: the ledger knows files by content.
+    // Hash first: the ledger knows files by content (remote files are downloaded in the same pass).
+    let localPath: string;
     try {
       const before = await landing.stat(entry.path);
       if (!before)
         throw new SluiceError("FILE_VANISHED", `${entry.path}: disappeared before it could be read`, {
           transient: true,
         });
-      const hashed = await hashStream(await landing.createReadStream(entry.path));
-      Object.assign(file, { sha256: hashed.sha256, size: hashed.bytes });
+      const acquired = await acquireFile(landing, entry, workDir, index);
+      Object.assign(file, { sha256: acquired.sha256, size: acquired.bytes });
+      localPath = acquired.localPath;
     } catch (error) {
       return fail(readError(entry.path, error), false);
     }
@@ -322,15 +324,6 @@ export async function runFilePipeline(
         true,
       );
     }
-    const localPath = landing.localPath(entry.path);
-    if (!localPath)
-      return fail(
-        new SluiceError(
-          "STORAGE_ERROR",
-          `${entry.path}: remote landing zones are not supported by this build`,
-        ),
-        false,
-      );
     if (entry.size === 0) {
       file.warnings.push("empty file: nothing to load");
       work.staged = undefined;
