@@ -1,5 +1,7 @@
 import { DuckDBInstance } from "@duckdb/node-api";
 import { queryRows } from "../engine/duckdb-query.js";
+import { graphProblems } from "../plan/pipeline-graph.js";
+import { cronProblem } from "../plan/schedule-plan.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import type { ConfigProblem } from "./load-config.js";
 import type { ProjectConfig } from "./schema.js";
@@ -68,15 +70,15 @@ export async function validateProject(config: ProjectConfig): Promise<ConfigProb
         const problem = unsafe ?? (await parses(`SELECT ${expression}`));
         if (problem) problems.push({ path: `${at}.derive.${column}`, message: problem });
       }
-      for (const upstream of pipeline.depends_on) {
-        if (!config.pipelines[upstream]) {
-          problems.push({ path: `${at}.depends_on`, message: `unknown pipeline ${upstream}` });
-        }
+      if (pipeline.schedule !== undefined) {
+        const problem = cronProblem(pipeline.schedule, pipeline.timezone);
+        if (problem) problems.push({ path: `${at}.schedule`, message: problem });
       }
       if (pipeline.target.mode === "merge" && !(pipeline.target.keys && pipeline.target.keys.length > 0)) {
         problems.push({ path: `${at}.target.keys`, message: "mode merge needs keys" });
       }
     }
+    problems.push(...graphProblems(config.pipelines));
   } finally {
     con.closeSync();
     instance.closeSync();

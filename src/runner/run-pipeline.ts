@@ -15,6 +15,7 @@ import { acquireFile } from "./acquire-file.js";
 import { discoverFiles } from "./discover-files.js";
 import type { ProjectContext } from "./project-context.js";
 import { publishRun } from "./publish-run.js";
+import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
 import { newRunId } from "./run-id.js";
 import { openRunLog } from "./run-log.js";
 import { addRows, emptyRows, type FileReport, type RunReport } from "./run-report.js";
@@ -62,10 +63,14 @@ export async function runFilePipeline(
   pipeline: PipelineConfig,
   options: PipelineRunOptions = {},
 ): Promise<RunReport> {
-  if (!isFileSource(pipeline.source)) {
-    throw new SluiceError("USAGE", `pipeline ${name}: only file sources can be run by this build`);
+  if ("stream" in pipeline.source) {
+    throw new SluiceError("USAGE", `pipeline ${name}: stream sources are run by \`sluice worker\``);
   }
-  const source: FileSourceConfig = pipeline.source;
+  // Warehouse sources (sql/table) stage one query result through the same path as a file.
+  const query = querySourceOf(pipeline.source);
+  const source: FileSourceConfig = isFileSource(pipeline.source)
+    ? pipeline.source
+    : { path: "", on_malformed: "quarantine" };
   const startedAt = new Date();
   const runId = newRunId(startedAt);
   const report: RunReport = {
@@ -83,7 +88,7 @@ export async function runFilePipeline(
     quarantine: null,
   };
   const landing = ctx.landing;
-  const entries = await selectEntries(ctx, source.path, options.files);
+  const entries = query ? [queryEntry(name, query)] : await selectEntries(ctx, source.path, options.files);
   if (entries.length === 0) return report;
 
   const log = openRunLog(landing, runId, startedAt);
@@ -126,7 +131,7 @@ export async function runFilePipeline(
     const reserved = new Set<string>();
     for (const work of works) {
       const { report: file } = work;
-      if (file.status === "failed" && !work.moveOnFailure) continue;
+      if (query || (file.status === "failed" && !work.moveOnFailure)) continue;
       const area = file.status === "failed" ? "unprocessed" : "archive";
       const repair = work.priorLoads.find((p) => p.path === file.path && p.archivedTo !== null);
       file.archived_to =
@@ -276,6 +281,14 @@ export async function runFilePipeline(
       warnings: [],
     };
     const work: FileWork = { entry, report: file, priorLoads: [], moveOnFailure: false };
+    if (query) {
+      const staged = await stageQuerySource(warehouse, name, pipeline, query, `sluice_q${index}`);
+      Object.assign(file, { sha256: staged.sha256 });
+      Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
+      if (staged.cursor) report.cursor = staged.cursor;
+      work.staged = staged.staged;
+      return work;
+    }
     const fail = (error: unknown, moveOnFailure: boolean): FileWork => {
       const e = asSluiceError(error, "FILE_UNREADABLE", file.path);
       file.status = "failed";

@@ -40,6 +40,8 @@ export interface RunReport {
   error: string | null;
   log: string | null;
   quarantine: string | null;
+  /** Warehouse sources with `incremental:`: the cursor range this run read (its `to` is the next run's start). */
+  cursor?: { readonly column: string; readonly from: string | null; readonly to: string | null };
 }
 
 /** Zero counts. */

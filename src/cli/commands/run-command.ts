@@ -13,9 +13,14 @@ export function registerRunCommand(program: Command): void {
     .argument("[pipelines...]", "pipelines to run (default: all)")
     .option("--file <path...>", "only these files (landing-relative or a local path)")
     .option("--force", "reload content already loaded, replacing its earlier rows", false)
+    .option("--downstream", "also run every pipeline that depends on the named ones, in order", false)
     .option("--json", "print the run report as JSON", false)
     .action(
-      async (pipelines: string[], opts: { file?: string[]; force: boolean; json: boolean }, cmd: Command) => {
+      async (
+        pipelines: string[],
+        opts: { file?: string[]; force: boolean; downstream: boolean; json: boolean },
+        cmd: Command,
+      ) => {
         const output = createOutput(opts.json);
         const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
         const progress = createProgress(!opts.json);
@@ -25,6 +30,7 @@ export function registerRunCommand(program: Command): void {
             pipelines,
             ...(opts.file ? { files: opts.file } : {}),
             force: opts.force,
+            downstream: opts.downstream,
             onProgress: (p) => progress.update(p),
           });
         } finally {
