@@ -7,6 +7,7 @@ import { registerQueryCommand } from "./commands/query-command.js";
 import { registerRunCommand } from "./commands/run-command.js";
 import { registerRunsCommand } from "./commands/runs-command.js";
 import { registerValidateCommand } from "./commands/validate-command.js";
+import { registerWatchCommand } from "./commands/watch-command.js";
 import { reportError } from "./output.js";
 
 // The AWS SDK warns on every Node 20 start that future SDK releases will need Node 22; that notice is
@@ -29,6 +30,7 @@ for (const register of [
   registerQuarantineCommand,
   registerQueryCommand,
   registerDemoCommand,
+  registerWatchCommand,
 ]) {
   register(program);
 }

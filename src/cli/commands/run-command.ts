@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { createAlerter } from "../../runner/alerts.js";
 import { runProject } from "../../runner/run-project.js";
 import type { RunReport } from "../../runner/run-report.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
@@ -24,6 +25,7 @@ export function registerRunCommand(program: Command): void {
         const output = createOutput(opts.json);
         const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
         const progress = createProgress(!opts.json);
+        const alerter = createAlerter(ctx.project.config.alerts, { notice: output.notice });
         let reports: RunReport[];
         try {
           reports = await runProject(ctx, {
@@ -32,9 +34,12 @@ export function registerRunCommand(program: Command): void {
             force: opts.force,
             downstream: opts.downstream,
             onProgress: (p) => progress.update(p),
+            onReport: (report) => alerter.notify(report),
           });
         } finally {
           progress.stop();
+          // Alerts never hold a run up: a bounded wait at exit, then whatever is pending is dropped.
+          await alerter.flush(5000);
         }
         if (opts.json) output.document({ runs: reports });
         else printReports(output, reports);
