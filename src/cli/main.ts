@@ -6,6 +6,7 @@ import { registerQuarantineCommand } from "./commands/quarantine-command.js";
 import { registerQueryCommand } from "./commands/query-command.js";
 import { registerRunCommand } from "./commands/run-command.js";
 import { registerRunsCommand } from "./commands/runs-command.js";
+import { registerSchemaCommand } from "./commands/schema-command.js";
 import { registerValidateCommand } from "./commands/validate-command.js";
 import { registerWatchCommand } from "./commands/watch-command.js";
 import { reportError } from "./output.js";
@@ -30,6 +31,7 @@ for (const register of [
   registerQuarantineCommand,
   registerQueryCommand,
   registerDemoCommand,
+  registerSchemaCommand,
   registerWatchCommand,
 ]) {
   register(program);

@@ -5,6 +5,7 @@ import { cronProblem } from "../plan/schedule-plan.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import type { ConfigProblem } from "./load-config.js";
 import type { ProjectConfig } from "./schema.js";
+import { unsupportedFeatures } from "./unsupported-features.js";
 
 const writeKeywords =
   /\b(INSERT|UPDATE|DELETE|DROP|CREATE|ALTER|ATTACH|DETACH|COPY|INSTALL|LOAD|PRAGMA|SET|CALL|EXPORT|IMPORT|TRUNCATE|VACUUM|CHECKPOINT)\b/i;
@@ -33,7 +34,7 @@ export function unsafeSqlReason(sql: string): string | null {
  * const problems = await validateProject(config); // [] when valid
  */
 export async function validateProject(config: ProjectConfig): Promise<ConfigProblem[]> {
-  const problems: ConfigProblem[] = [];
+  const problems: ConfigProblem[] = [...unsupportedFeatures(config)];
   const instance = await DuckDBInstance.create(":memory:");
   const con = await instance.connect();
   const parses = async (sql: string): Promise<string | null> => {

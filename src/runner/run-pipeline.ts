@@ -353,6 +353,12 @@ export async function runFilePipeline(
         tablePrefix: `sluice_f${index}`,
       });
     } catch (error) {
+      if (!(await landing.stat(entry.path))) {
+        return fail(
+          new SluiceError("FILE_VANISHED", `${entry.path}: disappeared during the run`, { transient: true }),
+          false,
+        );
+      }
       const e = asSluiceError(error, "FILE_UNPARSEABLE", entry.path);
       return fail(e, !e.transient);
     }

@@ -65,7 +65,7 @@ async function openWithWait(options: DuckDbWarehouseOptions): Promise<DuckDBInst
           { transient: true, cause: error },
         );
       }
-      if (!told && Date.now() - started >= 1500) {
+      if (!told && Date.now() - started >= 1000) {
         told = true;
         options.onWait?.(
           `waiting for ${options.file}: in use by another Sluice process${holder ? ` (PID ${holder})` : ""}…`,

@@ -15,7 +15,6 @@ pipelines:
     depends_on: [raw]
     source: { table: raw_orders }
     incremental: { cursor: updated_at }
-    checks: [{ rule: not_null, columns: [amount] }]
     target: { table: clean_orders }
   other:
     source: { path: "in/other/*.csv" }

@@ -1,0 +1,222 @@
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+
+const loose = (extra = "") =>
+  pipelineYaml(
+    `t:\n  source: { path: "in/**/*.csv" }\n  max_failure_rate: 1\n${extra}  target: { table: t }`,
+  );
+
+async function runJson(
+  dir: string,
+): Promise<{ code: number | null; run: RunJson["runs"][number]; stderr: string }> {
+  const r = await sluice(["run", "--json"], dir);
+  return { code: r.code, run: r.json<RunJson>().runs[0]!, stderr: r.stderr };
+}
+
+async function rows(dir: string, sql: string): Promise<Record<string, unknown>[]> {
+  const r = await sluice(["query", sql, "--json"], dir);
+  expect(r.code, r.stderr).toBe(0);
+  return r.json();
+}
+
+async function quarantine(dir: string): Promise<{ line: number; reasons: string[]; raw: string }[]> {
+  return (await sluice(["quarantine", "t", "--json"], dir)).json();
+}
+
+describe("bad input files", () => {
+  it("an empty file and a header-only file load nothing, say so, and are archived", async () => {
+    const dir = makeProject(loose(), { "landing/in/empty.csv": "", "landing/in/header.csv": "a,b\n" });
+    const { code, run } = await runJson(dir);
+    expect(code).toBe(0);
+    const empty = run.files.find((f) => f.path === "in/empty.csv")!;
+    expect(empty.status).toBe("loaded");
+    expect(empty.warnings).toContain("empty file: nothing to load");
+    expect(run.rows.read).toBe(0);
+    expect(run.files.every((f) => f.archived_to !== null)).toBe(true);
+  });
+
+  it("binary garbage fails the file with one clear line and moves it to unprocessed/", async () => {
+    const garbage = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 256));
+    const dir = makeProject(loose(), {
+      "landing/in/garbage.csv": garbage,
+      "landing/in/good.csv": "a,b\n1,2\n",
+    });
+    const { code, run } = await runJson(dir);
+    expect(code).toBe(1);
+    const bad = run.files.find((f) => f.path === "in/garbage.csv")!;
+    expect(bad.status).toBe("failed");
+    expect(bad.error).toMatch(/^in\/garbage\.csv: cannot be read as CSV/);
+    expect(bad.error).not.toContain("\n");
+    expect(bad.archived_to).toMatch(/^unprocessed\/t\//);
+    expect(existsSync(join(dir, "landing", bad.archived_to!))).toBe(true);
+    // The good file of the same run is published.
+    expect(await rows(dir, "SELECT a, b FROM t")).toEqual([{ a: 1, b: 2 }]);
+  });
+
+  it("handles a BOM, CRLF line ends, duplicate and empty header names", async () => {
+    const dir = makeProject(loose(), {
+      "landing/in/x.csv": "\uFEFFOrder ID,Amount,,amount,Amount\r\n1,2,3,4,5\r\n",
+    });
+    const { code, run } = await runJson(dir);
+    expect(code).toBe(0);
+    expect(run.rows.loaded).toBe(1);
+    expect(await rows(dir, "SELECT order_id, amount, column_3, amount_2, amount_3 FROM t")).toEqual([
+      { order_id: 1, amount: 2, column_3: 3, amount_2: 4, amount_3: 5 },
+    ]);
+  });
+
+  it("latin-1 bytes in a UTF-8 file are quarantined; encoding: latin-1 reads them", async () => {
+    const bytes = Buffer.concat([
+      Buffer.from("id,name\n1,ok\n2,caf"),
+      Buffer.from([0xe9]),
+      Buffer.from("\n"),
+    ]);
+    const dir = makeProject(loose(), { "landing/in/l.csv": bytes });
+    const { run } = await runJson(dir);
+    expect(run.rows).toMatchObject({ read: 2, loaded: 1, quarantined: 1 });
+    expect((await quarantine(dir))[0]!.reasons[0]).toMatch(/^INVALID ENCODING/);
+
+    const latin = makeProject(
+      pipelineYaml(
+        `t:\n  source: { path: "in/*.csv", options: { encoding: latin-1 } }\n  target: { table: t }`,
+      ),
+      { "landing/in/l.csv": bytes },
+    );
+    expect((await runJson(latin)).run.rows.loaded).toBe(2);
+    expect(await rows(latin, "SELECT name FROM t ORDER BY id")).toEqual([{ name: "ok" }, { name: "café" }]);
+  });
+
+  it("ragged rows, an unterminated quote and a 10 MB line become quarantined rows with their lines", async () => {
+    const long = "x".repeat(10 * 1024 * 1024);
+    const text = [
+      "id,name",
+      '1,"fine"',
+      "2,too,many",
+      "3",
+      `4,${long}`,
+      "5,ok",
+      '6,"never closed',
+      "7,lost?",
+    ].join("\n");
+    const dir = makeProject(loose(), { "landing/in/r.csv": `${text}\n` });
+    const { code, run } = await runJson(dir);
+    expect(code).toBe(0);
+    expect(await rows(dir, "SELECT id FROM t ORDER BY id")).toEqual([{ id: 1 }, { id: 5 }]);
+    const q = await quarantine(dir);
+    const byLine = new Map(q.map((r) => [r.line, r]));
+    expect(byLine.get(3)!.reasons[0]).toMatch(/TOO MANY COLUMNS/);
+    expect(byLine.get(4)!.reasons[0]).toMatch(/MISSING COLUMNS/);
+    expect(byLine.get(5)!.reasons[0]).toMatch(/LINE SIZE OVER MAXIMUM/);
+    expect(byLine.get(7)!.reasons[0]).toMatch(/UNQUOTED VALUE|unterminated quote/i);
+    // Nothing vanished: the unterminated quote swallowed line 8, whose text is kept in the raw record.
+    expect(byLine.get(7)!.raw).toContain("7,lost?");
+    expect(run.rows.read).toBe(run.rows.loaded + run.rows.quarantined);
+  }, 60_000);
+
+  it("a header that looks like SQL is only ever a column name", async () => {
+    const header = '"; DROP TABLE t; --",id';
+    const dir = makeProject(
+      pipelineYaml(`t:\n  source: { path: "in/*.csv" }\n  naming: keep\n  target: { table: t }`),
+      { "landing/in/a.csv": `${header}\nx,1\n` },
+    );
+    expect((await runJson(dir)).code).toBe(0);
+    expect(await rows(dir, `SELECT "; DROP TABLE t; --" AS v, id FROM t`)).toEqual([{ v: "x", id: 1 }]);
+  });
+
+  it("file names with spaces, quotes, dots and unicode load and archive", async () => {
+    const names = ["in/with space.csv", 'in/it\'s "quoted".csv', "in/a..b.csv", "in/ünïcødé 数据.csv"];
+    const files = Object.fromEntries(names.map((n, i) => [`landing/${n}`, `id\n${i}\n`]));
+    const dir = makeProject(loose(), files);
+    const { code, run } = await runJson(dir);
+    expect(code).toBe(0);
+    expect(run.files.map((f) => f.status)).toEqual(["loaded", "loaded", "loaded", "loaded"]);
+    expect((await rows(dir, "SELECT count(*)::INT AS n FROM t"))[0]).toEqual({ n: 4 });
+    expect(readdirSync(join(dir, "landing/in"))).toEqual([]);
+  });
+});
+
+describe("bad project files", () => {
+  it("a missing sluice.yaml is a one-line error with exit code 2", async () => {
+    const dir = makeProject("");
+    const r = await sluice(["run", "--config", "nope.yaml"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(
+      /^error: nope\.yaml: not found in .+ \(run `sluice init` or pass --config <file>\)$/,
+    );
+  });
+
+  it("a malformed sluice.yaml names the line; validate lists every problem", async () => {
+    const dir = makeProject("pipelines:\n  orders: [\n");
+    const r = await sluice(["validate"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: sluice\.yaml: line \d+:\d+: /);
+    writeFileSync(
+      join(dir, "sluice.yaml"),
+      pipelineYaml(
+        `orders:\n  source: { path: "in/*.csv", format: xml }\n  derive: { y: "1; DROP TABLE x" }\n  target: { table: o }`,
+      ),
+    );
+    const v = await sluice(["validate", "--json"], dir);
+    expect(v.code).toBe(2);
+    expect(v.json()).toEqual({
+      valid: false,
+      problems: ["sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, parquet"],
+    });
+    writeFileSync(
+      join(dir, "sluice.yaml"),
+      pipelineYaml(
+        `orders:\n  source: { path: "in/*.csv" }\n  derive: { y: "1; DROP TABLE x", z: "amount *" }\n  target: { table: o }`,
+      ),
+    );
+    const d = await sluice(["validate"], dir);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toContain(
+      "sluice.yaml: pipelines.orders.derive.y: must be a single expression (found `;`)",
+    );
+    expect(d.stderr).toMatch(/sluice\.yaml: pipelines\.orders\.derive\.z: .*syntax error/);
+  });
+
+  it("an unknown pipeline name is a usage error", async () => {
+    const dir = makeProject(loose());
+    const r = await sluice(["run", "nope"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown pipeline nope");
+  });
+});
+
+describe("a warehouse locked by another process", () => {
+  function holdWarehouse(file: string, ms: number): Promise<void> {
+    const script = `import('@duckdb/node-api').then(async ({ DuckDBInstance }) => {
+      const i = await DuckDBInstance.create(${JSON.stringify(file)}); process.stdout.write('held\\n');
+      setTimeout(() => { i.closeSync(); process.exit(0); }, ${ms});
+    })`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: process.cwd(),
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    return new Promise((resolve) => child.stdout.once("data", () => resolve()));
+  }
+
+  it("waits with a message and proceeds when it is released; gives up clearly otherwise", async () => {
+    const dir = makeProject(loose(), { "landing/in/a.csv": "id\n1\n" });
+    await sluice(["run"], dir); // creates the warehouse
+    addFile(dir, "landing/in/b.csv", "id\n2\n");
+    await holdWarehouse(join(dir, "warehouse.duckdb"), 5000);
+    const waited = await sluice(["run"], dir);
+    expect(waited.code).toBe(0);
+    expect(waited.stderr).toMatch(/waiting for .*warehouse\.duckdb: in use by another Sluice process/);
+
+    addFile(dir, "landing/in/c.csv", "id\n3\n");
+    await holdWarehouse(join(dir, "warehouse.duckdb"), 6000);
+    const gaveUp = await sluice(["run"], dir, { env: { SLUICE_LOCK_WAIT: "2s" } });
+    expect(gaveUp.code).toBe(1);
+    expect(gaveUp.stderr).toMatch(/locked by another Sluice process .*gave up after \d+s/);
+    expect(existsSync(join(dir, "landing/in/c.csv"))).toBe(true);
+    await new Promise((r) => setTimeout(r, 4500));
+    expect((await sluice(["run"], dir)).code).toBe(0);
+    expect(await rows(dir, "SELECT id FROM t ORDER BY id")).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+  }, 60_000);
+});

@@ -1,0 +1,72 @@
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+
+describe("sluice init / validate / schema", () => {
+  it("init writes a starter project that validates and runs", async () => {
+    const dir = makeProject("");
+    const r = await sluice(["init", "proj"], dir);
+    expect(r.code).toBe(0);
+    const proj = join(dir, "proj");
+    expect(existsSync(join(proj, "sluice.yaml"))).toBe(true);
+    expect(existsSync(join(proj, "landing/in/orders/sample.csv"))).toBe(true);
+    expect((await sluice(["init", "proj"], dir)).code).toBe(2);
+    const v = await sluice(["validate"], proj);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toContain("valid (1 pipeline: orders)");
+    const run = await sluice(["run", "--json"], proj);
+    // The sample has one malformed row of four: above the default 5% threshold, so the run fails clearly.
+    const report = run.json<RunJson>().runs[0]!;
+    expect(run.code).toBe(1);
+    expect(report.files[0]!.error).toContain("max_failure_rate");
+  });
+
+  it("schema prints the JSON Schema", async () => {
+    const r = await sluice(["schema"], makeProject(""));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).title).toBe("Sluice project (sluice.yaml)");
+  });
+
+  it("usage errors exit 2; --json errors are one JSON document", async () => {
+    const dir = makeProject("");
+    rmSync(join(dir, "sluice.yaml"));
+    expect((await sluice(["frobnicate"], dir)).code).toBe(2);
+    const r = await sluice(["runs", "--json"], dir);
+    expect(r.code).toBe(2);
+    expect(r.json<{ error: { code: string } }>().error.code).toBe("CONFIG_NOT_FOUND");
+  });
+});
+
+describe("sluice query / runs", () => {
+  it("query prints a table, JSON or CSV; runs shows history and one run", async () => {
+    const dir = makeProject(pipelineYaml(`t:\n  source: { path: "in/*.csv" }\n  target: { table: t }`), {
+      "landing/in/a.csv": 'id,name\n1,"a, with comma"\n2,b\n',
+    });
+    const run = (await sluice(["run", "--json"], dir)).json<RunJson>().runs[0]!;
+    const csv = await sluice(["query", "select id, name from t order by id", "--csv"], dir);
+    expect(csv.stdout).toBe('id,name\n1,"a, with comma"\n2,b\n');
+    const text = await sluice(["query", "select id from t order by id"], dir);
+    expect(text.stdout).toContain("(2 rows)");
+    const bad = await sluice(["query", "select nope from t"], dir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: .*nope/);
+    const write = await sluice(["query", "drop table t"], dir);
+    expect(write.code).toBe(1);
+    expect(write.stderr).toMatch(/read-only/i);
+
+    const runs = await sluice(["runs"], dir);
+    expect(runs.stdout).toContain(run.run_id);
+    const one = await sluice(["runs", run.run_id], dir);
+    expect(one.stdout).toContain(`run ${run.run_id} — pipeline t — succeeded`);
+    expect((await sluice(["runs", run.run_id, "--json"], dir)).json<{ run_id: string }>().run_id).toBe(
+      run.run_id,
+    );
+    expect((await sluice(["runs", "nope"], dir)).code).toBe(1);
+    const log = readFileSync(
+      join(dir, "landing", (await sluice(["runs", run.run_id, "--json"], dir)).json<{ log: string }>().log),
+      "utf8",
+    );
+    expect(log).toContain('"msg":"run finished"');
+  });
+});

@@ -1,0 +1,95 @@
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { addFile, cliPath, makeProject, pipelineYaml, sluice } from "../support/cli.js";
+
+/** Starts `sluice run` and SIGKILLs it after `afterMs` (if it is still running). */
+function runAndKill(cwd: string, afterMs: number): Promise<{ killed: boolean }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, "run"], { cwd, stdio: "ignore" });
+    let exited = false;
+    const timer = setTimeout(() => {
+      if (!exited) child.kill("SIGKILL");
+    }, afterMs);
+    child.on("exit", (_code, signal) => {
+      exited = true;
+      clearTimeout(timer);
+      resolve({ killed: signal === "SIGKILL" });
+    });
+  });
+}
+
+function csvFile(index: number, rows: number): string {
+  const lines = ["id,file_no,amount,note"];
+  for (let i = 0; i < rows; i++)
+    lines.push(`${index * 1_000_000 + i},${index},${(i % 1000) / 10},"row ${i} of file ${index}"`);
+  return `${lines.join("\n")}\n`;
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name);
+}
+
+describe("crash safety", () => {
+  it("SIGKILL at random points during loads: every file's rows exactly once, every file archived", async () => {
+    const rowsPerFile = 30_000;
+    const files = 8;
+    const dir = makeProject(
+      pipelineYaml(`orders:\n  source: { path: "in/*.csv" }\n  target: { table: orders, mode: append }`),
+    );
+    let nextFile = 0;
+    const drop = (count: number) => {
+      for (let i = 0; i < count && nextFile < files; i++, nextFile++) {
+        addFile(dir, `landing/in/part-${nextFile}.csv`, csvFile(nextFile, rowsPerFile));
+      }
+    };
+    drop(3);
+    let kills = 0;
+    // Deterministic "random" delays spread over the whole run: start-up, staging, publish, archive.
+    const delays = [120, 900, 350, 1600, 60, 700, 1200, 450, 2000, 250];
+    for (const [i, delay] of delays.entries()) {
+      if (i % 2 === 1) drop(2);
+      const { killed } = await runAndKill(dir, delay);
+      if (killed) kills++;
+    }
+    drop(files);
+    const final = await sluice(["run", "--json"], dir, { timeoutMs: 120_000 });
+    expect(final.code).toBe(0);
+    expect(kills).toBeGreaterThan(3);
+
+    const counts = await sluice(
+      [
+        "query",
+        "SELECT _sluice_source_file AS f, count(*)::INT AS n, count(DISTINCT id)::INT AS ids FROM orders GROUP BY 1 ORDER BY 1",
+        "--json",
+      ],
+      dir,
+    );
+    expect(counts.code).toBe(0);
+    const expected = Array.from({ length: files }, (_, i) => ({
+      f: `in/part-${i}.csv`,
+      n: rowsPerFile,
+      ids: rowsPerFile,
+    }));
+    expect(counts.json()).toEqual(expected.sort((a, b) => (a.f < b.f ? -1 : 1)));
+    expect(filesUnder(join(dir, "landing", "in"))).toEqual([]);
+    const archived = filesUnder(join(dir, "landing", "archive"));
+    for (let i = 0; i < files; i++) {
+      expect(archived.filter((name) => name.startsWith(`part-${i}_`))).toHaveLength(1);
+    }
+    // The ledger agrees: each content loaded exactly once.
+    const ledger = await sluice(
+      [
+        "query",
+        "SELECT sha256, count(*)::INT AS loads FROM sluice.files WHERE status = 'loaded' GROUP BY 1 HAVING count(*) > 1",
+        "--json",
+      ],
+      dir,
+    );
+    expect(ledger.json()).toEqual([]);
+  }, 240_000);
+});
