@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
+import { registerBackfillCommand } from "./commands/backfill-command.js";
 import { registerDemoCommand } from "./commands/demo-command.js";
+import { registerFilesCommand } from "./commands/files-command.js";
 import { registerInitCommand } from "./commands/init-command.js";
 import { registerQuarantineCommand } from "./commands/quarantine-command.js";
 import { registerQueryCommand } from "./commands/query-command.js";
@@ -18,7 +20,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const program = new Command()
   .name("sluice")
   .description("Embedded, YAML-first data ingestion: landing files to warehouse and lake, exactly once.")
-  .version("0.1.0")
+  // `files restore --version <n>` owns --version; elsewhere it prints Sluice's version.
+  .version("0.1.0", ownsVersionFlag(process.argv) ? "-V" : "-V, --version")
   .option("-c, --config <file>", "project file (default: ./sluice.yaml)")
   .showHelpAfterError()
   .exitOverride();
@@ -33,6 +36,8 @@ for (const register of [
   registerDemoCommand,
   registerSchemaCommand,
   registerWatchCommand,
+  registerFilesCommand,
+  registerBackfillCommand,
 ]) {
   register(program);
 }
@@ -46,4 +51,11 @@ try {
   } else {
     process.exitCode = reportError(error, process.argv.includes("--json"));
   }
+}
+
+/** True when the command line is `sluice ... files restore ...`, whose `--version <n>` is a file version. */
+function ownsVersionFlag(argv: readonly string[]): boolean {
+  const words = argv.slice(2);
+  const files = words.indexOf("files");
+  return files !== -1 && words[files + 1] === "restore";
 }

@@ -35,6 +35,10 @@ export interface RunProgress {
 export interface PipelineRunOptions {
   /** Only these landing-relative files (they must match the pipeline's glob). */
   readonly files?: readonly string[] | undefined;
+  /** Exactly these landing files, found elsewhere than the glob (backfills of archived files). */
+  readonly entries?: readonly StorageEntry[] | undefined;
+  /** Leave the files where they are afterwards (they are already archived). */
+  readonly keepInPlace?: boolean | undefined;
   /** Reload content the ledger already has, replacing its earlier rows. */
   readonly force?: boolean;
   readonly onProgress?: (progress: RunProgress) => void;
@@ -88,7 +92,11 @@ export async function runFilePipeline(
     quarantine: null,
   };
   const landing = ctx.landing;
-  const entries = query ? [queryEntry(name, query)] : await selectEntries(ctx, source.path, options.files);
+  const entries = query
+    ? [queryEntry(name, query)]
+    : options.entries
+      ? [...options.entries]
+      : await selectEntries(ctx, source.path, options.files);
   if (entries.length === 0) return report;
 
   const log = openRunLog(landing, runId, startedAt);
@@ -132,6 +140,10 @@ export async function runFilePipeline(
     for (const work of works) {
       const { report: file } = work;
       if (query || (file.status === "failed" && !work.moveOnFailure)) continue;
+      if (options.keepInPlace) {
+        file.archived_to = file.path;
+        continue;
+      }
       const area = file.status === "failed" ? "unprocessed" : "archive";
       const repair = work.priorLoads.find((p) => p.path === file.path && p.archivedTo !== null);
       file.archived_to =
@@ -204,7 +216,7 @@ export async function runFilePipeline(
     if (quarantineSql) await writeQuarantineFiles(ctx, con, workDir, quarantineSql, report.quarantine!);
     for (const work of works) {
       const file = work.report;
-      if (!file.archived_to) continue;
+      if (!file.archived_to || file.archived_to === file.path) continue;
       try {
         await settleFile(landing, file.path, file.archived_to, file.size);
         logger.info({ file: file.path, to: file.archived_to, status: file.status }, "file moved");

@@ -170,12 +170,13 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, file: 
             await con.run(`CREATE OR REPLACE TABLE ${target} AS ${batch.rowsSql}`);
             inserted = await queryNumber(con, `SELECT count(*) FROM ${target}`);
           } else {
+            // New columns first: DuckDB refuses to alter a table this transaction already deleted from.
+            await addNewColumns(con, table, batch.rowsSql);
             for (const old of batch.replaces) {
               const where = `_sluice_run_id = ${quoteLiteral(old.runId)} AND _sluice_source_file = ${quoteLiteral(old.path)}`;
               deleted += await queryNumber(con, `SELECT count(*) FROM ${target} WHERE ${where}`);
               await con.run(`DELETE FROM ${target} WHERE ${where}`);
             }
-            await addNewColumns(con, table, batch.rowsSql);
             const before = await queryNumber(con, `SELECT count(*) FROM ${target}`);
             await con.run(`INSERT INTO ${target} BY NAME ${batch.rowsSql}`);
             inserted = (await queryNumber(con, `SELECT count(*) FROM ${target}`)) - before;
