@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3Storage } from "../../src/storage/s3-storage.js";
 import { makeProject, type RunJson, sluice } from "../support/cli.js";
+import { queryRows, startDaemon, waitFor } from "../support/daemon.js";
 import { S3RVER_CREDENTIALS, startS3Server, type TestS3Server } from "../support/s3-server.js";
 
 const BUCKET = "sluice-e2e";
@@ -30,7 +31,7 @@ landing: s3://${bucket}/${prefix}/landing
 s3: { endpoint: "${server.endpoint}", region: us-east-1, force_path_style: true }
 pipelines:
   orders:
-    source: { path: "in/orders/*.csv" }
+    source: { path: "in/orders/*.csv", stable_for: 300ms }
     columns: { order_id: { type: bigint } }
     max_failure_rate: 0.5
     retries: { max: 1, base: 10ms, max_delay: 20ms }
@@ -92,5 +93,26 @@ describe("S3 landing zone", () => {
     expect(gone.stderr).toMatch(/no-such-bucket/);
     expect(gone.stderr).toMatch(/bucket/i);
     landing.close();
+  });
+
+  it("sluice watch polls the bucket and loads each new object (and each overwrite) once", async () => {
+    const { dir, prefix } = s3Project();
+    const landing = landingOf(prefix);
+    const daemon = await startDaemon(dir, ["--poll", "200ms"], awsEnv());
+    try {
+      await landing.writeFile("in/orders/daily.csv", "order_id\n1\n2\n");
+      const count = async () => Number((await queryRows<{ n: number }>(dir, "select count(*) as n from orders"))[0]?.n ?? 0);
+      await waitFor(async () => (await count()) === 2, 15_000, daemon.stderr);
+      // The producer overwrites the file under the same name the next day: a new version.
+      await waitFor(async () => (await keys(prefix)).every((k) => !k.startsWith("in/")), 10_000);
+      await landing.writeFile("in/orders/daily.csv", "order_id\n3\n");
+      await waitFor(async () => (await count()) === 3, 15_000, daemon.stderr);
+    } finally {
+      expect((await daemon.stop()).code).toBe(0);
+      landing.close();
+    }
+    const versions = await sluice(["files", "versions", "daily.csv", "--json"], dir, { env: awsEnv() });
+    expect(versions.json<unknown[]>()).toHaveLength(2);
+    expect(daemon.stderr()).not.toMatch(/NodeVersionSupportWarning/);
   });
 });
