@@ -71,6 +71,12 @@ export async function validateProject(config: ProjectConfig): Promise<ConfigProb
         const problem = unsafe ?? (await parses(`SELECT ${expression}`));
         if (problem) problems.push({ path: `${at}.derive.${column}`, message: problem });
       }
+      if (pipeline.late_data_window && !["merge", "delete_insert"].includes(pipeline.target.mode)) {
+        problems.push({
+          path: `${at}.late_data_window`,
+          message: "re-processed partitions must replace their rows: use target.mode merge or delete_insert",
+        });
+      }
       if (pipeline.schedule !== undefined) {
         const problem = cronProblem(pipeline.schedule, pipeline.timezone);
         if (problem) problems.push({ path: `${at}.schedule`, message: problem });

@@ -48,7 +48,7 @@ export async function stageQuery(con: DuckDBConnection, request: QueryStageReque
     "sql" in request.source
       ? `(${request.source.sql.trim().replace(/;+\s*$/, "")})`
       : quoteTableName(request.source.table);
-  const sql = await incrementalSql(con, base, request);
+  const { sql, outsideWindowSql } = await incrementalSql(con, base, request);
   await con.run(
     `CREATE OR REPLACE TEMP TABLE ${quoteIdent(malformedTable)} (line BIGINT, error_type VARCHAR, message VARCHAR, raw VARCHAR)`,
   );
@@ -82,16 +82,25 @@ export async function stageQuery(con: DuckDBConnection, request: QueryStageReque
     );
     cursorMax = (rows[0]?.m as string | null) ?? null;
   }
-  return { table, malformedTable, columns, accepted, malformed: 0, warnings: [], cursorMax, sql };
+  const warnings: string[] = [];
+  if (outsideWindowSql) {
+    const late = await queryNumber(con, `SELECT count(*) FROM (${outsideWindowSql})`);
+    if (late > 0) {
+      warnings.push(
+        `${late} new row(s) belong to partitions older than late_data_window; those partitions are not re-processed`,
+      );
+    }
+  }
+  return { table, malformedTable, columns, accepted, malformed: 0, warnings, cursorMax, sql };
 }
 
 async function incrementalSql(
   con: DuckDBConnection,
   base: string,
   request: QueryStageRequest,
-): Promise<string> {
+): Promise<{ sql: string; outsideWindowSql?: string }> {
   const cursor = request.cursor;
-  if (!cursor || cursor.after === null) return `SELECT * FROM ${base}`;
+  if (!cursor || cursor.after === null) return { sql: `SELECT * FROM ${base}` };
   const column = quoteIdent(cursor.column);
   const typeRows = await queryRows(con, `SELECT typeof(${column}) AS t FROM ${base} LIMIT 1`).catch(
     (error: unknown) => {
@@ -108,10 +117,13 @@ async function incrementalSql(
   const lower = cursor.overlapMs > 0 && temporal ? `${mark} - to_milliseconds(${cursor.overlapMs})` : mark;
   const newRows = `SELECT * FROM ${base} WHERE ${column} > ${lower}`;
   const partitionBy = cursor.partitionBy ?? [];
-  if (partitionBy.length === 0 || cursor.windowMs === undefined) return newRows;
+  if (partitionBy.length === 0 || cursor.windowMs === undefined) return { sql: newRows };
   // Late data: re-stage every partition a new row touched (within the window, for temporal partitions).
   const keys = partitionBy.map(quoteIdent).join(", ");
   const first = quoteIdent(partitionBy[0]!);
   const recent = `(try_cast(${first} AS TIMESTAMP) IS NULL OR try_cast(${first} AS TIMESTAMP) >= now()::TIMESTAMP - to_milliseconds(${cursor.windowMs}))`;
-  return `SELECT * FROM ${base} WHERE (${keys}) IN (SELECT DISTINCT ${keys} FROM (${newRows}) WHERE ${recent})`;
+  return {
+    sql: `SELECT * FROM ${base} WHERE (${keys}) IN (SELECT DISTINCT ${keys} FROM (${newRows}) WHERE ${recent})`,
+    outsideWindowSql: `SELECT * FROM (${newRows}) WHERE NOT ${recent}`,
+  };
 }

@@ -298,6 +298,7 @@ export async function runFilePipeline(
       Object.assign(file, { sha256: staged.sha256 });
       Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
       if (staged.cursor) report.cursor = staged.cursor;
+      file.warnings.push(...staged.staged.warnings);
       work.staged = staged.staged;
       return work;
     }

@@ -18,6 +18,11 @@ export interface StableFilesOptions {
   readonly stableForMs: (pipeline: string) => number;
   /** First wait before a file whose run failed is offered again (doubles per failure, max 5 min). */
   readonly retryBaseMs?: number;
+  /**
+   * Trust modification times as the moment of the last write (local files: same clock). A new
+   * signature then counts as stable since its mtime, not since it was first noticed.
+   */
+  readonly trustMtime?: boolean;
 }
 
 /** The result of one observation: files ready per pipeline, and when to look again. */
@@ -62,7 +67,10 @@ export function createStableFiles(options: StableFilesOptions): StableFiles {
         const signature = signatureOf(entry);
         const before = known.get(entry.path);
         if (before && before.signature === signature) next.set(entry.path, before);
-        else next.set(entry.path, { signature, since: now, state: "settling", failures: 0, retryAt: 0 });
+        else {
+          const since = options.trustMtime && entry.mtimeMs > 0 ? Math.min(now, entry.mtimeMs) : now;
+          next.set(entry.path, { signature, since, state: "settling", failures: 0, retryAt: 0 });
+        }
       }
       tracked.set(pipeline, next);
     },

@@ -78,7 +78,10 @@ export async function startWatchDaemon(
       return [n, parseDuration(source.stable_for ?? DEFAULT_STABLE_FOR, `pipelines.${n}.source.stable_for`)];
     }),
   );
-  const stable = createStableFiles({ stableForMs: (p) => stableFor.get(p) ?? 5000 });
+  const stable = createStableFiles({
+    stableForMs: (p) => stableFor.get(p) ?? 5000,
+    trustMtime: ctx.landing.kind === "local",
+  });
   const pollMs = options.pollMs ?? (ctx.landing.kind === "local" ? 10_000 : 2000);
   const warehouseBreaker = createCircuitBreaker({
     name: "warehouse",

@@ -16,12 +16,19 @@ describe("two Sluice processes on one project", () => {
   it("never load a file twice: the second waits for the warehouse, then finds nothing left", async () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 12; i++) files[`landing/in/f${i}.csv`] = `id\n${i}\n`;
-    const dir = makeProject(pipelineYaml(`t:\n  source: { path: "in/*.csv" }\n  target: { table: t }`), files);
+    const dir = makeProject(
+      pipelineYaml(`t:\n  source: { path: "in/*.csv" }\n  target: { table: t }`),
+      files,
+    );
     const [a, b] = await Promise.all([sluice(["run", "--json"], dir), sluice(["run", "--json"], dir)]);
     expect([a.code, b.code]).toEqual([0, 0]);
-    const loaded = [a, b].flatMap((r) => r.json<RunJson>().runs.flatMap((run) => run.files.filter((f) => f.status === "loaded")));
+    const loaded = [a, b].flatMap((r) =>
+      r.json<RunJson>().runs.flatMap((run) => run.files.filter((f) => f.status === "loaded")),
+    );
     expect(loaded).toHaveLength(12);
-    expect(await rows(dir, "select count(*) as n, count(distinct id) as d from t")).toEqual([{ n: 12, d: 12 }]);
+    expect(await rows(dir, "select count(*) as n, count(distinct id) as d from t")).toEqual([
+      { n: 12, d: 12 },
+    ]);
   });
 });
 

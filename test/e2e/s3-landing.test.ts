@@ -101,7 +101,8 @@ describe("S3 landing zone", () => {
     const daemon = await startDaemon(dir, ["--poll", "200ms"], awsEnv());
     try {
       await landing.writeFile("in/orders/daily.csv", "order_id\n1\n2\n");
-      const count = async () => Number((await queryRows<{ n: number }>(dir, "select count(*) as n from orders"))[0]?.n ?? 0);
+      const count = async () =>
+        Number((await queryRows<{ n: number }>(dir, "select count(*) as n from orders"))[0]?.n ?? 0);
       await waitFor(async () => (await count()) === 2, 15_000, daemon.stderr);
       // The producer overwrites the file under the same name the next day: a new version.
       await waitFor(async () => (await keys(prefix)).every((k) => !k.startsWith("in/")), 10_000);

@@ -43,3 +43,15 @@ describe("stable file tracker", () => {
     expect(files.take(3300).ready.get("p")).toEqual(["a"]);
   });
 });
+
+describe("stable file tracker trusting mtimes (local files)", () => {
+  it("counts stability from the last write, not from when the file was noticed", () => {
+    const files = createStableFiles({ stableForMs: () => 300, trustMtime: true });
+    files.observe("p", [entry("a", 1, 1000)], 1250);
+    expect(files.take(1250).nextCheckAt).toBe(1300);
+    expect(files.take(1300).ready.get("p")).toEqual(["a"]);
+    // An mtime in the future (clock skew) never shortens the wait.
+    files.observe("p", [entry("a", 1, 1000), entry("b", 1, 9999)], 2000);
+    expect(files.take(2000).nextCheckAt).toBe(2300);
+  });
+});
