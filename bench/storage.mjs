@@ -1,5 +1,4 @@
 // Storage benchmark: `sluice run` of the orders CSV (~600 MB) from an S3 landing zone (a local
-
 // s3rver) versus the same file from a local landing zone, in the same run (target ratio <= 1.5).
 // The upload to the S3 server is not timed; the S3 run streams the object to disk while hashing it.
 import { spawn } from "node:child_process";
