@@ -103,4 +103,22 @@ describe("sluice watch", () => {
     );
     expect(overlaps[0]!.n).toBe(0);
   });
+
+  it("SIGTERM during a run: the run completes (or is left re-runnable) and nothing loads twice", async () => {
+    const dir = makeProject(project);
+    const daemon = await startDaemon(dir, ["orders"]);
+    const lines = Array.from({ length: 150_000 }, (_, i) => `${i},value-${i}`).join("\n");
+    addFile(dir, "landing/in/orders/big.csv", `id,v\n${lines}\n`);
+    await waitFor(() => /orders: running/.test(daemon.stderr()), 15_000, daemon.stderr);
+    const exit = await daemon.stop("SIGTERM");
+    expect(exit.code).toBe(0);
+    const again = await sluice(["run", "orders", "--json"], dir);
+    expect(again.code).toBe(0);
+    expect(await count(dir, "orders")).toBe(150_000);
+    const loads = await queryRows(
+      dir,
+      "select * from sluice.files where path = 'in/orders/big.csv' and status = 'loaded'",
+    );
+    expect(loads).toHaveLength(1);
+  });
 });
