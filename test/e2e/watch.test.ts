@@ -24,20 +24,23 @@ describe("sluice watch", () => {
   it("loads arriving files once stable, batches bursts, runs downstreams, stays queryable, stops cleanly", async () => {
     const dir = makeProject(project);
     const daemon = await startDaemon(dir);
+    // Rows loaded so far, from the daemon's run lines (printed once a run has committed).
+    const loaded = () =>
+      [...daemon.stdout().matchAll(/orders: succeeded .*loaded (\d+)/g)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
     try {
       addFile(dir, "landing/in/orders/a.csv", "id,v\n1,a\n2,b\n");
-      await waitFor(async () => (await count(dir, "orders")) === 2, 15_000, daemon.stderr);
+      await waitFor(() => loaded() === 2, 15_000, daemon.stderr);
+      // Queryable while the daemon is idle: it does not hold the warehouse between runs.
+      expect(await count(dir, "orders")).toBe(2);
       // The downstream SQL pipeline ran after its upstream succeeded.
-      await waitFor(async () => (await count(dir, "counts")) === 1, 10_000, daemon.stderr);
+      await waitFor(() => /counts: succeeded/.test(daemon.stdout()), 10_000, daemon.stderr);
 
       // A burst of small files becomes one run.
       for (let i = 0; i < 25; i++) addFile(dir, `landing/in/orders/burst${i}.csv`, `id,v\n${100 + i},x\n`);
-      await waitFor(async () => (await count(dir, "orders")) === 27, 20_000, daemon.stderr);
-      const burstRuns = await queryRows<{ files: number }>(
-        dir,
-        "select count(*) as files from sluice.files where path like 'in/orders/burst%' group by run_id",
-      );
-      expect(burstRuns.length).toBeLessThanOrEqual(2);
+      await waitFor(() => loaded() === 27, 20_000, daemon.stderr);
 
       // A file written slowly (a chunk every 150 ms for ~1.5 s) is read only once complete.
       const slow = join(dir, "landing/in/orders/slow.csv");
@@ -46,17 +49,23 @@ describe("sluice watch", () => {
         await sleep(150);
         appendFileSync(slow, `${1000 + i},s\n`);
       }
-      await waitFor(async () => (await count(dir, "orders")) === 37, 15_000, daemon.stderr);
-      await sleep(800);
-      expect(await count(dir, "orders")).toBe(37);
-      const slowLoads = await queryRows(dir, "select * from sluice.files where path = 'in/orders/slow.csv'");
-      expect(slowLoads).toHaveLength(1);
+      await waitFor(() => loaded() === 37, 15_000, daemon.stderr);
+      await sleep(500);
+      expect(loaded()).toBe(37);
     } finally {
       const exit = await daemon.stop("SIGTERM");
       expect(exit.code).toBe(0);
     }
     expect(daemon.stderr()).toMatch(/SIGTERM: stopping/);
     expect(daemon.stderr()).not.toMatch(/error|NodeVersionSupportWarning/i);
+    expect(await count(dir, "orders")).toBe(37);
+    const burstRuns = await queryRows(
+      dir,
+      "select run_id from sluice.files where path like 'in/orders/burst%' group by run_id",
+    );
+    expect(burstRuns.length).toBeLessThanOrEqual(2);
+    const slowLoads = await queryRows(dir, "select * from sluice.files where path = 'in/orders/slow.csv'");
+    expect(slowLoads).toHaveLength(1);
     // Nothing left behind: the next plain run finds nothing to do.
     const after = await sluice(["run", "--json"], dir);
     expect(after.json<{ runs: { status: string }[] }>().runs[0]!.status).toBe("skipped");
@@ -120,5 +129,29 @@ describe("sluice watch", () => {
       "select * from sluice.files where path = 'in/orders/big.csv' and status = 'loaded'",
     );
     expect(loads).toHaveLength(1);
+  });
+
+  it("a daemon and a `sluice run` side by side load every file exactly once", async () => {
+    const dir = makeProject(project);
+    const daemon = await startDaemon(dir, ["orders"]);
+    try {
+      for (let i = 0; i < 10; i++) addFile(dir, `landing/in/orders/f${i}.csv`, `id,v\n${i},x\n`);
+      await sleep(350); // some files become stable for the daemon while the run starts
+      const run = await sluice(["run", "orders", "--json"], dir, { env: { SLUICE_LOCK_WAIT: "30s" } });
+      expect(run.code).toBe(0);
+      await waitFor(
+        () => !/orders: running/.test(daemon.stderr()) || /succeeded|skipped/.test(daemon.stdout()),
+        10_000,
+      );
+      await sleep(1000);
+    } finally {
+      expect((await daemon.stop()).code).toBe(0);
+    }
+    expect(await count(dir, "orders")).toBe(10);
+    const loads = await queryRows<{ n: number }>(
+      dir,
+      "select count(*) as n from sluice.files where status = 'loaded' and path like 'in/orders/f%'",
+    );
+    expect(loads[0]!.n).toBe(10);
   });
 });
