@@ -44,6 +44,7 @@ export type SluiceErrorCode =
   | "THRESHOLD_EXCEEDED"
   | "CHECK_FATAL"
   | "SCHEMA_CHANGE"
+  | "KEY_VIOLATION"
   | "WAREHOUSE_LOCKED"
   | "WAREHOUSE_ERROR"
   | "QUERY_FAILED"

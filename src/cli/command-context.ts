@@ -1,5 +1,6 @@
 import { configError, loadProject } from "../config/load-config.js";
 import { validateProject } from "../config/validate-project.js";
+import { discoverFiles } from "../runner/discover-files.js";
 import { createProjectContext, type ProjectContext } from "../runner/project-context.js";
 import type { Output } from "./output.js";
 
@@ -14,7 +15,26 @@ export interface GlobalOptions {
  */
 export async function openProject(options: GlobalOptions, output: Output): Promise<ProjectContext> {
   const project = await loadProject({ configPath: options.config });
-  const problems = await validateProject(project.config);
+  const ctx = createProjectContext(project, { notice: output.notice });
+  const problems = await validateProject(project.config, { sampleFile: (name) => sampleFile(ctx, name) });
   if (problems.length > 0) throw configError("sluice.yaml", problems);
-  return createProjectContext(project, { notice: output.notice });
+  return ctx;
+}
+
+/** The newest pending (or else archived) local file of a pipeline, to learn its columns at validate time. */
+async function sampleFile(ctx: ProjectContext, pipeline: string): Promise<string | undefined> {
+  const config = ctx.project.config.pipelines[pipeline];
+  const source = config?.source;
+  if (!source || !("path" in source)) return undefined;
+  // Only rules that name columns need the sample; reading a header is cheap, but not free.
+  if (config.checks.length === 0 && !config.dedupe) return undefined;
+  try {
+    const pending = await discoverFiles(ctx.landing, source.path);
+    const candidates =
+      pending.length > 0 ? pending : await discoverFiles(ctx.landing, `archive/${pipeline}/**/*`);
+    const newest = candidates.filter((e) => e.size > 0).at(-1);
+    return newest ? ctx.landing.localPath(newest.path) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -3,9 +3,14 @@ import { Command, CommanderError } from "commander";
 import { registerBackfillCommand } from "./commands/backfill-command.js";
 import { registerDemoCommand } from "./commands/demo-command.js";
 import { registerFilesCommand } from "./commands/files-command.js";
+import { registerHistoryCommand } from "./commands/history-command.js";
 import { registerInitCommand } from "./commands/init-command.js";
+import { registerLakeCommand } from "./commands/lake-command.js";
+import { registerParquetCommand } from "./commands/parquet-command.js";
+import { registerProfileCommand } from "./commands/profile-command.js";
 import { registerQuarantineCommand } from "./commands/quarantine-command.js";
 import { registerQueryCommand } from "./commands/query-command.js";
+import { registerRollbackCommand } from "./commands/rollback-command.js";
 import { registerRunCommand } from "./commands/run-command.js";
 import { registerRunsCommand } from "./commands/runs-command.js";
 import { registerSchemaCommand } from "./commands/schema-command.js";
@@ -20,8 +25,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const program = new Command()
   .name("sluice")
   .description("Embedded, YAML-first data ingestion: landing files to warehouse and lake, exactly once.")
-  // `files restore --version <n>` owns --version; elsewhere it prints Sluice's version.
-  .version("0.1.0", ownsVersionFlag(process.argv) ? "-V" : "-V, --version")
+  .version("0.1.0", "-V", "output the version number")
   .option("-c, --config <file>", "project file (default: ./sluice.yaml)")
   .showHelpAfterError()
   .exitOverride();
@@ -34,7 +38,12 @@ for (const register of [
   registerQuarantineCommand,
   registerQueryCommand,
   registerDemoCommand,
+  registerLakeCommand,
+  registerParquetCommand,
   registerSchemaCommand,
+  registerProfileCommand,
+  registerHistoryCommand,
+  registerRollbackCommand,
   registerWatchCommand,
   registerFilesCommand,
   registerBackfillCommand,
@@ -42,8 +51,12 @@ for (const register of [
   register(program);
 }
 
+// `--version` names the program's version only in first position: `sluice query --version orders=3`
+// pins a lake table version, and commander would otherwise take it as the program option.
+const argv = process.argv[2] === "--version" ? [...process.argv.slice(0, 2), "-V"] : process.argv;
+
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(argv);
 } catch (error) {
   if (error instanceof CommanderError) {
     // Help and version exit 0; usage errors exit 2 (commander already printed the message).
@@ -51,11 +64,4 @@ try {
   } else {
     process.exitCode = reportError(error, process.argv.includes("--json"));
   }
-}
-
-/** True when the command line is `sluice ... files restore ...`, whose `--version <n>` is a file version. */
-function ownsVersionFlag(argv: readonly string[]): boolean {
-  const words = argv.slice(2);
-  const files = words.indexOf("files");
-  return files !== -1 && words[files + 1] === "restore";
 }

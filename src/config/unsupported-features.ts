@@ -12,16 +12,6 @@ export function unsupportedFeatures(config: ProjectConfig): ConfigProblem[] {
   for (const [name, p] of Object.entries(config.pipelines)) {
     const at = `pipelines.${name}`;
     if ("stream" in p.source) notYet(`${at}.source`, "a stream source");
-    if (p.checks.length > 0) notYet(`${at}.checks`, "data-quality checks");
-    if (p.dedupe) notYet(`${at}.dedupe`, "dedupe");
-    if (p.anomalies) notYet(`${at}.anomalies`, "anomaly detection");
-    for (const [column, spec] of Object.entries(p.columns)) {
-      if (spec.mask) notYet(`${at}.columns.${column}.mask`, "masking");
-    }
-    if (!["append", "replace"].includes(p.target.mode)) notYet(`${at}.target.mode`, `mode ${p.target.mode}`);
-    if (p.target.lake) notYet(`${at}.target.lake`, "a lake target");
-    // incremental / late_data_window act on warehouse sources (sql/table); on files not yet.
-    if (p.incremental && "path" in p.source) notYet(`${at}.incremental`, "incremental loading of files");
     if (p.late_data_window && !p.incremental)
       problems.push({ path: `${at}.late_data_window`, message: "needs incremental: { cursor: <column> }" });
   }

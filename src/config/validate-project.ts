@@ -1,11 +1,16 @@
 import { DuckDBInstance } from "@duckdb/node-api";
 import { queryRows } from "../engine/duckdb-query.js";
+import { sampleColumns } from "../engine/sample-columns.js";
+import { validateChecks } from "../plan/check-validation.js";
 import { graphProblems } from "../plan/pipeline-graph.js";
 import { cronProblem } from "../plan/schedule-plan.js";
+import { expressionProbeSql, probeTypeProblem, validateSqlExpression } from "../plan/sql-expression.js";
+import type { ColumnInfo } from "../plan/sql-text.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import type { ConfigProblem } from "./load-config.js";
-import type { ProjectConfig } from "./schema.js";
+import type { PipelineConfig, ProjectConfig } from "./schema.js";
 import { unsupportedFeatures } from "./unsupported-features.js";
+import { lakeTargetProblems } from "./validate-lake-target.js";
 
 const writeKeywords =
   /\b(INSERT|UPDATE|DELETE|DROP|CREATE|ALTER|ATTACH|DETACH|COPY|INSTALL|LOAD|PRAGMA|SET|CALL|EXPORT|IMPORT|TRUNCATE|VACUUM|CHECKPOINT)\b/i;
@@ -33,7 +38,13 @@ export function unsafeSqlReason(sql: string): string | null {
  * @example
  * const problems = await validateProject(config); // [] when valid
  */
-export async function validateProject(config: ProjectConfig): Promise<ConfigProblem[]> {
+export async function validateProject(
+  config: ProjectConfig,
+  options: {
+    /** A local sample file of a pipeline's source (from the landing zone), to learn its columns. */
+    readonly sampleFile?: (pipeline: string) => Promise<string | undefined>;
+  } = {},
+): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [...unsupportedFeatures(config)];
   const instance = await DuckDBInstance.create(":memory:");
   const con = await instance.connect();
@@ -41,6 +52,23 @@ export async function validateProject(config: ProjectConfig): Promise<ConfigProb
     const rows = await queryRows(con, `SELECT json_serialize_sql(${quoteLiteral(sql)}) AS j`);
     const parsed = JSON.parse(String(rows[0]?.j ?? "{}")) as { error?: boolean; error_message?: string };
     return parsed.error ? (parsed.error_message ?? "does not parse") : null;
+  };
+  /** Parses and binds a condition against the declared columns; unknown columns are left to run time. */
+  const probeBoolean = async (sql: string, columns: readonly ColumnInfo[]): Promise<string | null> => {
+    const unsafe = validateSqlExpression(sql);
+    if (unsafe) return unsafe;
+    const parse = await parses(`SELECT ${sql}`);
+    if (parse) return parse;
+    if (columns.length === 0) return null;
+    try {
+      const rows = await queryRows(con, expressionProbeSql(sql, columns));
+      return probeTypeProblem(String(rows[0]?.type ?? ""), { boolean: true });
+    } catch (error) {
+      const message = (error as Error).message.split("\n")[0] ?? "";
+      // A column the declared list does not know may still come from the file: checked at run time.
+      if (/Referenced column .* not found/.test(message)) return null;
+      return message;
+    }
   };
   const typeExists = async (type: string): Promise<string | null> => {
     try {
@@ -71,6 +99,28 @@ export async function validateProject(config: ProjectConfig): Promise<ConfigProb
         const problem = unsafe ?? (await parses(`SELECT ${expression}`));
         if (problem) problems.push({ path: `${at}.derive.${column}`, message: problem });
       }
+      const sample = await options.sampleFile?.(name);
+      const known = sample ? await sampleColumns(con, sample, pipeline) : undefined;
+      for (const problem of validateChecks(pipeline, known)) {
+        problems.push({ path: `${at}.${problem.path}`, message: problem.message });
+      }
+      const probeColumns = declaredColumns(pipeline);
+      for (const [i, check] of pipeline.checks.entries()) {
+        for (const [key, sql] of [
+          ["sql", check.rule === "expression" ? check.sql : undefined],
+          ["where", check.where],
+        ] as const) {
+          if (sql === undefined) continue;
+          const problem = await probeBoolean(sql, probeColumns);
+          if (problem) problems.push({ path: `${at}.checks[${i}].${key}`, message: problem });
+        }
+      }
+      if (Object.values(pipeline.columns).some((c) => c.mask === "hash") && !process.env.SLUICE_MASK_SALT) {
+        problems.push({
+          path: `${at}.columns`,
+          message: "mask: hash needs a salt: set the SLUICE_MASK_SALT environment variable",
+        });
+      }
       if (pipeline.late_data_window && !["merge", "delete_insert"].includes(pipeline.target.mode)) {
         problems.push({
           path: `${at}.late_data_window`,
@@ -81,9 +131,23 @@ export async function validateProject(config: ProjectConfig): Promise<ConfigProb
         const problem = cronProblem(pipeline.schedule, pipeline.timezone);
         if (problem) problems.push({ path: `${at}.schedule`, message: problem });
       }
-      if (pipeline.target.mode === "merge" && !(pipeline.target.keys && pipeline.target.keys.length > 0)) {
-        problems.push({ path: `${at}.target.keys`, message: "mode merge needs keys" });
+      const mode = pipeline.target.mode;
+      if (
+        ["merge", "scd2", "cdc"].includes(mode) &&
+        !(pipeline.target.keys && pipeline.target.keys.length > 0)
+      ) {
+        problems.push({ path: `${at}.target.keys`, message: `mode ${mode} needs keys` });
       }
+      if (
+        mode === "delete_insert" &&
+        !(pipeline.target.partition_by && pipeline.target.partition_by.length > 0)
+      ) {
+        problems.push({
+          path: `${at}.target.partition_by`,
+          message: "mode delete_insert needs partition_by",
+        });
+      }
+      problems.push(...lakeTargetProblems(pipeline, at));
     }
     problems.push(...graphProblems(config.pipelines));
   } finally {
@@ -91,4 +155,11 @@ export async function validateProject(config: ProjectConfig): Promise<ConfigProb
     instance.closeSync();
   }
   return problems;
+}
+
+/** Declared columns with a type (enough to bind expressions that only use them). */
+function declaredColumns(pipeline: PipelineConfig): ColumnInfo[] {
+  return Object.entries(pipeline.columns)
+    .filter(([, c]) => c.type !== undefined)
+    .map(([name, c]) => ({ name, type: c.type! }));
 }

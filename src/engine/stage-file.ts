@@ -42,6 +42,8 @@ export interface StagedFile {
   readonly accepted: number;
   readonly malformed: number;
   readonly warnings: readonly string[];
+  /** CSV only: lines before the first record (skipped lines and the header). */
+  readonly headerLines?: number | undefined;
 }
 
 const SNIFF_LINE_LIMIT = 256 * 1024 * 1024;
@@ -62,9 +64,10 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
   const context = { ...request, table, malformedTable };
   let columns: StagedColumn[];
   const warnings: string[] = [];
+  const csvLayout: { headerLines?: number } = {};
   switch (request.format) {
     case "csv":
-      columns = await stageCsv(con, context, warnings);
+      columns = await stageCsv(con, context, warnings, csvLayout);
       break;
     case "jsonl":
       columns = await stageJsonl(con, context, warnings);
@@ -75,7 +78,15 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
   }
   const accepted = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(table)}`);
   const malformed = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(malformedTable)}`);
-  return { table, malformedTable, columns, accepted, malformed, warnings };
+  return {
+    table,
+    malformedTable,
+    columns,
+    accepted,
+    malformed,
+    warnings,
+    headerLines: csvLayout.headerLines,
+  };
 }
 
 type StageContext = StageRequest & { readonly table: string; readonly malformedTable: string };
@@ -100,6 +111,7 @@ async function stageCsv(
   con: DuckDBConnection,
   ctx: StageContext,
   warnings: string[],
+  layout: { headerLines?: number },
 ): Promise<StagedColumn[]> {
   const options = ctx.source.options;
   let sniff: Record<string, unknown>;
@@ -123,6 +135,7 @@ async function stageCsv(
     comment: options?.comment,
   };
   if (dialect.delimiter === "") throw unparseable(ctx, "CSV", new Error("no delimiter could be detected"));
+  layout.headerLines = dialect.skip + (dialect.header ? 1 : 0);
 
   let rawNames: (string | null)[];
   if (dialect.header) {

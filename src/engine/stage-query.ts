@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { ColumnConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
-import { quoteIdent, quoteLiteral, quoteTableName } from "../plan/sql-text.js";
+import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import { queryNumber, queryRows } from "./duckdb-query.js";
 import type { StagedFile } from "./stage-file.js";
 
@@ -47,7 +47,7 @@ export async function stageQuery(con: DuckDBConnection, request: QueryStageReque
   const base =
     "sql" in request.source
       ? `(${request.source.sql.trim().replace(/;+\s*$/, "")})`
-      : quoteTableName(request.source.table);
+      : quoteQualified(request.source.table);
   const { sql, outsideWindowSql } = await incrementalSql(con, base, request);
   await con.run(
     `CREATE OR REPLACE TEMP TABLE ${quoteIdent(malformedTable)} (line BIGINT, error_type VARCHAR, message VARCHAR, raw VARCHAR)`,

@@ -1,18 +1,13 @@
-import { mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, join, sep } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine, SluiceError } from "../errors.js";
 import type { AddAction } from "./delta-log.js";
-import {
-  type DeltaStructField,
-  deltaToDuckType,
-  isStatsType,
-  quoteIdent,
-  quoteLiteral,
-} from "./delta-schema.js";
+import { type DeltaStructField, isStatsType, quoteIdent, quoteLiteral } from "./delta-schema.js";
 import { describeTable, type LakeTable, tableFile } from "./lake-table.js";
-import { partitionFolder, partitionValueExpression, pathToDeltaUri } from "./partition-values.js";
+import { partitionFolder, pathToDeltaUri } from "./partition-values.js";
 
 /** How data files are written. */
 export interface DataFileOptions {
@@ -47,9 +42,10 @@ export function parseSize(size: string | number): number {
 
 /**
  * Writes the rows of `selectSql` (whose columns are `fields`) as Parquet data files with one
- * bulk DuckDB COPY (hive-partitioned, sized toward the target), computes per-file stats
- * with DuckDB, and uploads the files into the table folder. Returns their `add` actions
- * (not yet committed: the caller commits them).
+ * bulk DuckDB COPY (hive-partitioned, sized toward the target). Per-file statistics come from the
+ * COPY itself (`RETURN_STATS`: row count, partition keys, min/max/null count per column), so the data
+ * is never read twice. Files move into the table folder (a rename when the lake is a local folder on
+ * the same file system as the temp folder). Returns their `add` actions (not yet committed).
  *
  * @example
  * const files = await writeDataFiles(con, table, "SELECT * FROM batch", fields, { partitionColumns: ["year"] });
@@ -61,7 +57,7 @@ export async function writeDataFiles(
   fields: readonly DeltaStructField[],
   options: DataFileOptions,
 ): Promise<WrittenFile[]> {
-  const dir = await mkdtemp(join(tmpdir(), "sluice-delta-write-"));
+  const dir = await mkdtemp(join(stagingRoot(table), "write-"));
   try {
     const out = join(dir, "out");
     const codec = options.compression === "none" ? "uncompressed" : (options.compression ?? "zstd");
@@ -70,16 +66,20 @@ export async function writeDataFiles(
       `COMPRESSION ${codec}`,
       `ROW_GROUP_SIZE ${options.rowGroupSize ?? 100_000}`,
       "FILENAME_PATTERN 'part-{uuid}'",
+      "RETURN_STATS",
     ];
     const target = options.targetFileSize ?? 128 * 1024 * 1024;
     // DuckDB cannot rotate files inside PARTITION_BY: write one file per partition, then split the big ones.
-    if (options.partitionColumns.length > 0) {
-      copyOptions.push(`PARTITION_BY (${options.partitionColumns.map(quoteIdent).join(", ")})`);
-    } else {
-      copyOptions.push(`FILE_SIZE_BYTES ${target}`);
-    }
+    const partitioned = options.partitionColumns.length > 0;
+    const layout = partitioned
+      ? `PARTITION_BY (${options.partitionColumns.map(quoteIdent).join(", ")})`
+      : `FILE_SIZE_BYTES ${target}`;
+    let copied: CopiedFile[];
     try {
-      await con.run(`COPY (${selectSql}) TO ${quoteLiteral(out)} (${copyOptions.join(", ")})`);
+      const reader = await con.runAndReadAll(
+        `COPY (${selectSql}) TO ${quoteLiteral(out)} (${[...copyOptions, layout].join(", ")})`,
+      );
+      copied = reader.getRowObjectsJson().map(copiedFile);
     } catch (error) {
       throw new SluiceError(
         "LAKE_ERROR",
@@ -87,28 +87,34 @@ export async function writeDataFiles(
         { cause: error },
       );
     }
-    if (options.partitionColumns.length > 0) await splitLargeFiles(con, out, target, copyOptions.slice(0, 4));
-    const stats = await fileStats(con, out, fields, options);
+    if (partitioned) copied = await splitLargeFiles(con, copied, target, copyOptions);
+    const partitionFields = options.partitionColumns.map((c) => fields.find((f) => f.name === c)!);
+    const partitionSet = new Set(options.partitionColumns);
+    const statFields = options.skipStats
+      ? []
+      : fields.filter((f) => !partitionSet.has(f.name) && typeof f.type === "string");
     const written: WrittenFile[] = [];
     const suffix = codec === "uncompressed" ? "" : `.${codec}`;
-    for (const s of stats) {
-      const folder = partitionFolder(options.partitionColumns, s.partitionValues);
-      const base = relative(out, s.file)
+    for (const file of copied) {
+      const partitionValues: Record<string, string | null> = {};
+      for (const f of partitionFields)
+        partitionValues[f.name] = partitionText(file.partitionKeys[f.name], f.type);
+      const folder = partitionFolder(options.partitionColumns, partitionValues);
+      const base = file.path
         .split(sep)
         .pop()!
         .replace(/\.parquet$/, "");
       const rel = `${folder === "" ? "" : `${folder}/`}${base}-c000${suffix}.parquet`;
-      await table.storage.putLocalFile(s.file, tableFile(table, rel));
-      const entry = await table.storage.stat(tableFile(table, rel));
+      const entry = await placeFile(table, file.path, tableFile(table, rel));
       written.push({
-        rows: s.rows,
+        rows: file.rows,
         add: {
           path: pathToDeltaUri(rel),
-          partitionValues: s.partitionValues,
-          size: entry?.size ?? 0,
-          modificationTime: Math.round(entry?.mtimeMs ?? Date.now()),
+          partitionValues,
+          size: entry.size,
+          modificationTime: Math.round(entry.mtimeMs),
           dataChange: true,
-          stats: s.stats,
+          stats: statsJson(file, statFields),
         },
       });
     }
@@ -118,109 +124,179 @@ export async function writeDataFiles(
   }
 }
 
-/** Re-writes files bigger than 1.5x the target into target-sized files in the same folder. */
-async function splitLargeFiles(
-  con: DuckDBConnection,
-  out: string,
-  target: number,
-  copyOptions: readonly string[],
-): Promise<void> {
-  const big: string[] = [];
-  const walk = async (folder: string): Promise<void> => {
-    for (const entry of await readdir(folder, { withFileTypes: true })) {
-      const full = join(folder, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.name.endsWith(".parquet") && (await stat(full)).size > target * 1.5) big.push(full);
+/**
+ * A temp folder root on the lake's own file system when the lake is local (`<lake>/.sluice-tmp`, so
+ * files can be renamed into place); leftovers of killed writers older than a day are removed.
+ */
+function stagingRoot(table: LakeTable): string {
+  const local = table.storage.localPath("");
+  if (local === undefined) return tmpdir();
+  const root = join(local, ".sluice-tmp");
+  try {
+    mkdirSync(root, { recursive: true });
+    const dayAgo = Date.now() - 86_400_000;
+    for (const name of readdirSync(root)) {
+      const full = join(root, name);
+      if (statSync(full).mtimeMs < dayAgo) rmSync(full, { recursive: true, force: true });
     }
-  };
-  await walk(out);
-  for (const file of big) {
-    const parts = `${file}.split`;
-    await con.run(
-      `COPY (SELECT * FROM read_parquet(${quoteLiteral(file)})) TO ${quoteLiteral(parts)} (${[...copyOptions, `FILE_SIZE_BYTES ${target}`].join(", ")})`,
-    );
-    await rm(file);
-    for (const name of await readdir(parts)) await rename(join(parts, name), join(dirname(file), name));
-    await rm(parts, { recursive: true, force: true });
+    return root;
+  } catch {
+    return tmpdir();
   }
 }
 
-interface FileStats {
-  readonly file: string;
+/** Moves a written file to its place in the table: rename when local, upload otherwise. */
+async function placeFile(
+  table: LakeTable,
+  from: string,
+  to: string,
+): Promise<{ size: number; mtimeMs: number }> {
+  const local = table.storage.localPath(to);
+  if (local !== undefined) {
+    await mkdir(dirname(local), { recursive: true });
+    try {
+      await rename(from, local);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EXDEV") throw error;
+      await table.storage.putLocalFile(from, to);
+    }
+    const st = await stat(local);
+    return { size: st.size, mtimeMs: st.mtimeMs };
+  }
+  await table.storage.putLocalFile(from, to);
+  const entry = await table.storage.stat(to);
+  return { size: entry?.size ?? 0, mtimeMs: entry?.mtimeMs ?? Date.now() };
+}
+
+/** One file a COPY wrote, with the statistics DuckDB returned for it. */
+interface CopiedFile {
+  readonly path: string;
   readonly rows: number;
-  readonly partitionValues: Record<string, string | null>;
-  readonly stats: string;
+  readonly size: number;
+  readonly partitionKeys: Readonly<Record<string, string | null>>;
+  /** Column name -> { min, max, null_count, has_nan, ... } as text. */
+  readonly columns: ReadonlyMap<string, Readonly<Record<string, string | null>>>;
+}
+
+type KeyValues = readonly { readonly key: string; readonly value: unknown }[] | null | undefined;
+
+function copiedFile(row: Record<string, unknown>): CopiedFile {
+  const pairs = (v: unknown) => (v as KeyValues) ?? [];
+  const columns = new Map<string, Record<string, string | null>>();
+  for (const { key, value } of pairs(row.column_statistics)) {
+    const m = /^"((?:[^"]|"")*)"$/.exec(key);
+    if (!m) continue; // nested leaf ("a"."b"): no top-level stats
+    const stats: Record<string, string | null> = {};
+    for (const p of pairs(value)) stats[p.key] = p.value === null ? null : String(p.value);
+    columns.set(m[1]!.replaceAll('""', '"'), stats);
+  }
+  const partitionKeys: Record<string, string | null> = {};
+  for (const { key, value } of pairs(row.partition_keys)) {
+    partitionKeys[key] = value === null || value === undefined ? null : String(value);
+  }
+  return {
+    path: String(row.filename),
+    rows: Number(row.count),
+    size: Number(row.file_size_bytes),
+    partitionKeys,
+    columns,
+  };
+}
+
+/** Re-writes files bigger than 1.5x the target into target-sized files in the same folder. */
+async function splitLargeFiles(
+  con: DuckDBConnection,
+  files: readonly CopiedFile[],
+  target: number,
+  copyOptions: readonly string[],
+): Promise<CopiedFile[]> {
+  const out: CopiedFile[] = [];
+  for (const file of files) {
+    if (file.size <= target * 1.5) {
+      out.push(file);
+      continue;
+    }
+    const parts = `${file.path}.split`;
+    const reader = await con.runAndReadAll(
+      `COPY (SELECT * FROM read_parquet(${quoteLiteral(file.path)}, hive_partitioning = false)) TO ${quoteLiteral(parts)} (${[...copyOptions, `FILE_SIZE_BYTES ${target}`].join(", ")})`,
+    );
+    for (const row of reader.getRowObjectsJson()) {
+      const part = copiedFile(row);
+      const moved = join(dirname(file.path), part.path.split(sep).pop()!);
+      await rename(part.path, moved);
+      out.push({ ...part, path: moved, partitionKeys: file.partitionKeys });
+    }
+    await rm(file.path);
+    await rm(parts, { recursive: true, force: true });
+  }
+  return out;
 }
 
 const NUMERIC = /^(byte|short|integer|long|float|double|decimal\(.*\))$/;
 
-/** One DuckDB GROUP BY over the written files: row count, partition values, min/max/nullCount per column. */
-async function fileStats(
-  con: DuckDBConnection,
-  out: string,
-  fields: readonly DeltaStructField[],
-  options: DataFileOptions,
-): Promise<FileStats[]> {
-  const partitionSet = new Set(options.partitionColumns);
-  const partitionFields = options.partitionColumns.map((c) => fields.find((f) => f.name === c)!);
-  const dataFields = fields.filter((f) => !partitionSet.has(f.name) && typeof f.type === "string");
-  const select: string[] = ["filename", "count(*)::BIGINT AS n"];
-  partitionFields.forEach((f, i) => {
-    select.push(`${partitionValueExpression(`any_value(${quoteIdent(f.name)})`, f.type)} AS p${i}`);
-  });
-  const statFields = options.skipStats ? [] : dataFields;
-  statFields.forEach((f, i) => {
-    const col = quoteIdent(f.name);
-    select.push(`(count(*) - count(${col}))::BIGINT AS z${i}`);
-    if (typeof f.type === "string" && isStatsType(f.type)) {
-      select.push(
-        `${statText(`min(${col})`, f.type)} AS lo${i}`,
-        `${statText(`max(${col})`, f.type)} AS hi${i}`,
-      );
+/** Delta `stats` JSON of a file: numRecords, and min/max/nullCount of each stats-capable column. */
+function statsJson(file: CopiedFile, fields: readonly DeltaStructField[]): string {
+  const mins: string[] = [];
+  const maxs: string[] = [];
+  const nulls: string[] = [];
+  for (const f of fields) {
+    const type = f.type as string;
+    const key = JSON.stringify(f.name);
+    const s = file.columns.get(f.name);
+    // A column DuckDB kept no statistics for is all NULL only when it has no values at all.
+    const nullCount = s?.null_count ?? (s === undefined ? null : String(file.rows));
+    if (nullCount !== null && nullCount !== undefined) nulls.push(`${key}:${Number(nullCount)}`);
+    if (!s || !isStatsType(type) || s.has_nan === "true") continue;
+    const lo = statValue(s.min ?? null, type);
+    const hi = statValue(s.max ?? null, type);
+    if (lo !== undefined && hi !== undefined) {
+      mins.push(`${key}:${lo}`);
+      maxs.push(`${key}:${hi}`);
     }
-  });
-  const hiveTypes = partitionFields
-    .map((f) => `${quoteLiteral(f.name)}: ${deltaToDuckType(f.type)}`)
-    .join(", ");
-  const source = `read_parquet(${quoteLiteral(join(out, "**", "*.parquet"))}, filename = true, hive_partitioning = ${
-    partitionFields.length > 0
-  }${partitionFields.length > 0 ? `, hive_types = {${hiveTypes}}` : ""})`;
-  const reader = await con.runAndReadAll(`SELECT ${select.join(", ")} FROM ${source} GROUP BY filename`);
-  const rows = reader.getRowObjects();
-  return rows.map((row) => {
-    const partitionValues: Record<string, string | null> = {};
-    partitionFields.forEach((f, i) => {
-      const v = row[`p${i}`];
-      partitionValues[f.name] = v === null || v === undefined ? null : String(v);
-    });
-    const mins: string[] = [];
-    const maxs: string[] = [];
-    const nulls: string[] = [];
-    statFields.forEach((f, i) => {
-      const key = JSON.stringify(f.name);
-      nulls.push(`${key}:${String(row[`z${i}`])}`);
-      const lo = row[`lo${i}`];
-      const hi = row[`hi${i}`];
-      const numeric = typeof f.type === "string" && NUMERIC.test(f.type);
-      const json = (v: unknown) => (numeric ? String(v) : JSON.stringify(String(v)));
-      const finite = (v: unknown) =>
-        v !== null && v !== undefined && (!numeric || /^-?[0-9.eE+-]+$/.test(String(v)));
-      if (finite(lo) && finite(hi)) {
-        mins.push(`${key}:${json(lo)}`);
-        maxs.push(`${key}:${json(hi)}`);
-      }
-    });
-    const n = String(row["n"]);
-    const stats = `{"numRecords":${n},"minValues":{${mins.join(",")}},"maxValues":{${maxs.join(",")}},"nullCount":{${nulls.join(",")}}}`;
-    return { file: String(row["filename"]), rows: Number(n), partitionValues, stats };
-  });
+  }
+  return `{"numRecords":${file.rows},"minValues":{${mins.join(",")}},"maxValues":{${maxs.join(",")}},"nullCount":{${nulls.join(",")}}}`;
 }
 
-/** SQL text of a min/max value as Delta stats expect it (ISO timestamps with Z, strings truncated). */
-function statText(expr: string, type: string): string {
-  if (type === "timestamp") return `strftime(timezone('UTC', ${expr}), '%Y-%m-%dT%H:%M:%S.%fZ')`;
-  if (type === "timestamp_ntz") return `strftime(${expr}, '%Y-%m-%dT%H:%M:%S.%f')`;
-  if (type === "date") return `strftime(${expr}, '%Y-%m-%d')`;
-  if (type === "string") return `CASE WHEN length(${expr}) <= 32 THEN ${expr} END`;
-  return `CAST(${expr} AS VARCHAR)`;
+/** JSON text of a min/max statistic as Delta expects it, or undefined to leave it out. */
+function statValue(text: string | null, type: string): string | undefined {
+  if (text === null) return undefined;
+  if (NUMERIC.test(type)) return /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) ? text : undefined;
+  if (type === "string") return [...text].length <= 32 ? JSON.stringify(text) : undefined;
+  if (type === "date") return /^\d{4}-\d{2}-\d{2}$/.test(text) ? JSON.stringify(text) : undefined;
+  if (type === "timestamp") {
+    const iso = timestampText(text, true);
+    return iso === undefined ? undefined : JSON.stringify(`${iso.replace(" ", "T")}Z`);
+  }
+  if (type === "timestamp_ntz") {
+    const iso = timestampText(text, false);
+    return iso === undefined ? undefined : JSON.stringify(iso.replace(" ", "T"));
+  }
+  return undefined;
+}
+
+/**
+ * `YYYY-MM-DD HH:MM:SS.ffffff` of a DuckDB timestamp text (`…[.f][+HH[:MM]]`), shifted to UTC when
+ * `utc` and an offset is present.
+ */
+function timestampText(text: string, utc: boolean): string | undefined {
+  const m =
+    /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([+-])(\d{2})(?::?(\d{2}))?)?$/.exec(
+      text.trim(),
+    );
+  if (!m) return undefined;
+  const micros = (m[7] ?? "").padEnd(6, "0").slice(0, 6);
+  let when = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  if (utc && m[8]) when -= (m[8] === "-" ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10] ?? 0)) * 60_000;
+  const d = new Date(when);
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${micros}`;
+}
+
+/** A partition value as Delta serializes it, from DuckDB's text of the key. */
+function partitionText(value: string | null | undefined, type: DeltaStructField["type"]): string | null {
+  if (value === null || value === undefined) return null;
+  if (type === "timestamp" || type === "timestamp_ntz")
+    return timestampText(value, type === "timestamp") ?? value;
+  if (type === "boolean") return /^(true|1|t)$/i.test(value) ? "true" : "false";
+  return value;
 }

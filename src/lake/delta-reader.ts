@@ -127,7 +127,7 @@ export async function snapshotSelectSql(
     const type = physical.get(f.name);
     if (type === undefined) return `CAST(NULL AS ${deltaToDuckType(f.type)}) AS ${col}`;
     if (f.type === "timestamp" && /^TIMESTAMP(_NS|_MS|_S)?$/.test(type))
-      return `timezone('UTC', ${col}) AS ${col}`;
+      return `make_timestamptz(epoch_us(CAST(${col} AS TIMESTAMP))) AS ${col}`;
     return col;
   });
   if (options.withFileName) projection.push("__sluice_file");

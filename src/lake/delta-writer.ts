@@ -35,6 +35,11 @@ export interface DeltaWriteOptions {
   readonly tableName?: string;
   readonly maxRetries?: number;
   readonly checkpointInterval?: number;
+  /**
+   * Append/replace_partitions: an SQL predicate over the table's columns; rows matching it are removed in the
+   * same commit (files holding them are rewritten without them). Sluice uses it for `--force` reloads.
+   */
+  readonly deleteWhere?: string;
   /** Extra `commitInfo` fields (e.g. the run id). */
   readonly commitInfo?: Readonly<Record<string, unknown>>;
 }
@@ -104,6 +109,19 @@ export async function writeDelta(
       removed = merged.touched;
       writeSql = merged.sql;
       cleanupRead = merged.cleanup;
+    }
+    if (
+      snapshot &&
+      options.deleteWhere &&
+      mode !== "merge" &&
+      mode !== "overwrite" &&
+      snapshot.files.length > 0
+    ) {
+      const rewrite = await planDelete(con, snapshot, options.deleteWhere, writeSql);
+      removed = rewrite.touched;
+      writeSql = rewrite.sql;
+      cleanupRead = rewrite.cleanup;
+      if (removed.length > 0) intent = { isolation: "read-all" };
     }
     const written = await writeDataFiles(con, table, writeSql, plan.fields, {
       partitionColumns: plan.partitionColumns,
@@ -253,7 +271,8 @@ function columnPlan(name: string, duckType: string, existing: DeltaType | undefi
   }
   const upper = duckType.toUpperCase();
   if (/^TIMESTAMP(_S|_MS|_NS)?$/.test(upper) && !ntz) {
-    return { type: "timestamp", sql: `timezone('UTC', CAST(${col} AS TIMESTAMP)) AS ${col}` };
+    // Naive timestamps are taken as UTC; make_timestamptz(epoch_us(..)) equals timezone('UTC', ..) without ICU per row.
+    return { type: "timestamp", sql: `make_timestamptz(epoch_us(CAST(${col} AS TIMESTAMP))) AS ${col}` };
   }
   if (/^TIMESTAMP(_S|_MS|_NS)$/.test(upper))
     return { type: "timestamp_ntz", sql: `CAST(${col} AS TIMESTAMP) AS ${col}` };
@@ -361,5 +380,29 @@ async function planMerge(
   if (touched.length === 0) return { touched, sql: batchSql, cleanup: async () => undefined };
   const old = await snapshotSelectSql(con, snapshot, touched);
   const kept = `SELECT * FROM (${old.sql}) t WHERE NOT EXISTS (SELECT 1 FROM ${quoteIdent(batch)} b WHERE ${on})`;
+  return { touched, sql: `(${kept}) UNION ALL BY NAME (${batchSql})`, cleanup: old.cleanup };
+}
+
+/** Files holding rows that match `predicate`, and SQL of their other rows plus the batch. */
+async function planDelete(
+  con: DuckDBConnection,
+  snapshot: DeltaSnapshot,
+  predicate: string,
+  batchSql: string,
+): Promise<{ touched: AddAction[]; sql: string; cleanup(): Promise<void> }> {
+  const all = await snapshotSelectSql(con, snapshot, snapshot.files, { withFileName: true });
+  let touchedPaths: Set<string>;
+  try {
+    const reader = await con.runAndReadAll(
+      `SELECT DISTINCT __sluice_file FROM (${all.sql}) WHERE coalesce((${predicate}), false)`,
+    );
+    touchedPaths = new Set(reader.getRows().map((r) => String(r[0])));
+  } finally {
+    await all.cleanup();
+  }
+  const touched = snapshot.files.filter((f) => touchedPaths.has(f.path));
+  if (touched.length === 0) return { touched, sql: batchSql, cleanup: async () => undefined };
+  const old = await snapshotSelectSql(con, snapshot, touched);
+  const kept = `SELECT * FROM (${old.sql}) WHERE NOT coalesce((${predicate}), false)`;
   return { touched, sql: `(${kept}) UNION ALL BY NAME (${batchSql})`, cleanup: old.cleanup };
 }

@@ -22,6 +22,8 @@ export interface ParquetManifest {
   /** Partition column -> DuckDB type, so readers type hive values. */
   readonly partitionTypes: Readonly<Record<string, string>>;
   readonly files: readonly ManifestFile[];
+  /** Provenance of the write (Sluice stores its pipeline, run, sequence and source files here). */
+  readonly sluice?: Readonly<Record<string, unknown>>;
 }
 
 /** Options of {@link writeParquetLake}. */
@@ -32,6 +34,8 @@ export interface ParquetLakeWriteOptions {
   readonly targetFileSize?: number | string;
   readonly rowGroupSize?: number;
   readonly runId?: string;
+  /** Provenance recorded in the manifest (`sluice` key). */
+  readonly provenance?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -102,6 +106,7 @@ export async function writeParquetLake(
       partitionBy,
       partitionTypes,
       files: options.mode === "overwrite" ? files : [...(previous?.files ?? []), ...files],
+      ...(options.provenance ? { sluice: options.provenance } : {}),
     };
     if (
       await table.storage.writeFile(manifestPath(table, version), JSON.stringify(manifest, null, 1), {
@@ -117,6 +122,38 @@ export async function writeParquetLake(
     `${describeTable(table)}: another run published concurrently; re-run to apply this one`,
     { transient: true },
   );
+}
+
+/**
+ * Manifest versions of a Parquet lake table, newest first.
+ *
+ * @example
+ * for (const v of await manifestVersions(table)) console.log(v);
+ */
+export async function manifestVersions(table: LakeTable): Promise<number[]> {
+  const out: number[] = [];
+  for await (const entry of table.storage.list(tableFile(table, "_manifests"))) {
+    const m = /\/(\d{20})\.json$/.exec(entry.path);
+    if (m) out.push(Number(m[1]));
+  }
+  return out.sort((a, b) => b - a);
+}
+
+/**
+ * Reads one manifest version.
+ *
+ * @example
+ * const m = await readManifest(table, 0);
+ */
+export async function readManifest(table: LakeTable, version: number): Promise<ParquetManifest> {
+  const path = manifestPath(table, version);
+  try {
+    return JSON.parse((await table.storage.readFile(path)).toString("utf8")) as ParquetManifest;
+  } catch (error) {
+    throw new SluiceError("LAKE_ERROR", `${path}: the manifest is missing or not valid JSON`, {
+      cause: error,
+    });
+  }
 }
 
 function manifestPath(table: LakeTable, version: number): string {

@@ -64,6 +64,8 @@ export function csvSniffSql(
     quoteLiteral(path),
     ...userCsvOptions(options),
     `max_line_size=${sniffLineLimit}`,
+    // DuckDB's default buffer is 16x max_line_size: 4 GiB for the sniff limit. One line's worth is enough.
+    `buffer_size=${sniffLineLimit}`,
     "ignore_errors=true",
   ];
   return `SELECT Delimiter, Quote, Escape, NewLineDelimiter, SkipRows, HasHeader, Columns FROM sniff_csv(${args.join(", ")})`;
@@ -101,6 +103,7 @@ export function csvHeaderSql(
     "null_padding=true",
     "ignore_errors=true",
     `max_line_size=${sniffLineLimit}`,
+    `buffer_size=${sniffLineLimit}`,
     "strict_mode=false",
   ];
   return `SELECT * FROM read_csv(${args.join(", ")}) LIMIT 1`;
@@ -156,6 +159,7 @@ export function jsonLinesSql(path: string, maxLineSize: number): string {
     "strict_mode=false",
     "null_padding=true",
     `max_line_size=${maxLineSize}`,
+    `buffer_size=${Math.max(maxLineSize, 32 * 1024 * 1024)}`,
   ];
   return `read_csv(${args.join(", ")})`;
 }

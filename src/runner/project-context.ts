@@ -5,6 +5,7 @@ import { lazyStorage } from "../storage/lazy-storage.js";
 import { localStorage } from "../storage/local-storage.js";
 import type { Storage } from "../storage/storage.js";
 import { openDuckDbWarehouse } from "../warehouse/duckdb-warehouse.js";
+import { openPostgresWarehouse } from "../warehouse/postgres-warehouse.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 
 /** A project with its storages resolved and a way to open its warehouse. */
@@ -75,10 +76,7 @@ export function createProjectContext(project: Project, options: ProjectContextOp
           onWait: notice,
         });
       }
-      throw new SluiceError(
-        "CONFIG_INVALID",
-        "sluice.yaml: warehouse: PostgreSQL is not supported by this build",
-      );
+      return openPostgresWarehouse({ url: spec, readOnly: open.readOnly ?? false, onRetry: notice });
     },
   };
 }

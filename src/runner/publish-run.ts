@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { PipelineConfig } from "../config/schema.js";
 import type { LedgerEntry, PublishBatch, RunRecord, Warehouse } from "../warehouse/warehouse.js";
+import { lakeTargetPlan, publishToLake } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import type { RunReport } from "./run-report.js";
 
@@ -13,23 +14,29 @@ export interface RunOutcome {
   readonly replaces: PublishBatch["replaces"];
   readonly ledger: readonly LedgerEntry[];
   readonly quarantineSql: string | undefined;
+  /** The incremental high-water mark reached (stored with the load). */
+  readonly watermark?: { readonly cursor: string; readonly value: string } | undefined;
 }
 
 /**
- * The publish stage: target rows, ledger and run record in one warehouse transaction.
- * (Targets beyond the warehouse hook in here, keyed by the run so a repeat never writes twice.)
+ * The publish stage: the lake target first (a commit keyed by the run, see lake-publish.ts), then
+ * target rows, ledger and run record in one warehouse transaction.
  *
  * @example
  * await publishRun(ctx, warehouse, pipeline, outcome, logger);
  */
 export async function publishRun(
-  _ctx: ProjectContext,
+  ctx: ProjectContext,
   warehouse: Warehouse,
   pipeline: PipelineConfig,
   outcome: RunOutcome,
   logger: Logger,
 ): Promise<void> {
   const { run, report, rowsSql, ledger, quarantineSql } = outcome;
+  const lake = lakeTargetPlan(pipeline.target);
+  if (lake) await publishToLake(ctx, warehouse, run.pipeline, lake, outcome, logger);
+  // Crash-test hook: die in the window between the lake commit and the warehouse commit.
+  if (lake && process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");
   if (rowsSql && pipeline.target.table) {
     const result = await warehouse.publish({
       run,
@@ -39,13 +46,55 @@ export async function publishRun(
       ledger,
       quarantineSql,
       checks: report.checks,
+      schemaEvolution: pipeline.schema_evolution,
+      sumColumns: numericColumns(pipeline),
+      watermark: outcome.watermark,
+      resolveDuplicates: (paths) => {
+        markDuplicates(report, paths);
+        return {
+          run: { ...run, report: { ...report } },
+          ledger: ledger.map((e) =>
+            paths.includes(e.path) && e.status === "loaded"
+              ? { ...e, status: "skipped_duplicate" as const, rowsLoaded: 0 }
+              : e,
+          ),
+        };
+      },
     });
-    logger.info(
-      { inserted: result.inserted, deleted: result.deleted, table: pipeline.target.table },
-      "published",
-    );
+    report.load = {
+      table: pipeline.target.table,
+      mode: pipeline.target.mode,
+      inserted: result.inserted,
+      updated: result.updated,
+      deleted: result.deleted,
+    };
+    report.reconciliation = result.reconciliation;
+    if (result.reconciliation && !result.reconciliation.ok) {
+      logger.warn({ mismatches: result.reconciliation.mismatches }, "reconciliation mismatch");
+    }
+    logger.info({ ...report.load, reconciliation: result.reconciliation?.ok ?? null }, "published");
     return;
   }
   await warehouse.recordRun(run, ledger, quarantineSql);
   logger.info("recorded (no rows to publish)");
+}
+
+/** Columns declared numeric under `columns:` (their sums are reconciled). */
+function numericColumns(pipeline: PipelineConfig): string[] {
+  return Object.entries(pipeline.columns)
+    .filter(([, c]) => c.mask === undefined && /int|decimal|numeric|double|float|real/i.test(c.type ?? ""))
+    .map(([name, c]) => c.rename ?? name);
+}
+
+/** Files another process loaded first: reported skipped_duplicate, their rows not counted as loaded. */
+function markDuplicates(report: RunReport, paths: readonly string[]): void {
+  for (const file of report.files) {
+    if (!paths.includes(file.path) || file.status !== "loaded") continue;
+    file.status = "skipped_duplicate";
+    file.warnings.push("loaded meanwhile by another process");
+    report.rows.loaded -= file.rows.loaded;
+    report.rows.duplicates += file.rows.loaded;
+    file.rows.duplicates += file.rows.loaded;
+    file.rows.loaded = 0;
+  }
 }

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import type { PipelineConfig, SourceConfig } from "../config/schema.js";
 import { type StagedQuery, stageQuery } from "../engine/stage-query.js";
-import { quoteLiteral } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { parseDuration } from "./durations.js";
@@ -39,9 +38,9 @@ export interface CursorRange {
 }
 
 /**
- * Stages a warehouse source for a run: reads the last committed high-water mark of the pipeline's
- * `incremental.cursor` from its run history (committed with the rows, so a crash never skips or
- * repeats), applies `lag` / `late_data_window`, and returns the staged rows plus the new range.
+ * Stages a warehouse source for a run: reads only rows above the pipeline's stored high-water mark
+ * (`incremental.cursor`, committed with the rows, so a crash never skips or repeats), applies `lag` /
+ * `late_data_window`, and returns the staged rows plus the range read.
  *
  * @example
  * const { staged, cursor } = await stageQuerySource(warehouse, "daily", pipeline, source, "q0");
@@ -54,7 +53,8 @@ export async function stageQuerySource(
   tablePrefix: string,
 ): Promise<{ staged: StagedQuery; sha256: string; cursor: CursorRange | null }> {
   const incremental = pipeline.incremental;
-  const after = incremental ? await lastCursor(warehouse, name) : null;
+  // The high-water mark the last load stored with its rows (the run's incremental stage keeps it current).
+  const after = incremental ? await warehouse.watermark(name) : null;
   const lagMs = incremental?.lag ? parseDuration(incremental.lag) : 0;
   const windowMs = pipeline.late_data_window ? parseDuration(pipeline.late_data_window) : undefined;
   const staged = await stageQuery(warehouse.engine, {
@@ -83,15 +83,4 @@ export async function stageQuerySource(
     .update(JSON.stringify({ sql: staged.sql, rows: staged.accepted, to: cursor?.to ?? null }))
     .digest("hex");
   return { staged, sha256, cursor };
-}
-
-/** The high-water mark of the last succeeded run of a pipeline, or null. */
-async function lastCursor(warehouse: Warehouse, pipeline: string): Promise<string | null> {
-  const rows = await warehouse.query(
-    `SELECT json_extract_string(report, '$.cursor.to') AS mark FROM sluice.runs
-      WHERE pipeline = ${quoteLiteral(pipeline)} AND status = 'succeeded'
-        AND json_extract_string(report, '$.cursor.to') IS NOT NULL
-      ORDER BY started_at DESC LIMIT 1`,
-  );
-  return (rows[0]?.mark as string | null | undefined) ?? null;
 }

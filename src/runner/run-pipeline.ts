@@ -4,21 +4,27 @@ import { join } from "node:path";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
 import { queryNumber } from "../engine/duckdb-query.js";
+import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
 import { type StagedFile, stageFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
+import type { CheckResult } from "../plan/check-compiler.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
+import { maskExpression } from "../plan/masking.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
 import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
 import { acquireFile } from "./acquire-file.js";
 import { discoverFiles } from "./discover-files.js";
+import { planIncremental } from "./incremental.js";
+import { lakeSequence } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import { publishRun } from "./publish-run.js";
 import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
 import { newRunId } from "./run-id.js";
 import { openRunLog } from "./run-log.js";
-import { addRows, emptyRows, type FileReport, type RunReport } from "./run-report.js";
+import { profileRun } from "./run-profile.js";
+import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
 
 /** Progress of a run, for progress bars. */
@@ -48,6 +54,7 @@ interface FileWork {
   readonly entry: StorageEntry;
   readonly report: FileReport;
   staged?: StagedFile;
+  judged?: JudgedFile;
   /** Earlier loads of the same content (replaced under --force; the crash-repair hint otherwise). */
   priorLoads: readonly LedgerEntry[];
   /** Data problems send a failed file to unprocessed/; transient ones leave it where it is. */
@@ -113,6 +120,9 @@ export async function runFilePipeline(
 
   try {
     report.sequence = await warehouse.nextSequence(name);
+    // A run that died between its lake commit and its warehouse commit used a sequence the catalog never saw.
+    report.sequence = Math.max(report.sequence, (await lakeSequence(ctx, con, name, pipeline)) + 1);
+    if (hasMasks) await setMaskSalt(con, process.env.SLUICE_MASK_SALT ?? "");
     for (const [index, entry] of entries.entries()) {
       options.onProgress?.({
         pipeline: name,
@@ -136,6 +146,49 @@ export async function runFilePipeline(
     });
 
     const loaded = works.filter((w) => w.report.status === "loaded" && w.staged);
+    // Late data on a warehouse source re-stages whole partitions, older rows included: no cursor filter.
+    const lateData = query !== undefined && pipeline.late_data_window !== undefined;
+    const rowsBefore = lateData ? loaded.map((w) => ({ ...w.report.rows })) : [];
+    const incremental = await planIncremental(warehouse, name, pipeline, loaded);
+    if (lateData) loaded.forEach((w, i) => Object.assign(w.report.rows, rowsBefore[i]));
+    const rowsParts = loaded
+      .filter((w) => w.staged!.columns.length > 0)
+      .map((w) =>
+        shapeSql(
+          w.judged?.keptTable ?? w.staged!.table,
+          w.staged!.columns,
+          pipeline,
+          { runId, sourceFile: w.report.path, loadedAt: startedAt },
+          lateData ? undefined : incremental?.filterFor(w.staged!),
+          maskedValue(pipeline, w.staged!),
+        ),
+      );
+    let rowsSql =
+      rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined;
+    if (rowsSql) {
+      const { profile, anomalies } = await profileRun(
+        con,
+        warehouse,
+        name,
+        pipeline,
+        rowsSql,
+        `sluice_profile_${report.sequence}`,
+      );
+      report.profile = profile;
+      report.anomalies = anomalies.map((a) => a.message);
+      for (const anomaly of anomalies)
+        logger.warn({ metric: anomaly.metric, column: anomaly.column }, anomaly.message);
+      if (anomalies.length > 0 && pipeline.anomalies?.fail) {
+        // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
+        const error = `anomalies (anomalies.fail: true): ${anomalies.map((a) => a.message).join("; ")}; nothing published`;
+        for (const work of loaded) {
+          Object.assign(work.report, { status: "failed", error });
+          work.report.rows.loaded = 0;
+          work.moveOnFailure = true;
+        }
+        rowsSql = undefined;
+      }
+    }
     const reserved = new Set<string>();
     for (const work of works) {
       const { report: file } = work;
@@ -158,20 +211,15 @@ export async function runFilePipeline(
     if (failedFiles.length > 0) {
       report.error = failedFiles.map((w) => w.report.error).join("; ");
     }
-    const quarantineParts = works
-      .filter((w) => w.staged && w.report.rows.malformed > 0 && source.on_malformed !== "drop")
-      .map((w) => quarantineSelect(runId, name, w, hasMasks));
+    const quarantineParts = [
+      ...works
+        .filter((w) => w.staged && w.report.rows.malformed > 0 && source.on_malformed !== "drop")
+        .map((w) => quarantineSelect(runId, name, w, hasMasks)),
+      ...works.flatMap((w) => (w.judged?.quarantineSql ? [w.judged.quarantineSql] : [])),
+    ];
+    report.checks = aggregateChecks(works.flatMap((w) => w.judged?.checks ?? []));
     const quarantineSql = quarantineParts.length > 0 ? quarantineParts.join(" UNION ALL ") : undefined;
     if (quarantineSql) report.quarantine = quarantineFolder(name, runId);
-    const rowsParts = loaded
-      .filter((w) => w.staged!.columns.length > 0)
-      .map((w) =>
-        shapeSql(w.staged!.table, w.staged!.columns, pipeline, {
-          runId,
-          sourceFile: w.report.path,
-          loadedAt: startedAt,
-        }),
-      );
     const finishedAt = new Date();
     report.finished_at = finishedAt.toISOString();
     const ledger: LedgerEntry[] = works.map((w) => ({
@@ -201,8 +249,8 @@ export async function runFilePipeline(
       {
         run,
         report,
-        rowsSql:
-          rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined,
+        rowsSql,
+        watermark: await incremental?.markOf(rowsSql),
         replaces: options.force
           ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
           : [],
@@ -273,6 +321,11 @@ export async function runFilePipeline(
     throw Object.assign(failure, { report });
   } finally {
     for (const work of works) {
+      for (const table of [...(work.judged?.tables ?? [])].reverse()) {
+        await con.run(`DROP VIEW IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+        await con.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+        await con.run(`DROP TABLE IF EXISTS ${quoteIdent(`${table}_lines`)}`).catch(() => undefined);
+      }
       if (!work.staged) continue;
       await con.run(`DROP TABLE IF EXISTS ${quoteIdent(work.staged.table)}`).catch(() => undefined);
       await con.run(`DROP TABLE IF EXISTS ${quoteIdent(work.staged.malformedTable)}`).catch(() => undefined);
@@ -293,15 +346,6 @@ export async function runFilePipeline(
       warnings: [],
     };
     const work: FileWork = { entry, report: file, priorLoads: [], moveOnFailure: false };
-    if (query) {
-      const staged = await stageQuerySource(warehouse, name, pipeline, query, `sluice_q${index}`);
-      Object.assign(file, { sha256: staged.sha256 });
-      Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
-      if (staged.cursor) report.cursor = staged.cursor;
-      file.warnings.push(...staged.staged.warnings);
-      work.staged = staged.staged;
-      return work;
-    }
     const fail = (error: unknown, moveOnFailure: boolean): FileWork => {
       const e = asSluiceError(error, "FILE_UNREADABLE", file.path);
       file.status = "failed";
@@ -311,6 +355,14 @@ export async function runFilePipeline(
       logger.warn({ file: file.path, code: e.code }, e.message);
       return work;
     };
+    if (query) {
+      const staged = await stageQuerySource(warehouse, name, pipeline, query, `sluice_q${index}`);
+      Object.assign(file, { sha256: staged.sha256 });
+      Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
+      file.warnings.push(...staged.staged.warnings);
+      work.staged = staged.staged;
+      return judgeAndDecide(work, staged.staged, fail);
+    }
     // Hash first: the ledger knows files by content (remote files are downloaded in the same pass).
     let localPath: string;
     try {
@@ -411,13 +463,62 @@ export async function runFilePipeline(
         true,
       );
     }
-    const failing = staged.malformed;
+    const lineOf =
+      format === "csv" && staged.headerLines !== undefined
+        ? csvLineMapper({
+            localPath,
+            headerLines: staged.headerLines,
+            malformedTable: staged.malformedTable,
+            accepted: staged.accepted,
+          })
+        : undefined;
+    return judgeAndDecide(work, staged, fail, lineOf);
+  }
+
+  /** The judge stage (checks, dedupe) and the decision (thresholds) for a staged file or query result. */
+  async function judgeAndDecide(
+    work: FileWork,
+    staged: StagedFile,
+    fail: (error: unknown, moveOnFailure: boolean) => FileWork,
+    lineOf?: Parameters<typeof judgeFile>[3]["lineOf"],
+  ): Promise<FileWork> {
+    const file = work.report;
+    if (needsJudging(pipeline)) {
+      const judged = await judgeFile(con, staged, pipeline, {
+        runId,
+        pipeline: name,
+        file: work.entry.path,
+        prefix: staged.table.replace(/_stage$/, ""),
+        lineOf,
+      });
+      work.judged = judged;
+      file.warnings.push(...judged.warnings);
+      file.rows.quarantined += judged.quarantined;
+      file.rows.duplicates = judged.duplicates;
+      file.rows.loaded = staged.accepted - judged.quarantined - judged.duplicates;
+      for (const check of judged.checks.filter((c) => c.severity === "warn" && c.failed > 0)) {
+        file.warnings.push(`check ${check.name} (warn): ${check.message ?? `${check.failed} rows failed`}`);
+      }
+      const blocking = judged.checks.filter(
+        (c) => c.failed > 0 && (c.severity === "fatal" || (c.level === "dataset" && c.severity === "error")),
+      );
+      if (blocking.length > 0) {
+        const what = blocking.map(
+          (c) => `${c.name} [${c.severity}]: ${c.message ?? `${c.failed} rows failed`}`,
+        );
+        return fail(
+          new SluiceError("CHECK_FATAL", `${work.entry.path}: ${what.join("; ")}; nothing published`),
+          true,
+        );
+      }
+    }
+    const failing = staged.malformed + (work.judged?.quarantined ?? 0);
     const rate = file.rows.read === 0 ? 0 : failing / file.rows.read;
     if (rate > pipeline.max_failure_rate) {
       return fail(
         new SluiceError(
           "THRESHOLD_EXCEEDED",
-          `${entry.path}: ${failing} of ${file.rows.read} rows failed (${(rate * 100).toFixed(1)}% > max_failure_rate ${(pipeline.max_failure_rate * 100).toFixed(1)}%); nothing published`,
+          `${work.entry.path}: ${failing} of ${file.rows.read} rows failed (${(rate * 100).toFixed(1)}% > max_failure_rate ${(pipeline.max_failure_rate * 100).toFixed(1)}%); nothing published`,
         ),
         true,
       );
@@ -432,6 +533,32 @@ export async function runFilePipeline(
     const row = rows.getRowObjectsJson()[0];
     return row ? `line ${row.line ?? "?"}: ${row.error_type}: ${row.message}` : "unknown";
   }
+}
+
+/** Checks, dedupe or masks: the file goes through the judge stage. */
+function needsJudging(pipeline: PipelineConfig): boolean {
+  return pipeline.checks.length > 0 || pipeline.dedupe !== undefined;
+}
+
+/** Column value SQL for the target: masked where the pipeline masks the column. */
+function maskedValue(pipeline: PipelineConfig, staged: StagedFile): (column: string) => string {
+  const types = new Map(staged.columns.map((c) => [c.name, c.type]));
+  return (column) => {
+    const mask = pipeline.columns[column]?.mask;
+    const ref = quoteIdent(column);
+    if (!mask) return ref;
+    return maskExpression(mask, ref, maskSaltSql, types.get(column) ?? "VARCHAR") ?? ref;
+  };
+}
+
+/** One line per check for the run: failures summed over the run's files. */
+function aggregateChecks(results: readonly CheckResult[]): CheckReport[] {
+  const byName = new Map<string, CheckReport>();
+  for (const r of results) {
+    const seen = byName.get(r.name);
+    byName.set(r.name, { name: r.name, severity: r.severity, failed: (seen?.failed ?? 0) + r.failed });
+  }
+  return [...byName.values()];
 }
 
 function quarantineSelect(runId: string, pipeline: string, work: FileWork, withholdRaw: boolean): string {

@@ -40,8 +40,25 @@ export interface RunReport {
   error: string | null;
   log: string | null;
   quarantine: string | null;
-  /** Warehouse sources with `incremental:`: the cursor range this run read (its `to` is the next run's start). */
-  cursor?: { readonly column: string; readonly from: string | null; readonly to: string | null };
+  /** Per-column profile of the published rows (nulls, distinct, min, max, mean, stddev, lengths). */
+  profile?: import("./run-profile.js").RunProfile;
+  /** Deviations from the last runs beyond the z-score threshold (volume, null share, means). */
+  anomalies?: string[];
+  /** What the load did to the warehouse table (absent when nothing was published). */
+  load?: {
+    readonly table: string;
+    readonly mode: string;
+    readonly inserted: number;
+    readonly updated: number;
+    readonly deleted: number;
+  } | null;
+  /** Source-versus-target counts (and sums of declared numeric columns) of the load. */
+  reconciliation?: {
+    readonly source_rows: number;
+    readonly target_rows: number;
+    readonly ok: boolean;
+    readonly mismatches: readonly string[];
+  } | null;
 }
 
 /** Zero counts. */

@@ -1,3 +1,5 @@
+import { historyCatalogDdl } from "./catalog-sql.js";
+
 /** DDL of the catalog Sluice keeps inside a DuckDB warehouse (schema `sluice`). */
 export const duckdbCatalogDdl = [
   "CREATE SCHEMA IF NOT EXISTS sluice",
@@ -17,4 +19,5 @@ export const duckdbCatalogDdl = [
   `CREATE TABLE IF NOT EXISTS sluice.checks (
      run_id VARCHAR NOT NULL, pipeline VARCHAR NOT NULL, name VARCHAR NOT NULL, severity VARCHAR NOT NULL,
      failed BIGINT NOT NULL)`,
+  ...historyCatalogDdl("duckdb"),
 ] as const;

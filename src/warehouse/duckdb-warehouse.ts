@@ -1,10 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { queryNumber, queryRows } from "../engine/duckdb-query.js";
+import { jsonRows, queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { firstLine, SluiceError } from "../errors.js";
-import { quoteIdent, quoteLiteral, quoteTableName } from "../plan/sql-text.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { ledgerInsertSql, rowToLedger, runInsertSql, watermarkSelectSql } from "./catalog-sql.js";
 import { duckdbCatalogDdl } from "./duckdb-catalog.js";
-import type { LedgerEntry, PublishBatch, PublishResult, RunRecord, Warehouse } from "./warehouse.js";
+import { batchTable, prepareBatch } from "./prepare-batch.js";
+import { publishInSession } from "./publish-session.js";
+import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
+import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
+import type { SqlSession } from "./write-batch.js";
 
 /** How to open the embedded warehouse. */
 export interface DuckDbWarehouseOptions {
@@ -34,12 +39,16 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
 }
 
 async function openWithWait(options: DuckDbWarehouseOptions): Promise<DuckDBInstance> {
+  const settings = engineMemorySettings();
   const deadline = Date.now() + (options.waitMs ?? 120_000);
   const started = Date.now();
   let told = false;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await DuckDBInstance.create(options.file, options.readOnly ? { access_mode: "READ_ONLY" } : {});
+      return await DuckDBInstance.create(options.file, {
+        ...(options.readOnly ? { access_mode: "READ_ONLY" } : {}),
+        ...settings,
+      });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (options.readOnly && /does not exist|No such file/i.test(message)) {
@@ -65,7 +74,7 @@ async function openWithWait(options: DuckDbWarehouseOptions): Promise<DuckDBInst
           { transient: true, cause: error },
         );
       }
-      if (!told && Date.now() - started >= 1000) {
+      if (!told && Date.now() - started >= 1500) {
         told = true;
         options.onWait?.(
           `waiting for ${options.file}: in use by another Sluice process${holder ? ` (PID ${holder})` : ""}…`,
@@ -76,53 +85,32 @@ async function openWithWait(options: DuckDbWarehouseOptions): Promise<DuckDBInst
   }
 }
 
-function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, file: string): Warehouse {
-  const ledgerValues = (entries: readonly LedgerEntry[]): string =>
-    entries
-      .map(
-        (e) =>
-          `(${[
-            quoteLiteral(e.runId),
-            quoteLiteral(e.pipeline),
-            quoteLiteral(e.path),
-            quoteLiteral(e.sha256),
-            e.size,
-            quoteLiteral(e.status),
-            e.rowsRead,
-            e.rowsLoaded,
-            e.archivedTo === null ? "NULL" : quoteLiteral(e.archivedTo),
-            e.error === null ? "NULL" : quoteLiteral(e.error),
-            "now()",
-          ].join(", ")})`,
-      )
-      .join(", ");
+/**
+ * DuckDB memory settings from the environment: SLUICE_MEMORY_LIMIT (e.g. `1GB`) caps DuckDB's buffer
+ * memory, so big staging tables spill to disk instead of growing the process.
+ */
+export function engineMemorySettings(): Record<string, string> {
+  const limit = process.env.SLUICE_MEMORY_LIMIT?.trim();
+  if (!limit) return {};
+  if (!/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(limit)) {
+    throw new SluiceError("USAGE", `SLUICE_MEMORY_LIMIT=${limit}: expected a size like 1GB or 512MB`);
+  }
+  return { memory_limit: limit };
+}
 
-  const writeRunRecord = async (run: RunRecord, ledger: readonly LedgerEntry[], quarantineSql?: string) => {
-    const rows = (run.report.rows ?? {}) as Record<string, number>;
-    const seq = Number(run.report.sequence ?? 0);
+function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file: string): Warehouse {
+  const session: SqlSession = {
+    dialect: "duckdb",
+    async exec(sql) {
+      const result = await con.run(sql);
+      return Number(result.rowsChanged);
+    },
+    rows: (sql) => queryRows(con, sql),
+  };
+  const writeQuarantine = async (quarantineSql: string) => {
     await con.run(
-      `INSERT INTO sluice.runs VALUES (${[
-        quoteLiteral(run.runId),
-        quoteLiteral(run.pipeline),
-        seq,
-        quoteLiteral(run.status),
-        `${quoteLiteral(run.startedAt.toISOString())}::TIMESTAMPTZ`,
-        `${quoteLiteral(run.finishedAt.toISOString())}::TIMESTAMPTZ`,
-        rows.read ?? 0,
-        rows.loaded ?? 0,
-        rows.quarantined ?? 0,
-        rows.malformed ?? 0,
-        rows.duplicates ?? 0,
-        run.report.error ? quoteLiteral(String(run.report.error)) : "NULL",
-        `${quoteLiteral(JSON.stringify(run.report))}::JSON`,
-      ].join(", ")})`,
+      `INSERT INTO sluice.quarantine (run_id, pipeline, file, line, rules, reasons, "values", raw) ${quarantineSql}`,
     );
-    if (ledger.length > 0) await con.run(`INSERT INTO sluice.files VALUES ${ledgerValues(ledger)}`);
-    if (quarantineSql) {
-      await con.run(
-        `INSERT INTO sluice.quarantine (run_id, pipeline, file, line, rules, reasons, "values", raw) ${quarantineSql}`,
-      );
-    }
   };
 
   const inTransaction = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -157,110 +145,47 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, file: 
       );
     },
     async publish(batch: PublishBatch): Promise<PublishResult> {
-      return inTransaction(async () => {
-        let inserted = 0;
-        let deleted = 0;
-        const table = batch.target.table;
-        if (table && batch.rowsSql) {
-          const target = quoteTableName(table);
-          const exists = await tableExists(con, table);
-          if (!exists || batch.target.mode === "replace") {
-            if (exists) deleted = await queryNumber(con, `SELECT count(*) FROM ${target}`);
-            await ensureSchemaOf(con, table);
-            await con.run(`CREATE OR REPLACE TABLE ${target} AS ${batch.rowsSql}`);
-            inserted = await queryNumber(con, `SELECT count(*) FROM ${target}`);
-          } else {
-            // New columns first: DuckDB refuses to alter a table this transaction already deleted from.
-            await addNewColumns(con, table, batch.rowsSql);
-            for (const old of batch.replaces) {
-              const where = `_sluice_run_id = ${quoteLiteral(old.runId)} AND _sluice_source_file = ${quoteLiteral(old.path)}`;
-              deleted += await queryNumber(con, `SELECT count(*) FROM ${target} WHERE ${where}`);
-              await con.run(`DELETE FROM ${target} WHERE ${where}`);
-            }
-            const before = await queryNumber(con, `SELECT count(*) FROM ${target}`);
-            await con.run(`INSERT INTO ${target} BY NAME ${batch.rowsSql}`);
-            inserted = (await queryNumber(con, `SELECT count(*) FROM ${target}`)) - before;
-          }
-        }
-        await writeRunRecord(batch.run, batch.ledger, batch.quarantineSql);
-        if (batch.checks.length > 0) {
-          const values = batch.checks
-            .map(
-              (c) =>
-                `(${quoteLiteral(batch.run.runId)}, ${quoteLiteral(batch.run.pipeline)}, ${quoteLiteral(c.name)}, ${quoteLiteral(c.severity)}, ${c.failed})`,
-            )
-            .join(", ");
-          await con.run(`INSERT INTO sluice.checks VALUES ${values}`);
-        }
-        return { inserted, deleted };
-      });
+      const prepared =
+        batch.target.table && batch.rowsSql
+          ? await prepareBatch(con, batch.rowsSql, batch.target)
+          : undefined;
+      try {
+        return await inTransaction(() =>
+          publishInSession(session, con, batch, prepared, {
+            stageBatch: async () => quoteIdent(batchTable),
+            writeQuarantine,
+          }),
+        );
+      } finally {
+        await con.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
+      }
     },
     async recordRun(run, ledger, quarantineSql) {
-      await inTransaction(() => writeRunRecord(run, ledger, quarantineSql));
+      await inTransaction(async () => {
+        await session.exec(runInsertSql(run, "duckdb"));
+        const ledgerSql = ledgerInsertSql(ledger);
+        if (ledgerSql) await session.exec(ledgerSql);
+        if (quarantineSql) await writeQuarantine(quarantineSql);
+      });
     },
     query: (sql) => queryRows(con, sql),
+    async queryWithColumns(sql) {
+      const reader = await con.runAndReadAll(sql);
+      return { columns: reader.columnNames(), rows: jsonRows(reader) };
+    },
+    async watermark(pipeline) {
+      const rows = await queryRows(con, watermarkSelectSql(pipeline)).catch(() => []);
+      return rows[0] ? String(rows[0].value) : null;
+    },
+    async history(table) {
+      return toLoadRecords(await queryRows(con, historySql(table)));
+    },
+    async rollback(table, toRunId, runId) {
+      return inTransaction(() => rollbackTable(session, table, toRunId, runId));
+    },
     async close() {
       con.closeSync();
       instance.closeSync();
     },
   };
-}
-
-function rowToLedger(row: Record<string, unknown>): LedgerEntry {
-  return {
-    runId: String(row.run_id),
-    pipeline: String(row.pipeline),
-    path: String(row.path),
-    sha256: String(row.sha256),
-    size: Number(row.size),
-    status: row.status as LedgerEntry["status"],
-    rowsRead: Number(row.rows_read ?? 0),
-    rowsLoaded: Number(row.rows_loaded ?? 0),
-    archivedTo: (row.archived_to as string | null) ?? null,
-    error: (row.error as string | null) ?? null,
-  };
-}
-
-function splitName(table: string): { schema: string; name: string } {
-  const parts = table.split(".");
-  return parts.length > 1
-    ? { schema: parts[0]!, name: parts.slice(1).join(".") }
-    : { schema: "main", name: table };
-}
-
-async function tableExists(con: DuckDBConnection, table: string): Promise<boolean> {
-  const { schema, name } = splitName(table);
-  return (
-    (await queryNumber(
-      con,
-      `SELECT count(*) FROM duckdb_tables() WHERE schema_name = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(name)} AND NOT temporary`,
-    )) > 0
-  );
-}
-
-async function ensureSchemaOf(con: DuckDBConnection, table: string): Promise<void> {
-  const { schema } = splitName(table);
-  if (schema !== "main") await con.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-}
-
-/** Schema evolution (`evolve`): columns the batch has and the table lacks are added, typed as in the batch. */
-async function addNewColumns(con: DuckDBConnection, table: string, rowsSql: string): Promise<void> {
-  const { schema, name } = splitName(table);
-  const existing = new Set(
-    (
-      await queryRows(
-        con,
-        `SELECT column_name FROM duckdb_columns() WHERE schema_name = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(name)}`,
-      )
-    ).map((r) => String(r.column_name)),
-  );
-  const incoming = await queryRows(con, `DESCRIBE ${rowsSql}`);
-  for (const column of incoming) {
-    const columnName = String(column.column_name);
-    if (!existing.has(columnName)) {
-      await con.run(
-        `ALTER TABLE ${quoteTableName(table)} ADD COLUMN ${quoteIdent(columnName)} ${String(column.column_type)}`,
-      );
-    }
-  }
 }

@@ -49,12 +49,63 @@ export interface PublishBatch {
    */
   readonly quarantineSql?: string | undefined;
   readonly checks: readonly { readonly name: string; readonly severity: string; readonly failed: number }[];
+  /** `schema_evolution` of the pipeline (default evolve). */
+  readonly schemaEvolution?: "evolve" | "freeze" | "discard_columns" | undefined;
+  /** Numeric columns whose batch sums are reconciled against the target after the load. */
+  readonly sumColumns?: readonly string[] | undefined;
+  /** The incremental high-water mark this run reached, stored in the same transaction. */
+  readonly watermark?: { readonly cursor: string; readonly value: string } | undefined;
+  /**
+   * Called (inside the publish) when another process loaded some of this run's files first: returns the
+   * run record and ledger with those files as skipped_duplicate. Their rows are left out of the load.
+   */
+  readonly resolveDuplicates?:
+    | ((paths: readonly string[]) => { run: RunRecord; ledger: readonly LedgerEntry[] })
+    | undefined;
+}
+
+/** Source-versus-target comparison of one load. */
+export interface Reconciliation {
+  readonly source_rows: number;
+  readonly target_rows: number;
+  readonly sums: Readonly<Record<string, { readonly source: number; readonly target: number }>>;
+  readonly ok: boolean;
+  readonly mismatches: readonly string[];
 }
 
 /** Rows a publish touched. */
 export interface PublishResult {
   readonly inserted: number;
+  readonly updated: number;
   readonly deleted: number;
+  readonly reconciliation: Reconciliation | null;
+  /** Files another process had loaded first (reported skipped_duplicate). */
+  readonly skippedDuplicates: readonly string[];
+}
+
+/** One load of a table, as `sluice history` lists it. */
+export interface LoadRecord {
+  readonly run_id: string;
+  readonly pipeline: string;
+  readonly table: string;
+  readonly mode: string;
+  readonly inserted: number;
+  readonly updated: number;
+  readonly deleted: number;
+  readonly saved: number;
+  readonly loaded_at: string;
+  readonly rolled_back_by: string | null;
+}
+
+/** What a rollback did. */
+export interface RollbackResult {
+  readonly run_id: string;
+  readonly table: string;
+  readonly to: string;
+  /** Loads undone, newest first. */
+  readonly undone: readonly string[];
+  readonly deleted: number;
+  readonly restored: number;
 }
 
 /**
@@ -75,5 +126,13 @@ export interface Warehouse {
   recordRun(run: RunRecord, ledger: readonly LedgerEntry[], quarantineSql?: string): Promise<void>;
   /** Read-only catalog and user queries. */
   query(sql: string): Promise<JsonRow[]>;
+  /** A read-only user query with its column names (PostgreSQL: in a READ ONLY transaction). */
+  queryWithColumns(sql: string): Promise<{ columns: string[]; rows: JsonRow[] }>;
+  /** The stored incremental high-water mark of a pipeline (null before the first load). */
+  watermark(pipeline: string): Promise<string | null>;
+  /** Every load of a table, oldest first. */
+  history(table: string): Promise<readonly LoadRecord[]>;
+  /** Restores a table's content as it was right after the load of `toRunId`; recorded as run `runId`. */
+  rollback(table: string, toRunId: string, runId: string): Promise<RollbackResult>;
   close(): Promise<void>;
 }

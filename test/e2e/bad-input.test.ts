@@ -114,7 +114,7 @@ describe("bad input files", () => {
     // Nothing vanished: the unterminated quote swallowed line 8, whose text is kept in the raw record.
     expect(byLine.get(7)!.raw).toContain("7,lost?");
     expect(run.rows.read).toBe(run.rows.loaded + run.rows.quarantined);
-  }, 60_000);
+  }, 120_000);
 
   it("a header that looks like SQL is only ever a column name", async () => {
     const header = '"; DROP TABLE t; --",id';
@@ -218,5 +218,5 @@ describe("a warehouse locked by another process", () => {
     await new Promise((r) => setTimeout(r, 4500));
     expect((await sluice(["run"], dir)).code).toBe(0);
     expect(await rows(dir, "SELECT id FROM t ORDER BY id")).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
-  }, 60_000);
+  }, 120_000);
 });

@@ -2,35 +2,90 @@ import type { Command } from "commander";
 import { jsonRows } from "../../engine/duckdb-query.js";
 import { asSluiceError, SluiceError } from "../../errors.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
-import { createOutput, table, toCsv } from "../output.js";
+import { createOutput, type Output, table, toCsv } from "../output.js";
+import { openQueryEngine } from "../query-engine.js";
+import { mountLakeViews } from "../query-lake-views.js";
 
-/** `sluice query "<sql>" [--json | --csv]` */
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** `sluice query "<sql>" [--json | --csv] [--version T=N] [--timestamp T=ISO] [--delta NAME=PATH]` */
 export function registerQueryCommand(program: Command): void {
   program
     .command("query")
-    .description("read-only SQL against the warehouse")
+    .description("read-only SQL against the warehouse and the lake (lake tables as lake.<table>)")
     .argument("<sql>", "a SELECT (or any read-only statement)")
     .option("--json", "print an array of row objects", false)
     .option("--csv", "print CSV with a header", false)
-    .action(async (sql: string, opts: { json: boolean; csv: boolean }, cmd: Command) => {
-      if (opts.json && opts.csv) throw new SluiceError("USAGE", "choose one of --json and --csv");
-      const output = createOutput(opts.json);
-      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
-      const warehouse = await ctx.openWarehouse({ readOnly: true });
-      try {
-        const reader = await warehouse.engine.runAndReadAll(sql).catch((error: unknown) => {
-          throw new SluiceError("QUERY_FAILED", asSluiceError(error).message, { cause: error });
-        });
-        const columns = reader.columnNames();
-        const rows = jsonRows(reader);
-        if (opts.json) output.document(rows);
-        else if (opts.csv) process.stdout.write(toCsv(rows, columns));
-        else {
-          output.line(table(rows, columns));
-          output.line(`(${rows.length} row${rows.length === 1 ? "" : "s"})`);
+    .option("--version <table=N>", "read lake table <table> as of Delta version N (repeatable)", collect, [])
+    .option(
+      "--timestamp <table=ISO>",
+      "read lake table <table> as of the last commit at or before an ISO-8601 time (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--delta <name=path>",
+      "mount any Delta table folder as the view <name> (repeatable)",
+      collect,
+      [],
+    )
+    .action(
+      async (
+        sql: string,
+        opts: { json: boolean; csv: boolean; version: string[]; timestamp: string[]; delta: string[] },
+        cmd: Command,
+      ) => {
+        if (opts.json && opts.csv) throw new SluiceError("USAGE", "choose one of --json and --csv");
+        const output = createOutput(opts.json);
+        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+        const usesLake =
+          opts.version.length + opts.timestamp.length + opts.delta.length > 0 || /\blake\s*\./i.test(sql);
+        if (ctx.warehouseFile === undefined && !usesLake) {
+          // PostgreSQL warehouse: the SQL runs there, in a read-only transaction.
+          const warehouse = await ctx.openWarehouse({ readOnly: true });
+          try {
+            const { columns, rows } = await warehouse.queryWithColumns(sql).catch((error: unknown) => {
+              throw new SluiceError("QUERY_FAILED", asSluiceError(error).message, { cause: error });
+            });
+            print(output, rows, columns, opts.csv);
+          } finally {
+            await warehouse.close();
+          }
+          return;
         }
-      } finally {
-        await warehouse.close();
-      }
-    });
+        const engine = await openQueryEngine(ctx);
+        let cleanup: (() => Promise<void>) | undefined;
+        try {
+          cleanup = await mountLakeViews(engine.con, ctx, {
+            sql,
+            versions: opts.version,
+            timestamps: opts.timestamp,
+            deltas: opts.delta,
+            cwd: process.cwd(),
+          });
+          const reader = await engine.con.runAndReadAll(sql).catch((error: unknown) => {
+            const hint = engine.hasWarehouse ? "" : " (no warehouse yet: run `sluice run` first)";
+            throw new SluiceError("QUERY_FAILED", `${asSluiceError(error).message}${hint}`, { cause: error });
+          });
+          print(output, jsonRows(reader), reader.columnNames(), opts.csv);
+        } finally {
+          await cleanup?.();
+          engine.close();
+        }
+      },
+    );
+}
+
+function print(
+  output: Output,
+  rows: Record<string, unknown>[],
+  columns: readonly string[],
+  csv: boolean,
+): void {
+  if (output.json) output.document(rows);
+  else if (csv) process.stdout.write(toCsv(rows, columns));
+  else {
+    output.line(table(rows, columns));
+    output.line(`(${rows.length} row${rows.length === 1 ? "" : "s"})`);
+  }
 }

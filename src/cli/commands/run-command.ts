@@ -66,6 +66,7 @@ function printReports(output: ReturnType<typeof createOutput>, reports: readonly
       for (const w of f.warnings) output.line(`    warning: ${w}`);
     }
     for (const c of r.checks) output.line(`  check ${c.name} [${c.severity}]: ${c.failed} failed`);
+    for (const a of r.anomalies ?? []) output.line(`  anomaly: ${a}`);
     if (r.quarantine)
       output.line(`  quarantine: ${r.quarantine}/ (sluice quarantine ${r.pipeline} --run ${r.run_id})`);
     if (r.error && r.files.every((f) => !f.error)) output.line(`  error: ${r.error}`);

@@ -1,0 +1,176 @@
+// Warehouse merge benchmark: `merge` of a 1M-row CSV into a table already holding 1M rows (50% overlap,
+// every overlapping row changed), Sluice versus the best hand-written equivalent:
+//   PostgreSQL: psql in one session (\copy into a temporary staging table, INSERT ... ON CONFLICT DO UPDATE)
+//   DuckDB:     a raw MERGE INTO ... USING read_csv(...)
+// Prints RATIO pg_merge_vs_psql (target <= 1.3), RATIO psql_merge_vs_copy (informational),
+// RATIO duckdb_merge_vs_raw (target <= 1.5). PostgreSQL from BENCH_PG (default postgres://postgres@127.0.0.1:5432).
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import pg from "pg";
+import { ordersCsv, reportRatio, time } from "./data.mjs";
+
+const rows = Number(process.env.BENCH_WAREHOUSE_ROWS ?? 1_000_000);
+const server = process.env.BENCH_PG ?? "postgres://postgres@127.0.0.1:5432";
+const cli = new URL("../dist/cli/main.js", import.meta.url).pathname;
+const csv = await ordersCsv(rows);
+const dataCols = "order_id, customer, email, amount, order_date, status, note, updated_at";
+const columnDefs =
+  "order_id bigint, customer text, email text, amount numeric(12,2), order_date date, status text, note text, updated_at timestamp";
+const sluiceCols = "_sluice_run_id text, _sluice_source_file text, _sluice_loaded_at timestamptz";
+const from = Math.floor(rows / 2);
+const to = from + rows - 1;
+
+async function admin(sql, database = "postgres") {
+  const client = new pg.Client({ connectionString: `${server}/${database}` });
+  await client.connect();
+  try {
+    return await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+async function pgPreload(database) {
+  await admin(
+    `DROP TABLE IF EXISTS orders; CREATE TABLE orders (${columnDefs}, ${sluiceCols}, PRIMARY KEY (order_id));
+     INSERT INTO orders (${dataCols}) SELECT i, 'cust_' || (i % 100000), 'user' || (i % 50000) || '@example.com',
+       round(((i * 7919) % 100000) / 100.0 + 1, 2), date '2022-01-01' + (i % 1095)::int,
+       (ARRAY['NEW','SHIPPED','CANCELLED'])[1 + (i % 3)], 'old note ' || i, timestamp '2023-01-01' + i * interval '1 second'
+     FROM generate_series(${from}::bigint, ${to}::bigint) i`,
+    database,
+  );
+  await admin("VACUUM ANALYZE orders", database);
+  await admin("CHECKPOINT", database);
+}
+
+function psql(database, script) {
+  const url = new URL(`${server}/${database}`);
+  const result = spawnSync(
+    "psql",
+    [
+      "-X",
+      "-q",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      url.hostname,
+      "-p",
+      url.port || "5432",
+      "-U",
+      url.username || "postgres",
+      "-d",
+      database,
+    ],
+    { input: script, encoding: "utf8" },
+  );
+  if (result.status !== 0) throw new Error(`psql failed: ${result.stderr}`);
+}
+
+function sluiceRun(dir) {
+  const result = spawnSync(process.execPath, [cli, "run", "--json"], { cwd: dir, encoding: "utf8" });
+  const report = JSON.parse(result.stdout || "{}");
+  if (result.status !== 0) throw new Error(`sluice run failed: ${result.stdout}${result.stderr}`);
+  return report.runs?.[0];
+}
+
+function project(warehouse) {
+  const dir = mkdtempSync(join(tmpdir(), "sluice-bench-wh-"));
+  mkdirSync(join(dir, "landing/in"), { recursive: true });
+  copyFileSync(csv, join(dir, "landing/in/orders.csv"));
+  writeFileSync(
+    join(dir, "sluice.yaml"),
+    `warehouse: "${warehouse}"\npipelines:\n  orders:\n    source: { path: "in/*.csv" }\n    columns: { amount: { type: "decimal(12,2)" } }\n    target: { table: orders, mode: merge, keys: [order_id] }\n`,
+  );
+  return dir;
+}
+
+console.log(`merge of ${rows} CSV rows into ${rows} existing rows (50% overlap)`);
+
+// PostgreSQL
+const database = `sluice_bench_${process.pid}`;
+await admin(`CREATE DATABASE ${database}`);
+try {
+  const escaped = csv.replaceAll("'", "''");
+  await pgPreload(database);
+  const copy = await time("psql \\copy into a temporary table", () =>
+    psql(
+      database,
+      `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\n`,
+    ),
+  );
+  await pgPreload(database);
+  const updates = dataCols
+    .split(", ")
+    .slice(1)
+    .map((c) => `${c} = EXCLUDED.${c}`)
+    .join(", ");
+  const hand = await time("psql \\copy + INSERT ... ON CONFLICT DO UPDATE", () =>
+    psql(
+      database,
+      `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\nINSERT INTO orders (${dataCols}) SELECT ${dataCols} FROM stage ON CONFLICT (order_id) DO UPDATE SET ${updates};\n`,
+    ),
+  );
+  await pgPreload(database);
+  const dir = project(`${server}/${database}`);
+  const ours = await time("sluice run (merge into PostgreSQL)", () => sluiceRun(dir));
+  console.log(
+    `  sluice load: ${JSON.stringify(ours.result?.load)} reconciliation ok: ${ours.result?.reconciliation?.ok}`,
+  );
+  rmSync(dir, { recursive: true, force: true });
+  reportRatio("pg_merge_vs_psql", ours.seconds / hand.seconds, 1.3);
+  reportRatio("psql_merge_vs_copy", hand.seconds / copy.seconds);
+} finally {
+  await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+}
+
+// DuckDB
+async function duckPreload(file) {
+  rmSync(file, { force: true });
+  const instance = await DuckDBInstance.create(file);
+  const con = await instance.connect();
+  await con.run(`CREATE TABLE orders AS SELECT i::BIGINT AS order_id, 'cust_' || (i % 100000) AS customer,
+      'user' || (i % 50000) || '@example.com' AS email, CAST(round((i * 7919 % 100000) / 100.0 + 1, 2) AS DECIMAL(12,2)) AS amount,
+      DATE '2022-01-01' + (i % 1095)::INT AS order_date, ['NEW','SHIPPED','CANCELLED'][1 + (i % 3)::INT] AS status,
+      'old note ' || i AS note, TIMESTAMP '2023-01-01 00:00:00' + to_seconds(i) AS updated_at,
+      NULL::VARCHAR AS _sluice_run_id, NULL::VARCHAR AS _sluice_source_file, NULL::TIMESTAMPTZ AS _sluice_loaded_at
+    FROM range(${from}, ${to + 1}) t(i)`);
+  await con.run("CHECKPOINT");
+  con.closeSync();
+  instance.closeSync();
+}
+const duckDir = mkdtempSync(join(tmpdir(), "sluice-bench-duck-"));
+try {
+  const rawFile = join(duckDir, "raw.duckdb");
+  await duckPreload(rawFile);
+  const raw = await time("DuckDB MERGE INTO ... USING read_csv", async () => {
+    const instance = await DuckDBInstance.create(rawFile);
+    const con = await instance.connect();
+    const sets = dataCols
+      .split(", ")
+      .slice(1)
+      .map((c) => `${c} = s.${c}`)
+      .join(", ");
+    await con.run(`MERGE INTO orders t USING (SELECT * FROM read_csv('${csv.replaceAll("'", "''")}', header = true,
+        columns = {'order_id': 'BIGINT', 'customer': 'VARCHAR', 'email': 'VARCHAR', 'amount': 'DECIMAL(12,2)', 'order_date': 'DATE',
+                   'status': 'VARCHAR', 'note': 'VARCHAR', 'updated_at': 'TIMESTAMP'})) s
+      ON (t.order_id = s.order_id) WHEN MATCHED THEN UPDATE SET ${sets}
+      WHEN NOT MATCHED THEN INSERT (${dataCols}) VALUES (${dataCols
+        .split(", ")
+        .map((c) => `s.${c}`)
+        .join(", ")})`);
+    await con.run("CHECKPOINT");
+    con.closeSync();
+    instance.closeSync();
+  });
+  const dir = project("duckdb:warehouse.duckdb");
+  await duckPreload(join(dir, "warehouse.duckdb"));
+  const ours = await time("sluice run (merge into DuckDB)", () => sluiceRun(dir));
+  console.log(`  sluice load: ${JSON.stringify(ours.result?.load)}`);
+  rmSync(dir, { recursive: true, force: true });
+  reportRatio("duckdb_merge_vs_raw", ours.seconds / raw.seconds, 1.5);
+} finally {
+  rmSync(duckDir, { recursive: true, force: true });
+}

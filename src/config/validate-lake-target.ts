@@ -1,0 +1,48 @@
+import type { ConfigProblem } from "./load-config.js";
+import type { PipelineConfig } from "./schema.js";
+
+/**
+ * Config checks of a pipeline's lake target that need no data: modes the format supports, merge keys,
+ * duplicate partition columns. Partition columns that are neither declared nor derived may still come
+ * from the file (inferred columns), so they are checked when a run publishes. Pure.
+ *
+ * @example
+ * lakeTargetProblems(pipeline, "pipelines.orders"); // [] when fine
+ */
+export function lakeTargetProblems(pipeline: PipelineConfig, at: string): ConfigProblem[] {
+  const lake = pipeline.target.lake;
+  if (!lake) return [];
+  const problems: ConfigProblem[] = [];
+  const path = `${at}.target.lake`;
+  const mode = lake.mode ?? inheritedMode(pipeline.target.mode);
+  if (lake.format === "parquet" && mode !== "append" && mode !== "overwrite") {
+    problems.push({
+      path: lake.mode ? `${path}.mode` : `${at}.target.mode`,
+      message: `a parquet lake table supports append or overwrite, not ${mode}${lake.mode ? "" : ` (from target.mode ${pipeline.target.mode})`}; use format: delta or set lake.mode`,
+    });
+  }
+  const keys = lake.keys ?? pipeline.target.keys ?? [];
+  if (mode === "merge" && keys.length === 0) {
+    problems.push({ path: `${path}.keys`, message: "lake mode merge needs keys (lake.keys or target.keys)" });
+  }
+  const seen = new Set<string>();
+  for (const column of lake.partition_by) {
+    if (seen.has(column))
+      problems.push({ path: `${path}.partition_by`, message: `${column} is listed twice` });
+    seen.add(column);
+    if (pipeline.columns[column]?.mask === "drop") {
+      problems.push({ path: `${path}.partition_by`, message: `${column} is dropped by its mask` });
+    }
+  }
+  return problems;
+}
+
+function inheritedMode(mode: PipelineConfig["target"]["mode"]): string {
+  return mode === "replace"
+    ? "overwrite"
+    : mode === "delete_insert"
+      ? "replace_partitions"
+      : mode === "merge"
+        ? "merge"
+        : "append";
+}

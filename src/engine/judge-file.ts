@@ -1,0 +1,161 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
+import type { PipelineConfig } from "../config/schema.js";
+import { type CheckResult, compileChecks, interpretSummary } from "../plan/check-compiler.js";
+import { compileDedupe } from "../plan/dedupe.js";
+import { maskExpression, maskedColumnNames } from "../plan/masking.js";
+import { type ColumnInfo, quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { queryNumber, queryRows } from "./duckdb-query.js";
+import type { StagedFile } from "./stage-file.js";
+
+/** SQL text that reads the mask salt inside DuckDB (set once per session by {@link setMaskSalt}). */
+export const maskSaltSql = "getvariable('sluice_mask_salt')";
+
+/** Makes `SLUICE_MASK_SALT` available to mask expressions in this DuckDB session. */
+export async function setMaskSalt(con: DuckDBConnection, salt: string): Promise<void> {
+  await con.run(`SET VARIABLE sluice_mask_salt = ${quoteLiteral(salt)}`);
+}
+
+/** A staged file after checks and dedupe: what to publish, what to quarantine, what was found. */
+export interface JudgedFile {
+  /** Table of rows to publish (passing, deduplicated), with the staged columns. */
+  readonly keptTable: string;
+  /** Rows failing an error or fatal rule. */
+  readonly quarantined: number;
+  readonly duplicates: number;
+  readonly checks: readonly CheckResult[];
+  /** SELECT yielding this file's quarantine rows for check failures, or undefined when there are none. */
+  readonly quarantineSql: string | undefined;
+  readonly warnings: readonly string[];
+  /** Temporary tables to drop when the run ends. */
+  readonly tables: readonly string[];
+}
+
+/** Where the judged rows came from, for quarantine records. */
+export interface JudgeContext {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly file: string;
+  readonly prefix: string;
+  /** The file's physical line count when known (maps row order to source lines). */
+  readonly lineOf?: (con: DuckDBConnection, table: string) => Promise<string | undefined>;
+}
+
+/**
+ * The check stage for one file: every row rule in one pass (flags), dataset rules in one aggregate,
+ * then dedupe of the passing rows. All inside DuckDB.
+ *
+ * @example
+ * const judged = await judgeFile(con, staged, pipeline, { runId, pipeline: "orders", file: "in/a.csv", prefix: "f0" });
+ */
+export async function judgeFile(
+  con: DuckDBConnection,
+  staged: StagedFile,
+  pipeline: PipelineConfig,
+  ctx: JudgeContext,
+): Promise<JudgedFile> {
+  const tables: string[] = [];
+  const warnings: string[] = [];
+  const rowsView = `${ctx.prefix}_rows`;
+  // rowid follows insertion order: _sluice_row is the record's position in the file.
+  await con.run(
+    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT *, rowid + 1 AS _sluice_row FROM ${quoteIdent(staged.table)}`,
+  );
+  tables.push(rowsView);
+  const described = await queryRows(con, `DESCRIBE ${quoteIdent(rowsView)}`);
+  const columns: ColumnInfo[] = described.map((r) => ({
+    name: String(r.column_name),
+    type: String(r.column_type),
+  }));
+  const masked = maskedColumnNames(pipeline.columns);
+
+  let source = rowsView;
+  let checks: CheckResult[] = [];
+  let quarantined = 0;
+  let quarantineSql: string | undefined;
+  const flagColumns = ["_sluice_failed_rules", "_sluice_reasons", "_sluice_quarantined"];
+  if (pipeline.checks.length > 0) {
+    const plan = compileChecks({
+      checks: pipeline.checks,
+      columns,
+      stageTable: rowsView,
+      outTable: `${ctx.prefix}_checked`,
+      maskedColumns: masked,
+    });
+    await con.run(plan.flagsSql);
+    tables.push(plan.outTable);
+    const summary = (await queryRows(con, plan.summarySql))[0] ?? {};
+    checks = interpretSummary(plan, summary);
+    source = plan.outTable;
+    quarantined = await queryNumber(
+      con,
+      `SELECT count(*) FROM ${quoteIdent(source)} WHERE _sluice_quarantined`,
+    );
+    if (quarantined > 0) {
+      const dataColumns = staged.columns.filter((c) => pipeline.columns[c.name]?.mask !== "drop");
+      const values = dataColumns
+        .map((c) => {
+          const mask = pipeline.columns[c.name]?.mask;
+          const ref = quoteIdent(c.name);
+          const expr = mask ? maskExpression(mask, ref, maskSaltSql, c.type) : ref;
+          return `${quoteIdent(c.name)} := ${expr}`;
+        })
+        .join(", ");
+      const line = (await ctx.lineOf?.(con, source)) ?? "_sluice_line";
+      quarantineSql = `SELECT ${quoteLiteral(ctx.runId)} AS run_id, ${quoteLiteral(ctx.pipeline)} AS pipeline,
+        ${quoteLiteral(ctx.file)} AS file, ${line} AS line,
+        list_filter(_sluice_failed_rules, x -> x IS NOT NULL) AS rules, _sluice_reasons AS reasons,
+        ${values ? `to_json(struct_pack(${values}))` : "NULL::JSON"} AS "values", NULL::VARCHAR AS raw
+        FROM ${quoteIdent(source)} WHERE _sluice_quarantined`;
+    }
+  }
+
+  let keptTable = source;
+  let duplicates = 0;
+  const passing = pipeline.checks.length > 0 ? "NOT _sluice_quarantined" : undefined;
+  if (pipeline.dedupe) {
+    const dedupe = compileDedupe(pipeline.dedupe, source, {
+      outTable: `${ctx.prefix}_kept`,
+      ...(passing ? { where: passing, exclude: flagColumns } : {}),
+    });
+    await con.run(dedupe.sql);
+    keptTable = `${ctx.prefix}_kept`;
+    tables.push(keptTable);
+    const counts = (await queryRows(con, dedupe.countSql))[0] ?? {};
+    duplicates = Number(counts.duplicates ?? 0);
+  } else if (passing) {
+    keptTable = `${ctx.prefix}_passing`;
+    await con.run(
+      `CREATE OR REPLACE TEMP VIEW ${quoteIdent(keptTable)} AS SELECT * EXCLUDE (${flagColumns.join(", ")}) FROM ${quoteIdent(source)} WHERE ${passing}`,
+    );
+    tables.push(keptTable);
+  }
+  return { keptTable, quarantined, duplicates, checks, quarantineSql, warnings, tables };
+}
+
+/**
+ * Maps record order to physical source lines for a CSV file whose records each take one line:
+ * returns a SQL expression over the judged table, or undefined (line unknown) when records span lines.
+ */
+export function csvLineMapper(options: {
+  readonly localPath: string;
+  readonly headerLines: number;
+  readonly malformedTable: string;
+  readonly accepted: number;
+}): (con: DuckDBConnection, table: string) => Promise<string | undefined> {
+  return async (con, table) => {
+    const physical = await queryNumber(
+      con,
+      `SELECT count(*) FROM read_csv(${quoteLiteral(options.localPath)}, columns={'l': 'VARCHAR'}, header=false,
+        auto_detect=false, delim='\\x1e', quote='', escape='', strict_mode=false, null_padding=true,
+        ignore_errors=true, max_line_size=268435456)`,
+    );
+    const rejected = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(options.malformedTable)}`);
+    if (physical !== options.headerLines + options.accepted + rejected) return undefined;
+    const map = `${table}_lines`;
+    await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(map)} AS
+      SELECT row_number() OVER (ORDER BY l) AS _row, l AS _line
+      FROM range(${options.headerLines + 1}, ${physical + 1}) t(l)
+      WHERE l NOT IN (SELECT line FROM ${quoteIdent(options.malformedTable)} WHERE line IS NOT NULL)`);
+    return `(SELECT _line FROM ${quoteIdent(map)} WHERE _row = ${quoteIdent(table)}._sluice_row)`;
+  };
+}

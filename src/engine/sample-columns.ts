@@ -1,0 +1,45 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
+import type { PipelineConfig } from "../config/schema.js";
+import { normalizeColumnNames } from "../plan/column-names.js";
+import { formatFromName } from "../plan/landing-paths.js";
+import { userCsvOptions } from "../plan/read-sql.js";
+import { quoteLiteral } from "../plan/sql-text.js";
+import { queryRows } from "./duckdb-query.js";
+
+/**
+ * The column names a pipeline's rows will have, read from a sample file's header or schema (no data is
+ * loaded): normalized source columns plus `derive:` columns. Undefined when the file cannot be described.
+ *
+ * @example
+ * await sampleColumns(con, "landing/in/orders/a.csv", pipeline) // ["order_id", "amount", "order_year"]
+ */
+export async function sampleColumns(
+  con: DuckDBConnection,
+  localPath: string,
+  pipeline: PipelineConfig,
+): Promise<string[] | undefined> {
+  if (!("path" in pipeline.source)) return undefined;
+  const source = pipeline.source;
+  const format = source.format ?? formatFromName(localPath);
+  const path = quoteLiteral(localPath);
+  let sql: string;
+  if (format === "csv") {
+    sql = `DESCRIBE SELECT * FROM read_csv(${[path, ...userCsvOptions(source.options), "ignore_errors=true", "max_line_size=268435456"].join(", ")})`;
+  } else if (format === "jsonl") {
+    sql = `DESCRIBE SELECT * FROM read_json(${path}, format='newline_delimited', ignore_errors=true)`;
+  } else if (format === "parquet") {
+    sql = `DESCRIBE SELECT * FROM read_parquet(${path})`;
+  } else {
+    return undefined;
+  }
+  try {
+    const rows = await queryRows(con, sql);
+    const names = normalizeColumnNames(
+      rows.map((r) => String(r.column_name)),
+      pipeline.naming,
+    );
+    return [...names, ...Object.keys(pipeline.derive)];
+  } catch {
+    return undefined;
+  }
+}

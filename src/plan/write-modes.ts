@@ -1,0 +1,284 @@
+import { quoteIdent, quoteLiteral } from "./sql-text.js";
+import type { Dialect } from "./type-evolution.js";
+
+/** What a statement's affected-row count means for the load's numbers. */
+export type StepCount = "saved" | "inserted" | "updated" | "deleted" | "upserted" | "none";
+
+/** One statement of a write, run in order inside the publish transaction. */
+export interface WriteStep {
+  readonly sql: string;
+  /** How to read the statement's row count (`count` steps return one number as a row). */
+  readonly counts: StepCount;
+  /** The statement is a `SELECT count(*)`; its value is the count. */
+  readonly select?: boolean;
+}
+
+/** Everything a write-mode plan needs to know. Names are unquoted; SQL quoting happens here. */
+export interface WriteRequest {
+  readonly dialect: Dialect;
+  readonly mode: "append" | "replace" | "merge" | "delete_insert" | "scd2" | "cdc";
+  /** Target table, already quoted (`"analytics"."orders"`). */
+  readonly target: string;
+  /** Staging table holding the batch, already quoted, in the same database as the target. */
+  readonly stage: string;
+  /** Undo table (before-images), already quoted. */
+  readonly undo: string;
+  readonly runId: string;
+  /** The run's load time, ISO-8601 (scd2 validity bounds). */
+  readonly loadedAt: string;
+  /** Columns of the stage written to the target. */
+  readonly columns: readonly string[];
+  /** Every column of the target (after evolution), for before-images. */
+  readonly targetColumns: readonly string[];
+  readonly keys: readonly string[];
+  readonly partitionBy: readonly string[];
+  /** scd2: columns whose change makes a new version (default: every non-key data column). */
+  readonly track?: readonly string[] | undefined;
+  readonly closeDeleted?: boolean | undefined;
+  /** cdc: deletes keep the row with `_sluice_deleted = true`. */
+  readonly softDelete?: boolean | undefined;
+}
+
+const q = quoteIdent;
+const isMeta = (c: string): boolean => c.startsWith("_sluice_");
+
+/** Columns compared to decide whether a row changed: data columns that are not keys. */
+function compared(request: WriteRequest, among: readonly string[] = request.columns): string[] {
+  const keys = new Set(request.keys);
+  return among.filter((c) => !keys.has(c) && !isMeta(c) && request.columns.includes(c));
+}
+
+function keyJoin(keys: readonly string[], left: string, right: string): string {
+  return keys.map((k) => `${left}.${q(k)} = ${right}.${q(k)}`).join(" AND ");
+}
+
+function changed(columns: readonly string[], left = "t", right = "s"): string {
+  if (columns.length === 0) return "false";
+  return `(${columns.map((c) => `${left}.${q(c)} IS DISTINCT FROM ${right}.${q(c)}`).join(" OR ")})`;
+}
+
+/** Saves the current versions of the target rows matching `where` (alias `t`) as before-images. */
+function save(request: WriteRequest, from: string, where: string): WriteStep {
+  const cols = request.targetColumns;
+  return {
+    sql: `INSERT INTO ${request.undo} (_sluice_undo_run, ${cols.map(q).join(", ")}) SELECT ${quoteLiteral(request.runId)}, ${cols.map((c) => `t.${q(c)}`).join(", ")} FROM ${from} WHERE ${where}`,
+    counts: "saved",
+  };
+}
+
+function insertAll(request: WriteRequest, where = "true"): WriteStep {
+  const cols = request.columns;
+  return {
+    sql: `INSERT INTO ${request.target} (${cols.map(q).join(", ")}) SELECT ${cols.map((c) => `s.${q(c)}`).join(", ")} FROM ${request.stage} AS s WHERE ${where}`,
+    counts: "inserted",
+  };
+}
+
+/**
+ * Removes the rows of earlier loads of the same content (`--force`), keeping before-images.
+ *
+ * @example
+ * replaceSteps(request, [{ runId: "r1", path: "in/a.csv" }])
+ */
+export function replaceSteps(
+  request: WriteRequest,
+  replaces: readonly { readonly runId: string; readonly path: string }[],
+): WriteStep[] {
+  return replaces.flatMap((old) => {
+    const where = `t._sluice_run_id = ${quoteLiteral(old.runId)} AND t._sluice_source_file = ${quoteLiteral(old.path)}`;
+    return [
+      save(request, `${request.target} AS t`, where),
+      { sql: `DELETE FROM ${request.target} AS t WHERE ${where}`, counts: "deleted" as const },
+    ];
+  });
+}
+
+/**
+ * The statements that write a staged batch into the target under a write mode, for DuckDB and
+ * PostgreSQL alike. Every row a load inserts or changes carries its `_sluice_run_id`; every row it
+ * removes or changes is first saved in the undo table under the run id — so undoing the newest load
+ * is: delete its rows, put its before-images back ({@link undoSteps}). Pure.
+ *
+ * @example
+ * writeSteps({ dialect: "postgres", mode: "merge", target: '"orders"', stage: "sluice_stage", undo: '"sluice"."undo_orders"', ... })
+ */
+export function writeSteps(request: WriteRequest): WriteStep[] {
+  const { target, stage, keys } = request;
+  switch (request.mode) {
+    case "append":
+      return [insertAll(request)];
+    case "replace":
+      return [
+        save(request, `${target} AS t`, "true"),
+        { sql: `DELETE FROM ${target}`, counts: "deleted" },
+        insertAll(request),
+      ];
+    case "delete_insert": {
+      const parts = request.partitionBy;
+      const match = `EXISTS (SELECT 1 FROM (SELECT DISTINCT ${parts.map(q).join(", ")} FROM ${stage}) AS p WHERE ${parts
+        .map((p) => `p.${q(p)} IS NOT DISTINCT FROM t.${q(p)}`)
+        .join(" AND ")})`;
+      return [
+        save(request, `${target} AS t`, match),
+        { sql: `DELETE FROM ${target} AS t WHERE ${match}`, counts: "deleted" },
+        insertAll(request),
+      ];
+    }
+    case "merge": {
+      const diff = changed(compared(request));
+      const updates = request.columns.filter((c) => !keys.includes(c));
+      const cols = request.columns;
+      const whenMatched =
+        updates.length > 0 && diff !== "false"
+          ? ` WHEN MATCHED AND ${diff} THEN UPDATE SET ${updates.map((c) => `${q(c)} = s.${q(c)}`).join(", ")}`
+          : "";
+      return [
+        {
+          ...save(request, `${target} AS t JOIN ${stage} AS s ON ${keyJoin(keys, "t", "s")}`, diff),
+          counts: "updated",
+        },
+        {
+          sql: `MERGE INTO ${target} AS t USING ${stage} AS s ON (${keyJoin(keys, "t", "s")})${whenMatched} WHEN NOT MATCHED THEN INSERT (${cols.map(q).join(", ")}) VALUES (${cols.map((c) => `s.${q(c)}`).join(", ")})`,
+          counts: "upserted",
+        },
+      ];
+    }
+    case "scd2":
+      return scd2Steps(request);
+    case "cdc":
+      return cdcSteps(request);
+  }
+}
+
+const closing = "sluice_tmp_closing";
+
+function scd2Steps(request: WriteRequest): WriteStep[] {
+  const { target, stage, keys } = request;
+  const tracked = compared(request, request.track ?? request.columns);
+  const at = `CAST(${quoteLiteral(request.loadedAt)} AS TIMESTAMPTZ)`;
+  const deletedRows = request.closeDeleted
+    ? ` UNION ALL SELECT ${keys.map((k) => `t.${q(k)}`).join(", ")}, 'deleted' FROM ${target} AS t WHERE t.is_current AND NOT EXISTS (SELECT 1 FROM ${stage} AS s WHERE ${keyJoin(keys, "t", "s")})`
+    : "";
+  const cols = request.columns;
+  return [
+    { sql: `DROP TABLE IF EXISTS ${closing}`, counts: "none" },
+    {
+      sql: `CREATE TEMP TABLE ${closing} AS SELECT ${keys.map((k) => `s.${q(k)}`).join(", ")}, 'changed' AS _sluice_why FROM ${target} AS t JOIN ${stage} AS s ON ${keyJoin(keys, "t", "s")} WHERE t.is_current AND ${changed(tracked)}${deletedRows}`,
+      counts: "none",
+    },
+    save(
+      request,
+      `${target} AS t`,
+      `t.is_current AND EXISTS (SELECT 1 FROM ${closing} AS c WHERE ${keyJoin(keys, "c", "t")})`,
+    ),
+    {
+      sql: `SELECT count(*) AS n FROM ${closing} WHERE _sluice_why = 'changed'`,
+      counts: "updated",
+      select: true,
+    },
+    {
+      sql: `SELECT count(*) AS n FROM ${closing} WHERE _sluice_why = 'deleted'`,
+      counts: "deleted",
+      select: true,
+    },
+    {
+      sql: `UPDATE ${target} AS t SET valid_to = ${at}, is_current = false, _sluice_run_id = ${quoteLiteral(request.runId)} FROM ${closing} AS c WHERE t.is_current AND ${keyJoin(keys, "t", "c")}`,
+      counts: "none",
+    },
+    {
+      sql: `INSERT INTO ${target} (${cols.map(q).join(", ")}, valid_from, valid_to, is_current) SELECT ${cols.map((c) => `s.${q(c)}`).join(", ")}, ${at}, CAST(NULL AS TIMESTAMPTZ), true FROM ${stage} AS s WHERE NOT EXISTS (SELECT 1 FROM ${target} AS t WHERE t.is_current AND ${keyJoin(keys, "t", "s")})`,
+      counts: "upserted",
+    },
+    { sql: `DROP TABLE IF EXISTS ${closing}`, counts: "none" },
+  ];
+}
+
+const affected = "sluice_tmp_affected";
+
+function cdcSteps(request: WriteRequest): WriteStep[] {
+  const { target, stage, keys } = request;
+  const position = "_sluice_cdc_position";
+  const cols = request.columns.filter((c) => c !== "_sluice_op");
+  const upsert = {
+    ...insertAll(
+      { ...request, columns: cols },
+      `${request.softDelete ? "true" : "s._sluice_op <> 'd'"} AND NOT EXISTS (SELECT 1 FROM ${target} AS t WHERE ${keyJoin(keys, "t", "s")})`,
+    ),
+    counts: "upserted" as const,
+  };
+  return [
+    { sql: `DROP TABLE IF EXISTS ${affected}`, counts: "none" },
+    {
+      sql: `CREATE TEMP TABLE ${affected} AS SELECT ${keys.map((k) => `s.${q(k)}`).join(", ")}, s._sluice_op FROM ${stage} AS s JOIN ${target} AS t ON ${keyJoin(keys, "t", "s")} WHERE t.${position} IS NULL OR s.${position} > t.${position}`,
+      counts: "none",
+    },
+    save(
+      request,
+      `${target} AS t`,
+      `EXISTS (SELECT 1 FROM ${affected} AS a WHERE ${keyJoin(keys, "a", "t")})`,
+    ),
+    { sql: `SELECT count(*) AS n FROM ${affected} WHERE _sluice_op <> 'd'`, counts: "updated", select: true },
+    { sql: `SELECT count(*) AS n FROM ${affected} WHERE _sluice_op = 'd'`, counts: "deleted", select: true },
+    {
+      sql: `DELETE FROM ${target} AS t WHERE EXISTS (SELECT 1 FROM ${affected} AS a WHERE ${keyJoin(keys, "a", "t")})`,
+      counts: "none",
+    },
+    upsert,
+    { sql: `DROP TABLE IF EXISTS ${affected}`, counts: "none" },
+  ];
+}
+
+/** Row numbers of one write, from the statements' counts. */
+export interface WriteCounts {
+  readonly inserted: number;
+  readonly updated: number;
+  readonly deleted: number;
+  /** Before-images saved (the storage cost of being able to roll this load back). */
+  readonly saved: number;
+}
+
+/**
+ * Folds step counts into inserted/updated/deleted. `upserted` covers inserts plus the new images of
+ * updated rows (and, for soft-deleting cdc, of deleted ones). Pure.
+ *
+ * @example
+ * foldCounts("merge", [["updated", 5], ["upserted", 12]]) // { inserted: 7, updated: 5, ... }
+ */
+export function foldCounts(
+  mode: WriteRequest["mode"],
+  counts: readonly (readonly [StepCount, number])[],
+  softDelete = false,
+): WriteCounts {
+  const sum = (kind: StepCount) => counts.filter(([k]) => k === kind).reduce((n, [, v]) => n + v, 0);
+  const deleted = sum("deleted");
+  const updated = sum("updated");
+  const saved = sum("saved") + (mode === "merge" ? updated : 0);
+  const inserted =
+    sum("inserted") + Math.max(0, sum("upserted") - updated - (mode === "cdc" && softDelete ? deleted : 0));
+  return { inserted, updated, deleted, saved };
+}
+
+/**
+ * Undoes one load: removes the rows it wrote, restores the rows it replaced. Applied newest load
+ * first, this restores a table exactly as it was after any earlier load. Pure.
+ *
+ * @example
+ * undoSteps('"orders"', '"sluice"."undo_main_orders"', "20261121T223344Z-9f2c1a", ["order_id", ...])
+ */
+export function undoSteps(
+  target: string,
+  undo: string,
+  runId: string,
+  columns: readonly string[],
+): WriteStep[] {
+  const run = quoteLiteral(runId);
+  const cols = columns.map(q).join(", ");
+  return [
+    { sql: `DELETE FROM ${target} WHERE _sluice_run_id = ${run}`, counts: "deleted" },
+    {
+      sql: `INSERT INTO ${target} (${cols}) SELECT ${cols} FROM ${undo} WHERE _sluice_undo_run = ${run}`,
+      counts: "inserted",
+    },
+    { sql: `DELETE FROM ${undo} WHERE _sluice_undo_run = ${run}`, counts: "none" },
+  ];
+}

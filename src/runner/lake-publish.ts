@@ -1,0 +1,300 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
+import type { Logger } from "pino";
+import type { LakeTargetConfig, PipelineConfig, TargetConfig } from "../config/schema.js";
+import { queryRows } from "../engine/duckdb-query.js";
+import { firstLine, SluiceError } from "../errors.js";
+import { listDeltaLog, readCommit } from "../lake/delta-log.js";
+import { tryLoadSnapshot, writeDelta } from "../lake/delta-writer.js";
+import type { LakeTable } from "../lake/lake-table.js";
+import { manifestVersions, readManifest, writeParquetLake } from "../lake/parquet-lake.js";
+import { quoteLiteral } from "../plan/sql-text.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
+import type { ProjectContext } from "./project-context.js";
+import type { RunOutcome } from "./publish-run.js";
+
+/** A pipeline's lake target with every default applied. */
+export interface LakeTargetPlan {
+  readonly table: string;
+  readonly format: "delta" | "parquet";
+  readonly mode: "append" | "overwrite" | "replace_partitions" | "merge";
+  readonly keys: readonly string[];
+  readonly partitionBy: readonly string[];
+  readonly compression: LakeTargetConfig["compression"];
+  readonly targetFileSize: string;
+  readonly rowGroupSize: number;
+}
+
+const modeFromTarget: Readonly<Record<TargetConfig["mode"], LakeTargetPlan["mode"]>> = {
+  append: "append",
+  replace: "overwrite",
+  merge: "merge",
+  delete_insert: "replace_partitions",
+  scd2: "append",
+  cdc: "append",
+};
+
+/**
+ * The lake target of a pipeline, or undefined without one. `mode` defaults from `target.mode`
+ * (append→append, replace→overwrite, merge→merge, delete_insert→replace_partitions); `keys` from `target.keys`.
+ *
+ * @example
+ * lakeTargetPlan({ mode: "replace", lake: { table: "orders", ... } })?.mode; // "overwrite"
+ */
+export function lakeTargetPlan(target: TargetConfig): LakeTargetPlan | undefined {
+  const lake = target.lake;
+  if (!lake) return undefined;
+  return {
+    table: lake.table,
+    format: lake.format,
+    mode: lake.mode ?? modeFromTarget[target.mode],
+    keys: lake.keys ?? target.keys ?? [],
+    partitionBy: lake.partition_by,
+    compression: lake.compression,
+    targetFileSize: lake.target_file_size,
+    rowGroupSize: lake.row_group_size,
+  };
+}
+
+/** One source file whose rows a lake commit holds. */
+interface SourceRef {
+  readonly path: string;
+  readonly sha256: string;
+}
+
+/** What Sluice records with each lake commit (Delta `commitInfo.sluice`, Parquet manifest `sluice`). */
+type LakeProvenance = {
+  readonly pipeline: string;
+  readonly runId: string;
+  readonly sequence: number;
+  readonly sources: readonly SourceRef[];
+};
+
+/**
+ * The highest run sequence a pipeline already committed to its lake table (0 when none).
+ * A run crashed after its lake commit and before its warehouse commit "used" a sequence the
+ * catalog never saw; the next run takes a higher one so that its Delta `txn` is new.
+ *
+ * @example
+ * report.sequence = Math.max(report.sequence, (await lakeSequence(ctx, engine, "orders", pipeline)) + 1);
+ */
+export async function lakeSequence(
+  ctx: ProjectContext,
+  con: DuckDBConnection,
+  name: string,
+  pipeline: PipelineConfig,
+): Promise<number> {
+  const plan = lakeTargetPlan(pipeline.target);
+  if (!plan) return 0;
+  const table: LakeTable = { storage: ctx.lake, path: plan.table };
+  if (plan.format === "delta") {
+    const snapshot = await tryLoadSnapshot(con, table);
+    return snapshot?.txns.get(name) ?? 0;
+  }
+  for (const version of await manifestVersions(table)) {
+    const prov = (await readManifest(table, version)).sluice as LakeProvenance | undefined;
+    if (prov?.pipeline === name) return prov.sequence;
+  }
+  return 0;
+}
+
+/**
+ * Writes a run's rows into the pipeline's lake table, BEFORE the warehouse transaction.
+ *
+ * Exactly once across the two systems: each lake commit records its pipeline, run id, sequence
+ * and source files (path + sha256) and carries a Delta `txn` (appId = pipeline, version = run
+ * sequence). The warehouse transaction (rows + ledger + run record) follows. If the process dies
+ * between the two commits, the catalog never learns of the run, the files stay in the landing zone
+ * and the next run stages them again. Before writing, that run walks the lake's commits newest first
+ * and collects this pipeline's "orphan" commits — those whose run has no loaded ledger rows — until it
+ * reaches a commit whose run the catalog knows. Files whose content (sha256) an orphan already holds
+ * are not written again (append mode; the other modes are idempotent by construction); they are
+ * published to the warehouse and recorded in the ledger as usual.
+ *
+ * @example
+ * await publishToLake(ctx, warehouse, "orders", plan, outcome, logger);
+ */
+export async function publishToLake(
+  ctx: ProjectContext,
+  warehouse: Warehouse,
+  name: string,
+  plan: LakeTargetPlan,
+  outcome: RunOutcome,
+  logger: Logger,
+): Promise<void> {
+  const { rowsSql, report, ledger } = outcome;
+  if (!rowsSql) return;
+  const con = warehouse.engine;
+  const table: LakeTable = { storage: ctx.lake, path: plan.table };
+  const where = `pipeline ${name}: lake table ${plan.table}`;
+  await assertPartitionColumns(con, rowsSql, plan, where);
+
+  const loaded = ledger.filter((e) => e.status === "loaded");
+  let already = new Map<string, string>();
+  if (plan.mode === "append") {
+    const orphans = await orphanSources(table, plan.format, name, (runId) => runKnown(warehouse, runId));
+    already = new Map(
+      loaded.filter((e) => orphans.has(e.sha256)).map((e) => [e.path, orphans.get(e.sha256)!]),
+    );
+  }
+  for (const [path, runId] of already) {
+    logger.info(
+      { file: path, lake_run: runId },
+      "rows already in the lake (interrupted run); not written again",
+    );
+  }
+  const sources = loaded.filter((e) => !already.has(e.path)).map((e) => ({ path: e.path, sha256: e.sha256 }));
+  if (sources.length === 0) return;
+  const sql =
+    already.size === 0
+      ? rowsSql
+      : `SELECT * FROM (${rowsSql}) WHERE _sluice_source_file NOT IN (${[...already.keys()].map(quoteLiteral).join(", ")})`;
+  // `--force`: the earlier loads of the same content leave the lake in the same commit (Delta).
+  const replaced =
+    outcome.replaces.length === 0
+      ? undefined
+      : outcome.replaces
+          .map(
+            (r) =>
+              `(_sluice_run_id = ${quoteLiteral(r.runId)} AND _sluice_source_file = ${quoteLiteral(r.path)})`,
+          )
+          .join(" OR ");
+  if (replaced && plan.format === "parquet") {
+    logger.warn(
+      { lake: plan.table },
+      "--force: earlier rows of reloaded files stay in the parquet lake table",
+    );
+  }
+  const provenance: LakeProvenance = {
+    pipeline: name,
+    runId: report.run_id,
+    sequence: report.sequence,
+    sources,
+  };
+  try {
+    if (plan.format === "delta") {
+      const result = await writeDelta(con, table, sql, {
+        mode: plan.mode,
+        partitionBy: plan.partitionBy,
+        ...(plan.keys.length > 0 ? { keys: plan.keys } : {}),
+        compression: plan.compression,
+        targetFileSize: plan.targetFileSize,
+        rowGroupSize: plan.rowGroupSize,
+        ...(replaced ? { deleteWhere: replaced } : {}),
+        appId: name,
+        txnVersion: report.sequence,
+        tableName: plan.table,
+        commitInfo: { sluice: provenance },
+      });
+      logger.info(
+        { lake: plan.table, version: result.version, files: result.filesAdded, rows: result.rowsWritten },
+        result.skipped ? "lake commit already present (txn)" : "published to lake",
+      );
+    } else {
+      if (plan.mode !== "append" && plan.mode !== "overwrite") {
+        throw new SluiceError(
+          "CONFIG_INVALID",
+          `${where}: format parquet supports mode append or overwrite only`,
+        );
+      }
+      const result = await writeParquetLake(con, table, sql, {
+        mode: plan.mode,
+        partitionBy: plan.partitionBy,
+        compression: plan.compression,
+        targetFileSize: plan.targetFileSize,
+        rowGroupSize: plan.rowGroupSize,
+        runId: report.run_id,
+        provenance,
+      });
+      logger.info(
+        { lake: plan.table, version: result.version, files: result.filesAdded },
+        "published to lake",
+      );
+    }
+  } catch (error) {
+    if (error instanceof SluiceError) {
+      throw new SluiceError(error.code, `${where}: ${error.message}`, {
+        cause: error,
+        transient: error.transient,
+      });
+    }
+    throw new SluiceError("LAKE_ERROR", `${where}: ${firstLine(String((error as Error)?.message))}`, {
+      cause: error,
+    });
+  }
+}
+
+async function assertPartitionColumns(
+  con: DuckDBConnection,
+  rowsSql: string,
+  plan: LakeTargetPlan,
+  where: string,
+): Promise<void> {
+  if (plan.partitionBy.length === 0 && plan.keys.length === 0) return;
+  let columns: string[];
+  try {
+    columns = (await queryRows(con, `DESCRIBE ${rowsSql}`)).map((r) => String(r.column_name));
+  } catch (error) {
+    throw new SluiceError(
+      "LAKE_ERROR",
+      `${where}: the rows cannot be shaped (check derive expressions and column types): ${firstLine((error as Error).message)}`,
+      { cause: error },
+    );
+  }
+  const have = new Set(columns);
+  for (const [role, list] of [
+    ["partition_by", plan.partitionBy],
+    ["keys", plan.mode === "merge" ? plan.keys : []],
+  ] as const) {
+    for (const column of list) {
+      if (!have.has(column)) {
+        throw new SluiceError(
+          "LAKE_ERROR",
+          `${where}: ${role} column ${column} is not a column of the rows (declare it under columns or derive it); the rows have ${columns.filter((c) => !c.startsWith("_sluice_")).join(", ")}`,
+        );
+      }
+    }
+  }
+}
+
+async function runKnown(warehouse: Warehouse, runId: string): Promise<boolean> {
+  const rows = await warehouse.query(
+    `SELECT 1 AS known FROM sluice.files WHERE run_id = ${quoteLiteral(runId)} AND status = 'loaded' LIMIT 1`,
+  );
+  return rows.length > 0;
+}
+
+/**
+ * sha256 → run id of files held by this pipeline's lake commits that the catalog does not know,
+ * scanning newest first and stopping at the first commit of the pipeline whose run is known.
+ */
+async function orphanSources(
+  table: LakeTable,
+  format: LakeTargetPlan["format"],
+  pipeline: string,
+  known: (runId: string) => Promise<boolean>,
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const consider = async (prov: LakeProvenance | undefined): Promise<boolean> => {
+    if (!prov || prov.pipeline !== pipeline) return true;
+    if (await known(prov.runId)) return false;
+    for (const s of prov.sources) found.set(s.sha256, prov.runId);
+    return true;
+  };
+  if (format === "delta") {
+    let versions: number[];
+    try {
+      versions = [...(await listDeltaLog(table)).commits.keys()].sort((a, b) => b - a);
+    } catch {
+      return found; // no table yet
+    }
+    for (const version of versions) {
+      const info = (await readCommit(table, version)).find((a) => a.commitInfo)?.commitInfo;
+      if (!(await consider(info?.sluice as LakeProvenance | undefined))) break;
+    }
+    return found;
+  }
+  for (const version of await manifestVersions(table)) {
+    if (!(await consider((await readManifest(table, version)).sluice as LakeProvenance | undefined))) break;
+  }
+  return found;
+}

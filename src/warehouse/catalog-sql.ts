@@ -1,0 +1,145 @@
+import { quoteLiteral } from "../plan/sql-text.js";
+import type { Dialect } from "../plan/type-evolution.js";
+import type { LedgerEntry, RunRecord } from "./warehouse.js";
+
+const lit = (value: string | null | undefined): string =>
+  value === null || value === undefined ? "NULL" : quoteLiteral(value);
+const ts = (value: Date): string => `CAST(${quoteLiteral(value.toISOString())} AS TIMESTAMPTZ)`;
+const json = (value: unknown, dialect: Dialect): string =>
+  `CAST(${quoteLiteral(JSON.stringify(value))} AS ${dialect === "postgres" ? "JSONB" : "JSON"})`;
+
+/**
+ * INSERT of a run record into `sluice.runs`. Pure.
+ *
+ * @example
+ * runInsertSql(run, "postgres")
+ */
+export function runInsertSql(run: RunRecord, dialect: Dialect): string {
+  const rows = (run.report.rows ?? {}) as Record<string, number>;
+  const n = (v: number | undefined): number => (Number.isFinite(v) ? Number(v) : 0);
+  return `INSERT INTO sluice.runs (run_id, pipeline, seq, status, started_at, finished_at, rows_read, rows_loaded, rows_quarantined, rows_malformed, rows_duplicates, error, report) VALUES (${[
+    lit(run.runId),
+    lit(run.pipeline),
+    Number(run.report.sequence ?? 0),
+    lit(run.status),
+    ts(run.startedAt),
+    ts(run.finishedAt),
+    n(rows.read),
+    n(rows.loaded),
+    n(rows.quarantined),
+    n(rows.malformed),
+    n(rows.duplicates),
+    run.report.error ? lit(String(run.report.error)) : "NULL",
+    json(run.report, dialect),
+  ].join(", ")})`;
+}
+
+/** INSERT of ledger entries into `sluice.files` (undefined when there are none). Pure. */
+export function ledgerInsertSql(entries: readonly LedgerEntry[]): string | undefined {
+  if (entries.length === 0) return undefined;
+  const values = entries.map(
+    (e) =>
+      `(${[lit(e.runId), lit(e.pipeline), lit(e.path), lit(e.sha256), e.size, lit(e.status), e.rowsRead, e.rowsLoaded, lit(e.archivedTo), lit(e.error), "now()"].join(", ")})`,
+  );
+  return `INSERT INTO sluice.files (run_id, pipeline, path, sha256, size, status, rows_read, rows_loaded, archived_to, error, received_at) VALUES ${values.join(", ")}`;
+}
+
+/** INSERT of check results into `sluice.checks` (undefined when there are none). Pure. */
+export function checksInsertSql(
+  run: RunRecord,
+  checks: readonly { readonly name: string; readonly severity: string; readonly failed: number }[],
+): string | undefined {
+  if (checks.length === 0) return undefined;
+  return `INSERT INTO sluice.checks (run_id, pipeline, name, severity, failed) VALUES ${checks
+    .map((c) => `(${lit(run.runId)}, ${lit(run.pipeline)}, ${lit(c.name)}, ${lit(c.severity)}, ${c.failed})`)
+    .join(", ")}`;
+}
+
+/** One load of a table as `sluice.loads` keeps it (what `sluice history` lists). */
+export interface LoadRow {
+  readonly runId: string;
+  readonly pipeline: string;
+  readonly table: string;
+  readonly mode: string;
+  readonly inserted: number;
+  readonly updated: number;
+  readonly deleted: number;
+  /** Before-images kept for rollback. */
+  readonly saved: number;
+  readonly loadedAt: Date;
+  readonly reconciliation: unknown;
+}
+
+/** INSERT of a load into `sluice.loads`. Pure. */
+export function loadInsertSql(load: LoadRow, dialect: Dialect): string {
+  return `INSERT INTO sluice.loads (run_id, pipeline, table_name, mode, inserted, updated, deleted, saved, loaded_at, reconciliation) VALUES (${[
+    lit(load.runId),
+    lit(load.pipeline),
+    lit(load.table),
+    lit(load.mode),
+    load.inserted,
+    load.updated,
+    load.deleted,
+    load.saved,
+    ts(load.loadedAt),
+    json(load.reconciliation ?? null, dialect),
+  ].join(", ")})`;
+}
+
+/** INSERT of an incremental high-water mark set by a run. Pure. */
+export function watermarkInsertSql(pipeline: string, runId: string, cursor: string, value: string): string {
+  return `INSERT INTO sluice.watermarks (pipeline, run_id, cursor_column, value, set_at) VALUES (${lit(pipeline)}, ${lit(runId)}, ${lit(cursor)}, ${lit(value)}, now())`;
+}
+
+/** The current high-water mark of a pipeline. Pure. */
+export function watermarkSelectSql(pipeline: string): string {
+  return `SELECT value FROM sluice.watermarks WHERE pipeline = ${lit(pipeline)} ORDER BY set_at DESC, run_id DESC LIMIT 1`;
+}
+
+/** Marks ledger entries superseded by a `--force` reload. Pure. */
+export function supersedeSql(
+  replaces: readonly { readonly runId: string; readonly path: string }[],
+): string[] {
+  return replaces.map(
+    (r) =>
+      `UPDATE sluice.files SET status = 'replaced' WHERE run_id = ${lit(r.runId)} AND path = ${lit(r.path)} AND status = 'loaded'`,
+  );
+}
+
+/** Ledger entries of content already loaded by a pipeline (of the given hashes). Pure. */
+export function loadedHashesSql(pipeline: string, hashes: readonly string[]): string {
+  return `SELECT sha256, run_id FROM sluice.files WHERE pipeline = ${lit(pipeline)} AND status = 'loaded' AND sha256 IN (${hashes.map(lit).join(", ")})`;
+}
+
+/** Catalog tables every warehouse keeps besides runs/files/quarantine/checks (shared DDL). */
+export function historyCatalogDdl(dialect: Dialect): string[] {
+  const jsonType = dialect === "postgres" ? "JSONB" : "JSON";
+  const seq =
+    dialect === "postgres" ? "seq BIGSERIAL" : "seq BIGINT NOT NULL DEFAULT nextval('sluice.load_seq')";
+  return [
+    ...(dialect === "duckdb" ? ["CREATE SEQUENCE IF NOT EXISTS sluice.load_seq"] : []),
+    `CREATE TABLE IF NOT EXISTS sluice.loads (
+       ${seq}, run_id VARCHAR NOT NULL, pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL,
+       mode VARCHAR NOT NULL, inserted BIGINT NOT NULL, updated BIGINT NOT NULL, deleted BIGINT NOT NULL,
+       saved BIGINT NOT NULL, loaded_at TIMESTAMPTZ NOT NULL, rolled_back_by VARCHAR, reconciliation ${jsonType})`,
+    `CREATE TABLE IF NOT EXISTS sluice.watermarks (
+       pipeline VARCHAR NOT NULL, run_id VARCHAR NOT NULL, cursor_column VARCHAR NOT NULL, value VARCHAR NOT NULL,
+       set_at TIMESTAMPTZ NOT NULL)`,
+  ];
+}
+
+/** A `sluice.files` row as a ledger entry. */
+export function rowToLedger(row: Record<string, unknown>): LedgerEntry {
+  return {
+    runId: String(row.run_id),
+    pipeline: String(row.pipeline),
+    path: String(row.path),
+    sha256: String(row.sha256),
+    size: Number(row.size),
+    status: row.status as LedgerEntry["status"],
+    rowsRead: Number(row.rows_read ?? 0),
+    rowsLoaded: Number(row.rows_loaded ?? 0),
+    archivedTo: (row.archived_to as string | null) ?? null,
+    error: (row.error as string | null) ?? null,
+  };
+}

@@ -1,0 +1,311 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import pg from "pg";
+import type { JsonRow } from "../engine/duckdb-query.js";
+import { SluiceError } from "../errors.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { type CircuitBreaker, createCircuitBreaker } from "../runner/circuit-breaker.js";
+import { withRetry } from "../runner/retry.js";
+import { ledgerInsertSql, rowToLedger, runInsertSql, watermarkSelectSql } from "./catalog-sql.js";
+import { postgresCatalogDdl } from "./postgres-catalog.js";
+import { copyEngineRows } from "./postgres-copy.js";
+import { isTransientPgError, pgError } from "./postgres-errors.js";
+import { parsePostgresUrl } from "./postgres-url.js";
+import { batchTable, prepareBatch } from "./prepare-batch.js";
+import { publishInSession } from "./publish-session.js";
+import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
+import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
+import type { SqlSession } from "./write-batch.js";
+
+/** How to open a PostgreSQL warehouse. */
+export interface PostgresWarehouseOptions {
+  readonly url: string;
+  readonly readOnly?: boolean;
+  /** Retries of a transient failure (default 6) and their backoff base (default 250 ms). */
+  readonly retries?: number;
+  readonly retryBaseMs?: number;
+  /** Called with a human sentence before each retry. */
+  readonly onRetry?: (message: string) => void;
+}
+
+const breakers = new Map<string, CircuitBreaker>();
+
+/** 64-bit integers and narrow numerics as JSON numbers when exact; dates and times as PostgreSQL prints them. */
+const types = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === 20 || oid === 1700) {
+      return (value: string) => {
+        const n = Number(value);
+        const digits = value.replace(/^-/, "").replace(".", "").replace(/^0+/, "").length;
+        return Number.isFinite(n) && (oid === 20 ? Number.isSafeInteger(n) : digits <= 15) ? n : value;
+      };
+    }
+    if ([1082, 1083, 1114, 1184, 1266].includes(oid)) return (value: string) => value;
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/**
+ * Opens a PostgreSQL warehouse: the catalog lives in schema `sluice`; staging and shaping happen in an
+ * in-memory DuckDB (`engine`); publish moves the batch with `COPY ... FROM STDIN` into a temporary
+ * table and writes it server-side, with target rows, ledger and run record in one transaction. Transient
+ * failures are retried with exponential backoff and jitter; a circuit breaker (5 consecutive failures →
+ * open for 60 s) makes a down server fail fast. Passwords never appear in messages.
+ *
+ * @example
+ * const warehouse = await openPostgresWarehouse({ url: "postgres://sluice:${PGPASSWORD}@db:5432/warehouse" });
+ */
+export async function openPostgresWarehouse(options: PostgresWarehouseOptions): Promise<Warehouse> {
+  const target = parsePostgresUrl(options.url);
+  const { label, secret } = target;
+  const breaker =
+    breakers.get(label) ??
+    createCircuitBreaker({
+      name: `PostgreSQL ${label}`,
+      failureThreshold: 5,
+      openMs: 60_000,
+      isFailure: isTransientPgError,
+    });
+  breakers.set(label, breaker);
+  const pool = new pg.Pool({ ...target.config, types });
+  pool.on("error", () => undefined); // idle clients dropped by a restart: the next checkout reconnects
+  const guarded = async <T>(action: string, fn: () => Promise<T>): Promise<T> =>
+    withRetry(
+      () =>
+        breaker.run(async () => {
+          try {
+            return await fn();
+          } catch (error) {
+            throw pgError(error, label, secret, action);
+          }
+        }),
+      {
+        max: options.retries ?? 6,
+        baseMs: options.retryBaseMs ?? 250,
+        maxDelayMs: 8_000,
+        isTransient: (e) => e instanceof SluiceError && e.transient && e.code !== "CIRCUIT_OPEN",
+        onRetry: ({ attempt, error, delayMs }) =>
+          options.onRetry?.(`${(error as Error).message}; retry ${attempt} in ${delayMs} ms`),
+      },
+    );
+  const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (error) {
+      if (isTransientPgError(error)) broken = error as Error;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  };
+  const inTransaction = <T>(client: pg.PoolClient, fn: () => Promise<T>, mode = ""): Promise<T> =>
+    (async () => {
+      await client.query(`BEGIN${mode}`);
+      try {
+        const result = await fn();
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      }
+    })();
+  const sessionOf = (client: pg.PoolClient): SqlSession => ({
+    dialect: "postgres",
+    async exec(sql) {
+      return (await client.query(sql)).rowCount ?? 0;
+    },
+    async rows(sql) {
+      return (await client.query(sql)).rows as JsonRow[];
+    },
+  });
+  const simpleQuery = (sql: string) =>
+    guarded("query", () => pool.query(sql).then((r) => r.rows as JsonRow[]));
+
+  try {
+    if (!options.readOnly) {
+      await guarded("catalog setup", () =>
+        withClient((client) =>
+          inTransaction(client, async () => {
+            await client.query("SELECT pg_advisory_xact_lock(hashtext('sluice:catalog'))");
+            for (const ddl of postgresCatalogDdl) await client.query(ddl);
+          }),
+        ),
+      );
+    } else {
+      await guarded("connect", () => pool.query("SELECT 1"));
+    }
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
+
+  const instance = await DuckDBInstance.create(":memory:");
+  const engine = await instance.connect();
+  const workDir = mkdtempSync(join(tmpdir(), "sluice-pg-"));
+
+  const committed = async (runId: string): Promise<PublishResult | undefined> => {
+    const rows = await simpleQuery(
+      `SELECT r.run_id, l.inserted, l.updated, l.deleted, l.reconciliation FROM sluice.runs r LEFT JOIN sluice.loads l ON l.run_id = r.run_id WHERE r.run_id = ${quoteLiteral(runId)}`,
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      inserted: Number(row.inserted ?? 0),
+      updated: Number(row.updated ?? 0),
+      deleted: Number(row.deleted ?? 0),
+      reconciliation: (row.reconciliation as PublishResult["reconciliation"]) ?? null,
+      skippedDuplicates: [],
+    };
+  };
+
+  const writeQuarantine = (client: pg.PoolClient) => async (quarantineSql: string) => {
+    await client.query(
+      `CREATE TEMP TABLE sluice_q (run_id text, pipeline text, file text, line bigint, rules jsonb, reasons jsonb, "values" jsonb, raw text) ON COMMIT DROP`,
+    );
+    const columns = ["run_id", "pipeline", "file", "line", "rules", "reasons", "values", "raw"].map(
+      (name) => ({
+        name,
+        type: "",
+        engineType:
+          name === "rules" || name === "reasons" ? "VARCHAR[]" : name === "line" ? "BIGINT" : "VARCHAR",
+      }),
+    );
+    await copyEngineRows(
+      engine,
+      client,
+      `SELECT run_id, pipeline, file, line, rules, reasons, CAST("values" AS VARCHAR) AS "values", raw FROM (${quarantineSql})`,
+      columns,
+      "sluice_q",
+      join(workDir, "quarantine.csv"),
+    );
+    await client.query(
+      `INSERT INTO sluice.quarantine (run_id, pipeline, file, line, rules, reasons, "values", raw) SELECT run_id, pipeline, file, line, ARRAY(SELECT jsonb_array_elements_text(rules)), ARRAY(SELECT jsonb_array_elements_text(reasons)), "values", raw FROM sluice_q`,
+    );
+  };
+
+  return {
+    kind: "postgres",
+    capabilities: { stagesInPlace: false, concurrentWriters: true },
+    engine,
+    async loadsOf(pipeline, sha256) {
+      const rows = await simpleQuery(
+        `SELECT * FROM sluice.files WHERE pipeline = ${quoteLiteral(pipeline)} AND sha256 = ${quoteLiteral(sha256)} AND status = 'loaded' ORDER BY received_at`,
+      );
+      return rows.map(rowToLedger);
+    },
+    async nextSequence(pipeline) {
+      const rows = await simpleQuery(
+        `SELECT coalesce(max(seq), 0) AS n FROM sluice.runs WHERE pipeline = ${quoteLiteral(pipeline)}`,
+      );
+      return Number(rows[0]?.n ?? 0) + 1;
+    },
+    async publish(batch: PublishBatch): Promise<PublishResult> {
+      const table = batch.target.table;
+      const prepared =
+        table && batch.rowsSql ? await prepareBatch(engine, batch.rowsSql, batch.target) : undefined;
+      let attempt = 0;
+      try {
+        return await guarded(`publish of run ${batch.run.runId}`, async () => {
+          if (attempt++ > 0) {
+            // The last attempt may have committed before its connection broke: never publish twice.
+            const done = await committed(batch.run.runId);
+            if (done) return done;
+          }
+          return withClient((client) =>
+            inTransaction(client, async () => {
+              await client.query(
+                `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:pipeline:${batch.run.pipeline}`)}))`,
+              );
+              if (table) {
+                await client.query(
+                  `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:table:${table}`)}))`,
+                );
+              }
+              return publishInSession(sessionOf(client), engine, batch, prepared, {
+                stageBatch: async (columns) => {
+                  const engineTypes = new Map(prepared!.columns.map((c) => [c.name, c.type]));
+                  await client.query(
+                    `CREATE TEMP TABLE sluice_stage (${columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(", ")}) ON COMMIT DROP`,
+                  );
+                  await copyEngineRows(
+                    engine,
+                    client,
+                    `SELECT * FROM ${quoteIdent(batchTable)}`,
+                    columns.map((c) => ({ ...c, engineType: engineTypes.get(c.name) ?? "VARCHAR" })),
+                    "sluice_stage",
+                    join(workDir, "batch.csv"),
+                  );
+                  await client.query("ANALYZE sluice_stage");
+                  return "sluice_stage";
+                },
+                writeQuarantine: writeQuarantine(client),
+              });
+            }),
+          );
+        });
+      } finally {
+        await engine.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
+        rmSync(join(workDir, "batch.csv"), { force: true });
+      }
+    },
+    async recordRun(run, ledger, quarantineSql) {
+      let attempt = 0;
+      await guarded(`record of run ${run.runId}`, async () => {
+        if (attempt++ > 0 && (await committed(run.runId))) return;
+        await withClient((client) =>
+          inTransaction(client, async () => {
+            await client.query(runInsertSql(run, "postgres"));
+            const ledgerSql = ledgerInsertSql(ledger);
+            if (ledgerSql) await client.query(ledgerSql);
+            if (quarantineSql) await writeQuarantine(client)(quarantineSql);
+          }),
+        );
+      });
+    },
+    query: simpleQuery,
+    async queryWithColumns(sql) {
+      return guarded("query", () =>
+        withClient((client) =>
+          inTransaction(
+            client,
+            async () => {
+              const result = await client.query(sql);
+              return { columns: result.fields.map((f) => f.name), rows: result.rows as JsonRow[] };
+            },
+            " READ ONLY",
+          ),
+        ),
+      );
+    },
+    async watermark(pipeline) {
+      const rows = await simpleQuery(watermarkSelectSql(pipeline));
+      return rows[0] ? String(rows[0].value) : null;
+    },
+    async history(table) {
+      return toLoadRecords(await simpleQuery(historySql(table)));
+    },
+    async rollback(table, toRunId, runId) {
+      return guarded(`rollback of ${table}`, () =>
+        withClient((client) =>
+          inTransaction(client, async () => {
+            await client.query(
+              `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:table:${table}`)}))`,
+            );
+            return rollbackTable(sessionOf(client), table, toRunId, runId);
+          }),
+        ),
+      );
+    },
+    async close() {
+      engine.closeSync();
+      instance.closeSync();
+      rmSync(workDir, { recursive: true, force: true });
+      await pool.end().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
+import type { TargetConfig } from "../config/schema.js";
+import { queryNumber, queryRows } from "../engine/duckdb-query.js";
+import { SluiceError } from "../errors.js";
+import { cdcFlattenSql, cdcImagesSql } from "../plan/cdc-sql.js";
+import type { TypedColumn } from "../plan/schema-plan.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+
+/** A run's target rows materialized in the engine, checked and ready to write. */
+export interface PreparedBatch {
+  /** Temp table in the engine (unquoted). */
+  readonly table: string;
+  /** Columns with DuckDB types. */
+  readonly columns: readonly TypedColumn[];
+}
+
+/** Engine table holding the batch of the current publish. */
+export const batchTable = "sluice_batch";
+
+/**
+ * Materializes a run's rows in the engine (DuckDB) as {@link batchTable}: change events are reduced to
+ * one row per key (`cdc`), then keys are checked — present, never NULL, unique for merge and scd2 —
+ * before anything reaches the warehouse. Every problem is one sentence naming the table and the keys.
+ *
+ * @example
+ * const batch = await prepareBatch(engine, rowsSql, pipeline.target);
+ */
+export async function prepareBatch(
+  engine: DuckDBConnection,
+  rowsSql: string,
+  target: TargetConfig,
+): Promise<PreparedBatch> {
+  const table = target.table ?? "?";
+  let sql = rowsSql;
+  let columns = await describe(engine, sql);
+  if (target.mode === "cdc") {
+    if (columns.some((c) => c.name === "payload") && !columns.some((c) => c.name === "op")) {
+      await engine.run(
+        `CREATE OR REPLACE TEMP TABLE sluice_cdc_raw AS SELECT unnest("payload"), ${columns
+          .filter((c) => c.name.startsWith("_sluice_"))
+          .map((c) => quoteIdent(c.name))
+          .join(", ")} FROM (${sql})`,
+      );
+      sql = "SELECT * FROM sluice_cdc_raw";
+      columns = await describe(engine, sql);
+    }
+    const opColumn = target.cdc?.format === "flat" ? (target.cdc.op_column ?? "op") : "op";
+    if (!columns.some((c) => c.name === opColumn)) {
+      throw new SluiceError(
+        "KEY_VIOLATION",
+        `table ${table}: mode cdc needs an op column "${opColumn}" in the data (columns: ${columns.map((c) => c.name).join(", ")})`,
+      );
+    }
+    let structure = "{}";
+    if (target.cdc?.format !== "flat") {
+      const row = await queryRows(
+        engine,
+        `SELECT CAST(json_group_structure(j) AS VARCHAR) AS s FROM (${cdcImagesSql(`(${sql})`, columns)}) WHERE j IS NOT NULL AND json_type(j) = 'OBJECT'`,
+      );
+      structure = String(row[0]?.s ?? "{}");
+      if (structure === "null" || structure === "{}") {
+        throw new SluiceError(
+          "KEY_VIOLATION",
+          `table ${table}: change events carry no row images (before/after)`,
+        );
+      }
+    }
+    sql = cdcFlattenSql(`(${sql})`, columns, target, structure);
+  }
+  await engine.run(`CREATE OR REPLACE TEMP TABLE ${batchTable} AS ${sql}`);
+  await engine.run("DROP TABLE IF EXISTS sluice_cdc_raw");
+  columns = await describe(engine, `SELECT * FROM ${batchTable}`);
+  const names = new Set(columns.map((c) => c.name));
+  const keys = target.keys ?? [];
+  const needsKeys = ["merge", "scd2", "cdc"].includes(target.mode);
+  const missing = keys.filter((k) => !names.has(k));
+  if (missing.length > 0 || (needsKeys && keys.length === 0)) {
+    throw new SluiceError(
+      "KEY_VIOLATION",
+      `table ${table}: key column${missing.length === 1 ? "" : "s"} ${missing.join(", ") || "(none configured)"} not in the data (columns: ${[...names].filter((n) => !n.startsWith("_sluice_")).join(", ")}); nothing was published`,
+    );
+  }
+  const partitions = target.partition_by ?? [];
+  if (target.mode === "delete_insert") {
+    const absent = partitions.filter((p) => !names.has(p));
+    if (partitions.length === 0 || absent.length > 0) {
+      throw new SluiceError(
+        "KEY_VIOLATION",
+        `table ${table}: mode delete_insert needs partition_by columns present in the data${absent.length ? ` (missing: ${absent.join(", ")})` : ""}`,
+      );
+    }
+  }
+  if (keys.length > 0) {
+    const nullRows = await queryRows(
+      engine,
+      `SELECT count(*) AS n, min(_sluice_source_file) AS file FROM ${batchTable} WHERE ${keys.map((k) => `${quoteIdent(k)} IS NULL`).join(" OR ")}`,
+    );
+    const n = Number(nullRows[0]?.n ?? 0);
+    if (n > 0) {
+      throw new SluiceError(
+        "KEY_VIOLATION",
+        `table ${table}: ${n} row${n === 1 ? " has" : "s have"} a NULL key (${keys.join(", ")}), e.g. in ${String(nullRows[0]?.file)}; nothing was published`,
+      );
+    }
+  }
+  if (keys.length > 0 && (target.mode === "merge" || target.mode === "scd2")) {
+    const keyList = keys.map(quoteIdent).join(", ");
+    const dupes = await queryRows(
+      engine,
+      `SELECT ${keys.map((k) => `CAST(${quoteIdent(k)} AS VARCHAR) AS ${quoteIdent(k)}`).join(", ")}, count(*) AS n FROM ${batchTable} GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY n DESC LIMIT 5`,
+    );
+    if (dupes.length > 0) {
+      const total = await queryNumber(
+        engine,
+        `SELECT count(*) FROM (SELECT 1 FROM ${batchTable} GROUP BY ${keyList} HAVING count(*) > 1)`,
+      );
+      const shown = dupes
+        .map((d) => `${keys.map((k) => `${k}=${String(d[k])}`).join(",")} (${d.n} rows)`)
+        .join("; ");
+      throw new SluiceError(
+        "KEY_VIOLATION",
+        `table ${table}: ${total} key${total === 1 ? "" : "s"} appear more than once in the batch for mode ${target.mode}: ${shown}; add dedupe: { keys: [${keys.join(", ")}] } to the pipeline or fix the source; nothing was published`,
+      );
+    }
+  }
+  return { table: batchTable, columns };
+}
+
+/** Removes the rows of the given source files from the batch (loaded meanwhile by another process). */
+export async function dropBatchFiles(engine: DuckDBConnection, paths: readonly string[]): Promise<void> {
+  if (paths.length === 0) return;
+  await engine.run(
+    `DELETE FROM ${batchTable} WHERE _sluice_source_file IN (${paths.map(quoteLiteral).join(", ")})`,
+  );
+}
+
+/** Row count and sums of the batch (the source side of reconciliation). */
+export async function batchStats(
+  engine: DuckDBConnection,
+  sumColumns: readonly string[],
+): Promise<{ rows: number; sums: Record<string, number> }> {
+  const sums = sumColumns.map((c, i) => `CAST(sum(${quoteIdent(c)}) AS DOUBLE) AS s${i}`);
+  const row = (
+    await queryRows(engine, `SELECT count(*) AS n${sums.map((s) => `, ${s}`).join("")} FROM ${batchTable}`)
+  )[0]!;
+  return {
+    rows: Number(row.n),
+    sums: Object.fromEntries(sumColumns.map((c, i) => [c, Number(row[`s${i}`] ?? 0)])),
+  };
+}
+
+async function describe(engine: DuckDBConnection, sql: string): Promise<TypedColumn[]> {
+  const rows = await queryRows(engine, `DESCRIBE ${sql}`);
+  return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+}

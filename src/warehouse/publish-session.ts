@@ -1,0 +1,137 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
+import type { TypedColumn } from "../plan/schema-plan.js";
+import {
+  checksInsertSql,
+  ledgerInsertSql,
+  loadedHashesSql,
+  loadInsertSql,
+  runInsertSql,
+  supersedeSql,
+  watermarkInsertSql,
+} from "./catalog-sql.js";
+import { batchStats, dropBatchFiles, type PreparedBatch } from "./prepare-batch.js";
+import type { PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
+import { type SqlSession, writeBatch } from "./write-batch.js";
+
+/** What differs between warehouses while publishing. */
+export interface PublishHooks {
+  /** Makes the batch available in the warehouse (returns the quoted stage table). */
+  stageBatch(columns: readonly TypedColumn[]): Promise<string>;
+  /** Writes the quarantine rows (SQL over the engine) into `sluice.quarantine`. */
+  writeQuarantine(quarantineSql: string): Promise<void>;
+}
+
+/**
+ * The body of a publish transaction, the same for every warehouse: files another process loaded
+ * meanwhile are dropped from the batch (reported skipped_duplicate), `--force` supersedes earlier
+ * ledger entries, the batch is written under the target's mode with before-images and reconciliation,
+ * then the load, run record (with the load's numbers), ledger, quarantine, checks and watermark.
+ *
+ * @example
+ * await publishInSession(session, engine, batch, prepared, hooks); // inside BEGIN ... COMMIT
+ */
+export async function publishInSession(
+  session: SqlSession,
+  engine: DuckDBConnection,
+  batch: PublishBatch,
+  prepared: PreparedBatch | undefined,
+  hooks: PublishHooks,
+): Promise<PublishResult> {
+  let { run, ledger } = batch;
+  const loaded = ledger.filter((e) => e.status === "loaded");
+  let skippedDuplicates: string[] = [];
+  if (batch.replaces.length === 0 && loaded.length > 0) {
+    const already = new Set(
+      (
+        await session.rows(
+          loadedHashesSql(
+            run.pipeline,
+            loaded.map((e) => e.sha256),
+          ),
+        )
+      ).map((r) => String(r.sha256)),
+    );
+    skippedDuplicates = loaded.filter((e) => already.has(e.sha256)).map((e) => e.path);
+    if (skippedDuplicates.length > 0 && batch.resolveDuplicates) {
+      if (prepared) await dropBatchFiles(engine, skippedDuplicates);
+      ({ run, ledger } = batch.resolveDuplicates(skippedDuplicates));
+    }
+  }
+  for (const sql of supersedeSql(batch.replaces)) await session.exec(sql);
+  let result: PublishResult = {
+    inserted: 0,
+    updated: 0,
+    deleted: 0,
+    reconciliation: null,
+    skippedDuplicates,
+  };
+  const table = batch.target.table;
+  if (table && prepared) {
+    const sumColumns = batch.sumColumns ?? [];
+    const source = await batchStats(
+      engine,
+      sumColumns.filter((c) => prepared.columns.some((p) => p.name === c)),
+    );
+    if (source.rows > 0 || batch.replaces.length > 0) {
+      const outcome = await writeBatch({
+        session,
+        engine,
+        batch: prepared,
+        target: { ...batch.target, table },
+        runId: run.runId,
+        loadedAt: new Date(String(run.report.started_at ?? run.startedAt.toISOString())),
+        replaces: batch.replaces,
+        policy: batch.schemaEvolution ?? "evolve",
+        sumColumns,
+        source,
+        stageBatch: hooks.stageBatch,
+      });
+      result = { ...outcome, skippedDuplicates };
+      await session.exec(
+        loadInsertSql(
+          {
+            runId: run.runId,
+            pipeline: run.pipeline,
+            table,
+            mode: batch.target.mode,
+            inserted: outcome.inserted,
+            updated: outcome.updated,
+            deleted: outcome.deleted,
+            saved: outcome.saved,
+            loadedAt: run.startedAt,
+            reconciliation: outcome.reconciliation,
+          },
+          session.dialect,
+        ),
+      );
+    }
+  }
+  const record: RunRecord = {
+    ...run,
+    report: {
+      ...run.report,
+      load: table
+        ? {
+            table,
+            mode: batch.target.mode,
+            inserted: result.inserted,
+            updated: result.updated,
+            deleted: result.deleted,
+          }
+        : null,
+      reconciliation: result.reconciliation,
+    },
+  };
+  await session.exec(runInsertSql(record, session.dialect));
+  const ledgerSql = ledgerInsertSql(ledger);
+  if (ledgerSql) await session.exec(ledgerSql);
+  if (batch.quarantineSql) await hooks.writeQuarantine(batch.quarantineSql);
+  const checksSql = checksInsertSql(run, batch.checks);
+  if (checksSql) await session.exec(checksSql);
+  if (batch.watermark) {
+    await session.exec(
+      watermarkInsertSql(run.pipeline, run.runId, batch.watermark.cursor, batch.watermark.value),
+    );
+  }
+  return result;
+}

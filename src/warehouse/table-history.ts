@@ -1,0 +1,136 @@
+import { SluiceError } from "../errors.js";
+import { quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import { undoSteps } from "../plan/write-modes.js";
+import { loadInsertSql, runInsertSql } from "./catalog-sql.js";
+import type { LoadRecord, RollbackResult } from "./warehouse.js";
+import { type SqlSession, splitTableName, tableColumns, undoTableName } from "./write-batch.js";
+
+/** SQL listing the loads of a table, oldest first. Pure. */
+export function historySql(table: string): string {
+  return `SELECT run_id, pipeline, table_name, mode, inserted, updated, deleted, saved, CAST(loaded_at AS VARCHAR) AS loaded_at, rolled_back_by FROM sluice.loads WHERE table_name = ${quoteLiteral(table)} ORDER BY seq`;
+}
+
+/** Rows of {@link historySql} as records. */
+export function toLoadRecords(rows: readonly Record<string, unknown>[]): LoadRecord[] {
+  return rows.map((r) => ({
+    run_id: String(r.run_id),
+    pipeline: String(r.pipeline),
+    table: String(r.table_name),
+    mode: String(r.mode),
+    inserted: Number(r.inserted),
+    updated: Number(r.updated),
+    deleted: Number(r.deleted),
+    saved: Number(r.saved),
+    loaded_at: String(r.loaded_at),
+    rolled_back_by: (r.rolled_back_by as string | null) ?? null,
+  }));
+}
+
+/**
+ * Restores `table` as it was right after the load of `toRunId`, inside the caller's transaction: every
+ * later load still in effect is undone newest first (its rows deleted, its before-images put back), its
+ * ledger entries become `rolled_back` (the files may be loaded again), its watermarks are forgotten,
+ * and the rollback is recorded as run `runId` and as a load of mode `rollback`.
+ *
+ * @example
+ * await rollbackTable(session, "orders", "20261121T223344Z-9f2c1a", newRunId(new Date()));
+ */
+export async function rollbackTable(
+  session: SqlSession,
+  table: string,
+  toRunId: string,
+  runId: string,
+): Promise<RollbackResult> {
+  const loads = toLoadRecords(await session.rows(historySql(table)));
+  if (loads.length === 0) throw new SluiceError("RUN_NOT_FOUND", `table ${table}: no loads recorded`);
+  const to = loads.find((l) => l.run_id === toRunId && l.mode !== "rollback");
+  if (!to) {
+    throw new SluiceError(
+      "RUN_NOT_FOUND",
+      `table ${table}: run ${toRunId} did not load this table (see \`sluice history ${table}\`)`,
+    );
+  }
+  if (to.rolled_back_by) {
+    throw new SluiceError(
+      "USAGE",
+      `table ${table}: run ${toRunId} was itself undone by rollback ${to.rolled_back_by}; choose a load still in effect`,
+    );
+  }
+  const later = loads
+    .slice(loads.indexOf(to) + 1)
+    .filter((l) => l.mode !== "rollback" && l.rolled_back_by === null)
+    .reverse();
+  const dialect = session.dialect;
+  const { schema, name } = splitTableName(table, dialect);
+  const quoted = quoteQualified(dialect === "postgres" && !table.includes(".") ? `public.${table}` : table);
+  const undo = undoTableName(table, dialect);
+  const targetColumns = (await tableColumns(session, schema, name)) ?? [];
+  const undoName = `undo__${schema}__${name}`;
+  const undoColumns = new Set(((await tableColumns(session, "sluice", undoName)) ?? []).map((c) => c.name));
+  const columns = targetColumns.map((c) => c.name).filter((c) => undoColumns.has(c));
+  if (targetColumns.length === 0 && later.length > 0) {
+    throw new SluiceError("WAREHOUSE_ERROR", `table ${table}: does not exist any more; cannot roll it back`);
+  }
+  let deleted = 0;
+  let restored = 0;
+  for (const load of later) {
+    for (const step of undoSteps(quoted, undo, load.run_id, columns)) {
+      const n = await session.exec(step.sql);
+      if (step.counts === "deleted") deleted += n;
+      if (step.counts === "inserted") restored += n;
+    }
+  }
+  const undone = later.map((l) => l.run_id);
+  const now = new Date();
+  if (undone.length > 0) {
+    const list = undone.map(quoteLiteral).join(", ");
+    await session.exec(
+      `UPDATE sluice.loads SET rolled_back_by = ${quoteLiteral(runId)} WHERE run_id IN (${list}) AND table_name = ${quoteLiteral(table)}`,
+    );
+    await session.exec(
+      `UPDATE sluice.files SET status = 'rolled_back' WHERE run_id IN (${list}) AND status = 'loaded'`,
+    );
+    await session.exec(`DELETE FROM sluice.watermarks WHERE run_id IN (${list})`);
+  }
+  const result: RollbackResult = { run_id: runId, table, to: toRunId, undone, deleted, restored };
+  const report = {
+    run_id: runId,
+    pipeline: to.pipeline,
+    kind: "rollback",
+    status: "succeeded",
+    started_at: now.toISOString(),
+    finished_at: now.toISOString(),
+    sequence: 0,
+    files: [],
+    rows: { read: 0, loaded: restored, quarantined: 0, malformed: 0, duplicates: 0 },
+    checks: [],
+    error: null,
+    log: null,
+    quarantine: null,
+    rollback: result,
+  };
+  await session.exec(
+    runInsertSql(
+      { runId, pipeline: to.pipeline, status: "succeeded", startedAt: now, finishedAt: now, report },
+      dialect,
+    ),
+  );
+  await session.exec(
+    loadInsertSql(
+      {
+        runId,
+        pipeline: to.pipeline,
+        table,
+        mode: "rollback",
+        inserted: restored,
+        updated: 0,
+        deleted,
+        saved: 0,
+        loadedAt: now,
+        reconciliation: null,
+      },
+      dialect,
+    ),
+  );
+  return result;
+}

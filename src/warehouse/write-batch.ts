@@ -1,0 +1,290 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
+import type { TargetConfig } from "../config/schema.js";
+import type { JsonRow } from "../engine/duckdb-query.js";
+import { queryRows } from "../engine/duckdb-query.js";
+import { SluiceError } from "../errors.js";
+import { planSchema, type TypedColumn } from "../plan/schema-plan.js";
+import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import { canonicalType, type Dialect, ddlType } from "../plan/type-evolution.js";
+import { foldCounts, replaceSteps, type StepCount, type WriteStep, writeSteps } from "../plan/write-modes.js";
+import type { PreparedBatch } from "./prepare-batch.js";
+import type { Reconciliation } from "./warehouse.js";
+
+/** SQL against the warehouse inside the publish transaction. */
+export interface SqlSession {
+  readonly dialect: Dialect;
+  /** Runs a statement; returns the rows it changed. */
+  exec(sql: string): Promise<number>;
+  rows(sql: string): Promise<JsonRow[]>;
+}
+
+/** A table name split into schema and name, with the dialect's default schema. */
+export function splitTableName(table: string, dialect: Dialect): { schema: string; name: string } {
+  const parts = table.split(".");
+  return parts.length > 1
+    ? { schema: parts[0]!, name: parts.slice(1).join(".") }
+    : { schema: dialect === "postgres" ? "public" : "main", name: table };
+}
+
+/** The undo (before-image) table of a target, quoted. */
+export function undoTableName(table: string, dialect: Dialect): string {
+  const { schema, name } = splitTableName(table, dialect);
+  return `sluice.${quoteIdent(`undo__${schema}__${name}`)}`;
+}
+
+/** Columns of a table with their types as the database spells them; undefined when it does not exist. */
+export async function tableColumns(
+  session: SqlSession,
+  schema: string,
+  name: string,
+): Promise<TypedColumn[] | undefined> {
+  const rows =
+    session.dialect === "postgres"
+      ? await session.rows(
+          `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)} AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+        )
+      : await session.rows(
+          `SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE schema_name = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(name)} AND NOT internal ORDER BY column_index`,
+        );
+  if (rows.length === 0) return undefined;
+  return rows.map((r) => ({ name: String(r.name), type: String(r.type) }));
+}
+
+/** What {@link writeBatch} needs. */
+export interface WriteBatchRequest {
+  readonly session: SqlSession;
+  readonly engine: DuckDBConnection;
+  readonly batch: PreparedBatch;
+  readonly target: TargetConfig & { readonly table: string };
+  readonly runId: string;
+  readonly loadedAt: Date;
+  readonly replaces: readonly { readonly runId: string; readonly path: string }[];
+  readonly policy: "evolve" | "freeze" | "discard_columns";
+  readonly sumColumns: readonly string[];
+  /** Source-side numbers of the batch. */
+  readonly source: { readonly rows: number; readonly sums: Readonly<Record<string, number>> };
+  /** Makes the batch's columns available in the warehouse; returns the quoted stage table name. */
+  stageBatch(columns: readonly TypedColumn[]): Promise<string>;
+}
+
+/** What a write did. */
+export interface WriteOutcome {
+  readonly inserted: number;
+  readonly updated: number;
+  readonly deleted: number;
+  readonly saved: number;
+  readonly reconciliation: Reconciliation;
+}
+
+/**
+ * Writes a prepared batch into its target table under the target's write mode, inside the caller's
+ * transaction: schema evolution (per policy), before-images for rollback, the mode's statements, then
+ * reconciliation of source against target. Shared by the DuckDB and PostgreSQL warehouses.
+ *
+ * @example
+ * const outcome = await writeBatch({ session, engine, batch, target, runId, loadedAt, replaces: [], policy: "evolve", sumColumns: [], source, stageBatch });
+ */
+export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutcome> {
+  const { session, target, batch } = request;
+  const dialect = session.dialect;
+  const { schema, name } = splitTableName(target.table, dialect);
+  const quoted = quoteQualified(
+    dialect === "postgres" && !target.table.includes(".") ? `public.${target.table}` : target.table,
+  );
+  const existing = await tableColumns(session, schema, name);
+  const modeColumns: TypedColumn[] =
+    target.mode === "scd2"
+      ? [
+          { name: "valid_from", type: "TIMESTAMPTZ" },
+          { name: "valid_to", type: "TIMESTAMPTZ" },
+          { name: "is_current", type: "BOOLEAN" },
+        ]
+      : [];
+  const incoming = [...batch.columns.filter((c) => c.name !== "_sluice_op"), ...modeColumns];
+  const plan = planSchema(target.table, existing, incoming, request.policy, dialect);
+  if (plan.errors.length > 0) {
+    throw new SluiceError("SCHEMA_CHANGE", `${plan.errors.join("; ")}; nothing was published`);
+  }
+  for (const check of plan.checks) {
+    const bad = await queryRows(
+      request.engine,
+      `SELECT CAST(${quoteIdent(check.name)} AS VARCHAR) AS v, _sluice_source_file AS f FROM ${quoteIdent(batch.table)} WHERE ${quoteIdent(check.name)} IS NOT NULL AND TRY_CAST(${quoteIdent(check.name)} AS ${check.type}) IS NULL LIMIT 1`,
+    );
+    if (bad.length > 0) {
+      const kind = ["int", "float", "decimal"].includes(canonicalType(check.type).family)
+        ? "non-numeric"
+        : "unconvertible";
+      throw new SluiceError(
+        "SCHEMA_CHANGE",
+        `table ${target.table}: column "${check.name}" is ${existing?.find((c) => c.name === check.name)?.type} in the table but ${kind} text arrives, e.g. ${quoteLiteral(String(bad[0]!.v))} in ${String(bad[0]!.f)}; nothing was published`,
+      );
+    }
+  }
+  if (plan.narrowIfEmpty.length > 0) {
+    const hasRows = (await session.rows(`SELECT 1 AS x FROM ${quoted} LIMIT 1`)).length > 0;
+    if (hasRows) {
+      const n = plan.narrowIfEmpty[0]!;
+      throw new SluiceError(
+        "SCHEMA_CHANGE",
+        `table ${target.table}: column "${n.name}": type changed from ${n.from} to ${n.incoming}, which would narrow a column holding data; declare columns: { ${n.name}: { type: varchar } } in the pipeline or migrate the table by hand; nothing was published`,
+      );
+    }
+  }
+  const undo = undoTableName(target.table, dialect);
+  if (plan.create) {
+    if (schema !== (dialect === "postgres" ? "public" : "main")) {
+      await session.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    }
+    const keys = target.keys ?? [];
+    const primary =
+      dialect === "postgres" && keys.length > 0 && (target.mode === "merge" || target.mode === "cdc")
+        ? `, PRIMARY KEY (${keys.map(quoteIdent).join(", ")})`
+        : "";
+    await session.exec(
+      `CREATE TABLE ${quoted} (${plan.create.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(", ")}${primary})`,
+    );
+    if (dialect === "postgres" && keys.length > 0 && target.mode === "scd2") {
+      await session.exec(`CREATE INDEX ON ${quoted} (${keys.map(quoteIdent).join(", ")}) WHERE is_current`);
+    }
+  }
+  for (const column of plan.add) {
+    await session.exec(`ALTER TABLE ${quoted} ADD COLUMN ${quoteIdent(column.name)} ${column.type}`);
+  }
+  for (const column of [...plan.widen, ...plan.narrowIfEmpty]) {
+    const using = dialect === "postgres" ? ` USING ${quoteIdent(column.name)}::${column.type}` : "";
+    await session.exec(
+      `ALTER TABLE ${quoted} ALTER COLUMN ${quoteIdent(column.name)} TYPE ${column.type}${using}`,
+    );
+  }
+  const targetColumns = (await tableColumns(session, schema, name))!;
+  await syncUndoTable(session, quoted, undo, targetColumns);
+
+  const targetTypes = new Map(targetColumns.map((c) => [c.name, c.type]));
+  const discard = new Set(plan.discard);
+  const stageColumns = batch.columns
+    .filter((c) => !discard.has(c.name))
+    .map((c) => ({ name: c.name, type: targetTypes.get(c.name) ?? ddlType(c.type, dialect) }));
+  const stage = await request.stageBatch(stageColumns);
+  const stepsRequest = {
+    dialect,
+    mode: target.mode,
+    target: quoted,
+    stage,
+    undo,
+    runId: request.runId,
+    loadedAt: request.loadedAt.toISOString(),
+    columns: stageColumns.map((c) => c.name),
+    targetColumns: targetColumns.map((c) => c.name),
+    keys: target.keys ?? [],
+    partitionBy: target.partition_by ?? [],
+    track: target.track,
+    closeDeleted: target.close_deleted,
+    softDelete: target.cdc?.soft_delete,
+  } as const;
+  const steps: WriteStep[] = [...replaceSteps(stepsRequest, request.replaces), ...writeSteps(stepsRequest)];
+  const counts: [StepCount, number][] = [];
+  for (const step of steps) {
+    if (step.select) {
+      const row = (await session.rows(step.sql))[0];
+      counts.push([step.counts, Number(row?.n ?? 0)]);
+    } else {
+      counts.push([step.counts, await session.exec(step.sql)]);
+    }
+  }
+  const folded = foldCounts(target.mode, counts, target.cdc?.soft_delete ?? false);
+  const reconciliation = await reconcile(
+    request,
+    quoted,
+    stage,
+    stageColumns.map((c) => c.name),
+  );
+  return { ...folded, reconciliation };
+}
+
+/** Keeps the undo table's columns in step with the target (created on first use). */
+async function syncUndoTable(
+  session: SqlSession,
+  target: string,
+  undo: string,
+  targetColumns: readonly TypedColumn[],
+): Promise<void> {
+  const undoName = undo.slice("sluice.".length).replace(/^"|"$/g, "").replaceAll('""', '"');
+  const existing = await tableColumns(session, "sluice", undoName);
+  if (!existing) {
+    await session.exec(
+      `CREATE TABLE ${undo} AS SELECT CAST(NULL AS VARCHAR) AS _sluice_undo_run, t.* FROM ${target} AS t WHERE false`,
+    );
+    if (session.dialect === "postgres") await session.exec(`CREATE INDEX ON ${undo} (_sluice_undo_run)`);
+    return;
+  }
+  const have = new Map(existing.map((c) => [c.name, c.type]));
+  for (const column of targetColumns) {
+    const type = have.get(column.name);
+    if (type === undefined) {
+      await session.exec(`ALTER TABLE ${undo} ADD COLUMN ${quoteIdent(column.name)} ${column.type}`);
+    } else if (type.toLowerCase() !== column.type.toLowerCase()) {
+      const using = session.dialect === "postgres" ? ` USING ${quoteIdent(column.name)}::${column.type}` : "";
+      await session.exec(
+        `ALTER TABLE ${undo} ALTER COLUMN ${quoteIdent(column.name)} TYPE ${column.type}${using}`,
+      );
+    }
+  }
+}
+
+async function reconcile(
+  request: WriteBatchRequest,
+  target: string,
+  stage: string,
+  stageColumns: readonly string[],
+): Promise<Reconciliation> {
+  const { session, target: config } = request;
+  const keys = (config.keys ?? []).map(quoteIdent);
+  const join = keys.map((k) => `t.${k} = s.${k}`).join(" AND ");
+  const tracked = config.mode === "scd2" && config.track ? new Set(config.track) : undefined;
+  const sumColumns =
+    config.mode === "cdc"
+      ? []
+      : request.sumColumns.filter((c) => stageColumns.includes(c) && (!tracked || tracked.has(c)));
+  const sums = sumColumns.map((c, i) => `CAST(sum(t.${quoteIdent(c)}) AS DOUBLE PRECISION) AS s${i}`);
+  const select = `SELECT count(*) AS n${sums.map((s) => `, ${s}`).join("")}`;
+  let sql: string;
+  let sourceRows = request.source.rows;
+  switch (config.mode) {
+    case "merge":
+      sql = `${select} FROM ${target} AS t JOIN ${stage} AS s ON ${join}`;
+      break;
+    case "scd2":
+      sql = `${select} FROM ${target} AS t JOIN ${stage} AS s ON ${join} WHERE t.is_current`;
+      break;
+    case "cdc": {
+      const live = config.cdc?.soft_delete ? " AND NOT t._sluice_deleted" : "";
+      sourceRows = Number(
+        (await session.rows(`SELECT count(*) AS n FROM ${stage} WHERE _sluice_op <> 'd'`))[0]?.n ?? 0,
+      );
+      sql = `${select} FROM ${target} AS t JOIN ${stage} AS s ON ${join} WHERE s._sluice_op <> 'd'${live}`;
+      break;
+    }
+    default:
+      sql = `${select} FROM ${target} AS t WHERE t._sluice_run_id = ${quoteLiteral(request.runId)}`;
+  }
+  const row = (await session.rows(sql))[0] ?? {};
+  const targetRows = Number(row.n ?? 0);
+  const mismatches: string[] = [];
+  if (targetRows !== sourceRows) mismatches.push(`rows: source ${sourceRows}, target ${targetRows}`);
+  const sumReport: Record<string, { source: number; target: number }> = {};
+  sumColumns.forEach((c, i) => {
+    const source = request.source.sums[c] ?? 0;
+    const value = Number(row[`s${i}`] ?? 0);
+    sumReport[c] = { source, target: value };
+    if (Math.abs(source - value) > 1e-9 * Math.max(1, Math.abs(source))) {
+      mismatches.push(`sum(${c}): source ${source}, target ${value}`);
+    }
+  });
+  return {
+    source_rows: sourceRows,
+    target_rows: targetRows,
+    sums: sumReport,
+    ok: mismatches.length === 0,
+    mismatches,
+  };
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from "vitest";
+import { cdcFlattenSql } from "../../src/plan/cdc-sql.js";
+import { incrementalFilter } from "../../src/plan/incremental-sql.js";
+import { planSchema } from "../../src/plan/schema-plan.js";
+import { ddlType, typeChange } from "../../src/plan/type-evolution.js";
+import { foldCounts, undoSteps, type WriteRequest, writeSteps } from "../../src/plan/write-modes.js";
+import { parsePostgresUrl, scrub } from "../../src/warehouse/postgres-url.js";
+
+const base: WriteRequest = {
+  dialect: "postgres",
+  mode: "merge",
+  target: '"public"."orders"',
+  stage: "sluice_stage",
+  undo: '"sluice"."undo__public__orders"',
+  runId: "r2",
+  loadedAt: "2026-01-01T00:00:00.000Z",
+  columns: ["id", "name", "_sluice_run_id"],
+  targetColumns: ["id", "name", "_sluice_run_id", "old"],
+  keys: ["id"],
+  partitionBy: [],
+};
+
+describe("write-mode SQL", () => {
+  it("merge saves changed rows, then one MERGE updating only NULL-safe changes", () => {
+    const [save, merge] = writeSteps(base);
+    expect(save!.sql).toContain(
+      `INSERT INTO "sluice"."undo__public__orders" (_sluice_undo_run, "id", "name", "_sluice_run_id", "old")`,
+    );
+    expect(save!.sql).toContain(`t."name" IS DISTINCT FROM s."name"`);
+    expect(merge!.sql).toMatch(
+      /^MERGE INTO "public"\."orders" AS t USING sluice_stage AS s ON \(t\."id" = s\."id"\) WHEN MATCHED AND/,
+    );
+    expect(merge!.sql).not.toContain(`"_sluice_run_id" IS DISTINCT`);
+    expect(
+      foldCounts("merge", [
+        ["updated", 3],
+        ["upserted", 10],
+      ]),
+    ).toEqual({ inserted: 7, updated: 3, deleted: 0, saved: 3 });
+  });
+
+  it("delete_insert matches partitions NULL-safely; scd2 closes and opens versions; undo reverses a load", () => {
+    const di = writeSteps({ ...base, mode: "delete_insert", partitionBy: ["day"] });
+    expect(di.map((s) => s.counts)).toEqual(["saved", "deleted", "inserted"]);
+    expect(di[1]!.sql).toContain(`p."day" IS NOT DISTINCT FROM t."day"`);
+    const scd2 = writeSteps({ ...base, mode: "scd2", closeDeleted: true, track: ["name"] });
+    expect(scd2.some((s) => s.sql.startsWith("UPDATE") && s.sql.includes("is_current = false"))).toBe(true);
+    expect(scd2.some((s) => s.sql.includes("'deleted'"))).toBe(true);
+    const undo = undoSteps('"t"', '"sluice"."u"', "r9", ["id"]);
+    expect(undo.map((s) => s.sql)).toEqual([
+      `DELETE FROM "t" WHERE _sluice_run_id = 'r9'`,
+      `INSERT INTO "t" ("id") SELECT "id" FROM "sluice"."u" WHERE _sluice_undo_run = 'r9'`,
+      `DELETE FROM "sluice"."u" WHERE _sluice_undo_run = 'r9'`,
+    ]);
+  });
+
+  it("cdc keeps the latest event per key and skips stale ones", () => {
+    const sql = cdcFlattenSql(
+      "(x)",
+      [
+        { name: "op", type: "VARCHAR" },
+        { name: "after", type: "JSON" },
+      ],
+      { keys: ["id"] },
+      '{"id":"BIGINT"}',
+    );
+    expect(sql).toContain(`QUALIFY row_number() OVER (PARTITION BY "id" ORDER BY _sluice_cdc_position DESC`);
+    const steps = writeSteps({ ...base, mode: "cdc", columns: ["id", "_sluice_op", "_sluice_cdc_position"] });
+    expect(steps[1]!.sql).toContain("s._sluice_cdc_position > t._sluice_cdc_position");
+  });
+});
+
+describe("schema evolution and types", () => {
+  it("classifies widenings, fits and incompatible changes", () => {
+    expect(typeChange("integer", "BIGINT")).toMatchObject({ kind: "widen" });
+    expect(typeChange("INTEGER", "DOUBLE")).toMatchObject({ kind: "widen", to: { family: "float" } });
+    expect(typeChange("character varying(10)", "VARCHAR")).toMatchObject({ kind: "widen" });
+    expect(typeChange("date", "TIMESTAMP")).toMatchObject({ kind: "widen" });
+    expect(typeChange("bigint", "INTEGER")).toEqual({ kind: "fits" });
+    expect(typeChange("numeric(12,2)", "VARCHAR")).toEqual({ kind: "check" });
+    expect(typeChange("text", "INTEGER")).toEqual({ kind: "incompatible" });
+    expect(ddlType("DOUBLE", "postgres")).toBe("double precision");
+    expect(ddlType("STRUCT(a INTEGER)", "postgres")).toBe("jsonb");
+  });
+
+  it("plans per policy", () => {
+    const existing = [{ name: "id", type: "integer" }];
+    const incoming = [
+      { name: "id", type: "BIGINT" },
+      { name: "x", type: "VARCHAR" },
+    ];
+    expect(planSchema("t", existing, incoming, "evolve", "postgres")).toMatchObject({
+      add: [{ name: "x", type: "text" }],
+      widen: [{ name: "id", type: "bigint" }],
+    });
+    expect(planSchema("t", existing, incoming, "freeze", "postgres").errors.join()).toMatch(/"x".*freeze/);
+    expect(planSchema("t", existing, incoming.slice(1), "discard_columns", "postgres").discard).toEqual([
+      "x",
+    ]);
+  });
+
+  it("incremental filters subtract the lag from time cursors only", () => {
+    expect(incrementalFilter("ts", "TIMESTAMP", "2026-01-01 12:00:00", 3_600_000)).toBe(
+      `"ts" > CAST('2026-01-01 12:00:00' AS TIMESTAMP) - INTERVAL (3600000) MILLISECOND`,
+    );
+    expect(incrementalFilter("n", "BIGINT", "5", 3_600_000)).toBe(`"n" > CAST('5' AS BIGINT)`);
+    expect(incrementalFilter("n", "BIGINT", null, 0)).toBeUndefined();
+  });
+});
+
+describe("postgres URLs", () => {
+  it("parses encoded and unencoded special characters and never labels with the password", () => {
+    const a = parsePostgresUrl(
+      "postgres://us%40er:p%40ss%2Fw@db.example:5433/my%20db?sslmode=require&pool_max=8",
+    );
+    expect(a.config).toMatchObject({
+      user: "us@er",
+      password: "p@ss/w",
+      host: "db.example",
+      port: 5433,
+      database: "my db",
+      max: 8,
+    });
+    expect(a.config.ssl).toEqual({ rejectUnauthorized: false });
+    expect(a.label).toBe("us@er@db.example:5433/my db");
+    const b = parsePostgresUrl("postgresql://u:pa@ss:w/rd@[::1]/db");
+    expect(b.config).toMatchObject({
+      user: "u",
+      password: "pa@ss:w/rd",
+      host: "::1",
+      port: 5432,
+      database: "db",
+    });
+    expect(scrub("bad pa@ss:w/rd here", b.secret)).toBe("bad *** here");
+  });
+});

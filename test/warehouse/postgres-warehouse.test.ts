@@ -1,0 +1,105 @@
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadProject } from "../../src/config/load-config.js";
+import { SluiceError } from "../../src/errors.js";
+import { createProjectContext } from "../../src/runner/project-context.js";
+import { runProject } from "../../src/runner/run-project.js";
+import { pgError } from "../../src/warehouse/postgres-errors.js";
+import { openPostgresWarehouse } from "../../src/warehouse/postgres-warehouse.js";
+import { addFile, makeProject } from "../support/cli.js";
+import { adminQuery, createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
+import { serviceAvailable } from "../support/require-service.js";
+
+const available = await serviceAvailable(`PostgreSQL at ${pgServer}`, pingPostgres);
+
+describe.skipIf(!available)("postgres warehouse: connections, errors, concurrency", () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.cleanup();
+  });
+
+  it("an unreachable server fails with a clear, password-free message, then fails fast (circuit open)", async () => {
+    const url = "postgres://sluice:s3cr%40t-pw@127.0.0.1:1/nowhere";
+    const errors: SluiceError[] = [];
+    for (let i = 0; i < 4; i++) {
+      const started = Date.now();
+      const error = await openPostgresWarehouse({ url, retries: 1, retryBaseMs: 5 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SluiceError);
+      errors.push(error as SluiceError);
+      if (i === 3) expect(Date.now() - started).toBeLessThan(500);
+    }
+    expect(errors[0]!.message).toMatch(/PostgreSQL sluice@127\.0\.0\.1:1\/nowhere: connection refused/);
+    expect(errors[3]!.code).toBe("CIRCUIT_OPEN");
+    for (const e of errors) expect(`${e.message} ${String(e.cause)}`).not.toMatch(/s3cr|%40t-pw/);
+  });
+
+  it("authentication failures say what to check, without the password", () => {
+    // The test server uses trust authentication, so a wrong password cannot be provoked; classify the
+    // server's error as it arrives.
+    const error = pgError(
+      Object.assign(new Error('password authentication failed for user "sluice"'), { code: "28P01" }),
+      "sluice@db:5432/w",
+      "hunter2",
+      "connect",
+    );
+    expect(error.transient).toBe(false);
+    expect(error.message).toMatch(/authentication failed.*check the user and password/);
+  });
+
+  it("connects with a URL whose password and database name need encoding; the password is in no record", async () => {
+    const name = `sluice test ${Math.random().toString(36).slice(2, 8)}`;
+    await adminQuery(`CREATE DATABASE "${name}"`);
+    try {
+      const password = "p@ss/w:rd#?%";
+      const url = `${pgServer.replace("postgres://postgres@", `postgres://postgres:${encodeURIComponent(password)}@`)}/${encodeURIComponent(name)}`;
+      const dir = makeProject(
+        `warehouse: "${url}"\npipelines:\n  t:\n    source: { path: "in/*.csv" }\n    target: { table: t, mode: append }\n`,
+      );
+      addFile(dir, "landing/in/a.csv", "id\n1\n");
+      const ctx = createProjectContext(await loadProject({ configPath: join(dir, "sluice.yaml") }));
+      const [report] = await runProject(ctx);
+      expect(report!.status).toBe("succeeded");
+      const w = await ctx.openWarehouse({ readOnly: true });
+      const runs = await w.query("SELECT report::text AS r FROM sluice.runs");
+      await w.close();
+      expect(runs).toHaveLength(1);
+      expect(String(runs[0]!.r)).not.toContain("p@ss");
+      rmSync(dir, { recursive: true, force: true });
+    } finally {
+      await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    }
+  });
+
+  it("concurrent runs against one catalog never load the same content twice", async () => {
+    const yaml = `warehouse: "${db.url}"\npipelines:\n  c:\n    source: { path: "in/*.csv" }\n    target: { table: c, mode: append }\n`;
+    const content = `id\n${Array.from({ length: 5000 }, (_, i) => i).join("\n")}\n`;
+    const dirs = [0, 1, 2].map(() => makeProject(yaml, { "landing/in/same.csv": content }));
+    const reports = await Promise.all(
+      dirs.map(async (dir) =>
+        runProject(createProjectContext(await loadProject({ configPath: join(dir, "sluice.yaml") }))),
+      ),
+    );
+    const statuses = reports.map((r) => r[0]!.files[0]!.status).sort();
+    expect(statuses).toEqual(["loaded", "skipped_duplicate", "skipped_duplicate"]);
+    const w = await openPostgresWarehouse({ url: db.url, readOnly: true });
+    const rows = await w.query("SELECT count(*) AS n FROM c");
+    const ledger = await w.query("SELECT count(*) AS n FROM sluice.files WHERE status = 'loaded'");
+    await w.close();
+    expect(Number(rows[0]!.n)).toBe(5000);
+    expect(Number(ledger[0]!.n)).toBe(1);
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("sluice query runs read-only on PostgreSQL", async () => {
+    const w = await openPostgresWarehouse({ url: db.url });
+    await expect(w.queryWithColumns("CREATE TABLE nope (x int)")).rejects.toThrow(/read-only transaction/);
+    const { columns, rows } = await w.queryWithColumns("SELECT 1::bigint AS n, 'x' AS s");
+    await w.close();
+    expect(columns).toEqual(["n", "s"]);
+    expect(rows).toEqual([{ n: 1, s: "x" }]);
+  });
+});

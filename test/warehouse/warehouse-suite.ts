@@ -1,0 +1,369 @@
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadProject } from "../../src/config/load-config.js";
+import type { JsonRow } from "../../src/engine/duckdb-query.js";
+import { createProjectContext } from "../../src/runner/project-context.js";
+import { newRunId } from "../../src/runner/run-id.js";
+import { runProject } from "../../src/runner/run-project.js";
+import type { RunReport } from "../../src/runner/run-report.js";
+import { addFile, makeProject } from "../support/cli.js";
+
+/** A warehouse for one test: its `warehouse:` spec (relative DuckDB path or postgres URL) and cleanup. */
+export interface SuiteWarehouse {
+  readonly spec: string;
+  cleanup(): Promise<void>;
+}
+
+/** A project under test with helpers that run it in-process. */
+export interface SuiteProject {
+  readonly dir: string;
+  add(path: string, content: string): void;
+  run(): Promise<RunReport>;
+  query(sql: string): Promise<JsonRow[]>;
+  history(table: string): Promise<
+    readonly {
+      run_id: string;
+      mode: string;
+      inserted: number;
+      updated: number;
+      deleted: number;
+      rolled_back_by: string | null;
+    }[]
+  >;
+  rollback(table: string, to: string): Promise<unknown>;
+  watermark(pipeline: string): Promise<string | null>;
+  landingFiles(): string[];
+}
+
+async function project(warehouse: SuiteWarehouse, pipeline: string): Promise<SuiteProject> {
+  const yaml = `warehouse: ${JSON.stringify(warehouse.spec)}\nlanding: landing\npipelines:\n${pipeline
+    .trim()
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n")}\n`;
+  const dir = makeProject(yaml);
+  const open = async (readOnly: boolean) => {
+    const ctx = createProjectContext(await loadProject({ configPath: join(dir, "sluice.yaml") }));
+    return ctx.openWarehouse({ readOnly });
+  };
+  const withWarehouse = async <T>(
+    readOnly: boolean,
+    fn: (w: Awaited<ReturnType<typeof open>>) => Promise<T>,
+  ) => {
+    const w = await open(readOnly);
+    try {
+      return await fn(w);
+    } finally {
+      await w.close();
+    }
+  };
+  return {
+    dir,
+    add: (path, content) => addFile(dir, `landing/${path}`, content),
+    async run() {
+      const ctx = createProjectContext(await loadProject({ configPath: join(dir, "sluice.yaml") }));
+      const reports = await runProject(ctx);
+      expect(reports).toHaveLength(1);
+      return reports[0]!;
+    },
+    query: (sql) => withWarehouse(true, async (w) => (await w.queryWithColumns(sql)).rows),
+    history: (table) => withWarehouse(true, (w) => w.history(table)),
+    rollback: (table, to) => withWarehouse(false, (w) => w.rollback(table, to, newRunId(new Date()))),
+    watermark: (p) => withWarehouse(true, (w) => w.watermark(p)),
+    landingFiles: () => {
+      const inDir = join(dir, "landing/in");
+      return existsSync(inDir) ? readdirSync(inDir) : [];
+    },
+  };
+}
+
+/** Tests a suite implementation may skip, each with the reason written down. */
+export type SuiteSkips = Readonly<Partial<Record<string, string>>>;
+
+/**
+ * The behaviour every warehouse must have (write modes, schema evolution, incremental, history and
+ * rollback, reconciliation, bad input), run against one implementation. Hono-style: each
+ * implementation's test file calls this with a factory for fresh warehouses.
+ *
+ * @example
+ * runWarehouseSuite("duckdb", async () => ({ spec: "duckdb:warehouse.duckdb", cleanup: async () => {} }));
+ */
+export function runWarehouseSuite(
+  name: string,
+  makeWarehouse: () => Promise<SuiteWarehouse>,
+  skips: SuiteSkips = {},
+): void {
+  const test = (title: string, fn: (make: (pipeline: string) => Promise<SuiteProject>) => Promise<void>) => {
+    const reason = skips[title];
+    if (reason) {
+      it.skip(`${title} (skipped on ${name}: ${reason})`, () => undefined);
+      return;
+    }
+    it(title, async () => {
+      const warehouses: SuiteWarehouse[] = [];
+      const dirs: string[] = [];
+      try {
+        await fn(async (pipeline) => {
+          const w = await makeWarehouse();
+          warehouses.push(w);
+          const p = await project(w, pipeline);
+          dirs.push(p.dir);
+          return p;
+        });
+      } finally {
+        for (const w of warehouses) await w.cleanup();
+        for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      }
+    });
+  };
+  const ids = (rows: JsonRow[], column = "id") => rows.map((r) => Number(r[column]));
+
+  describe(`warehouse behaviour: ${name}`, () => {
+    test("merge upserts by key, touches only changed rows, reconciles, and is idempotent", async (make) => {
+      const p = await make(`orders:
+  source: { path: "in/*.csv" }
+  columns: { amount: { type: "decimal(10,2)" } }
+  target: { table: orders, mode: merge, keys: [id] }`);
+      p.add("in/a.csv", "id,name,amount\n1,a,1.50\n2,b,2.00\n3,c,\n");
+      const first = await p.run();
+      expect(first.status).toBe("succeeded");
+      expect(first.load).toMatchObject({ inserted: 3, updated: 0, deleted: 0 });
+      p.add("in/b.csv", "id,name,amount\n2,B,2.50\n3,c,\n4,d,4.00\n");
+      const second = await p.run();
+      expect(second.load).toMatchObject({ inserted: 1, updated: 1, deleted: 0 });
+      expect(second.reconciliation).toMatchObject({ ok: true, source_rows: 3, target_rows: 3 });
+      const rows = await p.query("SELECT id, name, amount, _sluice_run_id AS run FROM orders ORDER BY id");
+      expect(rows.map((r) => [Number(r.id), r.name, r.amount === null ? null : Number(r.amount)])).toEqual([
+        [1, "a", 1.5],
+        [2, "B", 2.5],
+        [3, "c", null],
+        [4, "d", 4],
+      ]);
+      expect(rows[2]!.run).toBe(first.run_id); // unchanged (NULL-safe): not rewritten
+      p.add("in/b-copy.csv", "id,name,amount\n2,B,2.50\n3,c,\n4,d,4.00\n");
+      const again = await p.run();
+      expect(again.files[0]!.status).toBe("skipped_duplicate");
+      const history = await p.history("orders");
+      expect(history.map((h) => [h.mode, h.inserted, h.updated])).toEqual([
+        ["merge", 3, 0],
+        ["merge", 1, 1],
+      ]);
+    });
+
+    test("delete_insert replaces the partitions present in the batch", async (make) => {
+      const p = await make(`sales:
+  source: { path: "in/*.csv" }
+  target: { table: sales, mode: delete_insert, partition_by: [day] }`);
+      p.add("in/a.csv", "day,item,qty\n2026-01-01,x,1\n2026-01-01,y,2\n2026-01-02,x,3\n");
+      await p.run();
+      p.add("in/b.csv", "day,item,qty\n2026-01-02,z,9\n2026-01-03,x,4\n");
+      const second = await p.run();
+      expect(second.load).toMatchObject({ inserted: 2, deleted: 1 });
+      const rows = await p.query(
+        "SELECT CAST(day AS VARCHAR) AS day, item, qty FROM sales ORDER BY day, item",
+      );
+      expect(rows.map((r) => `${r.day}:${r.item}:${r.qty}`)).toEqual([
+        "2026-01-01:x:1",
+        "2026-01-01:y:2",
+        "2026-01-02:z:9",
+        "2026-01-03:x:4",
+      ]);
+    });
+
+    test("scd2 versions only tracked changes, NULL-safe, and closes deleted keys", async (make) => {
+      const p = await make(`customers:
+  source: { path: "in/*.csv" }
+  columns: { city: { type: varchar } }
+  target: { table: customers, mode: scd2, keys: [id], track: [city], close_deleted: true }`);
+      p.add("in/a.csv", "id,city,visits\n1,Paris,1\n2,,1\n3,Rome,1\n");
+      await p.run();
+      p.add("in/b.csv", "id,city,visits\n1,Lyon,5\n2,,7\n");
+      const second = await p.run();
+      expect(second.load).toMatchObject({ inserted: 0, updated: 1, deleted: 1 });
+      const rows = await p.query(
+        "SELECT id, city, is_current, valid_to IS NULL AS open FROM customers ORDER BY id, valid_from",
+      );
+      expect(rows.map((r) => [Number(r.id), r.city, r.is_current, r.open])).toEqual([
+        [1, "Paris", false, false],
+        [1, "Lyon", true, true],
+        [2, null, true, true],
+        [3, "Rome", false, false],
+      ]);
+    });
+
+    test("cdc applies Debezium events: latest per key by LSN, out of order and duplicates", async (make) => {
+      const p = await make(`changes:
+  source: { path: "in/*.jsonl" }
+  target: { table: accounts, mode: cdc, keys: [id] }`);
+      const ev = (op: string, lsn: number, before: object | null, after: object | null) =>
+        JSON.stringify({ op, before, after, ts_ms: 1000 + lsn, source: { lsn } });
+      p.add(
+        "in/1.jsonl",
+        [
+          ev("c", 10, null, { id: 1, balance: 10 }),
+          ev("c", 11, null, { id: 2, balance: 20 }),
+          ev("u", 13, { id: 1, balance: 10 }, { id: 1, balance: 15 }),
+          ev("u", 12, { id: 1, balance: 10 }, { id: 1, balance: 12 }),
+          ev("u", 13, { id: 1, balance: 10 }, { id: 1, balance: 15 }),
+          ev("c", 14, null, { id: 3, balance: 30 }),
+        ].join("\n"),
+      );
+      await p.run();
+      p.add(
+        "in/2.jsonl",
+        [
+          ev("d", 20, { id: 2, balance: 20 }, null),
+          ev("u", 12, { id: 3, balance: 30 }, { id: 3, balance: -1 }),
+          ev("u", 21, { id: 1, balance: 15 }, { id: 1, balance: 16 }),
+        ].join("\n"),
+      );
+      const second = await p.run();
+      expect(second.load).toMatchObject({ updated: 1, deleted: 1 });
+      const rows = await p.query("SELECT id, balance FROM accounts ORDER BY id");
+      expect(rows.map((r) => [Number(r.id), Number(r.balance)])).toEqual([
+        [1, 16],
+        [3, 30],
+      ]);
+    });
+
+    test("cdc from a flat table with an op column can soft-delete", async (make) => {
+      const p = await make(`flat:
+  source: { path: "in/*.csv" }
+  target: { table: items, mode: cdc, keys: [id], cdc: { format: flat, op_column: op, order_by: seq, soft_delete: true } }`);
+      p.add("in/a.csv", "op,seq,id,name\nI,1,1,a\nI,2,2,b\nU,3,1,a2\nD,4,2,b\n");
+      await p.run();
+      const rows = await p.query("SELECT id, name, _sluice_deleted AS gone FROM items ORDER BY id");
+      expect(rows.map((r) => [Number(r.id), r.name, r.gone])).toEqual([
+        [1, "a2", false],
+        [2, "b", true],
+      ]);
+    });
+
+    test("incremental takes only rows newer than the stored mark minus the lag", async (make) => {
+      const p = await make(`events:
+  source: { path: "in/*.csv" }
+  columns: { ts: { type: timestamp } }
+  incremental: { cursor: ts, lag: 1h }
+  target: { table: events, mode: append }`);
+      p.add("in/a.csv", "id,ts\n1,2026-01-01 10:00:00\n2,2026-01-01 12:00:00\n");
+      await p.run();
+      expect(await p.watermark("events")).toMatch(/^2026-01-01 12:00:00/);
+      p.add("in/b.csv", "id,ts\n3,2026-01-01 10:30:00\n4,2026-01-01 11:30:00\n5,2026-01-01 13:00:00\n");
+      const second = await p.run();
+      expect(second.rows).toMatchObject({ read: 3, loaded: 2, duplicates: 1 });
+      expect(ids(await p.query("SELECT id FROM events ORDER BY id"))).toEqual([1, 2, 4, 5]);
+      expect(await p.watermark("events")).toMatch(/^2026-01-01 13:00:00/);
+    });
+
+    test("schema evolution: evolve adds and widens; freeze and incompatible types fail naming the column", async (make) => {
+      const p = await make(`m:
+  source: { path: "in/*.csv" }
+  target: { table: m, mode: append }`);
+      p.add("in/a.csv", "id,v\n1,2\n");
+      await p.run();
+      p.add("in/b.csv", "id,v,extra\n2,2.5,x\n");
+      const widened = await p.run();
+      expect(widened.status).toBe("succeeded");
+      const rows = await p.query("SELECT id, v, extra FROM m ORDER BY id");
+      expect(rows.map((r) => [Number(r.id), Number(r.v), r.extra])).toEqual([
+        [1, 2, null],
+        [2, 2.5, "x"],
+      ]);
+      p.add("in/c.csv", "id,v\n3,abc\n");
+      const bad = await p.run();
+      expect(bad.status).toBe("failed");
+      expect(bad.error).toMatch(/column "v".*(DOUBLE|double precision).*non-numeric.*'abc'/);
+      expect(p.landingFiles()).toContain("c.csv");
+
+      const f = await make(`f:
+  source: { path: "in/*.csv" }
+  schema_evolution: freeze
+  target: { table: f, mode: append }`);
+      f.add("in/a.csv", "id\n1\n");
+      await f.run();
+      f.add("in/b.csv", "id,extra\n2,x\n");
+      const frozen = await f.run();
+      expect(frozen.error).toMatch(/new column "extra".*freeze/);
+
+      const d = await make(`d:
+  source: { path: "in/*.csv" }
+  schema_evolution: discard_columns
+  target: { table: d, mode: append }`);
+      d.add("in/a.csv", "id\n1\n");
+      await d.run();
+      d.add("in/b.csv", "id,extra\n2,x\n");
+      expect((await d.run()).status).toBe("succeeded");
+      expect(Object.keys((await d.query("SELECT * FROM d ORDER BY id"))[1]!)).not.toContain("extra");
+    });
+
+    test("rollback restores the exact content after any run, for merge and scd2", async (make) => {
+      for (const mode of ["merge", "scd2"]) {
+        const p = await make(`r:
+  source: { path: "in/*.csv" }
+  target: { table: r, mode: ${mode}, keys: [id] }`);
+        const snapshot = async () =>
+          JSON.stringify(
+            await p.query(
+              `SELECT id, name, _sluice_run_id${mode === "scd2" ? ", is_current, CAST(valid_to AS VARCHAR) AS vt" : ""} FROM r ORDER BY 1, 2, 3`,
+            ),
+          );
+        p.add("in/a.csv", "id,name\n1,a\n2,b\n");
+        const r1 = await p.run();
+        const after1 = await snapshot();
+        p.add("in/b.csv", "id,name\n2,B\n3,c\n");
+        const r2 = await p.run();
+        const after2 = await snapshot();
+        p.add("in/c.csv", "id,name\n1,A\n3,C\n4,d\n");
+        await p.run();
+        await p.rollback("r", r2.run_id);
+        expect(await snapshot()).toBe(after2);
+        await p.rollback("r", r1.run_id);
+        expect(await snapshot()).toBe(after1);
+        const history = await p.history("r");
+        expect(history.filter((h) => h.mode === "rollback")).toHaveLength(2);
+        expect(history.filter((h) => h.rolled_back_by !== null)).toHaveLength(2);
+        await expect(p.rollback("r", "no-such-run")).rejects.toThrow(/did not load this table/);
+      }
+    });
+
+    test("bad keys fail with a clear message and lose nothing", async (make) => {
+      const p = await make(`k:
+  source: { path: "in/*.csv" }
+  target: { table: k, mode: merge, keys: [id] }`);
+      p.add("in/nulls.csv", "id,name\n1,a\n,b\n");
+      const nulls = await p.run();
+      expect(nulls.status).toBe("failed");
+      expect(nulls.error).toMatch(/1 row has a NULL key \(id\)/);
+      rmSync(join(p.dir, "landing/in/nulls.csv"));
+      p.add("in/dupes.csv", "id,name\n1,a\n1,b\n2,c\n");
+      const dupes = await p.run();
+      expect(dupes.error).toMatch(/id=1 \(2 rows\).*dedupe/);
+      rmSync(join(p.dir, "landing/in/dupes.csv"));
+      p.add("in/nokey.csv", "ident,name\n1,a\n");
+      const missing = await p.run();
+      expect(missing.error).toMatch(/key column id not in the data/);
+      expect(p.landingFiles()).toEqual(["nokey.csv"]);
+      await expect(p.query("SELECT count(*) AS n FROM k")).rejects.toThrow();
+    });
+
+    test("table and column names that need quoting", async (make) => {
+      const p = await make(`q:
+  source: { path: "in/*.csv" }
+  naming: keep
+  target: { table: "sales.Order Items", mode: merge, keys: ["Order ID"] }`);
+      p.add("in/a.csv", 'Order ID,"select",We"ird\n1,x,y\n2,z,w\n');
+      await p.run();
+      p.add("in/b.csv", 'Order ID,"select",We"ird\n2,Z,w\n');
+      const second = await p.run();
+      expect(second.load).toMatchObject({ inserted: 0, updated: 1 });
+      const rows = await p.query(
+        'SELECT "Order ID" AS id, "select" AS s FROM sales."Order Items" ORDER BY 1',
+      );
+      expect(rows.map((r) => [Number(r.id), r.s])).toEqual([
+        [1, "x"],
+        [2, "Z"],
+      ]);
+    });
+  });
+}
