@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { PipelineConfig, SourceConfig } from "../config/schema.js";
 import { type StagedQuery, stageQuery } from "../engine/stage-query.js";
 import type { StorageEntry } from "../storage/storage.js";
@@ -79,8 +79,10 @@ export async function stageQuerySource(
   const cursor = incremental
     ? { column: incremental.cursor, from: after, to: staged.cursorMax ?? after }
     : null;
+  // A query result is not a file known by content: every read is its own ledger entry (a constant hash
+  // would make the publish step treat the next run's result as already loaded).
   const sha256 = createHash("sha256")
-    .update(JSON.stringify({ sql: staged.sql, rows: staged.accepted, to: cursor?.to ?? null }))
+    .update(JSON.stringify({ sql: staged.sql, read: randomUUID(), to: cursor?.to ?? null }))
     .digest("hex");
   return { staged, sha256, cursor };
 }

@@ -250,7 +250,12 @@ export async function runFilePipeline(
         run,
         report,
         rowsSql,
-        watermark: await incremental?.markOf(rowsSql),
+        // A query's mark covers every row it read (quarantined ones are kept, not re-read each run).
+        watermark: await incremental?.markOf(
+          query && rowsSql && loaded[0]?.staged
+            ? `SELECT * FROM ${quoteIdent(loaded[0].staged.table)}`
+            : rowsSql,
+        ),
         replaces: options.force
           ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
           : [],

@@ -15,6 +15,8 @@ pipelines:
     depends_on: [raw]
     source: { table: raw_orders }
     incremental: { cursor: updated_at }
+    checks: [{ rule: not_null, columns: [amount] }]
+    max_failure_rate: 0.5
     target: { table: clean_orders }
   other:
     source: { path: "in/other/*.csv" }
@@ -47,14 +49,16 @@ describe("pipelines over the warehouse and depends_on", () => {
     addFile(
       dir,
       "landing/in/orders/b.csv",
-      "order_id,amount,order_date,updated_at\n3,7,2026-01-02,2026-01-03 09:00:00\n",
+      "order_id,amount,order_date,updated_at\n3,7,2026-01-02,2026-01-03 09:00:00\n4,,2026-01-02,2026-01-03 09:30:00\n",
     );
     const second = await sluice(["run", "raw", "--downstream", "--json"], dir);
     expect(second.code).toBe(0);
     const runs = second.json<RunJson>().runs;
     expect(runs.map((r) => r.pipeline)).toEqual(["raw", "clean", "daily"]);
-    // Incremental: only the new row was read from raw_orders.
-    expect(runs[1]!.rows.read).toBe(1);
+    // Incremental: only the new rows were read from raw_orders; checks quarantine as for files.
+    expect(runs[1]!.rows).toMatchObject({ read: 2, loaded: 1, quarantined: 1 });
+    const quarantined = await sluice(["quarantine", "clean", "--json"], dir);
+    expect(quarantined.json<{ rules: string[] }[]>().map((q) => q.rules)).toEqual([["not_null(amount)"]]);
     expect(await query(dir, "select count(*) as n from clean_orders")).toEqual([{ n: 3 }]);
     expect(
       await query(dir, "select order_date::VARCHAR as d, total::INT as total from daily_totals order by 1"),
