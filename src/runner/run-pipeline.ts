@@ -150,7 +150,7 @@ export async function runFilePipeline(
     const lateData = query !== undefined && pipeline.late_data_window !== undefined;
     const rowsBefore = lateData ? loaded.map((w) => ({ ...w.report.rows })) : [];
     const incremental = await planIncremental(warehouse, name, pipeline, loaded);
-    if (lateData) loaded.forEach((w, i) => Object.assign(w.report.rows, rowsBefore[i]));
+    if (lateData) for (const [i, w] of loaded.entries()) Object.assign(w.report.rows, rowsBefore[i]);
     const rowsParts = loaded
       .filter((w) => w.staged!.columns.length > 0)
       .map((w) =>
