@@ -12,8 +12,6 @@ export function unsupportedFeatures(config: ProjectConfig): ConfigProblem[] {
   for (const [name, p] of Object.entries(config.pipelines)) {
     const at = `pipelines.${name}`;
     if ("stream" in p.source) notYet(`${at}.source`, "a stream source");
-    if (p.late_data_window && !p.incremental)
-      problems.push({ path: `${at}.late_data_window`, message: "needs incremental: { cursor: <column> }" });
   }
   return problems;
 }

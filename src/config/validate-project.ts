@@ -121,6 +121,9 @@ export async function validateProject(
           message: "mask: hash needs a salt: set the SLUICE_MASK_SALT environment variable",
         });
       }
+      if (pipeline.late_data_window && !pipeline.incremental) {
+        problems.push({ path: `${at}.late_data_window`, message: "needs incremental: { cursor: <column> }" });
+      }
       if (pipeline.late_data_window && !["merge", "delete_insert"].includes(pipeline.target.mode)) {
         problems.push({
           path: `${at}.late_data_window`,
