@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
+import { registerBackfillCommand } from "./commands/backfill-command.js";
 import { registerDemoCommand } from "./commands/demo-command.js";
+import { registerFilesCommand } from "./commands/files-command.js";
 import { registerHistoryCommand } from "./commands/history-command.js";
 import { registerInitCommand } from "./commands/init-command.js";
 import { registerLakeCommand } from "./commands/lake-command.js";
@@ -14,7 +16,12 @@ import { registerRunCommand } from "./commands/run-command.js";
 import { registerRunsCommand } from "./commands/runs-command.js";
 import { registerSchemaCommand } from "./commands/schema-command.js";
 import { registerValidateCommand } from "./commands/validate-command.js";
+import { registerWatchCommand } from "./commands/watch-command.js";
 import { reportError } from "./output.js";
+
+// The AWS SDK warns on every Node 20 start that future SDK releases will need Node 22; that notice is
+// for the SDK's users, not Sluice's, and would clutter every command's stderr. Only that warning is muted.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const program = new Command()
   .name("sluice")
@@ -39,6 +46,9 @@ for (const register of [
   registerReplayCommand,
   registerHistoryCommand,
   registerRollbackCommand,
+  registerWatchCommand,
+  registerFilesCommand,
+  registerBackfillCommand,
 ]) {
   register(program);
 }

@@ -9,13 +9,9 @@ export function unsupportedFeatures(config: ProjectConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const notYet = (path: string, what: string) =>
     problems.push({ path, message: `${what} is not supported by this build yet` });
-  if (config.alerts.length > 0) notYet("alerts", "alerting");
   for (const [name, p] of Object.entries(config.pipelines)) {
     const at = `pipelines.${name}`;
-    if (!("path" in p.source)) notYet(`${at}.source`, "a non-file source");
-    if (p.schedule) notYet(`${at}.schedule`, "scheduling");
-    if (p.late_data_window) notYet(`${at}.late_data_window`, "late data re-processing");
-    if (p.retries) notYet(`${at}.retries`, "retries");
+    if ("stream" in p.source) notYet(`${at}.source`, "a stream source");
   }
   return problems;
 }

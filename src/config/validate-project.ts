@@ -2,6 +2,8 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { queryRows } from "../engine/duckdb-query.js";
 import { sampleColumns } from "../engine/sample-columns.js";
 import { validateChecks } from "../plan/check-validation.js";
+import { graphProblems } from "../plan/pipeline-graph.js";
+import { cronProblem } from "../plan/schedule-plan.js";
 import { expressionProbeSql, probeTypeProblem, validateSqlExpression } from "../plan/sql-expression.js";
 import type { ColumnInfo } from "../plan/sql-text.js";
 import { quoteLiteral } from "../plan/sql-text.js";
@@ -119,10 +121,18 @@ export async function validateProject(
           message: "mask: hash needs a salt: set the SLUICE_MASK_SALT environment variable",
         });
       }
-      for (const upstream of pipeline.depends_on) {
-        if (!config.pipelines[upstream]) {
-          problems.push({ path: `${at}.depends_on`, message: `unknown pipeline ${upstream}` });
-        }
+      if (pipeline.late_data_window && !pipeline.incremental) {
+        problems.push({ path: `${at}.late_data_window`, message: "needs incremental: { cursor: <column> }" });
+      }
+      if (pipeline.late_data_window && !["merge", "delete_insert"].includes(pipeline.target.mode)) {
+        problems.push({
+          path: `${at}.late_data_window`,
+          message: "re-processed partitions must replace their rows: use target.mode merge or delete_insert",
+        });
+      }
+      if (pipeline.schedule !== undefined) {
+        const problem = cronProblem(pipeline.schedule, pipeline.timezone);
+        if (problem) problems.push({ path: `${at}.schedule`, message: problem });
       }
       const mode = pipeline.target.mode;
       if (
@@ -142,6 +152,7 @@ export async function validateProject(
       }
       problems.push(...lakeTargetProblems(pipeline, at));
     }
+    problems.push(...graphProblems(config.pipelines));
   } finally {
     con.closeSync();
     instance.closeSync();

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from "node:path";
 import type { Project } from "../config/load-config.js";
 import { SluiceError } from "../errors.js";
+import { lazyStorage } from "../storage/lazy-storage.js";
 import { localStorage } from "../storage/local-storage.js";
 import type { Storage } from "../storage/storage.js";
 import { openDuckDbWarehouse } from "../warehouse/duckdb-warehouse.js";
@@ -37,13 +38,21 @@ export function createProjectContext(project: Project, options: ProjectContextOp
   const { config, rootDir } = project;
   const notice = options.notice ?? (() => undefined);
   const storageFor = (location: string, key: string): Storage => {
-    if (location.startsWith("s3://")) {
-      throw new SluiceError(
-        "CONFIG_INVALID",
-        `sluice.yaml: ${key}: S3 locations are not supported by this build`,
-      );
+    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(location.trim())) {
+      return localStorage(isAbsolute(location) ? location : resolve(rootDir, location));
     }
-    return localStorage(isAbsolute(location) ? location : resolve(rootDir, location));
+    // Remote (or file://) locations: the S3 client is loaded on first use only.
+    return lazyStorage(/^s3a?:/i.test(location) ? "s3" : "local", location, async () => {
+      const { openStorage, s3OptionsFromConfig } = await import("../storage/open-storage.js");
+      try {
+        return openStorage(location, { baseDir: rootDir, s3Options: s3OptionsFromConfig(config.s3) });
+      } catch (error) {
+        if (error instanceof SluiceError && error.code === "CONFIG_INVALID") {
+          throw new SluiceError("CONFIG_INVALID", `sluice.yaml: ${key}: ${error.message}`, { cause: error });
+        }
+        throw error;
+      }
+    });
   };
   const landing = storageFor(config.landing, "landing");
   const lake = storageFor(config.lake, "lake");

@@ -14,12 +14,13 @@ import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
 import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
+import { acquireFile } from "./acquire-file.js";
 import { discoverFiles } from "./discover-files.js";
-import { hashStream } from "./hash-file.js";
 import { planIncremental } from "./incremental.js";
 import { lakeSequence } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import { publishRun } from "./publish-run.js";
+import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
 import { newRunId } from "./run-id.js";
 import { openRunLog } from "./run-log.js";
 import { profileRun } from "./run-profile.js";
@@ -40,6 +41,10 @@ export interface RunProgress {
 export interface PipelineRunOptions {
   /** Only these landing-relative files (they must match the pipeline's glob). */
   readonly files?: readonly string[] | undefined;
+  /** Exactly these landing files, found elsewhere than the glob (backfills of archived files). */
+  readonly entries?: readonly StorageEntry[] | undefined;
+  /** Leave the files where they are afterwards (they are already archived). */
+  readonly keepInPlace?: boolean | undefined;
   /** Reload content the ledger already has, replacing its earlier rows. */
   readonly force?: boolean;
   readonly onProgress?: (progress: RunProgress) => void;
@@ -82,10 +87,14 @@ export async function runFilePipeline(
   pipeline: PipelineConfig,
   options: PipelineRunOptions = {},
 ): Promise<RunReport> {
-  if (!isFileSource(pipeline.source)) {
-    throw new SluiceError("USAGE", `pipeline ${name}: only file sources can be run by this build`);
+  if ("stream" in pipeline.source) {
+    throw new SluiceError("USAGE", `pipeline ${name}: stream sources are run by \`sluice worker\``);
   }
-  const source: FileSourceConfig = pipeline.source;
+  // Warehouse sources (sql/table) stage one query result through the same path as a file.
+  const query = querySourceOf(pipeline.source);
+  const source: FileSourceConfig = isFileSource(pipeline.source)
+    ? pipeline.source
+    : { path: "", on_malformed: "quarantine" };
   const startedAt = new Date();
   const runId = newRunId(startedAt);
   const report: RunReport = {
@@ -105,9 +114,13 @@ export async function runFilePipeline(
   };
   const landing = ctx.landing;
   const replayed = new Map((options.replay?.files ?? []).map((f) => [f.path, f]));
-  const entries = options.replay
-    ? await replayEntries(ctx, options.replay)
-    : await selectEntries(ctx, source.path, options.files);
+  const entries = query
+    ? [queryEntry(name, query)]
+    : options.replay
+      ? await replayEntries(ctx, options.replay)
+      : options.entries
+        ? [...options.entries]
+        : await selectEntries(ctx, source.path, options.files);
   if (entries.length === 0) return report;
 
   const log = openRunLog(landing, runId, startedAt);
@@ -150,7 +163,11 @@ export async function runFilePipeline(
     });
 
     const loaded = works.filter((w) => w.report.status === "loaded" && w.staged);
+    // Late data on a warehouse source re-stages whole partitions, older rows included: no cursor filter.
+    const lateData = query !== undefined && pipeline.late_data_window !== undefined;
+    const rowsBefore = lateData ? loaded.map((w) => ({ ...w.report.rows })) : [];
     const incremental = await planIncremental(warehouse, name, pipeline, loaded);
+    if (lateData) for (const [i, w] of loaded.entries()) Object.assign(w.report.rows, rowsBefore[i]);
     const rowsParts = loaded
       .filter((w) => w.staged!.columns.length > 0)
       .map((w) =>
@@ -163,7 +180,7 @@ export async function runFilePipeline(
             sourceFile: replayed.get(w.report.path)?.sourceFile ?? w.report.path,
             loadedAt: startedAt,
           },
-          incremental?.filterFor(w.staged!),
+          lateData ? undefined : incremental?.filterFor(w.staged!),
           maskedValue(pipeline, w.staged!),
         ),
       );
@@ -196,7 +213,11 @@ export async function runFilePipeline(
     const reserved = new Set<string>();
     for (const work of works) {
       const { report: file } = work;
-      if (file.status === "failed" && !work.moveOnFailure) continue;
+      if (query || (file.status === "failed" && !work.moveOnFailure)) continue;
+      if (options.keepInPlace) {
+        file.archived_to = file.path;
+        continue;
+      }
       const area = file.status === "failed" ? "unprocessed" : "archive";
       const repair = work.priorLoads.find((p) => p.path === file.path && p.archivedTo !== null);
       file.archived_to =
@@ -250,7 +271,12 @@ export async function runFilePipeline(
         run,
         report,
         rowsSql,
-        watermark: await incremental?.markOf(rowsSql),
+        // A query's mark covers every row it read (quarantined ones are kept, not re-read each run).
+        watermark: await incremental?.markOf(
+          query && rowsSql && loaded[0]?.staged
+            ? `SELECT * FROM ${quoteIdent(loaded[0].staged.table)}`
+            : rowsSql,
+        ),
         replaces: options.force
           ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
           : [],
@@ -264,7 +290,7 @@ export async function runFilePipeline(
     if (quarantineSql) await writeQuarantineFiles(ctx, con, workDir, quarantineSql, report.quarantine!);
     for (const work of works) {
       const file = work.report;
-      if (!file.archived_to) continue;
+      if (!file.archived_to || file.archived_to === file.path) continue;
       try {
         await settleFile(landing, file.path, file.archived_to, file.size);
         logger.info({ file: file.path, to: file.archived_to, status: file.status }, "file moved");
@@ -355,15 +381,25 @@ export async function runFilePipeline(
       logger.warn({ file: file.path, code: e.code }, e.message);
       return work;
     };
-    // Hash first: the ledger knows files by content.
+    if (query) {
+      const staged = await stageQuerySource(warehouse, name, pipeline, query, `sluice_q${index}`);
+      Object.assign(file, { sha256: staged.sha256 });
+      Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
+      file.warnings.push(...staged.staged.warnings);
+      work.staged = staged.staged;
+      return judgeAndDecide(work, staged.staged, fail);
+    }
+    // Hash first: the ledger knows files by content (remote files are downloaded in the same pass).
+    let localPath: string;
     try {
       const before = await landing.stat(entry.path);
       if (!before)
         throw new SluiceError("FILE_VANISHED", `${entry.path}: disappeared before it could be read`, {
           transient: true,
         });
-      const hashed = await hashStream(await landing.createReadStream(entry.path));
-      Object.assign(file, { sha256: hashed.sha256, size: hashed.bytes });
+      const acquired = await acquireFile(landing, entry, workDir, index);
+      Object.assign(file, { sha256: acquired.sha256, size: acquired.bytes });
+      localPath = acquired.localPath;
     } catch (error) {
       return fail(readError(entry.path, error), false);
     }
@@ -397,15 +433,6 @@ export async function runFilePipeline(
         true,
       );
     }
-    const localPath = landing.localPath(entry.path);
-    if (!localPath)
-      return fail(
-        new SluiceError(
-          "STORAGE_ERROR",
-          `${entry.path}: remote landing zones are not supported by this build`,
-        ),
-        false,
-      );
     if (entry.size === 0) {
       file.warnings.push("empty file: nothing to load");
       work.staged = undefined;
@@ -467,21 +494,33 @@ export async function runFilePipeline(
         true,
       );
     }
+    const lineOf =
+      format === "csv" && staged.headerLines !== undefined
+        ? csvLineMapper({
+            localPath,
+            headerLines: staged.headerLines,
+            malformedTable: staged.malformedTable,
+            accepted: staged.accepted,
+          })
+        : undefined;
+    return judgeAndDecide(work, staged, fail, lineOf);
+  }
+
+  /** The judge stage (checks, dedupe) and the decision (thresholds) for a staged file or query result. */
+  async function judgeAndDecide(
+    work: FileWork,
+    staged: StagedFile,
+    fail: (error: unknown, moveOnFailure: boolean) => FileWork,
+    lineOf?: Parameters<typeof judgeFile>[3]["lineOf"],
+  ): Promise<FileWork> {
+    const file = work.report;
     if (needsJudging(pipeline)) {
       const judged = await judgeFile(con, staged, pipeline, {
         runId,
         pipeline: name,
-        file: entry.path,
-        prefix: `sluice_f${index}`,
-        lineOf:
-          format === "csv" && staged.headerLines !== undefined
-            ? csvLineMapper({
-                localPath,
-                headerLines: staged.headerLines,
-                malformedTable: staged.malformedTable,
-                accepted: staged.accepted,
-              })
-            : undefined,
+        file: work.entry.path,
+        prefix: staged.table.replace(/_stage$/, ""),
+        lineOf,
       });
       work.judged = judged;
       file.warnings.push(...judged.warnings);
@@ -499,7 +538,7 @@ export async function runFilePipeline(
           (c) => `${c.name} [${c.severity}]: ${c.message ?? `${c.failed} rows failed`}`,
         );
         return fail(
-          new SluiceError("CHECK_FATAL", `${entry.path}: ${what.join("; ")}; nothing published`),
+          new SluiceError("CHECK_FATAL", `${work.entry.path}: ${what.join("; ")}; nothing published`),
           true,
         );
       }
@@ -510,7 +549,7 @@ export async function runFilePipeline(
       return fail(
         new SluiceError(
           "THRESHOLD_EXCEEDED",
-          `${entry.path}: ${failing} of ${file.rows.read} rows failed (${(rate * 100).toFixed(1)}% > max_failure_rate ${(pipeline.max_failure_rate * 100).toFixed(1)}%); nothing published`,
+          `${work.entry.path}: ${failing} of ${file.rows.read} rows failed (${(rate * 100).toFixed(1)}% > max_failure_rate ${(pipeline.max_failure_rate * 100).toFixed(1)}%); nothing published`,
         ),
         true,
       );

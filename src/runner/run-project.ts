@@ -1,18 +1,24 @@
 import { existsSync } from "node:fs";
 import { relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
-import { isFileSource } from "../config/schema.js";
-import { asSluiceError, SluiceError } from "../errors.js";
+import { isFileSource, type SourceConfig } from "../config/schema.js";
+import { SluiceError } from "../errors.js";
+import { topologicalOrder, withDownstream } from "../plan/pipeline-graph.js";
+import { runWithRetries } from "./pipeline-retries.js";
 import type { ProjectContext } from "./project-context.js";
-import { type RunProgress, runFilePipeline } from "./run-pipeline.js";
-import type { RunReport } from "./run-report.js";
+import type { RunProgress } from "./run-pipeline.js";
+import { emptyRows, type RunReport } from "./run-report.js";
 
 /** Options of `sluice run`. */
 export interface ProjectRunOptions {
   readonly pipelines?: readonly string[];
   readonly files?: readonly string[];
   readonly force?: boolean;
+  /** Also run every pipeline depending (transitively) on the selected ones, after them. */
+  readonly downstream?: boolean;
   readonly onProgress?: (progress: RunProgress) => void;
+  /** Called with each pipeline's report as soon as it is final (alerts hook in here). */
+  readonly onReport?: (report: RunReport) => void;
 }
 
 /**
@@ -24,9 +30,9 @@ export interface ProjectRunOptions {
  */
 export async function runProject(ctx: ProjectContext, options: ProjectRunOptions = {}): Promise<RunReport[]> {
   const { pipelines } = ctx.project.config;
-  const names =
+  const requested =
     options.pipelines && options.pipelines.length > 0 ? [...options.pipelines] : Object.keys(pipelines);
-  for (const name of names) {
+  for (const name of requested) {
     if (!pipelines[name]) {
       throw new SluiceError(
         "PIPELINE_UNKNOWN",
@@ -34,34 +40,40 @@ export async function runProject(ctx: ProjectContext, options: ProjectRunOptions
       );
     }
   }
+  const names = options.downstream
+    ? withDownstream(pipelines, requested)
+    : topologicalOrder(pipelines, requested);
   const files = options.files?.map((f) => toLandingPath(ctx, f));
   const selected = files
     ? names.filter((name) => {
         const source = pipelines[name]!.source;
         return isFileSource(source) && files.some((f) => picomatch(source.path.replace(/^\.?\//, ""))(f));
       })
-    : names.filter((name) => isFileSource(pipelines[name]!.source));
+    : names.filter((name) => isRunnable(pipelines[name]!.source));
   if (files && selected.length === 0) {
     throw new SluiceError("USAGE", `--file ${files.join(", ")}: matches no pipeline's source.path`);
   }
   const warehouse = await ctx.openWarehouse();
   const reports: RunReport[] = [];
+  const failed = new Set<string>();
   try {
     for (const name of selected) {
-      try {
-        reports.push(
-          await runFilePipeline(ctx, warehouse, name, pipelines[name]!, {
-            files,
-            force: options.force ?? false,
-            onProgress: options.onProgress,
-          }),
-        );
-      } catch (error) {
-        const report = (error as { report?: RunReport }).report;
-        if (!report) throw error;
-        report.error = asSluiceError(error).message;
-        reports.push(report);
+      const pipeline = pipelines[name]!;
+      const brokenUpstream = pipeline.depends_on.find((u) => failed.has(u));
+      let report: RunReport;
+      if (brokenUpstream) {
+        report = notRunReport(name, `not run: upstream pipeline ${brokenUpstream} failed`);
+        failed.add(name);
+      } else {
+        report = await runWithRetries(ctx, warehouse, name, pipeline, {
+          files,
+          force: options.force ?? false,
+          onProgress: options.onProgress,
+        });
+        if (report.status === "failed") failed.add(name);
       }
+      reports.push(report);
+      options.onReport?.(report);
     }
   } finally {
     await warehouse.close();
@@ -77,4 +89,28 @@ function toLandingPath(ctx: ProjectContext, file: string): string {
     return relative(landingRoot, asLocal).split(sep).join("/");
   }
   return file.replace(/^\.?\//, "");
+}
+
+/** Sources `sluice run` processes: files, SQL and warehouse tables (streams have their own worker). */
+function isRunnable(source: SourceConfig): boolean {
+  return !("stream" in source);
+}
+
+/** The report of a pipeline that was not started (its upstream failed). */
+function notRunReport(pipeline: string, error: string): RunReport {
+  const now = new Date().toISOString();
+  return {
+    run_id: "",
+    pipeline,
+    status: "skipped",
+    started_at: now,
+    finished_at: now,
+    sequence: 0,
+    files: [],
+    rows: emptyRows(),
+    checks: [],
+    error,
+    log: null,
+    quarantine: null,
+  };
 }

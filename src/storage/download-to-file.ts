@@ -12,7 +12,8 @@ import type { Storage, StorageEntry } from "./storage.js";
  * its mtime) must be the same after the download as before, and the byte count must match.
  * Throws `FILE_NOT_FOUND` when the object is missing to begin with, and the transient
  * `FILE_VANISHED` / `FILE_CHANGED` when it was deleted or overwritten during the download;
- * the partial local file is removed in every failure. Returns the object's entry.
+ * the partial local file is removed in every failure. Returns the object's entry. `onChunk` sees every
+ * chunk as it streams by (e.g. to hash the content in the same pass).
  *
  * @example
  * const entry = await downloadToFile(landing, "in/orders/a.csv", join(tmp, "a.csv"));
@@ -21,6 +22,7 @@ export async function downloadToFile(
   storage: Storage,
   path: string,
   localFile: string,
+  options: { readonly onChunk?: (chunk: Buffer) => void } = {},
 ): Promise<StorageEntry> {
   const where = `${storage.root}/${path}`;
   const before = await storage.stat(path);
@@ -30,6 +32,7 @@ export async function downloadToFile(
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       bytes += chunk.length;
+      options.onChunk?.(chunk);
       callback(null, chunk);
     },
   });

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { createAlerter } from "../../runner/alerts.js";
 import { runProject } from "../../runner/run-project.js";
 import type { RunReport } from "../../runner/run-report.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
@@ -13,22 +14,32 @@ export function registerRunCommand(program: Command): void {
     .argument("[pipelines...]", "pipelines to run (default: all)")
     .option("--file <path...>", "only these files (landing-relative or a local path)")
     .option("--force", "reload content already loaded, replacing its earlier rows", false)
+    .option("--downstream", "also run every pipeline that depends on the named ones, in order", false)
     .option("--json", "print the run report as JSON", false)
     .action(
-      async (pipelines: string[], opts: { file?: string[]; force: boolean; json: boolean }, cmd: Command) => {
+      async (
+        pipelines: string[],
+        opts: { file?: string[]; force: boolean; downstream: boolean; json: boolean },
+        cmd: Command,
+      ) => {
         const output = createOutput(opts.json);
         const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
         const progress = createProgress(!opts.json);
+        const alerter = createAlerter(ctx.project.config.alerts, { notice: output.notice });
         let reports: RunReport[];
         try {
           reports = await runProject(ctx, {
             pipelines,
             ...(opts.file ? { files: opts.file } : {}),
             force: opts.force,
+            downstream: opts.downstream,
             onProgress: (p) => progress.update(p),
+            onReport: (report) => alerter.notify(report),
           });
         } finally {
           progress.stop();
+          // Alerts never hold a run up: a bounded wait at exit, then whatever is pending is dropped.
+          await alerter.flush(5000);
         }
         if (opts.json) output.document({ runs: reports });
         else printReports(output, reports);
@@ -41,7 +52,7 @@ function printReports(output: ReturnType<typeof createOutput>, reports: readonly
   if (reports.length === 0) output.line("nothing to do: no pipeline matched");
   for (const r of reports) {
     if (r.status === "skipped") {
-      output.line(`${r.pipeline}: nothing new to load`);
+      output.line(`${r.pipeline}: ${r.error ?? "nothing new to load"}`);
       continue;
     }
     const { rows } = r;

@@ -1,0 +1,72 @@
+import type { PipelineConfig } from "../config/schema.js";
+import { asSluiceError } from "../errors.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
+import { formatDuration, parseDuration } from "./durations.js";
+import type { ProjectContext } from "./project-context.js";
+import { type RetryOptions, withRetry } from "./retry.js";
+import { type PipelineRunOptions, runFilePipeline } from "./run-pipeline.js";
+import type { RunReport } from "./run-report.js";
+
+/** Retries when a pipeline sets no `retries:` (short: an interactive run should not hang for minutes). */
+const DEFAULT_RETRIES = { max: 2, base: "500ms", max_delay: "5s" } as const;
+
+/**
+ * The retry policy of a pipeline: its `retries:` block, or 2 quick retries when it has none.
+ *
+ * @example
+ * retryPolicy(config.pipelines.orders) // { max: 5, baseMs: 1000, maxDelayMs: 60000 }
+ */
+export function retryPolicy(
+  pipeline: PipelineConfig,
+  name = "?",
+): Pick<RetryOptions, "max" | "baseMs" | "maxDelayMs"> {
+  const r = pipeline.retries ?? DEFAULT_RETRIES;
+  return {
+    max: r.max,
+    baseMs: parseDuration(r.base, `pipelines.${name}.retries.base`),
+    maxDelayMs: parseDuration(r.max_delay, `pipelines.${name}.retries.max_delay`),
+  };
+}
+
+/**
+ * Runs one pipeline (file, SQL or table source), retrying the whole run when it fails with a transient
+ * error (storage hiccups, throttling, a locked or unreachable warehouse) with exponential backoff and
+ * jitter. Every attempt is atomic: a failed attempt published nothing and left its files in place, so
+ * a run that exhausts its retries is reported failed and is simply re-runnable. Never throws for a
+ * pipeline failure: the failure is in the returned report.
+ *
+ * @example
+ * const report = await runWithRetries(ctx, warehouse, "orders", config.pipelines.orders, {});
+ */
+export async function runWithRetries(
+  ctx: ProjectContext,
+  warehouse: Warehouse,
+  name: string,
+  pipeline: PipelineConfig,
+  options: PipelineRunOptions & { readonly signal?: AbortSignal },
+): Promise<RunReport> {
+  const policy = retryPolicy(pipeline, name);
+  try {
+    return await withRetry(() => runFilePipeline(ctx, warehouse, name, pipeline, options), {
+      ...policy,
+      signal: options.signal,
+      onRetry: ({ attempt, error, delayMs }) =>
+        ctx.notice(
+          `${name}: attempt ${attempt} failed (${asSluiceError(error).message}); retrying in ${formatDuration(delayMs)}`,
+        ),
+    });
+  } catch (error) {
+    const report = reportOf(error);
+    if (!report) throw error;
+    report.error = asSluiceError(error).message;
+    return report;
+  }
+}
+
+/** The run report a failed run attached to its error (withRetry may wrap it as the cause). */
+function reportOf(error: unknown): RunReport | undefined {
+  for (let e = error as { report?: RunReport; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.report) return e.report;
+  }
+  return undefined;
+}

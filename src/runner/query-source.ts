@@ -1,0 +1,88 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { PipelineConfig, SourceConfig } from "../config/schema.js";
+import { type StagedQuery, stageQuery } from "../engine/stage-query.js";
+import type { StorageEntry } from "../storage/storage.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
+import { parseDuration } from "./durations.js";
+
+/** A warehouse source: `{ sql }` or `{ table }`. */
+export type QuerySource = { readonly sql: string } | { readonly table: string };
+
+/** The pipeline's source when it reads the warehouse (SQL or table), else undefined. */
+export function querySourceOf(source: SourceConfig): QuerySource | undefined {
+  if ("sql" in source) return { sql: source.sql };
+  if ("table" in source) return { table: source.table };
+  return undefined;
+}
+
+/**
+ * The one "file" of a warehouse-source run, named `sql:<pipeline>` or `table:<name>` in reports and
+ * the ledger.
+ *
+ * @example
+ * queryEntry("daily", { table: "orders" }) // { path: "table:orders", size: 0, mtimeMs: ... }
+ */
+export function queryEntry(pipeline: string, source: QuerySource): StorageEntry {
+  return {
+    path: "sql" in source ? `sql:${pipeline}` : `table:${source.table}`,
+    size: 0,
+    mtimeMs: Date.now(),
+  };
+}
+
+/** The incremental cursor a warehouse-source run read up to (stored in its run report). */
+export interface CursorRange {
+  readonly column: string;
+  readonly from: string | null;
+  readonly to: string | null;
+}
+
+/**
+ * Stages a warehouse source for a run: reads only rows above the pipeline's stored high-water mark
+ * (`incremental.cursor`, committed with the rows, so a crash never skips or repeats), applies `lag` /
+ * `late_data_window`, and returns the staged rows plus the range read.
+ *
+ * @example
+ * const { staged, cursor } = await stageQuerySource(warehouse, "daily", pipeline, source, "q0");
+ */
+export async function stageQuerySource(
+  warehouse: Warehouse,
+  name: string,
+  pipeline: PipelineConfig,
+  source: QuerySource,
+  tablePrefix: string,
+): Promise<{ staged: StagedQuery; sha256: string; cursor: CursorRange | null }> {
+  const incremental = pipeline.incremental;
+  // The high-water mark the last load stored with its rows (the run's incremental stage keeps it current).
+  const after = incremental ? await warehouse.watermark(name) : null;
+  const lagMs = incremental?.lag ? parseDuration(incremental.lag) : 0;
+  const windowMs = pipeline.late_data_window ? parseDuration(pipeline.late_data_window) : undefined;
+  const staged = await stageQuery(warehouse.engine, {
+    source,
+    columns: pipeline.columns,
+    tablePrefix,
+    ...(incremental
+      ? {
+          cursor: {
+            column: incremental.cursor,
+            after,
+            overlapMs: Math.max(
+              lagMs,
+              windowMs !== undefined && !pipeline.target.partition_by ? windowMs : 0,
+            ),
+            partitionBy: pipeline.target.partition_by ?? pipeline.target.lake?.partition_by,
+            windowMs,
+          },
+        }
+      : {}),
+  });
+  const cursor = incremental
+    ? { column: incremental.cursor, from: after, to: staged.cursorMax ?? after }
+    : null;
+  // A query result is not a file known by content: every read is its own ledger entry (a constant hash
+  // would make the publish step treat the next run's result as already loaded).
+  const sha256 = createHash("sha256")
+    .update(JSON.stringify({ sql: staged.sql, read: randomUUID(), to: cursor?.to ?? null }))
+    .digest("hex");
+  return { staged, sha256, cursor };
+}
