@@ -193,10 +193,33 @@ function duckdbMergeSteps(request: WriteRequest): WriteStep[] {
   // Columns the table has but the batch lacks keep their values in changed rows, as an UPDATE would.
   const kept = targetCols.filter((c) => !cols.includes(c));
   const changedRows = `(SELECT _sluice_rowid FROM ${matches} WHERE _sluice_action = 'u')`;
-  const insert = (actions: string, extra: readonly string[]): WriteStep => ({
-    sql: `INSERT INTO ${target} (${[...cols, ...extra].map(q).join(", ")}) SELECT ${[...cols.map((c) => `s.${q(c)}`), ...extra.map((c) => `m.${q(c)}`)].join(", ")} FROM ${stage} AS s JOIN (SELECT * FROM ${matches} WHERE _sluice_action IN (${actions})) AS m ON ${keyJoin(keys, "m", "s")}`,
-    counts: "upserted",
-  });
+  const select = `SELECT ${cols.map((c) => `s.${q(c)}`).join(", ")}`;
+  const into = `INSERT INTO ${target} (${cols.map(q).join(", ")})`;
+  const keyList = keys.map(q).join(", ");
+  // One new row per batch row that is new or changed (a semi join keeps the batch's order and is cheap);
+  // a target holding a changed key several times gets as many rows back, as MERGE would leave.
+  const inserts: WriteStep[] =
+    kept.length === 0
+      ? [
+          {
+            sql: `${into} ${select} FROM ${stage} AS s SEMI JOIN (SELECT ${keyList} FROM ${matches} WHERE _sluice_action <> 'n') AS m ON ${keyJoin(keys, "m", "s")}`,
+            counts: "upserted",
+          },
+          {
+            sql: `${into} ${select} FROM ${stage} AS s JOIN (SELECT ${keyList}, unnest(range(count(*) - 1)) AS _sluice_copy FROM ${matches} WHERE _sluice_action = 'u' GROUP BY ${keyList} HAVING count(*) > 1) AS m ON ${keyJoin(keys, "m", "s")}`,
+            counts: "upserted",
+          },
+        ]
+      : [
+          {
+            sql: `${into} ${select} FROM ${stage} AS s SEMI JOIN (SELECT ${keyList} FROM ${matches} WHERE _sluice_action = 'i') AS m ON ${keyJoin(keys, "m", "s")}`,
+            counts: "upserted",
+          },
+          {
+            sql: `INSERT INTO ${target} (${[...cols, ...kept].map(q).join(", ")}) ${select}, ${kept.map((c) => `m.${q(c)}`).join(", ")} FROM ${stage} AS s JOIN (SELECT * FROM ${matches} WHERE _sluice_action = 'u') AS m ON ${keyJoin(keys, "m", "s")}`,
+            counts: "upserted",
+          },
+        ];
   return [
     { sql: `DROP TABLE IF EXISTS ${matches}`, counts: "none" },
     {
@@ -204,11 +227,11 @@ function duckdbMergeSteps(request: WriteRequest): WriteStep[] {
       counts: "none",
     },
     {
-      sql: `INSERT INTO ${request.undo} (_sluice_undo_run, ${targetCols.map(q).join(", ")}) SELECT ${quoteLiteral(request.runId)}, ${targetCols.map((c) => `t.${q(c)}`).join(", ")} FROM ${target} AS t WHERE t.rowid IN ${changedRows}`,
+      sql: `INSERT INTO ${request.undo} (_sluice_undo_run, ${targetCols.map(q).join(", ")}) SELECT ${quoteLiteral(request.runId)}, ${targetCols.map((c) => `t.${q(c)}`).join(", ")} FROM ${target} AS t SEMI JOIN ${changedRows} AS c ON t.rowid = c._sluice_rowid`,
       counts: "updated",
     },
     { sql: `DELETE FROM ${target} WHERE rowid IN ${changedRows}`, counts: "none" },
-    ...(kept.length === 0 ? [insert("'i', 'u'", [])] : [insert("'i'", []), insert("'u'", kept)]),
+    ...inserts,
     { sql: `DROP TABLE IF EXISTS ${matches}`, counts: "none" },
   ];
 }
