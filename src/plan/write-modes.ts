@@ -37,6 +37,8 @@ export interface WriteRequest {
   readonly closeDeleted?: boolean | undefined;
   /** cdc: deletes keep the row with `_sluice_deleted = true`. */
   readonly softDelete?: boolean | undefined;
+  /** PostgreSQL: the target has a unique index on exactly `keys` (merge can use `ON CONFLICT`). */
+  readonly uniqueKeys?: boolean | undefined;
 }
 
 const q = quoteIdent;
@@ -58,7 +60,7 @@ function changed(columns: readonly string[], left = "t", right = "s"): string {
 }
 
 /** Saves the current versions of the target rows matching `where` (alias `t`) as before-images. */
-function save(request: WriteRequest, from: string, where: string): WriteStep {
+function saveRows(request: WriteRequest, from: string, where: string): WriteStep {
   const cols = request.targetColumns;
   return {
     sql: `INSERT INTO ${request.undo} (_sluice_undo_run, ${cols.map(q).join(", ")}) SELECT ${quoteLiteral(request.runId)}, ${cols.map((c) => `t.${q(c)}`).join(", ")} FROM ${from} WHERE ${where}`,
@@ -87,7 +89,7 @@ export function replaceSteps(
   return replaces.flatMap((old) => {
     const where = `t._sluice_run_id = ${quoteLiteral(old.runId)} AND t._sluice_source_file = ${quoteLiteral(old.path)}`;
     return [
-      save(request, `${request.target} AS t`, where),
+      saveRows(request, `${request.target} AS t`, where),
       { sql: `DELETE FROM ${request.target} AS t WHERE ${where}`, counts: "deleted" as const },
     ];
   });
@@ -109,7 +111,7 @@ export function writeSteps(request: WriteRequest): WriteStep[] {
       return [insertAll(request)];
     case "replace":
       return [
-        save(request, `${target} AS t`, "true"),
+        saveRows(request, `${target} AS t`, "true"),
         { sql: `DELETE FROM ${target}`, counts: "deleted" },
         insertAll(request),
       ];
@@ -119,35 +121,119 @@ export function writeSteps(request: WriteRequest): WriteStep[] {
         .map((p) => `p.${q(p)} IS NOT DISTINCT FROM t.${q(p)}`)
         .join(" AND ")})`;
       return [
-        save(request, `${target} AS t`, match),
+        saveRows(request, `${target} AS t`, match),
         { sql: `DELETE FROM ${target} AS t WHERE ${match}`, counts: "deleted" },
         insertAll(request),
       ];
     }
-    case "merge": {
-      const diff = changed(compared(request));
-      const updates = request.columns.filter((c) => !keys.includes(c));
-      const cols = request.columns;
-      const whenMatched =
-        updates.length > 0 && diff !== "false"
-          ? ` WHEN MATCHED AND ${diff} THEN UPDATE SET ${updates.map((c) => `${q(c)} = s.${q(c)}`).join(", ")}`
-          : "";
-      return [
-        {
-          ...save(request, `${target} AS t JOIN ${stage} AS s ON ${keyJoin(keys, "t", "s")}`, diff),
-          counts: "updated",
-        },
-        {
-          sql: `MERGE INTO ${target} AS t USING ${stage} AS s ON (${keyJoin(keys, "t", "s")})${whenMatched} WHEN NOT MATCHED THEN INSERT (${cols.map(q).join(", ")}) VALUES (${cols.map((c) => `s.${q(c)}`).join(", ")})`,
-          counts: "upserted",
-        },
-      ];
-    }
+    case "merge":
+      return request.dialect === "duckdb" ? duckdbMergeSteps(request) : postgresMergeSteps(request);
     case "scd2":
       return scd2Steps(request);
     case "cdc":
       return cdcSteps(request);
   }
+}
+
+/**
+ * PostgreSQL merge: before-images of the rows that will change, then one upsert. With a unique index on
+ * the keys that is `INSERT ... ON CONFLICT DO UPDATE ... WHERE <changed>` (index probes, no join); else
+ * `MERGE`. Either way unchanged rows are not touched.
+ */
+function postgresMergeSteps(request: WriteRequest): WriteStep[] {
+  const { target, stage, keys } = request;
+  const compare = compared(request);
+  const updates = request.columns.filter((c) => !keys.includes(c));
+  const cols = request.columns;
+  const save: WriteStep = {
+    ...saveRows(request, `${target} AS t JOIN ${stage} AS s ON ${keyJoin(keys, "t", "s")}`, changed(compare)),
+    counts: "updated",
+  };
+  if (request.uniqueKeys) {
+    const onConflict =
+      updates.length > 0 && compare.length > 0
+        ? `DO UPDATE SET ${updates.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(", ")} WHERE ${changed(compare, "t", "EXCLUDED")}`
+        : "DO NOTHING";
+    return [
+      save,
+      {
+        sql: `INSERT INTO ${target} AS t (${cols.map(q).join(", ")}) SELECT ${cols.map((c) => `s.${q(c)}`).join(", ")} FROM ${stage} AS s ON CONFLICT (${keys.map(q).join(", ")}) ${onConflict}`,
+        counts: "upserted",
+      },
+    ];
+  }
+  const diff = changed(compare);
+  const whenMatched =
+    updates.length > 0 && diff !== "false"
+      ? ` WHEN MATCHED AND ${diff} THEN UPDATE SET ${updates.map((c) => `${q(c)} = s.${q(c)}`).join(", ")}`
+      : "";
+  return [
+    save,
+    {
+      sql: `MERGE INTO ${target} AS t USING ${stage} AS s ON (${keyJoin(keys, "t", "s")})${whenMatched} WHEN NOT MATCHED THEN INSERT (${cols.map(q).join(", ")}) VALUES (${cols.map((c) => `s.${q(c)}`).join(", ")})`,
+      counts: "upserted",
+    },
+  ];
+}
+
+const matches = "sluice_tmp_merge";
+
+/**
+ * DuckDB merge as delete + insert: one join classifies every batch row against the target row it
+ * matches (by rowid: `i` new, `u` changed, `n` unchanged); changed target rows are saved, deleted and
+ * written again from the batch, new ones inserted. In DuckDB this is much cheaper than an in-place
+ * `UPDATE` of whole rows (bulk inserts are written compressed at once; updates are versioned per column
+ * and rewritten at commit). The result equals `MERGE`, also when the target holds a key more than once.
+ */
+function duckdbMergeSteps(request: WriteRequest): WriteStep[] {
+  const { target, stage, keys } = request;
+  const cols = request.columns;
+  const probe = q(keys[0]!);
+  const targetCols = request.targetColumns;
+  // Columns the table has but the batch lacks keep their values in changed rows, as an UPDATE would.
+  const kept = targetCols.filter((c) => !cols.includes(c));
+  const changedRows = `(SELECT _sluice_rowid FROM ${matches} WHERE _sluice_action = 'u')`;
+  const select = `SELECT ${cols.map((c) => `s.${q(c)}`).join(", ")}`;
+  const into = `INSERT INTO ${target} (${cols.map(q).join(", ")})`;
+  const keyList = keys.map(q).join(", ");
+  // One new row per batch row that is new or changed (a semi join keeps the batch's order and is cheap);
+  // a target holding a changed key several times gets as many rows back, as MERGE would leave.
+  const inserts: WriteStep[] =
+    kept.length === 0
+      ? [
+          {
+            sql: `${into} ${select} FROM ${stage} AS s SEMI JOIN (SELECT ${keyList} FROM ${matches} WHERE _sluice_action <> 'n') AS m ON ${keyJoin(keys, "m", "s")}`,
+            counts: "upserted",
+          },
+          {
+            sql: `${into} ${select} FROM ${stage} AS s JOIN (SELECT ${keyList}, unnest(range(count(*) - 1)) AS _sluice_copy FROM ${matches} WHERE _sluice_action = 'u' GROUP BY ${keyList} HAVING count(*) > 1) AS m ON ${keyJoin(keys, "m", "s")}`,
+            counts: "upserted",
+          },
+        ]
+      : [
+          {
+            sql: `${into} ${select} FROM ${stage} AS s SEMI JOIN (SELECT ${keyList} FROM ${matches} WHERE _sluice_action = 'i') AS m ON ${keyJoin(keys, "m", "s")}`,
+            counts: "upserted",
+          },
+          {
+            sql: `INSERT INTO ${target} (${[...cols, ...kept].map(q).join(", ")}) ${select}, ${kept.map((c) => `m.${q(c)}`).join(", ")} FROM ${stage} AS s JOIN (SELECT * FROM ${matches} WHERE _sluice_action = 'u') AS m ON ${keyJoin(keys, "m", "s")}`,
+            counts: "upserted",
+          },
+        ];
+  return [
+    { sql: `DROP TABLE IF EXISTS ${matches}`, counts: "none" },
+    {
+      sql: `CREATE TEMP TABLE ${matches} AS SELECT ${[...keys.map((k) => `s.${q(k)}`), ...kept.map((c) => `t.${q(c)}`)].join(", ")}, t.rowid AS _sluice_rowid, CASE WHEN t.${probe} IS NULL THEN 'i' WHEN ${changed(compared(request))} THEN 'u' ELSE 'n' END AS _sluice_action FROM ${stage} AS s LEFT JOIN ${target} AS t ON ${keyJoin(keys, "t", "s")}`,
+      counts: "none",
+    },
+    {
+      sql: `INSERT INTO ${request.undo} (_sluice_undo_run, ${targetCols.map(q).join(", ")}) SELECT ${quoteLiteral(request.runId)}, ${targetCols.map((c) => `t.${q(c)}`).join(", ")} FROM ${target} AS t SEMI JOIN ${changedRows} AS c ON t.rowid = c._sluice_rowid`,
+      counts: "updated",
+    },
+    { sql: `DELETE FROM ${target} WHERE rowid IN ${changedRows}`, counts: "none" },
+    ...inserts,
+    { sql: `DROP TABLE IF EXISTS ${matches}`, counts: "none" },
+  ];
 }
 
 const closing = "sluice_tmp_closing";
@@ -166,7 +252,7 @@ function scd2Steps(request: WriteRequest): WriteStep[] {
       sql: `CREATE TEMP TABLE ${closing} AS SELECT ${keys.map((k) => `s.${q(k)}`).join(", ")}, 'changed' AS _sluice_why FROM ${target} AS t JOIN ${stage} AS s ON ${keyJoin(keys, "t", "s")} WHERE t.is_current AND ${changed(tracked)}${deletedRows}`,
       counts: "none",
     },
-    save(
+    saveRows(
       request,
       `${target} AS t`,
       `t.is_current AND EXISTS (SELECT 1 FROM ${closing} AS c WHERE ${keyJoin(keys, "c", "t")})`,
@@ -212,7 +298,7 @@ function cdcSteps(request: WriteRequest): WriteStep[] {
       sql: `CREATE TEMP TABLE ${affected} AS SELECT ${keys.map((k) => `s.${q(k)}`).join(", ")}, s._sluice_op FROM ${stage} AS s JOIN ${target} AS t ON ${keyJoin(keys, "t", "s")} WHERE t.${position} IS NULL OR s.${position} > t.${position}`,
       counts: "none",
     },
-    save(
+    saveRows(
       request,
       `${target} AS t`,
       `EXISTS (SELECT 1 FROM ${affected} AS a WHERE ${keyJoin(keys, "a", "t")})`,

@@ -1,5 +1,8 @@
-import { createReadStream } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { constants, createReadStream } from "node:fs";
+import { open, rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { PoolClient } from "pg";
 import { from as copyFrom } from "pg-copy-streams";
@@ -8,8 +11,10 @@ import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { csvExportExpression } from "../plan/type-evolution.js";
 
 /**
- * Moves rows from the DuckDB engine into a PostgreSQL table in bulk: DuckDB writes them to a CSV file
- * (`COPY (...) TO`), which is streamed into `COPY <table> FROM STDIN (FORMAT csv)`. Never row by row.
+ * Moves rows from the DuckDB engine into a PostgreSQL table in bulk: DuckDB writes them as CSV
+ * (`COPY (...) TO`) into a named pipe that is streamed into `COPY <table> FROM STDIN (FORMAT csv)` while
+ * it is produced, so the export and PostgreSQL's parsing overlap. Where named pipes are unavailable the
+ * CSV goes through `file` first. Never row by row.
  *
  * @example
  * await copyEngineRows(engine, client, "SELECT * FROM sluice_batch", columns, "sluice_stage", "/tmp/x/batch.csv");
@@ -25,11 +30,86 @@ export async function copyEngineRows(
   const exprs = columns.map(
     (c) => `${csvExportExpression(quoteIdent(c.name), c.engineType)} AS ${quoteIdent(c.name)}`,
   );
-  await engine.run(
-    `COPY (SELECT ${exprs.join(", ")} FROM (${selectSql})) TO ${quoteLiteral(file)} (FORMAT csv, HEADER false)`,
-  );
-  const stream = client.query(
-    copyFrom(`COPY ${table} (${columns.map((c) => quoteIdent(c.name)).join(", ")}) FROM STDIN (FORMAT csv)`),
-  );
-  await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), stream);
+  const exportSql = (path: string) =>
+    `COPY (SELECT ${exprs.join(", ")} FROM (${selectSql})) TO ${quoteLiteral(path)} (FORMAT csv, HEADER false)`;
+  const copySql = `COPY ${table} (${columns.map((c) => quoteIdent(c.name)).join(", ")}) FROM STDIN (FORMAT csv)`;
+  const fifo = `${file}.pipe`;
+  if (!(await makeFifo(fifo))) {
+    await engine.run(exportSql(file));
+    try {
+      await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), client.query(copyFrom(copySql)));
+    } finally {
+      await rm(file, { force: true });
+    }
+    return;
+  }
+  try {
+    await streamThroughFifo(fifo, () => engine.run(exportSql(fifo)), client, copySql);
+  } finally {
+    await rm(fifo, { force: true });
+  }
+}
+
+/** Creates a named pipe; false where the platform has none (then a plain file is used). */
+async function makeFifo(path: string): Promise<boolean> {
+  if (process.platform === "win32") return false;
+  await rm(path, { force: true });
+  try {
+    execFileSync("mkfifo", ["-m", "600", path], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs the DuckDB export (writer) and the PostgreSQL COPY (reader) on one pipe at once. Neither side may
+ * be left blocked: when the export fails before opening the pipe, the reader is released by opening and
+ * closing the write end; when PostgreSQL rejects the data, closing the read end makes the export fail.
+ * The PostgreSQL error wins over the broken pipe it causes; otherwise the export's own error is reported.
+ */
+async function streamThroughFifo(
+  fifo: string,
+  exportRows: () => Promise<unknown>,
+  client: PoolClient,
+  copySql: string,
+): Promise<void> {
+  let readerDone = false;
+  const reading = pipeline(
+    createReadStream(fifo, { highWaterMark: 1 << 20 }),
+    client.query(copyFrom(copySql)),
+  ).finally(() => {
+    readerDone = true;
+  });
+  reading.catch(() => undefined);
+  let exportError: unknown;
+  try {
+    await exportRows();
+  } catch (error) {
+    exportError = error;
+    await releaseReader(fifo, () => readerDone);
+  }
+  let readError: unknown;
+  try {
+    await reading;
+  } catch (error) {
+    readError = error;
+  }
+  const brokenPipe = exportError !== undefined && /broken pipe|EPIPE/i.test(String(exportError));
+  if (readError !== undefined && (exportError === undefined || brokenPipe)) throw readError;
+  if (exportError !== undefined) throw exportError;
+}
+
+/** Opens and closes the pipe's write end so a reader waiting in open() (or for data) sees end of file. */
+async function releaseReader(fifo: string, done: () => boolean): Promise<void> {
+  while (!done()) {
+    try {
+      const handle = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      await handle.close();
+      return;
+    } catch {
+      // ENXIO: the reader has not opened the pipe yet.
+      await sleep(10);
+    }
+  }
 }

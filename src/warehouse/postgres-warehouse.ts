@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import pg from "pg";
 import type { JsonRow } from "../engine/duckdb-query.js";
+import { queryRows } from "../engine/duckdb-query.js";
 import { SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { type CircuitBreaker, createCircuitBreaker } from "../runner/circuit-breaker.js";
@@ -31,6 +32,31 @@ export interface PostgresWarehouseOptions {
 }
 
 const breakers = new Map<string, CircuitBreaker>();
+
+/** Metadata columns that usually hold one value per batch. */
+const metadataColumns = ["_sluice_run_id", "_sluice_source_file", "_sluice_loaded_at"];
+
+/** Columns of the engine batch that hold the same non-null value in every row, with that value as text. */
+async function constantColumns(
+  engine: DuckDBConnection,
+  names: readonly string[],
+): Promise<Map<string, string>> {
+  if (names.length === 0) return new Map();
+  const parts = names.map(
+    (n, i) =>
+      `min(CAST(${quoteIdent(n)} AS VARCHAR)) AS lo${i}, max(CAST(${quoteIdent(n)} AS VARCHAR)) AS hi${i}, count(${quoteIdent(n)}) AS n${i}`,
+  );
+  const row = (
+    await queryRows(engine, `SELECT count(*) AS n, ${parts.join(", ")} FROM ${quoteIdent(batchTable)}`)
+  )[0];
+  const fixed = new Map<string, string>();
+  if (!row || Number(row.n) === 0) return fixed;
+  names.forEach((n, i) => {
+    if (Number(row[`n${i}`]) === Number(row.n) && row[`lo${i}`] === row[`hi${i}`])
+      fixed.set(n, String(row[`lo${i}`]));
+  });
+  return fixed;
+}
 
 /** 64-bit integers and narrow numerics as JSON numbers when exact; dates and times as PostgreSQL prints them. */
 const types = {
@@ -226,17 +252,29 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                   `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:table:${table}`)}))`,
                 );
               }
+              // Joins of the batch with its target hash in memory (only ever raised, for this transaction).
+              await client.query(
+                "SELECT set_config('work_mem', '256MB', true) FROM pg_settings WHERE name = 'work_mem' AND setting::bigint < 262144",
+              );
               return publishInSession(sessionOf(client), engine, batch, prepared, {
                 stageBatch: async (columns) => {
                   const engineTypes = new Map(prepared!.columns.map((c) => [c.name, c.type]));
+                  // Columns holding one value for the whole batch (run id, load time, usually the
+                  // source file) become column defaults instead of travelling through COPY.
+                  const fixed = await constantColumns(
+                    engine,
+                    columns.map((c) => c.name).filter((n) => metadataColumns.includes(n)),
+                  );
                   await client.query(
-                    `CREATE TEMP TABLE sluice_stage (${columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(", ")}) ON COMMIT DROP`,
+                    `CREATE TEMP TABLE sluice_stage (${columns.map((c) => `${quoteIdent(c.name)} ${c.type}${fixed.has(c.name) ? ` DEFAULT ${quoteLiteral(fixed.get(c.name)!)}` : ""}`).join(", ")}) ON COMMIT DROP`,
                   );
                   await copyEngineRows(
                     engine,
                     client,
                     `SELECT * FROM ${quoteIdent(batchTable)}`,
-                    columns.map((c) => ({ ...c, engineType: engineTypes.get(c.name) ?? "VARCHAR" })),
+                    columns
+                      .filter((c) => !fixed.has(c.name))
+                      .map((c) => ({ ...c, engineType: engineTypes.get(c.name) ?? "VARCHAR" })),
                     "sluice_stage",
                     join(workDir, "batch.csv"),
                   );

@@ -180,6 +180,10 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     track: target.track,
     closeDeleted: target.close_deleted,
     softDelete: target.cdc?.soft_delete,
+    uniqueKeys:
+      dialect === "postgres" && target.mode === "merge" && (target.keys ?? []).length > 0
+        ? await hasUniqueIndex(session, schema, name, target.keys ?? [])
+        : false,
   } as const;
   const steps: WriteStep[] = [...replaceSteps(stepsRequest, request.replaces), ...writeSteps(stepsRequest)];
   const counts: [StepCount, number][] = [];
@@ -199,6 +203,23 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     stageColumns.map((c) => c.name),
   );
   return { ...folded, reconciliation };
+}
+
+/** PostgreSQL: whether a valid, non-partial unique index covers exactly `keys` (usable by ON CONFLICT). */
+async function hasUniqueIndex(
+  session: SqlSession,
+  schema: string,
+  name: string,
+  keys: readonly string[],
+): Promise<boolean> {
+  const wanted = [...keys].sort();
+  const rows = await session.rows(
+    `SELECT (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)) AS cols FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)} AND i.indisunique AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = ${keys.length}`,
+  );
+  return rows.some((r) => {
+    const cols = (r.cols as string[] | null) ?? [];
+    return cols.length === wanted.length && cols.every((c, i) => c === wanted[i]);
+  });
 }
 
 /** Keeps the undo table's columns in step with the target (created on first use). */
