@@ -42,6 +42,7 @@ export async function publishRun(
       run,
       target: pipeline.target,
       rowsSql,
+      rowsRepeatable: Object.keys(pipeline.derive).length === 0,
       replaces: outcome.replaces,
       ledger,
       quarantineSql,

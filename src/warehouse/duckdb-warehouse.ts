@@ -147,7 +147,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
     async publish(batch: PublishBatch): Promise<PublishResult> {
       const prepared =
         batch.target.table && batch.rowsSql
-          ? await prepareBatch(con, batch.rowsSql, batch.target)
+          ? await prepareBatch(con, batch.rowsSql, batch.target, { inPlace: batch.rowsRepeatable === true })
           : undefined;
       try {
         return await inTransaction(() =>
@@ -158,6 +158,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
         );
       } finally {
         await con.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
+        await con.run(`DROP VIEW IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
       }
     },
     async recordRun(run, ledger, quarantineSql) {

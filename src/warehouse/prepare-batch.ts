@@ -29,6 +29,7 @@ export async function prepareBatch(
   engine: DuckDBConnection,
   rowsSql: string,
   target: TargetConfig,
+  options: { readonly inPlace?: boolean } = {},
 ): Promise<PreparedBatch> {
   const table = target.table ?? "?";
   let sql = rowsSql;
@@ -67,7 +68,12 @@ export async function prepareBatch(
     }
     sql = cdcFlattenSql(`(${sql})`, columns, target, structure);
   }
-  await engine.run(`CREATE OR REPLACE TEMP TABLE ${batchTable} AS ${sql}`);
+  // Append and replace of repeatable rows need no key checks: the batch is read in place (a view) rather
+  // than copied, saving a full pass over the data.
+  const inPlace = options.inPlace === true && (target.mode === "append" || target.mode === "replace");
+  await engine.run(`DROP VIEW IF EXISTS ${batchTable}`).catch(() => undefined);
+  await engine.run(`DROP TABLE IF EXISTS ${batchTable}`).catch(() => undefined);
+  await engine.run(`CREATE OR REPLACE TEMP ${inPlace ? "VIEW" : "TABLE"} ${batchTable} AS ${sql}`);
   await engine.run("DROP TABLE IF EXISTS sluice_cdc_raw");
   columns = await describe(engine, `SELECT * FROM ${batchTable}`);
   const names = new Set(columns.map((c) => c.name));

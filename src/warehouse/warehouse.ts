@@ -40,6 +40,11 @@ export interface PublishBatch {
   readonly target: TargetConfig;
   /** SQL over the engine connection yielding the target rows (metadata columns included); undefined = no rows. */
   readonly rowsSql?: string | undefined;
+  /**
+   * True when `rowsSql` gives the same rows every time it is read (no `derive:` expressions, which may
+   * call random() or now()): an append or replace may then read it in place instead of copying it first.
+   */
+  readonly rowsRepeatable?: boolean | undefined;
   /** Rows of earlier loads of the same content to remove first (`--force`). */
   readonly replaces: readonly { readonly runId: string; readonly path: string }[];
   readonly ledger: readonly LedgerEntry[];
