@@ -38,6 +38,7 @@ export async function publishRun(
   // Crash-test hook: die in the window between the lake commit and the warehouse commit.
   if (lake && process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");
   if (rowsSql && pipeline.target.table) {
+    const publishStarted = performance.now();
     const result = await warehouse.publish({
       run,
       target: pipeline.target,
@@ -73,7 +74,14 @@ export async function publishRun(
     if (result.reconciliation && !result.reconciliation.ok) {
       logger.warn({ mismatches: result.reconciliation.mismatches }, "reconciliation mismatch");
     }
-    logger.info({ ...report.load, reconciliation: result.reconciliation?.ok ?? null }, "published");
+    logger.info(
+      {
+        ...report.load,
+        reconciliation: result.reconciliation?.ok ?? null,
+        ms: Math.round(performance.now() - publishStarted),
+      },
+      "published",
+    );
     return;
   }
   await warehouse.recordRun(run, ledger, quarantineSql);

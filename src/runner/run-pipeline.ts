@@ -187,6 +187,7 @@ export async function runFilePipeline(
     let rowsSql =
       rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined;
     if (rowsSql) {
+      const profiledAt = performance.now();
       const { profile, anomalies } = await profileRun(
         con,
         warehouse,
@@ -197,6 +198,10 @@ export async function runFilePipeline(
       );
       report.profile = profile;
       report.anomalies = anomalies.map((a) => a.message);
+      logger.info(
+        { ms: Math.round(performance.now() - profiledAt), anomalies: anomalies.length },
+        "profiled",
+      );
       for (const anomaly of anomalies)
         logger.warn({ metric: anomaly.metric, column: anomaly.column }, anomaly.message);
       if (anomalies.length > 0 && pipeline.anomalies?.fail) {
