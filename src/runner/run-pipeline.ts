@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -404,6 +405,14 @@ export async function runFilePipeline(
         });
       const acquired = await acquireFile(landing, entry, workDir, index);
       Object.assign(file, { sha256: acquired.sha256, size: acquired.bytes });
+      // A replay's row file is known by its content and the replay link it belongs to: the same rows
+      // replayed again from the same run are a duplicate, the rows a later replay takes over are not.
+      if (options.replay && entry.path.startsWith("replay/")) {
+        const sha256 = createHash("sha256")
+          .update(`replay:${options.replay.ofRun}:${acquired.sha256}`)
+          .digest("hex");
+        Object.assign(file, { sha256 });
+      }
       localPath = acquired.localPath;
     } catch (error) {
       return fail(readError(entry.path, error), false);
@@ -415,12 +424,7 @@ export async function runFilePipeline(
     }
     seenInRun.add(file.sha256);
     work.priorLoads = await warehouse.loadsOf(name, file.sha256);
-    // Replay files are new by construction (each replay takes what the previous one left quarantined).
-    if (
-      work.priorLoads.length > 0 &&
-      !options.force &&
-      !(replayed.has(entry.path) && entry.path.startsWith("replay/"))
-    ) {
+    if (work.priorLoads.length > 0 && !options.force) {
       file.status = "skipped_duplicate";
       logger.info(
         { file: file.path, sha256: file.sha256, first_run: work.priorLoads[0]?.runId },

@@ -135,9 +135,22 @@ export async function prepareBatch(
 /** Removes the rows of the given source files from the batch (loaded meanwhile by another process). */
 export async function dropBatchFiles(engine: DuckDBConnection, paths: readonly string[]): Promise<void> {
   if (paths.length === 0) return;
-  await engine.run(
-    `DELETE FROM ${batchTable} WHERE _sluice_source_file IN (${paths.map(quoteLiteral).join(", ")})`,
-  );
+  const where = `_sluice_source_file NOT IN (${paths.map(quoteLiteral).join(", ")})`;
+  const isView =
+    (await queryNumber(
+      engine,
+      `SELECT count(*) FROM duckdb_views() WHERE view_name = '${batchTable}' AND temporary`,
+    )) > 0;
+  if (isView) {
+    // A batch read in place: materialize what is left of it.
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${batchTable}_kept AS SELECT * FROM ${batchTable} WHERE ${where}`,
+    );
+    await engine.run(`DROP VIEW ${batchTable}`);
+    await engine.run(`ALTER TABLE ${batchTable}_kept RENAME TO ${batchTable}`);
+    return;
+  }
+  await engine.run(`DELETE FROM ${batchTable} WHERE NOT (${where})`);
 }
 
 /** Row count and sums of the batch (the source side of reconciliation). */
