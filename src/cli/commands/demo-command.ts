@@ -47,7 +47,7 @@ export function registerDemoCommand(program: Command): void {
             ),
           ),
         );
-        output.line("\nA few quarantined rows (sluice quarantine orders):");
+        output.line("\nA few quarantined rows (sluice quarantine <pipeline> shows all):");
         output.line(
           table(
             await warehouse.query(
