@@ -16,6 +16,7 @@ import {
   type RowRuleSql,
   type RuleName,
 } from "./check-rules.js";
+import { parseDuration } from "./durations.js";
 import { validateSqlExpression, wrapExpression } from "./sql-expression.js";
 import { type ColumnInfo, isStringType, quoteIdent, quoteLiteral, quoteQualified } from "./sql-text.js";
 
@@ -114,15 +115,6 @@ export interface CheckResult {
   readonly message: string | null;
 }
 
-const UNITS_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
 /**
  * Milliseconds in a duration like `10m`, `3d`, `250ms`.
  *
@@ -130,13 +122,7 @@ const UNITS_MS: Readonly<Record<string, number>> = {
  * durationMs("2h") // => 7200000
  */
 export function durationMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(text.trim());
-  if (!m)
-    throw new SluiceError(
-      "CONFIG_INVALID",
-      `${JSON.stringify(text)} is not a duration like 5s, 10m, 3d or 168h`,
-    );
-  return Number(m[1]) * UNITS_MS[m[2]!]!;
+  return parseDuration(text);
 }
 
 function uniqueNames(checks: readonly CheckConfig[]): string[] {

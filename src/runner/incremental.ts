@@ -2,10 +2,10 @@ import type { PipelineConfig } from "../config/schema.js";
 import { queryNumber, queryValue } from "../engine/duckdb-query.js";
 import type { StagedFile } from "../engine/stage-file.js";
 import { SluiceError } from "../errors.js";
+import { parseDuration } from "../plan/durations.js";
 import { incrementalFilter, watermarkSql } from "../plan/incremental-sql.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
-import { parseDuration } from "./durations.js";
 import type { FileReport } from "./run-report.js";
 
 /** The incremental state of one run: a row filter per staged file and the mark to store. */

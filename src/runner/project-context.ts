@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from "node:path";
 import type { Project } from "../config/load-config.js";
 import { SluiceError } from "../errors.js";
+import { parseDuration } from "../plan/durations.js";
 import { lazyStorage } from "../storage/lazy-storage.js";
 import { localStorage } from "../storage/local-storage.js";
 import type { Storage } from "../storage/storage.js";
@@ -82,9 +83,12 @@ export function createProjectContext(project: Project, options: ProjectContextOp
 }
 
 function parseLockWait(value: string | undefined): number {
-  if (!value) return 120_000;
-  const match = /^(\d+)(ms|s|m)?$/.exec(value.trim());
-  if (!match) return 120_000;
-  const n = Number(match[1]);
-  return match[2] === "ms" ? n : match[2] === "m" ? n * 60_000 : n * 1000;
+  const text = value?.trim();
+  if (!text) return 120_000;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  try {
+    return parseDuration(text);
+  } catch {
+    return 120_000;
+  }
 }

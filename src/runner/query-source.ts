@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { PipelineConfig, SourceConfig } from "../config/schema.js";
 import { type StagedQuery, stageQuery } from "../engine/stage-query.js";
+import { parseDuration } from "../plan/durations.js";
 import type { StorageEntry } from "../storage/storage.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
-import { parseDuration } from "./durations.js";
 
 /** A warehouse source: `{ sql }` or `{ table }`. */
 export type QuerySource = { readonly sql: string } | { readonly table: string };

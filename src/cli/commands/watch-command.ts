@@ -1,6 +1,6 @@
 import type { Command } from "commander";
+import { parseDuration } from "../../plan/durations.js";
 import { createAlerter } from "../../runner/alerts.js";
-import { parseDuration } from "../../runner/durations.js";
 import type { RunReport } from "../../runner/run-report.js";
 import { startWatchDaemon } from "../../runner/watch-daemon.js";
 import { type GlobalOptions, openProject } from "../command-context.js";

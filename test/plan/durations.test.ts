@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SluiceError } from "../../src/errors.js";
-import { formatDuration, parseDuration } from "../../src/runner/durations.js";
+import { formatDuration, parseDuration } from "../../src/plan/durations.js";
 
 describe("parseDuration", () => {
   it.each([
