@@ -28,6 +28,23 @@ export interface StageRequest {
   readonly naming: "snake_case" | "keep";
   /** Prefix for this file's temporary tables (unique within the session). */
   readonly tablePrefix: string;
+  /**
+   * CSV: plan the read but do not run it — `table` becomes a view over `read_csv` that the publish reads
+   * once (see {@link DeferredRead}). Ignored where a file needs work after reading (late date formats).
+   */
+  readonly deferred?: boolean | undefined;
+}
+
+/**
+ * A CSV read planned but not yet run: `table` is a view over `read_csv` with `store_rejects`, read by
+ * the statement that writes the target. Its counts are unknown until then; {@link completeDeferredRead}
+ * collects the rejected records of that scan afterwards.
+ */
+export interface DeferredRead {
+  readonly rejectsTable: string;
+  readonly rejectsScan: string;
+  /** Columns whose type was inferred from a sample (a value not fitting them means reading again). */
+  readonly inferred: readonly string[];
 }
 
 /**
@@ -44,6 +61,8 @@ export interface StagedFile {
   readonly warnings: readonly string[];
   /** CSV only: lines before the first record (skipped lines and the header). */
   readonly headerLines?: number | undefined;
+  /** Set when the read is deferred to the publish: `accepted` and `malformed` are 0 until it has run. */
+  readonly deferred?: DeferredRead | undefined;
 }
 
 const SNIFF_LINE_LIMIT = 256 * 1024 * 1024;
@@ -64,7 +83,7 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
   const context = { ...request, table, malformedTable };
   let columns: StagedColumn[];
   const warnings: string[] = [];
-  const csvLayout: { headerLines?: number } = {};
+  const csvLayout: { headerLines?: number; deferred?: DeferredRead } = {};
   switch (request.format) {
     case "csv":
       columns = await stageCsv(con, context, warnings, csvLayout);
@@ -75,6 +94,18 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
     case "parquet":
       columns = await stageParquet(con, context);
       break;
+  }
+  if (csvLayout.deferred) {
+    return {
+      table,
+      malformedTable,
+      columns,
+      accepted: 0,
+      malformed: 0,
+      warnings,
+      headerLines: csvLayout.headerLines,
+      deferred: csvLayout.deferred,
+    };
   }
   const accepted = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(table)}`);
   const malformed = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(malformedTable)}`);
@@ -87,6 +118,49 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
     warnings,
     headerLines: csvLayout.headerLines,
   };
+}
+
+/**
+ * After the publish read a deferred CSV (one scan, inside its transaction): its rejected records go to
+ * `malformedTable` as for a staged read. Returns how many there are and which inferred columns had
+ * values that do not fit their type — then the file must be read again the staged way, which widens them.
+ *
+ * @example
+ * const { malformed, misfits } = await completeDeferredRead(con, staged);
+ */
+export async function completeDeferredRead(
+  con: DuckDBConnection,
+  staged: StagedFile,
+): Promise<{ malformed: number; misfits: string[] }> {
+  const deferred = staged.deferred;
+  if (!deferred) throw new SluiceError("INTERNAL", `${staged.table}: not a deferred read`);
+  // The publish may have scanned the view more than once (a type check before the write): the last scan
+  // is the write's.
+  const lastScan = `scan_id = (SELECT max(scan_id) FROM ${quoteIdent(deferred.rejectsScan)})`;
+  const exists =
+    (await queryNumber(
+      con,
+      `SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ${quoteLiteral(deferred.rejectsTable)}`,
+    )) > 0;
+  if (!exists) return { malformed: 0, misfits: [] };
+  const castMisses = await queryRows(
+    con,
+    `SELECT DISTINCT column_name FROM ${quoteIdent(deferred.rejectsTable)} WHERE error_type = 'CAST' AND ${lastScan}`,
+  );
+  const misfits = castMisses.map((r) => String(r.column_name)).filter((c) => deferred.inferred.includes(c));
+  await con.run(collectRejectsSql(staged.malformedTable, deferred.rejectsTable, lastScan));
+  const malformed = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(staged.malformedTable)}`);
+  return { malformed, misfits };
+}
+
+/** One malformed row per rejected line (a line can fail several ways). */
+function collectRejectsSql(malformedTable: string, rejectsTable: string, where = "true"): string {
+  return `INSERT INTO ${quoteIdent(malformedTable)}
+    SELECT line, string_agg(DISTINCT error_type, ', ' ORDER BY error_type),
+           string_agg(CASE WHEN error_type = 'CAST' OR column_name IS NULL THEN error_message
+                           ELSE error_message || ' (column ' || column_name || ')' END, '; '),
+           any_value(csv_line)
+    FROM ${quoteIdent(rejectsTable)} WHERE ${where} GROUP BY line ORDER BY line`;
 }
 
 type StageContext = StageRequest & { readonly table: string; readonly malformedTable: string };
@@ -111,7 +185,7 @@ async function stageCsv(
   con: DuckDBConnection,
   ctx: StageContext,
   warnings: string[],
-  layout: { headerLines?: number },
+  layout: { headerLines?: number; deferred?: DeferredRead },
 ): Promise<StagedColumn[]> {
   const options = ctx.source.options;
   let sniff: Record<string, unknown>;
@@ -198,33 +272,53 @@ async function stageCsv(
     }
   }
 
-  const read = async (cols: readonly StagedColumn[]): Promise<void> => {
+  const rejectsTable = `${ctx.tablePrefix}_rejects`;
+  const rejectsScan = `${ctx.tablePrefix}_rejects_scan`;
+  /** Drops the rejects of an earlier read, then makes `table` (a table, or a view for a deferred read). */
+  const read = async (cols: readonly StagedColumn[], kind: "TABLE" | "VIEW"): Promise<void> => {
     const readSql = csvReadSql(ctx.localPath, {
       dialect,
       columns: cols,
-      rejectsTable: `${ctx.tablePrefix}_rejects`,
-      rejectsScan: `${ctx.tablePrefix}_rejects_scan`,
+      rejectsTable,
+      rejectsScan,
       dateFormat,
       timestampFormat,
       maxLineSize: options?.max_line_size ?? DEFAULT_MAX_LINE,
       nullStrings: options?.null === undefined ? undefined : [options.null].flat(),
     });
-    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(`${ctx.tablePrefix}_rejects`)}`);
-    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(`${ctx.tablePrefix}_rejects_scan`)}`);
+    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
+    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
     try {
       await con.run(
-        `CREATE OR REPLACE TEMP TABLE ${quoteIdent(ctx.table)} AS SELECT *, NULL::BIGINT AS _sluice_line FROM ${readSql}`,
+        `CREATE OR REPLACE TEMP ${kind} ${quoteIdent(ctx.table)} AS SELECT *, NULL::BIGINT AS _sluice_line FROM ${readSql}`,
       );
     } catch (error) {
       throw unparseable(ctx, "CSV", error);
     }
   };
 
-  await read(columns);
+  // Declared formats the reader cannot apply (several layouts in one file) are cast after reading.
+  const late = columns.filter(
+    (c) =>
+      c.declared &&
+      c.type === "VARCHAR" &&
+      declaredFor(ctx.columns, c.name, c.sourceName)?.type?.toUpperCase() !== "VARCHAR",
+  );
+  if (ctx.deferred && late.length === 0) {
+    await read(columns, "VIEW");
+    layout.deferred = {
+      rejectsTable,
+      rejectsScan,
+      inferred: columns.filter((c) => !c.declared && c.type !== "VARCHAR").map((c) => c.name),
+    };
+    return columns;
+  }
+
+  await read(columns, "TABLE");
   // A value that does not fit a type inferred from a sample is not malformed: read that column as text.
   const castMisses = await queryRows(
     con,
-    `SELECT DISTINCT column_name FROM ${quoteIdent(`${ctx.tablePrefix}_rejects`)} WHERE error_type = 'CAST'`,
+    `SELECT DISTINCT column_name FROM ${quoteIdent(rejectsTable)} WHERE error_type = 'CAST'`,
   );
   const widen = new Set(castMisses.map((r) => String(r.column_name)));
   const inferredToWiden = columns.filter((c) => !c.declared && widen.has(c.name) && c.type !== "VARCHAR");
@@ -237,25 +331,14 @@ async function stageCsv(
       columns.length,
       ...columns.map((c) => (inferredToWiden.includes(c) ? { ...c, type: "VARCHAR" } : c)),
     );
-    await read(columns);
+    await read(columns, "TABLE");
   }
 
-  await con.run(`INSERT INTO ${quoteIdent(ctx.malformedTable)}
-    SELECT line, string_agg(DISTINCT error_type, ', ' ORDER BY error_type),
-           string_agg(CASE WHEN error_type = 'CAST' OR column_name IS NULL THEN error_message
-                           ELSE error_message || ' (column ' || column_name || ')' END, '; '),
-           any_value(csv_line)
-    FROM ${quoteIdent(`${ctx.tablePrefix}_rejects`)} GROUP BY line ORDER BY line`);
-  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(`${ctx.tablePrefix}_rejects`)}`);
-  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(`${ctx.tablePrefix}_rejects_scan`)}`);
+  await con.run(collectRejectsSql(ctx.malformedTable, rejectsTable));
+  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
+  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
 
   // Declared formats the reader could not apply (several layouts in one file): cast now, reject failures.
-  const late = columns.filter(
-    (c) =>
-      c.declared &&
-      c.type === "VARCHAR" &&
-      declaredFor(ctx.columns, c.name, c.sourceName)?.type?.toUpperCase() !== "VARCHAR",
-  );
   if (late.length > 0) {
     const casts = columns.map((c) => {
       const declared = declaredFor(ctx.columns, c.name, c.sourceName);

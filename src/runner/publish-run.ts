@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { PipelineConfig } from "../config/schema.js";
-import type { LedgerEntry, PublishBatch, RunRecord, Warehouse } from "../warehouse/warehouse.js";
+import type { AfterWrite, LedgerEntry, PublishBatch, RunRecord, Warehouse } from "../warehouse/warehouse.js";
 import { lakeTargetPlan, publishToLake } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import type { RunReport } from "./run-report.js";
@@ -16,6 +16,8 @@ export interface RunOutcome {
   readonly quarantineSql: string | undefined;
   /** The incremental high-water mark reached (stored with the load). */
   readonly watermark?: { readonly cursor: string; readonly value: string } | undefined;
+  /** Single pass: completes the run's numbers after the write read the files (see single-pass.ts). */
+  readonly completeAfterWrite?: ((written: number) => Promise<AfterWrite>) | undefined;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function publishRun(
       schemaEvolution: pipeline.schema_evolution,
       sumColumns: numericColumns(pipeline),
       watermark: outcome.watermark,
+      completeAfterWrite: outcome.completeAfterWrite,
       resolveDuplicates: (paths) => {
         markDuplicates(report, paths);
         return {
@@ -89,7 +92,7 @@ export async function publishRun(
 }
 
 /** Columns declared numeric under `columns:` (their sums are reconciled). */
-function numericColumns(pipeline: PipelineConfig): string[] {
+export function numericColumns(pipeline: PipelineConfig): string[] {
   return Object.entries(pipeline.columns)
     .filter(([, c]) => c.mask === undefined && /int|decimal|numeric|double|float|real/i.test(c.type ?? ""))
     .map(([name, c]) => c.rename ?? name);

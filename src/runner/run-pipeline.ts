@@ -4,29 +4,30 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
-import { queryNumber } from "../engine/duckdb-query.js";
+import { queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
-import { type StagedFile, stageFile } from "../engine/stage-file.js";
+import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
 import type { CheckResult } from "../plan/check-compiler.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
 import { maskExpression } from "../plan/masking.js";
 import { shapeSql } from "../plan/shape-sql.js";
-import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
-import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
-import { acquireFile } from "./acquire-file.js";
+import type { AfterWrite, LedgerEntry, RunRecord, Warehouse } from "../warehouse/warehouse.js";
+import { type AcquiredFile, acquireFile } from "./acquire-file.js";
 import { discoverFiles } from "./discover-files.js";
 import { planIncremental } from "./incremental.js";
 import { lakeSequence } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
-import { publishRun } from "./publish-run.js";
+import { numericColumns, publishRun } from "./publish-run.js";
 import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
 import { newRunId } from "./run-id.js";
 import { openRunLog } from "./run-log.js";
 import { profileRun } from "./run-profile.js";
 import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
+import { SinglePassUndone, singlePassAllowed } from "./single-pass.js";
 
 /** Progress of a run, for progress bars. */
 export interface RunProgress {
@@ -135,162 +136,163 @@ export async function runFilePipeline(
   let bytesDone = 0;
   const seenInRun = new Set<string>();
   const hasMasks = Object.values(pipeline.columns).some((c) => c.mask !== undefined);
+  /** Files hashed (and downloaded) once, even when a run reads them a second time. */
+  const acquiredFiles = new Map<string, AcquiredFile>();
+  let singlePass = false;
+  let quarantineSql: string | undefined;
 
   try {
     report.sequence = await warehouse.nextSequence(name);
     // A run that died between its lake commit and its warehouse commit used a sequence the catalog never saw.
     report.sequence = Math.max(report.sequence, (await lakeSequence(ctx, con, name, pipeline)) + 1);
     if (hasMasks) await setMaskSalt(con, process.env.SLUICE_MASK_SALT ?? "");
-    for (const [index, entry] of entries.entries()) {
+    singlePass = singlePassAllowed(warehouse, pipeline, {
+      sumColumns: numericColumns(pipeline),
+      query,
+      replay: options.replay,
+    });
+    for (;;) {
+      for (const [index, entry] of entries.entries()) {
+        options.onProgress?.({
+          pipeline: name,
+          filesDone: index,
+          filesTotal: entries.length,
+          bytesDone,
+          bytesTotal,
+          current: entry.path,
+        });
+        const work = await stageOne(index, entry);
+        works.push(work);
+        report.files.push(work.report);
+        bytesDone += entry.size;
+      }
       options.onProgress?.({
         pipeline: name,
-        filesDone: index,
+        filesDone: entries.length,
         filesTotal: entries.length,
         bytesDone,
         bytesTotal,
-        current: entry.path,
       });
-      const work = await stageOne(index, entry);
-      works.push(work);
-      report.files.push(work.report);
-      bytesDone += entry.size;
-    }
-    options.onProgress?.({
-      pipeline: name,
-      filesDone: entries.length,
-      filesTotal: entries.length,
-      bytesDone,
-      bytesTotal,
-    });
 
-    const loaded = works.filter((w) => w.report.status === "loaded" && w.staged);
-    // Late data on a warehouse source re-stages whole partitions, older rows included: no cursor filter.
-    const lateData = query !== undefined && pipeline.late_data_window !== undefined;
-    const rowsBefore = lateData ? loaded.map((w) => ({ ...w.report.rows })) : [];
-    const incremental = await planIncremental(warehouse, name, pipeline, loaded);
-    if (lateData) for (const [i, w] of loaded.entries()) Object.assign(w.report.rows, rowsBefore[i]);
-    const rowsParts = loaded
-      .filter((w) => w.staged!.columns.length > 0)
-      .map((w) =>
-        shapeSql(
-          w.judged?.keptTable ?? w.staged!.table,
-          w.staged!.columns,
+      const loaded = works.filter((w) => w.report.status === "loaded" && w.staged);
+      // Late data on a warehouse source re-stages whole partitions, older rows included: no cursor filter.
+      const lateData = query !== undefined && pipeline.late_data_window !== undefined;
+      const rowsBefore = lateData ? loaded.map((w) => ({ ...w.report.rows })) : [];
+      const incremental = await planIncremental(warehouse, name, pipeline, loaded);
+      if (lateData) for (const [i, w] of loaded.entries()) Object.assign(w.report.rows, rowsBefore[i]);
+      const rowsParts = loaded
+        .filter((w) => w.staged!.columns.length > 0)
+        .map((w) =>
+          shapeSql(
+            w.judged?.keptTable ?? w.staged!.table,
+            w.staged!.columns,
+            pipeline,
+            {
+              runId,
+              sourceFile: replayed.get(w.report.path)?.sourceFile ?? w.report.path,
+              loadedAt: startedAt,
+            },
+            lateData ? undefined : incremental?.filterFor(w.staged!),
+            maskedValue(pipeline, w.staged!),
+          ),
+        );
+      let rowsSql =
+        rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined;
+      // Files read by the publish itself are profiled after the write, from the rows written.
+      const deferred = loaded.filter((w) => w.staged?.deferred);
+      if (rowsSql && deferred.length === 0) {
+        const anomalies = await profileRows(rowsSql);
+        if (anomalies.length > 0 && pipeline.anomalies?.fail) {
+          // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
+          const error = `anomalies (anomalies.fail: true): ${anomalies.map((a) => a.message).join("; ")}; nothing published`;
+          for (const work of loaded) {
+            Object.assign(work.report, { status: "failed", error });
+            work.report.rows.loaded = 0;
+            work.moveOnFailure = true;
+          }
+          rowsSql = undefined;
+        }
+      }
+      const reserved = new Set<string>();
+      for (const work of works) {
+        const { report: file } = work;
+        if (query || (file.status === "failed" && !work.moveOnFailure)) continue;
+        if (options.keepInPlace) {
+          file.archived_to = file.path;
+          continue;
+        }
+        const area = file.status === "failed" ? "unprocessed" : "archive";
+        const repair = work.priorLoads.find((p) => p.path === file.path && p.archivedTo !== null);
+        file.archived_to =
+          file.status === "skipped_duplicate" && repair?.archivedTo && !reserved.has(repair.archivedTo)
+            ? (reserved.add(repair.archivedTo), repair.archivedTo)
+            : await freeDestination(landing, area, name, file.path, startedAt, reserved);
+      }
+
+      sumRows();
+      const failedFiles = works.filter((w) => w.report.status === "failed");
+      report.status = failedFiles.length > 0 ? "failed" : "succeeded";
+      if (failedFiles.length > 0) {
+        report.error = failedFiles.map((w) => w.report.error).join("; ");
+      }
+      report.checks = aggregateChecks(works.flatMap((w) => w.judged?.checks ?? []));
+      quarantineSql = quarantineOf();
+      const finishedAt = new Date();
+      report.finished_at = finishedAt.toISOString();
+      const run = {
+        runId,
+        pipeline: name,
+        status: report.status,
+        startedAt,
+        finishedAt,
+        report: { ...report },
+      };
+      try {
+        await publishRun(
+          ctx,
+          warehouse,
           pipeline,
           {
-            runId,
-            sourceFile: replayed.get(w.report.path)?.sourceFile ?? w.report.path,
-            loadedAt: startedAt,
+            run,
+            report,
+            rowsSql,
+            // A query's mark covers every row it read (quarantined ones are kept, not re-read each run).
+            watermark: await incremental?.markOf(
+              query && rowsSql && loaded[0]?.staged
+                ? `SELECT * FROM ${quoteIdent(loaded[0].staged.table)}`
+                : rowsSql,
+            ),
+            replaces: options.force
+              ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
+              : [],
+            ledger: ledgerOf(),
+            quarantineSql,
+            completeAfterWrite:
+              deferred.length > 0 && rowsSql
+                ? (written) => completeSinglePass(run, loaded, written, rowsSql!)
+                : undefined,
           },
-          lateData ? undefined : incremental?.filterFor(w.staged!),
-          maskedValue(pipeline, w.staged!),
-        ),
-      );
-    let rowsSql =
-      rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined;
-    if (rowsSql) {
-      const profiledAt = performance.now();
-      const { profile, anomalies } = await profileRun(
-        con,
-        warehouse,
-        name,
-        pipeline,
-        rowsSql,
-        `sluice_profile_${report.sequence}`,
-      );
-      report.profile = profile;
-      report.anomalies = anomalies.map((a) => a.message);
-      logger.info(
-        { ms: Math.round(performance.now() - profiledAt), anomalies: anomalies.length },
-        "profiled",
-      );
-      for (const anomaly of anomalies)
-        logger.warn({ metric: anomaly.metric, column: anomaly.column }, anomaly.message);
-      if (anomalies.length > 0 && pipeline.anomalies?.fail) {
-        // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
-        const error = `anomalies (anomalies.fail: true): ${anomalies.map((a) => a.message).join("; ")}; nothing published`;
-        for (const work of loaded) {
-          Object.assign(work.report, { status: "failed", error });
-          work.report.rows.loaded = 0;
-          work.moveOnFailure = true;
-        }
-        rowsSql = undefined;
-      }
-    }
-    const reserved = new Set<string>();
-    for (const work of works) {
-      const { report: file } = work;
-      if (query || (file.status === "failed" && !work.moveOnFailure)) continue;
-      if (options.keepInPlace) {
-        file.archived_to = file.path;
+          logger,
+        );
+      } catch (error) {
+        if (!(error instanceof SinglePassUndone)) throw error;
+        // Nothing was published (one transaction): read the files again, staged, and decide as usual.
+        logger.info({ reason: error.message }, "single pass undone; reading the files again, staged");
+        await dropWorkTables();
+        works.length = 0;
+        report.files.length = 0;
+        report.checks = [];
+        report.quarantine = null;
+        report.error = null;
+        delete report.profile;
+        delete report.anomalies;
+        seenInRun.clear();
+        bytesDone = 0;
+        singlePass = false;
         continue;
       }
-      const area = file.status === "failed" ? "unprocessed" : "archive";
-      const repair = work.priorLoads.find((p) => p.path === file.path && p.archivedTo !== null);
-      file.archived_to =
-        file.status === "skipped_duplicate" && repair?.archivedTo && !reserved.has(repair.archivedTo)
-          ? (reserved.add(repair.archivedTo), repair.archivedTo)
-          : await freeDestination(landing, area, name, file.path, startedAt, reserved);
+      break;
     }
-
-    for (const work of works) addRows(report.rows, work.report.rows);
-    const failedFiles = works.filter((w) => w.report.status === "failed");
-    report.status = failedFiles.length > 0 ? "failed" : "succeeded";
-    if (failedFiles.length > 0) {
-      report.error = failedFiles.map((w) => w.report.error).join("; ");
-    }
-    const quarantineParts = [
-      ...works
-        .filter((w) => w.staged && w.report.rows.malformed > 0 && source.on_malformed !== "drop")
-        .map((w) => quarantineSelect(runId, name, w, hasMasks)),
-      ...works.flatMap((w) => (w.judged?.quarantineSql ? [w.judged.quarantineSql] : [])),
-    ];
-    report.checks = aggregateChecks(works.flatMap((w) => w.judged?.checks ?? []));
-    const quarantineSql = quarantineParts.length > 0 ? quarantineParts.join(" UNION ALL ") : undefined;
-    if (quarantineSql) report.quarantine = quarantineFolder(name, runId);
-    const finishedAt = new Date();
-    report.finished_at = finishedAt.toISOString();
-    const ledger: LedgerEntry[] = works.map((w) => ({
-      runId,
-      pipeline: name,
-      path: w.report.path,
-      sha256: w.report.sha256,
-      size: w.report.size,
-      status: w.report.status,
-      rowsRead: w.report.rows.read,
-      rowsLoaded: w.report.rows.loaded,
-      archivedTo: w.report.archived_to,
-      error: w.report.error,
-    }));
-    const run = {
-      runId,
-      pipeline: name,
-      status: report.status,
-      startedAt,
-      finishedAt,
-      report: { ...report },
-    };
-    await publishRun(
-      ctx,
-      warehouse,
-      pipeline,
-      {
-        run,
-        report,
-        rowsSql,
-        // A query's mark covers every row it read (quarantined ones are kept, not re-read each run).
-        watermark: await incremental?.markOf(
-          query && rowsSql && loaded[0]?.staged
-            ? `SELECT * FROM ${quoteIdent(loaded[0].staged.table)}`
-            : rowsSql,
-        ),
-        replaces: options.force
-          ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
-          : [],
-        ledger,
-        quarantineSql,
-      },
-      logger,
-    );
 
     // After the commit: files move, quarantine files are written. A crash here is repaired next run.
     if (quarantineSql) await writeQuarantineFiles(ctx, con, workDir, quarantineSql, report.quarantine!);
@@ -352,18 +354,146 @@ export async function runFilePipeline(
       );
     throw Object.assign(failure, { report });
   } finally {
-    for (const work of works) {
-      for (const table of [...(work.judged?.tables ?? [])].reverse()) {
-        await con.run(`DROP VIEW IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
-        await con.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
-        await con.run(`DROP TABLE IF EXISTS ${quoteIdent(`${table}_lines`)}`).catch(() => undefined);
-      }
-      if (!work.staged) continue;
-      await con.run(`DROP TABLE IF EXISTS ${quoteIdent(work.staged.table)}`).catch(() => undefined);
-      await con.run(`DROP TABLE IF EXISTS ${quoteIdent(work.staged.malformedTable)}`).catch(() => undefined);
-    }
+    await dropWorkTables();
     rmSync(workDir, { recursive: true, force: true });
     await log.close();
+  }
+
+  /** Drops the engine tables and views of the run's files. */
+  async function dropWorkTables(): Promise<void> {
+    const drop = async (name: string) => {
+      await con.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`).catch(() => undefined);
+      await con.run(`DROP TABLE IF EXISTS ${quoteIdent(name)}`).catch(() => undefined);
+    };
+    for (const work of works) {
+      for (const table of [...(work.judged?.tables ?? [])].reverse()) {
+        await drop(table);
+        await drop(`${table}_lines`);
+      }
+      const staged = work.staged;
+      if (!staged) continue;
+      for (const table of [staged.table, staged.malformedTable]) await drop(table);
+      if (staged.deferred) {
+        for (const table of [staged.deferred.rejectsTable, staged.deferred.rejectsScan]) await drop(table);
+      }
+    }
+  }
+
+  /** The run's row counts: the sum over its files. */
+  function sumRows(): void {
+    report.rows = emptyRows();
+    for (const work of works) addRows(report.rows, work.report.rows);
+  }
+
+  /** SQL over the engine for the run's quarantined rows (malformed and failing checks), if any. */
+  function quarantineOf(): string | undefined {
+    const parts = [
+      ...works
+        .filter((w) => w.staged && w.report.rows.malformed > 0 && source.on_malformed !== "drop")
+        .map((w) => quarantineSelect(runId, name, w, hasMasks)),
+      ...works.flatMap((w) => (w.judged?.quarantineSql ? [w.judged.quarantineSql] : [])),
+    ];
+    report.quarantine = parts.length > 0 ? quarantineFolder(name, runId) : null;
+    return parts.length > 0 ? parts.join(" UNION ALL ") : undefined;
+  }
+
+  function ledgerOf(): LedgerEntry[] {
+    return works.map((w) => ({
+      runId,
+      pipeline: name,
+      path: w.report.path,
+      sha256: w.report.sha256,
+      size: w.report.size,
+      status: w.report.status,
+      rowsRead: w.report.rows.read,
+      rowsLoaded: w.report.rows.loaded,
+      archivedTo: w.report.archived_to,
+      error: w.report.error,
+    }));
+  }
+
+  /** Profiles rows about to be published (or just written) and logs what deviates from the last runs. */
+  async function profileRows(rowsSql: string) {
+    const profiledAt = performance.now();
+    const { profile, anomalies } = await profileRun(
+      con,
+      warehouse,
+      name,
+      pipeline,
+      rowsSql,
+      `sluice_profile_${report.sequence}`,
+    );
+    report.profile = profile;
+    report.anomalies = anomalies.map((a) => a.message);
+    logger.info({ ms: Math.round(performance.now() - profiledAt), anomalies: anomalies.length }, "profiled");
+    for (const anomaly of anomalies)
+      logger.warn({ metric: anomaly.metric, column: anomaly.column }, anomaly.message);
+    return anomalies;
+  }
+
+  /**
+   * Inside a single-pass publish, right after the write read the deferred files: their malformed rows,
+   * counts and the decisions a staged run takes before publishing. Anything that would have stopped the
+   * publish undoes it ({@link SinglePassUndone}); otherwise the run's numbers, quarantine and profile.
+   */
+  async function completeSinglePass(
+    run: RunRecord,
+    loaded: readonly FileWork[],
+    written: number,
+    rowsSql: string,
+  ): Promise<AfterWrite> {
+    const table = pipeline.target.table!;
+    const rowsOfRun = `_sluice_run_id = ${quoteLiteral(runId)}`;
+    let accepted: Map<string, number>;
+    if (loaded.length === 1) {
+      accepted = new Map([[loaded[0]!.report.path, written]]);
+    } else {
+      const rows = await warehouse.query(
+        `SELECT _sluice_source_file AS f, count(*) AS n FROM ${quoteQualified(table)} WHERE ${rowsOfRun} GROUP BY 1`,
+      );
+      accepted = new Map(rows.map((r) => [String(r.f), Number(r.n)]));
+    }
+    for (const work of loaded) {
+      const staged = work.staged!;
+      const file = work.report;
+      if (!staged.deferred) continue;
+      const { malformed, misfits } = await completeDeferredRead(con, staged);
+      if (misfits.length > 0) {
+        throw new SinglePassUndone(
+          `${file.path}: values of ${misfits.join(", ")} do not fit the type inferred from a sample`,
+        );
+      }
+      const after = await landing.stat(file.path);
+      if (!after || after.size !== file.size || after.mtimeMs !== work.entry.mtimeMs) {
+        throw new SinglePassUndone(`${file.path}: changed or disappeared while being read`);
+      }
+      const rows = accepted.get(file.path) ?? 0;
+      Object.assign(file.rows, {
+        read: rows + malformed,
+        loaded: rows,
+        malformed,
+        quarantined: source.on_malformed === "drop" ? 0 : malformed,
+      });
+      if (malformed > 0 && source.on_malformed === "fail") {
+        throw new SinglePassUndone(`${file.path}: malformed rows with on_malformed: fail`);
+      }
+      if (file.rows.read > 0 && malformed / file.rows.read > pipeline.max_failure_rate) {
+        throw new SinglePassUndone(`${file.path}: malformed rows above max_failure_rate`);
+      }
+      logger.info(
+        { file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length },
+        "read",
+      );
+    }
+    sumRows();
+    quarantineSql = quarantineOf();
+    // The profile describes the published rows: this run's rows of the target, in the batch's columns.
+    const names = async (sql: string) =>
+      (await queryRows(con, `DESCRIBE SELECT * FROM (${sql})`)).map((r) => String(r.column_name));
+    const inTarget = new Set(await names(`SELECT * FROM ${quoteQualified(table)}`));
+    const columns = (await names(rowsSql)).filter((c) => inTarget.has(c)).map(quoteIdent);
+    await profileRows(`SELECT ${columns.join(", ")} FROM ${quoteQualified(table)} WHERE ${rowsOfRun}`);
+    return { run: { ...run, report: { ...report } }, ledger: ledgerOf(), quarantineSql };
   }
 
   async function stageOne(index: number, entry: StorageEntry): Promise<FileWork> {
@@ -403,7 +533,8 @@ export async function runFilePipeline(
         throw new SluiceError("FILE_VANISHED", `${entry.path}: disappeared before it could be read`, {
           transient: true,
         });
-      const acquired = await acquireFile(landing, entry, workDir, index);
+      const acquired = acquiredFiles.get(entry.path) ?? (await acquireFile(landing, entry, workDir, index));
+      acquiredFiles.set(entry.path, acquired);
       Object.assign(file, { sha256: acquired.sha256, size: acquired.bytes });
       // A replay's row file is known by its content and the replay link it belongs to: the same rows
       // replayed again from the same run are a duplicate, the rows a later replay takes over are not.
@@ -456,6 +587,7 @@ export async function runFilePipeline(
         columns: pipeline.columns,
         naming: pipeline.naming,
         tablePrefix: `sluice_f${index}`,
+        deferred: singlePass && format === "csv",
       });
     } catch (error) {
       if (!(await landing.stat(entry.path))) {
@@ -491,6 +623,11 @@ export async function runFilePipeline(
     file.rows.read = staged.accepted + staged.malformed;
     file.rows.loaded = staged.accepted;
     file.rows.quarantined = source.on_malformed === "drop" ? 0 : staged.malformed;
+    if (staged.deferred) {
+      // Read by the publish itself (single pass): counted and decided there.
+      logger.info({ file: file.path, sha256: file.sha256, columns: staged.columns.length }, "planned");
+      return work;
+    }
     logger.info(
       { file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length },
       "staged",

@@ -152,6 +152,9 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
         batch.target.table && batch.rowsSql
           ? await prepareBatch(con, batch.rowsSql, batch.target, { inPlace: batch.rowsRepeatable === true })
           : undefined;
+      // Rows of a table have no order: letting DuckDB write them as they come keeps both threads busy
+      // (an insert that preserves order funnels through one).
+      await con.run("SET preserve_insertion_order = false");
       try {
         return await inTransaction(() =>
           publishInSession(session, con, batch, prepared, {
@@ -160,6 +163,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
           }),
         );
       } finally {
+        await con.run("RESET preserve_insertion_order").catch(() => undefined);
         await con.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
         await con.run(`DROP VIEW IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
       }

@@ -37,7 +37,7 @@ export async function publishInSession(
   prepared: PreparedBatch | undefined,
   hooks: PublishHooks,
 ): Promise<PublishResult> {
-  let { run, ledger } = batch;
+  let { run, ledger, quarantineSql } = batch;
   const loaded = ledger.filter((e) => e.status === "loaded");
   let skippedDuplicates: string[] = [];
   if (batch.replaces.length === 0 && loaded.length > 0) {
@@ -67,12 +67,16 @@ export async function publishInSession(
   };
   const table = batch.target.table;
   if (table && prepared) {
-    const sumColumns = batch.sumColumns ?? [];
-    const source = await batchStats(
-      engine,
-      sumColumns.filter((c) => prepared.columns.some((p) => p.name === c)),
-    );
-    if (source.rows > 0 || batch.replaces.length > 0) {
+    const single = batch.completeAfterWrite;
+    const sumColumns = single ? [] : (batch.sumColumns ?? []);
+    // A single-pass batch is read by the write itself: its numbers come from the write.
+    const source = single
+      ? undefined
+      : await batchStats(
+          engine,
+          sumColumns.filter((c) => prepared.columns.some((p) => p.name === c)),
+        );
+    if (!source || source.rows > 0 || batch.replaces.length > 0) {
       const outcome = await writeBatch({
         session,
         engine,
@@ -87,6 +91,7 @@ export async function publishInSession(
         stageBatch: hooks.stageBatch,
       });
       result = { ...outcome, skippedDuplicates };
+      if (single) ({ run, ledger, quarantineSql } = await single(outcome.inserted));
       await session.exec(
         loadInsertSql(
           {
@@ -125,7 +130,7 @@ export async function publishInSession(
   await session.exec(runInsertSql(record, session.dialect));
   const ledgerSql = ledgerInsertSql(ledger);
   if (ledgerSql) await session.exec(ledgerSql);
-  if (batch.quarantineSql) await hooks.writeQuarantine(batch.quarantineSql);
+  if (quarantineSql) await hooks.writeQuarantine(quarantineSql);
   const checksSql = checksInsertSql(run, batch.checks);
   if (checksSql) await session.exec(checksSql);
   if (batch.watermark) {

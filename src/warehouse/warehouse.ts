@@ -67,6 +67,20 @@ export interface PublishBatch {
   readonly resolveDuplicates?:
     | ((paths: readonly string[]) => { run: RunRecord; ledger: readonly LedgerEntry[] })
     | undefined;
+  /**
+   * Single pass: `rowsSql` reads the source files itself (deferred reads), so the write is the only pass
+   * over the data and the batch's numbers are known only after it. Called inside the transaction right
+   * after the write with the number of rows written; returns the run record, ledger and quarantine as
+   * they now stand. Throwing rolls the whole publish back.
+   */
+  readonly completeAfterWrite?: ((written: number) => Promise<AfterWrite>) | undefined;
+}
+
+/** What a single-pass publish learned from its write (see {@link PublishBatch.completeAfterWrite}). */
+export interface AfterWrite {
+  readonly run: RunRecord;
+  readonly ledger: readonly LedgerEntry[];
+  readonly quarantineSql?: string | undefined;
 }
 
 /** Source-versus-target comparison of one load. */

@@ -61,8 +61,11 @@ export interface WriteBatchRequest {
   readonly replaces: readonly { readonly runId: string; readonly path: string }[];
   readonly policy: "evolve" | "freeze" | "discard_columns";
   readonly sumColumns: readonly string[];
-  /** Source-side numbers of the batch. */
-  readonly source: { readonly rows: number; readonly sums: Readonly<Record<string, number>> };
+  /**
+   * Source-side numbers of the batch; undefined when the write itself reads the source (single pass):
+   * then the rows it wrote are the source count.
+   */
+  readonly source?: { readonly rows: number; readonly sums: Readonly<Record<string, number>> } | undefined;
   /** Makes the batch's columns available in the warehouse; returns the quoted stage table name. */
   stageBatch(columns: readonly TypedColumn[]): Promise<string>;
 }
@@ -201,6 +204,7 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     quoted,
     stage,
     stageColumns.map((c) => c.name),
+    folded.inserted,
   );
   return { ...folded, reconciliation };
 }
@@ -257,19 +261,20 @@ async function reconcile(
   target: string,
   stage: string,
   stageColumns: readonly string[],
+  written: number,
 ): Promise<Reconciliation> {
   const { session, target: config } = request;
   const keys = (config.keys ?? []).map(quoteIdent);
   const join = keys.map((k) => `t.${k} = s.${k}`).join(" AND ");
   const tracked = config.mode === "scd2" && config.track ? new Set(config.track) : undefined;
   const sumColumns =
-    config.mode === "cdc"
+    config.mode === "cdc" || !request.source
       ? []
       : request.sumColumns.filter((c) => stageColumns.includes(c) && (!tracked || tracked.has(c)));
   const sums = sumColumns.map((c, i) => `CAST(sum(t.${quoteIdent(c)}) AS DOUBLE PRECISION) AS s${i}`);
   const select = `SELECT count(*) AS n${sums.map((s) => `, ${s}`).join("")}`;
   let sql: string;
-  let sourceRows = request.source.rows;
+  let sourceRows = request.source?.rows ?? written;
   switch (config.mode) {
     case "merge":
       sql = `${select} FROM ${target} AS t JOIN ${stage} AS s ON ${join}`;
@@ -294,7 +299,7 @@ async function reconcile(
   if (targetRows !== sourceRows) mismatches.push(`rows: source ${sourceRows}, target ${targetRows}`);
   const sumReport: Record<string, { source: number; target: number }> = {};
   sumColumns.forEach((c, i) => {
-    const source = request.source.sums[c] ?? 0;
+    const source = request.source?.sums[c] ?? 0;
     const value = Number(row[`s${i}`] ?? 0);
     sumReport[c] = { source, target: value };
     if (Math.abs(source - value) > 1e-9 * Math.max(1, Math.abs(source))) {

@@ -1,0 +1,52 @@
+import type { PipelineConfig } from "../config/schema.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
+import { lakeTargetPlan } from "./lake-publish.js";
+
+/**
+ * Whether a run may publish in a single pass: its CSV files are not staged into temporary tables but
+ * read once, by the statement that writes the target (the way `CREATE TABLE AS SELECT * FROM read_csv`
+ * works), with malformed records captured during that read. Everything a run decides from the rows
+ * before publishing rules it out:
+ * - checks or dedupe (rows are judged before they are written),
+ * - a mode other than append/replace, or keys (key checks read the batch first),
+ * - declared numeric columns (their sums are reconciled against a separate read of the batch),
+ * - a lake target, `anomalies.fail`, incremental cursors, warehouse sources and replays,
+ * - a warehouse that is not the engine itself (PostgreSQL reads the batch to copy it anyway).
+ *
+ * What it decides after the read — a share of malformed rows over `max_failure_rate`, `on_malformed:
+ * fail`, a value not fitting a type inferred from a sample, a file changed while read — undoes the
+ * publish (it is one transaction) and the run reads its files again the staged way.
+ *
+ * @example
+ * if (singlePassAllowed(warehouse, pipeline, { sumColumns: [] })) { ... }
+ */
+export function singlePassAllowed(
+  warehouse: Warehouse,
+  pipeline: PipelineConfig,
+  run: { readonly sumColumns: readonly string[]; readonly query?: unknown; readonly replay?: unknown },
+): boolean {
+  const target = pipeline.target;
+  if (process.env.SLUICE_SINGLE_PASS === "0") return false;
+  return (
+    warehouse.capabilities.stagesInPlace &&
+    target.table !== undefined &&
+    lakeTargetPlan(target) === undefined &&
+    (target.mode === "append" || target.mode === "replace") &&
+    (target.keys ?? []).length === 0 &&
+    pipeline.checks.length === 0 &&
+    pipeline.dedupe === undefined &&
+    pipeline.incremental === undefined &&
+    pipeline.anomalies?.fail !== true &&
+    run.sumColumns.length === 0 &&
+    run.query === undefined &&
+    run.replay === undefined
+  );
+}
+
+/** Thrown inside a single-pass publish to undo it: the run reads its files again, staged. */
+export class SinglePassUndone extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "SinglePassUndone";
+  }
+}
