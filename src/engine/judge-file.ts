@@ -38,6 +38,11 @@ export interface JudgeContext {
   readonly prefix: string;
   /** The file's physical line count when known (maps row order to source lines). */
   readonly lineOf?: (con: DuckDBConnection, table: string) => Promise<string | undefined>;
+  /**
+   * A deferred read (the flag pass is the one read of the file): called right after it with the flagged
+   * table, to collect the file's rejected records and numbers. Throwing abandons the judgement.
+   */
+  readonly afterRead?: (flaggedTable: string) => Promise<void>;
 }
 
 /**
@@ -56,9 +61,11 @@ export async function judgeFile(
   const tables: string[] = [];
   const warnings: string[] = [];
   const rowsView = `${ctx.prefix}_rows`;
-  // rowid follows insertion order: _sluice_row is the record's position in the file.
+  // rowid follows insertion order: _sluice_row is the record's position in the file. A deferred read
+  // has no rowid yet: the flagged table (written in file order) provides it.
+  const row = staged.deferred ? "NULL::BIGINT" : "rowid + 1";
   await con.run(
-    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT *, rowid + 1 AS _sluice_row FROM ${quoteIdent(staged.table)}`,
+    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT *, ${row} AS _sluice_row FROM ${quoteIdent(staged.table)}`,
   );
   tables.push(rowsView);
   const described = await queryRows(con, `DESCRIBE ${quoteIdent(rowsView)}`);
@@ -81,11 +88,28 @@ export async function judgeFile(
       outTable: `${ctx.prefix}_checked`,
       maskedColumns: masked,
     });
+    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(plan.outTable)}`);
     await con.run(plan.flagsSql);
     tables.push(plan.outTable);
+    source = plan.outTable;
+    if (staged.deferred) {
+      source = `${plan.outTable}_rows`;
+      await con.run(
+        `CREATE OR REPLACE TEMP VIEW ${quoteIdent(source)} AS SELECT * REPLACE (rowid + 1 AS _sluice_row) FROM ${quoteIdent(plan.outTable)}`,
+      );
+      tables.push(source);
+      try {
+        await ctx.afterRead?.(source);
+      } catch (error) {
+        for (const table of [...tables].reverse()) {
+          await con.run(`DROP VIEW IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+          await con.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+        }
+        throw error;
+      }
+    }
     const summary = (await queryRows(con, plan.summarySql))[0] ?? {};
     checks = interpretSummary(plan, summary);
-    source = plan.outTable;
     quarantined = await queryNumber(
       con,
       `SELECT count(*) FROM ${quoteIdent(source)} WHERE _sluice_quarantined`,
@@ -140,7 +164,6 @@ export function csvLineMapper(options: {
   readonly localPath: string;
   readonly headerLines: number;
   readonly malformedTable: string;
-  readonly accepted: number;
 }): (con: DuckDBConnection, table: string) => Promise<string | undefined> {
   return async (con, table) => {
     // Lines beyond the reader limit: the line numbers are unknown rather than the run failing.
@@ -152,7 +175,8 @@ export function csvLineMapper(options: {
     ).catch(() => -1);
     if (physical < 0) return undefined;
     const rejected = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(options.malformedTable)}`);
-    if (physical !== options.headerLines + options.accepted + rejected) return undefined;
+    const accepted = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(table)}`);
+    if (physical !== options.headerLines + accepted + rejected) return undefined;
     const map = `${table}_lines`;
     await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(map)} AS
       SELECT row_number() OVER (ORDER BY l) AS _row, l AS _line

@@ -578,87 +578,101 @@ export async function runFilePipeline(
       work.staged = undefined;
       return work;
     }
-    try {
-      work.staged = await stageFile(con, {
-        localPath,
-        displayPath: entry.path,
-        format,
-        source,
-        columns: pipeline.columns,
-        naming: pipeline.naming,
-        tablePrefix: `sluice_f${index}`,
-        deferred: singlePass && format === "csv",
-      });
-    } catch (error) {
-      if (!(await landing.stat(entry.path))) {
+    // A CSV file is read once where it can be: by the publish (single pass) or by the check pass.
+    const deferRead = format === "csv" && (singlePass || pipeline.checks.length > 0);
+    const warningsBefore = file.warnings.length;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        work.staged = await stageFile(con, {
+          localPath,
+          displayPath: entry.path,
+          format,
+          source,
+          columns: pipeline.columns,
+          naming: pipeline.naming,
+          tablePrefix: `sluice_f${index}`,
+          deferred: deferRead && attempt === 0,
+        });
+      } catch (error) {
+        if (!(await landing.stat(entry.path))) {
+          return fail(
+            new SluiceError("FILE_VANISHED", `${entry.path}: disappeared during the run`, {
+              transient: true,
+            }),
+            false,
+          );
+        }
+        const e = asSluiceError(error, "FILE_UNPARSEABLE", entry.path);
+        return fail(e, !e.transient);
+      }
+      const staged = work.staged;
+      file.warnings.splice(warningsBefore);
+      file.warnings.push(...staged.warnings);
+      const after = await landing.stat(entry.path);
+      if (!after)
         return fail(
           new SluiceError("FILE_VANISHED", `${entry.path}: disappeared during the run`, { transient: true }),
           false,
         );
+      if (after.size !== file.size || after.mtimeMs !== entry.mtimeMs) {
+        return fail(
+          new SluiceError(
+            "FILE_CHANGED",
+            `${entry.path}: changed while being read (still being written?); left for the next run`,
+            {
+              transient: true,
+            },
+          ),
+          false,
+        );
       }
-      const e = asSluiceError(error, "FILE_UNPARSEABLE", entry.path);
-      return fail(e, !e.transient);
-    }
-    const staged = work.staged;
-    file.warnings.push(...staged.warnings);
-    const after = await landing.stat(entry.path);
-    if (!after)
-      return fail(
-        new SluiceError("FILE_VANISHED", `${entry.path}: disappeared during the run`, { transient: true }),
-        false,
+      file.rows.malformed = staged.malformed;
+      file.rows.read = staged.accepted + staged.malformed;
+      file.rows.loaded = staged.accepted;
+      file.rows.quarantined = source.on_malformed === "drop" ? 0 : staged.malformed;
+      if (staged.deferred && singlePass) {
+        // Read by the publish itself (single pass): counted and decided there.
+        logger.info({ file: file.path, sha256: file.sha256, columns: staged.columns.length }, "planned");
+        return work;
+      }
+      const lineOf =
+        format === "csv" && staged.headerLines !== undefined
+          ? csvLineMapper({
+              localPath,
+              headerLines: staged.headerLines,
+              malformedTable: staged.malformedTable,
+            })
+          : undefined;
+      if (staged.deferred) {
+        // Read by the check pass: counted right after it (see judgeAndDecide).
+        try {
+          return await judgeAndDecide(work, staged, fail, lineOf);
+        } catch (error) {
+          if (!(error instanceof SinglePassUndone)) throw error;
+          logger.info({ file: file.path, reason: error.message }, "reading the file again, staged");
+          await con.run(`DROP VIEW IF EXISTS ${quoteIdent(staged.table)}`);
+          continue;
+        }
+      }
+      logger.info(
+        { file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length },
+        "staged",
       );
-    if (after.size !== file.size || after.mtimeMs !== entry.mtimeMs) {
-      return fail(
-        new SluiceError(
-          "FILE_CHANGED",
-          `${entry.path}: changed while being read (still being written?); left for the next run`,
-          {
-            transient: true,
-          },
-        ),
-        false,
-      );
+      if (staged.malformed > 0 && source.on_malformed === "fail") {
+        return fail(await malformedFailure(entry.path, staged), true);
+      }
+      return judgeAndDecide(work, staged, fail, lineOf);
     }
-    file.rows.malformed = staged.malformed;
-    file.rows.read = staged.accepted + staged.malformed;
-    file.rows.loaded = staged.accepted;
-    file.rows.quarantined = source.on_malformed === "drop" ? 0 : staged.malformed;
-    if (staged.deferred) {
-      // Read by the publish itself (single pass): counted and decided there.
-      logger.info({ file: file.path, sha256: file.sha256, columns: staged.columns.length }, "planned");
-      return work;
-    }
-    logger.info(
-      { file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length },
-      "staged",
-    );
-
-    if (staged.malformed > 0 && source.on_malformed === "fail") {
-      const first = await firstMalformed(staged);
-      return fail(
-        new SluiceError("MALFORMED_ROWS", `${entry.path}: malformed row (on_malformed: fail): ${first}`),
-        true,
-      );
-    }
-    const lineOf =
-      format === "csv" && staged.headerLines !== undefined
-        ? csvLineMapper({
-            localPath,
-            headerLines: staged.headerLines,
-            malformedTable: staged.malformedTable,
-            accepted: staged.accepted,
-          })
-        : undefined;
-    return judgeAndDecide(work, staged, fail, lineOf);
   }
 
   /** The judge stage (checks, dedupe) and the decision (thresholds) for a staged file or query result. */
   async function judgeAndDecide(
     work: FileWork,
-    staged: StagedFile,
+    stagedBefore: StagedFile,
     fail: (error: unknown, moveOnFailure: boolean) => FileWork,
     lineOf?: Parameters<typeof judgeFile>[3]["lineOf"],
   ): Promise<FileWork> {
+    let staged = stagedBefore;
     const file = work.report;
     if (needsJudging(pipeline)) {
       const judged = await judgeFile(con, staged, pipeline, {
@@ -667,8 +681,14 @@ export async function runFilePipeline(
         file: work.entry.path,
         prefix: staged.table.replace(/_stage$/, ""),
         lineOf,
+        afterRead: staged.deferred ? (table) => completeCheckedRead(work, staged, table) : undefined,
       });
+      // A deferred read is complete now: its numbers are in work.staged.
+      staged = work.staged ?? staged;
       work.judged = judged;
+      if (staged.malformed > 0 && source.on_malformed === "fail") {
+        return fail(await malformedFailure(file.path, staged), true);
+      }
       file.warnings.push(...judged.warnings);
       file.rows.quarantined += judged.quarantined;
       file.rows.duplicates = judged.duplicates;
@@ -701,6 +721,34 @@ export async function runFilePipeline(
       );
     }
     return work;
+  }
+
+  /** After the check pass read a deferred CSV file: its malformed rows and numbers. */
+  async function completeCheckedRead(work: FileWork, staged: StagedFile, flagged: string): Promise<void> {
+    const file = work.report;
+    const { malformed, misfits } = await completeDeferredRead(con, staged);
+    if (misfits.length > 0) {
+      throw new SinglePassUndone(
+        `values of ${misfits.join(", ")} do not fit the type inferred from a sample`,
+      );
+    }
+    const accepted = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(flagged)}`);
+    work.staged = { ...staged, accepted, malformed, deferred: undefined };
+    Object.assign(file.rows, {
+      read: accepted + malformed,
+      loaded: accepted,
+      malformed,
+      quarantined: source.on_malformed === "drop" ? 0 : malformed,
+    });
+    logger.info(
+      { file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length },
+      "staged",
+    );
+  }
+
+  async function malformedFailure(path: string, staged: StagedFile): Promise<SluiceError> {
+    const first = await firstMalformed(staged);
+    return new SluiceError("MALFORMED_ROWS", `${path}: malformed row (on_malformed: fail): ${first}`);
   }
 
   async function firstMalformed(staged: StagedFile): Promise<string> {

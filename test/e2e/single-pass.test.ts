@@ -165,4 +165,61 @@ describe("single-pass publish", () => {
     expect(logMessages(dir, run.run_id)).toContain("staged");
     expect(run.rows.loaded).toBe(3);
   });
+
+  it("with checks, the check pass is the one read: lines, file order for dedupe, and a re-read on a misfit", async () => {
+    const dir = makeProject(
+      pipelineYaml(`events:
+  source: { path: "in/*.csv" }
+  checks:
+    - { rule: accepted_values, column: kind, values: [a, b] }
+  dedupe: { keys: [id], keep: last }
+  max_failure_rate: 0.5
+  target: { table: events, mode: append }`),
+      {
+        "landing/in/a.csv": [
+          "id,kind,note",
+          "1,a,first",
+          "2,zz,bad",
+          "1,b,second",
+          "3,a,x,extra",
+          "3,b,only",
+          "",
+        ].join("\n"),
+      },
+    );
+    const r = await sluice(["run", "--json"], dir);
+    expect(r.code).toBe(0);
+    const run = r.json<{ runs: FullRun[] }>().runs[0]!;
+    expect(run.rows).toEqual({ read: 5, loaded: 2, quarantined: 2, malformed: 1, duplicates: 1 });
+    const messages = logMessages(dir, run.run_id);
+    expect(messages).toContain("staged");
+    expect(messages).not.toContain("planned");
+    const quarantined = await query<{ line: number; rules: string[] }>(
+      dir,
+      "SELECT line::INT AS line, rules FROM sluice.quarantine ORDER BY line",
+    );
+    expect(quarantined).toEqual([
+      { line: 3, rules: ["accepted_values(kind)"] },
+      { line: 5, rules: ["malformed"] },
+    ]);
+    // keep: last in file order (no order_by): the second row of id 1.
+    expect(await query(dir, "SELECT id::INT AS id, note FROM events ORDER BY id")).toEqual([
+      { id: 1, note: "second" },
+      { id: 3, note: "only" },
+    ]);
+
+    const lines = ["id,kind"];
+    for (let i = 1; i <= 30_000; i++) lines.push(`${i},a`);
+    lines.push("A-1,b", "");
+    // A fresh project: the id column of the table above is a number.
+    const other = makeProject(readFileSync(join(dir, "sluice.yaml"), "utf8"), {
+      "landing/in/big.csv": lines.join("\n"),
+    });
+    const big = await sluice(["run", "--json"], other);
+    expect(big.code).toBe(0);
+    const bigRun = big.json<{ runs: FullRun[] }>().runs[0]!;
+    expect(bigRun.rows).toMatchObject({ read: 30_001, loaded: 30_001, malformed: 0, quarantined: 0 });
+    expect(bigRun.files[0]!.warnings.join(" ")).toMatch(/column id: values do not all fit the inferred type/);
+    expect(logMessages(other, bigRun.run_id)).toContain("reading the file again, staged");
+  });
 });
