@@ -221,7 +221,9 @@ function duckdbMergeSteps(request: WriteRequest): WriteStep[] {
             counts: "upserted",
           },
           {
-            sql: `${into} ${select} FROM ${stage} AS s JOIN (SELECT ${keyList}, unnest(range(count(*) - 1)) AS _sluice_copy FROM ${matches} WHERE _sluice_action = 'u' GROUP BY ${keyList} HAVING count(*) > 1) AS m ON ${keyJoin(keys, "m", "s")}`,
+            // Only when some key matched several target rows (more matches than batch rows) is there
+            // anything to group; otherwise the filter is false and the grouping sees no rows.
+            sql: `${into} ${select} FROM ${stage} AS s JOIN (SELECT ${keyList}, unnest(range(count(*) - 1)) AS _sluice_copy FROM ${matches} WHERE _sluice_action = 'u' AND (SELECT count(*) FROM ${matches}) > (SELECT count(*) FROM ${stage}) GROUP BY ${keyList} HAVING count(*) > 1) AS m ON ${keyJoin(keys, "m", "s")}`,
             counts: "upserted",
           },
         ]

@@ -239,7 +239,11 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     async publish(batch: PublishBatch): Promise<PublishResult> {
       const table = batch.target.table;
       const prepared =
-        table && batch.rowsSql ? await prepareBatch(engine, batch.rowsSql, batch.target) : undefined;
+        table && batch.rowsSql
+          ? await prepareBatch(engine, batch.rowsSql, batch.target, {
+              inPlace: batch.rowsRepeatable === true,
+            })
+          : undefined;
       let attempt = 0;
       try {
         return await guarded(`publish of run ${batch.run.runId}`, async () => {
@@ -294,6 +298,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
         });
       } finally {
         await engine.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
+        await engine.run(`DROP VIEW IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
         rmSync(join(workDir, "batch.csv"), { force: true });
       }
     },
