@@ -4,6 +4,8 @@
 //   DuckDB:     a raw MERGE INTO ... USING read_csv(...)
 // Prints RATIO pg_merge_vs_psql (target <= 1.3), RATIO psql_merge_vs_copy (informational),
 // RATIO duckdb_merge_vs_raw (target <= 1.5). PostgreSQL from BENCH_PG (default postgres://postgres@127.0.0.1:5432).
+// Baseline and Sluice alternate BENCH_REPEAT times (default 3) on freshly preloaded tables; the ratios are
+// of the medians (the machine may be shared: single runs swing a lot).
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +15,12 @@ import pg from "pg";
 import { ordersCsv, reportRatio, time } from "./data.mjs";
 
 const rows = Number(process.env.BENCH_WAREHOUSE_ROWS ?? 1_000_000);
+const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
 const server = process.env.BENCH_PG ?? "postgres://postgres@127.0.0.1:5432";
 const cli = new URL("../dist/cli/main.js", import.meta.url).pathname;
 const csv = await ordersCsv(rows);
@@ -101,27 +109,35 @@ try {
       `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\n`,
     ),
   );
-  await pgPreload(database);
   const updates = dataCols
     .split(", ")
     .slice(1)
     .map((c) => `${c} = EXCLUDED.${c}`)
     .join(", ");
-  const hand = await time("psql \\copy + INSERT ... ON CONFLICT DO UPDATE", () =>
-    psql(
-      database,
-      `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\nINSERT INTO orders (${dataCols}) SELECT ${dataCols} FROM stage ON CONFLICT (order_id) DO UPDATE SET ${updates};\n`,
-    ),
-  );
-  await pgPreload(database);
-  const dir = project(`${server}/${database}`);
-  const ours = await time("sluice run (merge into PostgreSQL)", () => sluiceRun(dir));
-  console.log(
-    `  sluice load: ${JSON.stringify(ours.result?.load)} reconciliation ok: ${ours.result?.reconciliation?.ok}`,
-  );
-  rmSync(dir, { recursive: true, force: true });
-  reportRatio("pg_merge_vs_psql", ours.seconds / hand.seconds, 1.3);
-  reportRatio("psql_merge_vs_copy", hand.seconds / copy.seconds);
+  const hands = [];
+  const ourTimes = [];
+  for (let round = 1; round <= repeat; round++) {
+    await pgPreload(database);
+    const hand = await time(`[${round}] psql \\copy + INSERT ... ON CONFLICT DO UPDATE`, () =>
+      psql(
+        database,
+        `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\nINSERT INTO orders (${dataCols}) SELECT ${dataCols} FROM stage ON CONFLICT (order_id) DO UPDATE SET ${updates};\n`,
+      ),
+    );
+    hands.push(hand.seconds);
+    await pgPreload(database);
+    await admin("DROP SCHEMA IF EXISTS sluice CASCADE", database);
+    const dir = project(`${server}/${database}`);
+    const ours = await time(`[${round}] sluice run (merge into PostgreSQL)`, () => sluiceRun(dir));
+    console.log(
+      `  sluice load: ${JSON.stringify(ours.result?.load)} reconciliation ok: ${ours.result?.reconciliation?.ok}`,
+    );
+    rmSync(dir, { recursive: true, force: true });
+    ourTimes.push(ours.seconds);
+  }
+  console.log(`  medians: psql ${median(hands).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s`);
+  reportRatio("pg_merge_vs_psql", median(ourTimes) / median(hands), 1.3);
+  reportRatio("psql_merge_vs_copy", median(hands) / copy.seconds);
 } finally {
   await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
 }
@@ -144,33 +160,40 @@ async function duckPreload(file) {
 const duckDir = mkdtempSync(join(tmpdir(), "sluice-bench-duck-"));
 try {
   const rawFile = join(duckDir, "raw.duckdb");
-  await duckPreload(rawFile);
-  const raw = await time("DuckDB MERGE INTO ... USING read_csv", async () => {
-    const instance = await DuckDBInstance.create(rawFile);
-    const con = await instance.connect();
-    const sets = dataCols
-      .split(", ")
-      .slice(1)
-      .map((c) => `${c} = s.${c}`)
-      .join(", ");
-    await con.run(`MERGE INTO orders t USING (SELECT * FROM read_csv('${csv.replaceAll("'", "''")}', header = true,
-        columns = {'order_id': 'BIGINT', 'customer': 'VARCHAR', 'email': 'VARCHAR', 'amount': 'DECIMAL(12,2)', 'order_date': 'DATE',
-                   'status': 'VARCHAR', 'note': 'VARCHAR', 'updated_at': 'TIMESTAMP'})) s
-      ON (t.order_id = s.order_id) WHEN MATCHED THEN UPDATE SET ${sets}
-      WHEN NOT MATCHED THEN INSERT (${dataCols}) VALUES (${dataCols
-        .split(", ")
-        .map((c) => `s.${c}`)
-        .join(", ")})`);
-    await con.run("CHECKPOINT");
-    con.closeSync();
-    instance.closeSync();
-  });
-  const dir = project("duckdb:warehouse.duckdb");
-  await duckPreload(join(dir, "warehouse.duckdb"));
-  const ours = await time("sluice run (merge into DuckDB)", () => sluiceRun(dir));
-  console.log(`  sluice load: ${JSON.stringify(ours.result?.load)}`);
-  rmSync(dir, { recursive: true, force: true });
-  reportRatio("duckdb_merge_vs_raw", ours.seconds / raw.seconds, 1.5);
+  const sets = dataCols
+    .split(", ")
+    .slice(1)
+    .map((c) => `${c} = s.${c}`)
+    .join(", ");
+  const raws = [];
+  const ourTimes = [];
+  for (let round = 1; round <= repeat; round++) {
+    await duckPreload(rawFile);
+    const raw = await time(`[${round}] DuckDB MERGE INTO ... USING read_csv`, async () => {
+      const instance = await DuckDBInstance.create(rawFile);
+      const con = await instance.connect();
+      await con.run(`MERGE INTO orders t USING (SELECT * FROM read_csv('${csv.replaceAll("'", "''")}', header = true,
+          columns = {'order_id': 'BIGINT', 'customer': 'VARCHAR', 'email': 'VARCHAR', 'amount': 'DECIMAL(12,2)', 'order_date': 'DATE',
+                     'status': 'VARCHAR', 'note': 'VARCHAR', 'updated_at': 'TIMESTAMP'})) s
+        ON (t.order_id = s.order_id) WHEN MATCHED THEN UPDATE SET ${sets}
+        WHEN NOT MATCHED THEN INSERT (${dataCols}) VALUES (${dataCols
+          .split(", ")
+          .map((c) => `s.${c}`)
+          .join(", ")})`);
+      await con.run("CHECKPOINT");
+      con.closeSync();
+      instance.closeSync();
+    });
+    raws.push(raw.seconds);
+    const dir = project("duckdb:warehouse.duckdb");
+    await duckPreload(join(dir, "warehouse.duckdb"));
+    const ours = await time(`[${round}] sluice run (merge into DuckDB)`, () => sluiceRun(dir));
+    console.log(`  sluice load: ${JSON.stringify(ours.result?.load)}`);
+    rmSync(dir, { recursive: true, force: true });
+    ourTimes.push(ours.seconds);
+  }
+  console.log(`  medians: raw MERGE ${median(raws).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s`);
+  reportRatio("duckdb_merge_vs_raw", median(ourTimes) / median(raws), 1.5);
 } finally {
   rmSync(duckDir, { recursive: true, force: true });
 }

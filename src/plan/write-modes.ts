@@ -11,6 +11,12 @@ export interface WriteStep {
   readonly counts: StepCount;
   /** The statement is a `SELECT count(*)`; its value is the count. */
   readonly select?: boolean;
+  /**
+   * The statement returns one row carrying several counts (a column named after each kind) and, when
+   * `reconciles`, the target side of reconciliation: `target_rows` and `s0`, `s1`, ... (sums of
+   * {@link WriteRequest.sumColumns}), taken from the rows it wrote and the matched rows it left alone.
+   */
+  readonly returns?: { readonly counts: readonly StepCount[]; readonly reconciles: boolean };
 }
 
 /** Everything a write-mode plan needs to know. Names are unquoted; SQL quoting happens here. */
@@ -39,6 +45,8 @@ export interface WriteRequest {
   readonly softDelete?: boolean | undefined;
   /** PostgreSQL: the target has a unique index on exactly `keys` (merge can use `ON CONFLICT`). */
   readonly uniqueKeys?: boolean | undefined;
+  /** Numeric columns whose target-side sums a reconciling statement returns (as `s0`, `s1`, ...). */
+  readonly sumColumns?: readonly string[] | undefined;
 }
 
 const q = quoteIdent;
@@ -136,9 +144,12 @@ export function writeSteps(request: WriteRequest): WriteStep[] {
 }
 
 /**
- * PostgreSQL merge: before-images of the rows that will change, then one upsert. With a unique index on
- * the keys that is `INSERT ... ON CONFLICT DO UPDATE ... WHERE <changed>` (index probes, no join); else
- * `MERGE`. Either way unchanged rows are not touched.
+ * PostgreSQL merge. With a unique index on the keys it is one statement: a data-modifying CTE reads the
+ * matched target rows once (all sub-statements see the table as it was before the statement), saves the
+ * changed ones as before-images, and `INSERT ... ON CONFLICT DO UPDATE ... WHERE <changed>` writes the
+ * batch (index probes, no join). The same statement returns the counts and the target side of
+ * reconciliation: the rows it wrote (`RETURNING`, i.e. as stored) plus the matched rows it left alone.
+ * Without such an index: before-images, then `MERGE`. Either way unchanged rows are not touched.
  */
 function postgresMergeSteps(request: WriteRequest): WriteStep[] {
   const { target, stage, keys } = request;
@@ -154,11 +165,15 @@ function postgresMergeSteps(request: WriteRequest): WriteStep[] {
       updates.length > 0 && compare.length > 0
         ? `DO UPDATE SET ${updates.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(", ")} WHERE ${changed(compare, "t", "EXCLUDED")}`
         : "DO NOTHING";
+    const targetCols = request.targetColumns;
+    const sums = (request.sumColumns ?? []).filter((c) => cols.includes(c));
+    const aggregates = ["count(*) AS n", ...sums.map((c, i) => `sum(${q(c)}) AS s${i}`)].join(", ");
+    const returning = sums.length > 0 ? sums.map(q).join(", ") : "1";
     return [
-      save,
       {
-        sql: `INSERT INTO ${target} AS t (${cols.map(q).join(", ")}) SELECT ${cols.map((c) => `s.${q(c)}`).join(", ")} FROM ${stage} AS s ON CONFLICT (${keys.map(q).join(", ")}) ${onConflict}`,
-        counts: "upserted",
+        sql: `WITH old AS (SELECT ${targetCols.map((c) => `t.${q(c)}`).join(", ")}, ${changed(compare)} AS _sluice_changed FROM ${target} AS t JOIN ${stage} AS s ON ${keyJoin(keys, "t", "s")}), saved AS (INSERT INTO ${request.undo} (_sluice_undo_run, ${targetCols.map(q).join(", ")}) SELECT ${quoteLiteral(request.runId)}, ${targetCols.map(q).join(", ")} FROM old WHERE _sluice_changed RETURNING 1), written AS (INSERT INTO ${target} AS t (${cols.map(q).join(", ")}) SELECT ${cols.map((c) => `s.${q(c)}`).join(", ")} FROM ${stage} AS s ON CONFLICT (${keys.map(q).join(", ")}) ${onConflict} RETURNING ${returning}) SELECT v.n AS updated, w.n AS upserted, w.n + u.n AS target_rows${sums.map((_, i) => `, CAST(coalesce(w.s${i}, 0) + coalesce(u.s${i}, 0) AS DOUBLE PRECISION) AS s${i}`).join("")} FROM (SELECT count(*) AS n FROM saved) AS v, (SELECT ${aggregates} FROM written) AS w, (SELECT ${aggregates} FROM old WHERE NOT _sluice_changed) AS u`,
+        counts: "none",
+        returns: { counts: ["updated", "upserted"], reconciles: true },
       },
     ];
   }
@@ -206,7 +221,9 @@ function duckdbMergeSteps(request: WriteRequest): WriteStep[] {
             counts: "upserted",
           },
           {
-            sql: `${into} ${select} FROM ${stage} AS s JOIN (SELECT ${keyList}, unnest(range(count(*) - 1)) AS _sluice_copy FROM ${matches} WHERE _sluice_action = 'u' GROUP BY ${keyList} HAVING count(*) > 1) AS m ON ${keyJoin(keys, "m", "s")}`,
+            // Only when some key matched several target rows (more matches than batch rows) is there
+            // anything to group; otherwise the filter is false and the grouping sees no rows.
+            sql: `${into} ${select} FROM ${stage} AS s JOIN (SELECT ${keyList}, unnest(range(count(*) - 1)) AS _sluice_copy FROM ${matches} WHERE _sluice_action = 'u' AND (SELECT count(*) FROM ${matches}) > (SELECT count(*) FROM ${stage}) GROUP BY ${keyList} HAVING count(*) > 1) AS m ON ${keyJoin(keys, "m", "s")}`,
             counts: "upserted",
           },
         ]

@@ -43,9 +43,10 @@ async function constantColumns(
   names: readonly string[],
 ): Promise<Map<string, string>> {
   if (names.length === 0) return new Map();
+  // min/max on the column's own type, cast once afterwards (casting every row costs more than the scan).
   const parts = names.map(
     (n, i) =>
-      `min(CAST(${quoteIdent(n)} AS VARCHAR)) AS lo${i}, max(CAST(${quoteIdent(n)} AS VARCHAR)) AS hi${i}, count(${quoteIdent(n)}) AS n${i}`,
+      `CAST(min(${quoteIdent(n)}) AS VARCHAR) AS lo${i}, CAST(max(${quoteIdent(n)}) AS VARCHAR) AS hi${i}, count(${quoteIdent(n)}) AS n${i}`,
   );
   const row = (
     await queryRows(engine, `SELECT count(*) AS n, ${parts.join(", ")} FROM ${quoteIdent(batchTable)}`)
@@ -238,7 +239,11 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     async publish(batch: PublishBatch): Promise<PublishResult> {
       const table = batch.target.table;
       const prepared =
-        table && batch.rowsSql ? await prepareBatch(engine, batch.rowsSql, batch.target) : undefined;
+        table && batch.rowsSql
+          ? await prepareBatch(engine, batch.rowsSql, batch.target, {
+              inPlace: batch.rowsRepeatable === true,
+            })
+          : undefined;
       let attempt = 0;
       try {
         return await guarded(`publish of run ${batch.run.runId}`, async () => {
@@ -262,7 +267,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                 "SELECT set_config('work_mem', '256MB', true) FROM pg_settings WHERE name = 'work_mem' AND setting::bigint < 262144",
               );
               return publishInSession(sessionOf(client), engine, batch, prepared, {
-                stageBatch: async (columns) => {
+                stageBatch: async (columns, { analyze }) => {
                   const engineTypes = new Map(prepared!.columns.map((c) => [c.name, c.type]));
                   // Columns holding one value for the whole batch (run id, load time, usually the
                   // source file) become column defaults instead of travelling through COPY.
@@ -283,7 +288,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                     "sluice_stage",
                     join(workDir, "batch.csv"),
                   );
-                  await client.query("ANALYZE sluice_stage");
+                  if (analyze) await client.query("ANALYZE sluice_stage");
                   return "sluice_stage";
                 },
                 writeQuarantine: writeQuarantine(client),
@@ -293,6 +298,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
         });
       } finally {
         await engine.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
+        await engine.run(`DROP VIEW IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
         rmSync(join(workDir, "batch.csv"), { force: true });
       }
     },

@@ -68,9 +68,12 @@ export async function prepareBatch(
     }
     sql = cdcFlattenSql(`(${sql})`, columns, target, structure);
   }
-  // Append and replace of repeatable rows need no key checks: the batch is read in place (a view) rather
-  // than copied, saving a full pass over the data.
-  const inPlace = options.inPlace === true && (target.mode === "append" || target.mode === "replace");
+  // Repeatable rows are read in place (a view over the staged files) rather than copied, saving a full
+  // pass over the data: append and replace read them once; merge's key checks and its few reads of the
+  // batch each cost a scan of the staged table, less than writing a copy of it.
+  const inPlace =
+    options.inPlace === true &&
+    (target.mode === "append" || target.mode === "replace" || target.mode === "merge");
   await engine.run(`DROP VIEW IF EXISTS ${batchTable}`).catch(() => undefined);
   await engine.run(`DROP TABLE IF EXISTS ${batchTable}`).catch(() => undefined);
   await engine.run(`CREATE OR REPLACE TEMP ${inPlace ? "VIEW" : "TABLE"} ${batchTable} AS ${sql}`);

@@ -1,5 +1,4 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { TypedColumn } from "../plan/schema-plan.js";
 import {
   checksInsertSql,
   ledgerInsertSql,
@@ -11,12 +10,12 @@ import {
 } from "./catalog-sql.js";
 import { batchStats, dropBatchFiles, type PreparedBatch } from "./prepare-batch.js";
 import type { PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
-import { type SqlSession, writeBatch } from "./write-batch.js";
+import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-batch.js";
 
 /** What differs between warehouses while publishing. */
 export interface PublishHooks {
-  /** Makes the batch available in the warehouse (returns the quoted stage table). */
-  stageBatch(columns: readonly TypedColumn[]): Promise<string>;
+  /** Makes the batch available in the warehouse (returns the quoted stage table); see {@link WriteBatchRequest}. */
+  stageBatch: WriteBatchRequest["stageBatch"];
   /** Writes the quarantine rows (SQL over the engine) into `sluice.quarantine`. */
   writeQuarantine(quarantineSql: string): Promise<void>;
 }

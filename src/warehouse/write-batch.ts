@@ -66,8 +66,11 @@ export interface WriteBatchRequest {
    * then the rows it wrote are the source count.
    */
   readonly source?: { readonly rows: number; readonly sums: Readonly<Record<string, number>> } | undefined;
-  /** Makes the batch's columns available in the warehouse; returns the quoted stage table name. */
-  stageBatch(columns: readonly TypedColumn[]): Promise<string>;
+  /**
+   * Makes the batch's columns available in the warehouse; returns the quoted stage table name.
+   * `analyze`: the statements that follow join the stage, so planner statistics are worth a pass.
+   */
+  stageBatch(columns: readonly TypedColumn[], options: { readonly analyze: boolean }): Promise<string>;
 }
 
 /** What a write did. */
@@ -167,7 +170,16 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
   const stageColumns = batch.columns
     .filter((c) => !discard.has(c.name))
     .map((c) => ({ name: c.name, type: targetTypes.get(c.name) ?? ddlType(c.type, dialect) }));
-  const stage = await request.stageBatch(stageColumns);
+  const uniqueKeys =
+    dialect === "postgres" && target.mode === "merge" && (target.keys ?? []).length > 0
+      ? await hasUniqueIndex(session, schema, name, target.keys ?? [])
+      : false;
+  // The ON CONFLICT merge probes the target's index row by row: no join to plan, no statistics needed.
+  const stage = await request.stageBatch(stageColumns, { analyze: !uniqueKeys });
+  const sumColumns = reconciledSums(
+    request,
+    stageColumns.map((c) => c.name),
+  );
   const stepsRequest = {
     dialect,
     mode: target.mode,
@@ -183,15 +195,18 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     track: target.track,
     closeDeleted: target.close_deleted,
     softDelete: target.cdc?.soft_delete,
-    uniqueKeys:
-      dialect === "postgres" && target.mode === "merge" && (target.keys ?? []).length > 0
-        ? await hasUniqueIndex(session, schema, name, target.keys ?? [])
-        : false,
+    uniqueKeys,
+    sumColumns,
   } as const;
   const steps: WriteStep[] = [...replaceSteps(stepsRequest, request.replaces), ...writeSteps(stepsRequest)];
   const counts: [StepCount, number][] = [];
+  let measured: JsonRow | undefined;
   for (const step of steps) {
-    if (step.select) {
+    if (step.returns) {
+      const row = (await session.rows(step.sql))[0] ?? {};
+      for (const kind of step.returns.counts) counts.push([kind, Number(row[kind] ?? 0)]);
+      if (step.returns.reconciles) measured = row;
+    } else if (step.select) {
       const row = (await session.rows(step.sql))[0];
       counts.push([step.counts, Number(row?.n ?? 0)]);
     } else {
@@ -199,14 +214,12 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     }
   }
   const folded = foldCounts(target.mode, counts, target.cdc?.soft_delete ?? false);
-  const reconciliation = await reconcile(
-    request,
-    quoted,
-    stage,
-    stageColumns.map((c) => c.name),
-    folded.inserted,
-  );
-  return { ...folded, reconciliation };
+  // A statement that measured the target side while writing spares the reconciliation query.
+  const targetSide = measured ?? (await targetNumbers(request, quoted, stage, sumColumns));
+  return {
+    ...folded,
+    reconciliation: reconciliationOf(request, sumColumns, targetSide, folded.inserted),
+  };
 }
 
 /** PostgreSQL: whether a valid, non-partial unique index covers exactly `keys` (usable by ON CONFLICT). */
@@ -256,25 +269,32 @@ async function syncUndoTable(
   }
 }
 
-async function reconcile(
+/** The numeric columns reconciled for this write (cdc reconciles rows only; scd2 its tracked columns). */
+function reconciledSums(request: WriteBatchRequest, stageColumns: readonly string[]): string[] {
+  const config = request.target;
+  if (config.mode === "cdc" || !request.source) return [];
+  const tracked = config.mode === "scd2" && config.track ? new Set(config.track) : undefined;
+  return request.sumColumns.filter((c) => stageColumns.includes(c) && (!tracked || tracked.has(c)));
+}
+
+/**
+ * The target side of reconciliation, by query: `n` (rows), `s0`, `s1`, ... (sums) over the rows the
+ * batch's keys reach (merge, scd2: current versions, cdc: live rows) or that carry the run id; for cdc
+ * also `source_rows` (the batch's rows that are not deletes).
+ */
+async function targetNumbers(
   request: WriteBatchRequest,
   target: string,
   stage: string,
-  stageColumns: readonly string[],
-  written: number,
-): Promise<Reconciliation> {
+  sumColumns: readonly string[],
+): Promise<JsonRow> {
   const { session, target: config } = request;
   const keys = (config.keys ?? []).map(quoteIdent);
   const join = keys.map((k) => `t.${k} = s.${k}`).join(" AND ");
-  const tracked = config.mode === "scd2" && config.track ? new Set(config.track) : undefined;
-  const sumColumns =
-    config.mode === "cdc" || !request.source
-      ? []
-      : request.sumColumns.filter((c) => stageColumns.includes(c) && (!tracked || tracked.has(c)));
   const sums = sumColumns.map((c, i) => `CAST(sum(t.${quoteIdent(c)}) AS DOUBLE PRECISION) AS s${i}`);
-  const select = `SELECT count(*) AS n${sums.map((s) => `, ${s}`).join("")}`;
+  const select = `SELECT count(*) AS target_rows${sums.map((s) => `, ${s}`).join("")}`;
   let sql: string;
-  let sourceRows = request.source?.rows ?? written;
+  let sourceRows: number | undefined;
   switch (config.mode) {
     case "merge":
       sql = `${select} FROM ${target} AS t JOIN ${stage} AS s ON ${join}`;
@@ -294,7 +314,19 @@ async function reconcile(
       sql = `${select} FROM ${target} AS t WHERE t._sluice_run_id = ${quoteLiteral(request.runId)}`;
   }
   const row = (await session.rows(sql))[0] ?? {};
-  const targetRows = Number(row.n ?? 0);
+  return sourceRows === undefined ? row : { ...row, source_rows: sourceRows };
+}
+
+/** Source (the batch as the engine holds it) against the target side: rows and sums. */
+function reconciliationOf(
+  request: WriteBatchRequest,
+  sumColumns: readonly string[],
+  row: JsonRow,
+  written: number,
+): Reconciliation {
+  const sourceRows =
+    row.source_rows === undefined ? (request.source?.rows ?? written) : Number(row.source_rows);
+  const targetRows = Number(row.target_rows ?? 0);
   const mismatches: string[] = [];
   if (targetRows !== sourceRows) mismatches.push(`rows: source ${sourceRows}, target ${targetRows}`);
   const sumReport: Record<string, { source: number; target: number }> = {};

@@ -21,6 +21,27 @@ const base: WriteRequest = {
 };
 
 describe("write-mode SQL", () => {
+  it("merge with a unique index on the keys is one statement: before-images, ON CONFLICT, counts and sums", () => {
+    const steps = writeSteps({ ...base, uniqueKeys: true, sumColumns: ["name", "missing"] });
+    expect(steps).toHaveLength(1);
+    const [upsert] = steps;
+    expect(upsert!.returns).toEqual({ counts: ["updated", "upserted"], reconciles: true });
+    expect(upsert!.sql).toMatch(
+      /^WITH old AS \(SELECT t\."id", t\."name", t\."_sluice_run_id", t\."old", \(t\."name" IS DISTINCT FROM s\."name"\) AS _sluice_changed FROM "public"\."orders" AS t JOIN sluice_stage AS s ON t\."id" = s\."id"\)/,
+    );
+    expect(upsert!.sql).toContain(
+      `saved AS (INSERT INTO "sluice"."undo__public__orders" (_sluice_undo_run, "id", "name", "_sluice_run_id", "old") SELECT 'r2', "id", "name", "_sluice_run_id", "old" FROM old WHERE _sluice_changed RETURNING 1)`,
+    );
+    expect(upsert!.sql).toContain(
+      `ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "_sluice_run_id" = EXCLUDED."_sluice_run_id" WHERE (t."name" IS DISTINCT FROM EXCLUDED."name") RETURNING "name")`,
+    );
+    // Target side: rows written plus matched rows left alone; a sum column the batch lacks is not summed.
+    expect(upsert!.sql).toContain("w.n + u.n AS target_rows");
+    expect(upsert!.sql).toContain("CAST(coalesce(w.s0, 0) + coalesce(u.s0, 0) AS DOUBLE PRECISION) AS s0");
+    expect(upsert!.sql).not.toContain("s1");
+    expect(upsert!.sql).toContain(`FROM old WHERE NOT _sluice_changed) AS u`);
+  });
+
   it("merge saves changed rows, then one MERGE updating only NULL-safe changes", () => {
     const [save, merge] = writeSteps(base);
     expect(save!.sql).toContain(

@@ -132,7 +132,12 @@ export function runWarehouseSuite(
       p.add("in/b.csv", "id,name,amount\n2,B,2.50\n3,c,\n4,d,4.00\n");
       const second = await p.run();
       expect(second.load).toMatchObject({ inserted: 1, updated: 1, deleted: 0 });
-      expect(second.reconciliation).toMatchObject({ ok: true, source_rows: 3, target_rows: 3 });
+      expect(second.reconciliation).toMatchObject({
+        ok: true,
+        source_rows: 3,
+        target_rows: 3,
+        sums: { amount: { source: 6.5, target: 6.5 } },
+      });
       const rows = await p.query("SELECT id, name, amount, _sluice_run_id AS run FROM orders ORDER BY id");
       expect(rows.map((r) => [Number(r.id), r.name, r.amount === null ? null : Number(r.amount)])).toEqual([
         [1, "a", 1.5],
