@@ -5,6 +5,16 @@ import { DuckDBInstance } from "@duckdb/node-api";
 
 export const dataDir = new URL("./.data/", import.meta.url).pathname;
 
+/** Rounds of baseline and Sluice, alternating (BENCH_REPEAT, default 3): ratios are of the medians. */
+export const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
+
+/** Median of a list of numbers. */
+export function median(xs) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 /** Rows of the standard workload (BENCH_ROWS overrides, e.g. for a quick smoke run). */
 export const benchRows = Number(process.env.BENCH_ROWS ?? 5_000_000);
 

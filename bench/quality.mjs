@@ -1,11 +1,12 @@
 // Data-quality benchmark: the 5M-row CSV through `sluice run` with 10 rules of mixed kinds plus dedupe,
 // versus the same rules and dedupe written as one hand-tuned DuckDB statement over read_csv (the physical
-// floor for this work), in the same run (target ratio <= 1.25); also the ratio against a raw load.
+// floor for this work), alternating BENCH_REPEAT rounds (default 3) in the same run; ratios of the medians
+// (target <= 1.25); also the ratio against a raw load.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { benchRows, ordersCsv, reportRatio, runCli, time } from "./data.mjs";
+import { benchRows, median, ordersCsv, repeat, reportRatio, runCli, time } from "./data.mjs";
 
 const checks = `    checks:
       - { rule: not_null, columns: [order_id, amount] }
@@ -46,31 +47,48 @@ async function duck(file, sql, settings = []) {
 const csv = await ordersCsv();
 const root = mkdtempSync(join(tmpdir(), "sluice-bench-quality-"));
 try {
-  console.log(`quality: ${benchRows} rows, 10 rules + dedupe`);
-  const dirs = { checked: join(root, "checked"), raw: join(root, "raw") };
-  project(dirs.checked, true);
-  project(dirs.raw, false);
+  console.log(`quality: ${benchRows} rows, 10 rules + dedupe, ${repeat} rounds`);
   const input = join(root, "orders.csv");
   copyFileSync(csv, input);
-  // DuckDB 1.5.6 fails this statement with an internal error ("Failed to cast expression to type") when it
-  // pushes the WHERE filters below the window; CSV scans cannot skip data anyway, so the baseline runs
-  // with that one optimizer off (the filters still run, in a filter operator right after the scan).
-  const floor = await time("hand-tuned DuckDB statement (rules + dedupe over read_csv)", () =>
-    duck(join(root, "floor.duckdb"), handTuned(input), ["SET disabled_optimizers = 'filter_pushdown'"]),
-  );
-  copyFileSync(input, join(dirs.checked, "landing", "in", "orders.csv"));
-  const checked = await time("sluice run (10 rules + dedupe)", () => runCli(["run", "--json"], dirs.checked));
-  if (checked.result.code !== 0) throw new Error(`sluice run failed: ${checked.result.stdout}`);
-  const rawDuck = await time("raw DuckDB CREATE TABLE AS read_csv (no checks)", () =>
-    duck(join(root, "raw.duckdb"), `CREATE TABLE orders AS SELECT * FROM read_csv('${input}')`),
-  );
-  const report = JSON.parse(checked.result.stdout).runs[0];
+  const floors = [];
+  const checkedRuns = [];
+  const raws = [];
+  let report;
+  let peakMb = 0;
+  for (let round = 0; round < repeat; round++) {
+    const dir = join(root, `checked${round}`);
+    project(dir, true);
+    // DuckDB 1.5.6 fails this statement with an internal error ("Failed to cast expression to type") when
+    // it pushes the WHERE filters below the window; CSV scans cannot skip data anyway, so the baseline runs
+    // with that one optimizer off (the filters still run, in a filter operator right after the scan).
+    const floor = await time("hand-tuned DuckDB statement (rules + dedupe over read_csv)", () =>
+      duck(join(root, `floor${round}.duckdb`), handTuned(input), [
+        "SET disabled_optimizers = 'filter_pushdown'",
+      ]),
+    );
+    copyFileSync(input, join(dir, "landing", "in", "orders.csv"));
+    const checked = await time("sluice run (10 rules + dedupe)", () => runCli(["run", "--json"], dir));
+    if (checked.result.code !== 0) throw new Error(`sluice run failed: ${checked.result.stdout}`);
+    const rawDuck = await time("raw DuckDB CREATE TABLE AS read_csv (no checks)", () =>
+      duck(join(root, `raw${round}.duckdb`), `CREATE TABLE orders AS SELECT * FROM read_csv('${input}')`),
+    );
+    report = JSON.parse(checked.result.stdout).runs[0];
+    floors.push(floor.seconds);
+    checkedRuns.push(checked.seconds);
+    raws.push(rawDuck.seconds);
+    peakMb = Math.max(peakMb, checked.result.peakMb);
+    rmSync(dir, { recursive: true, force: true });
+    for (const f of [`floor${round}.duckdb`, `raw${round}.duckdb`]) rmSync(join(root, f), { force: true });
+  }
   console.log(
     `  loaded ${report.rows.loaded}, quarantined ${report.rows.quarantined}, duplicates ${report.rows.duplicates}`,
   );
-  reportRatio("quality_run_vs_hand_tuned", checked.seconds / floor.seconds, 1.25);
-  reportRatio("quality_run_vs_raw_load", checked.seconds / rawDuck.seconds);
-  console.log(`PEAK quality_sluice_rss_mb ${checked.result.peakMb.toFixed(0)}`);
+  console.log(
+    `  medians: hand-tuned ${median(floors).toFixed(2)} s, sluice ${median(checkedRuns).toFixed(2)} s, raw load ${median(raws).toFixed(2)} s`,
+  );
+  reportRatio("quality_run_vs_hand_tuned", median(checkedRuns) / median(floors), 1.25);
+  reportRatio("quality_run_vs_raw_load", median(checkedRuns) / median(raws));
+  console.log(`PEAK quality_sluice_rss_mb ${peakMb.toFixed(0)}`);
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

@@ -12,15 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import pg from "pg";
-import { ordersCsv, reportRatio, time } from "./data.mjs";
+import { median, ordersCsv, repeat, reportRatio, time } from "./data.mjs";
 
 const rows = Number(process.env.BENCH_WAREHOUSE_ROWS ?? 1_000_000);
-const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const server = process.env.BENCH_PG ?? "postgres://postgres@127.0.0.1:5432";
 const cli = new URL("../dist/cli/main.js", import.meta.url).pathname;
 const csv = await ordersCsv(rows);

@@ -34,6 +34,15 @@ export function runInsertSql(run: RunRecord, dialect: Dialect): string {
   ].join(", ")})`;
 }
 
+/** UPDATE of a recorded run's report (facts learned after its commit, like a profile). Pure. */
+export function runReportUpdateSql(
+  runId: string,
+  report: Readonly<Record<string, unknown>>,
+  dialect: Dialect,
+): string {
+  return `UPDATE sluice.runs SET report = ${json(report, dialect)} WHERE run_id = ${lit(runId)}`;
+}
+
 /** INSERT of ledger entries into `sluice.files` (undefined when there are none). Pure. */
 export function ledgerInsertSql(entries: readonly LedgerEntry[]): string | undefined {
   if (entries.length === 0) return undefined;

@@ -3,7 +3,13 @@ import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { jsonRows, queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
-import { ledgerInsertSql, rowToLedger, runInsertSql, watermarkSelectSql } from "./catalog-sql.js";
+import {
+  ledgerInsertSql,
+  rowToLedger,
+  runInsertSql,
+  runReportUpdateSql,
+  watermarkSelectSql,
+} from "./catalog-sql.js";
 import { duckdbCatalogDdl } from "./duckdb-catalog.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
@@ -167,6 +173,9 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
         await con.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
         await con.run(`DROP VIEW IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
       }
+    },
+    async updateRunReport(runId, report) {
+      await con.run(runReportUpdateSql(runId, report, "duckdb"));
     },
     async recordRun(run, ledger, quarantineSql) {
       await inTransaction(async () => {

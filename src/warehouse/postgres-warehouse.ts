@@ -9,7 +9,13 @@ import { SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { type CircuitBreaker, createCircuitBreaker } from "../runner/circuit-breaker.js";
 import { withRetry } from "../runner/retry.js";
-import { ledgerInsertSql, rowToLedger, runInsertSql, watermarkSelectSql } from "./catalog-sql.js";
+import {
+  ledgerInsertSql,
+  rowToLedger,
+  runInsertSql,
+  runReportUpdateSql,
+  watermarkSelectSql,
+} from "./catalog-sql.js";
 import { engineMemorySettings } from "./duckdb-warehouse.js";
 import { postgresCatalogDdl } from "./postgres-catalog.js";
 import { copyEngineRows } from "./postgres-copy.js";
@@ -301,6 +307,11 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
         await engine.run(`DROP VIEW IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
         rmSync(join(workDir, "batch.csv"), { force: true });
       }
+    },
+    async updateRunReport(runId, report) {
+      await guarded(`report of run ${runId}`, () =>
+        withClient((client) => client.query(runReportUpdateSql(runId, report, "postgres"))),
+      );
     },
     async recordRun(run, ledger, quarantineSql) {
       let attempt = 0;

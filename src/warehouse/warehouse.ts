@@ -141,6 +141,8 @@ export interface Warehouse {
   /** Next run sequence number of a pipeline (1, 2, ...). */
   nextSequence(pipeline: string): Promise<number>;
   publish(batch: PublishBatch): Promise<PublishResult>;
+  /** Replaces the stored report of a committed run (facts learned after the commit, like its profile). */
+  updateRunReport(runId: string, report: Readonly<Record<string, unknown>>): Promise<void>;
   /** Records a run that published nothing (failed before or during publish). */
   recordRun(run: RunRecord, ledger: readonly LedgerEntry[], quarantineSql?: string): Promise<void>;
   /** Read-only catalog and user queries. */
