@@ -6,7 +6,6 @@ import { lazyStorage } from "../storage/lazy-storage.js";
 import { localStorage } from "../storage/local-storage.js";
 import type { Storage } from "../storage/storage.js";
 import { openDuckDbWarehouse } from "../warehouse/duckdb-warehouse.js";
-import { openPostgresWarehouse } from "../warehouse/postgres-warehouse.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 
 /** A project with its storages resolved and a way to open its warehouse. */
@@ -77,6 +76,8 @@ export function createProjectContext(project: Project, options: ProjectContextOp
           onWait: notice,
         });
       }
+      // Loaded on demand: the PostgreSQL driver is not needed for (nor paid by) embedded projects.
+      const { openPostgresWarehouse } = await import("../warehouse/postgres-warehouse.js");
       return openPostgresWarehouse({ url: spec, readOnly: open.readOnly ?? false, onRetry: notice });
     },
   };
