@@ -149,6 +149,7 @@ export async function runFilePipeline(
     report.sequence = Math.max(report.sequence, (await lakeSequence(ctx, con, name, pipeline)) + 1);
     if (hasMasks) await setMaskSalt(con, process.env.SLUICE_MASK_SALT ?? "");
     singlePass = singlePassAllowed(warehouse, pipeline, {
+      files: entries.length,
       sumColumns: numericColumns(pipeline),
       query,
       replay: options.replay,

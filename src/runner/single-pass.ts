@@ -2,6 +2,9 @@ import type { PipelineConfig } from "../config/schema.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { lakeTargetPlan } from "./lake-publish.js";
 
+/** Runs with more files than this are staged (see {@link singlePassAllowed}). */
+export const SINGLE_PASS_MAX_FILES = 16;
+
 /**
  * Whether a run may publish in a single pass: its CSV files are not staged into temporary tables but
  * read once, by the statement that writes the target (the way `CREATE TABLE AS SELECT * FROM read_csv`
@@ -11,19 +14,26 @@ import { lakeTargetPlan } from "./lake-publish.js";
  * - a mode other than append/replace, or keys (key checks read the batch first),
  * - declared numeric columns (their sums are reconciled against a separate read of the batch),
  * - a lake target, `anomalies.fail`, incremental cursors, warehouse sources and replays,
- * - a warehouse that is not the engine itself (PostgreSQL reads the batch to copy it anyway).
+ * - a warehouse that is not the engine itself (PostgreSQL reads the batch to copy it anyway),
+ * - more than {@link SINGLE_PASS_MAX_FILES} files (a burst of small files: one statement over hundreds
+ *   of CSV readers costs more to plan and complete than staging them one by one).
  *
  * What it decides after the read — a share of malformed rows over `max_failure_rate`, `on_malformed:
  * fail`, a value not fitting a type inferred from a sample, a file changed while read — undoes the
  * publish (it is one transaction) and the run reads its files again the staged way.
  *
  * @example
- * if (singlePassAllowed(warehouse, pipeline, { sumColumns: [] })) { ... }
+ * if (singlePassAllowed(warehouse, pipeline, { files: 1, sumColumns: [] })) { ... }
  */
 export function singlePassAllowed(
   warehouse: Warehouse,
   pipeline: PipelineConfig,
-  run: { readonly sumColumns: readonly string[]; readonly query?: unknown; readonly replay?: unknown },
+  run: {
+    readonly files: number;
+    readonly sumColumns: readonly string[];
+    readonly query?: unknown;
+    readonly replay?: unknown;
+  },
 ): boolean {
   const target = pipeline.target;
   if (process.env.SLUICE_SINGLE_PASS === "0") return false;
@@ -37,6 +47,7 @@ export function singlePassAllowed(
     pipeline.dedupe === undefined &&
     pipeline.incremental === undefined &&
     pipeline.anomalies?.fail !== true &&
+    run.files <= SINGLE_PASS_MAX_FILES &&
     run.sumColumns.length === 0 &&
     run.query === undefined &&
     run.replay === undefined
