@@ -71,6 +71,42 @@ describe("sluice watch", () => {
     expect(after.json<{ runs: { status: string }[] }>().runs[0]!.status).toBe("skipped");
   });
 
+  it("takes a burst of 1,000 tiny files: every row once, every file archived, nothing left", async () => {
+    const dir = makeProject(`warehouse: duckdb:warehouse.duckdb
+landing: landing
+pipelines:
+  events:
+    source: { path: "in/*.csv", stable_for: 300ms }
+    target: { table: events }
+`);
+    const daemon = await startDaemon(dir);
+    const loaded = () =>
+      [...daemon.stdout().matchAll(/events: succeeded .*loaded (\d+)/g)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    try {
+      for (let i = 0; i < 1000; i++) addFile(dir, `landing/in/e${i}.csv`, `id,kind\n${i},a\n`);
+      await waitFor(() => loaded() === 1000, 150_000, daemon.stderr);
+      await sleep(500);
+      expect(loaded()).toBe(1000);
+    } finally {
+      expect((await daemon.stop("SIGTERM")).code).toBe(0);
+    }
+    const rows = await queryRows<{ n: number; ids: number }>(
+      dir,
+      "select count(*) as n, count(distinct id) as ids from events",
+    );
+    expect(rows[0]).toEqual({ n: 1000, ids: 1000 });
+    const files = await queryRows<{ n: number }>(
+      dir,
+      "select count(*) as n from sluice.files where status = 'loaded' and archived_to like 'archive/events/%'",
+    );
+    expect(files[0]!.n).toBe(1000);
+    const after = await sluice(["run", "--json"], dir);
+    expect(after.json<{ runs: { status: string }[] }>().runs[0]!.status).toBe("skipped");
+  }, 200_000);
+
   it("runs cron schedules without overlap, and catches up once after downtime", async () => {
     const dir = makeProject(`pipelines:
   tick:
