@@ -72,6 +72,53 @@ describe("pipelines over the warehouse and depends_on", () => {
     expect(await query(dir, "select count(*) as n from clean_orders")).toEqual([{ n: 3 }]);
   });
 
+  it("late_data_window re-publishes the recent partitions late rows touch, and warns about older ones", async () => {
+    const day = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10);
+    const [recent, yesterday, old] = [day(2), day(1), day(40)];
+    const dir = makeProject(`warehouse: duckdb:warehouse.duckdb
+landing: landing
+pipelines:
+  orders:
+    source: { path: "in/*.csv" }
+    target: { table: orders }
+  daily:
+    depends_on: [orders]
+    source: { sql: "select order_date, sum(amount) as total, max(updated_at) as updated_at from orders group by order_date" }
+    incremental: { cursor: updated_at }
+    late_data_window: 3d
+    target: { table: daily, mode: delete_insert, keys: [order_date], partition_by: [order_date] }
+`);
+    addFile(
+      dir,
+      "landing/in/a.csv",
+      `order_id,amount,order_date,updated_at\n1,10,${old},${old} 10:00:00\n2,5,${recent},${recent} 10:00:00\n3,7,${yesterday},${yesterday} 10:00:00\n`,
+    );
+    expect((await sluice(["run", "--json"], dir)).code).toBe(0);
+    // Late rows: one for a recent day (re-published), one for a day older than the window (not).
+    addFile(
+      dir,
+      "landing/in/b.csv",
+      `order_id,amount,order_date,updated_at\n4,100,${recent},${yesterday} 23:00:00\n5,1000,${old},${yesterday} 23:30:00\n`,
+    );
+    const second = await sluice(["run", "--json"], dir);
+    expect(second.code).toBe(0);
+    const daily = second.json<RunJson>().runs.find((r) => r.pipeline === "daily")!;
+    expect(daily.status).toBe("succeeded");
+    expect(daily.files.flatMap((f) => f.warnings).join(" ")).toMatch(/older than late_data_window/);
+    expect(
+      await query(dir, "select order_date::VARCHAR as d, total::INT as total from daily order by 1"),
+    ).toEqual([
+      { d: old, total: 10 },
+      { d: recent, total: 105 },
+      { d: yesterday, total: 7 },
+    ]);
+    // Exactly once: running again changes nothing.
+    expect((await sluice(["run", "--json"], dir)).code).toBe(0);
+    expect(await query(dir, "select count(*) as n, sum(total)::INT as t from daily")).toEqual([
+      { n: 3, t: 122 },
+    ]);
+  });
+
   it("rejects cycles, unknown upstreams and bad cron expressions in validate", async () => {
     const dir = makeProject(`pipelines:
   a:
