@@ -141,9 +141,9 @@ export async function judgeFile(
       outTable: `${ctx.prefix}_kept`,
       ...(passing ? { where: passing, exclude: flagColumns } : {}),
     });
-    await con.run(dedupe.sql);
+    for (const sql of dedupe.statements) await con.run(sql);
     keptTable = `${ctx.prefix}_kept`;
-    tables.push(keptTable);
+    tables.push(...dedupe.created);
     const counts = (await queryRows(con, dedupe.countSql))[0] ?? {};
     duplicates = Number(counts.duplicates ?? 0);
   } else if (passing) {

@@ -21,22 +21,27 @@ export interface DedupeConfig {
 }
 
 export interface DedupePlan {
-  /** `CREATE TEMP TABLE <out> AS SELECT * FROM <source> [WHERE ...] QUALIFY ...`: the kept rows. */
-  readonly sql: string;
-  /** One row `{ kept, duplicates }`: rows kept and rows dropped as duplicates, after `sql` ran. */
+  /**
+   * Run in order: the row positions (`_sluice_row`) of the duplicates into the temp table
+   * `<out>_dropped` — the window sorts only the keys and the order, never the whole rows — then
+   * `<out>`, a view of the input without them: the kept rows are never copied.
+   */
+  readonly statements: readonly string[];
+  /** One row `{ kept, duplicates }`: rows kept and rows dropped as duplicates, after the statements ran. */
   readonly countSql: string;
+  /** What the statements create, in order (drop them in reverse). */
+  readonly created: readonly string[];
 }
 
 /**
- * Compiles a dedupe step from `source` into the temp table `outTable`. `where` optionally
- * restricts the input (e.g. `NOT "_sluice_quarantined"` to dedupe only the rows that passed);
- * `exclude` leaves columns out of the result (leaving out the `_sluice_failed_rules` /
- * `_sluice_reasons` lists measured about 25% faster on 1M rows).
+ * Compiles a dedupe step from `source` (which has `_sluice_row`, the row's position) into the view
+ * `outTable`. `where` optionally restricts the input (e.g. `NOT "_sluice_quarantined"` to dedupe only
+ * the rows that passed); `exclude` leaves columns out of the result.
  *
  * @example
  * const d = compileDedupe({ keys: ["order_id"], keep: "last", order_by: "updated_at" }, "stage_checked", {
  *   outTable: "stage_deduped", where: 'NOT "_sluice_quarantined"' });
- * await con.run(d.sql);
+ * for (const sql of d.statements) await con.run(sql);
  * const { duplicates } = (await con.runAndReadAll(d.countSql)).getRowObjectsJson()[0]!;
  */
 export function compileDedupe(
@@ -51,24 +56,32 @@ export function compileDedupe(
   const problem = validateSqlExpression(orderBy);
   if (problem) throw new SluiceError("CONFIG_INVALID", `dedupe.order_by: ${problem}`);
   const src = quoteQualified(source);
-  const out = quoteQualified(options.outTable ?? `${source}_deduped`);
+  const outName = options.outTable ?? `${source}_deduped`;
+  const out = quoteQualified(outName);
+  const dropped = quoteQualified(`${outName}_dropped`);
   const partition = config.keys.map((k) => quoteIdent(k)).join(", ");
-  const where = options.where === undefined ? "" : ` WHERE ${wrapExpression(options.where)}`;
-  let qualify: string;
+  const condition = options.where === undefined ? undefined : wrapExpression(options.where);
+  const where = condition === undefined ? "" : ` WHERE ${condition}`;
+  let kept: string;
   if (keep === "none") {
-    qualify = `count(*) OVER (PARTITION BY ${partition}) = 1`;
+    kept = `count(*) OVER (PARTITION BY ${partition}) = 1`;
   } else {
     const dir = keep === "first" ? "ASC" : "DESC";
-    qualify =
+    kept =
       `row_number() OVER (PARTITION BY ${partition} ORDER BY ${wrapExpression(orderBy)} ${dir} NULLS LAST, ` +
       `"_sluice_row" ${dir}) = 1`;
   }
   const exclude = options.exclude ?? [];
   const select = exclude.length === 0 ? "*" : `* EXCLUDE (${exclude.map((c) => quoteIdent(c)).join(", ")})`;
+  const notDropped = `"_sluice_row" NOT IN (SELECT "_sluice_row" FROM ${dropped})`;
   return {
-    sql: `CREATE TEMP TABLE ${out} AS SELECT ${select} FROM ${src}${where} QUALIFY ${qualify}`,
+    statements: [
+      `CREATE OR REPLACE TEMP TABLE ${dropped} AS SELECT "_sluice_row" FROM ${src}${where} QUALIFY NOT (${kept})`,
+      `CREATE OR REPLACE TEMP VIEW ${out} AS SELECT ${select} FROM ${src} WHERE ${condition === undefined ? "" : `${condition} AND `}${notDropped}`,
+    ],
     countSql:
-      `SELECT k.n AS kept, i.n - k.n AS duplicates FROM (SELECT count(*) AS n FROM ${out}) AS k, ` +
+      `SELECT i.n - d.n AS kept, d.n AS duplicates FROM (SELECT count(*) AS n FROM ${dropped}) AS d, ` +
       `(SELECT count(*) AS n FROM ${src}${where}) AS i`,
+    created: [`${outName}_dropped`, outName],
   };
 }

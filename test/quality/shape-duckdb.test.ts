@@ -33,7 +33,7 @@ describe("dedupe on DuckDB", () => {
     const plan = compileDedupe({ keys: ["id"], keep, ...(orderBy ? { order_by: orderBy } : {}) }, t, {
       outTable: `${t}_d`,
     });
-    await db.run(plan.sql);
+    for (const sql of plan.statements) await db.run(sql);
     const kept = (await rows(`SELECT v FROM "${t}_d" ORDER BY _sluice_row`)).map((r) => r.v);
     const counts = (await rows(plan.countSql))[0]!;
     expect(Number(counts.kept) + Number(counts.duplicates)).toBe(8);
@@ -65,7 +65,7 @@ describe("dedupe on DuckDB", () => {
       where: "ok",
       exclude: ["ok"],
     });
-    await db.run(plan.sql);
+    for (const sql of plan.statements) await db.run(sql);
     expect(await rows(`SELECT id, _sluice_row FROM "${t}_d" ORDER BY id`)).toEqual([
       { id: 1, _sluice_row: "1" },
       { id: 2, _sluice_row: "3" },
