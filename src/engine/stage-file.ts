@@ -74,9 +74,11 @@ const SNIFF_PROBE_BYTES = 32 * 1024 * 1024;
 /**
  * The buffer the CSV sniffer needs: a whole buffer is read per sniff, so the 256 MiB one (for files with
  * huge lines) costs a good part of a second on a big file. Lines in the first 32 MiB under 8 MiB mean the
- * sniffer's sample fits a 16 MiB buffer.
+ * sniffer's sample fits a 16 MiB buffer. Compressed files keep the big buffer.
  */
 function sniffLimitFor(path: string): number {
+  // Compressed bytes say nothing about line lengths.
+  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return SNIFF_LINE_LIMIT;
   let fd: number | undefined;
   try {
     fd = openSync(path, "r");

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { addFile, cliPath, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
 
@@ -114,6 +115,23 @@ describe("bad input files", () => {
     // Nothing vanished: the unterminated quote swallowed line 8, whose text is kept in the raw record.
     expect(byLine.get(7)!.raw).toContain("7,lost?");
     expect(run.rows.read).toBe(run.rows.loaded + run.rows.quarantined);
+  }, 120_000);
+
+  it("a 20 MB line in a gzipped CSV is quarantined, the file still sniffed and loaded", async () => {
+    // Compressed bytes say nothing about line lengths: the sniffer keeps its big buffer for them.
+    const lines = ["id,name", `1,${"x".repeat(20 * 1024 * 1024)}`];
+    for (let i = 2; i <= 40; i++) lines.push(`${i},n${i}`);
+    const dir = makeProject(
+      pipelineYaml(`t:\n  source: { path: "in/*.csv.gz" }\n  max_failure_rate: 1\n  target: { table: t }`),
+      { "landing/in/long.csv.gz": gzipSync(`${lines.join("\n")}\n`) },
+    );
+    const { code, run } = await runJson(dir);
+    expect(code).toBe(0);
+    expect(run.rows).toMatchObject({ read: 40, loaded: 39, malformed: 1 });
+    const q = await quarantine(dir);
+    expect(q.map((r) => [r.line, r.reasons[0]])).toEqual([
+      [2, expect.stringMatching(/LINE SIZE OVER MAXIMUM/)],
+    ]);
   }, 120_000);
 
   it("a header that looks like SQL is only ever a column name", async () => {
