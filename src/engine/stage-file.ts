@@ -70,11 +70,14 @@ const SNIFF_LINE_LIMIT = 256 * 1024 * 1024;
 /** Sniff buffer when the start of the file has no long lines: DuckDB reads a whole buffer per sniff. */
 const SNIFF_SMALL_LIMIT = 16 * 1024 * 1024;
 const SNIFF_PROBE_BYTES = 32 * 1024 * 1024;
+/** DuckDB's sniffer sample (rows; its `sample_size` default). */
+const SNIFF_SAMPLE_LINES = 20_480;
 
 /**
  * The buffer the CSV sniffer needs: a whole buffer is read per sniff, so the 256 MiB one (for files with
- * huge lines) costs a good part of a second on a big file. Lines in the first 32 MiB under 8 MiB mean the
- * sniffer's sample fits a 16 MiB buffer. Compressed files keep the big buffer.
+ * huge lines) costs a good part of a second on a big file. When the first 32 MiB hold the sniffer's whole
+ * sample (or the whole file) and no line of 8 MiB or more, a 16 MiB buffer fits it. Compressed files keep
+ * the big buffer.
  */
 function sniffLimitFor(path: string): number {
   // Compressed bytes say nothing about line lengths.
@@ -86,6 +89,7 @@ function sniffLimitFor(path: string): number {
     const length = readSync(fd, buffer, 0, SNIFF_PROBE_BYTES, 0);
     let start = 0;
     let longest = 0;
+    let lines = 0;
     for (;;) {
       const nl = buffer.indexOf(10, start);
       if (nl === -1 || nl >= length) {
@@ -94,9 +98,12 @@ function sniffLimitFor(path: string): number {
         break;
       }
       longest = Math.max(longest, nl - start);
+      lines++;
       start = nl + 1;
     }
-    return longest < SNIFF_SMALL_LIMIT / 2 ? SNIFF_SMALL_LIMIT : SNIFF_LINE_LIMIT;
+    // The sniffer samples the first SNIFF_SAMPLE_LINES lines: all of them must have been seen.
+    const sampleSeen = length < SNIFF_PROBE_BYTES || lines >= SNIFF_SAMPLE_LINES;
+    return sampleSeen && longest < SNIFF_SMALL_LIMIT / 2 ? SNIFF_SMALL_LIMIT : SNIFF_LINE_LIMIT;
   } catch {
     return SNIFF_LINE_LIMIT;
   } finally {
