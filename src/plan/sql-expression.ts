@@ -44,6 +44,26 @@ interface ScanResult {
   readonly hasLineComment: boolean;
 }
 
+/**
+ * The index just past the quoted text opening at `start` (a doubled quote is part of it; with
+ * `backslashEscapes`, so is any character after a backslash), or -1 when it is never closed.
+ */
+function skipQuoted(sql: string, start: number, quote: string, backslashEscapes: boolean): number {
+  let i = start + 1;
+  while (i < sql.length) {
+    if (backslashEscapes && sql[i] === "\\") {
+      i += 2;
+    } else if (sql[i] !== quote) {
+      i++;
+    } else if (sql[i + 1] === quote) {
+      i += 2;
+    } else {
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
 function scan(sql: string): ScanResult {
   const words: string[] = [];
   let depth = 0;
@@ -54,45 +74,15 @@ function scan(sql: string): ScanResult {
     const c = sql[i]!;
     const next = sql[i + 1];
     if (c === "'") {
-      // standard string literal, '' escapes a quote
+      // standard string literal, '' escapes a quote (and a backslash, in an E'...' literal)
       const escapes = i > 0 && /[eE]/.test(sql[i - 1]!) && !/[A-Za-z0-9_]/.test(sql[i - 2] ?? "");
-      i++;
-      let closed = false;
-      while (i < n) {
-        if (escapes && sql[i] === "\\") {
-          i += 2;
-          continue;
-        }
-        if (sql[i] === "'") {
-          if (sql[i + 1] === "'") {
-            i += 2;
-            continue;
-          }
-          closed = true;
-          i++;
-          break;
-        }
-        i++;
-      }
-      if (!closed) return { words, error: "has an unterminated string literal (')", hasLineComment };
+      i = skipQuoted(sql, i, "'", escapes);
+      if (i < 0) return { words, error: "has an unterminated string literal (')", hasLineComment };
       continue;
     }
     if (c === '"') {
-      i++;
-      let closed = false;
-      while (i < n) {
-        if (sql[i] === '"') {
-          if (sql[i + 1] === '"') {
-            i += 2;
-            continue;
-          }
-          closed = true;
-          i++;
-          break;
-        }
-        i++;
-      }
-      if (!closed) return { words, error: 'has an unterminated quoted identifier (")', hasLineComment };
+      i = skipQuoted(sql, i, '"', false);
+      if (i < 0) return { words, error: 'has an unterminated quoted identifier (")', hasLineComment };
       continue;
     }
     if (c === "$") {

@@ -7,7 +7,7 @@ import { topologicalOrder, withDownstream } from "../plan/pipeline-graph.js";
 import { runWithRetries } from "./pipeline-retries.js";
 import type { ProjectContext } from "./project-context.js";
 import type { RunProgress } from "./run-pipeline.js";
-import { emptyRows, type RunReport } from "./run-report.js";
+import { type RunReport, reportWithoutRun } from "./run-report.js";
 
 /** Options of `sluice run`. */
 export interface ProjectRunOptions {
@@ -62,7 +62,7 @@ export async function runProject(ctx: ProjectContext, options: ProjectRunOptions
       const brokenUpstream = pipeline.depends_on.find((u) => failed.has(u));
       let report: RunReport;
       if (brokenUpstream) {
-        report = notRunReport(name, `not run: upstream pipeline ${brokenUpstream} failed`);
+        report = reportWithoutRun(name, "skipped", `not run: upstream pipeline ${brokenUpstream} failed`);
         failed.add(name);
       } else {
         report = await runWithRetries(ctx, warehouse, name, pipeline, {
@@ -94,23 +94,4 @@ function toLandingPath(ctx: ProjectContext, file: string): string {
 /** Sources `sluice run` processes: files, SQL and warehouse tables (streams have their own worker). */
 function isRunnable(source: SourceConfig): boolean {
   return !("stream" in source);
-}
-
-/** The report of a pipeline that was not started (its upstream failed). */
-function notRunReport(pipeline: string, error: string): RunReport {
-  const now = new Date().toISOString();
-  return {
-    run_id: "",
-    pipeline,
-    status: "skipped",
-    started_at: now,
-    finished_at: now,
-    sequence: 0,
-    files: [],
-    rows: emptyRows(),
-    checks: [],
-    error,
-    log: null,
-    quarantine: null,
-  };
 }

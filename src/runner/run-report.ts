@@ -77,3 +77,28 @@ export function addRows(into: RowCounts, add: RowCounts): RowCounts {
   into.duplicates += add.duplicates;
   return into;
 }
+
+/**
+ * The report of a pipeline that produced no run of its own: not started (`skipped`, its upstream
+ * failed) or failed before a run began (`failed`). `error` says why.
+ *
+ * @example
+ * reportWithoutRun("daily", "skipped", "not run: upstream pipeline orders failed");
+ */
+export function reportWithoutRun(pipeline: string, status: "skipped" | "failed", error: string): RunReport {
+  const now = new Date().toISOString();
+  return {
+    run_id: "",
+    pipeline,
+    status,
+    started_at: now,
+    finished_at: now,
+    sequence: 0,
+    files: [],
+    rows: emptyRows(),
+    checks: [],
+    error,
+    log: null,
+    quarantine: null,
+  };
+}

@@ -10,7 +10,7 @@ import { createCircuitBreaker } from "./circuit-breaker.js";
 import { discoverFiles, globBase } from "./discover-files.js";
 import { runWithRetries } from "./pipeline-retries.js";
 import type { ProjectContext } from "./project-context.js";
-import type { RunReport } from "./run-report.js";
+import { type RunReport, reportWithoutRun } from "./run-report.js";
 import { readLastFires, recordFire } from "./schedule-state.js";
 import { type ScheduleFire, type Scheduler, startScheduler } from "./scheduler.js";
 import { createStableFiles } from "./stable-files.js";
@@ -165,7 +165,7 @@ export async function startWatchDaemon(
               signal: abort.signal,
             });
           } catch (error) {
-            report = failedReport(name, asSluiceError(error).message);
+            report = reportWithoutRun(name, "failed", asSluiceError(error).message);
           }
           options.onReport?.(report);
           options.alerter?.notify(report);
@@ -313,23 +313,5 @@ export async function startWatchDaemon(
       resolveDone();
       return done;
     },
-  };
-}
-
-function failedReport(pipeline: string, error: string): RunReport {
-  const now = new Date().toISOString();
-  return {
-    run_id: "",
-    pipeline,
-    status: "failed",
-    started_at: now,
-    finished_at: now,
-    sequence: 0,
-    files: [],
-    rows: { read: 0, loaded: 0, quarantined: 0, malformed: 0, duplicates: 0 },
-    checks: [],
-    error,
-    log: null,
-    quarantine: null,
   };
 }
