@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { ColumnConfig, FileSourceConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
@@ -85,8 +85,9 @@ function sniffLimitFor(path: string): number {
   let fd: number | undefined;
   try {
     fd = openSync(path, "r");
-    const buffer = Buffer.allocUnsafe(SNIFF_PROBE_BYTES);
-    const length = readSync(fd, buffer, 0, SNIFF_PROBE_BYTES, 0);
+    // Small files (a burst of them) get a buffer of their own size, not 32 MiB each.
+    const buffer = Buffer.allocUnsafe(Math.min(fstatSync(fd).size, SNIFF_PROBE_BYTES));
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
     let start = 0;
     let longest = 0;
     let lines = 0;
