@@ -57,11 +57,13 @@ pipelines:
     expect(all.some((l) => l.startsWith("sluice.yaml: warehouse: expected duckdb:<file>"))).toBe(true);
   });
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${ENV} is the sluice.yaml syntax under test
   it("interpolates ${ENV} and reports unset variables", () => {
     const text = `warehouse: "postgres://u:\${PGPASSWORD}@localhost/db"\n${minimal}`;
     const config = parseProjectText(text, "sluice.yaml", { PGPASSWORD: "p@ss" });
     expect(config.warehouse).toBe("postgres://u:p@ss@localhost/db");
     expect(problems(text, {})).toContain(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the message quotes the sluice.yaml syntax
       "sluice.yaml: line 1: environment variable ${PGPASSWORD} is not set",
     );
     expect(parseProjectText(`landing: "\${LANDING:-drop}"\n${minimal}`, "x", {}).landing).toBe("drop");

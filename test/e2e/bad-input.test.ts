@@ -192,7 +192,7 @@ describe("bad project files", () => {
     const d = await sluice(["validate"], dir);
     expect(d.code).toBe(2);
     expect(d.stderr).toContain(
-      "sluice.yaml: pipelines.orders.derive.y: must be a single expression (found `;`)",
+      "sluice.yaml: pipelines.orders.derive.y: must be a single expression: remove the ';'",
     );
     expect(d.stderr).toMatch(/sluice\.yaml: pipelines\.orders\.derive\.z: .*syntax error/);
   });
@@ -210,7 +210,8 @@ describe("a warehouse locked by another process", () => {
   function holdWarehouse(file: string): Promise<ChildProcess> {
     const script = `import('@duckdb/node-api').then(async ({ DuckDBInstance }) => {
       const i = await DuckDBInstance.create(${JSON.stringify(file)}); process.stdout.write('held\\n');
-      setInterval(() => {}, 1000);
+      // Keep the instance reachable: a collected instance would release the lock.
+      globalThis.heldWarehouse = i; setInterval(() => void globalThis.heldWarehouse, 1000);
     })`;
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
       cwd: process.cwd(),

@@ -37,7 +37,7 @@ function filesUnder(dir: string): string[] {
 describe("crash safety", () => {
   it("SIGKILL at random points during loads: every file's rows exactly once, every file archived", async () => {
     const rowsPerFile = 30_000;
-    const files = 8;
+    const files = 12;
     const dir = makeProject(
       pipelineYaml(`orders:\n  source: { path: "in/*.csv" }\n  target: { table: orders, mode: append }`),
     );
@@ -50,10 +50,14 @@ describe("crash safety", () => {
     drop(3);
     let kills = 0;
     // Deterministic "random" delays spread over the whole run: start-up, staging, publish, archive.
+    // Runs are killed until five kills have landed (a run that finishes first is not a crash), with new
+    // files dropped as the landing zone empties, so the test does not depend on how fast a run is.
     const delays = [120, 900, 350, 1600, 60, 700, 1200, 450, 2000, 250];
-    for (const [i, delay] of delays.entries()) {
-      if (i % 2 === 1) drop(2);
-      const { killed } = await runAndKill(dir, delay);
+    for (let attempt = 0; attempt < 40 && kills < 5; attempt++) {
+      const pending = filesUnder(join(dir, "landing", "in")).length;
+      if (pending === 0 && nextFile >= files) break;
+      if (pending === 0 || attempt % 2 === 1) drop(2);
+      const { killed } = await runAndKill(dir, delays[attempt % delays.length]!);
       if (killed) kills++;
     }
     drop(files);
