@@ -61,7 +61,7 @@ async function bigCsvRun() {
 `,
   );
   const limit = process.env.SLUICE_MEMORY_LIMIT ?? "1GB";
-  const cli = new URL("../dist/cli/main.js", import.meta.url).pathname;
+  const cli = new URL("../dist/sluice.js", import.meta.url).pathname;
   const { seconds, result } = await time(
     "sluice run: ~2 GB CSV -> partitioned Delta",
     () =>

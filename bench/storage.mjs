@@ -10,7 +10,7 @@ import { ordersCsv, reportRatio, time } from "./data.mjs";
 // The AWS SDK's Node 20 support notice is noise here (the SDK reads this before its first client).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const root = new URL("../", import.meta.url).pathname;
-const cli = join(root, "dist/cli/main.js");
+const cli = join(root, "dist/sluice.js");
 const { s3Storage } = await import(join(root, "dist/storage/s3-storage.js"));
 const credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 

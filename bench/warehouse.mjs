@@ -16,7 +16,7 @@ import { median, ordersCsv, repeat, reportRatio, time } from "./data.mjs";
 
 const rows = Number(process.env.BENCH_WAREHOUSE_ROWS ?? 1_000_000);
 const server = process.env.BENCH_PG ?? "postgres://postgres@127.0.0.1:5432";
-const cli = new URL("../dist/cli/main.js", import.meta.url).pathname;
+const cli = new URL("../dist/sluice.js", import.meta.url).pathname;
 const csv = await ordersCsv(rows);
 const dataCols = "order_id, customer, email, amount, order_date, status, note, updated_at";
 const columnDefs =

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ordersCsv, reportRatio } from "./data.mjs";
 
-const cli = new URL("../dist/cli/main.js", import.meta.url).pathname;
+const cli = new URL("../dist/sluice.js", import.meta.url).pathname;
 const STABLE_FOR_S = 2;
 const FILES = Number(process.env.BENCH_WATCH_FILES ?? 10);
 

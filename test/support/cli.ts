@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 
 /** The built CLI entry point. */
-export const cliPath = resolve(process.cwd(), "dist/cli/main.js");
+export const cliPath = resolve(process.cwd(), "dist/sluice.js");
 
 /** What a CLI invocation did. */
 export interface CliResult {

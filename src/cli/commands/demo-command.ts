@@ -1,12 +1,31 @@
+import { existsSync } from "node:fs";
 import { cp, mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { loadProject } from "../../config/load-config.js";
+import { SluiceError } from "../../errors.js";
 import { createProjectContext } from "../../runner/project-context.js";
 import { runProject } from "../../runner/run-project.js";
 import { createOutput, table } from "../output.js";
+
+/**
+ * The package's examples/quickstart: the nearest one above this module (the CLI runs both bundled, from
+ * dist/sluice.js, and as separate modules, from dist/cli/commands/).
+ */
+function quickstartFolder(): string {
+  for (let at = new URL("./", import.meta.url); ; at = new URL("../", at)) {
+    const candidate = fileURLToPath(new URL("examples/quickstart/sluice.yaml", at));
+    if (existsSync(candidate)) return dirname(candidate);
+    if (fileURLToPath(at) === fileURLToPath(new URL("../", at))) {
+      throw new SluiceError(
+        "USAGE",
+        "the demo project (examples/quickstart) is not installed with this copy of Sluice",
+      );
+    }
+  }
+}
 
 /** `sluice demo` — runs examples/quickstart end to end in a temporary folder. */
 export function registerDemoCommand(program: Command): void {
@@ -16,7 +35,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--keep <dir>", "use this folder instead of a temporary one")
     .action(async (opts: { keep?: string }) => {
       const output = createOutput(false);
-      const example = fileURLToPath(new URL("../../../examples/quickstart", import.meta.url));
+      const example = quickstartFolder();
       const dir = opts.keep ?? (await mkdtemp(join(tmpdir(), "sluice-demo-")));
       await cp(example, dir, { recursive: true, filter: (src) => !/\.duckdb(\.wal)?$/.test(src) });
       output.line(`Sluice demo in ${dir}`);
