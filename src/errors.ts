@@ -61,6 +61,8 @@ const USAGE_CODES: ReadonlySet<SluiceErrorCode> = new Set([
   "CONFIG_INVALID",
   "USAGE",
   "PIPELINE_UNKNOWN",
+  // A run id or table that names nothing recorded is a usage error, like an unknown pipeline.
+  "RUN_NOT_FOUND",
 ]);
 
 /** Wraps anything thrown into a SluiceError, keeping SluiceErrors as they are. */

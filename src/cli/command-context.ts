@@ -1,7 +1,9 @@
 import { configError, loadProject } from "../config/load-config.js";
 import { validateProject } from "../config/validate-project.js";
+import { SluiceError } from "../errors.js";
 import { discoverFiles } from "../runner/discover-files.js";
 import { createProjectContext, type ProjectContext } from "../runner/project-context.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
 import type { Output } from "./output.js";
 
 /** Options every command accepts. */
@@ -36,5 +38,35 @@ async function sampleFile(ctx: ProjectContext, pipeline: string): Promise<string
     return newest ? ctx.landing.localPath(newest.path) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Reads the catalog with a read-only warehouse, closed afterwards. A warehouse Sluice has not written to
+ * yet (no DuckDB file, or a PostgreSQL database without the `sluice` catalog) reads as no rows.
+ *
+ * @example
+ * const rows = await readCatalog(ctx, (w) => w.query("SELECT * FROM sluice.runs"));
+ */
+export async function readCatalog<T>(
+  ctx: ProjectContext,
+  read: (warehouse: Warehouse) => Promise<readonly T[]>,
+): Promise<readonly T[]> {
+  const notYet = (error: unknown): boolean =>
+    error instanceof SluiceError && /no warehouse yet/.test(error.message);
+  let warehouse: Warehouse;
+  try {
+    warehouse = await ctx.openWarehouse({ readOnly: true });
+  } catch (error) {
+    if (notYet(error)) return [];
+    throw error;
+  }
+  try {
+    return await read(warehouse);
+  } catch (error) {
+    if (notYet(error)) return [];
+    throw error;
+  } finally {
+    await warehouse.close();
   }
 }

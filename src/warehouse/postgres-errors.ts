@@ -56,6 +56,11 @@ export function pgError(error: unknown, label: string, secret: string, action: s
     );
   }
   if (code === "3D000") return new SluiceError("WAREHOUSE_ERROR", `${where}: ${raw}; create it first`, plain);
+  // A catalog table missing: Sluice has not written to this database yet (what a missing DuckDB file
+  // says too; commands that list runs, files or quarantine then report none).
+  if (code === "42P01" && /relation "sluice\./.test(raw)) {
+    return new SluiceError("WAREHOUSE_ERROR", `${where}: no warehouse yet (run \`sluice run\` first)`, plain);
+  }
   if (code === "ENOTFOUND") {
     return new SluiceError("WAREHOUSE_ERROR", `${where}: host not found; check the warehouse URL`, plain);
   }

@@ -62,7 +62,19 @@ describe("sluice query / runs", () => {
     expect((await sluice(["runs", run.run_id, "--json"], dir)).json<{ run_id: string }>().run_id).toBe(
       run.run_id,
     );
-    expect((await sluice(["runs", "nope"], dir)).code).toBe(1);
+    // Naming a run or table nothing was recorded for is a usage error, like an unknown pipeline.
+    const unknown = await sluice(["runs", "nope"], dir);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([2, "error: run nope: not found"]);
+    const rollback = await sluice(["rollback", "t", "--to", "nope"], dir);
+    expect(rollback.code).toBe(2);
+    expect(rollback.stderr).toContain("run nope did not load this table");
+    const history = await sluice(["history", "never_loaded"], dir);
+    expect([history.code, history.stdout.trim()]).toEqual([0, "no loads of never_loaded"]);
+    const fresh = await sluice(
+      ["history", "t"],
+      makeProject(pipelineYaml(`t:\n  source: { path: "in/*.csv" }\n  target: { table: t }`)),
+    );
+    expect([fresh.code, fresh.stdout.trim()]).toEqual([0, "no loads of t"]);
     const log = readFileSync(
       join(dir, "landing", (await sluice(["runs", run.run_id, "--json"], dir)).json<{ log: string }>().log),
       "utf8",

@@ -60,7 +60,8 @@ describe("sluice replay", () => {
     expect(again.files[0]!.status).toBe("loaded");
     expect(again.files[0]!.archived_to).toMatch(/^archive\/orders\//);
     expect(await ids(dir)).toEqual([1]);
-    expect((await sluice(["replay", "nope"], dir)).code).toBe(1);
+    const unknown = await sluice(["replay", "nope"], dir);
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([2, "error: run nope: not found"]);
   });
 });
 

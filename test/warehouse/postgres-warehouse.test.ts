@@ -7,7 +7,7 @@ import { createProjectContext } from "../../src/runner/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { pgError } from "../../src/warehouse/postgres-errors.js";
 import { openPostgresWarehouse } from "../../src/warehouse/postgres-warehouse.js";
-import { addFile, makeProject } from "../support/cli.js";
+import { addFile, makeProject, sluice } from "../support/cli.js";
 import { adminQuery, createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
 
@@ -35,6 +35,31 @@ describe.skipIf(!available)("postgres warehouse: connections, errors, concurrenc
     expect(errors[0]!.message).toMatch(/PostgreSQL sluice@127\.0\.0\.1:1\/nowhere: connection refused/);
     expect(errors[3]!.code).toBe("CIRCUIT_OPEN");
     for (const e of errors) expect(`${e.message} ${String(e.cause)}`).not.toMatch(/s3cr|%40t-pw/);
+  });
+
+  it("read-only commands on a database Sluice has not written to report nothing yet, user queries work", async () => {
+    const fresh = await createTestDatabase();
+    try {
+      const dir = makeProject(
+        `warehouse: "${fresh.url}"\npipelines:\n  t:\n    source: { path: "in/*.csv" }\n    target: { table: t, mode: append }\n`,
+      );
+      const runs = await sluice(["runs", "--json"], dir);
+      expect([runs.code, runs.json()]).toEqual([0, { runs: [] }]);
+      expect((await sluice(["runs"], dir)).stdout).toContain("no runs yet");
+      const quarantine = await sluice(["quarantine", "t", "--json"], dir);
+      expect([quarantine.code, quarantine.json()]).toEqual([0, []]);
+      const versions = await sluice(["files", "versions", "a.csv"], dir);
+      expect([versions.code, versions.stdout.trim()]).toEqual([0, "no versions of a.csv received yet"]);
+      // The database itself is queryable before the first run; only the missing catalog reads as empty.
+      const query = await sluice(["query", "SELECT 41 + 1 AS answer", "--json"], dir);
+      expect([query.code, query.json()]).toEqual([0, [{ answer: 42 }]]);
+      const catalog = await sluice(["query", "SELECT * FROM sluice.runs"], dir);
+      expect(catalog.code).not.toBe(0);
+      expect(catalog.stderr).toContain("no warehouse yet (run `sluice run` first)");
+      rmSync(dir, { recursive: true, force: true });
+    } finally {
+      await fresh.cleanup();
+    }
   });
 
   it("authentication failures say what to check, without the password", () => {

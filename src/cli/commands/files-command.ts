@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { SluiceError } from "../../errors.js";
 import { type FileVersion, fileVersions, restoreFileVersion } from "../../runner/file-versions.js";
 import type { ProjectContext } from "../../runner/project-context.js";
-import { type GlobalOptions, openProject } from "../command-context.js";
+import { type GlobalOptions, openProject, readCatalog } from "../command-context.js";
 import { createOutput, table } from "../output.js";
 
 /** `sluice files versions <name> [--json]` and `sluice files restore <name> --version <n>` */
@@ -77,14 +77,5 @@ export function registerFilesCommand(program: Command): void {
 }
 
 async function readVersions(ctx: ProjectContext, name: string, pipeline?: string): Promise<FileVersion[]> {
-  const warehouse = await ctx.openWarehouse({ readOnly: true }).catch((error: unknown) => {
-    if (error instanceof SluiceError && /no warehouse yet/.test(error.message)) return undefined;
-    throw error;
-  });
-  if (!warehouse) return [];
-  try {
-    return await fileVersions(warehouse, name, pipeline);
-  } finally {
-    await warehouse.close();
-  }
+  return [...(await readCatalog(ctx, (warehouse) => fileVersions(warehouse, name, pipeline)))];
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { type GlobalOptions, openProject } from "../command-context.js";
+import { type GlobalOptions, openProject, readCatalog } from "../command-context.js";
 import { createOutput, table } from "../output.js";
 
 /** `sluice history <table> [--json]` */
@@ -12,33 +12,28 @@ export function registerHistoryCommand(program: Command): void {
     .action(async (name: string, opts: { json: boolean }, cmd: Command) => {
       const output = createOutput(opts.json);
       const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
-      const warehouse = await ctx.openWarehouse({ readOnly: true });
-      try {
-        const loads = await warehouse.history(name);
-        if (opts.json) {
-          output.document(loads);
-          return;
-        }
-        if (loads.length === 0) {
-          output.line(`no loads of ${name}`);
-          return;
-        }
-        output.line(
-          table(
-            loads.map((l) => ({
-              run_id: l.run_id,
-              pipeline: l.pipeline,
-              mode: l.mode,
-              inserted: l.inserted,
-              updated: l.updated,
-              deleted: l.deleted,
-              loaded_at: l.loaded_at,
-              state: l.rolled_back_by ? `rolled back by ${l.rolled_back_by}` : "",
-            })),
-          ),
-        );
-      } finally {
-        await warehouse.close();
+      const loads = await readCatalog(ctx, (warehouse) => warehouse.history(name));
+      if (opts.json) {
+        output.document(loads);
+        return;
       }
+      if (loads.length === 0) {
+        output.line(`no loads of ${name}`);
+        return;
+      }
+      output.line(
+        table(
+          loads.map((l) => ({
+            run_id: l.run_id,
+            pipeline: l.pipeline,
+            mode: l.mode,
+            inserted: l.inserted,
+            updated: l.updated,
+            deleted: l.deleted,
+            loaded_at: l.loaded_at,
+            state: l.rolled_back_by ? `rolled back by ${l.rolled_back_by}` : "",
+          })),
+        ),
+      );
     });
 }

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { SluiceError } from "../../errors.js";
 import { quoteLiteral } from "../../plan/sql-text.js";
-import { type GlobalOptions, openProject } from "../command-context.js";
+import { type GlobalOptions, openProject, readCatalog } from "../command-context.js";
 import { createOutput, table } from "../output.js";
 
 /** `sluice quarantine <pipeline> [--run ID] [--json]` */
@@ -19,17 +19,12 @@ export function registerQuarantineCommand(program: Command): void {
       if (!ctx.project.config.pipelines[pipeline]) {
         throw new SluiceError("PIPELINE_UNKNOWN", `unknown pipeline ${pipeline}`);
       }
-      const warehouse = await ctx.openWarehouse({ readOnly: true }).catch((error: unknown) => {
-        if (error instanceof SluiceError && /no warehouse yet/.test(error.message)) return undefined;
-        throw error;
-      });
       const where = `pipeline = ${quoteLiteral(pipeline)}${opts.run ? ` AND run_id = ${quoteLiteral(opts.run)}` : ""}`;
-      const rows = warehouse
-        ? await warehouse.query(
-            `SELECT run_id, file, line, rules, reasons, "values"::VARCHAR AS "values", raw FROM sluice.quarantine WHERE ${where} ORDER BY quarantined_at DESC, run_id DESC, file, line`,
-          )
-        : [];
-      await warehouse?.close();
+      const rows = await readCatalog(ctx, (warehouse) =>
+        warehouse.query(
+          `SELECT run_id, file, line, rules, reasons, "values"::VARCHAR AS "values", raw FROM sluice.quarantine WHERE ${where} ORDER BY quarantined_at DESC, run_id DESC, file, line`,
+        ),
+      );
       const records = rows.map((r) => ({
         run_id: r.run_id,
         file: r.file,

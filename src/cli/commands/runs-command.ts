@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { SluiceError } from "../../errors.js";
 import { quoteLiteral } from "../../plan/sql-text.js";
-import { type GlobalOptions, openProject } from "../command-context.js";
+import { type GlobalOptions, openProject, readCatalog } from "../command-context.js";
 import { createOutput, table } from "../output.js";
 
 /** `sluice runs [run_id] [--pipeline P] [--limit N] [--json]` */
@@ -24,20 +24,15 @@ export function registerRunsCommand(program: Command): void {
         if (!Number.isInteger(limit) || limit <= 0)
           throw new SluiceError("USAGE", `--limit ${opts.limit}: expected a positive number`);
         const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
-        const warehouse = await ctx.openWarehouse({ readOnly: true }).catch((error: unknown) => {
-          if (error instanceof SluiceError && /no warehouse yet/.test(error.message)) return undefined;
-          throw error;
-        });
         const where = [
           runId ? `run_id = ${quoteLiteral(runId)}` : "true",
           opts.pipeline ? `pipeline = ${quoteLiteral(opts.pipeline)}` : "true",
         ].join(" AND ");
-        const rows = warehouse
-          ? await warehouse.query(
-              `SELECT report::VARCHAR AS report FROM sluice.runs WHERE ${where} ORDER BY started_at DESC, run_id DESC LIMIT ${limit}`,
-            )
-          : [];
-        await warehouse?.close();
+        const rows = await readCatalog(ctx, (warehouse) =>
+          warehouse.query(
+            `SELECT report::VARCHAR AS report FROM sluice.runs WHERE ${where} ORDER BY started_at DESC, run_id DESC LIMIT ${limit}`,
+          ),
+        );
         const reports = rows.map((r) => JSON.parse(String(r.report)) as Record<string, unknown>);
         if (runId && reports.length === 0) throw new SluiceError("RUN_NOT_FOUND", `run ${runId}: not found`);
         if (opts.json) {
