@@ -1,4 +1,4 @@
-import { DuckDBInstance } from "@duckdb/node-api";
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { queryRows } from "../engine/duckdb-query.js";
 import { sampleColumns } from "../engine/sample-columns.js";
 import { validateChecks } from "../plan/check-validation.js";
@@ -11,25 +11,6 @@ import type { ConfigProblem } from "./load-config.js";
 import type { PipelineConfig, ProjectConfig } from "./schema.js";
 import { unsupportedFeatures } from "./unsupported-features.js";
 import { lakeTargetProblems } from "./validate-lake-target.js";
-
-const writeKeywords =
-  /\b(INSERT|UPDATE|DELETE|DROP|CREATE|ALTER|ATTACH|DETACH|COPY|INSTALL|LOAD|PRAGMA|SET|CALL|EXPORT|IMPORT|TRUNCATE|VACUUM|CHECKPOINT)\b/i;
-
-/**
- * Checks an SQL expression for what must never run inside Sluice's SQL: a statement separator or a
- * write statement (outside string literals and quoted identifiers). Pure; returns a message or null.
- *
- * @example
- * unsafeSqlReason("amount * 1.08") // null
- * unsafeSqlReason("1; DROP TABLE x") // "must be a single expression (found `;`)"
- */
-export function unsafeSqlReason(sql: string): string | null {
-  const bare = sql.replace(/'(?:[^']|'')*'/g, "''").replace(/"(?:[^"]|"")*"/g, '""');
-  if (bare.includes(";")) return "must be a single expression (found `;`)";
-  const keyword = writeKeywords.exec(bare);
-  if (keyword) return `must be a read-only expression (found ${keyword[1]!.toUpperCase()})`;
-  return null;
-}
 
 /**
  * Checks what the schema alone cannot: SQL expressions parse, declared types exist, pipeline references
@@ -46,10 +27,17 @@ export async function validateProject(
   } = {},
 ): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [...unsupportedFeatures(config)];
-  const instance = await DuckDBInstance.create(":memory:");
-  const con = await instance.connect();
+  // An in-memory DuckDB parses expressions and reads sample headers; opened only when one is needed.
+  let engine: { instance: DuckDBInstance; con: DuckDBConnection } | undefined;
+  const connection = async (): Promise<DuckDBConnection> => {
+    if (!engine) {
+      const instance = await DuckDBInstance.create(":memory:");
+      engine = { instance, con: await instance.connect() };
+    }
+    return engine.con;
+  };
   const parses = async (sql: string): Promise<string | null> => {
-    const rows = await queryRows(con, `SELECT json_serialize_sql(${quoteLiteral(sql)}) AS j`);
+    const rows = await queryRows(await connection(), `SELECT json_serialize_sql(${quoteLiteral(sql)}) AS j`);
     const parsed = JSON.parse(String(rows[0]?.j ?? "{}")) as { error?: boolean; error_message?: string };
     return parsed.error ? (parsed.error_message ?? "does not parse") : null;
   };
@@ -61,7 +49,7 @@ export async function validateProject(
     if (parse) return parse;
     if (columns.length === 0) return null;
     try {
-      const rows = await queryRows(con, expressionProbeSql(sql, columns));
+      const rows = await queryRows(await connection(), expressionProbeSql(sql, columns));
       return probeTypeProblem(String(rows[0]?.type ?? ""), { boolean: true });
     } catch (error) {
       const message = (error as Error).message.split("\n")[0] ?? "";
@@ -72,7 +60,7 @@ export async function validateProject(
   };
   const typeExists = async (type: string): Promise<string | null> => {
     try {
-      await con.run(`SELECT NULL::${type}`);
+      await (await connection()).run(`SELECT NULL::${type}`);
       return null;
     } catch (error) {
       return (error as Error).message.split("\n")[0] ?? "unknown type";
@@ -95,12 +83,12 @@ export async function validateProject(
         }
       }
       for (const [column, expression] of Object.entries(pipeline.derive)) {
-        const unsafe = unsafeSqlReason(expression);
+        const unsafe = validateSqlExpression(expression);
         const problem = unsafe ?? (await parses(`SELECT ${expression}`));
         if (problem) problems.push({ path: `${at}.derive.${column}`, message: problem });
       }
       const sample = await options.sampleFile?.(name);
-      const known = sample ? await sampleColumns(con, sample, pipeline) : undefined;
+      const known = sample ? await sampleColumns(await connection(), sample, pipeline) : undefined;
       for (const problem of validateChecks(pipeline, known)) {
         problems.push({ path: `${at}.${problem.path}`, message: problem.message });
       }
@@ -154,8 +142,8 @@ export async function validateProject(
     }
     problems.push(...graphProblems(config.pipelines));
   } finally {
-    con.closeSync();
-    instance.closeSync();
+    engine?.con.closeSync();
+    engine?.instance.closeSync();
   }
   return problems;
 }
