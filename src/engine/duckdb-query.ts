@@ -70,3 +70,20 @@ export function jsonRows(reader: DuckDBResultReader): JsonRow[] {
   }
   return rows;
 }
+
+/**
+ * Runs `work` with `preserve_insertion_order` off on this connection, then resets it: DuckDB's parallel
+ * readers and writers then hand rows on as each thread finishes, where an order-keeping statement funnels
+ * them through one. Only for rows whose order nobody reads back.
+ *
+ * @example
+ * await withoutInsertionOrder(con, () => con.run("INSERT INTO t SELECT * FROM read_csv('a.csv')"));
+ */
+export async function withoutInsertionOrder<T>(con: DuckDBConnection, work: () => Promise<T>): Promise<T> {
+  await con.run("SET preserve_insertion_order = false");
+  try {
+    return await work();
+  } finally {
+    await con.run("RESET preserve_insertion_order").catch(() => undefined);
+  }
+}

@@ -16,7 +16,7 @@ import {
   type StagedColumn,
 } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
-import { queryNumber, queryRows } from "./duckdb-query.js";
+import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
 
 /** What the stage step needs to read one file. */
 export interface StageRequest {
@@ -34,6 +34,12 @@ export interface StageRequest {
    * once (see {@link DeferredRead}). Ignored where a file needs work after reading (late date formats).
    */
   readonly deferred?: boolean | undefined;
+  /**
+   * CSV: keep the rows in file order, so that a row's `rowid` is its position (default true). Rows that
+   * are checked or deduplicated need it (quarantine line numbers, ties broken by position), and so do
+   * change events (batch order breaks ties); others are read faster without it.
+   */
+  readonly keepOrder?: boolean | undefined;
 }
 
 /**
@@ -140,28 +146,18 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
       columns = await stageParquet(con, context);
       break;
   }
-  if (csvLayout.deferred) {
-    return {
-      table,
-      malformedTable,
-      columns,
-      accepted: 0,
-      malformed: 0,
-      warnings,
-      headerLines: csvLayout.headerLines,
-      deferred: csvLayout.deferred,
-    };
-  }
-  const accepted = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(table)}`);
-  const malformed = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(malformedTable)}`);
+  // A deferred read has not run yet: its counts come from the statement that reads it.
+  const count = async (t: string) =>
+    csvLayout.deferred ? 0 : await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(t)}`);
   return {
     table,
     malformedTable,
     columns,
-    accepted,
-    malformed,
+    accepted: await count(table),
+    malformed: await count(malformedTable),
     warnings,
     headerLines: csvLayout.headerLines,
+    deferred: csvLayout.deferred,
   };
 }
 
@@ -334,10 +330,13 @@ async function stageCsv(
     });
     await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
     await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
-    try {
-      await con.run(
+    const create = () =>
+      con.run(
         `CREATE OR REPLACE TEMP ${kind} ${quoteIdent(ctx.table)} AS SELECT *, NULL::BIGINT AS _sluice_line FROM ${readSql}`,
       );
+    try {
+      // Rows nobody needs in file order are read without keeping it (a third to a half faster on big files).
+      await (kind === "TABLE" && ctx.keepOrder === false ? withoutInsertionOrder(con, create) : create());
     } catch (error) {
       throw unparseable(ctx, "CSV", error);
     }

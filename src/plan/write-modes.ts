@@ -113,7 +113,7 @@ export function replaceSteps(
  * writeSteps({ dialect: "postgres", mode: "merge", target: '"orders"', stage: "sluice_stage", undo: '"sluice"."undo_orders"', ... })
  */
 export function writeSteps(request: WriteRequest): WriteStep[] {
-  const { target, stage, keys } = request;
+  const { target, stage } = request;
   switch (request.mode) {
     case "append":
       return [insertAll(request)];

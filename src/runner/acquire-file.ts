@@ -2,25 +2,30 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { downloadToFile } from "../storage/download-to-file.js";
 import type { Storage, StorageEntry } from "../storage/storage.js";
-import { hashStream } from "./hash-file.js";
+import { type ContentDigest, hashStream } from "./hash-file.js";
 
 /** A landing file ready for DuckDB: a local path to read and the content's hash. */
 export interface AcquiredFile {
   /** Where DuckDB reads the file: in place for a local landing zone, a downloaded copy otherwise. */
   readonly localPath: string;
-  readonly sha256: string;
-  readonly bytes: number;
+  /**
+   * The content's hash. Local files are hashed in the background (the file can be read meanwhile);
+   * settled already for downloaded ones. Marked as handled: await it to see a read failure.
+   */
+  readonly digest: Promise<ContentDigest>;
   /** True when `localPath` is a temporary copy (removed with the run's work folder). */
   readonly downloaded: boolean;
 }
 
 /**
- * Makes a landing file readable by DuckDB and hashes it in one pass. Local files are hashed in place;
- * remote ones (S3) are streamed into `workDir` — never held in memory — and hashed on the way, failing
- * with the transient FILE_CHANGED / FILE_VANISHED when the object changes or disappears meanwhile.
+ * Makes a landing file readable by DuckDB and hashes it. Local files are read in place and hashed in
+ * the background (a missing or unreadable file fails at once); remote ones (S3) are streamed into
+ * `workDir` — never held in memory — and hashed on the way, failing with the transient FILE_CHANGED /
+ * FILE_VANISHED when the object changes or disappears meanwhile.
  *
  * @example
- * const { localPath, sha256 } = await acquireFile(ctx.landing, entry, workDir, 0);
+ * const { localPath, digest } = await acquireFile(ctx.landing, entry, workDir, 0);
+ * const { sha256 } = await digest;
  */
 export async function acquireFile(
   landing: Storage,
@@ -30,8 +35,10 @@ export async function acquireFile(
 ): Promise<AcquiredFile> {
   const inPlace = landing.localPath(entry.path);
   if (inPlace) {
-    const hashed = await hashStream(await landing.createReadStream(entry.path));
-    return { localPath: inPlace, sha256: hashed.sha256, bytes: hashed.bytes, downloaded: false };
+    // Opened now (a missing or unreadable file fails here), hashed while the run goes on.
+    const digest = hashStream(await landing.createReadStream(entry.path));
+    digest.catch(() => undefined);
+    return { localPath: inPlace, digest, downloaded: false };
   }
   const hash = createHash("sha256");
   let bytes = 0;
@@ -43,5 +50,5 @@ export async function acquireFile(
       bytes += chunk.length;
     },
   });
-  return { localPath, sha256: hash.digest("hex"), bytes, downloaded: true };
+  return { localPath, digest: Promise.resolve({ sha256: hash.digest("hex"), bytes }), downloaded: true };
 }

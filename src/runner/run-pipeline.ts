@@ -14,9 +14,11 @@ import { maskExpression } from "../plan/masking.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
+import { loadedHashesSql, loadedSizeSql } from "../warehouse/catalog-sql.js";
 import type { AfterWrite, LedgerEntry, RunRecord, Warehouse } from "../warehouse/warehouse.js";
 import { type AcquiredFile, acquireFile } from "./acquire-file.js";
 import { discoverFiles } from "./discover-files.js";
+import type { ContentDigest } from "./hash-file.js";
 import { planIncremental } from "./incremental.js";
 import { lakeSequence } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
@@ -72,8 +74,13 @@ interface FileWork {
   judged?: JudgedFile;
   /** Earlier loads of the same content (replaced under --force; the crash-repair hint otherwise). */
   priorLoads: readonly LedgerEntry[];
-  /** Data problems send a failed file to unprocessed/; transient ones leave it where it is. */
+  /**
+   * Data problems send a failed file to unprocessed/ (once its hash is known); transient ones leave it
+   * where it is.
+   */
   moveOnFailure: boolean;
+  /** The content's hash while the file is read meanwhile (see `settleDigest`). */
+  digest?: Promise<ContentDigest> | undefined;
 }
 
 /**
@@ -134,7 +141,8 @@ export async function runFilePipeline(
   const works: FileWork[] = [];
   const bytesTotal = entries.reduce((n, e) => n + e.size, 0);
   let bytesDone = 0;
-  const seenInRun = new Set<string>();
+  /** Sizes of this run's files: a file of a size seen before is hashed before it is read. */
+  const sizesInRun = new Set<number>();
   const hasMasks = Object.values(pipeline.columns).some((c) => c.mask !== undefined);
   /** Files hashed (and downloaded) once, even when a run reads them a second time. */
   const acquiredFiles = new Map<string, AcquiredFile>();
@@ -219,17 +227,21 @@ export async function runFilePipeline(
       const reserved = new Set<string>();
       for (const work of works) {
         const { report: file } = work;
-        if (query || (file.status === "failed" && !work.moveOnFailure)) continue;
+        // A failed file moves only for a data problem, and only once its content is known (hashed).
+        if (query || (file.status === "failed" && !(work.moveOnFailure && file.sha256 !== ""))) continue;
         if (options.keepInPlace) {
           file.archived_to = file.path;
           continue;
         }
         const area = file.status === "failed" ? "unprocessed" : "archive";
         const repair = work.priorLoads.find((p) => p.path === file.path && p.archivedTo !== null);
-        file.archived_to =
-          file.status === "skipped_duplicate" && repair?.archivedTo && !reserved.has(repair.archivedTo)
-            ? (reserved.add(repair.archivedTo), repair.archivedTo)
-            : await freeDestination(landing, area, name, file.path, startedAt, reserved);
+        if (file.status === "skipped_duplicate" && repair?.archivedTo && !reserved.has(repair.archivedTo)) {
+          // Crash repair: the file goes where its earlier load said it went.
+          reserved.add(repair.archivedTo);
+          file.archived_to = repair.archivedTo;
+        } else {
+          file.archived_to = await freeDestination(landing, area, name, file.path, startedAt, reserved);
+        }
       }
 
       sumRows();
@@ -289,7 +301,7 @@ export async function runFilePipeline(
         report.error = null;
         delete report.profile;
         delete report.anomalies;
-        seenInRun.clear();
+        sizesInRun.clear();
         bytesDone = 0;
         singlePass = false;
         continue;
@@ -333,6 +345,7 @@ export async function runFilePipeline(
     report.finished_at = new Date().toISOString();
     logger.error({ code: failure.code }, failure.message);
     // Nothing was published: record the failed run; its files stay in the landing zone for the next run.
+    for (const work of works) await settleDigest(work);
     for (const work of works) {
       if (work.report.status === "loaded")
         Object.assign(work.report, { status: "failed", error: failure.message });
@@ -465,6 +478,15 @@ export async function runFilePipeline(
       );
       accepted = new Map(rows.map((r) => [String(r.f), Number(r.n)]));
     }
+    // The files were hashed while the write read them: their content must be new to the ledger.
+    for (const work of loaded) {
+      await settleDigest(work);
+      if (work.report.status === "failed") throw new SinglePassUndone(work.report.error ?? work.report.path);
+    }
+    const hashes = loaded.map((w) => w.report.sha256);
+    if (hashes.length > 0 && (await warehouse.query(loadedHashesSql(name, hashes))).length > 0) {
+      throw new SinglePassUndone("the same content was loaded meanwhile");
+    }
     for (const work of loaded) {
       const staged = work.staged!;
       const file = work.report;
@@ -509,7 +531,73 @@ export async function runFilePipeline(
     return { run: { ...run, report: { ...report } }, ledger: ledgerOf(), quarantineSql };
   }
 
+  /**
+   * Stages one file; its hash is settled before it returns unless the single-pass publish reads the file
+   * (then it is settled after that write, in `completeSinglePass`).
+   */
   async function stageOne(index: number, entry: StorageEntry): Promise<FileWork> {
+    const work = await readOne(index, entry);
+    const readByWrite =
+      singlePass &&
+      work.staged?.deferred &&
+      work.staged.columns.length > 0 &&
+      work.report.status === "loaded";
+    if (!readByWrite) await settleDigest(work);
+    return work;
+  }
+
+  /**
+   * Applies a file's hash to its report: its size is what was hashed (a file that grew or shrank since
+   * it was listed is still being written: left for the next run). A replay's row file is known by its
+   * content and the replay link it belongs to: the same rows replayed again from the same run are a
+   * duplicate, the rows a later replay takes over are not.
+   */
+  function applyDigest(work: FileWork, digest: ContentDigest): void {
+    const file = work.report;
+    if (digest.bytes !== work.entry.size) {
+      markFailed(
+        work,
+        new SluiceError(
+          "FILE_CHANGED",
+          `${file.path}: changed while being read (still being written?); left for the next run`,
+          { transient: true },
+        ),
+        false,
+      );
+      return;
+    }
+    const sha256 =
+      options.replay && work.entry.path.startsWith("replay/")
+        ? createHash("sha256").update(`replay:${options.replay.ofRun}:${digest.sha256}`).digest("hex")
+        : digest.sha256;
+    Object.assign(file, { sha256, size: digest.bytes });
+  }
+
+  /** Waits for a file hashed while it was read and applies its hash (a read failure fails the file). */
+  async function settleDigest(work: FileWork): Promise<void> {
+    const pending = work.digest;
+    if (!pending) return;
+    work.digest = undefined;
+    try {
+      applyDigest(work, await pending);
+    } catch (error) {
+      markFailed(work, readError(work.entry.path, error), false);
+    }
+  }
+
+  /** Fails a file: nothing of it is published; data problems move it to unprocessed/ once hashed. */
+  function markFailed(work: FileWork, error: unknown, moveOnFailure: boolean): FileWork {
+    const file = work.report;
+    const e = asSluiceError(error, "FILE_UNREADABLE", file.path);
+    file.status = "failed";
+    file.error = e.message;
+    work.moveOnFailure = moveOnFailure;
+    file.rows.loaded = 0;
+    logger.warn({ file: file.path, code: e.code }, e.message);
+    return work;
+  }
+
+  async function readOne(index: number, entry: StorageEntry): Promise<FileWork> {
     const file: FileReport = {
       path: entry.path,
       sha256: "",
@@ -521,15 +609,7 @@ export async function runFilePipeline(
       warnings: [],
     };
     const work: FileWork = { entry, report: file, priorLoads: [], moveOnFailure: false };
-    const fail = (error: unknown, moveOnFailure: boolean): FileWork => {
-      const e = asSluiceError(error, "FILE_UNREADABLE", file.path);
-      file.status = "failed";
-      file.error = e.message;
-      work.moveOnFailure = moveOnFailure && file.sha256 !== "";
-      file.rows.loaded = 0;
-      logger.warn({ file: file.path, code: e.code }, e.message);
-      return work;
-    };
+    const fail = (error: unknown, moveOnFailure: boolean): FileWork => markFailed(work, error, moveOnFailure);
     if (query) {
       const staged = await stageQuerySource(warehouse, name, pipeline, query, `sluice_q${index}`);
       Object.assign(file, { sha256: staged.sha256 });
@@ -538,43 +618,54 @@ export async function runFilePipeline(
       work.staged = staged.staged;
       return judgeAndDecide(work, staged.staged, fail);
     }
-    // Hash first: the ledger knows files by content (remote files are downloaded in the same pass).
+    // The ledger knows files by content. Content can only repeat a loaded file (or one of this run) of
+    // the same size, so a file of a new size is read while it is hashed; others are hashed first.
     let localPath: string;
+    let acquired: AcquiredFile;
     try {
       const before = await landing.stat(entry.path);
       if (!before)
         throw new SluiceError("FILE_VANISHED", `${entry.path}: disappeared before it could be read`, {
           transient: true,
         });
-      const acquired = acquiredFiles.get(entry.path) ?? (await acquireFile(landing, entry, workDir, index));
+      acquired = acquiredFiles.get(entry.path) ?? (await acquireFile(landing, entry, workDir, index));
       acquiredFiles.set(entry.path, acquired);
-      Object.assign(file, { sha256: acquired.sha256, size: acquired.bytes });
-      // A replay's row file is known by its content and the replay link it belongs to: the same rows
-      // replayed again from the same run are a duplicate, the rows a later replay takes over are not.
-      if (options.replay && entry.path.startsWith("replay/")) {
-        const sha256 = createHash("sha256")
-          .update(`replay:${options.replay.ofRun}:${acquired.sha256}`)
-          .digest("hex");
-        Object.assign(file, { sha256 });
-      }
       localPath = acquired.localPath;
     } catch (error) {
       return fail(readError(entry.path, error), false);
     }
-    if (seenInRun.has(file.sha256) && !options.force) {
-      file.status = "skipped_duplicate";
-      file.warnings.push("same content as another file of this run");
-      return work;
-    }
-    seenInRun.add(file.sha256);
-    work.priorLoads = await warehouse.loadsOf(name, file.sha256);
-    if (work.priorLoads.length > 0 && !options.force) {
-      file.status = "skipped_duplicate";
-      logger.info(
-        { file: file.path, sha256: file.sha256, first_run: work.priorLoads[0]?.runId },
-        "content already loaded",
-      );
-      return work;
+    const hashWhileReading =
+      !acquired.downloaded &&
+      !options.force &&
+      !options.replay &&
+      !sizesInRun.has(entry.size) &&
+      (await warehouse.query(loadedSizeSql(name, entry.size))).length === 0;
+    sizesInRun.add(entry.size);
+    if (hashWhileReading) {
+      work.digest = acquired.digest;
+    } else {
+      // Earlier files of this run may still be hashing: their content must be known to compare.
+      for (const earlier of works) await settleDigest(earlier);
+      try {
+        applyDigest(work, await acquired.digest);
+      } catch (error) {
+        return fail(readError(entry.path, error), false);
+      }
+      if (file.status === "failed") return work;
+      if (works.some((w) => w.report.sha256 === file.sha256) && !options.force) {
+        file.status = "skipped_duplicate";
+        file.warnings.push("same content as another file of this run");
+        return work;
+      }
+      work.priorLoads = await warehouse.loadsOf(name, file.sha256);
+      if (work.priorLoads.length > 0 && !options.force) {
+        file.status = "skipped_duplicate";
+        logger.info(
+          { file: file.path, sha256: file.sha256, first_run: work.priorLoads[0]?.runId },
+          "content already loaded",
+        );
+        return work;
+      }
     }
     const format = replayed.get(entry.path)?.format ?? source.format ?? formatFromName(entry.path);
     if (!format) {
@@ -605,6 +696,8 @@ export async function runFilePipeline(
           naming: pipeline.naming,
           tablePrefix: `sluice_f${index}`,
           deferred: deferRead && attempt === 0,
+          // Positions matter to checks and dedupe (lines, ties) and to cdc (batch order breaks ties).
+          keepOrder: needsJudging(pipeline) || pipeline.target.mode === "cdc",
         });
       } catch (error) {
         if (!(await landing.stat(entry.path))) {
@@ -645,7 +738,7 @@ export async function runFilePipeline(
       file.rows.quarantined = source.on_malformed === "drop" ? 0 : staged.malformed;
       if (staged.deferred && singlePass) {
         // Read by the publish itself (single pass): counted and decided there.
-        logger.info({ file: file.path, sha256: file.sha256, columns: staged.columns.length }, "planned");
+        logger.info({ file: file.path, columns: staged.columns.length }, "planned");
         return work;
       }
       const lineOf =

@@ -120,6 +120,14 @@ export function loadedHashesSql(pipeline: string, hashes: readonly string[]): st
   return `SELECT sha256, run_id FROM sluice.files WHERE pipeline = ${lit(pipeline)} AND status = 'loaded' AND sha256 IN (${hashes.map(lit).join(", ")})`;
 }
 
+/**
+ * Whether the pipeline has loaded a file of exactly `size` bytes: content can only repeat a loaded
+ * file of the same size, so a file of a new size is read while it is being hashed.
+ */
+export function loadedSizeSql(pipeline: string, size: number): string {
+  return `SELECT 1 AS hit FROM sluice.files WHERE pipeline = ${lit(pipeline)} AND status = 'loaded' AND size = ${Math.trunc(size)} LIMIT 1`;
+}
+
 /** Catalog tables every warehouse keeps besides runs/files/quarantine/checks (shared DDL). */
 export function historyCatalogDdl(dialect: Dialect): string[] {
   const jsonType = dialect === "postgres" ? "JSONB" : "JSON";

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { jsonRows, queryNumber, queryRows } from "../engine/duckdb-query.js";
+import { jsonRows, queryNumber, queryRows, withoutInsertionOrder } from "../engine/duckdb-query.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import {
@@ -158,18 +158,17 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
         batch.target.table && batch.rowsSql
           ? await prepareBatch(con, batch.rowsSql, batch.target, { inPlace: batch.rowsRepeatable === true })
           : undefined;
-      // Rows of a table have no order: letting DuckDB write them as they come keeps both threads busy
-      // (an insert that preserves order funnels through one).
-      await con.run("SET preserve_insertion_order = false");
       try {
-        return await inTransaction(() =>
-          publishInSession(session, con, batch, prepared, {
-            stageBatch: async () => quoteIdent(batchTable),
-            writeQuarantine,
-          }),
+        // Rows of a table have no order: DuckDB writes them as they come, on both threads.
+        return await withoutInsertionOrder(con, () =>
+          inTransaction(() =>
+            publishInSession(session, con, batch, prepared, {
+              stageBatch: async () => quoteIdent(batchTable),
+              writeQuarantine,
+            }),
+          ),
         );
       } finally {
-        await con.run("RESET preserve_insertion_order").catch(() => undefined);
         await con.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
         await con.run(`DROP VIEW IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
       }

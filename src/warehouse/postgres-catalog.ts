@@ -19,6 +19,9 @@ export const postgresCatalogDdl = [
      archived_to text, error text, received_at timestamptz NOT NULL)`,
   "CREATE INDEX IF NOT EXISTS files_sha ON sluice.files (pipeline, sha256)",
   "CREATE UNIQUE INDEX IF NOT EXISTS files_loaded_once ON sluice.files (pipeline, sha256) WHERE status = 'loaded'",
+  // Content can only repeat a loaded file of the same size: the lookup that decides whether a file is
+  // hashed before it is read.
+  "CREATE INDEX IF NOT EXISTS files_loaded_size ON sluice.files (pipeline, size) WHERE status = 'loaded'",
   `CREATE TABLE IF NOT EXISTS sluice.quarantine (
      run_id text NOT NULL, pipeline text NOT NULL, file text, line bigint,
      rules text[] NOT NULL, reasons text[] NOT NULL, "values" jsonb, raw text,

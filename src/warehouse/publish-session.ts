@@ -37,7 +37,8 @@ export async function publishInSession(
   hooks: PublishHooks,
 ): Promise<PublishResult> {
   let { run, ledger, quarantineSql } = batch;
-  const loaded = ledger.filter((e) => e.status === "loaded");
+  // A single-pass batch's files are hashed during its write: checked there (completeAfterWrite).
+  const loaded = ledger.filter((e) => e.status === "loaded" && e.sha256 !== "");
   let skippedDuplicates: string[] = [];
   if (batch.replaces.length === 0 && loaded.length > 0) {
     const already = new Set(
