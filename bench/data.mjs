@@ -60,10 +60,14 @@ export function reportRatio(name, value, target) {
 
 const cli = new URL("../dist/sluice.js", import.meta.url).pathname;
 
-/** Runs the built CLI as a child process, sampling its peak resident memory (VmHWM) until it exits. */
-export function runCli(args, cwd) {
+/** Runs the built CLI as a child process (extra environment variables in `env`), sampling its peak resident memory (VmHWM) until it exits. */
+export function runCli(args, cwd, env = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd,
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, ...env },
+    });
     let peakKb = 0;
     let stdout = "";
     child.stdout.on("data", (d) => {

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { PipelineConfig } from "../config/schema.js";
+import { SluiceError } from "../errors.js";
 import { type CheckResult, compileChecks, interpretSummary } from "../plan/check-compiler.js";
 import { compileDedupe } from "../plan/dedupe.js";
 import { maskExpression, maskedColumnNames } from "../plan/masking.js";
@@ -58,6 +59,10 @@ export async function judgeFile(
   pipeline: PipelineConfig,
   ctx: JudgeContext,
 ): Promise<JudgedFile> {
+  if (staged.deferred && pipeline.checks.length === 0) {
+    // Only the check pass reads a deferred file (and gives its rows their positions).
+    throw new SluiceError("INTERNAL", `${ctx.file}: a deferred read needs checks to be judged; stage it`);
+  }
   const tables: string[] = [];
   const warnings: string[] = [];
   const rowsView = `${ctx.prefix}_rows`;
@@ -141,11 +146,13 @@ export async function judgeFile(
       outTable: `${ctx.prefix}_kept`,
       ...(passing ? { where: passing, exclude: flagColumns } : {}),
     });
-    for (const sql of dedupe.statements) await con.run(sql);
-    keptTable = `${ctx.prefix}_kept`;
+    const [findDropped, keptView] = dedupe.statements;
+    await con.run(findDropped!);
     tables.push(...dedupe.created);
     const counts = (await queryRows(con, dedupe.countSql))[0] ?? {};
     duplicates = Number(counts.duplicates ?? 0);
+    await con.run(duplicates > 0 ? keptView! : dedupe.keptWithoutDropsSql);
+    keptTable = `${ctx.prefix}_kept`;
   } else if (passing) {
     keptTable = `${ctx.prefix}_passing`;
     await con.run(

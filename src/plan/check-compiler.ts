@@ -67,6 +67,13 @@ export interface CheckPlan {
   readonly flagsSql: string;
   /** One aggregate query over `<out>` returning one row; read it with {@link interpretSummary}. */
   readonly summarySql: string;
+  /**
+   * The same summary row computed straight from the stage, without writing `<out>`: `from` is a SELECT
+   * over the stage with one boolean flag per row rule, `aggregates` the summary's columns over it (rule
+   * counts from the flags, so no lists or reasons are built) and `passing` the condition of a row no
+   * error/fatal rule quarantines. A batch can be probed this way before deciding how to publish it.
+   */
+  readonly probe: { readonly from: string; readonly aggregates: readonly string[]; readonly passing: string };
   /** Internal: how to read the summary row. */
   readonly summary: readonly SummaryItem[];
 }
@@ -188,6 +195,9 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
     `count(*) AS "rows"`,
     `count(*) FILTER (WHERE "_sluice_quarantined") AS "quarantined"`,
   ];
+  /** The summary's columns other than the row rules' counts and `quarantined`, shared with the probe. */
+  const datasetAggregates: string[] = [];
+  const ruleFlagCounts: string[] = [];
 
   options.checks.forEach((check, index) => {
     const path = `checks[${index}]`;
@@ -211,6 +221,7 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
       aggregates.push(
         `count(*) FILTER (WHERE list_contains("_sluice_failed_rules", ${quoteLiteral(info.name)})) AS "${col}"`,
       );
+      ruleFlagCounts.push(`count(*) FILTER (WHERE "_sluice_f${index}") AS "${col}"`);
       summary.push({ kind: "row", rule: info, column: col });
       return;
     }
@@ -218,7 +229,7 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
     const d = check as DatasetRule;
     switch (d.rule) {
       case "row_count": {
-        aggregates.push(`count(*)${filter} AS "d${index}"`);
+        datasetAggregates.push(`count(*)${filter} AS "d${index}"`);
         summary.push({ kind: "row_count", rule: info, column: `d${index}`, min: d.min, max: d.max });
         break;
       }
@@ -227,7 +238,7 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
         const ref = requireColumn(types, d.column, path);
         const part = d.rule === "completeness" ? `count(${ref})${filter}` : `count(DISTINCT ${ref})${filter}`;
         const whole = d.rule === "completeness" ? `count(*)${filter}` : `count(${ref})${filter}`;
-        aggregates.push(`${part} AS "d${index}_part"`, `${whole} AS "d${index}_whole"`);
+        datasetAggregates.push(`${part} AS "d${index}_part"`, `${whole} AS "d${index}_whole"`);
         summary.push({
           kind: "share",
           rule: info,
@@ -242,7 +253,7 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
       case "freshness": {
         const ref = requireColumn(types, d.column, path);
         const ts = timestampExpr(ref, types.get(d.column)!);
-        aggregates.push(`epoch_ms(${nowSql}) - epoch_ms(max(${ts})${filter}) AS "d${index}"`);
+        datasetAggregates.push(`epoch_ms(${nowSql}) - epoch_ms(max(${ts})${filter}) AS "d${index}"`);
         summary.push({
           kind: "freshness",
           rule: info,
@@ -260,12 +271,23 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
     }
   });
 
+  const flags = buildFlagsSql(stage, out, rowParts, options.reasons ?? "quarantined");
   return {
     rules,
     outTable,
-    flagsSql: buildFlagsSql(stage, out, rowParts, options.reasons ?? "quarantined"),
-    summarySql: `SELECT ${aggregates.join(", ")} FROM ${out}`,
+    flagsSql: flags.sql,
+    summarySql: `SELECT ${[...aggregates, ...datasetAggregates].join(", ")} FROM ${out}`,
     summary,
+    probe: {
+      from: flags.flagged,
+      aggregates: [
+        `count(*) AS "rows"`,
+        `count(*) FILTER (WHERE ${flags.quarantined}) AS "quarantined"`,
+        ...ruleFlagCounts,
+        ...datasetAggregates,
+      ],
+      passing: `NOT (${flags.quarantined})`,
+    },
   };
 }
 
@@ -274,12 +296,15 @@ function buildFlagsSql(
   out: string,
   parts: readonly { info: RuleInfo; sql: RowRuleSql; scope: string | null }[],
   reasonRows: "quarantined" | "all",
-): string {
+): { readonly sql: string; readonly flagged: string; readonly quarantined: string } {
   if (parts.length === 0) {
-    return (
-      `CREATE TEMP TABLE ${out} AS SELECT *, CAST([] AS VARCHAR[]) AS "_sluice_failed_rules", ` +
-      `CAST([] AS VARCHAR[]) AS "_sluice_reasons", FALSE AS "_sluice_quarantined" FROM ${stage}`
-    );
+    return {
+      sql:
+        `CREATE TEMP TABLE ${out} AS SELECT *, CAST([] AS VARCHAR[]) AS "_sluice_failed_rules", ` +
+        `CAST([] AS VARCHAR[]) AS "_sluice_reasons", FALSE AS "_sluice_quarantined" FROM ${stage}`,
+      flagged: `SELECT * FROM ${stage}`,
+      quarantined: "FALSE",
+    };
   }
   const aux = parts.flatMap((p) => p.sql.aux);
   const joins = parts.flatMap((p) => p.sql.joins);
@@ -303,7 +328,7 @@ function buildFlagsSql(
     `CASE WHEN ${reasonRows === "all" ? any : quarantined} THEN list_filter([${reasons}], lambda x: x IS NOT NULL) ` +
     `ELSE ${empty} END AS "_sluice_reasons", ` +
     `${quarantined} AS "_sluice_quarantined" FROM (${level2})`;
-  return `CREATE TEMP TABLE ${out} AS ${level3}`;
+  return { sql: `CREATE TEMP TABLE ${out} AS ${level3}`, flagged: level2, quarantined };
 }
 
 function num(value: unknown): number | null {

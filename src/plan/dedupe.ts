@@ -27,6 +27,12 @@ export interface DedupePlan {
    * `<out>`, a view of the input without them: the kept rows are never copied.
    */
   readonly statements: readonly string[];
+  /**
+   * The view `<out>` to create instead of the second statement when `<out>_dropped` came out empty
+   * (no duplicates: the usual batch): the same rows without the anti-join against the dropped positions,
+   * which every later read of the view (profile, publish) would otherwise pay for.
+   */
+  readonly keptWithoutDropsSql: string;
   /** One row `{ kept, duplicates }`: rows kept and rows dropped as duplicates, after the statements ran. */
   readonly countSql: string;
   /** What the statements create, in order (drop them in reverse). */
@@ -74,11 +80,14 @@ export function compileDedupe(
   const exclude = options.exclude ?? [];
   const select = exclude.length === 0 ? "*" : `* EXCLUDE (${exclude.map((c) => quoteIdent(c)).join(", ")})`;
   const notDropped = `"_sluice_row" NOT IN (SELECT "_sluice_row" FROM ${dropped})`;
+  const keptView = (filter: string | undefined) =>
+    `CREATE OR REPLACE TEMP VIEW ${out} AS SELECT ${select} FROM ${src}${filter === undefined ? "" : ` WHERE ${filter}`}`;
   return {
     statements: [
       `CREATE OR REPLACE TEMP TABLE ${dropped} AS SELECT "_sluice_row" FROM ${src}${where} QUALIFY NOT (${kept})`,
-      `CREATE OR REPLACE TEMP VIEW ${out} AS SELECT ${select} FROM ${src} WHERE ${condition === undefined ? "" : `${condition} AND `}${notDropped}`,
+      keptView(condition === undefined ? notDropped : `${condition} AND ${notDropped}`),
     ],
+    keptWithoutDropsSql: keptView(condition),
     countSql:
       `SELECT i.n - d.n AS kept, d.n AS duplicates FROM (SELECT count(*) AS n FROM ${dropped}) AS d, ` +
       `(SELECT count(*) AS n FROM ${src}${where}) AS i`,

@@ -6,6 +6,7 @@ import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
 import { queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
+import { probeFile } from "../engine/probe-file.js";
 import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
 import type { CheckResult } from "../plan/check-compiler.js";
@@ -14,7 +15,7 @@ import { maskExpression } from "../plan/masking.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
-import { loadedHashesSql, loadedSizeSql } from "../warehouse/catalog-sql.js";
+import { lastRunJudgedSql, loadedHashesSql, loadedSizeSql } from "../warehouse/catalog-sql.js";
 import type { AfterWrite, LedgerEntry, RunRecord, Warehouse } from "../warehouse/warehouse.js";
 import { type AcquiredFile, acquireFile } from "./acquire-file.js";
 import { discoverFiles } from "./discover-files.js";
@@ -161,6 +162,9 @@ export async function runFilePipeline(
       sumColumns: numericColumns(pipeline),
       query,
       replay: options.replay,
+      lastRunJudged:
+        needsJudging(pipeline) &&
+        (await warehouse.query(lastRunJudgedSql(name))).some((r) => r.judged === true),
     });
     for (;;) {
       for (const [index, entry] of entries.entries()) {
@@ -736,7 +740,31 @@ export async function runFilePipeline(
       file.rows.read = staged.accepted + staged.malformed;
       file.rows.loaded = staged.accepted;
       file.rows.quarantined = source.on_malformed === "drop" ? 0 : staged.malformed;
-      if (staged.deferred && singlePass) {
+      if (staged.deferred && singlePass && needsJudging(pipeline)) {
+        // Checks or dedupe: a clean file is read by the publish like any other; the rest are judged.
+        const probed = await probeFile(con, staged, pipeline, staged.table.replace(/_stage$/, ""));
+        logger.info({ file: file.path, rows: probed.rows, clean: probed.clean }, "probed");
+        if (probed.clean) {
+          work.judged = {
+            keptTable: staged.table,
+            quarantined: 0,
+            duplicates: 0,
+            checks: probed.checks,
+            quarantineSql: undefined,
+            warnings: warnChecks(probed.checks),
+            tables: probed.tables,
+          };
+          file.warnings.push(...work.judged.warnings);
+        } else {
+          for (const view of probed.tables) await con.run(`DROP VIEW IF EXISTS ${quoteIdent(view)}`);
+          if (pipeline.checks.length === 0) {
+            // Dedupe alone has no check pass to read a deferred file: stage it.
+            await con.run(`DROP VIEW IF EXISTS ${quoteIdent(staged.table)}`);
+            continue;
+          }
+        }
+      }
+      if (staged.deferred && singlePass && (work.judged || !needsJudging(pipeline))) {
         // Read by the publish itself (single pass): counted and decided there.
         logger.info({ file: file.path, columns: staged.columns.length }, "planned");
         return work;
@@ -799,9 +827,7 @@ export async function runFilePipeline(
       file.rows.quarantined += judged.quarantined;
       file.rows.duplicates = judged.duplicates;
       file.rows.loaded = staged.accepted - judged.quarantined - judged.duplicates;
-      for (const check of judged.checks.filter((c) => c.severity === "warn" && c.failed > 0)) {
-        file.warnings.push(`check ${check.name} (warn): ${check.message ?? `${check.failed} rows failed`}`);
-      }
+      file.warnings.push(...warnChecks(judged.checks));
       const blocking = judged.checks.filter(
         (c) => c.failed > 0 && (c.severity === "fatal" || (c.level === "dataset" && c.severity === "error")),
       );
@@ -864,6 +890,13 @@ export async function runFilePipeline(
     const row = rows.getRowObjectsJson()[0];
     return row ? `line ${row.line ?? "?"}: ${row.error_type}: ${row.message}` : "unknown";
   }
+}
+
+/** The warnings of `warn` rules that failed. */
+function warnChecks(checks: readonly CheckResult[]): string[] {
+  return checks
+    .filter((c) => c.severity === "warn" && c.failed > 0)
+    .map((c) => `check ${c.name} (warn): ${c.message ?? `${c.failed} rows failed`}`);
 }
 
 /** Checks, dedupe or masks: the file goes through the judge stage. */

@@ -8,9 +8,12 @@ export const SINGLE_PASS_MAX_FILES = 16;
 /**
  * Whether a run may publish in a single pass: its CSV files are not staged into temporary tables but
  * read once, by the statement that writes the target (the way `CREATE TABLE AS SELECT * FROM read_csv`
- * works), with malformed records captured during that read. Everything a run decides from the rows
- * before publishing rules it out:
- * - checks or dedupe (rows are judged before they are written),
+ * works), with malformed records captured during that read. Checks and dedupe probe each file first
+ * (one aggregate read, nothing written): a clean file — no row quarantined, no blocking rule failing,
+ * no repeated key — is then published in the single pass; any other is judged the staged way. A
+ * pipeline whose last run quarantined rows or dropped duplicates skips the probe (its batches are
+ * rarely clean: the probe would be a wasted read). Everything else a run decides from the rows before
+ * publishing rules it out:
  * - a mode other than append/replace, or keys (key checks read the batch first),
  * - declared numeric columns (their sums are reconciled against a separate read of the batch),
  * - a lake target, `anomalies.fail`, incremental cursors, warehouse sources and replays,
@@ -33,6 +36,8 @@ export function singlePassAllowed(
     readonly sumColumns: readonly string[];
     readonly query?: unknown;
     readonly replay?: unknown;
+    /** The pipeline's last run quarantined rows for its checks or dropped duplicates. */
+    readonly lastRunJudged?: boolean;
   },
 ): boolean {
   const target = pipeline.target;
@@ -43,8 +48,7 @@ export function singlePassAllowed(
     lakeTargetPlan(target) === undefined &&
     (target.mode === "append" || target.mode === "replace") &&
     (target.keys ?? []).length === 0 &&
-    pipeline.checks.length === 0 &&
-    pipeline.dedupe === undefined &&
+    !((pipeline.checks.length > 0 || pipeline.dedupe !== undefined) && run.lastRunJudged === true) &&
     pipeline.incremental === undefined &&
     pipeline.anomalies?.fail !== true &&
     run.files <= SINGLE_PASS_MAX_FILES &&

@@ -128,6 +128,14 @@ export function loadedSizeSql(pipeline: string, size: number): string {
   return `SELECT 1 AS hit FROM sluice.files WHERE pipeline = ${lit(pipeline)} AND status = 'loaded' AND size = ${Math.trunc(size)} LIMIT 1`;
 }
 
+/**
+ * Whether the pipeline's latest run quarantined rows for its checks (malformed ones aside) or dropped
+ * duplicates: one row `{ judged }` (none before the first run).
+ */
+export function lastRunJudgedSql(pipeline: string): string {
+  return `SELECT (coalesce(rows_quarantined, 0) - coalesce(rows_malformed, 0) > 0 OR coalesce(rows_duplicates, 0) > 0) AS judged FROM sluice.runs WHERE pipeline = ${lit(pipeline)} ORDER BY started_at DESC LIMIT 1`;
+}
+
 /** Catalog tables every warehouse keeps besides runs/files/quarantine/checks (shared DDL). */
 export function historyCatalogDdl(dialect: Dialect): string[] {
   const jsonType = dialect === "postgres" ? "JSONB" : "JSON";

@@ -73,6 +73,25 @@ describe("dedupe on DuckDB", () => {
     expect((await describeTable(`${t}_d`)).map((c) => c.name)).not.toContain("ok");
     expect(await rows(plan.countSql)).toEqual([{ kept: "2", duplicates: "0" }]);
   });
+
+  test("without duplicates the kept view skips the anti-join and holds the same rows", async () => {
+    const t = await stage("id, ok", ["CAST(1 AS INTEGER), TRUE", "2, FALSE", "3, TRUE", "NULL, TRUE"]);
+    const plan = compileDedupe({ keys: ["id"], keep: "last" }, t, {
+      outTable: `${t}_d`,
+      where: "ok",
+      exclude: ["ok"],
+    });
+    await db.run(plan.statements[0]!);
+    expect(await rows(plan.countSql)).toEqual([{ kept: "3", duplicates: "0" }]);
+    const read = () => rows(`SELECT id, _sluice_row FROM "${t}_d" ORDER BY _sluice_row`);
+    await db.run(plan.statements[1]!);
+    const general = await read();
+    await db.run(plan.keptWithoutDropsSql);
+    expect(await read()).toEqual(general);
+    expect(general.map((r) => r.id)).toEqual([1, 3, null]);
+    expect(plan.keptWithoutDropsSql).not.toContain("_dropped");
+    expect(plan.keptWithoutDropsSql).toContain("WHERE (ok)");
+  });
 });
 
 describe("masks on DuckDB", () => {

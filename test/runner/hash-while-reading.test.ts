@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadProject } from "../../src/config/load-config.js";
 import { createProjectContext, type ProjectContext } from "../../src/runner/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
@@ -66,9 +66,18 @@ const checked = pipelineYaml(
 );
 
 describe.each([
-  ["single pass", plain],
-  ["checked (staged)", checked],
-])("hashing while reading: %s", (_, yaml) => {
+  ["single pass", plain, true],
+  ["checked (probed, then a single pass)", checked, true],
+  ["checked (staged)", checked, false],
+])("hashing while reading: %s", (_, yaml, singlePass) => {
+  const previous = process.env.SLUICE_SINGLE_PASS;
+  beforeEach(() => {
+    if (!singlePass) process.env.SLUICE_SINGLE_PASS = "0";
+  });
+  afterEach(() => {
+    if (previous === undefined) delete process.env.SLUICE_SINGLE_PASS;
+    else process.env.SLUICE_SINGLE_PASS = previous;
+  });
   it("records every file's hash; same-size files are hashed first; duplicates are skipped", async () => {
     const a = "id,name\n1,ann\n2,bob\n";
     const sameSize = "id,name\n3,cat\n4,dan\n";

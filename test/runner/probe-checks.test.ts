@@ -1,0 +1,187 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadProject } from "../../src/config/load-config.js";
+import { createProjectContext } from "../../src/runner/project-context.js";
+import { runProject } from "../../src/runner/run-project.js";
+import type { RunReport } from "../../src/runner/run-report.js";
+import { addFile, makeProject, pipelineYaml } from "../support/cli.js";
+
+// A checked or deduplicated CSV file is probed first (one aggregate read, nothing written): a clean file
+// is published in a single pass, any other judged the staged way. These tests pin that the two ways give
+// the same report, rows and quarantine, that the probe sends exactly the files it must to the staged
+// way (quarantined rows, repeated keys — NULL keys included —, blocking rules), and that a pipeline
+// whose last run was not clean skips the probe.
+
+interface Outcome {
+  readonly report: Omit<RunReport, "run_id" | "started_at" | "finished_at" | "files" | "log"> & {
+    files: unknown[];
+  };
+  readonly rows: unknown[];
+  readonly quarantine: unknown[];
+  /** The `clean` field of each "probed" log line of the run. */
+  readonly probes: boolean[];
+}
+
+const previous = process.env.SLUICE_SINGLE_PASS;
+afterEach(() => {
+  if (previous === undefined) delete process.env.SLUICE_SINGLE_PASS;
+  else process.env.SLUICE_SINGLE_PASS = previous;
+});
+
+function probesOf(dir: string, runId: string): boolean[] {
+  const logs = join(dir, "landing", "logs");
+  return readdirSync(logs, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(`${runId}.jsonl`))
+    .flatMap((f) => readFileSync(join(logs, f), "utf8").trim().split("\n"))
+    .map((l) => JSON.parse(l) as { msg: string; clean?: boolean })
+    .filter((l) => l.msg === "probed")
+    .map((l) => l.clean === true);
+}
+
+async function run(dir: string, singlePass: boolean): Promise<Outcome> {
+  if (singlePass) delete process.env.SLUICE_SINGLE_PASS;
+  else process.env.SLUICE_SINGLE_PASS = "0";
+  const ctx = createProjectContext(await loadProject({ cwd: dir }));
+  const [report] = await runProject(ctx);
+  const warehouse = await ctx.openWarehouse({ readOnly: true });
+  try {
+    const hasTable = (await warehouse.query("SELECT 1 FROM duckdb_tables() WHERE table_name = 't'")).length;
+    const rows = hasTable
+      ? await warehouse.query(
+          "SELECT * EXCLUDE (_sluice_run_id, _sluice_loaded_at) FROM t ORDER BY ALL NULLS FIRST",
+        )
+      : [];
+    const quarantine = await warehouse.query(
+      `SELECT file, line, rules, reasons, "values", raw FROM sluice.quarantine ORDER BY line`,
+    );
+    const { run_id, started_at, finished_at, files, profile, log, ...rest } = report!;
+    return {
+      report: {
+        ...rest,
+        quarantine: rest.quarantine === null ? null : "quarantine/<run>",
+        files: files.map(({ archived_to, ...f }) => ({ ...f, archived: archived_to !== null })),
+        // The profile describes the same rows; only how it is read differs.
+        ...(profile ? { profile: { ...profile } } : {}),
+      } as Outcome["report"],
+      rows,
+      quarantine,
+      probes: probesOf(dir, run_id),
+    };
+  } finally {
+    await warehouse.close();
+  }
+}
+
+/** Runs the same project twice, probed (default) and staged only; both must give the same outcome. */
+async function bothWays(yaml: string, files: Record<string, string>): Promise<Outcome> {
+  const probed = await run(makeProject(yaml, files), true);
+  const staged = await run(makeProject(yaml, files), false);
+  expect(staged.probes).toEqual([]);
+  expect(probed.report).toEqual(staged.report);
+  expect(probed.rows).toEqual(staged.rows);
+  expect(probed.quarantine).toEqual(staged.quarantine);
+  return probed;
+}
+
+const checked = (extra = "") =>
+  pipelineYaml(
+    `t:\n  source: { path: "in/*.csv" }\n  columns:\n    email: { mask: email }\n  derive:\n    big: "amount > 50"\n  checks:\n    - { rule: not_null, columns: [id] }\n    - { rule: range, column: amount, min: 0, max: 100, severity: warn }\n    - { rule: completeness, column: email, min: 0.5, severity: warn }\n    - { rule: row_count, min: 1 }\n  dedupe: { keys: [id], keep: last, order_by: ts }\n${extra}  target: { table: t, mode: append }`,
+  );
+
+const header = "id,amount,email,ts\n";
+const cleanRows = [
+  "1,10.5,ann@example.com,2024-01-01",
+  "2,250,bob@example.com,2024-01-02",
+  "3,40,,2024-01-03",
+  "4,99.5,dan@example.com,2024-01-04",
+];
+
+describe("probing checked files", () => {
+  it("a clean file is published in one pass with the report, rows and warnings of the staged way", async () => {
+    const out = await bothWays(checked(), { "landing/in/a.csv": header + cleanRows.join("\n") });
+    expect(out.probes).toEqual([true]);
+    expect(out.report.status).toBe("succeeded");
+    expect(out.report.rows).toMatchObject({ read: 4, loaded: 4, quarantined: 0, duplicates: 0 });
+    // The warn rule failed on one row: counted, reported, row kept.
+    expect(out.report.checks.find((c) => c.name === "range(amount)")).toMatchObject({ failed: 1 });
+    expect(JSON.stringify(out.report.files)).toContain("check range(amount) (warn)");
+    // Masks and derived columns applied the same way.
+    expect(out.rows).toContainEqual(
+      expect.objectContaining({ id: "2", email: "b***@example.com", big: true }),
+    );
+    expect(out.report.profile).toBeDefined();
+  });
+
+  it("quarantined rows send the file to the staged way: same lines, rules and reasons", async () => {
+    const rows = [...cleanRows, ",5,eve@example.com,2024-01-05", "6,7,fay@example.com,2024-01-06"];
+    const out = await bothWays(checked("  max_failure_rate: 0.5\n"), {
+      "landing/in/a.csv": header + rows.join("\n"),
+    });
+    expect(out.probes).toEqual([false]);
+    expect(out.report.rows).toMatchObject({ read: 6, loaded: 5, quarantined: 1 });
+    expect(out.quarantine).toEqual([expect.objectContaining({ line: "6", rules: ["not_null(id)"] })]);
+  });
+
+  it("repeated keys send the file to the staged way and are deduplicated as configured", async () => {
+    const rows = [...cleanRows, "2,20,bo2@example.com,2024-02-01", "2,30,bo3@example.com,2023-01-01"];
+    const out = await bothWays(checked(), { "landing/in/a.csv": header + rows.join("\n") });
+    expect(out.probes).toEqual([false]);
+    expect(out.report.rows).toMatchObject({ loaded: 4, duplicates: 2 });
+    expect(out.rows).toContainEqual(expect.objectContaining({ id: "2", amount: 20 }));
+  });
+
+  it("two rows with a NULL key repeat (dedupe treats NULL keys as equal)", async () => {
+    const yaml = pipelineYaml(
+      `t:\n  source: { path: "in/*.csv" }\n  dedupe: { keys: [k], keep: first }\n  target: { table: t, mode: append }`,
+    );
+    const out = await bothWays(yaml, { "landing/in/a.csv": "k,v\n1,a\n,b\n2,c\n,d\n" });
+    expect(out.probes).toEqual([false]);
+    expect(out.report.rows).toMatchObject({ loaded: 3, duplicates: 1 });
+    const single = await bothWays(yaml, { "landing/in/a.csv": "k,v\n1,a\n,b\n2,c\n" });
+    expect(single.probes).toEqual([true]);
+    expect(single.report.rows).toMatchObject({ loaded: 3, duplicates: 0 });
+  });
+
+  it("keys of several columns repeat only when every column matches", async () => {
+    const yaml = pipelineYaml(
+      `t:\n  source: { path: "in/*.csv" }\n  dedupe: { keys: [a, b], keep: last }\n  target: { table: t, mode: append }`,
+    );
+    const distinct = await bothWays(yaml, { "landing/in/a.csv": "a,b,v\n1,1,x\n1,2,y\n2,1,z\n,1,n\n,2,m\n" });
+    expect(distinct.probes).toEqual([true]);
+    const repeated = await bothWays(yaml, { "landing/in/a.csv": "a,b,v\n1,1,x\n1,2,y\n,2,z\n,2,w\n" });
+    expect(repeated.probes).toEqual([false]);
+    expect(repeated.report.rows).toMatchObject({ loaded: 3, duplicates: 1 });
+  });
+
+  it("a failing dataset rule fails the run the same way; nothing is published", async () => {
+    const yaml = checked().replace("{ rule: row_count, min: 1 }", "{ rule: row_count, min: 10 }");
+    const out = await bothWays(yaml, { "landing/in/a.csv": header + cleanRows.join("\n") });
+    expect(out.probes).toEqual([false]);
+    expect(out.report.status).toBe("failed");
+    expect(out.report.error).toContain("row_count");
+    expect(out.rows).toEqual([]);
+  });
+
+  it("malformed rows of a clean file are quarantined by the single pass like the staged way", async () => {
+    const rows = [...cleanRows.slice(0, 2), "5,1,x@example.com,2024-01-05,extra", ...cleanRows.slice(2)];
+    const out = await bothWays(checked("  max_failure_rate: 0.5\n"), {
+      "landing/in/a.csv": header + rows.join("\n"),
+    });
+    expect(out.probes).toEqual([true]);
+    expect(out.report.rows).toMatchObject({ loaded: 4, malformed: 1, quarantined: 1 });
+    expect(out.quarantine).toEqual([expect.objectContaining({ line: "4", rules: ["malformed"] })]);
+  });
+
+  it("a pipeline whose last run quarantined rows skips the probe until a run is clean again", async () => {
+    const dir = makeProject(checked(), {
+      "landing/in/a.csv": `${header + cleanRows.join("\n")}\n,1,x@example.com,2024-01-09\n`,
+    });
+    expect((await run(dir, true)).probes).toEqual([false]);
+    addFile(dir, "landing/in/b.csv", `${header}10,1,a@example.com,2024-03-01\n`);
+    const second = await run(dir, true);
+    expect([second.report.status, second.probes]).toEqual(["succeeded", []]);
+    addFile(dir, "landing/in/c.csv", `${header}11,1,a@example.com,2024-03-02\n`);
+    expect((await run(dir, true)).probes).toEqual([true]);
+  });
+});
