@@ -45,6 +45,7 @@ export type SluiceErrorCode =
   | "CHECK_FATAL"
   | "SCHEMA_CHANGE"
   | "KEY_VIOLATION"
+  | "EXPRESSION_INVALID"
   | "WAREHOUSE_LOCKED"
   | "WAREHOUSE_ERROR"
   | "QUERY_FAILED"

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
+import { bindExpressions } from "../engine/bind-expressions.js";
 import { queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
 import { probeFile } from "../engine/probe-file.js";
@@ -740,6 +741,12 @@ export async function runFilePipeline(
       file.rows.read = staged.accepted + staged.malformed;
       file.rows.loaded = staged.accepted;
       file.rows.quarantined = source.on_malformed === "drop" ? 0 : staged.malformed;
+      try {
+        await bindExpressions(con, staged, pipeline, entry.path);
+      } catch (error) {
+        // The configuration does not fit this file's types: the file itself stays where it is.
+        return fail(error, false);
+      }
       if (staged.deferred && singlePass && needsJudging(pipeline)) {
         // Checks or dedupe: a clean file is read by the publish like any other; the rest are judged.
         const probed = await probeFile(con, staged, pipeline, staged.table.replace(/_stage$/, ""));
