@@ -65,7 +65,7 @@ async function bindError(con: DuckDBConnection, sql: string): Promise<string | u
 
 function invalid(file: string, key: string, sql: string, problem: string, staged: StagedFile): SluiceError {
   const used = staged.columns.filter((c) =>
-    new RegExp(`(^|[^A-Za-z0-9_])${escape(c.name)}($|[^A-Za-z0-9_])`).test(sql),
+    new RegExp(`(^|[^A-Za-z0-9_])${escapeRegExp(c.name)}($|[^A-Za-z0-9_])`).test(sql),
   );
   const types =
     used.length > 0 ? ` (in this file: ${used.map((c) => `${c.name} ${c.type}`).join(", ")})` : "";
@@ -75,6 +75,6 @@ function invalid(file: string, key: string, sql: string, problem: string, staged
   );
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
