@@ -173,6 +173,20 @@ describe("probing checked files", () => {
     expect(out.quarantine).toEqual([expect.objectContaining({ line: "4", rules: ["malformed"] })]);
   });
 
+  it.each(["append", "replace"])(
+    "a run of a clean and a dirty file (%s): one published in the single pass, one judged",
+    async (mode) => {
+      const yaml = checked("  max_failure_rate: 0.5\n").replace("mode: append", `mode: ${mode}`);
+      const out = await bothWays(yaml, {
+        "landing/in/a.csv": header + cleanRows.join("\n"),
+        "landing/in/b.csv": `${header}7,1,g@example.com,2024-02-01\n,2,h@example.com,2024-02-02\n`,
+      });
+      expect(out.probes).toEqual([true, false]);
+      expect(out.report.rows).toMatchObject({ read: 6, loaded: 5, quarantined: 1 });
+      expect(out.rows.map((r) => (r as { id: string }).id)).toEqual(["1", "2", "3", "4", "7"]);
+    },
+  );
+
   it("a pipeline whose last run quarantined rows skips the probe until a run is clean again", async () => {
     const dir = makeProject(checked(), {
       "landing/in/a.csv": `${header + cleanRows.join("\n")}\n,1,x@example.com,2024-01-09\n`,
