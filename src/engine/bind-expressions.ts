@@ -2,7 +2,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { PipelineConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { shapeSql } from "../plan/shape-sql.js";
-import { quoteIdent } from "../plan/sql-text.js";
+import { expressionProbeSql } from "../plan/sql-expression.js";
 import type { StagedFile } from "./stage-file.js";
 
 /**
@@ -22,20 +22,16 @@ export async function bindExpressions(
   pipeline: PipelineConfig,
   file: string,
 ): Promise<void> {
-  const table = quoteIdent(staged.table);
-  const rowColumns = `SELECT *, NULL::BIGINT AS _sluice_row FROM ${table}`;
-  const expressions: { key: string; sql: string; over: string }[] = [];
+  // Checks, scopes and dedupe order see the staged row (plus its position).
+  const rowColumns = [...staged.columns, { name: "_sluice_row", type: "BIGINT" }];
+  const expressions: { key: string; sql: string }[] = [];
   pipeline.checks.forEach((check, index) => {
-    if (check.rule === "expression") {
-      expressions.push({ key: `checks[${index}].sql`, sql: check.sql, over: rowColumns });
-    }
-    if (check.where) expressions.push({ key: `checks[${index}].where`, sql: check.where, over: rowColumns });
+    if (check.rule === "expression") expressions.push({ key: `checks[${index}].sql`, sql: check.sql });
+    if (check.where) expressions.push({ key: `checks[${index}].where`, sql: check.where });
   });
-  if (pipeline.dedupe?.order_by) {
-    expressions.push({ key: "dedupe.order_by", sql: pipeline.dedupe.order_by, over: rowColumns });
-  }
-  for (const { key, sql, over } of expressions) {
-    const problem = await bindError(con, `SELECT (${sql}) FROM (${over})`);
+  if (pipeline.dedupe?.order_by) expressions.push({ key: "dedupe.order_by", sql: pipeline.dedupe.order_by });
+  for (const { key, sql } of expressions) {
+    const problem = await bindError(con, expressionProbeSql(sql, rowColumns));
     if (problem) throw invalid(file, key, sql, problem, staged);
   }
   // Each derived column sees the shaped row (masks applied) and the derived columns before it.

@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { PipelineConfig } from "../config/schema.js";
-import { type CheckResult, compileChecks, interpretSummary } from "../plan/check-compiler.js";
+import { blocksPublish, type CheckResult, compileChecks, interpretSummary } from "../plan/check-compiler.js";
+import { dedupeRepeatProbe } from "../plan/dedupe.js";
 import { maskedColumnNames } from "../plan/masking.js";
 import { type ColumnInfo, quoteIdent } from "../plan/sql-text.js";
 import { queryRows } from "./duckdb-query.js";
@@ -16,7 +17,7 @@ export interface ProbedFile {
   readonly checks: readonly CheckResult[];
   /** Rows read (malformed records excluded). */
   readonly rows: number;
-  /** Temporary views to drop when the run ends. */
+  /** Temporary views to drop when the run ends (none when the file is not clean: dropped already). */
   readonly tables: readonly string[];
 }
 
@@ -55,40 +56,13 @@ export async function probeFile(
           maskedColumns: maskedColumnNames(pipeline.columns),
         })
       : undefined;
+  const keys = pipeline.dedupe ? dedupeRepeatProbe(pipeline.dedupe, plan?.probe.passing) : undefined;
+  const aggregates = [...(plan?.probe.aggregates ?? [`count(*) AS "rows"`]), ...(keys?.aggregates ?? [])];
   const from = plan?.probe.from ?? `SELECT * FROM ${quoteIdent(rowsView)}`;
-  const passing = plan?.probe.passing ?? "TRUE";
-  const aggregates = [...(plan?.probe.aggregates ?? [`count(*) AS "rows"`])];
-  const keys = pipeline.dedupe?.keys ?? [];
-  if (keys.length > 0) {
-    // Keys repeat among the passing rows unless their distinct count is their count. NULL keys are
-    // equal to each other in dedupe (as in GROUP BY): two passing rows with a NULL key repeat.
-    const [only] = keys;
-    const key =
-      keys.length === 1
-        ? quoteIdent(only!)
-        : `struct_pack(${keys.map((k, i) => `k${i} := ${quoteIdent(k)}`).join(", ")})`;
-    aggregates.push(
-      `count(*) FILTER (WHERE ${passing}) AS "sluice_passing"`,
-      `count(DISTINCT ${key}) FILTER (WHERE ${passing}) AS "sluice_distinct_keys"`,
-      keys.length === 1
-        ? `count(*) FILTER (WHERE ${passing} AND ${quoteIdent(only!)} IS NULL) AS "sluice_null_keys"`
-        : `0 AS "sluice_null_keys"`,
-    );
-  }
   const row = (await queryRows(con, `SELECT ${aggregates.join(", ")} FROM (${from})`))[0] ?? {};
   const checks = plan ? interpretSummary(plan, row) : [];
-  const quarantined = Number(row.quarantined ?? 0);
-  const nullKeys = Number(row.sluice_null_keys ?? 0);
-  const repeats =
-    keys.length > 0 &&
-    Number(row.sluice_distinct_keys ?? 0) + Math.min(nullKeys, 1) < Number(row.sluice_passing ?? 0);
-  const blocking = checks.some(
-    (c) => c.failed > 0 && (c.severity === "fatal" || (c.level === "dataset" && c.severity === "error")),
-  );
-  return {
-    clean: quarantined === 0 && !repeats && !blocking,
-    checks,
-    rows: Number(row.rows ?? 0),
-    tables: [rowsView],
-  };
+  const clean =
+    Number(row.quarantined ?? 0) === 0 && !(keys?.repeats(row) ?? false) && !checks.some(blocksPublish);
+  if (!clean) await con.run(`DROP VIEW IF EXISTS ${quoteIdent(rowsView)}`);
+  return { clean, checks, rows: Number(row.rows ?? 0), tables: clean ? [rowsView] : [] };
 }

@@ -123,6 +123,20 @@ export interface CheckResult {
 }
 
 /**
+ * Whether a failed rule stops the file from being published: any `fatal` rule, and dataset rules of
+ * severity `error` (row rules of severity `error` quarantine their rows instead).
+ *
+ * @example
+ * results.filter(blocksPublish) // => the rules to name in the file's error
+ */
+export function blocksPublish(result: CheckResult): boolean {
+  return (
+    result.failed > 0 &&
+    (result.severity === "fatal" || (result.level === "dataset" && result.severity === "error"))
+  );
+}
+
+/**
  * Milliseconds in a duration like `10m`, `3d`, `250ms`.
  *
  * @example

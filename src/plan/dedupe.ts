@@ -94,3 +94,43 @@ export function compileDedupe(
     created: [`${outName}_dropped`, outName],
   };
 }
+
+/** Aggregates telling whether dedupe would drop anything, and how to read them (see {@link dedupeRepeatProbe}). */
+export interface DedupeRepeatProbe {
+  /** Aggregate expressions, each `AS` a `sluice_*` column, to add to a one-row query over the batch. */
+  readonly aggregates: readonly string[];
+  /** Whether a key repeats among the rows, from that query's row. */
+  readonly repeats: (row: Readonly<Record<string, unknown>>) => boolean;
+}
+
+/**
+ * Whether dedupe would drop any row, as aggregates over the batch (no window, nothing written): keys
+ * repeat among the rows matching `where` unless their distinct count is their count. NULL keys are equal
+ * to each other, as in the dedupe itself: two rows with a NULL key repeat.
+ *
+ * @example
+ * const probe = dedupeRepeatProbe({ keys: ["order_id"] }, "NOT quarantined");
+ * probe.repeats((await con.runAndReadAll(`SELECT ${probe.aggregates.join(", ")} FROM batch`)).getRowObjectsJson()[0]!)
+ */
+export function dedupeRepeatProbe(config: Pick<DedupeConfig, "keys">, where = "TRUE"): DedupeRepeatProbe {
+  const [only, ...more] = config.keys;
+  if (only === undefined)
+    throw new SluiceError("CONFIG_INVALID", "dedupe.keys: list at least one key column");
+  // One key: count(DISTINCT) skips NULLs, so NULL keys are counted apart. Several: a struct is never NULL.
+  const key =
+    more.length === 0
+      ? quoteIdent(only)
+      : `struct_pack(${config.keys.map((k, i) => `k${i} := ${quoteIdent(k)}`).join(", ")})`;
+  const nullKeys =
+    more.length === 0 ? `count(*) FILTER (WHERE ${where} AND ${quoteIdent(only)} IS NULL)` : "0";
+  return {
+    aggregates: [
+      `count(*) FILTER (WHERE ${where}) AS "sluice_keyed_rows"`,
+      `count(DISTINCT ${key}) FILTER (WHERE ${where}) AS "sluice_distinct_keys"`,
+      `${nullKeys} AS "sluice_null_keys"`,
+    ],
+    repeats: (row) =>
+      Number(row.sluice_distinct_keys ?? 0) + Math.min(Number(row.sluice_null_keys ?? 0), 1) <
+      Number(row.sluice_keyed_rows ?? 0),
+  };
+}

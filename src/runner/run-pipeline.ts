@@ -10,7 +10,7 @@ import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } f
 import { probeFile } from "../engine/probe-file.js";
 import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
-import type { CheckResult } from "../plan/check-compiler.js";
+import { blocksPublish, type CheckResult } from "../plan/check-compiler.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
 import { maskExpression } from "../plan/masking.js";
 import { shapeSql } from "../plan/shape-sql.js";
@@ -158,15 +158,18 @@ export async function runFilePipeline(
     // A run that died between its lake commit and its warehouse commit used a sequence the catalog never saw.
     report.sequence = Math.max(report.sequence, (await lakeSequence(ctx, con, name, pipeline)) + 1);
     if (hasMasks) await setMaskSalt(con, process.env.SLUICE_MASK_SALT ?? "");
-    singlePass = singlePassAllowed(warehouse, pipeline, {
+    const runShape = {
       files: entries.length,
       sumColumns: numericColumns(pipeline),
       query,
       replay: options.replay,
-      lastRunJudged:
-        needsJudging(pipeline) &&
-        (await warehouse.query(lastRunJudgedSql(name))).some((r) => r.judged === true),
-    });
+    };
+    singlePass = singlePassAllowed(warehouse, pipeline, runShape);
+    if (singlePass && needsJudging(pipeline)) {
+      // Asked of the catalog only when the answer can matter.
+      const lastRunJudged = (await warehouse.query(lastRunJudgedSql(name))).some((r) => r.judged === true);
+      singlePass = singlePassAllowed(warehouse, pipeline, { ...runShape, lastRunJudged });
+    }
     for (;;) {
       for (const [index, entry] of entries.entries()) {
         options.onProgress?.({
@@ -762,13 +765,10 @@ export async function runFilePipeline(
             tables: probed.tables,
           };
           file.warnings.push(...work.judged.warnings);
-        } else {
-          for (const view of probed.tables) await con.run(`DROP VIEW IF EXISTS ${quoteIdent(view)}`);
-          if (pipeline.checks.length === 0) {
-            // Dedupe alone has no check pass to read a deferred file: stage it.
-            await con.run(`DROP VIEW IF EXISTS ${quoteIdent(staged.table)}`);
-            continue;
-          }
+        } else if (pipeline.checks.length === 0) {
+          // Dedupe alone has no check pass to read a deferred file: stage it.
+          await con.run(`DROP VIEW IF EXISTS ${quoteIdent(staged.table)}`);
+          continue;
         }
       }
       if (staged.deferred && singlePass && (work.judged || !needsJudging(pipeline))) {
@@ -835,9 +835,7 @@ export async function runFilePipeline(
       file.rows.duplicates = judged.duplicates;
       file.rows.loaded = staged.accepted - judged.quarantined - judged.duplicates;
       file.warnings.push(...warnChecks(judged.checks));
-      const blocking = judged.checks.filter(
-        (c) => c.failed > 0 && (c.severity === "fatal" || (c.level === "dataset" && c.severity === "error")),
-      );
+      const blocking = judged.checks.filter(blocksPublish);
       if (blocking.length > 0) {
         const what = blocking.map(
           (c) => `${c.name} [${c.severity}]: ${c.message ?? `${c.failed} rows failed`}`,
