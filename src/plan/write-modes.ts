@@ -143,6 +143,40 @@ export function writeSteps(request: WriteRequest): WriteStep[] {
   }
 }
 
+/** The parts of a PostgreSQL merge over a unique index on the keys, shared by its two shapes. */
+interface UpsertParts {
+  /** Matched target rows (every target column) with `_sluice_changed`. */
+  readonly old: string;
+  /** Saves the changed matched rows as before-images (from `old`). */
+  readonly saved: string;
+  /** `INSERT ... ON CONFLICT DO UPDATE ... WHERE <changed>`, returning the summed columns. */
+  readonly written: string;
+  /** `count(*) AS n, sum(..) AS s0, ...` over rows carrying the summed columns. */
+  readonly aggregates: string;
+  readonly sums: readonly string[];
+}
+
+function postgresUpsertParts(request: WriteRequest): UpsertParts {
+  const { target, stage, keys } = request;
+  const compare = compared(request);
+  const updates = request.columns.filter((c) => !keys.includes(c));
+  const cols = request.columns;
+  const onConflict =
+    updates.length > 0 && compare.length > 0
+      ? `DO UPDATE SET ${updates.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(", ")} WHERE ${changed(compare, "t", "EXCLUDED")}`
+      : "DO NOTHING";
+  const targetCols = request.targetColumns;
+  const sums = (request.sumColumns ?? []).filter((c) => cols.includes(c));
+  const returning = sums.length > 0 ? sums.map(q).join(", ") : "1";
+  return {
+    old: `SELECT ${targetCols.map((c) => `t.${q(c)}`).join(", ")}, ${changed(compare)} AS _sluice_changed FROM ${target} AS t JOIN ${stage} AS s ON ${keyJoin(keys, "t", "s")}`,
+    saved: `INSERT INTO ${request.undo} (_sluice_undo_run, ${targetCols.map(q).join(", ")}) SELECT ${quoteLiteral(request.runId)}, ${targetCols.map(q).join(", ")} FROM old WHERE _sluice_changed RETURNING 1`,
+    written: `INSERT INTO ${target} AS t (${cols.map(q).join(", ")}) SELECT ${cols.map((c) => `s.${q(c)}`).join(", ")} FROM ${stage} AS s ON CONFLICT (${keys.map(q).join(", ")}) ${onConflict} RETURNING ${returning}`,
+    aggregates: ["count(*) AS n", ...sums.map((c, i) => `sum(${q(c)}) AS s${i}`)].join(", "),
+    sums,
+  };
+}
+
 /**
  * PostgreSQL merge. With a unique index on the keys it is one statement: a data-modifying CTE reads the
  * matched target rows once (all sub-statements see the table as it was before the statement), saves the
@@ -150,33 +184,27 @@ export function writeSteps(request: WriteRequest): WriteStep[] {
  * batch (index probes, no join). The same statement returns the counts and the target side of
  * reconciliation: the rows it wrote (`RETURNING`, i.e. as stored) plus the matched rows it left alone.
  * Without such an index: before-images, then `MERGE`. Either way unchanged rows are not touched.
+ * ({@link postgresMergeBeside} splits the unique-index shape in two for a second connection.)
  */
 function postgresMergeSteps(request: WriteRequest): WriteStep[] {
   const { target, stage, keys } = request;
   const compare = compared(request);
   const updates = request.columns.filter((c) => !keys.includes(c));
   const cols = request.columns;
-  const save: WriteStep = {
-    ...saveRows(request, `${target} AS t JOIN ${stage} AS s ON ${keyJoin(keys, "t", "s")}`, changed(compare)),
-    counts: "updated",
-  };
   if (request.uniqueKeys) {
-    const onConflict =
-      updates.length > 0 && compare.length > 0
-        ? `DO UPDATE SET ${updates.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(", ")} WHERE ${changed(compare, "t", "EXCLUDED")}`
-        : "DO NOTHING";
-    const targetCols = request.targetColumns;
-    const sums = (request.sumColumns ?? []).filter((c) => cols.includes(c));
-    const aggregates = ["count(*) AS n", ...sums.map((c, i) => `sum(${q(c)}) AS s${i}`)].join(", ");
-    const returning = sums.length > 0 ? sums.map(q).join(", ") : "1";
+    const parts = postgresUpsertParts(request);
     return [
       {
-        sql: `WITH old AS (SELECT ${targetCols.map((c) => `t.${q(c)}`).join(", ")}, ${changed(compare)} AS _sluice_changed FROM ${target} AS t JOIN ${stage} AS s ON ${keyJoin(keys, "t", "s")}), saved AS (INSERT INTO ${request.undo} (_sluice_undo_run, ${targetCols.map(q).join(", ")}) SELECT ${quoteLiteral(request.runId)}, ${targetCols.map(q).join(", ")} FROM old WHERE _sluice_changed RETURNING 1), written AS (INSERT INTO ${target} AS t (${cols.map(q).join(", ")}) SELECT ${cols.map((c) => `s.${q(c)}`).join(", ")} FROM ${stage} AS s ON CONFLICT (${keys.map(q).join(", ")}) ${onConflict} RETURNING ${returning}) SELECT v.n AS updated, w.n AS upserted, w.n + u.n AS target_rows${sums.map((_, i) => `, CAST(coalesce(w.s${i}, 0) + coalesce(u.s${i}, 0) AS DOUBLE PRECISION) AS s${i}`).join("")} FROM (SELECT count(*) AS n FROM saved) AS v, (SELECT ${aggregates} FROM written) AS w, (SELECT ${aggregates} FROM old WHERE NOT _sluice_changed) AS u`,
+        sql: `WITH old AS (${parts.old}), saved AS (${parts.saved}), written AS (${parts.written}) SELECT v.n AS updated, w.n AS upserted, w.n + u.n AS target_rows${parts.sums.map((_, i) => `, CAST(coalesce(w.s${i}, 0) + coalesce(u.s${i}, 0) AS DOUBLE PRECISION) AS s${i}`).join("")} FROM (SELECT count(*) AS n FROM saved) AS v, (SELECT ${parts.aggregates} FROM written) AS w, (SELECT ${parts.aggregates} FROM old WHERE NOT _sluice_changed) AS u`,
         counts: "none",
         returns: { counts: ["updated", "upserted"], reconciles: true },
       },
     ];
   }
+  const save: WriteStep = {
+    ...saveRows(request, `${target} AS t JOIN ${stage} AS s ON ${keyJoin(keys, "t", "s")}`, changed(compare)),
+    counts: "updated",
+  };
   const diff = changed(compare);
   const whenMatched =
     updates.length > 0 && diff !== "false"
@@ -189,6 +217,56 @@ function postgresMergeSteps(request: WriteRequest): WriteStep[] {
       counts: "upserted",
     },
   ];
+}
+
+/** A PostgreSQL merge split over two connections; see {@link postgresMergeBeside}. */
+export interface BesideMerge {
+  /** In the publish transaction: the upsert; returns `upserted` and `s0`, `s1`, ... of the rows written. */
+  readonly write: string;
+  /**
+   * In a second transaction whose snapshot was taken before the write began (so it reads the target as
+   * it was): saves the changed matched rows as before-images; returns `updated` (rows saved),
+   * `unchanged` (matched rows the write leaves alone) and their `s0`, `s1`, ...
+   */
+  readonly beforeImages: string;
+  /** Folds the two result rows into the single-statement shape: `updated`, `upserted`, `target_rows`, `s0`, ... */
+  combine(
+    write: Readonly<Record<string, unknown>>,
+    beforeImages: Readonly<Record<string, unknown>>,
+  ): Record<string, number>;
+}
+
+/**
+ * PostgreSQL merge over a unique index on the keys, as two statements that run at the same time on two
+ * connections: the upsert (index probes, in the publish transaction) and the before-image capture (a
+ * hash join of batch and target plus the undo insert, in a transaction whose snapshot predates the
+ * upsert). The same work as the one-statement form, on two cores instead of one. The caller keeps every
+ * other writer off the target meanwhile (the publish holds the table's lock) and commits the
+ * before-images before the publish. Pure.
+ *
+ * @example
+ * const { write, beforeImages, combine } = postgresMergeBeside({ ...request, uniqueKeys: true });
+ */
+export function postgresMergeBeside(request: WriteRequest): BesideMerge {
+  const parts = postgresUpsertParts(request);
+  const sums = (prefix: string) =>
+    parts.sums.map((_, i) => `, CAST(${prefix}.s${i} AS DOUBLE PRECISION) AS s${i}`).join("");
+  return {
+    write: `WITH written AS (${parts.written}) SELECT w.n AS upserted${sums("w")} FROM (SELECT ${parts.aggregates} FROM written) AS w`,
+    beforeImages: `WITH old AS (${parts.old}), saved AS (${parts.saved}) SELECT v.n AS updated, u.n AS unchanged${sums("u")} FROM (SELECT count(*) AS n FROM saved) AS v, (SELECT ${parts.aggregates} FROM old WHERE NOT _sluice_changed) AS u`,
+    combine(write, images) {
+      const upserted = Number(write.upserted ?? 0);
+      const row: Record<string, number> = {
+        updated: Number(images.updated ?? 0),
+        upserted,
+        target_rows: upserted + Number(images.unchanged ?? 0),
+      };
+      parts.sums.forEach((_, i) => {
+        row[`s${i}`] = Number(write[`s${i}`] ?? 0) + Number(images[`s${i}`] ?? 0);
+      });
+      return row;
+    },
+  };
 }
 
 const matches = "sluice_tmp_merge";

@@ -17,6 +17,7 @@ import {
   watermarkSelectSql,
 } from "./catalog-sql.js";
 import { engineMemorySettings } from "./duckdb-warehouse.js";
+import { postgresBeside } from "./postgres-beside.js";
 import { postgresCatalogDdl } from "./postgres-catalog.js";
 import { copyEngineRows } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
@@ -25,7 +26,7 @@ import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
-import type { SqlSession } from "./write-batch.js";
+import { type SqlSession, undoTableName } from "./write-batch.js";
 
 /** How to open a PostgreSQL warehouse. */
 export interface PostgresWarehouseOptions {
@@ -201,6 +202,14 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     };
   };
 
+  /** Deletes before-images saved under a run id (an earlier attempt of the same publish). */
+  const discardBeforeImages = async (table: string, runId: string): Promise<void> => {
+    const undo = undoTableName(table, "postgres");
+    const exists = await simpleQuery(`SELECT to_regclass(${quoteLiteral(undo)}) IS NOT NULL AS ok`);
+    if (exists[0]?.ok)
+      await simpleQuery(`DELETE FROM ${undo} WHERE _sluice_undo_run = ${quoteLiteral(runId)}`);
+  };
+
   const writeQuarantine = (client: pg.PoolClient) => async (quarantineSql: string) => {
     await client.query(
       `CREATE TEMP TABLE sluice_q (run_id text, pipeline text, file text, line bigint, rules jsonb, reasons jsonb, "values" jsonb, raw text) ON COMMIT DROP`,
@@ -257,7 +266,10 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
             // The last attempt may have committed before its connection broke: never publish twice.
             const done = await committed(batch.run.runId);
             if (done) return done;
+            // Nor keep before-images it committed beside a publish that did not (they would double).
+            if (table) await discardBeforeImages(table, batch.run.runId);
           }
+          const beside = postgresBeside(pool);
           return withClient((client) =>
             inTransaction(client, async () => {
               await client.query(
@@ -273,7 +285,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                 "SELECT set_config('work_mem', '256MB', true) FROM pg_settings WHERE name = 'work_mem' AND setting::bigint < 262144",
               );
               return publishInSession(sessionOf(client), engine, batch, prepared, {
-                stageBatch: async (columns, { analyze }) => {
+                stageBatch: async (columns, { analyze, shared }) => {
                   const engineTypes = new Map(prepared!.columns.map((c) => [c.name, c.type]));
                   // Columns holding one value for the whole batch (run id, load time, usually the
                   // source file) become column defaults instead of travelling through COPY.
@@ -281,26 +293,37 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                     engine,
                     columns.map((c) => c.name).filter((n) => metadataColumns.includes(n)),
                   );
-                  await client.query(
-                    `CREATE TEMP TABLE sluice_stage (${columns.map((c) => `${quoteIdent(c.name)} ${c.type}${fixed.has(c.name) ? ` DEFAULT ${quoteLiteral(fixed.get(c.name)!)}` : ""}`).join(", ")}) ON COMMIT DROP`,
-                  );
+                  const ddl = columns
+                    .map(
+                      (c) =>
+                        `${quoteIdent(c.name)} ${c.type}${fixed.has(c.name) ? ` DEFAULT ${quoteLiteral(fixed.get(c.name)!)}` : ""}`,
+                    )
+                    .join(", ");
+                  let stage = "sluice_stage";
+                  let copyClient = client;
+                  if (shared) {
+                    ({ table: stage, client: copyClient } = await beside.createStage(ddl));
+                  } else {
+                    await client.query(`CREATE TEMP TABLE sluice_stage (${ddl}) ON COMMIT DROP`);
+                  }
                   await copyEngineRows(
                     engine,
-                    client,
+                    copyClient,
                     `SELECT * FROM ${quoteIdent(batchTable)}`,
                     columns
                       .filter((c) => !fixed.has(c.name))
                       .map((c) => ({ ...c, engineType: engineTypes.get(c.name) ?? "VARCHAR" })),
-                    "sluice_stage",
+                    stage,
                     join(workDir, "batch.csv"),
                   );
-                  if (analyze) await client.query("ANALYZE sluice_stage");
-                  return "sluice_stage";
+                  if (analyze) await copyClient.query(`ANALYZE ${stage}`);
+                  return stage;
                 },
+                beside,
                 writeQuarantine: writeQuarantine(client),
               });
             }),
-          );
+          ).finally(() => beside.close());
         });
       } finally {
         await engine.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);

@@ -16,6 +16,8 @@ import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-bat
 export interface PublishHooks {
   /** Makes the batch available in the warehouse (returns the quoted stage table); see {@link WriteBatchRequest}. */
   stageBatch: WriteBatchRequest["stageBatch"];
+  /** A second connection for work beside the publish transaction (PostgreSQL); see {@link WriteBatchRequest}. */
+  beside?: WriteBatchRequest["beside"];
   /** Writes the quarantine rows (SQL over the engine) into `sluice.quarantine`. */
   writeQuarantine(quarantineSql: string): Promise<void>;
 }
@@ -89,6 +91,7 @@ export async function publishInSession(
         sumColumns,
         source,
         stageBatch: hooks.stageBatch,
+        beside: hooks.beside,
       });
       result = { ...outcome, skippedDuplicates };
       if (single) ({ run, ledger, quarantineSql } = await single(outcome.inserted));

@@ -6,7 +6,14 @@ import { SluiceError } from "../errors.js";
 import { planSchema, type TypedColumn } from "../plan/schema-plan.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import { canonicalType, type Dialect, ddlType } from "../plan/type-evolution.js";
-import { foldCounts, replaceSteps, type StepCount, type WriteStep, writeSteps } from "../plan/write-modes.js";
+import {
+  foldCounts,
+  postgresMergeBeside,
+  replaceSteps,
+  type StepCount,
+  type WriteStep,
+  writeSteps,
+} from "../plan/write-modes.js";
 import type { PreparedBatch } from "./prepare-batch.js";
 import type { Reconciliation } from "./warehouse.js";
 
@@ -16,6 +23,24 @@ export interface SqlSession {
   /** Runs a statement; returns the rows it changed. */
   exec(sql: string): Promise<number>;
   rows(sql: string): Promise<JsonRow[]>;
+}
+
+/** A transaction on a second connection, opened with its snapshot already taken. */
+export interface SnapshotTransaction {
+  rows(sql: string): Promise<JsonRow[]>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+/**
+ * PostgreSQL: a second connection for work beside the publish transaction, which holds the target's
+ * lock throughout (no other Sluice writer touches the table meanwhile).
+ */
+export interface BesideSession {
+  /** Statements committed as they run (autocommit): DDL both connections must see. */
+  readonly committed: SqlSession;
+  /** Begins a REPEATABLE READ transaction and takes its snapshot now. */
+  snapshot(): Promise<SnapshotTransaction>;
 }
 
 /** A table name split into schema and name, with the dialect's default schema. */
@@ -69,8 +94,14 @@ export interface WriteBatchRequest {
   /**
    * Makes the batch's columns available in the warehouse; returns the quoted stage table name.
    * `analyze`: the statements that follow join the stage, so planner statistics are worth a pass.
+   * `shared`: the {@link beside} connection reads the stage too (it must be committed, not temporary).
    */
-  stageBatch(columns: readonly TypedColumn[], options: { readonly analyze: boolean }): Promise<string>;
+  stageBatch(
+    columns: readonly TypedColumn[],
+    options: { readonly analyze: boolean; readonly shared?: boolean },
+  ): Promise<string>;
+  /** A second connection; when given, a merge may capture its before-images there, beside the write. */
+  readonly beside?: BesideSession | undefined;
 }
 
 /** What a write did. */
@@ -163,19 +194,34 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     );
   }
   const targetColumns = (await tableColumns(session, schema, name))!;
-  await syncUndoTable(session, quoted, undo, targetColumns);
+  const uniqueKeys =
+    dialect === "postgres" && target.mode === "merge" && (target.keys ?? []).length > 0
+      ? await hasUniqueIndex(session, schema, name, target.keys ?? [])
+      : false;
+  // Before-images beside the write need both connections to see the same tables: nothing this
+  // transaction changed but has not committed (new or altered target, rows of replaced loads).
+  const beside =
+    uniqueKeys &&
+    request.beside &&
+    !plan.create &&
+    plan.add.length === 0 &&
+    plan.widen.length === 0 &&
+    plan.narrowIfEmpty.length === 0 &&
+    request.replaces.length === 0
+      ? request.beside
+      : undefined;
+  await syncUndoTable(beside?.committed ?? session, quoted, undo, targetColumns);
 
   const targetTypes = new Map(targetColumns.map((c) => [c.name, c.type]));
   const discard = new Set(plan.discard);
   const stageColumns = batch.columns
     .filter((c) => !discard.has(c.name))
     .map((c) => ({ name: c.name, type: targetTypes.get(c.name) ?? ddlType(c.type, dialect) }));
-  const uniqueKeys =
-    dialect === "postgres" && target.mode === "merge" && (target.keys ?? []).length > 0
-      ? await hasUniqueIndex(session, schema, name, target.keys ?? [])
-      : false;
   // The ON CONFLICT merge probes the target's index row by row: no join to plan, no statistics needed.
-  const stage = await request.stageBatch(stageColumns, { analyze: !uniqueKeys });
+  const stage = await request.stageBatch(stageColumns, {
+    analyze: !uniqueKeys,
+    shared: beside !== undefined,
+  });
   const sumColumns = reconciledSums(
     request,
     stageColumns.map((c) => c.name),
@@ -198,6 +244,15 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     uniqueKeys,
     sumColumns,
   } as const;
+  if (beside) {
+    const merge = postgresMergeBeside(stepsRequest);
+    const measured = merge.combine(...(await writeBeside(session, beside, merge.write, merge.beforeImages)));
+    const folded = foldCounts(target.mode, [
+      ["updated", measured.updated ?? 0],
+      ["upserted", measured.upserted ?? 0],
+    ]);
+    return { ...folded, reconciliation: reconciliationOf(request, sumColumns, measured, folded.inserted) };
+  }
   const steps: WriteStep[] = [...replaceSteps(stepsRequest, request.replaces), ...writeSteps(stepsRequest)];
   const counts: [StepCount, number][] = [];
   let measured: JsonRow | undefined;
@@ -220,6 +275,28 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     ...folded,
     reconciliation: reconciliationOf(request, sumColumns, targetSide, folded.inserted),
   };
+}
+
+/**
+ * Runs the write in the publish transaction and the before-image capture beside it at the same time;
+ * the capture's snapshot is taken before the write starts, so it reads the target as it was. Commits the
+ * before-images only when both succeeded (the publish transaction commits after; before-images of a
+ * publish that then fails belong to no load and are never read). Returns both statements' rows.
+ */
+async function writeBeside(
+  session: SqlSession,
+  beside: BesideSession,
+  write: string,
+  beforeImages: string,
+): Promise<[JsonRow, JsonRow]> {
+  const snapshot = await beside.snapshot();
+  const [written, saved] = await Promise.allSettled([session.rows(write), snapshot.rows(beforeImages)]);
+  if (written.status === "rejected" || saved.status === "rejected") {
+    await snapshot.rollback().catch(() => undefined);
+    throw written.status === "rejected" ? written.reason : (saved as PromiseRejectedResult).reason;
+  }
+  await snapshot.commit();
+  return [written.value[0] ?? {}, saved.value[0] ?? {}];
 }
 
 /** PostgreSQL: whether a valid, non-partial unique index covers exactly `keys` (usable by ON CONFLICT). */

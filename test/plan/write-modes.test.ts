@@ -3,7 +3,13 @@ import { cdcFlattenSql } from "../../src/plan/cdc-sql.js";
 import { incrementalFilter } from "../../src/plan/incremental-sql.js";
 import { planSchema } from "../../src/plan/schema-plan.js";
 import { ddlType, typeChange } from "../../src/plan/type-evolution.js";
-import { foldCounts, undoSteps, type WriteRequest, writeSteps } from "../../src/plan/write-modes.js";
+import {
+  foldCounts,
+  postgresMergeBeside,
+  undoSteps,
+  type WriteRequest,
+  writeSteps,
+} from "../../src/plan/write-modes.js";
 import { parsePostgresUrl, scrub } from "../../src/warehouse/postgres-url.js";
 
 const base: WriteRequest = {
@@ -40,6 +46,27 @@ describe("write-mode SQL", () => {
     expect(upsert!.sql).toContain("CAST(coalesce(w.s0, 0) + coalesce(u.s0, 0) AS DOUBLE PRECISION) AS s0");
     expect(upsert!.sql).not.toContain("s1");
     expect(upsert!.sql).toContain(`FROM old WHERE NOT _sluice_changed) AS u`);
+  });
+
+  it("merge beside a second connection: the upsert alone, the before-images alone, numbers folded", () => {
+    const split = postgresMergeBeside({ ...base, uniqueKeys: true, sumColumns: ["name"] });
+    expect(split.write).toMatch(/^WITH written AS \(INSERT INTO "public"\."orders" AS t /);
+    expect(split.write).toContain(`WHERE (t."name" IS DISTINCT FROM EXCLUDED."name") RETURNING "name")`);
+    expect(split.write).not.toContain("undo");
+    expect(split.beforeImages).toMatch(
+      /^WITH old AS \(SELECT t\."id", t\."name", t\."_sluice_run_id", t\."old", /,
+    );
+    expect(split.beforeImages).toContain(`saved AS (INSERT INTO "sluice"."undo__public__orders"`);
+    expect(split.beforeImages).not.toContain("ON CONFLICT");
+    expect(split.beforeImages).toContain("u.n AS unchanged");
+    // Written rows plus matched rows left alone make the target side, as in the one-statement form.
+    expect(split.combine({ upserted: "10", s0: 5.5 }, { updated: 3, unchanged: "4", s0: 2 })).toEqual({
+      updated: 3,
+      upserted: 10,
+      target_rows: 14,
+      s0: 7.5,
+    });
+    expect(split.combine({ upserted: 2 }, { updated: 0, unchanged: 0, s0: null })).toMatchObject({ s0: 0 });
   });
 
   it("merge saves changed rows, then one MERGE updating only NULL-safe changes", () => {

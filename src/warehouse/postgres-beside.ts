@@ -1,0 +1,101 @@
+import type pg from "pg";
+import type { JsonRow } from "../engine/duckdb-query.js";
+import { quoteIdent } from "../plan/sql-text.js";
+import type { BesideSession, SnapshotTransaction } from "./write-batch.js";
+
+/** A {@link BesideSession} on its own pooled connection, with the shared stage it owns. */
+export interface PostgresBeside extends BesideSession {
+  /**
+   * Creates the batch's stage as a committed `UNLOGGED` table in schema `sluice` (both connections
+   * read it; a temporary table is visible to one session only) and returns its quoted name and the
+   * connection to fill it on. First drops stages whose owning connection is gone (a process that died).
+   */
+  createStage(columnsDdl: string): Promise<{ readonly table: string; readonly client: pg.PoolClient }>;
+  /** Drops the stage and returns the connection to the pool. */
+  close(): Promise<void>;
+}
+
+const stalePattern = "stage\\_%";
+
+/**
+ * Opens the second connection of a publish lazily, on first use. The stage is named after the backend
+ * that owns it (`sluice.stage_<pid>_<n>`), so a later publish can tell a stage left by a killed process
+ * (its backend no longer exists) from one in use.
+ *
+ * @example
+ * const beside = postgresBeside(pool);
+ * try { await writeBatch({ ..., beside }); } finally { await beside.close(); }
+ */
+export function postgresBeside(pool: pg.Pool): PostgresBeside {
+  let client: pg.PoolClient | undefined;
+  let broken: Error | undefined;
+  let stage: string | undefined;
+  let stages = 0;
+  const connection = async (): Promise<pg.PoolClient> => {
+    client ??= await pool.connect();
+    return client;
+  };
+  const run = async (sql: string): Promise<pg.QueryResult> => {
+    const c = await connection();
+    try {
+      return await c.query(sql);
+    } catch (error) {
+      broken = error as Error;
+      throw error;
+    }
+  };
+  return {
+    committed: {
+      dialect: "postgres",
+      async exec(sql) {
+        return (await run(sql)).rowCount ?? 0;
+      },
+      async rows(sql) {
+        return (await run(sql)).rows as JsonRow[];
+      },
+    },
+    async snapshot(): Promise<SnapshotTransaction> {
+      await run("BEGIN ISOLATION LEVEL REPEATABLE READ");
+      // The first statement fixes the snapshot; the join of batch and target hashes in memory.
+      await run(
+        "SELECT set_config('work_mem', '256MB', true) FROM pg_settings WHERE name = 'work_mem' AND setting::bigint < 262144",
+      );
+      return {
+        async rows(sql) {
+          return (await run(sql)).rows as JsonRow[];
+        },
+        async commit() {
+          await run("COMMIT");
+        },
+        async rollback() {
+          await run("ROLLBACK");
+        },
+      };
+    },
+    async createStage(columnsDdl) {
+      const stale = await run(
+        `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sluice' AND c.relkind = 'r' AND c.relname LIKE '${stalePattern}' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid::text = split_part(c.relname, '_', 2))`,
+      );
+      for (const row of stale.rows) {
+        await run(`DROP TABLE IF EXISTS sluice.${quoteIdent(String(row.relname))}`);
+      }
+      const pid = (await run("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
+      const table = `sluice.${quoteIdent(`stage_${pid}_${++stages}`)}`;
+      await run(`CREATE UNLOGGED TABLE ${table} (${columnsDdl})`);
+      stage = table;
+      return { table, client: await connection() };
+    },
+    async close() {
+      if (!client) return;
+      try {
+        if (stage && !broken) await client.query(`DROP TABLE IF EXISTS ${stage}`);
+      } catch (error) {
+        broken = error as Error;
+      } finally {
+        client.release(broken);
+        client = undefined;
+        stage = undefined;
+      }
+    },
+  };
+}
