@@ -18,7 +18,8 @@ export interface PostgresBeside extends BesideSession {
 const stalePattern = "stage\\_%";
 
 /**
- * Opens the second connection of a publish lazily, on first use. The stage is named after the backend
+ * The second connection of a publish, taken from the pool by {@link BesideSession.open} only when one is
+ * free without waiting (so `pool_max=1` or a busy pool never deadlocks: the write runs alone). The stage is named after the backend
  * that owns it (`sluice.stage_<pid>_<n>`), so a later publish can tell a stage left by a killed process
  * (its backend no longer exists) from one in use.
  *
@@ -32,7 +33,7 @@ export function postgresBeside(pool: pg.Pool): PostgresBeside {
   let stage: string | undefined;
   let stages = 0;
   const connection = async (): Promise<pg.PoolClient> => {
-    client ??= await pool.connect();
+    if (!client) throw new Error("the second connection is not open");
     return client;
   };
   const run = async (sql: string): Promise<pg.QueryResult> => {
@@ -45,6 +46,17 @@ export function postgresBeside(pool: pg.Pool): PostgresBeside {
     }
   };
   return {
+    async open() {
+      if (client) return true;
+      // Never wait for a pooled connection the publish itself may be holding (pool_max=1).
+      if (pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? 10)) return false;
+      try {
+        client = await pool.connect();
+        return true;
+      } catch {
+        return false; // e.g. too many connections: the write runs as one statement instead
+      }
+    },
     committed: {
       dialect: "postgres",
       async exec(sql) {

@@ -37,6 +37,8 @@ export interface SnapshotTransaction {
  * lock throughout (no other Sluice writer touches the table meanwhile).
  */
 export interface BesideSession {
+  /** Takes the second connection; false when none is free without waiting (the write then runs alone). */
+  open(): Promise<boolean>;
   /** Statements committed as they run (autocommit): DDL both connections must see. */
   readonly committed: SqlSession;
   /** Begins a REPEATABLE READ transaction and takes its snapshot now. */
@@ -207,7 +209,8 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     plan.add.length === 0 &&
     plan.widen.length === 0 &&
     plan.narrowIfEmpty.length === 0 &&
-    request.replaces.length === 0
+    request.replaces.length === 0 &&
+    (await request.beside.open())
       ? request.beside
       : undefined;
   await syncUndoTable(beside?.committed ?? session, quoted, undo, targetColumns);

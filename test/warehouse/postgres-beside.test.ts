@@ -90,11 +90,41 @@ describe.skipIf(!available)("postgres merge: before-images captured beside the w
       await query("SELECT relname FROM pg_class WHERE relname LIKE 'stage\\_%' ORDER BY relname")
     ).map((r) => r.relname);
     expect(stages).toEqual([`stage_${livePid}_1`]);
+    await query(`DROP TABLE sluice.stage_${livePid}_1`);
     await live.end();
 
     const rollback = await sluice(["rollback", "m", "--to", first.run_id, "--json"], dir);
     expect(rollback.code).toBe(0);
     expect(await content()).toEqual(afterFirst);
+  });
+
+  it("with one pooled connection (pool_max=1) the merge runs as one statement, just as exact", async () => {
+    const one = makeProject(
+      `warehouse: "${db.url}?pool_max=1"\npipelines:\n  m:\n    source: { path: "in/*.csv" }\n    columns: { amount: { type: "decimal(12,2)" } }\n    target: { table: m, mode: merge, keys: [id] }\n`,
+    );
+    try {
+      const before = await content();
+      // A dead process's stage stays: the second connection, which would drop it, is never taken.
+      await query("CREATE UNLOGGED TABLE sluice.stage_4194998_1 (x int)");
+      addFile(
+        one,
+        "landing/in/p.csv",
+        csv(1, 10, (id) => id + 0.75),
+      );
+      const result = await sluice(["run", "--json"], one);
+      const r = result.json<{ runs: Run[] }>().runs[0]!;
+      expect(r.status).toBe("succeeded");
+      expect(r.load).toMatchObject({ inserted: 0, updated: 10 });
+      const saved = await query(
+        `SELECT id, amount::text AS amount FROM sluice.undo__public__m WHERE _sluice_undo_run = '${r.run_id}' ORDER BY id`,
+      );
+      expect(saved).toEqual(before.slice(0, 10).map((row) => ({ id: row.id, amount: row.amount })));
+      const stages = await query("SELECT relname FROM pg_class WHERE relname LIKE 'stage\\_%'");
+      expect(stages).toEqual([{ relname: "stage_4194998_1" }]);
+      await query("DROP TABLE sluice.stage_4194998_1");
+    } finally {
+      rmSync(one, { recursive: true, force: true });
+    }
   });
 
   it("a write that fails commits no before-images and publishes nothing", async () => {
