@@ -60,6 +60,8 @@ export interface DeferredRead {
  * (`line`, `error_type`, `message`, `raw`).
  */
 export interface StagedFile {
+  /** Names this file's work tables: `<prefix>_stage`, `<prefix>_malformed`, and those of its checks. */
+  readonly prefix: string;
   readonly table: string;
   readonly malformedTable: string;
   readonly columns: readonly StagedColumn[];
@@ -150,6 +152,7 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
   const count = async (t: string) =>
     csvLayout.deferred ? 0 : await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(t)}`);
   return {
+    prefix: request.tablePrefix,
     table,
     malformedTable,
     columns,

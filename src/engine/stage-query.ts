@@ -91,7 +91,17 @@ export async function stageQuery(con: DuckDBConnection, request: QueryStageReque
       );
     }
   }
-  return { table, malformedTable, columns, accepted, malformed: 0, warnings, cursorMax, sql };
+  return {
+    prefix: request.tablePrefix,
+    table,
+    malformedTable,
+    columns,
+    accepted,
+    malformed: 0,
+    warnings,
+    cursorMax,
+    sql,
+  };
 }
 
 async function incrementalSql(

@@ -752,7 +752,7 @@ export async function runFilePipeline(
       }
       if (staged.deferred && singlePass && needsJudging(pipeline)) {
         // Checks or dedupe: a clean file is read by the publish like any other; the rest are judged.
-        const probed = await probeFile(con, staged, pipeline, staged.table.replace(/_stage$/, ""));
+        const probed = await probeFile(con, staged, pipeline, staged.prefix);
         logger.info({ file: file.path, rows: probed.rows, clean: probed.clean }, "probed");
         if (probed.clean) {
           work.judged = {
@@ -820,7 +820,7 @@ export async function runFilePipeline(
         runId,
         pipeline: name,
         file: work.entry.path,
-        prefix: staged.table.replace(/_stage$/, ""),
+        prefix: staged.prefix,
         lineOf,
         afterRead: staged.deferred ? (table) => completeCheckedRead(work, staged, table) : undefined,
       });
