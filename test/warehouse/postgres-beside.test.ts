@@ -98,6 +98,35 @@ describe.skipIf(!available)("postgres merge: before-images captured beside the w
     expect(await content()).toEqual(afterFirst);
   });
 
+  it("a publish that fails after its before-images committed is retried without doubling them", async () => {
+    const before = await content();
+    // A deferred constraint trigger fails the publish transaction once, at COMMIT — after the capture
+    // beside it has committed — with a serialization failure, which Sluice retries.
+    await query(`CREATE SEQUENCE fail_once;
+      CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('fail_once') = 1 THEN RAISE EXCEPTION 'injected commit failure' USING ERRCODE = '40001'; END IF;
+        RETURN NULL;
+      END $$;
+      CREATE CONSTRAINT TRIGGER fail_once AFTER INSERT OR UPDATE ON m DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW EXECUTE FUNCTION fail_once();`);
+    try {
+      const retried = await run(
+        "r.csv",
+        csv(1, 20, (id) => (id <= 10 ? id + 0.5 : Number(before[id - 1]!.amount))),
+      );
+      expect(retried.status).toBe("succeeded");
+      expect(retried.load).toMatchObject({ inserted: 0, updated: 10 });
+      expect(Number((await query("SELECT last_value FROM fail_once"))[0].last_value)).toBeGreaterThan(1);
+      const saved = await query(
+        `SELECT id, amount::text AS amount FROM sluice.undo__public__m WHERE _sluice_undo_run = '${retried.run_id}' ORDER BY id`,
+      );
+      expect(saved).toEqual(before.slice(0, 10).map((row) => ({ id: row.id, amount: row.amount })));
+    } finally {
+      await query("DROP TRIGGER fail_once ON m; DROP FUNCTION fail_once(); DROP SEQUENCE fail_once;");
+    }
+  });
+
   it("with one pooled connection (pool_max=1) the merge runs as one statement, just as exact", async () => {
     const one = makeProject(
       `warehouse: "${db.url}?pool_max=1"\npipelines:\n  m:\n    source: { path: "in/*.csv" }\n    columns: { amount: { type: "decimal(12,2)" } }\n    target: { table: m, mode: merge, keys: [id] }\n`,
