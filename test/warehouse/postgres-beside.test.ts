@@ -1,7 +1,8 @@
+import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addFile, makeProject, type RunJson, sluice } from "../support/cli.js";
+import { addFile, cliPath, makeProject, type RunJson, sluice } from "../support/cli.js";
 import { createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
 
@@ -172,4 +173,79 @@ describe.skipIf(!available)("postgres merge: before-images captured beside the w
     expect(await query("SELECT relname FROM pg_class WHERE relname LIKE 'stage\\_%'")).toEqual([]);
     await query("ALTER TABLE m DROP CONSTRAINT small_amounts");
   });
+});
+
+describe.skipIf(!available)("postgres merge: before-images beside the write under SIGKILL", () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let dir: string;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dir = makeProject(
+      `warehouse: "${db.url}"\npipelines:\n  k:\n    source: { path: "in/*.csv" }\n    columns: { amount: { type: "decimal(12,2)" } }\n    target: { table: k, mode: merge, keys: [id] }\n`,
+    );
+  });
+  afterAll(async () => {
+    await db?.cleanup();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("every recorded load keeps exactly its before-images; rollback stays exact", async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const query = async (sql: string) => (await client.query(sql)).rows;
+      const rows = 20_000;
+      addFile(
+        dir,
+        "landing/in/a.csv",
+        csv(1, rows, (id) => id),
+      );
+      const first = (await sluice(["run", "--json"], dir)).json<{ runs: Run[] }>().runs[0]!;
+      expect(first.status).toBe("succeeded");
+      const afterFirst = await query("SELECT id, amount::text AS amount FROM k ORDER BY id");
+      // Four files, each changing its own quarter of the rows and adding new ones, each followed by a run
+      // killed at a random point (before, during or after its publish), then a run that finishes.
+      for (let i = 0; i < 4; i++) {
+        const from = i * 5_000 + 1;
+        const changed = csv(from, from + 4_999, (id) => id + 0.5)
+          .split("\n")
+          .slice(1)
+          .join("\n");
+        addFile(
+          dir,
+          `landing/in/b${i}.csv`,
+          `${csv(rows + i * 1_000 + 1, rows + (i + 1) * 1_000, (id) => id)}${changed}`,
+        );
+        const child = spawn(process.execPath, [cliPath, "run", "--json"], { cwd: dir, stdio: "ignore" });
+        const done = new Promise((resolve) => child.on("close", resolve));
+        setTimeout(() => child.kill("SIGKILL"), 100 + Math.floor(Math.random() * 1100));
+        await done;
+      }
+      const last = await sluice(["run", "--json"], dir, { timeoutMs: 120_000 });
+      expect(last.code).toBe(0);
+
+      const loads = await query("SELECT run_id, saved::int AS saved FROM sluice.loads ORDER BY seq");
+      expect(loads.length).toBeGreaterThanOrEqual(2);
+      // Every row changed once: one before-image each, under the load that changed it — none doubled.
+      expect(loads.slice(1).reduce((n, l) => n + l.saved, 0)).toBe(rows);
+      for (const load of loads) {
+        const images = await query(
+          `SELECT count(*)::int AS n FROM sluice.undo__public__k WHERE _sluice_undo_run = '${load.run_id}'`,
+        );
+        expect(images[0].n).toBe(load.saved);
+      }
+      const content = await query("SELECT count(*)::int AS n, sum(amount)::text AS s FROM k");
+      const expectedSum =
+        (rows * (rows + 1)) / 2 +
+        rows * 0.5 +
+        ((rows + 4_000) * (rows + 4_001)) / 2 -
+        (rows * (rows + 1)) / 2;
+      expect(content[0]).toEqual({ n: rows + 4_000, s: expectedSum.toFixed(2) });
+      const rollback = await sluice(["rollback", "k", "--to", first.run_id, "--json"], dir);
+      expect(rollback.code).toBe(0);
+      expect(await query("SELECT id, amount::text AS amount FROM k ORDER BY id")).toEqual(afterFirst);
+    } finally {
+      await client.end();
+    }
+  }, 120_000);
 });
