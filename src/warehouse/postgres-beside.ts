@@ -3,6 +3,13 @@ import type { JsonRow } from "../engine/duckdb-query.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import type { BesideSession, SnapshotTransaction } from "./write-batch.js";
 
+/**
+ * Raises `work_mem` to 256 MB for the current transaction only (`SET LOCAL`, never lowered), so that
+ * joins of a batch with its target hash in memory.
+ */
+export const raiseWorkMemSql =
+  "SELECT set_config('work_mem', '256MB', true) FROM pg_settings WHERE name = 'work_mem' AND setting::bigint < 262144";
+
 /** A {@link BesideSession} on its own pooled connection, with the shared stage it owns. */
 export interface PostgresBeside extends BesideSession {
   /**
@@ -15,12 +22,10 @@ export interface PostgresBeside extends BesideSession {
   close(): Promise<void>;
 }
 
-const stalePattern = "stage\\_%";
-
 /**
  * The second connection of a publish, taken from the pool by {@link BesideSession.open} only when one is
  * free without waiting (so `pool_max=1` or a busy pool never deadlocks: the write runs alone). The stage is named after the backend
- * that owns it (`sluice.stage_<pid>_<n>`), so a later publish can tell a stage left by a killed process
+ * that owns it (`sluice.stage_<pid>`), so a later publish can tell a stage left by a killed process
  * (its backend no longer exists) from one in use.
  *
  * @example
@@ -31,15 +36,10 @@ export function postgresBeside(pool: pg.Pool): PostgresBeside {
   let client: pg.PoolClient | undefined;
   let broken: Error | undefined;
   let stage: string | undefined;
-  let stages = 0;
-  const connection = async (): Promise<pg.PoolClient> => {
-    if (!client) throw new Error("the second connection is not open");
-    return client;
-  };
   const run = async (sql: string): Promise<pg.QueryResult> => {
-    const c = await connection();
+    if (!client) throw new Error("the second connection is not open");
     try {
-      return await c.query(sql);
+      return await client.query(sql);
     } catch (error) {
       broken = error as Error;
       throw error;
@@ -69,9 +69,7 @@ export function postgresBeside(pool: pg.Pool): PostgresBeside {
     async snapshot(): Promise<SnapshotTransaction> {
       await run("BEGIN ISOLATION LEVEL REPEATABLE READ");
       // The first statement fixes the snapshot; the join of batch and target hashes in memory.
-      await run(
-        "SELECT set_config('work_mem', '256MB', true) FROM pg_settings WHERE name = 'work_mem' AND setting::bigint < 262144",
-      );
+      await run(raiseWorkMemSql);
       return {
         async rows(sql) {
           return (await run(sql)).rows as JsonRow[];
@@ -85,17 +83,18 @@ export function postgresBeside(pool: pg.Pool): PostgresBeside {
       };
     },
     async createStage(columnsDdl) {
-      const stale = await run(
-        `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sluice' AND c.relkind = 'r' AND c.relname LIKE '${stalePattern}' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid::text = split_part(c.relname, '_', 2))`,
+      // Stages left behind: their owning backend is gone, or is this one (a process that died held
+      // the same pid before).
+      const { rows } = await run(
+        `SELECT pg_backend_pid() AS pid, ARRAY(SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sluice' AND c.relkind = 'r' AND c.relname LIKE 'stage\\_%' AND (split_part(c.relname, '_', 2) = pg_backend_pid()::text OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid::text = split_part(c.relname, '_', 2)))) AS stale`,
       );
-      for (const row of stale.rows) {
-        await run(`DROP TABLE IF EXISTS sluice.${quoteIdent(String(row.relname))}`);
+      for (const name of (rows[0]?.stale as string[] | undefined) ?? []) {
+        await run(`DROP TABLE IF EXISTS sluice.${quoteIdent(name)}`);
       }
-      const pid = (await run("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
-      const table = `sluice.${quoteIdent(`stage_${pid}_${++stages}`)}`;
+      const table = `sluice.${quoteIdent(`stage_${rows[0]?.pid}`)}`;
       await run(`CREATE UNLOGGED TABLE ${table} (${columnsDdl})`);
       stage = table;
-      return { table, client: await connection() };
+      return { table, client: client! };
     },
     async close() {
       if (!client) return;

@@ -17,7 +17,7 @@ import {
   watermarkSelectSql,
 } from "./catalog-sql.js";
 import { engineMemorySettings } from "./duckdb-warehouse.js";
-import { postgresBeside } from "./postgres-beside.js";
+import { postgresBeside, raiseWorkMemSql } from "./postgres-beside.js";
 import { postgresCatalogDdl } from "./postgres-catalog.js";
 import { copyEngineRows } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
@@ -280,10 +280,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                   `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:table:${table}`)}))`,
                 );
               }
-              // Joins of the batch with its target hash in memory (only ever raised, for this transaction).
-              await client.query(
-                "SELECT set_config('work_mem', '256MB', true) FROM pg_settings WHERE name = 'work_mem' AND setting::bigint < 262144",
-              );
+              await client.query(raiseWorkMemSql);
               return publishInSession(sessionOf(client), engine, batch, prepared, {
                 stageBatch: async (columns, { analyze, shared }) => {
                   const engineTypes = new Map(prepared!.columns.map((c) => [c.name, c.type]));

@@ -251,8 +251,8 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     const merge = postgresMergeBeside(stepsRequest);
     const measured = merge.combine(...(await writeBeside(session, beside, merge.write, merge.beforeImages)));
     const folded = foldCounts(target.mode, [
-      ["updated", measured.updated ?? 0],
-      ["upserted", measured.upserted ?? 0],
+      ["updated", measured.updated!],
+      ["upserted", measured.upserted!],
     ]);
     return { ...folded, reconciliation: reconciliationOf(request, sumColumns, measured, folded.inserted) };
   }
