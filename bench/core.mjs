@@ -1,11 +1,21 @@
 // Core pipeline benchmark: `sluice run` (append, no checks) of the 5M-row CSV versus DuckDB's own
 // `CREATE TABLE ... AS SELECT * FROM read_csv(...)` on the same file, alternating BENCH_REPEAT rounds
 // (default 3) in the same run; the ratio is of the medians (target <= 1.3). Also the peak RSS of sluice.
+// The baseline writes its file in the storage format Sluice uses for the warehouse (see data.mjs).
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { benchRows, median, ordersCsv, repeat, reportRatio, runCli, time } from "./data.mjs";
+import {
+  benchRows,
+  duckdbFileOptions,
+  median,
+  ordersCsv,
+  repeat,
+  reportRatio,
+  runCli,
+  time,
+} from "./data.mjs";
 
 const csv = await ordersCsv();
 const root = mkdtempSync(join(tmpdir(), "sluice-bench-core-"));
@@ -26,7 +36,7 @@ try {
     );
     copyFileSync(input, join(dir, "landing", "in", "orders.csv"));
     const duck = await time("duckdb CREATE TABLE AS read_csv", async () => {
-      const instance = await DuckDBInstance.create(join(dir, "baseline.duckdb"));
+      const instance = await DuckDBInstance.create(join(dir, "baseline.duckdb"), duckdbFileOptions);
       const con = await instance.connect();
       await con.run(`CREATE TABLE orders AS SELECT * FROM read_csv('${input}')`);
       con.closeSync();

@@ -2,8 +2,15 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { DEFAULT_DUCKDB_STORAGE_VERSION } from "../dist/warehouse/duckdb-warehouse.js";
 
 export const dataDir = new URL("./.data/", import.meta.url).pathname;
+
+/**
+ * Options for the DuckDB files baselines write: the storage format Sluice gives the warehouse files it
+ * creates (DuckDB's own default is an older one), so both sides of a ratio store data the same way.
+ */
+export const duckdbFileOptions = { storage_compatibility_version: DEFAULT_DUCKDB_STORAGE_VERSION };
 
 /** Rounds of baseline and Sluice, alternating (BENCH_REPEAT, default 3): ratios are of the medians. */
 export const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));

@@ -8,7 +8,16 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { benchRows, median, ordersCsv, repeat, reportRatio, runCli, time } from "./data.mjs";
+import {
+  benchRows,
+  duckdbFileOptions,
+  median,
+  ordersCsv,
+  repeat,
+  reportRatio,
+  runCli,
+  time,
+} from "./data.mjs";
 
 const checks = `    checks:
       - { rule: not_null, columns: [order_id, amount] }
@@ -38,7 +47,7 @@ function project(dir, withChecks) {
 }
 
 async function duck(file, sql, settings = []) {
-  const instance = await DuckDBInstance.create(file);
+  const instance = await DuckDBInstance.create(file, duckdbFileOptions);
   const con = await instance.connect();
   for (const setting of settings) await con.run(setting);
   await con.run(sql);

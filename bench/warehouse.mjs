@@ -5,14 +5,14 @@
 // Prints RATIO pg_merge_vs_psql (target <= 1.3), RATIO psql_merge_vs_copy (informational),
 // RATIO duckdb_merge_vs_raw (target <= 1.5). PostgreSQL from BENCH_PG (default postgres://postgres@127.0.0.1:5432).
 // Baseline and Sluice alternate BENCH_REPEAT times (default 3) on freshly preloaded tables; the ratios are
-// of the medians (the machine may be shared: single runs swing a lot).
+// of the medians (the machine may be shared: single runs swing a lot). BENCH_WAREHOUSE=postgres|duckdb runs one.
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import pg from "pg";
-import { median, ordersCsv, repeat, reportRatio, time } from "./data.mjs";
+import { duckdbFileOptions, median, ordersCsv, repeat, reportRatio, time } from "./data.mjs";
 
 const rows = Number(process.env.BENCH_WAREHOUSE_ROWS ?? 1_000_000);
 const server = process.env.BENCH_PG ?? "postgres://postgres@127.0.0.1:5432";
@@ -91,55 +91,55 @@ function project(warehouse) {
 
 console.log(`merge of ${rows} CSV rows into ${rows} existing rows (50% overlap)`);
 
-// PostgreSQL
-const database = `sluice_bench_${process.pid}`;
-await admin(`CREATE DATABASE ${database}`);
-try {
-  const escaped = csv.replaceAll("'", "''");
-  await pgPreload(database);
-  const copy = await time("psql \\copy into a temporary table", () =>
-    psql(
-      database,
-      `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\n`,
-    ),
-  );
-  const updates = dataCols
-    .split(", ")
-    .slice(1)
-    .map((c) => `${c} = EXCLUDED.${c}`)
-    .join(", ");
-  const hands = [];
-  const ourTimes = [];
-  for (let round = 1; round <= repeat; round++) {
+async function benchPostgres() {
+  const database = `sluice_bench_${process.pid}`;
+  await admin(`CREATE DATABASE ${database}`);
+  try {
+    const escaped = csv.replaceAll("'", "''");
     await pgPreload(database);
-    const hand = await time(`[${round}] psql \\copy + INSERT ... ON CONFLICT DO UPDATE`, () =>
+    const copy = await time("psql \\copy into a temporary table", () =>
       psql(
         database,
-        `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\nINSERT INTO orders (${dataCols}) SELECT ${dataCols} FROM stage ON CONFLICT (order_id) DO UPDATE SET ${updates};\n`,
+        `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\n`,
       ),
     );
-    hands.push(hand.seconds);
-    await pgPreload(database);
-    await admin("DROP SCHEMA IF EXISTS sluice CASCADE", database);
-    const dir = project(`${server}/${database}`);
-    const ours = await time(`[${round}] sluice run (merge into PostgreSQL)`, () => sluiceRun(dir));
-    console.log(
-      `  sluice load: ${JSON.stringify(ours.result?.load)} reconciliation ok: ${ours.result?.reconciliation?.ok}`,
-    );
-    rmSync(dir, { recursive: true, force: true });
-    ourTimes.push(ours.seconds);
+    const updates = dataCols
+      .split(", ")
+      .slice(1)
+      .map((c) => `${c} = EXCLUDED.${c}`)
+      .join(", ");
+    const hands = [];
+    const ourTimes = [];
+    for (let round = 1; round <= repeat; round++) {
+      await pgPreload(database);
+      const hand = await time(`[${round}] psql \\copy + INSERT ... ON CONFLICT DO UPDATE`, () =>
+        psql(
+          database,
+          `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\nINSERT INTO orders (${dataCols}) SELECT ${dataCols} FROM stage ON CONFLICT (order_id) DO UPDATE SET ${updates};\n`,
+        ),
+      );
+      hands.push(hand.seconds);
+      await pgPreload(database);
+      await admin("DROP SCHEMA IF EXISTS sluice CASCADE", database);
+      const dir = project(`${server}/${database}`);
+      const ours = await time(`[${round}] sluice run (merge into PostgreSQL)`, () => sluiceRun(dir));
+      console.log(
+        `  sluice load: ${JSON.stringify(ours.result?.load)} reconciliation ok: ${ours.result?.reconciliation?.ok}`,
+      );
+      rmSync(dir, { recursive: true, force: true });
+      ourTimes.push(ours.seconds);
+    }
+    console.log(`  medians: psql ${median(hands).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s`);
+    reportRatio("pg_merge_vs_psql", median(ourTimes) / median(hands), 1.3);
+    reportRatio("psql_merge_vs_copy", median(hands) / copy.seconds);
+  } finally {
+    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }
-  console.log(`  medians: psql ${median(hands).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s`);
-  reportRatio("pg_merge_vs_psql", median(ourTimes) / median(hands), 1.3);
-  reportRatio("psql_merge_vs_copy", median(hands) / copy.seconds);
-} finally {
-  await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
 }
 
-// DuckDB
 async function duckPreload(file) {
   rmSync(file, { force: true });
-  const instance = await DuckDBInstance.create(file);
+  const instance = await DuckDBInstance.create(file, duckdbFileOptions);
   const con = await instance.connect();
   await con.run(`CREATE TABLE orders AS SELECT i::BIGINT AS order_id, 'cust_' || (i % 100000) AS customer,
       'user' || (i % 50000) || '@example.com' AS email, CAST(round((i * 7919 % 100000) / 100.0 + 1, 2) AS DECIMAL(12,2)) AS amount,
@@ -151,43 +151,49 @@ async function duckPreload(file) {
   con.closeSync();
   instance.closeSync();
 }
-const duckDir = mkdtempSync(join(tmpdir(), "sluice-bench-duck-"));
-try {
-  const rawFile = join(duckDir, "raw.duckdb");
-  const sets = dataCols
-    .split(", ")
-    .slice(1)
-    .map((c) => `${c} = s.${c}`)
-    .join(", ");
-  const raws = [];
-  const ourTimes = [];
-  for (let round = 1; round <= repeat; round++) {
-    await duckPreload(rawFile);
-    const raw = await time(`[${round}] DuckDB MERGE INTO ... USING read_csv`, async () => {
-      const instance = await DuckDBInstance.create(rawFile);
-      const con = await instance.connect();
-      await con.run(`MERGE INTO orders t USING (SELECT * FROM read_csv('${csv.replaceAll("'", "''")}', header = true,
-          columns = {'order_id': 'BIGINT', 'customer': 'VARCHAR', 'email': 'VARCHAR', 'amount': 'DECIMAL(12,2)', 'order_date': 'DATE',
-                     'status': 'VARCHAR', 'note': 'VARCHAR', 'updated_at': 'TIMESTAMP'})) s
-        ON (t.order_id = s.order_id) WHEN MATCHED THEN UPDATE SET ${sets}
-        WHEN NOT MATCHED THEN INSERT (${dataCols}) VALUES (${dataCols
-          .split(", ")
-          .map((c) => `s.${c}`)
-          .join(", ")})`);
-      await con.run("CHECKPOINT");
-      con.closeSync();
-      instance.closeSync();
-    });
-    raws.push(raw.seconds);
-    const dir = project("duckdb:warehouse.duckdb");
-    await duckPreload(join(dir, "warehouse.duckdb"));
-    const ours = await time(`[${round}] sluice run (merge into DuckDB)`, () => sluiceRun(dir));
-    console.log(`  sluice load: ${JSON.stringify(ours.result?.load)}`);
-    rmSync(dir, { recursive: true, force: true });
-    ourTimes.push(ours.seconds);
+async function benchDuckdb() {
+  const duckDir = mkdtempSync(join(tmpdir(), "sluice-bench-duck-"));
+  try {
+    const rawFile = join(duckDir, "raw.duckdb");
+    const sets = dataCols
+      .split(", ")
+      .slice(1)
+      .map((c) => `${c} = s.${c}`)
+      .join(", ");
+    const raws = [];
+    const ourTimes = [];
+    for (let round = 1; round <= repeat; round++) {
+      await duckPreload(rawFile);
+      const raw = await time(`[${round}] DuckDB MERGE INTO ... USING read_csv`, async () => {
+        const instance = await DuckDBInstance.create(rawFile, duckdbFileOptions);
+        const con = await instance.connect();
+        await con.run(`MERGE INTO orders t USING (SELECT * FROM read_csv('${csv.replaceAll("'", "''")}', header = true,
+            columns = {'order_id': 'BIGINT', 'customer': 'VARCHAR', 'email': 'VARCHAR', 'amount': 'DECIMAL(12,2)', 'order_date': 'DATE',
+                       'status': 'VARCHAR', 'note': 'VARCHAR', 'updated_at': 'TIMESTAMP'})) s
+          ON (t.order_id = s.order_id) WHEN MATCHED THEN UPDATE SET ${sets}
+          WHEN NOT MATCHED THEN INSERT (${dataCols}) VALUES (${dataCols
+            .split(", ")
+            .map((c) => `s.${c}`)
+            .join(", ")})`);
+        await con.run("CHECKPOINT");
+        con.closeSync();
+        instance.closeSync();
+      });
+      raws.push(raw.seconds);
+      const dir = project("duckdb:warehouse.duckdb");
+      await duckPreload(join(dir, "warehouse.duckdb"));
+      const ours = await time(`[${round}] sluice run (merge into DuckDB)`, () => sluiceRun(dir));
+      console.log(`  sluice load: ${JSON.stringify(ours.result?.load)}`);
+      rmSync(dir, { recursive: true, force: true });
+      ourTimes.push(ours.seconds);
+    }
+    console.log(`  medians: raw MERGE ${median(raws).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s`);
+    reportRatio("duckdb_merge_vs_raw", median(ourTimes) / median(raws), 1.5);
+  } finally {
+    rmSync(duckDir, { recursive: true, force: true });
   }
-  console.log(`  medians: raw MERGE ${median(raws).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s`);
-  reportRatio("duckdb_merge_vs_raw", median(ourTimes) / median(raws), 1.5);
-} finally {
-  rmSync(duckDir, { recursive: true, force: true });
 }
+
+const only = process.env.BENCH_WAREHOUSE;
+if (only !== "duckdb") await benchPostgres();
+if (only !== "postgres") await benchDuckdb();
