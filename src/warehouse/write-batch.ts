@@ -332,7 +332,13 @@ async function syncUndoTable(
     await session.exec(
       `CREATE TABLE ${undo} AS SELECT CAST(NULL AS VARCHAR) AS _sluice_undo_run, t.* FROM ${target} AS t WHERE false`,
     );
-    if (session.dialect === "postgres") await session.exec(`CREATE INDEX ON ${undo} (_sluice_undo_run)`);
+    // Rows of one run are written together and run ids grow with time, so a BRIN index (one summary per
+    // 128 pages) finds a run's before-images almost as well as a B-tree, at none of its cost per saved
+    // row (a B-tree made saving 500k before-images 0.5–0.85 s slower). Ranges not yet summarized by
+    // autovacuum are simply scanned.
+    if (session.dialect === "postgres") {
+      await session.exec(`CREATE INDEX ON ${undo} USING brin (_sluice_undo_run) WITH (autosummarize = on)`);
+    }
     return;
   }
   const have = new Map(existing.map((c) => [c.name, c.type]));

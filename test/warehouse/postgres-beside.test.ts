@@ -86,6 +86,11 @@ describe.skipIf(!available)("postgres merge: before-images captured beside the w
       `SELECT count(*)::int AS n FROM m WHERE id BETWEEN 501 AND 1000 AND id % 2 = 1 AND _sluice_run_id = '${first.run_id}'`,
     );
     expect(untouched[0].n).toBe(250);
+    // Before-images are found through a BRIN index (cheap to keep up as they are written).
+    const indexes = await query("SELECT indexdef FROM pg_indexes WHERE tablename = 'undo__public__m'");
+    expect(indexes.map((r) => r.indexdef)).toEqual([
+      expect.stringMatching(/USING brin \(_sluice_undo_run\)/),
+    ]);
 
     const stages = (
       await query("SELECT relname FROM pg_class WHERE relname LIKE 'stage\\_%' ORDER BY relname")
