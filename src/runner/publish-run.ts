@@ -18,6 +18,8 @@ export interface RunOutcome {
   readonly watermark?: { readonly cursor: string; readonly value: string } | undefined;
   /** Single pass: completes the run's numbers after the write read the files (see single-pass.ts). */
   readonly completeAfterWrite?: ((written: number) => Promise<AfterWrite>) | undefined;
+  /** Engine work that may run beside the warehouse write (the run's profile; see PublishBatch). */
+  readonly alongsideWrite?: PublishBatch["alongsideWrite"];
 }
 
 /**
@@ -54,6 +56,7 @@ export async function publishRun(
       sumColumns: numericColumns(pipeline),
       watermark: outcome.watermark,
       completeAfterWrite: outcome.completeAfterWrite,
+      alongsideWrite: outcome.alongsideWrite,
       resolveDuplicates: (paths) => {
         markDuplicates(report, paths);
         return {

@@ -10,6 +10,7 @@ import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } f
 import { probeFile } from "../engine/probe-file.js";
 import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
+import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult } from "../plan/check-compiler.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
 import { maskExpression } from "../plan/masking.js";
@@ -22,13 +23,13 @@ import { type AcquiredFile, acquireFile } from "./acquire-file.js";
 import { discoverFiles } from "./discover-files.js";
 import type { ContentDigest } from "./hash-file.js";
 import { planIncremental } from "./incremental.js";
-import { lakeSequence } from "./lake-publish.js";
+import { lakeSequence, lakeTargetPlan } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import { numericColumns, publishRun } from "./publish-run.js";
 import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
 import { newRunId } from "./run-id.js";
 import { openRunLog } from "./run-log.js";
-import { profileRun } from "./run-profile.js";
+import { profileHistory, profileRun, type RunProfile } from "./run-profile.js";
 import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
 import { SinglePassUndone, singlePassAllowed } from "./single-pass.js";
@@ -146,6 +147,12 @@ export async function runFilePipeline(
   /** Sizes of this run's files: a file of a size seen before is hashed before it is read. */
   const sizesInRun = new Set<number>();
   const hasMasks = Object.values(pipeline.columns).some((c) => c.mask !== undefined);
+  /** The profile may be taken beside the warehouse write when it cannot stop the publish. */
+  const profileBesideWrite =
+    warehouse.capabilities.engineFreeDuringWrite &&
+    pipeline.anomalies?.fail !== true &&
+    pipeline.target.table !== undefined &&
+    lakeTargetPlan(pipeline.target) === undefined;
   /** Files hashed (and downloaded) once, even when a run reads them a second time. */
   const acquiredFiles = new Map<string, AcquiredFile>();
   let singlePass = false;
@@ -219,7 +226,17 @@ export async function runFilePipeline(
         rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined;
       // Files read by the publish itself are counted and profiled after the write.
       const deferred = loaded.filter((w) => w.staged?.deferred);
-      if (rowsSql && deferred.length === 0) {
+      let alongsideWrite: (() => Promise<Record<string, unknown>>) | undefined;
+      if (rowsSql && deferred.length === 0 && profileBesideWrite) {
+        // Anomalies only warn here: the profile is taken while the server writes the batch (the engine is
+        // idle then), with the history read now (the warehouse's connections are busy publishing).
+        const history = await profileHistory(warehouse, name, HISTORY_WINDOW);
+        const profiled = rowsSql;
+        alongsideWrite = async () => {
+          await profileRows(profiled, history);
+          return { profile: report.profile, anomalies: report.anomalies };
+        };
+      } else if (rowsSql && deferred.length === 0) {
         const anomalies = await profileRows(rowsSql);
         if (anomalies.length > 0 && pipeline.anomalies?.fail) {
           // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
@@ -290,6 +307,7 @@ export async function runFilePipeline(
               : [],
             ledger: ledgerOf(),
             quarantineSql,
+            alongsideWrite,
             completeAfterWrite:
               deferred.length > 0 && rowsSql
                 ? (written) => completeSinglePass(run, loaded, written, rowsSql!)
@@ -446,7 +464,7 @@ export async function runFilePipeline(
   }
 
   /** Profiles rows about to be published (or just written) and logs what deviates from the last runs. */
-  async function profileRows(rowsSql: string) {
+  async function profileRows(rowsSql: string, history?: readonly RunProfile[]) {
     const profiledAt = performance.now();
     const { profile, anomalies } = await profileRun(
       con,
@@ -455,6 +473,7 @@ export async function runFilePipeline(
       pipeline,
       rowsSql,
       `sluice_profile_${report.sequence}`,
+      history,
     );
     report.profile = profile;
     report.anomalies = anomalies.map((a) => a.message);

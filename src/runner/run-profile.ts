@@ -14,7 +14,8 @@ export interface RunProfile extends Profile {
 
 /**
  * Profiles the rows a run is about to publish (one aggregate pass; distinct counts are HyperLogLog
- * estimates) and compares it with the last runs of the pipeline.
+ * estimates) and compares it with the last runs of the pipeline (`history`, read from the warehouse
+ * when not given: give it when the warehouse is busy publishing).
  *
  * @example
  * const { profile, anomalies } = await profileRun(con, warehouse, "orders", pipeline, rowsSql, "f_rows");
@@ -26,6 +27,7 @@ export async function profileRun(
   pipeline: PipelineConfig,
   rowsSql: string,
   viewName: string,
+  history?: readonly RunProfile[],
 ): Promise<{ profile: RunProfile; anomalies: Anomaly[] }> {
   await con.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(viewName)} AS ${rowsSql}`);
   try {
@@ -46,8 +48,8 @@ export async function profileRun(
       table: pipeline.target.table ?? pipeline.target.lake?.table ?? pipelineName,
       ...readProfile(columns, row ?? {}),
     };
-    const history = await profileHistory(warehouse, pipelineName, HISTORY_WINDOW);
-    const anomalies = detectAnomalies(profile, history, pipeline.anomalies?.z_score ?? 3);
+    const past = history ?? (await profileHistory(warehouse, pipelineName, HISTORY_WINDOW));
+    const anomalies = detectAnomalies(profile, past, pipeline.anomalies?.z_score ?? 3);
     return { profile, anomalies };
   } finally {
     await con.run(`DROP VIEW IF EXISTS ${quoteIdent(viewName)}`);

@@ -157,7 +157,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
 
   return {
     kind: "duckdb",
-    capabilities: { stagesInPlace: true, concurrentWriters: false },
+    capabilities: { stagesInPlace: true, concurrentWriters: false, engineFreeDuringWrite: false },
     engine: con,
     async loadsOf(pipeline, sha256) {
       const rows = await queryRows(

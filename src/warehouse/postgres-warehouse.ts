@@ -237,7 +237,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
 
   return {
     kind: "postgres",
-    capabilities: { stagesInPlace: false, concurrentWriters: true },
+    capabilities: { stagesInPlace: false, concurrentWriters: true, engineFreeDuringWrite: true },
     engine,
     async loadsOf(pipeline, sha256) {
       const rows = await simpleQuery(

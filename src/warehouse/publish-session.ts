@@ -39,6 +39,14 @@ export async function publishInSession(
   hooks: PublishHooks,
 ): Promise<PublishResult> {
   let { run, ledger, quarantineSql } = batch;
+  // Started at most once: by the write once the batch is on the server, or below before the run record.
+  let alongside: Promise<Readonly<Record<string, unknown>>> | undefined;
+  const startAlongside = batch.alongsideWrite
+    ? () => {
+        alongside ??= batch.alongsideWrite!();
+        return alongside;
+      }
+    : undefined;
   // A single-pass batch's files are hashed during its write: checked there (completeAfterWrite).
   const loaded = ledger.filter((e) => e.status === "loaded" && e.sha256 !== "");
   let skippedDuplicates: string[] = [];
@@ -92,6 +100,7 @@ export async function publishInSession(
         source,
         stageBatch: hooks.stageBatch,
         beside: hooks.beside,
+        alongside: startAlongside,
       });
       result = { ...outcome, skippedDuplicates };
       if (single) ({ run, ledger, quarantineSql } = await single(outcome.inserted));
@@ -114,10 +123,12 @@ export async function publishInSession(
       );
     }
   }
+  const alongsideReport = startAlongside ? await startAlongside() : {};
   const record: RunRecord = {
     ...run,
     report: {
       ...run.report,
+      ...alongsideReport,
       load: table
         ? {
             table,

@@ -8,6 +8,11 @@ export interface WarehouseCapabilities {
   readonly stagesInPlace: boolean;
   /** Several processes may publish at once. */
   readonly concurrentWriters: boolean;
+  /**
+   * The engine connection is idle while the warehouse writes (the write runs on a server), so engine work
+   * may overlap the write ({@link PublishBatch.alongsideWrite}).
+   */
+  readonly engineFreeDuringWrite: boolean;
 }
 
 /** One file's line in the ledger of a run. */
@@ -74,6 +79,14 @@ export interface PublishBatch {
    * they now stand. Throwing rolls the whole publish back.
    */
   readonly completeAfterWrite?: ((written: number) => Promise<AfterWrite>) | undefined;
+  /**
+   * Engine work whose result belongs in the run record (the run's profile): where the engine is free
+   * while the server writes ({@link WarehouseCapabilities.engineFreeDuringWrite}) it starts once the
+   * batch is on the server and runs beside the write; elsewhere it runs after the write. Either way it
+   * finishes before the run record is written, and what it returns is merged into the record's report.
+   * Throwing rolls the publish back.
+   */
+  readonly alongsideWrite?: (() => Promise<Readonly<Record<string, unknown>>>) | undefined;
 }
 
 /** What a single-pass publish learned from its write (see {@link PublishBatch.completeAfterWrite}). */

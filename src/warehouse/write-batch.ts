@@ -104,6 +104,11 @@ export interface WriteBatchRequest {
   ): Promise<string>;
   /** A second connection; when given, a merge may capture its before-images there, beside the write. */
   readonly beside?: BesideSession | undefined;
+  /**
+   * Engine work to overlap with the write on PostgreSQL, where the engine is idle once the batch is on
+   * the server (see {@link PublishBatch.alongsideWrite}); started after staging, settled before returning.
+   */
+  readonly alongside?: (() => Promise<unknown>) | undefined;
 }
 
 /** What a write did. */
@@ -225,6 +230,42 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     analyze: !uniqueKeys,
     shared: beside !== undefined,
   });
+  // On PostgreSQL the engine has nothing left to do for this write: engine work may run beside it
+  // (on DuckDB the session is the engine). It settles before this returns or throws, so no engine
+  // statement of it overlaps whatever the caller runs next; its failure surfaces where it is awaited.
+  const alongside = dialect === "postgres" ? request.alongside?.() : undefined;
+  alongside?.catch(() => undefined);
+  try {
+    return await writeStaged(request, {
+      quoted,
+      undo,
+      stage,
+      stageColumns,
+      targetColumns,
+      uniqueKeys,
+      beside,
+    });
+  } finally {
+    await alongside?.catch(() => undefined);
+  }
+}
+
+/** The write proper, once the batch is staged: before-images, the mode's statements, reconciliation. */
+async function writeStaged(
+  request: WriteBatchRequest,
+  staged: {
+    readonly quoted: string;
+    readonly undo: string;
+    readonly stage: string;
+    readonly stageColumns: readonly TypedColumn[];
+    readonly targetColumns: readonly TypedColumn[];
+    readonly uniqueKeys: boolean;
+    readonly beside: BesideSession | undefined;
+  },
+): Promise<WriteOutcome> {
+  const { session, target } = request;
+  const dialect = session.dialect;
+  const { quoted, undo, stage, stageColumns, targetColumns, uniqueKeys, beside } = staged;
   const sumColumns = reconciledSums(
     request,
     stageColumns.map((c) => c.name),

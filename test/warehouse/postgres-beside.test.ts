@@ -162,6 +162,48 @@ describe.skipIf(!available)("postgres merge: before-images captured beside the w
     }
   });
 
+  it("the profile is taken while the server writes: stored with the run, anomalies warn, one connection suffices", async () => {
+    const table = "p";
+    const one = makeProject(
+      `warehouse: "${db.url}?pool_max=1"\npipelines:\n  ${table}:\n    source: { path: "in/*.csv" }\n    columns: { amount: { type: "decimal(12,2)" } }\n    target: { table: ${table}, mode: merge, keys: [id] }\n`,
+    );
+    try {
+      const runs: Run[] = [];
+      // Four loads of 20 rows (the first creates the table, the rest merge into it), then one of 2,000.
+      for (const [i, [from, to]] of [
+        [1, 20],
+        [21, 40],
+        [41, 60],
+        [61, 80],
+        [81, 2080],
+      ].entries()) {
+        addFile(
+          one,
+          `landing/in/${i}.csv`,
+          csv(from!, to!, (id) => id * 2),
+        );
+        const result = await sluice(["run", "--json"], one);
+        runs.push(result.json<{ runs: Run[] }>().runs[0]!);
+      }
+      const last = runs.at(-1)! as Run & {
+        profile?: { rows: number; columns: Record<string, { mean: number | null; max: string | null }> };
+        anomalies?: string[];
+      };
+      expect(runs.map((r) => r.status)).toEqual(Array(5).fill("succeeded"));
+      expect(last.load).toMatchObject({ inserted: 2000, updated: 0 });
+      expect(last.profile?.rows).toBe(2000);
+      expect(last.profile?.columns.amount).toMatchObject({ mean: 2 * ((81 + 2080) / 2), max: "4160.00" });
+      expect(last.anomalies?.some((a) => /row count/i.test(a))).toBe(true);
+      // The run record in the catalog holds the same profile and warnings.
+      const [stored] = await query(`SELECT report FROM sluice.runs WHERE run_id = '${last.run_id}'`);
+      const report = typeof stored.report === "string" ? JSON.parse(stored.report) : stored.report;
+      expect(report.profile).toEqual(last.profile);
+      expect(report.anomalies).toEqual(last.anomalies);
+    } finally {
+      rmSync(one, { recursive: true, force: true });
+    }
+  });
+
   it("a write that fails commits no before-images and publishes nothing", async () => {
     const before = await content();
     const imagesBefore = await query("SELECT count(*)::int AS n FROM sluice.undo__public__m");
