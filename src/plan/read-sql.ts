@@ -105,6 +105,9 @@ export function csvHeaderSql(
     `max_line_size=${sniffLineLimit}`,
     `buffer_size=${sniffLineLimit}`,
     "strict_mode=false",
+    // DuckDB's parallel scanner refuses null_padding in a file with line breaks inside quoted fields;
+    // one row is read, so one thread costs nothing.
+    "parallel=false",
   ];
   return `SELECT * FROM read_csv(${args.join(", ")}) LIMIT 1`;
 }

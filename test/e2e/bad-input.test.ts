@@ -69,6 +69,17 @@ describe("bad input files", () => {
     ]);
   });
 
+  it("line breaks and quotes inside quoted fields load as written, in a file big enough to read in parallel", async () => {
+    const names = (i: number) => [`line\nbreak ${i}`, `say "hi" ${i}`, `a,b ${i}`, `x\n\ny ${i}`][i % 4]!;
+    const body = Array.from({ length: 20_000 }, (_, i) => `${i},"${names(i).replaceAll('"', '""')}"`);
+    const dir = makeProject(loose(), { "landing/in/q.csv": `id,name\n${body.join("\n")}\n` });
+    const { code, run } = await runJson(dir);
+    expect(code).toBe(0);
+    expect(run.rows).toMatchObject({ read: 20_000, loaded: 20_000, quarantined: 0 });
+    const got = await rows(dir, "SELECT id, name FROM t WHERE id IN (0, 1, 2, 3, 19999) ORDER BY id");
+    expect(got).toEqual([0, 1, 2, 3, 19999].map((id) => ({ id, name: names(id) })));
+  });
+
   it("latin-1 bytes in a UTF-8 file are quarantined; encoding: latin-1 reads them", async () => {
     const bytes = Buffer.concat([
       Buffer.from("id,name\n1,ok\n2,caf"),
