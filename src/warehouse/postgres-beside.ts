@@ -10,6 +10,19 @@ import type { BesideSession, SnapshotTransaction } from "./write-batch.js";
 export const raiseWorkMemSql =
   "SELECT set_config('work_mem', '256MB', true) FROM pg_settings WHERE name = 'work_mem' AND setting::bigint < 262144";
 
+/**
+ * A pooled connection when one can be had without waiting for another to be released (never for one
+ * the publish itself may be holding, e.g. with `pool_max=1`); undefined otherwise.
+ */
+export async function idleClient(pool: pg.Pool): Promise<pg.PoolClient | undefined> {
+  if (pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? 10)) return undefined;
+  try {
+    return await pool.connect();
+  } catch {
+    return undefined;
+  }
+}
+
 /** A {@link BesideSession} on its own pooled connection, with the shared stage it owns. */
 export interface PostgresBeside extends BesideSession {
   /**
@@ -47,15 +60,9 @@ export function postgresBeside(pool: pg.Pool): PostgresBeside {
   };
   return {
     async open() {
-      if (client) return true;
-      // Never wait for a pooled connection the publish itself may be holding (pool_max=1).
-      if (pool.idleCount === 0 && pool.totalCount >= (pool.options.max ?? 10)) return false;
-      try {
-        client = await pool.connect();
-        return true;
-      } catch {
-        return false; // e.g. too many connections: the write runs as one statement instead
-      }
+      // Without one (e.g. too many connections) the write runs as one statement instead.
+      client ??= await idleClient(pool);
+      return client !== undefined;
     },
     committed: {
       dialect: "postgres",

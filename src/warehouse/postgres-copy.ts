@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { constants, createReadStream } from "node:fs";
 import { open, rm } from "node:fs/promises";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
@@ -9,12 +10,15 @@ import { from as copyFrom } from "pg-copy-streams";
 import type { TypedColumn } from "../plan/schema-plan.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { csvExportExpression } from "../plan/type-evolution.js";
+import { splitRecords } from "./csv-records.js";
 
 /**
  * Moves rows from the DuckDB engine into a PostgreSQL table in bulk: DuckDB writes them as CSV
  * (`COPY (...) TO`) into a named pipe that is streamed into `COPY <table> FROM STDIN (FORMAT csv)` while
  * it is produced, so the export and PostgreSQL's parsing overlap. Where named pipes are unavailable the
- * CSV goes through `file` first. Never row by row.
+ * CSV goes through `file` first. Never row by row. With `moreClients` (other connections, outside any
+ * transaction, to a committed table) the stream is cut between records and spread over one `COPY` per
+ * connection, so PostgreSQL parses the rows on several backends at once.
  *
  * @example
  * await copyEngineRows(engine, client, "SELECT * FROM sluice_batch", columns, "sluice_stage", "/tmp/x/batch.csv");
@@ -26,6 +30,7 @@ export async function copyEngineRows(
   columns: readonly (TypedColumn & { readonly engineType: string })[],
   table: string,
   file: string,
+  moreClients: readonly PoolClient[] = [],
 ): Promise<void> {
   const exprs = columns.map(
     (c) => `${csvExportExpression(quoteIdent(c.name), c.engineType)} AS ${quoteIdent(c.name)}`,
@@ -33,23 +38,25 @@ export async function copyEngineRows(
   const exportSql = (path: string) =>
     `COPY (SELECT ${exprs.join(", ")} FROM (${selectSql})) TO ${quoteLiteral(path)} (FORMAT csv, HEADER false)`;
   const copySql = `COPY ${table} (${columns.map((c) => quoteIdent(c.name)).join(", ")}) FROM STDIN (FORMAT csv)`;
+  const copyInto = (source: Readable) => {
+    if (moreClients.length === 0) return pipeline(source, client.query(copyFrom(copySql)));
+    return splitRecords(
+      source,
+      [client, ...moreClients].map((c) => c.query(copyFrom(copySql))),
+    );
+  };
   const fifo = `${file}.pipe`;
   if (!(await makeFifo(fifo))) {
     await engine.run(exportSql(file));
     try {
-      await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), client.query(copyFrom(copySql)));
+      await copyInto(createReadStream(file, { highWaterMark: 1 << 20 }));
     } finally {
       await rm(file, { force: true });
     }
     return;
   }
   try {
-    await streamThroughFifo(
-      fifo,
-      () => withOneThread(engine, () => engine.run(exportSql(fifo))),
-      client,
-      copySql,
-    );
+    await streamThroughFifo(fifo, () => withOneThread(engine, () => engine.run(exportSql(fifo))), copyInto);
   } finally {
     await rm(fifo, { force: true });
   }
@@ -91,14 +98,10 @@ async function makeFifo(path: string): Promise<boolean> {
 async function streamThroughFifo(
   fifo: string,
   exportRows: () => Promise<unknown>,
-  client: PoolClient,
-  copySql: string,
+  copyInto: (source: Readable) => Promise<void>,
 ): Promise<void> {
   let readerDone = false;
-  const reading = pipeline(
-    createReadStream(fifo, { highWaterMark: 1 << 20 }),
-    client.query(copyFrom(copySql)),
-  ).finally(() => {
+  const reading = copyInto(createReadStream(fifo, { highWaterMark: 1 << 20 })).finally(() => {
     readerDone = true;
   });
   reading.catch(() => undefined);

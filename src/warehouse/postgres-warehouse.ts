@@ -17,7 +17,7 @@ import {
   watermarkSelectSql,
 } from "./catalog-sql.js";
 import { engineMemorySettings } from "./duckdb-warehouse.js";
-import { postgresBeside, raiseWorkMemSql } from "./postgres-beside.js";
+import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.js";
 import { postgresCatalogDdl } from "./postgres-catalog.js";
 import { copyEngineRows } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
@@ -298,21 +298,35 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                     .join(", ");
                   let stage = "sluice_stage";
                   let copyClient = client;
+                  // A committed stage can be filled on two connections at once (PostgreSQL parses COPY
+                  // on one core per connection): a third one joins when the pool has it free.
+                  let extra: pg.PoolClient | undefined;
                   if (shared) {
                     ({ table: stage, client: copyClient } = await beside.createStage(ddl));
+                    extra = await idleClient(pool);
                   } else {
                     await client.query(`CREATE TEMP TABLE sluice_stage (${ddl}) ON COMMIT DROP`);
                   }
-                  await copyEngineRows(
-                    engine,
-                    copyClient,
-                    `SELECT * FROM ${quoteIdent(batchTable)}`,
-                    columns
-                      .filter((c) => !fixed.has(c.name))
-                      .map((c) => ({ ...c, engineType: engineTypes.get(c.name) ?? "VARCHAR" })),
-                    stage,
-                    join(workDir, "batch.csv"),
-                  );
+                  let extraError: Error | undefined;
+                  try {
+                    await copyEngineRows(
+                      engine,
+                      copyClient,
+                      `SELECT * FROM ${quoteIdent(batchTable)}`,
+                      columns
+                        .filter((c) => !fixed.has(c.name))
+                        .map((c) => ({ ...c, engineType: engineTypes.get(c.name) ?? "VARCHAR" })),
+                      stage,
+                      join(workDir, "batch.csv"),
+                      extra ? [extra] : [],
+                    );
+                  } catch (error) {
+                    extraError = error as Error;
+                    throw error;
+                  } finally {
+                    // After a failed COPY the extra connection is closed rather than reused.
+                    extra?.release(extraError);
+                  }
                   if (analyze) await copyClient.query(`ANALYZE ${stage}`);
                   return stage;
                 },

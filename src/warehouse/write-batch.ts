@@ -233,18 +233,20 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
   // On PostgreSQL the engine has nothing left to do for this write: engine work may run beside it
   // (on DuckDB the session is the engine). It settles before this returns or throws, so no engine
   // statement of it overlaps whatever the caller runs next; its failure surfaces where it is awaited.
-  const alongside = dialect === "postgres" ? request.alongside?.() : undefined;
-  alongside?.catch(() => undefined);
+  // A merge with a capture beside it starts the work once the capture is done (a core is free then).
+  let alongside: Promise<unknown> | undefined;
+  const startAlongside = () => {
+    if (dialect === "postgres" && request.alongside && !alongside) {
+      alongside = request.alongside();
+      alongside.catch(() => undefined);
+    }
+  };
   try {
-    return await writeStaged(request, {
-      quoted,
-      undo,
-      stage,
-      stageColumns,
-      targetColumns,
-      uniqueKeys,
-      beside,
-    });
+    return await writeStaged(
+      request,
+      { quoted, undo, stage, stageColumns, targetColumns, uniqueKeys, beside },
+      startAlongside,
+    );
   } finally {
     await alongside?.catch(() => undefined);
   }
@@ -262,6 +264,7 @@ async function writeStaged(
     readonly uniqueKeys: boolean;
     readonly beside: BesideSession | undefined;
   },
+  startAlongside: () => void,
 ): Promise<WriteOutcome> {
   const { session, target } = request;
   const dialect = session.dialect;
@@ -290,13 +293,16 @@ async function writeStaged(
   } as const;
   if (beside) {
     const merge = postgresMergeBeside(stepsRequest);
-    const measured = merge.combine(...(await writeBeside(session, beside, merge.write, merge.beforeImages)));
+    const measured = merge.combine(
+      ...(await writeBeside(session, beside, merge.write, merge.beforeImages, startAlongside)),
+    );
     const folded = foldCounts(target.mode, [
       ["updated", measured.updated!],
       ["upserted", measured.upserted!],
     ]);
     return { ...folded, reconciliation: reconciliationOf(request, sumColumns, measured, folded.inserted) };
   }
+  startAlongside();
   const steps: WriteStep[] = [...replaceSteps(stepsRequest, request.replaces), ...writeSteps(stepsRequest)];
   const counts: [StepCount, number][] = [];
   let measured: JsonRow | undefined;
@@ -326,15 +332,19 @@ async function writeStaged(
  * the capture's snapshot is taken before the write starts, so it reads the target as it was. Commits the
  * before-images only when both succeeded (the publish transaction commits after; before-images of a
  * publish that then fails belong to no load and are never read). Returns both statements' rows.
+ * `afterCapture` is called once the capture is done (its core is free then while the write goes on).
  */
 async function writeBeside(
   session: SqlSession,
   beside: BesideSession,
   write: string,
   beforeImages: string,
+  afterCapture: () => void,
 ): Promise<[JsonRow, JsonRow]> {
   const snapshot = await beside.snapshot();
-  const [written, saved] = await Promise.allSettled([session.rows(write), snapshot.rows(beforeImages)]);
+  const capture = snapshot.rows(beforeImages);
+  capture.then(afterCapture, () => undefined);
+  const [written, saved] = await Promise.allSettled([session.rows(write), capture]);
   if (written.status === "rejected" || saved.status === "rejected") {
     await snapshot.rollback().catch(() => undefined);
     throw written.status === "rejected" ? written.reason : (saved as PromiseRejectedResult).reason;

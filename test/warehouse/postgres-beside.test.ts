@@ -204,6 +204,38 @@ describe.skipIf(!available)("postgres merge: before-images captured beside the w
     }
   });
 
+  it("a batch staged over two COPY connections arrives intact: quotes, commas, newlines, unicode", async () => {
+    const odd = ['say "hi"', "a,b", "line\nbreak", '"', "", "ünïcødé ✓", "x\n\ny", "plain"];
+    // Every name starts with a line break (most of each record lies inside quotes after a newline),
+    // so a cut at a newline inside a field would show.
+    const name = (id: number, round: number) =>
+      `${round}\n${odd[(id + round) % odd.length]} ${"·".repeat(id % 40)}`;
+    const field = (v: string) => (/[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+    const file = (from: number, to: number, round: number) =>
+      `id,name,amount\n${Array.from({ length: to - from + 1 }, (_, i) => `${from + i},${field(name(from + i, round))},${from + i}.5`).join("\n")}\n`;
+    const two = makeProject(
+      `warehouse: "${db.url}"\npipelines:\n  q:\n    source: { path: "in/*.csv" }\n    columns: { amount: { type: "decimal(12,2)" } }\n    target: { table: q, mode: merge, keys: [id] }\n`,
+    );
+    try {
+      addFile(two, "landing/in/1.csv", file(1, 4000, 0));
+      const first = (await sluice(["run", "--json"], two)).json<{ runs: Run[] }>().runs[0]!;
+      expect(first.error ?? first.status).toBe("succeeded");
+      // The second load merges into the existing table: its batch is staged on two connections.
+      addFile(two, "landing/in/2.csv", file(2001, 8000, 1));
+      const second = (await sluice(["run", "--json"], two)).json<{ runs: Run[] }>().runs[0]!;
+      expect(second.error ?? second.status).toBe("succeeded");
+      expect(second.load).toMatchObject({ inserted: 4000, updated: 2000 });
+      const rows = await query("SELECT id::int AS id, name, amount::text AS amount FROM q ORDER BY id");
+      const expected = Array.from({ length: 8000 }, (_, i) => {
+        const id = i + 1;
+        return { id, name: name(id, id > 2000 ? 1 : 0), amount: `${id}.50` };
+      });
+      expect(rows).toEqual(expected);
+    } finally {
+      rmSync(two, { recursive: true, force: true });
+    }
+  });
+
   it("a write that fails commits no before-images and publishes nothing", async () => {
     const before = await content();
     const imagesBefore = await query("SELECT count(*)::int AS n FROM sluice.undo__public__m");
