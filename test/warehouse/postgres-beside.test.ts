@@ -231,6 +231,21 @@ describe.skipIf(!available)("postgres merge: before-images captured beside the w
         return { id, name: name(id, id > 2000 ? 1 : 0), amount: `${id}.50` };
       });
       expect(rows).toEqual(expected);
+
+      // PostgreSQL refuses a NUL byte in text: the COPY stream carrying it fails, the other is
+      // cancelled, the run fails naming the cause, and nothing of it stays behind.
+      const nul = Array.from(
+        { length: 20_000 },
+        (_, i) => `${i + 1},n${i + 1}${i === 15_000 ? "\u0000x" : ""},1`,
+      );
+      addFile(two, "landing/in/3.csv", `id,name,amount\n${nul.join("\n")}\n`);
+      const third = (await sluice(["run", "--json"], two)).json<{ runs: Run[] }>().runs[0]!;
+      expect(third.status).toBe("failed");
+      expect(third.error).toMatch(/invalid byte sequence for encoding "UTF8": 0x00/);
+      expect(await query("SELECT id::int AS id, name, amount::text AS amount FROM q ORDER BY id")).toEqual(
+        expected,
+      );
+      expect(await query("SELECT relname FROM pg_class WHERE relname LIKE 'stage\\_%'")).toEqual([]);
     } finally {
       rmSync(two, { recursive: true, force: true });
     }
