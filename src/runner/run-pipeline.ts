@@ -335,23 +335,32 @@ export async function runFilePipeline(
       break;
     }
 
-    // After the commit: files move, quarantine files are written, a single pass takes its profile. A crash
-    // here is repaired next run. The moves are storage work (on an object store a server-side copy of the
-    // whole file) and run while the engine profiles.
-    const moves = moveFiles();
-    try {
-      if (profileAfterCommit) {
-        // The rows are committed: a profile that cannot be computed or stored is a warning, not a failure.
-        try {
-          await profileRows(profileAfterCommit);
-          await warehouse.updateRunReport(runId, { ...report });
-        } catch (error) {
-          logger.warn({ err: asSluiceError(error, "INTERNAL").message }, "profile not recorded");
-        }
+    if (profileAfterCommit) {
+      // The rows are committed: a profile that cannot be computed or stored is a warning, not a failure.
+      try {
+        await profileRows(profileAfterCommit);
+        await warehouse.updateRunReport(runId, { ...report });
+      } catch (error) {
+        logger.warn({ err: asSluiceError(error, "INTERNAL").message }, "profile not recorded");
       }
-      if (quarantineSql) await writeQuarantineFiles(ctx, con, workDir, quarantineSql, report.quarantine!);
-    } finally {
-      await moves;
+    }
+    // After the commit: files move, quarantine files are written. A crash here is repaired next run.
+    if (quarantineSql) await writeQuarantineFiles(ctx, con, workDir, quarantineSql, report.quarantine!);
+    for (const work of works) {
+      const file = work.report;
+      if (!file.archived_to || file.archived_to === file.path) continue;
+      try {
+        await settleFile(landing, file.path, file.archived_to, file.size);
+        logger.info({ file: file.path, to: file.archived_to, status: file.status }, "file moved");
+      } catch (error) {
+        const message = asSluiceError(
+          error,
+          "STORAGE_ERROR",
+          `${file.path}: could not be moved to ${file.archived_to}`,
+        ).message;
+        file.warnings.push(message);
+        logger.warn({ file: file.path }, message);
+      }
     }
     logger.info({ status: report.status, rows: report.rows }, "run finished");
     return report;
@@ -399,26 +408,6 @@ export async function runFilePipeline(
     await dropWorkTables();
     rmSync(workDir, { recursive: true, force: true });
     await log.close();
-  }
-
-  /** Moves each settled file to its archive or unprocessed destination; a move that fails is a warning. */
-  async function moveFiles(): Promise<void> {
-    for (const work of works) {
-      const file = work.report;
-      if (!file.archived_to || file.archived_to === file.path) continue;
-      try {
-        await settleFile(landing, file.path, file.archived_to, file.size);
-        logger.info({ file: file.path, to: file.archived_to, status: file.status }, "file moved");
-      } catch (error) {
-        const message = asSluiceError(
-          error,
-          "STORAGE_ERROR",
-          `${file.path}: could not be moved to ${file.archived_to}`,
-        ).message;
-        file.warnings.push(message);
-        logger.warn({ file: file.path }, message);
-      }
-    }
   }
 
   /** Drops the engine tables and views of the run's files. */
