@@ -23,6 +23,13 @@ const columnDefs =
   "order_id bigint, customer text, email text, amount numeric(12,2), order_date date, status text, note text, updated_at timestamp";
 const sluiceCols = "_sluice_run_id text, _sluice_source_file text, _sluice_loaded_at timestamptz";
 const from = Math.floor(rows / 2);
+/** `col = <source>.col` for every data column but the key. */
+const assignments = (source) =>
+  dataCols
+    .split(", ")
+    .slice(1)
+    .map((c) => `${c} = ${source}.${c}`)
+    .join(", ");
 const to = from + rows - 1;
 
 async function admin(sql, database = "postgres") {
@@ -103,11 +110,7 @@ async function benchPostgres() {
         `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\n`,
       ),
     );
-    const updates = dataCols
-      .split(", ")
-      .slice(1)
-      .map((c) => `${c} = EXCLUDED.${c}`)
-      .join(", ");
+    const updates = assignments("EXCLUDED");
     const hands = [];
     const ourTimes = [];
     for (let round = 1; round <= repeat; round++) {
@@ -155,11 +158,7 @@ async function benchDuckdb() {
   const duckDir = mkdtempSync(join(tmpdir(), "sluice-bench-duck-"));
   try {
     const rawFile = join(duckDir, "raw.duckdb");
-    const sets = dataCols
-      .split(", ")
-      .slice(1)
-      .map((c) => `${c} = s.${c}`)
-      .join(", ");
+    const sets = assignments("s");
     const raws = [];
     const ourTimes = [];
     for (let round = 1; round <= repeat; round++) {

@@ -227,26 +227,28 @@ export async function runFilePipeline(
       // Files read by the publish itself are counted and profiled after the write.
       const deferred = loaded.filter((w) => w.staged?.deferred);
       let alongsideWrite: (() => Promise<Record<string, unknown>>) | undefined;
-      if (rowsSql && deferred.length === 0 && profileBesideWrite) {
-        // Anomalies only warn here: the profile is taken while the server writes the batch (the engine is
-        // idle then), with the history read now (the warehouse's connections are busy publishing).
-        const history = await profileHistory(warehouse, name, HISTORY_WINDOW);
-        const profiled = rowsSql;
-        alongsideWrite = async () => {
-          await profileRows(profiled, history);
-          return { profile: report.profile, anomalies: report.anomalies };
-        };
-      } else if (rowsSql && deferred.length === 0) {
-        const anomalies = await profileRows(rowsSql);
-        if (anomalies.length > 0 && pipeline.anomalies?.fail) {
-          // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
-          const error = `anomalies (anomalies.fail: true): ${anomalies.map((a) => a.message).join("; ")}; nothing published`;
-          for (const work of loaded) {
-            Object.assign(work.report, { status: "failed", error });
-            work.report.rows.loaded = 0;
-            work.moveOnFailure = true;
+      if (rowsSql && deferred.length === 0) {
+        if (profileBesideWrite) {
+          // Anomalies only warn here: the profile is taken while the server writes the batch (the engine
+          // is idle then), with the history read now (the warehouse's connections are busy publishing).
+          const history = await profileHistory(warehouse, name, HISTORY_WINDOW);
+          const profiled = rowsSql;
+          alongsideWrite = async () => {
+            await profileRows(profiled, history);
+            return { profile: report.profile, anomalies: report.anomalies };
+          };
+        } else {
+          const anomalies = await profileRows(rowsSql);
+          if (anomalies.length > 0 && pipeline.anomalies?.fail) {
+            // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
+            const error = `anomalies (anomalies.fail: true): ${anomalies.map((a) => a.message).join("; ")}; nothing published`;
+            for (const work of loaded) {
+              Object.assign(work.report, { status: "failed", error });
+              work.report.rows.loaded = 0;
+              work.moveOnFailure = true;
+            }
+            rowsSql = undefined;
           }
-          rowsSql = undefined;
         }
       }
       const reserved = new Set<string>();
