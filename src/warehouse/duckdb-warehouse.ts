@@ -63,6 +63,14 @@ async function openWithWait(options: DuckDbWarehouseOptions): Promise<DuckDBInst
           `${options.file}: no warehouse yet (run \`sluice run\` first)`,
         );
       }
+      if (/Failed to set config/i.test(message) && process.env.SLUICE_DUCKDB_STORAGE_VERSION?.trim()) {
+        // The memory limit is checked above; the storage version is the one setting DuckDB may not know.
+        throw new SluiceError(
+          "USAGE",
+          `SLUICE_DUCKDB_STORAGE_VERSION=${settings.storage_compatibility_version}: not a storage version this DuckDB knows (e.g. v1.3.0, or latest)`,
+          { cause: error },
+        );
+      }
       if (!/lock/i.test(message)) {
         throw new SluiceError(
           "WAREHOUSE_ERROR",

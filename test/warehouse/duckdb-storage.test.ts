@@ -53,4 +53,11 @@ describe("DuckDB warehouse storage format", () => {
       /SLUICE_DUCKDB_STORAGE_VERSION=newest: expected a DuckDB version like v1.3.0/,
     );
   });
+
+  it("names the variable when DuckDB does not know the version asked for", async () => {
+    process.env.SLUICE_DUCKDB_STORAGE_VERSION = "v9.9.9";
+    await expect(openDuckDbWarehouse({ file: join(dir, "future.duckdb") })).rejects.toThrow(
+      /SLUICE_DUCKDB_STORAGE_VERSION=v9\.9\.9: not a storage version this DuckDB knows/,
+    );
+  });
 });
