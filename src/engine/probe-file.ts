@@ -1,7 +1,14 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { PipelineConfig } from "../config/schema.js";
-import { blocksPublish, type CheckResult, compileChecks, interpretSummary } from "../plan/check-compiler.js";
-import { dedupeRepeatProbe } from "../plan/dedupe.js";
+import { SluiceError } from "../errors.js";
+import {
+  blocksPublish,
+  type CheckResult,
+  compileChecks,
+  interpretSummary,
+  WRITE_GUARD_MARK,
+} from "../plan/check-compiler.js";
+import { dedupeRepeatProbe, isIntegerType, keyBitmapSql, keyStatsSql } from "../plan/dedupe.js";
 import { maskedColumnNames } from "../plan/masking.js";
 import { type ColumnInfo, quoteIdent } from "../plan/sql-text.js";
 import { queryRows } from "./duckdb-query.js";
@@ -65,4 +72,166 @@ export async function probeFile(
     Number(row.quarantined ?? 0) === 0 && !(keys?.repeats(row) ?? false) && !checks.some(blocksPublish);
   if (!clean) await con.run(`DROP VIEW IF EXISTS ${quoteIdent(rowsView)}`);
   return { clean, checks, rows: Number(row.rows ?? 0), tables: clean ? [rowsView] : [] };
+}
+
+/** A file whose error and fatal rules are enforced by the write that reads it (see {@link guardFile}). */
+export interface GuardedFile {
+  /**
+   * View of the file's rows that raises an error beginning with {@link WRITE_GUARD_MARK} at the first
+   * row an error or fatal rule would quarantine or whose dedupe key repeats: a write from it either
+   * publishes rows that all pass, each key once, or stops.
+   */
+  readonly keptTable: string;
+  /** Temporary views to drop when the run ends. */
+  readonly tables: readonly string[];
+}
+
+/**
+ * Plans a deferred file's checks and dedupe to be enforced while the publish writes it, with no read
+ * before: a guard on every row for the error and fatal row rules and for repeated dedupe keys, and after
+ * the write (still inside its transaction) one aggregate over the rows written — {@link checkWrittenRows}
+ * — for warn rules and dataset rules. Undefined when the file cannot be checked that way: a blocking rule
+ * that needs more than its row (unique, foreign_key, outlier), masked columns (the written values are
+ * not the checked ones) or `discard_columns` (the written rows may lack checked columns).
+ *
+ * @example
+ * const guarded = await guardFile(con, staged, pipeline, "sluice_f0");
+ * if (!guarded) await probeFile(con, staged, pipeline, "sluice_f0");
+ */
+export async function guardFile(
+  con: DuckDBConnection,
+  staged: StagedFile,
+  pipeline: PipelineConfig,
+  prefix: string,
+): Promise<GuardedFile | undefined> {
+  if (maskedColumnNames(pipeline.columns).length > 0 || pipeline.schema_evolution === "discard_columns") {
+    return undefined;
+  }
+  const rowsView = `${prefix}_guard_rows`;
+  await con.run(
+    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT *, NULL::BIGINT AS _sluice_row FROM ${quoteIdent(staged.table)}`,
+  );
+  const columns = await describe(con, rowsView);
+  const condition =
+    pipeline.checks.length > 0
+      ? compileChecks({ checks: pipeline.checks, columns, stageTable: rowsView }).guard?.condition
+      : "TRUE";
+  if (condition === undefined) {
+    await con.run(`DROP VIEW IF EXISTS ${quoteIdent(rowsView)}`);
+    return undefined;
+  }
+  const keptTable = `${prefix}_guarded`;
+  await con.run(
+    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(keptTable)} AS SELECT * FROM ${quoteIdent(rowsView)} WHERE ${condition}`,
+  );
+  return { keptTable, tables: [rowsView, keptTable] };
+}
+
+/** What {@link checkWrittenRows} found: the checks' results, and why the write must be undone if it must. */
+export interface WrittenCheck {
+  readonly checks: readonly CheckResult[];
+  /** Why the rows cannot stay as written (a blocking rule failed, ...); undefined when clean. */
+  readonly undo: string | undefined;
+}
+
+/**
+ * After a guarded write (see {@link guardFile}), inside its transaction: the checks' results over the
+ * rows written from one file (`writtenSql` selects them from the target), as the staged way would report
+ * them, and whether the write must be undone — a blocking dataset rule failed, or the target holds a
+ * checked column in another type than the file (a check could then differ).
+ *
+ * @example
+ * const { checks, undo } = await checkWrittenRows(con, staged, pipeline, `SELECT * FROM orders WHERE ...`);
+ */
+export async function checkWrittenRows(
+  con: DuckDBConnection,
+  staged: StagedFile,
+  pipeline: PipelineConfig,
+  writtenSql: string,
+): Promise<WrittenCheck> {
+  const rowsView = `${staged.prefix}_written`;
+  // The file's columns as the checks saw them; the reader's own (`_sluice_*`) are not written.
+  const fileColumns = (await describe(con, `${staged.prefix}_guard_rows`)).filter(
+    (c) => !c.name.startsWith("_sluice_") || c.name === "_sluice_row",
+  );
+  const written = new Map(
+    (await queryRows(con, `DESCRIBE SELECT * FROM (${writtenSql})`)).map((r) => [
+      String(r.column_name),
+      String(r.column_type),
+    ]),
+  );
+  const differing = fileColumns.filter((c) => c.name !== "_sluice_row" && written.get(c.name) !== c.type);
+  if (differing.length > 0) {
+    return {
+      checks: [],
+      undo: `the target holds ${differing.map((c) => c.name).join(", ")} in another type than the file`,
+    };
+  }
+  const names = fileColumns.filter((c) => c.name !== "_sluice_row").map((c) => quoteIdent(c.name));
+  await con.run(
+    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT ${names.join(", ")}, NULL::BIGINT AS _sluice_row FROM (${writtenSql})`,
+  );
+  try {
+    const plan =
+      pipeline.checks.length > 0
+        ? compileChecks({ checks: pipeline.checks, columns: fileColumns, stageTable: rowsView })
+        : undefined;
+    if (plan && !plan.guard) throw new SluiceError("INTERNAL", `${rowsView}: checks that cannot be guarded`);
+    const row = plan
+      ? ((await queryRows(con, `SELECT ${plan.guard!.aggregates.join(", ")} FROM (${plan.probe.from})`))[0] ??
+        {})
+      : {};
+    const checks = plan ? interpretSummary(plan, row) : [];
+    const blocking = checks.filter(blocksPublish);
+    const undo =
+      blocking.length > 0
+        ? `rule ${blocking.map((c) => c.name).join(", ")} failed`
+        : pipeline.dedupe && (await keysRepeat(con, rowsView, pipeline.dedupe.keys, fileColumns))
+          ? "dedupe keys repeat"
+          : undefined;
+    return { checks, undo };
+  } finally {
+    await con.run(`DROP VIEW IF EXISTS ${quoteIdent(rowsView)}`);
+  }
+}
+
+/**
+ * Whether dedupe keys repeat among the rows of `table` (NULL keys equal, as in dedupe). A single integer
+ * key is checked with a bitmap of its range (one bit per possible value; ~10x cheaper than a distinct
+ * count) when the range is small enough; other keys with a distinct count.
+ *
+ * @example
+ * await keysRepeat(con, "batch", ["order_id"], [{ name: "order_id", type: "BIGINT" }]) // => false
+ */
+export async function keysRepeat(
+  con: DuckDBConnection,
+  table: string,
+  keys: readonly string[],
+  columns: readonly ColumnInfo[],
+): Promise<boolean> {
+  const source = quoteIdent(table);
+  const [only, ...more] = keys;
+  const type = columns.find((c) => c.name === only)?.type;
+  if (only !== undefined && more.length === 0 && type !== undefined && isIntegerType(type)) {
+    const stats = (await queryRows(con, keyStatsSql(source, only)))[0] ?? {};
+    const rows = Number(stats.rows ?? 0);
+    const nulls = Number(stats.nulls ?? 0);
+    if (rows - nulls <= 1) return nulls > 1;
+    const bitmap = keyBitmapSql(source, only, BigInt(String(stats.min)), BigInt(String(stats.max)));
+    if (bitmap) {
+      const distinct = Number((await queryRows(con, bitmap))[0]?.distinct_keys ?? 0);
+      return distinct + Math.min(nulls, 1) < rows;
+    }
+  }
+  const probe = dedupeRepeatProbe({ keys });
+  return probe.repeats(
+    (await queryRows(con, `SELECT ${probe.aggregates.join(", ")} FROM ${source}`))[0] ?? {},
+  );
+}
+
+async function describe(con: DuckDBConnection, view: string): Promise<ColumnInfo[]> {
+  return (await queryRows(con, `DESCRIBE ${quoteIdent(view)}`)).map((r) => ({
+    name: String(r.column_name),
+    type: String(r.column_type),
+  }));
 }

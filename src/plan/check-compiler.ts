@@ -22,6 +22,9 @@ import { type ColumnInfo, isStringType, quoteIdent, quoteLiteral, quoteQualified
 
 export type Severity = "error" | "warn" | "fatal";
 
+/** How the errors of write guards begin (see {@link CheckPlan.guard}): `<mark>: <what the row did>`. */
+export const WRITE_GUARD_MARK = "sluice write guard";
+
 /** One compiled rule, in config order. */
 export interface RuleInfo {
   /** Position in `checks:`. */
@@ -74,6 +77,15 @@ export interface CheckPlan {
    * error/fatal rule quarantines. A batch can be probed this way before deciding how to publish it.
    */
   readonly probe: { readonly from: string; readonly aggregates: readonly string[]; readonly passing: string };
+  /**
+   * Present when every `error` and `fatal` row rule looks at its row alone (no window, join or batch
+   * statistic): the checks can then be enforced while the batch is written, with no read before it.
+   * `condition` is a boolean over a row of the stage that is TRUE when no such rule fails and raises an
+   * error carrying {@link WRITE_GUARD_MARK} otherwise (the write stops at the first such row); `aggregates`
+   * is the summary over `probe.from` of rows that passed it — the guarded rules count 0 there and are
+   * not evaluated again (warn rules and dataset rules are).
+   */
+  readonly guard?: { readonly condition: string; readonly aggregates: readonly string[] } | undefined;
   /** Internal: how to read the summary row. */
   readonly summary: readonly SummaryItem[];
 }
@@ -212,6 +224,8 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
   /** The summary's columns other than the row rules' counts and `quarantined`, shared with the probe. */
   const datasetAggregates: string[] = [];
   const ruleFlagCounts: string[] = [];
+  /** The same counts for rows a guard let through: its rules count 0 (see `CheckPlan.guard`). */
+  const guardedFlagCounts: string[] = [];
 
   options.checks.forEach((check, index) => {
     const path = `checks[${index}]`;
@@ -236,6 +250,9 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
         `count(*) FILTER (WHERE list_contains("_sluice_failed_rules", ${quoteLiteral(info.name)})) AS "${col}"`,
       );
       ruleFlagCounts.push(`count(*) FILTER (WHERE "_sluice_f${index}") AS "${col}"`);
+      guardedFlagCounts.push(
+        info.severity === "warn" ? ruleFlagCounts.at(-1)! : `CAST(0 AS BIGINT) AS "${col}"`,
+      );
       summary.push({ kind: "row", rule: info, column: col });
       return;
     }
@@ -286,6 +303,7 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
   });
 
   const flags = buildFlagsSql(stage, out, rowParts, options.reasons ?? "quarantined");
+  const condition = guardCondition(rowParts.filter((p) => p.info.severity !== "warn"));
   return {
     rules,
     outTable,
@@ -302,7 +320,33 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
       ],
       passing: `NOT (${flags.quarantined})`,
     },
+    guard:
+      condition === undefined
+        ? undefined
+        : {
+            condition,
+            aggregates: [
+              `count(*) AS "rows"`,
+              `CAST(0 AS BIGINT) AS "quarantined"`,
+              ...guardedFlagCounts,
+              ...datasetAggregates,
+            ],
+          },
   };
+}
+
+/** The guard of {@link CheckPlan.guard} over the rules it covers; undefined when one needs more than its row. */
+function guardCondition(
+  parts: readonly { info: RuleInfo; sql: RowRuleSql; scope: string | null }[],
+): string | undefined {
+  if (parts.some((p) => p.sql.aux.length > 0 || p.sql.joins.length > 0)) return undefined;
+  if (parts.length === 0) return "TRUE";
+  const failing = parts.map((p) => {
+    const pred = p.scope === null ? `(${p.sql.fail})` : `${p.scope} AND (${p.sql.fail})`;
+    return `(${pred}) IS TRUE`;
+  });
+  const message = `${WRITE_GUARD_MARK}: a row fails an error or fatal check`;
+  return `CASE WHEN ${failing.join(" OR ")} THEN error(${quoteLiteral(message)}) ELSE TRUE END`;
 }
 
 function buildFlagsSql(

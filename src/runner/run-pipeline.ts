@@ -7,11 +7,11 @@ import { isFileSource } from "../config/schema.js";
 import { bindExpressions } from "../engine/bind-expressions.js";
 import { queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
-import { probeFile } from "../engine/probe-file.js";
+import { checkWrittenRows, guardFile, probeFile } from "../engine/probe-file.js";
 import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
-import { blocksPublish, type CheckResult } from "../plan/check-compiler.js";
+import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
 import { maskExpression } from "../plan/masking.js";
 import { shapeSql } from "../plan/shape-sql.js";
@@ -84,6 +84,8 @@ interface FileWork {
   moveOnFailure: boolean;
   /** The content's hash while the file is read meanwhile (see `settleDigest`). */
   digest?: Promise<ContentDigest> | undefined;
+  /** Its checks are enforced by the write and counted after it (see `guardFile`). */
+  checkAfterWrite?: boolean;
 }
 
 /**
@@ -318,9 +320,13 @@ export async function runFilePipeline(
           logger,
         );
       } catch (error) {
-        if (!(error instanceof SinglePassUndone)) throw error;
+        // A row failed a check or repeated a key the write enforced (see guardFile): the staged way finds
+        // and reports it.
+        const tripped = works.some((w) => w.checkAfterWrite) ? guardTripped(error) : undefined;
+        if (!(error instanceof SinglePassUndone) && !tripped) throw error;
         // Nothing was published (one transaction): read the files again, staged, and decide as usual.
-        logger.info({ reason: error.message }, "single pass undone; reading the files again, staged");
+        const reason = tripped ?? (error as Error).message;
+        logger.info({ reason }, "single pass undone; reading the files again, staged");
         await dropWorkTables();
         works.length = 0;
         report.files.length = 0;
@@ -548,6 +554,28 @@ export async function runFilePipeline(
         "read",
       );
     }
+    for (const work of loaded) {
+      if (!work.checkAfterWrite) continue;
+      const fileRows =
+        loaded.length === 1
+          ? rowsOfRun
+          : `${rowsOfRun} AND _sluice_source_file = ${quoteLiteral(work.report.path)}`;
+      const { checks, undo } = await checkWrittenRows(
+        con,
+        work.staged!,
+        pipeline,
+        `SELECT * FROM ${quoteQualified(table)} WHERE ${fileRows}`,
+      );
+      logger.info(
+        { file: work.report.path, clean: undo === undefined, reason: undo },
+        "checked after the write",
+      );
+      if (undo) throw new SinglePassUndone(`${work.report.path}: ${undo}`);
+      const warnings = warnChecks(checks);
+      work.judged = { ...work.judged!, checks, warnings };
+      work.report.warnings.push(...warnings);
+    }
+    report.checks = aggregateChecks(works.flatMap((w) => w.judged?.checks ?? []));
     sumRows();
     quarantineSql = quarantineOf();
     // The profile describes the published rows: this run's rows of the target, in the batch's columns.
@@ -557,7 +585,12 @@ export async function runFilePipeline(
     const inTarget = new Set(await names(`SELECT * FROM ${quoteQualified(table)}`));
     const columns = (await names(rowsSql)).filter((c) => inTarget.has(c)).map(quoteIdent);
     profileAfterCommit = `SELECT ${columns.join(", ")} FROM ${quoteQualified(table)} WHERE ${rowsOfRun}`;
-    return { run: { ...run, report: { ...report } }, ledger: ledgerOf(), quarantineSql };
+    return {
+      run: { ...run, report: { ...report } },
+      ledger: ledgerOf(),
+      quarantineSql,
+      checks: report.checks,
+    };
   }
 
   /**
@@ -771,7 +804,23 @@ export async function runFilePipeline(
         // The configuration does not fit this file's types: the file itself stays where it is.
         return fail(error, false);
       }
-      if (staged.deferred && singlePass && needsJudging(pipeline)) {
+      const guarded =
+        staged.deferred && singlePass && needsJudging(pipeline)
+          ? await guardFile(con, staged, pipeline, staged.prefix)
+          : undefined;
+      if (guarded) {
+        // The publish enforces the checks as it writes; what they found is counted after the write.
+        work.judged = {
+          keptTable: guarded.keptTable,
+          quarantined: 0,
+          duplicates: 0,
+          checks: [],
+          quarantineSql: undefined,
+          warnings: [],
+          tables: guarded.tables,
+        };
+        work.checkAfterWrite = true;
+      } else if (staged.deferred && singlePass && needsJudging(pipeline)) {
         // Checks or dedupe: a clean file is read by the publish like any other; the rest are judged.
         const probed = await probeFile(con, staged, pipeline, staged.prefix);
         logger.info({ file: file.path, rows: probed.rows, clean: probed.clean }, "probed");
@@ -923,6 +972,15 @@ function warnChecks(checks: readonly CheckResult[]): string[] {
   return checks
     .filter((c) => c.severity === "warn" && c.failed > 0)
     .map((c) => `check ${c.name} (warn): ${c.message ?? `${c.failed} rows failed`}`);
+}
+
+/** What the write guard stopped the write for, when the error (or one of its causes) is the guard's. */
+function guardTripped(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const at = e.message.indexOf(`${WRITE_GUARD_MARK}: `);
+    if (at >= 0) return e.message.slice(at + WRITE_GUARD_MARK.length + 2).split("\n")[0];
+  }
+  return undefined;
 }
 
 /** Checks, dedupe or masks: the file goes through the judge stage. */

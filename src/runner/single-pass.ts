@@ -8,12 +8,15 @@ export const SINGLE_PASS_MAX_FILES = 16;
 /**
  * Whether a run may publish in a single pass: its CSV files are not staged into temporary tables but
  * read once, by the statement that writes the target (the way `CREATE TABLE AS SELECT * FROM read_csv`
- * works), with malformed records captured during that read. Checks and dedupe probe each file first
- * (one aggregate read, nothing written): a clean file — no row quarantined, no blocking rule failing,
- * no repeated key — is then published in the single pass; any other is judged the staged way. A
- * pipeline whose last run quarantined rows or dropped duplicates skips the probe (its batches are
- * rarely clean: the probe would be a wasted read). Everything else a run decides from the rows before
- * publishing rules it out:
+ * works), with malformed records captured during that read. With checks or dedupe only a clean file —
+ * no row quarantined, no blocking rule failing, no repeated key — is published that way; any other is
+ * judged the staged way. Where it can, the write itself enforces the checks (`guardFile`): it stops at
+ * the first row an error or fatal rule fails, and one aggregate over the rows written, inside the same
+ * transaction, counts the rest (warn rules, dataset rules, repeated keys) and undoes the write if the
+ * file is not clean. Otherwise (masked columns, blocking rules needing the whole batch) each file is
+ * probed first (one aggregate read, nothing written). A pipeline whose last run quarantined rows or
+ * dropped duplicates skips both (its batches are rarely clean: the first read would be wasted).
+ * Everything else a run decides from the rows before publishing rules it out:
  * - a mode other than append/replace, or keys (key checks read the batch first),
  * - declared numeric columns (their sums are reconciled against a separate read of the batch),
  * - a lake target, `anomalies.fail`, incremental cursors, warehouse sources and replays,
@@ -22,7 +25,8 @@ export const SINGLE_PASS_MAX_FILES = 16;
  *   of CSV readers costs more to plan and complete than staging them one by one).
  *
  * What it decides after the read — a share of malformed rows over `max_failure_rate`, `on_malformed:
- * fail`, a value not fitting a type inferred from a sample, a file changed while read — undoes the
+ * fail`, a value not fitting a type inferred from a sample, a file changed while read, a file that is
+ * not clean under guarded checks — undoes the
  * publish (it is one transaction) and the run reads its files again the staged way.
  *
  * @example

@@ -38,7 +38,7 @@ export async function publishInSession(
   prepared: PreparedBatch | undefined,
   hooks: PublishHooks,
 ): Promise<PublishResult> {
-  let { run, ledger, quarantineSql } = batch;
+  let { run, ledger, quarantineSql, checks } = batch;
   // Started at most once: by the write once the batch is on the server, or below before the run record.
   let alongside: Promise<Readonly<Record<string, unknown>>> | undefined;
   const startAlongside = batch.alongsideWrite
@@ -103,7 +103,7 @@ export async function publishInSession(
         alongside: startAlongside,
       });
       result = { ...outcome, skippedDuplicates };
-      if (single) ({ run, ledger, quarantineSql } = await single(outcome.inserted));
+      if (single) ({ run, ledger, quarantineSql, checks = checks } = await single(outcome.inserted));
       await session.exec(
         loadInsertSql(
           {
@@ -145,7 +145,7 @@ export async function publishInSession(
   const ledgerSql = ledgerInsertSql(ledger);
   if (ledgerSql) await session.exec(ledgerSql);
   if (quarantineSql) await hooks.writeQuarantine(quarantineSql);
-  const checksSql = checksInsertSql(run, batch.checks);
+  const checksSql = checksInsertSql(run, checks);
   if (checksSql) await session.exec(checksSql);
   if (batch.watermark) {
     await session.exec(

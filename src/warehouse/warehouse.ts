@@ -94,6 +94,8 @@ export interface AfterWrite {
   readonly run: RunRecord;
   readonly ledger: readonly LedgerEntry[];
   readonly quarantineSql?: string | undefined;
+  /** The checks' results when the write enforced them (they replace {@link PublishBatch.checks}). */
+  readonly checks?: PublishBatch["checks"] | undefined;
 }
 
 /** Source-versus-target comparison of one load. */

@@ -166,7 +166,7 @@ describe("single-pass publish", () => {
     expect(run.rows.loaded).toBe(3);
   });
 
-  it("with checks, the check pass is the one read: lines, file order for dedupe, and a re-read on a misfit", async () => {
+  it("with checks, a dirty file stops the guarded write and is judged the staged way: lines, file order for dedupe, and a re-read on a misfit", async () => {
     const dir = makeProject(
       pipelineYaml(`events:
   source: { path: "in/*.csv" }
@@ -192,8 +192,12 @@ describe("single-pass publish", () => {
     const run = r.json<{ runs: FullRun[] }>().runs[0]!;
     expect(run.rows).toEqual({ read: 5, loaded: 2, quarantined: 2, malformed: 1, duplicates: 1 });
     const messages = logMessages(dir, run.run_id);
+    // The write enforcing the checks stopped at the row failing accepted_values; nothing was published
+    // by it, and the check pass read the file again.
+    const undone = messages.indexOf("single pass undone; reading the files again, staged");
+    expect(undone).toBeGreaterThan(0);
+    expect(messages.slice(0, undone)).toContain("planned");
     expect(messages).toContain("staged");
-    expect(messages).not.toContain("planned");
     const quarantined = await query<{ line: number; rules: string[] }>(
       dir,
       "SELECT line::INT AS line, rules FROM sluice.quarantine ORDER BY line",

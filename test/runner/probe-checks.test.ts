@@ -7,11 +7,15 @@ import { runProject } from "../../src/runner/run-project.js";
 import type { RunReport } from "../../src/runner/run-report.js";
 import { addFile, makeProject, pipelineYaml } from "../support/cli.js";
 
-// A checked or deduplicated CSV file is probed first (one aggregate read, nothing written): a clean file
-// is published in a single pass, any other judged the staged way. These tests pin that the two ways give
-// the same report, rows and quarantine, that the probe sends exactly the files it must to the staged
-// way (quarantined rows, repeated keys — NULL keys included —, blocking rules), and that a pipeline
-// whose last run was not clean skips the probe.
+// A checked or deduplicated CSV file is published in a single pass when it is clean, and judged the
+// staged way otherwise. Which files are clean is found one of two ways:
+// - guarded (no masks, every error/fatal row rule looks at its row alone): the write enforces the row
+//   rules and dedupe (it stops at the first failing row or repeated key) and one aggregate over the
+//   written rows, inside the publish transaction, counts warn rules and dataset rules;
+// - probed (masks, or blocking rules such as unique/foreign_key/outlier): one aggregate read first.
+// These tests pin that both give the report, rows and quarantine of the staged way, that they send
+// exactly the files they must to the staged way (quarantined rows, repeated keys — NULL keys
+// included —, blocking rules), and that a pipeline whose last run was not clean skips both.
 
 interface Outcome {
   readonly report: Omit<RunReport, "run_id" | "started_at" | "finished_at" | "files" | "log"> & {
@@ -21,6 +25,8 @@ interface Outcome {
   readonly quarantine: unknown[];
   /** The `clean` field of each "probed" log line of the run. */
   readonly probes: boolean[];
+  /** Per guarded write: whether it stood (clean after the write) or was undone. */
+  readonly guards: boolean[];
 }
 
 const previous = process.env.SLUICE_SINGLE_PASS;
@@ -29,14 +35,30 @@ afterEach(() => {
   else process.env.SLUICE_SINGLE_PASS = previous;
 });
 
-function probesOf(dir: string, runId: string): boolean[] {
+function logOf(dir: string, runId: string): { msg: string; clean?: boolean; reason?: string }[] {
   const logs = join(dir, "landing", "logs");
   return readdirSync(logs, { recursive: true, encoding: "utf8" })
     .filter((f) => f.endsWith(`${runId}.jsonl`))
     .flatMap((f) => readFileSync(join(logs, f), "utf8").trim().split("\n"))
-    .map((l) => JSON.parse(l) as { msg: string; clean?: boolean })
+    .map((l) => JSON.parse(l) as { msg: string; clean?: boolean; reason?: string });
+}
+
+function probesOf(dir: string, runId: string): boolean[] {
+  return logOf(dir, runId)
     .filter((l) => l.msg === "probed")
     .map((l) => l.clean === true);
+}
+
+/** A guarded write either stood or was undone: by the guard (a failing row) or by what followed it. */
+function guardsOf(dir: string, runId: string): boolean[] {
+  return logOf(dir, runId).flatMap((l) =>
+    l.msg === "checked after the write"
+      ? [l.clean === true]
+      : l.msg.startsWith("single pass undone") &&
+          ["a row fails an error or fatal check", "a dedupe key repeats"].includes(l.reason ?? "")
+        ? [false]
+        : [],
+  );
 }
 
 async function run(dir: string, singlePass: boolean): Promise<Outcome> {
@@ -61,16 +83,32 @@ async function run(dir: string, singlePass: boolean): Promise<Outcome> {
         ...rest,
         quarantine: rest.quarantine === null ? null : "quarantine/<run>",
         files: files.map(({ archived_to, ...f }) => ({ ...f, archived: archived_to !== null })),
-        // The profile describes the same rows; only how it is read differs.
-        ...(profile ? { profile: { ...profile } } : {}),
+        // The profile describes the same rows; only how it is read differs (and the order the rows were
+        // written in, which moves the last digits of a floating-point mean or deviation).
+        ...(profile ? { profile: roundedProfile(profile) } : {}),
       } as Outcome["report"],
       rows,
       quarantine,
       probes: probesOf(dir, run_id),
+      guards: guardsOf(dir, run_id),
     };
   } finally {
     await warehouse.close();
   }
+}
+
+/** The profile with means and deviations to 12 significant digits. */
+function roundedProfile(profile: NonNullable<RunReport["profile"]>): unknown {
+  const round = (x: number | null) => (x === null ? null : Number(x.toPrecision(12)));
+  return {
+    ...profile,
+    columns: Object.fromEntries(
+      Object.entries(profile.columns).map(([name, c]) => [
+        name,
+        { ...c, mean: round(c.mean), stddev: round(c.stddev) },
+      ]),
+    ),
+  };
 }
 
 /** Runs the same project twice, probed (default) and staged only; both must give the same outcome. */
@@ -78,6 +116,7 @@ async function bothWays(yaml: string, files: Record<string, string>): Promise<Ou
   const probed = await run(makeProject(yaml, files), true);
   const staged = await run(makeProject(yaml, files), false);
   expect(staged.probes).toEqual([]);
+  expect(staged.guards).toEqual([]);
   expect(probed.report).toEqual(staged.report);
   expect(probed.rows).toEqual(staged.rows);
   expect(probed.quarantine).toEqual(staged.quarantine);
@@ -100,7 +139,8 @@ const cleanRows = [
 describe("probing checked files", () => {
   it("a clean file is published in one pass with the report, rows and warnings of the staged way", async () => {
     const out = await bothWays(checked(), { "landing/in/a.csv": header + cleanRows.join("\n") });
-    expect(out.probes).toEqual([true]);
+    // Masked columns: the written values are not the checked ones, so the file is probed.
+    expect([out.probes, out.guards]).toEqual([[true], []]);
     expect(out.report.status).toBe("succeeded");
     expect(out.report.rows).toMatchObject({ read: 4, loaded: 4, quarantined: 0, duplicates: 0 });
     // The warn rule failed on one row: counted, reported, row kept.
@@ -136,10 +176,10 @@ describe("probing checked files", () => {
       `t:\n  source: { path: "in/*.csv" }\n  dedupe: { keys: [k], keep: first }\n  target: { table: t, mode: append }`,
     );
     const out = await bothWays(yaml, { "landing/in/a.csv": "k,v\n1,a\n,b\n2,c\n,d\n" });
-    expect(out.probes).toEqual([false]);
+    expect(out.guards).toEqual([false]);
     expect(out.report.rows).toMatchObject({ loaded: 3, duplicates: 1 });
     const single = await bothWays(yaml, { "landing/in/a.csv": "k,v\n1,a\n,b\n2,c\n" });
-    expect(single.probes).toEqual([true]);
+    expect(single.guards).toEqual([true]);
     expect(single.report.rows).toMatchObject({ loaded: 3, duplicates: 0 });
   });
 
@@ -148,9 +188,9 @@ describe("probing checked files", () => {
       `t:\n  source: { path: "in/*.csv" }\n  dedupe: { keys: [a, b], keep: last }\n  target: { table: t, mode: append }`,
     );
     const distinct = await bothWays(yaml, { "landing/in/a.csv": "a,b,v\n1,1,x\n1,2,y\n2,1,z\n,1,n\n,2,m\n" });
-    expect(distinct.probes).toEqual([true]);
+    expect(distinct.guards).toEqual([true]);
     const repeated = await bothWays(yaml, { "landing/in/a.csv": "a,b,v\n1,1,x\n1,2,y\n,2,z\n,2,w\n" });
-    expect(repeated.probes).toEqual([false]);
+    expect(repeated.guards).toEqual([false]);
     expect(repeated.report.rows).toMatchObject({ loaded: 3, duplicates: 1 });
   });
 
@@ -197,5 +237,120 @@ describe("probing checked files", () => {
     expect([second.report.status, second.probes]).toEqual(["succeeded", []]);
     addFile(dir, "landing/in/c.csv", `${header}11,1,a@example.com,2024-03-02\n`);
     expect((await run(dir, true)).probes).toEqual([true]);
+  });
+});
+
+/** Like `checked`, without masks: the write can enforce the checks. */
+const guarded = (extra = "", checks = "") =>
+  pipelineYaml(
+    `t:\n  source: { path: "in/*.csv" }\n  derive:\n    big: "amount > 50"\n  checks:\n    - { rule: not_null, columns: [id] }\n    - { rule: accepted_values, column: email, values: [nobody@example.com], where: "amount > 1000" }\n    - { rule: range, column: amount, min: 0, max: 100, severity: warn }\n    - { rule: completeness, column: email, min: 0.5, severity: warn }\n    - { rule: row_count, min: 1 }\n${checks}  dedupe: { keys: [id], keep: last, order_by: ts }\n${extra}  target: { table: t, mode: append }`,
+  );
+
+describe("guarded writes (checks enforced by the write, counted after it)", () => {
+  it("a clean file is published by its write with the report, rows and warnings of the staged way", async () => {
+    const out = await bothWays(guarded(), { "landing/in/a.csv": header + cleanRows.join("\n") });
+    expect([out.probes, out.guards]).toEqual([[], [true]]);
+    expect(out.report.rows).toMatchObject({ read: 4, loaded: 4, quarantined: 0, duplicates: 0 });
+    expect(out.report.checks.find((c) => c.name === "range(amount)")).toMatchObject({ failed: 1 });
+    expect(out.report.checks.find((c) => c.name === "row_count")).toMatchObject({ failed: 0 });
+    expect(JSON.stringify(out.report.files)).toContain("check range(amount) (warn)");
+    expect(out.rows).toContainEqual(
+      expect.objectContaining({ id: "2", email: "bob@example.com", big: true }),
+    );
+  });
+
+  it("a row failing an error rule stops the write; the staged way quarantines it", async () => {
+    const rows = [...cleanRows, ",5,eve@example.com,2024-01-05", "6,7,fay@example.com,2024-01-06"];
+    const out = await bothWays(guarded("  max_failure_rate: 0.5\n"), {
+      "landing/in/a.csv": header + rows.join("\n"),
+    });
+    expect(out.guards).toEqual([false]);
+    expect(out.report.rows).toMatchObject({ read: 6, loaded: 5, quarantined: 1 });
+    expect(out.quarantine).toEqual([expect.objectContaining({ line: "6", rules: ["not_null(id)"] })]);
+  });
+
+  it("a rule scoped with where: stops the write only for rows in its scope", async () => {
+    const inScope = await bothWays(guarded("  max_failure_rate: 0.5\n"), {
+      "landing/in/a.csv": `${header + cleanRows.join("\n")}\n9,2000,x@example.com,2024-01-09\n`,
+    });
+    expect(inScope.guards).toEqual([false]);
+    expect(inScope.quarantine).toEqual([expect.objectContaining({ line: "6" })]);
+    // Out of scope (amount <= 1000), the same email passes.
+    const outOfScope = await bothWays(guarded(), {
+      "landing/in/a.csv": `${header + cleanRows.join("\n")}\n9,20,x@example.com,2024-01-09\n`,
+    });
+    expect(outOfScope.guards).toEqual([true]);
+    expect(outOfScope.report.rows).toMatchObject({ loaded: 5, quarantined: 0 });
+  });
+
+  it("a fatal row rule failing fails the run the same way; nothing is published", async () => {
+    const yaml = guarded("", "    - { rule: range, column: amount, max: 200, severity: fatal }\n");
+    const out = await bothWays(yaml, {
+      "landing/in/a.csv": `${header + cleanRows.join("\n")}\n9,500,x@example.com,2024-01-09\n`,
+    });
+    expect(out.guards).toEqual([false]);
+    expect(out.report.status).toBe("failed");
+    expect(out.rows).toEqual([]);
+  });
+
+  it("a blocking dataset rule failing after the write undoes it; the run fails the same way", async () => {
+    const yaml = guarded().replace("{ rule: row_count, min: 1 }", "{ rule: row_count, min: 10 }");
+    const out = await bothWays(yaml, { "landing/in/a.csv": header + cleanRows.join("\n") });
+    expect(out.guards).toEqual([false]);
+    expect(out.report.status).toBe("failed");
+    expect(out.report.error).toContain("row_count");
+    expect(out.rows).toEqual([]);
+  });
+
+  it("a repeated key stops the write; the staged way deduplicates", async () => {
+    const rows = [...cleanRows, "2,20,bo2@example.com,2024-02-01"];
+    const out = await bothWays(guarded(), { "landing/in/a.csv": header + rows.join("\n") });
+    expect(out.guards).toEqual([false]);
+    expect(out.report.rows).toMatchObject({ loaded: 4, duplicates: 1 });
+    expect(out.rows).toContainEqual(expect.objectContaining({ id: "2", amount: 20 }));
+  });
+
+  it("a clean and a dirty file: the write of both is undone, both are judged the staged way", async () => {
+    const out = await bothWays(guarded("  max_failure_rate: 0.5\n"), {
+      "landing/in/a.csv": header + cleanRows.join("\n"),
+      "landing/in/b.csv": `${header}7,1,g@example.com,2024-02-01\n,2,h@example.com,2024-02-02\n`,
+    });
+    expect(out.guards).toEqual([false]);
+    expect(out.report.rows).toMatchObject({ read: 6, loaded: 5, quarantined: 1 });
+    // Two clean files: each file's checks are counted over its own written rows.
+    const clean = await bothWays(guarded(), {
+      "landing/in/a.csv": header + cleanRows.join("\n"),
+      // Amounts with decimals: the same type as in a.csv (a file whose columns were read in another type
+      // than the table's is judged the staged way, see the last test).
+      "landing/in/b.csv": `${header}7,1.5,g@example.com,2024-02-01\n8,200.5,,2024-02-02\n`,
+    });
+    expect(clean.guards).toEqual([true, true]);
+    expect(clean.report.checks.find((c) => c.name === "range(amount)")).toMatchObject({ failed: 2 });
+  });
+
+  it.each([
+    ["a blocking rule that needs the batch (unique)", "    - { rule: unique, columns: [email] }\n", ""],
+    ["schema_evolution: discard_columns", "", "  schema_evolution: discard_columns\n"],
+  ])("%s: the file is probed instead", async (_, checks, extra) => {
+    const out = await bothWays(guarded(extra, checks), { "landing/in/a.csv": header + cleanRows.join("\n") });
+    expect([out.probes, out.guards]).toEqual([[true], []]);
+  });
+
+  it("a target holding a checked column in a wider type than the file undoes the write", async () => {
+    const twice = async (singlePass: boolean) => {
+      const dir = makeProject(guarded(), { "landing/in/a.csv": header + cleanRows.join("\n") });
+      await run(dir, singlePass);
+      // amount is DOUBLE in the table; this file's amounts read as integers.
+      addFile(
+        dir,
+        "landing/in/b.csv",
+        `${header}7,1,g@example.com,2024-02-01\n8,2,g@example.com,2024-02-02\n`,
+      );
+      return run(dir, singlePass);
+    };
+    const [single, staged] = [await twice(true), await twice(false)];
+    expect(single.guards).toEqual([false]);
+    expect(single.report).toEqual(staged.report);
+    expect(single.rows).toEqual(staged.rows);
   });
 });
