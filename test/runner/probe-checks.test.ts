@@ -23,6 +23,8 @@ interface Outcome {
   };
   readonly rows: unknown[];
   readonly quarantine: unknown[];
+  /** The check results stored in the catalog (`sluice.checks`). */
+  readonly storedChecks: unknown[];
   /** The `clean` field of each "probed" log line of the run. */
   readonly probes: boolean[];
   /** Per guarded write: whether it stood (clean after the write) or was undone. */
@@ -77,6 +79,9 @@ async function run(dir: string, singlePass: boolean): Promise<Outcome> {
     const quarantine = await warehouse.query(
       `SELECT file, line, rules, reasons, "values", raw FROM sluice.quarantine ORDER BY line`,
     );
+    const storedChecks = await warehouse.query(
+      "SELECT name, severity, failed FROM sluice.checks ORDER BY name",
+    );
     const { run_id, started_at, finished_at, files, profile, log, ...rest } = report!;
     return {
       report: {
@@ -89,6 +94,7 @@ async function run(dir: string, singlePass: boolean): Promise<Outcome> {
       } as Outcome["report"],
       rows,
       quarantine,
+      storedChecks,
       probes: probesOf(dir, run_id),
       guards: guardsOf(dir, run_id),
     };
@@ -120,6 +126,7 @@ async function bothWays(yaml: string, files: Record<string, string>): Promise<Ou
   expect(probed.report).toEqual(staged.report);
   expect(probed.rows).toEqual(staged.rows);
   expect(probed.quarantine).toEqual(staged.quarantine);
+  expect(probed.storedChecks).toEqual(staged.storedChecks);
   return probed;
 }
 
@@ -253,6 +260,8 @@ describe("guarded writes (checks enforced by the write, counted after it)", () =
     expect(out.report.rows).toMatchObject({ read: 4, loaded: 4, quarantined: 0, duplicates: 0 });
     expect(out.report.checks.find((c) => c.name === "range(amount)")).toMatchObject({ failed: 1 });
     expect(out.report.checks.find((c) => c.name === "row_count")).toMatchObject({ failed: 0 });
+    // Stored with the run in the catalog too (counted after the write, inside its transaction).
+    expect(out.storedChecks).toContainEqual({ name: "range(amount)", severity: "warn", failed: "1" });
     expect(JSON.stringify(out.report.files)).toContain("check range(amount) (warn)");
     expect(out.rows).toContainEqual(
       expect.objectContaining({ id: "2", email: "bob@example.com", big: true }),
