@@ -90,7 +90,13 @@ export const checkSchema = z.discriminatedUnion("rule", [
     format: z.string().min(1),
     ...checkBase,
   }),
-  z.strictObject({ rule: z.literal("expression"), sql: z.string().min(1), ...checkBase }),
+  z.strictObject({
+    rule: z.literal("expression"),
+    sql: z.string().min(1),
+    /** The reason recorded for each failing row (default: `<sql> is false`). */
+    message: z.string().min(1).optional(),
+    ...checkBase,
+  }),
   z.strictObject({
     rule: z.literal("foreign_key"),
     column: identifier,

@@ -408,7 +408,7 @@ function compileExpression(check: Extract<CheckConfig, { rule: "expression" }>):
     aux: [],
     joins: [],
     fail: `${wrapExpression(check.sql)} IS FALSE`,
-    reason: quoteLiteral(`${shorten(check.sql, 120)} is false`),
+    reason: quoteLiteral(check.message ?? `${shorten(check.sql, 120)} is false`),
   };
 }
 

@@ -143,3 +143,16 @@ describe("interpretSummary", () => {
     ]);
   });
 });
+
+describe("expression rules", () => {
+  test("a message: is the reason recorded for a failing row; without one the reason names the SQL", () => {
+    const cols = [{ name: "amount", type: "DOUBLE" }];
+    const [withMessage, plain] = parse([
+      { rule: "expression", sql: "amount < 5", message: "amount must stay under 5" },
+      { rule: "expression", sql: "amount > 0" },
+    ]).map((check) => compileChecks({ checks: [check], columns: cols, stageTable: "stage" }).flagsSql);
+    expect(withMessage).toContain("'amount must stay under 5'");
+    expect(withMessage).not.toContain("is false");
+    expect(plain).toContain("'amount > 0 is false'");
+  });
+});
