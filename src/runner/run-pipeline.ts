@@ -98,9 +98,11 @@ export async function runFilePipeline(
   ctx: ProjectContext,
   warehouse: Warehouse,
   name: string,
-  pipeline: PipelineConfig,
+  configured: PipelineConfig,
   options: PipelineRunOptions = {},
 ): Promise<RunReport> {
+  /** The pipeline as run: its checks gain one when the warehouse refused a NUL byte (see NUL_CHECK). */
+  let pipeline = configured;
   if ("stream" in pipeline.source) {
     throw new SluiceError("USAGE", `pipeline ${name}: stream sources are run by \`sluice worker\``);
   }
@@ -323,10 +325,20 @@ export async function runFilePipeline(
         // A row failed a check or repeated a key the write enforced (see guardFile): the staged way finds
         // and reports it.
         const tripped = works.some((w) => w.checkAfterWrite) ? guardTripped(error) : undefined;
-        if (!(error instanceof SinglePassUndone) && !tripped) throw error;
+        // The warehouse cannot store a NUL byte in text: the rows holding one are quarantined.
+        const nul = !warehouse.capabilities.textHoldsNul && pipeline === configured && refusedNul(error);
+        if (!(error instanceof SinglePassUndone) && !tripped && !nul) throw error;
+        if (nul) pipeline = { ...configured, checks: [...configured.checks, NUL_CHECK] };
         // Nothing was published (one transaction): read the files again, staged, and decide as usual.
-        const reason = tripped ?? (error as Error).message;
-        logger.info({ reason }, "single pass undone; reading the files again, staged");
+        if (nul) {
+          logger.warn(
+            { check: NUL_CHECK.name },
+            "the warehouse refused a NUL byte in text; reading the files again, quarantining rows that hold one",
+          );
+        } else {
+          const reason = tripped ?? (error as Error).message;
+          logger.info({ reason }, "single pass undone; reading the files again, staged");
+        }
         await dropWorkTables();
         works.length = 0;
         report.files.length = 0;
@@ -972,6 +984,28 @@ function warnChecks(checks: readonly CheckResult[]): string[] {
   return checks
     .filter((c) => c.severity === "warn" && c.failed > 0)
     .map((c) => `check ${c.name} (warn): ${c.message ?? `${c.failed} rows failed`}`);
+}
+
+/**
+ * The check a run adds when its warehouse refused a NUL byte in text (PostgreSQL): every row holding one,
+ * in any column, is quarantined with this reason, and the run is judged again with it. Only then: the
+ * check reads every value of every row.
+ */
+const NUL_CHECK = {
+  rule: "expression",
+  name: "no_nul_bytes",
+  // A comparison, not NOT: DuckDB expands *COLUMNS(*) inside functions and comparisons only.
+  sql: "contains(concat_ws('', *COLUMNS(*)), chr(0)) = false",
+  message: "a value holds a NUL byte, which the warehouse cannot store in text",
+  severity: "error",
+} as const satisfies PipelineConfig["checks"][number];
+
+/** Whether an error (or one of its causes) is PostgreSQL refusing a NUL byte in text. */
+function refusedNul(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (/invalid byte sequence for encoding "UTF8": 0x00/.test(e.message)) return true;
+  }
+  return false;
 }
 
 /** What the write guard stopped the write for, when the error (or one of its causes) is the guard's. */

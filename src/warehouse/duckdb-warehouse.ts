@@ -165,7 +165,12 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
 
   return {
     kind: "duckdb",
-    capabilities: { stagesInPlace: true, concurrentWriters: false, engineFreeDuringWrite: false },
+    capabilities: {
+      stagesInPlace: true,
+      concurrentWriters: false,
+      engineFreeDuringWrite: false,
+      textHoldsNul: true,
+    },
     engine: con,
     async loadsOf(pipeline, sha256) {
       const rows = await queryRows(

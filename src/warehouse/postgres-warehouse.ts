@@ -225,7 +225,11 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     await copyEngineRows(
       engine,
       client,
-      `SELECT run_id, pipeline, file, line, rules, reasons, CAST("values" AS VARCHAR) AS "values", raw FROM (${quarantineSql})`,
+      // PostgreSQL's text and jsonb cannot hold a NUL byte: it is kept visible as U+2400 (␀).
+      `SELECT run_id, pipeline, file, line, list_transform(rules, x -> replace(x, chr(0), '\u2400')) AS rules,
+         list_transform(reasons, x -> replace(x, chr(0), '\u2400')) AS reasons,
+         replace(CAST("values" AS VARCHAR), '\\u0000', '\\u2400') AS "values", replace(raw, chr(0), '\u2400') AS raw
+       FROM (${quarantineSql})`,
       columns,
       "sluice_q",
       join(workDir, "quarantine.csv"),
@@ -237,7 +241,12 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
 
   return {
     kind: "postgres",
-    capabilities: { stagesInPlace: false, concurrentWriters: true, engineFreeDuringWrite: true },
+    capabilities: {
+      stagesInPlace: false,
+      concurrentWriters: true,
+      engineFreeDuringWrite: true,
+      textHoldsNul: false,
+    },
     engine,
     async loadsOf(pipeline, sha256) {
       const rows = await simpleQuery(

@@ -13,6 +13,8 @@ export interface WarehouseCapabilities {
    * may overlap the write ({@link PublishBatch.alongsideWrite}).
    */
   readonly engineFreeDuringWrite: boolean;
+  /** Text values may hold a NUL byte (PostgreSQL's `text` cannot: such rows are quarantined instead). */
+  readonly textHoldsNul: boolean;
 }
 
 /** One file's line in the ledger of a run. */

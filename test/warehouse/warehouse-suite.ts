@@ -7,6 +7,7 @@ import { createProjectContext } from "../../src/runner/project-context.js";
 import { newRunId } from "../../src/runner/run-id.js";
 import { runProject } from "../../src/runner/run-project.js";
 import type { RunReport } from "../../src/runner/run-report.js";
+import type { WarehouseCapabilities } from "../../src/warehouse/warehouse.js";
 import { addFile, makeProject } from "../support/cli.js";
 
 /** A warehouse for one test: its `warehouse:` spec (relative DuckDB path or postgres URL) and cleanup. */
@@ -34,6 +35,7 @@ export interface SuiteProject {
   rollback(table: string, to: string): Promise<unknown>;
   watermark(pipeline: string): Promise<string | null>;
   landingFiles(): string[];
+  capabilities(): Promise<WarehouseCapabilities>;
 }
 
 async function project(warehouse: SuiteWarehouse, pipeline: string): Promise<SuiteProject> {
@@ -71,6 +73,7 @@ async function project(warehouse: SuiteWarehouse, pipeline: string): Promise<Sui
     history: (table) => withWarehouse(true, (w) => w.history(table)),
     rollback: (table, to) => withWarehouse(false, (w) => w.rollback(table, to, newRunId(new Date()))),
     watermark: (p) => withWarehouse(true, (w) => w.watermark(p)),
+    capabilities: () => withWarehouse(true, async (w) => w.capabilities),
     landingFiles: () => {
       const inDir = join(dir, "landing/in");
       return existsSync(inDir) ? readdirSync(inDir) : [];
@@ -350,6 +353,37 @@ export function runWarehouseSuite(
       expect(missing.error).toMatch(/key column id not in the data/);
       expect(p.landingFiles()).toEqual(["nokey.csv"]);
       await expect(p.query("SELECT count(*) AS n FROM k")).rejects.toThrow();
+    });
+
+    test("a NUL byte in text is stored where the warehouse can hold one, else its row is quarantined; nothing is lost", async (make) => {
+      const p = await make(`t:
+  source: { path: "in/*.csv" }
+  max_failure_rate: 0.5
+  target: { table: t, mode: append }`);
+      // Row 2 holds a NUL byte; row 4 is ragged (malformed) and holds one too.
+      p.add("in/a.csv", "id,name\n1,a\n2,b\u0000c\n3,d\n4,e\u0000,extra\n5,f\n");
+      const report = await p.run();
+      expect(report.error ?? report.status).toBe("succeeded");
+      const names = await p.query("SELECT id, name FROM t ORDER BY id");
+      const quarantine = await p.query("SELECT line, rules, raw FROM sluice.quarantine ORDER BY line");
+      // The malformed row's raw line is kept; a text column that cannot hold NUL shows it as U+2400.
+      const nul = (await p.capabilities()).textHoldsNul ? "\u0000" : "\u2400";
+      expect(quarantine.at(-1)).toMatchObject({ rules: ["malformed"], raw: `4,e${nul},extra` });
+      if ((await p.capabilities()).textHoldsNul) {
+        expect(report.rows).toMatchObject({ read: 5, loaded: 4, malformed: 1, quarantined: 1 });
+        expect(names.map((r) => [Number(r.id), r.name])).toEqual([
+          [1, "a"],
+          [2, "b\u0000c"],
+          [3, "d"],
+          [5, "f"],
+        ]);
+      } else {
+        expect(report.rows).toMatchObject({ read: 5, loaded: 3, malformed: 1, quarantined: 2 });
+        expect(names.map((r) => Number(r.id))).toEqual([1, 3, 5]);
+        expect(quarantine[0]).toMatchObject({ rules: ["no_nul_bytes"] });
+        expect(Number(quarantine[0]!.line)).toBe(3);
+        expect(report.checks).toContainEqual({ name: "no_nul_bytes", severity: "error", failed: 1 });
+      }
     });
 
     test("table and column names that need quoting", async (make) => {
