@@ -91,8 +91,9 @@ export interface GuardedFile {
  * before: a guard on every row for the error and fatal row rules and for repeated dedupe keys, and after
  * the write (still inside its transaction) one aggregate over the rows written — {@link checkWrittenRows}
  * — for warn rules and dataset rules. Undefined when the file cannot be checked that way: a blocking rule
- * that needs more than its row (unique, foreign_key, outlier), masked columns (the written values are
- * not the checked ones) or `discard_columns` (the written rows may lack checked columns).
+ * that needs more than its row (unique, foreign_key, outlier), masked columns or a derived column named
+ * like a read one (the written values are not the checked ones), or `discard_columns` (the written rows
+ * may lack checked columns).
  *
  * @example
  * const guarded = await guardFile(con, staged, pipeline, "sluice_f0");
@@ -104,7 +105,15 @@ export async function guardFile(
   pipeline: PipelineConfig,
   prefix: string,
 ): Promise<GuardedFile | undefined> {
-  if (maskedColumnNames(pipeline.columns).length > 0 || pipeline.schema_evolution === "discard_columns") {
+  // The written values must be the checked ones: no mask, no derived column in a read column's place.
+  const derivedOver = Object.keys(pipeline.derive).some((name) =>
+    staged.columns.some((c) => c.name === name),
+  );
+  if (
+    maskedColumnNames(pipeline.columns).length > 0 ||
+    derivedOver ||
+    pipeline.schema_evolution === "discard_columns"
+  ) {
     return undefined;
   }
   const rowsView = `${prefix}_guard_rows`;

@@ -345,6 +345,12 @@ describe("guarded writes (checks enforced by the write, counted after it)", () =
     expect([out.probes, out.guards]).toEqual([[true], []]);
   });
 
+  it("a derived column named like a read one: the file is probed instead", async () => {
+    const yaml = guarded().replace('big: "amount > 50"', 'amount: "amount * 2"');
+    const out = await bothWays(yaml, { "landing/in/a.csv": header + cleanRows.join("\n") });
+    expect([out.report.status, out.probes, out.guards]).toEqual(["succeeded", [true], []]);
+  });
+
   it("a target holding a checked column in a wider type than the file undoes the write", async () => {
     const twice = async (singlePass: boolean) => {
       const dir = makeProject(guarded(), { "landing/in/a.csv": header + cleanRows.join("\n") });
