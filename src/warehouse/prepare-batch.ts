@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { TargetConfig } from "../config/schema.js";
 import { queryNumber, queryRows } from "../engine/duckdb-query.js";
+import { keysRepeat } from "../engine/keys-repeat.js";
 import { SluiceError } from "../errors.js";
 import { cdcFlattenSql, cdcImagesSql } from "../plan/cdc-sql.js";
 import type { TypedColumn } from "../plan/schema-plan.js";
@@ -112,7 +113,12 @@ export async function prepareBatch(
       );
     }
   }
-  if (keys.length > 0 && (target.mode === "merge" || target.mode === "scd2")) {
+  // A cheap exact test first (a bitmap for one integer key); the keys are listed only when some repeat.
+  if (
+    keys.length > 0 &&
+    (target.mode === "merge" || target.mode === "scd2") &&
+    (await keysRepeat(engine, batchTable, keys, columns))
+  ) {
     const keyList = keys.map(quoteIdent).join(", ");
     const dupes = await queryRows(
       engine,

@@ -1,6 +1,6 @@
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keysRepeat } from "../../src/engine/probe-file.js";
+import { keysRepeat } from "../../src/engine/keys-repeat.js";
 import { dedupeRepeatProbe, keyBitmapSql, keyStatsSql } from "../../src/plan/dedupe.js";
 
 // The probe's aggregates run on DuckDB: whether a key repeats among the rows `where` keeps.
