@@ -82,4 +82,21 @@ describe("merge into DuckDB: what MERGE would leave, also on tables Sluice did n
       [1, 12],
     ]);
   });
+
+  it("copies of a key that differ: the changed one is rewritten, the equal one left; all equal: none", async () => {
+    const dir = makeProject(yaml);
+    addFile(dir, "landing/in/a.csv", "id,qty\n1,10\n2,20\n");
+    expect((await run(dir)).status).toBe("succeeded");
+    await sql(dir, "INSERT INTO items (id, qty) SELECT 1, 12 UNION ALL SELECT 2, 20");
+    // Key 1: one copy changes (10 -> 12), one is equal already; key 2: both copies equal the batch.
+    addFile(dir, "landing/in/b.csv", "id,qty\n1,12\n2,20\n");
+    const second = await run(dir);
+    expect(second.load).toMatchObject({ inserted: 0, updated: 1 });
+    expect(await sql(dir, "SELECT id::INTEGER, qty::INTEGER FROM items ORDER BY ALL")).toEqual([
+      [1, 12],
+      [1, 12],
+      [2, 20],
+      [2, 20],
+    ]);
+  });
 });
