@@ -1,4 +1,5 @@
 import type { DuckDBConnection, DuckDBResultReader } from "@duckdb/node-api";
+import { type ColumnInfo, isIntegerType } from "../plan/sql-text.js";
 
 /** A JSON-safe row as DuckDB returns it (`getRowObjectsJson`): bigints and dates as strings. */
 export type JsonRow = Record<string, unknown>;
@@ -14,6 +15,19 @@ export async function queryRows(con: DuckDBConnection, sql: string): Promise<Jso
   return reader.getRowObjectsJson() as JsonRow[];
 }
 
+/**
+ * The columns of a relation (a quoted table or view name, or a query) as DuckDB describes them.
+ *
+ * @example
+ * await describeColumns(con, '"stage"') // [{ name: "id", type: "BIGINT" }, ...]
+ */
+export async function describeColumns(con: DuckDBConnection, relation: string): Promise<ColumnInfo[]> {
+  return (await queryRows(con, `DESCRIBE ${relation}`)).map((r) => ({
+    name: String(r.column_name),
+    type: String(r.column_type),
+  }));
+}
+
 /** First column of the first row, or undefined. */
 export async function queryValue(con: DuckDBConnection, sql: string): Promise<unknown> {
   const rows = await queryRows(con, sql);
@@ -26,19 +40,6 @@ export async function queryNumber(con: DuckDBConnection, sql: string): Promise<n
   const value = await queryValue(con, sql);
   return value === null || value === undefined ? 0 : Number(value);
 }
-
-const integerTypes = new Set([
-  "BIGINT",
-  "UBIGINT",
-  "HUGEINT",
-  "UHUGEINT",
-  "INTEGER",
-  "SMALLINT",
-  "TINYINT",
-  "UINTEGER",
-  "USMALLINT",
-  "UTINYINT",
-]);
 
 /**
  * Rows of a result for JSON output: 64-bit integers and narrow decimals become JSON numbers when that is
@@ -54,7 +55,7 @@ export function jsonRows(reader: DuckDBResultReader): JsonRow[] {
   const numeric = names.filter((_, i) => {
     const type = types[i]!;
     const text = type.toString().toUpperCase();
-    if (integerTypes.has(text)) return true;
+    if (isIntegerType(text)) return true;
     const decimal = /^DECIMAL\((\d+),\s*\d+\)$/.exec(text);
     return decimal !== null && Number(decimal[1]) <= 15;
   });

@@ -4,8 +4,8 @@ import { SluiceError } from "../errors.js";
 import { type CheckResult, compileChecks, interpretSummary } from "../plan/check-compiler.js";
 import { compileDedupe } from "../plan/dedupe.js";
 import { maskExpression, maskedColumnNames } from "../plan/masking.js";
-import { type ColumnInfo, quoteIdent, quoteLiteral } from "../plan/sql-text.js";
-import { queryNumber, queryRows } from "./duckdb-query.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { describeColumns, queryNumber, queryRows } from "./duckdb-query.js";
 import type { StagedFile } from "./stage-file.js";
 
 /** SQL text that reads the mask salt inside DuckDB (set once per session by {@link setMaskSalt}). */
@@ -73,11 +73,7 @@ export async function judgeFile(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT *, ${row} AS _sluice_row FROM ${quoteIdent(staged.table)}`,
   );
   tables.push(rowsView);
-  const described = await queryRows(con, `DESCRIBE ${quoteIdent(rowsView)}`);
-  const columns: ColumnInfo[] = described.map((r) => ({
-    name: String(r.column_name),
-    type: String(r.column_type),
-  }));
+  const columns = await describeColumns(con, quoteIdent(rowsView));
   const masked = maskedColumnNames(pipeline.columns);
 
   let source = rowsView;

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { dedupeRepeatProbe, isIntegerType, keyBitmapSql, keyStatsSql } from "../plan/dedupe.js";
+import { dedupeRepeatProbe, keyBitmapFits, keyBitmapSql, keyStatsSql } from "../plan/dedupe.js";
 import { type ColumnInfo, quoteIdent } from "../plan/sql-text.js";
 import { queryRows } from "./duckdb-query.js";
 
@@ -20,7 +20,7 @@ export async function keysRepeat(
   const source = quoteIdent(table);
   const [only, ...more] = keys;
   const type = columns.find((c) => c.name === only)?.type;
-  if (only !== undefined && more.length === 0 && type !== undefined && isIntegerType(type)) {
+  if (only !== undefined && more.length === 0 && type !== undefined && keyBitmapFits(type)) {
     const stats = (await queryRows(con, keyStatsSql(source, only)))[0] ?? {};
     const rows = Number(stats.rows ?? 0);
     const nulls = Number(stats.nulls ?? 0);

@@ -11,7 +11,7 @@ import {
 import { dedupeRepeatProbe } from "../plan/dedupe.js";
 import { maskedColumnNames } from "../plan/masking.js";
 import { type ColumnInfo, quoteIdent } from "../plan/sql-text.js";
-import { queryRows } from "./duckdb-query.js";
+import { describeColumns, queryRows } from "./duckdb-query.js";
 import { keysRepeat } from "./keys-repeat.js";
 import type { StagedFile } from "./stage-file.js";
 
@@ -50,10 +50,7 @@ export async function probeFile(
   await con.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT *, NULL::BIGINT AS _sluice_row FROM ${quoteIdent(staged.table)}`,
   );
-  const columns: ColumnInfo[] = (await queryRows(con, `DESCRIBE ${quoteIdent(rowsView)}`)).map((r) => ({
-    name: String(r.column_name),
-    type: String(r.column_type),
-  }));
+  const columns = await describeColumns(con, quoteIdent(rowsView));
   const plan =
     pipeline.checks.length > 0
       ? compileChecks({
@@ -85,6 +82,8 @@ export interface GuardedFile {
   readonly keptTable: string;
   /** Temporary views to drop when the run ends. */
   readonly tables: readonly string[];
+  /** The file's columns as its checks see them (without the reader's own `_sluice_*` columns). */
+  readonly columns: readonly ColumnInfo[];
 }
 
 /**
@@ -121,7 +120,7 @@ export async function guardFile(
   await con.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT *, NULL::BIGINT AS _sluice_row FROM ${quoteIdent(staged.table)}`,
   );
-  const columns = await describe(con, rowsView);
+  const columns = await describeColumns(con, quoteIdent(rowsView));
   const condition =
     pipeline.checks.length > 0
       ? compileChecks({ checks: pipeline.checks, columns, stageTable: rowsView }).guard?.condition
@@ -134,7 +133,11 @@ export async function guardFile(
   await con.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(keptTable)} AS SELECT * FROM ${quoteIdent(rowsView)} WHERE ${condition}`,
   );
-  return { keptTable, tables: [rowsView, keptTable] };
+  return {
+    keptTable,
+    tables: [rowsView, keptTable],
+    columns: columns.filter((c) => !c.name.startsWith("_sluice_")),
+  };
 }
 
 /** What {@link checkWrittenRows} found: the checks' results, and why the write must be undone if it must. */
@@ -151,40 +154,35 @@ export interface WrittenCheck {
  * checked column in another type than the file (a check could then differ).
  *
  * @example
- * const { checks, undo } = await checkWrittenRows(con, staged, pipeline, `SELECT * FROM orders WHERE ...`);
+ * const { checks, undo } = await checkWrittenRows(con, guarded, pipeline, `SELECT * FROM orders WHERE ...`);
  */
 export async function checkWrittenRows(
   con: DuckDBConnection,
-  staged: StagedFile,
+  guarded: GuardedFile,
   pipeline: PipelineConfig,
   writtenSql: string,
 ): Promise<WrittenCheck> {
-  const rowsView = `${staged.prefix}_written`;
-  // The file's columns as the checks saw them; the reader's own (`_sluice_*`) are not written.
-  const fileColumns = (await describe(con, `${staged.prefix}_guard_rows`)).filter(
-    (c) => !c.name.startsWith("_sluice_") || c.name === "_sluice_row",
-  );
   const written = new Map(
-    (await queryRows(con, `DESCRIBE SELECT * FROM (${writtenSql})`)).map((r) => [
-      String(r.column_name),
-      String(r.column_type),
-    ]),
+    (await describeColumns(con, `SELECT * FROM (${writtenSql})`)).map((c) => [c.name, c.type]),
   );
-  const differing = fileColumns.filter((c) => c.name !== "_sluice_row" && written.get(c.name) !== c.type);
+  const differing = guarded.columns.filter((c) => written.get(c.name) !== c.type);
   if (differing.length > 0) {
     return {
       checks: [],
       undo: `the target holds ${differing.map((c) => c.name).join(", ")} in another type than the file`,
     };
   }
-  const names = fileColumns.filter((c) => c.name !== "_sluice_row").map((c) => quoteIdent(c.name));
+  const rowsView = `${guarded.keptTable}_written`;
+  const names = guarded.columns.map((c) => quoteIdent(c.name));
   await con.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT ${names.join(", ")}, NULL::BIGINT AS _sluice_row FROM (${writtenSql})`,
   );
+  // The checks see the row's position too, as in the probe (always NULL: counts need no order).
+  const columns = [...guarded.columns, { name: "_sluice_row", type: "BIGINT" }];
   try {
     const plan =
       pipeline.checks.length > 0
-        ? compileChecks({ checks: pipeline.checks, columns: fileColumns, stageTable: rowsView })
+        ? compileChecks({ checks: pipeline.checks, columns, stageTable: rowsView })
         : undefined;
     if (plan && !plan.guard) throw new SluiceError("INTERNAL", `${rowsView}: checks that cannot be guarded`);
     const row = plan
@@ -196,18 +194,11 @@ export async function checkWrittenRows(
     const undo =
       blocking.length > 0
         ? `rule ${blocking.map((c) => c.name).join(", ")} failed`
-        : pipeline.dedupe && (await keysRepeat(con, rowsView, pipeline.dedupe.keys, fileColumns))
+        : pipeline.dedupe && (await keysRepeat(con, rowsView, pipeline.dedupe.keys, columns))
           ? "dedupe keys repeat"
           : undefined;
     return { checks, undo };
   } finally {
     await con.run(`DROP VIEW IF EXISTS ${quoteIdent(rowsView)}`);
   }
-}
-
-async function describe(con: DuckDBConnection, view: string): Promise<ColumnInfo[]> {
-  return (await queryRows(con, `DESCRIBE ${quoteIdent(view)}`)).map((r) => ({
-    name: String(r.column_name),
-    type: String(r.column_type),
-  }));
 }

@@ -2,7 +2,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { ColumnConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
-import { queryNumber, queryRows } from "./duckdb-query.js";
+import { describeColumns, queryNumber, queryRows } from "./duckdb-query.js";
 import type { StagedFile } from "./stage-file.js";
 
 /** What to stage from the warehouse. */
@@ -60,9 +60,7 @@ export async function stageQuery(con: DuckDBConnection, request: QueryStageReque
     const message = error instanceof Error ? firstLine(error.message) : String(error);
     throw new SluiceError("QUERY_FAILED", `source query failed: ${message}`, { cause: error });
   }
-  const described = await queryRows(con, `DESCRIBE ${quoteIdent(table)}`);
-  const columns = described
-    .map((r) => ({ name: String(r.column_name), type: String(r.column_type) }))
+  const columns = (await describeColumns(con, quoteIdent(table)))
     .filter((c) => c.name !== "_sluice_line" && !c.name.startsWith("_sluice_"))
     .map((c) => ({ name: c.name, sourceName: c.name, type: c.type, declared: false }));
   for (const column of columns) {

@@ -12,7 +12,7 @@
 
 import { SluiceError } from "../errors.js";
 import { validateSqlExpression, wrapExpression } from "./sql-expression.js";
-import { quoteIdent, quoteQualified } from "./sql-text.js";
+import { isIntegerType, quoteIdent, quoteQualified } from "./sql-text.js";
 
 export interface DedupeConfig {
   readonly keys: readonly string[];
@@ -141,11 +141,12 @@ export function dedupeRepeatProbe(config: Pick<DedupeConfig, "keys">, where = "T
 /** Widest key range {@link keyBitmapSql} takes: 2^28 bits, a 32 MiB bitmap. */
 export const KEY_BITMAP_MAX_BITS = 2n ** 28n;
 
-const INTEGER_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)$/i;
-
-/** Whether a DuckDB type is one {@link keyBitmapSql} can take (integers of up to 64 bits). */
-export function isIntegerType(type: string): boolean {
-  return INTEGER_TYPES.test(type.trim());
+/**
+ * Whether {@link keyBitmapSql} can take a key of this DuckDB type: integers, but not UHUGEINT (which
+ * DuckDB's `bitstring_agg` does not take).
+ */
+export function keyBitmapFits(type: string): boolean {
+  return isIntegerType(type) && type.trim().toUpperCase() !== "UHUGEINT";
 }
 
 /**

@@ -129,7 +129,7 @@ export function isStringType(type: string): boolean {
   return STRING_TYPES.has(base);
 }
 
-const NUMERIC_TYPES = new Set([
+const INTEGER_TYPES = new Set([
   "TINYINT",
   "SMALLINT",
   "INTEGER",
@@ -141,15 +141,30 @@ const NUMERIC_TYPES = new Set([
   "UINTEGER",
   "UBIGINT",
   "UHUGEINT",
+  "INT1",
+  "INT2",
+  "INT4",
+  "INT8",
+]);
+
+/**
+ * Whether a DuckDB type name is an integer type (`TINYINT` ... `UHUGEINT`).
+ *
+ * @example
+ * isIntegerType("BIGINT") // => true
+ * isIntegerType("DOUBLE") // => false
+ */
+export function isIntegerType(type: string): boolean {
+  return INTEGER_TYPES.has(type.trim().toUpperCase());
+}
+
+const NUMERIC_TYPES = new Set([
+  ...INTEGER_TYPES,
   "FLOAT",
   "REAL",
   "DOUBLE",
   "DECIMAL",
   "NUMERIC",
-  "INT1",
-  "INT2",
-  "INT4",
-  "INT8",
   "FLOAT4",
   "FLOAT8",
 ]);

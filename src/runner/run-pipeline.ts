@@ -7,7 +7,7 @@ import { isFileSource } from "../config/schema.js";
 import { bindExpressions } from "../engine/bind-expressions.js";
 import { queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
-import { checkWrittenRows, guardFile, probeFile } from "../engine/probe-file.js";
+import { checkWrittenRows, type GuardedFile, guardFile, probeFile } from "../engine/probe-file.js";
 import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
@@ -85,7 +85,7 @@ interface FileWork {
   /** The content's hash while the file is read meanwhile (see `settleDigest`). */
   digest?: Promise<ContentDigest> | undefined;
   /** Its checks are enforced by the write and counted after it (see `guardFile`). */
-  checkAfterWrite?: boolean;
+  guarded?: GuardedFile | undefined;
 }
 
 /**
@@ -281,7 +281,7 @@ export async function runFilePipeline(
       if (failedFiles.length > 0) {
         report.error = failedFiles.map((w) => w.report.error).join("; ");
       }
-      report.checks = aggregateChecks(works.flatMap((w) => w.judged?.checks ?? []));
+      sumChecks();
       quarantineSql = quarantineOf();
       const finishedAt = new Date();
       report.finished_at = finishedAt.toISOString();
@@ -324,7 +324,7 @@ export async function runFilePipeline(
       } catch (error) {
         // A row failed a check or repeated a key the write enforced (see guardFile): the staged way finds
         // and reports it.
-        const tripped = works.some((w) => w.checkAfterWrite) ? guardTripped(error) : undefined;
+        const tripped = works.some((w) => w.guarded) ? guardTripped(error) : undefined;
         // The warehouse cannot store a NUL byte in text: the rows holding one are quarantined.
         const nul = !warehouse.capabilities.textHoldsNul && pipeline === configured && refusedNul(error);
         if (!(error instanceof SinglePassUndone) && !tripped && !nul) throw error;
@@ -450,6 +450,11 @@ export async function runFilePipeline(
     }
   }
 
+  /** The run's check results: the sum over its files. */
+  function sumChecks(): void {
+    report.checks = aggregateChecks(works.flatMap((w) => w.judged?.checks ?? []));
+  }
+
   /** The run's row counts: the sum over its files. */
   function sumRows(): void {
     report.rows = emptyRows();
@@ -567,14 +572,14 @@ export async function runFilePipeline(
       );
     }
     for (const work of loaded) {
-      if (!work.checkAfterWrite) continue;
+      if (!work.guarded) continue;
       const fileRows =
         loaded.length === 1
           ? rowsOfRun
           : `${rowsOfRun} AND _sluice_source_file = ${quoteLiteral(work.report.path)}`;
       const { checks, undo } = await checkWrittenRows(
         con,
-        work.staged!,
+        work.guarded,
         pipeline,
         `SELECT * FROM ${quoteQualified(table)} WHERE ${fileRows}`,
       );
@@ -587,7 +592,7 @@ export async function runFilePipeline(
       work.judged = { ...work.judged!, checks, warnings };
       work.report.warnings.push(...warnings);
     }
-    report.checks = aggregateChecks(works.flatMap((w) => w.judged?.checks ?? []));
+    sumChecks();
     sumRows();
     quarantineSql = quarantineOf();
     // The profile describes the published rows: this run's rows of the target, in the batch's columns.
@@ -831,7 +836,7 @@ export async function runFilePipeline(
           warnings: [],
           tables: guarded.tables,
         };
-        work.checkAfterWrite = true;
+        work.guarded = guarded;
       } else if (staged.deferred && singlePass && needsJudging(pipeline)) {
         // Checks or dedupe: a clean file is read by the publish like any other; the rest are judged.
         const probed = await probeFile(con, staged, pipeline, staged.prefix);
@@ -1000,19 +1005,21 @@ const NUL_CHECK = {
   severity: "error",
 } as const satisfies PipelineConfig["checks"][number];
 
+/** The messages of an error and of its causes, outermost first. */
+function* causeMessages(error: unknown): Generator<string> {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) yield e.message;
+}
+
 /** Whether an error (or one of its causes) is PostgreSQL refusing a NUL byte in text. */
 function refusedNul(error: unknown): boolean {
-  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (/invalid byte sequence for encoding "UTF8": 0x00/.test(e.message)) return true;
-  }
-  return false;
+  return [...causeMessages(error)].some((m) => /invalid byte sequence for encoding "UTF8": 0x00/.test(m));
 }
 
 /** What the write guard stopped the write for, when the error (or one of its causes) is the guard's. */
 function guardTripped(error: unknown): string | undefined {
-  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const at = e.message.indexOf(`${WRITE_GUARD_MARK}: `);
-    if (at >= 0) return e.message.slice(at + WRITE_GUARD_MARK.length + 2).split("\n")[0];
+  for (const message of causeMessages(error)) {
+    const at = message.indexOf(`${WRITE_GUARD_MARK}: `);
+    if (at >= 0) return message.slice(at + WRITE_GUARD_MARK.length + 2).split("\n")[0];
   }
   return undefined;
 }

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { PipelineConfig } from "../config/schema.js";
-import { queryRows } from "../engine/duckdb-query.js";
+import { describeColumns, queryRows } from "../engine/duckdb-query.js";
 import { type Anomaly, detectAnomalies, HISTORY_WINDOW } from "../plan/anomalies.js";
 import { maskedColumnNames } from "../plan/masking.js";
 import { type Profile, profileSql, readProfile } from "../plan/profile.js";
@@ -31,10 +31,7 @@ export async function profileRun(
 ): Promise<{ profile: RunProfile; anomalies: Anomaly[] }> {
   await con.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(viewName)} AS ${rowsSql}`);
   try {
-    const columns = (await queryRows(con, `DESCRIBE ${quoteIdent(viewName)}`)).map((r) => ({
-      name: String(r.column_name),
-      type: String(r.column_type),
-    }));
+    const columns = await describeColumns(con, quoteIdent(viewName));
     const row = (
       await queryRows(
         con,

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { TargetConfig } from "../config/schema.js";
-import { queryNumber, queryRows } from "../engine/duckdb-query.js";
+import { describeColumns, queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { keysRepeat } from "../engine/keys-repeat.js";
 import { SluiceError } from "../errors.js";
 import { cdcFlattenSql, cdcImagesSql } from "../plan/cdc-sql.js";
@@ -34,7 +34,7 @@ export async function prepareBatch(
 ): Promise<PreparedBatch> {
   const table = target.table ?? "?";
   let sql = rowsSql;
-  let columns = await describe(engine, sql);
+  let columns = await describeColumns(engine, sql);
   if (target.mode === "cdc") {
     if (columns.some((c) => c.name === "payload") && !columns.some((c) => c.name === "op")) {
       await engine.run(
@@ -44,7 +44,7 @@ export async function prepareBatch(
           .join(", ")} FROM (${sql})`,
       );
       sql = "SELECT * FROM sluice_cdc_raw";
-      columns = await describe(engine, sql);
+      columns = await describeColumns(engine, sql);
     }
     const opColumn = target.cdc?.format === "flat" ? (target.cdc.op_column ?? "op") : "op";
     if (!columns.some((c) => c.name === opColumn)) {
@@ -79,7 +79,7 @@ export async function prepareBatch(
   await engine.run(`DROP TABLE IF EXISTS ${batchTable}`).catch(() => undefined);
   await engine.run(`CREATE OR REPLACE TEMP ${inPlace ? "VIEW" : "TABLE"} ${batchTable} AS ${sql}`);
   await engine.run("DROP TABLE IF EXISTS sluice_cdc_raw");
-  columns = await describe(engine, `SELECT * FROM ${batchTable}`);
+  columns = await describeColumns(engine, `SELECT * FROM ${batchTable}`);
   const names = new Set(columns.map((c) => c.name));
   const keys = target.keys ?? [];
   const needsKeys = ["merge", "scd2", "cdc"].includes(target.mode);
@@ -175,9 +175,4 @@ export async function batchStats(
     rows: Number(row.n),
     sums: Object.fromEntries(sumColumns.map((c, i) => [c, Number(row[`s${i}`] ?? 0)])),
   };
-}
-
-async function describe(engine: DuckDBConnection, sql: string): Promise<TypedColumn[]> {
-  const rows = await queryRows(engine, `DESCRIBE ${sql}`);
-  return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
 }
