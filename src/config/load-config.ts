@@ -81,7 +81,8 @@ export function parseProjectText(text: string, fileLabel: string, env: NodeJS.Pr
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw configError(fileLabel, [{ path: "(root)", message: "expected a mapping with `pipelines:`" }]);
   }
-  const result = projectSchema.safeParse(raw);
+  // reportInput: a value of the wrong type is named ("expected number, got ..."), not taken for a missing one.
+  const result = projectSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
     problems.push(...zodProblems(result.error, (path) => lineOf(doc, lineCounter, path)));
   }

@@ -79,6 +79,18 @@ pipelines:
     expect(problems("pipelines: {}")[0]).toBe("sluice.yaml: pipelines: define at least one pipeline");
   });
 
+  it("names a value of the wrong type as such, and a missing one as missing", () => {
+    const text = minimal.replace(
+      "target:",
+      `max_failure_rate: "x"\n    checks:\n      - { rule: expression, sql: 5 }\n      - { rule: expression, sql: "a > 0", message: 5 }\n      - { rule: expression }\n    target:`,
+    );
+    const all = problems(text);
+    expect(all).toContain('sluice.yaml: pipelines.orders.max_failure_rate: expected number, got string "x"');
+    expect(all).toContain("sluice.yaml: pipelines.orders.checks[0].sql: expected string, got number 5");
+    expect(all).toContain("sluice.yaml: pipelines.orders.checks[1].message: expected string, got number 5");
+    expect(all).toContain("sluice.yaml: pipelines.orders.checks[2].sql: is required");
+  });
+
   it("validates checks by rule", () => {
     const text = minimal.replace(
       "target:",
