@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
 import { bindExpressions } from "../engine/bind-expressions.js";
@@ -162,7 +163,7 @@ export async function runFilePipeline(
   let singlePass = false;
   let quarantineSql: string | undefined;
   /** Single pass: the published rows, profiled once the publish has committed. */
-  let profileAfterCommit: string | undefined;
+  let profileAfterCommit: PublishedRows | undefined;
 
   try {
     report.sequence = await warehouse.nextSequence(name);
@@ -358,7 +359,7 @@ export async function runFilePipeline(
     if (profileAfterCommit) {
       // The rows are committed: a profile that cannot be computed or stored is a warning, not a failure.
       try {
-        await profileRows(profileAfterCommit);
+        await profileRows(await publishedRowsSql(con, profileAfterCommit));
         await warehouse.updateRunReport(runId, { ...report });
       } catch (error) {
         logger.warn({ err: asSluiceError(error, "INTERNAL").message }, "profile not recorded");
@@ -601,7 +602,7 @@ export async function runFilePipeline(
       (await queryRows(con, `DESCRIBE SELECT * FROM (${sql})`)).map((r) => String(r.column_name));
     const inTarget = new Set(await names(`SELECT * FROM ${quoteQualified(table)}`));
     const columns = (await names(rowsSql)).filter((c) => inTarget.has(c)).map(quoteIdent);
-    profileAfterCommit = `SELECT ${columns.join(", ")} FROM ${quoteQualified(table)} WHERE ${rowsOfRun}`;
+    profileAfterCommit = { table, columns, rowsOfRun, rows: written };
     return {
       run: { ...run, report: { ...report } },
       ledger: ledgerOf(),
@@ -982,6 +983,25 @@ export async function runFilePipeline(
     const row = rows.getRowObjectsJson()[0];
     return row ? `line ${row.line ?? "?"}: ${row.error_type}: ${row.message}` : "unknown";
   }
+}
+
+/** A single-pass run's rows in its target: the columns of its batch, the filter on its run id. */
+interface PublishedRows {
+  readonly table: string;
+  readonly columns: readonly string[];
+  readonly rowsOfRun: string;
+  readonly rows: number;
+}
+
+/**
+ * SQL over a single-pass run's committed rows. A target holding exactly as many rows as the run wrote
+ * holds only them (the warehouse file is this process's alone), so the run-id filter is left out: the
+ * profile then reads no lineage column and DuckDB answers min/max of numbers from its statistics.
+ */
+async function publishedRowsSql(con: DuckDBConnection, rows: PublishedRows): Promise<string> {
+  const select = `SELECT ${rows.columns.join(", ")} FROM ${quoteQualified(rows.table)}`;
+  const held = await queryNumber(con, `SELECT count(*) FROM ${quoteQualified(rows.table)}`);
+  return held === rows.rows ? select : `${select} WHERE ${rows.rowsOfRun}`;
 }
 
 /** The warnings of `warn` rules that failed. */

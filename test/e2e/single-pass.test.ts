@@ -96,6 +96,12 @@ describe("single-pass publish", () => {
     const again = await sluice(["run", "--json"], dir);
     expect(again.json<RunJson>().runs[0]!.files[0]!.status).toBe("skipped_duplicate");
     expect((await query<{ n: number }>(dir, "SELECT count(*)::INT AS n FROM events"))[0]!.n).toBe(13);
+
+    // A later run's profile describes its own rows only, not the rows the table held before.
+    addFile(dir, "landing/in/c.csv", ["id,kind,day", ...events(15, 17), ""].join("\n"));
+    const later = (await sluice(["run", "--json"], dir)).json<{ runs: FullRun[] }>().runs[0]!;
+    expect(later.profile?.rows).toBe(3);
+    expect(later.profile?.columns.id).toMatchObject({ nulls: 0, min: "15", max: "17" });
   });
 
   it("undoes the single pass when malformed rows exceed max_failure_rate: nothing published", async () => {
