@@ -52,6 +52,8 @@ export interface DeferredRead {
   readonly rejectsScan: string;
   /** Columns whose type was inferred from a sample (a value not fitting them means reading again). */
   readonly inferred: readonly string[];
+  /** Masked columns: their values are never quoted in a malformed row's message. */
+  readonly masked: readonly string[];
 }
 
 /**
@@ -192,22 +194,45 @@ export async function completeDeferredRead(
     `SELECT DISTINCT column_name FROM ${quoteIdent(deferred.rejectsTable)} WHERE error_type = 'CAST' AND ${lastScan}`,
   );
   const misfits = castMisses.map((r) => String(r.column_name)).filter((c) => deferred.inferred.includes(c));
-  await con.run(collectRejectsSql(staged.malformedTable, deferred.rejectsTable, lastScan));
+  await con.run(collectRejectsSql(staged.malformedTable, deferred.rejectsTable, deferred.masked, lastScan));
   const malformed = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(staged.malformedTable)}`);
   return { malformed, misfits };
 }
 
-/** One malformed row per rejected line (a line can fail several ways). */
-function collectRejectsSql(malformedTable: string, rejectsTable: string, where = "true"): string {
+/**
+ * One malformed row per rejected line (a line can fail several ways). DuckDB's message for a value that
+ * does not convert quotes the value: for a masked column it is replaced by one that does not.
+ */
+function collectRejectsSql(
+  malformedTable: string,
+  rejectsTable: string,
+  masked: readonly string[],
+  where = "true",
+): string {
+  const withheld =
+    masked.length > 0
+      ? `WHEN error_type = 'CAST' AND column_name IN (${masked.map(quoteLiteral).join(", ")})
+           THEN 'column ' || column_name || ': ' || ${quoteLiteral(WITHHELD_CAST)} `
+      : "";
   return `INSERT INTO ${quoteIdent(malformedTable)}
     SELECT line, string_agg(DISTINCT error_type, ', ' ORDER BY error_type),
-           string_agg(CASE WHEN error_type = 'CAST' OR column_name IS NULL THEN error_message
+           string_agg(CASE ${withheld}WHEN error_type = 'CAST' OR column_name IS NULL THEN error_message
                            ELSE error_message || ' (column ' || column_name || ')' END, '; '),
            any_value(csv_line)
     FROM ${quoteIdent(rejectsTable)} WHERE ${where} GROUP BY line ORDER BY line`;
 }
 
 type StageContext = StageRequest & { readonly table: string; readonly malformedTable: string };
+
+/** The message of a masked column's value that does not convert (the value itself is not quoted). */
+const WITHHELD_CAST = "a value does not convert to the column's type (value withheld: the column is masked)";
+
+/** The columns of a file that the pipeline masks, by their names in the stage. */
+function maskedNames(ctx: StageContext, columns: readonly { name: string; sourceName: string }[]): string[] {
+  return columns
+    .filter((c) => declaredFor(ctx.columns, c.name, c.sourceName)?.mask !== undefined)
+    .map((c) => c.name);
+}
 
 function declaredFor(
   columns: Readonly<Record<string, ColumnConfig>>,
@@ -358,6 +383,7 @@ async function stageCsv(
       rejectsTable,
       rejectsScan,
       inferred: columns.filter((c) => !c.declared && c.type !== "VARCHAR").map((c) => c.name),
+      masked: maskedNames(ctx, columns),
     };
     return columns;
   }
@@ -382,7 +408,7 @@ async function stageCsv(
     await read(columns, "TABLE");
   }
 
-  await con.run(collectRejectsSql(ctx.malformedTable, rejectsTable));
+  await con.run(collectRejectsSql(ctx.malformedTable, rejectsTable, maskedNames(ctx, columns)));
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
 
@@ -434,7 +460,11 @@ async function castIntoStage(
     .filter((c) => c.castSql !== c.valueSql)
     .map(
       (c) =>
-        `CASE WHEN ${c.valueSql} IS NOT NULL AND ${c.castSql} IS NULL THEN ${quoteLiteral(`column ${c.name}: `)} || ${quoteLiteral("'")} || left(${c.valueSql}::VARCHAR, 80) || ${quoteLiteral(`' is not a valid ${c.type}${c.config?.format ? ` in format ${c.config.format}` : ""}`)} END`,
+        `CASE WHEN ${c.valueSql} IS NOT NULL AND ${c.castSql} IS NULL THEN ${
+          c.config?.mask !== undefined
+            ? quoteLiteral(`column ${c.name}: ${WITHHELD_CAST}`)
+            : `${quoteLiteral(`column ${c.name}: '`)} || left(${c.valueSql}::VARCHAR, 80) || ${quoteLiteral(`' is not a valid ${c.type}${c.config?.format ? ` in format ${c.config.format}` : ""}`)}`
+        } END`,
     );
   const errorsSql =
     failures.length > 0 ? `list_filter([${failures.join(", ")}], x -> x IS NOT NULL)` : "[]::VARCHAR[]";

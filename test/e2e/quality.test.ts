@@ -168,6 +168,51 @@ describe("checks, quarantine, dedupe and masking through sluice run", () => {
     expect(w.files[0]!.warnings.some((x) => x.startsWith("check uniqueness(id) (warn)"))).toBe(true);
   });
 
+  it("never quotes a masked column's value in the reason of a row that does not convert (CSV both ways, JSONL)", async () => {
+    const yaml = (glob: string) =>
+      pipelineYaml(`p:
+  source: { path: "${glob}" }
+  columns:
+    ssn: { type: integer, mask: "null" }
+    code: { type: integer }
+  max_failure_rate: 1
+  target: { table: p }`);
+    const cases = [
+      {
+        glob: "in/*.csv",
+        file: "landing/in/a.csv",
+        text: "id,ssn,code\n1,SECRET123,7\n2,42,OPEN99\n",
+        env: {},
+      },
+      {
+        glob: "in/*.csv",
+        file: "landing/in/a.csv",
+        text: "id,ssn,code\n1,SECRET123,7\n2,42,OPEN99\n",
+        env: { SLUICE_SINGLE_PASS: "0" },
+      },
+      {
+        glob: "in/*.jsonl",
+        file: "landing/in/a.jsonl",
+        text: '{"id":1,"ssn":"SECRET123","code":7}\n{"id":2,"ssn":42,"code":"OPEN99"}\n',
+        env: {},
+      },
+    ];
+    for (const c of cases) {
+      const dir = makeProject(yaml(c.glob), { [c.file]: c.text });
+      const r = await sluice(["run", "--json"], dir, { env: c.env });
+      expect(r.code, r.stdout).toBe(0);
+      expect(r.json<RunJson>().runs[0]!.rows).toMatchObject({ loaded: 0, quarantined: 2 });
+      const reasons = (await query(dir, "SELECT line, reasons FROM sluice.quarantine ORDER BY line")).map(
+        (row) => String(row.reasons),
+      );
+      expect(reasons, c.file).toHaveLength(2);
+      expect(reasons[0]).toMatch(/column ssn: .*value withheld/);
+      // An unmasked column's value is still quoted: the reason stays useful.
+      expect(reasons[1]).toContain("OPEN99");
+      expect(allText(dir)).not.toContain("SECRET123");
+    }
+  });
+
   it("validate rejects unknown columns, bad regexes, writing SQL, bad thresholds and string masks on numbers", async () => {
     const dir = makeProject(
       pipelineYaml(`o:
