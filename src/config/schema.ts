@@ -145,9 +145,14 @@ const lakeTarget = z.strictObject({
   keys: z.array(identifier).optional(),
 });
 
+/** A target table's schema must not be `sluice`: that schema holds the catalog (runs, ledger, undo). */
+const targetTable = identifier.refine((name) => !/^"?sluice"?\./i.test(name.trim()), {
+  message: "the sluice schema holds Sluice's catalog (runs, ledger, quarantine); choose another schema",
+});
+
 export const targetSchema = z
   .strictObject({
-    table: identifier.optional(),
+    table: targetTable.optional(),
     mode: z.enum(writeModes).default("append"),
     keys: z.array(identifier).optional(),
     partition_by: z.array(identifier).optional(),

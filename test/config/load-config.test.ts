@@ -91,6 +91,17 @@ pipelines:
     expect(all).toContain("sluice.yaml: pipelines.orders.checks[2].sql: is required");
   });
 
+  it("refuses a target table in the sluice schema, which holds the catalog", () => {
+    for (const table of ["sluice.files", "SLUICE.runs", '"sluice".loads']) {
+      const all = problems(minimal.replace("table: orders", `table: '${table}'`));
+      expect(all, table).toEqual([
+        "sluice.yaml: pipelines.orders.target.table: the sluice schema holds Sluice's catalog (runs, ledger, quarantine); choose another schema",
+      ]);
+    }
+    expect(problems(minimal.replace("table: orders", "table: sluice_files"))).toEqual([]);
+    expect(problems(minimal.replace("table: orders", "table: analytics.sluice"))).toEqual([]);
+  });
+
   it("validates checks by rule", () => {
     const text = minimal.replace(
       "target:",
