@@ -397,7 +397,9 @@ export async function runFilePipeline(
       if (work.report.status === "loaded")
         Object.assign(work.report, { status: "failed", error: failure.message });
       work.report.archived_to = null;
+      work.report.rows.loaded = 0;
     }
+    sumRows();
     await warehouse
       .recordRun(
         {

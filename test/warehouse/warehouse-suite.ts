@@ -343,10 +343,14 @@ export function runWarehouseSuite(
       const nulls = await p.run();
       expect(nulls.status).toBe("failed");
       expect(nulls.error).toMatch(/1 row has a NULL key \(id\)/);
+      // Nothing was published: the run and its file say so (rows read, none loaded).
+      expect(nulls.rows).toMatchObject({ read: 2, loaded: 0 });
+      expect(nulls.files[0]!.rows).toMatchObject({ read: 2, loaded: 0 });
       rmSync(join(p.dir, "landing/in/nulls.csv"));
       p.add("in/dupes.csv", "id,name\n1,a\n1,b\n2,c\n");
       const dupes = await p.run();
       expect(dupes.error).toMatch(/id=1 \(2 rows\).*dedupe/);
+      expect(dupes.rows).toMatchObject({ read: 3, loaded: 0 });
       rmSync(join(p.dir, "landing/in/dupes.csv"));
       p.add("in/nokey.csv", "ident,name\n1,a\n");
       const missing = await p.run();
