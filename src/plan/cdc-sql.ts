@@ -7,9 +7,36 @@ const isStruct = (columns: readonly TypedColumn[], name: string): boolean =>
   columns.some((c) => c.name === name && c.type.toUpperCase().startsWith("STRUCT"));
 const has = (columns: readonly TypedColumn[], name: string): boolean => columns.some((c) => c.name === name);
 
-/** `op` spellings (c/u/d/r, insert/update/delete, I/U/D) reduced to c, u, d. */
+/** The `op` spellings understood (compared trimmed and lower-cased), by what they mean. */
+const OP_SPELLINGS = {
+  c: ["c", "r", "i", "insert"],
+  u: ["u", "update"],
+  d: ["d", "delete"],
+} as const;
+
+const opText = (column: string) => `lower(trim(CAST(${column} AS VARCHAR)))`;
+const spelled = (column: string, spellings: readonly string[]) =>
+  `${opText(column)} IN (${spellings.map(quoteLiteral).join(", ")})`;
+
+/** `op` spellings (c/u/d/r, insert/update/delete, I/U/D) reduced to c, u, d; NULL for any other. */
 function opSql(column: string): string {
-  return `CASE lower(left(CAST(${column} AS VARCHAR), 1)) WHEN 'd' THEN 'd' WHEN 'u' THEN 'u' ELSE 'c' END`;
+  const cases = Object.entries(OP_SPELLINGS).map(
+    ([op, names]) => `WHEN ${spelled(column, names)} THEN '${op}'`,
+  );
+  return `CASE ${cases.join(" ")} END`;
+}
+
+/**
+ * DuckDB SQL listing up to 5 events of a batch whose op is none of the spellings understood (Debezium's
+ * truncate `t` is skipped, not refused), as `op` (text) and `file`. Pure.
+ *
+ * @example
+ * unknownOpsSql("(SELECT ...)", "op", "debezium") // SELECT ... WHERE NOT (...) LIMIT 5
+ */
+export function unknownOpsSql(source: string, opColumn: string, format: "debezium" | "flat"): string {
+  const op = quoteIdent(opColumn);
+  const known = [...Object.values(OP_SPELLINGS).flat(), ...(format === "debezium" ? ["t"] : [])];
+  return `SELECT CAST(${op} AS VARCHAR) AS op, _sluice_source_file AS file FROM ${source} WHERE ${op} IS NULL OR NOT ${spelled(op, known)} LIMIT 5`;
 }
 
 /** DuckDB expression of a column as JSON (structs via to_json, text and JSON as they are). */
@@ -17,6 +44,25 @@ function asJson(columns: readonly TypedColumn[], name: string): string {
   const column = columns.find((c) => c.name === name);
   if (!column) return "CAST(NULL AS JSON)";
   return isStruct(columns, name) ? `to_json(${quoteIdent(name)})` : `CAST(${quoteIdent(name)} AS JSON)`;
+}
+
+/**
+ * The `json_transform` structure that unwraps a JSON `payload` envelope (Kafka Connect's JSON converter:
+ * `{ "schema": ..., "payload": { "op", "before", "after", ... } }`) into the columns of an unwrapped
+ * event: scalar fields keep their type, objects and arrays stay JSON (as nested values of JSON lines
+ * do). `groupStructure` is the payloads' `json_group_structure`; undefined when it is not an object. Pure.
+ *
+ * @example
+ * payloadStructure('{"op":"VARCHAR","after":{"id":"UBIGINT"}}') // '{"op":"VARCHAR","after":"JSON"}'
+ */
+export function payloadStructure(groupStructure: string): string | undefined {
+  const parsed: unknown = JSON.parse(groupStructure);
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return undefined;
+  const fields = Object.entries(parsed as Record<string, unknown>).map(([name, type]) => [
+    name,
+    typeof type === "string" && type !== "NULL" ? type : "JSON",
+  ]);
+  return fields.length > 0 ? JSON.stringify(Object.fromEntries(fields)) : undefined;
 }
 
 /**

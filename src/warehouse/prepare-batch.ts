@@ -3,7 +3,7 @@ import type { TargetConfig } from "../config/schema.js";
 import { describeColumns, queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { keysRepeat } from "../engine/keys-repeat.js";
 import { SluiceError } from "../errors.js";
-import { cdcFlattenSql, cdcImagesSql } from "../plan/cdc-sql.js";
+import { cdcFlattenSql, cdcImagesSql, payloadStructure, unknownOpsSql } from "../plan/cdc-sql.js";
 import type { TypedColumn } from "../plan/schema-plan.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 
@@ -36,9 +36,26 @@ export async function prepareBatch(
   let sql = rowsSql;
   let columns = await describeColumns(engine, sql);
   if (target.mode === "cdc") {
-    if (columns.some((c) => c.name === "payload") && !columns.some((c) => c.name === "op")) {
+    const payload = columns.find((c) => c.name === "payload");
+    if (payload && !columns.some((c) => c.name === "op")) {
+      // A struct (Parquet) unnests as it is; JSON (JSON lines) is given the shape of its fields first.
+      let fields = `unnest("payload")`;
+      if (!/^STRUCT/i.test(payload.type)) {
+        const row = await queryRows(
+          engine,
+          `SELECT CAST(json_group_structure("payload") AS VARCHAR) AS s FROM (${sql}) WHERE json_type("payload") = 'OBJECT'`,
+        );
+        const structure = payloadStructure(String(row[0]?.s ?? "null"));
+        if (!structure) {
+          throw new SluiceError(
+            "KEY_VIOLATION",
+            `table ${table}: the change events' payload holds no event object`,
+          );
+        }
+        fields = `unnest(json_transform("payload", ${quoteLiteral(structure)}))`;
+      }
       await engine.run(
-        `CREATE OR REPLACE TEMP TABLE sluice_cdc_raw AS SELECT unnest("payload"), ${columns
+        `CREATE OR REPLACE TEMP TABLE sluice_cdc_raw AS SELECT ${fields}, ${columns
           .filter((c) => c.name.startsWith("_sluice_"))
           .map((c) => quoteIdent(c.name))
           .join(", ")} FROM (${sql})`,
@@ -51,6 +68,19 @@ export async function prepareBatch(
       throw new SluiceError(
         "KEY_VIOLATION",
         `table ${table}: mode cdc needs an op column "${opColumn}" in the data (columns: ${columns.map((c) => c.name).join(", ")})`,
+      );
+    }
+    const unknown = await queryRows(
+      engine,
+      unknownOpsSql(`(${sql})`, opColumn, target.cdc?.format === "flat" ? "flat" : "debezium"),
+    );
+    if (unknown.length > 0) {
+      const shown = unknown.map(
+        (r) => `${r.op === null ? "NULL" : quoteLiteral(String(r.op))} in ${String(r.file)}`,
+      );
+      throw new SluiceError(
+        "MALFORMED_ROWS",
+        `table ${table}: change events with an op that is none of c/u/d/r, I/U/D, insert/update/delete: ${shown.join(", ")}; nothing was published`,
       );
     }
     let structure = "{}";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cdcFlattenSql } from "../../src/plan/cdc-sql.js";
+import { cdcFlattenSql, payloadStructure } from "../../src/plan/cdc-sql.js";
 import { incrementalFilter } from "../../src/plan/incremental-sql.js";
 import { planSchema } from "../../src/plan/schema-plan.js";
 import { ddlType, typeChange } from "../../src/plan/type-evolution.js";
@@ -115,6 +115,28 @@ describe("write-mode SQL", () => {
     expect(sql).toContain(`QUALIFY row_number() OVER (PARTITION BY "id" ORDER BY _sluice_cdc_position DESC`);
     const steps = writeSteps({ ...base, mode: "cdc", columns: ["id", "_sluice_op", "_sluice_cdc_position"] });
     expect(steps[1]!.sql).toContain("s._sluice_cdc_position > t._sluice_cdc_position");
+  });
+});
+
+describe("payloadStructure", () => {
+  it("keeps scalar fields' types and leaves objects, arrays and all-null fields as JSON", () => {
+    const structure = payloadStructure(
+      '{"op":"VARCHAR","before":"NULL","after":{"id":"UBIGINT"},"ts_ms":"UBIGINT","source":{"lsn":"UBIGINT"},"tags":["VARCHAR"]}',
+    );
+    expect(JSON.parse(structure!)).toEqual({
+      op: "VARCHAR",
+      before: "JSON",
+      after: "JSON",
+      ts_ms: "UBIGINT",
+      source: "JSON",
+      tags: "JSON",
+    });
+  });
+
+  it("is undefined when the payloads are not objects", () => {
+    expect(payloadStructure("null")).toBeUndefined();
+    expect(payloadStructure('"VARCHAR"')).toBeUndefined();
+    expect(payloadStructure("{}")).toBeUndefined();
   });
 });
 

@@ -218,13 +218,18 @@ export function runWarehouseSuite(
         ].join("\n"),
       );
       await p.run();
+      // Kafka Connect's JSON converter wraps each event: { schema, payload }.
+      const wrapped = (event: string) =>
+        JSON.stringify({ schema: { type: "struct" }, payload: JSON.parse(event) });
       p.add(
         "in/2.jsonl",
         [
           ev("d", 20, { id: 2, balance: 20 }, null),
           ev("u", 12, { id: 3, balance: 30 }, { id: 3, balance: -1 }),
           ev("u", 21, { id: 1, balance: 15 }, { id: 1, balance: 16 }),
-        ].join("\n"),
+        ]
+          .map(wrapped)
+          .join("\n"),
       );
       const second = await p.run();
       expect(second.load).toMatchObject({ updated: 1, deleted: 1 });
@@ -245,6 +250,22 @@ export function runWarehouseSuite(
       expect(rows.map((r) => [Number(r.id), r.name, r.gone])).toEqual([
         [1, "a2", false],
         [2, "b", true],
+      ]);
+      // Spellings are taken whole ("Delete", " insert "); an op none of them matches stops the load.
+      p.add("in/b.csv", 'op,seq,id,name\nDelete,5,1,a2\n" insert ",6,3,c\nx,7,4,d\ndelete_me,8,3,c\n');
+      const unknown = await p.run();
+      expect(unknown.status).toBe("failed");
+      expect(unknown.error).toMatch(
+        /op that is none of .*'x' in in\/b\.csv, 'delete_me' in in\/b\.csv; nothing was published/,
+      );
+      expect(await p.query("SELECT id, name, _sluice_deleted AS gone FROM items ORDER BY id")).toEqual(rows);
+      p.add("in/b.csv", 'op,seq,id,name\nDelete,5,1,a2\n" insert ",6,3,c\n');
+      await p.run();
+      const after = await p.query("SELECT id, _sluice_deleted AS gone FROM items ORDER BY id");
+      expect(after.map((r) => [Number(r.id), r.gone])).toEqual([
+        [1, true],
+        [2, true],
+        [3, false],
       ]);
     });
 
