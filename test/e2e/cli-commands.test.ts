@@ -15,11 +15,17 @@ describe("sluice init / validate / schema", () => {
     const v = await sluice(["validate"], proj);
     expect(v.code).toBe(0);
     expect(v.stdout).toContain("valid (1 pipeline: orders)");
+    // The README's next steps work: the run loads the sample, quarantining its one malformed row.
     const run = await sluice(["run", "--json"], proj);
-    // The sample has one malformed row of four: above the default 5% threshold, so the run fails clearly.
     const report = run.json<RunJson>().runs[0]!;
-    expect(run.code).toBe(1);
-    expect(report.files[0]!.error).toContain("max_failure_rate");
+    expect(run.code, run.stdout).toBe(0);
+    expect(report.rows).toMatchObject({ read: 24, loaded: 23, quarantined: 1, malformed: 1 });
+    const q = await sluice(
+      ["query", "select count(*) AS n, max(order_year) AS y from orders", "--json"],
+      proj,
+    );
+    expect(q.code).toBe(0);
+    expect(q.json()).toEqual([{ n: 23, y: 2026 }]);
   });
 
   it("schema prints the JSON Schema", async () => {

@@ -27,11 +27,35 @@ pipelines:
       mode: append                  # append | replace
 `;
 
+/**
+ * 24 orders, one of them malformed (an amount that is not a number): below the starter's 5%
+ * max_failure_rate, so the first run loads 23 rows and quarantines that one.
+ */
 const sampleCsv = `Order ID,Customer,E-mail,Amount,Order Date,Status
-1001,Ada Lovelace,ada@example.com,120.50,2026-11-01,NEW
-1002,Alan Turing,alan@example.com,75.00,2026-11-01,SHIPPED
-1003,Grace Hopper,grace@example.com,not-a-number,2026-11-02,NEW
-1004,Edsger Dijkstra,edsger@example.com,19.99,2026-11-02,CANCELLED
+1001,Ada Lovelace,ada@example.com,9.99,2026-11-01,NEW
+1002,Alan Turing,alan@example.com,47.49,2026-11-01,SHIPPED
+1003,Grace Hopper,grace@example.com,not-a-number,2026-11-01,NEW
+1004,Edsger Dijkstra,edsger@example.com,122.49,2026-11-01,CANCELLED
+1005,Barbara Liskov,barbara@example.com,159.99,2026-11-02,SHIPPED
+1006,Donald Knuth,donald@example.com,197.49,2026-11-02,NEW
+1007,Frances Allen,frances@example.com,34.99,2026-11-02,NEW
+1008,John Backus,john@example.com,72.49,2026-11-02,SHIPPED
+1009,Margaret Hamilton,margaret@example.com,109.99,2026-11-03,NEW
+1010,Ken Thompson,ken@example.com,147.49,2026-11-03,CANCELLED
+1011,Radia Perlman,radia@example.com,184.99,2026-11-03,SHIPPED
+1012,Dennis Ritchie,dennis@example.com,22.49,2026-11-03,NEW
+1013,Ada Lovelace,ada@example.com,59.99,2026-11-04,NEW
+1014,Alan Turing,alan@example.com,97.49,2026-11-04,SHIPPED
+1015,Grace Hopper,grace@example.com,134.99,2026-11-04,NEW
+1016,Edsger Dijkstra,edsger@example.com,172.49,2026-11-04,CANCELLED
+1017,Barbara Liskov,barbara@example.com,9.99,2026-11-05,SHIPPED
+1018,Donald Knuth,donald@example.com,47.49,2026-11-05,NEW
+1019,Frances Allen,frances@example.com,84.99,2026-11-05,NEW
+1020,John Backus,john@example.com,122.49,2026-11-05,SHIPPED
+1021,Margaret Hamilton,margaret@example.com,159.99,2026-11-06,NEW
+1022,Ken Thompson,ken@example.com,197.49,2026-11-06,CANCELLED
+1023,Radia Perlman,radia@example.com,34.99,2026-11-06,SHIPPED
+1024,Dennis Ritchie,dennis@example.com,72.49,2026-11-06,NEW
 `;
 
 /** `sluice init [dir]` */
