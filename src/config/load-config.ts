@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
-import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { SluiceError } from "../errors.js";
 import { interpolate } from "./interpolate.js";
@@ -77,6 +77,7 @@ export function parseProjectText(text: string, fileLabel: string, env: NodeJS.Pr
     }
     throw configError(fileLabel, problems);
   }
+  keepNullWords(doc);
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw configError(fileLabel, [{ path: "(root)", message: "expected a mapping with `pipelines:`" }]);
@@ -88,6 +89,24 @@ export function parseProjectText(text: string, fileLabel: string, env: NodeJS.Pr
   }
   if (problems.length > 0) throw configError(fileLabel, problems);
   return result.data as ProjectConfig;
+}
+
+/**
+ * YAML reads a bare `null` as no value, but two places of sluice.yaml mean the word: the CSV option
+ * `null: ["", "NA"]` (a key) and `mask: null` (a value; leaving a column unmasked is written by leaving
+ * `mask` out). Both are taken as the string "null", as if quoted; `~` stays no value.
+ */
+function keepNullWords(doc: ReturnType<typeof parseDocument>): void {
+  const nullWord = (node: unknown) =>
+    isScalar(node) && node.value === null && /^null$/i.test(String(node.source));
+  visit(doc, {
+    Pair(_, pair) {
+      if (nullWord(pair.key) && isScalar(pair.key)) pair.key.value = "null";
+      if (isScalar(pair.key) && pair.key.value === "mask" && nullWord(pair.value) && isScalar(pair.value)) {
+        pair.value.value = "null";
+      }
+    },
+  });
 }
 
 /** Turns problems into the single error every command reports with exit code 2. */

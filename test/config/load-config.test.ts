@@ -91,6 +91,23 @@ pipelines:
     expect(all).toContain("sluice.yaml: pipelines.orders.checks[2].sql: is required");
   });
 
+  it("reads a bare null as the word where sluice.yaml means it: the CSV null option and mask: null", () => {
+    const text = `
+pipelines:
+  orders:
+    source: { path: "in/*.csv", options: { null: ["", "NA"] } }
+    columns: { ssn: { mask: null }, note: { mask: NULL } }
+    target: { table: orders }
+`;
+    const config = parseProjectText(text, "sluice.yaml", {});
+    const orders = config.pipelines.orders!;
+    expect("path" in orders.source && orders.source.options?.null).toEqual(["", "NA"]);
+    expect(orders.columns.ssn?.mask).toBe("null");
+    expect(orders.columns.note?.mask).toBe("null");
+    // Elsewhere null is still no value: a required key given as null is reported.
+    expect(problems(minimal.replace("table: orders", "table: null"))[0]).toMatch(/target\.table: /);
+  });
+
   it("refuses a target table in the sluice schema, which holds the catalog", () => {
     for (const table of ["sluice.files", "SLUICE.runs", '"sluice".loads']) {
       const all = problems(minimal.replace("table: orders", `table: '${table}'`));
