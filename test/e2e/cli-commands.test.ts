@@ -71,6 +71,12 @@ describe("sluice query / runs", () => {
     // Naming a run or table nothing was recorded for is a usage error, like an unknown pipeline.
     const unknown = await sluice(["runs", "nope"], dir);
     expect([unknown.code, unknown.stderr.trim()]).toEqual([2, "error: run nope: not found"]);
+    const typo = await sluice(["runs", "--pipeline", "nope"], dir);
+    expect([typo.code, typo.stderr.trim()]).toEqual([
+      2,
+      "error: unknown pipeline nope: not in sluice.yaml and no runs recorded",
+    ]);
+    expect((await sluice(["runs", "--pipeline", "t", "--json"], dir)).json<RunJson>().runs).toHaveLength(1);
     const rollback = await sluice(["rollback", "t", "--to", "nope"], dir);
     expect(rollback.code).toBe(2);
     expect(rollback.stderr).toContain("run nope did not load this table");

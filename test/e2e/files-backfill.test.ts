@@ -53,6 +53,7 @@ describe("files versions / restore on a local landing zone", () => {
     expect(busy.code).toBe(2);
     expect(busy.stderr).toMatch(/already exists/);
     const missing = await sluice(["files", "restore", "export.csv", "--version", "9"], dir);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no version 9 \(versions 1 to 3/);
     // Re-processing the restored version replaces its earlier rows: nothing is loaded twice.
     const rerun = await sluice(["run", "--force", "--json"], dir);

@@ -56,8 +56,9 @@ export function registerFilesCommand(program: Command): void {
         const versions = await readVersions(ctx, name, opts.pipeline);
         const version = versions.find((v) => v.version === n);
         if (!version) {
+          // Naming a version nothing was recorded for is a usage error, like an unknown run.
           throw new SluiceError(
-            "FILE_NOT_FOUND",
+            "USAGE",
             versions.length === 0
               ? `no versions of ${name} received yet`
               : `${name}: no version ${n} (versions 1 to ${versions.length}; see sluice files versions ${name})`,

@@ -35,6 +35,13 @@ export function registerRunsCommand(program: Command): void {
         );
         const reports = rows.map((r) => JSON.parse(String(r.report)) as Record<string, unknown>);
         if (runId && reports.length === 0) throw new SluiceError("RUN_NOT_FOUND", `run ${runId}: not found`);
+        // A pipeline since removed from sluice.yaml still shows its runs; a name known to neither is a typo.
+        if (opts.pipeline && reports.length === 0 && !ctx.project.config.pipelines[opts.pipeline]) {
+          throw new SluiceError(
+            "PIPELINE_UNKNOWN",
+            `unknown pipeline ${opts.pipeline}: not in sluice.yaml and no runs recorded`,
+          );
+        }
         if (opts.json) {
           output.document(runId ? reports[0] : { runs: reports });
           return;
