@@ -14,11 +14,23 @@ export interface GlobalOptions {
 /**
  * Loads and fully validates the project, then resolves its storages and warehouse.
  * Configuration problems surface as one CONFIG_INVALID error (exit 2) before any data is touched.
+ * `use: "reads"` is for commands that only read what was loaded (`query`, `runs`, ...): what only a
+ * load needs — the mask salt, a sample of the landing files — is not asked for.
+ *
+ * @example
+ * const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
  */
-export async function openProject(options: GlobalOptions, output: Output): Promise<ProjectContext> {
+export async function openProject(
+  options: GlobalOptions,
+  output: Output,
+  use: "loads" | "reads" = "loads",
+): Promise<ProjectContext> {
   const project = await loadProject({ configPath: options.config });
   const ctx = createProjectContext(project, { notice: output.notice });
-  const problems = await validateProject(project.config, { sampleFile: (name) => sampleFile(ctx, name) });
+  const problems = await validateProject(
+    project.config,
+    use === "loads" ? { sampleFile: (name) => sampleFile(ctx, name) } : { loads: false },
+  );
   if (problems.length > 0) throw configError("sluice.yaml", problems);
   return ctx;
 }

@@ -24,6 +24,8 @@ export async function validateProject(
   options: {
     /** A local sample file of a pipeline's source (from the landing zone), to learn its columns. */
     readonly sampleFile?: (pipeline: string) => Promise<string | undefined>;
+    /** False for commands that only read what was loaded: the environment a load needs is not checked. */
+    readonly loads?: boolean;
   } = {},
 ): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [...unsupportedFeatures(config)];
@@ -103,7 +105,11 @@ export async function validateProject(
           if (problem) problems.push({ path: `${at}.checks[${i}].${key}`, message: problem });
         }
       }
-      if (Object.values(pipeline.columns).some((c) => c.mask === "hash") && !process.env.SLUICE_MASK_SALT) {
+      if (
+        options.loads !== false &&
+        Object.values(pipeline.columns).some((c) => c.mask === "hash") &&
+        !process.env.SLUICE_MASK_SALT
+      ) {
         problems.push({
           path: `${at}.columns`,
           message: "mask: hash needs a salt: set the SLUICE_MASK_SALT environment variable",

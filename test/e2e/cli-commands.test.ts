@@ -28,6 +28,33 @@ describe("sluice init / validate / schema", () => {
     expect(q.json()).toEqual([{ n: 23, y: 2026 }]);
   });
 
+  it("mask: hash needs SLUICE_MASK_SALT to load, not to read what was loaded", async () => {
+    const dir = makeProject(
+      pipelineYaml(
+        `t:\n  source: { path: "in/*.csv" }\n  columns: { email: { mask: hash } }\n  target: { table: t }`,
+      ),
+      { "landing/in/a.csv": "id,email\n1,ada@example.com\n" },
+    );
+    const withoutSalt = { SLUICE_MASK_SALT: "" };
+    const noSalt = { env: withoutSalt };
+    for (const args of [["validate"], ["run"]]) {
+      const r = await sluice(args, dir, noSalt);
+      expect([args[0], r.code]).toEqual([args[0], 2]);
+      expect(r.stderr).toContain("mask: hash needs a salt: set the SLUICE_MASK_SALT environment variable");
+    }
+    expect((await sluice(["run"], dir, { env: { SLUICE_MASK_SALT: "s3cret" } })).code).toBe(0);
+    // Reading commands do not apply masks: they work without the salt.
+    for (const args of [
+      ["query", "select count(*) AS n from t", "--json"],
+      ["runs"],
+      ["history", "t"],
+      ["quarantine", "t"],
+    ]) {
+      const r = await sluice(args, dir, { env: withoutSalt });
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 0, ""]);
+    }
+  });
+
   it("schema prints the JSON Schema", async () => {
     const r = await sluice(["schema"], makeProject(""));
     expect(r.code).toBe(0);

@@ -16,7 +16,7 @@ export function registerFilesCommand(program: Command): void {
     .option("--json", "print JSON", false)
     .action(async (name: string, opts: { pipeline?: string; json: boolean }, cmd: Command) => {
       const output = createOutput(opts.json);
-      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
       const versions = await readVersions(ctx, name, opts.pipeline);
       if (opts.json) {
         output.document(versions);

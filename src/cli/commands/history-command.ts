@@ -11,7 +11,7 @@ export function registerHistoryCommand(program: Command): void {
     .option("--json", "print JSON", false)
     .action(async (name: string, opts: { json: boolean }, cmd: Command) => {
       const output = createOutput(opts.json);
-      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
       const loads = await readCatalog(ctx, (warehouse) => warehouse.history(name));
       if (opts.json) {
         output.document(loads);

@@ -16,7 +16,7 @@ export function registerProfileCommand(program: Command): void {
     .option("--json", "print JSON", false)
     .action(async (tableName: string, opts: { json: boolean }, cmd: Command) => {
       const output = createOutput(opts.json);
-      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
       const warehouse = await ctx.openWarehouse({ readOnly: true });
       let rows: Record<string, unknown>[];
       try {

@@ -15,7 +15,7 @@ export function registerQuarantineCommand(program: Command): void {
     .option("--json", "print JSON", false)
     .action(async (pipeline: string, opts: { run?: string; limit: string; json: boolean }, cmd: Command) => {
       const output = createOutput(opts.json);
-      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
       if (!ctx.project.config.pipelines[pipeline]) {
         throw new SluiceError("PIPELINE_UNKNOWN", `unknown pipeline ${pipeline}`);
       }

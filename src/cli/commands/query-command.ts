@@ -37,7 +37,7 @@ export function registerQueryCommand(program: Command): void {
       ) => {
         if (opts.json && opts.csv) throw new SluiceError("USAGE", "choose one of --json and --csv");
         const output = createOutput(opts.json);
-        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
         const usesLake =
           opts.version.length + opts.timestamp.length + opts.delta.length > 0 || /\blake\s*\./i.test(sql);
         if (ctx.warehouseFile === undefined && !usesLake) {

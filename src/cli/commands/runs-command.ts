@@ -23,7 +23,7 @@ export function registerRunsCommand(program: Command): void {
         const limit = Number.parseInt(opts.limit, 10);
         if (!Number.isInteger(limit) || limit <= 0)
           throw new SluiceError("USAGE", `--limit ${opts.limit}: expected a positive number`);
-        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
         const where = [
           runId ? `run_id = ${quoteLiteral(runId)}` : "true",
           opts.pipeline ? `pipeline = ${quoteLiteral(opts.pipeline)}` : "true",
