@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
@@ -115,5 +115,19 @@ describe("profiles and anomalies", () => {
     );
     expect(count.json()).toEqual([{ n: 0 }]);
     expect(readFileSync(join(dir, "sluice.yaml"), "utf8")).toContain("fail: true");
+    // The blocked run published nothing: the latest profile is still the odd run's.
+    const latest = () =>
+      sluice(["profile", "orders", "--json"], dir).then((r) => r.json<{ run_id: string; rows: number }>());
+    expect(await latest()).toMatchObject({ run_id: odd.run_id, rows: 10 });
+
+    // A run that failed one file (too many malformed rows) but published another: its profile is the latest.
+    writeFileSync(join(dir, "sluice.yaml"), yaml(false));
+    rmSync(join(dir, "landing/in/f6.csv"), { force: true });
+    file(7, 15, 100);
+    addFile(dir, "landing/in/f8.csv", "id,amount\n1,2,3\n4,5,6\n");
+    const partial = (await sluice(["run", "--json"], dir)).json<RunJson>().runs[0]!;
+    expect(partial.status).toBe("failed");
+    expect(partial.rows.loaded).toBe(100);
+    expect(await latest()).toMatchObject({ run_id: partial.run_id, rows: 100 });
   });
 });

@@ -21,7 +21,8 @@ export function registerProfileCommand(program: Command): void {
       let rows: Record<string, unknown>[];
       try {
         rows = await warehouse.query(
-          "SELECT run_id, started_at, report FROM sluice.runs WHERE status = 'succeeded' ORDER BY started_at DESC LIMIT 200",
+          // A failed run may still have published some of its files (a load is recorded): its profile counts.
+          "SELECT run_id, started_at, report FROM sluice.runs WHERE status = 'succeeded' OR run_id IN (SELECT run_id FROM sluice.loads) ORDER BY started_at DESC LIMIT 200",
         );
       } finally {
         await warehouse.close();
