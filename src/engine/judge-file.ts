@@ -89,16 +89,32 @@ export async function judgeFile(
       outTable: `${ctx.prefix}_checked`,
       maskedColumns: masked,
     });
+    // A deferred read's rows get their positions from the flagged table, written in file order, unless a
+    // rule joins or windows (unique, foreign_key, outlier): then the file is first read into a table in
+    // file order, whose rowid is the position.
+    const positioned = staged.deferred !== undefined && plan.reordersRows;
+    if (positioned) {
+      const ordered = `${ctx.prefix}_ordered`;
+      await con.run(
+        `CREATE OR REPLACE TEMP TABLE ${quoteIdent(ordered)} AS SELECT * FROM ${quoteIdent(staged.table)}`,
+      );
+      await con.run(
+        `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT *, rowid + 1 AS _sluice_row FROM ${quoteIdent(ordered)}`,
+      );
+      tables.push(ordered);
+    }
     await con.run(`DROP TABLE IF EXISTS ${quoteIdent(plan.outTable)}`);
     await con.run(plan.flagsSql);
     tables.push(plan.outTable);
     source = plan.outTable;
     if (staged.deferred) {
-      source = `${plan.outTable}_rows`;
-      await con.run(
-        `CREATE OR REPLACE TEMP VIEW ${quoteIdent(source)} AS SELECT * REPLACE (rowid + 1 AS _sluice_row) FROM ${quoteIdent(plan.outTable)}`,
-      );
-      tables.push(source);
+      if (!positioned) {
+        source = `${plan.outTable}_rows`;
+        await con.run(
+          `CREATE OR REPLACE TEMP VIEW ${quoteIdent(source)} AS SELECT * REPLACE (rowid + 1 AS _sluice_row) FROM ${quoteIdent(plan.outTable)}`,
+        );
+        tables.push(source);
+      }
       try {
         await ctx.afterRead?.(source);
       } catch (error) {

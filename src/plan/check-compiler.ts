@@ -88,6 +88,11 @@ export interface CheckPlan {
   readonly guard?: { readonly condition: string; readonly aggregates: readonly string[] } | undefined;
   /** Internal: how to read the summary row. */
   readonly summary: readonly SummaryItem[];
+  /**
+   * True when a row rule joins or uses a window: the flagged table's rows are then not in the stage's
+   * order, so a position (`rowid`) must be taken from the stage, not from the flagged table.
+   */
+  readonly reordersRows: boolean;
 }
 
 /** How one rule's result is read from the summary row. */
@@ -310,6 +315,7 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
     flagsSql: flags.sql,
     summarySql: `SELECT ${[...aggregates, ...datasetAggregates].join(", ")} FROM ${out}`,
     summary,
+    reordersRows: rowParts.some((p) => p.sql.aux.length > 0 || p.sql.joins.length > 0),
     probe: {
       from: flags.flagged,
       aggregates: [

@@ -168,6 +168,34 @@ describe("checks, quarantine, dedupe and masking through sluice run", () => {
     expect(w.files[0]!.warnings.some((x) => x.startsWith("check uniqueness(id) (warn)"))).toBe(true);
   });
 
+  it("gives quarantined rows their file lines when a rule joins (unique), with malformed lines beside", async () => {
+    const lines = ["id,v"];
+    for (let i = 1; i <= 3000; i++) lines.push(`${i},v${i}`);
+    lines[5] = "2999,dup"; // line 6 repeats the id of line 3000
+    lines[9] = "9,a,extra"; // line 10 is malformed
+    for (const env of [{}, { SLUICE_SINGLE_PASS: "0" }]) {
+      const dir = makeProject(
+        pipelineYaml(`t:
+  source: { path: "in/*.csv" }
+  checks: [{ rule: unique, columns: [id] }]
+  max_failure_rate: 0.5
+  target: { table: t }`),
+        { "landing/in/a.csv": `${lines.join("\n")}\n` },
+      );
+      const r = await sluice(["run", "--json"], dir, { env });
+      expect(r.code, r.stdout).toBe(0);
+      const rows = await query(
+        dir,
+        "SELECT line::INT AS line, rules, \"values\"->>'v' AS v FROM sluice.quarantine ORDER BY line",
+      );
+      expect(rows, JSON.stringify(env)).toEqual([
+        { line: 6, rules: ["unique(id)"], v: "dup" },
+        { line: 10, rules: ["malformed"], v: null },
+        { line: 3000, rules: ["unique(id)"], v: "v2999" },
+      ]);
+    }
+  });
+
   it("never quotes a masked column's value in the reason of a row that does not convert (CSV both ways, JSONL)", async () => {
     const yaml = (glob: string) =>
       pipelineYaml(`p:
