@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { PipelineConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
+import { validateChecks } from "../plan/check-validation.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { expressionProbeSql } from "../plan/sql-expression.js";
 import type { StagedFile } from "./stage-file.js";
@@ -22,6 +23,15 @@ export async function bindExpressions(
   pipeline: PipelineConfig,
   file: string,
 ): Promise<void> {
+  // Rules and dedupe keys name columns this file may not have (another header, a blank first line).
+  const known = [...staged.columns.map((c) => c.name), ...Object.keys(pipeline.derive)];
+  const missing = validateChecks(pipeline, known)[0];
+  if (missing) {
+    throw new SluiceError(
+      "EXPRESSION_INVALID",
+      `${file}: ${missing.path}: ${missing.message}; the file stays in the landing zone`,
+    );
+  }
   // Checks, scopes and dedupe order see the staged row (plus its position).
   const rowColumns = [...staged.columns, { name: "_sluice_row", type: "BIGINT" }];
   const expressions: { key: string; sql: string }[] = [];

@@ -54,3 +54,32 @@ describe("expressions that do not fit the data", () => {
     expect(report.rows).toMatchObject({ loaded: 1, malformed: 1 });
   });
 });
+
+describe("rule and dedupe columns a file does not have", () => {
+  it.each([
+    [
+      "a rule",
+      `checks: [{ rule: not_null, columns: [id] }]`,
+      `checks[0].columns[0]: unknown column "id" (columns: x)`,
+    ],
+    ["dedupe keys", `dedupe: { keys: [id] }`, `dedupe.keys[0]: unknown column "id" (columns: x)`],
+  ])("%s: only that file fails, named; the others load", async (_, config, named) => {
+    const dir = makeProject(
+      pipelineYaml(`t:\n  source: { path: "in/*.csv" }\n  ${config}\n  target: { table: t }`),
+      {
+        "landing/in/a.csv": "x\n1\n",
+        "landing/in/b.csv": "id\n1\n",
+      },
+    );
+    const [report] = await runProject(createProjectContext(await loadProject({ cwd: dir })));
+    const byPath = Object.fromEntries(report!.files.map((f) => [f.path, f]));
+    expect(byPath["in/a.csv"]).toMatchObject({
+      status: "failed",
+      error: `in/a.csv: ${named}; the file stays in the landing zone`,
+    });
+    expect(byPath["in/b.csv"]).toMatchObject({ status: "loaded" });
+    expect(report!.rows.loaded).toBe(1);
+    expect(existsSync(join(dir, "landing/in/a.csv"))).toBe(true);
+    expect(existsSync(join(dir, "landing/in/b.csv"))).toBe(false);
+  });
+});
