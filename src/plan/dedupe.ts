@@ -12,7 +12,7 @@
 
 import { SluiceError } from "../errors.js";
 import { validateSqlExpression, wrapExpression } from "./sql-expression.js";
-import { isIntegerType, quoteIdent, quoteQualified } from "./sql-text.js";
+import { isIntegerType, quoteIdent, quoteLiteral, quoteQualified } from "./sql-text.js";
 
 export interface DedupeConfig {
   readonly keys: readonly string[];
@@ -177,4 +177,39 @@ export function keyBitmapSql(source: string, key: string, min: bigint, max: bigi
   if (max < min || max - min + 1n > KEY_BITMAP_MAX_BITS) return undefined;
   const ref = quoteIdent(key);
   return `SELECT bit_count(bitstring_agg(${ref}, ${min}, ${max})) AS "distinct_keys" FROM ${source}`;
+}
+
+/**
+ * Dedupe across the files of one batch (each file is already deduped on its own): one row per key
+ * among all of them, by `order_by` as for one file, ties going to the later file for `last` and the
+ * earlier for `first` (`files` lists `_sluice_source_file` values in the run's order); `none` drops a
+ * key found in more than one file. Returns the statement writing `outTable` (the batch with a
+ * `_sluice_kept` flag), and the SQL of the kept rows and of the dropped rows counted per file. Pure.
+ *
+ * @example
+ * const d = batchDedupeSql({ keys: ["id"], keep: "last" }, "(SELECT ...)", ["in/a.csv", "in/b.csv"], "sluice_batch_dedupe");
+ */
+export function batchDedupeSql(
+  config: DedupeConfig,
+  batchSql: string,
+  files: readonly string[],
+  outTable: string,
+): { readonly create: string; readonly kept: string; readonly droppedPerFile: string } {
+  const partition = config.keys.map((k) => quoteIdent(k)).join(", ");
+  const keep = config.keep ?? "last";
+  const fileOrder = `CASE "_sluice_source_file" ${files.map((f, i) => `WHEN ${quoteLiteral(f)} THEN ${i}`).join(" ")} END`;
+  let kept: string;
+  if (keep === "none") {
+    kept = `count(DISTINCT "_sluice_source_file") OVER (PARTITION BY ${partition}) = 1`;
+  } else {
+    const dir = keep === "first" ? "ASC" : "DESC";
+    const byValue = config.order_by ? `${wrapExpression(config.order_by)} ${dir} NULLS LAST, ` : "";
+    kept = `row_number() OVER (PARTITION BY ${partition} ORDER BY ${byValue}${fileOrder} ${dir}) = 1`;
+  }
+  const out = quoteIdent(outTable);
+  return {
+    create: `CREATE OR REPLACE TEMP TABLE ${out} AS SELECT *, ${kept} AS "_sluice_kept" FROM (${batchSql})`,
+    kept: `SELECT * EXCLUDE ("_sluice_kept") FROM ${out} WHERE "_sluice_kept"`,
+    droppedPerFile: `SELECT "_sluice_source_file" AS file, count(*) AS n FROM ${out} WHERE NOT "_sluice_kept" GROUP BY 1`,
+  };
 }

@@ -13,6 +13,7 @@ import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stag
 import { asSluiceError, SluiceError } from "../errors.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
+import { batchDedupeSql } from "../plan/dedupe.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
 import { maskExpression } from "../plan/masking.js";
 import { shapeSql } from "../plan/shape-sql.js";
@@ -229,6 +230,9 @@ export async function runFilePipeline(
         );
       let rowsSql =
         rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined;
+      if (rowsSql && rowsParts.length > 1 && pipeline.dedupe && KEYED_MODES.has(pipeline.target.mode)) {
+        rowsSql = await dedupeAcrossFiles(rowsSql, loaded);
+      }
       // Files read by the publish itself are counted and profiled after the write.
       const deferred = loaded.filter((w) => w.staged?.deferred);
       let alongsideWrite: (() => Promise<Record<string, unknown>>) | undefined;
@@ -439,6 +443,7 @@ export async function runFilePipeline(
       await con.run(`DROP VIEW IF EXISTS ${quoteIdent(name)}`).catch(() => undefined);
       await con.run(`DROP TABLE IF EXISTS ${quoteIdent(name)}`).catch(() => undefined);
     };
+    await drop("sluice_batch_dedupe");
     for (const work of works) {
       for (const table of [...(work.judged?.tables ?? [])].reverse()) {
         await drop(table);
@@ -451,6 +456,27 @@ export async function runFilePipeline(
         for (const table of [staged.deferred.rejectsTable, staged.deferred.rejectsScan]) await drop(table);
       }
     }
+  }
+
+  /**
+   * A keyed write (merge, scd2) takes one row per key from the whole batch: each file was deduped on its
+   * own, so a key found in several files is deduped again across them (see `batchDedupeSql`); the rows
+   * dropped count as their file's duplicates.
+   */
+  async function dedupeAcrossFiles(rowsSql: string, loaded: readonly FileWork[]): Promise<string> {
+    const sourceOf = (w: FileWork) => replayed.get(w.report.path)?.sourceFile ?? w.report.path;
+    const files = loaded.filter((w) => w.staged!.columns.length > 0);
+    const plan = batchDedupeSql(pipeline.dedupe!, rowsSql, files.map(sourceOf), "sluice_batch_dedupe");
+    await con.run(plan.create);
+    const dropped = await queryRows(con, plan.droppedPerFile);
+    for (const { file, n } of dropped) {
+      const work = files.find((w) => sourceOf(w) === String(file));
+      if (!work) continue;
+      work.report.rows.loaded -= Number(n);
+      work.report.rows.duplicates += Number(n);
+    }
+    logger.info({ duplicates: dropped.reduce((sum, r) => sum + Number(r.n), 0) }, "deduped across files");
+    return plan.kept;
   }
 
   /** The run's check results: the sum over its files. */
@@ -986,6 +1012,9 @@ export async function runFilePipeline(
     return row ? `line ${row.line ?? "?"}: ${row.error_type}: ${row.message}` : "unknown";
   }
 }
+
+/** Write modes that need one row per key in a batch. */
+const KEYED_MODES: ReadonlySet<string> = new Set(["merge", "scd2"]);
 
 /** A single-pass run's rows in its target: the columns of its batch, the filter on its run id. */
 interface PublishedRows {

@@ -356,6 +356,49 @@ export function runWarehouseSuite(
       }
     });
 
+    test("merge with dedupe takes one row per key across the files of a batch", async (make) => {
+      for (const [dedupe, expected] of [
+        [
+          "{ keys: [id] }",
+          [
+            [1, "b"],
+            [2, "x"],
+          ],
+        ],
+        [
+          "{ keys: [id], keep: first }",
+          [
+            [1, "a"],
+            [2, "x"],
+          ],
+        ],
+        [
+          "{ keys: [id], keep: last, order_by: ts }",
+          [
+            [1, "a"],
+            [2, "x"],
+          ],
+        ],
+        ["{ keys: [id], keep: none }", [[2, "x"]]],
+      ] as const) {
+        const p = await make(`m:
+  source: { path: "in/*.csv" }
+  dedupe: ${dedupe}
+  target: { table: m, mode: merge, keys: [id] }`);
+        p.add("in/a.csv", "id,v,ts\n1,a,9\n2,x,1\n");
+        p.add("in/b.csv", "id,v,ts\n1,b,5\n");
+        const r = await p.run();
+        expect(r.status, `${dedupe}: ${r.error}`).toBe("succeeded");
+        const rows = await p.query("SELECT id, v FROM m ORDER BY id");
+        expect(
+          rows.map((x) => [Number(x.id), x.v]),
+          dedupe,
+        ).toEqual(expected);
+        expect(r.rows.loaded + r.rows.duplicates, dedupe).toBe(3);
+        expect(r.rows.loaded, dedupe).toBe(expected.length);
+      }
+    });
+
     test("bad keys fail with a clear message and lose nothing", async (make) => {
       const p = await make(`k:
   source: { path: "in/*.csv" }
