@@ -21,6 +21,7 @@ import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.j
 import { postgresCatalogDdl } from "./postgres-catalog.js";
 import { copyEngineRows } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
+import { readOnlyQuery } from "./postgres-read-only-query.js";
 import { parsePostgresUrl } from "./postgres-url.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
@@ -137,9 +138,9 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
       client.release(broken);
     }
   };
-  const inTransaction = <T>(client: pg.PoolClient, fn: () => Promise<T>, mode = ""): Promise<T> =>
+  const inTransaction = <T>(client: pg.PoolClient, fn: () => Promise<T>): Promise<T> =>
     (async () => {
-      await client.query(`BEGIN${mode}`);
+      await client.query("BEGIN");
       try {
         const result = await fn();
         await client.query("COMMIT");
@@ -373,16 +374,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     query: simpleQuery,
     async queryWithColumns(sql) {
       return guarded("query", () =>
-        withClient((client) =>
-          inTransaction(
-            client,
-            async () => {
-              const result = await client.query(sql);
-              return { columns: result.fields.map((f) => f.name), rows: result.rows as JsonRow[] };
-            },
-            " READ ONLY",
-          ),
-        ),
+        withClient((client) => readOnlyQuery(client, sql, `PostgreSQL ${label}`)),
       );
     },
     async watermark(pipeline) {
