@@ -26,8 +26,9 @@ import { parsePostgresUrl } from "./postgres-url.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
+import { undoTableName } from "./undo-table-name.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
-import { type SqlSession, undoTableName } from "./write-batch.js";
+import type { SqlSession } from "./write-batch.js";
 
 /** How to open a PostgreSQL warehouse. */
 export interface PostgresWarehouseOptions {
