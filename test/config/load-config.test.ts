@@ -91,6 +91,22 @@ pipelines:
     expect(all).toContain("sluice.yaml: pipelines.orders.checks[2].sql: is required");
   });
 
+  it("rejects a target table name PostgreSQL would cut short, naming the key and the limit", () => {
+    const long = "customer_orders_history_snapshot_daily_region_europe_one_and_more_x";
+    const text = (warehouse: string, table: string) =>
+      `warehouse: "${warehouse}"\n${minimal.replace("table: orders", `table: ${table}`)}`;
+    const pg = "postgres://u@localhost/db";
+    expect(problems(text(pg, long))).toEqual([
+      `sluice.yaml: pipelines.orders.target.table: "${long}" is 67 bytes long; PostgreSQL names hold at most 63 bytes (a longer one is cut short, so two tables could become one): choose a shorter name`,
+    ]);
+    // Bytes, not characters; the schema part counts on its own.
+    expect(problems(text(pg, "ä".repeat(32)))[0]).toMatch(/is 64 bytes long/);
+    expect(problems(text(pg, `${"s".repeat(64)}.orders`))[0]).toMatch(/"s{64}" is 64 bytes long/);
+    expect(problems(text(pg, `sales.${"t".repeat(63)}`))).toEqual([]);
+    // DuckDB has no such limit.
+    expect(problems(text("duckdb:warehouse.duckdb", long))).toEqual([]);
+  });
+
   it("validates checks by rule", () => {
     const text = minimal.replace(
       "target:",
