@@ -14,6 +14,7 @@ import { asSluiceError, SluiceError } from "../errors.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
+import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { maskExpression } from "../plan/masking.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
@@ -696,6 +697,13 @@ export async function runFilePipeline(
       Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
       file.warnings.push(...staged.staged.warnings);
       work.staged = staged.staged;
+      const longName = longColumnNameError(
+        staged.staged.columns,
+        pipeline,
+        entry.path,
+        warehouse.capabilities.maxIdentifierBytes,
+      );
+      if (longName) return fail(longName, false);
       return judgeAndDecide(work, staged.staged, fail);
     }
     // The ledger knows files by content. Content can only repeat a loaded file (or one of this run) of
@@ -822,6 +830,13 @@ export async function runFilePipeline(
         // The configuration does not fit this file's types: the file itself stays where it is.
         return fail(error, false);
       }
+      const longName = longColumnNameError(
+        staged.columns,
+        pipeline,
+        entry.path,
+        warehouse.capabilities.maxIdentifierBytes,
+      );
+      if (longName) return fail(longName, false);
       const guarded =
         staged.deferred && singlePass && needsJudging(pipeline)
           ? await guardFile(con, staged, pipeline, staged.prefix)

@@ -170,6 +170,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
       concurrentWriters: false,
       engineFreeDuringWrite: false,
       textHoldsNul: true,
+      maxIdentifierBytes: undefined,
     },
     engine: con,
     async loadsOf(pipeline, sha256) {

@@ -6,6 +6,7 @@ import pg from "pg";
 import type { JsonRow } from "../engine/duckdb-query.js";
 import { queryRows } from "../engine/duckdb-query.js";
 import { SluiceError } from "../errors.js";
+import { postgresIdentifierLimit } from "../plan/postgres-identifier-limit.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { type CircuitBreaker, createCircuitBreaker } from "../runner/circuit-breaker.js";
 import { withRetry } from "../runner/retry.js";
@@ -248,6 +249,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
       concurrentWriters: true,
       engineFreeDuringWrite: true,
       textHoldsNul: false,
+      maxIdentifierBytes: postgresIdentifierLimit,
     },
     engine,
     async loadsOf(pipeline, sha256) {

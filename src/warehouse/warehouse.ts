@@ -15,6 +15,8 @@ export interface WarehouseCapabilities {
   readonly engineFreeDuringWrite: boolean;
   /** Text values may hold a NUL byte (PostgreSQL's `text` cannot: such rows are quarantined instead). */
   readonly textHoldsNul: boolean;
+  /** Longest table or column name the warehouse keeps, in UTF-8 bytes (PostgreSQL: 63); none for DuckDB. */
+  readonly maxIdentifierBytes: number | undefined;
 }
 
 /** One file's line in the ledger of a run. */

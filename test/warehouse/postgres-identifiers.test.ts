@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadProject } from "../../src/config/load-config.js";
@@ -76,5 +76,37 @@ describe.skipIf(!available)("postgres warehouse: names near PostgreSQL's 63-byte
     } finally {
       await w.close();
     }
+  });
+
+  it("a source column name PostgreSQL would cut short fails its file before anything is published, naming both", async () => {
+    const long = `measurement_${"x".repeat(60)}`;
+    const yaml = (columns: string) => `pipelines:
+  p:
+    source: { path: "in/*.csv" }${columns}
+    target: { table: long_columns, mode: append }
+`;
+    const dir = project(yaml(""));
+    addFile(dir, "landing/in/a.csv", `id,${long}\n1,x\n`);
+    const [failed] = await runProject(await context(dir));
+    expect(failed!.status).toBe("failed");
+    expect(failed!.files[0]!.error).toBe(
+      `in/a.csv: column "${long}" is 72 bytes long; the warehouse keeps at most 63 bytes of a name (a longer one is cut short): rename it at the source, or leave it out with columns: { "${long}": { mask: drop } }; nothing was published (the file stays in the landing zone)`,
+    );
+    expect(existsSync(join(dir, "landing/in/a.csv"))).toBe(true);
+    const w = await (await context(dir)).openWarehouse({ readOnly: true });
+    const exists = await w.query("SELECT to_regclass('long_columns') IS NOT NULL AS t");
+    await w.close();
+    expect(exists).toEqual([{ t: false }]);
+    // The remedy the message names works, and the same file then loads.
+    writeFileSync(
+      join(dir, "sluice.yaml"),
+      `warehouse: "${db.url}"\n${yaml(`\n    columns: { ${long}: { mask: drop } }`)}`,
+    );
+    const [loaded] = await runProject(await context(dir));
+    expect(loaded!.error ?? loaded!.status).toBe("succeeded");
+    const r = await (await context(dir)).openWarehouse({ readOnly: true });
+    const rows = await r.query("SELECT * FROM long_columns");
+    await r.close();
+    expect(Object.keys(rows[0]!).filter((c) => !c.startsWith("_sluice"))).toEqual(["id"]);
   });
 });
