@@ -159,6 +159,29 @@ export function runWarehouseSuite(
       ]);
     });
 
+    test("replace with a header-only file empties the table and records the load", async (make) => {
+      const p = await make(`snap:
+  source: { path: "in/*.csv" }
+  target: { table: snap, mode: replace }`);
+      p.add("in/a.csv", "id,n\n1,5\n2,6\n");
+      const first = await p.run();
+      expect(first.status).toBe("succeeded");
+      p.add("in/b.csv", "id,n\n");
+      const empty = await p.run();
+      expect(empty.status).toBe("succeeded");
+      expect(empty.files.map((f) => f.status)).toEqual(["loaded"]);
+      expect(empty.load).toMatchObject({ inserted: 0, updated: 0, deleted: 2 });
+      expect(await p.query("SELECT id FROM snap")).toEqual([]);
+      const history = await p.history("snap");
+      expect(history.map((h) => [h.run_id, h.mode, h.inserted, h.deleted])).toEqual([
+        [first.run_id, "replace", 2, 0],
+        [empty.run_id, "replace", 0, 2],
+      ]);
+      // The emptied table can be rolled back like any other load.
+      await p.rollback("snap", first.run_id);
+      expect(ids(await p.query("SELECT id FROM snap ORDER BY id"))).toEqual([1, 2]);
+    });
+
     test("delete_insert replaces the partitions present in the batch", async (make) => {
       const p = await make(`sales:
   source: { path: "in/*.csv" }
