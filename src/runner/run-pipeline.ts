@@ -6,7 +6,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
 import { bindExpressions } from "../engine/bind-expressions.js";
-import { queryNumber, queryRows } from "../engine/duckdb-query.js";
+import { describeColumns, queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
 import { checkWrittenRows, type GuardedFile, guardFile, probeFile } from "../engine/probe-file.js";
 import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stage-file.js";
@@ -16,6 +16,7 @@ import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { maskExpression } from "../plan/masking.js";
+import { isSluiceColumn } from "../plan/schema-plan.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
@@ -234,17 +235,18 @@ export async function runFilePipeline(
       const deferred = loaded.filter((w) => w.staged?.deferred);
       let alongsideWrite: (() => Promise<Record<string, unknown>>) | undefined;
       if (rowsSql && deferred.length === 0) {
+        // The profile describes the rows as published: without the columns discard_columns leaves out.
+        const profiled = await publishedColumnsSql(rowsSql);
         if (profileBesideWrite) {
           // Anomalies only warn here: the profile is taken while the server writes the batch (the engine
           // is idle then), with the history read now (the warehouse's connections are busy publishing).
           const history = await profileHistory(warehouse, name, HISTORY_WINDOW);
-          const profiled = rowsSql;
           alongsideWrite = async () => {
             await profileRows(profiled, history);
             return { profile: report.profile, anomalies: report.anomalies };
           };
         } else {
-          const anomalies = await profileRows(rowsSql);
+          const anomalies = await profileRows(profiled);
           if (anomalies.length > 0 && pipeline.anomalies?.fail) {
             // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
             const error = `anomalies (anomalies.fail: true): ${anomalies.map((a) => a.message).join("; ")}; nothing published`;
@@ -488,6 +490,22 @@ export async function runFilePipeline(
       archivedTo: w.report.archived_to,
       error: w.report.error,
     }));
+  }
+
+  /**
+   * The run's rows as the target will hold them: under `schema_evolution: discard_columns`, only the
+   * columns an existing target has (and Sluice's own, which are always added); otherwise `rowsSql`.
+   */
+  async function publishedColumnsSql(rowsSql: string): Promise<string> {
+    const table = pipeline.target.table;
+    if (pipeline.schema_evolution !== "discard_columns" || table === undefined) return rowsSql;
+    const existing = await warehouse.columnsOf(table);
+    if (!existing) return rowsSql;
+    const kept = new Set(existing);
+    const columns = (await describeColumns(con, `(${rowsSql})`))
+      .map((c) => c.name)
+      .filter((c) => kept.has(c) || isSluiceColumn(c));
+    return `SELECT ${columns.map(quoteIdent).join(", ")} FROM (${rowsSql})`;
   }
 
   /** Profiles rows about to be published (or just written) and logs what deviates from the last runs. */

@@ -26,10 +26,11 @@ import { readOnlyQuery } from "./postgres-read-only-query.js";
 import { parsePostgresUrl } from "./postgres-url.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
+import { splitTableName } from "./split-table-name.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
 import { undoTableName } from "./undo-table-name.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
-import type { SqlSession } from "./write-batch.js";
+import { type SqlSession, tableColumns } from "./write-batch.js";
 
 /** How to open a PostgreSQL warehouse. */
 export interface PostgresWarehouseOptions {
@@ -379,6 +380,11 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
       return guarded("query", () =>
         withClient((client) => readOnlyQuery(client, sql, `PostgreSQL ${label}`)),
       );
+    },
+    async columnsOf(table) {
+      const { schema, name } = splitTableName(table, "postgres");
+      const columns = await tableColumns({ dialect: "postgres", rows: simpleQuery }, schema, name);
+      return columns?.map((c) => c.name);
     },
     async watermark(pipeline) {
       const rows = await simpleQuery(watermarkSelectSql(pipeline));

@@ -49,7 +49,7 @@ export interface BesideSession {
 
 /** Columns of a table with their types as the database spells them; undefined when it does not exist. */
 export async function tableColumns(
-  session: SqlSession,
+  session: Pick<SqlSession, "dialect" | "rows">,
   schema: string,
   name: string,
 ): Promise<TypedColumn[] | undefined> {

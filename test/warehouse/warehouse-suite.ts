@@ -324,8 +324,15 @@ export function runWarehouseSuite(
       d.add("in/a.csv", "id\n1\n");
       await d.run();
       d.add("in/b.csv", "id,extra\n2,x\n");
-      expect((await d.run()).status).toBe("succeeded");
+      const discarded = await d.run();
+      expect(discarded.status).toBe("succeeded");
       expect(Object.keys((await d.query("SELECT * FROM d ORDER BY id"))[1]!)).not.toContain("extra");
+      // The profile describes the rows published: without the discarded column, as run and as stored.
+      expect(Object.keys(discarded.profile!.columns)).toEqual(["id"]);
+      const stored = await d.query(
+        `SELECT CAST(report AS VARCHAR) AS r FROM sluice.runs WHERE run_id = '${discarded.run_id}'`,
+      );
+      expect(Object.keys(JSON.parse(String(stored[0]!.r)).profile.columns)).toEqual(["id"]);
     });
 
     test("rollback restores the exact content after any run, for merge and scd2", async (make) => {
