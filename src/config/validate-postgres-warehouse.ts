@@ -2,13 +2,15 @@ import {
   exceedsPostgresIdentifierLimit,
   postgresIdentifierLimit,
 } from "../plan/postgres-identifier-limit.js";
+import { postgresUrlProblem } from "../warehouse/postgres-url.js";
 import { splitTableName } from "../warehouse/split-table-name.js";
 import type { ConfigProblem } from "./load-config.js";
 import type { ProjectConfig } from "./schema.js";
 
 /**
- * Config checks of a PostgreSQL warehouse that need no connection: every warehouse target's schema and
- * table name fit PostgreSQL's 63-byte identifiers (the server would silently truncate a longer one, and
+ * Config checks of a PostgreSQL warehouse that need no connection: the URL can be meant as written (a
+ * port that is a number, IPv6 in brackets, known options with valid values; the message never holds the
+ * password), and every warehouse target's schema and table name fit PostgreSQL's 63-byte identifiers (the server would silently truncate a longer one, and
  * two pipelines whose tables differ only after the limit would write into one table). No problems for a
  * DuckDB warehouse. Pure.
  *
@@ -18,6 +20,8 @@ import type { ProjectConfig } from "./schema.js";
 export function postgresWarehouseProblems(config: ProjectConfig): ConfigProblem[] {
   if (!/^postgres(ql)?:\/\//i.test(config.warehouse)) return [];
   const problems: ConfigProblem[] = [];
+  const urlProblem = postgresUrlProblem(config.warehouse);
+  if (urlProblem) problems.push({ path: "warehouse", message: urlProblem });
   for (const [name, pipeline] of Object.entries(config.pipelines)) {
     const table = pipeline.target.table;
     if (table === undefined) continue;
