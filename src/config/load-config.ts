@@ -5,6 +5,7 @@ import type { z } from "zod";
 import { SluiceError } from "../errors.js";
 import { interpolate } from "./interpolate.js";
 import { type ProjectConfig, projectSchema } from "./schema.js";
+import { postgresWarehouseProblems } from "./validate-postgres-warehouse.js";
 
 /** A loaded project: the validated config and where it lives. */
 export interface Project {
@@ -87,6 +88,7 @@ export function parseProjectText(text: string, fileLabel: string, env: NodeJS.Pr
   if (!result.success) {
     problems.push(...zodProblems(result.error, (path) => lineOf(doc, lineCounter, path)));
   }
+  if (result.success) problems.push(...postgresWarehouseProblems(result.data as ProjectConfig));
   if (problems.length > 0) throw configError(fileLabel, problems);
   return result.data as ProjectConfig;
 }

@@ -6,7 +6,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
 import { bindExpressions } from "../engine/bind-expressions.js";
-import { queryNumber, queryRows } from "../engine/duckdb-query.js";
+import { describeColumns, queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
 import { checkWrittenRows, type GuardedFile, guardFile, probeFile } from "../engine/probe-file.js";
 import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stage-file.js";
@@ -15,7 +15,9 @@ import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
+import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { maskExpression } from "../plan/masking.js";
+import { isSluiceColumn } from "../plan/schema-plan.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
@@ -237,17 +239,18 @@ export async function runFilePipeline(
       const deferred = loaded.filter((w) => w.staged?.deferred);
       let alongsideWrite: (() => Promise<Record<string, unknown>>) | undefined;
       if (rowsSql && deferred.length === 0) {
+        // The profile describes the rows as published: without the columns discard_columns leaves out.
+        const profiled = await publishedColumnsSql(rowsSql);
         if (profileBesideWrite) {
           // Anomalies only warn here: the profile is taken while the server writes the batch (the engine
           // is idle then), with the history read now (the warehouse's connections are busy publishing).
           const history = await profileHistory(warehouse, name, HISTORY_WINDOW);
-          const profiled = rowsSql;
           alongsideWrite = async () => {
             await profileRows(profiled, history);
             return { profile: report.profile, anomalies: report.anomalies };
           };
         } else {
-          const anomalies = await profileRows(rowsSql);
+          const anomalies = await profileRows(profiled);
           if (anomalies.length > 0 && pipeline.anomalies?.fail) {
             // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
             const error = `anomalies (anomalies.fail: true): ${anomalies.map((a) => a.message).join("; ")}; nothing published`;
@@ -517,6 +520,22 @@ export async function runFilePipeline(
     }));
   }
 
+  /**
+   * The run's rows as the target will hold them: under `schema_evolution: discard_columns`, only the
+   * columns an existing target has (and Sluice's own, which are always added); otherwise `rowsSql`.
+   */
+  async function publishedColumnsSql(rowsSql: string): Promise<string> {
+    const table = pipeline.target.table;
+    if (pipeline.schema_evolution !== "discard_columns" || table === undefined) return rowsSql;
+    const existing = await warehouse.columnsOf(table);
+    if (!existing) return rowsSql;
+    const kept = new Set(existing);
+    const columns = (await describeColumns(con, `(${rowsSql})`))
+      .map((c) => c.name)
+      .filter((c) => kept.has(c) || isSluiceColumn(c));
+    return `SELECT ${columns.map(quoteIdent).join(", ")} FROM (${rowsSql})`;
+  }
+
   /** Profiles rows about to be published (or just written) and logs what deviates from the last runs. */
   async function profileRows(rowsSql: string, history?: readonly RunProfile[]) {
     const profiledAt = performance.now();
@@ -724,6 +743,13 @@ export async function runFilePipeline(
       Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
       file.warnings.push(...staged.staged.warnings);
       work.staged = staged.staged;
+      const longName = longColumnNameError(
+        staged.staged.columns,
+        pipeline,
+        entry.path,
+        warehouse.capabilities.maxIdentifierBytes,
+      );
+      if (longName) return fail(longName, false);
       return judgeAndDecide(work, staged.staged, fail);
     }
     // The ledger knows files by content. Content can only repeat a loaded file (or one of this run) of
@@ -850,6 +876,13 @@ export async function runFilePipeline(
         // The configuration does not fit this file's types: the file itself stays where it is.
         return fail(error, false);
       }
+      const longName = longColumnNameError(
+        staged.columns,
+        pipeline,
+        entry.path,
+        warehouse.capabilities.maxIdentifierBytes,
+      );
+      if (longName) return fail(longName, false);
       const guarded =
         staged.deferred && singlePass && needsJudging(pipeline)
           ? await guardFile(con, staged, pipeline, staged.prefix)

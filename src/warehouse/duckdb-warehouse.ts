@@ -13,9 +13,10 @@ import {
 import { duckdbCatalogDdl } from "./duckdb-catalog.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
+import { splitTableName } from "./split-table-name.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
-import type { SqlSession } from "./write-batch.js";
+import { type SqlSession, tableColumns } from "./write-batch.js";
 
 /** How to open the embedded warehouse. */
 export interface DuckDbWarehouseOptions {
@@ -170,6 +171,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
       concurrentWriters: false,
       engineFreeDuringWrite: false,
       textHoldsNul: true,
+      maxIdentifierBytes: undefined,
     },
     engine: con,
     async loadsOf(pipeline, sha256) {
@@ -222,6 +224,10 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
     async queryWithColumns(sql) {
       const reader = await con.runAndReadAll(sql);
       return { columns: reader.columnNames(), rows: jsonRows(reader) };
+    },
+    async columnsOf(table) {
+      const { schema, name } = splitTableName(table, "duckdb");
+      return (await tableColumns(session, schema, name))?.map((c) => c.name);
     },
     async watermark(pipeline) {
       const rows = await queryRows(con, watermarkSelectSql(pipeline)).catch(() => []);

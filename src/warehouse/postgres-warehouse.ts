@@ -6,6 +6,7 @@ import pg from "pg";
 import type { JsonRow } from "../engine/duckdb-query.js";
 import { queryRows } from "../engine/duckdb-query.js";
 import { SluiceError } from "../errors.js";
+import { postgresIdentifierLimit } from "../plan/postgres-identifier-limit.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { type CircuitBreaker, createCircuitBreaker } from "../runner/circuit-breaker.js";
 import { withRetry } from "../runner/retry.js";
@@ -21,12 +22,15 @@ import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.j
 import { postgresCatalogDdl } from "./postgres-catalog.js";
 import { copyEngineRows } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
+import { readOnlyQuery } from "./postgres-read-only-query.js";
 import { parsePostgresUrl } from "./postgres-url.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
+import { splitTableName } from "./split-table-name.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
+import { undoTableName } from "./undo-table-name.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
-import { type SqlSession, undoTableName } from "./write-batch.js";
+import { type SqlSession, tableColumns } from "./write-batch.js";
 
 /** How to open a PostgreSQL warehouse. */
 export interface PostgresWarehouseOptions {
@@ -137,9 +141,9 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
       client.release(broken);
     }
   };
-  const inTransaction = <T>(client: pg.PoolClient, fn: () => Promise<T>, mode = ""): Promise<T> =>
+  const inTransaction = <T>(client: pg.PoolClient, fn: () => Promise<T>): Promise<T> =>
     (async () => {
-      await client.query(`BEGIN${mode}`);
+      await client.query("BEGIN");
       try {
         const result = await fn();
         await client.query("COMMIT");
@@ -246,6 +250,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
       concurrentWriters: true,
       engineFreeDuringWrite: true,
       textHoldsNul: false,
+      maxIdentifierBytes: postgresIdentifierLimit,
     },
     engine,
     async loadsOf(pipeline, sha256) {
@@ -373,17 +378,13 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     query: simpleQuery,
     async queryWithColumns(sql) {
       return guarded("query", () =>
-        withClient((client) =>
-          inTransaction(
-            client,
-            async () => {
-              const result = await client.query(sql);
-              return { columns: result.fields.map((f) => f.name), rows: result.rows as JsonRow[] };
-            },
-            " READ ONLY",
-          ),
-        ),
+        withClient((client) => readOnlyQuery(client, sql, `PostgreSQL ${label}`)),
       );
+    },
+    async columnsOf(table) {
+      const { schema, name } = splitTableName(table, "postgres");
+      const columns = await tableColumns({ dialect: "postgres", rows: simpleQuery }, schema, name);
+      return columns?.map((c) => c.name);
     },
     async watermark(pipeline) {
       const rows = await simpleQuery(watermarkSelectSql(pipeline));

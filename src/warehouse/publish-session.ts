@@ -86,7 +86,10 @@ export async function publishInSession(
           engine,
           sumColumns.filter((c) => prepared.columns.some((p) => p.name === c)),
         );
-    if (!source || source.rows > 0 || batch.replaces.length > 0) {
+    // An empty batch writes nothing, except under replace, where the table becomes the batch (a
+    // header-only file empties it) as long as some file of it is still loaded.
+    const replacesTable = batch.target.mode === "replace" && ledger.some((e) => e.status === "loaded");
+    if (!source || source.rows > 0 || batch.replaces.length > 0 || replacesTable) {
       const outcome = await writeBatch({
         session,
         engine,

@@ -2,8 +2,10 @@ import { SluiceError } from "../errors.js";
 import { quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import { undoSteps } from "../plan/write-modes.js";
 import { loadInsertSql, runInsertSql } from "./catalog-sql.js";
+import { splitTableName } from "./split-table-name.js";
+import { undoTableIdent, undoTableName } from "./undo-table-name.js";
 import type { LoadRecord, RollbackResult } from "./warehouse.js";
-import { type SqlSession, splitTableName, tableColumns, undoTableName } from "./write-batch.js";
+import { type SqlSession, tableColumns } from "./write-batch.js";
 
 /** SQL listing the loads of a table, oldest first. Pure. */
 export function historySql(table: string): string {
@@ -65,7 +67,7 @@ export async function rollbackTable(
   const quoted = quoteQualified(dialect === "postgres" && !table.includes(".") ? `public.${table}` : table);
   const undo = undoTableName(table, dialect);
   const targetColumns = (await tableColumns(session, schema, name)) ?? [];
-  const undoName = `undo__${schema}__${name}`;
+  const undoName = undoTableIdent(table, dialect);
   const undoColumns = new Set(((await tableColumns(session, "sluice", undoName)) ?? []).map((c) => c.name));
   const columns = targetColumns.map((c) => c.name).filter((c) => undoColumns.has(c));
   if (targetColumns.length === 0 && later.length > 0) {

@@ -15,6 +15,8 @@ export interface WarehouseCapabilities {
   readonly engineFreeDuringWrite: boolean;
   /** Text values may hold a NUL byte (PostgreSQL's `text` cannot: such rows are quarantined instead). */
   readonly textHoldsNul: boolean;
+  /** Longest table or column name the warehouse keeps, in UTF-8 bytes (PostgreSQL: 63); none for DuckDB. */
+  readonly maxIdentifierBytes: number | undefined;
 }
 
 /** One file's line in the ledger of a run. */
@@ -166,6 +168,8 @@ export interface Warehouse {
   query(sql: string): Promise<JsonRow[]>;
   /** A read-only user query with its column names (PostgreSQL: in a READ ONLY transaction). */
   queryWithColumns(sql: string): Promise<{ columns: string[]; rows: JsonRow[] }>;
+  /** Column names of a warehouse table (schema-qualified or not); undefined when it does not exist. */
+  columnsOf(table: string): Promise<readonly string[] | undefined>;
   /** The stored incremental high-water mark of a pipeline (null before the first load). */
   watermark(pipeline: string): Promise<string | null>;
   /** Every load of a table, oldest first. */

@@ -15,6 +15,8 @@ import {
   writeSteps,
 } from "../plan/write-modes.js";
 import type { PreparedBatch } from "./prepare-batch.js";
+import { splitTableName } from "./split-table-name.js";
+import { undoTableIdent, undoTableName } from "./undo-table-name.js";
 import type { Reconciliation } from "./warehouse.js";
 
 /** SQL against the warehouse inside the publish transaction. */
@@ -45,23 +47,9 @@ export interface BesideSession {
   snapshot(): Promise<SnapshotTransaction>;
 }
 
-/** A table name split into schema and name, with the dialect's default schema. */
-export function splitTableName(table: string, dialect: Dialect): { schema: string; name: string } {
-  const parts = table.split(".");
-  return parts.length > 1
-    ? { schema: parts[0]!, name: parts.slice(1).join(".") }
-    : { schema: dialect === "postgres" ? "public" : "main", name: table };
-}
-
-/** The undo (before-image) table of a target, quoted. */
-export function undoTableName(table: string, dialect: Dialect): string {
-  const { schema, name } = splitTableName(table, dialect);
-  return `sluice.${quoteIdent(`undo__${schema}__${name}`)}`;
-}
-
 /** Columns of a table with their types as the database spells them; undefined when it does not exist. */
 export async function tableColumns(
-  session: SqlSession,
+  session: Pick<SqlSession, "dialect" | "rows">,
   schema: string,
   name: string,
 ): Promise<TypedColumn[] | undefined> {
@@ -175,6 +163,7 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     }
   }
   const undo = undoTableName(target.table, dialect);
+  const undoIdent = undoTableIdent(target.table, dialect);
   if (plan.create) {
     if (schema !== (dialect === "postgres" ? "public" : "main")) {
       await session.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
@@ -218,7 +207,7 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     (await request.beside.open())
       ? request.beside
       : undefined;
-  await syncUndoTable(beside?.committed ?? session, quoted, undo, targetColumns);
+  await syncUndoTable(beside?.committed ?? session, quoted, { quoted: undo, name: undoIdent }, targetColumns);
 
   const targetTypes = new Map(targetColumns.map((c) => [c.name, c.type]));
   const discard = new Set(plan.discard);
@@ -374,11 +363,11 @@ async function hasUniqueIndex(
 async function syncUndoTable(
   session: SqlSession,
   target: string,
-  undo: string,
+  undoTable: { readonly quoted: string; readonly name: string },
   targetColumns: readonly TypedColumn[],
 ): Promise<void> {
-  const undoName = undo.slice("sluice.".length).replace(/^"|"$/g, "").replaceAll('""', '"');
-  const existing = await tableColumns(session, "sluice", undoName);
+  const undo = undoTable.quoted;
+  const existing = await tableColumns(session, "sluice", undoTable.name);
   if (!existing) {
     await session.exec(
       `CREATE TABLE ${undo} AS SELECT CAST(NULL AS VARCHAR) AS _sluice_undo_run, t.* FROM ${target} AS t WHERE false`,

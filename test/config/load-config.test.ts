@@ -119,6 +119,51 @@ pipelines:
     expect(problems(minimal.replace("table: orders", "table: analytics.sluice"))).toEqual([]);
   });
 
+  it("rejects a target table name PostgreSQL would cut short, naming the key and the limit", () => {
+    const long = "customer_orders_history_snapshot_daily_region_europe_one_and_more_x";
+    const text = (warehouse: string, table: string) =>
+      `warehouse: "${warehouse}"\n${minimal.replace("table: orders", `table: ${table}`)}`;
+    const pg = "postgres://u@localhost/db";
+    expect(problems(text(pg, long))).toEqual([
+      `sluice.yaml: pipelines.orders.target.table: "${long}" is 67 bytes long; PostgreSQL names hold at most 63 bytes (a longer one is cut short, so two tables could become one): choose a shorter name`,
+    ]);
+    // Bytes, not characters; the schema part counts on its own.
+    expect(problems(text(pg, "ä".repeat(32)))[0]).toMatch(/is 64 bytes long/);
+    expect(problems(text(pg, `${"s".repeat(64)}.orders`))[0]).toMatch(/"s{64}" is 64 bytes long/);
+    expect(problems(text(pg, `sales.${"t".repeat(63)}`))).toEqual([]);
+    // DuckDB has no such limit.
+    expect(problems(text("duckdb:warehouse.duckdb", long))).toEqual([]);
+  });
+
+  it("rejects a PostgreSQL URL that cannot be meant as written, naming the part and never the password", () => {
+    const text = (url: string) => `warehouse: "${url}"\n${minimal}`;
+    const cases: [string, string][] = [
+      ["postgres://u:s3cret@127.0.0.1:54x2/db", 'port "54x2" is not a number from 1 to 65535'],
+      ["postgres://u:s3cret@db:99999/db", 'port "99999" is not a number from 1 to 65535'],
+      ["postgres://u:s3cret@db:/db", 'port "" is not a number'],
+      ["postgres://u:s3cret@[::1:5432/db", 'host "[::1:5432" is missing the closing "]"'],
+      ["postgres://u:s3cret@::1:5432/db", 'host "::1:5432" looks like an IPv6 address: write it in brackets'],
+      ["postgres://u:s3cret@db/w?sslmode=bogus", 'sslmode "bogus" is not one of disable, allow, prefer'],
+      ["postgres://u:s3cret@db/w?pool_max=abc", 'pool_max "abc" is not a whole number of at least 1'],
+      ["postgres://u:s3cret@db/w?pool_max=0", 'pool_max "0" is not a whole number of at least 1'],
+      ["postgres://u:s3cret@db/w?connect_timeout=soon", 'connect_timeout "soon" is not a whole number'],
+      ["postgres://u:s3cret@db/w?sslmod=require", 'unknown option "sslmod"'],
+    ];
+    for (const [url, message] of cases) {
+      const all = problems(text(url));
+      expect(all).toHaveLength(1);
+      expect(all[0]).toContain(`sluice.yaml: warehouse: ${message}`);
+      expect(all[0]).not.toContain("s3cret");
+    }
+    for (const url of [
+      "postgres://u:s3cret@127.0.0.1:5432/db?sslmode=verify-full&pool_max=8&connect_timeout=0",
+      "postgresql://u:pa@ss:w/rd@[::1]:5433/db",
+      "postgres://localhost/db?application_name=x&options=-c%20search_path%3Dx",
+    ]) {
+      expect(problems(text(url))).toEqual([]);
+    }
+  });
+
   it("validates checks by rule", () => {
     const text = minimal.replace(
       "target:",

@@ -127,4 +127,32 @@ describe.skipIf(!available)("postgres warehouse: connections, errors, concurrenc
     expect(columns).toEqual(["n", "s"]);
     expect(rows).toEqual([{ n: 1, s: "x" }]);
   });
+
+  it("sluice query cannot end its read-only transaction to write: several statements are refused, nothing changes", async () => {
+    const dir = makeProject(
+      `warehouse: "${db.url}"\npipelines:\n  ro:\n    source: { path: "in/*.csv" }\n    target: { table: ro, mode: append }\n`,
+    );
+    addFile(dir, "landing/in/a.csv", "id\n1\n2\n");
+    expect((await sluice(["run"], dir)).code).toBe(0);
+    for (const sql of [
+      "commit; delete from ro",
+      "COMMIT; CREATE TABLE pwned (x int)",
+      "select 1; select 2",
+    ]) {
+      const refused = await sluice(["query", sql, "--json"], dir);
+      expect(refused.code).toBe(1);
+      const { error } = refused.json<{ error: { code: string; message: string } }>();
+      expect(error.code).toBe("QUERY_FAILED");
+      expect(error.message).toMatch(/holds several statements; sluice query runs one statement at a time/);
+      expect(error.message).not.toMatch(/Cannot read properties/);
+    }
+    const commit = await sluice(["query", "commit"], dir);
+    expect(commit.code).toBe(1);
+    expect(commit.stderr).toMatch(/COMMIT is not a query/);
+    const w = await openPostgresWarehouse({ url: db.url, readOnly: true });
+    const rows = await w.query("SELECT count(*) AS n, to_regclass('pwned') IS NULL AS clean FROM ro");
+    await w.close();
+    expect(rows).toEqual([{ n: 2, clean: true }]);
+    rmSync(dir, { recursive: true, force: true });
+  });
 });

@@ -159,6 +159,29 @@ export function runWarehouseSuite(
       ]);
     });
 
+    test("replace with a header-only file empties the table and records the load", async (make) => {
+      const p = await make(`snap:
+  source: { path: "in/*.csv" }
+  target: { table: snap, mode: replace }`);
+      p.add("in/a.csv", "id,n\n1,5\n2,6\n");
+      const first = await p.run();
+      expect(first.status).toBe("succeeded");
+      p.add("in/b.csv", "id,n\n");
+      const empty = await p.run();
+      expect(empty.status).toBe("succeeded");
+      expect(empty.files.map((f) => f.status)).toEqual(["loaded"]);
+      expect(empty.load).toMatchObject({ inserted: 0, updated: 0, deleted: 2 });
+      expect(await p.query("SELECT id FROM snap")).toEqual([]);
+      const history = await p.history("snap");
+      expect(history.map((h) => [h.run_id, h.mode, h.inserted, h.deleted])).toEqual([
+        [first.run_id, "replace", 2, 0],
+        [empty.run_id, "replace", 0, 2],
+      ]);
+      // The emptied table can be rolled back like any other load.
+      await p.rollback("snap", first.run_id);
+      expect(ids(await p.query("SELECT id FROM snap ORDER BY id"))).toEqual([1, 2]);
+    });
+
     test("delete_insert replaces the partitions present in the batch", async (make) => {
       const p = await make(`sales:
   source: { path: "in/*.csv" }
@@ -322,8 +345,15 @@ export function runWarehouseSuite(
       d.add("in/a.csv", "id\n1\n");
       await d.run();
       d.add("in/b.csv", "id,extra\n2,x\n");
-      expect((await d.run()).status).toBe("succeeded");
+      const discarded = await d.run();
+      expect(discarded.status).toBe("succeeded");
       expect(Object.keys((await d.query("SELECT * FROM d ORDER BY id"))[1]!)).not.toContain("extra");
+      // The profile describes the rows published: without the discarded column, as run and as stored.
+      expect(Object.keys(discarded.profile!.columns)).toEqual(["id"]);
+      const stored = await d.query(
+        `SELECT CAST(report AS VARCHAR) AS r FROM sluice.runs WHERE run_id = '${discarded.run_id}'`,
+      );
+      expect(Object.keys(JSON.parse(String(stored[0]!.r)).profile.columns)).toEqual(["id"]);
     });
 
     test("rollback restores the exact content after any run, for merge and scd2", async (make) => {

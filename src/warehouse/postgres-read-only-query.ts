@@ -1,0 +1,58 @@
+import type pg from "pg";
+import type { JsonRow } from "../engine/duckdb-query.js";
+import { SluiceError } from "../errors.js";
+
+/** node-postgres accepts `queryMode` (8.23+); its type definitions do not name it yet. */
+type ExtendedQueryConfig = pg.QueryConfig & { readonly queryMode: "extended" };
+
+/** Command tags of statements that end the transaction they run in. */
+const endsTransaction = new Set(["COMMIT", "ROLLBACK"]);
+
+/**
+ * Runs one user statement (`sluice query`) in a `READ ONLY` transaction on `client`. The statement is
+ * sent with the extended query protocol, in which the server accepts exactly one statement — so
+ * `COMMIT; DELETE ...` cannot end the read-only transaction and write after it: the server refuses the
+ * text before running any of it. A lone `COMMIT` or `ROLLBACK` is refused too (it would run nothing).
+ * `where` names the server in messages (`PostgreSQL user@host:port/db`).
+ *
+ * @example
+ * const { columns, rows } = await readOnlyQuery(client, "SELECT count(*) FROM orders", "PostgreSQL sluice@db:5432/w");
+ */
+export async function readOnlyQuery(
+  client: pg.PoolClient,
+  sql: string,
+  where: string,
+): Promise<{ columns: string[]; rows: JsonRow[] }> {
+  await client.query("BEGIN READ ONLY");
+  try {
+    const config: ExtendedQueryConfig = { text: sql, queryMode: "extended" };
+    const result = await client.query(config).catch((error: unknown) => {
+      throw severalStatements(error) ? severalStatementsError(where, error) : error;
+    });
+    if (endsTransaction.has(result.command)) {
+      throw new SluiceError(
+        "QUERY_FAILED",
+        `${where}: query failed: ${result.command} is not a query; sluice query runs read-only SQL in a transaction of its own`,
+      );
+    }
+    await client.query("COMMIT");
+    return { columns: result.fields.map((f) => f.name), rows: result.rows as JsonRow[] };
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The server's answer to several statements sent with the extended protocol (SQLSTATE 42601). */
+function severalStatements(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return e?.code === "42601" && typeof e.message === "string" && /multiple commands/.test(e.message);
+}
+
+function severalStatementsError(where: string, cause: unknown): SluiceError {
+  return new SluiceError(
+    "QUERY_FAILED",
+    `${where}: query failed: the SQL holds several statements; sluice query runs one statement at a time (nothing was run)`,
+    { cause },
+  );
+}
