@@ -732,7 +732,8 @@ export async function runFilePipeline(
         return fail(readError(entry.path, error), false);
       }
       if (file.status === "failed") return work;
-      if (works.some((w) => w.report.sha256 === file.sha256) && !options.force) {
+      // Even under --force: it reloads content loaded by earlier runs, never the same content twice in one.
+      if (works.some((w) => w.report.sha256 === file.sha256)) {
         file.status = "skipped_duplicate";
         file.warnings.push("same content as another file of this run");
         return work;
