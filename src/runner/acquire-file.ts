@@ -2,18 +2,22 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { downloadToFile } from "../storage/download-to-file.js";
 import type { Storage, StorageEntry } from "../storage/storage.js";
+import { duckdbReadPath } from "./duckdb-read-path.js";
 import { type ContentDigest, hashStream } from "./hash-file.js";
 
 /** A landing file ready for DuckDB: a local path to read and the content's hash. */
 export interface AcquiredFile {
-  /** Where DuckDB reads the file: in place for a local landing zone, a downloaded copy otherwise. */
+  /**
+   * Where DuckDB reads the file: in place for a local landing zone (through a link with a literal name
+   * when the path holds glob characters, see `duckdbReadPath`), a downloaded copy otherwise.
+   */
   readonly localPath: string;
   /**
    * The content's hash. Local files are hashed in the background (the file can be read meanwhile);
    * settled already for downloaded ones. Marked as handled: await it to see a read failure.
    */
   readonly digest: Promise<ContentDigest>;
-  /** True when `localPath` is a temporary copy (removed with the run's work folder). */
+  /** True when `localPath` is a downloaded copy (removed with the run's work folder). */
   readonly downloaded: boolean;
 }
 
@@ -38,7 +42,8 @@ export async function acquireFile(
     // Opened now (a missing or unreadable file fails here), hashed while the run goes on.
     const digest = hashStream(await landing.createReadStream(entry.path));
     digest.catch(() => undefined);
-    return { localPath: inPlace, digest, downloaded: false };
+    const localPath = await duckdbReadPath(inPlace, join(workDir, `f${index}`));
+    return { localPath, digest, downloaded: false };
   }
   const hash = createHash("sha256");
   let bytes = 0;

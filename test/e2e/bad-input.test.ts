@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { addFile, cliPath, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { writeParquet } from "../support/files.js";
 
 const loose = (extra = "") =>
   pipelineYaml(
@@ -164,6 +165,93 @@ describe("bad input files", () => {
     expect(run.files.map((f) => f.status)).toEqual(["loaded", "loaded", "loaded", "loaded"]);
     expect((await rows(dir, "SELECT count(*)::INT AS n FROM t"))[0]).toEqual({ n: 4 });
     expect(readdirSync(join(dir, "landing/in"))).toEqual([]);
+  });
+
+  // DuckDB's readers expand *, ? and [...] in a path: `b[1].csv` would read b1.csv, `s*.csv` every s file.
+  it.each([
+    ["single pass", {}],
+    ["staged", { SLUICE_SINGLE_PASS: "0" }],
+  ])(
+    "file names with glob characters are read literally: CSV, gzip, JSON lines, Parquet (%s)",
+    async (_, env) => {
+      const yaml = pipelineYaml(`c:
+  source: { path: "in/csv/*" }
+  max_failure_rate: 1
+  target: { table: c }
+j:
+  source: { path: "in/json/*.jsonl" }
+  target: { table: j }
+p:
+  source: { path: "in/pq/*.parquet" }
+  target: { table: p }`);
+      const dir = makeProject(yaml, {
+        "landing/in/csv/b[1].csv": "id\n3\n3,too,many\n",
+        "landing/in/csv/b1.csv": "id\n4\n",
+        "landing/in/csv/s*.csv": "id\n5\n",
+        "landing/in/csv/sa.csv": "id\n6\n",
+        "landing/in/csv/q?.csv.gz": gzipSync("id\n7\n"),
+        "landing/in/csv/qa.csv.gz": gzipSync("id\n8\n"),
+        "landing/in/csv/c{1,2}.csv": "id\n9\n",
+        "landing/in/json/j[1].jsonl": '{"id": 3}\n',
+        "landing/in/json/j1.jsonl": '{"id": 4}\n',
+        "landing/in/json/k**.jsonl": '{"id": 5}\n',
+        "landing/in/json/ka.jsonl": '{"id": 6}\n',
+      });
+      mkdirSync(join(dir, "landing/in/pq"));
+      await writeParquet(join(dir, "landing/in/pq/p_1.parquet"), "SELECT 3::BIGINT AS id");
+      renameSync(join(dir, "landing/in/pq/p_1.parquet"), join(dir, "landing/in/pq/p[1].parquet"));
+      await writeParquet(join(dir, "landing/in/pq/p1.parquet"), "SELECT 4::BIGINT AS id");
+      const r = await sluice(["run", "--json"], dir, { env });
+      expect(r.code, r.stderr).toBe(0);
+      const runs = r.json<RunJson>().runs;
+      for (const run of runs) {
+        for (const file of run.files) {
+          expect(file.status, file.error ?? "").toBe("loaded");
+          // The real name everywhere: the report, the archive.
+          const name = file.path
+            .split("/")
+            .pop()!
+            .replace(/(\.\w+)+$/, "");
+          expect(file.archived_to).toContain(`/${name}_`);
+          expect(existsSync(join(dir, "landing", file.archived_to!))).toBe(true);
+        }
+      }
+      const lineage = (table: string) =>
+        rows(dir, `SELECT id, _sluice_source_file AS f FROM ${table} ORDER BY id`);
+      expect(await lineage("c")).toEqual([
+        { id: 3, f: "in/csv/b[1].csv" },
+        { id: 4, f: "in/csv/b1.csv" },
+        { id: 5, f: "in/csv/s*.csv" },
+        { id: 6, f: "in/csv/sa.csv" },
+        { id: 7, f: "in/csv/q?.csv.gz" },
+        { id: 8, f: "in/csv/qa.csv.gz" },
+        { id: 9, f: "in/csv/c{1,2}.csv" },
+      ]);
+      expect(await lineage("j")).toEqual([
+        { id: 3, f: "in/json/j[1].jsonl" },
+        { id: 4, f: "in/json/j1.jsonl" },
+        { id: 5, f: "in/json/k**.jsonl" },
+        { id: 6, f: "in/json/ka.jsonl" },
+      ]);
+      expect(await lineage("p")).toEqual([
+        { id: 3, f: "in/pq/p[1].parquet" },
+        { id: 4, f: "in/pq/p1.parquet" },
+      ]);
+      const q = (await sluice(["quarantine", "c", "--json"], dir)).json<{ file: string; line: number }[]>();
+      expect(q.map((x) => [x.file, x.line])).toEqual([["in/csv/b[1].csv", 3]]);
+    },
+  );
+
+  it("validate learns a pipeline's columns from a sample whose name holds glob characters, not from another file", async () => {
+    const yaml = pipelineYaml(`t:
+  source: { path: "in/*.csv" }
+  checks: [{ rule: not_null, columns: [id] }]
+  target: { table: t }`);
+    // The newest pending file is the sample; `b[1].csv` read as a glob would be b1.csv (columns: x).
+    const dir = makeProject(yaml, { "landing/in/b1.csv": "x\n4\n", "landing/in/b[1].csv": "id\n3\n" });
+    const r = await sluice(["validate"], dir);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
   });
 });
 
