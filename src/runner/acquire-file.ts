@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { downloadToFile } from "../storage/download-to-file.js";
 import type { Storage, StorageEntry } from "../storage/storage.js";
+import { compressionCheck } from "./compression-check.js";
 import { duckdbReadPath } from "./duckdb-read-path.js";
 import { type ContentDigest, hashStream } from "./hash-file.js";
 
@@ -25,22 +26,26 @@ export interface AcquiredFile {
  * Makes a landing file readable by DuckDB and hashes it. Local files are read in place and hashed in
  * the background (a missing or unreadable file fails at once); remote ones (S3) are streamed into
  * `workDir` — never held in memory — and hashed on the way, failing with the transient FILE_CHANGED /
- * FILE_VANISHED when the object changes or disappears meanwhile.
+ * FILE_VANISHED when the object changes or disappears meanwhile. A file DuckDB reads decompressed
+ * (`.gz`, `.zst`; see `compressionCheck`) is checked to be whole in the same read: the digest's
+ * `damage` says how it is not.
  *
  * @example
- * const { localPath, digest } = await acquireFile(ctx.landing, entry, workDir, 0);
- * const { sha256 } = await digest;
+ * const { localPath, digest } = await acquireFile(ctx.landing, entry, workDir, 0, "csv");
+ * const { sha256, damage } = await digest;
  */
 export async function acquireFile(
   landing: Storage,
   entry: StorageEntry,
   workDir: string,
   index: number,
+  format: string | undefined,
 ): Promise<AcquiredFile> {
+  const check = compressionCheck(entry.path, format);
   const inPlace = landing.localPath(entry.path);
   if (inPlace) {
     // Opened now (a missing or unreadable file fails here), hashed while the run goes on.
-    const digest = hashStream(await landing.createReadStream(entry.path));
+    const digest = hashStream(await landing.createReadStream(entry.path), check);
     digest.catch(() => undefined);
     const localPath = await duckdbReadPath(inPlace, join(workDir, `f${index}`));
     return { localPath, digest, downloaded: false };
@@ -49,11 +54,18 @@ export async function acquireFile(
   let bytes = 0;
   // Keep the file name: DuckDB detects compression (.gz, .zst) from the extension.
   const localPath = join(workDir, `f${index}`, entry.path.split("/").pop() ?? "file");
-  await downloadToFile(landing, entry.path, localPath, {
-    onChunk: (chunk) => {
-      hash.update(chunk);
-      bytes += chunk.length;
-    },
-  });
-  return { localPath, digest: Promise.resolve({ sha256: hash.digest("hex"), bytes }), downloaded: true };
+  try {
+    await downloadToFile(landing, entry.path, localPath, {
+      onChunk: (chunk) => {
+        hash.update(chunk);
+        bytes += chunk.length;
+        return check?.write(chunk);
+      },
+    });
+  } catch (error) {
+    await check?.end();
+    throw error;
+  }
+  const digest = { sha256: hash.digest("hex"), bytes, damage: await check?.end() };
+  return { localPath, digest: Promise.resolve(digest), downloaded: true };
 }

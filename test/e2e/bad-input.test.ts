@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { addFile, cliPath, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
-import { writeParquet } from "../support/files.js";
+import { writeParquet, writeWithDuckDb } from "../support/files.js";
 
 const loose = (extra = "") =>
   pipelineYaml(
@@ -239,6 +239,81 @@ p:
       ]);
       const q = (await sluice(["quarantine", "c", "--json"], dir)).json<{ file: string; line: number }[]>();
       expect(q.map((x) => [x.file, x.line])).toEqual([["in/csv/b[1].csv", 3]]);
+    },
+  );
+
+  // DuckDB reads a cut gzip or zstd file without an error, as if it ended there; a bad CRC unnoticed.
+  it.each([
+    ["read while hashed, single pass", {}, []],
+    ["read while hashed, staged", { SLUICE_SINGLE_PASS: "0" }, []],
+    ["hashed before the read (--force)", {}, ["--force"]],
+  ])(
+    "a truncated or corrupt gzip or zstd file fails and moves to unprocessed/, nothing of it published (%s)",
+    async (_, env, flags) => {
+      const csv = `id,name\n${Array.from({ length: 3000 }, (_, i) => `${i + 1},n${i + 1}`).join("\n")}\n`;
+      const jsonl = `${Array.from({ length: 3000 }, (_, i) => `{"id": ${i + 1}, "name": "n${i + 1}"}`).join("\n")}\n`;
+      const badCrc = gzipSync(csv);
+      badCrc[badCrc.length - 6]! ^= 0xff;
+      const yaml = pipelineYaml(`c:
+  source: { path: "in/*.csv.*" }
+  target: { table: c }
+j:
+  source: { path: "in/*.jsonl.gz" }
+  target: { table: j }`);
+      const dir = makeProject(yaml, {
+        "landing/in/trunc.csv.gz": gzipSync(csv).subarray(0, 3000),
+        "landing/in/crc.csv.gz": badCrc,
+        // Two gzip members are one valid stream.
+        "landing/in/good.csv.gz": Buffer.concat([gzipSync("id,name\n1,a\n"), gzipSync("2,b\n")]),
+        "landing/in/trunc.jsonl.gz": gzipSync(jsonl).subarray(0, 3000),
+        "landing/in/good.jsonl.gz": gzipSync('{"id": 1, "name": "a"}\n'),
+      });
+      await writeWithDuckDb(
+        join(dir, "landing/in/cut.csv.zst"),
+        "SELECT range AS id, 'n' || range AS name FROM range(3000)",
+        "FORMAT csv, HEADER, COMPRESSION zstd",
+      );
+      truncateSync(join(dir, "landing/in/cut.csv.zst"), 2000);
+      await writeWithDuckDb(
+        join(dir, "landing/in/good.csv.zst"),
+        "SELECT 3 AS id, 'c' AS name",
+        "FORMAT csv, HEADER, COMPRESSION zstd",
+      );
+
+      const r = await sluice(["run", "--json", ...flags], dir, { env });
+      expect(r.code, r.stderr).toBe(1);
+      const files = r.json<RunJson>().runs.flatMap((run) => run.files);
+      const status = Object.fromEntries(files.map((f) => [f.path, f.status]));
+      expect(status).toEqual({
+        "in/crc.csv.gz": "failed",
+        "in/cut.csv.zst": "failed",
+        "in/good.csv.gz": "loaded",
+        "in/good.csv.zst": "loaded",
+        "in/trunc.csv.gz": "failed",
+        "in/good.jsonl.gz": "loaded",
+        "in/trunc.jsonl.gz": "failed",
+      });
+      const error = (path: string) => files.find((f) => f.path === path)!.error;
+      expect(error("in/trunc.csv.gz")).toMatch(
+        /^in\/trunc\.csv\.gz: the gzip data is truncated .*nothing of it is published$/,
+      );
+      expect(error("in/crc.csv.gz")).toMatch(
+        /^in\/crc\.csv\.gz: the gzip data is corrupt \(incorrect data check\)/,
+      );
+      expect(error("in/cut.csv.zst")).toMatch(/^in\/cut\.csv\.zst: the zstd data is truncated/);
+      expect(error("in/trunc.jsonl.gz")).toMatch(/^in\/trunc\.jsonl\.gz: the gzip data is truncated/);
+      for (const f of files.filter((f) => f.status === "failed")) {
+        expect(f.archived_to).toMatch(/^unprocessed\//);
+        expect(existsSync(join(dir, "landing", f.archived_to!))).toBe(true);
+      }
+      expect(await rows(dir, "SELECT id, name, _sluice_source_file AS f FROM c ORDER BY id")).toEqual([
+        { id: 1, name: "a", f: "in/good.csv.gz" },
+        { id: 2, name: "b", f: "in/good.csv.gz" },
+        { id: 3, name: "c", f: "in/good.csv.zst" },
+      ]);
+      expect(await rows(dir, "SELECT id, _sluice_source_file AS f FROM j")).toEqual([
+        { id: 1, f: "in/good.jsonl.gz" },
+      ]);
     },
   );
 
