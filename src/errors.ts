@@ -40,6 +40,7 @@ export type SluiceErrorCode =
   | "FILE_VANISHED"
   | "FILE_CHANGED"
   | "FILE_UNPARSEABLE"
+  | "FILE_CORRUPT"
   | "MALFORMED_ROWS"
   | "THRESHOLD_EXCEEDED"
   | "CHECK_FATAL"

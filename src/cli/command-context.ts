@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { configError, loadProject } from "../config/load-config.js";
 import { validateProject } from "../config/validate-project.js";
 import { SluiceError } from "../errors.js";
 import { discoverFiles } from "../runner/discover-files.js";
+import { duckdbReadPath, readsAsGlob } from "../runner/duckdb-read-path.js";
 import { createProjectContext, type ProjectContext } from "../runner/project-context.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import type { Output } from "./output.js";
@@ -27,11 +31,27 @@ export async function openProject(
 ): Promise<ProjectContext> {
   const project = await loadProject({ configPath: options.config });
   const ctx = createProjectContext(project, { notice: output.notice });
-  const problems = await validateProject(
-    project.config,
-    use === "loads" ? { sampleFile: (name) => sampleFile(ctx, name) } : { loads: false },
-  );
-  if (problems.length > 0) throw configError("sluice.yaml", problems);
+  // DuckDB would read a sample whose path holds glob characters as a pattern: it reads a link instead.
+  let links: string | undefined;
+  let linked = 0;
+  try {
+    const problems = await validateProject(
+      project.config,
+      use === "loads"
+        ? {
+            sampleFile: async (name) => {
+              const path = await sampleFile(ctx, name);
+              if (!path || !readsAsGlob(path)) return path;
+              links ??= mkdtempSync(join(tmpdir(), "sluice-sample-"));
+              return duckdbReadPath(path, join(links, String(linked++)));
+            },
+          }
+        : { loads: false },
+    );
+    if (problems.length > 0) throw configError("sluice.yaml", problems);
+  } finally {
+    if (links) rmSync(links, { recursive: true, force: true });
+  }
   return ctx;
 }
 

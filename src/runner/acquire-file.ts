@@ -2,18 +2,23 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { downloadToFile } from "../storage/download-to-file.js";
 import type { Storage, StorageEntry } from "../storage/storage.js";
+import { compressionCheck } from "./compression-check.js";
+import { duckdbReadPath } from "./duckdb-read-path.js";
 import { type ContentDigest, hashStream } from "./hash-file.js";
 
 /** A landing file ready for DuckDB: a local path to read and the content's hash. */
 export interface AcquiredFile {
-  /** Where DuckDB reads the file: in place for a local landing zone, a downloaded copy otherwise. */
+  /**
+   * Where DuckDB reads the file: in place for a local landing zone (through a link with a literal name
+   * when the path holds glob characters, see `duckdbReadPath`), a downloaded copy otherwise.
+   */
   readonly localPath: string;
   /**
    * The content's hash. Local files are hashed in the background (the file can be read meanwhile);
    * settled already for downloaded ones. Marked as handled: await it to see a read failure.
    */
   readonly digest: Promise<ContentDigest>;
-  /** True when `localPath` is a temporary copy (removed with the run's work folder). */
+  /** True when `localPath` is a downloaded copy (removed with the run's work folder). */
   readonly downloaded: boolean;
 }
 
@@ -21,34 +26,46 @@ export interface AcquiredFile {
  * Makes a landing file readable by DuckDB and hashes it. Local files are read in place and hashed in
  * the background (a missing or unreadable file fails at once); remote ones (S3) are streamed into
  * `workDir` — never held in memory — and hashed on the way, failing with the transient FILE_CHANGED /
- * FILE_VANISHED when the object changes or disappears meanwhile.
+ * FILE_VANISHED when the object changes or disappears meanwhile. A file DuckDB reads decompressed
+ * (`.gz`, `.zst`; see `compressionCheck`) is checked to be whole in the same read: the digest's
+ * `damage` says how it is not.
  *
  * @example
- * const { localPath, digest } = await acquireFile(ctx.landing, entry, workDir, 0);
- * const { sha256 } = await digest;
+ * const { localPath, digest } = await acquireFile(ctx.landing, entry, workDir, 0, "csv");
+ * const { sha256, damage } = await digest;
  */
 export async function acquireFile(
   landing: Storage,
   entry: StorageEntry,
   workDir: string,
   index: number,
+  format: string | undefined,
 ): Promise<AcquiredFile> {
+  const check = compressionCheck(entry.path, format);
   const inPlace = landing.localPath(entry.path);
   if (inPlace) {
     // Opened now (a missing or unreadable file fails here), hashed while the run goes on.
-    const digest = hashStream(await landing.createReadStream(entry.path));
+    const digest = hashStream(await landing.createReadStream(entry.path), check);
     digest.catch(() => undefined);
-    return { localPath: inPlace, digest, downloaded: false };
+    const localPath = await duckdbReadPath(inPlace, join(workDir, `f${index}`));
+    return { localPath, digest, downloaded: false };
   }
   const hash = createHash("sha256");
   let bytes = 0;
   // Keep the file name: DuckDB detects compression (.gz, .zst) from the extension.
   const localPath = join(workDir, `f${index}`, entry.path.split("/").pop() ?? "file");
-  await downloadToFile(landing, entry.path, localPath, {
-    onChunk: (chunk) => {
-      hash.update(chunk);
-      bytes += chunk.length;
-    },
-  });
-  return { localPath, digest: Promise.resolve({ sha256: hash.digest("hex"), bytes }), downloaded: true };
+  try {
+    await downloadToFile(landing, entry.path, localPath, {
+      onChunk: (chunk) => {
+        hash.update(chunk);
+        bytes += chunk.length;
+        return check?.write(chunk);
+      },
+    });
+  } catch (error) {
+    await check?.end();
+    throw error;
+  }
+  const digest = { sha256: hash.digest("hex"), bytes, damage: await check?.end() };
+  return { localPath, digest: Promise.resolve(digest), downloaded: true };
 }

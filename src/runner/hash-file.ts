@@ -1,24 +1,34 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
+import type { CompressionCheck } from "./compression-check.js";
 
 /** What the ledger knows a file by: the SHA-256 of its content and how many bytes were hashed. */
 export interface ContentDigest {
   readonly sha256: string;
   readonly bytes: number;
+  /** Why the file's compressed content is not whole (truncated, corrupt), when it was checked and is not. */
+  readonly damage?: string | undefined;
 }
 
 /**
  * SHA-256 of a stream's content, read in large chunks (files are known by content, never by name).
+ * With a `check`, the same chunks go through it: a compressed file is checked in the read that hashes it.
  *
  * @example
  * const { sha256, bytes } = await hashStream(await landing.createReadStream("in/a.csv"));
  */
-export async function hashStream(stream: Readable): Promise<ContentDigest> {
+export async function hashStream(stream: Readable, check?: CompressionCheck): Promise<ContentDigest> {
   const hash = createHash("sha256");
   let bytes = 0;
-  for await (const chunk of stream) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
+  try {
+    for await (const chunk of stream) {
+      hash.update(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+      if (check) await check.write(chunk as Buffer);
+    }
+  } catch (error) {
+    await check?.end();
+    throw error;
   }
-  return { sha256: hash.digest("hex"), bytes };
+  return { sha256: hash.digest("hex"), bytes, damage: await check?.end() };
 }

@@ -677,7 +677,8 @@ export async function runFilePipeline(
    * Applies a file's hash to its report: its size is what was hashed (a file that grew or shrank since
    * it was listed is still being written: left for the next run). A replay's row file is known by its
    * content and the replay link it belongs to: the same rows replayed again from the same run are a
-   * duplicate, the rows a later replay takes over are not.
+   * duplicate, the rows a later replay takes over are not. A compressed file found truncated or
+   * corrupt while hashed fails, whatever its read made of it, and moves to unprocessed/.
    */
   function applyDigest(work: FileWork, digest: ContentDigest): void {
     const file = work.report;
@@ -698,6 +699,16 @@ export async function runFilePipeline(
         ? createHash("sha256").update(`replay:${options.replay.ofRun}:${digest.sha256}`).digest("hex")
         : digest.sha256;
     Object.assign(file, { sha256, size: digest.bytes });
+    if (digest.damage) {
+      markFailed(
+        work,
+        new SluiceError(
+          "FILE_CORRUPT",
+          `${file.path}: ${digest.damage}; the file is incomplete or damaged, nothing of it is published`,
+        ),
+        true,
+      );
+    }
   }
 
   /** Waits for a file hashed while it was read and applies its hash (a read failure fails the file). */
@@ -752,6 +763,7 @@ export async function runFilePipeline(
       if (longName) return fail(longName, false);
       return judgeAndDecide(work, staged.staged, fail);
     }
+    const format = replayed.get(entry.path)?.format ?? source.format ?? formatFromName(entry.path);
     // The ledger knows files by content. Content can only repeat a loaded file (or one of this run) of
     // the same size, so a file of a new size is read while it is hashed; others are hashed first.
     let localPath: string;
@@ -762,7 +774,7 @@ export async function runFilePipeline(
         throw new SluiceError("FILE_VANISHED", `${entry.path}: disappeared before it could be read`, {
           transient: true,
         });
-      acquired = acquiredFiles.get(entry.path) ?? (await acquireFile(landing, entry, workDir, index));
+      acquired = acquiredFiles.get(entry.path) ?? (await acquireFile(landing, entry, workDir, index, format));
       acquiredFiles.set(entry.path, acquired);
       localPath = acquired.localPath;
     } catch (error) {
@@ -786,7 +798,8 @@ export async function runFilePipeline(
         return fail(readError(entry.path, error), false);
       }
       if (file.status === "failed") return work;
-      if (works.some((w) => w.report.sha256 === file.sha256) && !options.force) {
+      // Even under --force: it reloads content loaded by earlier runs, never the same content twice in one.
+      if (works.some((w) => w.report.sha256 === file.sha256)) {
         file.status = "skipped_duplicate";
         file.warnings.push("same content as another file of this run");
         return work;
@@ -801,7 +814,6 @@ export async function runFilePipeline(
         return work;
       }
     }
-    const format = replayed.get(entry.path)?.format ?? source.format ?? formatFromName(entry.path);
     if (!format) {
       return fail(
         new SluiceError(

@@ -13,7 +13,8 @@ import type { Storage, StorageEntry } from "./storage.js";
  * Throws `FILE_NOT_FOUND` when the object is missing to begin with, and the transient
  * `FILE_VANISHED` / `FILE_CHANGED` when it was deleted or overwritten during the download;
  * the partial local file is removed in every failure. Returns the object's entry. `onChunk` sees every
- * chunk as it streams by (e.g. to hash the content in the same pass).
+ * chunk as it streams by (e.g. to hash the content in the same pass); the download waits for the
+ * promise it may return before the next chunk.
  *
  * @example
  * const entry = await downloadToFile(landing, "in/orders/a.csv", join(tmp, "a.csv"));
@@ -22,7 +23,7 @@ export async function downloadToFile(
   storage: Storage,
   path: string,
   localFile: string,
-  options: { readonly onChunk?: (chunk: Buffer) => void } = {},
+  options: { readonly onChunk?: (chunk: Buffer) => Promise<void> | undefined } = {},
 ): Promise<StorageEntry> {
   const where = `${storage.root}/${path}`;
   const before = await storage.stat(path);
@@ -32,8 +33,9 @@ export async function downloadToFile(
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       bytes += chunk.length;
-      options.onChunk?.(chunk);
-      callback(null, chunk);
+      const pending = options.onChunk?.(chunk);
+      if (pending) pending.then(() => callback(null, chunk), callback);
+      else callback(null, chunk);
     },
   });
   try {

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { addFile, cliPath, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { writeParquet, writeWithDuckDb } from "../support/files.js";
 
 const loose = (extra = "") =>
   pipelineYaml(
@@ -164,6 +165,168 @@ describe("bad input files", () => {
     expect(run.files.map((f) => f.status)).toEqual(["loaded", "loaded", "loaded", "loaded"]);
     expect((await rows(dir, "SELECT count(*)::INT AS n FROM t"))[0]).toEqual({ n: 4 });
     expect(readdirSync(join(dir, "landing/in"))).toEqual([]);
+  });
+
+  // DuckDB's readers expand *, ? and [...] in a path: `b[1].csv` would read b1.csv, `s*.csv` every s file.
+  it.each([
+    ["single pass", {}],
+    ["staged", { SLUICE_SINGLE_PASS: "0" }],
+  ])(
+    "file names with glob characters are read literally: CSV, gzip, JSON lines, Parquet (%s)",
+    async (_, env) => {
+      const yaml = pipelineYaml(`c:
+  source: { path: "in/csv/*" }
+  max_failure_rate: 1
+  target: { table: c }
+j:
+  source: { path: "in/json/*.jsonl" }
+  target: { table: j }
+p:
+  source: { path: "in/pq/*.parquet" }
+  target: { table: p }`);
+      const dir = makeProject(yaml, {
+        "landing/in/csv/b[1].csv": "id\n3\n3,too,many\n",
+        "landing/in/csv/b1.csv": "id\n4\n",
+        "landing/in/csv/s*.csv": "id\n5\n",
+        "landing/in/csv/sa.csv": "id\n6\n",
+        "landing/in/csv/q?.csv.gz": gzipSync("id\n7\n"),
+        "landing/in/csv/qa.csv.gz": gzipSync("id\n8\n"),
+        "landing/in/csv/c{1,2}.csv": "id\n9\n",
+        "landing/in/json/j[1].jsonl": '{"id": 3}\n',
+        "landing/in/json/j1.jsonl": '{"id": 4}\n',
+        "landing/in/json/k**.jsonl": '{"id": 5}\n',
+        "landing/in/json/ka.jsonl": '{"id": 6}\n',
+      });
+      mkdirSync(join(dir, "landing/in/pq"));
+      await writeParquet(join(dir, "landing/in/pq/p_1.parquet"), "SELECT 3::BIGINT AS id");
+      renameSync(join(dir, "landing/in/pq/p_1.parquet"), join(dir, "landing/in/pq/p[1].parquet"));
+      await writeParquet(join(dir, "landing/in/pq/p1.parquet"), "SELECT 4::BIGINT AS id");
+      const r = await sluice(["run", "--json"], dir, { env });
+      expect(r.code, r.stderr).toBe(0);
+      const runs = r.json<RunJson>().runs;
+      for (const run of runs) {
+        for (const file of run.files) {
+          expect(file.status, file.error ?? "").toBe("loaded");
+          // The real name everywhere: the report, the archive.
+          const name = file.path
+            .split("/")
+            .pop()!
+            .replace(/(\.\w+)+$/, "");
+          expect(file.archived_to).toContain(`/${name}_`);
+          expect(existsSync(join(dir, "landing", file.archived_to!))).toBe(true);
+        }
+      }
+      const lineage = (table: string) =>
+        rows(dir, `SELECT id, _sluice_source_file AS f FROM ${table} ORDER BY id`);
+      expect(await lineage("c")).toEqual([
+        { id: 3, f: "in/csv/b[1].csv" },
+        { id: 4, f: "in/csv/b1.csv" },
+        { id: 5, f: "in/csv/s*.csv" },
+        { id: 6, f: "in/csv/sa.csv" },
+        { id: 7, f: "in/csv/q?.csv.gz" },
+        { id: 8, f: "in/csv/qa.csv.gz" },
+        { id: 9, f: "in/csv/c{1,2}.csv" },
+      ]);
+      expect(await lineage("j")).toEqual([
+        { id: 3, f: "in/json/j[1].jsonl" },
+        { id: 4, f: "in/json/j1.jsonl" },
+        { id: 5, f: "in/json/k**.jsonl" },
+        { id: 6, f: "in/json/ka.jsonl" },
+      ]);
+      expect(await lineage("p")).toEqual([
+        { id: 3, f: "in/pq/p[1].parquet" },
+        { id: 4, f: "in/pq/p1.parquet" },
+      ]);
+      const q = (await sluice(["quarantine", "c", "--json"], dir)).json<{ file: string; line: number }[]>();
+      expect(q.map((x) => [x.file, x.line])).toEqual([["in/csv/b[1].csv", 3]]);
+    },
+  );
+
+  // DuckDB reads a cut gzip or zstd file without an error, as if it ended there; a bad CRC unnoticed.
+  it.each([
+    ["read while hashed, single pass", {}, []],
+    ["read while hashed, staged", { SLUICE_SINGLE_PASS: "0" }, []],
+    ["hashed before the read (--force)", {}, ["--force"]],
+  ])(
+    "a truncated or corrupt gzip or zstd file fails and moves to unprocessed/, nothing of it published (%s)",
+    async (_, env, flags) => {
+      const csv = `id,name\n${Array.from({ length: 3000 }, (_, i) => `${i + 1},n${i + 1}`).join("\n")}\n`;
+      const jsonl = `${Array.from({ length: 3000 }, (_, i) => `{"id": ${i + 1}, "name": "n${i + 1}"}`).join("\n")}\n`;
+      const badCrc = gzipSync(csv);
+      badCrc[badCrc.length - 6]! ^= 0xff;
+      const yaml = pipelineYaml(`c:
+  source: { path: "in/*.csv.*" }
+  target: { table: c }
+j:
+  source: { path: "in/*.jsonl.gz" }
+  target: { table: j }`);
+      const dir = makeProject(yaml, {
+        "landing/in/trunc.csv.gz": gzipSync(csv).subarray(0, 3000),
+        "landing/in/crc.csv.gz": badCrc,
+        // Two gzip members are one valid stream.
+        "landing/in/good.csv.gz": Buffer.concat([gzipSync("id,name\n1,a\n"), gzipSync("2,b\n")]),
+        "landing/in/trunc.jsonl.gz": gzipSync(jsonl).subarray(0, 3000),
+        "landing/in/good.jsonl.gz": gzipSync('{"id": 1, "name": "a"}\n'),
+      });
+      await writeWithDuckDb(
+        join(dir, "landing/in/cut.csv.zst"),
+        "SELECT range AS id, 'n' || range AS name FROM range(3000)",
+        "FORMAT csv, HEADER, COMPRESSION zstd",
+      );
+      truncateSync(join(dir, "landing/in/cut.csv.zst"), 2000);
+      await writeWithDuckDb(
+        join(dir, "landing/in/good.csv.zst"),
+        "SELECT 3 AS id, 'c' AS name",
+        "FORMAT csv, HEADER, COMPRESSION zstd",
+      );
+
+      const r = await sluice(["run", "--json", ...flags], dir, { env });
+      expect(r.code, r.stderr).toBe(1);
+      const files = r.json<RunJson>().runs.flatMap((run) => run.files);
+      const status = Object.fromEntries(files.map((f) => [f.path, f.status]));
+      expect(status).toEqual({
+        "in/crc.csv.gz": "failed",
+        "in/cut.csv.zst": "failed",
+        "in/good.csv.gz": "loaded",
+        "in/good.csv.zst": "loaded",
+        "in/trunc.csv.gz": "failed",
+        "in/good.jsonl.gz": "loaded",
+        "in/trunc.jsonl.gz": "failed",
+      });
+      const error = (path: string) => files.find((f) => f.path === path)!.error;
+      expect(error("in/trunc.csv.gz")).toMatch(
+        /^in\/trunc\.csv\.gz: the gzip data is truncated .*nothing of it is published$/,
+      );
+      expect(error("in/crc.csv.gz")).toMatch(
+        /^in\/crc\.csv\.gz: the gzip data is corrupt \(incorrect data check\)/,
+      );
+      expect(error("in/cut.csv.zst")).toMatch(/^in\/cut\.csv\.zst: the zstd data is truncated/);
+      expect(error("in/trunc.jsonl.gz")).toMatch(/^in\/trunc\.jsonl\.gz: the gzip data is truncated/);
+      for (const f of files.filter((f) => f.status === "failed")) {
+        expect(f.archived_to).toMatch(/^unprocessed\//);
+        expect(existsSync(join(dir, "landing", f.archived_to!))).toBe(true);
+      }
+      expect(await rows(dir, "SELECT id, name, _sluice_source_file AS f FROM c ORDER BY id")).toEqual([
+        { id: 1, name: "a", f: "in/good.csv.gz" },
+        { id: 2, name: "b", f: "in/good.csv.gz" },
+        { id: 3, name: "c", f: "in/good.csv.zst" },
+      ]);
+      expect(await rows(dir, "SELECT id, _sluice_source_file AS f FROM j")).toEqual([
+        { id: 1, f: "in/good.jsonl.gz" },
+      ]);
+    },
+  );
+
+  it("validate learns a pipeline's columns from a sample whose name holds glob characters, not from another file", async () => {
+    const yaml = pipelineYaml(`t:
+  source: { path: "in/*.csv" }
+  checks: [{ rule: not_null, columns: [id] }]
+  target: { table: t }`);
+    // The newest pending file is the sample; `b[1].csv` read as a glob would be b1.csv (columns: x).
+    const dir = makeProject(yaml, { "landing/in/b1.csv": "x\n4\n", "landing/in/b[1].csv": "id\n3\n" });
+    const r = await sluice(["validate"], dir);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
   });
 });
 

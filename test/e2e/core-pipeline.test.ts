@@ -131,6 +131,42 @@ describe("sluice run: CSV into the embedded warehouse", () => {
     expect((await query(dir, "SELECT count(*)::INT AS n FROM orders"))[0]).toEqual({ n: 2 });
   });
 
+  it("--force loads content that arrives under two names in one run once; the second is a duplicate", async () => {
+    const yaml = pipelineYaml(`t:\n  source: { path: "in/*.csv" }\n  target: { table: t }`);
+    const dir = makeProject(yaml, { "landing/in/a.csv": "id\n1\n", "landing/in/b.csv": "id\n1\n" });
+    const ledger = () =>
+      query<{ status: string; n: number }>(
+        dir,
+        "SELECT status, count(*)::INT AS n FROM sluice.files GROUP BY status ORDER BY status",
+      );
+    const first = await sluice(["run", "--force", "--json"], dir);
+    expect(first.code, first.stderr).toBe(0);
+    const files = first.json<RunJson>().runs[0]!.files;
+    expect(files.map((f) => [f.path, f.status])).toEqual([
+      ["in/a.csv", "loaded"],
+      ["in/b.csv", "skipped_duplicate"],
+    ]);
+    expect(files[1]!.warnings).toContain("same content as another file of this run");
+    expect(files[1]!.archived_to).toMatch(/^archive\/t\/\d{4}\/\d{2}\/b_\d{14}\.csv$/);
+    expect(existsSync(join(dir, "landing", files[1]!.archived_to!))).toBe(true);
+    expect(await query(dir, "SELECT id, _sluice_source_file AS f FROM t")).toEqual([
+      { id: 1, f: "in/a.csv" },
+    ]);
+    expect(await ledger()).toEqual([
+      { status: "loaded", n: 1 },
+      { status: "skipped_duplicate", n: 1 },
+    ]);
+
+    // Content loaded before, arriving twice again: one copy replaces the earlier rows, the other is skipped.
+    addFile(dir, "landing/in/c.csv", "id\n1\n");
+    addFile(dir, "landing/in/d.csv", "id\n1\n");
+    const again = (await sluice(["run", "--force", "--json"], dir)).json<RunJson>().runs[0]!;
+    expect(again.files.map((f) => f.status)).toEqual(["loaded", "skipped_duplicate"]);
+    expect(await query(dir, "SELECT id, _sluice_source_file AS f FROM t")).toEqual([
+      { id: 1, f: "in/c.csv" },
+    ]);
+  });
+
   it("nothing to do is success with status skipped", async () => {
     const dir = makeProject(pipelineYaml(ordersPipeline));
     const r = await sluice(["run", "--json"], dir);

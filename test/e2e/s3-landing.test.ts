@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3Storage } from "../../src/storage/s3-storage.js";
 import { makeProject, type RunJson, sluice } from "../support/cli.js";
@@ -24,14 +25,14 @@ function awsEnv(key = S3RVER_CREDENTIALS.accessKeyId): NodeJS.ProcessEnv {
   };
 }
 
-function s3Project(bucket = BUCKET): { dir: string; prefix: string } {
+function s3Project(bucket = BUCKET, path = "in/orders/*.csv"): { dir: string; prefix: string } {
   const prefix = `p${++counter}`;
   const yaml = `warehouse: duckdb:warehouse.duckdb
 landing: s3://${bucket}/${prefix}/landing
 s3: { endpoint: "${server.endpoint}", region: us-east-1, force_path_style: true }
 pipelines:
   orders:
-    source: { path: "in/orders/*.csv", stable_for: 300ms }
+    source: { path: "${path}", stable_for: 300ms }
     columns: { order_id: { type: bigint } }
     max_failure_rate: 0.5
     retries: { max: 1, base: 10ms, max_delay: 20ms }
@@ -74,6 +75,25 @@ describe("S3 landing zone", () => {
     expect(again.json<RunJson>().runs[0]!.files[0]!.status).toBe("skipped_duplicate");
     const q = await sluice(["query", "select count(*) as n from orders", "--json"], dir);
     expect(q.json()).toEqual([{ n: 3 }]);
+    landing.close();
+  });
+
+  it("a truncated gzip file fails as it downloads and moves to unprocessed/; nothing of it is published", async () => {
+    const { dir, prefix } = s3Project(BUCKET, "in/orders/*.csv.gz");
+    const landing = landingOf(prefix);
+    const csv = `order_id\n${Array.from({ length: 3000 }, (_, i) => i + 1).join("\n")}\n`;
+    await landing.writeFile("in/orders/cut.csv.gz", gzipSync(csv).subarray(0, 2000));
+    await landing.writeFile("in/orders/good.csv.gz", gzipSync("order_id\n1\n"));
+    const r = await sluice(["run", "--json"], dir, { env: awsEnv() });
+    expect(r.code, r.stderr).toBe(1);
+    const files = r.json<RunJson>().runs[0]!.files;
+    const cut = files.find((f) => f.path === "in/orders/cut.csv.gz")!;
+    expect(cut.status).toBe("failed");
+    expect(cut.error).toMatch(/^in\/orders\/cut\.csv\.gz: the gzip data is truncated/);
+    expect(cut.archived_to).toMatch(/^unprocessed\/orders\//);
+    expect((await keys(prefix)).filter((k) => k.startsWith("unprocessed/"))).toEqual([cut.archived_to]);
+    const q = await sluice(["query", "select order_id from orders", "--json"], dir);
+    expect(q.json()).toEqual([{ order_id: 1 }]);
     landing.close();
   });
 
