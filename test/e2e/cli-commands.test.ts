@@ -88,6 +88,31 @@ describe("sluice query / runs", () => {
       "landing/in/a.csv": 'id,name\n1,"a, with comma"\n2,b\n',
     });
     const run = (await sluice(["run", "--json"], dir)).json<RunJson>().runs[0]!;
+    // Only reading SQL runs: nothing writes a file, attaches a database or runs a second statement.
+    const outside = join(dir, "copied.csv");
+    for (const [sql, refused] of [
+      [`COPY t TO '${outside}'`, /a COPY statement was refused \(nothing was run\)/],
+      [`explain COPY t TO '${outside}'`, /a COPY statement was refused/],
+      [`EXPORT DATABASE '${join(dir, "exported")}'`, /an? EXPORT statement was refused/],
+      ["ATTACH ':memory:' AS other", /an? ATTACH statement was refused/],
+      ["SET threads = 1", /an? SET statement was refused/],
+      [`select 1; COPY t TO '${outside}'`, /holds 2 statements; sluice query runs one statement at a time/],
+    ] as const) {
+      const r = await sluice(["query", sql], dir);
+      expect([sql, r.code]).toEqual([sql, 1]);
+      expect(r.stderr).toMatch(refused);
+    }
+    expect(existsSync(outside)).toBe(false);
+    expect(existsSync(join(dir, "exported"))).toBe(false);
+    for (const sql of [
+      "describe t",
+      "show tables",
+      "summarize t",
+      "explain select * from t",
+      "from t",
+    ]) {
+      expect([sql, (await sluice(["query", sql], dir)).code]).toEqual([sql, 0]);
+    }
     const csv = await sluice(["query", "select id, name from t order by id", "--csv"], dir);
     expect(csv.stdout).toBe('id,name\n1,"a, with comma"\n2,b\n');
     const text = await sluice(["query", "select id from t order by id"], dir);

@@ -1,6 +1,8 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
 import type { Command } from "commander";
-import { jsonRows } from "../../engine/duckdb-query.js";
+import { jsonRows, queryValue } from "../../engine/duckdb-query.js";
 import { asSluiceError, SluiceError } from "../../errors.js";
+import { quoteLiteral } from "../../plan/sql-text.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput, type Output, table, toCsv } from "../output.js";
 import { openQueryEngine } from "../query-engine.js";
@@ -63,6 +65,7 @@ export function registerQueryCommand(program: Command): void {
             deltas: opts.delta,
             cwd: process.cwd(),
           });
+          await refuseWrites(engine.con, sql);
           const reader = await engine.con.runAndReadAll(sql).catch((error: unknown) => {
             const hint = engine.hasWarehouse ? "" : " (no warehouse yet: run `sluice run` first)";
             throw new SluiceError("QUERY_FAILED", `${asSluiceError(error).message}${hint}`, { cause: error });
@@ -74,6 +77,43 @@ export function registerQueryCommand(program: Command): void {
         }
       },
     );
+}
+
+/**
+ * The warehouse is attached read-only, but DuckDB SQL can also write files (`COPY ... TO`, `EXPORT`),
+ * attach other databases, change settings or install extensions: `sluice query` runs one query
+ * (`SELECT`, `WITH`, `FROM`, `VALUES`, `DESCRIBE`, `SHOW`, `SUMMARIZE`), optionally under `EXPLAIN`, and
+ * refuses anything else before running it. The SQL is only parsed (`json_serialize_sql` accepts queries
+ * alone), never bound: binding `EXPORT DATABASE` already creates its folder.
+ */
+async function refuseWrites(con: DuckDBConnection, sql: string): Promise<void> {
+  // Splitting into statements only parses them.
+  const { count } = await con.extractStatements(sql).catch((error: unknown) => {
+    throw new SluiceError("QUERY_FAILED", asSluiceError(error).message, { cause: error });
+  });
+  if (count !== 1) {
+    throw new SluiceError(
+      "QUERY_FAILED",
+      `the SQL holds ${count} statements; sluice query runs one statement at a time (nothing was run)`,
+    );
+  }
+  const query = sql.replace(/^\s*explain(\s+analyze)?\b/i, "");
+  const parsed = JSON.parse(
+    String(await queryValue(con, `SELECT json_serialize_sql(${quoteLiteral(query)})`)),
+  ) as {
+    error?: boolean;
+    error_message?: string;
+  };
+  if (parsed.error) {
+    if (!/only select statements/i.test(parsed.error_message ?? "")) {
+      throw new SluiceError("QUERY_FAILED", parsed.error_message ?? "the SQL does not parse");
+    }
+    const kind = (/^\s*([A-Za-z]+)/.exec(query)?.[1] ?? "such").toUpperCase();
+    throw new SluiceError(
+      "QUERY_FAILED",
+      `sluice query runs read-only queries (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN); ${/^[AEIOU]/.test(kind) ? "an" : "a"} ${kind} statement was refused (nothing was run)`,
+    );
+  }
 }
 
 function print(
