@@ -27,6 +27,7 @@ import type { CheckConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { wrapExpression } from "./sql-expression.js";
 import {
+  isIntegerType,
   isNumericType,
   isStringType,
   quoteIdent,
@@ -316,7 +317,16 @@ function compileRegex(check: Extract<CheckConfig, { rule: "regex" }>, ctx: RowRu
 function compileType(check: Extract<CheckConfig, { rule: "type" }>, ctx: RowRuleContext): RowRuleSql {
   const ref = columnOf(check.column, ctx);
   const type = sqlType(check.type, `${ctx.path}.type`);
-  const core = `TRY_CAST(${ref} AS ${type}) IS NULL`;
+  // A cast to an integer type rounds a fraction ('3.7' → 4): integers are only written as integers.
+  const columnType = ctx.types.get(check.column)!;
+  const fraction = !isIntegerType(type)
+    ? ""
+    : isStringType(columnType)
+      ? ` OR NOT regexp_full_match(trim(${ref}), '[+-]?[0-9]+')`
+      : isNumericType(columnType) && !isIntegerType(columnType)
+        ? ` OR ${ref} <> trunc(${ref})`
+        : "";
+  const core = `TRY_CAST(${ref} AS ${type}) IS NULL${fraction}`;
   const reason = `${subject(check.column, ctx)} || ${quoteLiteral(` is not a valid ${type.toUpperCase()}`)}`;
   return { aux: [], joins: [], ...valueRule(check.column, core, reason, ctx) };
 }

@@ -189,6 +189,23 @@ describe("row rules on DuckDB", () => {
     });
   });
 
+  test("type integer refuses a fraction, in text and in a number column, that a cast would round", async () => {
+    const t = await stage("raw, amount", [
+      "CAST(' 12 ' AS VARCHAR), CAST(3.0 AS DOUBLE)",
+      "'3.7', 2.5",
+      "'-4', -1.0",
+      "'1e3', 7.25",
+    ]);
+    const o = await check(t, [
+      { rule: "type", column: "raw", type: "integer" },
+      { rule: "type", column: "amount", type: "bigint" },
+    ]);
+    expect(reasons(o)).toEqual({
+      2: ["raw = '3.7' is not a valid INTEGER", "amount = 2.5 is not a valid BIGINT"],
+      4: ["raw = '1e3' is not a valid INTEGER", "amount = 7.25 is not a valid BIGINT"],
+    });
+  });
+
   test("expression fails only on FALSE (NULL passes) and uses its name", async () => {
     const t = await stage("amount, day", [
       "CAST(5 AS INTEGER), DATE '2020-01-01'",
