@@ -32,6 +32,9 @@ export function regexProblem(pattern: string): string | null {
     return "lookahead/lookbehind ((?= (?! (?<= (?<!) is not supported by DuckDB's RE2 engine";
   }
   if (pattern.includes("(?>")) return "atomic groups (?>...) are not supported by DuckDB's RE2 engine";
+  if (/\(\?<(?![=!])/.test(pattern)) {
+    return "named groups are written (?P<name>...) in DuckDB's RE2 engine, not (?<name>...)";
+  }
   let inClass = false;
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
@@ -40,7 +43,9 @@ export function regexProblem(pattern: string): string | null {
       if (!inClass && /[1-9]/.test(next)) {
         return `backreferences (\\${next}) are not supported by DuckDB's RE2 engine`;
       }
-      i++;
+      // A Unicode class (\p{Lu}, \P{Greek}) ends at its brace, which closes no repetition.
+      const close = /[pP]/.test(next) && pattern[i + 2] === "{" ? pattern.indexOf("}", i + 3) : -1;
+      i = close > 0 ? close : i + 1;
       continue;
     }
     if (inClass) {

@@ -104,13 +104,7 @@ describe("sluice query / runs", () => {
     }
     expect(existsSync(outside)).toBe(false);
     expect(existsSync(join(dir, "exported"))).toBe(false);
-    for (const sql of [
-      "describe t",
-      "show tables",
-      "summarize t",
-      "explain select * from t",
-      "from t",
-    ]) {
+    for (const sql of ["describe t", "show tables", "summarize t", "explain select * from t", "from t"]) {
       expect([sql, (await sluice(["query", sql], dir)).code]).toEqual([sql, 0]);
     }
     const csv = await sluice(["query", "select id, name from t order by id", "--csv"], dir);

@@ -103,6 +103,9 @@ describe("regexProblem", () => {
       "[[:alpha:]]+",
       "a{2,3}",
       "[\\]]x",
+      "\\p{Lu}+",
+      "\\P{Greek}*x",
+      "\\pL+",
     ]) {
       expect(regexProblem(p), p).toBeNull();
     }
@@ -114,6 +117,10 @@ describe("regexProblem", () => {
     expect(regexProblem("(a)\\1")).toMatch(/backreferences/);
     expect(regexProblem("(?>a)")).toMatch(/atomic/);
     expect(regexProblem("a*+")).toMatch(/possessive/);
+    expect(regexProblem("a{2}+")).toMatch(/possessive/);
+    expect(regexProblem("(?<n>a)")).toBe(
+      "named groups are written (?P<name>...) in DuckDB's RE2 engine, not (?<name>...)",
+    );
     expect(regexProblem("(abc")).toMatch(/not a valid regular expression/);
     expect(regexProblem("[z-a]")).toMatch(/not a valid regular expression/);
   });
