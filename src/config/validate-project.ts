@@ -44,7 +44,11 @@ export async function validateProject(
     return parsed.error ? (parsed.error_message ?? "does not parse") : null;
   };
   /** Parses and binds a condition against the declared columns; unknown columns are left to run time. */
-  const probeBoolean = async (sql: string, columns: readonly ColumnInfo[]): Promise<string | null> => {
+  const probeBoolean = async (
+    sql: string,
+    columns: readonly ColumnInfo[],
+    allKnown = false,
+  ): Promise<string | null> => {
     const unsafe = validateSqlExpression(sql);
     if (unsafe) return unsafe;
     const parse = await parses(`SELECT ${sql}`);
@@ -56,7 +60,7 @@ export async function validateProject(
     } catch (error) {
       const message = (error as Error).message.split("\n")[0] ?? "";
       // A column the declared list does not know may still come from the file: checked at run time.
-      if (/Referenced column .* not found/.test(message)) return null;
+      if (!allKnown && /Referenced column .* not found/.test(message)) return null;
       return message;
     }
   };
@@ -99,18 +103,24 @@ export async function validateProject(
         if (problem) problems.push({ path: `${at}.derive.${column}`, message: problem });
       }
       const sample = await options.sampleFile?.(name);
-      const known = sample ? await sampleColumns(await connection(), sample, pipeline) : undefined;
-      for (const problem of validateChecks(pipeline, known)) {
+      const sampled = sample ? await sampleColumns(await connection(), sample, pipeline) : undefined;
+      for (const problem of validateChecks(
+        pipeline,
+        sampled?.map((c) => c.name),
+      )) {
         problems.push({ path: `${at}.${problem.path}`, message: problem.message });
       }
-      const probeColumns = declaredColumns(pipeline);
+      // With a sample the rules' SQL is bound to the file's columns: an unknown one is a problem here.
+      const probeColumns = sampled
+        ? [...sampled, { name: "_sluice_row", type: "BIGINT" }]
+        : declaredColumns(pipeline);
       for (const [i, check] of pipeline.checks.entries()) {
         for (const [key, sql] of [
           ["sql", check.rule === "expression" ? check.sql : undefined],
           ["where", check.where],
         ] as const) {
           if (sql === undefined) continue;
-          const problem = await probeBoolean(sql, probeColumns);
+          const problem = await probeBoolean(sql, probeColumns, sampled !== undefined);
           if (problem) problems.push({ path: `${at}.checks[${i}].${key}`, message: problem });
         }
       }

@@ -3,21 +3,22 @@ import type { PipelineConfig } from "../config/schema.js";
 import { normalizeColumnNames } from "../plan/column-names.js";
 import { formatFromName } from "../plan/landing-paths.js";
 import { userCsvOptions } from "../plan/read-sql.js";
-import { quoteLiteral } from "../plan/sql-text.js";
+import { type ColumnInfo, quoteLiteral } from "../plan/sql-text.js";
 import { queryRows } from "./duckdb-query.js";
 
 /**
- * The column names a pipeline's rows will have, read from a sample file's header or schema (no data is
- * loaded): normalized source columns plus `derive:` columns. Undefined when the file cannot be described.
+ * The columns a pipeline's rows will have, read from a sample file's header or schema (no data is
+ * loaded): normalized source columns (declared type, else the sniffed one) plus `derive:` columns.
+ * Undefined when the file cannot be described.
  *
  * @example
- * await sampleColumns(con, "landing/in/orders/a.csv", pipeline) // ["order_id", "amount", "order_year"]
+ * await sampleColumns(con, "landing/in/orders/a.csv", pipeline) // [{ name: "order_id", type: "BIGINT" }, ...]
  */
 export async function sampleColumns(
   con: DuckDBConnection,
   localPath: string,
   pipeline: PipelineConfig,
-): Promise<string[] | undefined> {
+): Promise<ColumnInfo[] | undefined> {
   if (!("path" in pipeline.source)) return undefined;
   const source = pipeline.source;
   const format = source.format ?? formatFromName(localPath);
@@ -38,7 +39,12 @@ export async function sampleColumns(
       rows.map((r) => String(r.column_name)),
       pipeline.naming,
     );
-    return [...names, ...Object.keys(pipeline.derive)];
+    const declared = (name: string) => pipeline.columns[name]?.type;
+    return [
+      ...names.map((name, i) => ({ name, type: declared(name) ?? String(rows[i]!.column_type) })),
+      // A derived column's type is only known from the data: text binds with most expressions.
+      ...Object.keys(pipeline.derive).map((name) => ({ name, type: declared(name) ?? "VARCHAR" })),
+    ];
   } catch {
     return undefined;
   }

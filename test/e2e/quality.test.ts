@@ -253,6 +253,10 @@ describe("checks, quarantine, dedupe and masking through sluice run", () => {
     - { rule: expression, sql: "1=1; DROP TABLE o" }
     - { rule: expression, sql: "INSERT INTO o VALUES (1)" }
     - { rule: range, column: amount, min: 10, max: 1 }
+    - { rule: expression, sql: "nope2 > 1" }
+    - { rule: not_null, columns: [name], where: "nope3 > 1" }
+    - { rule: expression, sql: "amount + 1" }
+    - { rule: expression, sql: "name = 'x'", where: "amount > 0" }
   max_failure_rate: 2
   target: { table: o }`),
       { "landing/in/a.csv": "name,amount\nx,1\n" },
@@ -276,6 +280,11 @@ describe("checks, quarantine, dedupe and masking through sluice run", () => {
     expect(text).toMatch(/pipelines\.o\.checks\[3\]\.sql: .*INSERT/);
     expect(text).toMatch(/pipelines\.o\.checks\[4\]\.(min|max): /);
     expect(text).toMatch(/pipelines\.o\.columns\.amount\.mask: /);
+    // Bound to the sample file's columns: unknown columns and non-conditions are named; the rest pass.
+    expect(text).toMatch(/pipelines\.o\.checks\[5\]\.sql: .*nope2/);
+    expect(text).toMatch(/pipelines\.o\.checks\[6\]\.where: .*nope3/);
+    expect(text).toContain("pipelines.o.checks[7].sql: must be a true/false condition, but it gives INTEGER");
+    expect(text).not.toMatch(/checks\[8\]/);
     // Nothing was touched: the file is still waiting and no warehouse exists.
     expect(existsSync(join(dir, "landing/in/a.csv"))).toBe(true);
     expect(existsSync(join(dir, "warehouse.duckdb"))).toBe(false);
