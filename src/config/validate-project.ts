@@ -75,15 +75,6 @@ export async function validateProject(
   try {
     for (const [name, pipeline] of Object.entries(config.pipelines)) {
       const at = `pipelines.${name}`;
-      if (options.loads !== false && /^postgres(ql)?:\/\//i.test(config.warehouse)) {
-        const kind = "sql" in pipeline.source ? "sql" : "table" in pipeline.source ? "table" : undefined;
-        if (kind) {
-          problems.push({
-            path: `${at}.source.${kind}`,
-            message: `a warehouse source is read by DuckDB, which does not see the tables of a PostgreSQL warehouse: this build supports { ${kind} } sources on a DuckDB warehouse only`,
-          });
-        }
-      }
       for (const [column, spec] of Object.entries(pipeline.columns)) {
         if (spec.type) {
           const problem = await typeExists(spec.type);

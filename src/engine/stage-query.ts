@@ -43,15 +43,12 @@ export interface StagedQuery extends StagedFile {
  */
 export async function stageQuery(con: DuckDBConnection, request: QueryStageRequest): Promise<StagedQuery> {
   const table = `${request.tablePrefix}_stage`;
-  const malformedTable = `${request.tablePrefix}_malformed`;
   const base =
     "sql" in request.source
-      ? `(${request.source.sql.trim().replace(/;+\s*$/, "")})`
+      ? `(${sourceQueryText(request.source.sql)})`
       : quoteQualified(request.source.table);
   const { sql, outsideWindowSql } = await incrementalSql(con, base, request);
-  await con.run(
-    `CREATE OR REPLACE TEMP TABLE ${quoteIdent(malformedTable)} (line BIGINT, error_type VARCHAR, message VARCHAR, raw VARCHAR)`,
-  );
+  await createMalformedTable(con, request.tablePrefix);
   try {
     await con.run(
       `CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} AS SELECT *, row_number() OVER () AS _sluice_line FROM (${sql})`,
@@ -60,6 +57,41 @@ export async function stageQuery(con: DuckDBConnection, request: QueryStageReque
     const message = error instanceof Error ? firstLine(error.message) : String(error);
     throw new SluiceError("QUERY_FAILED", `source query failed: ${message}`, { cause: error });
   }
+  const late = outsideWindowSql ? await queryNumber(con, `SELECT count(*) FROM (${outsideWindowSql})`) : 0;
+  return completeStagedQuery(con, request, { sql, lateRows: late });
+}
+
+/**
+ * A pipeline's `sql:` as it can be nested in another query (trailing semicolons removed).
+ *
+ * @example
+ * sourceQueryText(" select 1; ") // "select 1"
+ */
+export function sourceQueryText(sql: string): string {
+  return sql.trim().replace(/;+\s*$/, "");
+}
+
+/** Creates the (always empty) malformed-rows table of a staged query. */
+export async function createMalformedTable(con: DuckDBConnection, tablePrefix: string): Promise<void> {
+  await con.run(
+    `CREATE OR REPLACE TEMP TABLE ${quoteIdent(`${tablePrefix}_malformed`)} (line BIGINT, error_type VARCHAR, message VARCHAR, raw VARCHAR)`,
+  );
+}
+
+/**
+ * Finishes a query result already in the engine as `<tablePrefix>_stage` (with `_sluice_line`):
+ * applies the declared `columns:` types, counts the rows and finds the cursor's new high-water mark.
+ * Every warehouse's staging ends here, so a staged result has the same shape wherever it was read.
+ *
+ * @example
+ * const staged = await completeStagedQuery(con, request, { sql: "SELECT * FROM orders", lateRows: 0 });
+ */
+export async function completeStagedQuery(
+  con: DuckDBConnection,
+  request: QueryStageRequest,
+  read: { readonly sql: string; readonly lateRows: number },
+): Promise<StagedQuery> {
+  const table = `${request.tablePrefix}_stage`;
   const columns = (await describeColumns(con, quoteIdent(table)))
     .filter((c) => c.name !== "_sluice_line" && !c.name.startsWith("_sluice_"))
     .map((c) => ({ name: c.name, sourceName: c.name, type: c.type, declared: false }));
@@ -81,24 +113,21 @@ export async function stageQuery(con: DuckDBConnection, request: QueryStageReque
     cursorMax = (rows[0]?.m as string | null) ?? null;
   }
   const warnings: string[] = [];
-  if (outsideWindowSql) {
-    const late = await queryNumber(con, `SELECT count(*) FROM (${outsideWindowSql})`);
-    if (late > 0) {
-      warnings.push(
-        `${late} new row(s) belong to partitions older than late_data_window; those partitions are not re-processed`,
-      );
-    }
+  if (read.lateRows > 0) {
+    warnings.push(
+      `${read.lateRows} new row(s) belong to partitions older than late_data_window; those partitions are not re-processed`,
+    );
   }
   return {
     prefix: request.tablePrefix,
     table,
-    malformedTable,
+    malformedTable: `${request.tablePrefix}_malformed`,
     columns,
     accepted,
     malformed: 0,
     warnings,
     cursorMax,
-    sql,
+    sql: read.sql,
   };
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { PipelineConfig, SourceConfig } from "../config/schema.js";
-import { type StagedQuery, stageQuery } from "../engine/stage-query.js";
+import type { StagedQuery } from "../engine/stage-query.js";
 import { parseDuration } from "../plan/durations.js";
 import type { StorageEntry } from "../storage/storage.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
@@ -57,7 +57,7 @@ export async function stageQuerySource(
   const after = incremental ? await warehouse.watermark(name) : null;
   const lagMs = incremental?.lag ? parseDuration(incremental.lag) : 0;
   const windowMs = pipeline.late_data_window ? parseDuration(pipeline.late_data_window) : undefined;
-  const staged = await stageQuery(warehouse.engine, {
+  const staged = await warehouse.stageSource({
     source,
     columns: pipeline.columns,
     tablePrefix,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { jsonRows, queryNumber, queryRows, withoutInsertionOrder } from "../engine/duckdb-query.js";
+import { stageQuery } from "../engine/stage-query.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import {
@@ -225,6 +226,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
       const reader = await con.runAndReadAll(sql);
       return { columns: reader.columnNames(), rows: jsonRows(reader) };
     },
+    stageSource: (request) => stageQuery(con, request),
     async columnsOf(table) {
       const { schema, name } = splitTableName(table, "duckdb");
       return (await tableColumns(session, schema, name))?.map((c) => c.name);

@@ -23,6 +23,7 @@ import { postgresCatalogDdl } from "./postgres-catalog.js";
 import { copyEngineRows } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
 import { readOnlyQuery } from "./postgres-read-only-query.js";
+import { stagePostgresSource } from "./postgres-stage-source.js";
 import { parsePostgresUrl } from "./postgres-url.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
@@ -379,6 +380,21 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     async queryWithColumns(sql) {
       return guarded("query", () =>
         withClient((client) => readOnlyQuery(client, sql, `PostgreSQL ${label}`)),
+      );
+    },
+    async stageSource(request) {
+      return guarded("source query", () =>
+        withClient((client) =>
+          stagePostgresSource(
+            {
+              client,
+              engine,
+              file: join(workDir, `${request.tablePrefix}.csv`),
+              server: `PostgreSQL ${label}`,
+            },
+            request,
+          ),
+        ),
       );
     },
     async columnsOf(table) {

@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { TargetConfig } from "../config/schema.js";
 import type { JsonRow } from "../engine/duckdb-query.js";
+import type { QueryStageRequest, StagedQuery } from "../engine/stage-query.js";
 
 /** What a warehouse can do, as data (callers branch on capabilities, never on the kind). */
 export interface WarehouseCapabilities {
@@ -168,6 +169,15 @@ export interface Warehouse {
   query(sql: string): Promise<JsonRow[]>;
   /** A read-only user query with its column names (PostgreSQL: in a READ ONLY transaction). */
   queryWithColumns(sql: string): Promise<{ columns: string[]; rows: JsonRow[] }>;
+  /**
+   * Stages a warehouse source (`{ sql }` or `{ table }`, incremental filter included) into the engine as
+   * `<tablePrefix>_stage`, shaped like a staged file. DuckDB runs the query in place; PostgreSQL runs it
+   * on the server and streams the result into the engine.
+   *
+   * @example
+   * const staged = await warehouse.stageSource({ source: { table: "orders" }, columns: {}, tablePrefix: "q0" });
+   */
+  stageSource(request: QueryStageRequest): Promise<StagedQuery>;
   /** Column names of a warehouse table (schema-qualified or not); undefined when it does not exist. */
   columnsOf(table: string): Promise<readonly string[] | undefined>;
   /** The stored incremental high-water mark of a pipeline (null before the first load). */

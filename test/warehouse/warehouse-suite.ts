@@ -21,6 +21,8 @@ export interface SuiteProject {
   readonly dir: string;
   add(path: string, content: string): void;
   run(): Promise<RunReport>;
+  /** Runs every pipeline (upstreams first); one report each. */
+  runAll(): Promise<RunReport[]>;
   query(sql: string): Promise<JsonRow[]>;
   history(table: string): Promise<
     readonly {
@@ -68,6 +70,9 @@ async function project(warehouse: SuiteWarehouse, pipeline: string): Promise<Sui
       const reports = await runProject(ctx);
       expect(reports).toHaveLength(1);
       return reports[0]!;
+    },
+    async runAll() {
+      return runProject(createProjectContext(await loadProject({ configPath: join(dir, "sluice.yaml") })));
     },
     query: (sql) => withWarehouse(true, async (w) => (await w.queryWithColumns(sql)).rows),
     history: (table) => withWarehouse(true, (w) => w.history(table)),
@@ -290,6 +295,149 @@ export function runWarehouseSuite(
         [2, true],
         [3, false],
       ]);
+    });
+
+    test("warehouse sources: sql aggregates and incremental tables read the warehouse, values exact", async (make) => {
+      const p = await make(`raw:
+  source: { path: "in/*.jsonl" }
+  columns:
+    amount: { type: "decimal(10,2)" }
+    day: { type: date }
+    updated_at: { type: timestamp }
+    ok: { type: boolean }
+    note: { type: varchar }
+  target: { table: raw }
+daily:
+  depends_on: [raw]
+  source: { sql: "select day, sum(amount) as total, count(*) as n from raw group by day;" }
+  target: { table: daily, mode: replace }
+by_id:
+  depends_on: [raw]
+  source: { table: raw }
+  incremental: { cursor: id }
+  target: { table: by_id }
+by_time:
+  depends_on: [raw]
+  source: { sql: "select id, updated_at from raw" }
+  incremental: { cursor: updated_at }
+  target: { table: by_time }`);
+      const line = (
+        id: number,
+        note: string | null,
+        amount: number | null,
+        day: string | null,
+        updated_at: string,
+        ok: boolean | null,
+      ) => JSON.stringify({ id, note, amount, day, updated_at, ok });
+      p.add(
+        "in/a.jsonl",
+        [
+          line(1, "plain", 1.5, "2026-01-01", "2026-01-01 10:00:00", true),
+          line(2, "", 2, "2026-01-01", "2026-01-01 11:30:00.25", false),
+          line(3, null, null, "2026-01-02", "2026-01-02 09:00:00", null),
+        ].join("\n"),
+      );
+      const first = await p.runAll();
+      expect(first.map((r) => [r.pipeline, r.status, r.error])).toEqual([
+        ["raw", "succeeded", null],
+        ["daily", "succeeded", null],
+        ["by_id", "succeeded", null],
+        ["by_time", "succeeded", null],
+      ]);
+      expect(first[2]!.files.map((f) => [f.path, f.rows.read])).toEqual([["table:raw", 3]]);
+      p.add(
+        "in/b.jsonl",
+        [
+          line(4, 'a, "b"\nc', -0.01, "2026-01-02", "2026-01-03 08:00:00", true),
+          line(5, "", 100, null, "2026-01-03 09:00:00", false),
+        ].join("\n"),
+      );
+      const second = await p.runAll();
+      expect(second.map((r) => [r.pipeline, r.status, r.error])).toEqual(
+        first.map((r) => [r.pipeline, "succeeded", null]),
+      );
+      // Only the new rows, by an integer and by a timestamp cursor.
+      expect(second[2]!.files.map((f) => [f.path, f.rows.read])).toEqual([["table:raw", 2]]);
+      expect(second[3]!.files.map((f) => [f.path, f.rows.read])).toEqual([["sql:by_time", 2]]);
+      expect(await p.watermark("by_id")).toBe("5");
+      expect(await p.watermark("by_time")).toBe("2026-01-03 09:00:00");
+      const values = (table: string) =>
+        p.query(
+          `SELECT id, note, CAST(amount AS VARCHAR) AS amount, CAST(day AS VARCHAR) AS day, CAST(updated_at AS VARCHAR) AS at, ok FROM ${table} ORDER BY id`,
+        );
+      const raw = await values("raw");
+      expect(raw.map((r) => [Number(r.id), r.note, r.amount, r.day, r.ok])).toEqual([
+        [1, "plain", "1.50", "2026-01-01", true],
+        [2, "", "2.00", "2026-01-01", false],
+        [3, null, null, "2026-01-02", null],
+        [4, 'a, "b"\nc', "-0.01", "2026-01-02", true],
+        [5, "", "100.00", null, false],
+      ]);
+      // The table read back is the table written: NULLs, empty strings, numbers, dates, times, booleans.
+      expect(await values("by_id")).toEqual(raw);
+      const types = (table: string) =>
+        p.query(
+          `SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_name = '${table}' AND column_name NOT LIKE '\\_sluice%' ESCAPE '\\' ORDER BY ordinal_position`,
+        );
+      expect(await types("by_id")).toEqual(await types("raw"));
+      expect(
+        (await p.query("SELECT id, CAST(updated_at AS VARCHAR) AS at FROM by_time ORDER BY id")).map((r) => [
+          Number(r.id),
+          r.at,
+        ]),
+      ).toEqual(raw.map((r) => [Number(r.id), r.at]));
+      const daily = await p.query(
+        "SELECT CAST(day AS VARCHAR) AS day, CAST(total AS VARCHAR) AS total, n FROM daily ORDER BY day NULLS LAST",
+      );
+      expect(daily.map((r) => [r.day, r.total, Number(r.n)])).toEqual([
+        ["2026-01-01", "3.50", 2],
+        ["2026-01-02", "-0.01", 2],
+        [null, "100.00", 1],
+      ]);
+    });
+
+    test("warehouse sources: late_data_window re-reads the recent partitions late rows touch", async (make) => {
+      const day = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10);
+      const [recent, yesterday, old] = [day(2), day(1), day(40)];
+      const p = await make(`orders:
+  source: { path: "in/*.csv" }
+  target: { table: orders }
+daily:
+  depends_on: [orders]
+  source: { sql: "select order_date, sum(amount) as total, max(updated_at) as updated_at from orders group by order_date" }
+  incremental: { cursor: updated_at }
+  late_data_window: 3d
+  target: { table: daily, mode: delete_insert, keys: [order_date], partition_by: [order_date] }`);
+      p.add(
+        "in/a.csv",
+        `order_id,amount,order_date,updated_at\n1,10,${old},${old} 10:00:00\n2,5,${recent},${recent} 10:00:00\n3,7,${yesterday},${yesterday} 10:00:00\n`,
+      );
+      expect((await p.runAll()).map((r) => r.status)).toEqual(["succeeded", "succeeded"]);
+      // Late rows: one for a recent day (re-published), one for a day older than the window (not).
+      p.add(
+        "in/b.csv",
+        `order_id,amount,order_date,updated_at\n4,100,${recent},${yesterday} 23:00:00\n5,1000,${old},${yesterday} 23:30:00\n`,
+      );
+      const daily = (await p.runAll())[1]!;
+      expect(daily.status).toBe("succeeded");
+      expect(daily.files.flatMap((f) => f.warnings).join(" ")).toMatch(
+        /^1 new row\(s\) belong to partitions older than late_data_window/,
+      );
+      const totals = async () =>
+        (
+          await p.query(
+            "SELECT CAST(order_date AS VARCHAR) AS d, CAST(total AS INTEGER) AS t FROM daily ORDER BY 1",
+          )
+        ).map((r) => [r.d, Number(r.t)]);
+      const expected = [
+        [old, 10],
+        [recent, 105],
+        [yesterday, 7],
+      ];
+      expect(await totals()).toEqual(expected);
+      // Exactly once: running again (no new file) changes nothing.
+      expect((await p.runAll()).map((r) => r.status)).toEqual(["skipped", "succeeded"]);
+      expect(await totals()).toEqual(expected);
     });
 
     test("incremental takes only rows newer than the stored mark minus the lag", async (make) => {
