@@ -60,8 +60,9 @@ async function sampleFile(ctx: ProjectContext, pipeline: string): Promise<string
   const config = ctx.project.config.pipelines[pipeline];
   const source = config?.source;
   if (!source || !("path" in source)) return undefined;
-  // Only rules that name columns need the sample; reading a header is cheap, but not free.
-  if (config.checks.length === 0 && !config.dedupe) return undefined;
+  // Only rules, dedupe keys and derived columns name columns that need the sample; reading a header is cheap, but not free.
+  if (config.checks.length === 0 && !config.dedupe && Object.keys(config.derive).length === 0)
+    return undefined;
   try {
     const pending = await discoverFiles(ctx.landing, source.path);
     const candidates =

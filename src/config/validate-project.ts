@@ -101,6 +101,18 @@ export async function validateProject(
       )) {
         problems.push({ path: `${at}.${problem.path}`, message: problem.message });
       }
+      // A derived column naming a column the sample lacks (its other problems depend on types only the
+      // data tells, and are checked per file at run time).
+      for (const [column, expression] of sampled ? Object.entries(pipeline.derive) : []) {
+        try {
+          await queryRows(await connection(), expressionProbeSql(expression, sampled!));
+        } catch (error) {
+          const message = (error as Error).message.split("\n")[0] ?? "";
+          if (/Referenced column .* not found/.test(message)) {
+            problems.push({ path: `${at}.derive.${column}`, message });
+          }
+        }
+      }
       // With a sample the rules' SQL is bound to the file's columns: an unknown one is a problem here.
       const probeColumns = sampled
         ? [...sampled, { name: "_sluice_row", type: "BIGINT" }]

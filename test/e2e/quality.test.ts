@@ -247,6 +247,10 @@ describe("checks, quarantine, dedupe and masking through sluice run", () => {
   source: { path: "in/*.csv" }
   columns:
     amount: { type: integer, mask: email }
+  derive:
+    x: "nope5 + 1"
+    y: "amount * 2"
+    z: "y + 1"
   checks:
     - { rule: not_null, columns: [nope] }
     - { rule: regex, column: name, pattern: "([a-z" }
@@ -285,6 +289,8 @@ describe("checks, quarantine, dedupe and masking through sluice run", () => {
     expect(text).toMatch(/pipelines\.o\.checks\[6\]\.where: .*nope3/);
     expect(text).toContain("pipelines.o.checks[7].sql: must be a true/false condition, but it gives INTEGER");
     expect(text).not.toMatch(/checks\[8\]/);
+    expect(text).toMatch(/pipelines\.o\.derive\.x: .*nope5/);
+    expect(text).not.toMatch(/derive\.[yz]/);
     // Nothing was touched: the file is still waiting and no warehouse exists.
     expect(existsSync(join(dir, "landing/in/a.csv"))).toBe(true);
     expect(existsSync(join(dir, "warehouse.duckdb"))).toBe(false);
