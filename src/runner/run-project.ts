@@ -4,6 +4,7 @@ import picomatch from "picomatch";
 import { isFileSource, type SourceConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { topologicalOrder, withDownstream } from "../plan/pipeline-graph.js";
+import { assertKnownPipelines } from "./known-pipelines.js";
 import { runWithRetries } from "./pipeline-retries.js";
 import type { ProjectContext } from "./project-context.js";
 import type { RunProgress } from "./run-pipeline.js";
@@ -32,14 +33,7 @@ export async function runProject(ctx: ProjectContext, options: ProjectRunOptions
   const { pipelines } = ctx.project.config;
   const requested =
     options.pipelines && options.pipelines.length > 0 ? [...options.pipelines] : Object.keys(pipelines);
-  for (const name of requested) {
-    if (!pipelines[name]) {
-      throw new SluiceError(
-        "PIPELINE_UNKNOWN",
-        `unknown pipeline ${name} (defined: ${Object.keys(pipelines).join(", ")})`,
-      );
-    }
-  }
+  assertKnownPipelines(pipelines, requested);
   const names = options.downstream
     ? withDownstream(pipelines, requested)
     : topologicalOrder(pipelines, requested);

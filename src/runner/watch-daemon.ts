@@ -8,6 +8,7 @@ import type { Warehouse } from "../warehouse/warehouse.js";
 import type { Alerter } from "./alerts.js";
 import { createCircuitBreaker } from "./circuit-breaker.js";
 import { discoverFiles, globBase } from "./discover-files.js";
+import { assertKnownPipelines } from "./known-pipelines.js";
 import { runWithRetries } from "./pipeline-retries.js";
 import type { ProjectContext } from "./project-context.js";
 import { type RunReport, reportWithoutRun } from "./run-report.js";
@@ -63,6 +64,7 @@ export async function startWatchDaemon(
   const served = new Set(
     options.pipelines && options.pipelines.length > 0 ? options.pipelines : Object.keys(pipelines),
   );
+  assertKnownPipelines(pipelines, [...served]);
   const event = options.onEvent ?? (() => undefined);
   const filePipelines = [...served].filter((n) => {
     const p = pipelines[n]!;
