@@ -143,3 +143,33 @@ function parsePins<T>(
   }
   return out;
 }
+
+/**
+ * When the query failed because it names `lake.<table>` and there is no such view, the error that says
+ * why: a lake table of the project that nothing was published to yet (`LAKE_ERROR`, exit 1), or a name
+ * that is no lake table of the project (`USAGE`, exit 2, naming the known ones). `undefined` for any
+ * other failure, which keeps DuckDB's message.
+ *
+ * @example
+ * const why = await missingLakeTableError(ctx, sql, error.message);
+ */
+export async function missingLakeTableError(
+  ctx: ProjectContext,
+  sql: string,
+  message: string,
+): Promise<SluiceError | undefined> {
+  const name = /Table with name (\S+) does not exist/.exec(message)?.[1];
+  if (name === undefined) return undefined;
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  if (!new RegExp(`\\blake\\s*\\.\\s*"?${escaped}\\b`, "i").test(sql)) return undefined;
+  const tables = await projectLakeTables(ctx);
+  const table = tables.find((t) => t.name.toLowerCase() === name.toLowerCase());
+  if (table) {
+    return new SluiceError(
+      "LAKE_ERROR",
+      `lake.${table.name}: nothing published to lake table ${table.name} yet (run its pipeline first)`,
+    );
+  }
+  const known = tables.map((t) => t.name).join(", ") || "none";
+  return usage(`lake.${name}: no lake table ${name} in this project (known: ${known})`);
+}

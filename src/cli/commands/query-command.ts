@@ -6,7 +6,7 @@ import { quoteLiteral } from "../../plan/sql-text.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput, type Output, table, toCsv } from "../output.js";
 import { openQueryEngine } from "../query-engine.js";
-import { mountLakeViews } from "../query-lake-views.js";
+import { missingLakeTableError, mountLakeViews } from "../query-lake-views.js";
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -66,9 +66,12 @@ export function registerQueryCommand(program: Command): void {
             cwd: process.cwd(),
           });
           await refuseWrites(engine.con, sql);
-          const reader = await engine.con.runAndReadAll(sql).catch((error: unknown) => {
+          const reader = await engine.con.runAndReadAll(sql).catch(async (error: unknown) => {
+            const message = asSluiceError(error).message;
+            const lakeError = await missingLakeTableError(ctx, sql, message);
+            if (lakeError) throw lakeError;
             const hint = engine.hasWarehouse ? "" : " (no warehouse yet: run `sluice run` first)";
-            throw new SluiceError("QUERY_FAILED", `${asSluiceError(error).message}${hint}`, { cause: error });
+            throw new SluiceError("QUERY_FAILED", `${message}${hint}`, { cause: error });
           });
           print(output, jsonRows(reader), reader.columnNames(), opts.csv);
         } finally {
