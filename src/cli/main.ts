@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
+import { ignoreClosedOutput } from "./closed-output.js";
 import { registerBackfillCommand } from "./commands/backfill-command.js";
 import { registerDemoCommand } from "./commands/demo-command.js";
 import { registerFilesCommand } from "./commands/files-command.js";
@@ -22,6 +23,9 @@ import { reportError } from "./output.js";
 // The AWS SDK warns on every Node 20 start that future SDK releases will need Node 22; that notice is
 // for the SDK's users, not Sluice's, and would clutter every command's stderr. Only that warning is muted.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+ignoreClosedOutput(process.stdout);
+ignoreClosedOutput(process.stderr);
 
 const program = new Command()
   .name("sluice")
