@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { PipelineConfig } from "../config/schema.js";
 import type { AfterWrite, LedgerEntry, PublishBatch, RunRecord, Warehouse } from "../warehouse/warehouse.js";
+import { checkWarehouseKeysBeforeLake } from "./lake-key-check.js";
 import { lakeTargetPlan, publishToLake } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import type { RunReport } from "./run-report.js";
@@ -38,6 +39,7 @@ export async function publishRun(
 ): Promise<void> {
   const { run, report, rowsSql, ledger, quarantineSql } = outcome;
   const lake = lakeTargetPlan(pipeline.target);
+  if (lake && rowsSql) await checkWarehouseKeysBeforeLake(warehouse.engine, rowsSql, pipeline.target);
   if (lake) await publishToLake(ctx, warehouse, run.pipeline, lake, outcome, logger);
   // Crash-test hook: die in the window between the lake commit and the warehouse commit.
   if (lake && process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");

@@ -5,7 +5,7 @@ import { keysRepeat } from "../engine/keys-repeat.js";
 import { SluiceError } from "../errors.js";
 import { cdcFlattenSql, cdcImagesSql, payloadStructure, unknownOpsSql } from "../plan/cdc-sql.js";
 import type { TypedColumn } from "../plan/schema-plan.js";
-import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { type ColumnInfo, quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 
 /** A run's target rows materialized in the engine, checked and ready to write. */
 export interface PreparedBatch {
@@ -110,64 +110,7 @@ export async function prepareBatch(
   await engine.run(`CREATE OR REPLACE TEMP ${inPlace ? "VIEW" : "TABLE"} ${batchTable} AS ${sql}`);
   await engine.run("DROP TABLE IF EXISTS sluice_cdc_raw");
   columns = await describeColumns(engine, `SELECT * FROM ${batchTable}`);
-  const names = new Set(columns.map((c) => c.name));
-  const keys = target.keys ?? [];
-  const needsKeys = ["merge", "scd2", "cdc"].includes(target.mode);
-  const missing = keys.filter((k) => !names.has(k));
-  if (missing.length > 0 || (needsKeys && keys.length === 0)) {
-    throw new SluiceError(
-      "KEY_VIOLATION",
-      `table ${table}: key column${missing.length === 1 ? "" : "s"} ${missing.join(", ") || "(none configured)"} not in the data (columns: ${[...names].filter((n) => !n.startsWith("_sluice_")).join(", ")}); nothing was published`,
-    );
-  }
-  const partitions = target.partition_by ?? [];
-  if (target.mode === "delete_insert") {
-    const absent = partitions.filter((p) => !names.has(p));
-    if (partitions.length === 0 || absent.length > 0) {
-      throw new SluiceError(
-        "KEY_VIOLATION",
-        `table ${table}: mode delete_insert needs partition_by columns present in the data${absent.length ? ` (missing: ${absent.join(", ")})` : ""}`,
-      );
-    }
-  }
-  if (keys.length > 0) {
-    const nullRows = await queryRows(
-      engine,
-      `SELECT count(*) AS n, min(_sluice_source_file) AS file FROM ${batchTable} WHERE ${keys.map((k) => `${quoteIdent(k)} IS NULL`).join(" OR ")}`,
-    );
-    const n = Number(nullRows[0]?.n ?? 0);
-    if (n > 0) {
-      throw new SluiceError(
-        "KEY_VIOLATION",
-        `table ${table}: ${n} row${n === 1 ? " has" : "s have"} a NULL key (${keys.join(", ")}), e.g. in ${String(nullRows[0]?.file)}; nothing was published`,
-      );
-    }
-  }
-  // A cheap exact test first (a bitmap for one integer key); the keys are listed only when some repeat.
-  if (
-    keys.length > 0 &&
-    (target.mode === "merge" || target.mode === "scd2") &&
-    (await keysRepeat(engine, batchTable, keys, columns))
-  ) {
-    const keyList = keys.map(quoteIdent).join(", ");
-    const dupes = await queryRows(
-      engine,
-      `SELECT ${keys.map((k) => `CAST(${quoteIdent(k)} AS VARCHAR) AS ${quoteIdent(k)}`).join(", ")}, count(*) AS n FROM ${batchTable} GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY n DESC LIMIT 5`,
-    );
-    if (dupes.length > 0) {
-      const total = await queryNumber(
-        engine,
-        `SELECT count(*) FROM (SELECT 1 FROM ${batchTable} GROUP BY ${keyList} HAVING count(*) > 1)`,
-      );
-      const shown = dupes
-        .map((d) => `${keys.map((k) => `${k}=${String(d[k])}`).join(",")} (${d.n} rows)`)
-        .join("; ");
-      throw new SluiceError(
-        "KEY_VIOLATION",
-        `table ${table}: ${total} key${total === 1 ? "" : "s"} appear more than once in the batch for mode ${target.mode}: ${shown}; add dedupe: { keys: [${keys.join(", ")}] } to the pipeline or fix the source; nothing was published`,
-      );
-    }
-  }
+  await checkBatchKeys(engine, batchTable, target, columns);
   return { table: batchTable, columns };
 }
 
@@ -205,4 +148,80 @@ export async function batchStats(
     rows: Number(row.n),
     sums: Object.fromEntries(sumColumns.map((c, i) => [c, Number(row[`s${i}`] ?? 0)])),
   };
+}
+
+/**
+ * The key checks of a batch, before anything is written: key columns present, `delete_insert`
+ * partitions present, no NULL key, and for `merge` / `scd2` no key twice. `relation` is a table or view
+ * of the engine holding the batch's rows. Every problem is a `KEY_VIOLATION` naming the table and keys.
+ *
+ * @example
+ * await checkBatchKeys(engine, "sluice_batch", pipeline.target, await describeColumns(engine, "SELECT * FROM sluice_batch"));
+ */
+export async function checkBatchKeys(
+  engine: DuckDBConnection,
+  relation: string,
+  target: TargetConfig,
+  columns: readonly ColumnInfo[],
+): Promise<void> {
+  const table = target.table ?? "?";
+  const source = quoteIdent(relation);
+  const names = new Set(columns.map((c) => c.name));
+  const keys = target.keys ?? [];
+  const needsKeys = ["merge", "scd2", "cdc"].includes(target.mode);
+  const missing = keys.filter((k) => !names.has(k));
+  if (missing.length > 0 || (needsKeys && keys.length === 0)) {
+    throw new SluiceError(
+      "KEY_VIOLATION",
+      `table ${table}: key column${missing.length === 1 ? "" : "s"} ${missing.join(", ") || "(none configured)"} not in the data (columns: ${[...names].filter((n) => !n.startsWith("_sluice_")).join(", ")}); nothing was published`,
+    );
+  }
+  const partitions = target.partition_by ?? [];
+  if (target.mode === "delete_insert") {
+    const absent = partitions.filter((p) => !names.has(p));
+    if (partitions.length === 0 || absent.length > 0) {
+      throw new SluiceError(
+        "KEY_VIOLATION",
+        `table ${table}: mode delete_insert needs partition_by columns present in the data${absent.length ? ` (missing: ${absent.join(", ")})` : ""}`,
+      );
+    }
+  }
+  if (keys.length > 0) {
+    const nullRows = await queryRows(
+      engine,
+      `SELECT count(*) AS n, min(_sluice_source_file) AS file FROM ${source} WHERE ${keys.map((k) => `${quoteIdent(k)} IS NULL`).join(" OR ")}`,
+    );
+    const n = Number(nullRows[0]?.n ?? 0);
+    if (n > 0) {
+      throw new SluiceError(
+        "KEY_VIOLATION",
+        `table ${table}: ${n} row${n === 1 ? " has" : "s have"} a NULL key (${keys.join(", ")}), e.g. in ${String(nullRows[0]?.file)}; nothing was published`,
+      );
+    }
+  }
+  // A cheap exact test first (a bitmap for one integer key); the keys are listed only when some repeat.
+  if (
+    keys.length > 0 &&
+    (target.mode === "merge" || target.mode === "scd2") &&
+    (await keysRepeat(engine, relation, keys, columns))
+  ) {
+    const keyList = keys.map(quoteIdent).join(", ");
+    const dupes = await queryRows(
+      engine,
+      `SELECT ${keys.map((k) => `CAST(${quoteIdent(k)} AS VARCHAR) AS ${quoteIdent(k)}`).join(", ")}, count(*) AS n FROM ${source} GROUP BY ${keyList} HAVING count(*) > 1 ORDER BY n DESC LIMIT 5`,
+    );
+    if (dupes.length > 0) {
+      const total = await queryNumber(
+        engine,
+        `SELECT count(*) FROM (SELECT 1 FROM ${source} GROUP BY ${keyList} HAVING count(*) > 1)`,
+      );
+      const shown = dupes
+        .map((d) => `${keys.map((k) => `${k}=${String(d[k])}`).join(",")} (${d.n} rows)`)
+        .join("; ");
+      throw new SluiceError(
+        "KEY_VIOLATION",
+        `table ${table}: ${total} key${total === 1 ? "" : "s"} appear more than once in the batch for mode ${target.mode}: ${shown}; add dedupe: { keys: [${keys.join(", ")}] } to the pipeline or fix the source; nothing was published`,
+      );
+    }
+  }
 }

@@ -1,0 +1,46 @@
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { addFile, makeProject, type RunJson, sluice } from "../support/cli.js";
+
+const project = `warehouse: duckdb:warehouse.duckdb
+landing: landing
+lake: lake
+pipelines:
+  ev:
+    source: { path: "in/*.csv" }
+    target: { table: ev, mode: merge, keys: [id], lake: { table: ev } }
+`;
+
+const rows = async (dir: string, table: string) =>
+  (await sluice(["query", `select id, v from ${table} order by all`, "--json"], dir)).json();
+
+describe("a batch the warehouse refuses for its keys, beside a lake target", () => {
+  it("is refused before the lake commit, so retries never write its rows to the lake", async () => {
+    const dir = makeProject(project);
+    for (const [name, content, message] of [
+      ["nulls.csv", "id,v\n1,a\n,n1\n", "1 row has a NULL key (id)"],
+      ["twice.csv", "id,v\n2,a\n2,b\n", "1 key appear more than once in the batch for mode merge"],
+    ] as const) {
+      addFile(dir, `landing/in/${name}`, content);
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const r = await sluice(["run", "--json"], dir);
+        expect(r.code).toBe(1);
+        expect(r.json<RunJson>().runs[0]?.files[0]?.error).toContain(message);
+        expect(existsSync(join(dir, "lake/ev/_delta_log"))).toBe(false);
+      }
+      rmSync(join(dir, `landing/in/${name}`));
+    }
+    addFile(dir, "landing/in/good.csv", "id,v\n1,a\n2,b\n");
+    expect((await sluice(["run"], dir)).code).toBe(0);
+    addFile(dir, "landing/in/more.csv", "id,v\n2,c\n3,d\n");
+    expect((await sluice(["run"], dir)).code).toBe(0);
+    const expected = [
+      { id: 1, v: "a" },
+      { id: 2, v: "c" },
+      { id: 3, v: "d" },
+    ];
+    expect(await rows(dir, "ev")).toEqual(expected);
+    expect(await rows(dir, "lake.ev")).toEqual(expected);
+  });
+});
