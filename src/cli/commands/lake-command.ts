@@ -185,7 +185,7 @@ function snake(value: Readonly<Record<string, unknown>>): Record<string, unknown
 
 /**
  * Parses `col op literal [AND ...]` (ops = != <> < <= > >=, IS [NOT] NULL; literals: numbers,
- * 'strings', true/false) into predicates.
+ * 'strings', true/false; a column name may be double-quoted) into predicates.
  *
  * @example
  * parseWhere("order_year = 2025 AND region = 'eu'");
@@ -211,22 +211,29 @@ export function parseWhere(sql: string): ColumnPredicate[] {
   parts.push(current);
   return parts.map((raw) => {
     const text = raw.trim();
-    const isNull = /^"?([A-Za-z_][A-Za-z0-9_]*)"?\s+is\s+(not\s+)?null$/i.exec(text);
-    if (isNull) return { column: isNull[1]!, op: isNull[2] ? "is not null" : "is null" };
-    const m = /^"?([A-Za-z_][A-Za-z0-9_]*)"?\s*(=|!=|<>|<=|>=|<|>)\s*(.+)$/.exec(text);
+    const isNull = new RegExp(`^${COLUMN}\\s+is\\s+(not\\s+)?null$`, "i").exec(text);
+    if (isNull) return { column: columnName(isNull), op: isNull[3] ? "is not null" : "is null" };
+    const m = new RegExp(`^${COLUMN}\\s*(=|!=|<>|<=|>=|<|>)\\s*(.+)$`).exec(text);
     if (!m) {
       throw new SluiceError(
         "USAGE",
         `--where: cannot read "${text}"; use <partition column> <op> <value> joined by AND (op: = != < <= > >=, IS [NOT] NULL)`,
       );
     }
-    const op = (m[2] === "<>" ? "!=" : m[2]) as ColumnPredicate["op"];
-    const literal = m[3]!.trim();
+    const op = (m[3] === "<>" ? "!=" : m[3]) as ColumnPredicate["op"];
+    const literal = m[4]!.trim();
     let value: string | number | boolean;
     if (/^'(?:[^']|'')*'$/.test(literal)) value = literal.slice(1, -1).replaceAll("''", "'");
     else if (/^-?\d+(\.\d+)?$/.test(literal)) value = Number(literal);
     else if (/^(true|false)$/i.test(literal)) value = literal.toLowerCase() === "true";
     else throw new SluiceError("USAGE", `--where: ${literal} is not a number, 'string', true or false`);
-    return { column: m[1]!, op, value };
+    return { column: columnName(m), op, value };
   });
+}
+
+/** A partition column: a plain name, or a double-quoted one (`"Region Name"`, `""` for a quote). */
+const COLUMN = `(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_]*))`;
+
+function columnName(match: RegExpExecArray): string {
+  return match[1] !== undefined ? match[1].replaceAll('""', '"') : match[2]!;
 }
