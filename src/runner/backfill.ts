@@ -2,6 +2,7 @@ import { isFileSource } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
+import { assertKnownPipelines } from "./known-pipelines.js";
 import { runWithRetries } from "./pipeline-retries.js";
 import type { ProjectContext } from "./project-context.js";
 import type { RunReport } from "./run-report.js";
@@ -33,13 +34,8 @@ export async function backfill(
   name: string,
   options: BackfillOptions,
 ): Promise<RunReport[]> {
-  const pipeline = ctx.project.config.pipelines[name];
-  if (!pipeline) {
-    throw new SluiceError(
-      "PIPELINE_UNKNOWN",
-      `unknown pipeline ${name} (defined: ${Object.keys(ctx.project.config.pipelines).join(", ")})`,
-    );
-  }
+  assertKnownPipelines(ctx.project.config.pipelines, [name]);
+  const pipeline = ctx.project.config.pipelines[name]!;
   if (!isFileSource(pipeline.source)) {
     throw new SluiceError(
       "USAGE",

@@ -21,8 +21,17 @@ describe("an unknown pipeline name", () => {
 
   it("does not take a name inherited by every object for a pipeline", async () => {
     const dir = makeProject(project);
-    const r = await sluice(["run", "constructor"], dir);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("unknown pipeline constructor (defined: orders)");
+    for (const args of [
+      ["run", "constructor"],
+      ["quarantine", "constructor"],
+      ["backfill", "constructor", "--from", "2026-01-01", "--to", "2026-01-02"],
+    ]) {
+      const r = await sluice(args, dir);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toContain("unknown pipeline constructor (defined: orders)");
+    }
+    const runs = await sluice(["runs", "--pipeline", "constructor"], dir);
+    expect(runs.code).toBe(2);
+    expect(runs.stderr).toContain("unknown pipeline constructor: not in sluice.yaml and no runs recorded");
   });
 });

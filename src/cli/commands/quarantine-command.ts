@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { SluiceError } from "../../errors.js";
 import { quoteLiteral } from "../../plan/sql-text.js";
+import { assertKnownPipelines } from "../../runner/known-pipelines.js";
 import { type GlobalOptions, openProject, readCatalog } from "../command-context.js";
 import { createOutput, table } from "../output.js";
 
@@ -16,9 +16,7 @@ export function registerQuarantineCommand(program: Command): void {
     .action(async (pipeline: string, opts: { run?: string; limit: string; json: boolean }, cmd: Command) => {
       const output = createOutput(opts.json);
       const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
-      if (!ctx.project.config.pipelines[pipeline]) {
-        throw new SluiceError("PIPELINE_UNKNOWN", `unknown pipeline ${pipeline}`);
-      }
+      assertKnownPipelines(ctx.project.config.pipelines, [pipeline]);
       const where = `pipeline = ${quoteLiteral(pipeline)}${opts.run ? ` AND run_id = ${quoteLiteral(opts.run)}` : ""}`;
       const rows = await readCatalog(ctx, (warehouse) =>
         warehouse.query(

@@ -36,7 +36,11 @@ export function registerRunsCommand(program: Command): void {
         const reports = rows.map((r) => JSON.parse(String(r.report)) as Record<string, unknown>);
         if (runId && reports.length === 0) throw new SluiceError("RUN_NOT_FOUND", `run ${runId}: not found`);
         // A pipeline since removed from sluice.yaml still shows its runs; a name known to neither is a typo.
-        if (opts.pipeline && reports.length === 0 && !ctx.project.config.pipelines[opts.pipeline]) {
+        if (
+          opts.pipeline &&
+          reports.length === 0 &&
+          !Object.hasOwn(ctx.project.config.pipelines, opts.pipeline)
+        ) {
           throw new SluiceError(
             "PIPELINE_UNKNOWN",
             `unknown pipeline ${opts.pipeline}: not in sluice.yaml and no runs recorded`,
