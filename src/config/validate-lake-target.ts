@@ -2,8 +2,8 @@ import type { ConfigProblem } from "./load-config.js";
 import type { PipelineConfig } from "./schema.js";
 
 /**
- * Config checks of a pipeline's lake target that need no data: modes the format supports, merge keys,
- * duplicate partition columns. Partition columns that are neither declared nor derived may still come
+ * Config checks of a pipeline's lake target that need no data: the table is one folder name, modes the
+ * format supports, merge keys, duplicate partition columns. Partition columns that are neither declared nor derived may still come
  * from the file (inferred columns), so they are checked when a run publishes. Pure.
  *
  * @example
@@ -14,6 +14,8 @@ export function lakeTargetProblems(pipeline: PipelineConfig, at: string): Config
   if (!lake) return [];
   const problems: ConfigProblem[] = [];
   const path = `${at}.target.lake`;
+  const tableProblem = lakeTableNameProblem(lake.table);
+  if (tableProblem) problems.push({ path: `${path}.table`, message: tableProblem });
   const mode = lake.mode ?? inheritedMode(pipeline.target.mode);
   if (lake.format === "parquet" && mode !== "append" && mode !== "overwrite") {
     problems.push({
@@ -45,4 +47,15 @@ function inheritedMode(mode: PipelineConfig["target"]["mode"]): string {
       : mode === "merge"
         ? "merge"
         : "append";
+}
+
+/** A lake table is one folder directly under the lake root: no path separators, not `.`/`..`, not hidden. */
+function lakeTableNameProblem(table: string): string | undefined {
+  if (/[/\\]/.test(table) || table === "." || table === "..") {
+    return `"${table}" is not a folder name: a lake table is one folder directly under the lake root (no / or \\, not . or ..)`;
+  }
+  if (table.startsWith(".")) {
+    return `"${table}" starts with a dot: such folders are hidden and the lake keeps its own work in .sluice-tmp`;
+  }
+  return undefined;
 }

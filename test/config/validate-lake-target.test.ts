@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { parseProjectText } from "../../src/config/load-config.js";
+import { lakeTargetProblems } from "../../src/config/validate-lake-target.js";
+
+function problemsFor(table: string) {
+  const config = parseProjectText(
+    `pipelines:\n  p:\n    source: { path: "in/*.csv" }\n    target: { lake: { table: ${JSON.stringify(table)} } }\n`,
+    "sluice.yaml",
+    {},
+  );
+  return lakeTargetProblems(config.pipelines.p!, "pipelines.p");
+}
+
+describe("lake target table names", () => {
+  it("accept one folder name under the lake root", () => {
+    for (const table of ["orders", "My-Events", "_raw", "ünï", "a.b"]) expect(problemsFor(table)).toEqual([]);
+  });
+
+  it("refuse paths, . and .., and hidden folders, naming the key", () => {
+    for (const table of ["../escape", "a/b", "a\\b", ".", "..", ".sluice-tmp"]) {
+      const problems = problemsFor(table);
+      expect(problems, table).toHaveLength(1);
+      expect(problems[0]?.path).toBe("pipelines.p.target.lake.table");
+      expect(problems[0]?.message).toContain(`"${table}"`);
+    }
+  });
+});
