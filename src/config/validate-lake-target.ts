@@ -59,3 +59,28 @@ function lakeTableNameProblem(table: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Pipelines that write the same lake table must agree on its format: a folder holding both a Delta log
+ * and Parquet manifests is read as Delta, and the Parquet pipeline's rows are not seen. Pure.
+ *
+ * @example
+ * lakeFormatProblems(config.pipelines); // [] when every table has one format
+ */
+export function lakeFormatProblems(pipelines: Readonly<Record<string, PipelineConfig>>): ConfigProblem[] {
+  const first = new Map<string, { pipeline: string; format: string }>();
+  const problems: ConfigProblem[] = [];
+  for (const [name, pipeline] of Object.entries(pipelines)) {
+    const lake = pipeline.target.lake;
+    if (!lake) continue;
+    const seen = first.get(lake.table);
+    if (!seen) first.set(lake.table, { pipeline: name, format: lake.format });
+    else if (seen.format !== lake.format) {
+      problems.push({
+        path: `pipelines.${name}.target.lake.format`,
+        message: `lake table ${lake.table} is ${lake.format} here but ${seen.format} in pipeline ${seen.pipeline}; pipelines writing one lake table must use one format`,
+      });
+    }
+  }
+  return problems;
+}

@@ -10,7 +10,7 @@ import { quoteLiteral } from "../plan/sql-text.js";
 import type { ConfigProblem } from "./load-config.js";
 import type { PipelineConfig, ProjectConfig } from "./schema.js";
 import { unsupportedFeatures } from "./unsupported-features.js";
-import { lakeTargetProblems } from "./validate-lake-target.js";
+import { lakeFormatProblems, lakeTargetProblems } from "./validate-lake-target.js";
 
 /**
  * Checks what the schema alone cannot: SQL expressions parse, declared types exist, pipeline references
@@ -169,6 +169,7 @@ export async function validateProject(
       problems.push(...lakeTargetProblems(pipeline, at));
     }
     problems.push(...graphProblems(config.pipelines));
+    problems.push(...lakeFormatProblems(config.pipelines));
   } finally {
     engine?.con.closeSync();
     engine?.instance.closeSync();

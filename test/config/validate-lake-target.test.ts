@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseProjectText } from "../../src/config/load-config.js";
-import { lakeTargetProblems } from "../../src/config/validate-lake-target.js";
+import { lakeFormatProblems, lakeTargetProblems } from "../../src/config/validate-lake-target.js";
 
 function problemsFor(table: string) {
   const config = parseProjectText(
@@ -23,5 +23,38 @@ describe("lake target table names", () => {
       expect(problems[0]?.path).toBe("pipelines.p.target.lake.table");
       expect(problems[0]?.message).toContain(`"${table}"`);
     }
+  });
+});
+
+describe("pipelines sharing a lake table", () => {
+  const pipelines = (formatA: string, formatB: string) =>
+    parseProjectText(
+      `pipelines:
+  a:
+    source: { path: "in/*.csv" }
+    target: { lake: { table: t, format: ${formatA} } }
+  b:
+    source: { path: "in2/*.csv" }
+    target: { lake: { table: t, format: ${formatB} } }
+  c:
+    source: { path: "in3/*.csv" }
+    target: { lake: { table: other, format: parquet } }
+`,
+      "sluice.yaml",
+      {},
+    ).pipelines;
+
+  it("may share it in one format", () => {
+    expect(lakeFormatProblems(pipelines("delta", "delta"))).toEqual([]);
+  });
+
+  it("may not mix Delta and Parquet in one folder", () => {
+    expect(lakeFormatProblems(pipelines("parquet", "delta"))).toEqual([
+      {
+        path: "pipelines.b.target.lake.format",
+        message:
+          "lake table t is delta here but parquet in pipeline a; pipelines writing one lake table must use one format",
+      },
+    ]);
   });
 });
