@@ -220,7 +220,7 @@ export async function checkBatchKeys(
         .join("; ");
       throw new SluiceError(
         "KEY_VIOLATION",
-        `table ${table}: ${total} key${total === 1 ? "" : "s"} appear more than once in the batch for mode ${target.mode}: ${shown}; add dedupe: { keys: [${keys.join(", ")}] } to the pipeline or fix the source; nothing was published`,
+        `table ${table}: ${total} key${total === 1 ? " appears" : "s appear"} more than once in the batch for mode ${target.mode}: ${shown}; add dedupe: { keys: [${keys.join(", ")}] } to the pipeline or fix the source; nothing was published`,
       );
     }
   }

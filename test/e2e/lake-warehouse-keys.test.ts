@@ -20,7 +20,7 @@ describe("a batch the warehouse refuses for its keys, beside a lake target", () 
     const dir = makeProject(project);
     for (const [name, content, message] of [
       ["nulls.csv", "id,v\n1,a\n,n1\n", "1 row has a NULL key (id)"],
-      ["twice.csv", "id,v\n2,a\n2,b\n", "1 key appear more than once in the batch for mode merge"],
+      ["twice.csv", "id,v\n2,a\n2,b\n", "1 key appears more than once in the batch for mode merge"],
     ] as const) {
       addFile(dir, `landing/in/${name}`, content);
       for (let attempt = 0; attempt < 2; attempt++) {
