@@ -8,6 +8,7 @@ import { type ColumnInfo, isNumericType, isStringType, quoteIdent, quoteQualifie
 /** Statistics of one column in one batch. Numbers are null where they do not apply. */
 export interface ColumnProfile {
   readonly nulls: number;
+  /** Exact up to about twice {@link DISTINCT_SAMPLE_SIZE} values; above, an estimate (see {@link DistinctMethod}). */
   readonly distinct: number;
   /** min/max as text (DuckDB's VARCHAR rendering), any orderable type. */
   readonly min: string | null;
@@ -33,12 +34,59 @@ export function profiledColumns(columns: readonly ColumnInfo[]): ColumnInfo[] {
   return columns.filter((c) => !PROFILED_EXCLUDED.test(c.name));
 }
 
+/** Above about twice this many distinct values, a column's distinct count is estimated from a sample of about this many. */
+export const DISTINCT_SAMPLE_SIZE = 8192;
+/** A sample that came out thinner than this (the guess was far too high) is recounted exactly. */
+export const DISTINCT_MIN_SAMPLE = 1024;
+
+/**
+ * How `profileSql` counts a column's distinct values:
+ * - `exact`: `count(DISTINCT)`;
+ * - `sample`: exactly, among the values whose 64-bit hash falls below 2^(64 - bits) (one value in
+ *   2^bits, chosen by value, so every copy of a value is in or out together), times 2^bits: unbiased,
+ *   with a standard error of about 1/sqrt(sampled count) (~1% at the target sample size);
+ * - `sketch`: HyperLogLog (`approx_count_distinct`), when nothing tells how many values to expect.
+ */
+export type DistinctMethod =
+  | { readonly kind: "exact" }
+  | { readonly kind: "sample"; readonly bits: number }
+  | { readonly kind: "sketch" };
+
+/**
+ * The distinct-count method for a column expected to hold about `guess` distinct values (from table
+ * statistics or the last profile; undefined when nothing is known): exact up to twice
+ * {@link DISTINCT_SAMPLE_SIZE}, above it a hash sample of about that size.
+ *
+ * @example
+ * distinctMethod(1_000)     // { kind: "exact" }
+ * distinctMethod(5_000_000) // { kind: "sample", bits: 9 }
+ * distinctMethod(undefined) // { kind: "sketch" }
+ */
+export function distinctMethod(guess: number | undefined): DistinctMethod {
+  if (guess === undefined || !Number.isFinite(guess)) return { kind: "sketch" };
+  if (guess <= 2 * DISTINCT_SAMPLE_SIZE) return { kind: "exact" };
+  return { kind: "sample", bits: Math.min(48, Math.floor(Math.log2(guess / DISTINCT_SAMPLE_SIZE))) };
+}
+
+const EXACT: DistinctMethod = { kind: "exact" };
+
+function distinctSql(ref: string, method: DistinctMethod): string {
+  switch (method.kind) {
+    case "exact":
+      return `count(DISTINCT ${ref})`;
+    case "sketch":
+      return `approx_count_distinct(${ref})`;
+    case "sample":
+      return `count(DISTINCT hash(${ref})) FILTER (WHERE ${ref} IS NOT NULL AND hash(${ref}) < ${2n ** BigInt(64 - method.bits)}::UBIGINT)`;
+  }
+}
+
 /**
  * One aggregate query over `table` returning a single row with one STRUCT column per profiled
  * column (named `p0`, `p1`, ... in the order of {@link profiledColumns}) plus `rows`.
- * `distinct` is exact (`count(DISTINCT)`) unless `approxDistinct` (HyperLogLog, much cheaper
- * on wide, large batches). `maskedColumns` get no min/max, so profiles (kept in run history)
- * never hold a masked column's values.
+ * `distinct` gives each profiled column's {@link DistinctMethod} (default: exact; a sampled column's
+ * `distinct` field holds the sampled count, which {@link readProfile} scales). `maskedColumns` get no
+ * min/max, so profiles (kept in run history) never hold a masked column's values.
  *
  * @example
  * const sql = profileSql("stage", columns);
@@ -47,18 +95,17 @@ export function profiledColumns(columns: readonly ColumnInfo[]): ColumnInfo[] {
 export function profileSql(
   table: string,
   columns: readonly ColumnInfo[],
-  options: { readonly approxDistinct?: boolean; readonly maskedColumns?: readonly string[] } = {},
+  options: { readonly distinct?: readonly DistinctMethod[]; readonly maskedColumns?: readonly string[] } = {},
 ): string {
   const masked = new Set(options.maskedColumns ?? []);
   const items = profiledColumns(columns).map((c, i) => {
     const ref = quoteIdent(c.name);
-    const distinct = options.approxDistinct ? `approx_count_distinct(${ref})` : `count(DISTINCT ${ref})`;
     const orderable = !UNORDERED.test(c.type.trim()) && !masked.has(c.name);
     const numeric = isNumericType(c.type);
     const text = isStringType(c.type);
     const fields = [
       `'nulls': count(*) - count(${ref})`,
-      `'distinct': ${distinct}`,
+      `'distinct': ${distinctSql(ref, options.distinct?.[i] ?? EXACT)}`,
       `'min': ${orderable ? `CAST(min(${ref}) AS VARCHAR)` : "CAST(NULL AS VARCHAR)"}`,
       `'max': ${orderable ? `CAST(max(${ref}) AS VARCHAR)` : "CAST(NULL AS VARCHAR)"}`,
       `'mean': ${numeric ? `avg(CAST(${ref} AS DOUBLE))` : "CAST(NULL AS DOUBLE)"}`,
@@ -69,6 +116,45 @@ export function profileSql(
     return `{${fields.join(", ")}} AS "p${i}"`;
   });
   return `SELECT count(*) AS "rows"${items.map((s) => `, ${s}`).join("")} FROM ${quoteQualified(table)}`;
+}
+
+/**
+ * The profiled columns whose hash sample came out thinner than {@link DISTINCT_MIN_SAMPLE} in the row
+ * of {@link profileSql}: their estimate would be rough, so they are recounted with {@link exactDistinctSql}.
+ */
+export function thinDistinctSamples(
+  columns: readonly ColumnInfo[],
+  row: Readonly<Record<string, unknown>>,
+  distinct: readonly DistinctMethod[],
+): string[] {
+  return profiledColumns(columns).flatMap((c, i) => {
+    if (distinct[i]?.kind !== "sample") return [];
+    const sampled = num(((row[`p${i}`] ?? {}) as Record<string, unknown>).distinct) ?? 0;
+    return sampled < DISTINCT_MIN_SAMPLE ? [c.name] : [];
+  });
+}
+
+/**
+ * Exact distinct counts of `names` over `table`, one column `d0`, `d1`, ... per name.
+ *
+ * @example
+ * exactDistinctSql("stage", ["status"]) // SELECT count(DISTINCT "status") AS "d0" FROM "stage"
+ */
+export function exactDistinctSql(table: string, names: readonly string[]): string {
+  const items = names.map((n, i) => `count(DISTINCT ${quoteIdent(n)}) AS "d${i}"`);
+  return `SELECT ${items.join(", ")} FROM ${quoteQualified(table)}`;
+}
+
+/**
+ * Distinct-count guesses from a DuckDB `stats()` rendering per column (its "Approx Unique" figure),
+ * undefined where it has none. Guesses only choose how to count (see {@link distinctMethod}).
+ *
+ * @example
+ * statsDistinctGuess("[Has Null: false][Approx Unique: 170210]") // 170210
+ */
+export function statsDistinctGuess(stats: unknown): number | undefined {
+  const match = typeof stats === "string" ? /Approx Unique: (\d+)/.exec(stats) : null;
+  return match ? Number(match[1]) : undefined;
 }
 
 function num(value: unknown): number | null {
@@ -82,18 +168,25 @@ function str(value: unknown): string | null {
 }
 
 /**
- * Reads the one row returned by {@link profileSql} (as from `getRowObjectsJson()`).
+ * Reads the one row returned by {@link profileSql} (as from `getRowObjectsJson()`), given the same
+ * distinct methods (sampled counts are scaled up to estimates).
  *
  * @example
  * readProfile([{ name: "amount", type: "DOUBLE" }], { rows: "3", p0: { nulls: "0", distinct: "3", ... } })
  */
-export function readProfile(columns: readonly ColumnInfo[], row: Readonly<Record<string, unknown>>): Profile {
+export function readProfile(
+  columns: readonly ColumnInfo[],
+  row: Readonly<Record<string, unknown>>,
+  distinct: readonly DistinctMethod[] = [],
+): Profile {
   const out: Record<string, ColumnProfile> = {};
   profiledColumns(columns).forEach((c, i) => {
     const p = (row[`p${i}`] ?? {}) as Record<string, unknown>;
+    const method = distinct[i];
+    const scale = method?.kind === "sample" ? 2 ** method.bits : 1;
     out[c.name] = {
       nulls: num(p.nulls) ?? 0,
-      distinct: num(p.distinct) ?? 0,
+      distinct: (num(p.distinct) ?? 0) * scale,
       min: str(p.min),
       max: str(p.max),
       mean: num(p.mean),

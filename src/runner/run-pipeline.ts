@@ -366,7 +366,11 @@ export async function runFilePipeline(
     if (profileAfterCommit) {
       // The rows are committed: a profile that cannot be computed or stored is a warning, not a failure.
       try {
-        await profileRows(await publishedRowsSql(con, profileAfterCommit));
+        await profileRows(
+          await publishedRowsSql(con, profileAfterCommit),
+          undefined,
+          profileAfterCommit.table,
+        );
         await warehouse.updateRunReport(runId, { ...report });
       } catch (error) {
         logger.warn({ err: asSluiceError(error, "INTERNAL").message }, "profile not recorded");
@@ -537,7 +541,7 @@ export async function runFilePipeline(
   }
 
   /** Profiles rows about to be published (or just written) and logs what deviates from the last runs. */
-  async function profileRows(rowsSql: string, history?: readonly RunProfile[]) {
+  async function profileRows(rowsSql: string, history?: readonly RunProfile[], statsTable?: string) {
     const profiledAt = performance.now();
     const { profile, anomalies } = await profileRun(
       con,
@@ -547,6 +551,7 @@ export async function runFilePipeline(
       rowsSql,
       `sluice_profile_${report.sequence}`,
       history,
+      statsTable,
     );
     report.profile = profile;
     report.anomalies = anomalies.map((a) => a.message);

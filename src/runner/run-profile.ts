@@ -3,8 +3,19 @@ import type { PipelineConfig } from "../config/schema.js";
 import { describeColumns, queryRows } from "../engine/duckdb-query.js";
 import { type Anomaly, detectAnomalies, HISTORY_WINDOW } from "../plan/anomalies.js";
 import { maskedColumnNames } from "../plan/masking.js";
-import { type Profile, profileSql, readProfile } from "../plan/profile.js";
-import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import {
+  type DistinctMethod,
+  distinctMethod,
+  exactDistinctSql,
+  type Profile,
+  profiledColumns,
+  profileSql,
+  readProfile,
+  statsDistinctGuess,
+  thinDistinctSamples,
+} from "../plan/profile.js";
+import type { ColumnInfo } from "../plan/sql-text.js";
+import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 
 /** A run's profile as stored in its report: the table it describes and the per-column statistics. */
@@ -13,9 +24,12 @@ export interface RunProfile extends Profile {
 }
 
 /**
- * Profiles the rows a run is about to publish (one aggregate pass; distinct counts are HyperLogLog
- * estimates) and compares it with the last runs of the pipeline (`history`, read from the warehouse
- * when not given: give it when the warehouse is busy publishing).
+ * Profiles the rows a run is about to publish (or has just written) in one aggregate pass and compares
+ * it with the last runs of the pipeline (`history`, read from the warehouse when not given: give it
+ * when the warehouse is busy publishing). How each column's distinct values are counted follows a
+ * guess of how many there are (see `distinctMethod`): the storage statistics of `statsTable` when the
+ * rows are (a subset of) a DuckDB table, else the column's last profile; a hash sample that came out
+ * too thin is recounted exactly in a second pass.
  *
  * @example
  * const { profile, anomalies } = await profileRun(con, warehouse, "orders", pipeline, rowsSql, "f_rows");
@@ -28,29 +42,66 @@ export async function profileRun(
   rowsSql: string,
   viewName: string,
   history?: readonly RunProfile[],
+  statsTable?: string,
 ): Promise<{ profile: RunProfile; anomalies: Anomaly[] }> {
   await con.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(viewName)} AS ${rowsSql}`);
   try {
     const columns = await describeColumns(con, quoteIdent(viewName));
-    const row = (
-      await queryRows(
-        con,
-        profileSql(viewName, columns, {
-          approxDistinct: true,
-          maskedColumns: maskedColumnNames(pipeline.columns),
-        }),
-      )
-    )[0];
+    const past = history ?? (await profileHistory(warehouse, pipelineName, HISTORY_WINDOW));
+    const guesses = statsTable
+      ? await storageDistinctGuesses(con, statsTable, columns)
+      : new Map<string, number>();
+    const last = past.at(-1);
+    const distinct: DistinctMethod[] = profiledColumns(columns).map((c) =>
+      distinctMethod(guesses.get(c.name) ?? last?.columns[c.name]?.distinct),
+    );
+    const row =
+      (
+        await queryRows(
+          con,
+          profileSql(viewName, columns, { distinct, maskedColumns: maskedColumnNames(pipeline.columns) }),
+        )
+      )[0] ?? {};
+    const recount = thinDistinctSamples(columns, row, distinct);
+    if (recount.length > 0) {
+      const exact = (await queryRows(con, exactDistinctSql(viewName, recount)))[0] ?? {};
+      const index = new Map(profiledColumns(columns).map((c, i) => [c.name, i]));
+      recount.forEach((name, i) => {
+        const at = index.get(name)!;
+        distinct[at] = { kind: "exact" };
+        row[`p${at}`] = { ...(row[`p${at}`] as Record<string, unknown>), distinct: exact[`d${i}`] };
+      });
+    }
     const profile: RunProfile = {
       table: pipeline.target.table ?? pipeline.target.lake?.table ?? pipelineName,
-      ...readProfile(columns, row ?? {}),
+      ...readProfile(columns, row, distinct),
     };
-    const past = history ?? (await profileHistory(warehouse, pipelineName, HISTORY_WINDOW));
     const anomalies = detectAnomalies(profile, past, pipeline.anomalies?.z_score ?? 3);
     return { profile, anomalies };
   } finally {
     await con.run(`DROP VIEW IF EXISTS ${quoteIdent(viewName)}`);
   }
+}
+
+/**
+ * Distinct-count guesses from a DuckDB table's storage statistics (free: no scan), by column name; a
+ * column without a figure is left out.
+ */
+async function storageDistinctGuesses(
+  con: DuckDBConnection,
+  table: string,
+  columns: readonly ColumnInfo[],
+): Promise<Map<string, number>> {
+  const profiled = profiledColumns(columns);
+  if (profiled.length === 0) return new Map();
+  const sql = `SELECT ${profiled.map((c, i) => `stats(${quoteIdent(c.name)}) AS "s${i}"`).join(", ")} FROM ${quoteQualified(table)} LIMIT 1`;
+  const row = (await queryRows(con, sql))[0] ?? {};
+  return new Map(
+    profiled.flatMap((c, i) => {
+      const guess = statsDistinctGuess(row[`s${i}`]);
+      return guess === undefined ? [] : [[c.name, guess] as const];
+    }),
+  );
 }
 
 /** Profiles of the pipeline's last successful runs, oldest first. */

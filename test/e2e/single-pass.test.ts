@@ -104,6 +104,49 @@ describe("single-pass publish", () => {
     expect(later.profile?.columns.id).toMatchObject({ nulls: 0, min: "15", max: "17" });
   });
 
+  it("profiles distinct values exactly when few and within a few percent when many, staged or not", async () => {
+    const many = (from: number, n: number) =>
+      Array.from(
+        { length: n },
+        (_, i) => `${from + i},kind${(from + i) % 3},cust${((from + i) * 7919) % 30000}`,
+      );
+    const dir = makeProject(
+      pipelineYaml(`plain:
+  source: { path: "in/plain/*.csv" }
+  target: { table: plain, mode: append }
+checked:
+  source: { path: "in/checked/*.csv" }
+  checks: [{ rule: not_null, columns: [id] }]
+  target: { table: checked, mode: append }`),
+      {
+        "landing/in/plain/a.csv": ["id,kind,customer", ...many(0, 40000), ""].join("\n"),
+        "landing/in/checked/a.csv": ["id,kind,customer", ...many(0, 40000), ""].join("\n"),
+      },
+    );
+    type Distinct = { columns: Record<string, { distinct: number }> };
+    const near = (estimate: number, exact: number) =>
+      expect(Math.abs(estimate - exact) / exact).toBeLessThan(0.05);
+    const first = (await sluice(["run", "--json"], dir)).json<{ runs: (FullRun & { profile: Distinct })[] }>()
+      .runs;
+    for (const run of first) {
+      expect(run.status).toBe("succeeded");
+      expect(run.profile.columns.kind?.distinct).toBe(3);
+      near(run.profile.columns.id!.distinct, 40000);
+      near(run.profile.columns.customer!.distinct, 30000);
+    }
+    // Later runs: the single pass counts by the table's statistics, the staged run by the last profile.
+    addFile(dir, "landing/in/plain/b.csv", ["id,kind,customer", ...many(40000, 40000), ""].join("\n"));
+    addFile(dir, "landing/in/checked/b.csv", ["id,kind,customer", ...many(40000, 40000), ""].join("\n"));
+    const later = (await sluice(["run", "--json"], dir)).json<{ runs: (FullRun & { profile: Distinct })[] }>()
+      .runs;
+    for (const run of later) {
+      expect(run.profile.rows).toBe(40000);
+      expect(run.profile.columns.kind?.distinct).toBe(3);
+      near(run.profile.columns.id!.distinct, 40000);
+      near(run.profile.columns.customer!.distinct, 30000);
+    }
+  });
+
   it("undoes the single pass when malformed rows exceed max_failure_rate: nothing published", async () => {
     const dir = makeProject(
       pipelineYaml(`events:

@@ -2,7 +2,14 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { compileDedupe } from "../../src/plan/dedupe.js";
 import { compileMaskedSelect, maskExpression } from "../../src/plan/masking.js";
-import { profileSql, readProfile } from "../../src/plan/profile.js";
+import {
+  type DistinctMethod,
+  distinctMethod,
+  profileSql,
+  readProfile,
+  statsDistinctGuess,
+  thinDistinctSamples,
+} from "../../src/plan/profile.js";
 import { quoteLiteral } from "../../src/plan/sql-text.js";
 import { openStageDb, type StageDb } from "./stage-db.js";
 
@@ -189,7 +196,7 @@ describe("profile on DuckDB", () => {
     const profile = readProfile(columns, (await rows(profileSql(t, columns)))[0]!);
     const masked = readProfile(
       columns,
-      (await rows(profileSql(t, columns, { maskedColumns: ["name"], approxDistinct: true })))[0]!,
+      (await rows(profileSql(t, columns, { maskedColumns: ["name"], distinct: [{ kind: "sketch" }] })))[0]!,
     );
     expect(masked.columns.name).toMatchObject({
       nulls: 1,
@@ -233,5 +240,37 @@ describe("profile on DuckDB", () => {
         },
       },
     });
+  });
+
+  test("distinct counts: exact for few values, a hash sample within a few percent for many", async () => {
+    // 200,000 rows: a unique id, 50,000 customers, 7 statuses, a column half NULL with 30,000 values.
+    const t = "profile_many";
+    await db.run(
+      `CREATE TABLE ${t} AS SELECT i AS id, 'cust_' || (i * 7919 % 50000) AS customer, ['A','B','C','D','E','F','G'][i % 7 + 1] AS status, CASE WHEN i % 2 = 0 THEN i % 60000 END AS half FROM range(200000) r(i)`,
+    );
+    const columns = await describeTable(t);
+    const stats = (
+      await rows(
+        `SELECT ${columns.map((c) => `stats("${c.name}") AS "${c.name}"`).join(", ")} FROM ${t} LIMIT 1`,
+      )
+    )[0]!;
+    const distinct: DistinctMethod[] = columns.map((c) => distinctMethod(statsDistinctGuess(stats[c.name])));
+    // DuckDB's storage statistics give the guesses that choose the method.
+    expect(distinct.map((m) => m.kind)).toEqual(["sample", "sample", "exact", "sample"]);
+    const row = (await rows(profileSql(t, columns, { distinct })))[0]!;
+    expect(thinDistinctSamples(columns, row, distinct)).toEqual([]);
+    const profile = readProfile(columns, row, distinct);
+    const within = (estimate: number | undefined, exact: number) =>
+      expect(Math.abs(estimate! - exact) / exact).toBeLessThan(0.05);
+    within(profile.columns.id?.distinct, 200000);
+    within(profile.columns.customer?.distinct, 50000);
+    within(profile.columns.half?.distinct, 30000);
+    expect(profile.columns.status?.distinct).toBe(7);
+    expect(profile.columns.half?.nulls).toBe(100000);
+
+    // A guess far too high leaves a thin sample: flagged for an exact recount.
+    const tooHigh: DistinctMethod[] = columns.map(() => ({ kind: "sample", bits: 12 }));
+    const thin = (await rows(profileSql(t, columns, { distinct: tooHigh })))[0]!;
+    expect(thinDistinctSamples(columns, thin, tooHigh)).toEqual(["id", "customer", "status", "half"]);
   });
 });
