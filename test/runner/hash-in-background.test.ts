@@ -12,6 +12,7 @@ import {
 import { getPriority, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { acquireFile, BACKGROUND_HASH_MIN_BYTES } from "../../src/runner/acquire-file.js";
 import { hashStream } from "../../src/runner/hash-file.js";
 import { hashInBackground } from "../../src/runner/hash-in-background.js";
 import { localStorage } from "../../src/storage/local-storage.js";
@@ -136,5 +137,29 @@ describe("hashInBackground", () => {
     expect(output.trim()).toBe("ERR_HASH_RELEASED");
     // Hashing the 4 GiB whole takes many seconds; the process ends soon after the release.
     expect(performance.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe("acquireFile: local files", () => {
+  it("a big file is hashed in the background and can be released", async () => {
+    const content = Buffer.alloc(BACKGROUND_HASH_MIN_BYTES + 5, "a,b\n");
+    writeFileSync(join(dir, "big.csv"), content);
+    const entry = { path: "big.csv", size: content.length, mtimeMs: 0 };
+    const acquired = await acquireFile(localStorage(dir), entry, join(dir, "work"), 0, "csv");
+    expect(acquired.localPath).toBe(join(dir, "big.csv"));
+    expect(acquired.release).toBeTypeOf("function");
+    expect(await acquired.digest).toEqual({ sha256: sha(content), bytes: content.length });
+    await acquired.release?.();
+  });
+
+  it("a missing file fails at once with the error of a small one", async () => {
+    const landing = localStorage(dir);
+    const fails = (size: number) =>
+      acquireFile(landing, { path: "gone.csv", size, mtimeMs: 0 }, join(dir, "work"), 0, "csv").catch(
+        (e: unknown) => e,
+      );
+    const small = await fails(10);
+    const big = await fails(BACKGROUND_HASH_MIN_BYTES);
+    expect(big).toMatchObject({ code: "ENOENT", message: (small as Error).message });
   });
 });
