@@ -5,6 +5,13 @@ import type { Storage, StorageEntry } from "../storage/storage.js";
 import { compressionCheck } from "./compression-check.js";
 import { duckdbReadPath } from "./duckdb-read-path.js";
 import { type ContentDigest, hashStream } from "./hash-file.js";
+import { hashInBackground } from "./hash-in-background.js";
+
+/**
+ * From this size on, a local file is hashed in a background thread (`hashInBackground`); a smaller one
+ * on the main thread. Starting a worker thread costs ~20 ms of CPU, about what hashing 32 MiB does.
+ */
+export const BACKGROUND_HASH_MIN_BYTES = 32 << 20;
 
 /** A landing file ready for DuckDB: a local path to read and the content's hash. */
 export interface AcquiredFile {
@@ -20,15 +27,21 @@ export interface AcquiredFile {
   readonly digest: Promise<ContentDigest>;
   /** True when `localPath` is a downloaded copy (removed with the run's work folder). */
   readonly downloaded: boolean;
+  /**
+   * Stops a hash still running in the background and closes the file (the digest then rejects unless it
+   * had settled). Called when the run is over, so that it does not wait for hashes nobody needs.
+   */
+  readonly release?: (() => Promise<void>) | undefined;
 }
 
 /**
  * Makes a landing file readable by DuckDB and hashes it. Local files are read in place and hashed in
- * the background (a missing or unreadable file fails at once); remote ones (S3) are streamed into
- * `workDir` — never held in memory — and hashed on the way, failing with the transient FILE_CHANGED /
- * FILE_VANISHED when the object changes or disappears meanwhile. A file DuckDB reads decompressed
- * (`.gz`, `.zst`; see `compressionCheck`) is checked to be whole in the same read: the digest's
- * `damage` says how it is not.
+ * the background (a missing or unreadable file fails at once) — a big one that needs no compression
+ * check in a thread of its own at background priority, so that DuckDB reading it meanwhile is not slowed
+ * down (see `hashInBackground`); remote ones (S3) are streamed into `workDir` — never held in memory —
+ * and hashed on the way, failing with the transient FILE_CHANGED / FILE_VANISHED when the object changes
+ * or disappears meanwhile. A file DuckDB reads decompressed (`.gz`, `.zst`; see `compressionCheck`) is
+ * checked to be whole in the same read: the digest's `damage` says how it is not.
  *
  * @example
  * const { localPath, digest } = await acquireFile(ctx.landing, entry, workDir, 0, "csv");
@@ -45,6 +58,16 @@ export async function acquireFile(
   const inPlace = landing.localPath(entry.path);
   if (inPlace) {
     // Opened now (a missing or unreadable file fails here), hashed while the run goes on.
+    if (!check && entry.size >= BACKGROUND_HASH_MIN_BYTES) {
+      const hashing = await hashInBackground(inPlace);
+      try {
+        const localPath = await duckdbReadPath(inPlace, join(workDir, `f${index}`));
+        return { localPath, digest: hashing.digest, downloaded: false, release: hashing.release };
+      } catch (error) {
+        await hashing.release();
+        throw error;
+      }
+    }
     const digest = hashStream(await landing.createReadStream(entry.path), check);
     digest.catch(() => undefined);
     const localPath = await duckdbReadPath(inPlace, join(workDir, `f${index}`));

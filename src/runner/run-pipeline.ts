@@ -439,6 +439,8 @@ export async function runFilePipeline(
       );
     throw Object.assign(failure, { report });
   } finally {
+    // Hashes still running are not needed any more (a failed run settles the ones it records first).
+    await Promise.all([...acquiredFiles.values()].map((acquired) => acquired.release?.()));
     await dropWorkTables();
     rmSync(workDir, { recursive: true, force: true });
     await log.close();

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadProject } from "../../src/config/load-config.js";
+import { BACKGROUND_HASH_MIN_BYTES } from "../../src/runner/acquire-file.js";
 import { createProjectContext, type ProjectContext } from "../../src/runner/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { addFile, makeProject, pipelineYaml } from "../support/cli.js";
@@ -123,6 +124,24 @@ describe.each([
     ]);
     expect(await rowCount(dir, "t")).toBe(2);
     expect(existsSync(join(dir, "landing/in/copy.csv"))).toBe(false);
+  });
+});
+
+describe("hashing while reading: a big file", () => {
+  it("is hashed in a background thread while it is read; the ledger has its hash", async () => {
+    const row = (i: number) => `${i},${"x".repeat(1000)}\n`;
+    const rows = Math.ceil(BACKGROUND_HASH_MIN_BYTES / row(0).length) + 1;
+    const text = `id,name\n${Array.from({ length: rows }, (_, i) => row(i)).join("")}`;
+    const dir = makeProject(plain, { "landing/in/big.csv": text });
+    const [report] = await runProject(await context(dir));
+    expect(report!.files.map((f) => [f.status, f.sha256, f.size])).toEqual([
+      ["loaded", sha(text), text.length],
+    ]);
+    expect(await rowCount(dir, "t")).toBe(rows);
+    // The same content again, under another name: hashed (in the background) before it is read.
+    addFile(dir, "landing/in/again.csv", text);
+    const [again] = await runProject(await context(dir));
+    expect(again!.files.map((f) => [f.path, f.status])).toEqual([["in/again.csv", "skipped_duplicate"]]);
   });
 });
 

@@ -1,0 +1,154 @@
+import { open } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { Worker } from "node:worker_threads";
+import { type ContentDigest, hashStream } from "./hash-file.js";
+
+/** A local file's hash, computed in a background thread. */
+export interface BackgroundHash {
+  /**
+   * The content's hash. Rejects with the read error (its `code`, e.g. `EIO`, and message kept as the
+   * system reported them), or with code `ERR_HASH_RELEASED` when `release()` stopped the hash before it
+   * finished. Marked as handled: await it to see a failure.
+   */
+  readonly digest: Promise<ContentDigest>;
+  /**
+   * Stops a hash still running and closes the file; resolves once both are done. The digest then
+   * rejects (`ERR_HASH_RELEASED`) unless it had settled already. Safe to call more than once.
+   */
+  release(): Promise<void>;
+}
+
+/** How much the worker reads at a time: large reads keep the per-call overhead negligible. */
+const CHUNK_BYTES = 4 << 20;
+
+/**
+ * The worker, as source run with `eval`: it works the same from the per-module build and from the
+ * single-file bundle (no worker file to find next to the caller), and is not passed through
+ * `Function.prototype.toString` (the bundler's `keepNames` would inject calls the worker lacks). It loads
+ * Node's modules with `import()`, which works whether the source runs as CommonJS (the default) or as an
+ * ES module (under `--input-type=module`, which workers inherit). It reads the caller's open file
+ * descriptor at explicit positions until EOF and posts the digest, or the read error's `code` and message.
+ */
+const WORKER_SOURCE = `
+Promise.all([
+  import("node:worker_threads"),
+  import("node:fs"),
+  import("node:crypto"),
+  import("node:os"),
+]).then(([{ parentPort, workerData }, { readSync }, { createHash }, { setPriority }]) => {
+  if (workerData.lowerPriority) {
+    try { setPriority(0, 19); } catch {}
+  }
+  const hash = createHash("sha256");
+  const buffer = Buffer.allocUnsafe(workerData.chunkBytes);
+  let bytes = 0;
+  try {
+    for (;;) {
+      const n = readSync(workerData.fd, buffer, 0, buffer.length, bytes);
+      if (n === 0) break;
+      hash.update(n === buffer.length ? buffer : buffer.subarray(0, n));
+      bytes += n;
+    }
+    parentPort.postMessage({ sha256: hash.digest("hex"), bytes });
+  } catch (error) {
+    parentPort.postMessage({
+      error: {
+        message: String(error && error.message),
+        code: error && error.code,
+        errno: error && error.errno,
+        syscall: error && error.syscall,
+      },
+    });
+  }
+});
+`;
+
+type WorkerAnswer =
+  | { sha256: string; bytes: number; error?: undefined }
+  | { error: { message: string; code?: string; errno?: number; syscall?: string } };
+
+/**
+ * SHA-256 of a local file, computed in a worker thread at background priority (on Linux), so that it
+ * takes only CPU time nothing else wants: DuckDB reading the same file meanwhile is not slowed down.
+ * The file is opened here first — a missing or unreadable file fails at once, with the error
+ * `open` gives. Should the worker not start or die, the file is hashed on this thread instead
+ * (`hashStream`): a digest is always produced, or a real read error reported.
+ *
+ * @example
+ * const hashing = await hashInBackground("/srv/landing/in/a.csv");
+ * try { const { sha256, bytes } = await hashing.digest; } finally { await hashing.release(); }
+ */
+export async function hashInBackground(path: string): Promise<BackgroundHash> {
+  const handle = await open(path, "r");
+  let released = false;
+  let worker: Worker | undefined;
+  let stream: Readable | undefined;
+
+  const inWorker = (): Promise<ContentDigest | undefined> =>
+    new Promise((resolve, reject) => {
+      try {
+        worker = new Worker(WORKER_SOURCE, {
+          eval: true,
+          workerData: {
+            fd: handle.fd,
+            chunkBytes: CHUNK_BYTES,
+            // On Linux the nice value belongs to each thread (libuv's setpriority(PRIO_PROCESS, 0) acts on
+            // the calling thread), so the worker lowers only its own. On macOS and Windows the same call
+            // lowers the whole process — DuckDB's threads too — so it is left alone there.
+            lowerPriority: process.platform === "linux",
+          },
+        });
+      } catch {
+        resolve(undefined);
+        return;
+      }
+      let answered = false;
+      worker.on("message", (answer: WorkerAnswer) => {
+        answered = true;
+        if (answer.error) reject(Object.assign(new Error(answer.error.message), answer.error));
+        else resolve({ sha256: answer.sha256, bytes: answer.bytes });
+      });
+      // A worker that fails to start or dies is seen at its exit (without an answer).
+      worker.on("error", () => undefined);
+      worker.on("exit", () => {
+        worker = undefined;
+        if (!answered) resolve(undefined);
+      });
+    });
+
+  const digest = (async (): Promise<ContentDigest> => {
+    try {
+      const done = await inWorker();
+      if (done) return done;
+      if (released) throw releasedError();
+      // The worker could not hash the file: hash it here.
+      stream = handle.createReadStream({ start: 0, highWaterMark: 1 << 20, autoClose: false });
+      return await hashStream(stream);
+    } catch (error) {
+      throw released ? releasedError() : error;
+    } finally {
+      stream = undefined;
+      await handle.close().catch(() => undefined);
+    }
+  })();
+  digest.catch(() => undefined);
+
+  return {
+    digest,
+    async release() {
+      released = true;
+      await worker?.terminate();
+      stream?.destroy();
+      await digest.then(
+        () => undefined,
+        () => undefined,
+      );
+    },
+  };
+}
+
+function releasedError(): Error {
+  return Object.assign(new Error("the file's hash was stopped before it finished"), {
+    code: "ERR_HASH_RELEASED",
+  });
+}
