@@ -44,27 +44,24 @@ export const DISTINCT_MIN_SAMPLE = 1024;
  * - `exact`: `count(DISTINCT)`;
  * - `sample`: exactly, among the values whose 64-bit hash falls below 2^(64 - bits) (one value in
  *   2^bits, chosen by value, so every copy of a value is in or out together), times 2^bits: unbiased,
- *   with a standard error of about 1/sqrt(sampled count) (~1% at the target sample size);
- * - `sketch`: HyperLogLog (`approx_count_distinct`), when nothing tells how many values to expect.
+ *   with a standard error of about 1/sqrt(sampled count) (~1% at the target sample size).
+ * (DuckDB's HyperLogLog `approx_count_distinct` was slower and up to 16% off on the benchmark data —
+ * and counted 4 of 5 distinct values in a 5-row batch.)
  */
-export type DistinctMethod =
-  | { readonly kind: "exact" }
-  | { readonly kind: "sample"; readonly bits: number }
-  | { readonly kind: "sketch" };
+export type DistinctMethod = { readonly kind: "exact" } | { readonly kind: "sample"; readonly bits: number };
 
 /**
  * The distinct-count method for a column expected to hold about `guess` distinct values (from table
- * statistics or the last profile; undefined when nothing is known): exact up to twice
- * {@link DISTINCT_SAMPLE_SIZE}, above it a hash sample of about that size.
+ * statistics, the last profile or the number of rows; undefined when nothing is known): exact up to
+ * twice {@link DISTINCT_SAMPLE_SIZE} (or without a guess), above it a hash sample of about that size.
  *
  * @example
  * distinctMethod(1_000)     // { kind: "exact" }
  * distinctMethod(5_000_000) // { kind: "sample", bits: 9 }
- * distinctMethod(undefined) // { kind: "sketch" }
  */
 export function distinctMethod(guess: number | undefined): DistinctMethod {
-  if (guess === undefined || !Number.isFinite(guess)) return { kind: "sketch" };
-  if (guess <= 2 * DISTINCT_SAMPLE_SIZE) return { kind: "exact" };
+  if (guess === undefined || !Number.isFinite(guess) || guess <= 2 * DISTINCT_SAMPLE_SIZE)
+    return { kind: "exact" };
   return { kind: "sample", bits: Math.min(48, Math.floor(Math.log2(guess / DISTINCT_SAMPLE_SIZE))) };
 }
 
@@ -74,8 +71,6 @@ function distinctSql(ref: string, method: DistinctMethod): string {
   switch (method.kind) {
     case "exact":
       return `count(DISTINCT ${ref})`;
-    case "sketch":
-      return `approx_count_distinct(${ref})`;
     case "sample":
       return `count(DISTINCT hash(${ref})) FILTER (WHERE ${ref} IS NOT NULL AND hash(${ref}) < ${2n ** BigInt(64 - method.bits)}::UBIGINT)`;
   }

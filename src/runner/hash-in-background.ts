@@ -68,17 +68,22 @@ type WorkerAnswer =
   | { error: { message: string; code?: string; errno?: number; syscall?: string } };
 
 /**
- * SHA-256 of a local file, computed in a worker thread at background priority (on Linux), so that it
- * takes only CPU time nothing else wants: DuckDB reading the same file meanwhile is not slowed down.
+ * SHA-256 of a local file, computed in a worker thread; with `background`, at background priority (on
+ * Linux), so that it takes only CPU time nothing else wants: DuckDB reading the same file meanwhile is
+ * not slowed down. Without it the thread keeps normal priority (for a hash awaited at once: at
+ * background priority a busy machine could starve it).
  * The file is opened here first — a missing or unreadable file fails at once, with the error
  * `open` gives. Should the worker not start or die, the file is hashed on this thread instead
  * (`hashStream`): a digest is always produced, or a real read error reported.
  *
  * @example
- * const hashing = await hashInBackground("/srv/landing/in/a.csv");
+ * const hashing = await hashInBackground("/srv/landing/in/a.csv", { background: true });
  * try { const { sha256, bytes } = await hashing.digest; } finally { await hashing.release(); }
  */
-export async function hashInBackground(path: string): Promise<BackgroundHash> {
+export async function hashInBackground(
+  path: string,
+  options: { readonly background?: boolean } = {},
+): Promise<BackgroundHash> {
   const handle = await open(path, "r");
   let released = false;
   let worker: Worker | undefined;
@@ -95,7 +100,7 @@ export async function hashInBackground(path: string): Promise<BackgroundHash> {
             // On Linux the nice value belongs to each thread (libuv's setpriority(PRIO_PROCESS, 0) acts on
             // the calling thread), so the worker lowers only its own. On macOS and Windows the same call
             // lowers the whole process — DuckDB's threads too — so it is left alone there.
-            lowerPriority: process.platform === "linux",
+            lowerPriority: options.background === true && process.platform === "linux",
           },
         });
       } catch {

@@ -33,7 +33,7 @@ import { numericColumns, publishRun } from "./publish-run.js";
 import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
 import { newRunId } from "./run-id.js";
 import { openRunLog } from "./run-log.js";
-import { profileHistory, profileRun, type RunProfile } from "./run-profile.js";
+import { type ProfileOptions, profileHistory, profileRun } from "./run-profile.js";
 import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
 import { SinglePassUndone, singlePassAllowed } from "./single-pass.js";
@@ -241,16 +241,17 @@ export async function runFilePipeline(
       if (rowsSql && deferred.length === 0) {
         // The profile describes the rows as published: without the columns discard_columns leaves out.
         const profiled = await publishedColumnsSql(rowsSql);
+        const rowsAtMost = loaded.reduce((sum, w) => sum + w.report.rows.loaded, 0);
         if (profileBesideWrite) {
           // Anomalies only warn here: the profile is taken while the server writes the batch (the engine
           // is idle then), with the history read now (the warehouse's connections are busy publishing).
           const history = await profileHistory(warehouse, name, HISTORY_WINDOW);
           alongsideWrite = async () => {
-            await profileRows(profiled, history);
+            await profileRows(profiled, { history, rowsAtMost });
             return { profile: report.profile, anomalies: report.anomalies };
           };
         } else {
-          const anomalies = await profileRows(profiled);
+          const anomalies = await profileRows(profiled, { rowsAtMost });
           if (anomalies.length > 0 && pipeline.anomalies?.fail) {
             // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
             const error = `anomalies (anomalies.fail: true): ${anomalies.map((a) => a.message).join("; ")}; nothing published`;
@@ -366,11 +367,10 @@ export async function runFilePipeline(
     if (profileAfterCommit) {
       // The rows are committed: a profile that cannot be computed or stored is a warning, not a failure.
       try {
-        await profileRows(
-          await publishedRowsSql(con, profileAfterCommit),
-          undefined,
-          profileAfterCommit.table,
-        );
+        await profileRows(await publishedRowsSql(con, profileAfterCommit), {
+          statsTable: profileAfterCommit.table,
+          rowsAtMost: profileAfterCommit.rows,
+        });
         await warehouse.updateRunReport(runId, { ...report });
       } catch (error) {
         logger.warn({ err: asSluiceError(error, "INTERNAL").message }, "profile not recorded");
@@ -543,7 +543,7 @@ export async function runFilePipeline(
   }
 
   /** Profiles rows about to be published (or just written) and logs what deviates from the last runs. */
-  async function profileRows(rowsSql: string, history?: readonly RunProfile[], statsTable?: string) {
+  async function profileRows(rowsSql: string, options: ProfileOptions = {}) {
     const profiledAt = performance.now();
     const { profile, anomalies } = await profileRun(
       con,
@@ -552,8 +552,7 @@ export async function runFilePipeline(
       pipeline,
       rowsSql,
       `sluice_profile_${report.sequence}`,
-      history,
-      statsTable,
+      options,
     );
     report.profile = profile;
     report.anomalies = anomalies.map((a) => a.message);
@@ -773,6 +772,13 @@ export async function runFilePipeline(
     const format = replayed.get(entry.path)?.format ?? source.format ?? formatFromName(entry.path);
     // The ledger knows files by content. Content can only repeat a loaded file (or one of this run) of
     // the same size, so a file of a new size is read while it is hashed; others are hashed first.
+    // Decided before the file is acquired: a hash run alongside DuckDB's read gets background priority.
+    const hashWhileReading =
+      landing.localPath(entry.path) !== undefined &&
+      !options.force &&
+      !options.replay &&
+      !sizesInRun.has(entry.size) &&
+      (await warehouse.query(loadedSizeSql(name, entry.size))).length === 0;
     let localPath: string;
     let acquired: AcquiredFile;
     try {
@@ -781,18 +787,14 @@ export async function runFilePipeline(
         throw new SluiceError("FILE_VANISHED", `${entry.path}: disappeared before it could be read`, {
           transient: true,
         });
-      acquired = acquiredFiles.get(entry.path) ?? (await acquireFile(landing, entry, workDir, index, format));
+      acquired =
+        acquiredFiles.get(entry.path) ??
+        (await acquireFile(landing, entry, workDir, index, format, { alongsideRead: hashWhileReading }));
       acquiredFiles.set(entry.path, acquired);
       localPath = acquired.localPath;
     } catch (error) {
       return fail(readError(entry.path, error), false);
     }
-    const hashWhileReading =
-      !acquired.downloaded &&
-      !options.force &&
-      !options.replay &&
-      !sizesInRun.has(entry.size) &&
-      (await warehouse.query(loadedSizeSql(name, entry.size))).length === 0;
     sizesInRun.add(entry.size);
     if (hashWhileReading) {
       work.digest = acquired.digest;

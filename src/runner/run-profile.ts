@@ -23,13 +23,23 @@ export interface RunProfile extends Profile {
   readonly table: string;
 }
 
+/** What helps {@link profileRun} count distinct values cheaply; all optional. */
+export interface ProfileOptions {
+  /** The pipeline's last profiles, oldest first (read from the warehouse when not given). */
+  readonly history?: readonly RunProfile[] | undefined;
+  /** A DuckDB table the rows are (a subset of): its storage statistics guess each column's distinct count. */
+  readonly statsTable?: string | undefined;
+  /** An upper bound on the number of rows (the guess when nothing better is known). */
+  readonly rowsAtMost?: number | undefined;
+}
+
 /**
  * Profiles the rows a run is about to publish (or has just written) in one aggregate pass and compares
  * it with the last runs of the pipeline (`history`, read from the warehouse when not given: give it
  * when the warehouse is busy publishing). How each column's distinct values are counted follows a
  * guess of how many there are (see `distinctMethod`): the storage statistics of `statsTable` when the
- * rows are (a subset of) a DuckDB table, else the column's last profile; a hash sample that came out
- * too thin is recounted exactly in a second pass.
+ * rows are (a subset of) a DuckDB table, else the column's last profile, else the number of rows; a
+ * hash sample that came out too thin is recounted exactly in a second pass.
  *
  * @example
  * const { profile, anomalies } = await profileRun(con, warehouse, "orders", pipeline, rowsSql, "f_rows");
@@ -41,9 +51,9 @@ export async function profileRun(
   pipeline: PipelineConfig,
   rowsSql: string,
   viewName: string,
-  history?: readonly RunProfile[],
-  statsTable?: string,
+  options: ProfileOptions = {},
 ): Promise<{ profile: RunProfile; anomalies: Anomaly[] }> {
+  const { history, statsTable, rowsAtMost } = options;
   await con.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(viewName)} AS ${rowsSql}`);
   try {
     const columns = await describeColumns(con, quoteIdent(viewName));
@@ -53,7 +63,7 @@ export async function profileRun(
       : new Map<string, number>();
     const last = past.at(-1);
     const distinct: DistinctMethod[] = profiledColumns(columns).map((c) =>
-      distinctMethod(guesses.get(c.name) ?? last?.columns[c.name]?.distinct),
+      distinctMethod(guesses.get(c.name) ?? last?.columns[c.name]?.distinct ?? rowsAtMost),
     );
     const row =
       (

@@ -31,9 +31,9 @@ describe("distinct counting method", () => {
     }
   });
 
-  test("HyperLogLog when nothing tells how many values to expect", () => {
-    expect(distinctMethod(undefined)).toEqual({ kind: "sketch" });
-    expect(distinctMethod(Number.NaN)).toEqual({ kind: "sketch" });
+  test("exact when nothing tells how many values to expect", () => {
+    expect(distinctMethod(undefined)).toEqual({ kind: "exact" });
+    expect(distinctMethod(Number.NaN)).toEqual({ kind: "exact" });
   });
 
   test("reads the guess from DuckDB's stats() rendering", () => {
@@ -47,11 +47,12 @@ describe("distinct counting method", () => {
 
 describe("profileSql distinct counts", () => {
   test("counts each column with its method; bookkeeping columns are not profiled", () => {
-    const sql = profileSql("t", columns, { distinct: [{ kind: "sample", bits: 3 }, { kind: "sketch" }] });
+    const sql = profileSql("t", columns, { distinct: [{ kind: "sample", bits: 3 }, { kind: "exact" }] });
     expect(sql).toContain(
       `'distinct': count(DISTINCT hash("id")) FILTER (WHERE "id" IS NOT NULL AND hash("id") < ${2n ** 61n}::UBIGINT)`,
     );
-    expect(sql).toContain(`'distinct': approx_count_distinct("status")`);
+    expect(sql).toContain(`'distinct': count(DISTINCT "status")`);
+    expect(sql).not.toContain("approx_count_distinct");
     expect(sql).not.toContain("_sluice_run_id");
     expect(profileSql("t", columns)).toContain(`'distinct': count(DISTINCT "status")`);
   });

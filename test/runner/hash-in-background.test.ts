@@ -80,15 +80,17 @@ describe("hashInBackground", () => {
   });
 
   // Elsewhere the worker keeps the process's priority: lowering it there would lower the whole process.
-  it.skipIf(!linux)("Linux: only the worker thread runs at background priority", async () => {
+  /** The nice values of this process's threads (Linux). */
+  const niceValues = () =>
+    readdirSync("/proc/self/task").map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    });
+
+  it.skipIf(!linux)("Linux: only the worker thread runs at background priority, when asked", async () => {
     const before = getPriority(0);
-    const hashing = await hashInBackground(huge);
+    const hashing = await hashInBackground(huge, { background: true });
     // A thread of this process (the worker: it names no other) reaches nice 19 while the hash runs.
-    const niceValues = () =>
-      readdirSync("/proc/self/task").map((tid) => {
-        const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-      });
     let seen = false;
     for (let i = 0; i < 100 && !seen; i++) {
       seen = niceValues().includes(19);
@@ -97,6 +99,16 @@ describe("hashInBackground", () => {
     await hashing.release();
     expect(seen).toBe(true);
     expect(getPriority(0)).toBe(before);
+
+    // A hash awaited at once keeps normal priority: no thread is lowered while it runs.
+    const urgent = await hashInBackground(huge);
+    let lowered = false;
+    for (let i = 0; i < 15 && !lowered; i++) {
+      lowered = niceValues().includes(19);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await urgent.release();
+    expect(lowered).toBe(false);
   });
 
   it("release() stops a running hash promptly; the digest then rejects", async () => {
