@@ -32,13 +32,18 @@ export interface AcquiredFile {
    * had settled). Called when the run is over, so that it does not wait for hashes nobody needs.
    */
   readonly release?: (() => Promise<void>) | undefined;
+  /**
+   * DuckDB starts reading the file while it is still being hashed: the hash, if it runs in a thread of
+   * its own, takes only idle CPU from now on (see `hashInBackground`).
+   */
+  readonly yieldToReader?: (() => void) | undefined;
 }
 
 /**
  * Makes a landing file readable by DuckDB and hashes it. Local files are read in place and hashed in
  * the background (a missing or unreadable file fails at once) — a big one that needs no compression
- * check in a thread of its own, at background priority when `alongsideRead` (DuckDB reads the file
- * meanwhile and is not slowed down; see `hashInBackground`); remote ones (S3) are streamed into `workDir` — never held in memory —
+ * check in a thread of its own, which drops to background priority once `yieldToReader()` says DuckDB
+ * reads the file meanwhile (see `hashInBackground`); remote ones (S3) are streamed into `workDir` — never held in memory —
  * and hashed on the way, failing with the transient FILE_CHANGED / FILE_VANISHED when the object changes
  * or disappears meanwhile. A file DuckDB reads decompressed (`.gz`, `.zst`; see `compressionCheck`) is
  * checked to be whole in the same read: the digest's `damage` says how it is not.
@@ -53,17 +58,22 @@ export async function acquireFile(
   workDir: string,
   index: number,
   format: string | undefined,
-  options: { readonly alongsideRead?: boolean } = {},
 ): Promise<AcquiredFile> {
   const check = compressionCheck(entry.path, format);
   const inPlace = landing.localPath(entry.path);
   if (inPlace) {
     // Opened now (a missing or unreadable file fails here), hashed while the run goes on.
     if (!check && entry.size >= BACKGROUND_HASH_MIN_BYTES) {
-      const hashing = await hashInBackground(inPlace, { background: options.alongsideRead === true });
+      const hashing = await hashInBackground(inPlace);
       try {
         const localPath = await duckdbReadPath(inPlace, join(workDir, `f${index}`));
-        return { localPath, digest: hashing.digest, downloaded: false, release: hashing.release };
+        return {
+          localPath,
+          digest: hashing.digest,
+          downloaded: false,
+          release: hashing.release,
+          yieldToReader: hashing.yieldToReader,
+        };
       } catch (error) {
         await hashing.release();
         throw error;

@@ -16,6 +16,8 @@ export interface BackgroundHash {
    * rejects (`ERR_HASH_RELEASED`) unless it had settled already. Safe to call more than once.
    */
   release(): Promise<void>;
+  /** From now on the hash takes only idle CPU (background priority, on Linux): a read runs beside it. */
+  yieldToReader(): void;
 }
 
 /** How much the worker reads at a time: large reads keep the per-call overhead negligible. */
@@ -27,7 +29,8 @@ const CHUNK_BYTES = 4 << 20;
  * `Function.prototype.toString` (the bundler's `keepNames` would inject calls the worker lacks). It loads
  * Node's modules with `import()`, which works whether the source runs as CommonJS (the default) or as an
  * ES module (under `--input-type=module`, which workers inherit). It reads the caller's open file
- * descriptor at explicit positions until EOF and posts the digest, or the read error's `code` and message.
+ * descriptor at explicit positions until EOF and posts the digest, or the read error's `code` and message;
+ * between chunks it looks at the shared yield flag and, once set, lowers its own priority.
  */
 const WORKER_SOURCE = `
 Promise.all([
@@ -36,14 +39,19 @@ Promise.all([
   import("node:crypto"),
   import("node:os"),
 ]).then(([{ parentPort, workerData }, { readSync }, { createHash }, { setPriority }]) => {
-  if (workerData.lowerPriority) {
-    try { setPriority(0, 19); } catch {}
-  }
+  const yieldFlag = new Int32Array(workerData.yieldFlag);
+  let lowered = false;
   const hash = createHash("sha256");
   const buffer = Buffer.allocUnsafe(workerData.chunkBytes);
   let bytes = 0;
   try {
     for (;;) {
+      if (!lowered && Atomics.load(yieldFlag, 0) === 1) {
+        lowered = true;
+        if (workerData.canLower) {
+          try { setPriority(0, 19); } catch {}
+        }
+      }
       const n = readSync(workerData.fd, buffer, 0, buffer.length, bytes);
       if (n === 0) break;
       hash.update(n === buffer.length ? buffer : buffer.subarray(0, n));
@@ -68,23 +76,24 @@ type WorkerAnswer =
   | { error: { message: string; code?: string; errno?: number; syscall?: string } };
 
 /**
- * SHA-256 of a local file, computed in a worker thread; with `background`, at background priority (on
- * Linux), so that it takes only CPU time nothing else wants: DuckDB reading the same file meanwhile is
- * not slowed down. Without it the thread keeps normal priority (for a hash awaited at once: at
- * background priority a busy machine could starve it).
+ * SHA-256 of a local file, computed in a worker thread at normal priority until `yieldToReader()` says
+ * DuckDB now reads the file (or other heavy work starts); from then on at background priority (on Linux),
+ * so that it takes only CPU time nothing else wants: the read is not slowed down, and the hash used the
+ * idle core fully before it began. A hash awaited at once is never lowered (at background priority a
+ * busy machine could starve it).
  * The file is opened here first — a missing or unreadable file fails at once, with the error
  * `open` gives. Should the worker not start or die, the file is hashed on this thread instead
  * (`hashStream`): a digest is always produced, or a real read error reported.
  *
  * @example
- * const hashing = await hashInBackground("/srv/landing/in/a.csv", { background: true });
+ * const hashing = await hashInBackground("/srv/landing/in/a.csv");
+ * hashing.yieldToReader(); // DuckDB starts reading the file
  * try { const { sha256, bytes } = await hashing.digest; } finally { await hashing.release(); }
  */
-export async function hashInBackground(
-  path: string,
-  options: { readonly background?: boolean } = {},
-): Promise<BackgroundHash> {
+export async function hashInBackground(path: string): Promise<BackgroundHash> {
   const handle = await open(path, "r");
+  // Read by the worker between chunks: 1 once the hash should take only idle CPU.
+  const yieldFlag = new SharedArrayBuffer(4);
   let released = false;
   let worker: Worker | undefined;
   let stream: Readable | undefined;
@@ -100,7 +109,8 @@ export async function hashInBackground(
             // On Linux the nice value belongs to each thread (libuv's setpriority(PRIO_PROCESS, 0) acts on
             // the calling thread), so the worker lowers only its own. On macOS and Windows the same call
             // lowers the whole process — DuckDB's threads too — so it is left alone there.
-            lowerPriority: options.background === true && process.platform === "linux",
+            canLower: process.platform === "linux",
+            yieldFlag,
           },
         });
       } catch {
@@ -140,6 +150,9 @@ export async function hashInBackground(
 
   return {
     digest,
+    yieldToReader() {
+      Atomics.store(new Int32Array(yieldFlag), 0, 1);
+    },
     async release() {
       released = true;
       await worker?.terminate();

@@ -772,7 +772,6 @@ export async function runFilePipeline(
     const format = replayed.get(entry.path)?.format ?? source.format ?? formatFromName(entry.path);
     // The ledger knows files by content. Content can only repeat a loaded file (or one of this run) of
     // the same size, so a file of a new size is read while it is hashed; others are hashed first.
-    // Decided before the file is acquired: a hash run alongside DuckDB's read gets background priority.
     const hashWhileReading =
       landing.localPath(entry.path) !== undefined &&
       !options.force &&
@@ -787,9 +786,7 @@ export async function runFilePipeline(
         throw new SluiceError("FILE_VANISHED", `${entry.path}: disappeared before it could be read`, {
           transient: true,
         });
-      acquired =
-        acquiredFiles.get(entry.path) ??
-        (await acquireFile(landing, entry, workDir, index, format, { alongsideRead: hashWhileReading }));
+      acquired = acquiredFiles.get(entry.path) ?? (await acquireFile(landing, entry, workDir, index, format));
       acquiredFiles.set(entry.path, acquired);
       localPath = acquired.localPath;
     } catch (error) {
@@ -841,6 +838,10 @@ export async function runFilePipeline(
     const deferRead = format === "csv" && (singlePass || pipeline.checks.length > 0);
     const warningsBefore = file.warnings.length;
     for (let attempt = 0; ; attempt++) {
+      // A hash still running yields to DuckDB's bulk read of the file: here (staging reads it whole), or
+      // once the sniff is done when the publish or the check pass reads it.
+      const deferred = deferRead && attempt === 0;
+      if (hashWhileReading && !deferred) acquired.yieldToReader?.();
       try {
         work.staged = await stageFile(con, {
           localPath,
@@ -850,7 +851,7 @@ export async function runFilePipeline(
           columns: pipeline.columns,
           naming: pipeline.naming,
           tablePrefix: `sluice_f${index}`,
-          deferred: deferRead && attempt === 0,
+          deferred,
           // Positions matter to checks and dedupe (lines, ties) and to cdc (batch order breaks ties).
           keepOrder: needsJudging(pipeline) || pipeline.target.mode === "cdc",
         });
@@ -867,6 +868,7 @@ export async function runFilePipeline(
         return fail(e, !e.transient);
       }
       const staged = work.staged;
+      if (hashWhileReading) acquired.yieldToReader?.();
       file.warnings.splice(warningsBefore);
       file.warnings.push(...staged.warnings);
       const after = await landing.stat(entry.path);
