@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { PipelineConfig } from "../config/schema.js";
 import type { AfterWrite, LedgerEntry, PublishBatch, RunRecord, Warehouse } from "../warehouse/warehouse.js";
-import { checkWarehouseKeysBeforeLake } from "./lake-key-check.js";
+import { checkWarehouseBeforeLake } from "./check-warehouse-before-lake.js";
 import { lakeTargetPlan, publishToLake } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import type { RunReport } from "./run-report.js";
@@ -39,7 +39,9 @@ export async function publishRun(
 ): Promise<void> {
   const { run, report, rowsSql, ledger, quarantineSql } = outcome;
   const lake = lakeTargetPlan(pipeline.target);
-  if (lake && rowsSql) await checkWarehouseKeysBeforeLake(warehouse.engine, rowsSql, pipeline.target);
+  if (lake && rowsSql) {
+    await checkWarehouseBeforeLake(warehouse, rowsSql, pipeline.target, pipeline.schema_evolution);
+  }
   if (lake) await publishToLake(ctx, warehouse, run.pipeline, lake, outcome, logger);
   // Crash-test hook: die in the window between the lake commit and the warehouse commit.
   if (lake && process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");

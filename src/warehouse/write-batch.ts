@@ -3,7 +3,7 @@ import type { TargetConfig } from "../config/schema.js";
 import type { JsonRow } from "../engine/duckdb-query.js";
 import { queryRows } from "../engine/duckdb-query.js";
 import { SluiceError } from "../errors.js";
-import { planSchema, type TypedColumn } from "../plan/schema-plan.js";
+import { planSchema, type SchemaPlan, type TypedColumn } from "../plan/schema-plan.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import { canonicalType, type Dialect, ddlType } from "../plan/type-evolution.js";
 import {
@@ -108,21 +108,36 @@ export interface WriteOutcome {
   readonly reconciliation: Reconciliation;
 }
 
+/** A target table's quoted, schema-qualified name (PostgreSQL: `public` unless it names a schema). */
+function quotedTarget(table: string, dialect: Dialect): string {
+  return quoteQualified(dialect === "postgres" && !table.includes(".") ? `public.${table}` : table);
+}
+
+/** What {@link checkTargetSchema} needs: the warehouse, the engine holding the batch, and the batch. */
+export interface TargetSchemaRequest {
+  readonly session: Pick<SqlSession, "dialect" | "rows">;
+  readonly engine: DuckDBConnection;
+  readonly target: TargetConfig & { readonly table: string };
+  /** The batch as the engine holds it: a table or view and its columns (DuckDB types). */
+  readonly batch: Pick<PreparedBatch, "table" | "columns">;
+  readonly policy: "evolve" | "freeze" | "discard_columns";
+}
+
 /**
- * Writes a prepared batch into its target table under the target's write mode, inside the caller's
- * transaction: schema evolution (per policy), before-images for rollback, the mode's statements, then
- * reconciliation of source against target. Shared by the DuckDB and PostgreSQL warehouses.
+ * Plans the target's schema change for a batch and refuses what the policy or the data do not allow
+ * (SCHEMA_CHANGE): a new column under `freeze`, an incompatible type, text that does not convert to an
+ * existing column's type, a narrowing of a column holding data. Changes nothing; the returned plan says
+ * what the write must do. Also run before a lake commit beside the warehouse table, so that a batch the
+ * warehouse would refuse never reaches the lake.
  *
  * @example
- * const outcome = await writeBatch({ session, engine, batch, target, runId, loadedAt, replaces: [], policy: "evolve", sumColumns: [], source, stageBatch });
+ * const plan = await checkTargetSchema({ session, engine, target, batch, policy: "evolve" });
  */
-export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutcome> {
+export async function checkTargetSchema(request: TargetSchemaRequest): Promise<SchemaPlan> {
   const { session, target, batch } = request;
   const dialect = session.dialect;
   const { schema, name } = splitTableName(target.table, dialect);
-  const quoted = quoteQualified(
-    dialect === "postgres" && !target.table.includes(".") ? `public.${target.table}` : target.table,
-  );
+  const quoted = quotedTarget(target.table, dialect);
   const existing = await tableColumns(session, schema, name);
   const modeColumns: TypedColumn[] =
     target.mode === "scd2"
@@ -162,6 +177,29 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
       );
     }
   }
+  return plan;
+}
+
+/**
+ * Writes a prepared batch into its target table under the target's write mode, inside the caller's
+ * transaction: schema evolution (per policy), before-images for rollback, the mode's statements, then
+ * reconciliation of source against target. Shared by the DuckDB and PostgreSQL warehouses.
+ *
+ * @example
+ * const outcome = await writeBatch({ session, engine, batch, target, runId, loadedAt, replaces: [], policy: "evolve", sumColumns: [], source, stageBatch });
+ */
+export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutcome> {
+  const { session, target, batch } = request;
+  const dialect = session.dialect;
+  const { schema, name } = splitTableName(target.table, dialect);
+  const quoted = quotedTarget(target.table, dialect);
+  const plan = await checkTargetSchema({
+    session,
+    engine: request.engine,
+    target,
+    batch,
+    policy: request.policy,
+  });
   const undo = undoTableName(target.table, dialect);
   const undoIdent = undoTableIdent(target.table, dialect);
   if (plan.create) {

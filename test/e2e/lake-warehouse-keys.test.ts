@@ -44,3 +44,39 @@ describe("a batch the warehouse refuses for its keys, beside a lake target", () 
     expect(await rows(dir, "lake.ev")).toEqual(expected);
   });
 });
+
+describe("a batch the warehouse refuses for its schema, beside a lake target", () => {
+  it("is refused before the lake commit: the lake never holds rows the warehouse refused", async () => {
+    const dir = makeProject(`warehouse: duckdb:warehouse.duckdb
+landing: landing
+lake: lake
+pipelines:
+  ev:
+    schema_evolution: freeze
+    source: { path: "in/*.csv" }
+    target: { table: ev, mode: append, lake: { table: ev } }
+`);
+    addFile(dir, "landing/in/a.csv", "id,v\n1,10\n2,20\n");
+    expect((await sluice(["run"], dir)).code).toBe(0);
+    const before = [
+      { id: 1, v: 10 },
+      { id: 2, v: 20 },
+    ];
+    for (const [name, content, message] of [
+      // freeze: a new column fails the run.
+      ["extra.csv", "id,v,extra\n3,30,x\n", 'new column "extra"'],
+      // A fraction for a BIGINT column holding data would narrow it (the lake alone would round it).
+      ["fraction.csv", "id,v\n4,1.5\n", 'column "v"'],
+    ] as const) {
+      addFile(dir, `landing/in/${name}`, content);
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const r = await sluice(["run", "--json"], dir);
+        expect(r.code).toBe(1);
+        expect(r.json<RunJson>().runs[0]?.files[0]?.error).toContain(message);
+        expect(await rows(dir, "lake.ev")).toEqual(before);
+        expect(await rows(dir, "ev")).toEqual(before);
+      }
+      rmSync(join(dir, `landing/in/${name}`), { force: true });
+    }
+  });
+});
