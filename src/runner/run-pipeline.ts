@@ -364,20 +364,24 @@ export async function runFilePipeline(
       break;
     }
 
-    if (profileAfterCommit) {
-      // The rows are committed: a profile that cannot be computed or stored is a warning, not a failure.
-      try {
-        await profileRows(await publishedRowsSql(con, profileAfterCommit), {
-          statsTable: profileAfterCommit.table,
-          rowsAtMost: profileAfterCommit.rows,
-        });
-        await warehouse.updateRunReport(runId, { ...report });
-      } catch (error) {
-        logger.warn({ err: asSluiceError(error, "INTERNAL").message }, "profile not recorded");
-      }
-    }
-    // After the commit: files move, quarantine files are written. A crash here is repaired next run.
+    // After the commit: quarantine files are written, files move. A crash here is repaired next run.
     if (quarantineSql) await writeQuarantineFiles(ctx, con, workDir, quarantineSql, report.quarantine!);
+    // The profile of a single-pass run (engine work) runs while the files move (storage work only): on
+    // an S3 landing zone the server-side copies into archive/ take as long as the profile.
+    const profiling = profileAfterCommit
+      ? (async () => {
+          // The rows are committed: a profile that cannot be computed or stored is a warning, not a failure.
+          try {
+            await profileRows(await publishedRowsSql(con, profileAfterCommit), {
+              statsTable: profileAfterCommit.table,
+              rowsAtMost: profileAfterCommit.rows,
+            });
+            await warehouse.updateRunReport(runId, { ...report });
+          } catch (error) {
+            logger.warn({ err: asSluiceError(error, "INTERNAL").message }, "profile not recorded");
+          }
+        })()
+      : undefined;
     for (const work of works) {
       const file = work.report;
       if (!file.archived_to || file.archived_to === file.path) continue;
@@ -394,6 +398,7 @@ export async function runFilePipeline(
         logger.warn({ file: file.path }, message);
       }
     }
+    await profiling;
     logger.info({ status: report.status, rows: report.rows }, "run finished");
     return report;
   } catch (error) {
