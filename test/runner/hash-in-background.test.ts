@@ -87,30 +87,33 @@ describe("hashInBackground", () => {
       return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
     });
 
-  it.skipIf(!linux)("Linux: only the worker thread drops to background priority, once told a read runs", async () => {
-    const before = getPriority(0);
-    const hashing = await hashInBackground(huge);
-    hashing.yieldToReader();
-    // A thread of this process (the worker: it names no other) reaches nice 19 while the hash runs.
-    let seen = false;
-    for (let i = 0; i < 100 && !seen; i++) {
-      seen = niceValues().includes(19);
-      if (!seen) await new Promise((r) => setTimeout(r, 20));
-    }
-    await hashing.release();
-    expect(seen).toBe(true);
-    expect(getPriority(0)).toBe(before);
+  it.skipIf(!linux)(
+    "Linux: only the worker thread drops to background priority, once told a read runs",
+    async () => {
+      const before = getPriority(0);
+      const hashing = await hashInBackground(huge);
+      hashing.yieldToReader();
+      // A thread of this process (the worker: it names no other) reaches nice 19 while the hash runs.
+      let seen = false;
+      for (let i = 0; i < 100 && !seen; i++) {
+        seen = niceValues().includes(19);
+        if (!seen) await new Promise((r) => setTimeout(r, 20));
+      }
+      await hashing.release();
+      expect(seen).toBe(true);
+      expect(getPriority(0)).toBe(before);
 
-    // A hash not told of a read (awaited at once) keeps normal priority: no thread is lowered.
-    const urgent = await hashInBackground(huge);
-    let lowered = false;
-    for (let i = 0; i < 15 && !lowered; i++) {
-      lowered = niceValues().includes(19);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await urgent.release();
-    expect(lowered).toBe(false);
-  });
+      // A hash not told of a read (awaited at once) keeps normal priority: no thread is lowered.
+      const urgent = await hashInBackground(huge);
+      let lowered = false;
+      for (let i = 0; i < 15 && !lowered; i++) {
+        lowered = niceValues().includes(19);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await urgent.release();
+      expect(lowered).toBe(false);
+    },
+  );
 
   it("release() stops a running hash promptly; the digest then rejects", async () => {
     const hashing = await hashInBackground(huge);
