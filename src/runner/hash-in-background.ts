@@ -20,6 +20,46 @@ export interface BackgroundHash {
   yieldToReader(): void;
 }
 
+/**
+ * How many files are hashed at once in this process; the others wait their turn. A run plans every file
+ * before the write reads them, so without a bound a batch of many big files would start a thread (and a
+ * read buffer) per file at once.
+ */
+export const CONCURRENT_HASHES = 2;
+
+const slots = { active: 0, waiting: new Set<() => void>() };
+
+/**
+ * Waits for one of the {@link CONCURRENT_HASHES} slots; undefined when `cancelled()` holds first
+ * (checked whenever the waiter is woken — `park` hands out the waker so a release can wake it).
+ */
+async function takeSlot(
+  cancelled: () => boolean,
+  park: (wake: (() => void) | undefined) => void,
+): Promise<(() => void) | undefined> {
+  while (slots.active >= CONCURRENT_HASHES) {
+    if (cancelled()) return undefined;
+    await new Promise<void>((resolve) => {
+      slots.waiting.add(resolve);
+      park(resolve);
+    });
+    park(undefined);
+  }
+  if (cancelled()) return undefined;
+  slots.active++;
+  let freed = false;
+  return () => {
+    if (freed) return;
+    freed = true;
+    slots.active--;
+    const next = slots.waiting.values().next().value;
+    if (next) {
+      slots.waiting.delete(next);
+      next();
+    }
+  };
+}
+
 /** How much the worker reads at a time: large reads keep the per-call overhead negligible. */
 const CHUNK_BYTES = 4 << 20;
 
@@ -82,7 +122,7 @@ type WorkerAnswer =
  * idle core fully before it began. A hash awaited at once is never lowered (at background priority a
  * busy machine could starve it).
  * The file is opened here first — a missing or unreadable file fails at once, with the error
- * `open` gives. Should the worker not start or die, the file is hashed on this thread instead
+ * `open` gives; at most {@link CONCURRENT_HASHES} files are hashed at once, the others wait their turn. Should the worker not start or die, the file is hashed on this thread instead
  * (`hashStream`): a digest is always produced, or a real read error reported.
  *
  * @example
@@ -97,6 +137,7 @@ export async function hashInBackground(path: string): Promise<BackgroundHash> {
   let released = false;
   let worker: Worker | undefined;
   let stream: Readable | undefined;
+  let wake: (() => void) | undefined;
 
   const inWorker = (): Promise<ContentDigest | undefined> =>
     new Promise((resolve, reject) => {
@@ -132,7 +173,15 @@ export async function hashInBackground(path: string): Promise<BackgroundHash> {
     });
 
   const digest = (async (): Promise<ContentDigest> => {
+    let free: (() => void) | undefined;
     try {
+      free = await takeSlot(
+        () => released,
+        (waker) => {
+          wake = waker;
+        },
+      );
+      if (!free) throw releasedError();
       const done = await inWorker();
       if (done) return done;
       if (released) throw releasedError();
@@ -142,6 +191,7 @@ export async function hashInBackground(path: string): Promise<BackgroundHash> {
     } catch (error) {
       throw released ? releasedError() : error;
     } finally {
+      free?.();
       stream = undefined;
       await handle.close().catch(() => undefined);
     }
@@ -155,6 +205,11 @@ export async function hashInBackground(path: string): Promise<BackgroundHash> {
     },
     async release() {
       released = true;
+      if (wake) {
+        // Still waiting for its turn: leave the queue now.
+        slots.waiting.delete(wake);
+        wake();
+      }
       await worker?.terminate();
       stream?.destroy();
       await digest.then(

@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acquireFile, BACKGROUND_HASH_MIN_BYTES } from "../../src/runner/acquire-file.js";
 import { hashStream } from "../../src/runner/hash-file.js";
-import { hashInBackground } from "../../src/runner/hash-in-background.js";
+import { CONCURRENT_HASHES, hashInBackground } from "../../src/runner/hash-in-background.js";
 import { localStorage } from "../../src/storage/local-storage.js";
 
 // Big local files are hashed in a worker thread that lowers its own priority, so the hash takes only CPU
@@ -114,6 +114,32 @@ describe("hashInBackground", () => {
       expect(lowered).toBe(false);
     },
   );
+
+  it("hashes at most CONCURRENT_HASHES files at once; the others wait their turn", async () => {
+    const small = join(dir, "small.bin");
+    const content = randomBytes(2_000_000);
+    writeFileSync(small, content);
+    const busy = await Promise.all(Array.from({ length: CONCURRENT_HASHES }, () => hashInBackground(huge)));
+    const waiting = await hashInBackground(small);
+    const queued = await hashInBackground(small);
+    let settled = false;
+    void waiting.digest.then(() => {
+      settled = true;
+    });
+    // The small file would hash in milliseconds: it waits while the slots are taken.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(settled).toBe(false);
+    // A hash waiting its turn is released at once, without waiting for a slot.
+    const started = performance.now();
+    await queued.release();
+    expect(performance.now() - started).toBeLessThan(200);
+    await expect(queued.digest).rejects.toMatchObject({ code: "ERR_HASH_RELEASED" });
+    // Once a slot frees, the waiting hash runs and is right.
+    await busy[0]!.release();
+    expect(await waiting.digest).toEqual({ sha256: sha(content), bytes: content.length });
+    await Promise.all(busy.map((b) => b.release()));
+    await waiting.release();
+  });
 
   it("release() stops a running hash promptly; the digest then rejects", async () => {
     const hashing = await hashInBackground(huge);
