@@ -80,3 +80,41 @@ pipelines:
     }
   });
 });
+
+describe("change events the warehouse refuses, beside a lake target", () => {
+  it("are refused before the lake commit: the lake's event log never holds them", async () => {
+    const dir = makeProject(`warehouse: duckdb:warehouse.duckdb
+landing: landing
+lake: lake
+pipelines:
+  flat:
+    source: { path: "in/*.csv" }
+    target: { table: items, mode: cdc, keys: [id], cdc: { format: flat, op_column: op, order_by: seq }, lake: { table: items_events } }
+`);
+    const events = async () =>
+      (
+        await sluice(["query", "select op, seq, id from lake.items_events order by seq", "--json"], dir)
+      ).json();
+    addFile(dir, "landing/in/a.csv", "op,seq,id,name\nI,1,1,a\nI,2,2,b\n");
+    expect((await sluice(["run"], dir)).code).toBe(0);
+    const before = await events();
+    expect(before).toHaveLength(2);
+    addFile(dir, "landing/in/b.csv", "op,seq,id,name\nU,3,1,a2\nx,4,9,zz\n");
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const r = await sluice(["run", "--json"], dir);
+      expect(r.code).toBe(1);
+      expect(r.json<RunJson>().runs[0]?.files[0]?.error).toContain("op that is none of");
+      expect(await events()).toEqual(before);
+    }
+    // Fixed, the file loads once: into the table and as events into the lake.
+    addFile(dir, "landing/in/b.csv", "op,seq,id,name\nU,3,1,a2\n");
+    expect((await sluice(["run"], dir)).code).toBe(0);
+    expect(await events()).toHaveLength(3);
+    expect((await sluice(["query", "select id, name from items order by id", "--json"], dir)).json()).toEqual(
+      [
+        { id: 1, name: "a2" },
+        { id: 2, name: "b" },
+      ],
+    );
+  });
+});
