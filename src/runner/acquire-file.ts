@@ -63,26 +63,23 @@ export async function acquireFile(
   const inPlace = landing.localPath(entry.path);
   if (inPlace) {
     // Opened now (a missing or unreadable file fails here), hashed while the run goes on.
-    if (!check && entry.size >= BACKGROUND_HASH_MIN_BYTES) {
-      const hashing = await hashInBackground(inPlace);
-      try {
-        const localPath = await duckdbReadPath(inPlace, join(workDir, `f${index}`));
-        return {
-          localPath,
-          digest: hashing.digest,
-          downloaded: false,
-          release: hashing.release,
-          yieldToReader: hashing.yieldToReader,
-        };
-      } catch (error) {
-        await hashing.release();
-        throw error;
-      }
-    }
-    const digest = hashStream(await landing.createReadStream(entry.path), check);
+    const hashing =
+      !check && entry.size >= BACKGROUND_HASH_MIN_BYTES ? await hashInBackground(inPlace) : undefined;
+    const digest = hashing?.digest ?? hashStream(await landing.createReadStream(entry.path), check);
     digest.catch(() => undefined);
-    const localPath = await duckdbReadPath(inPlace, join(workDir, `f${index}`));
-    return { localPath, digest, downloaded: false };
+    try {
+      const localPath = await duckdbReadPath(inPlace, join(workDir, `f${index}`));
+      return {
+        localPath,
+        digest,
+        downloaded: false,
+        release: hashing?.release,
+        yieldToReader: hashing?.yieldToReader,
+      };
+    } catch (error) {
+      await hashing?.release();
+      throw error;
+    }
   }
   const hash = createHash("sha256");
   let bytes = 0;

@@ -14,8 +14,7 @@ import {
   statsDistinctGuess,
   thinDistinctSamples,
 } from "../plan/profile.js";
-import type { ColumnInfo } from "../plan/sql-text.js";
-import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import { type ColumnInfo, quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 
 /** A run's profile as stored in its report: the table it describes and the per-column statistics. */

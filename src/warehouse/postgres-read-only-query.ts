@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { JsonRow } from "../engine/duckdb-query.js";
 import { SluiceError } from "../errors.js";
+import { inPostgresTransaction } from "./postgres-transaction.js";
 
 /** node-postgres accepts `queryMode` (8.23+); its type definitions do not name it yet. */
 type ExtendedQueryConfig = pg.QueryConfig & { readonly queryMode: "extended" };
@@ -23,24 +24,23 @@ export async function readOnlyQuery(
   sql: string,
   where: string,
 ): Promise<{ columns: string[]; rows: JsonRow[] }> {
-  await client.query("BEGIN READ ONLY");
-  try {
-    const config: ExtendedQueryConfig = { text: sql, queryMode: "extended" };
-    const result = await client.query(config).catch((error: unknown) => {
-      throw severalStatements(error) ? severalStatementsError(where, error) : error;
-    });
-    if (endsTransaction.has(result.command)) {
-      throw new SluiceError(
-        "QUERY_FAILED",
-        `${where}: query failed: ${result.command} is not a query; sluice query runs read-only SQL in a transaction of its own`,
-      );
-    }
-    await client.query("COMMIT");
-    return { columns: result.fields.map((f) => f.name), rows: result.rows as JsonRow[] };
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
-  }
+  return inPostgresTransaction(
+    client,
+    async () => {
+      const config: ExtendedQueryConfig = { text: sql, queryMode: "extended" };
+      const result = await client.query(config).catch((error: unknown) => {
+        throw severalStatements(error) ? severalStatementsError(where, error) : error;
+      });
+      if (endsTransaction.has(result.command)) {
+        throw new SluiceError(
+          "QUERY_FAILED",
+          `${where}: query failed: ${result.command} is not a query; sluice query runs read-only SQL in a transaction of its own`,
+        );
+      }
+      return { columns: result.fields.map((f) => f.name), rows: result.rows as JsonRow[] };
+    },
+    "BEGIN READ ONLY",
+  );
 }
 
 /** The server's answer to several statements sent with the extended protocol (SQLSTATE 42601). */

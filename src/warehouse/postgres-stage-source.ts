@@ -17,6 +17,7 @@ import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import { maxDecimalPrecision, postgresEngineType } from "./postgres-engine-type.js";
 import { isTransientPgError } from "./postgres-errors.js";
 import { type PostgresField, postgresIncrementalSql } from "./postgres-incremental-sql.js";
+import { inPostgresTransaction } from "./postgres-transaction.js";
 
 /** Where a PostgreSQL source is read from and staged to. */
 export interface PostgresStageContext {
@@ -62,25 +63,28 @@ async function readOnServer(
     "sql" in request.source
       ? `(${sourceQueryText(request.source.sql)}) AS q`
       : quoteQualified(request.source.table);
-  await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   try {
-    // ISO dates and times whatever the server's DateStyle: what DuckDB parses. The time zone stays the
-    // session's (timestamptz values carry their offset), so current_date in the query means what it says.
-    await client.query("SET LOCAL DateStyle = 'ISO, YMD'");
-    const fields = (await client.query(`SELECT * FROM ${base} LIMIT 0`)).fields as PostgresField[];
-    refuseAmbiguousNames(fields);
-    const { sql, outsideWindowSql } = postgresIncrementalSql(base, fields, request);
-    await pipeline(
-      client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`)),
-      createWriteStream(file),
+    return await inPostgresTransaction(
+      client,
+      async () => {
+        // ISO dates and times whatever the server's DateStyle: what DuckDB parses. The time zone stays the
+        // session's (timestamptz values carry their offset), so current_date in the query means what it says.
+        await client.query("SET LOCAL DateStyle = 'ISO, YMD'");
+        const fields = (await client.query(`SELECT * FROM ${base} LIMIT 0`)).fields as PostgresField[];
+        refuseAmbiguousNames(fields);
+        const { sql, outsideWindowSql } = postgresIncrementalSql(base, fields, request);
+        await pipeline(
+          client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`)),
+          createWriteStream(file),
+        );
+        const lateRows = outsideWindowSql
+          ? Number((await client.query(`SELECT count(*) AS n FROM (${outsideWindowSql}) AS late`)).rows[0]?.n)
+          : 0;
+        return { fields, sql, lateRows };
+      },
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     );
-    const lateRows = outsideWindowSql
-      ? Number((await client.query(`SELECT count(*) AS n FROM (${outsideWindowSql}) AS late`)).rows[0]?.n)
-      : 0;
-    await client.query("COMMIT");
-    return { fields, sql, lateRows };
   } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
     if (error instanceof SluiceError || isTransientPgError(error)) throw error;
     throw new SluiceError("QUERY_FAILED", `source query failed on ${server}: ${messageOf(error)}`, {
       cause: error,

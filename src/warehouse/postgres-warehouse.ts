@@ -24,6 +24,7 @@ import { copyEngineRows } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
 import { readOnlyQuery } from "./postgres-read-only-query.js";
 import { stagePostgresSource } from "./postgres-stage-source.js";
+import { inPostgresTransaction } from "./postgres-transaction.js";
 import { parsePostgresUrl } from "./postgres-url.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
@@ -142,18 +143,6 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
       client.release(broken);
     }
   };
-  const inTransaction = <T>(client: pg.PoolClient, fn: () => Promise<T>): Promise<T> =>
-    (async () => {
-      await client.query("BEGIN");
-      try {
-        const result = await fn();
-        await client.query("COMMIT");
-        return result;
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw error;
-      }
-    })();
   const sessionOf = (client: pg.PoolClient): SqlSession => ({
     dialect: "postgres",
     async exec(sql) {
@@ -170,7 +159,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     if (!options.readOnly) {
       await guarded("catalog setup", () =>
         withClient((client) =>
-          inTransaction(client, async () => {
+          inPostgresTransaction(client, async () => {
             await client.query("SELECT pg_advisory_xact_lock(hashtext('sluice:catalog'))");
             for (const ddl of postgresCatalogDdl) await client.query(ddl);
           }),
@@ -286,7 +275,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
           }
           const beside = postgresBeside(pool);
           return withClient((client) =>
-            inTransaction(client, async () => {
+            inPostgresTransaction(client, async () => {
               await client.query(
                 `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:pipeline:${batch.run.pipeline}`)}))`,
               );
@@ -367,7 +356,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
       await guarded(`record of run ${run.runId}`, async () => {
         if (attempt++ > 0 && (await committed(run.runId))) return;
         await withClient((client) =>
-          inTransaction(client, async () => {
+          inPostgresTransaction(client, async () => {
             await client.query(runInsertSql(run, "postgres"));
             const ledgerSql = ledgerInsertSql(ledger);
             if (ledgerSql) await client.query(ledgerSql);
@@ -412,7 +401,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     async rollback(table, toRunId, runId) {
       return guarded(`rollback of ${table}`, () =>
         withClient((client) =>
-          inTransaction(client, async () => {
+          inPostgresTransaction(client, async () => {
             await client.query(
               `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:table:${table}`)}))`,
             );

@@ -1,3 +1,4 @@
+import { quoteQualified } from "../plan/sql-text.js";
 import type { Dialect } from "../plan/type-evolution.js";
 
 /**
@@ -11,5 +12,20 @@ export function splitTableName(table: string, dialect: Dialect): { schema: strin
   const parts = table.split(".");
   return parts.length > 1
     ? { schema: parts[0]!, name: parts.slice(1).join(".") }
-    : { schema: dialect === "postgres" ? "public" : "main", name: table };
+    : { schema: defaultSchema(dialect), name: table };
+}
+
+/** The schema an unqualified table name lives in: `public` on PostgreSQL, `main` on DuckDB. */
+export function defaultSchema(dialect: Dialect): string {
+  return dialect === "postgres" ? "public" : "main";
+}
+
+/**
+ * A target table's quoted, schema-qualified name (PostgreSQL: `public` unless it names a schema).
+ *
+ * @example
+ * quotedTableName("orders", "postgres") // "public"."orders"
+ */
+export function quotedTableName(table: string, dialect: Dialect): string {
+  return quoteQualified(dialect === "postgres" && !table.includes(".") ? `public.${table}` : table);
 }

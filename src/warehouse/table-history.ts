@@ -1,8 +1,8 @@
 import { SluiceError } from "../errors.js";
-import { quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import { quoteLiteral } from "../plan/sql-text.js";
 import { undoSteps } from "../plan/write-modes.js";
 import { loadInsertSql, runInsertSql } from "./catalog-sql.js";
-import { splitTableName } from "./split-table-name.js";
+import { quotedTableName, splitTableName } from "./split-table-name.js";
 import { undoTableIdent, undoTableName } from "./undo-table-name.js";
 import type { LoadRecord, RollbackResult } from "./warehouse.js";
 import { type SqlSession, tableColumns } from "./write-batch.js";
@@ -64,7 +64,7 @@ export async function rollbackTable(
     .reverse();
   const dialect = session.dialect;
   const { schema, name } = splitTableName(table, dialect);
-  const quoted = quoteQualified(dialect === "postgres" && !table.includes(".") ? `public.${table}` : table);
+  const quoted = quotedTableName(table, dialect);
   const undo = undoTableName(table, dialect);
   const targetColumns = (await tableColumns(session, schema, name)) ?? [];
   const undoName = undoTableIdent(table, dialect);

@@ -4,7 +4,7 @@ import type { JsonRow } from "../engine/duckdb-query.js";
 import { queryRows } from "../engine/duckdb-query.js";
 import { SluiceError } from "../errors.js";
 import { planSchema, type SchemaPlan, type TypedColumn } from "../plan/schema-plan.js";
-import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { canonicalType, type Dialect, ddlType } from "../plan/type-evolution.js";
 import {
   foldCounts,
@@ -15,7 +15,7 @@ import {
   writeSteps,
 } from "../plan/write-modes.js";
 import type { PreparedBatch } from "./prepare-batch.js";
-import { splitTableName } from "./split-table-name.js";
+import { defaultSchema, quotedTableName, splitTableName } from "./split-table-name.js";
 import { undoTableIdent, undoTableName } from "./undo-table-name.js";
 import type { Reconciliation } from "./warehouse.js";
 
@@ -108,11 +108,6 @@ export interface WriteOutcome {
   readonly reconciliation: Reconciliation;
 }
 
-/** A target table's quoted, schema-qualified name (PostgreSQL: `public` unless it names a schema). */
-function quotedTarget(table: string, dialect: Dialect): string {
-  return quoteQualified(dialect === "postgres" && !table.includes(".") ? `public.${table}` : table);
-}
-
 /** What {@link checkTargetSchema} needs: the warehouse, the engine holding the batch, and the batch. */
 export interface TargetSchemaRequest {
   readonly session: Pick<SqlSession, "dialect" | "rows">;
@@ -137,7 +132,7 @@ export async function checkTargetSchema(request: TargetSchemaRequest): Promise<S
   const { session, target, batch } = request;
   const dialect = session.dialect;
   const { schema, name } = splitTableName(target.table, dialect);
-  const quoted = quotedTarget(target.table, dialect);
+  const quoted = quotedTableName(target.table, dialect);
   const existing = await tableColumns(session, schema, name);
   const modeColumns: TypedColumn[] =
     target.mode === "scd2"
@@ -192,7 +187,7 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
   const { session, target, batch } = request;
   const dialect = session.dialect;
   const { schema, name } = splitTableName(target.table, dialect);
-  const quoted = quotedTarget(target.table, dialect);
+  const quoted = quotedTableName(target.table, dialect);
   const plan = await checkTargetSchema({
     session,
     engine: request.engine,
@@ -203,7 +198,7 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
   const undo = undoTableName(target.table, dialect);
   const undoIdent = undoTableIdent(target.table, dialect);
   if (plan.create) {
-    if (schema !== (dialect === "postgres" ? "public" : "main")) {
+    if (schema !== defaultSchema(dialect)) {
       await session.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
     }
     const keys = target.keys ?? [];
