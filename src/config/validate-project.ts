@@ -88,10 +88,19 @@ export async function validateProject(
           });
         }
       }
+      // Derived columns whose SQL is refused or does not parse are never run (not even against a sample).
+      const refusedDerive = new Set<string>();
       for (const [column, expression] of Object.entries(pipeline.derive)) {
-        const unsafe = validateSqlExpression(expression);
-        const problem = unsafe ?? (await parses(`SELECT ${expression}`));
-        if (problem) problems.push({ path: `${at}.derive.${column}`, message: problem });
+        // Refused SQL is reported by validateChecks (below); it is neither parsed nor bound here.
+        if (validateSqlExpression(expression)) {
+          refusedDerive.add(column);
+          continue;
+        }
+        const problem = await parses(`SELECT ${expression}`);
+        if (problem) {
+          problems.push({ path: `${at}.derive.${column}`, message: problem });
+          refusedDerive.add(column);
+        }
       }
       const sample = await options.sampleFile?.(name);
       const sampled = sample ? await sampleColumns(await connection(), sample, pipeline) : undefined;
@@ -104,6 +113,7 @@ export async function validateProject(
       // A derived column naming a column the sample lacks (its other problems depend on types only the
       // data tells, and are checked per file at run time).
       for (const [column, expression] of sampled ? Object.entries(pipeline.derive) : []) {
+        if (refusedDerive.has(column)) continue;
         try {
           await queryRows(await connection(), expressionProbeSql(expression, sampled!));
         } catch (error) {

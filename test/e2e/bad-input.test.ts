@@ -371,6 +371,24 @@ describe("bad project files", () => {
     expect(d.stderr).toMatch(/sluice\.yaml: pipelines\.orders\.derive\.z: .*syntax error/);
   });
 
+  it("a derived column's refused SQL is never run, not even against a sample file", async () => {
+    // Closing the expression's parentheses would smuggle a statement into the probe that binds it.
+    const dir = makeProject(
+      pipelineYaml(`t:
+  source: { path: "in/*.csv" }
+  derive:
+    x: "1)) AS \\"type\\" FROM (SELECT 1); COPY (SELECT 42) TO 'pwned.csv'; SELECT ((1"
+  target: { table: t }`),
+      { "landing/in/a.csv": "id,v\n1,x\n" },
+    );
+    const r = await sluice(["validate"], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      "error: sluice.yaml: pipelines.t.derive.x: has a ')' without a matching '('",
+    ]);
+    expect(existsSync(join(dir, "pwned.csv"))).toBe(false);
+  });
+
   it("an unknown pipeline name is a usage error", async () => {
     const dir = makeProject(loose());
     const r = await sluice(["run", "nope"], dir);
