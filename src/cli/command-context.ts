@@ -63,6 +63,8 @@ async function sampleFile(ctx: ProjectContext, pipeline: string): Promise<string
   // Only rules, dedupe keys and derived columns name columns that need the sample; reading a header is cheap, but not free.
   if (config.checks.length === 0 && !config.dedupe && Object.keys(config.derive).length === 0)
     return undefined;
+  // Only a local landing zone's files can be read in place: listing a remote one would find nothing usable.
+  if (ctx.landing.localPath("") === undefined) return undefined;
   try {
     const pending = await discoverFiles(ctx.landing, source.path);
     const candidates =

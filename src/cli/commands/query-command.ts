@@ -58,6 +58,8 @@ export function registerQueryCommand(program: Command): void {
         const engine = await openQueryEngine(ctx);
         let cleanup: (() => Promise<void>) | undefined;
         try {
+          // Parsing needs no tables: a refused statement is refused before the lake is mounted.
+          await refuseWrites(engine.con, sql);
           cleanup = await mountLakeViews(engine.con, ctx, {
             sql,
             versions: opts.version,
@@ -65,7 +67,6 @@ export function registerQueryCommand(program: Command): void {
             deltas: opts.delta,
             cwd: process.cwd(),
           });
-          await refuseWrites(engine.con, sql);
           const reader = await engine.con.runAndReadAll(sql).catch(async (error: unknown) => {
             const message = asSluiceError(error).message;
             const lakeError = await missingLakeTableError(ctx, sql, message);
