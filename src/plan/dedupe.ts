@@ -57,7 +57,6 @@ export function compileDedupe(
 ): DedupePlan {
   if (config.keys.length === 0)
     throw new SluiceError("CONFIG_INVALID", "dedupe.keys: list at least one key column");
-  const keep = config.keep ?? "last";
   const orderBy = config.order_by ?? "_sluice_row";
   const problem = validateSqlExpression(orderBy);
   if (problem) throw new SluiceError("CONFIG_INVALID", `dedupe.order_by: ${problem}`);
@@ -65,18 +64,9 @@ export function compileDedupe(
   const outName = options.outTable ?? `${source}_deduped`;
   const out = quoteQualified(outName);
   const dropped = quoteQualified(`${outName}_dropped`);
-  const partition = config.keys.map((k) => quoteIdent(k)).join(", ");
   const condition = options.where === undefined ? undefined : wrapExpression(options.where);
   const where = condition === undefined ? "" : ` WHERE ${condition}`;
-  let kept: string;
-  if (keep === "none") {
-    kept = `count(*) OVER (PARTITION BY ${partition}) = 1`;
-  } else {
-    const dir = keep === "first" ? "ASC" : "DESC";
-    kept =
-      `row_number() OVER (PARTITION BY ${partition} ORDER BY ${wrapExpression(orderBy)} ${dir} NULLS LAST, ` +
-      `"_sluice_row" ${dir}) = 1`;
-  }
+  const kept = keptRowSql(config, orderBy, '"_sluice_row"', "count(*)");
   const exclude = options.exclude ?? [];
   const select = exclude.length === 0 ? "*" : `* EXCLUDE (${exclude.map((c) => quoteIdent(c)).join(", ")})`;
   const notDropped = `"_sluice_row" NOT IN (SELECT "_sluice_row" FROM ${dropped})`;
@@ -195,21 +185,31 @@ export function batchDedupeSql(
   files: readonly string[],
   outTable: string,
 ): { readonly create: string; readonly kept: string; readonly droppedPerFile: string } {
-  const partition = config.keys.map((k) => quoteIdent(k)).join(", ");
-  const keep = config.keep ?? "last";
   const fileOrder = `CASE "_sluice_source_file" ${files.map((f, i) => `WHEN ${quoteLiteral(f)} THEN ${i}`).join(" ")} END`;
-  let kept: string;
-  if (keep === "none") {
-    kept = `count(DISTINCT "_sluice_source_file") OVER (PARTITION BY ${partition}) = 1`;
-  } else {
-    const dir = keep === "first" ? "ASC" : "DESC";
-    const byValue = config.order_by ? `${wrapExpression(config.order_by)} ${dir} NULLS LAST, ` : "";
-    kept = `row_number() OVER (PARTITION BY ${partition} ORDER BY ${byValue}${fileOrder} ${dir}) = 1`;
-  }
+  const kept = keptRowSql(config, config.order_by, fileOrder, 'count(DISTINCT "_sluice_source_file")');
   const out = quoteIdent(outTable);
   return {
     create: `CREATE OR REPLACE TEMP TABLE ${out} AS SELECT *, ${kept} AS "_sluice_kept" FROM (${batchSql})`,
     kept: `SELECT * EXCLUDE ("_sluice_kept") FROM ${out} WHERE "_sluice_kept"`,
     droppedPerFile: `SELECT "_sluice_source_file" AS file, count(*) AS n FROM ${out} WHERE NOT "_sluice_kept" GROUP BY 1`,
   };
+}
+
+/**
+ * The window condition that holds for the row a dedupe keeps of each key: with `keep: none`, every row of
+ * a key whose `occurrences` (a window aggregate) is 1; with `first` / `last`, the row ranked first by
+ * `orderBy` (NULLs last; none: by `tieBreak` alone), ties broken by `tieBreak` in the same direction.
+ */
+function keptRowSql(
+  config: DedupeConfig,
+  orderBy: string | undefined,
+  tieBreak: string,
+  occurrences: string,
+): string {
+  const partition = config.keys.map((k) => quoteIdent(k)).join(", ");
+  const keep = config.keep ?? "last";
+  if (keep === "none") return `${occurrences} OVER (PARTITION BY ${partition}) = 1`;
+  const dir = keep === "first" ? "ASC" : "DESC";
+  const byValue = orderBy ? `${wrapExpression(orderBy)} ${dir} NULLS LAST, ` : "";
+  return `row_number() OVER (PARTITION BY ${partition} ORDER BY ${byValue}${tieBreak} ${dir}) = 1`;
 }
