@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { ColumnConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
+import { lateDataFilterSql } from "../plan/incremental-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import { describeColumns, queryNumber, queryRows } from "./duckdb-query.js";
 import type { StagedFile } from "./stage-file.js";
@@ -152,15 +153,19 @@ async function incrementalSql(
   const temporal = /^(DATE|TIMESTAMP)/i.test(type);
   const mark = `CAST(${quoteLiteral(cursor.after)} AS ${type})`;
   const lower = cursor.overlapMs > 0 && temporal ? `${mark} - to_milliseconds(${cursor.overlapMs})` : mark;
-  const newRows = `SELECT * FROM ${base} WHERE ${column} > ${lower}`;
-  const partitionBy = cursor.partitionBy ?? [];
-  if (partitionBy.length === 0 || cursor.windowMs === undefined) return { sql: newRows };
   // Late data: re-stage every partition a new row touched (within the window, for temporal partitions).
-  const keys = partitionBy.map(quoteIdent).join(", ");
-  const first = quoteIdent(partitionBy[0]!);
-  const recent = `(try_cast(${first} AS TIMESTAMP) IS NULL OR try_cast(${first} AS TIMESTAMP) >= now()::TIMESTAMP - to_milliseconds(${cursor.windowMs}))`;
-  return {
-    sql: `SELECT * FROM ${base} WHERE (${keys}) IN (SELECT DISTINCT ${keys} FROM (${newRows}) WHERE ${recent})`,
-    outsideWindowSql: `SELECT * FROM (${newRows}) WHERE NOT ${recent}`,
-  };
+  const partitionBy = cursor.partitionBy ?? [];
+  const windowMs = cursor.windowMs;
+  return lateDataFilterSql(
+    base,
+    cursor.column,
+    lower,
+    partitionBy,
+    windowMs === undefined
+      ? undefined
+      : () => {
+          const first = quoteIdent(partitionBy[0]!);
+          return `(try_cast(${first} AS TIMESTAMP) IS NULL OR try_cast(${first} AS TIMESTAMP) >= now()::TIMESTAMP - to_milliseconds(${windowMs}))`;
+        },
+  );
 }

@@ -41,3 +41,29 @@ export function watermarkSql(rowsSql: string, cursor: string, type: string, mark
   const value = mark === null ? max : `greatest(${max}, CAST(${quoteLiteral(mark)} AS ${type}))`;
   return `SELECT CAST(${value} AS VARCHAR) AS mark FROM (${rowsSql})`;
 }
+
+/**
+ * A warehouse source's incremental read, in the dialect-neutral part both engines share: the new rows
+ * (`cursorColumn` above `lower`, an expression in the engine's own spelling) and, with late-data
+ * partitions, every row of a partition a recent new row touched (`recent`: the engine's condition on the
+ * first partition column), plus the new rows of partitions older than the window. Pure.
+ *
+ * @example
+ * lateDataFilterSql('"orders"', "id", "'41'", [], undefined) // { sql: `SELECT * FROM "orders" WHERE "id" > '41'` }
+ */
+export function lateDataFilterSql(
+  base: string,
+  cursorColumn: string,
+  lower: string,
+  partitionBy: readonly string[],
+  recent: (() => string) | undefined,
+): { sql: string; outsideWindowSql?: string } {
+  const newRows = `SELECT * FROM ${base} WHERE ${quoteIdent(cursorColumn)} > ${lower}`;
+  if (partitionBy.length === 0 || recent === undefined) return { sql: newRows };
+  const keys = partitionBy.map(quoteIdent).join(", ");
+  const inWindow = recent();
+  return {
+    sql: `SELECT * FROM ${base} WHERE (${keys}) IN (SELECT DISTINCT ${keys} FROM (${newRows}) AS n WHERE ${inWindow})`,
+    outsideWindowSql: `SELECT * FROM (${newRows}) AS n WHERE NOT ${inWindow}`,
+  };
+}

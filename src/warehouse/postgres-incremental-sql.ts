@@ -1,5 +1,6 @@
 import type { QueryStageRequest } from "../engine/stage-query.js";
 import { SluiceError } from "../errors.js";
+import { lateDataFilterSql } from "../plan/incremental-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 
 /** A column of a PostgreSQL result, as node-postgres describes it. */
@@ -42,16 +43,20 @@ export function postgresIncrementalSql(
   const mark = temporal ? `${quoteLiteral(cursor.after)}::${temporal}` : quoteLiteral(cursor.after);
   const lower =
     cursor.overlapMs > 0 && temporal ? `${mark} - interval '${cursor.overlapMs} milliseconds'` : mark;
-  const newRows = `SELECT * FROM ${base} WHERE ${quoteIdent(cursor.column)} > ${lower}`;
   const partitionBy = cursor.partitionBy ?? [];
-  if (partitionBy.length === 0 || cursor.windowMs === undefined) return { sql: newRows };
-  const keys = partitionBy.map(quoteIdent).join(", ");
-  const first = fieldNamed(fields, partitionBy[0]!, "partition_by");
-  const recent = recentCondition(first, new Date(now.getTime() - cursor.windowMs));
-  return {
-    sql: `SELECT * FROM ${base} WHERE (${keys}) IN (SELECT DISTINCT ${keys} FROM (${newRows}) AS n WHERE ${recent})`,
-    outsideWindowSql: `SELECT * FROM (${newRows}) AS n WHERE NOT ${recent}`,
-  };
+  return lateDataFilterSql(
+    base,
+    cursor.column,
+    lower,
+    partitionBy,
+    cursor.windowMs === undefined || partitionBy.length === 0
+      ? undefined
+      : () =>
+          recentCondition(
+            fieldNamed(fields, partitionBy[0]!, "partition_by"),
+            new Date(now.getTime() - cursor.windowMs!),
+          ),
+  );
 }
 
 function fieldNamed(fields: readonly PostgresField[], name: string, setting: string): PostgresField {
