@@ -1,12 +1,11 @@
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { queryRows } from "../engine/duckdb-query.js";
+import { parseProblem, queryRows } from "../engine/duckdb-query.js";
 import { sampleColumns } from "../engine/sample-columns.js";
 import { validateChecks } from "../plan/check-validation.js";
 import { graphProblems } from "../plan/pipeline-graph.js";
 import { cronProblem } from "../plan/schedule-plan.js";
 import { expressionProbeSql, probeTypeProblem, validateSqlExpression } from "../plan/sql-expression.js";
 import type { ColumnInfo } from "../plan/sql-text.js";
-import { quoteLiteral } from "../plan/sql-text.js";
 import type { ConfigProblem } from "./load-config.js";
 import type { PipelineConfig, ProjectConfig } from "./schema.js";
 import { unsupportedFeatures } from "./unsupported-features.js";
@@ -38,11 +37,7 @@ export async function validateProject(
     }
     return engine.con;
   };
-  const parses = async (sql: string): Promise<string | null> => {
-    const rows = await queryRows(await connection(), `SELECT json_serialize_sql(${quoteLiteral(sql)}) AS j`);
-    const parsed = JSON.parse(String(rows[0]?.j ?? "{}")) as { error?: boolean; error_message?: string };
-    return parsed.error ? (parsed.error_message ?? "does not parse") : null;
-  };
+  const parses = async (sql: string): Promise<string | null> => parseProblem(await connection(), sql);
   /** Parses and binds a condition against the declared columns; unknown columns are left to run time. */
   const probeBoolean = async (
     sql: string,

@@ -1,5 +1,5 @@
 import type { DuckDBConnection, DuckDBResultReader } from "@duckdb/node-api";
-import { type ColumnInfo, isIntegerType } from "../plan/sql-text.js";
+import { type ColumnInfo, isIntegerType, quoteLiteral } from "../plan/sql-text.js";
 
 /** A JSON-safe row as DuckDB returns it (`getRowObjectsJson`): bigints and dates as strings. */
 export type JsonRow = Record<string, unknown>;
@@ -33,6 +33,23 @@ export async function queryValue(con: DuckDBConnection, sql: string): Promise<un
   const rows = await queryRows(con, sql);
   const first = rows[0];
   return first === undefined ? undefined : Object.values(first)[0];
+}
+
+/**
+ * Why DuckDB's parser refuses `sql` (`json_serialize_sql`: parsed only, never bound or run; it accepts
+ * SELECT-like statements alone), or null when it parses.
+ *
+ * @example
+ * await parseProblem(con, "SELECT 1 +") // "Parser Error: syntax error at end of input"
+ */
+export async function parseProblem(con: DuckDBConnection, sql: string): Promise<string | null> {
+  const parsed = JSON.parse(
+    String(await queryValue(con, `SELECT json_serialize_sql(${quoteLiteral(sql)})`)),
+  ) as {
+    error?: boolean;
+    error_message?: string;
+  };
+  return parsed.error ? (parsed.error_message ?? "does not parse") : null;
 }
 
 /** A numeric result (DuckDB returns BIGINT as a string in JSON form). */

@@ -1,8 +1,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { Command } from "commander";
-import { jsonRows, queryValue } from "../../engine/duckdb-query.js";
+import { jsonRows, parseProblem } from "../../engine/duckdb-query.js";
 import { asSluiceError, SluiceError } from "../../errors.js";
-import { quoteLiteral } from "../../plan/sql-text.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput, type Output, table, toCsv } from "../output.js";
 import { openQueryEngine } from "../query-engine.js";
@@ -102,16 +101,9 @@ async function refuseWrites(con: DuckDBConnection, sql: string): Promise<void> {
     );
   }
   const query = sql.replace(/^\s*explain(\s+analyze)?\b/i, "");
-  const parsed = JSON.parse(
-    String(await queryValue(con, `SELECT json_serialize_sql(${quoteLiteral(query)})`)),
-  ) as {
-    error?: boolean;
-    error_message?: string;
-  };
-  if (parsed.error) {
-    if (!/only select statements/i.test(parsed.error_message ?? "")) {
-      throw new SluiceError("QUERY_FAILED", parsed.error_message ?? "the SQL does not parse");
-    }
+  const problem = await parseProblem(con, query);
+  if (problem) {
+    if (!/only select statements/i.test(problem)) throw new SluiceError("QUERY_FAILED", problem);
     const kind = (/^\s*([A-Za-z]+)/.exec(query)?.[1] ?? "such").toUpperCase();
     throw new SluiceError(
       "QUERY_FAILED",
