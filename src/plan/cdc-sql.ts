@@ -112,7 +112,7 @@ export function cdcFlattenSql(
         ? `TRY_CAST(json_extract_string(CAST("source" AS JSON), '$.lsn') AS BIGINT)`
         : "NULL";
     const ts = has(columns, "ts_ms") ? `TRY_CAST("ts_ms" AS BIGINT)` : "NULL";
-    events = `SELECT unnest(json_transform(${image}, ${quoteLiteral(imageStructure)})), ${opSql('"op"')} AS _sluice_op, CAST(coalesce(${lsn}, ${ts}, _sluice_seq) AS BIGINT) AS _sluice_cdc_position, _sluice_seq${metaList.map((m) => `, ${m}`).join("")} FROM (SELECT *, row_number() OVER () AS _sluice_seq FROM ${source}) WHERE lower(CAST("op" AS VARCHAR)) <> 't'`;
+    events = `SELECT unnest(json_transform(${image}, ${quoteLiteral(imageStructure)})), ${opSql('"op"')} AS _sluice_op, CAST(coalesce(${lsn}, ${ts}, _sluice_seq) AS BIGINT) AS _sluice_cdc_position, _sluice_seq${metaList.map((m) => `, ${m}`).join("")} FROM (SELECT *, row_number() OVER () AS _sluice_seq FROM ${source}) WHERE NOT ${spelled('"op"', ["t"])}`;
   }
   const soft = cdc.soft_delete ? ", (_sluice_op = 'd') AS _sluice_deleted" : "";
   return `SELECT * EXCLUDE (_sluice_seq)${soft} FROM (${events}) QUALIFY row_number() OVER (PARTITION BY ${keys.join(", ")} ORDER BY _sluice_cdc_position DESC NULLS LAST, _sluice_seq DESC) = 1`;

@@ -268,6 +268,27 @@ export function runWarehouseSuite(
       ]);
     });
 
+    test("cdc skips Debezium truncate events, however the op is spelled", async (make) => {
+      const p = await make(`changes:
+  source: { path: "in/*.jsonl" }
+  target: { table: accounts, mode: cdc, keys: [id] }`);
+      p.add(
+        "in/1.jsonl",
+        [
+          { op: "c", before: null, after: { id: 1, balance: 10 }, ts_ms: 1 },
+          { op: "t", before: null, after: null, ts_ms: 2 },
+          { op: " T ", before: null, after: null, ts_ms: 3 },
+          { op: "u", before: { id: 1, balance: 10 }, after: { id: 1, balance: 11 }, ts_ms: 4 },
+        ]
+          .map((e) => JSON.stringify(e))
+          .join("\n"),
+      );
+      const run = await p.run();
+      expect(run.status).toBe("succeeded");
+      const rows = await p.query("SELECT id, balance FROM accounts ORDER BY id");
+      expect(rows.map((r) => [Number(r.id), Number(r.balance)])).toEqual([[1, 11]]);
+    });
+
     test("cdc from a flat table with an op column can soft-delete", async (make) => {
       const p = await make(`flat:
   source: { path: "in/*.csv" }
