@@ -13,6 +13,7 @@ import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stag
 import { asSluiceError, SluiceError } from "../errors.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
+import { withResolvedColumns } from "../plan/declared-columns.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
@@ -102,9 +103,11 @@ export async function runFilePipeline(
   ctx: ProjectContext,
   warehouse: Warehouse,
   name: string,
-  configured: PipelineConfig,
+  written: PipelineConfig,
   options: PipelineRunOptions = {},
 ): Promise<RunReport> {
+  // Declared columns by their names in the rows, whichever name the config used (`E-Mail` → `e_mail`).
+  const configured = withResolvedColumns(written);
   /** The pipeline as run: its checks gain one when the warehouse refused a NUL byte (see NUL_CHECK). */
   let pipeline = configured;
   if ("stream" in pipeline.source) {
