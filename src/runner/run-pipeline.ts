@@ -144,7 +144,10 @@ export async function runFilePipeline(
       : options.entries
         ? [...options.entries]
         : await selectEntries(ctx, source.path, options.files);
-  if (entries.length === 0) return report;
+  if (entries.length === 0) {
+    if (!query && !options.replay && !options.entries) report.note = `no file matches ${source.path}`;
+    return report;
+  }
 
   const log = openRunLog(landing, runId, startedAt);
   report.log = log.path;
