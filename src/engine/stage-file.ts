@@ -338,8 +338,9 @@ async function stageCsv(
     const inferred = temporal && !inferredTemporalOk(sniffedType) ? "VARCHAR" : sniffedType;
     return { name, sourceName, type: inferred, declared: false };
   });
-  for (const key of Object.keys(ctx.columns)) {
-    if (!columns.some((c) => c.name === key)) {
+  for (const [key, declared] of Object.entries(ctx.columns)) {
+    // A masked column the file lacks fails the file (see unmaskableColumnError): no warning for it.
+    if (declared.mask === undefined && !columns.some((c) => c.name === key)) {
       warnings.push(`declared column ${key} is not in ${ctx.displayPath}; it is left empty`);
     }
   }

@@ -13,6 +13,7 @@ import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stag
 import { asSluiceError, SluiceError } from "../errors.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
+import { unmaskableColumnError } from "../plan/column-references.js";
 import { withResolvedColumns } from "../plan/declared-columns.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
@@ -771,6 +772,8 @@ export async function runFilePipeline(
       Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
       file.warnings.push(...staged.staged.warnings);
       work.staged = staged.staged;
+      const unmaskable = unmaskableColumnError(written, staged.staged.columns, entry.path);
+      if (unmaskable) return fail(unmaskable, false);
       const longName = longColumnNameError(
         staged.staged.columns,
         pipeline,
@@ -904,6 +907,9 @@ export async function runFilePipeline(
       file.rows.read = staged.accepted + staged.malformed;
       file.rows.loaded = staged.accepted;
       file.rows.quarantined = source.on_malformed === "drop" ? 0 : staged.malformed;
+      // A mask this file's columns cannot take fails the file: it is never loaded unmasked.
+      const unmaskable = unmaskableColumnError(written, staged.columns, entry.path);
+      if (unmaskable) return fail(unmaskable, false);
       try {
         await bindExpressions(con, staged, pipeline, entry.path);
       } catch (error) {
