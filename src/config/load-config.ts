@@ -3,8 +3,10 @@ import { basename, dirname, resolve } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { SluiceError } from "../errors.js";
+import { didYouMean } from "../plan/nearest-name.js";
 import { interpolate } from "./interpolate.js";
 import { type ProjectConfig, projectSchema } from "./schema.js";
+import { allowedKeys } from "./schema-keys.js";
 import { postgresWarehouseProblems } from "./validate-postgres-warehouse.js";
 
 /** A loaded project: the validated config and where it lives. */
@@ -86,7 +88,7 @@ export function parseProjectText(text: string, fileLabel: string, env: NodeJS.Pr
   // reportInput: a value of the wrong type is named ("expected number, got ..."), not taken for a missing one.
   const result = projectSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
-    problems.push(...zodProblems(result.error, (path) => lineOf(doc, lineCounter, path)));
+    problems.push(...zodProblems(result.error, raw, (path) => lineOf(doc, lineCounter, path)));
   }
   if (result.success) problems.push(...postgresWarehouseProblems(result.data as ProjectConfig));
   if (problems.length > 0) throw configError(fileLabel, problems);
@@ -119,6 +121,7 @@ export function configError(fileLabel: string, problems: readonly ConfigProblem[
 
 function zodProblems(
   error: z.ZodError,
+  raw: unknown,
   lineFor: (path: readonly PropertyKey[]) => number | undefined,
 ): ConfigProblem[] {
   const out: ConfigProblem[] = [];
@@ -130,7 +133,14 @@ function zodProblems(
         visit(closestBranch(issue.errors), path);
         continue;
       }
-      out.push({ path: formatPath(path.map(String)), message: issueMessage(issue), line: lineFor(path) });
+      const at = { path: formatPath(path.map(String)), line: lineFor(path) };
+      if (issue.code === "unrecognized_keys") {
+        // One line per unknown key, each with the nearest key the mapping allows.
+        const allowed = allowedKeys(projectSchema, raw, path) ?? [];
+        for (const key of issue.keys) out.push({ ...at, message: unknownKeyMessage(key, allowed) });
+        continue;
+      }
+      out.push({ ...at, message: issueMessage(issue) });
     }
   };
   visit(error.issues, []);
@@ -152,10 +162,29 @@ function closestBranch(branches: readonly (readonly z.core.$ZodIssue[])[]): read
   return best;
 }
 
+/** `unknown key dedup; did you mean \`dedupe\`?`, or the keys allowed when none is close. */
+function unknownKeyMessage(key: string, allowed: readonly string[]): string {
+  const near = didYouMean(key, allowed);
+  if (near || allowed.length === 0) return `unknown key ${key}${near}`;
+  return `unknown key ${key} (keys here: ${allowed.join(", ")})`;
+}
+
 function issueMessage(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
-    case "invalid_value":
-      return `expected one of ${issue.values.map(String).join(", ")}`;
+    case "invalid_value": {
+      const values = issue.values.map(String);
+      const near = typeof issue.input === "string" ? didYouMean(issue.input, values) : "";
+      return `expected one of ${values.join(", ")}${near}`;
+    }
+    case "invalid_union": {
+      // A discriminated union whose tag (a check's `rule`) names no branch.
+      const tag = (issue as { discriminator?: string }).discriminator;
+      const options = ((issue as { options?: unknown[] }).options ?? []).map(String);
+      if (!tag || options.length === 0) return issue.message;
+      const input = (issue.input as Record<string, unknown> | undefined)?.[tag];
+      const near = typeof input === "string" ? didYouMean(input, options) : "";
+      return `expected one of ${options.join(", ")}${near}`;
+    }
     case "unrecognized_keys":
       return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
     case "invalid_type":

@@ -13,6 +13,8 @@ import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stag
 import { asSluiceError, SluiceError } from "../errors.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
+import { unmaskableColumnError } from "../plan/column-references.js";
+import { withResolvedColumns } from "../plan/declared-columns.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
 import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
@@ -102,9 +104,11 @@ export async function runFilePipeline(
   ctx: ProjectContext,
   warehouse: Warehouse,
   name: string,
-  configured: PipelineConfig,
+  written: PipelineConfig,
   options: PipelineRunOptions = {},
 ): Promise<RunReport> {
+  // Declared columns by their names in the rows, whichever name the config used (`E-Mail` → `e_mail`).
+  const configured = withResolvedColumns(written);
   /** The pipeline as run: its checks gain one when the warehouse refused a NUL byte (see NUL_CHECK). */
   let pipeline = configured;
   if ("stream" in pipeline.source) {
@@ -141,7 +145,10 @@ export async function runFilePipeline(
       : options.entries
         ? [...options.entries]
         : await selectEntries(ctx, source.path, options.files);
-  if (entries.length === 0) return report;
+  if (entries.length === 0) {
+    if (!query && !options.replay && !options.entries) report.note = `no file matches ${source.path}`;
+    return report;
+  }
 
   const log = openRunLog(landing, runId, startedAt);
   report.log = log.path;
@@ -765,6 +772,8 @@ export async function runFilePipeline(
       Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
       file.warnings.push(...staged.staged.warnings);
       work.staged = staged.staged;
+      const unmaskable = unmaskableColumnError(written, staged.staged.columns, entry.path);
+      if (unmaskable) return fail(unmaskable, false);
       const longName = longColumnNameError(
         staged.staged.columns,
         pipeline,
@@ -898,6 +907,9 @@ export async function runFilePipeline(
       file.rows.read = staged.accepted + staged.malformed;
       file.rows.loaded = staged.accepted;
       file.rows.quarantined = source.on_malformed === "drop" ? 0 : staged.malformed;
+      // A mask this file's columns cannot take fails the file: it is never loaded unmasked.
+      const unmaskable = unmaskableColumnError(written, staged.columns, entry.path);
+      if (unmaskable) return fail(unmaskable, false);
       try {
         await bindExpressions(con, staged, pipeline, entry.path);
       } catch (error) {

@@ -50,7 +50,7 @@ pipelines:
     colums: {}
 `;
     const all = problems(text);
-    expect(all).toContain("sluice.yaml: pipelines.orders: unknown key colums");
+    expect(all).toContain("sluice.yaml: pipelines.orders: unknown key colums; did you mean `columns`?");
     expect(all).toContain(
       "sluice.yaml: pipelines.orders.target.mode: expected one of append, replace, merge, delete_insert, scd2, cdc",
     );
@@ -162,6 +162,38 @@ pipelines:
     ]) {
       expect(problems(text(url))).toEqual([]);
     }
+  });
+
+  it("suggests the nearest key, value, rule or mask for a misspelt one, and lists the keys when none is near", () => {
+    const text = `
+pipelines:
+  orders:
+    source: { path: "in/*.csv", formt: csv }
+    columns: { email: { mask: emial, typ: varchar } }
+    dedup: { keys: [id] }
+    checks:
+      - { rule: not_nul, columns: [id] }
+      - { rule: range, colum: id, min: 1 }
+    target: { table: orders, mod: merge, zzz: 1 }
+`;
+    const all = problems(text);
+    expect(all).toEqual(
+      expect.arrayContaining([
+        "sluice.yaml: pipelines.orders.source: unknown key formt; did you mean `format`?",
+        "sluice.yaml: pipelines.orders.columns.email.mask: expected one of hash, redact, email, last4, null, drop; did you mean `email`?",
+        "sluice.yaml: pipelines.orders.columns.email: unknown key typ; did you mean `type`?",
+        "sluice.yaml: pipelines.orders: unknown key dedup; did you mean `dedupe`?",
+        "sluice.yaml: pipelines.orders.checks[1]: unknown key colum; did you mean `column`?",
+        "sluice.yaml: pipelines.orders.target: unknown key mod; did you mean `mode`?",
+        "sluice.yaml: pipelines.orders.target: unknown key zzz (keys here: table, mode, keys, partition_by, track, close_deleted, cdc, lake)",
+      ]),
+    );
+    const rule = all.find((l) => l.includes("checks[0].rule"));
+    expect(rule).toMatch(
+      /^sluice\.yaml: pipelines\.orders\.checks\[0\]\.rule: expected one of not_null, unique, .*; did you mean `not_null`\?$/,
+    );
+    // One line per problem: nothing spans lines.
+    expect(all.every((l) => !l.includes("\n"))).toBe(true);
   });
 
   it("validates checks by rule", () => {

@@ -182,7 +182,7 @@ describe("lake target: partitioned Delta table loaded over several runs", () => 
     expect(rec.json()).toMatchObject({ rows_recovered: 3, rows_lost: 0 });
   });
 
-  it("reports a missing partition column by name at run time", async () => {
+  it("reports a missing partition column by name before reading any file", async () => {
     const d = makeProject(
       pipelineYaml(`p:
   source: { path: "in/*.csv" }
@@ -190,10 +190,11 @@ describe("lake target: partitioned Delta table loaded over several runs", () => 
     lake: { table: t, partition_by: [region] }`),
       { "landing/in/a.csv": "id,name\n1,x\n" },
     );
+    // Checked against the pending file's header: a config error, nothing read or moved.
     const r = await sluice(["run", "--json"], d);
-    expect(r.code).toBe(1);
-    expect(r.json<RunJson>().runs[0]!.error).toMatch(
-      /^pipeline p: lake table t: partition_by column region is not a column of the rows/,
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'sluice.yaml: pipelines.p.target.lake.partition_by[0]: unknown column "region" (columns: id, name)',
     );
     expect(existsSync(join(d, "landing/in/a.csv"))).toBe(true);
     const v = await sluice(

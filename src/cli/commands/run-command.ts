@@ -52,7 +52,7 @@ function printReports(output: ReturnType<typeof createOutput>, reports: readonly
   if (reports.length === 0) output.line("nothing to do: no pipeline matched");
   for (const r of reports) {
     if (r.status === "skipped") {
-      output.line(`${r.pipeline}: ${r.error ?? "nothing new to load"}`);
+      output.line(`${r.pipeline}: ${r.error ?? r.note ?? "nothing new to load"}`);
       continue;
     }
     const { rows } = r;
