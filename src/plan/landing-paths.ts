@@ -33,6 +33,11 @@ export function quarantineFolder(pipeline: string, runId: string): string {
   return `quarantine/${pipeline}/${runId}`;
 }
 
+/** The file holding a run's quarantined rows, in its quarantine folder. */
+export function quarantineFileOf(folder: string): string {
+  return `${folder}/rows.jsonl`;
+}
+
 const compressionSuffixes = [".gz", ".zst", ".gzip", ".zstd"];
 
 /** Splits `orders.csv.gz` into `orders` and `.csv.gz`; dot files keep their name as the stem. */

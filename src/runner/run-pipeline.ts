@@ -14,7 +14,7 @@ import { asSluiceError, SluiceError } from "../errors.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
-import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
+import { formatFromName, quarantineFileOf, quarantineFolder } from "../plan/landing-paths.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { maskExpression } from "../plan/masking.js";
 import { isSluiceColumn } from "../plan/schema-plan.js";
@@ -32,7 +32,7 @@ import type { ProjectContext } from "./project-context.js";
 import { numericColumns, publishRun } from "./publish-run.js";
 import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
 import { newRunId } from "./run-id.js";
-import { openRunLog } from "./run-log.js";
+import { openRunLogOf } from "./run-log.js";
 import { type ProfileOptions, profileHistory, profileRun } from "./run-profile.js";
 import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
@@ -143,7 +143,7 @@ export async function runFilePipeline(
         : await selectEntries(ctx, source.path, options.files);
   if (entries.length === 0) return report;
 
-  const log = openRunLog(landing, runId, startedAt);
+  const log = openRunLogOf(landing, report, startedAt);
   report.log = log.path;
   const logger = log.logger.child({ pipeline: name });
   logger.info({ files: entries.length, force: options.force ?? false }, "run started");
@@ -292,6 +292,7 @@ export async function runFilePipeline(
       }
       sumChecks();
       quarantineSql = quarantineOf();
+      if (quarantineSql) await landing.checkPath(quarantineFileOf(report.quarantine!));
       const finishedAt = new Date();
       report.finished_at = finishedAt.toISOString();
       const run = {
@@ -382,6 +383,7 @@ export async function runFilePipeline(
           }
         })()
       : undefined;
+    let movesFailed = false;
     for (const work of works) {
       const file = work.report;
       if (!file.archived_to || file.archived_to === file.path) continue;
@@ -394,11 +396,15 @@ export async function runFilePipeline(
           "STORAGE_ERROR",
           `${file.path}: could not be moved to ${file.archived_to}`,
         ).message;
-        file.warnings.push(message);
+        file.warnings.push(`${message}; it stays where it is, and the next run moves it`);
         logger.warn({ file: file.path }, message);
+        file.archived_to = null;
+        movesFailed = true;
       }
     }
     await profiling;
+    // The stored report says where the files are (the ledger keeps the destination the next run uses).
+    if (movesFailed) await warehouse.updateRunReport(runId, { ...report }).catch(() => undefined);
     logger.info({ status: report.status, rows: report.rows }, "run finished");
     return report;
   } catch (error) {
@@ -406,6 +412,7 @@ export async function runFilePipeline(
     report.status = "failed";
     report.error = failure.message;
     report.finished_at = new Date().toISOString();
+    report.quarantine = null;
     logger.error({ code: failure.code }, failure.message);
     // Nothing was published: record the failed run; its files stay in the landing zone for the next run.
     for (const work of works) await settleDigest(work);
@@ -654,6 +661,7 @@ export async function runFilePipeline(
     sumChecks();
     sumRows();
     quarantineSql = quarantineOf();
+    if (quarantineSql) await landing.checkPath(quarantineFileOf(report.quarantine!));
     // The profile describes the published rows: this run's rows of the target, in the batch's columns.
     // It is read after the commit (committed rows scan about twice as fast as a transaction's own).
     const names = async (sql: string) =>
@@ -759,6 +767,8 @@ export async function runFilePipeline(
     };
     const work: FileWork = { entry, report: file, priorLoads: [], moveOnFailure: false };
     const fail = (error: unknown, moveOnFailure: boolean): FileWork => markFailed(work, error, moveOnFailure);
+    if (entry.refused)
+      return fail(new SluiceError("FILE_UNREADABLE", `${entry.path}: ${entry.refused.reason}`), false);
     if (query) {
       const staged = await stageQuerySource(warehouse, name, pipeline, query, `sluice_q${index}`);
       Object.assign(file, { sha256: staged.sha256 });
@@ -1179,7 +1189,7 @@ async function writeQuarantineFiles(
 ): Promise<void> {
   const local = join(workDir, "rows.jsonl");
   await con.run(`COPY (${quarantineSql} ORDER BY file, line) TO ${quoteLiteral(local)} (FORMAT json)`);
-  await ctx.landing.putLocalFile(local, `${folder}/rows.jsonl`);
+  await ctx.landing.putLocalFile(local, quarantineFileOf(folder));
 }
 
 function readError(path: string, error: unknown): SluiceError {
