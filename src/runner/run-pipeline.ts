@@ -14,7 +14,7 @@ import { asSluiceError, SluiceError } from "../errors.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
-import { formatFromName, quarantineFileOf, quarantineFolder } from "../plan/landing-paths.js";
+import { fitsFileName, formatFromName, quarantineFileOf, quarantineFolder } from "../plan/landing-paths.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { maskExpression } from "../plan/masking.js";
 import { isSluiceColumn } from "../plan/schema-plan.js";
@@ -275,7 +275,12 @@ export async function runFilePipeline(
         }
         const area = file.status === "failed" ? "unprocessed" : "archive";
         const repair = work.priorLoads.find((p) => p.path === file.path && p.archivedTo !== null);
-        if (file.status === "skipped_duplicate" && repair?.archivedTo && !reserved.has(repair.archivedTo)) {
+        if (
+          file.status === "skipped_duplicate" &&
+          repair?.archivedTo &&
+          !reserved.has(repair.archivedTo) &&
+          fitsFileName(repair.archivedTo)
+        ) {
           // Crash repair: the file goes where its earlier load said it went.
           reserved.add(repair.archivedTo);
           file.archived_to = repair.archivedTo;

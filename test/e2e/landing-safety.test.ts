@@ -180,6 +180,30 @@ bad:
 });
 
 describe("file names", () => {
+  it("archives a file whose name is too long to take the timestamp, and does not see it again", async () => {
+    const long = `${"a".repeat(240)}.csv`;
+    const wide = `${"é".repeat(120)}.csv`; // 244 bytes
+    const dir = makeProject(pipelineYaml(orders), {
+      [`landing/in/orders/${long}`]: "id\n1\n",
+      [`landing/in/orders/${wide}`]: "id\n2\n",
+    });
+    const r = await sluice(["run", "--json"], dir);
+    expect(r.code).toBe(0);
+    const run = r.json<RunJson>().runs[0]!;
+    expect(run.files.map((f) => f.status)).toEqual(["loaded", "loaded"]);
+    for (const file of run.files) {
+      expect(file.warnings).toEqual([]);
+      const name = file.archived_to!.split("/").pop()!;
+      expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
+      expect(name).toMatch(/_\d{14}\.csv$/);
+      expect(existsSync(join(dir, "landing", file.archived_to!))).toBe(true);
+    }
+    expect(readdirSync(join(dir, "landing/in/orders"))).toEqual([]);
+    const again = await sluice(["run", "--json"], dir);
+    expect(again.code).toBe(0);
+    expect(again.json<RunJson>().runs[0]!.files).toEqual([]);
+  });
+
   it("loads, reports and archives a file whose name is not valid UTF-8, under an escaped name", async () => {
     const dir = makeProject(pipelineYaml(orders));
     const folder = join(dir, "landing/in/orders");
