@@ -223,3 +223,36 @@ describe("file names", () => {
     expect(q.json()).toEqual([{ f: "in/orders/caf\\xE9\\xFF.csv", id: 5 }]);
   });
 });
+
+describe("files restore", () => {
+  const daily = `daily:
+  source: { path: "in/daily/*.csv" }
+  target: { table: daily }`;
+
+  it("refuses an absolute or escaping --to, and a destination through a link", async () => {
+    const dir = makeProject(pipelineYaml(daily), { "landing/in/daily/export.csv": "id\n1\n" });
+    expect((await sluice(["run"], dir)).code).toBe(0);
+    const elsewhere = outside();
+    for (const to of [join(elsewhere, "x.csv"), "../x.csv", "in/../../x.csv"]) {
+      const r = await sluice(["files", "restore", "export.csv", "--version", "1", "--to", to], dir);
+      expect(r.code, to).toBe(2);
+      expect(r.stderr).toMatch(/--to .*: give a path inside the landing zone/);
+    }
+    expect(existsSync(join(dir, "x.csv"))).toBe(false);
+    symlinkSync(elsewhere, join(dir, "landing/in/daily/again"));
+    const linked = await sluice(
+      ["files", "restore", "export.csv", "--version", "1", "--to", "in/daily/again/x.csv"],
+      dir,
+    );
+    expect(linked.code).toBe(1);
+    expect(linked.stderr).toMatch(/in\/daily\/again: .*symbolic link/);
+    expect(filesBelow(elsewhere)).toEqual([]);
+    // A landing-relative --to still works.
+    const ok = await sluice(
+      ["files", "restore", "export.csv", "--version", "1", "--to", "in/daily/y.csv"],
+      dir,
+    );
+    expect(ok.code).toBe(0);
+    expect(readFileSync(join(dir, "landing/in/daily/y.csv"), "utf8")).toBe("id\n1\n");
+  });
+});
