@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { asSluiceError } from "../errors.js";
 import { runLogPath } from "../plan/landing-paths.js";
 import type { Storage } from "../storage/storage.js";
+import { makeWorkDir } from "../storage/work-dir.js";
 import type { RunReport } from "./run-report.js";
 
 /** The structured log of one run: JSON lines written to `logs/YYYY/MM/DD/<run_id>.jsonl` in the landing zone. */
@@ -27,7 +27,7 @@ export interface RunLog {
 export function openRunLog(landing: Storage, runId: string, startedAt: Date): RunLog {
   const path = runLogPath(runId, startedAt);
   const direct = landing.localPath(path);
-  const tempDir = direct ? undefined : mkdtempSync(join(tmpdir(), "sluice-log-"));
+  const tempDir = direct ? undefined : makeWorkDir("log");
   const file = direct ?? join(tempDir!, "run.jsonl");
   const destination = pino.destination({ dest: file, sync: true, mkdir: true });
   const logger = pino({ base: { run_id: runId }, timestamp: pino.stdTimeFunctions.isoTime }, destination);

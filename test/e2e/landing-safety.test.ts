@@ -13,7 +13,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
 
 const orders = `orders:
   source: { path: "in/orders/*.csv" }
@@ -254,5 +254,36 @@ describe("files restore", () => {
     );
     expect(ok.code).toBe(0);
     expect(readFileSync(join(dir, "landing/in/daily/y.csv"), "utf8")).toBe("id\n1\n");
+  });
+});
+
+describe("work folders of killed runs", () => {
+  it("a run removes the work folders that killed runs left in the temp folder, and only those", async () => {
+    const temp = mkdtempSync(join(tmpdir(), "sluice-tmpdir-"));
+    const dir = makeProject(pipelineYaml(orders), { "landing/in/orders/a.csv": "id\n1\n" });
+    const big = `id,text\n${Array.from({ length: 400_000 }, (_, i) => `${i},row number ${i}`).join("\n")}\n`;
+    addFile(dir, "landing/in/orders/big.csv", big);
+    const env = { TMPDIR: temp };
+    // Kill -9 a run once its work folder exists.
+    const { spawn } = await import("node:child_process");
+    const { cliPath } = await import("../support/cli.js");
+    const child = spawn(process.execPath, [cliPath, "run"], { cwd: dir, env: { ...process.env, ...env } });
+    const exited = new Promise((done) => child.once("exit", done));
+    for (let i = 0; i < 600 && !readdirSync(temp).some((n) => n.startsWith("sluice-run-")); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill("SIGKILL");
+    await exited;
+    const left = readdirSync(temp).filter((n) => n.startsWith("sluice-"));
+    expect(left.some((n) => n.startsWith("sluice-run-"))).toBe(true);
+    // A folder of a live process (this one) is never taken.
+    const live = readdirSync(temp)
+      .find((n) => n.startsWith("sluice-run-"))!
+      .replace(/-\d+-([A-Za-z0-9]+)$/, `-${process.pid}-$1`);
+    mkdirSync(join(temp, live));
+
+    const r = await sluice(["run", "--json"], dir, { env });
+    expect(r.code).toBe(0);
+    expect(readdirSync(temp).filter((n) => n.startsWith("sluice-"))).toEqual([live]);
   });
 });
