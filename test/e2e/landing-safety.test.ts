@@ -88,9 +88,15 @@ bad:
     expect(broken!.error).toMatch(/unprocessed: .*symbolic link/);
     expect(bad!.status).toBe("failed");
     expect(bad!.error).toMatch(/quarantine: .*symbolic link/);
+    // The failed run wrote no quarantine file, so its report names none.
+    expect((bad as unknown as { quarantine: string | null }).quarantine).toBeNull();
     expect(filesBelow(elsewhere)).toEqual([]);
     expect(existsSync(join(dir, "landing/in/orders/broken.csv"))).toBe(true);
     expect(existsSync(join(dir, "landing/in/bad/b.csv"))).toBe(true);
+    // Printed too: the file's own error, and the run's reason for keeping it in in/.
+    const human = await sluice(["run", "orders"], dir);
+    expect(human.stdout).toMatch(/error: in\/orders\/broken\.csv: malformed row/);
+    expect(human.stdout).toMatch(/error: unprocessed: is a symbolic link/);
   });
 
   it("refuses a linked logs/ folder", async () => {
@@ -221,6 +227,34 @@ describe("file names", () => {
     expect(readdirSync(folder)).toEqual([]);
     const q = await sluice(["query", "select _sluice_source_file as f, id from orders", "--json"], dir);
     expect(q.json()).toEqual([{ f: "in/orders/caf\\xE9\\xFF.csv", id: 5 }]);
+  });
+});
+
+describe("a file loaded but not moved", () => {
+  it("is reported with archived_to null (printed and stored), and the next run moves it", async () => {
+    const dir = makeProject(pipelineYaml(orders), { "landing/in/orders/a.csv": "id\n1\n" });
+    // A file where the year folder should be: the move after the commit fails.
+    const stamp = new Date().toISOString();
+    addFile(dir, `landing/archive/orders/${stamp.slice(0, 4)}`, "in the way");
+    const r = await sluice(["run", "--json"], dir);
+    expect(r.code).toBe(0);
+    const run = r.json<RunJson>().runs[0]!;
+    expect(run.files[0]!.status).toBe("loaded");
+    expect(run.files[0]!.archived_to).toBeNull();
+    expect(run.files[0]!.warnings.join()).toMatch(
+      /could not be moved to archive\/orders\/.*the next run moves it/,
+    );
+    const stored = await sluice(["runs", run.run_id, "--json"], dir);
+    expect(stored.json<RunJson["runs"][number]>().files[0]!.archived_to).toBeNull();
+    expect(existsSync(join(dir, "landing/in/orders/a.csv"))).toBe(true);
+
+    rmSync(join(dir, `landing/archive/orders/${stamp.slice(0, 4)}`));
+    const again = await sluice(["run", "--json"], dir);
+    const file = again.json<RunJson>().runs[0]!.files[0]!;
+    expect(file.status).toBe("skipped_duplicate");
+    expect(existsSync(join(dir, "landing", file.archived_to!))).toBe(true);
+    expect(existsSync(join(dir, "landing/in/orders/a.csv"))).toBe(false);
+    expect(await count(dir)).toBe(1);
   });
 });
 
