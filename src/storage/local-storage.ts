@@ -53,8 +53,10 @@ export function localStorage(root: string): Storage {
   const safePath = async (path: string, create = false): Promise<FsPath> => {
     const rel = relOf(path);
     const parts = prefixes(rel);
+    // Looked at all at once (a run checks several paths per file); a missing part is made, then checked.
+    const infos = await Promise.all(parts.map((part) => lstat(fsPathOf(part)).catch(absent)));
     for (const [i, part] of parts.entries()) {
-      let info = await lstat(fsPathOf(part)).catch(absent);
+      let info = infos[i];
       if (!info && create && i < parts.length - 1) {
         await mkdir(fsPathOf(part)).catch(unlessExists);
         info = await lstat(fsPathOf(part));
