@@ -126,12 +126,12 @@ export async function writeDataFiles(
 
 /**
  * A temp folder root on the lake's own file system when the lake is local (`<lake>/.sluice-tmp`, so
- * files can be renamed into place); leftovers of killed writers older than a day are removed.
+ * files can be renamed into place); leftovers of killed writers older than a day are removed. A
+ * `.sluice-tmp` that is a symbolic link is refused (its cleanup would delete files behind it).
  */
 function stagingRoot(table: LakeTable): string {
-  const local = table.storage.localPath("");
-  if (local === undefined) return tmpdir();
-  const root = join(local, ".sluice-tmp");
+  if (table.storage.localPath("") === undefined) return tmpdir();
+  const root = table.storage.localPath(".sluice-tmp")!;
   try {
     mkdirSync(root, { recursive: true });
     const dayAgo = Date.now() - 86_400_000;

@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
+import { asSluiceError } from "../errors.js";
 import { runLogPath } from "../plan/landing-paths.js";
 import type { Storage } from "../storage/storage.js";
+import { makeWorkDir } from "../storage/work-dir.js";
+import type { RunReport } from "./run-report.js";
 
 /** The structured log of one run: JSON lines written to `logs/YYYY/MM/DD/<run_id>.jsonl` in the landing zone. */
 export interface RunLog {
@@ -25,7 +27,7 @@ export interface RunLog {
 export function openRunLog(landing: Storage, runId: string, startedAt: Date): RunLog {
   const path = runLogPath(runId, startedAt);
   const direct = landing.localPath(path);
-  const tempDir = direct ? undefined : mkdtempSync(join(tmpdir(), "sluice-log-"));
+  const tempDir = direct ? undefined : makeWorkDir("log");
   const file = direct ?? join(tempDir!, "run.jsonl");
   const destination = pino.destination({ dest: file, sync: true, mkdir: true });
   const logger = pino({ base: { run_id: runId }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
@@ -41,4 +43,22 @@ export function openRunLog(landing: Storage, runId: string, startedAt: Date): Ru
       }
     },
   };
+}
+
+/**
+ * Opens the log of a run about to start. A log that cannot be opened (its folder is a symbolic link)
+ * fails the run before it does anything, with the run's report attached to the error.
+ */
+export function openRunLogOf(landing: Storage, report: RunReport, startedAt: Date): RunLog {
+  try {
+    return openRunLog(landing, report.run_id, startedAt);
+  } catch (error) {
+    const failure = asSluiceError(error, "STORAGE_ERROR", "the run log cannot be written");
+    Object.assign(report, {
+      status: "failed",
+      error: failure.message,
+      finished_at: new Date().toISOString(),
+    });
+    throw Object.assign(failure, { report });
+  }
 }

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
@@ -16,13 +15,14 @@ import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check
 import { unmaskableColumnError } from "../plan/column-references.js";
 import { withResolvedColumns } from "../plan/declared-columns.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
-import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
+import { fitsFileName, formatFromName, quarantineFileOf, quarantineFolder } from "../plan/landing-paths.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { maskExpression } from "../plan/masking.js";
 import { isSluiceColumn } from "../plan/schema-plan.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
+import { makeWorkDir } from "../storage/work-dir.js";
 import { lastRunJudgedSql, loadedHashesSql, loadedSizeSql } from "../warehouse/catalog-sql.js";
 import type { AfterWrite, LedgerEntry, RunRecord, Warehouse } from "../warehouse/warehouse.js";
 import { type AcquiredFile, acquireFile } from "./acquire-file.js";
@@ -34,7 +34,7 @@ import type { ProjectContext } from "./project-context.js";
 import { numericColumns, publishRun } from "./publish-run.js";
 import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
 import { newRunId } from "./run-id.js";
-import { openRunLog } from "./run-log.js";
+import { openRunLogOf } from "./run-log.js";
 import { type ProfileOptions, profileHistory, profileRun } from "./run-profile.js";
 import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
@@ -150,12 +150,12 @@ export async function runFilePipeline(
     return report;
   }
 
-  const log = openRunLog(landing, runId, startedAt);
+  const log = openRunLogOf(landing, report, startedAt);
   report.log = log.path;
   const logger = log.logger.child({ pipeline: name });
   logger.info({ files: entries.length, force: options.force ?? false }, "run started");
   const con = warehouse.engine;
-  const workDir = mkdtempSync(join(tmpdir(), "sluice-run-"));
+  const workDir = makeWorkDir("run");
   const works: FileWork[] = [];
   const bytesTotal = entries.reduce((n, e) => n + e.size, 0);
   let bytesDone = 0;
@@ -282,7 +282,12 @@ export async function runFilePipeline(
         }
         const area = file.status === "failed" ? "unprocessed" : "archive";
         const repair = work.priorLoads.find((p) => p.path === file.path && p.archivedTo !== null);
-        if (file.status === "skipped_duplicate" && repair?.archivedTo && !reserved.has(repair.archivedTo)) {
+        if (
+          file.status === "skipped_duplicate" &&
+          repair?.archivedTo &&
+          !reserved.has(repair.archivedTo) &&
+          fitsFileName(repair.archivedTo)
+        ) {
           // Crash repair: the file goes where its earlier load said it went.
           reserved.add(repair.archivedTo);
           file.archived_to = repair.archivedTo;
@@ -299,6 +304,7 @@ export async function runFilePipeline(
       }
       sumChecks();
       quarantineSql = quarantineOf();
+      if (quarantineSql) await landing.checkPath(quarantineFileOf(report.quarantine!));
       const finishedAt = new Date();
       report.finished_at = finishedAt.toISOString();
       const run = {
@@ -389,6 +395,7 @@ export async function runFilePipeline(
           }
         })()
       : undefined;
+    let movesFailed = false;
     for (const work of works) {
       const file = work.report;
       if (!file.archived_to || file.archived_to === file.path) continue;
@@ -401,11 +408,15 @@ export async function runFilePipeline(
           "STORAGE_ERROR",
           `${file.path}: could not be moved to ${file.archived_to}`,
         ).message;
-        file.warnings.push(message);
+        file.warnings.push(`${message}; it stays where it is, and the next run moves it`);
         logger.warn({ file: file.path }, message);
+        file.archived_to = null;
+        movesFailed = true;
       }
     }
     await profiling;
+    // The stored report says where the files are (the ledger keeps the destination the next run uses).
+    if (movesFailed) await warehouse.updateRunReport(runId, { ...report }).catch(() => undefined);
     logger.info({ status: report.status, rows: report.rows }, "run finished");
     return report;
   } catch (error) {
@@ -413,6 +424,7 @@ export async function runFilePipeline(
     report.status = "failed";
     report.error = failure.message;
     report.finished_at = new Date().toISOString();
+    report.quarantine = null;
     logger.error({ code: failure.code }, failure.message);
     // Nothing was published: record the failed run; its files stay in the landing zone for the next run.
     for (const work of works) await settleDigest(work);
@@ -661,6 +673,7 @@ export async function runFilePipeline(
     sumChecks();
     sumRows();
     quarantineSql = quarantineOf();
+    if (quarantineSql) await landing.checkPath(quarantineFileOf(report.quarantine!));
     // The profile describes the published rows: this run's rows of the target, in the batch's columns.
     // It is read after the commit (committed rows scan about twice as fast as a transaction's own).
     const names = async (sql: string) =>
@@ -766,6 +779,8 @@ export async function runFilePipeline(
     };
     const work: FileWork = { entry, report: file, priorLoads: [], moveOnFailure: false };
     const fail = (error: unknown, moveOnFailure: boolean): FileWork => markFailed(work, error, moveOnFailure);
+    if (entry.refused)
+      return fail(new SluiceError("FILE_UNREADABLE", `${entry.path}: ${entry.refused.reason}`), false);
     if (query) {
       const staged = await stageQuerySource(warehouse, name, pipeline, query, `sluice_q${index}`);
       Object.assign(file, { sha256: staged.sha256 });
@@ -1191,7 +1206,7 @@ async function writeQuarantineFiles(
 ): Promise<void> {
   const local = join(workDir, "rows.jsonl");
   await con.run(`COPY (${quarantineSql} ORDER BY file, line) TO ${quoteLiteral(local)} (FORMAT json)`);
-  await ctx.landing.putLocalFile(local, `${folder}/rows.jsonl`);
+  await ctx.landing.putLocalFile(local, quarantineFileOf(folder));
 }
 
 function readError(path: string, error: unknown): SluiceError {

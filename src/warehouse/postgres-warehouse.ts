@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
@@ -10,6 +10,7 @@ import { postgresIdentifierLimit } from "../plan/postgres-identifier-limit.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { type CircuitBreaker, createCircuitBreaker } from "../runner/circuit-breaker.js";
 import { withRetry } from "../runner/retry.js";
+import { makeWorkDir, workDirName } from "../storage/work-dir.js";
 import {
   ledgerInsertSql,
   rowToLedger,
@@ -176,10 +177,10 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
   // The staging engine: in memory, bounded like the embedded warehouse, spilling to the system temp folder.
   const instance = await DuckDBInstance.create(":memory:", {
     ...engineMemorySettings(),
-    temp_directory: join(tmpdir(), `sluice-engine-${process.pid}`),
+    temp_directory: join(tmpdir(), workDirName("engine")),
   });
   const engine = await instance.connect();
-  const workDir = mkdtempSync(join(tmpdir(), "sluice-pg-"));
+  const workDir = makeWorkDir("pg");
 
   const committed = async (runId: string): Promise<PublishResult | undefined> => {
     const rows = await simpleQuery(

@@ -69,6 +69,9 @@ function printReports(output: ReturnType<typeof createOutput>, reports: readonly
     for (const a of r.anomalies ?? []) output.line(`  anomaly: ${a}`);
     if (r.quarantine)
       output.line(`  quarantine: ${r.quarantine}/ (sluice quarantine ${r.pipeline} --run ${r.run_id})`);
-    if (r.error && r.files.every((f) => !f.error)) output.line(`  error: ${r.error}`);
+    // The run's own error, unless it is just its files' (a refused destination is the run's, not a file's).
+    const fileErrors = r.files.flatMap((f) => (f.error ? [f.error] : []));
+    if (r.error && r.error !== fileErrors.join("; ") && !fileErrors.includes(r.error))
+      output.line(`  error: ${r.error}`);
   }
 }
