@@ -6,6 +6,7 @@ import { graphProblems } from "../plan/pipeline-graph.js";
 import { cronProblem } from "../plan/schedule-plan.js";
 import { expressionProbeSql, probeTypeProblem, validateSqlExpression } from "../plan/sql-expression.js";
 import type { ColumnInfo } from "../plan/sql-text.js";
+import { sourceQueryBody } from "../plan/sql-tokens.js";
 import type { ConfigProblem } from "./load-config.js";
 import type { PipelineConfig, ProjectConfig } from "./schema.js";
 import { unsupportedFeatures } from "./unsupported-features.js";
@@ -70,6 +71,10 @@ export async function validateProject(
   try {
     for (const [name, pipeline] of Object.entries(config.pipelines)) {
       const at = `pipelines.${name}`;
+      if ("sql" in pipeline.source) {
+        const problem = sourceSqlProblem(pipeline.source.sql);
+        if (problem) problems.push({ path: `${at}.source.sql`, message: problem });
+      }
       for (const [column, spec] of Object.entries(pipeline.columns)) {
         if (spec.type) {
           const problem = await typeExists(spec.type);
@@ -180,6 +185,12 @@ export async function validateProject(
     engine?.instance.closeSync();
   }
   return problems;
+}
+
+/** Why a pipeline's `source.sql` cannot be nested in a query, or null: several statements. */
+function sourceSqlProblem(sql: string): string | null {
+  const read = sourceQueryBody(sql);
+  return "problem" in read ? read.problem : null;
 }
 
 /** Declared columns with a type (enough to bind expressions that only use them). */

@@ -3,6 +3,7 @@ import type { ColumnConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { lateDataFilterSql } from "../plan/incremental-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import { sourceQueryBody } from "../plan/sql-tokens.js";
 import { describeColumns, queryNumber, queryRows } from "./duckdb-query.js";
 import type { StagedFile } from "./stage-file.js";
 
@@ -63,13 +64,16 @@ export async function stageQuery(con: DuckDBConnection, request: QueryStageReque
 }
 
 /**
- * A pipeline's `sql:` as it can be nested in another query (trailing semicolons removed).
+ * A pipeline's `sql:` as it can be nested in another query (trailing semicolons and comments removed);
+ * SQL holding several statements is a configuration error (`sluice validate` reports it first).
  *
  * @example
- * sourceQueryText(" select 1; ") // "select 1"
+ * sourceQueryText(" select 1; -- all ") // "select 1"
  */
 export function sourceQueryText(sql: string): string {
-  return sql.trim().replace(/;+\s*$/, "");
+  const read = sourceQueryBody(sql);
+  if ("problem" in read) throw new SluiceError("CONFIG_INVALID", `source.sql: ${read.problem}`);
+  return read.body;
 }
 
 /** Creates the (always empty) malformed-rows table of a staged query. */
