@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { configError, loadProject } from "../config/load-config.js";
 import { validateProject } from "../config/validate-project.js";
@@ -7,6 +6,7 @@ import { SluiceError } from "../errors.js";
 import { discoverFiles } from "../runner/discover-files.js";
 import { duckdbReadPath, readsAsGlob } from "../runner/duckdb-read-path.js";
 import { createProjectContext, type ProjectContext } from "../runner/project-context.js";
+import { scratchDir } from "../storage/scratch-dir.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import type { Output } from "./output.js";
 
@@ -42,11 +42,12 @@ export async function openProject(
             sampleFile: async (name) => {
               const path = await sampleFile(ctx, name);
               if (!path || !readsAsGlob(path)) return path;
-              links ??= mkdtempSync(join(tmpdir(), "sluice-sample-"));
+              links ??= scratchDir("sample-");
               return duckdbReadPath(path, join(links, String(linked++)));
             },
+            directories: ctx.engineBoundary().directories,
           }
-        : { loads: false },
+        : { loads: false, directories: ctx.engineBoundary().directories },
     );
     if (problems.length > 0) throw configError("sluice.yaml", problems);
   } finally {

@@ -1,5 +1,7 @@
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { parseProblem, queryRows } from "../engine/duckdb-query.js";
+import { confineEngine, ENGINE_OPEN_SETTINGS } from "../engine/engine-boundary.js";
+import { outsideProject, outsideProjectProblem } from "../engine/outside-project.js";
 import { sampleColumns } from "../engine/sample-columns.js";
 import { validateChecks } from "../plan/check-validation.js";
 import { graphProblems } from "../plan/pipeline-graph.js";
@@ -26,6 +28,11 @@ export async function validateProject(
     readonly sampleFile?: (pipeline: string) => Promise<string | undefined>;
     /** False for commands that only read what was loaded: the environment a load needs is not checked. */
     readonly loads?: boolean;
+    /**
+     * Folders the expressions may read (the landing zone with the samples, Sluice's scratch folder): the
+     * engine that binds them is confined to these, like the run's.
+     */
+    readonly directories?: readonly string[];
   } = {},
 ): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [...unsupportedFeatures(config)];
@@ -33,8 +40,10 @@ export async function validateProject(
   let engine: { instance: DuckDBInstance; con: DuckDBConnection } | undefined;
   const connection = async (): Promise<DuckDBConnection> => {
     if (!engine) {
-      const instance = await DuckDBInstance.create(":memory:");
-      engine = { instance, con: await instance.connect() };
+      const instance = await DuckDBInstance.create(":memory:", ENGINE_OPEN_SETTINGS);
+      const con = await instance.connect();
+      engine = { instance, con };
+      await confineEngine(con, { directories: options.directories ?? [], lockConfiguration: true });
     }
     return engine.con;
   };
@@ -49,6 +58,8 @@ export async function validateProject(
     if (unsafe) return unsafe;
     const parse = await parses(`SELECT ${sql}`);
     if (parse) return parse;
+    const outside = await outsideProjectProblem(await connection(), sql, columns);
+    if (outside) return outside;
     if (columns.length === 0) return null;
     try {
       const rows = await queryRows(await connection(), expressionProbeSql(sql, columns));
@@ -61,6 +72,8 @@ export async function validateProject(
     }
   };
   const typeExists = async (type: string): Promise<string | null> => {
+    // Spliced as text into SQL: one type, never a statement separator or a subquery.
+    if (validateSqlExpression(type) || /\bselect\b/i.test(type)) return "not a type name";
     try {
       await (await connection()).run(`SELECT NULL::${type}`);
       return null;
@@ -72,7 +85,8 @@ export async function validateProject(
     for (const [name, pipeline] of Object.entries(config.pipelines)) {
       const at = `pipelines.${name}`;
       if ("sql" in pipeline.source) {
-        const problem = sourceSqlProblem(pipeline.source.sql);
+        const postgres = !config.warehouse.startsWith("duckdb:");
+        const problem = await sourceSqlProblem(connection, pipeline.source.sql, postgres);
         if (problem) problems.push({ path: `${at}.source.sql`, message: problem });
       }
       for (const [column, spec] of Object.entries(pipeline.columns)) {
@@ -96,7 +110,9 @@ export async function validateProject(
           refusedDerive.add(column);
           continue;
         }
-        const problem = await parses(`SELECT ${expression}`);
+        const problem =
+          (await parses(`SELECT ${expression}`)) ??
+          (await outsideProjectProblem(await connection(), expression, declaredColumns(pipeline)));
         if (problem) {
           problems.push({ path: `${at}.derive.${column}`, message: problem });
           refusedDerive.add(column);
@@ -136,6 +152,11 @@ export async function validateProject(
           const problem = await probeBoolean(sql, probeColumns, sampled !== undefined);
           if (problem) problems.push({ path: `${at}.checks[${i}].${key}`, message: problem });
         }
+      }
+      const orderBy = pipeline.dedupe?.order_by;
+      if (orderBy !== undefined && !validateSqlExpression(orderBy)) {
+        const outside = await outsideProjectProblem(await connection(), orderBy, probeColumns);
+        if (outside) problems.push({ path: `${at}.dedupe.order_by`, message: outside });
       }
       if (
         options.loads !== false &&
@@ -187,10 +208,25 @@ export async function validateProject(
   return problems;
 }
 
-/** Why a pipeline's `source.sql` cannot be nested in a query, or null: several statements. */
-function sourceSqlProblem(sql: string): string | null {
+/**
+ * Why a pipeline's `source.sql` cannot run, or null: several statements, or a file or URL outside the
+ * project (DuckDB; bound, never run — the warehouse's tables are not there, so only a refused path is
+ * reported here).
+ */
+async function sourceSqlProblem(
+  connection: () => Promise<DuckDBConnection>,
+  sql: string,
+  postgres: boolean,
+): Promise<string | null> {
   const read = sourceQueryBody(sql);
-  return "problem" in read ? read.problem : null;
+  if ("problem" in read) return read.problem;
+  if (postgres) return null;
+  try {
+    await (await connection()).run(`DESCRIBE SELECT * FROM (${read.body}\n)`);
+    return null;
+  } catch (error) {
+    return outsideProject(error instanceof Error ? error.message : String(error)) ?? null;
+  }
 }
 
 /** Declared columns with a type (enough to bind expressions that only use them). */

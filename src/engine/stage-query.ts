@@ -5,6 +5,7 @@ import { lateDataFilterSql } from "../plan/incremental-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import { sourceQueryBody } from "../plan/sql-tokens.js";
 import { describeColumns, queryNumber, queryRows } from "./duckdb-query.js";
+import { explainRefusal } from "./outside-project.js";
 import type { StagedFile } from "./stage-file.js";
 
 /** What to stage from the warehouse. */
@@ -57,7 +58,9 @@ export async function stageQuery(con: DuckDBConnection, request: QueryStageReque
     );
   } catch (error) {
     const message = error instanceof Error ? firstLine(error.message) : String(error);
-    throw new SluiceError("QUERY_FAILED", `source query failed: ${message}`, { cause: error });
+    throw new SluiceError("QUERY_FAILED", `source query failed: ${explainRefusal(message)}`, {
+      cause: error,
+    });
   }
   const late = outsideWindowSql ? await queryNumber(con, `SELECT count(*) FROM (${outsideWindowSql})`) : 0;
   return completeStagedQuery(con, request, { sql, lateRows: late });

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
@@ -20,6 +19,7 @@ import { maskExpression } from "../plan/masking.js";
 import { isSluiceColumn } from "../plan/schema-plan.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import { scratchDir } from "../storage/scratch-dir.js";
 import type { StorageEntry } from "../storage/storage.js";
 import { lastRunJudgedSql, loadedHashesSql, loadedSizeSql } from "../warehouse/catalog-sql.js";
 import type { AfterWrite, LedgerEntry, RunRecord, Warehouse } from "../warehouse/warehouse.js";
@@ -148,7 +148,7 @@ export async function runFilePipeline(
   const logger = log.logger.child({ pipeline: name });
   logger.info({ files: entries.length, force: options.force ?? false }, "run started");
   const con = warehouse.engine;
-  const workDir = mkdtempSync(join(tmpdir(), "sluice-run-"));
+  const workDir = scratchDir("run-");
   const works: FileWork[] = [];
   const bytesTotal = entries.reduce((n, e) => n + e.size, 0);
   let bytesDone = 0;
