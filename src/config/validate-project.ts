@@ -5,6 +5,7 @@ import { outsideProject, outsideProjectProblem } from "../engine/outside-project
 import { sampleColumns } from "../engine/sample-columns.js";
 import { validateChecks } from "../plan/check-validation.js";
 import { graphProblems } from "../plan/pipeline-graph.js";
+import { postgresSideEffectProblem } from "../plan/postgres-side-effects.js";
 import { cronProblem } from "../plan/schedule-plan.js";
 import { expressionProbeSql, probeTypeProblem, validateSqlExpression } from "../plan/sql-expression.js";
 import type { ColumnInfo } from "../plan/sql-text.js";
@@ -209,9 +210,9 @@ export async function validateProject(
 }
 
 /**
- * Why a pipeline's `source.sql` cannot run, or null: several statements, or a file or URL outside the
- * project (DuckDB; bound, never run — the warehouse's tables are not there, so only a refused path is
- * reported here).
+ * Why a pipeline's `source.sql` cannot run, or null: several statements, functions with effects beyond
+ * a read-only query (PostgreSQL), or a file or URL outside the project (DuckDB; bound, never run —
+ * the warehouse's tables are not there, so only a refused path is reported here).
  */
 async function sourceSqlProblem(
   connection: () => Promise<DuckDBConnection>,
@@ -220,7 +221,7 @@ async function sourceSqlProblem(
 ): Promise<string | null> {
   const read = sourceQueryBody(sql);
   if ("problem" in read) return read.problem;
-  if (postgres) return null;
+  if (postgres) return postgresSideEffectProblem(read.body);
   try {
     await (await connection()).run(`DESCRIBE SELECT * FROM (${read.body}\n)`);
     return null;
