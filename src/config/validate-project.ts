@@ -73,8 +73,7 @@ export async function validateProject(
     }
   };
   const typeExists = async (type: string): Promise<string | null> => {
-    // Spliced as text into SQL: one type, never a statement separator or a subquery.
-    if (validateSqlExpression(type) || /\bselect\b/i.test(type)) return "not a type name";
+    if (!spliceableType(type)) return "not a type name";
     try {
       await (await connection()).run(`SELECT NULL::${type}`);
       return null;
@@ -233,6 +232,11 @@ async function sourceSqlProblem(
 /** Declared columns with a type (enough to bind expressions that only use them). */
 function declaredColumns(pipeline: PipelineConfig): ColumnInfo[] {
   return Object.entries(pipeline.columns)
-    .filter(([, c]) => c.type !== undefined)
+    .filter(([, c]) => c.type !== undefined && spliceableType(c.type))
     .map(([name, c]) => ({ name, type: c.type! }));
+}
+
+/** A declared type is spliced into SQL as text: it must be one type, never a statement or a subquery. */
+function spliceableType(type: string): boolean {
+  return validateSqlExpression(type) === null && !/\bselect\b/i.test(type);
 }

@@ -69,6 +69,15 @@ pipelines:
     expect(validate.stderr).toContain(`pipelines.leak.source.sql: reads ${secretFile}, outside the project`);
   });
 
+  it("a declared column type is a type, never a statement validate would run", async () => {
+    const dir = project(`    columns: { id: { type: "int; COPY (SELECT 1) TO 'landing/pwned.csv'" } }\n`);
+    const validate = await sluice(["validate"], dir);
+    expect(validate.code).toBe(2);
+    expect(validate.stderr).toContain("pipelines.orders.columns.id.type: unknown type int; COPY");
+    // validate used to run the COPY while checking that the type exists.
+    expect(existsSync(join(dir, "landing", "pwned.csv"))).toBe(false);
+  });
+
   it("the run engine refuses host files while Sluice itself reads, quarantines and archives as before", async () => {
     // A project whose own derive reads a landing file still works: the boundary is the project.
     const dir = project(
