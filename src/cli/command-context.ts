@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { configError, loadProject } from "../config/load-config.js";
 import type { PipelineConfig } from "../config/schema.js";
@@ -8,6 +7,7 @@ import { SluiceError } from "../errors.js";
 import { discoverFiles } from "../runner/discover-files.js";
 import { duckdbReadPath, readsAsGlob } from "../runner/duckdb-read-path.js";
 import { createProjectContext, type ProjectContext } from "../runner/project-context.js";
+import { scratchDir } from "../storage/scratch-dir.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import type { Output } from "./output.js";
 
@@ -44,12 +44,13 @@ export async function openProject(
             sampleFile: async (name) => {
               const sample = await sampleFile(ctx, name);
               if (!sample || !("path" in sample) || !readsAsGlob(sample.path)) return sample;
-              links ??= mkdtempSync(join(tmpdir(), "sluice-sample-"));
+              links ??= scratchDir("sample-");
               return { ...sample, path: await duckdbReadPath(sample.path, join(links, String(linked++))) };
             },
             onUnchecked,
+            directories: ctx.engineBoundary().directories,
           }
-        : { loads: false },
+        : { loads: false, directories: ctx.engineBoundary().directories },
     );
     if (problems.length > 0) throw configError(basename(project.configFile), problems);
   } finally {

@@ -1,14 +1,18 @@
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { parseProblem, queryRows } from "../engine/duckdb-query.js";
+import { confineEngine, ENGINE_OPEN_SETTINGS } from "../engine/engine-boundary.js";
+import { outsideProject, outsideProjectProblem } from "../engine/outside-project.js";
 import { sampleColumns } from "../engine/sample-columns.js";
 import { validateChecks } from "../plan/check-validation.js";
 import { declaredColumnProblems, keyColumnProblems } from "../plan/column-references.js";
 import { byName, resolveDeclaredColumns } from "../plan/declared-columns.js";
 import { didYouMean } from "../plan/nearest-name.js";
 import { graphProblems } from "../plan/pipeline-graph.js";
+import { postgresSideEffectProblem } from "../plan/postgres-side-effects.js";
 import { cronProblem } from "../plan/schedule-plan.js";
 import { expressionProbeSql, probeTypeProblem, validateSqlExpression } from "../plan/sql-expression.js";
 import type { ColumnInfo } from "../plan/sql-text.js";
+import { sourceQueryBody } from "../plan/sql-tokens.js";
 import type { ConfigProblem } from "./load-config.js";
 import type { PipelineConfig, ProjectConfig } from "./schema.js";
 import { unsupportedFeatures } from "./unsupported-features.js";
@@ -34,6 +38,11 @@ export async function validateProject(
     readonly onUnchecked?: (pipeline: string, reason: string) => void;
     /** False for commands that only read what was loaded: the environment a load needs is not checked. */
     readonly loads?: boolean;
+    /**
+     * Folders the expressions may read (the landing zone with the samples, Sluice's scratch folder): the
+     * engine that binds them is confined to these, like the run's.
+     */
+    readonly directories?: readonly string[];
   } = {},
 ): Promise<ConfigProblem[]> {
   const problems: ConfigProblem[] = [...unsupportedFeatures(config)];
@@ -41,8 +50,10 @@ export async function validateProject(
   let engine: { instance: DuckDBInstance; con: DuckDBConnection } | undefined;
   const connection = async (): Promise<DuckDBConnection> => {
     if (!engine) {
-      const instance = await DuckDBInstance.create(":memory:");
-      engine = { instance, con: await instance.connect() };
+      const instance = await DuckDBInstance.create(":memory:", ENGINE_OPEN_SETTINGS);
+      const con = await instance.connect();
+      engine = { instance, con };
+      await confineEngine(con, { directories: options.directories ?? [], lockConfiguration: true });
     }
     return engine.con;
   };
@@ -57,6 +68,8 @@ export async function validateProject(
     if (unsafe) return unsafe;
     const parse = await parses(`SELECT ${sql}`);
     if (parse) return parse;
+    const outside = await outsideProjectProblem(await connection(), sql, columns);
+    if (outside) return outside;
     if (columns.length === 0) return null;
     try {
       const rows = await queryRows(await connection(), expressionProbeSql(sql, columns));
@@ -69,6 +82,7 @@ export async function validateProject(
     }
   };
   const typeExists = async (type: string): Promise<string | null> => {
+    if (!spliceableType(type)) return "not a type name";
     try {
       await (await connection()).run(`SELECT NULL::${type}`);
       return null;
@@ -79,6 +93,11 @@ export async function validateProject(
   try {
     for (const [name, pipeline] of Object.entries(config.pipelines)) {
       const at = `pipelines.${name}`;
+      if ("sql" in pipeline.source) {
+        const postgres = !config.warehouse.startsWith("duckdb:");
+        const problem = await sourceSqlProblem(connection, pipeline.source.sql, postgres);
+        if (problem) problems.push({ path: `${at}.source.sql`, message: problem });
+      }
       for (const [column, spec] of Object.entries(pipeline.columns)) {
         if (spec.type) {
           const problem = await typeExists(spec.type);
@@ -100,7 +119,9 @@ export async function validateProject(
           refusedDerive.add(column);
           continue;
         }
-        const problem = await parses(`SELECT ${expression}`);
+        const problem =
+          (await parses(`SELECT ${expression}`)) ??
+          (await outsideProjectProblem(await connection(), expression, declaredColumns(pipeline)));
         if (problem) {
           problems.push({ path: `${at}.derive.${column}`, message: problem });
           refusedDerive.add(column);
@@ -166,6 +187,11 @@ export async function validateProject(
           const problem = await probeBoolean(sql, probeColumns, sampled !== undefined);
           if (problem) problems.push({ path: `${at}.checks[${i}].${key}`, message: problem });
         }
+      }
+      const orderBy = pipeline.dedupe?.order_by;
+      if (orderBy !== undefined && !validateSqlExpression(orderBy)) {
+        const outside = await outsideProjectProblem(await connection(), orderBy, probeColumns);
+        if (outside) problems.push({ path: `${at}.dedupe.order_by`, message: outside });
       }
       if (
         options.loads !== false &&
@@ -261,9 +287,35 @@ function unknownTypeMessage(type: string): string {
   return `unknown type ${type}${near}${near ? " Types" : "; types"}: boolean, integer, bigint, double, decimal(p,s), varchar, date, time, timestamp, timestamptz, interval, uuid, blob, json (and DuckDB's other types and aliases, e.g. int, text, smallint, float)`;
 }
 
+/**
+ * Why a pipeline's `source.sql` cannot run, or null: several statements, functions with effects beyond
+ * a read-only query (PostgreSQL), or a file or URL outside the project (DuckDB; bound, never run —
+ * the warehouse's tables are not there, so only a refused path is reported here).
+ */
+async function sourceSqlProblem(
+  connection: () => Promise<DuckDBConnection>,
+  sql: string,
+  postgres: boolean,
+): Promise<string | null> {
+  const read = sourceQueryBody(sql);
+  if ("problem" in read) return read.problem;
+  if (postgres) return postgresSideEffectProblem(read.body);
+  try {
+    await (await connection()).run(`DESCRIBE SELECT * FROM (${read.body}\n)`);
+    return null;
+  } catch (error) {
+    return outsideProject(error instanceof Error ? error.message : String(error)) ?? null;
+  }
+}
+
 /** Declared columns with a type (enough to bind expressions that only use them). */
 function declaredColumns(pipeline: PipelineConfig): ColumnInfo[] {
   return Object.entries(pipeline.columns)
-    .filter(([, c]) => c.type !== undefined)
+    .filter(([, c]) => c.type !== undefined && spliceableType(c.type))
     .map(([name, c]) => ({ name, type: c.type! }));
+}
+
+/** A declared type is spliced into SQL as text: it must be one type, never a statement or a subquery. */
+function spliceableType(type: string): boolean {
+  return validateSqlExpression(type) === null && !/\bselect\b/i.test(type);
 }

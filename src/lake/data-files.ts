@@ -1,9 +1,9 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { dirname, join, sep } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine, SluiceError } from "../errors.js";
+import { scratchRoot } from "../storage/scratch-dir.js";
 import type { AddAction } from "./delta-log.js";
 import { type DeltaStructField, isStatsType, quoteIdent, quoteLiteral } from "./delta-schema.js";
 import { describeTable, type LakeTable, tableFile } from "./lake-table.js";
@@ -130,7 +130,7 @@ export async function writeDataFiles(
  * `.sluice-tmp` that is a symbolic link is refused (its cleanup would delete files behind it).
  */
 function stagingRoot(table: LakeTable): string {
-  if (table.storage.localPath("") === undefined) return tmpdir();
+  if (table.storage.localPath("") === undefined) return scratchRoot();
   const root = table.storage.localPath(".sluice-tmp")!;
   try {
     mkdirSync(root, { recursive: true });
@@ -141,7 +141,7 @@ function stagingRoot(table: LakeTable): string {
     }
     return root;
   } catch {
-    return tmpdir();
+    return scratchRoot();
   }
 }
 

@@ -21,8 +21,8 @@ import { maskExpression } from "../plan/masking.js";
 import { isSluiceColumn } from "../plan/schema-plan.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import { scratchDir } from "../storage/scratch-dir.js";
 import type { StorageEntry } from "../storage/storage.js";
-import { makeWorkDir } from "../storage/work-dir.js";
 import { lastRunJudgedSql, loadedHashesSql, loadedSizeSql } from "../warehouse/catalog-sql.js";
 import type { AfterWrite, LedgerEntry, RunRecord, Warehouse } from "../warehouse/warehouse.js";
 import { type AcquiredFile, acquireFile } from "./acquire-file.js";
@@ -155,7 +155,7 @@ export async function runFilePipeline(
   const logger = log.logger.child({ pipeline: name });
   logger.info({ files: entries.length, force: options.force ?? false }, "run started");
   const con = warehouse.engine;
-  const workDir = makeWorkDir("run");
+  const workDir = scratchDir("run-");
   const works: FileWork[] = [];
   const bytesTotal = entries.reduce((n, e) => n + e.size, 0);
   let bytesDone = 0;
