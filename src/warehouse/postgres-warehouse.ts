@@ -11,8 +11,8 @@ import { postgresIdentifierLimit } from "../plan/postgres-identifier-limit.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { type CircuitBreaker, createCircuitBreaker } from "../runner/circuit-breaker.js";
 import { withRetry } from "../runner/retry.js";
-import { workDirName } from "../storage/work-dir.js";
 import { scratchDir, scratchRoot } from "../storage/scratch-dir.js";
+import { workDirName } from "../storage/work-dir.js";
 import {
   ledgerInsertSql,
   rowToLedger,
