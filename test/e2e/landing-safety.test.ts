@@ -303,17 +303,21 @@ describe("work folders of killed runs", () => {
     const { cliPath } = await import("../support/cli.js");
     const child = spawn(process.execPath, [cliPath, "run"], { cwd: dir, env: { ...process.env, ...env } });
     const exited = new Promise((done) => child.once("exit", done));
-    for (let i = 0; i < 600 && !readdirSync(temp).some((n) => n.startsWith("sluice-run-")); i++) {
+    // The run's work folder lives in the process's scratch folder, sluice-work-<host>-<pid>-XXXXXX.
+    const scratchOfRun = () => readdirSync(temp).find((n) => n.startsWith("sluice-work-"));
+    const runFolder = () => {
+      const scratch = scratchOfRun();
+      return scratch !== undefined && readdirSync(join(temp, scratch)).some((n) => n.startsWith("run-"));
+    };
+    for (let i = 0; i < 600 && !runFolder(); i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
     child.kill("SIGKILL");
     await exited;
     const left = readdirSync(temp).filter((n) => n.startsWith("sluice-"));
-    expect(left.some((n) => n.startsWith("sluice-run-"))).toBe(true);
+    expect(left.some((n) => n.startsWith("sluice-work-"))).toBe(true);
     // A folder of a live process (this one) is never taken.
-    const live = readdirSync(temp)
-      .find((n) => n.startsWith("sluice-run-"))!
-      .replace(/-\d+-([A-Za-z0-9]+)$/, `-${process.pid}-$1`);
+    const live = scratchOfRun()!.replace(/-\d+-([A-Za-z0-9]+)$/, `-${process.pid}-$1`);
     mkdirSync(join(temp, live));
 
     const r = await sluice(["run", "--json"], dir, { env });
