@@ -31,6 +31,7 @@ import { lakeSequence, lakeTargetPlan } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import { numericColumns, publishRun } from "./publish-run.js";
 import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
+import { quarantinedValuesConfig, replayedValuesSql } from "./replayed-values.js";
 import { newRunId } from "./run-id.js";
 import { openRunLog } from "./run-log.js";
 import { type ProfileOptions, profileHistory, profileRun } from "./run-profile.js";
@@ -71,6 +72,8 @@ export interface ReplaySpec {
     /** Rows of quarantine files keep the original source file name in the target. */
     readonly sourceFile?: string;
     readonly format?: "csv" | "jsonl" | "parquet";
+    /** The file holds quarantined values (parsed and masked already): see quarantinedValuesConfig. */
+    readonly values?: boolean;
   }[];
 }
 
@@ -134,6 +137,9 @@ export async function runFilePipeline(
   };
   const landing = ctx.landing;
   const replayed = new Map((options.replay?.files ?? []).map((f) => [f.path, f]));
+  /** The pipeline as it applies to one file: replayed quarantined values are parsed and masked already. */
+  const pipelineOf = (path: string): PipelineConfig =>
+    replayed.get(path)?.values ? quarantinedValuesConfig(pipeline) : pipeline;
   const entries = query
     ? [queryEntry(name, query)]
     : options.replay
@@ -220,14 +226,14 @@ export async function runFilePipeline(
           shapeSql(
             w.judged?.keptTable ?? w.staged!.table,
             w.staged!.columns,
-            pipeline,
+            pipelineOf(w.report.path),
             {
               runId,
               sourceFile: replayed.get(w.report.path)?.sourceFile ?? w.report.path,
               loadedAt: startedAt,
             },
             lateData ? undefined : incremental?.filterFor(w.staged!),
-            maskedValue(pipeline, w.staged!),
+            maskedValue(pipelineOf(w.report.path), w.staged!),
           ),
         );
       let rowsSql =
@@ -509,7 +515,7 @@ export async function runFilePipeline(
     const parts = [
       ...works
         .filter((w) => w.staged && w.report.rows.malformed > 0 && source.on_malformed !== "drop")
-        .map((w) => quarantineSelect(runId, name, w, hasMasks)),
+        .map((w) => quarantineSelect(runId, name, w, hasMasks, replayed.get(w.report.path)?.values === true)),
       ...works.flatMap((w) => (w.judged?.quarantineSql ? [w.judged.quarantineSql] : [])),
     ];
     report.quarantine = parts.length > 0 ? quarantineFolder(name, runId) : null;
@@ -853,7 +859,7 @@ export async function runFilePipeline(
           displayPath: entry.path,
           format,
           source,
-          columns: pipeline.columns,
+          columns: pipelineOf(entry.path).columns,
           naming: pipeline.naming,
           tablePrefix: `sluice_f${index}`,
           deferred,
@@ -993,7 +999,7 @@ export async function runFilePipeline(
     let staged = stagedBefore;
     const file = work.report;
     if (needsJudging(pipeline)) {
-      const judged = await judgeFile(con, staged, pipeline, {
+      const judged = await judgeFile(con, staged, pipelineOf(work.entry.path), {
         runId,
         pipeline: name,
         file: work.entry.path,
@@ -1162,11 +1168,19 @@ function aggregateChecks(results: readonly CheckResult[]): CheckReport[] {
   return [...byName.values()];
 }
 
-function quarantineSelect(runId: string, pipeline: string, work: FileWork, withholdRaw: boolean): string {
+function quarantineSelect(
+  runId: string,
+  pipeline: string,
+  work: FileWork,
+  withholdRaw: boolean,
+  replayedValues: boolean,
+): string {
   const staged = work.staged!;
   const raw = withholdRaw ? "'[withheld: the pipeline masks columns]'" : "raw";
+  // A replayed value row that no longer parses keeps its values, so a later replay can take it up again.
+  const values = replayedValues ? replayedValuesSql : "NULL::JSON";
   return `SELECT ${quoteLiteral(runId)} AS run_id, ${quoteLiteral(pipeline)} AS pipeline, ${quoteLiteral(work.report.path)} AS file,
-    line, ['malformed'] AS rules, [error_type || ': ' || message] AS reasons, NULL::JSON AS "values", ${raw} AS raw
+    line, ['malformed'] AS rules, [error_type || ': ' || message] AS reasons, ${values} AS "values", ${raw} AS raw
     FROM ${quoteIdent(staged.malformedTable)}`;
 }
 
