@@ -24,16 +24,18 @@ import type { StorageEntry } from "../storage/storage.js";
 import { lastRunJudgedSql, loadedHashesSql, loadedSizeSql } from "../warehouse/catalog-sql.js";
 import type { AfterWrite, LedgerEntry, RunRecord, Warehouse } from "../warehouse/warehouse.js";
 import { type AcquiredFile, acquireFile } from "./acquire-file.js";
+import { recordAfterCommitWarnings } from "./after-commit-warnings.js";
 import { discoverFiles } from "./discover-files.js";
 import type { ContentDigest } from "./hash-file.js";
 import { planIncremental } from "./incremental.js";
 import { lakeSequence, lakeTargetPlan } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import { numericColumns, publishRun } from "./publish-run.js";
+import { settleQuarantineFiles, writeQuarantineFile } from "./quarantine-files.js";
 import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
 import { quarantinedValuesConfig, replayedValuesSql } from "./replayed-values.js";
 import { newRunId } from "./run-id.js";
-import { openRunLog } from "./run-log.js";
+import { logProblem, openRunLog } from "./run-log.js";
 import { type ProfileOptions, profileHistory, profileRun } from "./run-profile.js";
 import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
@@ -174,7 +176,16 @@ export async function runFilePipeline(
   /** Single pass: the published rows, profiled once the publish has committed. */
   let profileAfterCommit: PublishedRows | undefined;
 
+  /** Set once the run's publish committed: what follows (files, moves) can no longer fail the run. */
+  let committed = false;
   try {
+    // A landing zone that cannot take the run's log (a full disk) fails the run before it loads anything.
+    if (log.empty() && log.problem()) {
+      throw new SluiceError(
+        "STORAGE_ERROR",
+        `${log.problem()}; nothing was loaded: free space and run again`,
+      );
+    }
     report.sequence = await warehouse.nextSequence(name);
     // A run that died between its lake commit and its warehouse commit used a sequence the catalog never saw.
     report.sequence = Math.max(report.sequence, (await lakeSequence(ctx, con, name, pipeline)) + 1);
@@ -370,8 +381,20 @@ export async function runFilePipeline(
       break;
     }
 
-    // After the commit: quarantine files are written, files move. A crash here is repaired next run.
-    if (quarantineSql) await writeQuarantineFiles(ctx, con, workDir, quarantineSql, report.quarantine!);
+    committed = true;
+    // After the commit: quarantine files are written, files move. What fails here (a crash, a full disk)
+    // is repaired by a later run and reported as a warning: the run itself has succeeded.
+    const ownQuarantine = quarantineSql;
+    const afterCommit = await settleQuarantineFiles(
+      landing,
+      warehouse,
+      name,
+      runId,
+      ownQuarantine
+        ? () => writeQuarantineFile(landing, con, workDir, ownQuarantine, report.quarantine!)
+        : undefined,
+      logger,
+    );
     // The profile of a single-pass run (engine work) runs while the files move (storage work only): on
     // an S3 landing zone the server-side copies into archive/ take as long as the profile.
     const profiling = profileAfterCommit
@@ -388,6 +411,7 @@ export async function runFilePipeline(
           }
         })()
       : undefined;
+    let moveFailed = false;
     for (const work of works) {
       const file = work.report;
       if (!file.archived_to || file.archived_to === file.path) continue;
@@ -400,14 +424,27 @@ export async function runFilePipeline(
           "STORAGE_ERROR",
           `${file.path}: could not be moved to ${file.archived_to}`,
         ).message;
-        file.warnings.push(message);
+        file.warnings.push(`${message}; the next run moves it`);
+        moveFailed = true;
         logger.warn({ file: file.path }, message);
       }
     }
     await profiling;
+    await recordAfterCommitWarnings(
+      warehouse,
+      report,
+      [...afterCommit, ...logProblem(log)],
+      moveFailed,
+      logger,
+    );
     logger.info({ status: report.status, rows: report.rows }, "run finished");
     return report;
   } catch (error) {
+    if (committed) {
+      // The run is published and recorded: a problem after that is a warning, never a failed run.
+      await recordAfterCommitWarnings(warehouse, report, [asSluiceError(error).message], false, logger);
+      return report;
+    }
     const failure = asSluiceError(error, "INTERNAL");
     report.status = "failed";
     report.error = failure.message;
@@ -1182,18 +1219,6 @@ function quarantineSelect(
   return `SELECT ${quoteLiteral(runId)} AS run_id, ${quoteLiteral(pipeline)} AS pipeline, ${quoteLiteral(work.report.path)} AS file,
     line, ['malformed'] AS rules, [error_type || ': ' || message] AS reasons, ${values} AS "values", ${raw} AS raw
     FROM ${quoteIdent(staged.malformedTable)}`;
-}
-
-async function writeQuarantineFiles(
-  ctx: ProjectContext,
-  con: Warehouse["engine"],
-  workDir: string,
-  quarantineSql: string,
-  folder: string,
-): Promise<void> {
-  const local = join(workDir, "rows.jsonl");
-  await con.run(`COPY (${quarantineSql} ORDER BY file, line) TO ${quoteLiteral(local)} (FORMAT json)`);
-  await ctx.landing.putLocalFile(local, `${folder}/rows.jsonl`);
 }
 
 function readError(path: string, error: unknown): SluiceError {

@@ -92,7 +92,15 @@ export function localStorage(root: string): Storage {
       const full = abs(path);
       await mkdir(dirname(full), { recursive: true });
       if (resolve(localPath) === full) return;
-      await copyFile(localPath, full);
+      // Copied under a temporary name, then renamed: a copy cut short (a full disk) never stands as the file.
+      const tmp = `${full}.${process.pid}.${randomUUID()}.tmp`;
+      try {
+        await copyFile(localPath, tmp);
+        await rename(tmp, full);
+      } catch (error) {
+        await unlink(tmp).catch(() => undefined);
+        throw error;
+      }
     },
     async move(from, to) {
       const src = abs(from);
@@ -122,9 +130,15 @@ export function localStorage(root: string): Storage {
   };
 }
 
+/** Writes a temporary file; a write that fails (a full disk) leaves no partial file behind. */
 async function writeAll(file: string, data: Buffer | string | Readable): Promise<void> {
   const source = typeof data === "string" || Buffer.isBuffer(data) ? Readable.from([data]) : data;
-  await pipeline(source, createWriteStream(file));
+  try {
+    await pipeline(source, createWriteStream(file));
+  } catch (error) {
+    await unlink(file).catch(() => undefined);
+    throw error;
+  }
 }
 
 function isNotFound(error: unknown): boolean {

@@ -70,5 +70,6 @@ function printReports(output: ReturnType<typeof createOutput>, reports: readonly
     if (r.quarantine)
       output.line(`  quarantine: ${r.quarantine}/ (sluice quarantine ${r.pipeline} --run ${r.run_id})`);
     if (r.error && r.files.every((f) => !f.error)) output.line(`  error: ${r.error}`);
+    for (const w of r.warnings ?? []) output.line(`  warning: ${w}`);
   }
 }
