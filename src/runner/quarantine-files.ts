@@ -73,7 +73,8 @@ async function missingQuarantineFiles(
 ): Promise<string[]> {
   const rows = await warehouse.query(
     `SELECT run_id FROM sluice.runs WHERE pipeline = ${quoteLiteral(pipeline)} AND run_id <> ${quoteLiteral(runId)}
-       AND rows_quarantined > 0 AND EXISTS (SELECT 1 FROM sluice.quarantine q WHERE q.run_id = sluice.runs.run_id)
+       AND rows_quarantined > 0
+       AND EXISTS (SELECT 1 FROM sluice.quarantine q WHERE q.pipeline = ${quoteLiteral(pipeline)} AND q.run_id = sluice.runs.run_id)
      ORDER BY started_at DESC, run_id DESC LIMIT ${LOOK_BACK}`,
   );
   const missing: string[] = [];

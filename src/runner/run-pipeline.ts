@@ -382,6 +382,8 @@ export async function runFilePipeline(
     }
 
     committed = true;
+    // Crash-test hook: die right after the commit, before quarantine files and moves.
+    if (process.env.SLUICE_FAILPOINT === "after-commit") process.kill(process.pid, "SIGKILL");
     // After the commit: quarantine files are written, files move. What fails here (a crash, a full disk)
     // is repaired by a later run and reported as a warning: the run itself has succeeded.
     const ownQuarantine = quarantineSql;

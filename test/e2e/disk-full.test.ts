@@ -12,7 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { addFile, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
 
 /** A 512 KiB tmpfs for the landing zone: a real file system that fills up (mounting needs root). */
 function mountSmallDisk(): { dir: string; landing: string } | undefined {
@@ -125,5 +125,29 @@ describe.skipIf(!disk)("a full landing disk", () => {
       dir,
     );
     expect(q.json()).toEqual([{ n: 5 }]);
+  }, 60_000);
+});
+
+describe("kill -9 right after the commit", () => {
+  it("the next run writes the quarantine file and archives the file; nothing is loaded twice", async () => {
+    const dir = makeProject(yaml, { "landing/in/a.csv": csv(0, 100, 7) });
+    const killed = await sluice(["run"], dir, { env: { SLUICE_FAILPOINT: "after-commit" } });
+    expect(killed.signal).toBe("SIGKILL");
+    const runs = (await sluice(["runs", "--json"], dir)).json<{
+      runs: { run_id: string; status: string }[];
+    }>();
+    expect(runs.runs.map((r) => r.status)).toEqual(["succeeded"]);
+    const first = runs.runs[0]!.run_id;
+    expect(existsSync(join(dir, `landing/quarantine/orders/${first}/rows.jsonl`))).toBe(false);
+    const next = await sluice(["run", "--json"], dir);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.json<RunJson>().runs[0]!.files.map((f) => f.status)).toEqual(["skipped_duplicate"]);
+    const lines = readFileSync(join(dir, `landing/quarantine/orders/${first}/rows.jsonl`), "utf8")
+      .trim()
+      .split("\n");
+    expect(lines).toHaveLength(7);
+    expect(readdirSync(join(dir, "landing/in"))).toEqual([]);
+    const q = await sluice(["query", "SELECT count(*)::INT AS n FROM orders", "--json"], dir);
+    expect(q.json()).toEqual([{ n: 100 }]);
   }, 60_000);
 });
