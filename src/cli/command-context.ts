@@ -1,12 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
+import { basename, join } from "node:path";
 import { configError, loadProject } from "../config/load-config.js";
-import { validateProject } from "../config/validate-project.js";
+import type { PipelineConfig } from "../config/schema.js";
+import { type SampleFile, validateProject } from "../config/validate-project.js";
 import { SluiceError } from "../errors.js";
 import { discoverFiles } from "../runner/discover-files.js";
 import { duckdbReadPath, readsAsGlob } from "../runner/duckdb-read-path.js";
 import { createProjectContext, type ProjectContext } from "../runner/project-context.js";
+import { scratchDir } from "../storage/scratch-dir.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import type { Output } from "./output.js";
 
@@ -28,6 +29,7 @@ export async function openProject(
   options: GlobalOptions,
   output: Output,
   use: "loads" | "reads" = "loads",
+  onUnchecked?: (pipeline: string, reason: string) => void,
 ): Promise<ProjectContext> {
   const project = await loadProject({ configPath: options.config });
   const ctx = createProjectContext(project, { notice: output.notice });
@@ -40,40 +42,72 @@ export async function openProject(
       use === "loads"
         ? {
             sampleFile: async (name) => {
-              const path = await sampleFile(ctx, name);
-              if (!path || !readsAsGlob(path)) return path;
-              links ??= mkdtempSync(join(tmpdir(), "sluice-sample-"));
-              return duckdbReadPath(path, join(links, String(linked++)));
+              const sample = await sampleFile(ctx, name);
+              if (!sample || !("path" in sample) || !readsAsGlob(sample.path)) return sample;
+              links ??= scratchDir("sample-");
+              return { ...sample, path: await duckdbReadPath(sample.path, join(links, String(linked++))) };
             },
+            onUnchecked,
+            directories: ctx.engineBoundary().directories,
           }
-        : { loads: false },
+        : { loads: false, directories: ctx.engineBoundary().directories },
     );
-    if (problems.length > 0) throw configError("sluice.yaml", problems);
+    if (problems.length > 0) throw configError(basename(project.configFile), problems);
   } finally {
     if (links) rmSync(links, { recursive: true, force: true });
   }
   return ctx;
 }
 
-/** The newest pending (or else archived) local file of a pipeline, to learn its columns at validate time. */
-async function sampleFile(ctx: ProjectContext, pipeline: string): Promise<string | undefined> {
+/**
+ * The newest pending (or else archived) local file of a pipeline, to learn its columns at validate time;
+ * or why there is none. Undefined when the pipeline names no column.
+ */
+async function sampleFile(ctx: ProjectContext, pipeline: string): Promise<SampleFile | undefined> {
   const config = ctx.project.config.pipelines[pipeline];
-  const source = config?.source;
-  if (!source || !("path" in source)) return undefined;
-  // Only rules, dedupe keys and derived columns name columns that need the sample; reading a header is cheap, but not free.
-  if (config.checks.length === 0 && !config.dedupe && Object.keys(config.derive).length === 0)
-    return undefined;
+  // Reading a header is cheap, but not free: only pipelines that name columns need it.
+  if (!config || !namesColumns(config)) return undefined;
+  const source = config.source;
+  if (!("path" in source)) {
+    return {
+      unchecked: "the source is a warehouse query or table: its columns are known when a run reads it",
+    };
+  }
   // Only a local landing zone's files can be read in place: listing a remote one would find nothing usable.
-  if (ctx.landing.localPath("") === undefined) return undefined;
+  if (ctx.landing.localPath("") === undefined) {
+    return {
+      unchecked:
+        "the landing zone is not a local folder, so no file is read to check them; a run checks masks, rules and dedupe keys against each file it reads",
+    };
+  }
   try {
     const pending = await discoverFiles(ctx.landing, source.path);
     const candidates =
       pending.length > 0 ? pending : await discoverFiles(ctx.landing, `archive/${pipeline}/**/*`);
     const newest = candidates.filter((e) => e.size > 0).at(-1);
-    return newest ? ctx.landing.localPath(newest.path) : undefined;
+    const path = newest ? ctx.landing.localPath(newest.path) : undefined;
+    if (newest && path) return { path, shown: newest.path };
   } catch {
-    return undefined;
+    // An unlistable landing zone is reported by the run that needs it.
   }
+  return {
+    unchecked: `no file matches ${source.path} (nor any in archive/${pipeline}/) to read them from; \`sluice run\` checks them against the newest file when one arrives`,
+  };
+}
+
+/** Whether a pipeline names any column: in `columns:`, rules, dedupe, derive, target keys or the cursor. */
+function namesColumns(pipeline: PipelineConfig): boolean {
+  const { target } = pipeline;
+  return (
+    Object.keys(pipeline.columns).length > 0 ||
+    pipeline.checks.length > 0 ||
+    pipeline.dedupe !== undefined ||
+    Object.keys(pipeline.derive).length > 0 ||
+    pipeline.incremental !== undefined ||
+    [target.keys, target.partition_by, target.track, target.lake?.keys, target.lake?.partition_by].some(
+      (list) => list !== undefined && list.length > 0,
+    )
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import { SluiceError } from "../errors.js";
+import { redactUrls } from "../redact.js";
 
 /** How a command prints: machine JSON on stdout, or text for a person. */
 export interface Output {
@@ -19,7 +20,7 @@ export function createOutput(json: boolean): Output {
     line: (text = "") => {
       if (!json) process.stdout.write(`${text}\n`);
     },
-    notice: (text) => process.stderr.write(`${text}\n`),
+    notice: (text) => process.stderr.write(`${redactUrls(text)}\n`),
   };
 }
 
@@ -65,18 +66,16 @@ export function toCsv(rows: readonly Record<string, unknown>[], columns: readonl
 export function reportError(error: unknown, json: boolean): number {
   const e = error instanceof SluiceError ? error : undefined;
   const code = e?.code ?? "INTERNAL";
-  const message = e
-    ? e.message
-    : error instanceof Error
-      ? `unexpected error: ${error.message}`
-      : String(error);
+  // URLs lose their credentials and query strings, whatever produced the message.
+  const message = redactUrls(
+    e ? e.message : error instanceof Error ? `unexpected error: ${error.message}` : String(error),
+  );
+  const details = (e?.details ?? []).map(redactUrls);
   if (json) {
-    process.stdout.write(
-      `${JSON.stringify({ error: { code, message, details: e?.details ?? [] } }, null, 2)}\n`,
-    );
+    process.stdout.write(`${JSON.stringify({ error: { code, message, details } }, null, 2)}\n`);
   }
   process.stderr.write(`error: ${message}\n`);
-  for (const detail of e?.details ?? []) process.stderr.write(`error: ${detail}\n`);
+  for (const detail of details) process.stderr.write(`error: ${detail}\n`);
   if (!e && process.env.SLUICE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return e?.exitCode ?? 1;
 }

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { confineEngine, ENGINE_OPEN_SETTINGS } from "../engine/engine-boundary.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import type { ProjectContext } from "../runner/project-context.js";
@@ -14,19 +15,31 @@ export interface QueryEngine {
   close(): void;
 }
 
+/** Options of {@link openQueryEngine}. */
+export interface QueryEngineOptions {
+  /** Folders the query may read besides the project's own (`--delta` tables named on the command line). */
+  readonly directories?: readonly string[];
+  readonly waitMs?: number;
+}
+
 /**
  * Opens the query session: an in-memory DuckDB that ATTACHes the embedded warehouse READ_ONLY and
  * makes it the default database (plain table names resolve to the warehouse), plus an in-memory
  * database `lake` for the lake views. A read-only DuckDB cannot host writable schemas, hence this shape.
- * Waits like the warehouse does while another process holds the file for writing.
+ * Waits like the warehouse does while another process holds the file for writing. Then the session is
+ * confined: the query reaches the project's folders (and `directories`) only, and cannot change a setting.
  *
  * @example
  * const engine = await openQueryEngine(ctx); try { ... } finally { engine.close(); }
  */
-export async function openQueryEngine(ctx: ProjectContext, waitMs = lockWait()): Promise<QueryEngine> {
+export async function openQueryEngine(
+  ctx: ProjectContext,
+  options: QueryEngineOptions = {},
+): Promise<QueryEngine> {
   // With a PostgreSQL warehouse this session holds only the lake views.
   const file = ctx.warehouseFile;
-  const instance = await DuckDBInstance.create(":memory:");
+  const waitMs = options.waitMs ?? lockWait();
+  const instance = await DuckDBInstance.create(":memory:", ENGINE_OPEN_SETTINGS);
   const con = await instance.connect();
   const close = () => {
     con.closeSync();
@@ -40,6 +53,11 @@ export async function openQueryEngine(ctx: ProjectContext, waitMs = lockWait()):
       await con.run(`USE ${quoteIdent(alias)}`);
     }
     await con.run("ATTACH ':memory:' AS lake");
+    const boundary = ctx.engineBoundary();
+    await confineEngine(con, {
+      directories: [...boundary.directories, ...(options.directories ?? [])],
+      lockConfiguration: true,
+    });
     return { con, hasWarehouse, close };
   } catch (error) {
     close();

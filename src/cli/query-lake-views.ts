@@ -116,6 +116,20 @@ export async function mountLakeViews(
   }
 }
 
+/**
+ * The folders `--delta <name>=<path>` options name (resolved against `cwd`), for the query engine to
+ * allow; malformed options are reported by {@link mountLakeViews}.
+ *
+ * @example
+ * deltaFolders(["ext=../other/table"], process.cwd()) // ["/home/me/other/table"]
+ */
+export function deltaFolders(deltas: readonly string[], cwd: string): string[] {
+  return deltas
+    .map((raw) => raw.slice(raw.indexOf("=") + 1))
+    .filter((value) => value !== "")
+    .map((value) => (isAbsolute(value) ? value : resolve(cwd, value)));
+}
+
 function mentions(sqlLower: string, name: string): boolean {
   return sqlLower.includes(name.toLowerCase());
 }

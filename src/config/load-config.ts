@@ -3,8 +3,15 @@ import { basename, dirname, resolve } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { SluiceError } from "../errors.js";
-import { interpolate } from "./interpolate.js";
+import { didYouMean } from "../plan/nearest-name.js";
+import {
+  type DocumentInterpolation,
+  interpolateDocument,
+  placeholdReferences,
+  scrubSubstitutions,
+} from "./interpolate.js";
 import { type ProjectConfig, projectSchema } from "./schema.js";
+import { allowedKeys } from "./schema-keys.js";
 import { postgresWarehouseProblems } from "./validate-postgres-warehouse.js";
 
 /** A loaded project: the validated config and where it lives. */
@@ -56,41 +63,107 @@ export async function loadProject(
 
 /**
  * Pure: parses and validates project YAML text, throwing one CONFIG_INVALID error that lists every problem.
+ * `${VAR}` references are interpolated into the parsed string values (see {@link interpolateDocument});
+ * no message repeats a value put in from the environment.
  *
  * @example
  * parseProjectText("pipelines: {}", "sluice.yaml", {}); // throws: sluice.yaml: pipelines: define at least one pipeline
  */
 export function parseProjectText(text: string, fileLabel: string, env: NodeJS.ProcessEnv): ProjectConfig {
-  const { text: expanded, missing } = interpolate(text, env);
-  const problems: ConfigProblem[] = missing.map((m) => ({
+  const lineCounter = new LineCounter();
+  const held = placeholdReferences(text);
+  const doc = parseDocument(held.text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    // Messages quote the text: a reference shows as written, never as its value.
+    const unheld = (message: string) =>
+      message.replace(held.placeholder, (_m, i: string) => held.references[Number(i)]?.text ?? "");
+    throw configError(
+      fileLabel,
+      doc.errors.map((error) => {
+        const pos = error.linePos?.[0];
+        return {
+          path: pos ? `line ${pos.line}:${pos.col}` : "yaml",
+          message: unheld(error.message.split("\n")[0] ?? error.message),
+        };
+      }),
+    );
+  }
+  const interpolation = interpolateDocument(doc, held, env);
+  const problems: ConfigProblem[] = interpolation.missing.map((m) => ({
     path: `line ${m.line}`,
     message: `environment variable \${${m.name}} is not set`,
   }));
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(expanded, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    for (const error of doc.errors) {
-      const pos = error.linePos?.[0];
-      problems.push({
-        path: pos ? `line ${pos.line}:${pos.col}` : "yaml",
-        message: error.message.split("\n")[0] ?? error.message,
-      });
-    }
-    throw configError(fileLabel, problems);
-  }
   keepNullWords(doc);
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw configError(fileLabel, [{ path: "(root)", message: "expected a mapping with `pipelines:`" }]);
   }
   // reportInput: a value of the wrong type is named ("expected number, got ..."), not taken for a missing one.
-  const result = projectSchema.safeParse(raw, { reportInput: true });
+  let result = projectSchema.safeParse(raw, { reportInput: true });
+  if (!result.success && typeInterpolatedValues(doc, interpolation, result.error)) {
+    raw = doc.toJS();
+    result = projectSchema.safeParse(raw, { reportInput: true });
+  }
   if (!result.success) {
-    problems.push(...zodProblems(result.error, (path) => lineOf(doc, lineCounter, path)));
+    const interpolatedAt = (path: readonly PropertyKey[]) => interpolatedNames(doc, interpolation, path);
+    problems.push(
+      ...zodProblems(result.error, raw, (path) => lineOf(doc, lineCounter, path), interpolatedAt),
+    );
   }
   if (result.success) problems.push(...postgresWarehouseProblems(result.data as ProjectConfig));
-  if (problems.length > 0) throw configError(fileLabel, problems);
+  if (problems.length > 0) {
+    const scrubbed = problems.map((p) => ({
+      ...p,
+      message: scrubSubstitutions(p.message, interpolation.used),
+    }));
+    throw configError(fileLabel, scrubbed);
+  }
   return result.data as ProjectConfig;
+}
+
+/**
+ * An interpolated value is a string; where the schema wants a number or true/false instead and the
+ * value reads as one (`max_failure_rate: ${RATE}` with RATE=0.1), it is taken as one. Returns whether
+ * any value changed (the document is then validated again).
+ */
+function typeInterpolatedValues(
+  doc: ReturnType<typeof parseDocument>,
+  interpolation: DocumentInterpolation,
+  error: z.ZodError,
+): boolean {
+  let changed = false;
+  const visitIssues = (issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): void => {
+    for (const issue of issues) {
+      const path = [...prefix, ...issue.path];
+      if (issue.code === "invalid_union") {
+        for (const branch of issue.errors) visitIssues(branch, path);
+        continue;
+      }
+      if (issue.code !== "invalid_type" || typeof issue.input !== "string") continue;
+      const node = doc.getIn(path, true);
+      if (!isScalar(node) || !interpolation.nodes.has(node)) continue;
+      const text = issue.input.trim();
+      if (issue.expected === "number" && /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(text)) {
+        node.value = Number(text);
+        changed = true;
+      } else if (issue.expected === "boolean" && /^(true|false)$/i.test(text)) {
+        node.value = text.toLowerCase() === "true";
+        changed = true;
+      }
+    }
+  };
+  visitIssues(error.issues, []);
+  return changed;
+}
+
+/** The variables interpolated into the value at `path`, or undefined when it holds none. */
+function interpolatedNames(
+  doc: ReturnType<typeof parseDocument>,
+  interpolation: DocumentInterpolation,
+  path: readonly PropertyKey[],
+): readonly string[] | undefined {
+  const node = doc.getIn(path, true);
+  return isScalar(node) ? interpolation.nodes.get(node) : undefined;
 }
 
 /**
@@ -119,7 +192,9 @@ export function configError(fileLabel: string, problems: readonly ConfigProblem[
 
 function zodProblems(
   error: z.ZodError,
+  raw: unknown,
   lineFor: (path: readonly PropertyKey[]) => number | undefined,
+  interpolatedAt: (path: readonly PropertyKey[]) => readonly string[] | undefined,
 ): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   const visit = (issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): void => {
@@ -130,7 +205,14 @@ function zodProblems(
         visit(closestBranch(issue.errors), path);
         continue;
       }
-      out.push({ path: formatPath(path.map(String)), message: issueMessage(issue), line: lineFor(path) });
+      const at = { path: formatPath(path.map(String)), line: lineFor(path) };
+      if (issue.code === "unrecognized_keys") {
+        // One line per unknown key, each with the nearest key the mapping allows.
+        const allowed = allowedKeys(projectSchema, raw, path) ?? [];
+        for (const key of issue.keys) out.push({ ...at, message: unknownKeyMessage(key, allowed) });
+        continue;
+      }
+      out.push({ ...at, message: issueMessage(issue, interpolatedAt(path)) });
     }
   };
   visit(error.issues, []);
@@ -152,14 +234,37 @@ function closestBranch(branches: readonly (readonly z.core.$ZodIssue[])[]): read
   return best;
 }
 
-function issueMessage(issue: z.core.$ZodIssue): string {
+/** `unknown key dedup; did you mean \`dedupe\`?`, or the keys allowed when none is close. */
+function unknownKeyMessage(key: string, allowed: readonly string[]): string {
+  const near = didYouMean(key, allowed);
+  if (near || allowed.length === 0) return `unknown key ${key}${near}`;
+  return `unknown key ${key} (keys here: ${allowed.join(", ")})`;
+}
+
+/** The message of a schema issue; a value interpolated from `names` is named by them, never shown. */
+function issueMessage(issue: z.core.$ZodIssue, names: readonly string[] | undefined): string {
   switch (issue.code) {
-    case "invalid_value":
-      return `expected one of ${issue.values.map(String).join(", ")}`;
+    case "invalid_value": {
+      const values = issue.values.map(String);
+      const near = typeof issue.input === "string" ? didYouMean(issue.input, values) : "";
+      return `expected one of ${values.join(", ")}${near}`;
+    }
+    case "invalid_union": {
+      // A discriminated union whose tag (a check's `rule`) names no branch.
+      const tag = (issue as { discriminator?: string }).discriminator;
+      const options = ((issue as { options?: unknown[] }).options ?? []).map(String);
+      if (!tag || options.length === 0) return issue.message;
+      const input = (issue.input as Record<string, unknown> | undefined)?.[tag];
+      const near = typeof input === "string" ? didYouMean(input, options) : "";
+      return `expected one of ${options.join(", ")}${near}`;
+    }
     case "unrecognized_keys":
       return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
     case "invalid_type":
       if (issue.input === undefined) return "is required";
+      if (names !== undefined) {
+        return `expected ${issue.expected}, got the value of ${names.map((n) => `\${${n}}`).join(", ")}`;
+      }
       return `expected ${issue.expected}, got ${describe(issue.input)}`;
     default:
       return issue.message;

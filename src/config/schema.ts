@@ -209,6 +209,16 @@ export const pipelineSchema = z.strictObject({
     .optional(),
 });
 
+/** Whether `fetch` can post to the URL: http(s), no credentials before the host. */
+function deliverableWebhook(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.username === "" && u.password === "";
+  } catch {
+    return true; // reported by .url()
+  }
+}
+
 export const projectSchema = z.strictObject({
   $schema: z.string().optional(),
   warehouse: z
@@ -233,7 +243,13 @@ export const projectSchema = z.strictObject({
   alerts: z
     .array(
       z.strictObject({
-        webhook: z.string().url(),
+        webhook: z
+          .string()
+          .url()
+          .refine((url) => deliverableWebhook(url), {
+            message:
+              "must be an http(s) URL without user:password@ (it could never be delivered): carry a token in the path or query string",
+          }),
         on: z
           .array(z.enum(["failure", "threshold", "anomaly"]))
           .min(1)

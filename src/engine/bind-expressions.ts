@@ -4,6 +4,7 @@ import { SluiceError } from "../errors.js";
 import { validateChecks } from "../plan/check-validation.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { expressionProbeSql } from "../plan/sql-expression.js";
+import { outsideProject } from "./outside-project.js";
 import type { StagedFile } from "./stage-file.js";
 
 /**
@@ -70,6 +71,13 @@ async function bindError(con: DuckDBConnection, sql: string): Promise<string | u
 }
 
 function invalid(file: string, key: string, sql: string, problem: string, staged: StagedFile): SluiceError {
+  const outside = outsideProject(problem);
+  if (outside) {
+    return new SluiceError(
+      "EXPRESSION_INVALID",
+      `${file}: ${key}: ${outside}; the file stays in the landing zone`,
+    );
+  }
   const used = staged.columns.filter((c) =>
     new RegExp(`(^|[^A-Za-z0-9_])${escapeRegExp(c.name)}($|[^A-Za-z0-9_])`).test(sql),
   );

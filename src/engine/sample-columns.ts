@@ -1,15 +1,20 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { PipelineConfig } from "../config/schema.js";
 import { normalizeColumnNames } from "../plan/column-names.js";
+import type { DataColumn } from "../plan/column-references.js";
+import { resolveDeclaredColumns } from "../plan/declared-columns.js";
 import { formatFromName } from "../plan/landing-paths.js";
 import { userCsvOptions } from "../plan/read-sql.js";
 import { type ColumnInfo, quoteLiteral } from "../plan/sql-text.js";
 import { queryRows } from "./duckdb-query.js";
 
+/** A column of a sample file (or a derived one), with its type. */
+export type SampledColumn = ColumnInfo & DataColumn;
+
 /**
  * The columns a pipeline's rows will have, read from a sample file's header or schema (no data is
- * loaded): normalized source columns (declared type, else the sniffed one) plus `derive:` columns.
- * Undefined when the file cannot be described.
+ * loaded): normalized source columns (declared type, else the sniffed one) with their source names,
+ * plus `derive:` columns. Undefined when the file cannot be described.
  *
  * @example
  * await sampleColumns(con, "landing/in/orders/a.csv", pipeline) // [{ name: "order_id", type: "BIGINT" }, ...]
@@ -18,7 +23,7 @@ export async function sampleColumns(
   con: DuckDBConnection,
   localPath: string,
   pipeline: PipelineConfig,
-): Promise<ColumnInfo[] | undefined> {
+): Promise<SampledColumn[] | undefined> {
   if (!("path" in pipeline.source)) return undefined;
   const source = pipeline.source;
   const format = source.format ?? formatFromName(localPath);
@@ -35,15 +40,22 @@ export async function sampleColumns(
   }
   try {
     const rows = await queryRows(con, sql);
-    const names = normalizeColumnNames(
-      rows.map((r) => String(r.column_name)),
-      pipeline.naming,
-    );
-    const declared = (name: string) => pipeline.columns[name]?.type;
+    const sourceNames = rows.map((r) => String(r.column_name));
+    const names = normalizeColumnNames(sourceNames, pipeline.naming);
+    const { columns } = resolveDeclaredColumns(pipeline);
+    const declared = (name: string) => columns.find((c) => c.name === name)?.config.type;
     return [
-      ...names.map((name, i) => ({ name, type: declared(name) ?? String(rows[i]!.column_type) })),
+      ...names.map((name, i) => ({
+        name,
+        sourceName: sourceNames[i],
+        type: declared(name) ?? String(rows[i]!.column_type),
+      })),
       // A derived column's type is only known from the data: text binds with most expressions.
-      ...Object.keys(pipeline.derive).map((name) => ({ name, type: declared(name) ?? "VARCHAR" })),
+      ...Object.keys(pipeline.derive).map((name) => ({
+        name,
+        type: declared(name) ?? "VARCHAR",
+        derived: true,
+      })),
     ];
   } catch {
     return undefined;

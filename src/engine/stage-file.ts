@@ -25,6 +25,7 @@ export interface StageRequest {
   readonly displayPath: string;
   readonly format: "csv" | "jsonl" | "parquet";
   readonly source: FileSourceConfig;
+  /** The pipeline's `columns:` keyed by the names the columns have in the rows (`withResolvedColumns`). */
   readonly columns: Readonly<Record<string, ColumnConfig>>;
   readonly naming: "snake_case" | "keep";
   /** Prefix for this file's temporary tables (unique within the session). */
@@ -229,17 +230,18 @@ const WITHHELD_CAST = "a value does not convert to the column's type (value with
 
 /** The columns of a file that the pipeline masks, by their names in the stage. */
 function maskedNames(ctx: StageContext, columns: readonly { name: string; sourceName: string }[]): string[] {
-  return columns
-    .filter((c) => declaredFor(ctx.columns, c.name, c.sourceName)?.mask !== undefined)
-    .map((c) => c.name);
+  return columns.filter((c) => declaredFor(ctx.columns, c.name)?.mask !== undefined).map((c) => c.name);
 }
 
+/**
+ * A column's declaration, by its name in the rows: `columns` are keyed so (see `withResolvedColumns`),
+ * whether the config wrote the source's name or the normalized one.
+ */
 function declaredFor(
   columns: Readonly<Record<string, ColumnConfig>>,
   name: string,
-  sourceName: string,
 ): ColumnConfig | undefined {
-  return columns[name] ?? columns[sourceName];
+  return columns[name];
 }
 
 function unparseable(ctx: StageContext, what: string, error: unknown): SluiceError {
@@ -297,10 +299,10 @@ async function stageCsv(
   // Declared formats: one DATE and one TIMESTAMP format can be handed to the reader; others are cast after.
   const formatOf = (kind: "DATE" | "TIMESTAMP"): string | undefined => {
     const formats = new Set<string>();
-    names.forEach((name, i) => {
-      const declared = declaredFor(ctx.columns, name, rawNames[i] ?? name);
+    for (const name of names) {
+      const declared = declaredFor(ctx.columns, name);
       if (declared?.format && declared.type?.toUpperCase().startsWith(kind)) formats.add(declared.format);
-    });
+    }
     return formats.size === 1 ? [...formats][0] : undefined;
   };
   // Undeclared date/timestamp columns are read in the layout the sniffer detected, unless a declared
@@ -322,7 +324,7 @@ async function stageCsv(
 
   const columns: StagedColumn[] = names.map((name, i) => {
     const sourceName = rawNames[i] ?? name;
-    const declared = declaredFor(ctx.columns, name, sourceName);
+    const declared = declaredFor(ctx.columns, name);
     const sniffedType = sniffedColumns[i]?.type ?? "VARCHAR";
     if (declared?.type) {
       const upper = declared.type.toUpperCase();
@@ -336,8 +338,9 @@ async function stageCsv(
     const inferred = temporal && !inferredTemporalOk(sniffedType) ? "VARCHAR" : sniffedType;
     return { name, sourceName, type: inferred, declared: false };
   });
-  for (const key of Object.keys(ctx.columns)) {
-    if (!columns.some((c) => c.name === key || c.sourceName === key)) {
+  for (const [key, declared] of Object.entries(ctx.columns)) {
+    // A masked column the file lacks fails the file (see unmaskableColumnError): no warning for it.
+    if (declared.mask === undefined && !columns.some((c) => c.name === key)) {
       warnings.push(`declared column ${key} is not in ${ctx.displayPath}; it is left empty`);
     }
   }
@@ -375,7 +378,7 @@ async function stageCsv(
     (c) =>
       c.declared &&
       c.type === "VARCHAR" &&
-      declaredFor(ctx.columns, c.name, c.sourceName)?.type?.toUpperCase() !== "VARCHAR",
+      declaredFor(ctx.columns, c.name)?.type?.toUpperCase() !== "VARCHAR",
   );
   if (ctx.deferred && late.length === 0) {
     await read(columns, "VIEW");
@@ -415,7 +418,7 @@ async function stageCsv(
   // Declared formats the reader could not apply (several layouts in one file): cast now, reject failures.
   if (late.length > 0) {
     const casts = columns.map((c) => {
-      const declared = declaredFor(ctx.columns, c.name, c.sourceName);
+      const declared = declaredFor(ctx.columns, c.name);
       return late.includes(c) && declared?.type
         ? { name: c.name, valueSql: quoteIdent(c.name), type: declared.type, config: declared, cast: true }
         : { name: c.name, valueSql: quoteIdent(c.name), type: c.type, config: undefined, cast: false };
@@ -427,7 +430,7 @@ async function stageCsv(
       rawSql: `to_json(${quoteIdent(ctx.table)})::VARCHAR`,
     });
     for (const c of late) {
-      const declared = declaredFor(ctx.columns, c.name, c.sourceName);
+      const declared = declaredFor(ctx.columns, c.name);
       Object.assign(c, { type: declared?.type ?? c.type });
     }
   }
@@ -520,7 +523,7 @@ async function stageJsonl(
   const names = normalizeColumnNames(keys, ctx.naming);
   const columns: StagedColumn[] = names.map((name, i) => {
     const sourceName = keys[i]!;
-    const declared = declaredFor(ctx.columns, name, sourceName);
+    const declared = declaredFor(ctx.columns, name);
     return {
       name,
       sourceName,
@@ -539,7 +542,7 @@ async function stageJsonl(
         name: c.name,
         valueSql: isJson ? `json_extract(j, ${pointer})` : `json_extract_string(j, ${pointer})`,
         type: c.type,
-        config: declaredFor(ctx.columns, c.name, c.sourceName),
+        config: declaredFor(ctx.columns, c.name),
         cast: !isJson && upper !== "VARCHAR",
       };
     }),
@@ -561,7 +564,7 @@ async function stageParquet(con: DuckDBConnection, ctx: StageContext): Promise<S
   const names = normalizeColumnNames(sourceNames, ctx.naming);
   const columns: StagedColumn[] = names.map((name, i) => {
     const sourceName = sourceNames[i]!;
-    const declared = declaredFor(ctx.columns, name, sourceName);
+    const declared = declaredFor(ctx.columns, name);
     return {
       name,
       sourceName,
@@ -573,7 +576,7 @@ async function stageParquet(con: DuckDBConnection, ctx: StageContext): Promise<S
     await castIntoStage(con, ctx, {
       from: `read_parquet(${quoteLiteral(ctx.localPath)})`,
       casts: columns.map((c) => {
-        const declared = declaredFor(ctx.columns, c.name, c.sourceName);
+        const declared = declaredFor(ctx.columns, c.name);
         const sourceType = String(described[sourceNames.indexOf(c.sourceName)]?.column_type);
         const needsCast =
           declared?.type !== undefined && declared.type.toUpperCase() !== sourceType.toUpperCase();

@@ -3,7 +3,9 @@ import type { ColumnConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { lateDataFilterSql } from "../plan/incremental-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import { sourceQueryBody } from "../plan/sql-tokens.js";
 import { describeColumns, queryNumber, queryRows } from "./duckdb-query.js";
+import { explainRefusal } from "./outside-project.js";
 import type { StagedFile } from "./stage-file.js";
 
 /** What to stage from the warehouse. */
@@ -56,20 +58,25 @@ export async function stageQuery(con: DuckDBConnection, request: QueryStageReque
     );
   } catch (error) {
     const message = error instanceof Error ? firstLine(error.message) : String(error);
-    throw new SluiceError("QUERY_FAILED", `source query failed: ${message}`, { cause: error });
+    throw new SluiceError("QUERY_FAILED", `source query failed: ${explainRefusal(message)}`, {
+      cause: error,
+    });
   }
   const late = outsideWindowSql ? await queryNumber(con, `SELECT count(*) FROM (${outsideWindowSql})`) : 0;
   return completeStagedQuery(con, request, { sql, lateRows: late });
 }
 
 /**
- * A pipeline's `sql:` as it can be nested in another query (trailing semicolons removed).
+ * A pipeline's `sql:` as it can be nested in another query (trailing semicolons and comments removed);
+ * SQL holding several statements is a configuration error (`sluice validate` reports it first).
  *
  * @example
- * sourceQueryText(" select 1; ") // "select 1"
+ * sourceQueryText(" select 1; -- all ") // "select 1"
  */
 export function sourceQueryText(sql: string): string {
-  return sql.trim().replace(/;+\s*$/, "");
+  const read = sourceQueryBody(sql);
+  if ("problem" in read) throw new SluiceError("CONFIG_INVALID", `source.sql: ${read.problem}`);
+  return read.body;
 }
 
 /** Creates the (always empty) malformed-rows table of a staged query. */

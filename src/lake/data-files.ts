@@ -1,9 +1,9 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { dirname, join, sep } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine, SluiceError } from "../errors.js";
+import { scratchRoot } from "../storage/scratch-dir.js";
 import type { AddAction } from "./delta-log.js";
 import { type DeltaStructField, isStatsType, quoteIdent, quoteLiteral } from "./delta-schema.js";
 import { describeTable, type LakeTable, tableFile } from "./lake-table.js";
@@ -126,12 +126,12 @@ export async function writeDataFiles(
 
 /**
  * A temp folder root on the lake's own file system when the lake is local (`<lake>/.sluice-tmp`, so
- * files can be renamed into place); leftovers of killed writers older than a day are removed.
+ * files can be renamed into place); leftovers of killed writers older than a day are removed. A
+ * `.sluice-tmp` that is a symbolic link is refused (its cleanup would delete files behind it).
  */
 function stagingRoot(table: LakeTable): string {
-  const local = table.storage.localPath("");
-  if (local === undefined) return tmpdir();
-  const root = join(local, ".sluice-tmp");
+  if (table.storage.localPath("") === undefined) return scratchRoot();
+  const root = table.storage.localPath(".sluice-tmp")!;
   try {
     mkdirSync(root, { recursive: true });
     const dayAgo = Date.now() - 86_400_000;
@@ -141,7 +141,7 @@ function stagingRoot(table: LakeTable): string {
     }
     return root;
   } catch {
-    return tmpdir();
+    return scratchRoot();
   }
 }
 

@@ -1,8 +1,8 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine, SluiceError } from "../errors.js";
+import { scratchDirAsync } from "../storage/scratch-dir.js";
 import type { DeltaAction } from "./delta-log.js";
 import { quoteLiteral } from "./delta-schema.js";
 import type { DeltaSnapshot } from "./delta-snapshot.js";
@@ -81,7 +81,7 @@ export async function writeCheckpoint(con: DuckDBConnection, snapshot: DeltaSnap
       },
     });
   }
-  const dir = await mkdtemp(join(tmpdir(), "sluice-checkpoint-"));
+  const dir = await scratchDirAsync("checkpoint-");
   try {
     const json = join(dir, "actions.jsonl");
     const parquet = join(dir, "checkpoint.parquet");

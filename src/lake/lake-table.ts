@@ -1,8 +1,8 @@
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
+import { scratchDirAsync } from "../storage/scratch-dir.js";
 import type { Storage } from "../storage/storage.js";
 
 /**
@@ -50,7 +50,7 @@ export async function localCopies(
   if (direct.every((p) => p !== undefined)) {
     return { paths: direct as string[], cleanup: async () => undefined };
   }
-  const dir = await mkdtemp(join(tmpdir(), "sluice-lake-dl-"));
+  const dir = await scratchDirAsync("lake-dl-");
   const out: string[] = [];
   let index = 0;
   for (const p of paths) {

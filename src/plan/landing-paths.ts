@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * Where a processed source file goes: `archive/<pipeline>/YYYY/MM/<name>_<YYYYMMDDHHmmss>.<ext>`
  * (or `unprocessed/...`). The extension keeps compression suffixes (`.csv.gz`). Pure.
@@ -14,12 +16,45 @@ export function landingDestination(
   attempt = 0,
 ): string {
   const fileName = sourcePath.split("/").pop() ?? sourcePath;
-  const { stem, ext } = splitExtension(fileName);
   const stamp = timestamp(at);
   const suffix = attempt > 0 ? `_${attempt + 1}` : "";
   const yyyy = stamp.slice(0, 4);
   const mm = stamp.slice(4, 6);
-  return `${area}/${pipeline}/${yyyy}/${mm}/${stem}_${stamp}${suffix}${ext}`;
+  return `${area}/${pipeline}/${yyyy}/${mm}/${stampedName(fileName, `_${stamp}${suffix}`)}`;
+}
+
+/** The longest file name common file systems take (ext4, XFS, APFS: 255 bytes; NTFS: 255 UTF-16 units). */
+export const MAX_NAME_BYTES = 255;
+
+/** Room kept for the `_N` a second file of the same name in the same second gets. */
+const ATTEMPT_ROOM = 6;
+
+/**
+ * `<stem><tag><ext>`; when that is longer than {@link MAX_NAME_BYTES}, the stem is cut (at a character
+ * boundary) and followed by `~` and 8 hex digits of the whole name's sha256, so that long names differing
+ * only at their end stay apart. An extension too long to keep is left in the stem.
+ *
+ * @example
+ * stampedName("a.csv", "_20261121223344") // "a_20261121223344.csv"
+ */
+export function stampedName(fileName: string, tag: string): string {
+  const split = splitExtension(fileName);
+  const whole = `${split.stem}${tag}${split.ext}`;
+  if (Buffer.byteLength(whole) <= MAX_NAME_BYTES - ATTEMPT_ROOM) return whole;
+  const { stem, ext } = Buffer.byteLength(split.ext) > 32 ? { stem: fileName, ext: "" } : split;
+  const mark = `~${createHash("sha256").update(fileName).digest("hex").slice(0, 8)}`;
+  const room = MAX_NAME_BYTES - ATTEMPT_ROOM - Buffer.byteLength(`${mark}${tag}${ext}`);
+  let kept = "";
+  for (const char of stem) {
+    if (Buffer.byteLength(kept + char) > room) break;
+    kept += char;
+  }
+  return `${kept}${mark}${tag}${ext}`;
+}
+
+/** Whether each part of a landing path fits in a file name ({@link MAX_NAME_BYTES}). */
+export function fitsFileName(path: string): boolean {
+  return path.split("/").every((part) => Buffer.byteLength(part) <= MAX_NAME_BYTES);
 }
 
 /** `logs/YYYY/MM/DD/<run_id>.jsonl` */
@@ -31,6 +66,11 @@ export function runLogPath(runId: string, at: Date): string {
 /** `quarantine/<pipeline>/<run_id>/` */
 export function quarantineFolder(pipeline: string, runId: string): string {
   return `quarantine/${pipeline}/${runId}`;
+}
+
+/** The file holding a run's quarantined rows, in its quarantine folder. */
+export function quarantineFileOf(folder: string): string {
+  return `${folder}/rows.jsonl`;
 }
 
 const compressionSuffixes = [".gz", ".zst", ".gzip", ".zstd"];

@@ -1,5 +1,6 @@
 import type { ProjectConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
+import { redactUrl, redactUrls } from "../redact.js";
 import { type CircuitBreaker, createCircuitBreaker } from "./circuit-breaker.js";
 import { withRetry } from "./retry.js";
 import type { RunReport } from "./run-report.js";
@@ -109,7 +110,7 @@ export function createAlerter(alerts: ProjectConfig["alerts"], options: AlerterO
             const reason =
               (error as Error).name === "TimeoutError"
                 ? `no answer within ${timeoutMs} ms`
-                : (error as Error).message;
+                : redactUrls((error as Error).message);
             throw new SluiceError("INTERNAL", `webhook ${redact(url)}: ${reason}`, { transient: true });
           }
           await response.arrayBuffer().catch(() => undefined);
@@ -157,12 +158,7 @@ export function createAlerter(alerts: ProjectConfig["alerts"], options: AlerterO
   };
 }
 
-/** A webhook URL without its secret path/query (Slack hooks carry the token in the path). */
+/** A webhook URL without credentials, path or query (Slack hooks carry the token in the path). */
 function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}/…`;
-  } catch {
-    return "(invalid URL)";
-  }
+  return redactUrl(url, { keepPath: false });
 }

@@ -20,19 +20,44 @@ export function globBase(glob: string): string {
 /** Folders Sluice manages inside the landing zone; never treated as incoming files. */
 export const managedFolders = ["archive", "unprocessed", "quarantine", "logs", "replay"] as const;
 
-/** Files under the landing zone matching a pipeline's glob, oldest first (then by name). */
+/**
+ * Files under the landing zone matching a pipeline's glob, oldest first (then by name). What Sluice will
+ * not read there (symbolic links, unaddressable S3 keys) is included, marked `refused`, when it matches
+ * the glob or is a linked folder that could hold matches: the run reports it instead of skipping it unsaid.
+ */
 export async function discoverFiles(landing: Storage, glob: string): Promise<StorageEntry[]> {
   const clean = glob.replace(/^\.?\//, "");
   const isMatch = picomatch(clean, { dot: false });
   const found: StorageEntry[] = [];
-  for await (const entry of landing.list(globBase(clean))) {
+  for await (const entry of landing.list(globBase(clean), { includeRefused: true })) {
     if (entry.path.endsWith(".tmp") || entry.path.split("/").some((p) => p.startsWith("."))) continue;
     if (
       (managedFolders as readonly string[]).includes(entry.path.split("/")[0]!) &&
       !clean.startsWith(`${entry.path.split("/")[0]}/`)
     )
       continue;
-    if (isMatch(entry.path)) found.push(entry);
+    if (isMatch(entry.path) || (entry.refused?.folder && mayHoldMatches(clean, entry.path)))
+      found.push(entry);
   }
   return found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * Whether files below the folder `dir` could match `glob`: each of its parts matches the glob's part at
+ * the same depth, up to a `**` or with glob parts left below it.
+ *
+ * @example
+ * mayHoldMatches("in/orders/**\/*.csv", "in/orders/2026") // true
+ * mayHoldMatches("in/orders/*.csv", "in/orders/2026")     // false
+ */
+export function mayHoldMatches(glob: string, dir: string): boolean {
+  const globParts = glob.split("/");
+  const dirParts = dir.split("/");
+  for (const [i, part] of dirParts.entries()) {
+    const pattern = globParts[i];
+    if (pattern === undefined) return false;
+    if (pattern === "**") return true;
+    if (!picomatch.isMatch(part, pattern, { dot: false })) return false;
+  }
+  return globParts.length > dirParts.length;
 }

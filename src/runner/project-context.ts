@@ -1,9 +1,11 @@
 import { isAbsolute, resolve } from "node:path";
 import type { Project } from "../config/load-config.js";
+import type { EngineBoundary } from "../engine/engine-boundary.js";
 import { SluiceError } from "../errors.js";
 import { parseDuration } from "../plan/durations.js";
 import { lazyStorage } from "../storage/lazy-storage.js";
 import { localStorage } from "../storage/local-storage.js";
+import { scratchRoot } from "../storage/scratch-dir.js";
 import type { Storage } from "../storage/storage.js";
 import { openDuckDbWarehouse } from "../warehouse/duckdb-warehouse.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
@@ -16,6 +18,11 @@ export interface ProjectContext {
   /** Where the embedded warehouse lives (undefined for PostgreSQL). */
   readonly warehouseFile: string | undefined;
   openWarehouse(options?: { readOnly?: boolean }): Promise<Warehouse>;
+  /**
+   * What SQL from the config or a query may reach in this project's engines: the landing zone and the
+   * lake when they are local folders, and Sluice's scratch folder (downloads, staging).
+   */
+  engineBoundary(): EngineBoundary;
   /** Notices for a human (stderr); silent when the caller wants machine output only. */
   readonly notice: (message: string) => void;
 }
@@ -61,12 +68,18 @@ export function createProjectContext(project: Project, options: ProjectContextOp
     ? resolve(rootDir, spec.slice("duckdb:".length))
     : undefined;
   const lockWaitMs = options.lockWaitMs ?? parseLockWait(process.env.SLUICE_LOCK_WAIT);
+  const engineBoundary = (): EngineBoundary => ({
+    directories: [landing.localPath(""), lake.localPath(""), scratchRoot()].filter(
+      (d): d is string => d !== undefined,
+    ),
+  });
   return {
     project,
     landing,
     lake,
     warehouseFile,
     notice,
+    engineBoundary,
     async openWarehouse(open = {}) {
       if (warehouseFile) {
         return openDuckDbWarehouse({
@@ -74,11 +87,17 @@ export function createProjectContext(project: Project, options: ProjectContextOp
           readOnly: open.readOnly ?? false,
           waitMs: lockWaitMs,
           onWait: notice,
+          boundary: engineBoundary(),
         });
       }
       // Loaded on demand: the PostgreSQL driver is not needed for (nor paid by) embedded projects.
       const { openPostgresWarehouse } = await import("../warehouse/postgres-warehouse.js");
-      return openPostgresWarehouse({ url: spec, readOnly: open.readOnly ?? false, onRetry: notice });
+      return openPostgresWarehouse({
+        url: spec,
+        readOnly: open.readOnly ?? false,
+        onRetry: notice,
+        boundary: engineBoundary(),
+      });
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { PipelineConfig } from "../config/schema.js";
+import { cdcLakeEventsSql } from "../warehouse/cdc-events.js";
 import type { AfterWrite, LedgerEntry, PublishBatch, RunRecord, Warehouse } from "../warehouse/warehouse.js";
 import { checkWarehouseBeforeLake } from "./check-warehouse-before-lake.js";
 import { lakeTargetPlan, publishToLake } from "./lake-publish.js";
@@ -42,7 +43,10 @@ export async function publishRun(
   if (lake && rowsSql) {
     await checkWarehouseBeforeLake(warehouse, rowsSql, pipeline.target, pipeline.schema_evolution);
   }
-  if (lake) await publishToLake(ctx, warehouse, run.pipeline, lake, outcome, logger);
+  if (lake) {
+    const events = await lakeOutcome(warehouse, pipeline, outcome);
+    await publishToLake(ctx, warehouse, run.pipeline, lake, events, logger);
+  }
   // Crash-test hook: die in the window between the lake commit and the warehouse commit.
   if (lake && process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");
   if (rowsSql && pipeline.target.table) {
@@ -96,6 +100,16 @@ export async function publishRun(
   }
   await warehouse.recordRun(run, ledger, quarantineSql);
   logger.info("recorded (no rows to publish)");
+}
+
+/** The outcome as the lake takes it: change events unwrapped and decoded (the event log keeps values). */
+async function lakeOutcome(
+  warehouse: Warehouse,
+  pipeline: PipelineConfig,
+  outcome: RunOutcome,
+): Promise<RunOutcome> {
+  if (pipeline.target.mode !== "cdc" || !outcome.rowsSql) return outcome;
+  return { ...outcome, rowsSql: await cdcLakeEventsSql(warehouse.engine, outcome.rowsSql, pipeline.target) };
 }
 
 /** Columns declared numeric under `columns:` (their sums are reconciled). */

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { quarantineFolder } from "../plan/landing-paths.js";
+import { quarantineFileOf, quarantineFolder } from "../plan/landing-paths.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import type { Storage } from "../storage/storage.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
@@ -8,11 +8,6 @@ import { storageWriteProblem } from "./storage-problem.js";
 
 /** How many of a pipeline's latest runs with quarantined rows a run looks back over for missing files. */
 const LOOK_BACK = 50;
-
-/** The quarantine file of a run's folder. */
-export function quarantineFile(folder: string): string {
-  return `${folder}/rows.jsonl`;
-}
 
 /**
  * After a run's commit: writes the quarantine files earlier runs of the pipeline committed but could not
@@ -47,13 +42,13 @@ export async function settleQuarantineFiles(
     ...(writeOwn ? [{ runId, write: writeOwn }] : []),
   ];
   for (const [i, item] of todo.entries()) {
-    const path = quarantineFile(quarantineFolder(pipeline, item.runId));
+    const path = quarantineFileOf(quarantineFolder(pipeline, item.runId));
     try {
       await item.write();
       if (item.runId !== runId)
         logger.info({ file: path, of_run: item.runId }, "quarantine file written (repair)");
     } catch (error) {
-      const left = todo.slice(i).map((t) => quarantineFile(quarantineFolder(pipeline, t.runId)));
+      const left = todo.slice(i).map((t) => quarantineFileOf(quarantineFolder(pipeline, t.runId)));
       const problem = storageWriteProblem(error, path);
       logger.warn({ files: left }, problem);
       return [
@@ -80,7 +75,7 @@ async function missingQuarantineFiles(
   const missing: string[] = [];
   for (const row of rows) {
     const id = String(row.run_id);
-    if (await landing.stat(quarantineFile(quarantineFolder(pipeline, id)))) break;
+    if (await landing.stat(quarantineFileOf(quarantineFolder(pipeline, id)))) break;
     missing.push(id);
   }
   return missing.reverse();
@@ -109,7 +104,7 @@ async function rewriteFromCatalog(
       raw: r.raw,
     }),
   );
-  await landing.writeFile(quarantineFile(quarantineFolder(pipeline, runId)), `${lines.join("\n")}\n`);
+  await landing.writeFile(quarantineFileOf(quarantineFolder(pipeline, runId)), `${lines.join("\n")}\n`);
 }
 
 /**
@@ -127,5 +122,5 @@ export async function writeQuarantineFile(
 ): Promise<void> {
   const local = join(workDir, "rows.jsonl");
   await con.run(`COPY (${quarantineSql} ORDER BY file, line) TO ${quoteLiteral(local)} (FORMAT json)`);
-  await landing.putLocalFile(local, quarantineFile(folder));
+  await landing.putLocalFile(local, quarantineFileOf(folder));
 }

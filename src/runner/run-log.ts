@@ -1,9 +1,11 @@
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import pino, { type Logger } from "pino";
+import { asSluiceError } from "../errors.js";
 import { runLogPath } from "../plan/landing-paths.js";
 import type { Storage } from "../storage/storage.js";
+import { makeWorkDir } from "../storage/work-dir.js";
+import type { RunReport } from "./run-report.js";
 import { storageWriteProblem } from "./storage-problem.js";
 
 /** The structured log of one run: JSON lines written to `logs/YYYY/MM/DD/<run_id>.jsonl` in the landing zone. */
@@ -33,7 +35,7 @@ export interface RunLog {
 export function openRunLog(landing: Storage, runId: string, startedAt: Date): RunLog {
   const path = runLogPath(runId, startedAt);
   const direct = landing.localPath(path);
-  const tempDir = direct ? undefined : mkdtempSync(join(tmpdir(), "sluice-log-"));
+  const tempDir = direct ? undefined : makeWorkDir("log");
   const file = direct ?? join(tempDir!, "run.jsonl");
   let problem: string | undefined;
   let written = 0;
@@ -81,4 +83,22 @@ export function openRunLog(landing: Storage, runId: string, startedAt: Date): Ru
 export function logProblem(log: RunLog): string[] {
   const problem = log.problem();
   return problem ? [`${problem}; the run's log is incomplete`] : [];
+}
+
+/**
+ * Opens the log of a run about to start. A log that cannot be opened (its folder is a symbolic link)
+ * fails the run before it does anything, with the run's report attached to the error.
+ */
+export function openRunLogOf(landing: Storage, report: RunReport, startedAt: Date): RunLog {
+  try {
+    return openRunLog(landing, report.run_id, startedAt);
+  } catch (error) {
+    const failure = asSluiceError(error, "STORAGE_ERROR", "the run log cannot be written");
+    Object.assign(report, {
+      status: "failed",
+      error: failure.message,
+      finished_at: new Date().toISOString(),
+    });
+    throw Object.assign(failure, { report });
+  }
 }

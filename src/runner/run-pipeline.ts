@@ -1,7 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
@@ -13,13 +11,16 @@ import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stag
 import { asSluiceError, SluiceError } from "../errors.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
+import { unmaskableColumnError } from "../plan/column-references.js";
+import { withResolvedColumns } from "../plan/declared-columns.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
-import { formatFromName, quarantineFolder } from "../plan/landing-paths.js";
+import { fitsFileName, formatFromName, quarantineFileOf, quarantineFolder } from "../plan/landing-paths.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { maskExpression } from "../plan/masking.js";
 import { isSluiceColumn } from "../plan/schema-plan.js";
 import { shapeSql } from "../plan/shape-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import { scratchDir } from "../storage/scratch-dir.js";
 import type { StorageEntry } from "../storage/storage.js";
 import { lastRunJudgedSql, loadedHashesSql, loadedSizeSql } from "../warehouse/catalog-sql.js";
 import type { AfterWrite, LedgerEntry, RunRecord, Warehouse } from "../warehouse/warehouse.js";
@@ -35,7 +36,7 @@ import { settleQuarantineFiles, writeQuarantineFile } from "./quarantine-files.j
 import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
 import { quarantinedValuesConfig, replayedValuesSql } from "./replayed-values.js";
 import { newRunId } from "./run-id.js";
-import { logProblem, openRunLog } from "./run-log.js";
+import { logProblem, openRunLogOf } from "./run-log.js";
 import { type ProfileOptions, profileHistory, profileRun } from "./run-profile.js";
 import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
@@ -107,9 +108,11 @@ export async function runFilePipeline(
   ctx: ProjectContext,
   warehouse: Warehouse,
   name: string,
-  configured: PipelineConfig,
+  written: PipelineConfig,
   options: PipelineRunOptions = {},
 ): Promise<RunReport> {
+  // Declared columns by their names in the rows, whichever name the config used (`E-Mail` → `e_mail`).
+  const configured = withResolvedColumns(written);
   /** The pipeline as run: its checks gain one when the warehouse refused a NUL byte (see NUL_CHECK). */
   let pipeline = configured;
   if ("stream" in pipeline.source) {
@@ -149,14 +152,17 @@ export async function runFilePipeline(
       : options.entries
         ? [...options.entries]
         : await selectEntries(ctx, source.path, options.files);
-  if (entries.length === 0) return report;
+  if (entries.length === 0) {
+    if (!query && !options.replay && !options.entries) report.note = `no file matches ${source.path}`;
+    return report;
+  }
 
-  const log = openRunLog(landing, runId, startedAt);
+  const log = openRunLogOf(landing, report, startedAt);
   report.log = log.path;
   const logger = log.logger.child({ pipeline: name });
   logger.info({ files: entries.length, force: options.force ?? false }, "run started");
   const con = warehouse.engine;
-  const workDir = mkdtempSync(join(tmpdir(), "sluice-run-"));
+  const workDir = scratchDir("run-");
   const works: FileWork[] = [];
   const bytesTotal = entries.reduce((n, e) => n + e.size, 0);
   let bytesDone = 0;
@@ -292,7 +298,12 @@ export async function runFilePipeline(
         }
         const area = file.status === "failed" ? "unprocessed" : "archive";
         const repair = work.priorLoads.find((p) => p.path === file.path && p.archivedTo !== null);
-        if (file.status === "skipped_duplicate" && repair?.archivedTo && !reserved.has(repair.archivedTo)) {
+        if (
+          file.status === "skipped_duplicate" &&
+          repair?.archivedTo &&
+          !reserved.has(repair.archivedTo) &&
+          fitsFileName(repair.archivedTo)
+        ) {
           // Crash repair: the file goes where its earlier load said it went.
           reserved.add(repair.archivedTo);
           file.archived_to = repair.archivedTo;
@@ -309,6 +320,7 @@ export async function runFilePipeline(
       }
       sumChecks();
       quarantineSql = quarantineOf();
+      if (quarantineSql) await landing.checkPath(quarantineFileOf(report.quarantine!));
       const finishedAt = new Date();
       report.finished_at = finishedAt.toISOString();
       const run = {
@@ -413,7 +425,7 @@ export async function runFilePipeline(
           }
         })()
       : undefined;
-    let moveFailed = false;
+    let movesFailed = false;
     for (const work of works) {
       const file = work.report;
       if (!file.archived_to || file.archived_to === file.path) continue;
@@ -426,17 +438,20 @@ export async function runFilePipeline(
           "STORAGE_ERROR",
           `${file.path}: could not be moved to ${file.archived_to}`,
         ).message;
-        file.warnings.push(`${message}; the next run moves it`);
-        moveFailed = true;
+        file.warnings.push(`${message}; it stays where it is, and the next run moves it`);
         logger.warn({ file: file.path }, message);
+        file.archived_to = null;
+        movesFailed = true;
       }
     }
     await profiling;
+    // The stored report says where the files are (the ledger keeps the destination the next run uses)
+    // and what could not be written after the commit.
     await recordAfterCommitWarnings(
       warehouse,
       report,
       [...afterCommit, ...logProblem(log)],
-      moveFailed,
+      movesFailed,
       logger,
     );
     logger.info({ status: report.status, rows: report.rows }, "run finished");
@@ -451,6 +466,7 @@ export async function runFilePipeline(
     report.status = "failed";
     report.error = failure.message;
     report.finished_at = new Date().toISOString();
+    report.quarantine = null;
     logger.error({ code: failure.code }, failure.message);
     // Nothing was published: record the failed run; its files stay in the landing zone for the next run.
     for (const work of works) await settleDigest(work);
@@ -699,6 +715,7 @@ export async function runFilePipeline(
     sumChecks();
     sumRows();
     quarantineSql = quarantineOf();
+    if (quarantineSql) await landing.checkPath(quarantineFileOf(report.quarantine!));
     // The profile describes the published rows: this run's rows of the target, in the batch's columns.
     // It is read after the commit (committed rows scan about twice as fast as a transaction's own).
     const names = async (sql: string) =>
@@ -804,12 +821,16 @@ export async function runFilePipeline(
     };
     const work: FileWork = { entry, report: file, priorLoads: [], moveOnFailure: false };
     const fail = (error: unknown, moveOnFailure: boolean): FileWork => markFailed(work, error, moveOnFailure);
+    if (entry.refused)
+      return fail(new SluiceError("FILE_UNREADABLE", `${entry.path}: ${entry.refused.reason}`), false);
     if (query) {
       const staged = await stageQuerySource(warehouse, name, pipeline, query, `sluice_q${index}`);
       Object.assign(file, { sha256: staged.sha256 });
       Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
       file.warnings.push(...staged.staged.warnings);
       work.staged = staged.staged;
+      const unmaskable = unmaskableColumnError(written, staged.staged.columns, entry.path);
+      if (unmaskable) return fail(unmaskable, false);
       const longName = longColumnNameError(
         staged.staged.columns,
         pipeline,
@@ -943,6 +964,9 @@ export async function runFilePipeline(
       file.rows.read = staged.accepted + staged.malformed;
       file.rows.loaded = staged.accepted;
       file.rows.quarantined = source.on_malformed === "drop" ? 0 : staged.malformed;
+      // A mask this file's columns cannot take fails the file: it is never loaded unmasked.
+      const unmaskable = unmaskableColumnError(written, staged.columns, entry.path);
+      if (unmaskable) return fail(unmaskable, false);
       try {
         await bindExpressions(con, staged, pipeline, entry.path);
       } catch (error) {

@@ -38,6 +38,8 @@ export interface RunReport {
   rows: RowCounts;
   checks: CheckReport[];
   error: string | null;
+  /** Why a skipped run had nothing to do, when it says more than "nothing new" (`no file matches <glob>`). */
+  note?: string;
   log: string | null;
   quarantine: string | null;
   /**

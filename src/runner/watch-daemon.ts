@@ -282,10 +282,16 @@ export async function startWatchDaemon(
           ),
         ),
       ];
-      const paths = folders.map((f) => {
-        const local = ctx.landing.localPath(f)!;
-        mkdirSync(local, { recursive: true });
-        return local;
+      const paths = folders.flatMap((f) => {
+        // A folder reached through a symbolic link is not watched (nor created); rescans report it.
+        try {
+          const local = ctx.landing.localPath(f)!;
+          mkdirSync(local, { recursive: true });
+          return [local];
+        } catch (error) {
+          event(`${f}: not watched: ${asSluiceError(error).message}`);
+          return [];
+        }
       });
       watcher = watch(paths, { ignoreInitial: true, persistent: true });
       watcher.on("all", () => scheduleScan(15));

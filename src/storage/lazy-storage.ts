@@ -17,8 +17,8 @@ export function lazyStorage(kind: Storage["kind"], root: string, load: () => Pro
   return {
     kind,
     root,
-    async *list(prefix: string): AsyncIterable<StorageEntry> {
-      yield* (await get()).list(prefix);
+    async *list(prefix, options): AsyncIterable<StorageEntry> {
+      yield* (await get()).list(prefix, options);
     },
     stat: async (path) => (await get()).stat(path),
     createReadStream: async (path): Promise<Readable> => (await get()).createReadStream(path),
@@ -28,6 +28,7 @@ export function lazyStorage(kind: Storage["kind"], root: string, load: () => Pro
     move: async (from, to) => (await get()).move(from, to),
     copy: async (from, to) => (await get()).copy(from, to),
     delete: async (path) => (await get()).delete(path),
+    checkPath: async (path) => (await get()).checkPath(path),
     localPath: () => undefined,
   };
 }

@@ -171,7 +171,49 @@ export function s3Storage(options: S3StorageOptions): S3Storage {
     }).done();
   };
 
-  async function* list(prefix: string): AsyncGenerator<StorageEntry> {
+  /** Whether `path` names exactly `key` (keys with empty, `.` or `..` parts would be addressed as others). */
+  const addressable = (path: string, key: string): boolean => {
+    try {
+      return keyOf(path) === key;
+    } catch {
+      return false;
+    }
+  };
+
+  const getStream = (key: string): Promise<Readable> =>
+    call("GetObject", key, async () => {
+      try {
+        const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        if (!(out.Body instanceof Readable)) throw new Error("GetObject returned no stream body");
+        return out.Body;
+      } catch (error) {
+        if (isNotFound(error)) throw notFound(key, error);
+        throw error;
+      }
+    });
+
+  /**
+   * Copies through this client when the server could not find the source of a server-side copy that a
+   * HEAD finds (some S3-compatible servers decode x-amz-copy-source wrongly: s3rver leaves %2B, %26
+   * and %3D encoded). Throws `error` when the source is really missing.
+   */
+  const copyThroughClient = async (src: string, dst: string, error: unknown): Promise<void> => {
+    if (!(error instanceof SluiceError && error.code === "FILE_NOT_FOUND") || !(await head(src))) throw error;
+    const body = await getStream(src);
+    await breaker.run(async () => {
+      try {
+        await upload(dst, body, false);
+      } catch (uploadError) {
+        throw s3Error(uploadError, "Upload", where(dst));
+      }
+    });
+  };
+
+  async function* list(
+    prefix: string,
+    options: { includeRefused?: boolean } = {},
+  ): AsyncGenerator<StorageEntry> {
+    const includeRefused = options.includeRefused === true;
     const clean = normalizePath(prefix, true);
     const full = [rootPrefix, clean].filter((p) => p !== "").join("/");
     const listPrefix = full === "" ? "" : `${full}/`;
@@ -190,7 +232,9 @@ export function s3Storage(options: S3StorageOptions): S3Storage {
       for (const object of page.Contents ?? []) {
         // Keys ending in "/" are folder markers made by consoles and tools, not files.
         if (!object.Key || object.Key.endsWith("/")) continue;
-        yield entry(object.Key, object.Size, object.LastModified, object.ETag);
+        const found = entry(object.Key, object.Size, object.LastModified, object.ETag);
+        if (addressable(found.path, object.Key)) yield found;
+        else if (includeRefused) yield { ...found, refused: { reason: UNADDRESSABLE, folder: false } };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -204,19 +248,7 @@ export function s3Storage(options: S3StorageOptions): S3Storage {
     breaker,
     list,
     stat: (path) => head(keyOf(path)),
-    async createReadStream(path) {
-      const key = keyOf(path);
-      return call("GetObject", key, async () => {
-        try {
-          const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-          if (!(out.Body instanceof Readable)) throw new Error("GetObject returned no stream body");
-          return out.Body;
-        } catch (error) {
-          if (isNotFound(error)) throw notFound(key, error);
-          throw error;
-        }
-      });
-    },
+    createReadStream: (path) => getStream(keyOf(path)),
     async readFile(path) {
       const key = keyOf(path);
       return call("GetObject", key, async () => {
@@ -305,7 +337,7 @@ export function s3Storage(options: S3StorageOptions): S3Storage {
       if (!source) throw notFound(src, undefined);
       const exists = () => new SluiceError("STORAGE_ERROR", `${where(dst)}: already exists; not overwriting`);
       if (await head(dst)) throw exists();
-      await call("CopyObject", dst, async (attempt) => {
+      const serverCopy = call("CopyObject", dst, async (attempt) => {
         try {
           await client.send(
             new CopyObjectCommand({
@@ -323,6 +355,7 @@ export function s3Storage(options: S3StorageOptions): S3Storage {
           throw exists();
         }
       });
+      await serverCopy.catch((error: unknown) => copyThroughClient(src, dst, error));
       await call("DeleteObject", src, () =>
         client.send(new DeleteObjectCommand({ Bucket: bucket, Key: src })),
       );
@@ -339,13 +372,16 @@ export function s3Storage(options: S3StorageOptions): S3Storage {
           if (isNotFound(error)) throw notFound(src, error);
           throw error;
         }
-      });
+      }).catch((error: unknown) => copyThroughClient(src, dst, error));
     },
     async delete(path) {
       const key = keyOf(path);
       await call("DeleteObject", key, () =>
         client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })),
       );
+    },
+    async checkPath(path) {
+      keyOf(path);
     },
     localPath: () => undefined,
     close() {
@@ -378,14 +414,11 @@ function clientConfig(options: S3StorageOptions, maxAttempts: number): S3ClientC
 }
 
 /**
- * Normalizes a storage-relative path to an S3 key fragment: `/` separators, no empty or `.` segments;
- * `..` is refused (it would escape the root).
+ * Normalizes a storage-relative path to an S3 key fragment: no empty or `.` segments; `..` is refused
+ * (it would escape the root, and HTTP rewrites it). A backslash is an ordinary character of a key.
  */
 function normalizePath(path: string, allowEmpty: boolean): string {
-  const segments = path
-    .replace(/\\/g, "/")
-    .split("/")
-    .filter((s) => s !== "" && s !== ".");
+  const segments = path.split("/").filter((s) => s !== "" && s !== ".");
   if (segments.includes("..")) {
     throw new SluiceError("STORAGE_ERROR", `${path}: path escapes the storage root`);
   }
@@ -394,6 +427,9 @@ function normalizePath(path: string, allowEmpty: boolean): string {
   }
   return segments.join("/");
 }
+
+const UNADDRESSABLE =
+  "this S3 key has an empty, '.' or '..' part, which HTTP clients and servers rewrite into another key: Sluice cannot read or move it as it is; copy it to a key without such parts";
 
 function copySource(bucket: string, key: string): string {
   return `${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;

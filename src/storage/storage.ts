@@ -7,18 +7,30 @@ export interface StorageEntry {
   readonly mtimeMs: number;
   /** Content tag when the backend has one (S3 ETag); undefined for local files. */
   readonly etag?: string | undefined;
+  /**
+   * Why Sluice will not read this entry (listed only when asked with `includeRefused`): a symbolic link
+   * in a local folder (`folder`: it leads to a folder), or an S3 key that cannot be addressed as listed.
+   */
+  readonly refused?: { readonly reason: string; readonly folder: boolean } | undefined;
 }
 
 /**
  * A place files live: the landing zone or the lake root. Paths are relative
  * to the root and always use `/`. Implementations: local folder, S3 bucket prefix.
+ *
+ * A local folder never follows a symbolic link below its root (the root itself may be one): every
+ * operation on a path through one fails with STORAGE_ERROR naming the link, so that whoever can write
+ * into the folder cannot make Sluice read or write elsewhere.
  */
 export interface Storage {
   readonly kind: "local" | "s3";
   /** Human-readable root: a folder or `s3://bucket/prefix`. */
   readonly root: string;
-  /** Every object below `prefix` (recursive). Missing prefix yields nothing. */
-  list(prefix: string): AsyncIterable<StorageEntry>;
+  /**
+   * Every object below `prefix` (recursive). Missing prefix yields nothing. With `includeRefused`, also
+   * what Sluice will not read there (see `StorageEntry.refused`), so that it can be reported.
+   */
+  list(prefix: string, options?: { readonly includeRefused?: boolean }): AsyncIterable<StorageEntry>;
   stat(path: string): Promise<StorageEntry | null>;
   /** Streams an object's content. */
   createReadStream(path: string): Promise<Readable>;
@@ -38,6 +50,14 @@ export interface Storage {
   move(from: string, to: string): Promise<void>;
   copy(from: string, to: string): Promise<void>;
   delete(path: string): Promise<void>;
-  /** A local file-system path for `path` when the backend is local (DuckDB reads it in place). */
+  /**
+   * Fails with STORAGE_ERROR when `path` cannot be used safely: a local path through a symbolic link,
+   * an S3 key with an empty, `.` or `..` part. Lets a run refuse a destination before it publishes.
+   */
+  checkPath(path: string): Promise<void>;
+  /**
+   * A local file-system path for `path` when the backend is local (DuckDB reads it in place); undefined
+   * for remote backends and for local names that are not valid UTF-8 (read them through the streams).
+   */
   localPath(path: string): string | undefined;
 }

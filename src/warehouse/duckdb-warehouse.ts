@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { jsonRows, queryNumber, queryRows, withoutInsertionOrder } from "../engine/duckdb-query.js";
+import { confineEngine, ENGINE_OPEN_SETTINGS, type EngineBoundary } from "../engine/engine-boundary.js";
 import { stageQuery } from "../engine/stage-query.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { scratchRoot } from "../storage/scratch-dir.js";
 import {
   ledgerInsertSql,
   rowToLedger,
@@ -27,6 +29,8 @@ export interface DuckDbWarehouseOptions {
   readonly waitMs?: number;
   /** Called once when waiting starts, with a human sentence. */
   readonly onWait?: (message: string) => void;
+  /** What SQL in the engine may reach (default: Sluice's scratch folder only). */
+  readonly boundary?: EngineBoundary;
 }
 
 /**
@@ -40,14 +44,25 @@ export interface DuckDbWarehouseOptions {
 export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Promise<Warehouse> {
   const instance = await openWithWait(options);
   const con = await instance.connect();
-  if (!options.readOnly) {
-    for (const ddl of duckdbCatalogDdl) await con.run(ddl);
+  try {
+    await confineEngine(con, options.boundary ?? { directories: [scratchRoot()] });
+    if (!options.readOnly) {
+      for (const ddl of duckdbCatalogDdl) await con.run(ddl);
+    }
+  } catch (error) {
+    con.closeSync();
+    instance.closeSync();
+    throw error;
   }
   return duckdbWarehouse(instance, con, options.file);
 }
 
 async function openWithWait(options: DuckDbWarehouseOptions): Promise<DuckDBInstance> {
-  const settings = { ...engineMemorySettings(), storage_compatibility_version: duckdbStorageVersion() };
+  const settings = {
+    ...ENGINE_OPEN_SETTINGS,
+    ...engineMemorySettings(),
+    storage_compatibility_version: duckdbStorageVersion(),
+  };
   const deadline = Date.now() + (options.waitMs ?? 120_000);
   const started = Date.now();
   let told = false;

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type { JsonRow } from "../engine/duckdb-query.js";
 import { SluiceError } from "../errors.js";
+import { postgresQueryProblem } from "../plan/postgres-side-effects.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
 
 /** node-postgres accepts `queryMode` (8.23+); its type definitions do not name it yet. */
@@ -10,11 +11,13 @@ type ExtendedQueryConfig = pg.QueryConfig & { readonly queryMode: "extended" };
 const endsTransaction = new Set(["COMMIT", "ROLLBACK"]);
 
 /**
- * Runs one user statement (`sluice query`) in a `READ ONLY` transaction on `client`. The statement is
- * sent with the extended query protocol, in which the server accepts exactly one statement — so
- * `COMMIT; DELETE ...` cannot end the read-only transaction and write after it: the server refuses the
- * text before running any of it. A lone `COMMIT` or `ROLLBACK` is refused too (it would run nothing).
- * `where` names the server in messages (`PostgreSQL user@host:port/db`).
+ * Runs one user statement (`sluice query`) in a `READ ONLY` transaction on `client`. A `READ ONLY`
+ * transaction does not stop every effect (large objects, server files, notifications, locks…): a
+ * statement that is not a query, or that calls such a function, is refused before it is sent (see
+ * {@link postgresQueryProblem}). The statement is sent with the extended query protocol, in which the
+ * server accepts exactly one statement — so `COMMIT; DELETE ...` cannot end the read-only transaction and
+ * write after it even if it got past the check. `where` names the server in messages
+ * (`PostgreSQL user@host:port/db`).
  *
  * @example
  * const { columns, rows } = await readOnlyQuery(client, "SELECT count(*) FROM orders", "PostgreSQL sluice@db:5432/w");
@@ -24,6 +27,8 @@ export async function readOnlyQuery(
   sql: string,
   where: string,
 ): Promise<{ columns: string[]; rows: JsonRow[] }> {
+  const problem = postgresQueryProblem(sql);
+  if (problem) throw new SluiceError("QUERY_FAILED", `${where}: query failed: ${problem}`);
   return inPostgresTransaction(
     client,
     async () => {

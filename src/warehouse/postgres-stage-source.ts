@@ -13,6 +13,7 @@ import {
   sourceQueryText,
 } from "../engine/stage-query.js";
 import { firstLine, SluiceError } from "../errors.js";
+import { postgresSideEffectProblem } from "../plan/postgres-side-effects.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import { maxDecimalPrecision, postgresEngineType } from "./postgres-engine-type.js";
 import { isTransientPgError } from "./postgres-errors.js";
@@ -63,6 +64,8 @@ async function readOnServer(
     "sql" in request.source
       ? `(${sourceQueryText(request.source.sql)}) AS q`
       : quoteQualified(request.source.table);
+  const effect = "sql" in request.source ? postgresSideEffectProblem(request.source.sql) : null;
+  if (effect) throw new SluiceError("CONFIG_INVALID", `source.sql: ${effect}`);
   try {
     return await inPostgresTransaction(
       client,

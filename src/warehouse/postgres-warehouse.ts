@@ -1,15 +1,18 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import pg from "pg";
 import type { JsonRow } from "../engine/duckdb-query.js";
 import { queryRows } from "../engine/duckdb-query.js";
+import { confineEngine, ENGINE_OPEN_SETTINGS, type EngineBoundary } from "../engine/engine-boundary.js";
 import { SluiceError } from "../errors.js";
 import { postgresIdentifierLimit } from "../plan/postgres-identifier-limit.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { type CircuitBreaker, createCircuitBreaker } from "../runner/circuit-breaker.js";
 import { withRetry } from "../runner/retry.js";
+import { scratchDir, scratchRoot } from "../storage/scratch-dir.js";
+import { workDirName } from "../storage/work-dir.js";
 import {
   ledgerInsertSql,
   rowToLedger,
@@ -43,6 +46,8 @@ export interface PostgresWarehouseOptions {
   readonly retryBaseMs?: number;
   /** Called with a human sentence before each retry. */
   readonly onRetry?: (message: string) => void;
+  /** What SQL in the staging engine may reach (default: Sluice's scratch folder only). */
+  readonly boundary?: EngineBoundary;
 }
 
 const breakers = new Map<string, CircuitBreaker>();
@@ -187,11 +192,20 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
 
   // The staging engine: in memory, bounded like the embedded warehouse, spilling to the system temp folder.
   const instance = await DuckDBInstance.create(":memory:", {
+    ...ENGINE_OPEN_SETTINGS,
     ...engineMemorySettings(),
-    temp_directory: join(tmpdir(), `sluice-engine-${process.pid}`),
+    temp_directory: join(tmpdir(), workDirName("engine")),
   });
   const engine = await instance.connect();
-  const workDir = mkdtempSync(join(tmpdir(), "sluice-pg-"));
+  await confineEngine(engine, options.boundary ?? { directories: [scratchRoot()] }).catch(
+    async (error: unknown) => {
+      engine.closeSync();
+      instance.closeSync();
+      await pool.end().catch(() => undefined);
+      throw error;
+    },
+  );
+  const workDir = scratchDir("pg-");
 
   const committed = async (runId: string): Promise<PublishResult | undefined> => {
     const rows = await simpleQuery(

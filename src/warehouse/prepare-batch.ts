@@ -3,9 +3,9 @@ import type { TargetConfig } from "../config/schema.js";
 import { describeColumns, queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { keysRepeat } from "../engine/keys-repeat.js";
 import { SluiceError } from "../errors.js";
-import { cdcFlattenSql, cdcImagesSql, payloadStructure, unknownOpsSql } from "../plan/cdc-sql.js";
 import type { TypedColumn } from "../plan/schema-plan.js";
 import { type ColumnInfo, quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { cdcBatchSql, dropCdcWork } from "./cdc-events.js";
 
 /** A run's target rows materialized in the engine, checked and ready to write. */
 export interface PreparedBatch {
@@ -32,73 +32,7 @@ export async function prepareBatch(
   target: TargetConfig,
   options: { readonly inPlace?: boolean } = {},
 ): Promise<PreparedBatch> {
-  const table = target.table ?? "?";
-  let sql = rowsSql;
-  let columns = await describeColumns(engine, sql);
-  if (target.mode === "cdc") {
-    const payload = columns.find((c) => c.name === "payload");
-    if (payload && !columns.some((c) => c.name === "op")) {
-      // A struct (Parquet) unnests as it is; JSON (JSON lines) is given the shape of its fields first.
-      let fields = `unnest("payload")`;
-      if (!/^STRUCT/i.test(payload.type)) {
-        const row = await queryRows(
-          engine,
-          `SELECT CAST(json_group_structure("payload") AS VARCHAR) AS s FROM (${sql}) WHERE json_type("payload") = 'OBJECT'`,
-        );
-        const structure = payloadStructure(String(row[0]?.s ?? "null"));
-        if (!structure) {
-          throw new SluiceError(
-            "KEY_VIOLATION",
-            `table ${table}: the change events' payload holds no event object`,
-          );
-        }
-        fields = `unnest(json_transform("payload", ${quoteLiteral(structure)}))`;
-      }
-      await engine.run(
-        `CREATE OR REPLACE TEMP TABLE sluice_cdc_raw AS SELECT ${fields}, ${columns
-          .filter((c) => c.name.startsWith("_sluice_"))
-          .map((c) => quoteIdent(c.name))
-          .join(", ")} FROM (${sql})`,
-      );
-      sql = "SELECT * FROM sluice_cdc_raw";
-      columns = await describeColumns(engine, sql);
-    }
-    const opColumn = target.cdc?.format === "flat" ? (target.cdc.op_column ?? "op") : "op";
-    if (!columns.some((c) => c.name === opColumn)) {
-      throw new SluiceError(
-        "KEY_VIOLATION",
-        `table ${table}: mode cdc needs an op column "${opColumn}" in the data (columns: ${columns.map((c) => c.name).join(", ")})`,
-      );
-    }
-    const unknown = await queryRows(
-      engine,
-      unknownOpsSql(`(${sql})`, opColumn, target.cdc?.format === "flat" ? "flat" : "debezium"),
-    );
-    if (unknown.length > 0) {
-      const shown = unknown.map(
-        (r) => `${r.op === null ? "NULL" : quoteLiteral(String(r.op))} in ${String(r.file)}`,
-      );
-      throw new SluiceError(
-        "MALFORMED_ROWS",
-        `table ${table}: change events with an op that is none of c/u/d/r, I/U/D, insert/update/delete: ${shown.join(", ")}; nothing was published`,
-      );
-    }
-    let structure = "{}";
-    if (target.cdc?.format !== "flat") {
-      const row = await queryRows(
-        engine,
-        `SELECT CAST(json_group_structure(j) AS VARCHAR) AS s FROM (${cdcImagesSql(`(${sql})`, columns)}) WHERE j IS NOT NULL AND json_type(j) = 'OBJECT'`,
-      );
-      structure = String(row[0]?.s ?? "{}");
-      if (structure === "null" || structure === "{}") {
-        throw new SluiceError(
-          "KEY_VIOLATION",
-          `table ${table}: change events carry no row images (before/after)`,
-        );
-      }
-    }
-    sql = cdcFlattenSql(`(${sql})`, columns, target, structure);
-  }
+  const sql = target.mode === "cdc" ? await cdcBatchSql(engine, rowsSql, target) : rowsSql;
   // Repeatable rows are read in place (a view over the staged files) rather than copied, saving a full
   // pass over the data: append and replace read them once; merge's key checks and its few reads of the
   // batch each cost a scan of the staged table, less than writing a copy of it.
@@ -108,8 +42,8 @@ export async function prepareBatch(
   await engine.run(`DROP VIEW IF EXISTS ${batchTable}`).catch(() => undefined);
   await engine.run(`DROP TABLE IF EXISTS ${batchTable}`).catch(() => undefined);
   await engine.run(`CREATE OR REPLACE TEMP ${inPlace ? "VIEW" : "TABLE"} ${batchTable} AS ${sql}`);
-  await engine.run("DROP TABLE IF EXISTS sluice_cdc_raw");
-  columns = await describeColumns(engine, `SELECT * FROM ${batchTable}`);
+  await dropCdcWork(engine);
+  const columns = await describeColumns(engine, `SELECT * FROM ${batchTable}`);
   await checkBatchKeys(engine, batchTable, target, columns);
   return { table: batchTable, columns };
 }

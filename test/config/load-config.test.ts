@@ -15,6 +15,9 @@ function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
   return [];
 }
 
+/** `${NAME}` as written in sluice.yaml. */
+const ref = (name: string): string => ["$", "{", name, "}"].join("");
+
 const minimal = `
 pipelines:
   orders:
@@ -50,7 +53,7 @@ pipelines:
     colums: {}
 `;
     const all = problems(text);
-    expect(all).toContain("sluice.yaml: pipelines.orders: unknown key colums");
+    expect(all).toContain("sluice.yaml: pipelines.orders: unknown key colums; did you mean `columns`?");
     expect(all).toContain(
       "sluice.yaml: pipelines.orders.target.mode: expected one of append, replace, merge, delete_insert, scd2, cdc",
     );
@@ -67,6 +70,56 @@ pipelines:
       "sluice.yaml: line 1: environment variable ${PGPASSWORD} is not set",
     );
     expect(parseProjectText(`landing: "\${LANDING:-drop}"\n${minimal}`, "x", {}).landing).toBe("drop");
+  });
+
+  it("puts environment values into the parsed strings: digits stay text, # and : stay in the value", () => {
+    const secret = parseProjectText(`s3: { secret_access_key: ${ref("S3_SECRET")} }\n${minimal}`, "x", {
+      S3_SECRET: "987654321012",
+    });
+    expect(secret.s3?.secret_access_key).toBe("987654321012");
+    const url = parseProjectText(`warehouse: postgres://u:${ref("PGPASSWORD")}@db/w\n${minimal}`, "x", {
+      PGPASSWORD: "a #b: 'c\n{d}",
+    });
+    expect(url.warehouse).toBe("postgres://u:a #b: 'c\n{d}@db/w");
+    const quoted = parseProjectText(`landing: "in ${ref("DIR")}"\n${minimal}`, "x", { DIR: '"x"' });
+    expect(quoted.landing).toBe('in "x"');
+    expect(parseProjectText(`landing: $${ref("DIR")}\n${minimal}`, "x", { DIR: "no" }).landing).toBe(
+      ref("DIR"),
+    );
+  });
+
+  it("reads an interpolated value as a number or true/false where the schema wants one", () => {
+    const rate = minimal.replace("target:", `max_failure_rate: ${ref("RATE")}\n    target:`);
+    const config = parseProjectText(`s3: { force_path_style: ${ref("FPS")} }\n${rate}`, "x", {
+      FPS: "true",
+      RATE: "0.25",
+    });
+    expect(config.s3?.force_path_style).toBe(true);
+    expect(config.pipelines.orders!.max_failure_rate).toBe(0.25);
+  });
+
+  it("ignores environment references in YAML comments", () => {
+    const text = `# set ${ref("PGPASSWORD")} for postgres\nwarehouse: duckdb:w.duckdb   # or postgres://user:${ref("PGPASSWORD")}@host:5432/db\n${minimal}`;
+    expect(parseProjectText(text, "x", {}).warehouse).toBe("duckdb:w.duckdb");
+  });
+
+  it("never prints an interpolated value in an error", () => {
+    const rate = problems(minimal.replace("target:", `max_failure_rate: ${ref("RATE")}\n    target:`), {
+      RATE: "hunter2-secret",
+    });
+    expect(rate).toEqual([
+      `sluice.yaml: pipelines.orders.max_failure_rate: expected number, got the value of ${ref("RATE")}`,
+    ]);
+    const port = problems(`warehouse: postgres://u:${ref("PW")}@db:${ref("PORT")}/w\n${minimal}`, {
+      PW: "pw-secret",
+      PORT: "port-secret",
+    });
+    expect(port.join("\n")).toContain(ref("PORT"));
+    expect(port.join("\n")).not.toMatch(/secret/);
+    // A YAML error quotes the reference as written, not its value.
+    const yaml = problems(`landing: [${ref("DIR")}\n${minimal}`, { DIR: "dir-secret" });
+    expect(yaml.length).toBeGreaterThan(0);
+    expect(yaml.join("\n")).not.toContain("dir-secret");
   });
 
   it("rejects malformed YAML with a line number", () => {
@@ -162,6 +215,38 @@ pipelines:
     ]) {
       expect(problems(text(url))).toEqual([]);
     }
+  });
+
+  it("suggests the nearest key, value, rule or mask for a misspelt one, and lists the keys when none is near", () => {
+    const text = `
+pipelines:
+  orders:
+    source: { path: "in/*.csv", formt: csv }
+    columns: { email: { mask: emial, typ: varchar } }
+    dedup: { keys: [id] }
+    checks:
+      - { rule: not_nul, columns: [id] }
+      - { rule: range, colum: id, min: 1 }
+    target: { table: orders, mod: merge, zzz: 1 }
+`;
+    const all = problems(text);
+    expect(all).toEqual(
+      expect.arrayContaining([
+        "sluice.yaml: pipelines.orders.source: unknown key formt; did you mean `format`?",
+        "sluice.yaml: pipelines.orders.columns.email.mask: expected one of hash, redact, email, last4, null, drop; did you mean `email`?",
+        "sluice.yaml: pipelines.orders.columns.email: unknown key typ; did you mean `type`?",
+        "sluice.yaml: pipelines.orders: unknown key dedup; did you mean `dedupe`?",
+        "sluice.yaml: pipelines.orders.checks[1]: unknown key colum; did you mean `column`?",
+        "sluice.yaml: pipelines.orders.target: unknown key mod; did you mean `mode`?",
+        "sluice.yaml: pipelines.orders.target: unknown key zzz (keys here: table, mode, keys, partition_by, track, close_deleted, cdc, lake)",
+      ]),
+    );
+    const rule = all.find((l) => l.includes("checks[0].rule"));
+    expect(rule).toMatch(
+      /^sluice\.yaml: pipelines\.orders\.checks\[0\]\.rule: expected one of not_null, unique, .*; did you mean `not_null`\?$/,
+    );
+    // One line per problem: nothing spans lines.
+    expect(all.every((l) => !l.includes("\n"))).toBe(true);
   });
 
   it("validates checks by rule", () => {

@@ -78,6 +78,33 @@ describe("S3 landing zone", () => {
     landing.close();
   });
 
+  it("loads and archives keys with backslashes, dots and + & = characters, which stay ordinary characters", async () => {
+    const { dir, prefix } = s3Project();
+    const landing = landingOf(prefix);
+    const names = ["in/orders/a\\..\\..\\b.csv", "in/orders/x+y.csv", "in/orders/p&q=r.csv"];
+    for (const [i, name] of names.entries()) await landing.writeFile(name, `order_id\n${i + 1}\n`);
+    const r = await sluice(["run", "--json"], dir, { env: awsEnv() });
+    expect(r.code).toBe(0);
+    const files = r.json<RunJson>().runs[0]!.files;
+    const byPath = [...files].sort((a, b) => (a.path < b.path ? -1 : 1));
+    expect(byPath.map((f) => [f.path, f.status, f.warnings])).toEqual(
+      [...names].sort().map((n) => [n, "loaded", []]),
+    );
+    const stored = await keys(prefix);
+    expect(stored.filter((k) => k.startsWith("in/"))).toEqual([]);
+    for (const file of files) {
+      expect(stored).toContain(file.archived_to);
+      const content = (await landing.readFile(file.archived_to!)).toString();
+      expect(content).toBe(`order_id\n${names.indexOf(file.path) + 1}\n`);
+    }
+    expect(stored.find((k) => k.startsWith("archive/"))).toMatch(
+      /^archive\/orders\/\d{4}\/\d{2}\/a\\\.\.\\\.\.\\b_\d{14}\.csv$/,
+    );
+    const again = await sluice(["run", "--json"], dir, { env: awsEnv() });
+    expect(again.json<RunJson>().runs[0]!.files).toEqual([]);
+    landing.close();
+  });
+
   it("a truncated gzip file fails as it downloads and moves to unprocessed/; nothing of it is published", async () => {
     const { dir, prefix } = s3Project(BUCKET, "in/orders/*.csv.gz");
     const landing = landingOf(prefix);

@@ -51,8 +51,6 @@ runStorageSuite("S3 (s3rver)", async () => openS3(), {
   unsupported: {
     concurrentExclusiveWrites:
       "s3rver ignores If-None-Match on PUT, so only the HEAD pre-check guards exclusive writes there",
-    reservedCharactersInCopies:
-      "s3rver decodes x-amz-copy-source with decodeURI, which leaves %2B %26 %3D encoded, so it finds no source",
   },
 });
 

@@ -130,7 +130,11 @@ describe.skipIf(!available)("postgres warehouse: connections, errors, concurrenc
 
   it("sluice query runs read-only on PostgreSQL", async () => {
     const w = await openPostgresWarehouse({ url: db.url });
-    await expect(w.queryWithColumns("CREATE TABLE nope (x int)")).rejects.toThrow(/read-only transaction/);
+    await expect(w.queryWithColumns("CREATE TABLE nope (x int)")).rejects.toThrow(/CREATE is not a query/);
+    // A query that writes gets past the statement check; the READ ONLY transaction stops it.
+    await expect(
+      w.queryWithColumns("WITH gone AS (DELETE FROM sluice.runs RETURNING 1) SELECT * FROM gone"),
+    ).rejects.toThrow(/read-only transaction/);
     const { columns, rows } = await w.queryWithColumns("SELECT 1::bigint AS n, 'x' AS s");
     await w.close();
     expect(columns).toEqual(["n", "s"]);

@@ -9,6 +9,7 @@ import { runProject } from "../../src/runner/run-project.js";
 import type { RunReport } from "../../src/runner/run-report.js";
 import type { WarehouseCapabilities } from "../../src/warehouse/warehouse.js";
 import { addFile, makeProject } from "../support/cli.js";
+import { connectField, decimalBase64, envelopeSchema, flatSchema, wrapped } from "../support/debezium.js";
 
 /** A warehouse for one test: its `warehouse:` spec (relative DuckDB path or postgres URL) and cleanup. */
 export interface SuiteWarehouse {
@@ -316,6 +317,228 @@ export function runWarehouseSuite(
         [2, true],
         [3, false],
       ]);
+    });
+
+    test("cdc decodes the logical types a Debezium event's schema names, exactly", async (make) => {
+      const p = await make(`changes:
+  source: { path: "in/*.jsonl" }
+  target: { table: typed, mode: cdc, keys: [id] }`);
+      const f = connectField;
+      const schema = envelopeSchema([
+        f.int32("id"),
+        f.decimal("amount", 2, 30),
+        f.variableScale("rate"),
+        f.logical("day", "int32", "io.debezium.time.Date"),
+        f.logical("cday", "int32", "org.apache.kafka.connect.data.Date"),
+        f.logical("t_ms", "int32", "io.debezium.time.Time"),
+        f.logical("t_us", "int64", "io.debezium.time.MicroTime"),
+        f.logical("t_ns", "int64", "io.debezium.time.NanoTime"),
+        f.logical("ts_ms", "int64", "io.debezium.time.Timestamp"),
+        f.logical("cts", "int64", "org.apache.kafka.connect.data.Timestamp"),
+        f.logical("ts_us", "int64", "io.debezium.time.MicroTimestamp"),
+        f.logical("ts_ns", "int64", "io.debezium.time.NanoTimestamp"),
+        f.logical("zts", "string", "io.debezium.time.ZonedTimestamp"),
+        f.logical("zt", "string", "io.debezium.time.ZonedTime"),
+        f.logical("dur", "int64", "io.debezium.time.MicroDuration"),
+        f.logical("doc", "string", "io.debezium.data.Json"),
+        f.logical("uid", "string", "io.debezium.data.Uuid"),
+        f.logical("yr", "int32", "io.debezium.time.Year"),
+        f.bytes("raw"),
+        f.string("name"),
+      ]);
+      const image = (id: number, amount: string, rate: [string, number], extra: object = {}) => ({
+        id,
+        amount: decimalBase64(amount, 2),
+        rate: { scale: rate[1], value: decimalBase64(rate[0], rate[1]) },
+        day: 19701,
+        cday: -1,
+        t_ms: 45296789,
+        t_us: 45296789012,
+        t_ns: 45296789012345,
+        ts_ms: 1700000000123,
+        cts: -1000,
+        ts_us: 1700000000123456,
+        ts_ns: 1700000000123456000,
+        zts: "2024-01-15T10:30:00.123456Z",
+        zt: "10:15:30.5Z",
+        dur: 5400000000,
+        doc: '{"a": [1, 2]}',
+        uid: "550e8400-e29b-41d4-a716-446655440000",
+        yr: 2024,
+        raw: "AAEC",
+        name: `n${id}`,
+        ...extra,
+      });
+      const event = (op: string, lsn: number, before: object | null, after: object | null) =>
+        wrapped(schema, { op, before, after, source: { lsn }, ts_ms: lsn });
+      const gone = image(9, "1.00", ["1", 0]);
+      p.add(
+        "in/1.jsonl",
+        [
+          event("c", 1, null, image(1, "1.00", ["0.5", 1])),
+          event("u", 2, image(1, "1.00", ["0.5", 1]), image(1, "30.50", ["-1.25", 2])),
+          event("c", 3, null, image(2, "-12345678901234567890.12", ["123456789.123456789", 9])),
+          event("c", 4, null, image(3, "0", ["0", 0])),
+          event("c", 5, null, image(4, "-0.01", ["-0.001", 3], { doc: null, zts: null, raw: null })),
+          event("c", 6, null, gone),
+          event("d", 7, gone, null),
+        ].join("\n"),
+      );
+      const run = await p.run();
+      expect([run.status, run.error]).toEqual(["succeeded", null]);
+      const rows = await p.query(
+        `SELECT id, CAST(amount AS VARCHAR) AS amount, CAST(rate AS VARCHAR) AS rate, CAST(day AS VARCHAR) AS day,
+          CAST(cday AS VARCHAR) AS cday, CAST(t_ms AS VARCHAR) AS t_ms, CAST(t_us AS VARCHAR) AS t_us,
+          CAST(t_ns AS VARCHAR) AS t_ns, CAST(ts_ms AS VARCHAR) AS ts_ms, CAST(cts AS VARCHAR) AS cts,
+          CAST(ts_us AS VARCHAR) AS ts_us, CAST(CAST(ts_ns AS TIMESTAMP) AS VARCHAR) AS ts_ns,
+          CAST(zts AT TIME ZONE 'UTC' AS VARCHAR) AS zts, CAST(CAST(zt AS TIME) AS VARCHAR) AS zt,
+          CAST(dur AS VARCHAR) AS dur, CAST(doc AS VARCHAR) AS doc, CAST(uid AS VARCHAR) AS uid, yr,
+          octet_length(raw) AS raw_bytes, name FROM typed ORDER BY id`,
+      );
+      const common = {
+        day: "2023-12-10",
+        cday: "1969-12-31",
+        t_ms: "12:34:56.789",
+        t_us: "12:34:56.789012",
+        t_ns: "12:34:56.789012",
+        ts_ms: "2023-11-14 22:13:20.123",
+        cts: "1969-12-31 23:59:59",
+        ts_us: "2023-11-14 22:13:20.123456",
+        ts_ns: "2023-11-14 22:13:20.123456",
+        zts: "2024-01-15 10:30:00.123456",
+        zt: "10:15:30.5",
+        dur: "01:30:00",
+        uid: "550e8400-e29b-41d4-a716-446655440000",
+        yr: 2024,
+        raw_bytes: 3,
+      };
+      const seen = rows.map((r) => ({
+        ...r,
+        id: Number(r.id),
+        yr: Number(r.yr),
+        raw_bytes: r.raw_bytes === null ? null : Number(r.raw_bytes),
+        doc: r.doc === null ? null : JSON.parse(String(r.doc)),
+      }));
+      const doc = { a: [1, 2] };
+      expect(seen).toEqual([
+        { ...common, id: 1, amount: "30.50", rate: "-1.250000000", doc, name: "n1" },
+        {
+          ...common,
+          id: 2,
+          amount: "-12345678901234567890.12",
+          rate: "123456789.123456789",
+          doc,
+          name: "n2",
+        },
+        { ...common, id: 3, amount: "0.00", rate: "0.000000000", doc, name: "n3" },
+        {
+          ...common,
+          id: 4,
+          amount: "-0.01",
+          rate: "-0.001000000",
+          doc: null,
+          zts: null,
+          raw_bytes: null,
+          name: "n4",
+        },
+      ]);
+    });
+
+    test("cdc decodes flat events (ExtractNewRecordState) whose schema changed within the batch", async (make) => {
+      const p = await make(`flat:
+  source: { path: "in/*.jsonl" }
+  target: { table: flat_typed, mode: cdc, keys: [id], cdc: { format: flat, op_column: __op } }`);
+      const f = connectField;
+      const day = f.logical("day", "int32", "io.debezium.time.Date");
+      const before = flatSchema([f.int32("id"), f.decimal("amount", 2, 10), day]);
+      const after = flatSchema([f.int32("id"), f.decimal("amount", 4, 12), day, f.string("note")]);
+      // NUMERIC(10,2) became NUMERIC(12,4) between the events of one batch.
+      p.add(
+        "in/1.jsonl",
+        [
+          wrapped(before, { id: 1, amount: decimalBase64("30.50", 2), day: 0, __op: "c" }),
+          wrapped(before, { id: 2, amount: decimalBase64("-0.01", 2), day: -1, __op: "c" }),
+          wrapped(after, { id: 1, amount: decimalBase64("30.5025", 4), day: 1, note: "x", __op: "u" }),
+          wrapped(after, {
+            id: 3,
+            amount: decimalBase64("-12345678.1234", 4),
+            day: 2,
+            note: null,
+            __op: "c",
+          }),
+        ].join("\n"),
+      );
+      const first = await p.run();
+      expect([first.status, first.error]).toEqual(["succeeded", null]);
+      p.add("in/2.jsonl", wrapped(before, { id: 4, amount: decimalBase64("1.5", 2), day: 3, __op: "c" }));
+      expect((await p.run()).status).toBe("succeeded");
+      const rows = await p.query(
+        "SELECT id, CAST(amount AS VARCHAR) AS amount, CAST(day AS VARCHAR) AS day, note FROM flat_typed ORDER BY id",
+      );
+      expect(rows.map((r) => [Number(r.id), r.amount, r.day, r.note])).toEqual([
+        [1, "30.5025", "1970-01-02", "x"],
+        [2, "-0.0100", "1969-12-31", null],
+        [3, "-12345678.1234", "1970-01-03", null],
+        [4, "1.5000", "1970-01-04", null],
+      ]);
+    });
+
+    test("cdc refuses a type it does not decode and a value that does not decode, before anything is written", async (make) => {
+      const p = await make(`changes:
+  source: { path: "in/*.jsonl" }
+  target: { table: guarded, mode: cdc, keys: [id] }`);
+      const f = connectField;
+      const fields = [
+        f.int32("id"),
+        f.decimal("amount", 2, 4),
+        f.logical("day", "int32", "io.debezium.time.Date"),
+      ];
+      const create = (schema: Record<string, unknown>, after: object, lsn = 1) =>
+        wrapped(schema, { op: "c", before: null, after, source: { lsn }, ts_ms: lsn });
+      const good = { id: 1, amount: decimalBase64("12.34", 2), day: 1 };
+      p.add("in/0.jsonl", create(envelopeSchema(fields), good));
+      expect((await p.run()).status).toBe("succeeded");
+      const table = () => p.query("SELECT id, CAST(amount AS VARCHAR) AS amount FROM guarded ORDER BY id");
+      const loaded = await table();
+      expect(loaded).toEqual([{ id: loaded[0]!.id, amount: "12.34" }]);
+      const point = {
+        type: "struct",
+        optional: true,
+        name: "io.debezium.data.geometry.Point",
+        fields: [
+          { type: "double", field: "x" },
+          { type: "double", field: "y" },
+        ],
+        field: "geom",
+      };
+      const amounts = { type: "array", items: f.decimal("", 2), optional: true, field: "amounts" };
+      const cases: [string, string][] = [
+        [
+          create(envelopeSchema([...fields, point]), { ...good, id: 2, geom: { x: 1, y: 2 } }, 2),
+          'column "geom" is io.debezium.data.geometry.Point in the events\' schema, a type Sluice does not decode',
+        ],
+        [
+          create(envelopeSchema([...fields, amounts]), { ...good, id: 2, amounts: ["AQ=="] }, 2),
+          'column "amounts" is array holding org.apache.kafka.connect.data.Decimal',
+        ],
+        [
+          create(envelopeSchema(fields), { ...good, id: 2, day: "soon" }, 2),
+          'values that do not decode as their schema says: column "day" (io.debezium.time.Date) in in/1.jsonl',
+        ],
+        [
+          // NUMERIC(4,2) holds at most 99.99.
+          create(envelopeSchema(fields), { ...good, id: 2, amount: decimalBase64("123.45", 2) }, 2),
+          'column "amount" (org.apache.kafka.connect.data.Decimal) in in/1.jsonl',
+        ],
+      ];
+      for (const [line, message] of cases) {
+        p.add("in/1.jsonl", line);
+        const run = await p.run();
+        expect(run.status).toBe("failed");
+        expect(run.error).toContain(message);
+        expect(run.error).toContain("nothing was published");
+        expect(await table()).toEqual(loaded);
+      }
     });
 
     test("warehouse sources: sql aggregates and incremental tables read the warehouse, values exact", async (make) => {

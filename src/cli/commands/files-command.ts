@@ -1,3 +1,4 @@
+import { isAbsolute, win32 } from "node:path";
 import type { Command } from "commander";
 import { SluiceError } from "../../errors.js";
 import { type FileVersion, fileVersions, restoreFileVersion } from "../../runner/file-versions.js";
@@ -48,6 +49,7 @@ export function registerFilesCommand(program: Command): void {
         cmd: Command,
       ) => {
         const output = createOutput(opts.json);
+        if (opts.to !== undefined) checkLandingRelative(opts.to);
         const n = Number.parseInt(opts.version, 10);
         if (!Number.isInteger(n) || n <= 0 || String(n) !== opts.version.trim()) {
           throw new SluiceError("USAGE", `--version ${opts.version}: expected a version number (1, 2, ...)`);
@@ -79,6 +81,16 @@ export function registerFilesCommand(program: Command): void {
         );
       },
     );
+}
+
+/** `--to` names a place inside the landing zone, relative to it: not an absolute path, no `..`. */
+function checkLandingRelative(to: string): void {
+  if (isAbsolute(to) || win32.isAbsolute(to) || to.split(/[\\/]/).includes("..") || to.trim() === "") {
+    throw new SluiceError(
+      "USAGE",
+      `--to ${to}: give a path inside the landing zone, relative to it (e.g. in/orders/a.csv)`,
+    );
+  }
 }
 
 async function readVersions(ctx: ProjectContext, name: string, pipeline?: string): Promise<FileVersion[]> {

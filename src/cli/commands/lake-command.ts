@@ -1,5 +1,6 @@
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import type { Command } from "commander";
+import { ENGINE_OPEN_SETTINGS } from "../../engine/engine-boundary.js";
 import { SluiceError } from "../../errors.js";
 import { history, optimize, restore, vacuum } from "../../lake/delta-operations.js";
 import { loadSnapshot } from "../../lake/delta-snapshot.js";
@@ -167,7 +168,7 @@ async function deltaTable(cmd: Command, output: Output, name: string): Promise<P
 }
 
 async function withEngine<T>(work: (con: DuckDBConnection) => Promise<T>): Promise<T> {
-  const instance = await DuckDBInstance.create(":memory:");
+  const instance = await DuckDBInstance.create(":memory:", ENGINE_OPEN_SETTINGS);
   const con = await instance.connect();
   try {
     return await work(con);

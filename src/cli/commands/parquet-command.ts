@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import type { Command } from "commander";
+import { ENGINE_OPEN_SETTINGS } from "../../engine/engine-boundary.js";
 import { SluiceError } from "../../errors.js";
 import { checkParquet, recoverParquet } from "../../lake/parquet-health.js";
 import { createOutput } from "../output.js";
@@ -17,7 +18,7 @@ export function registerParquetCommand(program: Command): void {
     .option("--json", "print JSON", false)
     .action(async (paths: string[], opts: { recover?: string; json: boolean }) => {
       const output = createOutput(opts.json);
-      const instance = await DuckDBInstance.create(":memory:");
+      const instance = await DuckDBInstance.create(":memory:", ENGINE_OPEN_SETTINGS);
       const con = await instance.connect();
       try {
         if (opts.recover !== undefined) {

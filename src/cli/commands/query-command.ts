@@ -1,11 +1,12 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { Command } from "commander";
 import { jsonRows, parseProblem } from "../../engine/duckdb-query.js";
+import { explainRefusal } from "../../engine/outside-project.js";
 import { asSluiceError, SluiceError } from "../../errors.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput, type Output, table, toCsv } from "../output.js";
 import { openQueryEngine } from "../query-engine.js";
-import { missingLakeTableError, mountLakeViews } from "../query-lake-views.js";
+import { deltaFolders, missingLakeTableError, mountLakeViews } from "../query-lake-views.js";
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -54,7 +55,7 @@ export function registerQueryCommand(program: Command): void {
           }
           return;
         }
-        const engine = await openQueryEngine(ctx);
+        const engine = await openQueryEngine(ctx, { directories: deltaFolders(opts.delta, process.cwd()) });
         let cleanup: (() => Promise<void>) | undefined;
         try {
           // Parsing needs no tables: a refused statement is refused before the lake is mounted.
@@ -71,7 +72,7 @@ export function registerQueryCommand(program: Command): void {
             const lakeError = await missingLakeTableError(ctx, sql, message);
             if (lakeError) throw lakeError;
             const hint = engine.hasWarehouse ? "" : " (no warehouse yet: run `sluice run` first)";
-            throw new SluiceError("QUERY_FAILED", `${message}${hint}`, { cause: error });
+            throw new SluiceError("QUERY_FAILED", `${explainRefusal(message)}${hint}`, { cause: error });
           });
           print(output, jsonRows(reader), reader.columnNames(), opts.csv);
         } finally {

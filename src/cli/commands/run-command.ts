@@ -52,7 +52,7 @@ function printReports(output: ReturnType<typeof createOutput>, reports: readonly
   if (reports.length === 0) output.line("nothing to do: no pipeline matched");
   for (const r of reports) {
     if (r.status === "skipped") {
-      output.line(`${r.pipeline}: ${r.error ?? "nothing new to load"}`);
+      output.line(`${r.pipeline}: ${r.error ?? r.note ?? "nothing new to load"}`);
       continue;
     }
     const { rows } = r;
@@ -69,7 +69,10 @@ function printReports(output: ReturnType<typeof createOutput>, reports: readonly
     for (const a of r.anomalies ?? []) output.line(`  anomaly: ${a}`);
     if (r.quarantine)
       output.line(`  quarantine: ${r.quarantine}/ (sluice quarantine ${r.pipeline} --run ${r.run_id})`);
-    if (r.error && r.files.every((f) => !f.error)) output.line(`  error: ${r.error}`);
+    // The run's own error, unless it is just its files' (a refused destination is the run's, not a file's).
+    const fileErrors = r.files.flatMap((f) => (f.error ? [f.error] : []));
+    if (r.error && r.error !== fileErrors.join("; ") && !fileErrors.includes(r.error))
+      output.line(`  error: ${r.error}`);
     for (const w of r.warnings ?? []) output.line(`  warning: ${w}`);
   }
 }

@@ -16,15 +16,25 @@ export function registerValidateCommand(program: Command): void {
     .action(async (opts: { json: boolean }, cmd: Command) => {
       const output = createOutput(opts.json);
       try {
-        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+        // Pipelines whose named columns could not be checked against a landing file, and why.
+        const unchecked: { pipeline: string; reason: string }[] = [];
+        const ctx = await openProject(
+          cmd.optsWithGlobals<GlobalOptions>(),
+          output,
+          "loads",
+          (pipeline, reason) => unchecked.push({ pipeline, reason }),
+        );
         const references = await referenceProblems(ctx);
         if (references.length > 0) throw configError("sluice.yaml", references);
         const names = Object.keys(ctx.project.config.pipelines);
-        if (opts.json) output.document({ valid: true, problems: [], pipelines: names });
-        else
-          output.line(
-            `${ctx.project.configFile}: valid (${names.length} pipeline${names.length === 1 ? "" : "s"}: ${names.join(", ")})`,
-          );
+        if (opts.json) {
+          output.document({ valid: true, problems: [], pipelines: names, unchecked });
+          return;
+        }
+        output.line(
+          `${ctx.project.configFile}: valid (${names.length} pipeline${names.length === 1 ? "" : "s"}: ${names.join(", ")})`,
+        );
+        for (const u of unchecked) output.line(`  ${u.pipeline}: columns not checked: ${u.reason}`);
       } catch (error) {
         if (opts.json && error instanceof SluiceError && error.exitCode === 2) {
           output.document({ valid: false, problems: [error.message, ...error.details] });
