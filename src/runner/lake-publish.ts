@@ -4,7 +4,9 @@ import type { LakeTargetConfig, PipelineConfig, TargetConfig } from "../config/s
 import { queryRows } from "../engine/duckdb-query.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { listDeltaLog, readCommit } from "../lake/delta-log.js";
+import { snapshotSelectSql } from "../lake/delta-reader.js";
 import { tryLoadSnapshot, writeDelta } from "../lake/delta-writer.js";
+import { pruneFiles } from "../lake/file-pruning.js";
 import type { LakeTable } from "../lake/lake-table.js";
 import { manifestVersions, readManifest, writeParquetLake } from "../lake/parquet-lake.js";
 import { quoteLiteral } from "../plan/sql-text.js";
@@ -106,8 +108,9 @@ export async function lakeSequence(
  * between the two commits, the catalog never learns of the run, the files stay in the landing zone
  * and the next run stages them again. Before writing, that run walks the lake's commits newest first
  * and collects this pipeline's "orphan" commits — those whose run has no loaded ledger rows — until it
- * reaches a commit whose run the catalog knows. Files whose content (sha256) an orphan already holds
- * are not written again (append mode; the other modes are idempotent by construction); they are
+ * reaches a commit whose run the catalog knows. Files whose content (sha256) an orphan already holds,
+ * and whose rows the table still holds (a rollback forgets a run, a lake restore takes rows out), are
+ * not written again (append mode; the other modes are idempotent by construction); they are
  * published to the warehouse and recorded in the ledger as usual.
  *
  * @example
@@ -132,8 +135,9 @@ export async function publishToLake(
   let already = new Map<string, string>();
   if (plan.mode === "append") {
     const orphans = await orphanSources(table, plan.format, name, (runId) => runKnown(warehouse, runId));
+    if (plan.format === "delta") await keepRowsStillInTable(con, table, orphans);
     already = new Map(
-      loaded.filter((e) => orphans.has(e.sha256)).map((e) => [e.path, orphans.get(e.sha256)!]),
+      loaded.filter((e) => orphans.has(e.sha256)).map((e) => [e.path, orphans.get(e.sha256)![0]!.runId]),
     );
   }
   for (const [path, runId] of already) {
@@ -263,8 +267,14 @@ async function runKnown(warehouse: Warehouse, runId: string): Promise<boolean> {
   return rows.length > 0;
 }
 
+/** A file a lake commit of an unknown run holds. */
+interface OrphanSource {
+  readonly runId: string;
+  readonly path: string;
+}
+
 /**
- * sha256 → run id of files held by this pipeline's lake commits that the catalog does not know,
+ * sha256 → runs (and paths) of files held by this pipeline's lake commits that the catalog does not know,
  * scanning newest first and stopping at the first commit of the pipeline whose run is known.
  */
 async function orphanSources(
@@ -272,12 +282,14 @@ async function orphanSources(
   format: LakeTargetPlan["format"],
   pipeline: string,
   known: (runId: string) => Promise<boolean>,
-): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
+): Promise<Map<string, OrphanSource[]>> {
+  const found = new Map<string, OrphanSource[]>();
   const consider = async (prov: LakeProvenance | undefined): Promise<boolean> => {
     if (!prov || prov.pipeline !== pipeline) return true;
     if (await known(prov.runId)) return false;
-    for (const s of prov.sources) found.set(s.sha256, prov.runId);
+    for (const s of prov.sources) {
+      found.set(s.sha256, [...(found.get(s.sha256) ?? []), { runId: prov.runId, path: s.path }]);
+    }
     return true;
   };
   if (format === "delta") {
@@ -297,4 +309,42 @@ async function orphanSources(
     if (!(await consider((await readManifest(table, version)).sluice as LakeProvenance | undefined))) break;
   }
   return found;
+}
+
+/**
+ * Keeps only the orphans whose run still has rows in the table. A commit of an unknown run is not always
+ * an interrupted run: `sluice rollback` forgets a run whose commit stays in the log, and `sluice lake
+ * restore` (or an overwrite) may since have taken its rows out again. Only a run whose rows are live in
+ * the current snapshot makes its files "already in the lake"; the others are written again. Files are
+ * pruned by their `_sluice_run_id` statistics, so only the orphan runs' files are read.
+ */
+async function keepRowsStillInTable(
+  con: DuckDBConnection,
+  table: LakeTable,
+  orphans: Map<string, OrphanSource[]>,
+): Promise<void> {
+  if (orphans.size === 0) return;
+  const snapshot = await tryLoadSnapshot(con, table);
+  if (!snapshot) {
+    orphans.clear();
+    return;
+  }
+  // Rows without Sluice's run column: the commits' provenance is all there is to go by.
+  if (!snapshot.schema.fields.some((f) => f.name === "_sluice_run_id")) return;
+  const live = new Set<string>();
+  for (const runId of new Set([...orphans.values()].flat().map((o) => o.runId))) {
+    const files = pruneFiles(snapshot, [{ column: "_sluice_run_id", op: "=", value: runId }]);
+    const select = await snapshotSelectSql(con, snapshot, files);
+    try {
+      const sql = `SELECT 1 AS live FROM (${select.sql}) WHERE _sluice_run_id = ${quoteLiteral(runId)} LIMIT 1`;
+      if ((await queryRows(con, sql)).length > 0) live.add(runId);
+    } finally {
+      await select.cleanup();
+    }
+  }
+  for (const [sha256, list] of orphans) {
+    const holding = list.filter((o) => live.has(o.runId));
+    if (holding.length > 0) orphans.set(sha256, holding);
+    else orphans.delete(sha256);
+  }
 }

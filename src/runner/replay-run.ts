@@ -60,20 +60,23 @@ export async function replayRun(ctx: ProjectContext, runId: string): Promise<Run
         files.push({ path: file.archived_to, sourceFile: file.path });
       }
     }
-    // Quarantined rows with their values (check failures), one JSON-lines file per source file.
+    // Quarantined rows with their values (check failures), one JSON-lines file per source file. Rows of
+    // a failed file replayed whole are in that file: replaying them too would process them twice.
+    const wholeFiles = new Set(files.map((f) => f.sourceFile));
     const rows = await warehouse.query(
       `SELECT file, "values"::VARCHAR AS v FROM sluice.quarantine WHERE run_id = ${quoteLiteral(latest.run_id)} AND "values" IS NOT NULL ORDER BY file, line`,
     );
     const byFile = new Map<string, string[]>();
     for (const row of rows) {
       const original = originalFileOf(String(row.file));
+      if (wholeFiles.has(original)) continue;
       const value = typeof row.v === "string" ? row.v : JSON.stringify(row.v);
       byFile.set(original, [...(byFile.get(original) ?? []), value]);
     }
     for (const [sourceFile, lines] of byFile) {
       const path = replayFilePath(pipelineName, latest.run_id, sourceFile);
       if (!(await ctx.landing.stat(path))) await ctx.landing.writeFile(path, `${lines.join("\n")}\n`);
-      files.push({ path, sourceFile, format: "jsonl" });
+      files.push({ path, sourceFile, format: "jsonl", values: true });
     }
     if (files.length === 0) {
       throw new SluiceError(
@@ -81,9 +84,13 @@ export async function replayRun(ctx: ProjectContext, runId: string): Promise<Run
         `run ${runId}: nothing to replay (no failed files in unprocessed/, no quarantined rows with values)`,
       );
     }
-    return await runFilePipeline(ctx, warehouse, pipelineName, replayConfig(config), {
+    const report = await runFilePipeline(ctx, warehouse, pipelineName, replayConfig(config), {
       replay: { ofRun: latest.run_id, files },
     });
+    if (warnUnloaded(report, files)) {
+      await warehouse.updateRunReport(report.run_id, { ...report });
+    }
+    return report;
   } finally {
     await warehouse.close();
   }
@@ -91,17 +98,33 @@ export async function replayRun(ctx: ProjectContext, runId: string): Promise<Run
 
 /**
  * Replays re-check rows already known to have failed, so the failure-rate threshold does not apply
- * (rows that still fail simply stay quarantined). Quarantined values are already masked: hashing them
- * again would change them, so `hash` is not reapplied.
+ * (rows that still fail simply stay quarantined). How quarantined values are read (no `format:`, no
+ * second `hash`) is per file: see quarantinedValuesConfig.
  */
 function replayConfig(pipeline: PipelineConfig): PipelineConfig {
-  const columns = Object.fromEntries(
-    Object.entries(pipeline.columns).map(([name, c]) => [
-      name,
-      c.mask === "hash" ? { ...c, mask: undefined } : c,
-    ]),
-  );
-  return { ...pipeline, columns, max_failure_rate: 1 };
+  return { ...pipeline, max_failure_rate: 1 };
+}
+
+/**
+ * A replay that loads none of the quarantined rows it re-read, or finds some that no longer parse, says so
+ * on the file (the rows stay quarantined with their values, replayable again). True when it warned.
+ */
+function warnUnloaded(report: RunReport, files: ReplaySpec["files"]): boolean {
+  let warned = false;
+  for (const file of report.files) {
+    if (!files.some((f) => f.values && f.path === file.path) || file.status !== "loaded") continue;
+    const { read, loaded, malformed } = file.rows;
+    if (malformed > 0) {
+      file.warnings.push(
+        `${malformed} of ${read} replayed rows do not parse under the current config (see sluice quarantine ${report.pipeline} --run ${report.run_id}); they stay quarantined with their values`,
+      );
+      warned = true;
+    } else if (read > 0 && loaded === 0) {
+      file.warnings.push(`none of the ${read} replayed rows passed: they stay quarantined`);
+      warned = true;
+    }
+  }
+  return warned;
 }
 
 async function loadReport(warehouse: Warehouse, runId: string): Promise<RunReport | undefined> {

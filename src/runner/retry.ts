@@ -8,6 +8,11 @@ export interface RetryOptions {
   readonly baseMs: number;
   /** Upper bound of one wait. */
   readonly maxDelayMs: number;
+  /**
+   * `full` (default): a wait is random in [0, cap]. `equal`: in [cap/2, cap], so the retries together
+   * wait at least half their caps: enough to ride out an outage of known length (a server restart).
+   */
+  readonly jitter?: "full" | "equal" | undefined;
   /** Which errors are worth retrying; default: `SluiceError.transient`. */
   readonly isTransient?: ((error: unknown) => boolean) | undefined;
   /** Called before each wait with the failed attempt number (1-based), the error and the chosen delay. */
@@ -45,7 +50,8 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
     } catch (error) {
       if (!isTransient(error)) throw error;
       if (attempt > max) throw annotateAttempts(error, attempt);
-      const delayMs = backoffDelay(attempt, options.baseMs, options.maxDelayMs, random);
+      const draw = options.jitter === "equal" ? () => 0.5 + random() / 2 : random;
+      const delayMs = backoffDelay(attempt, options.baseMs, options.maxDelayMs, draw);
       options.onRetry?.({ attempt, error, delayMs });
       await sleep(delayMs, options.signal);
     }

@@ -1,16 +1,24 @@
-import { rmSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import pino, { type Logger } from "pino";
 import { asSluiceError } from "../errors.js";
 import { runLogPath } from "../plan/landing-paths.js";
 import type { Storage } from "../storage/storage.js";
 import { makeWorkDir } from "../storage/work-dir.js";
 import type { RunReport } from "./run-report.js";
+import { storageWriteProblem } from "./storage-problem.js";
 
 /** The structured log of one run: JSON lines written to `logs/YYYY/MM/DD/<run_id>.jsonl` in the landing zone. */
 export interface RunLog {
   readonly logger: Logger;
   readonly path: string;
+  /**
+   * Why the log could not be written (a full disk...), as one line naming the file; undefined while
+   * every line was written. Logging never throws: a run is not broken by its log.
+   */
+  problem(): string | undefined;
+  /** Whether not even the first line could be written. */
+  empty(): boolean;
   /** Flushes the log and, for remote landing zones, uploads it. */
   close(): Promise<void>;
 }
@@ -29,20 +37,52 @@ export function openRunLog(landing: Storage, runId: string, startedAt: Date): Ru
   const direct = landing.localPath(path);
   const tempDir = direct ? undefined : makeWorkDir("log");
   const file = direct ?? join(tempDir!, "run.jsonl");
-  const destination = pino.destination({ dest: file, sync: true, mkdir: true });
+  let problem: string | undefined;
+  let written = 0;
+  let fd: number | undefined;
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    fd = openSync(file, "a");
+  } catch (error) {
+    problem = storageWriteProblem(error, path);
+  }
+  // Synchronous appends (a crash keeps every line); the first failure stops the log and is remembered.
+  const destination = {
+    write(line: string): void {
+      if (fd === undefined || problem) return;
+      try {
+        writeSync(fd, line);
+        written++;
+      } catch (error) {
+        problem = storageWriteProblem(error, path);
+      }
+    },
+  };
   const logger = pino({ base: { run_id: runId }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
   return {
     logger,
     path,
+    problem: () => problem,
+    empty: () => written === 0,
     async close() {
-      destination.flushSync();
-      destination.end();
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
       if (tempDir) {
-        await landing.putLocalFile(file, path);
+        try {
+          await landing.putLocalFile(file, path);
+        } catch (error) {
+          problem ??= storageWriteProblem(error, path);
+        }
         rmSync(tempDir, { recursive: true, force: true });
       }
     },
   };
+}
+
+/** The log's problem as a run warning, if it had one. */
+export function logProblem(log: RunLog): string[] {
+  const problem = log.problem();
+  return problem ? [`${problem}; the run's log is incomplete`] : [];
 }
 
 /**

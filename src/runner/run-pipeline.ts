@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
@@ -26,15 +25,18 @@ import type { StorageEntry } from "../storage/storage.js";
 import { lastRunJudgedSql, loadedHashesSql, loadedSizeSql } from "../warehouse/catalog-sql.js";
 import type { AfterWrite, LedgerEntry, RunRecord, Warehouse } from "../warehouse/warehouse.js";
 import { type AcquiredFile, acquireFile } from "./acquire-file.js";
+import { recordAfterCommitWarnings } from "./after-commit-warnings.js";
 import { discoverFiles } from "./discover-files.js";
 import type { ContentDigest } from "./hash-file.js";
 import { planIncremental } from "./incremental.js";
 import { lakeSequence, lakeTargetPlan } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
 import { numericColumns, publishRun } from "./publish-run.js";
+import { settleQuarantineFiles, writeQuarantineFile } from "./quarantine-files.js";
 import { queryEntry, querySourceOf, stageQuerySource } from "./query-source.js";
+import { quarantinedValuesConfig, replayedValuesSql } from "./replayed-values.js";
 import { newRunId } from "./run-id.js";
-import { openRunLogOf } from "./run-log.js";
+import { logProblem, openRunLogOf } from "./run-log.js";
 import { type ProfileOptions, profileHistory, profileRun } from "./run-profile.js";
 import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
@@ -73,6 +75,8 @@ export interface ReplaySpec {
     /** Rows of quarantine files keep the original source file name in the target. */
     readonly sourceFile?: string;
     readonly format?: "csv" | "jsonl" | "parquet";
+    /** The file holds quarantined values (parsed and masked already): see quarantinedValuesConfig. */
+    readonly values?: boolean;
   }[];
 }
 
@@ -138,6 +142,9 @@ export async function runFilePipeline(
   };
   const landing = ctx.landing;
   const replayed = new Map((options.replay?.files ?? []).map((f) => [f.path, f]));
+  /** The pipeline as it applies to one file: replayed quarantined values are parsed and masked already. */
+  const pipelineOf = (path: string): PipelineConfig =>
+    replayed.get(path)?.values ? quarantinedValuesConfig(pipeline) : pipeline;
   const entries = query
     ? [queryEntry(name, query)]
     : options.replay
@@ -175,7 +182,16 @@ export async function runFilePipeline(
   /** Single pass: the published rows, profiled once the publish has committed. */
   let profileAfterCommit: PublishedRows | undefined;
 
+  /** Set once the run's publish committed: what follows (files, moves) can no longer fail the run. */
+  let committed = false;
   try {
+    // A landing zone that cannot take the run's log (a full disk) fails the run before it loads anything.
+    if (log.empty() && log.problem()) {
+      throw new SluiceError(
+        "STORAGE_ERROR",
+        `${log.problem()}; nothing was loaded: free space and run again`,
+      );
+    }
     report.sequence = await warehouse.nextSequence(name);
     // A run that died between its lake commit and its warehouse commit used a sequence the catalog never saw.
     report.sequence = Math.max(report.sequence, (await lakeSequence(ctx, con, name, pipeline)) + 1);
@@ -227,14 +243,14 @@ export async function runFilePipeline(
           shapeSql(
             w.judged?.keptTable ?? w.staged!.table,
             w.staged!.columns,
-            pipeline,
+            pipelineOf(w.report.path),
             {
               runId,
               sourceFile: replayed.get(w.report.path)?.sourceFile ?? w.report.path,
               loadedAt: startedAt,
             },
             lateData ? undefined : incremental?.filterFor(w.staged!),
-            maskedValue(pipeline, w.staged!),
+            maskedValue(pipelineOf(w.report.path), w.staged!),
           ),
         );
       let rowsSql =
@@ -377,8 +393,22 @@ export async function runFilePipeline(
       break;
     }
 
-    // After the commit: quarantine files are written, files move. A crash here is repaired next run.
-    if (quarantineSql) await writeQuarantineFiles(ctx, con, workDir, quarantineSql, report.quarantine!);
+    committed = true;
+    // Crash-test hook: die right after the commit, before quarantine files and moves.
+    if (process.env.SLUICE_FAILPOINT === "after-commit") process.kill(process.pid, "SIGKILL");
+    // After the commit: quarantine files are written, files move. What fails here (a crash, a full disk)
+    // is repaired by a later run and reported as a warning: the run itself has succeeded.
+    const ownQuarantine = quarantineSql;
+    const afterCommit = await settleQuarantineFiles(
+      landing,
+      warehouse,
+      name,
+      runId,
+      ownQuarantine
+        ? () => writeQuarantineFile(landing, con, workDir, ownQuarantine, report.quarantine!)
+        : undefined,
+      logger,
+    );
     // The profile of a single-pass run (engine work) runs while the files move (storage work only): on
     // an S3 landing zone the server-side copies into archive/ take as long as the profile.
     const profiling = profileAfterCommit
@@ -415,11 +445,23 @@ export async function runFilePipeline(
       }
     }
     await profiling;
-    // The stored report says where the files are (the ledger keeps the destination the next run uses).
-    if (movesFailed) await warehouse.updateRunReport(runId, { ...report }).catch(() => undefined);
+    // The stored report says where the files are (the ledger keeps the destination the next run uses)
+    // and what could not be written after the commit.
+    await recordAfterCommitWarnings(
+      warehouse,
+      report,
+      [...afterCommit, ...logProblem(log)],
+      movesFailed,
+      logger,
+    );
     logger.info({ status: report.status, rows: report.rows }, "run finished");
     return report;
   } catch (error) {
+    if (committed) {
+      // The run is published and recorded: a problem after that is a warning, never a failed run.
+      await recordAfterCommitWarnings(warehouse, report, [asSluiceError(error).message], false, logger);
+      return report;
+    }
     const failure = asSluiceError(error, "INTERNAL");
     report.status = "failed";
     report.error = failure.message;
@@ -528,7 +570,7 @@ export async function runFilePipeline(
     const parts = [
       ...works
         .filter((w) => w.staged && w.report.rows.malformed > 0 && source.on_malformed !== "drop")
-        .map((w) => quarantineSelect(runId, name, w, hasMasks)),
+        .map((w) => quarantineSelect(runId, name, w, hasMasks, replayed.get(w.report.path)?.values === true)),
       ...works.flatMap((w) => (w.judged?.quarantineSql ? [w.judged.quarantineSql] : [])),
     ];
     report.quarantine = parts.length > 0 ? quarantineFolder(name, runId) : null;
@@ -877,7 +919,7 @@ export async function runFilePipeline(
           displayPath: entry.path,
           format,
           source,
-          columns: pipeline.columns,
+          columns: pipelineOf(entry.path).columns,
           naming: pipeline.naming,
           tablePrefix: `sluice_f${index}`,
           deferred,
@@ -1020,7 +1062,7 @@ export async function runFilePipeline(
     let staged = stagedBefore;
     const file = work.report;
     if (needsJudging(pipeline)) {
-      const judged = await judgeFile(con, staged, pipeline, {
+      const judged = await judgeFile(con, staged, pipelineOf(work.entry.path), {
         runId,
         pipeline: name,
         file: work.entry.path,
@@ -1189,24 +1231,20 @@ function aggregateChecks(results: readonly CheckResult[]): CheckReport[] {
   return [...byName.values()];
 }
 
-function quarantineSelect(runId: string, pipeline: string, work: FileWork, withholdRaw: boolean): string {
+function quarantineSelect(
+  runId: string,
+  pipeline: string,
+  work: FileWork,
+  withholdRaw: boolean,
+  replayedValues: boolean,
+): string {
   const staged = work.staged!;
   const raw = withholdRaw ? "'[withheld: the pipeline masks columns]'" : "raw";
+  // A replayed value row that no longer parses keeps its values, so a later replay can take it up again.
+  const values = replayedValues ? replayedValuesSql : "NULL::JSON";
   return `SELECT ${quoteLiteral(runId)} AS run_id, ${quoteLiteral(pipeline)} AS pipeline, ${quoteLiteral(work.report.path)} AS file,
-    line, ['malformed'] AS rules, [error_type || ': ' || message] AS reasons, NULL::JSON AS "values", ${raw} AS raw
+    line, ['malformed'] AS rules, [error_type || ': ' || message] AS reasons, ${values} AS "values", ${raw} AS raw
     FROM ${quoteIdent(staged.malformedTable)}`;
-}
-
-async function writeQuarantineFiles(
-  ctx: ProjectContext,
-  con: Warehouse["engine"],
-  workDir: string,
-  quarantineSql: string,
-  folder: string,
-): Promise<void> {
-  const local = join(workDir, "rows.jsonl");
-  await con.run(`COPY (${quarantineSql} ORDER BY file, line) TO ${quoteLiteral(local)} (FORMAT json)`);
-  await ctx.landing.putLocalFile(local, quarantineFileOf(folder));
 }
 
 function readError(path: string, error: unknown): SluiceError {

@@ -42,6 +42,11 @@ export interface RunReport {
   note?: string;
   log: string | null;
   quarantine: string | null;
+  /**
+   * Problems that did not fail the run, met after its commit: a quarantine file or its log that could not
+   * be written (a later run writes a missing quarantine file), and the like. Absent when there were none.
+   */
+  warnings?: string[];
   /** For `sluice replay` runs: the run replayed. */
   replay_of?: string;
   /** Per-column profile of the published rows (nulls, distinct, min, max, mean, stddev, lengths). */

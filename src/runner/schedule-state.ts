@@ -1,8 +1,9 @@
 import { quoteLiteral } from "../plan/sql-text.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 
-const DDL = `CREATE TABLE IF NOT EXISTS sluice.schedules (
-  pipeline VARCHAR PRIMARY KEY, last_fire TIMESTAMPTZ NOT NULL, recorded_at TIMESTAMPTZ NOT NULL)`;
+// `sluice.schedules` is part of the catalog (created with it, on DuckDB and PostgreSQL alike); the SQL
+// here is what both dialects understand, run on the warehouse itself (never on a PostgreSQL warehouse's
+// staging engine, which has no catalog).
 
 /**
  * The last schedule time of every scheduled pipeline, as stored in the catalog (`sluice.schedules`),
@@ -12,9 +13,8 @@ const DDL = `CREATE TABLE IF NOT EXISTS sluice.schedules (
  * const last = await readLastFires(warehouse); // Map { "orders" => 2026-01-03T02:00:00Z }
  */
 export async function readLastFires(warehouse: Warehouse): Promise<Map<string, Date>> {
-  await warehouse.engine.run(DDL);
   const rows = await warehouse.query(
-    "SELECT pipeline, epoch_ms(last_fire) AS at FROM sluice.schedules ORDER BY pipeline",
+    "SELECT pipeline, CAST(round(extract(epoch FROM last_fire) * 1000) AS BIGINT) AS at FROM sluice.schedules ORDER BY pipeline",
   );
   return new Map(rows.map((r) => [String(r.pipeline), new Date(Number(r.at))]));
 }
@@ -26,8 +26,8 @@ export async function readLastFires(warehouse: Warehouse): Promise<Map<string, D
  * await recordFire(warehouse, "orders", new Date("2026-01-03T02:00:00Z"));
  */
 export async function recordFire(warehouse: Warehouse, pipeline: string, at: Date): Promise<void> {
-  await warehouse.engine.run(DDL);
-  await warehouse.engine.run(
-    `INSERT OR REPLACE INTO sluice.schedules VALUES (${quoteLiteral(pipeline)}, ${quoteLiteral(at.toISOString())}::TIMESTAMPTZ, now())`,
+  await warehouse.query(
+    `INSERT INTO sluice.schedules (pipeline, last_fire, recorded_at) VALUES (${quoteLiteral(pipeline)}, CAST(${quoteLiteral(at.toISOString())} AS TIMESTAMPTZ), now())
+     ON CONFLICT (pipeline) DO UPDATE SET last_fire = excluded.last_fire, recorded_at = excluded.recorded_at`,
   );
 }

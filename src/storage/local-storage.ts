@@ -248,7 +248,13 @@ async function copyIntoPlace(from: FsPath, to: FsPath): Promise<void> {
 
 async function writeAll(file: FsPath, data: Buffer | string | Readable): Promise<void> {
   const source = typeof data === "string" || Buffer.isBuffer(data) ? Readable.from([data]) : data;
-  await pipeline(source, createWriteStream(file, { flags: "wx" }));
+  try {
+    await pipeline(source, createWriteStream(file, { flags: "wx" }));
+  } catch (error) {
+    // A write cut short (a full disk) leaves no temporary file behind.
+    await unlink(file).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** undefined for a path that does not exist (or runs through a file); other errors are thrown. */

@@ -150,6 +150,9 @@ export function historyCatalogDdl(dialect: Dialect): string[] {
     `CREATE TABLE IF NOT EXISTS sluice.watermarks (
        pipeline VARCHAR NOT NULL, run_id VARCHAR NOT NULL, cursor_column VARCHAR NOT NULL, value VARCHAR NOT NULL,
        set_at TIMESTAMPTZ NOT NULL)`,
+    // The last schedule time of each scheduled pipeline (see runner/schedule-state.ts).
+    `CREATE TABLE IF NOT EXISTS sluice.schedules (
+       pipeline VARCHAR PRIMARY KEY, last_fire TIMESTAMPTZ NOT NULL, recorded_at TIMESTAMPTZ NOT NULL)`,
   ];
 }
 

@@ -97,8 +97,9 @@ const types = {
  * Opens a PostgreSQL warehouse: the catalog lives in schema `sluice`; staging and shaping happen in an
  * in-memory DuckDB (`engine`); publish moves the batch with `COPY ... FROM STDIN` into a temporary
  * table and writes it server-side, with target rows, ledger and run record in one transaction. Transient
- * failures are retried with exponential backoff and jitter; a circuit breaker (5 consecutive failures →
- * open for 60 s) makes a down server fail fast. Passwords never appear in messages.
+ * failures are retried with exponential backoff and jitter; a circuit breaker (5 consecutive operations
+ * failed after their retries → open for 60 s) makes a down server fail fast. Passwords never appear in
+ * messages.
  *
  * @example
  * const warehouse = await openPostgresWarehouse({ url: "postgres://sluice:${PGPASSWORD}@db:5432/warehouse" });
@@ -116,25 +117,36 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     });
   breakers.set(label, breaker);
   const pool = new pg.Pool({ ...target.config, types });
-  pool.on("error", () => undefined); // idle clients dropped by a restart: the next checkout reconnects
+  // A server restart (57P01) or a dropped connection ends every connection: an idle pooled one reports on
+  // the pool, one checked out between two queries on the client itself, where an unheard 'error' event
+  // would kill the process. Heard, it is harmless: the client's next query fails as transient (retried)
+  // and the client is released as broken; the next checkout reconnects.
+  pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
+  // The breaker counts operations that failed after their retries, not attempts: a restart (seconds of
+  // refused connections) is ridden out by the retries of the operation it interrupts, while a server
+  // that stays down opens the circuit after a few operations, and later ones fail fast.
   const guarded = async <T>(action: string, fn: () => Promise<T>): Promise<T> =>
-    withRetry(
-      () =>
-        breaker.run(async () => {
+    breaker.run(() =>
+      withRetry(
+        async () => {
           try {
             return await fn();
           } catch (error) {
             throw pgError(error, label, secret, action);
           }
-        }),
-      {
-        max: options.retries ?? 6,
-        baseMs: options.retryBaseMs ?? 250,
-        maxDelayMs: 8_000,
-        isTransient: (e) => e instanceof SluiceError && e.transient && e.code !== "CIRCUIT_OPEN",
-        onRetry: ({ attempt, error, delayMs }) =>
-          options.onRetry?.(`${(error as Error).message}; retry ${attempt} in ${delayMs} ms`),
-      },
+        },
+        {
+          max: options.retries ?? 6,
+          baseMs: options.retryBaseMs ?? 250,
+          maxDelayMs: 8_000,
+          // Six retries wait 8 s at least (16 s at most): longer than a restart takes.
+          jitter: "equal",
+          isTransient: (e) => e instanceof SluiceError && e.transient && e.code !== "CIRCUIT_OPEN",
+          onRetry: ({ attempt, error, delayMs }) =>
+            options.onRetry?.(`${(error as Error).message}; retry ${attempt} in ${delayMs} ms`),
+        },
+      ),
     );
   const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect();

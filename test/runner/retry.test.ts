@@ -93,6 +93,28 @@ describe("withRetry", () => {
     expect(reported).toEqual([100_050, 200_100, 300_200, 400_400, 500_500]);
   });
 
+  it("equal jitter waits at least half of each cap", async () => {
+    const waits = async (random: () => number) => {
+      const delays: number[] = [];
+      await withRetry(
+        async (attempt) => {
+          if (attempt <= 4) throw transient(attempt);
+        },
+        {
+          max: 4,
+          baseMs: 100,
+          maxDelayMs: 1000,
+          jitter: "equal",
+          random,
+          sleep: async (ms) => void delays.push(ms),
+        },
+      );
+      return delays;
+    };
+    expect(await waits(() => 0)).toEqual([50, 100, 200, 400]);
+    expect(await waits(() => 0.999)).toEqual([99, 199, 399, 799]);
+  });
+
   it("backoffDelay spans [0, cap) with the random source", () => {
     expect(backoffDelay(1, 1000, 60_000, () => 0)).toBe(0);
     expect(backoffDelay(4, 1000, 60_000, () => 0.999)).toBe(7992);

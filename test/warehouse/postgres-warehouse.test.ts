@@ -25,15 +25,24 @@ describe.skipIf(!available)("postgres warehouse: connections, errors, concurrenc
   it("an unreachable server fails with a clear, password-free message, then fails fast (circuit open)", async () => {
     const url = "postgres://sluice:s3cr%40t-pw@127.0.0.1:1/nowhere";
     const errors: SluiceError[] = [];
-    for (let i = 0; i < 4; i++) {
+    const retried: string[] = [];
+    // The circuit counts operations that failed after their retries: it opens after the fifth.
+    for (let i = 0; i < 6; i++) {
       const started = Date.now();
-      const error = await openPostgresWarehouse({ url, retries: 1, retryBaseMs: 5 }).catch((e: unknown) => e);
+      const error = await openPostgresWarehouse({
+        url,
+        retries: 1,
+        retryBaseMs: 5,
+        onRetry: (m) => retried.push(m),
+      }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(SluiceError);
       errors.push(error as SluiceError);
-      if (i === 3) expect(Date.now() - started).toBeLessThan(500);
+      if (i === 5) expect(Date.now() - started).toBeLessThan(500);
     }
     expect(errors[0]!.message).toMatch(/PostgreSQL sluice@127\.0\.0\.1:1\/nowhere: connection refused/);
-    expect(errors[3]!.code).toBe("CIRCUIT_OPEN");
+    expect(errors.slice(0, 5).map((e) => e.code)).toEqual(Array(5).fill("WAREHOUSE_ERROR"));
+    expect(retried).toHaveLength(5);
+    expect(errors[5]!.code).toBe("CIRCUIT_OPEN");
     for (const e of errors) expect(`${e.message} ${String(e.cause)}`).not.toMatch(/s3cr|%40t-pw/);
   });
 

@@ -72,8 +72,12 @@ export function registerFilesCommand(program: Command): void {
           return;
         }
         output.line(`restored version ${n} of ${version.path} (${version.received_at}) to ${restored}`);
+        // A rolled back (or failed) load leaves the content unloaded: the next run loads it as usual.
+        const loaded = versions.some((v) => v.sha256 === version.sha256 && v.status === "loaded");
         output.line(
-          `its content was already loaded: reload it with \`sluice run ${version.pipeline} --force --file ${restored}\``,
+          loaded
+            ? `its content was already loaded: reload it with \`sluice run ${version.pipeline} --force --file ${restored}\``
+            : `its content is not loaded now: the next \`sluice run ${version.pipeline}\` loads it`,
         );
       },
     );

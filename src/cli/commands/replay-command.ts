@@ -19,8 +19,10 @@ export function registerReplayCommand(program: Command): void {
         output.line(
           `replay of ${report.replay_of}: ${report.status} (run ${report.run_id}) — read ${report.rows.read}, loaded ${report.rows.loaded}, still quarantined ${report.rows.quarantined}`,
         );
-        for (const f of report.files)
+        for (const f of report.files) {
           output.line(`  ${f.status.padEnd(17)} ${f.path}${f.error ? ` — ${f.error}` : ""}`);
+          for (const w of f.warnings) output.line(`    warning: ${w}`);
+        }
       }
       process.exitCode = report.status === "failed" ? 1 : 0;
     });

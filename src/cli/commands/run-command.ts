@@ -73,5 +73,6 @@ function printReports(output: ReturnType<typeof createOutput>, reports: readonly
     const fileErrors = r.files.flatMap((f) => (f.error ? [f.error] : []));
     if (r.error && r.error !== fileErrors.join("; ") && !fileErrors.includes(r.error))
       output.line(`  error: ${r.error}`);
+    for (const w of r.warnings ?? []) output.line(`  warning: ${w}`);
   }
 }

@@ -88,10 +88,12 @@ function printRun(output: ReturnType<typeof createOutput>, r: Record<string, unk
     `  rows: read ${rows.read}, loaded ${rows.loaded}, quarantined ${rows.quarantined}, malformed ${rows.malformed}, duplicates ${rows.duplicates}`,
   );
   if (r.error) output.line(`  error: ${r.error}`);
+  for (const w of (r.warnings as string[] | undefined) ?? []) output.line(`  warning: ${w}`);
   output.line("  files:");
   for (const f of r.files as Record<string, unknown>[]) {
     output.line(`    ${String(f.status).padEnd(17)} ${f.path}${f.archived_to ? ` → ${f.archived_to}` : ""}`);
     if (f.error) output.line(`      error: ${f.error}`);
+    for (const w of (f.warnings as string[] | undefined) ?? []) output.line(`      warning: ${w}`);
   }
   const checks = r.checks as Record<string, unknown>[];
   if (checks.length > 0) {

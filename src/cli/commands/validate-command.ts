@@ -1,5 +1,9 @@
 import type { Command } from "commander";
+import { configError } from "../../config/load-config.js";
+import { foreignKeyProblems } from "../../config/validate-foreign-keys.js";
 import { SluiceError } from "../../errors.js";
+import type { ProjectContext } from "../../runner/project-context.js";
+import type { Warehouse } from "../../warehouse/warehouse.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput } from "../output.js";
 
@@ -20,6 +24,8 @@ export function registerValidateCommand(program: Command): void {
           "loads",
           (pipeline, reason) => unchecked.push({ pipeline, reason }),
         );
+        const references = await referenceProblems(ctx);
+        if (references.length > 0) throw configError("sluice.yaml", references);
         const names = Object.keys(ctx.project.config.pipelines);
         if (opts.json) {
           output.document({ valid: true, problems: [], pipelines: names, unchecked });
@@ -39,4 +45,22 @@ export function registerValidateCommand(program: Command): void {
         throw error;
       }
     });
+}
+
+/** Tables `foreign_key` checks reference, looked up in the warehouse (opened read-only, only if needed). */
+async function referenceProblems(ctx: ProjectContext) {
+  const { config } = ctx.project;
+  if (!Object.values(config.pipelines).some((p) => p.checks.some((c) => c.rule === "foreign_key"))) return [];
+  let warehouse: Warehouse | undefined;
+  try {
+    warehouse = await ctx.openWarehouse({ readOnly: true });
+  } catch (error) {
+    // No warehouse yet: only the tables pipelines load will exist.
+    if (!(error instanceof SluiceError && /no warehouse yet/.test(error.message))) throw error;
+  }
+  try {
+    return await foreignKeyProblems(config, async (table) => warehouse?.columnsOf(table));
+  } finally {
+    await warehouse?.close();
+  }
 }
