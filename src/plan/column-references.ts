@@ -80,7 +80,8 @@ export function declaredColumnProblems(
 
 /**
  * Target keys, partition columns, tracked columns and the incremental cursor that name a column the data
- * lacks. The keys of Debezium change events name fields of their `after` record: not checked here.
+ * lacks. The keys of Debezium change events name fields of their `after` record, and change events in
+ * Kafka Connect's envelope (`{ schema, payload }`) carry their fields inside `payload`: not checked here.
  *
  * @example
  * keyColumnProblems(pipeline, [{ name: "id" }]) // target.keys: [order_id] → [{ path: "target.keys[0]", ... }]
@@ -94,7 +95,10 @@ export function keyColumnProblems(
     for (const [i, column] of (columns ?? []).entries()) refs.push({ path: `${path}[${i}]`, column });
   };
   const { target } = pipeline;
-  if (!(target.mode === "cdc" && (target.cdc?.format ?? "debezium") === "debezium")) {
+  const fieldsInside =
+    target.mode === "cdc" &&
+    ((target.cdc?.format ?? "debezium") === "debezium" || data.some((c) => c.name === "payload"));
+  if (!fieldsInside) {
     list("target.keys", target.keys);
     list("target.partition_by", target.partition_by);
     list("target.track", target.track);

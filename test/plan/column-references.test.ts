@@ -138,4 +138,13 @@ describe("target keys, partitions and the cursor against the data's columns", ()
       ),
     ).toEqual([]);
   });
+
+  it("flat change events in Kafka Connect's envelope carry their fields inside payload: not checked", () => {
+    const flat = target({ mode: "cdc", keys: ["id"], cdc: { format: "flat", op_column: "__op" } });
+    const enveloped = [{ name: "schema" }, { name: "payload" }];
+    expect(keyColumnProblems({ target: flat, incremental: undefined }, enveloped)).toEqual([]);
+    expect(keyColumnProblems({ target: flat, incremental: undefined }, [{ name: "op" }])).toMatchObject([
+      { path: "target.keys[0]" },
+    ]);
+  });
 });
