@@ -148,10 +148,12 @@ export async function publishToLake(
   }
   const sources = loaded.filter((e) => !already.has(e.path)).map((e) => ({ path: e.path, sha256: e.sha256 }));
   if (sources.length === 0) return;
+  // The rows name their original file: a replay unit's ledger path is not what they carry.
+  const skipped = [...already.keys()].map((path) => outcome.sourceFiles?.get(path) ?? path);
   const sql =
     already.size === 0
       ? rowsSql
-      : `SELECT * FROM (${rowsSql}) WHERE _sluice_source_file NOT IN (${[...already.keys()].map(quoteLiteral).join(", ")})`;
+      : `SELECT * FROM (${rowsSql}) WHERE _sluice_source_file NOT IN (${skipped.map(quoteLiteral).join(", ")})`;
   // `--force`: the earlier loads of the same content leave the lake in the same commit (Delta).
   const replaced =
     outcome.replaces.length === 0

@@ -376,6 +376,9 @@ export async function runFilePipeline(
               ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
               : [],
             ledger: ledgerOf(),
+            sourceFiles: new Map(
+              [...replayed].flatMap(([path, f]) => (f.sourceFile ? [[path, f.sourceFile] as const] : [])),
+            ),
             quarantineSql,
             alongsideWrite,
             completeAfterWrite:
