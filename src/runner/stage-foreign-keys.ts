@@ -1,5 +1,5 @@
 import type { PipelineConfig, ProjectConfig } from "../config/schema.js";
-import { SluiceError } from "../errors.js";
+import { asSluiceError, SluiceError } from "../errors.js";
 import type { ForeignKeySet } from "../plan/check-rules.js";
 import { withResolvedColumns } from "../plan/declared-columns.js";
 import { quoteIdent, quoteQualified } from "../plan/sql-text.js";
@@ -58,13 +58,26 @@ export async function stageForeignKeys(
     }
     const key = quoteIdent(found);
     const tablePrefix = `${prefix}_fk${index}`;
-    const staged = await warehouse.stageSource({
-      source: {
-        sql: `SELECT DISTINCT ${key} AS "_sluice_fk_key" FROM ${quoteQualified(table)} WHERE ${key} IS NOT NULL`,
-      },
-      columns: {},
-      tablePrefix,
-    });
+    const staged = await warehouse
+      .stageSource({
+        source: {
+          sql: `SELECT DISTINCT ${key} AS "_sluice_fk_key" FROM ${quoteQualified(table)} WHERE ${key} IS NOT NULL`,
+        },
+        columns: {},
+        tablePrefix,
+      })
+      .catch((error: unknown) => {
+        // Say which check could not read its keys (the warehouse says "source query").
+        const failure = asSluiceError(error);
+        throw new SluiceError(
+          failure.code,
+          `${at}: the keys of ${table}.${found} could not be read: ${failure.message}`,
+          {
+            cause: error,
+            transient: failure.transient,
+          },
+        );
+      });
     tables.push(staged.table, staged.malformedTable);
     const hashed = hashedIn(config, table, found);
     sets.set(index, { table: staged.table, hashSalt: hashed ? saltSql : undefined });
