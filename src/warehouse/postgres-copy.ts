@@ -18,7 +18,8 @@ import { splitRecords } from "./csv-records.js";
  * it is produced, so the export and PostgreSQL's parsing overlap. Where named pipes are unavailable the
  * CSV goes through `file` first. Never row by row. With `moreClients` (other connections, outside any
  * transaction, to a committed table) the stream is cut between records and spread over one `COPY` per
- * connection, so PostgreSQL parses the rows on several backends at once.
+ * connection, so PostgreSQL parses the rows on several backends at once. Returns the rows PostgreSQL
+ * stored (the `COPY` commands' counts).
  *
  * @example
  * await copyEngineRows(engine, client, "SELECT * FROM sluice_batch", columns, "sluice_stage", "/tmp/x/batch.csv");
@@ -31,20 +32,20 @@ export async function copyEngineRows(
   table: string,
   file: string,
   moreClients: readonly PoolClient[] = [],
-): Promise<void> {
+): Promise<number> {
   const exprs = columns.map(
     (c) => `${csvExportExpression(quoteIdent(c.name), c.engineType)} AS ${quoteIdent(c.name)}`,
   );
   const exportSql = (path: string) =>
     `COPY (SELECT ${exprs.join(", ")} FROM (${selectSql})) TO ${quoteLiteral(path)} (FORMAT csv, HEADER false)`;
   const copySql = `COPY ${table} (${columns.map((c) => quoteIdent(c.name)).join(", ")}) FROM STDIN (FORMAT csv)`;
+  const copies: ReturnType<typeof copyFrom>[] = [];
   const copyInto = (source: Readable) => {
-    if (moreClients.length === 0) return pipeline(source, client.query(copyFrom(copySql)));
-    return splitRecords(
-      source,
-      [client, ...moreClients].map((c) => c.query(copyFrom(copySql))),
-    );
+    copies.push(...[client, ...moreClients].map((c) => c.query(copyFrom(copySql))));
+    if (copies.length === 1) return pipeline(source, copies[0]!);
+    return splitRecords(source, copies);
   };
+  const stored = () => copies.reduce((n, c) => n + c.rowCount, 0);
   const fifo = `${file}.pipe`;
   if (!(await makeFifo(fifo))) {
     await engine.run(exportSql(file));
@@ -53,13 +54,14 @@ export async function copyEngineRows(
     } finally {
       await rm(file, { force: true });
     }
-    return;
+    return stored();
   }
   try {
     await streamThroughFifo(fifo, () => withOneThread(engine, () => engine.run(exportSql(fifo))), copyInto);
   } finally {
     await rm(fifo, { force: true });
   }
+  return stored();
 }
 
 /**

@@ -360,6 +360,34 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                   if (analyze) await copyClient.query(`ANALYZE ${stage}`);
                   return stage;
                 },
+                copyRows: async (targetTable, columns, { created }) => {
+                  const engineTypes = new Map(prepared!.columns.map((c) => [c.name, c.type]));
+                  // A table this transaction created is seen by no other session: its columns holding one
+                  // value for the whole batch take it as a default while the rows are copied (they do
+                  // not travel through COPY). An existing table is not altered (that would lock out its
+                  // readers until the commit): every column is copied.
+                  const fixed = created
+                    ? await constantColumns(
+                        engine,
+                        columns.map((c) => c.name).filter((n) => metadataColumns.includes(n)),
+                      )
+                    : new Map<string, string>();
+                  const alter = (name: string, change: string) =>
+                    client.query(`ALTER TABLE ${targetTable} ALTER COLUMN ${quoteIdent(name)} ${change}`);
+                  for (const [name, value] of fixed) await alter(name, `SET DEFAULT ${quoteLiteral(value)}`);
+                  const copied = await copyEngineRows(
+                    engine,
+                    client,
+                    `SELECT * FROM ${quoteIdent(batchTable)}`,
+                    columns
+                      .filter((c) => !fixed.has(c.name))
+                      .map((c) => ({ ...c, engineType: engineTypes.get(c.name) ?? "VARCHAR" })),
+                    targetTable,
+                    join(workDir, "batch.csv"),
+                  );
+                  for (const name of fixed.keys()) await alter(name, "DROP DEFAULT");
+                  return copied;
+                },
                 beside,
                 writeQuarantine: writeQuarantine(client),
               });
