@@ -23,7 +23,7 @@ import {
 import { engineMemorySettings } from "./duckdb-warehouse.js";
 import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.js";
 import { postgresCatalogDdl } from "./postgres-catalog.js";
-import { copyEngineRows } from "./postgres-copy.js";
+import { copyEngineRows, copyEngineRowsAhead } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
 import { readOnlyQuery } from "./postgres-read-only-query.js";
 import { stagePostgresSource } from "./postgres-stage-source.js";
@@ -360,7 +360,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                   if (analyze) await copyClient.query(`ANALYZE ${stage}`);
                   return stage;
                 },
-                copyRows: async (targetTable, columns, { created }) => {
+                copyRows: async (targetTable, columns, { created, exported }) => {
                   const engineTypes = new Map(prepared!.columns.map((c) => [c.name, c.type]));
                   // A table this transaction created is seen by no other session: its columns holding one
                   // value for the whole batch take it as a default while the rows are copied (they do
@@ -375,7 +375,9 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                   const alter = (name: string, change: string) =>
                     client.query(`ALTER TABLE ${targetTable} ALTER COLUMN ${quoteIdent(name)} ${change}`);
                   for (const [name, value] of fixed) await alter(name, `SET DEFAULT ${quoteLiteral(value)}`);
-                  const copied = await copyEngineRows(
+                  // The export runs ahead of the server's parsing into a file, so the engine is free for
+                  // the work beside the write (the profile) while the server still copies.
+                  const copied = await copyEngineRowsAhead(
                     engine,
                     client,
                     `SELECT * FROM ${quoteIdent(batchTable)}`,
@@ -384,6 +386,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                       .map((c) => ({ ...c, engineType: engineTypes.get(c.name) ?? "VARCHAR" })),
                     targetTable,
                     join(workDir, "batch.csv"),
+                    exported,
                   );
                   for (const name of fixed.keys()) await alter(name, "DROP DEFAULT");
                   return copied;

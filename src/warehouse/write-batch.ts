@@ -95,14 +95,15 @@ export interface WriteBatchRequest {
   /**
    * Copies the batch's rows straight into the target inside the publish transaction (PostgreSQL
    * `COPY ... FROM STDIN`); when given, `append` and `replace` use it instead of a stage, so the rows
-   * cross once. `created`: this transaction created the target (no other session sees it yet).
-   * Returns the rows stored.
+   * cross once. `created`: this transaction created the target (no other session sees it yet);
+   * `exported`: called once the engine has handed over every row (it is free from then on, while the
+   * server may still be copying). Returns the rows stored.
    */
   readonly copyRows?:
     | ((
         target: string,
         columns: readonly TypedColumn[],
-        options: { readonly created: boolean },
+        options: { readonly created: boolean; readonly exported: () => void },
       ) => Promise<number>)
     | undefined;
   /** A second connection; when given, a merge may capture its before-images there, beside the write. */
@@ -328,8 +329,8 @@ function stepsRequestOf(request: WriteBatchRequest, ready: ReadyTarget, sumColum
 /**
  * An `append` or `replace` whose rows are copied straight into the target (PostgreSQL): replace's
  * before-images and delete, the copy, then reconciliation — the copy's own count is the target side
- * unless sums are reconciled too. Engine work beside the write starts once the copy is done (the copy
- * itself keeps the engine busy exporting).
+ * unless sums are reconciled too. Engine work beside the write starts once the engine has exported
+ * the rows (the server may still be copying them).
  */
 async function writeCopied(
   request: WriteBatchRequest,
@@ -347,7 +348,10 @@ async function writeCopied(
   for (const step of [...replaceSteps(stepsRequest, request.replaces), ...stepsBeforeCopy(stepsRequest)]) {
     counts.push([step.counts, await session.exec(step.sql)]);
   }
-  const copied = await request.copyRows!(ready.quoted, ready.stageColumns, { created });
+  const copied = await request.copyRows!(ready.quoted, ready.stageColumns, {
+    created,
+    exported: startAlongside,
+  });
   counts.push(["inserted", copied]);
   startAlongside();
   const folded = foldCounts(target.mode, counts);
