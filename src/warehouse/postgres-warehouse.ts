@@ -95,8 +95,9 @@ const types = {
 
 /**
  * Opens a PostgreSQL warehouse: the catalog lives in schema `sluice`; staging and shaping happen in an
- * in-memory DuckDB (`engine`); publish moves the batch with `COPY ... FROM STDIN` into a temporary
- * table and writes it server-side, with target rows, ledger and run record in one transaction. Transient
+ * in-memory DuckDB (`engine`); publish moves the batch with `COPY ... FROM STDIN` straight into the
+ * target (append, replace) or into a stage the mode's statements join (merge and the others), with
+ * target rows, ledger and run record in one transaction. Transient
  * failures are retried with exponential backoff and jitter; a circuit breaker (5 consecutive operations
  * failed after their retries → open for 60 s) makes a down server fail fast. Passwords never appear in
  * messages.
