@@ -13,6 +13,7 @@ export interface WarehouseGate {
   close(): Promise<void>;
 }
 
+const LINGER_MS = 1500;
 const EMPTY: CatalogReader = { kind: "duckdb", query: async () => [], history: async () => [] };
 
 /**
@@ -47,6 +48,7 @@ export function createWarehouseGate(ctx: ProjectContext): WarehouseGate {
     });
     try {
       while (readers > 0) await new Promise<void>((r) => (readersIdle = r));
+      await letGo();
       const warehouse = await ctx.openWarehouse();
       held = warehouse;
       return {
@@ -83,20 +85,38 @@ export function createWarehouseGate(ctx: ProjectContext): WarehouseGate {
     try {
       let warehouse: Warehouse;
       try {
-        warehouse = await ctx.openWarehouse({ readOnly: true });
+        warehouse = await shared();
       } catch (error) {
         if (notYet(error)) return await read(EMPTY);
         throw error;
       }
-      try {
-        return await read(warehouse);
-      } finally {
-        await warehouse.close();
-      }
+      return await read(warehouse);
     } finally {
       readers--;
-      if (readers === 0) readersIdle?.();
+      if (readers === 0) {
+        readersIdle?.();
+        lingerTimer = setTimeout(() => void letGo(), LINGER_MS).unref();
+      }
     }
+  };
+
+  // A page asks a few questions in a row: the read-only file stays open for a moment after the last read,
+  // then is let go so other processes can take the warehouse.
+  let sharedRead: Promise<Warehouse> | undefined;
+  let lingerTimer: NodeJS.Timeout | undefined;
+  const shared = (): Promise<Warehouse> => {
+    clearTimeout(lingerTimer);
+    sharedRead ??= ctx.openWarehouse({ readOnly: true });
+    sharedRead.catch(() => {
+      sharedRead = undefined;
+    });
+    return sharedRead;
+  };
+  const letGo = async (): Promise<void> => {
+    clearTimeout(lingerTimer);
+    const open = sharedRead;
+    sharedRead = undefined;
+    await (await open?.catch(() => undefined))?.close();
   };
 
   const gated: ProjectContext = {
@@ -125,6 +145,7 @@ export function createWarehouseGate(ctx: ProjectContext): WarehouseGate {
     pooled: () => pgWarehouse,
     async close() {
       await writeQueue;
+      await letGo();
       if (pg) await (await pg.catch(() => undefined))?.close();
     },
   };
