@@ -42,7 +42,7 @@ export async function qualitySeries(
     const quarantined = Number(r.rows_quarantined ?? 0);
     return {
       run_id: String(r.run_id),
-      started_at: String(r.started_at),
+      started_at: isoTime(r.started_at),
       status: String(r.status),
       read,
       loaded: Number(r.rows_loaded ?? 0),
@@ -54,6 +54,15 @@ export async function qualitySeries(
       profile: profileMetrics(parseJson(r.profile, null)),
     };
   });
+}
+
+/** A timestamp as the catalog renders it (`2026-11-21 22:33:44.5+00`), as ISO-8601 UTC. */
+function isoTime(value: unknown): string {
+  const text = String(value)
+    .replace(" ", "T")
+    .replace(/([+-]\d\d)$/, "$1:00");
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? String(value) : new Date(ms).toISOString();
 }
 
 function parseJson(value: unknown, fallback: unknown): unknown {

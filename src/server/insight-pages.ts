@@ -56,7 +56,7 @@ ${h.pool ? html`<p>dashboard pool: ${h.pool.total} open, ${h.pool.idle} idle, ${
 /** Draws the quality charts with uPlot (served from the package, no CDN). */
 export const CHARTS_SCRIPT = `(function(){
 var el=document.getElementById("quality-data");if(!el||!window.uPlot)return;
-var pts=JSON.parse(el.textContent);var xs=pts.map(function(p){return Date.parse(p.started_at.replace(" ","T"))/1000;});
+var pts=JSON.parse(el.textContent);var xs=pts.map(function(p){return Date.parse(p.started_at)/1000;});
 function draw(id,series,data){var box=document.getElementById(id);if(!box)return;
 new uPlot({width:Math.max(320,box.clientWidth-20),height:220,series:[{}].concat(series),scales:{x:{time:true}}},[xs].concat(data),box);}
 var anomaly=pts.map(function(p){return p.anomalies.length>0?p.failure_rate:null;});
