@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { SluiceError } from "../../errors.js";
-import { startDashboard } from "../../server/start-dashboard.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput } from "../output.js";
 
@@ -26,6 +25,8 @@ export function registerServeCommand(program: Command): void {
       const output = createOutput(false);
       const listen = listenOptions(opts);
       const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
+      // Loaded on demand: the server, its libraries and prom-client are not paid for by other commands.
+      const { startDashboard } = await import("../../server/start-dashboard.js");
       const dashboard = await startDashboard(ctx, { ...listen, token: process.env.SLUICE_TOKEN });
       output.notice(`dashboard at ${dashboard.url}/ (Ctrl-C to stop)`);
       await new Promise<void>((resolve) => {

@@ -4,7 +4,6 @@ import { createAlerter } from "../../runner/alerts.js";
 import type { RunProgress } from "../../runner/run-pipeline.js";
 import type { RunReport } from "../../runner/run-report.js";
 import { startWatchDaemon } from "../../runner/watch-daemon.js";
-import { startDashboard } from "../../server/start-dashboard.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput } from "../output.js";
 import { listenOptions } from "./serve-command.js";
@@ -37,7 +36,10 @@ export function registerWatchCommand(program: Command): void {
       const project = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
       // With --serve, runs open the warehouse through the dashboard's gate: its reads never overlap them.
       const dashboard = listen
-        ? await startDashboard(project, { ...listen, token: process.env.SLUICE_TOKEN })
+        ? await (await import("../../server/start-dashboard.js")).startDashboard(project, {
+            ...listen,
+            token: process.env.SLUICE_TOKEN,
+          })
         : undefined;
       if (dashboard) output.notice(`dashboard at ${dashboard.url}/`);
       const ctx = dashboard?.gate.ctx ?? project;
