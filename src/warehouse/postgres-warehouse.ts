@@ -468,6 +468,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
         ),
       );
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       engine.closeSync();
       instance.closeSync();
