@@ -217,7 +217,7 @@ pipelines:
 
   it("a refused login is one clear line; the password is nowhere: output, runs --json, logs, warehouse", async () => {
     const secret = "pw-Zq81x";
-    const url = `${pgServer.replace(/^postgres:\/\/[^@]*@/, "postgres://sluice_no_such_user:${SRC_PW}@")}/${db.name}`;
+    const url = `${pgServer.replace(/^postgres:\/\/[^@]*@/, `postgres://sluice_no_such_user:$\{SRC_PW}@`)}/${db.name}`;
     const dir = project(url, "table: typed");
     const env = { SRC_PW: secret };
     const run = await sluice(["run"], dir, { env });
