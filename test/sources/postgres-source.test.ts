@@ -12,11 +12,12 @@ const available = await serviceAvailable(`PostgreSQL at ${pgServer}`, pingPostgr
 /** Rows of a query on a project's DuckDB warehouse, every value as text. */
 async function warehouseRows(dir: string, sql: string): Promise<Record<string, string | null>[]> {
   const instance = await DuckDBInstance.create(join(dir, "warehouse.duckdb"), { access_mode: "READ_ONLY" });
+  const con = await instance.connect();
   try {
-    const con = await instance.connect();
     const reader = await con.runAndReadAll(sql);
     return reader.getRowObjectsJson() as Record<string, string | null>[];
   } finally {
+    con.closeSync();
     instance.closeSync();
   }
 }
