@@ -66,7 +66,7 @@ async function benchPostgres() {
     `CREATE TABLE orders (id bigint PRIMARY KEY, customer text, amount numeric(12,2), ordered_on date, status text, updated_at timestamptz);
      INSERT INTO orders SELECT i, 'cust_' || (i % 100000), round(((i * 7919) % 100000) / 100.0 + 1, 2),
        date '2022-01-01' + (i % 1095)::int, (ARRAY['NEW','SHIPPED','CANCELLED'])[1 + (i % 3)],
-       timestamptz '2023-01-01' + i * interval '1 second' FROM generate_series(1, ${rows}) i`,
+       timestamptz '2023-01-01' + i * interval '1 second' FROM generate_series(1::bigint, ${rows}) i`,
     database,
   );
   await pgAdmin("VACUUM ANALYZE orders", database);
