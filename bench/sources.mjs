@@ -6,11 +6,11 @@
 // mysql_extract_vs_client (informational), and Sluice's peak RSS. Baseline and Sluice alternate
 // BENCH_REPEAT times (default 3); the ratios are of the medians. BENCH_PG / BENCH_MYSQL name the servers.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { dataDir, median, repeat, reportRatio, runCli, time } from "./data.mjs";
+import { median, repeat, reportRatio, runCli, time } from "./data.mjs";
 
 const rows = Number(process.env.BENCH_SOURCE_ROWS ?? 1_000_000);
 const pgServer = process.env.BENCH_PG ?? "postgres://postgres@127.0.0.1:5432";
@@ -36,12 +36,11 @@ function shell(script) {
 
 /** The DuckDB CLI is not installed everywhere: a node one-liner reading stdin with @duckdb/node-api. */
 function duckdbFromStdin(dir, readCsv) {
-  // Written beside the bench so the import resolves to the project's node_modules.
-  mkdirSync(dataDir, { recursive: true });
-  const script = join(dataDir, "load-stdin.mjs");
+  // The script lives in the round's temp folder: it imports the project's DuckDB client by its URL.
+  const script = join(dir, "load-stdin.mjs");
   writeFileSync(
     script,
-    `import { DuckDBInstance } from "@duckdb/node-api";
+    `import { DuckDBInstance } from ${JSON.stringify(import.meta.resolve("@duckdb/node-api"))};
 const db = await DuckDBInstance.create(${JSON.stringify(join(dir, "raw.duckdb"))});
 const con = await db.connect();
 await con.run(${JSON.stringify(`CREATE OR REPLACE TABLE orders AS SELECT * FROM ${readCsv}`)});
