@@ -12,6 +12,7 @@ import {
 } from "./interpolate.js";
 import { type ProjectConfig, projectSchema } from "./schema.js";
 import { allowedKeys } from "./schema-keys.js";
+import { databaseSourceProblems } from "./validate-database-sources.js";
 import { postgresWarehouseProblems } from "./validate-postgres-warehouse.js";
 
 /** A loaded project: the validated config and where it lives. */
@@ -111,6 +112,7 @@ export function parseProjectText(text: string, fileLabel: string, env: NodeJS.Pr
     );
   }
   if (result.success) problems.push(...postgresWarehouseProblems(result.data as ProjectConfig));
+  if (result.success) problems.push(...databaseSourceProblems(result.data as ProjectConfig));
   if (problems.length > 0) {
     const scrubbed = problems.map((p) => ({
       ...p,
