@@ -19,8 +19,8 @@ export interface GlobalOptions {
 /**
  * Loads and fully validates the project, then resolves its storages and warehouse.
  * Configuration problems surface as one CONFIG_INVALID error (exit 2) before any data is touched.
- * `use: "reads"` is for commands that only read what was loaded (`query`, `runs`, ...): what only a
- * load needs — the mask salt, a sample of the landing files — is not asked for.
+ * `use: "reads"` is for commands that load no new rows (`query`, `runs`, `lake ...`, `rollback`, ...): what
+ * only a load needs — the mask salt, a sample of the landing files — is not asked for.
  *
  * @example
  * const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");

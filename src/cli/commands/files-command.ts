@@ -54,7 +54,8 @@ export function registerFilesCommand(program: Command): void {
         if (!Number.isInteger(n) || n <= 0 || String(n) !== opts.version.trim()) {
           throw new SluiceError("USAGE", `--version ${opts.version}: expected a version number (1, 2, ...)`);
         }
-        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+        // Putting an archived file back loads nothing: no salt, no landing sample.
+        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
         const versions = await readVersions(ctx, name, opts.pipeline);
         const version = versions.find((v) => v.version === n);
         if (!version) {
