@@ -25,7 +25,7 @@ import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.j
 import { postgresCatalogDdl } from "./postgres-catalog.js";
 import { copyEngineRows } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
-import { readOnlyQuery } from "./postgres-read-only-query.js";
+import { readOnlyRows } from "./postgres-read-only-query.js";
 import { stagePostgresSource } from "./postgres-stage-source.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
 import { parsePostgresUrl } from "./postgres-url.js";
@@ -392,10 +392,18 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
       });
     },
     query: simpleQuery,
-    async queryWithColumns(sql) {
-      return guarded("query", () =>
-        withClient((client) => readOnlyQuery(client, sql, `PostgreSQL ${label}`)),
-      );
+    async *streamQuery(sql) {
+      // Connecting is retried and guarded by the breaker; a stream that fails midway is not replayed.
+      const client = await guarded("query", () => pool.connect());
+      let broken: Error | undefined;
+      try {
+        yield* readOnlyRows(client, sql, `PostgreSQL ${label}`, types);
+      } catch (error) {
+        if (isTransientPgError(error)) broken = error as Error;
+        throw error instanceof SluiceError ? error : pgError(error, label, secret, "query");
+      } finally {
+        client.release(broken);
+      }
     },
     async stageSource(request) {
       return guarded("source query", () =>
