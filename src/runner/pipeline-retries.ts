@@ -3,7 +3,7 @@ import { asSluiceError } from "../errors.js";
 import { formatDuration, parseDuration } from "../plan/durations.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import type { ProjectContext } from "./project-context.js";
-import { type RetryOptions, withRetry } from "./retry.js";
+import { isTransientError, type RetryOptions, withRetry } from "./retry.js";
 import { type PipelineRunOptions, runFilePipeline } from "./run-pipeline.js";
 import type { RunReport } from "./run-report.js";
 
@@ -49,6 +49,8 @@ export async function runWithRetries(
   try {
     return await withRetry(() => runFilePipeline(ctx, warehouse, name, pipeline, options), {
       ...policy,
+      // An open breaker already decided the warehouse is down: retrying the run only repeats that.
+      isTransient: (error) => isTransientError(error) && asSluiceError(error).code !== "CIRCUIT_OPEN",
       signal: options.signal,
       onRetry: ({ attempt, error, delayMs }) =>
         ctx.notice(
