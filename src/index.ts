@@ -15,6 +15,7 @@
  */
 import { type Problem, problemsOf, SluiceError, type SluiceErrorCode } from "./errors.js";
 import { type QueryOptions, queryBatches } from "./query/query-batches.js";
+import { assertKnownPipelines } from "./runner/known-pipelines.js";
 import { openProject as openProjectContext } from "./runner/open-project.js";
 import type { ProjectContext } from "./runner/project-context.js";
 import { type QuarantineRecord, readQuarantine } from "./runner/read-quarantine.js";
@@ -128,8 +129,10 @@ export async function openProject(configPath?: string, options: OpenOptions = {}
       });
     },
     runs: async (query = {}) => readRuns(open(), query),
-    quarantine: async (pipeline, quarantineOptions = {}) =>
-      readQuarantine(open(), pipeline, quarantineOptions),
+    async quarantine(pipeline, quarantineOptions = {}) {
+      assertKnownPipelines(open().project.config.pipelines, [pipeline]);
+      return readQuarantine(open(), pipeline, quarantineOptions);
+    },
     query(sql, queryOptions = {}) {
       return {
         async *[Symbol.asyncIterator]() {
