@@ -42,7 +42,8 @@ describe.skipIf(!available)("postgres warehouse: connections, errors, concurrenc
     }
     expect(errors[0]!.message).toMatch(/PostgreSQL sluice@127\.0\.0\.1:1\/nowhere: connection refused/);
     expect(errors.slice(0, 5).map((e) => e.code)).toEqual(Array(5).fill("WAREHOUSE_ERROR"));
-    expect(retried).toHaveLength(5);
+    // A server never reached is most likely a wrong URL: its retries print nothing, the error says it once.
+    expect(retried).toHaveLength(0);
     expect(errors[5]!.code).toBe("CIRCUIT_OPEN");
     for (const e of errors) expect(`${e.message} ${String(e.cause)}`).not.toMatch(/s3cr|%40t-pw/);
   });
