@@ -52,14 +52,22 @@ export function table(rows: readonly Record<string, unknown>[], columns?: readon
   return [fmt(cols), fmt(widths.map((w) => "-".repeat(w))), ...body.map(fmt)].join("\n");
 }
 
-/** CSV text with a header (RFC 4180 quoting). */
-export function toCsv(rows: readonly Record<string, unknown>[], columns: readonly string[]): string {
-  const esc = (v: unknown): string => {
-    if (v === null || v === undefined) return "";
-    const text = typeof v === "object" ? JSON.stringify(v) : String(v);
-    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-  };
-  return `${[columns.map(esc).join(","), ...rows.map((r) => columns.map((c) => esc(r[c])).join(","))].join("\n")}\n`;
+/** The CSV header line of `columns` (RFC 4180 quoting). */
+export function csvHeader(columns: readonly string[]): string {
+  return `${columns.map(csvCell).join(",")}\n`;
+}
+
+/** CSV lines of rows, in `columns` order (RFC 4180 quoting), each ending with a newline. */
+export function csvRows(rows: readonly Record<string, unknown>[], columns: readonly string[]): string {
+  let text = "";
+  for (const row of rows) text += `${columns.map((c) => csvCell(row[c])).join(",")}\n`;
+  return text;
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return "";
+  const text = typeof v === "object" ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 /** Prints an error the way every command does and returns the exit code. */

@@ -66,16 +66,50 @@ export async function queryNumber(con: DuckDBConnection, sql: string): Promise<n
  * const reader = await con.runAndReadAll("SELECT 1::BIGINT AS n"); jsonRows(reader) // [{ n: 1 }]
  */
 export function jsonRows(reader: DuckDBResultReader): JsonRow[] {
-  const rows = reader.getRowObjectsJson() as JsonRow[];
-  const names = reader.columnNames();
-  const types = reader.columnTypes();
-  const numeric = names.filter((_, i) => {
-    const type = types[i]!;
-    const text = type.toString().toUpperCase();
+  return exactNumbers(reader.getRowObjectsJson() as JsonRow[], numericColumns(reader));
+}
+
+/** A part of a query's result: its column names and the next rows (possibly none). */
+export interface QueryBatch {
+  readonly columns: readonly string[];
+  readonly rows: readonly JsonRow[];
+}
+
+/**
+ * Runs a query and yields its rows chunk by chunk (DuckDB's streaming result), numbers as in
+ * {@link jsonRows}: memory holds one chunk, whatever the result's size. Always yields at least one
+ * batch, so an empty result still names its columns.
+ *
+ * @example
+ * for await (const { rows } of streamJsonRows(con, "SELECT * FROM orders")) write(rows);
+ */
+export async function* streamJsonRows(con: DuckDBConnection, sql: string): AsyncGenerator<QueryBatch> {
+  const result = await con.stream(sql);
+  const columns = result.columnNames();
+  const numeric = numericColumns(result);
+  let yielded = false;
+  for await (const rows of result.yieldRowObjectJson()) {
+    yielded = true;
+    yield { columns, rows: exactNumbers(rows as JsonRow[], numeric) };
+  }
+  if (!yielded) yield { columns, rows: [] };
+}
+
+/** Columns whose JSON form is a string DuckDB could give as an exact number: integers, narrow decimals. */
+function numericColumns(result: {
+  columnNames(): string[];
+  columnTypes(): readonly { toString(): string }[];
+}): string[] {
+  const types = result.columnTypes();
+  return result.columnNames().filter((_, i) => {
+    const text = types[i]!.toString().toUpperCase();
     if (isIntegerType(text)) return true;
     const decimal = /^DECIMAL\((\d+),\s*\d+\)$/.exec(text);
     return decimal !== null && Number(decimal[1]) <= 15;
   });
+}
+
+function exactNumbers(rows: JsonRow[], numeric: readonly string[]): JsonRow[] {
   if (numeric.length === 0) return rows;
   for (const row of rows) {
     for (const name of numeric) {

@@ -60,14 +60,18 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
   const openError = (): SluiceError => {
     const retryAt = (openedAt ?? now()) + openMs;
     const wait = Math.max(0, retryAt - now());
-    const last = lastError instanceof Error ? `; last error: ${firstLine(lastError.message)}` : "";
+    // One line: what failed last, that the breaker is open, and when calls are tried again.
+    const last =
+      lastError instanceof Error
+        ? ` (${firstLine(lastError.message).replace(/ \(gave up after \d+ attempts\)$/, "")})`
+        : "";
     const when =
       probeInFlight && wait === 0
         ? "a probe call is in progress"
-        : `will retry in ${formatDuration(wait)} (at ${new Date(retryAt).toISOString()})`;
+        : `calls fail fast for ${formatDuration(wait)} (until ${new Date(retryAt).toISOString()})`;
     return new SluiceError(
       "CIRCUIT_OPEN",
-      `${options.name} is unavailable: ${consecutiveFailures} consecutive failures, calls are suspended; ${when}${last}`,
+      `${options.name} is unavailable${last}; circuit breaker open after ${consecutiveFailures} consecutive failures: ${when}`,
       { transient: true, cause: lastError },
     );
   };

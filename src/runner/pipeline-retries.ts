@@ -6,7 +6,7 @@ import type { Warehouse } from "../warehouse/warehouse.js";
 import { lineageEmitter } from "./lineage-emitter.js";
 import { runEvent } from "./openlineage-events.js";
 import type { ProjectContext } from "./project-context.js";
-import { type RetryOptions, withRetry } from "./retry.js";
+import { isTransientError, type RetryOptions, withRetry } from "./retry.js";
 import { type PipelineRunOptions, runFilePipeline } from "./run-pipeline.js";
 import type { RunReport } from "./run-report.js";
 
@@ -96,6 +96,8 @@ async function runAttempts(
   try {
     return await withRetry(() => runFilePipeline(ctx, warehouse, name, pipeline, options), {
       ...policy,
+      // An open breaker already decided the warehouse is down: retrying the run only repeats that.
+      isTransient: (error) => isTransientError(error) && asSluiceError(error).code !== "CIRCUIT_OPEN",
       signal: options.signal,
       onRetry: ({ attempt, error, delayMs }) =>
         ctx.notice(

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { jsonRows, queryNumber, queryRows, withoutInsertionOrder } from "../engine/duckdb-query.js";
+import { queryNumber, queryRows, streamJsonRows, withoutInsertionOrder } from "../engine/duckdb-query.js";
 import { confineEngine, ENGINE_OPEN_SETTINGS, type EngineBoundary } from "../engine/engine-boundary.js";
 import { stageQuery } from "../engine/stage-query.js";
 import { firstLine, SluiceError } from "../errors.js";
@@ -237,10 +237,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
       });
     },
     query: (sql) => queryRows(con, sql),
-    async queryWithColumns(sql) {
-      const reader = await con.runAndReadAll(sql);
-      return { columns: reader.columnNames(), rows: jsonRows(reader) };
-    },
+    streamQuery: (sql) => streamJsonRows(con, sql),
     stageSource: (request) => stageQuery(con, request),
     async columnsOf(table) {
       const { schema, name } = splitTableName(table, "duckdb");

@@ -67,7 +67,7 @@ export function pgError(error: unknown, label: string, secret: string, action: s
   if (code === "ECONNREFUSED") {
     return new SluiceError(
       "WAREHOUSE_ERROR",
-      `${where}: connection refused (is the server running?) during ${action}`,
+      `${where}: connection refused during ${action} (is the server running, on this host and port?)`,
       {
         ...plain,
         transient: true,

@@ -25,7 +25,7 @@ import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.j
 import { postgresCatalogDdl } from "./postgres-catalog.js";
 import { copyEngineRows, copyEngineRowsAhead } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
-import { readOnlyQuery } from "./postgres-read-only-query.js";
+import { readOnlyRows } from "./postgres-read-only-query.js";
 import { stagePostgresSource } from "./postgres-stage-source.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
 import { parsePostgresUrl } from "./postgres-url.js";
@@ -118,6 +118,8 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     });
   breakers.set(label, breaker);
   const pool = new pg.Pool({ ...target.config, types });
+  // Whether a connection ever succeeded: retry notices are for a server that went away, not a wrong URL.
+  let reached = false;
   // A server restart (57P01) or a dropped connection ends every connection: an idle pooled one reports on
   // the pool, one checked out between two queries on the client itself, where an unheard 'error' event
   // would kill the process. Heard, it is harmless: the client's next query fails as transient (retried)
@@ -144,13 +146,17 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
           // Six retries wait 8 s at least (16 s at most): longer than a restart takes.
           jitter: "equal",
           isTransient: (e) => e instanceof SluiceError && e.transient && e.code !== "CIRCUIT_OPEN",
-          onRetry: ({ attempt, error, delayMs }) =>
-            options.onRetry?.(`${(error as Error).message}; retry ${attempt} in ${delayMs} ms`),
+          // Before the server was ever reached, a refused connection is most likely a wrong URL: the
+          // retries stay quiet and the final error says what failed, once.
+          onRetry: ({ attempt, error, delayMs }) => {
+            if (reached) options.onRetry?.(`${(error as Error).message}; retry ${attempt} in ${delayMs} ms`);
+          },
         },
       ),
     );
   const withClient = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
+    reached = true;
     let broken: Error | undefined;
     try {
       return await fn(client);
@@ -424,10 +430,19 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
       });
     },
     query: simpleQuery,
-    async queryWithColumns(sql) {
-      return guarded("query", () =>
-        withClient((client) => readOnlyQuery(client, sql, `PostgreSQL ${label}`)),
-      );
+    async *streamQuery(sql) {
+      // Connecting is retried and guarded by the breaker; a stream that fails midway is not replayed.
+      const client = await guarded("query", () => pool.connect());
+      reached = true;
+      let broken: Error | undefined;
+      try {
+        yield* readOnlyRows(client, sql, `PostgreSQL ${label}`, types);
+      } catch (error) {
+        if (isTransientPgError(error)) broken = error as Error;
+        throw error instanceof SluiceError ? error : pgError(error, label, secret, "query");
+      } finally {
+        client.release(broken);
+      }
     },
     async stageSource(request) {
       return guarded("source query", () =>

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { TargetConfig } from "../config/schema.js";
-import type { JsonRow } from "../engine/duckdb-query.js";
+import type { JsonRow, QueryBatch } from "../engine/duckdb-query.js";
 import type { QueryStageRequest, StagedQuery } from "../engine/stage-query.js";
 
 /** What a warehouse can do, as data (callers branch on capabilities, never on the kind). */
@@ -177,8 +177,11 @@ export interface Warehouse {
   recordRun(run: RunRecord, ledger: readonly LedgerEntry[], quarantineSql?: string): Promise<void>;
   /** Read-only catalog and user queries. */
   query(sql: string): Promise<JsonRow[]>;
-  /** A read-only user query with its column names (PostgreSQL: in a READ ONLY transaction). */
-  queryWithColumns(sql: string): Promise<{ columns: string[]; rows: JsonRow[] }>;
+  /**
+   * A read-only user query, its rows streamed in batches (PostgreSQL: through a cursor in a READ ONLY
+   * transaction). At least one batch, so an empty result still names its columns.
+   */
+  streamQuery(sql: string): AsyncGenerator<QueryBatch>;
   /**
    * Stages a warehouse source (`{ sql }` or `{ table }`, incremental filter included) into the engine as
    * `<tablePrefix>_stage`, shaped like a staged file. DuckDB runs the query in place; PostgreSQL runs it

@@ -353,9 +353,19 @@ describe("bad project files", () => {
     );
     const v = await sluice(["validate", "--json"], dir);
     expect(v.code).toBe(2);
+    // Each problem names its file, key path, code and message; `text` is the line a person reads.
     expect(v.json()).toEqual({
       valid: false,
-      problems: ["sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, parquet"],
+      problems: [
+        {
+          file: "sluice.yaml",
+          path: "pipelines.orders.source.format",
+          code: "CONFIG_INVALID",
+          message: "expected one of csv, jsonl, parquet",
+          line: expect.any(Number),
+          text: "sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, parquet",
+        },
+      ],
     });
     writeFileSync(
       join(dir, "sluice.yaml"),

@@ -38,7 +38,7 @@ describe("environment values in sluice.yaml", () => {
       env: { PGPASSWORD: "pa #ss-secret", RATE: "rate-secret" },
     });
     expect(validate.code).toBe(2);
-    expect(validate.json<{ problems: string[] }>().problems).toEqual([
+    expect(validate.json<{ problems: { text: string }[] }>().problems.map((p) => p.text)).toEqual([
       `sluice.yaml: pipelines.orders.max_failure_rate: expected number, got the value of ${ref("RATE")}`,
     ]);
     expect(validate.stdout + validate.stderr).not.toMatch(/secret/);

@@ -37,9 +37,11 @@ describe("files versions / restore on a local landing zone", () => {
     }
     const listed = await sluice(["files", "versions", "export.csv", "--json"], dir);
     expect(listed.code).toBe(0);
-    const versions = listed.json<VersionJson[]>();
+    const { name, versions } = listed.json<{ name: string; versions: VersionJson[] }>();
+    expect(name).toBe("export.csv");
+    // Newest first.
     expect(versions.map((v) => [v.version, v.path, v.size, v.run_id])).toEqual(
-      contents.map((c, i) => [i + 1, "in/daily/export.csv", c.length, runIds[i]]),
+      contents.map((c, i) => [i + 1, "in/daily/export.csv", c.length, runIds[i]]).reverse(),
     );
     expect(new Set(versions.map((v) => v.archived_to)).size).toBe(3);
     const human = await sluice(["files", "versions", "in/daily/export.csv"], dir);
@@ -131,9 +133,9 @@ pipelines:
       await landing.writeFile("in/daily/export.csv", content);
       expect((await sluice(["run"], dir, { env })).code).toBe(0);
     }
-    const versions = (await sluice(["files", "versions", "export.csv", "--json"], dir, { env })).json<
-      VersionJson[]
-    >();
+    const { versions } = (await sluice(["files", "versions", "export.csv", "--json"], dir, { env })).json<{
+      versions: VersionJson[];
+    }>();
     expect(versions).toHaveLength(2);
     const r = await sluice(["files", "restore", "export.csv", "--version", "1", "--json"], dir, { env });
     expect(r.code).toBe(0);

@@ -77,7 +77,7 @@ describe("lake: a load rolled back and restored away is written again when its f
     expect((await sluice(["rollback", "orders", "--to", runA], dir)).code).toBe(0);
     // The lake keeps b's rows (no lake restore): b delivered again is loaded into the warehouse only.
     const archived = await sluice(["files", "versions", "b.csv", "--json"], dir);
-    const archivedTo = archived.json<{ archived_to: string }[]>()[0]!.archived_to;
+    const archivedTo = archived.json<{ versions: { archived_to: string }[] }>().versions[0]!.archived_to;
     renameSync(join(dir, "landing", archivedTo), join(dir, "landing/in/b.csv"));
     const again = await sluice(["run"], dir);
     expect(again.code, again.stderr).toBe(0);

@@ -33,7 +33,7 @@ describe("SQL from sluice.yaml cannot reach host files", () => {
     const dir = project(`    derive: { x: "(select content from read_blob('${secretFile}'))" }\n`);
     const validate = await sluice(["validate", "--json"], dir);
     expect(validate.code).toBe(2);
-    expect(validate.json<{ problems: string[] }>().problems).toEqual([
+    expect(validate.json<{ problems: { text: string }[] }>().problems.map((p) => p.text)).toEqual([
       `sluice.yaml: pipelines.orders.derive.x: reads ${secretFile}, outside the project: SQL from sluice.yaml or sluice query reaches only the landing zone, the lake and Sluice's scratch folder (see docs/security.md)`,
     ]);
     // Every command validates first: a run refuses the project before reading a row.

@@ -43,8 +43,8 @@ describe("createCircuitBreaker", () => {
     expect(error?.code).toBe("CIRCUIT_OPEN");
     expect(error?.transient).toBe(true);
     expect(error?.message).toBe(
-      "S3 s3://acme/landing is unavailable: 3 consecutive failures, calls are suspended; " +
-        "will retry in 1m (at 2026-03-01T10:01:00.000Z); last error: connection refused",
+      "S3 s3://acme/landing is unavailable (connection refused); circuit breaker open after 3 consecutive " +
+        "failures: calls fail fast for 1m (until 2026-03-01T10:01:00.000Z)",
     );
   });
 

@@ -213,7 +213,9 @@ describe("S3 storage specifics", () => {
     const open = await failure(storage.stat("a"));
     expect(open.code).toBe("CIRCUIT_OPEN");
     expect(open.message).toContain(`S3 ${storage.root} is unavailable`);
-    expect(open.message).toContain("will retry in 30s");
+    expect(open.message).toContain(
+      "circuit breaker open after 2 consecutive failures: calls fail fast for 30s",
+    );
     expect(proxy.requests.length).toBe(mark);
     now += 30_000;
     expect(await storage.stat("a")).toBeNull();

@@ -10,6 +10,7 @@ import { openPostgresWarehouse } from "../../src/warehouse/postgres-warehouse.js
 import { addFile, makeProject, sluice } from "../support/cli.js";
 import { adminQuery, createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
+import { queryAll } from "./warehouse-suite.js";
 
 const available = await serviceAvailable(`PostgreSQL at ${pgServer}`, pingPostgres);
 
@@ -41,7 +42,8 @@ describe.skipIf(!available)("postgres warehouse: connections, errors, concurrenc
     }
     expect(errors[0]!.message).toMatch(/PostgreSQL sluice@127\.0\.0\.1:1\/nowhere: connection refused/);
     expect(errors.slice(0, 5).map((e) => e.code)).toEqual(Array(5).fill("WAREHOUSE_ERROR"));
-    expect(retried).toHaveLength(5);
+    // A server never reached is most likely a wrong URL: its retries print nothing, the error says it once.
+    expect(retried).toHaveLength(0);
     expect(errors[5]!.code).toBe("CIRCUIT_OPEN");
     for (const e of errors) expect(`${e.message} ${String(e.cause)}`).not.toMatch(/s3cr|%40t-pw/);
   });
@@ -130,12 +132,12 @@ describe.skipIf(!available)("postgres warehouse: connections, errors, concurrenc
 
   it("sluice query runs read-only on PostgreSQL", async () => {
     const w = await openPostgresWarehouse({ url: db.url });
-    await expect(w.queryWithColumns("CREATE TABLE nope (x int)")).rejects.toThrow(/CREATE is not a query/);
+    await expect(queryAll(w, "CREATE TABLE nope (x int)")).rejects.toThrow(/CREATE is not a query/);
     // A query that writes gets past the statement check; the READ ONLY transaction stops it.
     await expect(
-      w.queryWithColumns("WITH gone AS (DELETE FROM sluice.runs RETURNING 1) SELECT * FROM gone"),
+      queryAll(w, "WITH gone AS (DELETE FROM sluice.runs RETURNING 1) SELECT * FROM gone"),
     ).rejects.toThrow(/read-only transaction/);
-    const { columns, rows } = await w.queryWithColumns("SELECT 1::bigint AS n, 'x' AS s");
+    const { columns, rows } = await queryAll(w, "SELECT 1::bigint AS n, 'x' AS s");
     await w.close();
     expect(columns).toEqual(["n", "s"]);
     expect(rows).toEqual([{ n: 1, s: "x" }]);

@@ -7,7 +7,7 @@ import { createProjectContext } from "../../src/runner/project-context.js";
 import { newRunId } from "../../src/runner/run-id.js";
 import { runProject } from "../../src/runner/run-project.js";
 import type { RunReport } from "../../src/runner/run-report.js";
-import type { WarehouseCapabilities } from "../../src/warehouse/warehouse.js";
+import type { Warehouse, WarehouseCapabilities } from "../../src/warehouse/warehouse.js";
 import { addFile, makeProject } from "../support/cli.js";
 import { connectField, decimalBase64, envelopeSchema, flatSchema, wrapped } from "../support/debezium.js";
 
@@ -75,7 +75,7 @@ async function project(warehouse: SuiteWarehouse, pipeline: string): Promise<Sui
     async runAll() {
       return runProject(createProjectContext(await loadProject({ configPath: join(dir, "sluice.yaml") })));
     },
-    query: (sql) => withWarehouse(true, async (w) => (await w.queryWithColumns(sql)).rows),
+    query: (sql) => withWarehouse(true, async (w) => (await queryAll(w, sql)).rows),
     history: (table) => withWarehouse(true, (w) => w.history(table)),
     rollback: (table, to) => withWarehouse(false, (w) => w.rollback(table, to, newRunId(new Date()))),
     watermark: (p) => withWarehouse(true, (w) => w.watermark(p)),
@@ -944,4 +944,18 @@ orders:
       ]);
     });
   });
+}
+
+/** Every batch of a streamed user query, gathered: its columns and all its rows. */
+export async function queryAll(
+  w: Warehouse,
+  sql: string,
+): Promise<{ columns: readonly string[]; rows: Record<string, unknown>[] }> {
+  let columns: readonly string[] = [];
+  const rows: Record<string, unknown>[] = [];
+  for await (const batch of w.streamQuery(sql)) {
+    columns = batch.columns;
+    rows.push(...batch.rows);
+  }
+  return { columns, rows };
 }

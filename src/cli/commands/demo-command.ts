@@ -8,6 +8,7 @@ import { loadProject } from "../../config/load-config.js";
 import { SluiceError } from "../../errors.js";
 import { createProjectContext } from "../../runner/project-context.js";
 import { runProject } from "../../runner/run-project.js";
+import { cliName } from "../cli-name.js";
 import { createOutput, table } from "../output.js";
 
 /**
@@ -80,9 +81,10 @@ export function registerDemoCommand(program: Command): void {
       const archived = await listFiles(join(dir, "landing", "archive"));
       output.line(`\nArchived source files (${archived.length}):`);
       for (const f of archived) output.line(`  ${f}`);
-      output.line(
-        `\nTry: cd ${dir} && npx sluice runs && npx sluice query "select status, count(*) from orders group by 1"`,
-      );
+      // --config rather than `cd`: `npx sluice` finds the package from the current folder only.
+      const sluice = `${cliName()} --config ${join(dir, "sluice.yaml")}`;
+      output.line(`\nTry: ${sluice} runs`);
+      output.line(`     ${sluice} query "select status, count(*) from orders group by 1"`);
       process.exitCode = reports.some((r) => r.status === "failed") ? 1 : 0;
     });
 }

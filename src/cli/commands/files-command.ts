@@ -11,16 +11,19 @@ export function registerFilesCommand(program: Command): void {
   const files = program.command("files").description("source files Sluice has received");
   files
     .command("versions")
-    .description("every received version of a source file name: time, size, sha256, run, archive location")
+    .description(
+      "every received version of a source file name, newest first: time, size, sha256, run, archive location",
+    )
     .argument("<name>", "a file name (matched in any folder) or a landing-relative path")
     .option("--pipeline <name>", "only this pipeline's files")
     .option("--json", "print JSON", false)
     .action(async (name: string, opts: { pipeline?: string; json: boolean }, cmd: Command) => {
       const output = createOutput(opts.json);
       const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
-      const versions = await readVersions(ctx, name, opts.pipeline);
+      // Newest first, like every list Sluice prints; the numbers stay 1 for the first received.
+      const versions = [...(await readVersions(ctx, name, opts.pipeline))].reverse();
       if (opts.json) {
-        output.document(versions);
+        output.document({ name, versions });
         return;
       }
       if (versions.length === 0) {
@@ -54,7 +57,8 @@ export function registerFilesCommand(program: Command): void {
         if (!Number.isInteger(n) || n <= 0 || String(n) !== opts.version.trim()) {
           throw new SluiceError("USAGE", `--version ${opts.version}: expected a version number (1, 2, ...)`);
         }
-        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+        // Putting an archived file back loads nothing: no salt, no landing sample.
+        const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
         const versions = await readVersions(ctx, name, opts.pipeline);
         const version = versions.find((v) => v.version === n);
         if (!version) {

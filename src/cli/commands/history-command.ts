@@ -6,15 +6,18 @@ import { createOutput, table } from "../output.js";
 export function registerHistoryCommand(program: Command): void {
   program
     .command("history")
-    .description("every load of a warehouse table: run, mode, rows inserted/updated/deleted, time")
+    .description(
+      "every load of a warehouse table, newest first: run, mode, rows inserted/updated/deleted, time",
+    )
     .argument("<table>", "warehouse table (schema.table or table)")
     .option("--json", "print JSON", false)
     .action(async (name: string, opts: { json: boolean }, cmd: Command) => {
       const output = createOutput(opts.json);
       const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
-      const loads = await readCatalog(ctx, (warehouse) => warehouse.history(name));
+      // Newest first, like every list Sluice prints.
+      const loads = [...(await readCatalog(ctx, (warehouse) => warehouse.history(name)))].reverse();
       if (opts.json) {
-        output.document(loads);
+        output.document({ table: name, loads });
         return;
       }
       if (loads.length === 0) {

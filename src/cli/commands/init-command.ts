@@ -2,11 +2,16 @@ import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
+import { projectJsonSchema } from "../../config/json-schema.js";
+import { writeModes } from "../../config/schema.js";
 import { SluiceError } from "../../errors.js";
+import { cliName } from "../cli-name.js";
 import { createOutput } from "../output.js";
 
-const starterConfig = `# yaml-language-server: $schema=./node_modules/sluice/schema/sluice.schema.json
-# Sluice project. Reference: README.md. Run \`sluice validate\`, then \`sluice run\`.
+// The schema comment names the file init writes beside it (editors resolve it relative to this file).
+const starterConfig = `# yaml-language-server: $schema=./sluice.schema.json
+# Sluice project. Run \`sluice validate\`, then \`sluice run\`. Every key: sluice.schema.json (rewrite it
+# with \`sluice schema > sluice.schema.json\` after an upgrade) and docs/configuration.md in the package.
 warehouse: duckdb:warehouse.duckdb
 landing: landing
 
@@ -24,7 +29,7 @@ pipelines:
     max_failure_rate: 0.05
     target:
       table: orders
-      mode: append                  # append | replace
+      mode: append                  # ${writeModes.join(" | ")}
 `;
 
 /**
@@ -73,10 +78,16 @@ export function registerInitCommand(program: Command): void {
       }
       await mkdir(join(root, "landing", "in", "orders"), { recursive: true });
       await writeFile(configFile, starterConfig, { flag: "wx" });
+      const schemaFile = join(root, "sluice.schema.json");
+      if (!existsSync(schemaFile))
+        await writeFile(schemaFile, `${JSON.stringify(projectJsonSchema(), null, 2)}\n`);
       const sample = join(root, "landing", "in", "orders", "sample.csv");
       if (!existsSync(sample)) await writeFile(sample, sampleCsv);
       output.line(`created ${configFile}`);
       output.line(`created ${sample}`);
-      output.line('next: sluice validate && sluice run && sluice query "select * from orders"');
+      output.line(`created ${schemaFile} (editor completion for sluice.yaml)`);
+      const sluice = cliName();
+      const cd = resolve(dir) === process.cwd() ? "" : `cd ${dir} && `;
+      output.line(`next: ${cd}${sluice} validate && ${sluice} run && ${sluice} query "select * from orders"`);
     });
 }

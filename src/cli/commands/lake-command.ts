@@ -158,7 +158,8 @@ export function registerLakeCommand(program: Command): void {
 }
 
 async function deltaTable(cmd: Command, output: Output, name: string): Promise<ProjectLakeTable> {
-  const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+  // Lake maintenance moves files already written (masked): it needs no salt and no landing sample.
+  const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
   const t = await findLakeTable(ctx, name);
   if (!t.exists) throw new SluiceError("LAKE_ERROR", `lake table ${name}: nothing published yet`);
   if (t.format !== "delta") {

@@ -1,12 +1,8 @@
-import type { DuckDBConnection } from "@duckdb/node-api";
 import type { Command } from "commander";
-import { jsonRows, parseProblem } from "../../engine/duckdb-query.js";
-import { explainRefusal } from "../../engine/outside-project.js";
-import { asSluiceError, SluiceError } from "../../errors.js";
+import { SluiceError } from "../../errors.js";
+import { queryBatches } from "../../query/query-batches.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
-import { createOutput, type Output, table, toCsv } from "../output.js";
-import { openQueryEngine } from "../query-engine.js";
-import { deltaFolders, missingLakeTableError, mountLakeViews } from "../query-lake-views.js";
+import { createOutput, csvHeader, csvRows, type Output, table } from "../output.js";
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -40,89 +36,91 @@ export function registerQueryCommand(program: Command): void {
         if (opts.json && opts.csv) throw new SluiceError("USAGE", "choose one of --json and --csv");
         const output = createOutput(opts.json);
         const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
-        const usesLake =
-          opts.version.length + opts.timestamp.length + opts.delta.length > 0 || /\blake\s*\./i.test(sql);
-        if (ctx.warehouseFile === undefined && !usesLake) {
-          // PostgreSQL warehouse: the SQL runs there, in a read-only transaction.
-          const warehouse = await ctx.openWarehouse({ readOnly: true });
-          try {
-            const { columns, rows } = await warehouse.queryWithColumns(sql).catch((error: unknown) => {
-              throw new SluiceError("QUERY_FAILED", asSluiceError(error).message, { cause: error });
-            });
-            print(output, rows, columns, opts.csv);
-          } finally {
-            await warehouse.close();
-          }
-          return;
-        }
-        const engine = await openQueryEngine(ctx, { directories: deltaFolders(opts.delta, process.cwd()) });
-        let cleanup: (() => Promise<void>) | undefined;
-        try {
-          // Parsing needs no tables: a refused statement is refused before the lake is mounted.
-          await refuseWrites(engine.con, sql);
-          cleanup = await mountLakeViews(engine.con, ctx, {
-            sql,
-            versions: opts.version,
-            timestamps: opts.timestamp,
-            deltas: opts.delta,
-            cwd: process.cwd(),
-          });
-          const reader = await engine.con.runAndReadAll(sql).catch(async (error: unknown) => {
-            const message = asSluiceError(error).message;
-            const lakeError = await missingLakeTableError(ctx, sql, message);
-            if (lakeError) throw lakeError;
-            const hint = engine.hasWarehouse ? "" : " (no warehouse yet: run `sluice run` first)";
-            throw new SluiceError("QUERY_FAILED", `${explainRefusal(message)}${hint}`, { cause: error });
-          });
-          print(output, jsonRows(reader), reader.columnNames(), opts.csv);
-        } finally {
-          await cleanup?.();
-          engine.close();
-        }
+        const batches = queryBatches(ctx, sql, {
+          versions: opts.version,
+          timestamps: opts.timestamp,
+          deltas: opts.delta,
+          cwd: process.cwd(),
+        });
+        if (opts.json || opts.csv) await writeStreamed(batches, opts.json ? jsonArray : csvText);
+        else await printTable(output, batches);
       },
     );
 }
 
-/**
- * The warehouse is attached read-only, but DuckDB SQL can also write files (`COPY ... TO`, `EXPORT`),
- * attach other databases, change settings or install extensions: `sluice query` runs one query
- * (`SELECT`, `WITH`, `FROM`, `VALUES`, `DESCRIBE`, `SHOW`, `SUMMARIZE`), optionally under `EXPLAIN`, and
- * refuses anything else before running it. The SQL is only parsed (`json_serialize_sql` accepts queries
- * alone), never bound: binding `EXPORT DATABASE` already creates its folder.
- */
-async function refuseWrites(con: DuckDBConnection, sql: string): Promise<void> {
-  // Splitting into statements only parses them.
-  const { count } = await con.extractStatements(sql).catch((error: unknown) => {
-    throw new SluiceError("QUERY_FAILED", asSluiceError(error).message, { cause: error });
-  });
-  if (count !== 1) {
-    throw new SluiceError(
-      "QUERY_FAILED",
-      `the SQL holds ${count} statements; sluice query runs one statement at a time (nothing was run)`,
-    );
-  }
-  const query = sql.replace(/^\s*explain(\s+analyze)?\b/i, "");
-  const problem = await parseProblem(con, query);
-  if (problem) {
-    if (!/only select statements/i.test(problem)) throw new SluiceError("QUERY_FAILED", problem);
-    const kind = (/^\s*([A-Za-z]+)/.exec(query)?.[1] ?? "such").toUpperCase();
-    throw new SluiceError(
-      "QUERY_FAILED",
-      `sluice query runs read-only queries (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN); ${/^[AEIOU]/.test(kind) ? "an" : "a"} ${kind} statement was refused (nothing was run)`,
-    );
-  }
+/** How a streamed format writes: text before the rows, one batch, text after. */
+interface StreamFormat {
+  start(columns: readonly string[]): string;
+  rows(rows: readonly Record<string, unknown>[], columns: readonly string[], first: boolean): string;
+  end: string;
 }
 
-function print(
-  output: Output,
-  rows: Record<string, unknown>[],
-  columns: readonly string[],
-  csv: boolean,
-): void {
-  if (output.json) output.document(rows);
-  else if (csv) process.stdout.write(toCsv(rows, columns));
-  else {
-    output.line(table(rows, columns));
-    output.line(`(${rows.length} row${rows.length === 1 ? "" : "s"})`);
+/** `--json`: an array of row objects, written row batch by row batch. */
+const jsonArray: StreamFormat = {
+  start: () => "[",
+  rows: (rows, _columns, first) =>
+    rows
+      .map(
+        (row, i) =>
+          `${first && i === 0 ? "\n  " : ",\n  "}${JSON.stringify(row, null, 2).replaceAll("\n", "\n  ")}`,
+      )
+      .join(""),
+  end: "\n]\n",
+};
+
+/** `--csv`: a header, then the rows. */
+const csvText: StreamFormat = {
+  start: (columns) => csvHeader(columns),
+  rows: (rows, columns) => csvRows(rows, columns),
+  end: "",
+};
+
+/**
+ * Writes the result as it arrives, waiting for stdout to drain when its buffer is full: memory holds one
+ * batch whatever the result's size. Nothing is written before the first batch, so a query that fails to
+ * start prints only its error.
+ */
+async function writeStreamed(
+  batches: AsyncGenerator<{ columns: readonly string[]; rows: readonly Record<string, unknown>[] }>,
+  format: StreamFormat,
+): Promise<void> {
+  let started = false;
+  let wroteRow = false;
+  for await (const { columns, rows } of batches) {
+    let text = started ? "" : format.start(columns);
+    started = true;
+    text += format.rows(rows, columns, !wroteRow);
+    wroteRow ||= rows.length > 0;
+    const out = process.stdout;
+    if (!out.write(text)) await drained(out);
+    // The reader went away (`sluice query ... | head`): stop the query rather than read on for nobody.
+    if (out.destroyed) return;
   }
+  process.stdout.write(format.end);
+}
+
+/** The text table needs every row to size its columns: it is for people, `--csv`/`--json` for volume. */
+async function printTable(
+  output: Output,
+  batches: AsyncGenerator<{ columns: readonly string[]; rows: readonly Record<string, unknown>[] }>,
+): Promise<void> {
+  let columns: readonly string[] = [];
+  const rows: Record<string, unknown>[] = [];
+  for await (const batch of batches) {
+    columns = batch.columns;
+    rows.push(...batch.rows);
+  }
+  output.line(table(rows, columns));
+  output.line(`(${rows.length} row${rows.length === 1 ? "" : "s"})`);
+}
+
+/** Resolves when `out` can take more, or is gone (a closed pipe's EPIPE is handled by closed-output). */
+function drained(out: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off("drain", done).off("close", done).off("error", done);
+      resolve();
+    };
+    out.on("drain", done).on("close", done).on("error", done);
+  });
 }

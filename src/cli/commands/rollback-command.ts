@@ -15,7 +15,8 @@ export function registerRollbackCommand(program: Command): void {
     .action(async (name: string, opts: { to: string; json: boolean }, cmd: Command) => {
       const output = createOutput(opts.json);
       if (!opts.to) throw new SluiceError("USAGE", "--to <run_id> is required");
-      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+      // Rows restored from the undo log were masked when loaded: no salt, no landing sample.
+      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
       const warehouse = await ctx.openWarehouse();
       try {
         const result = await warehouse.rollback(name, opts.to, newRunId(new Date()));

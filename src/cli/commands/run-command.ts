@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { createAlerter } from "../../runner/alerts.js";
 import { runProject } from "../../runner/run-project.js";
 import type { RunReport } from "../../runner/run-report.js";
+import { cliName } from "../cli-name.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput } from "../output.js";
 import { createProgress } from "../progress.js";
@@ -68,7 +69,7 @@ function printReports(output: ReturnType<typeof createOutput>, reports: readonly
     for (const c of r.checks) output.line(`  check ${c.name} [${c.severity}]: ${c.failed} failed`);
     for (const a of r.anomalies ?? []) output.line(`  anomaly: ${a}`);
     if (r.quarantine)
-      output.line(`  quarantine: ${r.quarantine}/ (sluice quarantine ${r.pipeline} --run ${r.run_id})`);
+      output.line(`  quarantine: ${r.quarantine}/ (${cliName()} quarantine ${r.pipeline} --run ${r.run_id})`);
     // The run's own error, unless it is just its files' (a refused destination is the run's, not a file's).
     const fileErrors = r.files.flatMap((f) => (f.error ? [f.error] : []));
     if (r.error && r.error !== fileErrors.join("; ") && !fileErrors.includes(r.error))

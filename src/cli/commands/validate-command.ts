@@ -1,7 +1,8 @@
+import { basename } from "node:path";
 import type { Command } from "commander";
 import { configError } from "../../config/load-config.js";
 import { foreignKeyProblems } from "../../config/validate-foreign-keys.js";
-import { SluiceError } from "../../errors.js";
+import { problemsOf, SluiceError } from "../../errors.js";
 import type { ProjectContext } from "../../runner/project-context.js";
 import type { Warehouse } from "../../warehouse/warehouse.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
@@ -37,7 +38,19 @@ export function registerValidateCommand(program: Command): void {
         for (const u of unchecked) output.line(`  ${u.pipeline}: columns not checked: ${u.reason}`);
       } catch (error) {
         if (opts.json && error instanceof SluiceError && error.exitCode === 2) {
-          output.document({ valid: false, problems: [error.message, ...error.details] });
+          // Each problem as { file, path, code, message, line? } plus `text`: the line a person reads.
+          const lines = [error.message, ...error.details];
+          const problems = problemsOf(
+            error,
+            basename(cmd.optsWithGlobals<GlobalOptions>().config ?? "sluice.yaml"),
+          );
+          output.document({
+            valid: false,
+            problems: problems.map((p, i) => ({
+              ...p,
+              text: lines[i] ?? `${p.file}: ${p.path}: ${p.message}`,
+            })),
+          });
           process.stderr.write(`${[error.message, ...error.details].join("\n")}\n`);
           process.exitCode = 2;
           return;
