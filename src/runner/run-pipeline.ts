@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
+import type { FileFormat, FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
 import { bindExpressions } from "../engine/bind-expressions.js";
 import { describeColumns, queryNumber, queryRows } from "../engine/duckdb-query.js";
@@ -74,7 +74,7 @@ export interface ReplaySpec {
     readonly path: string;
     /** Rows of quarantine files keep the original source file name in the target. */
     readonly sourceFile?: string;
-    readonly format?: "csv" | "jsonl" | "parquet";
+    readonly format?: FileFormat;
     /** The file holds quarantined values (parsed and masked already): see quarantinedValuesConfig. */
     readonly values?: boolean;
   }[];
@@ -895,7 +895,7 @@ export async function runFilePipeline(
       return fail(
         new SluiceError(
           "FILE_UNPARSEABLE",
-          `${entry.path}: unknown format; set source.format to csv, jsonl or parquet`,
+          `${entry.path}: unknown format; set source.format to csv, jsonl, json or parquet`,
         ),
         true,
       );
