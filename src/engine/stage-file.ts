@@ -603,12 +603,16 @@ async function stageJsonArray(
       ),
     );
   }
-  const perLine = await queryRows(con, `SELECT line, text FROM (${jsonLineElementsSql(lines)})`);
+  // Lines holding no bracket (plain values) are not numbered by the scan: compare the others.
+  const perLine = await queryNumber(
+    con,
+    `SELECT count(*) FROM (${jsonLineElementsSql(lines)}) WHERE text LIKE '{%' OR text LIKE '[%'`,
+  );
   const startsPerLine = await queryNumber(
     con,
     `SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM ${quoteIdent(starts)} GROUP BY line)`,
   );
-  if (!layout.line_per_element || startsPerLine > 1 || perLine.length !== startCount) {
+  if (!layout.line_per_element || startsPerLine > 1 || perLine !== startCount) {
     await cleanup();
     const detail = firstLine(wholeError instanceof Error ? wholeError.message : String(wholeError));
     throw unparseable(

@@ -1,29 +1,37 @@
 import { quoteIdent, quoteLiteral } from "./sql-text.js";
 
 /**
- * A line reduced to its JSON structure: strings become `"`, whitespace goes, and every run of other
- * characters (keys with their colon, numbers, literals) becomes `v`. A JSON string never holds a raw
- * newline, so a line's strings always end on it and the reduction is exact line by line.
+ * A line reduced to its JSON structure: strings and whitespace go, and every run of other characters
+ * (a key's colon, numbers, literals) becomes `v`. A JSON string never holds a raw newline, so a line's
+ * strings always end on it and the reduction is exact line by line.
  */
 function structureSql(line: string): string {
-  const noStrings = `regexp_replace(${line}, '"(?:[^"\\\\]|\\\\.)*"', '"', 'g')`;
-  const noSpace = `regexp_replace(${noStrings}, '[\\s\\x{FEFF}]+', '', 'g')`;
-  return `regexp_replace(${noSpace}, '[^\\[\\]{},]+', 'v', 'g')`;
+  const bare = `regexp_replace(${line}, '"(?:[^"\\\\]|\\\\.)*"|[\\s\\x{FEFF}]+', '', 'g')`;
+  return `regexp_replace(${bare}, '[^\\[\\]{},]+', 'v', 'g')`;
+}
+
+/** Lines that can hold structure: a bracket, or a comma opening the line (lines of plain values cannot). */
+function mayHoldStructureSql(line: string): string {
+  return `(contains(${line}, '{') OR contains(${line}, '}') OR contains(${line}, '[') OR contains(${line}, ']') OR starts_with(ltrim(${line}), ','))`;
 }
 
 /**
  * SQL creating `reduced` (`line_no`, `c`, `delta`, `depth`): each line of `lines` (one row per physical
- * line, in file order) that has content, reduced to its structure, with the bracket depth it changes by
- * and the depth at its end.
+ * line, in file order) that holds structure, reduced to it, with the bracket depth it changes by and the
+ * depth at its end. Lines of keys and plain values only are left out: they change no depth, and no
+ * object starts on them.
  *
  * @example
  * jsonStructureSql("f1_lines", "f1_reduced") // CREATE OR REPLACE TEMP TABLE "f1_reduced" AS ...
  */
 export function jsonStructureSql(lines: string, reduced: string): string {
+  const count = (chars: [string, string]) =>
+    `length(c) - length(replace(replace(c, '${chars[0]}', ''), '${chars[1]}', ''))`;
   return `CREATE OR REPLACE TEMP TABLE ${quoteIdent(reduced)} AS
     SELECT line_no, c, delta, sum(delta) OVER (ORDER BY line_no ROWS UNBOUNDED PRECEDING) AS depth
-    FROM (SELECT line_no, c, length(regexp_replace(c, '[^\\[{]', '', 'g')) - length(regexp_replace(c, '[^\\]}]', '', 'g')) AS delta
-          FROM (SELECT rowid + 1 AS line_no, ${structureSql("line")} AS c FROM ${quoteIdent(lines)} WHERE line IS NOT NULL))
+    FROM (SELECT line_no, c, ${count(["[", "{"])} - (${count(["]", "}"])}) AS delta
+          FROM (SELECT rowid + 1 AS line_no, ${structureSql("line")} AS c FROM ${quoteIdent(lines)}
+                WHERE line IS NOT NULL AND ${mayHoldStructureSql("line")}))
     WHERE c <> ''`;
 }
 
@@ -60,8 +68,8 @@ export function jsonElementStartsSql(reduced: string, starts: string): string {
       FROM ${quoteIdent(reduced)}
     ), tokens AS (
       SELECT line_no, next_line, right(c, 1) <> 'v' AND i = length(s) AS ends_line, ch, i
-      FROM (SELECT line_no, next_line, c, s, unnest(regexp_extract_all(s, '.')) AS ch,
-                   generate_subscripts(regexp_extract_all(s, '.'), 1) AS i
+      FROM (SELECT line_no, next_line, c, s, unnest(string_split(s, '')) AS ch,
+                   generate_subscripts(string_split(s, ''), 1) AS i
             FROM content WHERE s <> '')
     ), depths AS (
       SELECT *, sum(CASE WHEN ch IN ('[', '{') THEN 1 WHEN ch IN (']', '}') THEN -1 ELSE 0 END)
