@@ -447,7 +447,8 @@ async function stageCsv(
   return columns;
 }
 
-interface CastColumn {
+/** A column of {@link castIntoStage}: its value, and the type it is cast to (when `cast`). */
+export interface CastColumn {
   readonly name: string;
   readonly valueSql: string;
   readonly type: string;
@@ -460,9 +461,9 @@ interface CastColumn {
  * Builds the stage table from `from` with typed columns; rows where any non-null value does not convert
  * become malformed rows (error type CAST) naming the column and the value's expected type.
  */
-async function castIntoStage(
+export async function castIntoStage(
   con: DuckDBConnection,
-  ctx: StageContext,
+  ctx: Pick<StageContext, "tablePrefix" | "table" | "malformedTable">,
   spec: { from: string; casts: readonly CastColumn[]; lineSql: string; rawSql: string },
 ): Promise<void> {
   const typed = spec.casts.map((c) => ({

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { PipelineConfig, SourceConfig } from "../config/schema.js";
 import type { StagedQuery } from "../engine/stage-query.js";
+import { SluiceError } from "../errors.js";
 import { parseDuration } from "../plan/durations.js";
 import type { StorageEntry } from "../storage/storage.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
@@ -57,25 +58,29 @@ export async function stageQuerySource(
   const after = incremental ? await warehouse.watermark(name) : null;
   const lagMs = incremental?.lag ? parseDuration(incremental.lag) : 0;
   const windowMs = pipeline.late_data_window ? parseDuration(pipeline.late_data_window) : undefined;
-  const staged = await warehouse.stageSource({
-    source,
-    columns: pipeline.columns,
-    tablePrefix,
-    ...(incremental
-      ? {
-          cursor: {
-            column: incremental.cursor,
-            after,
-            overlapMs: Math.max(
-              lagMs,
-              windowMs !== undefined && !pipeline.target.partition_by ? windowMs : 0,
-            ),
-            partitionBy: pipeline.target.partition_by ?? pipeline.target.lake?.partition_by,
-            windowMs,
-          },
-        }
-      : {}),
-  });
+  const staged = await warehouse
+    .stageSource({
+      source,
+      columns: pipeline.columns,
+      tablePrefix,
+      ...(incremental
+        ? {
+            cursor: {
+              column: incremental.cursor,
+              after,
+              overlapMs: Math.max(
+                lagMs,
+                windowMs !== undefined && !pipeline.target.partition_by ? windowMs : 0,
+              ),
+              partitionBy: pipeline.target.partition_by ?? pipeline.target.lake?.partition_by,
+              windowMs,
+            },
+          }
+        : {}),
+    })
+    .catch((error: unknown) => {
+      throw atSourceKey(error, name, source);
+    });
   const cursor = incremental
     ? { column: incremental.cursor, from: after, to: staged.cursorMax ?? after }
     : null;
@@ -85,4 +90,18 @@ export async function stageQuerySource(
     .update(JSON.stringify({ sql: staged.sql, read: randomUUID(), to: cursor?.to ?? null }))
     .digest("hex");
   return { staged, sha256, cursor };
+}
+
+/**
+ * A staging error that cannot be quarantined, named by the pipeline's config key it comes from
+ * (`pipelines.daily.source.sql: source query failed: ...`); transient ones are left as they are.
+ */
+function atSourceKey(error: unknown, name: string, source: QuerySource): unknown {
+  if (!(error instanceof SluiceError) || error.transient || error.message.startsWith("pipelines."))
+    return error;
+  const key = "sql" in source ? "source.sql" : "source.table";
+  const message = /^(source\.sql|source\.table|incremental\.cursor)\b/.test(error.message)
+    ? `pipelines.${name}.${error.message}`
+    : `pipelines.${name}.${key}: ${error.message}`;
+  return new SluiceError(error.code, message, { cause: error, details: error.details });
 }

@@ -826,7 +826,13 @@ export async function runFilePipeline(
     if (query) {
       const staged = await stageQuerySource(warehouse, name, pipeline, query, `sluice_q${index}`);
       Object.assign(file, { sha256: staged.sha256 });
-      Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
+      const { accepted, malformed } = staged.staged;
+      Object.assign(file.rows, {
+        read: accepted + malformed,
+        loaded: accepted,
+        malformed,
+        quarantined: malformed,
+      });
       file.warnings.push(...staged.staged.warnings);
       work.staged = staged.staged;
       const unmaskable = unmaskableColumnError(written, staged.staged.columns, entry.path);
