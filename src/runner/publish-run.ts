@@ -85,6 +85,7 @@ export async function publishRun(
       deleted: result.deleted,
     };
     report.reconciliation = result.reconciliation;
+    if (result.schemaChanges?.length) report.schema_changes = result.schemaChanges;
     if (result.reconciliation && !result.reconciliation.ok) {
       logger.warn({ mismatches: result.reconciliation.mismatches }, "reconciliation mismatch");
     }

@@ -3,7 +3,13 @@ import type { TargetConfig } from "../config/schema.js";
 import type { JsonRow } from "../engine/duckdb-query.js";
 import { queryRows } from "../engine/duckdb-query.js";
 import { SluiceError } from "../errors.js";
-import { planSchema, type SchemaPlan, type TypedColumn } from "../plan/schema-plan.js";
+import {
+  planSchema,
+  type SchemaChange,
+  type SchemaPlan,
+  schemaChanges,
+  type TypedColumn,
+} from "../plan/schema-plan.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { canonicalType, type Dialect, ddlType } from "../plan/type-evolution.js";
 import {
@@ -106,6 +112,8 @@ export interface WriteOutcome {
   readonly deleted: number;
   readonly saved: number;
   readonly reconciliation: Reconciliation;
+  /** Columns the load added to or retyped in the table. */
+  readonly schemaChanges: readonly SchemaChange[];
 }
 
 /** What {@link checkTargetSchema} needs: the warehouse, the engine holding the batch, and the batch. */
@@ -264,11 +272,12 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     }
   };
   try {
-    return await writeStaged(
+    const outcome = await writeStaged(
       request,
       { quoted, undo, stage, stageColumns, targetColumns, uniqueKeys, beside },
       startAlongside,
     );
+    return { ...outcome, schemaChanges: schemaChanges(plan) };
   } finally {
     await alongside?.catch(() => undefined);
   }
@@ -287,7 +296,7 @@ async function writeStaged(
     readonly beside: BesideSession | undefined;
   },
   startAlongside: () => void,
-): Promise<WriteOutcome> {
+): Promise<Omit<WriteOutcome, "schemaChanges">> {
   const { session, target } = request;
   const dialect = session.dialect;
   const { quoted, undo, stage, stageColumns, targetColumns, uniqueKeys, beside } = staged;
