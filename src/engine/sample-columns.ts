@@ -35,7 +35,7 @@ export async function sampleColumns(
     sql = `DESCRIBE SELECT * FROM read_json(${path}, format='newline_delimited', ignore_errors=true)`;
   } else if (format === "json") {
     // An array, one object or JSON lines: DuckDB tells them apart.
-    sql = `DESCRIBE SELECT * FROM read_json(${path}, format='auto', ignore_errors=true)`;
+    sql = `DESCRIBE SELECT * FROM read_json(${path}, format='auto', records=true, ignore_errors=true)`;
   } else if (format === "parquet") {
     sql = `DESCRIBE SELECT * FROM read_parquet(${path})`;
   } else {

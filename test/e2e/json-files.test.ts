@@ -94,6 +94,25 @@ describe("JSON files (format: json)", () => {
     expect(q.every((x) => !String(x.raw).includes("b@example.com"))).toBe(true);
   });
 
+  it("gives null lines, with a warning, when the array also holds values that are not objects", async () => {
+    const dir = makeProject(pipelineYaml(eventsPipeline()), {
+      "landing/in/mixed.json":
+        '[\n  {"id": 1, "email": "a@example.com"},\n  5,\n  {"id": null, "email": "b@example.com"}\n]\n',
+    });
+    const r = await sluice(["run", "--json"], dir);
+    expect(r.code).toBe(0);
+    const run = r.json<RunJson>().runs[0]!;
+    expect(run.rows).toEqual({ read: 3, loaded: 1, quarantined: 2, malformed: 1, duplicates: 0 });
+    expect(run.files[0]!.warnings).toContain(
+      "in/mixed.json: line numbers of its elements are unknown (the array holds values that are not objects)",
+    );
+    const q = await quarantine(dir);
+    expect(q.map((x) => [x.line, x.rules[0]]).sort()).toEqual([
+      [null, "malformed"],
+      [null, "not_null(id)"],
+    ]);
+  });
+
   it("fails a truncated or unparseable array by name and loads none of it", async () => {
     const truncated = '[\n  {"id": 1, "email": "a@example.com"},\n  {"id": 2, "em';
     const spanning = '[\n  {\n    "id": 1,,\n    "email": "a@example.com"\n  },\n  {\n    "id": 2\n  }\n]\n';
