@@ -49,13 +49,16 @@ export function renderProgress(p: RunProgress, width: number): string {
 export function createProgress(
   enabled: boolean,
   stream: NodeJS.WriteStream = process.stderr,
-): { update(p: RunProgress): void; stop(): void } {
+): { readonly shown: boolean; update(p: RunProgress): void; stop(): void } {
   const forced = process.env.SLUICE_PROGRESS === "1";
-  if (!enabled || (!stream.isTTY && !forced)) return { update: () => undefined, stop: () => undefined };
+  if (!enabled || (!stream.isTTY && !forced)) {
+    return { shown: false, update: () => undefined, stop: () => undefined };
+  }
   const inPlace = stream.isTTY === true;
   let last = { at: 0, stage: "", line: "" };
   let drawn = false;
   return {
+    shown: true,
     update(p) {
       const key = `${p.pipeline}:${p.current ?? ""}:${p.stage ?? ""}`;
       const now = Date.now();

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { SchemaChange } from "../../plan/schema-plan.js";
 import { createAlerter } from "../../runner/alerts.js";
+import type { RunProgress } from "../../runner/run-progress.js";
 import { runProject } from "../../runner/run-project.js";
 import type { RunReport } from "../../runner/run-report.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
@@ -34,7 +35,8 @@ export function registerRunCommand(program: Command): void {
             ...(opts.file ? { files: opts.file } : {}),
             force: opts.force,
             downstream: opts.downstream,
-            onProgress: (p) => progress.update(p),
+            // Tracking the engine's progress costs a little: only when it is shown.
+            ...(progress.shown ? { onProgress: (p: RunProgress) => progress.update(p) } : {}),
             onReport: (report) => alerter.notify(report),
           });
         } finally {
