@@ -355,7 +355,7 @@ describe("bad project files", () => {
     expect(v.code).toBe(2);
     expect(v.json()).toEqual({
       valid: false,
-      problems: ["sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, parquet"],
+      problems: ["sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, json, parquet"],
     });
     writeFileSync(
       join(dir, "sluice.yaml"),
