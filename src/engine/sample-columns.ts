@@ -33,6 +33,9 @@ export async function sampleColumns(
     sql = `DESCRIBE SELECT * FROM read_csv(${[path, ...userCsvOptions(source.options), "ignore_errors=true", "max_line_size=33554432", "buffer_size=33554432"].join(", ")})`;
   } else if (format === "jsonl") {
     sql = `DESCRIBE SELECT * FROM read_json(${path}, format='newline_delimited', ignore_errors=true)`;
+  } else if (format === "json") {
+    // An array, one object or JSON lines: DuckDB tells them apart.
+    sql = `DESCRIBE SELECT * FROM read_json(${path}, format='auto', records=true, ignore_errors=true)`;
   } else if (format === "parquet") {
     sql = `DESCRIBE SELECT * FROM read_parquet(${path})`;
   } else {

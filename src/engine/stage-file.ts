@@ -1,8 +1,15 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { ColumnConfig, FileSourceConfig } from "../config/schema.js";
+import type { ColumnConfig, FileFormat, FileSourceConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { normalizeColumnNames } from "../plan/column-names.js";
+import {
+  jsonArrayLayoutSql,
+  jsonArrayReadSql,
+  jsonElementStartsSql,
+  jsonLineElementsSql,
+  jsonStructureSql,
+} from "../plan/json-array-sql.js";
 import {
   type CsvDialect,
   castExpression,
@@ -23,7 +30,7 @@ export interface StageRequest {
   readonly localPath: string;
   /** Landing-relative path, used in messages. */
   readonly displayPath: string;
-  readonly format: "csv" | "jsonl" | "parquet";
+  readonly format: FileFormat;
   readonly source: FileSourceConfig;
   /** The pipeline's `columns:` keyed by the names the columns have in the rows (`withResolvedColumns`). */
   readonly columns: Readonly<Record<string, ColumnConfig>>;
@@ -146,6 +153,9 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
       break;
     case "jsonl":
       columns = await stageJsonl(con, context, warnings);
+      break;
+    case "json":
+      columns = await stageJson(con, context, warnings);
       break;
     case "parquet":
       columns = await stageParquet(con, context);
@@ -437,7 +447,8 @@ async function stageCsv(
   return columns;
 }
 
-interface CastColumn {
+/** A column of {@link castIntoStage}: its value, and the type it is cast to (when `cast`). */
+export interface CastColumn {
   readonly name: string;
   readonly valueSql: string;
   readonly type: string;
@@ -450,9 +461,9 @@ interface CastColumn {
  * Builds the stage table from `from` with typed columns; rows where any non-null value does not convert
  * become malformed rows (error type CAST) naming the column and the value's expected type.
  */
-async function castIntoStage(
+export async function castIntoStage(
   con: DuckDBConnection,
-  ctx: StageContext,
+  ctx: Pick<StageContext, "tablePrefix" | "table" | "malformedTable">,
   spec: { from: string; casts: readonly CastColumn[]; lineSql: string; rawSql: string },
 ): Promise<void> {
   const typed = spec.casts.map((c) => ({
@@ -483,20 +494,180 @@ async function castIntoStage(
   await con.run(`DROP TABLE ${quoteIdent(work)}`);
 }
 
-async function stageJsonl(
+/**
+ * A `json` file: a JSON array of objects, one object, or JSON lines, told apart by the first character
+ * and by whether the first record spans lines. Each array element keeps the line it starts on.
+ */
+async function stageJson(
   con: DuckDBConnection,
   ctx: StageContext,
   warnings: string[],
 ): Promise<StagedColumn[]> {
-  const lines = `${ctx.tablePrefix}_lines`;
+  const lines = await readJsonLines(con, ctx, "JSON");
+  const [head] = await queryRows(
+    con,
+    `SELECT first_line, first_text, json_valid(first_text) AS first_valid, next_valid FROM (
+       SELECT rowid + 1 AS first_line, trim(line, ' \t' || chr(13) || chr(65279)) AS first_text,
+              lead(json_valid(rtrim(line, chr(13)))) OVER (ORDER BY rowid) AS next_valid
+       FROM ${quoteIdent(lines)} WHERE line IS NOT NULL AND trim(line, ' \t' || chr(13) || chr(65279)) <> ''
+       ORDER BY rowid LIMIT 1)`,
+  );
+  const first = String(head?.first_text ?? "");
+  if (first.startsWith("[")) return stageJsonArray(con, ctx, lines, warnings);
+  // JSON lines unless the first record spans lines (a pretty-printed object): neither the first line
+  // nor the next one parses on its own.
+  if (!head || head.first_valid === true || head.next_valid !== false) {
+    return stageJsonValues(con, ctx, await parseJsonLines(con, ctx, lines), warnings);
+  }
+  const parsed = `${ctx.tablePrefix}_json`;
+  await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(parsed)} AS
+    SELECT ${Number(head.first_line)}::BIGINT AS line, text,
+           CASE WHEN NOT json_valid(text) THEN 'INVALID JSON' WHEN json_type(text::JSON) <> 'OBJECT' THEN 'NOT AN OBJECT' END AS problem
+    FROM (SELECT string_agg(line, chr(10) ORDER BY rowid) AS text FROM ${quoteIdent(lines)} WHERE line IS NOT NULL)`);
+  await con.run(`DROP TABLE ${quoteIdent(lines)}`);
+  const invalid = await queryNumber(
+    con,
+    `SELECT count(*) FROM ${quoteIdent(parsed)} WHERE problem IS NOT NULL`,
+  );
+  if (invalid > 0) {
+    throw unparseable(
+      ctx,
+      "JSON",
+      new Error(
+        `the record starting at line ${head.first_line} spans several lines and the file does not parse as one JSON object (nor as JSON lines); fix the file`,
+      ),
+    );
+  }
+  return stageJsonValues(con, ctx, parsed, warnings);
+}
+
+/**
+ * A JSON array file. When it parses as a whole (`read_json`, in bulk), every element is a record and
+ * keeps the line it starts on (see `jsonElementStartsSql`). When it does not, the bad elements can only
+ * be set apart if the array is closed and written one element per line: then each line is a record and
+ * only the bad ones are quarantined; otherwise the file fails, named, and nothing of it is loaded.
+ */
+async function stageJsonArray(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  lines: string,
+  warnings: string[],
+): Promise<StagedColumn[]> {
   const maxLine = ctx.source.options?.max_line_size ?? DEFAULT_MAX_LINE;
+  const reduced = `${ctx.tablePrefix}_reduced`;
+  const starts = `${ctx.tablePrefix}_starts`;
+  const elements = `${ctx.tablePrefix}_elements`;
+  const parsed = `${ctx.tablePrefix}_json`;
+  await con.run(jsonStructureSql(lines, reduced));
+  let wholeError: unknown;
+  try {
+    await con.run(
+      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(elements)} AS SELECT json::VARCHAR AS text FROM ${jsonArrayReadSql(ctx.localPath, Math.max(maxLine, 16 * 1024 * 1024))}`,
+    );
+  } catch (error) {
+    wholeError = error;
+  }
+  const [layout] = await queryRows(con, jsonArrayLayoutSql(reduced));
+  await con.run(jsonElementStartsSql(reduced, starts));
+  const startCount = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(starts)}`);
+  const cleanup = async () => {
+    for (const t of [lines, reduced, starts, elements])
+      await con.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
+  };
+  if (wholeError === undefined) {
+    const count = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(elements)}`);
+    // The scan numbers every element of an array of objects; with other values in it, lines are unknown.
+    const known = count === startCount;
+    if (!known && count > 0) {
+      warnings.push(
+        `${ctx.displayPath}: line numbers of its elements are unknown (the array holds values that are not objects)`,
+      );
+    }
+    await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(parsed)} AS
+      SELECT ${known ? "s.line" : "NULL::BIGINT"} AS line, e.text,
+             CASE WHEN json_type(e.text::JSON) <> 'OBJECT' THEN 'NOT AN OBJECT' END AS problem
+      FROM (SELECT rowid + 1 AS ordinal, text FROM ${quoteIdent(elements)}) e
+      ${known ? `JOIN ${quoteIdent(starts)} s USING (ordinal)` : ""} ORDER BY e.ordinal`);
+    await cleanup();
+    return stageJsonValues(con, ctx, parsed, warnings, "array element");
+  }
+  if (!layout?.opens || !layout.closes) {
+    await cleanup();
+    const open = Number(layout?.open_at_end ?? 0);
+    throw unparseable(
+      ctx,
+      "a JSON array",
+      new Error(
+        open > 0
+          ? `the array is not closed at its end (line ${layout?.last_line}: ${open} bracket(s) left open); the file looks truncated`
+          : `${firstLine(wholeError instanceof Error ? wholeError.message : String(wholeError))}; its brackets do not balance`,
+      ),
+    );
+  }
+  // Lines holding no bracket (plain values) are not numbered by the scan: compare the others.
+  const perLine = await queryNumber(
+    con,
+    `SELECT count(*) FROM (${jsonLineElementsSql(lines)}) WHERE text LIKE '{%' OR text LIKE '[%'`,
+  );
+  const startsPerLine = await queryNumber(
+    con,
+    `SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM ${quoteIdent(starts)} GROUP BY line)`,
+  );
+  if (!layout.line_per_element || startsPerLine > 1 || perLine !== startCount) {
+    await cleanup();
+    const detail = firstLine(wholeError instanceof Error ? wholeError.message : String(wholeError));
+    throw unparseable(
+      ctx,
+      "a JSON array",
+      new Error(
+        `${detail.replace(/^[A-Za-z ]+Error: /, "")}; its elements span lines or share them, so the bad ones cannot be set apart: nothing of it is loaded`,
+      ),
+    );
+  }
+  await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(parsed)} AS
+    SELECT line, text, CASE WHEN NOT json_valid(text) THEN 'INVALID JSON'
+                            WHEN json_type(text::JSON) <> 'OBJECT' THEN 'NOT AN OBJECT' END AS problem
+    FROM (${jsonLineElementsSql(lines)})`);
+  await cleanup();
+  return stageJsonValues(con, ctx, parsed, warnings, "array element");
+}
+
+/** Reads a file's lines into `<prefix>_lines` (one row per physical line, in file order). */
+async function readJsonLines(con: DuckDBConnection, ctx: StageContext, what: string): Promise<string> {
+  const lines = `${ctx.tablePrefix}_lines`;
   try {
     await con.run(
       `CREATE OR REPLACE TEMP TABLE ${quoteIdent(lines)} AS SELECT line FROM ${jsonLinesSql(ctx.localPath, SNIFF_LINE_LIMIT)}`,
     );
   } catch (error) {
-    throw unparseable(ctx, "JSON lines", error);
+    throw unparseable(ctx, what, error);
   }
+  return lines;
+}
+
+async function stageJsonl(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  warnings: string[],
+): Promise<StagedColumn[]> {
+  const lines = await readJsonLines(con, ctx, "JSON lines");
+  const parsed = await parseJsonLines(con, ctx, lines);
+  const arrayHint = await queryNumber(
+    con,
+    `SELECT count(*) FROM (SELECT text FROM ${quoteIdent(parsed)} ORDER BY line LIMIT 1) WHERE ltrim(text, ' \t' || chr(65279)) LIKE '[%'`,
+  );
+  if (arrayHint > 0) {
+    warnings.push(`${ctx.displayPath}: starts with [ like a JSON array; read it with source.format: json`);
+  }
+  return stageJsonValues(con, ctx, parsed, warnings);
+}
+
+/**
+ * JSON lines in `lines` to `<prefix>_json` (`line`, `text`, `problem`): each line with content is one
+ * record, and `problem` says why a line cannot be one (invalid JSON, not an object, too long).
+ */
+async function parseJsonLines(con: DuckDBConnection, ctx: StageContext, lines: string): Promise<string> {
+  const maxLine = ctx.source.options?.max_line_size ?? DEFAULT_MAX_LINE;
   const parsed = `${ctx.tablePrefix}_json`;
   // rowid follows insertion order: physical line number = rowid + 1.
   await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(parsed)} AS
@@ -506,9 +677,24 @@ async function stageJsonl(
            WHEN json_type(rtrim(line, chr(13))::JSON) <> 'OBJECT' THEN 'NOT AN OBJECT' END AS problem
     FROM ${quoteIdent(lines)} WHERE line IS NOT NULL AND trim(rtrim(line, chr(13))) <> ''`);
   await con.run(`DROP TABLE ${quoteIdent(lines)}`);
+  return parsed;
+}
+
+/**
+ * Records in `parsed` (`line`, `text`, `problem`) to the stage: those with a problem become malformed
+ * rows; the others' keys become columns (declared type, else the type of their values).
+ */
+async function stageJsonValues(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  parsed: string,
+  warnings: string[],
+  unit: "line" | "array element" = "line",
+): Promise<StagedColumn[]> {
+  const maxLine = ctx.source.options?.max_line_size ?? DEFAULT_MAX_LINE;
   await con.run(`INSERT INTO ${quoteIdent(ctx.malformedTable)}
-    SELECT line, problem, CASE problem WHEN 'INVALID JSON' THEN 'line is not valid JSON'
-      WHEN 'NOT AN OBJECT' THEN 'line is valid JSON but not an object'
+    SELECT line, problem, CASE problem WHEN 'INVALID JSON' THEN '${unit} is not valid JSON'
+      WHEN 'NOT AN OBJECT' THEN '${unit} is valid JSON but not an object'
       ELSE 'line longer than ${maxLine} bytes' END, left(text, 1000000)
     FROM ${quoteIdent(parsed)} WHERE problem IS NOT NULL`);
   const structureRows = await queryRows(

@@ -6,7 +6,7 @@ import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import { sourceQueryBody } from "../plan/sql-tokens.js";
 import { describeColumns, queryNumber, queryRows } from "./duckdb-query.js";
 import { explainRefusal } from "./outside-project.js";
-import type { StagedFile } from "./stage-file.js";
+import { type CastColumn, castIntoStage, type StagedFile } from "./stage-file.js";
 
 /** What to stage from the warehouse. */
 export interface QueryStageRequest {
@@ -29,7 +29,7 @@ export interface QueryStageRequest {
   readonly tablePrefix: string;
 }
 
-/** A staged query result, shaped like a staged file (no malformed rows: the warehouse already typed them). */
+/** A staged query result, shaped like a staged file (malformed rows: values not fitting a declared type). */
 export interface StagedQuery extends StagedFile {
   /** The new high-water mark (max cursor value staged), as text; null without rows or cursor. */
   readonly cursorMax: string | null;
@@ -103,13 +103,20 @@ export async function completeStagedQuery(
   const columns = (await describeColumns(con, quoteIdent(table)))
     .filter((c) => c.name !== "_sluice_line" && !c.name.startsWith("_sluice_"))
     .map((c) => ({ name: c.name, sourceName: c.name, type: c.type, declared: false }));
-  for (const column of columns) {
-    const declared = request.columns[column.name]?.type;
-    if (declared) {
-      await con.run(
-        `ALTER TABLE ${quoteIdent(table)} ALTER ${quoteIdent(column.name)} TYPE ${declared} USING CAST(${quoteIdent(column.name)} AS ${declared})`,
-      );
-    }
+  const malformedTable = `${request.tablePrefix}_malformed`;
+  if (columns.some((c) => request.columns[c.name]?.type)) {
+    // A value that does not convert to its declared type is a malformed row, as in a file.
+    await castIntoStage(
+      con,
+      { tablePrefix: request.tablePrefix, table, malformedTable },
+      {
+        from: quoteIdent(table),
+        casts: columns.map((c) => declaredCast(c, request.columns[c.name])),
+        lineSql: "_sluice_line",
+        rawSql: `to_json(struct_pack(${columns.map((c) => `${quoteIdent(c.name)} := ${quoteIdent(c.name)}`).join(", ")}))::VARCHAR`,
+      },
+    );
+    for (const c of columns) c.type = request.columns[c.name]?.type ?? c.type;
   }
   const accepted = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(table)}`);
   let cursorMax: string | null = null;
@@ -129,13 +136,31 @@ export async function completeStagedQuery(
   return {
     prefix: request.tablePrefix,
     table,
-    malformedTable: `${request.tablePrefix}_malformed`,
+    malformedTable,
     columns,
     accepted,
-    malformed: 0,
+    malformed: await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(malformedTable)}`),
     warnings,
     cursorMax,
     sql: read.sql,
+  };
+}
+
+/**
+ * How a result column is cast to its declared type. A declared date `format` applies to text only: a
+ * value the warehouse already typed is cast as it is.
+ */
+function declaredCast(column: { name: string; type: string }, config: ColumnConfig | undefined): CastColumn {
+  const valueSql = quoteIdent(column.name);
+  if (!config?.type)
+    return { name: column.name, valueSql, type: column.type, config: undefined, cast: false };
+  const text = column.type.toUpperCase() === "VARCHAR";
+  return {
+    name: column.name,
+    valueSql,
+    type: config.type,
+    config: text ? config : { ...config, format: undefined },
+    cast: true,
   };
 }
 

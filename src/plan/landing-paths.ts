@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { FileFormat } from "../config/schema.js";
 
 /**
  * Where a processed source file goes: `archive/<pipeline>/YYYY/MM/<name>_<YYYYMMDDHHmmss>.<ext>`
@@ -99,11 +100,13 @@ export function timestamp(at: Date): string {
 }
 
 /** Detects the source format from a file name (ignoring compression suffixes). */
-export function formatFromName(fileName: string): "csv" | "jsonl" | "parquet" | undefined {
+export function formatFromName(fileName: string): FileFormat | undefined {
   const { ext } = splitExtension(fileName.split("/").pop() ?? fileName);
   const base = ext.toLowerCase().replace(/\.(gz|zst|gzip|zstd)$/, "");
   if (base === ".csv" || base === ".tsv" || base === ".txt") return "csv";
-  if (base === ".jsonl" || base === ".ndjson" || base === ".json") return "jsonl";
+  if (base === ".jsonl" || base === ".ndjson") return "jsonl";
+  // A .json file may hold an array, one object or JSON lines: the json reader tells them apart.
+  if (base === ".json") return "json";
   if (base === ".parquet" || base === ".pq") return "parquet";
   return undefined;
 }

@@ -12,8 +12,8 @@ export interface SchemaPlan {
   readonly create: readonly TypedColumn[] | undefined;
   /** Columns to add (types in the target dialect). */
   readonly add: readonly TypedColumn[];
-  /** Columns to widen to the given type (target dialect). */
-  readonly widen: readonly TypedColumn[];
+  /** Columns to widen to the given type (target dialect), from the type they have. */
+  readonly widen: readonly (TypedColumn & { readonly from: string })[];
   /** Incoming columns not written (`discard_columns`). */
   readonly discard: readonly string[];
   /** Incoming text columns whose every value must convert to the existing type (DuckDB spelling). */
@@ -47,7 +47,7 @@ export function planSchema(
   const plan = {
     create: undefined as TypedColumn[] | undefined,
     add: [] as TypedColumn[],
-    widen: [] as TypedColumn[],
+    widen: [] as (TypedColumn & { from: string })[],
     discard: [] as string[],
     checks: [] as TypedColumn[],
     narrowIfEmpty: [] as (TypedColumn & { from: string; incoming: string })[],
@@ -88,7 +88,8 @@ export function planSchema(
         plan.checks.push({ name: column.name, type: ddlType(old.type, "duckdb") });
         break;
       case "widen":
-        if (policy === "evolve") plan.widen.push({ name: column.name, type: ddlType(change.to, dialect) });
+        if (policy === "evolve")
+          plan.widen.push({ name: column.name, type: ddlType(change.to, dialect), from: old.type });
         else plan.errors.push(`${describe}; widening needs schema_evolution: evolve (it is ${policy})`);
         break;
       case "incompatible": {
@@ -111,4 +112,37 @@ export function planSchema(
     }
   }
   return plan;
+}
+
+/** A change a load made to its target table's columns (`schema_changes` of a run). */
+export interface SchemaChange {
+  readonly column: string;
+  readonly change: "added" | "widened" | "retyped";
+  /** The column's type before (null for a new column). */
+  readonly from: string | null;
+  readonly to: string;
+}
+
+/**
+ * The changes a schema plan makes to an existing table, as a run reports them (Sluice's own columns
+ * and a table's creation are not changes). Pure.
+ *
+ * @example
+ * schemaChanges(planSchema("t", [{ name: "id", type: "INTEGER" }], [{ name: "id", type: "BIGINT" }], "evolve", "duckdb"))
+ * // [{ column: "id", change: "widened", from: "INTEGER", to: "BIGINT" }]
+ */
+export function schemaChanges(plan: SchemaPlan): SchemaChange[] {
+  if (plan.create) return [];
+  return [
+    ...plan.add
+      .filter((c) => !isSluiceColumn(c.name))
+      .map((c) => ({ column: c.name, change: "added" as const, from: null, to: c.type })),
+    ...plan.widen.map((c) => ({ column: c.name, change: "widened" as const, from: c.from, to: c.type })),
+    ...plan.narrowIfEmpty.map((c) => ({
+      column: c.name,
+      change: "retyped" as const,
+      from: c.from,
+      to: c.type,
+    })),
+  ];
 }

@@ -42,6 +42,7 @@ export async function publishRun(
   pipeline: PipelineConfig,
   outcome: RunOutcome,
   logger: Logger,
+  onStage?: (stage: "lake write" | "publish") => void,
 ): Promise<void> {
   const { run, report, rowsSql, ledger, quarantineSql } = outcome;
   const lake = lakeTargetPlan(pipeline.target);
@@ -49,12 +50,14 @@ export async function publishRun(
     await checkWarehouseBeforeLake(warehouse, rowsSql, pipeline.target, pipeline.schema_evolution);
   }
   if (lake) {
+    onStage?.("lake write");
     const events = await lakeOutcome(warehouse, pipeline, outcome);
     await publishToLake(ctx, warehouse, run.pipeline, lake, events, logger);
   }
   // Crash-test hook: die in the window between the lake commit and the warehouse commit.
   if (lake && process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");
   if (rowsSql && pipeline.target.table) {
+    onStage?.("publish");
     const publishStarted = performance.now();
     const result = await warehouse.publish({
       run,
@@ -90,6 +93,7 @@ export async function publishRun(
       deleted: result.deleted,
     };
     report.reconciliation = result.reconciliation;
+    if (result.schemaChanges?.length) report.schema_changes = result.schemaChanges;
     if (result.reconciliation && !result.reconciliation.ok) {
       logger.warn({ mismatches: result.reconciliation.mismatches }, "reconciliation mismatch");
     }

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { DatabaseSourceConfig, PipelineConfig, SourceConfig } from "../config/schema.js";
 import type { StagedQuery } from "../engine/stage-query.js";
+import { SluiceError } from "../errors.js";
 import { parseDuration } from "../plan/durations.js";
 import { databaseSourcePath, stageDatabaseSource } from "../sources/stage-database-source.js";
 import type { StorageEntry } from "../storage/storage.js";
@@ -83,10 +84,12 @@ export async function stageQuerySource(
       : {}),
   };
   // A database source is extracted into the same engine; the warehouse reads its own sources.
-  const staged =
-    "database" in source
-      ? await stageDatabaseSource(warehouse.engine, { ...request, source })
-      : await warehouse.stageSource({ ...request, source });
+  const staged = await ("database" in source
+    ? stageDatabaseSource(warehouse.engine, { ...request, source })
+    : warehouse.stageSource({ ...request, source })
+  ).catch((error: unknown) => {
+    throw atSourceKey(error, name, source);
+  });
   const cursor = incremental
     ? { column: incremental.cursor, from: after, to: staged.cursorMax ?? after }
     : null;
@@ -96,4 +99,20 @@ export async function stageQuerySource(
     .update(JSON.stringify({ sql: staged.sql, read: randomUUID(), to: cursor?.to ?? null }))
     .digest("hex");
   return { staged, sha256, cursor };
+}
+
+/**
+ * A staging error that cannot be quarantined, named by the pipeline's config key it comes from
+ * (`pipelines.daily.source.sql: source query failed: ...`); transient ones are left as they are.
+ */
+function atSourceKey(error: unknown, name: string, source: QuerySource): unknown {
+  if (!(error instanceof SluiceError) || error.transient || error.message.startsWith("pipelines."))
+    return error;
+  const key =
+    "sql" in source ? "source.sql" : "database" in source ? "source.database" : "source.table";
+  // A message that already names its key (source.query: …, source: …) only needs the pipeline.
+  const message = /^(source(\.\w+)?:|incremental\.cursor\b)/.test(error.message)
+    ? `pipelines.${name}.${error.message}`
+    : `pipelines.${name}.${key}: ${error.message}`;
+  return new SluiceError(error.code, message, { cause: error, details: error.details });
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
+import type { FileFormat, FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
 import { bindExpressions } from "../engine/bind-expressions.js";
 import { describeColumns, queryNumber, queryRows } from "../engine/duckdb-query.js";
@@ -39,20 +39,13 @@ import { quarantinedValuesConfig, replayedValuesSql } from "./replayed-values.js
 import { newRunId } from "./run-id.js";
 import { logProblem, openRunLogOf } from "./run-log.js";
 import { type ProfileOptions, profileHistory, profileRun } from "./run-profile.js";
+import { type RunProgress, trackRunProgress } from "./run-progress.js";
 import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
 import { SinglePassUndone, singlePassAllowed } from "./single-pass.js";
 import { type StagedForeignKeys, stageForeignKeys } from "./stage-foreign-keys.js";
 
-/** Progress of a run, for progress bars. */
-export interface RunProgress {
-  readonly pipeline: string;
-  readonly filesDone: number;
-  readonly filesTotal: number;
-  readonly bytesDone: number;
-  readonly bytesTotal: number;
-  readonly current?: string | undefined;
-}
+export type { RunProgress } from "./run-progress.js";
 
 /** Options of one pipeline run. */
 export interface PipelineRunOptions {
@@ -76,7 +69,7 @@ export interface ReplaySpec {
     readonly path: string;
     /** Rows of quarantine files keep the original source file name in the target. */
     readonly sourceFile?: string;
-    readonly format?: "csv" | "jsonl" | "parquet";
+    readonly format?: FileFormat;
     /** The file holds quarantined values (parsed and masked already): see quarantinedValuesConfig. */
     readonly values?: boolean;
   }[];
@@ -168,6 +161,12 @@ export async function runFilePipeline(
   const works: FileWork[] = [];
   const bytesTotal = entries.reduce((n, e) => n + e.size, 0);
   let bytesDone = 0;
+  const progress = await trackRunProgress(
+    con,
+    name,
+    { filesTotal: entries.length, bytesTotal },
+    options.onProgress,
+  );
   /** Sizes of this run's files: a file of a size seen before is hashed before it is read. */
   const sizesInRun = new Set<number>();
   const hasMasks = Object.values(pipeline.columns).some((c) => c.mask !== undefined);
@@ -236,26 +235,13 @@ export async function runFilePipeline(
     }
     for (;;) {
       for (const [index, entry] of entries.entries()) {
-        options.onProgress?.({
-          pipeline: name,
-          filesDone: index,
-          filesTotal: entries.length,
-          bytesDone,
-          bytesTotal,
-          current: entry.path,
-        });
+        progress.file(index, bytesDone, entry.path, entry.size);
         const work = await stageOne(index, entry);
         works.push(work);
         report.files.push(work.report);
         bytesDone += entry.size;
       }
-      options.onProgress?.({
-        pipeline: name,
-        filesDone: entries.length,
-        filesTotal: entries.length,
-        bytesDone,
-        bytesTotal,
-      });
+      progress.filesDone(bytesDone);
 
       const loaded = works.filter((w) => w.report.status === "loaded" && w.staged);
       // Late data on a warehouse source re-stages whole partitions, older rows included: no cursor filter.
@@ -387,6 +373,7 @@ export async function runFilePipeline(
                 : undefined,
           },
           logger,
+          (stage) => progress.stage(stage),
         );
       } catch (error) {
         // A row failed a check or repeated a key the write enforced (see guardFile): the staged way finds
@@ -534,6 +521,7 @@ export async function runFilePipeline(
       );
     throw Object.assign(failure, { report });
   } finally {
+    progress.stop();
     // Hashes still running are not needed any more (a failed run settles the ones it records first).
     await Promise.all([...acquiredFiles.values()].map((acquired) => acquired.release?.()));
     await dropWorkTables();
@@ -857,7 +845,13 @@ export async function runFilePipeline(
     if (query) {
       const staged = await stageQuerySource(warehouse, name, pipeline, query, `sluice_q${index}`);
       Object.assign(file, { sha256: staged.sha256 });
-      Object.assign(file.rows, { read: staged.staged.accepted, loaded: staged.staged.accepted });
+      const { accepted, malformed } = staged.staged;
+      Object.assign(file.rows, {
+        read: accepted + malformed,
+        loaded: accepted,
+        malformed,
+        quarantined: malformed,
+      });
       file.warnings.push(...staged.staged.warnings);
       work.staged = staged.staged;
       const unmaskable = unmaskableColumnError(written, staged.staged.columns, entry.path);
@@ -926,7 +920,7 @@ export async function runFilePipeline(
       return fail(
         new SluiceError(
           "FILE_UNPARSEABLE",
-          `${entry.path}: unknown format; set source.format to csv, jsonl or parquet`,
+          `${entry.path}: unknown format; set source.format to csv, jsonl, json or parquet`,
         ),
         true,
       );
@@ -1092,6 +1086,7 @@ export async function runFilePipeline(
   ): Promise<FileWork> {
     let staged = stagedBefore;
     const file = work.report;
+    progress.stage("check");
     if (needsJudging(pipeline)) {
       const judged = await judgeFile(con, staged, pipelineOf(work.entry.path), {
         runId,

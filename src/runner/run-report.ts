@@ -61,6 +61,8 @@ export interface RunReport {
     readonly updated: number;
     readonly deleted: number;
   } | null;
+  /** Columns the load added to or retyped in the warehouse table (absent when none). */
+  schema_changes?: readonly import("../plan/schema-plan.js").SchemaChange[];
   /** Source-versus-target counts (and sums of declared numeric columns) of the load. */
   reconciliation?: {
     readonly source_rows: number;

@@ -145,6 +145,7 @@ export async function publishInSession(
           }
         : null,
       reconciliation: result.reconciliation,
+      ...(result.schemaChanges?.length ? { schema_changes: result.schemaChanges } : {}),
     },
   };
   await session.exec(runInsertSql(record, session.dialect));

@@ -2,6 +2,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { TargetConfig } from "../config/schema.js";
 import type { JsonRow, QueryBatch } from "../engine/duckdb-query.js";
 import type { QueryStageRequest, StagedQuery } from "../engine/stage-query.js";
+import type { SchemaChange } from "../plan/schema-plan.js";
 
 /** What a warehouse can do, as data (callers branch on capabilities, never on the kind). */
 export interface WarehouseCapabilities {
@@ -118,6 +119,8 @@ export interface PublishResult {
   readonly updated: number;
   readonly deleted: number;
   readonly reconciliation: Reconciliation | null;
+  /** Columns the load added to or retyped in the target table (absent or empty: none). */
+  readonly schemaChanges?: readonly SchemaChange[];
   /** Files another process had loaded first (reported skipped_duplicate). */
   readonly skippedDuplicates: readonly string[];
 }

@@ -3,7 +3,13 @@ import type { TargetConfig } from "../config/schema.js";
 import type { JsonRow } from "../engine/duckdb-query.js";
 import { queryRows } from "../engine/duckdb-query.js";
 import { SluiceError } from "../errors.js";
-import { planSchema, type SchemaPlan, type TypedColumn } from "../plan/schema-plan.js";
+import {
+  planSchema,
+  type SchemaChange,
+  type SchemaPlan,
+  schemaChanges,
+  type TypedColumn,
+} from "../plan/schema-plan.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { canonicalType, type Dialect, ddlType } from "../plan/type-evolution.js";
 import {
@@ -122,6 +128,8 @@ export interface WriteOutcome {
   readonly deleted: number;
   readonly saved: number;
   readonly reconciliation: Reconciliation;
+  /** Columns the load added to or retyped in the table. */
+  readonly schemaChanges?: readonly SchemaChange[];
 }
 
 /** What {@link checkTargetSchema} needs: the warehouse, the engine holding the batch, and the batch. */
@@ -282,9 +290,11 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
   };
   try {
     const staged = { quoted, undo, stage, stageColumns, targetColumns, uniqueKeys, beside };
-    if (stage === undefined)
-      return await writeCopied(request, staged, plan.create !== undefined, startAlongside);
-    return await writeStaged(request, { ...staged, stage }, startAlongside);
+    const outcome =
+      stage === undefined
+        ? await writeCopied(request, staged, plan.create !== undefined, startAlongside)
+        : await writeStaged(request, { ...staged, stage }, startAlongside);
+    return { ...outcome, schemaChanges: schemaChanges(plan) };
   } finally {
     await alongside?.catch(() => undefined);
   }

@@ -1,5 +1,7 @@
 import type { Command } from "commander";
+import type { SchemaChange } from "../../plan/schema-plan.js";
 import { createAlerter } from "../../runner/alerts.js";
+import type { RunProgress } from "../../runner/run-progress.js";
 import { runProject } from "../../runner/run-project.js";
 import type { RunReport } from "../../runner/run-report.js";
 import { cliName } from "../cli-name.js";
@@ -34,7 +36,8 @@ export function registerRunCommand(program: Command): void {
             ...(opts.file ? { files: opts.file } : {}),
             force: opts.force,
             downstream: opts.downstream,
-            onProgress: (p) => progress.update(p),
+            // Tracking the engine's progress costs a little: only when it is shown.
+            ...(progress.shown ? { onProgress: (p: RunProgress) => progress.update(p) } : {}),
             onReport: (report) => alerter.notify(report),
           });
         } finally {
@@ -66,6 +69,7 @@ function printReports(output: ReturnType<typeof createOutput>, reports: readonly
       if (f.error) output.line(`    error: ${f.error}`);
       for (const w of f.warnings) output.line(`    warning: ${w}`);
     }
+    for (const c of r.schema_changes ?? []) output.line(`  schema: ${describeSchemaChange(c)}`);
     for (const c of r.checks) output.line(`  check ${c.name} [${c.severity}]: ${c.failed} failed`);
     for (const a of r.anomalies ?? []) output.line(`  anomaly: ${a}`);
     if (r.quarantine)
@@ -76,4 +80,11 @@ function printReports(output: ReturnType<typeof createOutput>, reports: readonly
       output.line(`  error: ${r.error}`);
     for (const w of r.warnings ?? []) output.line(`  warning: ${w}`);
   }
+}
+
+/** `column note added (VARCHAR)`, `column amount widened from INTEGER to BIGINT`. */
+export function describeSchemaChange(c: SchemaChange): string {
+  return c.change === "added"
+    ? `column ${c.column} added (${c.to})`
+    : `column ${c.column} ${c.change} from ${c.from} to ${c.to}`;
 }
