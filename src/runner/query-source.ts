@@ -108,8 +108,7 @@ export async function stageQuerySource(
 function atSourceKey(error: unknown, name: string, source: QuerySource): unknown {
   if (!(error instanceof SluiceError) || error.transient || error.message.startsWith("pipelines."))
     return error;
-  const key =
-    "sql" in source ? "source.sql" : "database" in source ? "source.database" : "source.table";
+  const key = "sql" in source ? "source.sql" : "database" in source ? "source.database" : "source.table";
   // A message that already names its key (source.query: …, source: …) only needs the pipeline.
   const message = /^(source(\.\w+)?:|incremental\.cursor\b)/.test(error.message)
     ? `pipelines.${name}.${error.message}`
