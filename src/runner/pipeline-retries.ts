@@ -1,9 +1,9 @@
 import type { PipelineConfig } from "../config/schema.js";
+import { formatDuration, parseDuration } from "../durations.js";
 import { asSluiceError } from "../errors.js";
-import { formatDuration, parseDuration } from "../plan/durations.js";
+import { type RetryOptions, withRetry } from "../resilience/retry.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import type { ProjectContext } from "./project-context.js";
-import { type RetryOptions, withRetry } from "./retry.js";
 import { type PipelineRunOptions, runFilePipeline } from "./run-pipeline.js";
 import type { RunReport } from "./run-report.js";
 

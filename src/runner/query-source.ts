@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { PipelineConfig, SourceConfig } from "../config/schema.js";
+import { parseDuration } from "../durations.js";
 import type { StagedQuery } from "../engine/stage-query.js";
-import { parseDuration } from "../plan/durations.js";
 import type { StorageEntry } from "../storage/storage.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 

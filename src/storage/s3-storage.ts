@@ -14,8 +14,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { SluiceError } from "../errors.js";
-import { type CircuitBreaker, createCircuitBreaker } from "../runner/circuit-breaker.js";
-import { type RetryOptions, withRetry } from "../runner/retry.js";
+import { type CircuitBreaker, createCircuitBreaker } from "../resilience/circuit-breaker.js";
+import { type RetryOptions, withRetry } from "../resilience/retry.js";
 import { isTransientS3Error, s3Error, s3ErrorName, s3HttpStatus } from "./s3-errors.js";
 import type { Storage, StorageEntry } from "./storage.js";
 
