@@ -12,9 +12,9 @@ import {
 import { getPriority, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashStream } from "../../src/integrity/hash-file.js";
+import { CONCURRENT_HASHES, hashInBackground } from "../../src/integrity/hash-in-background.js";
 import { acquireFile, BACKGROUND_HASH_MIN_BYTES } from "../../src/runner/acquire-file.js";
-import { hashStream } from "../../src/runner/hash-file.js";
-import { CONCURRENT_HASHES, hashInBackground } from "../../src/runner/hash-in-background.js";
 import { localStorage } from "../../src/storage/local-storage.js";
 
 // Big local files are hashed in a worker thread that lowers its own priority, so the hash takes only CPU
