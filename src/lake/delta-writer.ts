@@ -1,17 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine, SluiceError } from "../errors.js";
+import { quoteIdent } from "../plan/sql-text.js";
 import { parseSize, writeDataFiles } from "./data-files.js";
 import { type CommitIntent, commitActions } from "./delta-commit.js";
 import type { AddAction, DeltaAction, MetadataAction, ProtocolAction } from "./delta-log.js";
 import { snapshotSelectSql } from "./delta-reader.js";
-import {
-  type DeltaStructField,
-  type DeltaType,
-  deltaToDuckType,
-  duckToDeltaType,
-  quoteIdent,
-} from "./delta-schema.js";
+import { type DeltaStructField, type DeltaType, deltaToDuckType, duckToDeltaType } from "./delta-schema.js";
 import { assertWritable, type DeltaSnapshot, loadSnapshot } from "./delta-snapshot.js";
 import { describeTable, type LakeTable, tableFile } from "./lake-table.js";
 

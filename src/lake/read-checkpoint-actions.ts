@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine, SluiceError } from "../errors.js";
+import { quoteLiteral } from "../plan/sql-text.js";
 import type { DeltaAction } from "./delta-log.js";
-import { quoteLiteral } from "./delta-schema.js";
 import { type LakeTable, localCopies } from "./lake-table.js";
 
 /**

@@ -1,9 +1,9 @@
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
+import { quoteLiteral } from "../plan/sql-text.js";
 import { scratchDirAsync } from "../storage/scratch-dir.js";
 import type { DeltaAction } from "./delta-log.js";
-import { quoteLiteral } from "./delta-schema.js";
 import type { DeltaSnapshot } from "./delta-snapshot.js";
 import { tableFile } from "./lake-table.js";
 
