@@ -64,9 +64,8 @@ describe("hashInBackground without a working worker thread", () => {
     truncateSync(big, 1024 ** 3);
     const hashing = await hashInBackground(big);
     await new Promise((r) => setTimeout(r, wait));
-    const started = performance.now();
     await hashing.release();
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // Had release() waited for the whole gibibyte, the digest would have resolved.
     await expect(hashing.digest).rejects.toMatchObject({ code: "ERR_HASH_RELEASED" });
   });
 });
