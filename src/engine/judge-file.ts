@@ -2,6 +2,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { PipelineConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { type CheckResult, compileChecks, interpretSummary } from "../plan/check-compiler.js";
+import type { ForeignKeySet } from "../plan/check-rules.js";
 import { compileDedupe } from "../plan/dedupe.js";
 import { maskExpression, maskedColumnNames } from "../plan/masking.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
@@ -37,6 +38,8 @@ export interface JudgeContext {
   readonly pipeline: string;
   readonly file: string;
   readonly prefix: string;
+  /** The staged keys of the pipeline's `foreign_key` checks (see `stageForeignKeys`). */
+  readonly foreignKeys?: ReadonlyMap<number, ForeignKeySet> | undefined;
   /** The file's physical line count when known (maps row order to source lines). */
   readonly lineOf?: (con: DuckDBConnection, table: string) => Promise<string | undefined>;
   /**
@@ -88,6 +91,7 @@ export async function judgeFile(
       stageTable: rowsView,
       outTable: `${ctx.prefix}_checked`,
       maskedColumns: masked,
+      foreignKeys: ctx.foreignKeys,
     });
     // A deferred read's rows get their positions from the flagged table, written in file order, unless a
     // rule joins or windows (unique, foreign_key, outlier): then the file is first read into a table in

@@ -8,6 +8,7 @@ import {
   interpretSummary,
   WRITE_GUARD_MARK,
 } from "../plan/check-compiler.js";
+import type { ForeignKeySet } from "../plan/check-rules.js";
 import { dedupeRepeatProbe } from "../plan/dedupe.js";
 import { maskedColumnNames } from "../plan/masking.js";
 import { type ColumnInfo, quoteIdent } from "../plan/sql-text.js";
@@ -44,6 +45,7 @@ export async function probeFile(
   staged: StagedFile,
   pipeline: PipelineConfig,
   prefix: string,
+  foreignKeys?: ReadonlyMap<number, ForeignKeySet>,
 ): Promise<ProbedFile> {
   const rowsView = `${prefix}_probe_rows`;
   // Positions do not matter to counts: the probe reads in any order.
@@ -59,6 +61,7 @@ export async function probeFile(
           stageTable: rowsView,
           outTable: `${prefix}_probe_checked`,
           maskedColumns: maskedColumnNames(pipeline.columns),
+          foreignKeys,
         })
       : undefined;
   const keys = pipeline.dedupe ? dedupeRepeatProbe(pipeline.dedupe, plan?.probe.passing) : undefined;
@@ -104,6 +107,7 @@ export async function guardFile(
   staged: StagedFile,
   pipeline: PipelineConfig,
   prefix: string,
+  foreignKeys?: ReadonlyMap<number, ForeignKeySet>,
 ): Promise<GuardedFile | undefined> {
   // The written values must be the checked ones: no mask, no derived column in a read column's place.
   const derivedOver = Object.keys(pipeline.derive).some((name) =>
@@ -123,7 +127,8 @@ export async function guardFile(
   const columns = await describeColumns(con, quoteIdent(rowsView));
   const condition =
     pipeline.checks.length > 0
-      ? compileChecks({ checks: pipeline.checks, columns, stageTable: rowsView }).guard?.condition
+      ? compileChecks({ checks: pipeline.checks, columns, stageTable: rowsView, foreignKeys }).guard
+          ?.condition
       : "TRUE";
   if (condition === undefined) {
     await con.run(`DROP VIEW IF EXISTS ${quoteIdent(rowsView)}`);
@@ -161,6 +166,7 @@ export async function checkWrittenRows(
   guarded: GuardedFile,
   pipeline: PipelineConfig,
   writtenSql: string,
+  foreignKeys?: ReadonlyMap<number, ForeignKeySet>,
 ): Promise<WrittenCheck> {
   const written = new Map(
     (await describeColumns(con, `SELECT * FROM (${writtenSql})`)).map((c) => [c.name, c.type]),
@@ -182,7 +188,7 @@ export async function checkWrittenRows(
   try {
     const plan =
       pipeline.checks.length > 0
-        ? compileChecks({ checks: pipeline.checks, columns, stageTable: rowsView })
+        ? compileChecks({ checks: pipeline.checks, columns, stageTable: rowsView, foreignKeys })
         : undefined;
     if (plan && !plan.guard) throw new SluiceError("INTERNAL", `${rowsView}: checks that cannot be guarded`);
     const row = plan

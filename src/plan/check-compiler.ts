@@ -12,6 +12,7 @@ import {
   compileRowRule,
   type DatasetRule,
   defaultCheckName,
+  type ForeignKeySet,
   isDatasetRule,
   type RowRule,
   type RowRuleSql,
@@ -55,6 +56,8 @@ export interface CompileChecksOptions {
    * get an empty list, which saves building sentences nobody reads) or `all` failing rows.
    */
   readonly reasons?: "quarantined" | "all";
+  /** The staged keys of `foreign_key` checks, by position in `checks:` (see {@link ForeignKeySet}). */
+  readonly foreignKeys?: ReadonlyMap<number, ForeignKeySet> | undefined;
 }
 
 export interface CheckPlan {
@@ -248,7 +251,16 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
       if (problem) throw new SluiceError("CONFIG_INVALID", `${path}.sql: ${problem}`);
     }
     if (!isDatasetRule(check)) {
-      const sql = compileRowRule(check as RowRule, { index, types, masked, nullIsPass, scope, path, stage });
+      const sql = compileRowRule(check as RowRule, {
+        index,
+        types,
+        masked,
+        nullIsPass,
+        scope,
+        path,
+        stage,
+        foreignKeys: options.foreignKeys?.get(index),
+      });
       rowParts.push({ info, sql, scope });
       const col = `r${index}`;
       aggregates.push(

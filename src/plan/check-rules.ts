@@ -25,6 +25,7 @@
 
 import type { CheckConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
+import { maskExpression } from "./masking.js";
 import { wrapExpression } from "./sql-expression.js";
 import {
   isIntegerType,
@@ -121,6 +122,22 @@ export interface RowRuleContext {
   readonly path: string;
   /** The quoted stage table, for rules that aggregate over the batch. */
   readonly stage: string;
+  /** `foreign_key`: the engine table holding the referenced keys (see {@link ForeignKeySet}). */
+  readonly foreignKeys?: ForeignKeySet | undefined;
+}
+
+/**
+ * The keys a `foreign_key` check compares with, staged into the engine once per run: the warehouse's
+ * tables may live elsewhere (PostgreSQL), so the check never reads the referenced table itself.
+ */
+export interface ForeignKeySet {
+  /** Engine table with the distinct non-null referenced keys in column `_sluice_fk_key`. */
+  readonly table: string;
+  /**
+   * The referenced column holds `mask: hash` values: the checked value is hashed the same way (SQL text
+   * of the salt) before it is compared, so hashed keys match as they join.
+   */
+  readonly hashSalt?: string | undefined;
 }
 
 const MAX_SHOWN = 100;
@@ -352,11 +369,16 @@ function compileForeignKey(
   const ref = columnOf(check.column, ctx);
   const alias = quoteIdent(`_sluice_fk${ctx.index}`);
   const aux = quoteIdent(`_sluice_a${ctx.index}`);
-  const table = quoteQualified(check.references.table);
+  const keys = ctx.foreignKeys;
   const column = quoteIdent(check.references.column);
-  const join =
-    `LEFT JOIN (SELECT DISTINCT ${column} AS "_sluice_fk_key" FROM ${table} WHERE ${column} IS NOT NULL) AS ${alias}` +
-    ` ON s.${ref} = ${alias}."_sluice_fk_key"`;
+  const keySql = keys
+    ? `SELECT "_sluice_fk_key" FROM ${quoteQualified(keys.table)}`
+    : `SELECT DISTINCT ${column} AS "_sluice_fk_key" FROM ${quoteQualified(check.references.table)} WHERE ${column} IS NOT NULL`;
+  const value =
+    keys?.hashSalt === undefined
+      ? `s.${ref}`
+      : maskExpression("hash", `s.${ref}`, keys.hashSalt, ctx.types.get(check.column));
+  const join = `LEFT JOIN (${keySql}) AS ${alias} ON ${value} = ${alias}."_sluice_fk_key"`;
   const text = ` has no match in ${check.references.table}.${check.references.column}`;
   const r = valueRule(
     check.column,

@@ -10,7 +10,7 @@ import { pruneFiles } from "../lake/file-pruning.js";
 import type { LakeTable } from "../lake/lake-table.js";
 import { manifestVersions, readManifest, writeParquetLake } from "../lake/parquet-lake.js";
 import { quoteLiteral } from "../plan/sql-text.js";
-import type { Warehouse } from "../warehouse/warehouse.js";
+import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
 import type { ProjectContext } from "./project-context.js";
 import type { RunOutcome } from "./run-outcome.js";
 
@@ -61,6 +61,8 @@ export function lakeTargetPlan(target: TargetConfig): LakeTargetPlan | undefined
 interface SourceRef {
   readonly path: string;
   readonly sha256: string;
+  /** Rows of the file the commit wrote (absent in commits of older versions). */
+  readonly rows?: number;
 }
 
 /** What Sluice records with each lake commit (Delta `commitInfo.sluice`, Parquet manifest `sluice`). */
@@ -132,31 +134,43 @@ export async function publishToLake(
   await assertPartitionColumns(con, rowsSql, plan, where);
 
   const loaded = ledger.filter((e) => e.status === "loaded");
-  let already = new Map<string, string>();
-  if (plan.mode === "append") {
-    const orphans = await orphanSources(table, plan.format, name, (runId) => runKnown(warehouse, runId));
-    if (plan.format === "delta") await keepRowsStillInTable(con, table, orphans);
-    already = new Map(
-      loaded.filter((e) => orphans.has(e.sha256)).map((e) => [e.path, orphans.get(e.sha256)![0]!.runId]),
-    );
-  }
+  // The rows name their original file: a replay unit's ledger path is not what they carry.
+  const sourceFileOf = (path: string) => outcome.sourceFiles?.get(path) ?? path;
+  const { already, stale } =
+    plan.mode === "append"
+      ? await interruptedRuns(warehouse, table, plan.format, name, loaded)
+      : { already: new Map<string, string>(), stale: [] };
   for (const [path, runId] of already) {
     logger.info(
       { file: path, lake_run: runId },
       "rows already in the lake (interrupted run); not written again",
     );
   }
-  const sources = loaded.filter((e) => !already.has(e.path)).map((e) => ({ path: e.path, sha256: e.sha256 }));
+  for (const { path, runIds } of stale) {
+    logger.info(
+      { file: path, lake_runs: runIds },
+      "the interrupted run wrote other rows of this file to the lake; they are replaced",
+    );
+  }
+  const sources = loaded
+    .filter((e) => !already.has(e.path))
+    .map((e) => ({ path: e.path, sha256: e.sha256, rows: e.rowsLoaded }));
   if (sources.length === 0) return;
+  const skipped = [...already.keys()].map(sourceFileOf);
   const sql =
     already.size === 0
       ? rowsSql
-      : `SELECT * FROM (${rowsSql}) WHERE _sluice_source_file NOT IN (${[...already.keys()].map(quoteLiteral).join(", ")})`;
-  // `--force`: the earlier loads of the same content leave the lake in the same commit (Delta).
+      : `SELECT * FROM (${rowsSql}) WHERE _sluice_source_file NOT IN (${skipped.map(quoteLiteral).join(", ")})`;
+  // `--force`: the earlier loads of the same content leave the lake in the same commit (Delta), and so do
+  // the rows an interrupted run wrote of a file this run writes otherwise.
+  const removedLoads = [
+    ...outcome.replaces,
+    ...stale.flatMap(({ path, runIds }) => runIds.map((runId) => ({ runId, path: sourceFileOf(path) }))),
+  ];
   const replaced =
-    outcome.replaces.length === 0
+    removedLoads.length === 0
       ? undefined
-      : outcome.replaces
+      : removedLoads
           .map(
             (r) =>
               `(_sluice_run_id = ${quoteLiteral(r.runId)} AND _sluice_source_file = ${quoteLiteral(r.path)})`,
@@ -271,6 +285,38 @@ async function runKnown(warehouse: Warehouse, runId: string): Promise<boolean> {
 interface OrphanSource {
   readonly runId: string;
   readonly path: string;
+  readonly rows?: number | undefined;
+}
+
+/**
+ * The loaded files an interrupted run (a lake commit the catalog does not know, whose rows are still in
+ * the table) already wrote to the lake: `already` (ledger path → that run) when it wrote as many rows of
+ * the file as this run loads, so they are not written again; `stale` when it wrote another number (the
+ * configuration changed in between, e.g. a replay's checks): on Delta its rows of the file are replaced by
+ * this run's in the same commit, so the lake holds what the warehouse does.
+ */
+async function interruptedRuns(
+  warehouse: Warehouse,
+  table: LakeTable,
+  format: LakeTargetPlan["format"],
+  pipeline: string,
+  loaded: readonly LedgerEntry[],
+): Promise<{ already: Map<string, string>; stale: { path: string; runIds: string[] }[] }> {
+  const orphans = await orphanSources(table, format, pipeline, (runId) => runKnown(warehouse, runId));
+  if (format === "delta") await keepRowsStillInTable(warehouse.engine, table, orphans);
+  const already = new Map<string, string>();
+  const stale: { path: string; runIds: string[] }[] = [];
+  for (const entry of loaded) {
+    const held = orphans.get(entry.sha256);
+    if (!held) continue;
+    const newest = held[0]!;
+    if (format === "delta" && newest.rows !== undefined && newest.rows !== entry.rowsLoaded) {
+      stale.push({ path: entry.path, runIds: [...new Set(held.map((o) => o.runId))] });
+    } else {
+      already.set(entry.path, newest.runId);
+    }
+  }
+  return { already, stale };
 }
 
 /**
@@ -288,7 +334,10 @@ async function orphanSources(
     if (!prov || prov.pipeline !== pipeline) return true;
     if (await known(prov.runId)) return false;
     for (const s of prov.sources) {
-      found.set(s.sha256, [...(found.get(s.sha256) ?? []), { runId: prov.runId, path: s.path }]);
+      found.set(s.sha256, [
+        ...(found.get(s.sha256) ?? []),
+        { runId: prov.runId, path: s.path, rows: s.rows },
+      ]);
     }
     return true;
   };

@@ -9,6 +9,11 @@ export interface RunOutcome {
   readonly rowsSql: string | undefined;
   readonly replaces: PublishBatch["replaces"];
   readonly ledger: readonly LedgerEntry[];
+  /**
+   * The `_sluice_source_file` of a ledger path's rows where it is not the path itself: a replay unit
+   * (`unprocessed/...`, `replay/...`) carries its original file's name.
+   */
+  readonly sourceFiles?: ReadonlyMap<string, string> | undefined;
   readonly quarantineSql: string | undefined;
   /** The incremental high-water mark reached (stored with the load). */
   readonly watermark?: { readonly cursor: string; readonly value: string } | undefined;

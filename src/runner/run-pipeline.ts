@@ -12,6 +12,7 @@ import { asSluiceError, SluiceError } from "../errors.js";
 import type { ContentDigest } from "../integrity/hash-file.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
+import type { ForeignKeySet } from "../plan/check-rules.js";
 import { unmaskableColumnError } from "../plan/column-references.js";
 import { withResolvedColumns } from "../plan/declared-columns.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
@@ -41,6 +42,7 @@ import { type ProfileOptions, profileHistory, profileRun } from "./run-profile.j
 import { addRows, type CheckReport, emptyRows, type FileReport, type RunReport } from "./run-report.js";
 import { freeDestination, settleFile } from "./settle-files.js";
 import { SinglePassUndone, singlePassAllowed } from "./single-pass.js";
+import { type StagedForeignKeys, stageForeignKeys } from "./stage-foreign-keys.js";
 
 /** Progress of a run, for progress bars. */
 export interface RunProgress {
@@ -184,6 +186,20 @@ export async function runFilePipeline(
 
   /** Set once the run's publish committed: what follows (files, moves) can no longer fail the run. */
   let committed = false;
+  /** The referenced keys of the run's `foreign_key` checks (see stageForeignKeys). */
+  let foreignKeys: StagedForeignKeys | undefined;
+  /** The keys as one file's checks compare with them: replayed values are hashed already. */
+  const foreignKeysOf = (path: string): ReadonlyMap<number, ForeignKeySet> | undefined => {
+    if (!foreignKeys || !replayed.get(path)?.values) return foreignKeys?.sets;
+    return new Map(
+      [...foreignKeys.sets].map(([index, set]) => {
+        const check = pipeline.checks[index];
+        const hashedAlready =
+          check?.rule === "foreign_key" && pipeline.columns[check.column]?.mask === "hash";
+        return [index, hashedAlready ? { table: set.table } : set];
+      }),
+    );
+  };
   try {
     // A landing zone that cannot take the run's log (a full disk) fails the run before it loads anything.
     if (log.empty() && log.problem()) {
@@ -195,7 +211,17 @@ export async function runFilePipeline(
     report.sequence = await warehouse.nextSequence(name);
     // A run that died between its lake commit and its warehouse commit used a sequence the catalog never saw.
     report.sequence = Math.max(report.sequence, (await lakeSequence(ctx, con, name, pipeline)) + 1);
-    if (hasMasks) await setMaskSalt(con, process.env.SLUICE_MASK_SALT ?? "");
+    if (pipeline.checks.some((c) => c.rule === "foreign_key")) {
+      foreignKeys = await stageForeignKeys(
+        warehouse,
+        ctx.project.config,
+        name,
+        pipeline,
+        "sluice_r",
+        maskSaltSql,
+      );
+    }
+    if (hasMasks || foreignKeys?.hashes) await setMaskSalt(con, process.env.SLUICE_MASK_SALT ?? "");
     const runShape = {
       files: entries.length,
       sumColumns: numericColumns(pipeline),
@@ -350,6 +376,9 @@ export async function runFilePipeline(
               ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
               : [],
             ledger: ledgerOf(),
+            sourceFiles: new Map(
+              [...replayed].flatMap(([path, f]) => (f.sourceFile ? [[path, f.sourceFile] as const] : [])),
+            ),
             quarantineSql,
             alongsideWrite,
             completeAfterWrite:
@@ -519,6 +548,7 @@ export async function runFilePipeline(
       await con.run(`DROP TABLE IF EXISTS ${quoteIdent(name)}`).catch(() => undefined);
     };
     await drop("sluice_batch_dedupe");
+    for (const table of foreignKeys?.tables ?? []) await drop(table);
     for (const work of works) {
       for (const table of [...(work.judged?.tables ?? [])].reverse()) {
         await drop(table);
@@ -702,6 +732,7 @@ export async function runFilePipeline(
         work.guarded,
         pipeline,
         `SELECT * FROM ${quoteQualified(table)} WHERE ${fileRows}`,
+        foreignKeysOf(work.entry.path),
       );
       logger.info(
         { file: work.report.path, clean: undo === undefined, reason: undo },
@@ -982,7 +1013,7 @@ export async function runFilePipeline(
       if (longName) return fail(longName, false);
       const guarded =
         staged.deferred && singlePass && needsJudging(pipeline)
-          ? await guardFile(con, staged, pipeline, staged.prefix)
+          ? await guardFile(con, staged, pipeline, staged.prefix, foreignKeysOf(entry.path))
           : undefined;
       if (guarded) {
         // The publish enforces the checks as it writes; what they found is counted after the write.
@@ -998,7 +1029,7 @@ export async function runFilePipeline(
         work.guarded = guarded;
       } else if (staged.deferred && singlePass && needsJudging(pipeline)) {
         // Checks or dedupe: a clean file is read by the publish like any other; the rest are judged.
-        const probed = await probeFile(con, staged, pipeline, staged.prefix);
+        const probed = await probeFile(con, staged, pipeline, staged.prefix, foreignKeysOf(entry.path));
         logger.info({ file: file.path, rows: probed.rows, clean: probed.clean }, "probed");
         if (probed.clean) {
           work.judged = {
@@ -1067,6 +1098,7 @@ export async function runFilePipeline(
         pipeline: name,
         file: work.entry.path,
         prefix: staged.prefix,
+        foreignKeys: foreignKeysOf(work.entry.path),
         lineOf,
         afterRead: staged.deferred ? (table) => completeCheckedRead(work, staged, table) : undefined,
       });

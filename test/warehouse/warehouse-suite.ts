@@ -876,6 +876,55 @@ daily:
       }
     });
 
+    test("foreign_key checks compare with the warehouse's table: another schema, hashed keys", async (make) => {
+      const p = await make(`customers:
+  source: { path: "in/customers/*.csv" }
+  columns: { email: { mask: hash } }
+  target: { table: crm.customers }
+orders:
+  source: { path: "in/orders/*.csv" }
+  columns: { email: { mask: hash } }
+  max_failure_rate: 1
+  checks:
+    - { rule: foreign_key, column: customer_id, references: { table: crm.customers, column: id } }
+    - { rule: foreign_key, column: email, references: { table: crm.customers, column: email }, severity: warn }
+  target: { table: orders }`);
+      p.add("in/customers/c.csv", "id,email\n1,a@x.org\n2,b@x.org\n");
+      p.add("in/orders/o.csv", "id,customer_id,email\n10,1,a@x.org\n11,3,b@x.org\n12,2,c@x.org\n13,,\n");
+      const [customers, orders] = await p.runAll();
+      expect(customers!.status).toBe("succeeded");
+      expect(orders!.status, orders!.error ?? "").toBe("succeeded");
+      expect(orders!.rows).toMatchObject({ read: 4, loaded: 3, quarantined: 1 });
+      expect(orders!.checks).toEqual([
+        { name: "foreign_key(customer_id)", severity: "error", failed: 1 },
+        { name: "foreign_key(email)", severity: "warn", failed: 1 },
+      ]);
+      const quarantine = await p.query("SELECT line, reasons FROM sluice.quarantine ORDER BY line");
+      expect(quarantine.map((q) => [Number(q.line), q.reasons])).toEqual([
+        [3, ["customer_id = 3 has no match in crm.customers.id"]],
+      ]);
+      // The hashed keys the check accepted join as stored.
+      const joined = await p.query(
+        "SELECT o.id FROM orders o JOIN crm.customers c ON o.email = c.email ORDER BY o.id",
+      );
+      expect(ids(joined)).toEqual([10]);
+    });
+
+    test("a foreign_key check naming a table that does not exist is a configuration error", async (make) => {
+      const p = await make(`orders:
+  source: { path: "in/*.csv" }
+  checks:
+    - { rule: foreign_key, column: region, references: { table: regions, column: id } }
+  target: { table: orders }`);
+      p.add("in/a.csv", "id,region\n1,7\n");
+      const report = await p.run();
+      expect(report.status).toBe("failed");
+      expect(report.error).toBe(
+        "pipelines.orders.checks[0].references.table: table regions does not exist in the warehouse",
+      );
+      expect(p.landingFiles()).toEqual(["a.csv"]);
+    });
+
     test("table and column names that need quoting", async (make) => {
       const p = await make(`q:
   source: { path: "in/*.csv" }
