@@ -16,6 +16,7 @@ import { registerRollbackCommand } from "./commands/rollback-command.js";
 import { registerRunCommand } from "./commands/run-command.js";
 import { registerRunsCommand } from "./commands/runs-command.js";
 import { registerSchemaCommand } from "./commands/schema-command.js";
+import { registerServeCommand } from "./commands/serve-command.js";
 import { registerValidateCommand } from "./commands/validate-command.js";
 import { registerWatchCommand } from "./commands/watch-command.js";
 import { reportError } from "./output.js";
@@ -51,6 +52,7 @@ for (const register of [
   registerHistoryCommand,
   registerRollbackCommand,
   registerWatchCommand,
+  registerServeCommand,
   registerFilesCommand,
   registerBackfillCommand,
 ]) {

@@ -257,6 +257,23 @@ export const projectSchema = z.strictObject({
       }),
     )
     .default([]),
+  lineage: z
+    .union(
+      [
+        z.strictObject({ file: z.string().min(1) }),
+        z.strictObject({
+          url: z
+            .string()
+            .url()
+            .refine((url) => deliverableWebhook(url), {
+              message:
+                "must be an http(s) URL without user:password@ (send a token in the path or query string)",
+            }),
+        }),
+      ],
+      { error: "expected { file: <path> } or { url: <http(s) endpoint> }" },
+    )
+    .optional(),
   pipelines: z
     .record(
       z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, "pipeline names use letters, digits, _ and -"),

@@ -143,6 +143,23 @@ export function writeSteps(request: WriteRequest): WriteStep[] {
   }
 }
 
+/** Modes whose rows can be copied straight into the target (no stage to join): see {@link stepsBeforeCopy}. */
+export const copiedModes: ReadonlySet<WriteRequest["mode"]> = new Set(["append", "replace"]);
+
+/**
+ * The statements of an `append` or `replace` that run before the batch is copied straight into the
+ * target (PostgreSQL `COPY ... FROM STDIN` inside the publish transaction): none for append; for replace
+ * the before-images of the whole table, then its rows deleted. The copy itself is the mode's insert.
+ * Pure.
+ *
+ * @example
+ * stepsBeforeCopy({ ...request, mode: "replace" }) // [save every row, DELETE FROM target]
+ */
+export function stepsBeforeCopy(request: WriteRequest): WriteStep[] {
+  if (!copiedModes.has(request.mode)) throw new Error(`mode ${request.mode} is not written by a copy`);
+  return writeSteps(request).filter((step) => step.counts !== "inserted");
+}
+
 /** The parts of a PostgreSQL merge over a unique index on the keys, shared by its two shapes. */
 interface UpsertParts {
   /** Matched target rows (every target column) with `_sluice_changed`. */

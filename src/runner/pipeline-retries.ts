@@ -1,8 +1,11 @@
+import { randomUUID } from "node:crypto";
 import type { PipelineConfig } from "../config/schema.js";
 import { formatDuration, parseDuration } from "../durations.js";
 import { asSluiceError } from "../errors.js";
 import { type RetryOptions, withRetry } from "../resilience/retry.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
+import { lineageEmitter } from "./lineage-emitter.js";
+import { runEvent } from "./openlineage-events.js";
 import type { ProjectContext } from "./project-context.js";
 import { type PipelineRunOptions, runFilePipeline } from "./run-pipeline.js";
 import type { RunReport } from "./run-report.js";
@@ -39,6 +42,50 @@ export function retryPolicy(
  * const report = await runWithRetries(ctx, warehouse, "orders", config.pipelines.orders, {});
  */
 export async function runWithRetries(
+  ctx: ProjectContext,
+  warehouse: Warehouse,
+  name: string,
+  pipeline: PipelineConfig,
+  options: PipelineRunOptions & { readonly signal?: AbortSignal },
+): Promise<RunReport> {
+  const lineage = lineageEmitter(ctx);
+  if (!lineage) return runAttempts(ctx, warehouse, name, pipeline, options);
+  // START goes out when the run starts work (its first progress); a check that found nothing new emits nothing.
+  const runId = randomUUID();
+  let started = false;
+  const start = (at: Date) => {
+    if (started) return;
+    started = true;
+    lineage.emit(
+      runEvent("START", { runId, pipeline: name, config: pipeline, namespaces: lineage.namespaces, at }),
+    );
+  };
+  const report = await runAttempts(ctx, warehouse, name, pipeline, {
+    ...options,
+    onProgress: (progress) => {
+      start(new Date());
+      options.onProgress?.(progress);
+    },
+  });
+  if (started || report.status !== "skipped") {
+    start(new Date(report.started_at));
+    const type = report.status === "failed" ? "FAIL" : "COMPLETE";
+    lineage.emit(
+      runEvent(type, {
+        runId,
+        pipeline: name,
+        config: pipeline,
+        report,
+        namespaces: lineage.namespaces,
+        at: new Date(),
+      }),
+    );
+  }
+  await lineage.flush();
+  return report;
+}
+
+async function runAttempts(
   ctx: ProjectContext,
   warehouse: Warehouse,
   name: string,

@@ -11,6 +11,7 @@ import { discoverFiles, globBase } from "./discover-files.js";
 import { assertKnownPipelines } from "./known-pipelines.js";
 import { runWithRetries } from "./pipeline-retries.js";
 import type { ProjectContext } from "./project-context.js";
+import type { RunProgress } from "./run-pipeline.js";
 import { type RunReport, reportWithoutRun } from "./run-report.js";
 import { readLastFires, recordFire } from "./schedule-state.js";
 import { type ScheduleFire, type Scheduler, startScheduler } from "./scheduler.js";
@@ -24,6 +25,8 @@ export interface WatchOptions {
   readonly pollMs?: number;
   /** Each finished run (for output and alerts). */
   readonly onReport?: (report: RunReport) => void;
+  /** Progress of the run in flight (files and bytes done), for a live dashboard. */
+  readonly onProgress?: (progress: RunProgress) => void;
   /** Daemon events for a person: started, runs, waits. */
   readonly onEvent?: (message: string) => void;
   readonly alerter?: Alerter;
@@ -164,6 +167,7 @@ export async function startWatchDaemon(
           try {
             report = await runWithRetries(ctx, warehouse, name, pipeline, {
               ...(files !== undefined ? { files } : {}),
+              ...(options.onProgress ? { onProgress: options.onProgress } : {}),
               signal: abort.signal,
             });
           } catch (error) {

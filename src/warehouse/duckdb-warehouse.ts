@@ -256,6 +256,17 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
     async rollback(table, toRunId, runId) {
       return inTransaction(() => rollbackTable(session, table, toRunId, runId));
     },
+    async reader() {
+      const read = await instance.connect();
+      return {
+        kind: "duckdb" as const,
+        query: (sql: string) => queryRows(read, sql),
+        history: async (table: string) => toLoadRecords(await queryRows(read, historySql(table))),
+        async close() {
+          read.closeSync();
+        },
+      };
+    },
     async close() {
       con.closeSync();
       instance.closeSync();

@@ -13,6 +13,8 @@ export const postgresCatalogDdl = [
      rows_read bigint, rows_loaded bigint, rows_quarantined bigint, rows_malformed bigint, rows_duplicates bigint,
      error text, report jsonb NOT NULL)`,
   "CREATE INDEX IF NOT EXISTS runs_pipeline ON sluice.runs (pipeline, started_at)",
+  // The dashboard's newest-first pages of runs and of quarantined rows read these in order.
+  "CREATE INDEX IF NOT EXISTS runs_started ON sluice.runs (started_at, run_id)",
   `CREATE TABLE IF NOT EXISTS sluice.files (
      run_id text NOT NULL, pipeline text NOT NULL, path text NOT NULL, sha256 text NOT NULL,
      size bigint NOT NULL, status text NOT NULL, rows_read bigint, rows_loaded bigint,
@@ -27,6 +29,7 @@ export const postgresCatalogDdl = [
      rules text[] NOT NULL, reasons text[] NOT NULL, "values" jsonb, raw text,
      quarantined_at timestamptz NOT NULL DEFAULT now())`,
   "CREATE INDEX IF NOT EXISTS quarantine_pipeline ON sluice.quarantine (pipeline, run_id)",
+  "CREATE INDEX IF NOT EXISTS quarantine_newest ON sluice.quarantine (pipeline, quarantined_at, run_id)",
   `CREATE TABLE IF NOT EXISTS sluice.checks (
      run_id text NOT NULL, pipeline text NOT NULL, name text NOT NULL, severity text NOT NULL,
      failed bigint NOT NULL)`,

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { constants, createReadStream } from "node:fs";
 import { open, rm } from "node:fs/promises";
-import type { Readable } from "node:stream";
+import { Readable as ReadableStream } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
@@ -18,7 +18,8 @@ import { splitRecords } from "./csv-records.js";
  * it is produced, so the export and PostgreSQL's parsing overlap. Where named pipes are unavailable the
  * CSV goes through `file` first. Never row by row. With `moreClients` (other connections, outside any
  * transaction, to a committed table) the stream is cut between records and spread over one `COPY` per
- * connection, so PostgreSQL parses the rows on several backends at once.
+ * connection, so PostgreSQL parses the rows on several backends at once. Returns the rows PostgreSQL
+ * stored (the `COPY` commands' counts).
  *
  * @example
  * await copyEngineRows(engine, client, "SELECT * FROM sluice_batch", columns, "sluice_stage", "/tmp/x/batch.csv");
@@ -31,20 +32,20 @@ export async function copyEngineRows(
   table: string,
   file: string,
   moreClients: readonly PoolClient[] = [],
-): Promise<void> {
+): Promise<number> {
   const exprs = columns.map(
     (c) => `${csvExportExpression(quoteIdent(c.name), c.engineType)} AS ${quoteIdent(c.name)}`,
   );
   const exportSql = (path: string) =>
     `COPY (SELECT ${exprs.join(", ")} FROM (${selectSql})) TO ${quoteLiteral(path)} (FORMAT csv, HEADER false)`;
   const copySql = `COPY ${table} (${columns.map((c) => quoteIdent(c.name)).join(", ")}) FROM STDIN (FORMAT csv)`;
-  const copyInto = (source: Readable) => {
-    if (moreClients.length === 0) return pipeline(source, client.query(copyFrom(copySql)));
-    return splitRecords(
-      source,
-      [client, ...moreClients].map((c) => c.query(copyFrom(copySql))),
-    );
+  const copies: ReturnType<typeof copyFrom>[] = [];
+  const copyInto = (source: ReadableStream) => {
+    copies.push(...[client, ...moreClients].map((c) => c.query(copyFrom(copySql))));
+    if (copies.length === 1) return pipeline(source, copies[0]!);
+    return splitRecords(source, copies);
   };
+  const stored = () => copies.reduce((n, c) => n + c.rowCount, 0);
   const fifo = `${file}.pipe`;
   if (!(await makeFifo(fifo))) {
     await engine.run(exportSql(file));
@@ -53,12 +54,92 @@ export async function copyEngineRows(
     } finally {
       await rm(file, { force: true });
     }
-    return;
+    return stored();
   }
   try {
     await streamThroughFifo(fifo, () => withOneThread(engine, () => engine.run(exportSql(fifo))), copyInto);
   } finally {
     await rm(fifo, { force: true });
+  }
+  return stored();
+}
+
+/**
+ * Like {@link copyEngineRows} into one table on one connection, but DuckDB writes the CSV into `file`
+ * as fast as it can while `COPY` reads the file behind it (following its end), instead of through a
+ * pipe: the export is done long before PostgreSQL has parsed the rows, and `onExported` is called then,
+ * so engine work (a profile) can run while the server is still copying. Returns the rows stored.
+ *
+ * @example
+ * await copyEngineRowsAhead(engine, client, "SELECT * FROM sluice_batch", columns, '"orders"', "/tmp/x/batch.csv", () => profile());
+ */
+export async function copyEngineRowsAhead(
+  engine: DuckDBConnection,
+  client: PoolClient,
+  selectSql: string,
+  columns: readonly (TypedColumn & { readonly engineType: string })[],
+  table: string,
+  file: string,
+  onExported: () => void,
+): Promise<number> {
+  const exprs = columns.map(
+    (c) => `${csvExportExpression(quoteIdent(c.name), c.engineType)} AS ${quoteIdent(c.name)}`,
+  );
+  const copy = client.query(
+    copyFrom(`COPY ${table} (${columns.map((c) => quoteIdent(c.name)).join(", ")}) FROM STDIN (FORMAT csv)`),
+  );
+  await rm(file, { force: true });
+  await (await open(file, "w", 0o600)).close();
+  let exported: "running" | "done" | "failed" = "running";
+  const reading = pipeline(ReadableStream.from(followFile(file, () => exported)), copy);
+  reading.catch(() => undefined);
+  try {
+    try {
+      await withOneThread(engine, () =>
+        engine.run(
+          `COPY (SELECT ${exprs.join(", ")} FROM (${selectSql})) TO ${quoteLiteral(file)} (FORMAT csv, HEADER false, USE_TMP_FILE false)`,
+        ),
+      );
+    } catch (error) {
+      exported = "failed";
+      await reading.catch(() => undefined);
+      throw error;
+    }
+    exported = "done";
+    onExported();
+    await reading;
+    return copy.rowCount;
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+/**
+ * The bytes of a file another writer is still appending to, in chunks of up to 1 MB, until the
+ * writer is done and everything is read. A writer that failed ends the stream with an error.
+ */
+async function* followFile(
+  path: string,
+  writer: () => "running" | "done" | "failed",
+): AsyncGenerator<Buffer> {
+  const handle = await open(path, "r");
+  try {
+    for (;;) {
+      // The writer's state is read before the attempt: "done" then an empty read means the end.
+      const state = writer();
+      if (state === "failed") throw new Error("the export of the rows failed");
+      const buffer = Buffer.allocUnsafe(1 << 20);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead > 0) {
+        yield buffer.subarray(0, bytesRead);
+      } else if (state === "done") {
+        return;
+      } else {
+        await sleep(5);
+      }
+    }
+  } finally {
+    await handle.close();
   }
 }
 
@@ -98,7 +179,7 @@ async function makeFifo(path: string): Promise<boolean> {
 async function streamThroughFifo(
   fifo: string,
   exportRows: () => Promise<unknown>,
-  copyInto: (source: Readable) => Promise<void>,
+  copyInto: (source: ReadableStream) => Promise<void>,
 ): Promise<void> {
   let readerDone = false;
   const reading = copyInto(createReadStream(fifo, { highWaterMark: 1 << 20 })).finally(() => {

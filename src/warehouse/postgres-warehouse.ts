@@ -23,7 +23,7 @@ import {
 import { engineMemorySettings } from "./duckdb-warehouse.js";
 import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.js";
 import { postgresCatalogDdl } from "./postgres-catalog.js";
-import { copyEngineRows } from "./postgres-copy.js";
+import { copyEngineRows, copyEngineRowsAhead } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
 import { readOnlyQuery } from "./postgres-read-only-query.js";
 import { stagePostgresSource } from "./postgres-stage-source.js";
@@ -95,8 +95,9 @@ const types = {
 
 /**
  * Opens a PostgreSQL warehouse: the catalog lives in schema `sluice`; staging and shaping happen in an
- * in-memory DuckDB (`engine`); publish moves the batch with `COPY ... FROM STDIN` into a temporary
- * table and writes it server-side, with target rows, ledger and run record in one transaction. Transient
+ * in-memory DuckDB (`engine`); publish moves the batch with `COPY ... FROM STDIN` straight into the
+ * target (append, replace) or into a stage the mode's statements join (merge and the others), with
+ * target rows, ledger and run record in one transaction. Transient
  * failures are retried with exponential backoff and jitter; a circuit breaker (5 consecutive operations
  * failed after their retries → open for 60 s) makes a down server fail fast. Passwords never appear in
  * messages.
@@ -360,6 +361,37 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                   if (analyze) await copyClient.query(`ANALYZE ${stage}`);
                   return stage;
                 },
+                copyRows: async (targetTable, columns, { created, exported }) => {
+                  const engineTypes = new Map(prepared!.columns.map((c) => [c.name, c.type]));
+                  // A table this transaction created is seen by no other session: its columns holding one
+                  // value for the whole batch take it as a default while the rows are copied (they do
+                  // not travel through COPY). An existing table is not altered (that would lock out its
+                  // readers until the commit): every column is copied.
+                  const fixed = created
+                    ? await constantColumns(
+                        engine,
+                        columns.map((c) => c.name).filter((n) => metadataColumns.includes(n)),
+                      )
+                    : new Map<string, string>();
+                  const alter = (name: string, change: string) =>
+                    client.query(`ALTER TABLE ${targetTable} ALTER COLUMN ${quoteIdent(name)} ${change}`);
+                  for (const [name, value] of fixed) await alter(name, `SET DEFAULT ${quoteLiteral(value)}`);
+                  // The export runs ahead of the server's parsing into a file, so the engine is free for
+                  // the work beside the write (the profile) while the server still copies.
+                  const copied = await copyEngineRowsAhead(
+                    engine,
+                    client,
+                    `SELECT * FROM ${quoteIdent(batchTable)}`,
+                    columns
+                      .filter((c) => !fixed.has(c.name))
+                      .map((c) => ({ ...c, engineType: engineTypes.get(c.name) ?? "VARCHAR" })),
+                    targetTable,
+                    join(workDir, "batch.csv"),
+                    exported,
+                  );
+                  for (const name of fixed.keys()) await alter(name, "DROP DEFAULT");
+                  return copied;
+                },
                 beside,
                 writeQuarantine: writeQuarantine(client),
               });
@@ -436,6 +468,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
         ),
       );
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       engine.closeSync();
       instance.closeSync();

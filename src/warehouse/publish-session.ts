@@ -18,6 +18,8 @@ export interface PublishHooks {
   stageBatch: WriteBatchRequest["stageBatch"];
   /** A second connection for work beside the publish transaction (PostgreSQL); see {@link WriteBatchRequest}. */
   beside?: WriteBatchRequest["beside"];
+  /** Copies the batch straight into the target (PostgreSQL append/replace); see {@link WriteBatchRequest}. */
+  copyRows?: WriteBatchRequest["copyRows"];
   /** Writes the quarantine rows (SQL over the engine) into `sluice.quarantine`. */
   writeQuarantine(quarantineSql: string): Promise<void>;
 }
@@ -103,6 +105,7 @@ export async function publishInSession(
         source,
         stageBatch: hooks.stageBatch,
         beside: hooks.beside,
+        copyRows: hooks.copyRows,
         alongside: startAlongside,
       });
       result = { ...outcome, skippedDuplicates };

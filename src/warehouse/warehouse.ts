@@ -147,6 +147,16 @@ export interface RollbackResult {
   readonly restored: number;
 }
 
+/** What reading the catalog needs: a read-only slice of a {@link Warehouse}. */
+export type CatalogReader = Pick<Warehouse, "kind" | "query" | "history">;
+
+/** How a PostgreSQL warehouse's connection pool is used right now. */
+export interface PoolStats {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
 /**
  * A warehouse: the catalog (runs, ledger, quarantine, checks) and the target tables.
  * Implementations: DuckDB (embedded file), PostgreSQL.
@@ -186,5 +196,12 @@ export interface Warehouse {
   history(table: string): Promise<readonly LoadRecord[]>;
   /** Restores a table's content as it was right after the load of `toRunId`; recorded as run `runId`. */
   rollback(table: string, toRunId: string, runId: string): Promise<RollbackResult>;
+  /**
+   * A catalog reader on a second connection of the same open warehouse, seeing committed data only (the
+   * embedded warehouse: lets a dashboard in the same process read while a run writes). Close it after use.
+   */
+  readonly reader?: () => Promise<CatalogReader & { close(): Promise<void> }>;
+  /** The connection pool's use (PostgreSQL). */
+  readonly poolStats?: () => PoolStats;
   close(): Promise<void>;
 }

@@ -7,10 +7,12 @@ import { planSchema, type SchemaPlan, type TypedColumn } from "../plan/schema-pl
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { canonicalType, type Dialect, ddlType } from "../plan/type-evolution.js";
 import {
+  copiedModes,
   foldCounts,
   postgresMergeBeside,
   replaceSteps,
   type StepCount,
+  stepsBeforeCopy,
   type WriteStep,
   writeSteps,
 } from "../plan/write-modes.js";
@@ -90,6 +92,20 @@ export interface WriteBatchRequest {
     columns: readonly TypedColumn[],
     options: { readonly analyze: boolean; readonly shared?: boolean },
   ): Promise<string>;
+  /**
+   * Copies the batch's rows straight into the target inside the publish transaction (PostgreSQL
+   * `COPY ... FROM STDIN`); when given, `append` and `replace` use it instead of a stage, so the rows
+   * cross once. `created`: this transaction created the target (no other session sees it yet);
+   * `exported`: called once the engine has handed over every row (it is free from then on, while the
+   * server may still be copying). Returns the rows stored.
+   */
+  readonly copyRows?:
+    | ((
+        target: string,
+        columns: readonly TypedColumn[],
+        options: { readonly created: boolean; readonly exported: () => void },
+      ) => Promise<number>)
+    | undefined;
   /** A second connection; when given, a merge may capture its before-images there, beside the write. */
   readonly beside?: BesideSession | undefined;
   /**
@@ -247,11 +263,12 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
   const stageColumns = batch.columns
     .filter((c) => !discard.has(c.name))
     .map((c) => ({ name: c.name, type: targetTypes.get(c.name) ?? ddlType(c.type, dialect) }));
-  // The ON CONFLICT merge probes the target's index row by row: no join to plan, no statistics needed.
-  const stage = await request.stageBatch(stageColumns, {
-    analyze: !uniqueKeys,
-    shared: beside !== undefined,
-  });
+  // Rows copied straight into the target need no stage (see copyRows). The ON CONFLICT merge probes
+  // the target's index row by row: no join to plan, no statistics needed.
+  const copied = request.copyRows !== undefined && copiedModes.has(target.mode);
+  const stage = copied
+    ? undefined
+    : await request.stageBatch(stageColumns, { analyze: !uniqueKeys, shared: beside !== undefined });
   // On PostgreSQL the engine has nothing left to do for this write: engine work may run beside it
   // (on DuckDB the session is the engine). It settles before this returns or throws, so no engine
   // statement of it overlaps whatever the caller runs next; its failure surfaces where it is awaited.
@@ -264,42 +281,36 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     }
   };
   try {
-    return await writeStaged(
-      request,
-      { quoted, undo, stage, stageColumns, targetColumns, uniqueKeys, beside },
-      startAlongside,
-    );
+    const staged = { quoted, undo, stage, stageColumns, targetColumns, uniqueKeys, beside };
+    if (stage === undefined)
+      return await writeCopied(request, staged, plan.create !== undefined, startAlongside);
+    return await writeStaged(request, { ...staged, stage }, startAlongside);
   } finally {
     await alongside?.catch(() => undefined);
   }
 }
 
-/** The write proper, once the batch is staged: before-images, the mode's statements, reconciliation. */
-async function writeStaged(
-  request: WriteBatchRequest,
-  staged: {
-    readonly quoted: string;
-    readonly undo: string;
-    readonly stage: string;
-    readonly stageColumns: readonly TypedColumn[];
-    readonly targetColumns: readonly TypedColumn[];
-    readonly uniqueKeys: boolean;
-    readonly beside: BesideSession | undefined;
-  },
-  startAlongside: () => void,
-): Promise<WriteOutcome> {
+/** What the write proper knows once the target is ready. */
+interface ReadyTarget {
+  readonly quoted: string;
+  readonly undo: string;
+  readonly stage: string | undefined;
+  readonly stageColumns: readonly TypedColumn[];
+  readonly targetColumns: readonly TypedColumn[];
+  readonly uniqueKeys: boolean;
+  readonly beside: BesideSession | undefined;
+}
+
+/** The statements' request of a write (see write-modes.ts). */
+function stepsRequestOf(request: WriteBatchRequest, ready: ReadyTarget, sumColumns: readonly string[]) {
   const { session, target } = request;
-  const dialect = session.dialect;
-  const { quoted, undo, stage, stageColumns, targetColumns, uniqueKeys, beside } = staged;
-  const sumColumns = reconciledSums(
-    request,
-    stageColumns.map((c) => c.name),
-  );
-  const stepsRequest = {
-    dialect,
+  const { quoted, undo, stageColumns, targetColumns, uniqueKeys } = ready;
+  return {
+    dialect: session.dialect,
     mode: target.mode,
     target: quoted,
-    stage,
+    // A copied write has no stage; none of its statements reads one.
+    stage: ready.stage ?? quoted,
     undo,
     runId: request.runId,
     loadedAt: request.loadedAt.toISOString(),
@@ -313,6 +324,57 @@ async function writeStaged(
     uniqueKeys,
     sumColumns,
   } as const;
+}
+
+/**
+ * An `append` or `replace` whose rows are copied straight into the target (PostgreSQL): replace's
+ * before-images and delete, the copy, then reconciliation — the copy's own count is the target side
+ * unless sums are reconciled too. Engine work beside the write starts once the engine has exported
+ * the rows (the server may still be copying them).
+ */
+async function writeCopied(
+  request: WriteBatchRequest,
+  ready: ReadyTarget,
+  created: boolean,
+  startAlongside: () => void,
+): Promise<WriteOutcome> {
+  const { session, target } = request;
+  const sumColumns = reconciledSums(
+    request,
+    ready.stageColumns.map((c) => c.name),
+  );
+  const stepsRequest = stepsRequestOf(request, ready, sumColumns);
+  const counts: [StepCount, number][] = [];
+  for (const step of [...replaceSteps(stepsRequest, request.replaces), ...stepsBeforeCopy(stepsRequest)]) {
+    counts.push([step.counts, await session.exec(step.sql)]);
+  }
+  const copied = await request.copyRows!(ready.quoted, ready.stageColumns, {
+    created,
+    exported: startAlongside,
+  });
+  counts.push(["inserted", copied]);
+  startAlongside();
+  const folded = foldCounts(target.mode, counts);
+  const targetSide =
+    sumColumns.length > 0
+      ? await targetNumbers(request, ready.quoted, ready.quoted, sumColumns)
+      : { target_rows: copied };
+  return { ...folded, reconciliation: reconciliationOf(request, sumColumns, targetSide, folded.inserted) };
+}
+
+/** The write proper, once the batch is staged: before-images, the mode's statements, reconciliation. */
+async function writeStaged(
+  request: WriteBatchRequest,
+  ready: ReadyTarget & { readonly stage: string },
+  startAlongside: () => void,
+): Promise<WriteOutcome> {
+  const { session, target } = request;
+  const { quoted, stage, stageColumns, beside } = ready;
+  const sumColumns = reconciledSums(
+    request,
+    stageColumns.map((c) => c.name),
+  );
+  const stepsRequest = stepsRequestOf(request, ready, sumColumns);
   if (beside) {
     const merge = postgresMergeBeside(stepsRequest);
     const measured = merge.combine(

@@ -15,8 +15,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ["plan", "storage"],
   ["lake", "engine"],
   ["warehouse"],
-  ["project"],
+  ["project", "catalog"],
   ["runner"],
+  ["server"],
   ["cli"],
 ];
 

@@ -6,6 +6,7 @@ import { ddlType, typeChange } from "../../src/plan/type-evolution.js";
 import {
   foldCounts,
   postgresMergeBeside,
+  stepsBeforeCopy,
   undoSteps,
   type WriteRequest,
   writeSteps,
@@ -46,6 +47,16 @@ describe("write-mode SQL", () => {
     expect(upsert!.sql).toContain("CAST(coalesce(w.s0, 0) + coalesce(u.s0, 0) AS DOUBLE PRECISION) AS s0");
     expect(upsert!.sql).not.toContain("s1");
     expect(upsert!.sql).toContain(`FROM old WHERE NOT _sluice_changed) AS u`);
+  });
+
+  it("a copied append runs nothing before its copy; a copied replace saves and deletes every row first", () => {
+    expect(stepsBeforeCopy({ ...base, mode: "append" })).toEqual([]);
+    const replace = stepsBeforeCopy({ ...base, mode: "replace" });
+    expect(replace.map((s) => s.counts)).toEqual(["saved", "deleted"]);
+    expect(replace[0]!.sql).toMatch(/^INSERT INTO "sluice"\."undo__public__orders" \(_sluice_undo_run, /);
+    expect(replace[1]!.sql).toBe('DELETE FROM "public"."orders"');
+    expect(replace.some((s) => s.sql.includes("sluice_stage"))).toBe(false);
+    expect(() => stepsBeforeCopy(base)).toThrow(/merge/);
   });
 
   it("merge beside a second connection: the upsert alone, the before-images alone, numbers folded", () => {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { quoteLiteral } from "../../plan/sql-text.js";
+import { listQuarantine } from "../../catalog/quarantine.js";
 import { assertKnownPipelines } from "../../runner/known-pipelines.js";
 import { type GlobalOptions, openProject, readCatalog } from "../command-context.js";
 import { createOutput, table } from "../output.js";
@@ -17,21 +17,9 @@ export function registerQuarantineCommand(program: Command): void {
       const output = createOutput(opts.json);
       const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
       assertKnownPipelines(ctx.project.config.pipelines, [pipeline]);
-      const where = `pipeline = ${quoteLiteral(pipeline)}${opts.run ? ` AND run_id = ${quoteLiteral(opts.run)}` : ""}`;
-      const rows = await readCatalog(ctx, (warehouse) =>
-        warehouse.query(
-          `SELECT run_id, file, line, rules, reasons, "values"::VARCHAR AS "values", raw FROM sluice.quarantine WHERE ${where} ORDER BY quarantined_at DESC, run_id DESC, file, line`,
-        ),
+      const records = await readCatalog(ctx, (warehouse) =>
+        listQuarantine(warehouse, { pipeline, runId: opts.run }),
       );
-      const records = rows.map((r) => ({
-        run_id: r.run_id,
-        file: r.file,
-        line: r.line === null ? null : Number(r.line),
-        rules: r.rules,
-        reasons: r.reasons,
-        values: r.values === null ? null : JSON.parse(String(r.values)),
-        raw: r.raw,
-      }));
       if (opts.json) {
         output.document(records);
         return;

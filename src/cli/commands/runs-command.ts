@@ -1,6 +1,6 @@
 import type { Command } from "commander";
+import { listRuns } from "../../catalog/runs.js";
 import { SluiceError } from "../../errors.js";
-import { quoteLiteral } from "../../plan/sql-text.js";
 import { type GlobalOptions, openProject, readCatalog } from "../command-context.js";
 import { createOutput, table } from "../output.js";
 
@@ -24,16 +24,9 @@ export function registerRunsCommand(program: Command): void {
         if (!Number.isInteger(limit) || limit <= 0)
           throw new SluiceError("USAGE", `--limit ${opts.limit}: expected a positive number`);
         const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output, "reads");
-        const where = [
-          runId ? `run_id = ${quoteLiteral(runId)}` : "true",
-          opts.pipeline ? `pipeline = ${quoteLiteral(opts.pipeline)}` : "true",
-        ].join(" AND ");
-        const rows = await readCatalog(ctx, (warehouse) =>
-          warehouse.query(
-            `SELECT report::VARCHAR AS report FROM sluice.runs WHERE ${where} ORDER BY started_at DESC, run_id DESC LIMIT ${limit}`,
-          ),
+        const reports = await readCatalog(ctx, (warehouse) =>
+          listRuns(warehouse, { runId, pipeline: opts.pipeline, limit }),
         );
-        const reports = rows.map((r) => JSON.parse(String(r.report)) as Record<string, unknown>);
         if (runId && reports.length === 0) throw new SluiceError("RUN_NOT_FOUND", `run ${runId}: not found`);
         // A pipeline since removed from sluice.yaml still shows its runs; a name known to neither is a typo.
         if (

@@ -1,12 +1,22 @@
 import type { Command } from "commander";
 import { parseDuration } from "../../durations.js";
 import { createAlerter } from "../../runner/alerts.js";
+import type { RunProgress } from "../../runner/run-pipeline.js";
 import type { RunReport } from "../../runner/run-report.js";
 import { startWatchDaemon } from "../../runner/watch-daemon.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput } from "../output.js";
+import { listenOptions } from "./serve-command.js";
 
-/** `sluice watch [pipeline...] [--poll <duration>] [--json]` */
+interface WatchCommandOptions {
+  poll?: string;
+  json: boolean;
+  serve: boolean;
+  port: string;
+  host: string;
+}
+
+/** `sluice watch [pipeline...] [--poll <duration>] [--json] [--serve [--port N] [--host H]]` */
 export function registerWatchCommand(program: Command): void {
   program
     .command("watch")
@@ -17,9 +27,22 @@ export function registerWatchCommand(program: Command): void {
       "rescan interval (local: safety net under file events, default 10s; S3: default 2s)",
     )
     .option("--json", "print one JSON line per finished run (NDJSON) instead of text", false)
-    .action(async (pipelines: string[], opts: { poll?: string; json: boolean }, cmd: Command) => {
+    .option("--serve", "also serve the dashboard, live while files load (see `sluice serve`)", false)
+    .option("--port <port>", "dashboard port with --serve", "8321")
+    .option("--host <host>", "dashboard interface with --serve", "127.0.0.1")
+    .action(async (pipelines: string[], opts: WatchCommandOptions, cmd: Command) => {
       const output = createOutput(opts.json);
-      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+      const listen = opts.serve ? listenOptions(opts) : undefined;
+      const project = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+      // With --serve, runs open the warehouse through the dashboard's gate: its reads never overlap them.
+      const dashboard = listen
+        ? await (await import("../../server/start-dashboard.js")).startDashboard(project, {
+            ...listen,
+            token: process.env.SLUICE_TOKEN,
+          })
+        : undefined;
+      if (dashboard) output.notice(`dashboard at ${dashboard.url}/`);
+      const ctx = dashboard?.gate.ctx ?? project;
       const alerter = createAlerter(ctx.project.config.alerts, { notice: output.notice });
       const stamp = () => new Date().toISOString();
       const daemon = await startWatchDaemon(ctx, {
@@ -27,7 +50,9 @@ export function registerWatchCommand(program: Command): void {
         ...(opts.poll ? { pollMs: parseDuration(opts.poll, "--poll") } : {}),
         alerter,
         onEvent: (message) => output.notice(`${stamp()} ${message}`),
+        ...(dashboard ? { onProgress: (p: RunProgress) => dashboard.live.progress(p) } : {}),
         onReport: (report) => {
+          dashboard?.live.finished(report.pipeline);
           if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
           else output.line(`${stamp()} ${describe(report)}`);
         },
@@ -46,6 +71,7 @@ export function registerWatchCommand(program: Command): void {
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
       await daemon.done;
+      await dashboard?.close();
       await alerter.flush(5000);
       output.notice(`${stamp()} stopped`);
       process.exitCode = 0;

@@ -1,0 +1,68 @@
+import type { CatalogReader } from "../warehouse/warehouse.js";
+
+/** Upper bounds (seconds) of the run duration histogram buckets. */
+export const DURATION_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600] as const;
+
+/** Catalog totals behind `/metrics`, per pipeline. */
+export interface CatalogMetrics {
+  readonly runs: { pipeline: string; status: string; count: number }[];
+  readonly rows: { pipeline: string; outcome: string; count: number }[];
+  readonly durations: { pipeline: string; buckets: number[]; sum: number; count: number }[];
+  readonly quarantine: { pipeline: string; rows: number }[];
+  readonly lastSuccess: { pipeline: string; seconds: number }[];
+}
+
+const OUTCOMES = ["read", "loaded", "quarantined", "malformed", "duplicates"] as const;
+
+/**
+ * Aggregates of the catalog for Prometheus: runs by pipeline and status, rows by outcome, run duration
+ * histogram buckets, quarantine size and the last success time per pipeline. A handful of grouped
+ * queries: their cost does not grow with what the dashboard shows.
+ *
+ * @example
+ * const m = await catalogMetrics(warehouse);
+ */
+export async function catalogMetrics(warehouse: CatalogReader): Promise<CatalogMetrics> {
+  const duration = "(extract(epoch FROM finished_at) - extract(epoch FROM started_at))";
+  const byStatus = await warehouse.query(
+    `SELECT pipeline, status, count(*) AS n, ${OUTCOMES.map((o) => `sum(rows_${o}) AS ${o}`).join(", ")}
+       FROM sluice.runs GROUP BY pipeline, status ORDER BY pipeline, status`,
+  );
+  const durations = await warehouse.query(
+    `SELECT pipeline, ${DURATION_BUCKETS.map((b, i) => `sum(CASE WHEN ${duration} <= ${b} THEN 1 ELSE 0 END) AS b${i}`).join(", ")},
+            sum(${duration}) AS total, count(*) AS n
+       FROM sluice.runs WHERE status <> 'skipped' GROUP BY pipeline ORDER BY pipeline`,
+  );
+  const quarantine = await warehouse.query(
+    "SELECT pipeline, count(*) AS n FROM sluice.quarantine GROUP BY pipeline ORDER BY pipeline",
+  );
+  const lastSuccess = await warehouse.query(
+    `SELECT pipeline, extract(epoch FROM max(finished_at)) AS t FROM sluice.runs WHERE status = 'succeeded' GROUP BY pipeline ORDER BY pipeline`,
+  );
+  const rows = new Map<string, number>();
+  for (const r of byStatus) {
+    for (const o of OUTCOMES) {
+      const key = `${r.pipeline}\u0000${o}`;
+      rows.set(key, (rows.get(key) ?? 0) + Number(r[o] ?? 0));
+    }
+  }
+  return {
+    runs: byStatus.map((r) => ({
+      pipeline: String(r.pipeline),
+      status: String(r.status),
+      count: Number(r.n),
+    })),
+    rows: [...rows].map(([key, count]) => {
+      const [pipeline, outcome] = key.split("\u0000") as [string, string];
+      return { pipeline, outcome, count };
+    }),
+    durations: durations.map((r) => ({
+      pipeline: String(r.pipeline),
+      buckets: DURATION_BUCKETS.map((_, i) => Number(r[`b${i}`] ?? 0)),
+      sum: Number(r.total ?? 0),
+      count: Number(r.n),
+    })),
+    quarantine: quarantine.map((r) => ({ pipeline: String(r.pipeline), rows: Number(r.n) })),
+    lastSuccess: lastSuccess.map((r) => ({ pipeline: String(r.pipeline), seconds: Number(r.t) })),
+  };
+}

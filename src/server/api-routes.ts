@@ -1,0 +1,100 @@
+import type { Context, Hono } from "hono";
+import { warehouseHealth } from "../catalog/health.js";
+import { catalogMetrics } from "../catalog/metrics-data.js";
+import { qualitySeries } from "../catalog/quality.js";
+import { countQuarantine, listQuarantine } from "../catalog/quarantine.js";
+import { listRuns, readRun, runPipelines } from "../catalog/runs.js";
+import { listTables } from "../catalog/tables.js";
+import { SluiceError } from "../errors.js";
+import { type DashboardDeps, knownPipelines, lakeVersions, pendingFiles } from "./dashboard-deps.js";
+import { lineageGraph } from "./lineage-graph.js";
+import { intParam, statusParam, textParam } from "./request-params.js";
+
+/** A pipeline named by a request: defined in sluice.yaml or with recorded runs; 404 otherwise. */
+export async function requirePipeline(deps: DashboardDeps, name: string | undefined): Promise<string> {
+  if (!name) throw new SluiceError("USAGE", "pipeline=<name> is required");
+  const known = knownPipelines(deps, await deps.gate.read(runPipelines));
+  if (!known.includes(name)) {
+    throw new SluiceError(
+      "PIPELINE_UNKNOWN",
+      `unknown pipeline ${name} (known: ${known.join(", ") || "none"})`,
+    );
+  }
+  return name;
+}
+
+/** The run filter of /runs and /api/runs from the query string. */
+export function runFilterOf(c: Context) {
+  return {
+    pipeline: textParam(c, "pipeline"),
+    status: statusParam(c),
+    from: textParam(c, "from"),
+    until: textParam(c, "until"),
+  };
+}
+
+/** The JSON API: every page's data under /api/, in the shapes of the CLI's --json. */
+export function registerApiRoutes(app: Hono, deps: DashboardDeps): void {
+  const { gate } = deps;
+  app.get("/api/runs", async (c) => {
+    const filter = {
+      ...runFilterOf(c),
+      limit: intParam(c, "limit", 50, 1, 1000),
+      offset: intParam(c, "offset", 0, 0, 10_000_000),
+    };
+    return c.json({ runs: await gate.read((r) => listRuns(r, filter)) });
+  });
+  app.get("/api/runs/:id", async (c) => {
+    const id = c.req.param("id");
+    const run = await gate.read((r) => readRun(r, id));
+    if (!run) throw new SluiceError("RUN_NOT_FOUND", `run ${id}: not found`);
+    return c.json(run);
+  });
+  app.get("/api/quarantine", async (c) => {
+    const pipeline = await requirePipeline(deps, textParam(c, "pipeline"));
+    const filter = {
+      pipeline,
+      runId: textParam(c, "run"),
+      limit: intParam(c, "limit", 100, 1, 10_000),
+      offset: intParam(c, "offset", 0, 0, 100_000_000),
+    };
+    const [rows, total] = await gate.read(
+      async (r) => [await listQuarantine(r, filter), await countQuarantine(r, filter)] as const,
+    );
+    return c.json({
+      pipeline,
+      run: filter.runId ?? null,
+      total,
+      limit: filter.limit,
+      offset: filter.offset,
+      rows,
+    });
+  });
+  app.get("/api/tables", async (c) =>
+    c.json({ tables: await gate.read(listTables), lake: await lakeVersions(deps) }),
+  );
+  app.get("/api/tables/:table/history", async (c) => {
+    const table = c.req.param("table");
+    const loads = await gate.read((r) => r.history(table));
+    if (loads.length === 0) throw new SluiceError("RUN_NOT_FOUND", `table ${table}: no loads recorded`);
+    return c.json({ table, loads });
+  });
+  app.get("/api/quality", async (c) => {
+    const pipeline = await requirePipeline(deps, textParam(c, "pipeline"));
+    const limit = intParam(c, "limit", 200, 1, 5000);
+    return c.json({ pipeline, points: await gate.read((r) => qualitySeries(r, pipeline, limit)) });
+  });
+  app.get("/api/lineage", (c) => c.json(lineageGraph(gate.ctx.project.config)));
+  app.get("/api/health", async (c) =>
+    c.json(await gate.read((r) => warehouseHealth(r, gate.pooled()?.poolStats?.()))),
+  );
+  app.get("/api/live", (c) => c.json({ runs: deps.live.list() }));
+  app.get("/metrics", async (c) => {
+    const catalog = await gate.read(catalogMetrics);
+    const text = await deps.metrics.render(catalog, {
+      pending: await pendingFiles(deps),
+      inFlight: deps.live.list().length,
+    });
+    return c.body(text, 200, { "content-type": deps.metrics.contentType });
+  });
+}

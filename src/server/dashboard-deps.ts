@@ -1,0 +1,72 @@
+import { history as lakeHistory } from "../lake/delta-operations.js";
+import { discoverFiles } from "../runner/discover-files.js";
+import { projectLakeTables } from "../runner/lake-tables.js";
+import type { AccessPolicy } from "./access-policy.js";
+import type { DashboardMetrics } from "./dashboard-metrics.js";
+import type { LiveRuns } from "./live-runs.js";
+import type { LakeTableVersions } from "./table-pages.js";
+import type { WarehouseGate } from "./warehouse-gate.js";
+
+/** What every route of the dashboard uses. */
+export interface DashboardDeps {
+  readonly gate: WarehouseGate;
+  readonly live: LiveRuns;
+  readonly policy: AccessPolicy;
+  readonly metrics: DashboardMetrics;
+}
+
+/** Pipelines known to the config or the catalog, by name. */
+export function knownPipelines(deps: DashboardDeps, fromCatalog: readonly string[] = []): string[] {
+  return [...new Set([...Object.keys(deps.gate.ctx.project.config.pipelines), ...fromCatalog])].sort();
+}
+
+/** Files waiting in the landing zone per file pipeline (a listing of each glob). */
+export async function pendingFiles(deps: DashboardDeps): Promise<{ pipeline: string; files: number }[]> {
+  const ctx = deps.gate.ctx;
+  const out: { pipeline: string; files: number }[] = [];
+  for (const [name, p] of Object.entries(ctx.project.config.pipelines)) {
+    if (!("path" in p.source)) continue;
+    const files = await discoverFiles(ctx.landing, p.source.path).catch(() => []);
+    out.push({ pipeline: name, files: files.length });
+  }
+  return out;
+}
+
+/** Lake tables of the project with their Delta versions (newest first, at most 20 each). */
+export async function lakeVersions(deps: DashboardDeps): Promise<LakeTableVersions[]> {
+  const tables = await projectLakeTables(deps.gate.ctx).catch(() => []);
+  const out: LakeTableVersions[] = [];
+  for (const t of tables.filter((x) => x.exists && x.format === "delta")) {
+    try {
+      const entries = await lakeHistory(t.table);
+      out.push({
+        table: t.name,
+        versions: entries.slice(0, 20).map((h) => ({
+          version: h.version,
+          timestamp: new Date(h.timestamp).toISOString(),
+          operation: h.operation ?? "",
+        })),
+      });
+    } catch (error) {
+      out.push({
+        table: t.name,
+        versions: [],
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  return out;
+}
+
+/** The text of a run's log, when it is a log under logs/ of the landing zone (never another path). */
+export async function runLog(deps: DashboardDeps, log: unknown): Promise<string | undefined> {
+  if (typeof log !== "string" || !/^logs\/[\w./-]+\.jsonl$/.test(log) || log.split("/").includes("..")) {
+    return undefined;
+  }
+  try {
+    const text = (await deps.gate.ctx.landing.readFile(log)).toString("utf8");
+    return text.length > 200_000 ? `${text.slice(0, 200_000)}\n… (truncated)` : text;
+  } catch {
+    return undefined;
+  }
+}

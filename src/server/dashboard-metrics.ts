@@ -1,0 +1,102 @@
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
+import { type CatalogMetrics, DURATION_BUCKETS } from "../catalog/metrics-data.js";
+
+/** What `/metrics` shows besides the catalog: files waiting and runs in flight. */
+export interface ProcessMetrics {
+  readonly pending: readonly { pipeline: string; files: number }[];
+  readonly inFlight: number;
+}
+
+/** The dashboard's Prometheus registry; `render` fills it from the catalog and returns the text format. */
+export interface DashboardMetrics {
+  readonly contentType: string;
+  render(catalog: CatalogMetrics, process: ProcessMetrics): Promise<string>;
+}
+
+/**
+ * Prometheus metrics from the catalog (runs, rows, durations, quarantine, freshness) and this process
+ * (files pending, runs in flight, Node's own process metrics).
+ *
+ * @example
+ * const text = await metrics.render(await catalogMetrics(reader), { pending: [], inFlight: 0 });
+ */
+export function createDashboardMetrics(): DashboardMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "sluice_process_" });
+  const runs = new Counter({
+    name: "sluice_runs_total",
+    help: "Runs recorded in the catalog, by pipeline and status",
+    labelNames: ["pipeline", "status"],
+    registers: [registry],
+  });
+  const rows = new Counter({
+    name: "sluice_rows_total",
+    help: "Rows of recorded runs, by pipeline and outcome (read, loaded, quarantined, malformed, duplicates)",
+    labelNames: ["pipeline", "outcome"],
+    registers: [registry],
+  });
+  const quarantine = new Gauge({
+    name: "sluice_quarantine_rows",
+    help: "Rows in the quarantine, by pipeline",
+    labelNames: ["pipeline"],
+    registers: [registry],
+  });
+  const lastSuccess = new Gauge({
+    name: "sluice_last_success_timestamp_seconds",
+    help: "When the last successful run of each pipeline finished (Unix time), for freshness alerts",
+    labelNames: ["pipeline"],
+    registers: [registry],
+  });
+  const pending = new Gauge({
+    name: "sluice_files_pending",
+    help: "Files matching a pipeline's source glob in the landing zone, not yet processed",
+    labelNames: ["pipeline"],
+    registers: [registry],
+  });
+  const inFlight = new Gauge({
+    name: "sluice_runs_in_flight",
+    help: "Runs this process is working on now (watch --serve)",
+    registers: [registry],
+  });
+  let durations: CatalogMetrics["durations"] = [];
+  // The histogram comes from catalog aggregates (bucket counts), not from observations in this process.
+  registry.registerMetric({
+    name: "sluice_run_duration_seconds",
+    help: "Duration of recorded runs (skipped ones aside), by pipeline",
+    type: "histogram",
+    get: async () => ({
+      name: "sluice_run_duration_seconds",
+      help: "Duration of recorded runs (skipped ones aside), by pipeline",
+      type: "histogram",
+      aggregator: "sum",
+      values: durations.flatMap((d) => [
+        ...DURATION_BUCKETS.map((le, i) => ({
+          metricName: "sluice_run_duration_seconds_bucket",
+          labels: { pipeline: d.pipeline, le },
+          value: d.buckets[i]!,
+        })),
+        {
+          metricName: "sluice_run_duration_seconds_bucket",
+          labels: { pipeline: d.pipeline, le: "+Inf" },
+          value: d.count,
+        },
+        { metricName: "sluice_run_duration_seconds_sum", labels: { pipeline: d.pipeline }, value: d.sum },
+        { metricName: "sluice_run_duration_seconds_count", labels: { pipeline: d.pipeline }, value: d.count },
+      ]),
+    }),
+  } as unknown as Metric<string>);
+  return {
+    contentType: registry.contentType,
+    async render(catalog, proc) {
+      for (const m of [runs, rows, quarantine, lastSuccess, pending]) m.reset();
+      for (const r of catalog.runs) runs.inc({ pipeline: r.pipeline, status: r.status }, r.count);
+      for (const r of catalog.rows) rows.inc({ pipeline: r.pipeline, outcome: r.outcome }, r.count);
+      for (const q of catalog.quarantine) quarantine.set({ pipeline: q.pipeline }, q.rows);
+      for (const s of catalog.lastSuccess) lastSuccess.set({ pipeline: s.pipeline }, s.seconds);
+      for (const p of proc.pending) pending.set({ pipeline: p.pipeline }, p.files);
+      inFlight.set(proc.inFlight);
+      durations = catalog.durations;
+      return registry.metrics();
+    },
+  };
+}

@@ -1,0 +1,194 @@
+import { request } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addFile, sluice } from "../support/cli.js";
+import { type ServedDashboard, startServed } from "../support/dashboard.js";
+import { createTestDatabase, pingPostgres } from "../support/postgres.js";
+import { serviceAvailable } from "../support/require-service.js";
+import { dashboardProject } from "./dashboard-fixture.js";
+
+const pgAvailable = await serviceAvailable("PostgreSQL", pingPostgres);
+
+interface RunsDoc {
+  runs: { run_id: string; pipeline: string; status: string; rows: { quarantined: number } }[];
+}
+
+describe.each([
+  ["duckdb", true],
+  ["postgres", pgAvailable],
+] as const)("sluice serve on %s", (kind, available) => {
+  let dir: string;
+  let served: ServedDashboard;
+  let cleanup: (() => Promise<void>) | undefined;
+  const get = (path: string, init?: RequestInit) => fetch(`${served.url}${path}`, init);
+
+  beforeAll(async () => {
+    if (!available) return;
+    let warehouse = "duckdb:warehouse.duckdb";
+    if (kind === "postgres") {
+      const db = await createTestDatabase();
+      warehouse = db.url;
+      cleanup = db.cleanup;
+    }
+    dir = await dashboardProject(warehouse);
+    served = await startServed(dir, ["serve", "--port", "0"]);
+  });
+  afterAll(async () => {
+    if (served) expect((await served.stop()).code).toBe(0);
+    await cleanup?.();
+  });
+
+  it.skipIf(!available)(
+    "GET /api/runs answers the objects of `sluice runs --json`, filtered and paged",
+    async () => {
+      const cli = (await sluice(["runs", "--json"], dir)).json<RunsDoc>();
+      const api = (await (await get("/api/runs")).json()) as RunsDoc;
+      expect(api).toEqual(cli);
+      expect(api.runs.map((r) => r.status).sort()).toEqual(["failed", "succeeded", "succeeded"]);
+      const failed = (await (await get("/api/runs?status=failed")).json()) as RunsDoc;
+      expect(failed.runs.map((r) => r.pipeline)).toEqual(["strict"]);
+      const page2 = (await (await get("/api/runs?limit=1&offset=1")).json()) as RunsDoc;
+      expect(page2.runs).toEqual([cli.runs[1]]);
+      const one = await get(`/api/runs/${cli.runs[0]!.run_id}`);
+      expect(await one.json()).toEqual(cli.runs[0]);
+    },
+  );
+
+  it.skipIf(!available)("bad requests get clear 4xx JSON errors", async () => {
+    const cases: [string, number, RegExp][] = [
+      ["/api/runs?limit=0", 400, /limit=0/],
+      ["/api/runs?status=done", 400, /status=done/],
+      ["/api/runs?from=yesterday", 400, /from yesterday/],
+      ["/api/runs/nope", 404, /run nope: not found/],
+      ["/api/quarantine", 400, /pipeline=<name> is required/],
+      ["/api/quarantine?pipeline=..%2F..%2Fetc", 404, /unknown pipeline/],
+      ["/api/tables/nope/history", 404, /no loads/],
+      ["/api/nothing", 404, /no such page/],
+    ];
+    for (const [path, status, message] of cases) {
+      const r = await get(path);
+      expect(r.status, path).toBe(status);
+      expect(r.headers.get("content-type")).toMatch(/json/);
+      expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(message);
+    }
+  });
+
+  it.skipIf(!available)("quarantine: paged, masked as stored, escaped in HTML, exported as CSV", async () => {
+    const cli = (await sluice(["quarantine", "orders", "--json"], dir)).json<unknown[]>();
+    const api = (await (await get("/api/quarantine?pipeline=orders&limit=1&offset=1")).json()) as {
+      total: number;
+      rows: unknown[];
+    };
+    expect(api.total).toBe(2);
+    expect(api.rows).toEqual([cli[1]]);
+    const page = await (await get("/quarantine?pipeline=orders")).text();
+    expect(page).toContain("b***@example.com");
+    expect(page).not.toContain("bob@example.com");
+    expect(page).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(page).not.toContain("<script>alert(1)");
+    const csv = await get("/quarantine.csv?pipeline=orders");
+    expect(csv.headers.get("content-type")).toMatch(/text\/csv/);
+    const text = await csv.text();
+    // Value columns follow the stored JSON (PostgreSQL's jsonb orders keys its own way).
+    const header = text.split("\r\n")[0]!.split(",");
+    expect(header.slice(0, 5)).toEqual(["run_id", "file", "line", "rules", "reasons"]);
+    expect(header.slice(5).sort()).toEqual(["email", "id", "note", "raw"]);
+    expect(text).toContain("b***@example.com");
+    expect(text).not.toContain("bob@example.com");
+  });
+
+  it.skipIf(!available)(
+    "every page renders; runs and run detail show the failure; tables list loads",
+    async () => {
+      const runs = await (await get("/runs?status=failed")).text();
+      expect(runs).toContain("max_failure_rate");
+      const { runs: list } = (await (await get("/api/runs?pipeline=strict")).json()) as RunsDoc;
+      const detail = await (await get(`/runs/${list[0]!.run_id}`)).text();
+      expect(detail).toContain("in/strict/s.csv");
+      expect(detail).toContain("not_null(id)");
+      for (const path of ["/tables", "/tables/orders", "/quality?pipeline=orders", "/lineage", "/health"]) {
+        const r = await get(path);
+        expect(r.status, path).toBe(200);
+        expect(r.headers.get("content-security-policy")).toMatch(/script-src 'self'/);
+      }
+      const tables = (await (await get("/api/tables")).json()) as {
+        tables: { table: string; loads: number }[];
+      };
+      expect(tables.tables.find((t) => t.table === "orders")?.loads).toBe(2);
+      const quality = (await (await get("/api/quality?pipeline=orders")).json()) as {
+        points: { failure_rate: number }[];
+      };
+      expect(quality.points.map((p) => p.failure_rate)).toEqual([2 / 3, 0]);
+      const lineage = await (await get("/lineage")).text();
+      for (const node of ["files:in/orders/*.csv", "pipeline:orders", "table:orders", "pipeline:strict"]) {
+        expect(lineage).toContain(`data-node="${node}"`);
+      }
+      const health = (await (await get("/api/health")).json()) as {
+        kind: string;
+        tables: { table: string }[];
+      };
+      expect(health.kind).toBe(kind);
+      expect(health.tables.map((t) => t.table)).toContain("orders");
+    },
+  );
+
+  it.skipIf(!available)(
+    "/metrics: runs, rows, durations, quarantine, freshness in Prometheus text",
+    async () => {
+      const r = await get("/metrics");
+      expect(r.headers.get("content-type")).toMatch(/text\/plain/);
+      const text = await r.text();
+      expect(text).toContain('sluice_runs_total{pipeline="orders",status="succeeded"} 2');
+      expect(text).toContain('sluice_runs_total{pipeline="strict",status="failed"} 1');
+      expect(text).toContain('sluice_rows_total{pipeline="orders",outcome="loaded"} 2');
+      expect(text).toContain('sluice_quarantine_rows{pipeline="orders"} 2');
+      expect(text).toContain('sluice_run_duration_seconds_count{pipeline="orders"} 2');
+      expect(text).toMatch(/sluice_last_success_timestamp_seconds\{pipeline="orders"\} \d+/);
+      expect(text).not.toMatch(/sluice_last_success_timestamp_seconds\{pipeline="strict"\}/);
+      expect(text).toContain('sluice_files_pending{pipeline="strict"} 0');
+    },
+  );
+
+  it.skipIf(!available)("writes need a POST with the CSRF token; a foreign Host is refused", async () => {
+    const { runs } = (await (await get("/api/runs?pipeline=strict")).json()) as RunsDoc;
+    const id = runs[0]!.run_id;
+    expect((await get(`/runs/${id}/replay`, { method: "GET" })).status).toBe(404);
+    const noToken = await get(`/runs/${id}/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "",
+    });
+    expect(noToken.status).toBe(403);
+    const forged = await get(`/runs/${id}/replay`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "csrf=0000",
+    });
+    expect(forged.status).toBe(403);
+    // fetch() cannot set Host: a raw request plays the DNS-rebinding page.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const u = new URL(served.url);
+      request(
+        { host: u.hostname, port: u.port, path: "/api/runs", headers: { host: "evil.example:8321" } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      )
+        .on("error", reject)
+        .end();
+    });
+    expect(rebound).toBe(403);
+  });
+
+  it.skipIf(!available || kind !== "duckdb")(
+    "lets go of the embedded warehouse: `sluice run` works while it serves",
+    async () => {
+      expect((await get("/api/runs")).status).toBe(200);
+      addFile(dir, "landing/in/orders/c.csv", "id,email,note\n20,erin@example.com,ok\n");
+      const run = await sluice(["run", "orders", "--json"], dir, { env: { SLUICE_LOCK_WAIT: "20s" } });
+      expect(run.code, run.stderr).toBe(0);
+      const after = (await (await get("/api/runs?pipeline=orders&limit=1")).json()) as RunsDoc;
+      expect(after.runs[0]!.run_id).toBe(run.json<RunsDoc>().runs[0]!.run_id);
+    },
+  );
+});

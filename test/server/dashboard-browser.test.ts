@@ -1,0 +1,107 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type BrowserContext, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ServedDashboard, startServed } from "../support/dashboard.js";
+import { serviceAvailable } from "../support/require-service.js";
+import { dashboardProject } from "./dashboard-fixture.js";
+
+// Debian's chromium, never a downloaded browser; flags keep it off the network and out of the GPU.
+const CHROMIUM = "/usr/bin/chromium";
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const artifacts = resolve("test-artifacts/dashboard");
+const profile = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
+let browser: BrowserContext | undefined;
+const available = await serviceAvailable(`Chromium at ${CHROMIUM} (apt-get install chromium)`, async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is not installed`);
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+  });
+});
+
+describe.skipIf(!available)("the dashboard in a real browser", () => {
+  let served: ServedDashboard;
+  beforeAll(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    served = await startServed(await dashboardProject("duckdb:warehouse.duckdb"), ["serve", "--port", "0"]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    rmSync(profile, { recursive: true, force: true });
+    await served?.stop();
+  });
+
+  it("clicks from the runs to a failed run, its quarantined rows, and replays it; no value runs as script", async () => {
+    const page = await browser!.newPage();
+    const dialogs: string[] = [];
+    page.on("dialog", (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    const blocked: string[] = [];
+    // Every request stays on the dashboard (no CDN).
+    page.on("request", (r) => {
+      if (!r.url().startsWith(served.url)) blocked.push(r.url());
+    });
+    await page.goto(`${served.url}/runs`);
+    await page.screenshot({ path: join(artifacts, "runs.png"), fullPage: true });
+    expect(await page.locator("#runs tr").count()).toBe(4);
+    await page.locator("#runs tr", { hasText: "failed" }).locator("a").first().click();
+    await page.waitForURL(/\/runs\/[^/]+$/);
+    expect(await page.locator("#run-status").textContent()).toBe("failed");
+    expect(await page.locator("#run-error").textContent()).toMatch(/max_failure_rate/);
+    expect(await page.locator("#files").textContent()).toContain("in/strict/s.csv");
+    await page.screenshot({ path: join(artifacts, "run-failed.png"), fullPage: true });
+
+    await page.locator("#to-quarantine").click();
+    await page.waitForURL(/\/quarantine\?/);
+    expect(await page.locator("#quarantine-total").textContent()).toBe("1");
+    expect(await page.locator("#quarantine").textContent()).toContain("not_null(id)");
+    await page.screenshot({ path: join(artifacts, "quarantine.png"), fullPage: true });
+
+    await page.locator("#replay").click();
+    await page.waitForURL(/\/runs\/[^/]+$/);
+    expect(await page.locator("main p").first().textContent()).toMatch(/replay of/);
+    await page.screenshot({ path: join(artifacts, "replay.png"), fullPage: true });
+
+    // The `<script>` value of a quarantined row shows as text on the quarantine page.
+    await page.goto(`${served.url}/quarantine?pipeline=orders`);
+    expect(await page.locator("#quarantine").textContent()).toContain("<script>alert(1)</script>");
+    expect(await page.locator("#quarantine").textContent()).toContain("b***@example.com");
+
+    // Every other page loads; the quality charts are drawn by the bundled uPlot.
+    for (const path of ["/quality?pipeline=orders", "/tables", "/tables/orders", "/lineage", "/health"]) {
+      const response = await page.goto(`${served.url}${path}`);
+      expect(response?.status(), path).toBe(200);
+      await page.screenshot({
+        path: join(artifacts, `${path.slice(1).replace(/\W+/g, "-")}.png`),
+        fullPage: true,
+      });
+    }
+    await page.goto(`${served.url}/quality?pipeline=orders`);
+    await page.waitForSelector("#chart-rows .uplot canvas");
+    // Each point sits at a real time (an unparseable one leaves the chart empty).
+    const times = await page.evaluate(() =>
+      (JSON.parse(document.getElementById("quality-data")!.textContent!) as { started_at: string }[]).map(
+        (p) => Date.parse(p.started_at),
+      ),
+    );
+    expect(times.length).toBe(2);
+    expect(times.every(Number.isFinite)).toBe(true);
+    await page.screenshot({ path: join(artifacts, "quality.png"), fullPage: true });
+    expect(dialogs).toEqual([]);
+    expect(blocked).toEqual([]);
+  });
+});
