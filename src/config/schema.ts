@@ -35,6 +35,21 @@ const fileSource = z.strictObject({
 
 const sqlSource = z.strictObject({ sql: z.string().min(1) });
 const tableSource = z.strictObject({ table: identifier });
+/** An external database read by Sluice: `{ database: "postgres://…" | "mysql://…", table | query }`. */
+const databaseSource = z
+  .strictObject({
+    database: z
+      .string()
+      .regex(
+        /^(postgres|postgresql|mysql|mariadb):\/\//i,
+        "expected postgres://user@host:5432/db or mysql://user@host:3306/db",
+      ),
+    table: identifier.optional(),
+    query: z.string().min(1).optional(),
+  })
+  .refine((s) => (s.table === undefined) !== (s.query === undefined), {
+    message: "needs exactly one of `table` or `query`",
+  });
 const streamSource = z.strictObject({
   stream: z
     .strictObject({
@@ -174,8 +189,9 @@ export const targetSchema = z
 
 export const pipelineSchema = z.strictObject({
   description: z.string().optional(),
-  source: z.union([fileSource, sqlSource, tableSource, streamSource], {
-    error: "expected { path: <glob> }, { sql: <select> }, { table: <name> } or { stream: {...} }",
+  source: z.union([fileSource, sqlSource, tableSource, databaseSource, streamSource], {
+    error:
+      "expected { path: <glob> }, { sql: <select> }, { table: <name> }, { database: <url>, table | query } or { stream: {...} }",
   }),
   columns: z.record(z.string(), columnSchema).default({}),
   naming: z.enum(["snake_case", "keep"]).default("snake_case"),
@@ -290,6 +306,7 @@ export type TargetConfig = z.infer<typeof targetSchema>;
 export type LakeTargetConfig = z.infer<typeof lakeTarget>;
 export type FileSourceConfig = z.infer<typeof fileSource>;
 export type SourceConfig = PipelineConfig["source"];
+export type DatabaseSourceConfig = z.infer<typeof databaseSource>;
 
 export function isFileSource(source: SourceConfig): source is FileSourceConfig {
   return "path" in source;

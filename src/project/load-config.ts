@@ -13,6 +13,7 @@ import { allowedKeys } from "../config/schema-keys.js";
 import { SluiceError } from "../errors.js";
 import { didYouMean } from "../plan/nearest-name.js";
 import { type ConfigProblem, configError } from "./config-problem.js";
+import { databaseSourceProblems } from "./validate-database-sources.js";
 import { postgresWarehouseProblems } from "./validate-postgres-warehouse.js";
 
 /** A loaded project: the validated config and where it lives. */
@@ -105,6 +106,7 @@ export function parseProjectText(text: string, fileLabel: string, env: NodeJS.Pr
     );
   }
   if (result.success) problems.push(...postgresWarehouseProblems(result.data as ProjectConfig));
+  if (result.success) problems.push(...databaseSourceProblems(result.data as ProjectConfig));
   if (problems.length > 0) {
     const scrubbed = problems.map((p) => ({
       ...p,

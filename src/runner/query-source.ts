@@ -1,15 +1,17 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { PipelineConfig, SourceConfig } from "../config/schema.js";
+import type { DatabaseSourceConfig, PipelineConfig, SourceConfig } from "../config/schema.js";
 import { parseDuration } from "../durations.js";
 import type { StagedQuery } from "../engine/stage-query.js";
+import { databaseSourcePath, stageDatabaseSource } from "../sources/stage-database-source.js";
 import type { StorageEntry } from "../storage/storage.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 
-/** A warehouse source: `{ sql }` or `{ table }`. */
-export type QuerySource = { readonly sql: string } | { readonly table: string };
+/** A warehouse source (`{ sql }` or `{ table }`) or an external database's (`{ database, table | query }`). */
+export type QuerySource = { readonly sql: string } | { readonly table: string } | DatabaseSourceConfig;
 
-/** The pipeline's source when it reads the warehouse (SQL or table), else undefined. */
+/** The pipeline's source when it reads a query result (warehouse SQL or table, a database), else undefined. */
 export function querySourceOf(source: SourceConfig): QuerySource | undefined {
+  if ("database" in source) return source;
   if ("sql" in source) return { sql: source.sql };
   if ("table" in source) return { table: source.table };
   return undefined;
@@ -24,7 +26,12 @@ export function querySourceOf(source: SourceConfig): QuerySource | undefined {
  */
 export function queryEntry(pipeline: string, source: QuerySource): StorageEntry {
   return {
-    path: "sql" in source ? `sql:${pipeline}` : `table:${source.table}`,
+    path:
+      "database" in source
+        ? databaseSourcePath(pipeline, source)
+        : "sql" in source
+          ? `sql:${pipeline}`
+          : `table:${source.table}`,
     size: 0,
     mtimeMs: Date.now(),
   };
@@ -57,8 +64,7 @@ export async function stageQuerySource(
   const after = incremental ? await warehouse.watermark(name) : null;
   const lagMs = incremental?.lag ? parseDuration(incremental.lag) : 0;
   const windowMs = pipeline.late_data_window ? parseDuration(pipeline.late_data_window) : undefined;
-  const staged = await warehouse.stageSource({
-    source,
+  const request = {
     columns: pipeline.columns,
     tablePrefix,
     ...(incremental
@@ -75,7 +81,12 @@ export async function stageQuerySource(
           },
         }
       : {}),
-  });
+  };
+  // A database source is extracted into the same engine; the warehouse reads its own sources.
+  const staged =
+    "database" in source
+      ? await stageDatabaseSource(warehouse.engine, { ...request, source })
+      : await warehouse.stageSource({ ...request, source });
   const cursor = incremental
     ? { column: incremental.cursor, from: after, to: staged.cursorMax ?? after }
     : null;

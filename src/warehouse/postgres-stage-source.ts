@@ -143,7 +143,7 @@ async function loadCsv(
  * DOUBLE when DuckDB's decimals cannot hold the values, for NaN or infinity, or when there is no value.
  * A declared `columns:` type is applied later, from the exact text.
  */
-async function typeNumeric(
+export async function typeNumeric(
   engine: DuckDBConnection,
   table: string,
   name: string,

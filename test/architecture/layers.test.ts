@@ -15,6 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["plan", "storage"],
   ["lake", "engine"],
   ["warehouse"],
+  ["sources"],
   ["project", "catalog"],
   ["runner"],
   ["server"],

@@ -1,0 +1,36 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { firstLine, SluiceError } from "../errors.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import type { ExtractColumn } from "./type-map.js";
+
+/**
+ * Reads an extract's CSV file (no header, `"`-quoted, NULL unquoted and empty, an empty string quoted)
+ * into the temp table `table`, every column cast from its text as the type map says, numbered by line
+ * like a staged file. One bulk read by the engine; a value that does not fit its type fails the stage,
+ * naming the engine's conversion error.
+ *
+ * @example
+ * await loadExtract(engine, "/tmp/x/q0.csv", "sluice_q0_stage", columns, "PostgreSQL app@db:5432/shop");
+ */
+export async function loadExtract(
+  engine: DuckDBConnection,
+  file: string,
+  table: string,
+  columns: readonly ExtractColumn[],
+  server: string,
+): Promise<void> {
+  const csvColumns = columns.map((_, i) => `${quoteLiteral(`c${i}`)}: 'VARCHAR'`).join(", ");
+  const select = columns.map((c, i) => `${c.loadSql(`c${i}`)} AS ${quoteIdent(c.name)}`);
+  try {
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} AS SELECT ${[...select, "row_number() OVER () AS _sluice_line"].join(", ")}
+       FROM read_csv(${quoteLiteral(file)}, columns = {${csvColumns}}, header = false, auto_detect = false,
+         delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = 33554432)`,
+    );
+  } catch (error) {
+    const message = error instanceof Error ? firstLine(error.message) : String(error);
+    throw new SluiceError("QUERY_FAILED", `${server}: extracted rows could not be staged: ${message}`, {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,262 @@
+import { createWriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import mysql from "mysql2";
+import { completeStagedQuery, type StagedQuery, sourceQueryText } from "../engine/stage-query.js";
+import { firstLine, SluiceError } from "../errors.js";
+import { scrub } from "../warehouse/postgres-url.js";
+import { ambiguousNameProblem, asQueryRequest, type DatabaseStageRequest } from "./database-request.js";
+import { loadExtract } from "./load-extract.js";
+import { type ExtractColumn, isTypeProblem, type MysqlField, mysqlExtractColumn } from "./type-map.js";
+
+/** A parsed `mysql://` (or `mariadb://`) source URL: connection options plus a password-free label. */
+export interface MysqlTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+  /** `MySQL user@host:port/db`: never the password. */
+  readonly label: string;
+}
+
+const decode = (text: string): string => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+};
+
+/**
+ * Parses `mysql://user:password@host:3306/db` (percent-encoding decoded; the host starts after the last
+ * `@`, so an unencoded `@` in the password works). Returns why it cannot be used, never naming the
+ * password.
+ *
+ * @example
+ * parseMysqlUrl("mysql://root@127.0.0.1:3306/shop") // { host: "127.0.0.1", port: 3306, user: "root", ... }
+ */
+export function parseMysqlUrl(url: string): MysqlTarget | { readonly problem: string } {
+  const scheme = /^(mysql|mariadb):\/\//i.exec(url);
+  if (!scheme) return { problem: "expected mysql://user@host:3306/db" };
+  const rest = url.slice(scheme[0].length);
+  const at = rest.lastIndexOf("@");
+  const userinfo = at >= 0 ? rest.slice(0, at) : "";
+  const hostPart = at >= 0 ? rest.slice(at + 1) : rest;
+  const colon = userinfo.indexOf(":");
+  const user = decode(colon >= 0 ? userinfo.slice(0, colon) : userinfo);
+  const password = colon >= 0 ? decode(userinfo.slice(colon + 1)) : "";
+  if (hostPart.includes("?")) return { problem: "a mysql:// source takes no options after `?`" };
+  const slash = hostPart.indexOf("/");
+  const hostPort = slash >= 0 ? hostPart.slice(0, slash) : hostPart;
+  const database = slash >= 0 ? decode(hostPart.slice(slash + 1)) : "";
+  const [host = "", port] = hostPort.split(":");
+  if (port !== undefined && (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535)) {
+    return {
+      problem: `port "${port}" is not a number from 1 to 65535 (host:port, e.g. ${host || "localhost"}:3306)`,
+    };
+  }
+  if (database === "")
+    return { problem: "name the database after the host, e.g. mysql://root@127.0.0.1:3306/shop" };
+  const at2 = host || "localhost";
+  const portNumber = port === undefined ? 3306 : Number(port);
+  return {
+    host: at2,
+    port: portNumber,
+    user: user || "root",
+    password,
+    database,
+    label: `MySQL ${user || "root"}@${at2}:${portNumber}/${database}`,
+  };
+}
+
+const mysqlIdent = (name: string): string => `\`${name.replaceAll("`", "``")}\``;
+const mysqlQualified = (name: string): string => name.split(".").map(mysqlIdent).join(".");
+const temporalTypes = new Set([7, 10, 12, 14]);
+
+/**
+ * Extracts a MySQL/MariaDB table or query into the engine as `<prefix>_stage`: within one
+ * `START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY` (REPEATABLE READ, session at UTC) the result's
+ * columns are read first (`LIMIT 0`) and mapped (a type Sluice cannot carry fails here, naming the
+ * column, before any row moves); then the rows stream from the server (the connection pauses while the
+ * file catches up, so memory stays flat) as text, written to a scratch CSV in large chunks that the
+ * engine reads in bulk. The incremental filter runs on the source.
+ *
+ * @example
+ * const staged = await extractMysql(engine, { source: { database: url, table: "orders" }, columns: {}, tablePrefix: "q0", workDir });
+ */
+export async function extractMysql(
+  engine: DuckDBConnection,
+  request: DatabaseStageRequest,
+): Promise<StagedQuery> {
+  const target = parseMysqlUrl(request.source.database);
+  if ("problem" in target) throw new SluiceError("CONFIG_INVALID", `source.database: ${target.problem}`);
+  const base =
+    request.source.table !== undefined
+      ? mysqlQualified(request.source.table)
+      : `(${sourceQueryText(request.source.query!)}) AS q`;
+  const file = join(request.workDir, `${request.tablePrefix}.csv`);
+  const connection = mysql.createConnection({
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: target.database,
+    connectTimeout: 10_000,
+    timezone: "Z",
+  });
+  connection.on("error", () => undefined);
+  const run = (sql: string, values?: unknown[]) =>
+    new Promise<{ rows: unknown; fields: MysqlField[] }>((resolve, reject) =>
+      connection.query({ sql, values }, (error, rows, fields) =>
+        error ? reject(error) : resolve({ rows, fields: (fields ?? []) as unknown as MysqlField[] }),
+      ),
+    );
+  try {
+    await run("SET time_zone = '+00:00'");
+    await run("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    await run("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+    const { fields } = await run(`SELECT * FROM ${base} LIMIT 0`);
+    const columns = extractColumns(fields);
+    const sql = incrementalSql(base, fields, request);
+    await streamRows(connection, sql, fields, columns, file);
+    await run("COMMIT");
+    const table = `${request.tablePrefix}_stage`;
+    await loadExtract(engine, file, table, columns, target.label);
+    return await completeStagedQuery(engine, asQueryRequest(request), { sql, lateRows: 0 });
+  } catch (error) {
+    throw sourceError(error, target.label, target.password);
+  } finally {
+    await rm(file, { force: true });
+    connection.destroy();
+  }
+}
+
+function extractColumns(fields: readonly MysqlField[]): ExtractColumn[] {
+  const ambiguous = ambiguousNameProblem(fields.map((f) => f.name));
+  if (ambiguous) throw new SluiceError("CONFIG_INVALID", `source: ${ambiguous}`);
+  return fields.map((field) => {
+    const column = mysqlExtractColumn(field);
+    if (isTypeProblem(column)) throw new SluiceError("CONFIG_INVALID", `source: ${column.problem}`);
+    return column;
+  });
+}
+
+/** Only rows above the stored mark (minus `lag` for date and time cursors), in MySQL's spelling. */
+function incrementalSql(base: string, fields: readonly MysqlField[], request: DatabaseStageRequest): string {
+  const cursor = request.cursor;
+  if (!cursor || cursor.after === null) return `SELECT * FROM ${base}`;
+  const field = fields.find((f) => f.name === cursor.column);
+  if (!field) {
+    throw new SluiceError(
+      "QUERY_FAILED",
+      `incremental.cursor ${cursor.column}: the source has no such column (it has ${fields.map((f) => f.name).join(", ")})`,
+    );
+  }
+  const escaped = `'${cursor.after.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+  const temporal = temporalTypes.has(field.columnType ?? -1);
+  // The mark is stored as the engine printed it; a TIMESTAMPTZ mark ends in `+00`, which MySQL rejects.
+  const mark = temporal ? `CAST(${escaped.replace(/\+00'$/, "'")} AS DATETIME(6))` : escaped;
+  const lower =
+    temporal && cursor.overlapMs > 0
+      ? `${mark} - INTERVAL ${Math.round(cursor.overlapMs * 1000)} MICROSECOND`
+      : mark;
+  return `SELECT * FROM ${base} WHERE ${mysqlIdent(cursor.column)} > ${lower}`;
+}
+
+/**
+ * Streams the query's rows into `file` as CSV: every value as the server's text (binary values as hex,
+ * BIT as its number), NULL unquoted and empty, every other value quoted. Lines are joined into ~1 MB
+ * chunks before they are written.
+ */
+async function streamRows(
+  connection: mysql.Connection,
+  sql: string,
+  fields: readonly MysqlField[],
+  columns: readonly ExtractColumn[],
+  file: string,
+): Promise<void> {
+  const hex = new Set(columns.filter((c) => c.engineType === "BLOB").map((c) => c.name));
+  const bits = new Set(fields.filter((f) => f.columnType === 16).map((f) => f.name));
+  const typeCast = (field: { name: string; string(): string | null; buffer(): Buffer | null }) => {
+    if (hex.has(field.name)) return field.buffer()?.toString("hex") ?? null;
+    if (bits.has(field.name)) {
+      const bytes = field.buffer();
+      return bytes === null ? null : BigInt(`0x${bytes.toString("hex") || "0"}`).toString();
+    }
+    return field.string();
+  };
+  let chunk: string[] = [];
+  let size = 0;
+  const toCsv = new Transform({
+    writableObjectMode: true,
+    writableHighWaterMark: 1024,
+    transform(row: (string | null)[], _encoding, done) {
+      let line = "";
+      for (let i = 0; i < row.length; i++) {
+        const value = row[i];
+        if (i > 0) line += ",";
+        if (value !== null && value !== undefined) line += `"${value.replaceAll('"', '""')}"`;
+      }
+      chunk.push(line);
+      size += line.length + 1;
+      if (size >= 1 << 20) {
+        this.push(`${chunk.join("\n")}\n`);
+        chunk = [];
+        size = 0;
+      }
+      done();
+    },
+    flush(done) {
+      if (chunk.length > 0) this.push(`${chunk.join("\n")}\n`);
+      done();
+    },
+  });
+  const rows = connection
+    .query({ sql, rowsAsArray: true, typeCast: typeCast as unknown as mysql.TypeCast })
+    .stream({ highWaterMark: 1024 });
+  await pipeline(rows, toCsv, createWriteStream(file, { highWaterMark: 1 << 20 }));
+}
+
+/** Server errors worth retrying: lost connections, restarts, deadlocks, lock waits, too many connections. */
+const transientCodes = new Set([
+  "PROTOCOL_CONNECTION_LOST",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ER_LOCK_DEADLOCK",
+  "ER_LOCK_WAIT_TIMEOUT",
+  "ER_CON_COUNT_ERROR",
+  "ER_SERVER_SHUTDOWN",
+  "ER_CONNECTION_KILLED",
+  "ER_QUERY_INTERRUPTED",
+]);
+
+/** An error of a MySQL source as one line naming the server, never the password. */
+function sourceError(error: unknown, label: string, secret: string): SluiceError {
+  if (error instanceof SluiceError) {
+    const message = scrub(error.message, secret);
+    return message === error.message
+      ? error
+      : new SluiceError(error.code, message, { transient: error.transient });
+  }
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === "string" ? e.code : "";
+  const raw = scrub(firstLine(typeof e?.message === "string" ? e.message : String(error)), secret);
+  if (code === "ER_ACCESS_DENIED_ERROR" || code === "ER_DBACCESS_DENIED_ERROR") {
+    return new SluiceError(
+      "QUERY_FAILED",
+      `${label}: authentication failed (${raw}); check the user and password in source.database`,
+    );
+  }
+  if (code === "ENOTFOUND")
+    return new SluiceError("QUERY_FAILED", `${label}: host not found; check source.database`);
+  if (transientCodes.has(code) || /Connection lost|server has gone away/i.test(raw)) {
+    return new SluiceError("QUERY_FAILED", `${label}: ${raw} during the extract`, { transient: true });
+  }
+  return new SluiceError("QUERY_FAILED", `${label}: extract failed: ${raw}`);
+}

@@ -1,0 +1,193 @@
+import { createWriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import pg from "pg";
+import { to as copyTo } from "pg-copy-streams";
+import { completeStagedQuery, type StagedQuery, sourceQueryText } from "../engine/stage-query.js";
+import { firstLine, SluiceError } from "../errors.js";
+import { postgresSideEffectProblem } from "../plan/postgres-side-effects.js";
+import { quoteIdent, quoteQualified } from "../plan/sql-text.js";
+import { isTransientPgError } from "../warehouse/postgres-errors.js";
+import { type PostgresField, postgresIncrementalSql } from "../warehouse/postgres-incremental-sql.js";
+import { typeNumeric } from "../warehouse/postgres-stage-source.js";
+import { inPostgresTransaction } from "../warehouse/postgres-transaction.js";
+import { parsePostgresUrl, postgresUrlProblem, scrub } from "../warehouse/postgres-url.js";
+import { ambiguousNameProblem, asQueryRequest, type DatabaseStageRequest } from "./database-request.js";
+import { loadExtract } from "./load-extract.js";
+import {
+  type ExtractColumn,
+  isTypeProblem,
+  type PostgresTypeInfo,
+  postgresExtractColumn,
+} from "./type-map.js";
+
+/** An open connection to a PostgreSQL source, with its password-free label. */
+export interface PostgresSource {
+  readonly client: pg.PoolClient;
+  readonly label: string;
+  readonly secret: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to a PostgreSQL source (`source.database`). A URL that cannot be meant as written is a
+ * configuration error; a refused login names the user and server, never the password.
+ *
+ * @example
+ * const source = await connectPostgresSource("postgres://app:pw@db:5432/shop");
+ */
+export async function connectPostgresSource(url: string): Promise<PostgresSource> {
+  const problem = postgresUrlProblem(url);
+  if (problem) throw new SluiceError("CONFIG_INVALID", `source.database: ${problem}`);
+  const target = parsePostgresUrl(url);
+  const pool = new pg.Pool({ ...target.config, max: 1, application_name: "sluice-extract" });
+  pool.on("error", () => undefined);
+  const label = `PostgreSQL ${target.label}`;
+  try {
+    const client = await pool.connect();
+    client.on("error", () => undefined);
+    return {
+      client,
+      label,
+      secret: target.secret,
+      async close() {
+        client.release(true);
+        await pool.end().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw sourceError(error, label, target.secret);
+  }
+}
+
+/**
+ * Extracts a PostgreSQL table or query into the engine as `<prefix>_stage`: within one REPEATABLE READ
+ * READ ONLY transaction (one consistent snapshot, whatever is written meanwhile) the result's columns are
+ * read first (`LIMIT 0`) and mapped (a type Sluice cannot carry fails here, naming the column, before
+ * any row moves), then `COPY (...) TO STDOUT (FORMAT csv)` streams the rows to a scratch file the
+ * engine reads in bulk. The incremental filter runs on the source.
+ *
+ * @example
+ * const staged = await extractPostgres(engine, { source: { database: url, table: "public.customers" }, columns: {}, tablePrefix: "q0", workDir });
+ */
+export async function extractPostgres(
+  engine: DuckDBConnection,
+  request: DatabaseStageRequest,
+): Promise<StagedQuery> {
+  const { source: config } = request;
+  const base =
+    config.table !== undefined ? quoteQualified(config.table) : `(${queryText(config.query!)}) AS q`;
+  const source = await connectPostgresSource(config.database);
+  const file = join(request.workDir, `${request.tablePrefix}.csv`);
+  const table = `${request.tablePrefix}_stage`;
+  const queryRequest = asQueryRequest(request);
+  try {
+    const read = await inPostgresTransaction(
+      source.client,
+      async () => {
+        await source.client.query("SET LOCAL DateStyle = 'ISO, YMD'");
+        const fields = (await source.client.query(`SELECT * FROM ${base} LIMIT 0`)).fields as PostgresField[];
+        const columns = await extractColumns(source.client, fields);
+        const { sql, outsideWindowSql } = postgresIncrementalSql(base, fields, queryRequest);
+        const select = columns.map((c) =>
+          c.serverSql ? c.serverSql(quoteIdent(c.name)) : quoteIdent(c.name),
+        );
+        await pipeline(
+          source.client.query(
+            copyTo(`COPY (SELECT ${select.join(", ")} FROM (${sql}) AS e) TO STDOUT WITH (FORMAT csv)`),
+          ),
+          createWriteStream(file, { highWaterMark: 1 << 20 }),
+        );
+        const lateRows = outsideWindowSql
+          ? Number(
+              (await source.client.query(`SELECT count(*) AS n FROM (${outsideWindowSql}) AS late`)).rows[0]
+                ?.n,
+            )
+          : 0;
+        return { columns, sql, lateRows };
+      },
+      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    );
+    await loadExtract(engine, file, table, read.columns, source.label);
+    for (const column of read.columns) {
+      if (column.engineType === undefined)
+        await typeNumeric(engine, quoteIdent(table), column.name, queryRequest);
+    }
+    return await completeStagedQuery(engine, queryRequest, { sql: read.sql, lateRows: read.lateRows });
+  } catch (error) {
+    throw sourceError(error, source.label, source.secret);
+  } finally {
+    await rm(file, { force: true });
+    await source.close();
+  }
+}
+
+/** The source query as it can be nested (one statement, no side effects), or a configuration error. */
+function queryText(query: string): string {
+  const effect = postgresSideEffectProblem(query);
+  if (effect) throw new SluiceError("CONFIG_INVALID", `source.query: ${effect}`);
+  return sourceQueryText(query);
+}
+
+/**
+ * Maps every result column to its extract (see type-map.ts), asking the source's catalog about types
+ * the metadata alone does not place (enums). Any column Sluice cannot carry fails the extract here.
+ *
+ * @example
+ * const columns = await extractColumns(client, fields);
+ */
+export async function extractColumns(
+  client: pg.ClientBase,
+  fields: readonly PostgresField[],
+): Promise<ExtractColumn[]> {
+  const ambiguous = ambiguousNameProblem(fields.map((f) => f.name));
+  if (ambiguous) throw new SluiceError("CONFIG_INVALID", `source: ${ambiguous}`);
+  const first = fields.map((f) => postgresExtractColumn(f, undefined));
+  const unknown = fields.filter((_, i) => isTypeProblem(first[i]!)).map((f) => f.dataTypeID);
+  const info = new Map<number, PostgresTypeInfo>();
+  if (unknown.length > 0) {
+    const rows = await client.query(
+      "SELECT oid::int AS oid, typname, typtype FROM pg_type WHERE oid = ANY($1::oid[])",
+      [unknown],
+    );
+    for (const row of rows.rows)
+      info.set(Number(row.oid), { name: String(row.typname), kind: String(row.typtype) });
+  }
+  return fields.map((field) => {
+    const column = postgresExtractColumn(field, info.get(field.dataTypeID));
+    if (isTypeProblem(column)) throw new SluiceError("CONFIG_INVALID", `source: ${column.problem}`);
+    return column;
+  });
+}
+
+/**
+ * An error of a PostgreSQL source as one line naming the server, never the password: a refused login
+ * says to check the URL's user and password; connection losses and restarts are transient (retried by
+ * the run's policy; the extract is read again whole, so nothing is doubled).
+ */
+function sourceError(error: unknown, label: string, secret: string): SluiceError {
+  if (error instanceof SluiceError) {
+    const message = scrub(error.message, secret);
+    return message === error.message
+      ? error
+      : new SluiceError(error.code, message, { transient: error.transient });
+  }
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === "string" ? e.code : "";
+  const raw = scrub(firstLine(typeof e?.message === "string" ? e.message : String(error)), secret);
+  if (code === "28P01" || code === "28000") {
+    return new SluiceError(
+      "QUERY_FAILED",
+      `${label}: authentication failed (${raw}); check the user and password in source.database`,
+    );
+  }
+  if (code === "ENOTFOUND")
+    return new SluiceError("QUERY_FAILED", `${label}: host not found; check source.database`);
+  if (isTransientPgError(error)) {
+    return new SluiceError("QUERY_FAILED", `${label}: ${raw} during the extract`, { transient: true });
+  }
+  return new SluiceError("QUERY_FAILED", `${label}: extract failed: ${raw}`);
+}
