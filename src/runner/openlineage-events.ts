@@ -1,4 +1,5 @@
 import type { PipelineConfig } from "../config/schema.js";
+import { databaseSourcePath } from "../sources/stage-database-source.js";
 import type { RunReport } from "./run-report.js";
 
 /** Where datasets live, as OpenLineage namespaces. */
@@ -82,6 +83,8 @@ export function runEvent(
     for (const f of files)
       inputs.push({ namespace: ns.landing, name: f.path, ...(inputFacets ? { inputFacets } : {}) });
     if (files.length === 0 && !final) inputs.push({ namespace: ns.landing, name: source.path });
+  } else if ("database" in source) {
+    inputs.push({ namespace: "database", name: databaseSourcePath(r.pipeline, source) });
   } else if ("table" in source) {
     inputs.push({
       namespace: ns.warehouse,

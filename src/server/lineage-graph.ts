@@ -1,10 +1,11 @@
 import type { ProjectConfig } from "../config/schema.js";
+import { databaseSourcePath } from "../sources/stage-database-source.js";
 import { html, type SafeHtml } from "./html.js";
 
 /** A node of the project's lineage: landing files (a glob), a query, a pipeline, a table or lake table. */
 export interface LineageNode {
   readonly id: string;
-  readonly kind: "files" | "query" | "stream" | "pipeline" | "table" | "lake";
+  readonly kind: "files" | "query" | "database" | "stream" | "pipeline" | "table" | "lake";
   readonly label: string;
   /** Left-to-right column of the drawing. */
   readonly column: number;
@@ -33,7 +34,8 @@ export function lineageGraph(config: ProjectConfig): LineageGraph {
     if (seen.has(name)) return 0;
     seen.add(name);
     const p = pipelines[name]!;
-    const ups = [...p.depends_on, ...("table" in p.source ? producers(p.source.table) : [])].filter(
+    const upstream = "table" in p.source && !("database" in p.source) ? p.source.table : undefined;
+    const ups = [...p.depends_on, ...(upstream ? producers(upstream) : [])].filter(
       (u) => u !== name && pipelines[u],
     );
     const d = ups.length === 0 ? 0 : Math.max(...ups.map((u) => depthOf(u, seen))) + 1;
@@ -58,6 +60,10 @@ export function lineageGraph(config: ProjectConfig): LineageGraph {
     } else if ("stream" in source) {
       add({ id: `stream:${name}`, kind: "stream", label: `stream (${source.stream.kind})`, column: 0 });
       edges.push({ from: `stream:${name}`, to: `pipeline:${name}` });
+    } else if ("database" in source) {
+      const label = databaseSourcePath(name, source);
+      add({ id: `database:${label}`, kind: "database", label, column: 0 });
+      edges.push({ from: `database:${label}`, to: `pipeline:${name}` });
     } else if ("table" in source) {
       add({ id: `table:${source.table}`, kind: "table", label: source.table, column: col - 1 });
       edges.push({ from: `table:${source.table}`, to: `pipeline:${name}` });
@@ -118,7 +124,7 @@ ${graph.edges.map((e) => {
 ${graph.nodes.map((n) => {
   const p = at.get(n.id)!;
   const cls =
-    n.kind === "files" || n.kind === "query" || n.kind === "stream"
+    n.kind === "files" || n.kind === "query" || n.kind === "database" || n.kind === "stream"
       ? "file"
       : n.kind === "pipeline"
         ? ""
