@@ -9,7 +9,7 @@ import pg from "pg";
 import { reportRatio } from "./data.mjs";
 
 const dist = new URL("../dist/", import.meta.url).pathname;
-const { loadProject } = await import(`${dist}config/load-config.js`);
+const { loadProject } = await import(`${dist}project/load-config.js`);
 const { createProjectContext } = await import(`${dist}runner/project-context.js`);
 const { startDashboard } = await import(`${dist}server/start-dashboard.js`);
 const RUNS = Number(process.env.BENCH_DASH_RUNS ?? 10_000);

@@ -3,9 +3,10 @@ import { mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine, SluiceError } from "../errors.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { scratchRoot } from "../storage/scratch-dir.js";
 import type { AddAction } from "./delta-log.js";
-import { type DeltaStructField, isStatsType, quoteIdent, quoteLiteral } from "./delta-schema.js";
+import { type DeltaStructField, isStatsType } from "./delta-schema.js";
 import { describeTable, type LakeTable, tableFile } from "./lake-table.js";
 import { partitionFolder, pathToDeltaUri } from "./partition-values.js";
 

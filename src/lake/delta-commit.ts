@@ -1,6 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { SluiceError } from "../errors.js";
-import { writeCheckpoint } from "./delta-checkpoint.js";
 import {
   canonicalFileKey,
   commitPath,
@@ -11,6 +10,7 @@ import {
 } from "./delta-log.js";
 import { loadSnapshot } from "./delta-snapshot.js";
 import { describeTable, type LakeTable } from "./lake-table.js";
+import { writeCheckpoint } from "./write-checkpoint.js";
 
 /** What a commit touched, for conflict detection against commits that won the race. */
 export interface CommitIntent {

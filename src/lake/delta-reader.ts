@@ -1,7 +1,8 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine, SluiceError } from "../errors.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import type { AddAction } from "./delta-log.js";
-import { type DeltaType, deltaToDuckType, quoteIdent, quoteLiteral } from "./delta-schema.js";
+import { type DeltaType, deltaToDuckType } from "./delta-schema.js";
 import { type DeltaSnapshot, loadSnapshot, type SnapshotOptions } from "./delta-snapshot.js";
 import { type ColumnPredicate, predicateSql, pruneFiles } from "./file-pruning.js";
 import { describeTable, type LakeTable, localCopies, tableFile } from "./lake-table.js";

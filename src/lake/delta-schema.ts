@@ -1,4 +1,5 @@
 import { SluiceError } from "../errors.js";
+import { quoteIdent } from "../plan/sql-text.js";
 
 /** A Delta Lake data type as it appears in `schemaString` (PROTOCOL.md "Schema Serialization Format"). */
 export type DeltaType = string | DeltaStructType | DeltaArrayType | DeltaMapType;
@@ -23,16 +24,6 @@ export interface DeltaMapType {
   readonly keyType: DeltaType;
   readonly valueType: DeltaType;
   readonly valueContainsNull: boolean;
-}
-
-/** Quotes an SQL identifier for DuckDB. */
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-/** Quotes an SQL string literal for DuckDB. */
-export function quoteLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { SluiceError } from "../errors.js";
-import { readCheckpointActions } from "./delta-checkpoint.js";
 import {
   type AddAction,
   type CheckpointRef,
@@ -15,6 +14,7 @@ import {
 } from "./delta-log.js";
 import { type DeltaStructType, parseDeltaSchema } from "./delta-schema.js";
 import { describeTable, type LakeTable } from "./lake-table.js";
+import { readCheckpointActions } from "./read-checkpoint-actions.js";
 
 /** The state of a Delta table at one version. */
 export interface DeltaSnapshot {

@@ -1,19 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine, SluiceError } from "../errors.js";
+import { quoteIdent } from "../plan/sql-text.js";
 import { parseSize, writeDataFiles } from "./data-files.js";
-import { type CommitIntent, commitActions } from "./delta-commit.js";
-import type { AddAction, DeltaAction, MetadataAction, ProtocolAction } from "./delta-log.js";
-import { snapshotSelectSql } from "./delta-reader.js";
-import {
-  type DeltaStructField,
-  type DeltaType,
-  deltaToDuckType,
-  duckToDeltaType,
-  quoteIdent,
-} from "./delta-schema.js";
+import { commitActions } from "./delta-commit.js";
+import type { MetadataAction, ProtocolAction } from "./delta-log.js";
+import { type DeltaStructField, type DeltaType, deltaToDuckType, duckToDeltaType } from "./delta-schema.js";
 import { assertWritable, type DeltaSnapshot, loadSnapshot } from "./delta-snapshot.js";
+import { deltaWriteActions } from "./delta-write-actions.js";
 import { describeTable, type LakeTable, tableFile } from "./lake-table.js";
+import { planRewrite } from "./plan-rewrite.js";
 
 /** Options of {@link writeDelta}. */
 export interface DeltaWriteOptions {
@@ -100,30 +96,17 @@ export async function writeDelta(
     const columns = await describeQuery(con, batchSql, table);
     const plan = planSchema(table, snapshot, columns, options);
 
-    let writeSql = `SELECT ${plan.projection.join(", ")} FROM (${batchSql})`;
-    let removed: AddAction[] = [];
-    let intent: CommitIntent = { isolation: mode === "append" ? "append" : "read-all" };
-    if (snapshot && mode === "overwrite") removed = [...snapshot.files];
-    if (snapshot && mode === "merge" && snapshot.files.length > 0) {
-      const merged = await planMerge(con, snapshot, batch, options.keys!, plan.projection);
-      removed = merged.touched;
-      writeSql = merged.sql;
-      cleanupRead = merged.cleanup;
-    }
-    if (
-      snapshot &&
-      options.deleteWhere &&
-      mode !== "merge" &&
-      mode !== "overwrite" &&
-      snapshot.files.length > 0
-    ) {
-      const rewrite = await planDelete(con, snapshot, options.deleteWhere, writeSql);
-      removed = rewrite.touched;
-      writeSql = rewrite.sql;
-      cleanupRead = rewrite.cleanup;
-      if (removed.length > 0) intent = { isolation: "read-all" };
-    }
-    const written = await writeDataFiles(con, table, writeSql, plan.fields, {
+    const rewrite = await planRewrite(con, snapshot, {
+      mode,
+      keys: options.keys,
+      deleteWhere: options.deleteWhere,
+      batch,
+      batchSql,
+      projection: plan.projection,
+    });
+    cleanupRead = rewrite.cleanup;
+    let { removed, intent } = rewrite;
+    const written = await writeDataFiles(con, table, rewrite.sql, plan.fields, {
       partitionColumns: plan.partitionColumns,
       compression: options.compression ?? "zstd",
       targetFileSize: parseSize(options.targetFileSize ?? "128MB"),
@@ -143,46 +126,7 @@ export async function writeDelta(
           : { isolation: "read-partitions", partitions: touched, partitionColumns: plan.partitionColumns };
     }
     const now = Date.now();
-    const actions: DeltaAction[] = [
-      {
-        commitInfo: {
-          timestamp: now,
-          operation: mode === "merge" ? "MERGE" : "WRITE",
-          operationParameters: {
-            mode,
-            partitionBy: JSON.stringify(plan.partitionColumns),
-            ...(options.keys ? { keys: JSON.stringify(options.keys) } : {}),
-          },
-          isBlindAppend: mode === "append",
-          engineInfo: "Sluice",
-          operationMetrics: {
-            numFiles: String(written.length),
-            numOutputRows: String(written.reduce((s, w) => s + w.rows, 0)),
-            numRemovedFiles: String(removed.length),
-          },
-          ...options.commitInfo,
-        },
-      },
-    ];
-    if (!snapshot) actions.push({ protocol: plan.protocol });
-    else if (plan.protocolChanged) actions.push({ protocol: plan.protocol });
-    if (plan.metadata) actions.push({ metaData: plan.metadata });
-    if (options.appId !== undefined && options.txnVersion !== undefined) {
-      actions.push({ txn: { appId: options.appId, version: options.txnVersion, lastUpdated: now } });
-    }
-    for (const file of removed) {
-      actions.push({
-        remove: {
-          path: file.path,
-          deletionTimestamp: now,
-          dataChange: true,
-          extendedFileMetadata: true,
-          partitionValues: file.partitionValues,
-          size: file.size,
-        },
-      });
-    }
-    for (const w of written) actions.push({ add: w.add });
+    const actions = deltaWriteActions({ mode, options, isNew: !snapshot, plan, removed, written, now });
     const txn =
       options.appId !== undefined && options.txnVersion !== undefined
         ? { appId: options.appId, version: options.txnVersion }
@@ -351,58 +295,4 @@ function planSchema(
     };
   }
   return { fields: batchFields, projection, partitionColumns, protocol, protocolChanged, metadata };
-}
-
-/**
- * Copy-on-write merge: files holding any batch key are rewritten with their
- * untouched rows plus the whole batch.
- */
-async function planMerge(
-  con: DuckDBConnection,
-  snapshot: DeltaSnapshot,
-  batch: string,
-  keys: readonly string[],
-  projection: readonly string[],
-): Promise<{ touched: AddAction[]; sql: string; cleanup(): Promise<void> }> {
-  const all = await snapshotSelectSql(con, snapshot, snapshot.files, { withFileName: true });
-  const on = keys.map((k) => `t.${quoteIdent(k)} = b.${quoteIdent(k)}`).join(" AND ");
-  let touchedPaths: Set<string>;
-  try {
-    const reader = await con.runAndReadAll(
-      `SELECT DISTINCT t.__sluice_file FROM (${all.sql}) t WHERE EXISTS (SELECT 1 FROM ${quoteIdent(batch)} b WHERE ${on})`,
-    );
-    touchedPaths = new Set(reader.getRows().map((r) => String(r[0])));
-  } finally {
-    await all.cleanup();
-  }
-  const touched = snapshot.files.filter((f) => touchedPaths.has(f.path));
-  const batchSql = `SELECT ${projection.join(", ")} FROM ${quoteIdent(batch)}`;
-  if (touched.length === 0) return { touched, sql: batchSql, cleanup: async () => undefined };
-  const old = await snapshotSelectSql(con, snapshot, touched);
-  const kept = `SELECT * FROM (${old.sql}) t WHERE NOT EXISTS (SELECT 1 FROM ${quoteIdent(batch)} b WHERE ${on})`;
-  return { touched, sql: `(${kept}) UNION ALL BY NAME (${batchSql})`, cleanup: old.cleanup };
-}
-
-/** Files holding rows that match `predicate`, and SQL of their other rows plus the batch. */
-async function planDelete(
-  con: DuckDBConnection,
-  snapshot: DeltaSnapshot,
-  predicate: string,
-  batchSql: string,
-): Promise<{ touched: AddAction[]; sql: string; cleanup(): Promise<void> }> {
-  const all = await snapshotSelectSql(con, snapshot, snapshot.files, { withFileName: true });
-  let touchedPaths: Set<string>;
-  try {
-    const reader = await con.runAndReadAll(
-      `SELECT DISTINCT __sluice_file FROM (${all.sql}) WHERE coalesce((${predicate}), false)`,
-    );
-    touchedPaths = new Set(reader.getRows().map((r) => String(r[0])));
-  } finally {
-    await all.cleanup();
-  }
-  const touched = snapshot.files.filter((f) => touchedPaths.has(f.path));
-  if (touched.length === 0) return { touched, sql: batchSql, cleanup: async () => undefined };
-  const old = await snapshotSelectSql(con, snapshot, touched);
-  const kept = `SELECT * FROM (${old.sql}) WHERE NOT coalesce((${predicate}), false)`;
-  return { touched, sql: `(${kept}) UNION ALL BY NAME (${batchSql})`, cleanup: old.cleanup };
 }

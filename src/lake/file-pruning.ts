@@ -1,5 +1,5 @@
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import type { AddAction } from "./delta-log.js";
-import { quoteIdent, quoteLiteral } from "./delta-schema.js";
 import type { DeltaSnapshot } from "./delta-snapshot.js";
 
 /** A simple predicate `column op value`; a list of them is ANDed. */

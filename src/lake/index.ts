@@ -1,5 +1,4 @@
 export * from "./data-files.js";
-export * from "./delta-checkpoint.js";
 export * from "./delta-commit.js";
 export * from "./delta-log.js";
 export * from "./delta-operations.js";
@@ -12,3 +11,5 @@ export * from "./lake-table.js";
 export * from "./parquet-health.js";
 export * from "./parquet-lake.js";
 export * from "./partition-values.js";
+export * from "./read-checkpoint-actions.js";
+export * from "./write-checkpoint.js";

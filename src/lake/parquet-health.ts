@@ -1,7 +1,7 @@
 import { open } from "node:fs/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine } from "../errors.js";
-import { quoteIdent, quoteLiteral } from "./delta-schema.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 
 /** Health of one Parquet file. `ok` is false when any problem (not warning) was found. */
 export interface ParquetFileReport {

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine, SluiceError } from "../errors.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { parseSize, writeDataFiles } from "./data-files.js";
-import { deltaSchemaFromColumns, deltaToDuckType, quoteIdent, quoteLiteral } from "./delta-schema.js";
+import { deltaSchemaFromColumns, deltaToDuckType } from "./delta-schema.js";
 import { describeTable, type LakeTable, localCopies, tableFile } from "./lake-table.js";
 
 /** One published Parquet file of a plain-Parquet lake table. */

@@ -1,4 +1,5 @@
-import { type DeltaType, deltaToDuckType, quoteLiteral } from "./delta-schema.js";
+import { quoteLiteral } from "../plan/sql-text.js";
+import { type DeltaType, deltaToDuckType } from "./delta-schema.js";
 
 /** Folder name Hive, Spark and Delta use for a NULL partition value. */
 export const HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__";

@@ -6,6 +6,7 @@
  */
 
 import type { CheckConfig } from "../config/schema.js";
+import { parseDuration } from "../durations.js";
 import { SluiceError } from "../errors.js";
 import {
   compileRowRule,
@@ -17,7 +18,6 @@ import {
   type RowRuleSql,
   type RuleName,
 } from "./check-rules.js";
-import { parseDuration } from "./durations.js";
 import { validateSqlExpression, wrapExpression } from "./sql-expression.js";
 import { type ColumnInfo, isStringType, quoteIdent, quoteLiteral, quoteQualified } from "./sql-text.js";
 

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { compressionCheckFor } from "../integrity/compression-check-for.js";
+import { type ContentDigest, hashStream } from "../integrity/hash-file.js";
+import { hashInBackground } from "../integrity/hash-in-background.js";
 import { downloadToFile } from "../storage/download-to-file.js";
 import type { Storage, StorageEntry } from "../storage/storage.js";
-import { compressionCheck } from "./compression-check.js";
 import { duckdbReadPath } from "./duckdb-read-path.js";
-import { type ContentDigest, hashStream } from "./hash-file.js";
-import { hashInBackground } from "./hash-in-background.js";
 
 /**
  * From this size on, a local file is hashed in a background thread (`hashInBackground`); a smaller one
@@ -45,7 +45,7 @@ export interface AcquiredFile {
  * check in a thread of its own, which drops to background priority once `yieldToReader()` says DuckDB
  * reads the file meanwhile (see `hashInBackground`); remote ones (S3) are streamed into `workDir` — never held in memory —
  * and hashed on the way, failing with the transient FILE_CHANGED / FILE_VANISHED when the object changes
- * or disappears meanwhile. A file DuckDB reads decompressed (`.gz`, `.zst`; see `compressionCheck`) is
+ * or disappears meanwhile. A file DuckDB reads decompressed (`.gz`, `.zst`; see `compressionCheckFor`) is
  * checked to be whole in the same read: the digest's `damage` says how it is not.
  *
  * @example
@@ -59,7 +59,7 @@ export async function acquireFile(
   index: number,
   format: string | undefined,
 ): Promise<AcquiredFile> {
-  const check = compressionCheck(entry.path, format);
+  const check = compressionCheckFor(entry.path, format);
   const inPlace = landing.localPath(entry.path);
   if (inPlace) {
     // Opened now (a missing or unreadable file fails here), hashed while the run goes on.

@@ -1,8 +1,8 @@
 import type { ProjectConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { redactUrl, redactUrls } from "../redact.js";
-import { type CircuitBreaker, createCircuitBreaker } from "./circuit-breaker.js";
-import { withRetry } from "./retry.js";
+import { type CircuitBreaker, createCircuitBreaker } from "../resilience/circuit-breaker.js";
+import { withRetry } from "../resilience/retry.js";
 import type { RunReport } from "./run-report.js";
 
 /** Why a run is alert-worthy. */

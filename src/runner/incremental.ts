@@ -1,8 +1,8 @@
 import type { PipelineConfig } from "../config/schema.js";
+import { parseDuration } from "../durations.js";
 import { queryNumber, queryValue } from "../engine/duckdb-query.js";
 import type { StagedFile } from "../engine/stage-file.js";
 import { SluiceError } from "../errors.js";
-import { parseDuration } from "../plan/durations.js";
 import { incrementalFilter, watermarkSql } from "../plan/incremental-sql.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import type { Warehouse } from "../warehouse/warehouse.js";

@@ -12,7 +12,7 @@ import { manifestVersions, readManifest, writeParquetLake } from "../lake/parque
 import { quoteLiteral } from "../plan/sql-text.js";
 import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
 import type { ProjectContext } from "./project-context.js";
-import type { RunOutcome } from "./publish-run.js";
+import type { RunOutcome } from "./run-outcome.js";
 
 /** A pipeline's lake target with every default applied. */
 export interface LakeTargetPlan {

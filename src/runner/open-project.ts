@@ -1,9 +1,10 @@
 import { rmSync } from "node:fs";
 import { basename, join } from "node:path";
-import { configError, loadProject } from "../config/load-config.js";
 import type { PipelineConfig } from "../config/schema.js";
-import { type SampleFile, validateProject } from "../config/validate-project.js";
 import { SluiceError } from "../errors.js";
+import { configError } from "../project/config-problem.js";
+import { loadProject } from "../project/load-config.js";
+import { type SampleFile, validateProject } from "../project/validate-project.js";
 import { scratchDir } from "../storage/scratch-dir.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { discoverFiles } from "./discover-files.js";

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { PipelineConfig } from "../config/schema.js";
+import { formatDuration, parseDuration } from "../durations.js";
 import { asSluiceError } from "../errors.js";
-import { formatDuration, parseDuration } from "../plan/durations.js";
+import { isTransientError, type RetryOptions, withRetry } from "../resilience/retry.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { lineageEmitter } from "./lineage-emitter.js";
 import { runEvent } from "./openlineage-events.js";
 import type { ProjectContext } from "./project-context.js";
-import { isTransientError, type RetryOptions, withRetry } from "./retry.js";
 import { type PipelineRunOptions, runFilePipeline } from "./run-pipeline.js";
 import type { RunReport } from "./run-report.js";
 

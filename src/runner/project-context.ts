@@ -1,8 +1,8 @@
 import { isAbsolute, resolve } from "node:path";
-import type { Project } from "../config/load-config.js";
+import { parseDuration } from "../durations.js";
 import type { EngineBoundary } from "../engine/engine-boundary.js";
 import { SluiceError } from "../errors.js";
-import { parseDuration } from "../plan/durations.js";
+import type { Project } from "../project/load-config.js";
 import { lazyStorage } from "../storage/lazy-storage.js";
 import { localStorage } from "../storage/local-storage.js";
 import { scratchRoot } from "../storage/scratch-dir.js";

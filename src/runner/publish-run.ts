@@ -1,33 +1,12 @@
 import type { Logger } from "pino";
 import type { PipelineConfig } from "../config/schema.js";
 import { cdcLakeEventsSql } from "../warehouse/cdc-events.js";
-import type { AfterWrite, LedgerEntry, PublishBatch, RunRecord, Warehouse } from "../warehouse/warehouse.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
 import { checkWarehouseBeforeLake } from "./check-warehouse-before-lake.js";
 import { lakeTargetPlan, publishToLake } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";
+import type { RunOutcome } from "./run-outcome.js";
 import type { RunReport } from "./run-report.js";
-
-/** What a run hands to its targets once every file has been staged and judged. */
-export interface RunOutcome {
-  readonly run: RunRecord;
-  readonly report: RunReport;
-  /** SQL over the engine yielding the target rows of every loaded file; undefined when there are none. */
-  readonly rowsSql: string | undefined;
-  readonly replaces: PublishBatch["replaces"];
-  readonly ledger: readonly LedgerEntry[];
-  /**
-   * The `_sluice_source_file` of a ledger path's rows where it is not the path itself: a replay unit
-   * (`unprocessed/...`, `replay/...`) carries its original file's name.
-   */
-  readonly sourceFiles?: ReadonlyMap<string, string> | undefined;
-  readonly quarantineSql: string | undefined;
-  /** The incremental high-water mark reached (stored with the load). */
-  readonly watermark?: { readonly cursor: string; readonly value: string } | undefined;
-  /** Single pass: completes the run's numbers after the write read the files (see single-pass.ts). */
-  readonly completeAfterWrite?: ((written: number) => Promise<AfterWrite>) | undefined;
-  /** Engine work that may run beside the warehouse write (the run's profile; see PublishBatch). */
-  readonly alongsideWrite?: PublishBatch["alongsideWrite"];
-}
 
 /**
  * The publish stage: the lake target first (a commit keyed by the run, see lake-publish.ts), then

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { DatabaseSourceConfig, PipelineConfig, SourceConfig } from "../config/schema.js";
+import { parseDuration } from "../durations.js";
 import type { StagedQuery } from "../engine/stage-query.js";
 import { SluiceError } from "../errors.js";
-import { parseDuration } from "../plan/durations.js";
 import { databaseSourcePath, stageDatabaseSource } from "../sources/stage-database-source.js";
 import type { StorageEntry } from "../storage/storage.js";
 import type { Warehouse } from "../warehouse/warehouse.js";

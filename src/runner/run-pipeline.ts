@@ -9,6 +9,7 @@ import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } f
 import { checkWrittenRows, type GuardedFile, guardFile, probeFile } from "../engine/probe-file.js";
 import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
+import type { ContentDigest } from "../integrity/hash-file.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
 import type { ForeignKeySet } from "../plan/check-rules.js";
@@ -28,7 +29,6 @@ import type { AfterWrite, LedgerEntry, RunRecord, Warehouse } from "../warehouse
 import { type AcquiredFile, acquireFile } from "./acquire-file.js";
 import { recordAfterCommitWarnings } from "./after-commit-warnings.js";
 import { discoverFiles } from "./discover-files.js";
-import type { ContentDigest } from "./hash-file.js";
 import { planIncremental } from "./incremental.js";
 import { lakeSequence, lakeTargetPlan } from "./lake-publish.js";
 import type { ProjectContext } from "./project-context.js";

@@ -1,12 +1,12 @@
 import { mkdirSync } from "node:fs";
 import { type FSWatcher, watch } from "chokidar";
 import { isFileSource, type PipelineConfig } from "../config/schema.js";
+import { parseDuration } from "../durations.js";
 import { asSluiceError } from "../errors.js";
-import { parseDuration } from "../plan/durations.js";
 import { directDownstreams, topologicalOrder } from "../plan/pipeline-graph.js";
+import { createCircuitBreaker } from "../resilience/circuit-breaker.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import type { Alerter } from "./alerts.js";
-import { createCircuitBreaker } from "./circuit-breaker.js";
 import { discoverFiles, globBase } from "./discover-files.js";
 import { assertKnownPipelines } from "./known-pipelines.js";
 import { runWithRetries } from "./pipeline-retries.js";

@@ -9,8 +9,8 @@ import { confineEngine, ENGINE_OPEN_SETTINGS, type EngineBoundary } from "../eng
 import { SluiceError } from "../errors.js";
 import { postgresIdentifierLimit } from "../plan/postgres-identifier-limit.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
-import { type CircuitBreaker, createCircuitBreaker } from "../runner/circuit-breaker.js";
-import { withRetry } from "../runner/retry.js";
+import { type CircuitBreaker, createCircuitBreaker } from "../resilience/circuit-breaker.js";
+import { withRetry } from "../resilience/retry.js";
 import { scratchDir, scratchRoot } from "../storage/scratch-dir.js";
 import { workDirName } from "../storage/work-dir.js";
 import {

@@ -7,7 +7,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { decompress } from "fzstd";
 import { x as untar } from "tar";
 import { beforeAll, describe, expect, it } from "vitest";
-import { goldenFixtureDir } from "../lake/golden-fixtures.js";
+import { goldenFixtures } from "../lake/golden-fixtures.js";
 import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
 
 const pipeline = `orders:
@@ -281,12 +281,13 @@ async function parquetRowCount(glob: string): Promise<number> {
 }
 
 describe("query --delta on a golden table", () => {
-  const fixtures = goldenFixtureDir();
-  it.skipIf(!fixtures)("mounts a Spark-written Delta folder as a view", async () => {
+  const golden = goldenFixtures();
+  it.skipIf(golden.skip)("mounts a Spark-written Delta folder as a view", async () => {
+    const fixtures = golden.dir();
     const into = await mkdtemp(join(tmpdir(), "sluice-golden-"));
     for (const name of ["data-reader-primitives", "dv-with-columnmapping"]) {
       const tar = join(into, `${name}.tar`);
-      await writeFile(tar, decompress(new Uint8Array(await readFile(join(fixtures!, `${name}.tar.zst`)))));
+      await writeFile(tar, decompress(new Uint8Array(await readFile(join(fixtures, `${name}.tar.zst`)))));
       await untar({ file: tar, cwd: into });
     }
     const dir = makeProject(pipelineYaml(pipeline));
@@ -308,5 +309,4 @@ describe("query --delta on a golden table", () => {
     expect(unsupported.code).toBe(1);
     expect(unsupported.stderr).toMatch(/columnMapping|deletionVectors/);
   });
-  it.runIf(!fixtures)("skips: ../shared/fixtures/delta-golden is absent", () => undefined);
 });

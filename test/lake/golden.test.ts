@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SluiceError } from "../../src/errors.js";
 import { loadSnapshot, registerDeltaView } from "../../src/lake/index.js";
 import { localStorage } from "../../src/storage/local-storage.js";
-import { goldenFixtureDir, unpackGoldenTables } from "./golden-fixtures.js";
+import { goldenFixtures, unpackGoldenTables } from "./golden-fixtures.js";
 
 /** Tables the README lists as corrupt or unsupported logs that must be rejected. */
 const NEGATIVE = new Set([
@@ -60,19 +60,17 @@ const SEPARATE: Readonly<Record<string, { column: string; sql: string; rows: num
   },
 };
 
-const fixtures = goldenFixtureDir();
+const golden = goldenFixtures();
 let dir = "";
 let names: string[] = [];
 let instance: DuckDBInstance;
 let con: DuckDBConnection;
 const outcome = { exact: 0, unsupported: 0, negative: 0, other: 0, withExpected: 0 };
 
-describe.skipIf(!fixtures)("Delta golden tables", () => {
-  if (!fixtures) console.log("delta golden: fixtures ../shared/fixtures/delta-golden not found; skipping");
-
+describe.skipIf(golden.skip)("Delta golden tables", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "sluice-golden-"));
-    names = await unpackGoldenTables(fixtures!, dir);
+    names = await unpackGoldenTables(golden.dir(), dir);
     instance = await DuckDBInstance.create(":memory:");
     con = await instance.connect();
   });
@@ -89,7 +87,12 @@ describe.skipIf(!fixtures)("Delta golden tables", () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const all = fixtures ? listNames(fixtures) : [];
+  // Absent under CI=true: beforeAll fails every test here, this one included, saying where it looked.
+  it("finds the golden tables", () => {
+    expect(listNames(golden.dir()).length).toBeGreaterThan(0);
+  });
+
+  const all = golden.skip ? [] : listNamesIfPresent();
   it.each(all)("%s", async (name) => {
     const root = join(dir, name, "delta");
     const table = { storage: localStorage(root), path: "" };
@@ -145,6 +148,14 @@ describe.skipIf(!fixtures)("Delta golden tables", () => {
     outcome.other++;
   });
 });
+
+function listNamesIfPresent(): string[] {
+  try {
+    return listNames(golden.dir());
+  } catch {
+    return [];
+  }
+}
 
 function listNames(fixtureDir: string): string[] {
   return readdirSync(fixtureDir)

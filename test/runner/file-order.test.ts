@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadProject } from "../../src/config/load-config.js";
+import { loadProject } from "../../src/project/load-config.js";
 import { createProjectContext } from "../../src/runner/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { makeProject, pipelineYaml } from "../support/cli.js";

@@ -1,8 +1,8 @@
 import { appendFileSync, existsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadProject } from "../../src/config/load-config.js";
 import { SluiceError } from "../../src/errors.js";
+import { loadProject } from "../../src/project/load-config.js";
 import { createProjectContext, type ProjectContext } from "../../src/runner/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import type { Storage } from "../../src/storage/storage.js";

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadProject } from "../../src/config/load-config.js";
+import { loadProject } from "../../src/project/load-config.js";
 import { createProjectContext } from "../../src/runner/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import type { RunReport } from "../../src/runner/run-report.js";

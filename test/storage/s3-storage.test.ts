@@ -182,7 +182,11 @@ describe("S3 storage specifics", () => {
     const mark = proxy.requests.length;
     proxy.failNext(1, "hang");
     expect((await storage.readFile("in/slow.csv")).toString()).toBe("slow");
-    expect(since(mark).map((r) => r.outcome)).toEqual(["fault", "forwarded"]);
+    // On a busy machine a forwarded request can outlast the 300 ms idle timeout too and be retried again.
+    const [first, ...rest] = since(mark).map((r) => r.outcome);
+    expect(first).toBe("fault");
+    expect(rest.length).toBeGreaterThan(0);
+    expect(new Set(rest)).toEqual(new Set(["forwarded"]));
   });
 
   it("gives up after the retry budget with a transient STORAGE_ERROR naming the key", async () => {

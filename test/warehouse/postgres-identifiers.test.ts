@@ -1,7 +1,7 @@
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadProject } from "../../src/config/load-config.js";
+import { loadProject } from "../../src/project/load-config.js";
 import { createProjectContext } from "../../src/runner/project-context.js";
 import { newRunId } from "../../src/runner/run-id.js";
 import { runProject } from "../../src/runner/run-project.js";

@@ -2,7 +2,7 @@ import { existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadProject } from "../../src/config/load-config.js";
+import { loadProject } from "../../src/project/load-config.js";
 import { createProjectContext } from "../../src/runner/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { openPostgresWarehouse } from "../../src/warehouse/postgres-warehouse.js";

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadProject } from "../../src/config/load-config.js";
 import type { JsonRow } from "../../src/engine/duckdb-query.js";
+import { loadProject } from "../../src/project/load-config.js";
 import { createProjectContext } from "../../src/runner/project-context.js";
 import { newRunId } from "../../src/runner/run-id.js";
 import { runProject } from "../../src/runner/run-project.js";

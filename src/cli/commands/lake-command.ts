@@ -1,11 +1,11 @@
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import type { Command } from "commander";
+import { parseDuration } from "../../durations.js";
 import { ENGINE_OPEN_SETTINGS } from "../../engine/engine-boundary.js";
 import { SluiceError } from "../../errors.js";
 import { history, optimize, restore, vacuum } from "../../lake/delta-operations.js";
 import { loadSnapshot } from "../../lake/delta-snapshot.js";
 import type { ColumnPredicate } from "../../lake/file-pruning.js";
-import { parseDuration } from "../../plan/durations.js";
 import { findLakeTable, type ProjectLakeTable } from "../../runner/lake-tables.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput, type Output, table } from "../output.js";

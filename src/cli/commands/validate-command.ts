@@ -1,8 +1,8 @@
 import { basename } from "node:path";
 import type { Command } from "commander";
-import { configError } from "../../config/load-config.js";
-import { foreignKeyProblems } from "../../config/validate-foreign-keys.js";
 import { problemsOf, SluiceError } from "../../errors.js";
+import { configError } from "../../project/config-problem.js";
+import { foreignKeyProblems } from "../../project/validate-foreign-keys.js";
 import type { ProjectContext } from "../../runner/project-context.js";
 import type { Warehouse } from "../../warehouse/warehouse.js";
 import { type GlobalOptions, openProject } from "../command-context.js";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseDuration } from "../../plan/durations.js";
+import { parseDuration } from "../../durations.js";
 import { createAlerter } from "../../runner/alerts.js";
 import type { RunProgress } from "../../runner/run-pipeline.js";
 import type { RunReport } from "../../runner/run-report.js";

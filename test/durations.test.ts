@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { SluiceError } from "../../src/errors.js";
-import { formatDuration, parseDuration } from "../../src/plan/durations.js";
+import { formatDuration, parseDuration } from "../src/durations.js";
+import { SluiceError } from "../src/errors.js";
 
 describe("parseDuration", () => {
   it.each([

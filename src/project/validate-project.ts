@@ -1,4 +1,5 @@
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import type { PipelineConfig, ProjectConfig } from "../config/schema.js";
 import { parseProblem, queryRows } from "../engine/duckdb-query.js";
 import { confineEngine, ENGINE_OPEN_SETTINGS } from "../engine/engine-boundary.js";
 import { outsideProject, outsideProjectProblem } from "../engine/outside-project.js";
@@ -13,8 +14,7 @@ import { cronProblem } from "../plan/schedule-plan.js";
 import { expressionProbeSql, probeTypeProblem, validateSqlExpression } from "../plan/sql-expression.js";
 import type { ColumnInfo } from "../plan/sql-text.js";
 import { sourceQueryBody } from "../plan/sql-tokens.js";
-import type { ConfigProblem } from "./load-config.js";
-import type { PipelineConfig, ProjectConfig } from "./schema.js";
+import type { ConfigProblem } from "./config-problem.js";
 import { unsupportedFeatures } from "./unsupported-features.js";
 import { lakeFormatProblems, lakeTargetProblems } from "./validate-lake-target.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SluiceError } from "../../src/errors.js";
-import { createCircuitBreaker } from "../../src/runner/circuit-breaker.js";
+import { createCircuitBreaker } from "../../src/resilience/circuit-breaker.js";
 
 function fakeClock(start = Date.parse("2026-03-01T10:00:00Z")) {
   let t = start;

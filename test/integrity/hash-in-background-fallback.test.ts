@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { hashInBackground } from "../../src/runner/hash-in-background.js";
+import { hashInBackground } from "../../src/integrity/hash-in-background.js";
 
 // When no worker thread can hash the file, it is hashed on the calling thread: a digest is always
 // produced. Worker threads are replaced here by ones that cannot start or that die without an answer.
@@ -64,9 +64,8 @@ describe("hashInBackground without a working worker thread", () => {
     truncateSync(big, 1024 ** 3);
     const hashing = await hashInBackground(big);
     await new Promise((r) => setTimeout(r, wait));
-    const started = performance.now();
     await hashing.release();
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // Had release() waited for the whole gibibyte, the digest would have resolved.
     await expect(hashing.digest).rejects.toMatchObject({ code: "ERR_HASH_RELEASED" });
   });
 });

@@ -2,16 +2,17 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml";
 import type { z } from "zod";
-import { SluiceError } from "../errors.js";
-import { didYouMean } from "../plan/nearest-name.js";
 import {
   type DocumentInterpolation,
   interpolateDocument,
   placeholdReferences,
   scrubSubstitutions,
-} from "./interpolate.js";
-import { type ProjectConfig, projectSchema } from "./schema.js";
-import { allowedKeys } from "./schema-keys.js";
+} from "../config/interpolate.js";
+import { type ProjectConfig, projectSchema } from "../config/schema.js";
+import { allowedKeys } from "../config/schema-keys.js";
+import { SluiceError } from "../errors.js";
+import { didYouMean } from "../plan/nearest-name.js";
+import { type ConfigProblem, configError } from "./config-problem.js";
 import { databaseSourceProblems } from "./validate-database-sources.js";
 import { postgresWarehouseProblems } from "./validate-postgres-warehouse.js";
 
@@ -22,13 +23,6 @@ export interface Project {
   readonly configFile: string;
   /** Folder of sluice.yaml; relative paths in the config resolve against it. */
   readonly rootDir: string;
-}
-
-/** One configuration problem, printed as `<file>: <path>: <message>`. */
-export interface ConfigProblem {
-  readonly path: string;
-  readonly message: string;
-  readonly line?: number | undefined;
 }
 
 /**
@@ -183,21 +177,6 @@ function keepNullWords(doc: ReturnType<typeof parseDocument>): void {
         pair.value.value = "null";
       }
     },
-  });
-}
-
-/** Turns problems into the single error every command reports with exit code 2. */
-export function configError(fileLabel: string, problems: readonly ConfigProblem[]): SluiceError {
-  const lines = problems.map((p) => `${fileLabel}: ${p.path}: ${p.message}`);
-  return new SluiceError("CONFIG_INVALID", lines[0] ?? `${fileLabel}: invalid`, {
-    details: lines.slice(1),
-    problems: problems.map((p) => ({
-      file: fileLabel,
-      path: p.path,
-      code: "CONFIG_INVALID" as const,
-      message: p.message,
-      ...(p.line !== undefined ? { line: p.line } : {}),
-    })),
   });
 }
 

@@ -1,5 +1,5 @@
-import type { ConfigProblem } from "./load-config.js";
-import type { PipelineConfig } from "./schema.js";
+import type { PipelineConfig } from "../config/schema.js";
+import type { ConfigProblem } from "./config-problem.js";
 
 /**
  * Config checks of a pipeline's lake target that need no data: the table is one folder name, modes the

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseProjectText } from "../../src/config/load-config.js";
-import { lakeFormatProblems, lakeTargetProblems } from "../../src/config/validate-lake-target.js";
+import { parseProjectText } from "../../src/project/load-config.js";
+import { lakeFormatProblems, lakeTargetProblems } from "../../src/project/validate-lake-target.js";
 
 function problemsFor(table: string) {
   const config = parseProjectText(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SluiceError } from "../../src/errors.js";
-import { attemptsOf, backoffDelay, withRetry } from "../../src/runner/retry.js";
+import { attemptsOf, backoffDelay, withRetry } from "../../src/resilience/retry.js";
 
 const transient = (n: number) => new SluiceError("STORAGE_ERROR", `boom ${n}`, { transient: true });
 const noSleep = { sleep: async () => undefined };

@@ -1,5 +1,5 @@
-import type { ConfigProblem } from "./load-config.js";
-import type { ProjectConfig } from "./schema.js";
+import type { ProjectConfig } from "../config/schema.js";
+import type { ConfigProblem } from "./config-problem.js";
 
 /**
  * Keys the schema accepts (they are part of the contract) but this build does not act on yet.

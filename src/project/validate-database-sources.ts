@@ -1,8 +1,8 @@
+import type { ProjectConfig } from "../config/schema.js";
 import { sourceQueryBody } from "../plan/sql-tokens.js";
 import { parseMysqlUrl } from "../sources/mysql-extract.js";
 import { postgresUrlProblem } from "../warehouse/postgres-url.js";
-import type { ConfigProblem } from "./load-config.js";
-import type { ProjectConfig } from "./schema.js";
+import type { ConfigProblem } from "./config-problem.js";
 
 /**
  * Config checks of database sources that need no connection: the URL can be meant as written (the

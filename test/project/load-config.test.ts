@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseProjectText } from "../../src/config/load-config.js";
 import { SluiceError } from "../../src/errors.js";
+import { parseProjectText } from "../../src/project/load-config.js";
 
 function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
   try {

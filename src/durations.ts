@@ -1,4 +1,4 @@
-import { SluiceError } from "../errors.js";
+import { SluiceError } from "./errors.js";
 
 const UNIT_MS: Readonly<Record<string, number>> = {
   ms: 1,

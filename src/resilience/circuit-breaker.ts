@@ -1,5 +1,5 @@
+import { formatDuration } from "../durations.js";
 import { firstLine, SluiceError } from "../errors.js";
-import { formatDuration } from "../plan/durations.js";
 
 export type CircuitState = "closed" | "open" | "half-open";
 

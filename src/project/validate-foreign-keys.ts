@@ -1,5 +1,5 @@
-import type { ConfigProblem } from "./load-config.js";
-import type { ProjectConfig } from "./schema.js";
+import type { ProjectConfig } from "../config/schema.js";
+import type { ConfigProblem } from "./config-problem.js";
 
 /** Columns of a warehouse table, or undefined when it does not exist. */
 export type ColumnsOf = (table: string) => Promise<readonly string[] | undefined>;

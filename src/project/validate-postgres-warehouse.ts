@@ -1,11 +1,11 @@
+import type { ProjectConfig } from "../config/schema.js";
 import {
   exceedsPostgresIdentifierLimit,
   postgresIdentifierLimit,
 } from "../plan/postgres-identifier-limit.js";
 import { postgresUrlProblem } from "../warehouse/postgres-url.js";
 import { splitTableName } from "../warehouse/split-table-name.js";
-import type { ConfigProblem } from "./load-config.js";
-import type { ProjectConfig } from "./schema.js";
+import type { ConfigProblem } from "./config-problem.js";
 
 /**
  * Config checks of a PostgreSQL warehouse that need no connection: the URL can be meant as written (a
