@@ -73,6 +73,8 @@ export interface StagedFile {
   readonly warnings: readonly string[];
   /** CSV only: lines before the first record (skipped lines and the header). */
   readonly headerLines?: number | undefined;
+  /** JSON lines only: lines holding only spaces or tabs (skipped, like empty ones). */
+  readonly blankLines?: number | undefined;
   /** Set when the read is deferred to the publish: `accepted` and `malformed` are 0 until it has run. */
   readonly deferred?: DeferredRead | undefined;
 }
@@ -139,13 +141,13 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
   const context = { ...request, table, malformedTable };
   let columns: StagedColumn[];
   const warnings: string[] = [];
-  const csvLayout: { headerLines?: number; deferred?: DeferredRead } = {};
+  const csvLayout: { headerLines?: number; deferred?: DeferredRead; blankLines?: number } = {};
   switch (request.format) {
     case "csv":
       columns = await stageCsv(con, context, warnings, csvLayout);
       break;
     case "jsonl":
-      columns = await stageJsonl(con, context, warnings);
+      columns = await stageJsonl(con, context, warnings, csvLayout);
       break;
     case "parquet":
       columns = await stageParquet(con, context);
@@ -163,6 +165,7 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
     malformed: await count(malformedTable),
     warnings,
     headerLines: csvLayout.headerLines,
+    blankLines: csvLayout.blankLines,
     deferred: csvLayout.deferred,
   };
 }
@@ -487,16 +490,24 @@ async function stageJsonl(
   con: DuckDBConnection,
   ctx: StageContext,
   warnings: string[],
+  layout: { blankLines?: number },
 ): Promise<StagedColumn[]> {
   const lines = `${ctx.tablePrefix}_lines`;
   const maxLine = ctx.source.options?.max_line_size ?? DEFAULT_MAX_LINE;
   try {
+    // Read with "\n" line ends, each "\r\n" would give an extra empty line (and every line number after
+    // it would be off): lines end as the file's first lines do.
+    const newLine = await jsonNewLine(con, ctx.localPath);
     await con.run(
-      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(lines)} AS SELECT line FROM ${jsonLinesSql(ctx.localPath, SNIFF_LINE_LIMIT)}`,
+      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(lines)} AS SELECT line FROM ${jsonLinesSql(ctx.localPath, SNIFF_LINE_LIMIT, newLine)}`,
     );
   } catch (error) {
     throw unparseable(ctx, "JSON lines", error);
   }
+  layout.blankLines = await queryNumber(
+    con,
+    `SELECT count(*) FROM ${quoteIdent(lines)} WHERE line <> '' AND trim(rtrim(line, chr(13))) = ''`,
+  );
   const parsed = `${ctx.tablePrefix}_json`;
   // rowid follows insertion order: physical line number = rowid + 1.
   await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(parsed)} AS
@@ -551,6 +562,20 @@ async function stageJsonl(
   });
   await con.run(`DROP TABLE ${quoteIdent(parsed)}`);
   return columns;
+}
+
+/** The line end of a JSON-lines file as DuckDB names it (`\n` or `\r\n`), from its first lines. */
+async function jsonNewLine(con: DuckDBConnection, path: string): Promise<string> {
+  try {
+    const rows = await queryRows(
+      con,
+      `SELECT NewLineDelimiter AS nl FROM sniff_csv(${quoteLiteral(path)}, delim='\\x1e', quote='', escape='', header=false, sample_size=1000)`,
+    );
+    return rows[0]?.nl === "\\r\\n" ? "\\r\\n" : "\\n";
+  } catch {
+    // Nothing to detect from (one line, mixed line ends): "\n", which breaks at a "\r" too.
+    return "\\n";
+  }
 }
 
 async function stageParquet(con: DuckDBConnection, ctx: StageContext): Promise<StagedColumn[]> {

@@ -6,6 +6,7 @@ import { compressionCheck } from "./compression-check.js";
 import { duckdbReadPath } from "./duckdb-read-path.js";
 import { type ContentDigest, hashStream } from "./hash-file.js";
 import { hashInBackground } from "./hash-in-background.js";
+import { lineCounter } from "./line-count.js";
 
 /**
  * From this size on, a local file is hashed in a background thread (`hashInBackground`); a smaller one
@@ -83,6 +84,7 @@ export async function acquireFile(
   }
   const hash = createHash("sha256");
   let bytes = 0;
+  const counter = check ? undefined : lineCounter();
   // Keep the file name: DuckDB detects compression (.gz, .zst) from the extension.
   const localPath = join(workDir, `f${index}`, entry.path.split("/").pop() ?? "file");
   try {
@@ -90,6 +92,7 @@ export async function acquireFile(
       onChunk: (chunk) => {
         hash.update(chunk);
         bytes += chunk.length;
+        counter?.write(chunk);
         return check?.write(chunk);
       },
     });
@@ -97,6 +100,7 @@ export async function acquireFile(
     await check?.end();
     throw error;
   }
-  const digest = { sha256: hash.digest("hex"), bytes, damage: await check?.end() };
+  const damage = await check?.end();
+  const digest = { sha256: hash.digest("hex"), bytes, damage, lines: counter?.end() ?? check?.lines?.() };
   return { localPath, digest: Promise.resolve(digest), downloaded: true };
 }

@@ -1,4 +1,5 @@
 import { gzipCheck } from "./gzip-check.js";
+import type { LineCount } from "./line-count.js";
 import { zstdFrameCheck } from "./zstd-frame-check.js";
 
 /**
@@ -10,6 +11,8 @@ export interface CompressionCheck {
   write(chunk: Buffer): Promise<void>;
   /** After the last chunk (or a failed read): why the content is not whole, undefined when it is. */
   end(): Promise<string | undefined>;
+  /** After `end()`: the decompressed content's line breaks, when the check inflates it (gzip). */
+  lines?(): LineCount | undefined;
 }
 
 /**

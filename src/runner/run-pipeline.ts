@@ -3,6 +3,7 @@ import { rmSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
+import { unaccountedLines } from "../engine/account-lines.js";
 import { bindExpressions } from "../engine/bind-expressions.js";
 import { describeColumns, queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
@@ -30,6 +31,7 @@ import { discoverFiles } from "./discover-files.js";
 import type { ContentDigest } from "./hash-file.js";
 import { planIncremental } from "./incremental.js";
 import { lakeSequence, lakeTargetPlan } from "./lake-publish.js";
+import { type LineCount, linesOf } from "./line-count.js";
 import type { ProjectContext } from "./project-context.js";
 import { numericColumns, publishRun } from "./publish-run.js";
 import { settleQuarantineFiles, writeQuarantineFile } from "./quarantine-files.js";
@@ -96,6 +98,8 @@ interface FileWork {
   digest?: Promise<ContentDigest> | undefined;
   /** Its checks are enforced by the write and counted after it (see `guardFile`). */
   guarded?: GuardedFile | undefined;
+  /** The file's line breaks, counted as it was hashed (the read is checked against them). */
+  lines?: LineCount | undefined;
 }
 
 /**
@@ -686,6 +690,10 @@ export async function runFilePipeline(
       if (file.rows.read > 0 && malformed / file.rows.read > pipeline.max_failure_rate) {
         throw new SinglePassUndone(`${file.path}: malformed rows above max_failure_rate`);
       }
+      if (work.lines && (await lostLinesError(work))) {
+        // Read again staged, where the file fails with the lines it lost.
+        throw new SinglePassUndone(`${file.path}: lines unaccounted for`);
+      }
       logger.info(
         { file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length },
         "read",
@@ -742,8 +750,31 @@ export async function runFilePipeline(
       work.staged?.deferred &&
       work.staged.columns.length > 0 &&
       work.report.status === "loaded";
-    if (!readByWrite) await settleDigest(work);
+    if (!readByWrite) {
+      await settleDigest(work);
+      const lost = await lostLinesError(work);
+      if (lost) markFailed(work, lost, true);
+    }
     return work;
+  }
+
+  /**
+   * A file whose read left lines unaccounted for (see `unaccountedLines`) fails, named: a reader that
+   * loses rows without a word never publishes what it kept.
+   */
+  async function lostLinesError(work: FileWork): Promise<SluiceError | undefined> {
+    const staged = work.staged;
+    const file = work.report;
+    const format =
+      staged?.headerLines !== undefined ? "csv" : staged?.blankLines !== undefined ? "jsonl" : undefined;
+    if (!staged || !format || !work.lines || file.status !== "loaded") return undefined;
+    const lost = await unaccountedLines(con, staged, format, work.lines, file.rows.read);
+    if (lost === 0) return undefined;
+    logger.warn({ file: file.path, lines: work.lines, rows: file.rows }, "lines unaccounted for");
+    return new SluiceError(
+      "FILE_UNPARSEABLE",
+      `${file.path}: ${lost} of its ${linesOf(work.lines, "any")} lines were neither read as rows nor quarantined (${file.rows.read} rows read); a line may exceed the reader's buffer or a quote may be unbalanced — check the file or set source.options; nothing of it is published`,
+    );
   }
 
   /**
@@ -772,6 +803,7 @@ export async function runFilePipeline(
         ? createHash("sha256").update(`replay:${options.replay.ofRun}:${digest.sha256}`).digest("hex")
         : digest.sha256;
     Object.assign(file, { sha256, size: digest.bytes });
+    work.lines = digest.lines;
     if (digest.damage) {
       markFailed(
         work,
