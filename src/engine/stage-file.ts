@@ -127,6 +127,47 @@ function sniffLimitFor(path: string): number {
 const DEFAULT_MAX_LINE = 2_000_000;
 
 /**
+ * The longest line a CSV read can hold: DuckDB's read buffer. A longer one is skipped by the reader
+ * without a reject (the read then fails as one that lost lines); one at the start of a file is refused
+ * before any reading, instead of minutes of sniffing it. Lines over `max_line_size` (but within this)
+ * are quarantined.
+ */
+export const MAX_CSV_LINE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The 1-based number of a line longer than {@link MAX_CSV_LINE_BYTES} among the first lines of an
+ * uncompressed file (those within its first 32 MiB, and the line still open there), or undefined.
+ * Reads at most twice that many bytes.
+ */
+function overlongLineAtStart(path: string): number | undefined {
+  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return undefined;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const size = fstatSync(fd).size;
+    const buffer = Buffer.allocUnsafe(Math.min(size, SNIFF_PROBE_BYTES));
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    let start = 0;
+    let line = 1;
+    for (let nl = buffer.indexOf(10); nl !== -1 && nl < length; nl = buffer.indexOf(10, start)) {
+      if (nl - start > MAX_CSV_LINE_BYTES) return line;
+      line++;
+      start = nl + 1;
+    }
+    if (size - start <= MAX_CSV_LINE_BYTES) return undefined;
+    // The last line seen is still open: read on until it ends or is too long.
+    const rest = Buffer.allocUnsafe(Math.min(size - length, MAX_CSV_LINE_BYTES - (length - start) + 1));
+    const more = readSync(fd, rest, 0, rest.length, length);
+    const end = rest.subarray(0, more).indexOf(10);
+    return end === -1 && length - start + more > MAX_CSV_LINE_BYTES ? line : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
  * Reads a source file into temporary tables in one bulk pass; rejects are captured, never thrown.
  *
  * @example
@@ -262,6 +303,13 @@ async function stageCsv(
   layout: { headerLines?: number; deferred?: DeferredRead },
 ): Promise<StagedColumn[]> {
   const options = ctx.source.options;
+  const overlong = overlongLineAtStart(ctx.localPath);
+  if (overlong !== undefined) {
+    throw new SluiceError(
+      "FILE_UNPARSEABLE",
+      `${ctx.displayPath}: line ${overlong} is longer than ${MAX_CSV_LINE_BYTES / 1024 / 1024} MiB, the longest line Sluice reads; nothing of the file is published`,
+    );
+  }
   const sniffLimit = sniffLimitFor(ctx.localPath);
   let sniff: Record<string, unknown>;
   try {
