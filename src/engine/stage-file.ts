@@ -135,6 +135,42 @@ const DEFAULT_MAX_LINE = 2_000_000;
 export const MAX_CSV_LINE_BYTES = 32 * 1024 * 1024;
 
 /**
+ * The most columns a file may have. Each column costs DuckDB memory per read buffer and each new one
+ * an `ALTER TABLE`: wider files go past the memory limit. Refused before reading (see docs).
+ */
+export const MAX_COLUMNS = 2000;
+
+/** The refusal of a file with more than {@link MAX_COLUMNS} columns. */
+function tooWide(displayPath: string, columns: number, estimated = false): SluiceError {
+  return new SluiceError(
+    "FILE_UNPARSEABLE",
+    `${displayPath}: ${estimated ? "its header has about" : "it has"} ${columns} columns, more than the ${MAX_COLUMNS} Sluice reads in one file; split the file by columns or select fewer columns upstream; nothing of it is published`,
+  );
+}
+
+/**
+ * How many fields the first line of an uncompressed CSV file has, counted by the delimiter it holds
+ * most (or the configured one), without reading further than its first line (at most 4 MiB).
+ */
+function headerFieldsAtMost(path: string, delimiter: string | undefined): number {
+  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return 0;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const buffer = Buffer.allocUnsafe(Math.min(fstatSync(fd).size, 4 * 1024 * 1024));
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const nl = buffer.subarray(0, length).indexOf(10);
+    const line = buffer.subarray(0, nl === -1 ? length : nl).toString("latin1");
+    const candidates = delimiter !== undefined ? [delimiter] : [",", ";", "\t", "|"];
+    return Math.max(...candidates.map((d) => line.split(d).length));
+  } catch {
+    return 0;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
  * The 1-based number of a line longer than {@link MAX_CSV_LINE_BYTES} among the first lines of an
  * uncompressed file (those within its first 32 MiB, and the line still open there), or undefined.
  * Reads at most twice that many bytes.
@@ -310,6 +346,8 @@ async function stageCsv(
       `${ctx.displayPath}: line ${overlong} is longer than ${MAX_CSV_LINE_BYTES / 1024 / 1024} MiB, the longest line Sluice reads; nothing of the file is published`,
     );
   }
+  const fields = headerFieldsAtMost(ctx.localPath, options?.delimiter);
+  if (fields > MAX_COLUMNS) throw tooWide(ctx.displayPath, fields, true);
   const sniffLimit = sniffLimitFor(ctx.localPath);
   let sniff: Record<string, unknown>;
   try {
@@ -320,6 +358,7 @@ async function stageCsv(
   }
   const empty = (v: unknown): string => (v === "(empty)" || v === undefined || v === null ? "" : String(v));
   const sniffedColumns = (sniff.Columns as { name: string; type: string }[] | undefined) ?? [];
+  if (sniffedColumns.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, sniffedColumns.length);
   // A sample without quotes sniffs as "no quote"; RFC 4180 quoting is still the right default.
   const sniffedQuote = empty(sniff.Quote) || '"';
   const dialect: CsvDialect = {
@@ -579,6 +618,7 @@ async function stageJsonl(
     ? (JSON.parse(structureText) as Record<string, unknown>)
     : {};
   const keys = Object.keys(structure);
+  if (keys.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, keys.length);
   const names = normalizeColumnNames(keys, ctx.naming);
   const columns: StagedColumn[] = names.map((name, i) => {
     const sourceName = keys[i]!;
@@ -634,6 +674,7 @@ async function stageParquet(con: DuckDBConnection, ctx: StageContext): Promise<S
     throw unparseable(ctx, "Parquet", error);
   }
   const sourceNames = described.map((r) => String(r.column_name));
+  if (sourceNames.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, sourceNames.length);
   const names = normalizeColumnNames(sourceNames, ctx.naming);
   const columns: StagedColumn[] = names.map((name, i) => {
     const sourceName = sourceNames[i]!;
