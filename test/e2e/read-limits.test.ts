@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
 
 // Files past what Sluice reads within its memory limit are refused before reading, named; the limits
 // are documented (docs/configuration.md, "Reading files").
@@ -31,5 +31,23 @@ describe("read limits", () => {
     expect(byPath["in/semi.csv"]!.error).toMatch(/^in\/semi\.csv: its header has about 2500 columns/);
     expect(byPath["in/wide.csv"]!.archived_to).toMatch(/^unprocessed\//);
     expect(byPath["in/ok.csv"]!.status).toBe("loaded");
+  }, 120_000);
+});
+
+describe("schema evolution limit", () => {
+  it("more than 1000 new columns onto an existing table fail the run, named, before any ALTER", async () => {
+    const dir = makeProject(loose(), { "landing/in/a.csv": "c0,c1\n1,2\n" });
+    expect((await runJson(dir)).code).toBe(0);
+    addFile(dir, "landing/in/b.csv", wide(1003));
+    const { code, run } = await runJson(dir);
+    expect(code).toBe(1);
+    expect(run.error ?? run.files[0]!.error).toMatch(
+      /table t: 1001 new columns arrive, more than the 1000 one run adds to a table/,
+    );
+    const columns = await sluice(
+      ["query", "SELECT count(*) AS n FROM duckdb_columns() WHERE table_name = 't'", "--json"],
+      dir,
+    );
+    expect(columns.json<{ n: number }[]>()[0]!.n).toBe(5);
   }, 120_000);
 });
