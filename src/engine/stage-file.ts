@@ -16,7 +16,9 @@ import {
   type StagedColumn,
 } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import type { LineCount } from "../runner/line-count.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
+import { utf16ToUtf8 } from "./utf16-to-utf8.js";
 
 /** What the stage step needs to read one file. */
 export interface StageRequest {
@@ -41,6 +43,8 @@ export interface StageRequest {
    * change events (batch order breaks ties); others are read faster without it.
    */
   readonly keepOrder?: boolean | undefined;
+  /** A folder of the run's own where a file read through a converted copy (UTF-16) gets it. */
+  readonly workDir?: string | undefined;
 }
 
 /**
@@ -75,6 +79,8 @@ export interface StagedFile {
   readonly headerLines?: number | undefined;
   /** JSON lines only: lines holding only spaces or tabs (skipped, like empty ones). */
   readonly blankLines?: number | undefined;
+  /** The line breaks of the converted copy read instead of the file (UTF-16 read as UTF-8). */
+  readonly lines?: LineCount | undefined;
   /** Set when the read is deferred to the publish: `accepted` and `malformed` are 0 until it has run. */
   readonly deferred?: DeferredRead | undefined;
 }
@@ -209,7 +215,24 @@ function overlongLineAtStart(path: string): number | undefined {
  * @example
  * const staged = await stageFile(con, { localPath, displayPath: "in/a.csv", format: "csv", source, columns: {}, naming: "snake_case", tablePrefix: "f1" });
  */
-export async function stageFile(con: DuckDBConnection, request: StageRequest): Promise<StagedFile> {
+export async function stageFile(con: DuckDBConnection, requested: StageRequest): Promise<StagedFile> {
+  let request = requested;
+  let convertedLines: LineCount | undefined;
+  const options = requested.source.options;
+  if (
+    requested.format === "csv" &&
+    requested.workDir &&
+    duckdbEncoding(options?.encoding) === "utf-16" &&
+    !/\.(gz|gzip|zst|zstd)$/i.test(requested.localPath)
+  ) {
+    const copy = await utf16ToUtf8(requested.localPath, requested.workDir);
+    request = {
+      ...requested,
+      localPath: copy.path,
+      source: { ...requested.source, options: { ...options, encoding: "utf-8" } },
+    };
+    convertedLines = copy.lines;
+  }
   const table = `${request.tablePrefix}_stage`;
   const malformedTable = `${request.tablePrefix}_malformed`;
   await con.run(
@@ -243,6 +266,7 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
     warnings,
     headerLines: csvLayout.headerLines,
     blankLines: csvLayout.blankLines,
+    lines: convertedLines,
     deferred: csvLayout.deferred,
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
+import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
@@ -767,13 +768,14 @@ export async function runFilePipeline(
     const file = work.report;
     const format =
       staged?.headerLines !== undefined ? "csv" : staged?.blankLines !== undefined ? "jsonl" : undefined;
-    if (!staged || !format || !work.lines || file.status !== "loaded") return undefined;
-    const lost = await unaccountedLines(con, staged, format, work.lines, file.rows.read);
+    const lines = staged?.lines ?? work.lines;
+    if (!staged || !format || !lines || file.status !== "loaded") return undefined;
+    const lost = await unaccountedLines(con, staged, format, lines, file.rows.read);
     if (lost === 0) return undefined;
-    logger.warn({ file: file.path, lines: work.lines, rows: file.rows }, "lines unaccounted for");
+    logger.warn({ file: file.path, lines, rows: file.rows }, "lines unaccounted for");
     return new SluiceError(
       "FILE_UNPARSEABLE",
-      `${file.path}: ${lost} of its ${linesOf(work.lines, "any")} lines were neither read as rows nor quarantined (${file.rows.read} rows read); a line may exceed the reader's buffer or a quote may be unbalanced — check the file or set source.options; nothing of it is published`,
+      `${file.path}: ${lost} of its ${linesOf(lines, "any")} lines were neither read as rows nor quarantined (${file.rows.read} rows read); a line may exceed the reader's buffer or a quote may be unbalanced — check the file or set source.options; nothing of it is published`,
     );
   }
 
@@ -957,6 +959,7 @@ export async function runFilePipeline(
           deferred,
           // Positions matter to checks and dedupe (lines, ties) and to cdc (batch order breaks ties).
           keepOrder: needsJudging(pipeline) || pipeline.target.mode === "cdc",
+          workDir: join(workDir, `f${index}`),
         });
       } catch (error) {
         if (!(await landing.stat(entry.path))) {

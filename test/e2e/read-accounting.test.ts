@@ -76,3 +76,29 @@ describe("a read is checked against the file's lines", () => {
     expect(quarantined.map((q) => q.line).sort()).toEqual([3, 5]);
   });
 });
+
+describe("UTF-16", () => {
+  it("big- and little-endian files with a BOM and characters beyond the BMP load as written", async () => {
+    const text = "id,name\n1,Zoë 😀\n2,日本\n";
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]);
+    const be = Buffer.from(le);
+    be.swap16();
+    const dir = makeProject(loose("in/*.*", ", options: { encoding: utf-16 }"), {
+      "landing/in/le.csv": le,
+      "landing/in/be.csv": be,
+    });
+    const { code, run, stderr } = await runJson(dir);
+    expect(code, stderr).toBe(0);
+    expect(run.rows).toMatchObject({ read: 4, loaded: 4 });
+    const q = await sluice(
+      ["query", "SELECT _sluice_source_file AS f, id, name FROM t ORDER BY f, id", "--json"],
+      dir,
+    );
+    expect(q.json()).toEqual([
+      { f: "in/be.csv", id: 1, name: "Zoë 😀" },
+      { f: "in/be.csv", id: 2, name: "日本" },
+      { f: "in/le.csv", id: 1, name: "Zoë 😀" },
+      { f: "in/le.csv", id: 2, name: "日本" },
+    ]);
+  });
+});
