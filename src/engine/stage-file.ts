@@ -18,6 +18,7 @@ import {
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import type { LineCount } from "../runner/line-count.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
+import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
 import { utf16ToUtf8 } from "./utf16-to-utf8.js";
 
 /** What the stage step needs to read one file. */
@@ -231,6 +232,10 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
       localPath: copy.path,
       source: { ...requested.source, options: { ...options, encoding: "utf-8" } },
     };
+    convertedLines = copy.lines;
+  } else if (requested.format === "csv" && requested.workDir && mixesLineEnds(requested.localPath)) {
+    const copy = await lineEndsToLf(requested.localPath, requested.workDir);
+    request = { ...requested, localPath: copy.path };
     convertedLines = copy.lines;
   }
   const table = `${request.tablePrefix}_stage`;

@@ -102,3 +102,19 @@ describe("UTF-16", () => {
     ]);
   });
 });
+
+describe("mixed line ends", () => {
+  it("a file mixing \\r\\n, \\n and \\r line ends loads every row whole", async () => {
+    const dir = makeProject(loose(), { "landing/in/m.csv": "id,name\r\n1,a\n2,b\r3,c\r\n4,d\n" });
+    const { code, run, stderr } = await runJson(dir);
+    expect(code, stderr).toBe(0);
+    expect(run.rows).toMatchObject({ read: 4, loaded: 4 });
+    const q = await sluice(["query", "SELECT id, name FROM t ORDER BY id", "--json"], dir);
+    expect(q.json()).toEqual([
+      { id: 1, name: "a" },
+      { id: 2, name: "b" },
+      { id: 3, name: "c" },
+      { id: 4, name: "d" },
+    ]);
+  });
+});
