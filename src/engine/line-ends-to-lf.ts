@@ -9,7 +9,8 @@ const PROBE_BYTES = 1024 * 1024;
 
 /**
  * Whether the start of an uncompressed file mixes line ends (`\r\n` with a lone `\n` or `\r`): DuckDB's
- * sniffer fails on such a file, and its reader takes one style per file.
+ * sniffer fails on such a file, and its reader takes one style per file. Content holding NUL bytes is
+ * taken for binary, not text.
  */
 export function mixesLineEnds(path: string): boolean {
   if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return false;
@@ -18,6 +19,8 @@ export function mixesLineEnds(path: string): boolean {
     fd = openSync(path, "r");
     const buffer = Buffer.allocUnsafe(Math.min(fstatSync(fd).size, PROBE_BYTES));
     const text = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0)).toString("latin1");
+    // Binary content is no text with line ends to repair: it fails the read as it is.
+    if (text.includes("\0")) return false;
     const styles = [/\r\n/.test(text), /(^|[^\r])\n/.test(text), /\r(?!\n|$)/.test(text)];
     return styles.filter(Boolean).length > 1;
   } catch {
