@@ -43,7 +43,8 @@ export async function sampleColumns(
   }
   try {
     const rows = await queryRows(con, sql);
-    const sourceNames = rows.map((r) => String(r.column_name));
+    const described = rows.map((r) => String(r.column_name));
+    const sourceNames = format === "csv" ? await headerAsWritten(con, path, source, described) : described;
     const names = normalizeColumnNames(sourceNames, pipeline.naming);
     const { columns } = resolveDeclaredColumns(pipeline);
     const declared = (name: string) => columns.find((c) => c.name === name)?.config.type;
@@ -63,4 +64,32 @@ export async function sampleColumns(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * DuckDB's reader renames a repeated header name (`E,e` → `E`, `e_1`); the rows Sluice stages name
+ * them from the header as written (`E`, `e_2`): the sample must too. The first line is read as text, and
+ * a described name that is a written one with DuckDB's suffix takes the written one.
+ */
+async function headerAsWritten(
+  con: DuckDBConnection,
+  path: string,
+  source: { options?: Parameters<typeof userCsvOptions>[0] },
+  described: readonly string[],
+): Promise<string[]> {
+  if (source.options?.header === false) return [...described];
+  const options = userCsvOptions({ ...source.options, header: undefined });
+  const first =
+    (
+      await queryRows(
+        con,
+        `SELECT * FROM read_csv(${[path, ...options, "header=false", "all_varchar=true", "ignore_errors=true", "max_line_size=33554432", "buffer_size=33554432"].join(", ")}) LIMIT 1`,
+      ).catch(() => [])
+    )[0] ?? {};
+  const written = Object.values(first);
+  if (written.length !== described.length) return [...described];
+  return described.map((name, i) => {
+    const raw = written[i];
+    return typeof raw === "string" && name !== raw && /^(.*)_\d+$/.exec(name)?.[1] === raw ? raw : name;
+  });
 }

@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { ColumnConfig, FileFormat, FileSourceConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
+import type { LineCount } from "../integrity/line-count.js";
 import { normalizeColumnNames } from "../plan/column-names.js";
 import {
   jsonArrayLayoutSql,
@@ -24,6 +25,8 @@ import {
 } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
+import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
+import { utf16ToUtf8 } from "./utf16-to-utf8.js";
 
 /** What the stage step needs to read one file. */
 export interface StageRequest {
@@ -48,6 +51,8 @@ export interface StageRequest {
    * change events (batch order breaks ties); others are read faster without it.
    */
   readonly keepOrder?: boolean | undefined;
+  /** A folder of the run's own where a file read through a converted copy (UTF-16) gets it. */
+  readonly workDir?: string | undefined;
 }
 
 /**
@@ -80,6 +85,10 @@ export interface StagedFile {
   readonly warnings: readonly string[];
   /** CSV only: lines before the first record (skipped lines and the header). */
   readonly headerLines?: number | undefined;
+  /** JSON lines only: lines holding only spaces or tabs (skipped, like empty ones). */
+  readonly blankLines?: number | undefined;
+  /** The line breaks of the converted copy read instead of the file (UTF-16 read as UTF-8). */
+  readonly lines?: LineCount | undefined;
   /** Set when the read is deferred to the publish: `accepted` and `malformed` are 0 until it has run. */
   readonly deferred?: DeferredRead | undefined;
 }
@@ -132,12 +141,110 @@ function sniffLimitFor(path: string): number {
 const DEFAULT_MAX_LINE = 2_000_000;
 
 /**
+ * The longest line a CSV read can hold: DuckDB's read buffer. A longer one is skipped by the reader
+ * without a reject (the read then fails as one that lost lines); one at the start of a file is refused
+ * before any reading, instead of minutes of sniffing it. Lines over `max_line_size` (but within this)
+ * are quarantined.
+ */
+export const MAX_CSV_LINE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The most columns a file may have. Each column costs DuckDB memory per read buffer and each new one
+ * an `ALTER TABLE`: wider files go past the memory limit. Refused before reading (see docs).
+ */
+export const MAX_COLUMNS = 2000;
+
+/** The refusal of a file with more than {@link MAX_COLUMNS} columns. */
+function tooWide(displayPath: string, columns: number, estimated = false): SluiceError {
+  return new SluiceError(
+    "FILE_UNPARSEABLE",
+    `${displayPath}: ${estimated ? "its header has about" : "it has"} ${columns} columns, more than the ${MAX_COLUMNS} Sluice reads in one file; split the file by columns or select fewer columns upstream; nothing of it is published`,
+  );
+}
+
+/**
+ * How many fields the first line of an uncompressed CSV file has, counted by the delimiter it holds
+ * most (or the configured one), without reading further than its first line (at most 4 MiB).
+ */
+function headerFieldsAtMost(path: string, delimiter: string | undefined): number {
+  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return 0;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const buffer = Buffer.allocUnsafe(Math.min(fstatSync(fd).size, 4 * 1024 * 1024));
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const nl = buffer.subarray(0, length).indexOf(10);
+    const line = buffer.subarray(0, nl === -1 ? length : nl).toString("latin1");
+    const candidates = delimiter !== undefined ? [delimiter] : [",", ";", "\t", "|"];
+    return Math.max(...candidates.map((d) => line.split(d).length));
+  } catch {
+    return 0;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * The 1-based number of a line longer than {@link MAX_CSV_LINE_BYTES} among the first lines of an
+ * uncompressed file (those within its first 32 MiB, and the line still open there), or undefined.
+ * Reads at most twice that many bytes.
+ */
+function overlongLineAtStart(path: string): number | undefined {
+  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return undefined;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const size = fstatSync(fd).size;
+    const buffer = Buffer.allocUnsafe(Math.min(size, SNIFF_PROBE_BYTES));
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    let start = 0;
+    let line = 1;
+    for (let nl = buffer.indexOf(10); nl !== -1 && nl < length; nl = buffer.indexOf(10, start)) {
+      if (nl - start > MAX_CSV_LINE_BYTES) return line;
+      line++;
+      start = nl + 1;
+    }
+    if (size - start <= MAX_CSV_LINE_BYTES) return undefined;
+    // The last line seen is still open: read on until it ends or is too long.
+    const rest = Buffer.allocUnsafe(Math.min(size - length, MAX_CSV_LINE_BYTES - (length - start) + 1));
+    const more = readSync(fd, rest, 0, rest.length, length);
+    const end = rest.subarray(0, more).indexOf(10);
+    return end === -1 && length - start + more > MAX_CSV_LINE_BYTES ? line : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
  * Reads a source file into temporary tables in one bulk pass; rejects are captured, never thrown.
  *
  * @example
  * const staged = await stageFile(con, { localPath, displayPath: "in/a.csv", format: "csv", source, columns: {}, naming: "snake_case", tablePrefix: "f1" });
  */
-export async function stageFile(con: DuckDBConnection, request: StageRequest): Promise<StagedFile> {
+export async function stageFile(con: DuckDBConnection, requested: StageRequest): Promise<StagedFile> {
+  let request = requested;
+  let convertedLines: LineCount | undefined;
+  const options = requested.source.options;
+  if (
+    requested.format === "csv" &&
+    requested.workDir &&
+    duckdbEncoding(options?.encoding) === "utf-16" &&
+    !/\.(gz|gzip|zst|zstd)$/i.test(requested.localPath)
+  ) {
+    const copy = await utf16ToUtf8(requested.localPath, requested.workDir);
+    request = {
+      ...requested,
+      localPath: copy.path,
+      source: { ...requested.source, options: { ...options, encoding: "utf-8" } },
+    };
+    convertedLines = copy.lines;
+  } else if (requested.format === "csv" && requested.workDir && mixesLineEnds(requested.localPath)) {
+    const copy = await lineEndsToLf(requested.localPath, requested.workDir);
+    request = { ...requested, localPath: copy.path };
+    convertedLines = copy.lines;
+  }
   const table = `${request.tablePrefix}_stage`;
   const malformedTable = `${request.tablePrefix}_malformed`;
   await con.run(
@@ -146,13 +253,13 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
   const context = { ...request, table, malformedTable };
   let columns: StagedColumn[];
   const warnings: string[] = [];
-  const csvLayout: { headerLines?: number; deferred?: DeferredRead } = {};
+  const csvLayout: { headerLines?: number; deferred?: DeferredRead; blankLines?: number } = {};
   switch (request.format) {
     case "csv":
       columns = await stageCsv(con, context, warnings, csvLayout);
       break;
     case "jsonl":
-      columns = await stageJsonl(con, context, warnings);
+      columns = await stageJsonl(con, context, warnings, csvLayout);
       break;
     case "json":
       columns = await stageJson(con, context, warnings);
@@ -173,6 +280,8 @@ export async function stageFile(con: DuckDBConnection, request: StageRequest): P
     malformed: await count(malformedTable),
     warnings,
     headerLines: csvLayout.headerLines,
+    blankLines: csvLayout.blankLines,
+    lines: convertedLines,
     deferred: csvLayout.deferred,
   };
 }
@@ -269,6 +378,15 @@ async function stageCsv(
   layout: { headerLines?: number; deferred?: DeferredRead },
 ): Promise<StagedColumn[]> {
   const options = ctx.source.options;
+  const overlong = overlongLineAtStart(ctx.localPath);
+  if (overlong !== undefined) {
+    throw new SluiceError(
+      "FILE_UNPARSEABLE",
+      `${ctx.displayPath}: line ${overlong} is longer than ${MAX_CSV_LINE_BYTES / 1024 / 1024} MiB, the longest line Sluice reads; nothing of the file is published`,
+    );
+  }
+  const fields = headerFieldsAtMost(ctx.localPath, options?.delimiter);
+  if (fields > MAX_COLUMNS) throw tooWide(ctx.displayPath, fields, true);
   const sniffLimit = sniffLimitFor(ctx.localPath);
   let sniff: Record<string, unknown>;
   try {
@@ -279,6 +397,7 @@ async function stageCsv(
   }
   const empty = (v: unknown): string => (v === "(empty)" || v === undefined || v === null ? "" : String(v));
   const sniffedColumns = (sniff.Columns as { name: string; type: string }[] | undefined) ?? [];
+  if (sniffedColumns.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, sniffedColumns.length);
   // A sample without quotes sniffs as "no quote"; RFC 4180 quoting is still the right default.
   const sniffedQuote = empty(sniff.Quote) || '"';
   const dialect: CsvDialect = {
@@ -636,8 +755,11 @@ async function stageJsonArray(
 async function readJsonLines(con: DuckDBConnection, ctx: StageContext, what: string): Promise<string> {
   const lines = `${ctx.tablePrefix}_lines`;
   try {
+    // Read with "\n" line ends, each "\r\n" would give an extra empty line (and every line number after
+    // it would be off): lines end as the file's first lines do.
+    const newLine = await jsonNewLine(con, ctx.localPath);
     await con.run(
-      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(lines)} AS SELECT line FROM ${jsonLinesSql(ctx.localPath, SNIFF_LINE_LIMIT)}`,
+      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(lines)} AS SELECT line FROM ${jsonLinesSql(ctx.localPath, SNIFF_LINE_LIMIT, newLine)}`,
     );
   } catch (error) {
     throw unparseable(ctx, what, error);
@@ -649,8 +771,14 @@ async function stageJsonl(
   con: DuckDBConnection,
   ctx: StageContext,
   warnings: string[],
+  layout: { blankLines?: number },
 ): Promise<StagedColumn[]> {
   const lines = await readJsonLines(con, ctx, "JSON lines");
+  // Lines holding only white space are neither rows nor rejects: the read's line accounting counts them.
+  layout.blankLines = await queryNumber(
+    con,
+    `SELECT count(*) FROM ${quoteIdent(lines)} WHERE line <> '' AND trim(rtrim(line, chr(13))) = ''`,
+  );
   const parsed = await parseJsonLines(con, ctx, lines);
   const arrayHint = await queryNumber(
     con,
@@ -706,6 +834,7 @@ async function stageJsonValues(
     ? (JSON.parse(structureText) as Record<string, unknown>)
     : {};
   const keys = Object.keys(structure);
+  if (keys.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, keys.length);
   const names = normalizeColumnNames(keys, ctx.naming);
   const columns: StagedColumn[] = names.map((name, i) => {
     const sourceName = keys[i]!;
@@ -739,6 +868,20 @@ async function stageJsonValues(
   return columns;
 }
 
+/** The line end of a JSON-lines file as DuckDB names it (`\n` or `\r\n`), from its first lines. */
+async function jsonNewLine(con: DuckDBConnection, path: string): Promise<string> {
+  try {
+    const rows = await queryRows(
+      con,
+      `SELECT NewLineDelimiter AS nl FROM sniff_csv(${quoteLiteral(path)}, delim='\\x1e', quote='', escape='', header=false, sample_size=1000)`,
+    );
+    return rows[0]?.nl === "\\r\\n" ? "\\r\\n" : "\\n";
+  } catch {
+    // Nothing to detect from (one line, mixed line ends): "\n", which breaks at a "\r" too.
+    return "\\n";
+  }
+}
+
 async function stageParquet(con: DuckDBConnection, ctx: StageContext): Promise<StagedColumn[]> {
   let described: Record<string, unknown>[];
   try {
@@ -747,6 +890,7 @@ async function stageParquet(con: DuckDBConnection, ctx: StageContext): Promise<S
     throw unparseable(ctx, "Parquet", error);
   }
   const sourceNames = described.map((r) => String(r.column_name));
+  if (sourceNames.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, sourceNames.length);
   const names = normalizeColumnNames(sourceNames, ctx.naming);
   const columns: StagedColumn[] = names.map((name, i) => {
     const sourceName = sourceNames[i]!;

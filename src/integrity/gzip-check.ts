@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { createGunzip } from "node:zlib";
 import type { CompressionCheck } from "./compression-check.js";
+import { lineCounter } from "./line-count.js";
 
 /**
  * Inflates gzip data as it streams by (output discarded) and reports how it is not whole: cut short,
@@ -21,8 +22,9 @@ export function gzipCheck(): CompressionCheck {
     });
     gunzip.once("end", () => resolve());
   });
-  // The inflated bytes are not needed: only whether inflating succeeds.
-  gunzip.resume();
+  // The inflated bytes are only counted (line breaks, to check the read against).
+  const counter = lineCounter();
+  gunzip.on("data", (chunk: Buffer) => counter.write(chunk));
   return {
     async write(chunk) {
       if (damage !== undefined || chunk.length === 0) return;
@@ -37,6 +39,9 @@ export function gzipCheck(): CompressionCheck {
       if (damage === undefined) gunzip.end();
       await finished;
       return damage;
+    },
+    lines() {
+      return damage === undefined && written > 0 ? counter.end() : undefined;
     },
   };
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { CompressionCheck } from "./compression-check.js";
+import { type LineCount, lineCounter } from "./line-count.js";
 
 /** What the ledger knows a file by: the SHA-256 of its content and how many bytes were hashed. */
 export interface ContentDigest {
@@ -8,6 +9,8 @@ export interface ContentDigest {
   readonly bytes: number;
   /** Why the file's compressed content is not whole (truncated, corrupt), when it was checked and is not. */
   readonly damage?: string | undefined;
+  /** The content's line breaks (decompressed where the check inflates it); undefined when not counted. */
+  readonly lines?: LineCount | undefined;
 }
 
 /**
@@ -19,16 +22,20 @@ export interface ContentDigest {
  */
 export async function hashStream(stream: Readable, check?: CompressionCheck): Promise<ContentDigest> {
   const hash = createHash("sha256");
+  // Compressed bytes say nothing about lines: the check counts the inflated ones when it can.
+  const counter = check ? undefined : lineCounter();
   let bytes = 0;
   try {
     for await (const chunk of stream) {
       hash.update(chunk as Buffer);
       bytes += (chunk as Buffer).length;
       if (check) await check.write(chunk as Buffer);
+      else counter!.write(chunk as Buffer);
     }
   } catch (error) {
     await check?.end();
     throw error;
   }
-  return { sha256: hash.digest("hex"), bytes, damage: await check?.end() };
+  const damage = await check?.end();
+  return { sha256: hash.digest("hex"), bytes, damage, lines: counter?.end() ?? check?.lines?.() };
 }

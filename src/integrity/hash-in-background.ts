@@ -2,6 +2,7 @@ import { open } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import { type ContentDigest, hashStream } from "./hash-file.js";
+import { LINE_COUNTER_SOURCE, type LineCount } from "./line-count.js";
 
 /** A local file's hash, computed in a background thread. */
 export interface BackgroundHash {
@@ -73,6 +74,7 @@ const CHUNK_BYTES = 4 << 20;
  * between chunks it looks at the shared yield flag and, once set, lowers its own priority.
  */
 const WORKER_SOURCE = `
+${LINE_COUNTER_SOURCE}
 Promise.all([
   import("node:worker_threads"),
   import("node:fs"),
@@ -84,6 +86,7 @@ Promise.all([
   const hash = createHash("sha256");
   const buffer = Buffer.allocUnsafe(workerData.chunkBytes);
   let bytes = 0;
+  const counter = lineCounter();
   try {
     for (;;) {
       if (!lowered && Atomics.load(yieldFlag, 0) === 1) {
@@ -94,10 +97,12 @@ Promise.all([
       }
       const n = readSync(workerData.fd, buffer, 0, buffer.length, bytes);
       if (n === 0) break;
-      hash.update(n === buffer.length ? buffer : buffer.subarray(0, n));
+      const chunk = n === buffer.length ? buffer : buffer.subarray(0, n);
+      hash.update(chunk);
       bytes += n;
+      counter.write(chunk);
     }
-    parentPort.postMessage({ sha256: hash.digest("hex"), bytes });
+    parentPort.postMessage({ sha256: hash.digest("hex"), bytes, lines: counter.end() });
   } catch (error) {
     parentPort.postMessage({
       error: {
@@ -112,7 +117,7 @@ Promise.all([
 `;
 
 type WorkerAnswer =
-  | { sha256: string; bytes: number; error?: undefined }
+  | { sha256: string; bytes: number; lines: LineCount; error?: undefined }
   | { error: { message: string; code?: string; errno?: number; syscall?: string } };
 
 /**
@@ -162,7 +167,7 @@ export async function hashInBackground(path: string): Promise<BackgroundHash> {
       worker.on("message", (answer: WorkerAnswer) => {
         answered = true;
         if (answer.error) reject(Object.assign(new Error(answer.error.message), answer.error));
-        else resolve({ sha256: answer.sha256, bytes: answer.bytes });
+        else resolve({ sha256: answer.sha256, bytes: answer.bytes, lines: answer.lines });
       });
       // A worker that fails to start or dies is seen at its exit (without an answer).
       worker.on("error", () => undefined);

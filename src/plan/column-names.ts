@@ -3,7 +3,7 @@ export const metadataColumns = ["_sluice_run_id", "_sluice_source_file", "_sluic
 
 /**
  * Normalizes source column names: snake_case (default) or kept as they are, always unique
- * and non-empty. Pure.
+ * (ignoring case, as DuckDB's identifiers do: `E`, `e` → `E`, `e_2`) and non-empty. Pure.
  *
  * @example
  * normalizeColumnNames(["Order ID", "E-mail", "", "amount", "Amount"]) // => ["order_id", "e_mail", "column_3", "amount", "amount_2"]
@@ -18,8 +18,9 @@ export function normalizeColumnNames(
     let base = naming === "keep" ? cleaned : toSnakeCase(cleaned);
     if (base === "") base = `column_${index + 1}`;
     let name = base;
-    for (let n = 2; taken.has(naming === "keep" ? name : name.toLowerCase()); n++) name = `${base}_${n}`;
-    taken.add(naming === "keep" ? name : name.toLowerCase());
+    // DuckDB's identifiers ignore case: `E` and `e` are one column, kept names too.
+    for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${base}_${n}`;
+    taken.add(name.toLowerCase());
     return name;
   });
 }

@@ -148,7 +148,7 @@ export function csvReadSql(path: string, options: CsvReadOptions): string {
 }
 
 /** Reads a JSON-lines file one physical line per row (line number = rowid + 1); parsing happens in SQL. */
-export function jsonLinesSql(path: string, maxLineSize: number): string {
+export function jsonLinesSql(path: string, maxLineSize: number, newLine = "\\n"): string {
   const args = [
     quoteLiteral(path),
     "columns={'line': 'VARCHAR'}",
@@ -158,7 +158,7 @@ export function jsonLinesSql(path: string, maxLineSize: number): string {
     "delim='\\x1e'",
     "quote=''",
     "escape=''",
-    "new_line='\\n'",
+    `new_line=${quoteLiteral(newLine)}`,
     "strict_mode=false",
     "null_padding=true",
     `max_line_size=${maxLineSize}`,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { compressionCheckFor } from "../integrity/compression-check-for.js";
 import { type ContentDigest, hashStream } from "../integrity/hash-file.js";
 import { hashInBackground } from "../integrity/hash-in-background.js";
+import { lineCounter } from "../integrity/line-count.js";
 import { downloadToFile } from "../storage/download-to-file.js";
 import type { Storage, StorageEntry } from "../storage/storage.js";
 import { duckdbReadPath } from "./duckdb-read-path.js";
@@ -83,6 +84,7 @@ export async function acquireFile(
   }
   const hash = createHash("sha256");
   let bytes = 0;
+  const counter = check ? undefined : lineCounter();
   // Keep the file name: DuckDB detects compression (.gz, .zst) from the extension.
   const localPath = join(workDir, `f${index}`, entry.path.split("/").pop() ?? "file");
   try {
@@ -90,6 +92,7 @@ export async function acquireFile(
       onChunk: (chunk) => {
         hash.update(chunk);
         bytes += chunk.length;
+        counter?.write(chunk);
         return check?.write(chunk);
       },
     });
@@ -97,6 +100,7 @@ export async function acquireFile(
     await check?.end();
     throw error;
   }
-  const digest = { sha256: hash.digest("hex"), bytes, damage: await check?.end() };
+  const damage = await check?.end();
+  const digest = { sha256: hash.digest("hex"), bytes, damage, lines: counter?.end() ?? check?.lines?.() };
   return { localPath, digest: Promise.resolve(digest), downloaded: true };
 }

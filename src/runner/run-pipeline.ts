@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
+import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileFormat, FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { isFileSource } from "../config/schema.js";
+import { unaccountedLines } from "../engine/account-lines.js";
 import { bindExpressions } from "../engine/bind-expressions.js";
 import { describeColumns, queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { csvLineMapper, type JudgedFile, judgeFile, maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
@@ -10,6 +12,7 @@ import { checkWrittenRows, type GuardedFile, guardFile, probeFile } from "../eng
 import { completeDeferredRead, type StagedFile, stageFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
 import type { ContentDigest } from "../integrity/hash-file.js";
+import { type LineCount, linesOf } from "../integrity/line-count.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { blocksPublish, type CheckResult, WRITE_GUARD_MARK } from "../plan/check-compiler.js";
 import type { ForeignKeySet } from "../plan/check-rules.js";
@@ -91,6 +94,8 @@ interface FileWork {
   digest?: Promise<ContentDigest> | undefined;
   /** Its checks are enforced by the write and counted after it (see `guardFile`). */
   guarded?: GuardedFile | undefined;
+  /** The file's line breaks, counted as it was hashed (the read is checked against them). */
+  lines?: LineCount | undefined;
 }
 
 /**
@@ -704,6 +709,10 @@ export async function runFilePipeline(
       if (file.rows.read > 0 && malformed / file.rows.read > pipeline.max_failure_rate) {
         throw new SinglePassUndone(`${file.path}: malformed rows above max_failure_rate`);
       }
+      if (work.lines && (await lostLinesError(work))) {
+        // Read again staged, where the file fails with the lines it lost.
+        throw new SinglePassUndone(`${file.path}: lines unaccounted for`);
+      }
       logger.info(
         { file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length },
         "read",
@@ -761,8 +770,32 @@ export async function runFilePipeline(
       work.staged?.deferred &&
       work.staged.columns.length > 0 &&
       work.report.status === "loaded";
-    if (!readByWrite) await settleDigest(work);
+    if (!readByWrite) {
+      await settleDigest(work);
+      const lost = await lostLinesError(work);
+      if (lost) markFailed(work, lost, true);
+    }
     return work;
+  }
+
+  /**
+   * A file whose read left lines unaccounted for (see `unaccountedLines`) fails, named: a reader that
+   * loses rows without a word never publishes what it kept.
+   */
+  async function lostLinesError(work: FileWork): Promise<SluiceError | undefined> {
+    const staged = work.staged;
+    const file = work.report;
+    const format =
+      staged?.headerLines !== undefined ? "csv" : staged?.blankLines !== undefined ? "jsonl" : undefined;
+    const lines = staged?.lines ?? work.lines;
+    if (!staged || !format || !lines || file.status !== "loaded") return undefined;
+    const lost = await unaccountedLines(con, staged, format, lines, file.rows.read);
+    if (lost === 0) return undefined;
+    logger.warn({ file: file.path, lines, rows: file.rows }, "lines unaccounted for");
+    return new SluiceError(
+      "FILE_UNPARSEABLE",
+      `${file.path}: ${lost} of its ${linesOf(lines, "any")} lines were neither read as rows nor quarantined (${file.rows.read} rows read); a line may exceed the reader's buffer or a quote may be unbalanced — check the file or set source.options; nothing of it is published`,
+    );
   }
 
   /**
@@ -791,6 +824,7 @@ export async function runFilePipeline(
         ? createHash("sha256").update(`replay:${options.replay.ofRun}:${digest.sha256}`).digest("hex")
         : digest.sha256;
     Object.assign(file, { sha256, size: digest.bytes });
+    work.lines = digest.lines;
     if (digest.damage) {
       markFailed(
         work,
@@ -950,6 +984,7 @@ export async function runFilePipeline(
           deferred,
           // Positions matter to checks and dedupe (lines, ties) and to cdc (batch order breaks ties).
           keepOrder: needsJudging(pipeline) || pipeline.target.mode === "cdc",
+          workDir: join(workDir, `f${index}`),
         });
       } catch (error) {
         if (!(await landing.stat(entry.path))) {

@@ -142,6 +142,9 @@ export interface TargetSchemaRequest {
   readonly policy: "evolve" | "freeze" | "discard_columns";
 }
 
+/** The most columns one run adds to an existing table (schema evolution); see docs/configuration.md. */
+export const MAX_NEW_COLUMNS = 1000;
+
 /**
  * Plans the target's schema change for a batch and refuses what the policy or the data do not allow
  * (SCHEMA_CHANGE): a new column under `freeze`, an incompatible type, text that does not convert to an
@@ -170,6 +173,12 @@ export async function checkTargetSchema(request: TargetSchemaRequest): Promise<S
   const plan = planSchema(target.table, existing, incoming, request.policy, dialect);
   if (plan.errors.length > 0) {
     throw new SluiceError("SCHEMA_CHANGE", `${plan.errors.join("; ")}; nothing was published`);
+  }
+  if (existing && plan.add.length > MAX_NEW_COLUMNS) {
+    throw new SluiceError(
+      "SCHEMA_CHANGE",
+      `table ${target.table}: ${plan.add.length} new columns arrive, more than the ${MAX_NEW_COLUMNS} one run adds to a table (each is an ALTER TABLE inside the run's transaction, past the memory limit beyond that); load the new columns in smaller files, or into a new table; nothing was published`,
+    );
   }
   for (const check of plan.checks) {
     const bad = await queryRows(

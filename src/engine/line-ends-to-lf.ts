@@ -1,0 +1,69 @@
+import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { type LineCount, lineCounter } from "../integrity/line-count.js";
+
+/** Bytes looked at to tell whether a file mixes line ends. */
+const PROBE_BYTES = 1024 * 1024;
+
+/**
+ * Whether the start of an uncompressed file mixes line ends (`\r\n` with a lone `\n` or `\r`): DuckDB's
+ * sniffer fails on such a file, and its reader takes one style per file. Content holding NUL bytes is
+ * taken for binary, not text.
+ */
+export function mixesLineEnds(path: string): boolean {
+  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return false;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const buffer = Buffer.allocUnsafe(Math.min(fstatSync(fd).size, PROBE_BYTES));
+    const text = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0)).toString("latin1");
+    // Binary content is no text with line ends to repair: it fails the read as it is.
+    if (text.includes("\0")) return false;
+    const styles = [/\r\n/.test(text), /(^|[^\r])\n/.test(text), /\r(?!\n|$)/.test(text)];
+    return styles.filter(Boolean).length > 1;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Writes a copy of a file whose line ends are all `\n` into `folder` (`\r\n` and a lone `\r` become
+ * `\n`, inside quoted values too). Returns the copy's path and its line breaks.
+ *
+ * @example
+ * if (mixesLineEnds(path)) ({ path } = await lineEndsToLf(path, workDir));
+ */
+export async function lineEndsToLf(
+  source: string,
+  folder: string,
+): Promise<{ path: string; lines: LineCount }> {
+  await mkdir(folder, { recursive: true });
+  const target = join(folder, `lf-${basename(source)}`);
+  const counter = lineCounter();
+  await pipeline(
+    createReadStream(source, { highWaterMark: 1 << 20 }),
+    async function* (chunks) {
+      let held = "";
+      for await (const chunk of chunks as AsyncIterable<Buffer>) {
+        let text = held + chunk.toString("latin1");
+        // A "\r" ending the chunk may be the first half of a "\r\n".
+        held = text.endsWith("\r") ? "\r" : "";
+        if (held) text = text.slice(0, -1);
+        const out = Buffer.from(text.replace(/\r\n?/g, "\n"), "latin1");
+        counter.write(out);
+        yield out;
+      }
+      if (held) {
+        const out = Buffer.from("\n");
+        counter.write(out);
+        yield out;
+      }
+    },
+    createWriteStream(target),
+  );
+  return { path: target, lines: counter.end() };
+}
