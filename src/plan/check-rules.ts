@@ -3,7 +3,7 @@
  * rules the failure predicate and the human reason. Assembled into one statement
  * by `check-compiler.ts`.
  *
- * Semantics (documented for users in the README by the integrator):
+ * Semantics (documented for users in docs/quality.md):
  * - NULL values pass every value rule (range, regex, accepted_values, length, type,
  *   date_format, foreign_key, outlier) unless `nullIsPass: false`; `not_null` is the
  *   rule for NULLs (as in Great Expectations).

@@ -11,7 +11,7 @@ const pipelines = `pipelines:
 `;
 
 describe("environment values in sluice.yaml", () => {
-  it("a reference in a YAML comment is not one (the README's reference config line)", async () => {
+  it("a reference in a YAML comment is not one (the reference config's line in docs/configuration.md)", async () => {
     const dir = makeProject(
       `warehouse: duckdb:warehouse.duckdb   # default (path relative to sluice.yaml); or postgres://user:${ref("PGPASSWORD")}@host:5432/db\n${pipelines}`,
     );
