@@ -104,6 +104,10 @@ export async function completeStagedQuery(
     .filter((c) => c.name !== "_sluice_line" && !c.name.startsWith("_sluice_"))
     .map((c) => ({ name: c.name, sourceName: c.name, type: c.type, declared: false }));
   const malformedTable = `${request.tablePrefix}_malformed`;
+  // Every source's stage has one, also when its reader (a database extract) did not make it.
+  await con.run(
+    `CREATE TEMP TABLE IF NOT EXISTS ${quoteIdent(malformedTable)} (line BIGINT, error_type VARCHAR, message VARCHAR, raw VARCHAR)`,
+  );
   if (columns.some((c) => request.columns[c.name]?.type)) {
     // A value that does not convert to its declared type is a malformed row, as in a file.
     await castIntoStage(
