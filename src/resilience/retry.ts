@@ -85,6 +85,21 @@ export function attemptsOf(error: unknown): number | undefined {
   return typeof attempts === "number" ? attempts : undefined;
 }
 
+/**
+ * Whether `error`, or an error it wraps, already used up a {@link withRetry} budget. A failure is
+ * retried at one level only (the one closest to it): an outer retry skips it, so attempts never multiply.
+ *
+ * @example
+ * withRetry(runOnce, { ...policy, isTransient: (e) => isTransientError(e) && !retriedBelow(e) });
+ */
+export function retriedBelow(error: unknown): boolean {
+  let e = error as { cause?: unknown } | null | undefined;
+  for (let depth = 0; e && depth < 16; depth++, e = e.cause as typeof e) {
+    if (attemptsOf(e) !== undefined) return true;
+  }
+  return false;
+}
+
 function annotateAttempts(error: unknown, attempts: number): unknown {
   const suffix = ` (gave up after ${attempts} attempts)`;
   if (error instanceof SluiceError) {
