@@ -100,6 +100,17 @@ export function retriedBelow(error: unknown): boolean {
   return false;
 }
 
+/**
+ * Marks `error` as having used up a retry budget at another level (an SDK that retried it `attempts`
+ * times), so that {@link retriedBelow} sees it. Returns the error.
+ */
+export function markRetried<E>(error: E, attempts: number): E {
+  if (error !== null && typeof error === "object" && attemptsOf(error) === undefined) {
+    Object.defineProperty(error, "attempts", { value: attempts, enumerable: false, configurable: true });
+  }
+  return error;
+}
+
 function annotateAttempts(error: unknown, attempts: number): unknown {
   const suffix = ` (gave up after ${attempts} attempts)`;
   if (error instanceof SluiceError) {
