@@ -33,9 +33,9 @@ export function retryPolicy(
 
 /**
  * Runs one pipeline (file, SQL or table source), retrying the whole run when it fails with a transient
- * error that no backend retried itself (a file changing while read, a locked warehouse, a query stream
- * dropped midway) with exponential backoff and jitter. Every attempt is atomic: a failed attempt published nothing and left its files in place, so
- * a run that exhausts its retries is reported failed and is simply re-runnable. Never throws for a
+ * error that no backend retried itself (e.g. a query source's stream dropped midway) with exponential
+ * backoff and jitter. Every attempt is atomic: a failed attempt published nothing and left its files in
+ * place, so a run that exhausts its retries is reported failed and is simply re-runnable. Never throws for a
  * pipeline failure: the failure is in the returned report.
  *
  * @example
