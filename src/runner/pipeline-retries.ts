@@ -33,8 +33,8 @@ export function retryPolicy(
 
 /**
  * Runs one pipeline (file, SQL or table source), retrying the whole run when it fails with a transient
- * error that no backend retried itself (e.g. a query source's stream dropped midway) with exponential
- * backoff and jitter. Every attempt is atomic: a failed attempt published nothing and left its files in
+ * error that no backend (PostgreSQL warehouse, S3 storage) retried itself, with exponential backoff and
+ * jitter. Every attempt is atomic: a failed attempt published nothing and left its files in
  * place, so a run that exhausts its retries is reported failed and is simply re-runnable. Never throws for a
  * pipeline failure: the failure is in the returned report.
  *
