@@ -85,6 +85,32 @@ export function attemptsOf(error: unknown): number | undefined {
   return typeof attempts === "number" ? attempts : undefined;
 }
 
+/**
+ * Whether `error`, or an error it wraps, already used up a {@link withRetry} budget. A failure is
+ * retried at one level only (the one closest to it): an outer retry skips it, so attempts never multiply.
+ *
+ * @example
+ * withRetry(runOnce, { ...policy, isTransient: (e) => isTransientError(e) && !retriedBelow(e) });
+ */
+export function retriedBelow(error: unknown): boolean {
+  let e = error as { cause?: unknown } | null | undefined;
+  for (let depth = 0; e && depth < 16; depth++, e = e.cause as typeof e) {
+    if (attemptsOf(e) !== undefined) return true;
+  }
+  return false;
+}
+
+/**
+ * Marks `error` as having used up a retry budget at another level (an SDK that retried it `attempts`
+ * times), so that {@link retriedBelow} sees it. Returns the error.
+ */
+export function markRetried<E>(error: E, attempts: number): E {
+  if (error !== null && typeof error === "object" && attemptsOf(error) === undefined) {
+    Object.defineProperty(error, "attempts", { value: attempts, enumerable: false, configurable: true });
+  }
+  return error;
+}
+
 function annotateAttempts(error: unknown, attempts: number): unknown {
   const suffix = ` (gave up after ${attempts} attempts)`;
   if (error instanceof SluiceError) {

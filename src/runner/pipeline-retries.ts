@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { PipelineConfig } from "../config/schema.js";
 import { formatDuration, parseDuration } from "../durations.js";
 import { asSluiceError } from "../errors.js";
-import { isTransientError, type RetryOptions, withRetry } from "../resilience/retry.js";
+import { isTransientError, type RetryOptions, retriedBelow, withRetry } from "../resilience/retry.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { lineageEmitter } from "./lineage-emitter.js";
 import { runEvent } from "./openlineage-events.js";
@@ -33,9 +33,9 @@ export function retryPolicy(
 
 /**
  * Runs one pipeline (file, SQL or table source), retrying the whole run when it fails with a transient
- * error (storage hiccups, throttling, a locked or unreachable warehouse) with exponential backoff and
- * jitter. Every attempt is atomic: a failed attempt published nothing and left its files in place, so
- * a run that exhausts its retries is reported failed and is simply re-runnable. Never throws for a
+ * error that no backend (PostgreSQL warehouse, S3 storage) retried itself, with exponential backoff and
+ * jitter. Every attempt is atomic: a failed attempt published nothing and left its files in
+ * place, so a run that exhausts its retries is reported failed and is simply re-runnable. Never throws for a
  * pipeline failure: the failure is in the returned report.
  *
  * @example
@@ -96,8 +96,10 @@ async function runAttempts(
   try {
     return await withRetry(() => runFilePipeline(ctx, warehouse, name, pipeline, options), {
       ...policy,
-      // An open breaker already decided the warehouse is down: retrying the run only repeats that.
-      isTransient: (error) => isTransientError(error) && asSluiceError(error).code !== "CIRCUIT_OPEN",
+      // One level retries each failure: not one a backend already retried with its own budget (PostgreSQL,
+      // S3), nor one an open breaker refused (it already decided the backend is down).
+      isTransient: (error) =>
+        isTransientError(error) && asSluiceError(error).code !== "CIRCUIT_OPEN" && !retriedBelow(error),
       signal: options.signal,
       onRetry: ({ attempt, error, delayMs }) =>
         ctx.notice(

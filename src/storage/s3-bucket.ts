@@ -3,7 +3,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/cli
 import { Upload } from "@aws-sdk/lib-storage";
 import { SluiceError } from "../errors.js";
 import type { CircuitBreaker } from "../resilience/circuit-breaker.js";
-import { type RetryOptions, withRetry } from "../resilience/retry.js";
+import { markRetried, type RetryOptions, withRetry } from "../resilience/retry.js";
 import { s3Error, s3ErrorName, s3HttpStatus } from "./s3-errors.js";
 import type { StorageEntry } from "./storage.js";
 
@@ -98,13 +98,19 @@ export function s3Bucket(setup: S3BucketSetup): S3Bucket {
         Body: body,
         ...(exclusive && b.conditionalWrites ? { IfNoneMatch: "*" } : {}),
       };
-      await new Upload({
-        client: uploadClient,
-        params,
-        partSize,
-        queueSize: 4,
-        leavePartsOnError: false,
-      }).done();
+      try {
+        await new Upload({
+          client: uploadClient,
+          params,
+          partSize,
+          queueSize: 4,
+          leavePartsOnError: false,
+        }).done();
+      } catch (error) {
+        // The SDK retried the part with the storage's budget: no level above retries it again.
+        const attempts = (error as { $metadata?: { attempts?: unknown } } | null)?.$metadata?.attempts;
+        throw typeof attempts === "number" && attempts > 1 ? markRetried(error, attempts) : error;
+      }
     },
     getStream: (key) =>
       b.call("GetObject", key, async () => {

@@ -67,6 +67,9 @@ export interface S3Storage extends Storage {
 
 const MIB = 1024 * 1024;
 
+/** How an S3 call is retried unless the options say otherwise: the only level that retries it. */
+export const S3_RETRY = { max: 4, baseMs: 200, maxDelayMs: 10_000 } as const;
+
 /**
  * Storage on an S3 (or S3-compatible) bucket prefix. Every call is retried on transient failures
  * (throttling, 5xx, timeouts, dropped connections) and guarded by a per-storage circuit breaker.
@@ -86,9 +89,9 @@ export function s3Storage(options: S3StorageOptions): S3Storage {
   const root = `s3://${bucket}${rootPrefix ? `/${rootPrefix}` : ""}`;
   const pageSize = Math.min(1000, Math.max(1, options.listPageSize ?? 1000));
   const retry: RetryOptions = {
-    max: options.retry?.max ?? 4,
-    baseMs: options.retry?.baseMs ?? 200,
-    maxDelayMs: options.retry?.maxDelayMs ?? 10_000,
+    max: options.retry?.max ?? S3_RETRY.max,
+    baseMs: options.retry?.baseMs ?? S3_RETRY.baseMs,
+    maxDelayMs: options.retry?.maxDelayMs ?? S3_RETRY.maxDelayMs,
     onRetry: options.retry?.onRetry,
     isTransient: isTransientS3Error,
   };

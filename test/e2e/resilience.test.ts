@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { s3Storage } from "../../src/storage/s3-storage.js";
+import { S3_RETRY, s3Storage } from "../../src/storage/s3-storage.js";
 import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
 import { type FaultProxy, startFaultProxy } from "../support/s3-fault-proxy.js";
 import { S3RVER_CREDENTIALS, startS3Server, type TestS3Server } from "../support/s3-server.js";
@@ -141,4 +141,30 @@ pipelines:
     expect(await rows(dir, "select count(*) as n from t")).toEqual([{ n: 3 }]);
     landing.close();
   });
+
+  it("retries a storage that never heals at one level only: its attempts are one S3 budget", async () => {
+    const env = {
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    };
+    // The pipeline's own retries would multiply the storage's if both levels retried the same failure.
+    const dir = makeProject(`landing: s3://resilience/budget
+s3: { endpoint: "${proxy.endpoint}", region: us-east-1, force_path_style: true }
+pipelines:
+  t:
+    source: { path: "in/*.csv" }
+    retries: { max: 2, base: 10ms, max_delay: 20ms }
+    target: { table: t }
+`);
+    const landing = s3Storage({ ...server.s3Options, bucket: "resilience", prefix: "budget" });
+    await landing.writeFile("in/a.csv", "id\n1\n");
+    landing.close();
+    const before = proxy.requests.length;
+    proxy.failNext(1000, { status: 500, code: "InternalError" });
+    const down = await sluice(["run"], dir, { env });
+    proxy.failNext(0);
+    expect(down.code).toBe(1);
+    const faults = proxy.requests.slice(before).filter((q) => q.outcome === "fault");
+    expect(faults).toHaveLength(S3_RETRY.max + 1);
+  }, 60_000);
 });

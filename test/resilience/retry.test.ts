@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SluiceError } from "../../src/errors.js";
-import { attemptsOf, backoffDelay, withRetry } from "../../src/resilience/retry.js";
+import { attemptsOf, backoffDelay, retriedBelow, withRetry } from "../../src/resilience/retry.js";
 
 const transient = (n: number) => new SluiceError("STORAGE_ERROR", `boom ${n}`, { transient: true });
 const noSleep = { sleep: async () => undefined };
@@ -158,5 +158,49 @@ describe("withRetry", () => {
       ),
     ).rejects.toThrow("cancelled");
     expect(calls).toBe(0);
+  });
+});
+
+describe("one level retries a failure", () => {
+  it("an outer retry leaves alone a failure an inner one gave up on: attempts add up to the inner budget", async () => {
+    let calls = 0;
+    const inner = () =>
+      withRetry(
+        async () => {
+          calls++;
+          throw transient(calls);
+        },
+        { max: 3, baseMs: 1, maxDelayMs: 1, ...noSleep },
+      );
+    // A caller wraps the backend's error (as a file or run failure does) before it reaches the outer retry.
+    const outer = withRetry(
+      async () => {
+        try {
+          return await inner();
+        } catch (error) {
+          throw new SluiceError("STORAGE_ERROR", "run failed", { cause: error, transient: true });
+        }
+      },
+      { max: 2, baseMs: 1, maxDelayMs: 1, isTransient: (e) => !retriedBelow(e), ...noSleep },
+    );
+    await expect(outer).rejects.toThrow("run failed");
+    expect(calls).toBe(4);
+  });
+
+  it("a failure no level retried yet is the outer level's to retry", async () => {
+    expect(retriedBelow(transient(1))).toBe(false);
+    expect(retriedBelow(new Error("x", { cause: transient(1) }))).toBe(false);
+    expect(retriedBelow(null)).toBe(false);
+    let calls = 0;
+    await expect(
+      withRetry(
+        async () => {
+          calls++;
+          throw transient(calls);
+        },
+        { max: 2, baseMs: 1, maxDelayMs: 1, isTransient: (e) => !retriedBelow(e), ...noSleep },
+      ),
+    ).rejects.toThrow("gave up after 3 attempts");
+    expect(calls).toBe(3);
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { SluiceError } from "../../src/errors.js";
+import { retriedBelow } from "../../src/resilience/retry.js";
 import { downloadToFile } from "../../src/storage/download-to-file.js";
 import { localStorage } from "../../src/storage/local-storage.js";
 import { type S3Storage, type S3StorageOptions, s3Storage } from "../../src/storage/s3-storage.js";
@@ -201,6 +202,20 @@ describe("S3 storage specifics", () => {
     expect(error.message).toContain("in/gone.csv");
     expect(error.message).toContain("SlowDown");
     expect(error.message).toContain("gave up after 3 attempts");
+  });
+
+  it("an upload the SDK gave up on is marked retried, so no level above retries it again", async () => {
+    const storage = viaProxy({ retry: { max: 2, baseMs: 1, maxDelayMs: 5 } });
+    const dir = await mkdtemp(join(tmpdir(), "sluice-s3-upload-"));
+    localDirs.push(dir);
+    await writeFile(join(dir, "small.csv"), "id\n1\n");
+    const mark = proxy.requests.length;
+    proxy.failNext(1000, { status: 500, code: "InternalError" });
+    const error = await failure(storage.putLocalFile(join(dir, "small.csv"), "lake/small.csv"));
+    proxy.failNext(0);
+    expect(error.transient).toBe(true);
+    expect(since(mark).filter((r) => r.outcome === "fault")).toHaveLength(3);
+    expect(retriedBelow(error)).toBe(true);
   });
 
   it("opens its circuit after repeated failures, fails fast, and closes after a good probe", async () => {
