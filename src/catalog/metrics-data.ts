@@ -24,27 +24,42 @@ const OUTCOMES = ["read", "loaded", "quarantined", "malformed", "duplicates"] as
  */
 export async function catalogMetrics(warehouse: CatalogReader): Promise<CatalogMetrics> {
   const duration = "(extract(epoch FROM finished_at) - extract(epoch FROM started_at))";
-  const byStatus = await warehouse.query(
-    `SELECT pipeline, status, count(*) AS n, ${OUTCOMES.map((o) => `sum(rows_${o}) AS ${o}`).join(", ")}
-       FROM sluice.runs GROUP BY pipeline, status ORDER BY pipeline, status`,
-  );
-  const durations = await warehouse.query(
-    `SELECT pipeline, ${DURATION_BUCKETS.map((b, i) => `sum(CASE WHEN ${duration} <= ${b} THEN 1 ELSE 0 END) AS b${i}`).join(", ")},
-            sum(${duration}) AS total, count(*) AS n
-       FROM sluice.runs WHERE status <> 'skipped' GROUP BY pipeline ORDER BY pipeline`,
-  );
-  const quarantine = await warehouse.query(
-    "SELECT pipeline, count(*) AS n FROM sluice.quarantine GROUP BY pipeline ORDER BY pipeline",
-  );
-  const lastSuccess = await warehouse.query(
-    `SELECT pipeline, extract(epoch FROM max(finished_at)) AS t FROM sluice.runs WHERE status = 'succeeded' GROUP BY pipeline ORDER BY pipeline`,
-  );
+  // One scan of the runs for every run aggregate (per pipeline and status, summed per pipeline below), and
+  // the quarantine count beside it (a PostgreSQL pool answers both at once).
+  const [byStatus, quarantine] = await Promise.all([
+    warehouse.query(
+      `SELECT pipeline, status, count(*) AS n, ${OUTCOMES.map((o) => `sum(rows_${o}) AS ${o}`).join(", ")},
+              ${DURATION_BUCKETS.map((b, i) => `sum(CASE WHEN ${duration} <= ${b} THEN 1 ELSE 0 END) AS b${i}`).join(", ")},
+              sum(${duration}) AS total, extract(epoch FROM max(finished_at)) AS last
+         FROM sluice.runs GROUP BY pipeline, status ORDER BY pipeline, status`,
+    ),
+    warehouse.query(
+      "SELECT pipeline, count(*) AS n FROM sluice.quarantine GROUP BY pipeline ORDER BY pipeline",
+    ),
+  ]);
   const rows = new Map<string, number>();
+  const durations = new Map<string, { pipeline: string; buckets: number[]; sum: number; count: number }>();
+  const lastSuccess: { pipeline: string; seconds: number }[] = [];
   for (const r of byStatus) {
+    const pipeline = String(r.pipeline);
     for (const o of OUTCOMES) {
-      const key = `${r.pipeline}\u0000${o}`;
+      const key = `${pipeline}\u0000${o}`;
       rows.set(key, (rows.get(key) ?? 0) + Number(r[o] ?? 0));
     }
+    if (r.status === "succeeded" && r.last !== null) lastSuccess.push({ pipeline, seconds: Number(r.last) });
+    if (r.status === "skipped") continue;
+    const d = durations.get(pipeline) ?? {
+      pipeline,
+      buckets: DURATION_BUCKETS.map(() => 0),
+      sum: 0,
+      count: 0,
+    };
+    DURATION_BUCKETS.forEach((_, i) => {
+      d.buckets[i]! += Number(r[`b${i}`] ?? 0);
+    });
+    d.sum += Number(r.total ?? 0);
+    d.count += Number(r.n);
+    durations.set(pipeline, d);
   }
   return {
     runs: byStatus.map((r) => ({
@@ -56,13 +71,8 @@ export async function catalogMetrics(warehouse: CatalogReader): Promise<CatalogM
       const [pipeline, outcome] = key.split("\u0000") as [string, string];
       return { pipeline, outcome, count };
     }),
-    durations: durations.map((r) => ({
-      pipeline: String(r.pipeline),
-      buckets: DURATION_BUCKETS.map((_, i) => Number(r[`b${i}`] ?? 0)),
-      sum: Number(r.total ?? 0),
-      count: Number(r.n),
-    })),
+    durations: [...durations.values()],
     quarantine: quarantine.map((r) => ({ pipeline: String(r.pipeline), rows: Number(r.n) })),
-    lastSuccess: lastSuccess.map((r) => ({ pipeline: String(r.pipeline), seconds: Number(r.t) })),
+    lastSuccess,
   };
 }

@@ -33,6 +33,26 @@ export interface CircuitBreaker {
   reset(): void;
 }
 
+// Every breaker this process created and still holds, weakly: `/metrics` reports their states, and one
+// dropped with its storage or warehouse leaves with it.
+const held = new Set<WeakRef<CircuitBreaker>>();
+
+/**
+ * The circuit breakers this process holds now (those not garbage-collected yet), oldest first.
+ *
+ * @example
+ * for (const b of heldCircuitBreakers()) console.log(b.name, b.state());
+ */
+export function heldCircuitBreakers(): CircuitBreaker[] {
+  const live: CircuitBreaker[] = [];
+  for (const ref of held) {
+    const breaker = ref.deref();
+    if (breaker) live.push(breaker);
+    else held.delete(ref);
+  }
+  return live;
+}
+
 /**
  * Creates a circuit breaker: after `failureThreshold` consecutive failures it opens and calls
  * fail fast with `CIRCUIT_OPEN`; after `openMs` one probe is allowed; a successful probe closes it,
@@ -88,7 +108,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
     if (openedAt !== undefined || consecutiveFailures >= threshold) openedAt = now();
   };
 
-  return {
+  const breaker: CircuitBreaker = {
     name: options.name,
     state,
     failures: () => consecutiveFailures,
@@ -114,4 +134,6 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
     },
     reset: succeed,
   };
+  held.add(new WeakRef(breaker));
+  return breaker;
 }

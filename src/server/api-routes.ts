@@ -1,6 +1,6 @@
 import type { Context, Hono } from "hono";
 import { warehouseHealth } from "../catalog/health.js";
-import { catalogMetrics } from "../catalog/metrics-data.js";
+import { type CatalogMetrics, catalogMetrics } from "../catalog/metrics-data.js";
 import { qualitySeries } from "../catalog/quality.js";
 import { countQuarantine, listQuarantine } from "../catalog/quarantine.js";
 import { listRuns, readRun, runPipelines } from "../catalog/runs.js";
@@ -9,6 +9,8 @@ import { SluiceError } from "../errors.js";
 import { type DashboardDeps, knownPipelines, lakeVersions, pendingFiles } from "./dashboard-deps.js";
 import { lineageGraph } from "./lineage-graph.js";
 import { intParam, statusParam, textParam } from "./request-params.js";
+
+const NO_CATALOG: CatalogMetrics = { runs: [], rows: [], durations: [], quarantine: [], lastSuccess: [] };
 
 /** A pipeline named by a request: defined in sluice.yaml or with recorded runs; 404 otherwise. */
 export async function requirePipeline(deps: DashboardDeps, name: string | undefined): Promise<string> {
@@ -90,10 +92,12 @@ export function registerApiRoutes(app: Hono, deps: DashboardDeps): void {
   );
   app.get("/api/live", (c) => c.json({ runs: deps.live.list() }));
   app.get("/metrics", async (c) => {
-    const catalog = await gate.read(catalogMetrics);
-    const text = await deps.metrics.render(catalog, {
+    // An unreachable warehouse is when breaker states matter most: answer without the catalog's totals.
+    const catalog = await gate.read(catalogMetrics).catch(() => undefined);
+    const text = await deps.metrics.render(catalog ?? NO_CATALOG, {
       pending: await pendingFiles(deps),
       inFlight: deps.live.list().length,
+      catalogUp: catalog !== undefined,
     });
     return c.body(text, 200, { "content-type": deps.metrics.contentType });
   });

@@ -20,16 +20,29 @@ export function knownPipelines(deps: DashboardDeps, fromCatalog: readonly string
   return [...new Set([...Object.keys(deps.gate.ctx.project.config.pipelines), ...fromCatalog])].sort();
 }
 
-/** Files waiting in the landing zone per file pipeline (a listing of each glob). */
-export async function pendingFiles(deps: DashboardDeps): Promise<{ pipeline: string; files: number }[]> {
+// A scrape lists the landing zone once per file pipeline: the counts are reused for a moment, so scrapes
+// close together (several Prometheus servers, a page reloaded) do not list it again and again.
+const PENDING_FRESH_MS = 2000;
+const pendingCache = new WeakMap<DashboardDeps, { at: number; counts: Promise<PendingCount[]> }>();
+
+type PendingCount = { pipeline: string; files: number };
+
+/** Files waiting in the landing zone per file pipeline (a listing of each glob, the globs side by side). */
+export function pendingFiles(deps: DashboardDeps): Promise<PendingCount[]> {
+  const cached = pendingCache.get(deps);
+  if (cached && Date.now() - cached.at < PENDING_FRESH_MS) return cached.counts;
   const ctx = deps.gate.ctx;
-  const out: { pipeline: string; files: number }[] = [];
-  for (const [name, p] of Object.entries(ctx.project.config.pipelines)) {
-    if (!("path" in p.source)) continue;
-    const files = await discoverFiles(ctx.landing, p.source.path).catch(() => []);
-    out.push({ pipeline: name, files: files.length });
-  }
-  return out;
+  const counts = Promise.all(
+    Object.entries(ctx.project.config.pipelines)
+      .filter(([, p]) => "path" in p.source)
+      .map(async ([name, p]) => ({
+        pipeline: name,
+        files: ("path" in p.source ? await discoverFiles(ctx.landing, p.source.path).catch(() => []) : [])
+          .length,
+      })),
+  );
+  pendingCache.set(deps, { at: Date.now(), counts });
+  return counts;
 }
 
 /** Lake tables of the project with their Delta versions (newest first, at most 20 each). */

@@ -1,10 +1,23 @@
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
 import { type CatalogMetrics, DURATION_BUCKETS } from "../catalog/metrics-data.js";
+import { type CircuitState, heldCircuitBreakers } from "../resilience/circuit-breaker.js";
 
-/** What `/metrics` shows besides the catalog: files waiting and runs in flight. */
+const STATE_VALUE: Record<CircuitState, number> = { closed: 0, "half-open": 1, open: 2 };
+
+/** What a breaker guards, from the name its creator gave it (PostgreSQL/warehouse, S3, webhook). */
+function breakerKind(name: string): string {
+  if (/^PostgreSQL |^warehouse$/.test(name)) return "warehouse";
+  if (/^S3 /.test(name)) return "storage";
+  if (/^webhook /.test(name)) return "alert";
+  return "other";
+}
+
+/** What `/metrics` shows besides the catalog: files waiting, runs in flight, whether the catalog answered. */
 export interface ProcessMetrics {
   readonly pending: readonly { pipeline: string; files: number }[];
   readonly inFlight: number;
+  /** False when the catalog could not be read (its totals are then left out). */
+  readonly catalogUp: boolean;
 }
 
 /** The dashboard's Prometheus registry; `render` fills it from the catalog and returns the text format. */
@@ -15,10 +28,10 @@ export interface DashboardMetrics {
 
 /**
  * Prometheus metrics from the catalog (runs, rows, durations, quarantine, freshness) and this process
- * (files pending, runs in flight, Node's own process metrics).
+ * (files pending, runs in flight, circuit breaker states, Node's own process metrics).
  *
  * @example
- * const text = await metrics.render(await catalogMetrics(reader), { pending: [], inFlight: 0 });
+ * const text = await metrics.render(await catalogMetrics(reader), { pending: [], inFlight: 0, catalogUp: true });
  */
 export function createDashboardMetrics(): DashboardMetrics {
   const registry = new Registry();
@@ -58,6 +71,17 @@ export function createDashboardMetrics(): DashboardMetrics {
     help: "Runs this process is working on now (watch --serve)",
     registers: [registry],
   });
+  const catalogUp = new Gauge({
+    name: "sluice_catalog_up",
+    help: "Whether this scrape could read the catalog (1) or not (0: the warehouse is unreachable)",
+    registers: [registry],
+  });
+  const breakers = new Gauge({
+    name: "sluice_circuit_breaker_state",
+    help: "State of each circuit breaker this process holds: 0 closed, 1 half-open, 2 open",
+    labelNames: ["kind", "name"],
+    registers: [registry],
+  });
   let durations: CatalogMetrics["durations"] = [];
   // The histogram comes from catalog aggregates (bucket counts), not from observations in this process.
   registry.registerMetric({
@@ -88,13 +112,23 @@ export function createDashboardMetrics(): DashboardMetrics {
   return {
     contentType: registry.contentType,
     async render(catalog, proc) {
-      for (const m of [runs, rows, quarantine, lastSuccess, pending]) m.reset();
+      for (const m of [runs, rows, quarantine, lastSuccess, pending, breakers]) m.reset();
       for (const r of catalog.runs) runs.inc({ pipeline: r.pipeline, status: r.status }, r.count);
       for (const r of catalog.rows) rows.inc({ pipeline: r.pipeline, outcome: r.outcome }, r.count);
       for (const q of catalog.quarantine) quarantine.set({ pipeline: q.pipeline }, q.rows);
       for (const s of catalog.lastSuccess) lastSuccess.set({ pipeline: s.pipeline }, s.seconds);
       for (const p of proc.pending) pending.set({ pipeline: p.pipeline }, p.files);
       inFlight.set(proc.inFlight);
+      catalogUp.set(proc.catalogUp ? 1 : 0);
+      // Several breakers may guard the same system (one per storage opened): the worst state stands.
+      const states = new Map<string, { kind: string; name: string; value: number }>();
+      for (const b of heldCircuitBreakers()) {
+        const value = STATE_VALUE[b.state()];
+        const seen = states.get(b.name);
+        if (!seen || value > seen.value)
+          states.set(b.name, { kind: breakerKind(b.name), name: b.name, value });
+      }
+      for (const s of states.values()) breakers.set({ kind: s.kind, name: s.name }, s.value);
       durations = catalog.durations;
       return registry.metrics();
     },

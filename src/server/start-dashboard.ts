@@ -35,6 +35,8 @@ export async function startDashboard(
     const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () => resolve(s));
     s.once("error", reject);
   });
+  // Opening the embedded file costs the first page; started now, it overlaps the first browser's connect.
+  gate.warm();
   const address = server.address() as AddressInfo;
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return {

@@ -8,6 +8,8 @@ export interface WarehouseGate {
   readonly ctx: ProjectContext;
   /** Runs `read` against the catalog; a warehouse not created yet reads as empty. */
   read<T>(read: (reader: CatalogReader) => Promise<T>): Promise<T>;
+  /** Opens the embedded file ahead of the first page (let go as after any read); no-op on PostgreSQL. */
+  warm(): void;
   /** The open PostgreSQL warehouse of the dashboard (its pool statistics), if any. */
   readonly pooled: () => Warehouse | undefined;
   close(): Promise<void>;
@@ -141,6 +143,9 @@ export function createWarehouseGate(ctx: ProjectContext): WarehouseGate {
         if (notYet(error)) return await read(EMPTY);
         throw error;
       }
+    },
+    warm() {
+      if (ctx.warehouseFile) void readEmbedded(async () => undefined).catch(() => undefined);
     },
     pooled: () => pgWarehouse,
     async close() {
