@@ -1,6 +1,6 @@
 import type { ProjectConfig } from "../config/schema.js";
 import { sourceQueryBody } from "../plan/sql-tokens.js";
-import { parseMysqlUrl } from "../sources/mysql-extract.js";
+import { parseMysqlUrl } from "../sources/mysql-url.js";
 import { postgresUrlProblem } from "../warehouse/postgres-url.js";
 import type { ConfigProblem } from "./config-problem.js";
 

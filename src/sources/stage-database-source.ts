@@ -3,8 +3,6 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { StagedQuery } from "../engine/stage-query.js";
 import { scratchDirAsync } from "../storage/scratch-dir.js";
 import type { DatabaseStageRequest } from "./database-request.js";
-import { extractMysql } from "./mysql-extract.js";
-import { extractPostgres } from "./postgres-extract.js";
 
 /**
  * Extracts a database source (`source.database`: postgres:// or mysql:// / mariadb://) into the engine,
@@ -20,9 +18,10 @@ export async function stageDatabaseSource(
   const workDir = await scratchDirAsync("extract-");
   try {
     const full = { ...request, workDir };
+    // Each driver loads on first use: every other command starts without parsing it.
     return /^postgres(ql)?:\/\//i.test(request.source.database)
-      ? await extractPostgres(engine, full)
-      : await extractMysql(engine, full);
+      ? await (await import("./postgres-extract.js")).extractPostgres(engine, full)
+      : await (await import("./mysql-extract.js")).extractMysql(engine, full);
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }
