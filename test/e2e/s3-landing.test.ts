@@ -160,7 +160,7 @@ describe("S3 landing zone", () => {
       landing.close();
     }
     const versions = await sluice(["files", "versions", "daily.csv", "--json"], dir, { env: awsEnv() });
-    expect(versions.json<unknown[]>()).toHaveLength(2);
+    expect(versions.json<{ name: string; versions: unknown[] }>().versions).toHaveLength(2);
     expect(daemon.stderr()).not.toMatch(/NodeVersionSupportWarning/);
   });
 });
