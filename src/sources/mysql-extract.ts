@@ -6,9 +6,9 @@ import { pipeline } from "node:stream/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import mysql from "mysql2";
 import { completeStagedQuery, type StagedQuery, sourceQueryText } from "../engine/stage-query.js";
-import { firstLine, SluiceError } from "../errors.js";
-import { scrub } from "../warehouse/postgres-url.js";
+import { SluiceError } from "../errors.js";
 import { ambiguousNameProblem, asQueryRequest, type DatabaseStageRequest } from "./database-request.js";
+import { type ExtractErrorKinds, extractError } from "./extract-error.js";
 import { loadExtract } from "./load-extract.js";
 import { parseMysqlUrl } from "./mysql-url.js";
 import { type ExtractColumn, isTypeProblem, type MysqlField, mysqlExtractColumn } from "./type-map.js";
@@ -68,7 +68,7 @@ export async function extractMysql(
     await loadExtract(engine, file, table, columns, target.label);
     return await completeStagedQuery(engine, asQueryRequest(request), { sql, lateRows: 0 });
   } catch (error) {
-    throw sourceError(error, target.label, target.password);
+    throw extractError(error, target.label, target.password, MYSQL_ERRORS);
   } finally {
     await rm(file, { force: true });
     connection.destroy();
@@ -176,27 +176,8 @@ const transientCodes = new Set([
   "ER_QUERY_INTERRUPTED",
 ]);
 
-/** An error of a MySQL source as one line naming the server, never the password. */
-function sourceError(error: unknown, label: string, secret: string): SluiceError {
-  if (error instanceof SluiceError) {
-    const message = scrub(error.message, secret);
-    return message === error.message
-      ? error
-      : new SluiceError(error.code, message, { transient: error.transient });
-  }
-  const e = error as { code?: unknown; message?: unknown } | null;
-  const code = typeof e?.code === "string" ? e.code : "";
-  const raw = scrub(firstLine(typeof e?.message === "string" ? e.message : String(error)), secret);
-  if (code === "ER_ACCESS_DENIED_ERROR" || code === "ER_DBACCESS_DENIED_ERROR") {
-    return new SluiceError(
-      "QUERY_FAILED",
-      `${label}: authentication failed (${raw}); check the user and password in source.database`,
-    );
-  }
-  if (code === "ENOTFOUND")
-    return new SluiceError("QUERY_FAILED", `${label}: host not found; check source.database`);
-  if (transientCodes.has(code) || /Connection lost|server has gone away/i.test(raw)) {
-    return new SluiceError("QUERY_FAILED", `${label}: ${raw} during the extract`, { transient: true });
-  }
-  return new SluiceError("QUERY_FAILED", `${label}: extract failed: ${raw}`);
-}
+const MYSQL_ERRORS: ExtractErrorKinds = {
+  denied: new Set(["ER_ACCESS_DENIED_ERROR", "ER_DBACCESS_DENIED_ERROR"]),
+  transient: (_error, code, message) =>
+    transientCodes.has(code) || /Connection lost|server has gone away/i.test(message),
+};

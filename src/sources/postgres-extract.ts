@@ -6,15 +6,16 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { completeStagedQuery, type StagedQuery, sourceQueryText } from "../engine/stage-query.js";
-import { firstLine, SluiceError } from "../errors.js";
+import { SluiceError } from "../errors.js";
 import { postgresSideEffectProblem } from "../plan/postgres-side-effects.js";
 import { quoteIdent, quoteQualified } from "../plan/sql-text.js";
 import { isTransientPgError } from "../warehouse/postgres-errors.js";
 import { type PostgresField, postgresIncrementalSql } from "../warehouse/postgres-incremental-sql.js";
 import { typeNumeric } from "../warehouse/postgres-stage-source.js";
 import { inPostgresTransaction } from "../warehouse/postgres-transaction.js";
-import { parsePostgresUrl, postgresUrlProblem, scrub } from "../warehouse/postgres-url.js";
+import { parsePostgresUrl, postgresUrlProblem } from "../warehouse/postgres-url.js";
 import { ambiguousNameProblem, asQueryRequest, type DatabaseStageRequest } from "./database-request.js";
+import { type ExtractErrorKinds, extractError } from "./extract-error.js";
 import { loadExtract } from "./load-extract.js";
 import {
   type ExtractColumn,
@@ -59,7 +60,7 @@ export async function connectPostgresSource(url: string): Promise<PostgresSource
     };
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw sourceError(error, label, target.secret);
+    throw extractError(error, label, target.secret, POSTGRES_ERRORS);
   }
 }
 
@@ -118,7 +119,7 @@ export async function extractPostgres(
     }
     return await completeStagedQuery(engine, queryRequest, { sql: read.sql, lateRows: read.lateRows });
   } catch (error) {
-    throw sourceError(error, source.label, source.secret);
+    throw extractError(error, source.label, source.secret, POSTGRES_ERRORS);
   } finally {
     await rm(file, { force: true });
     await source.close();
@@ -163,31 +164,7 @@ export async function extractColumns(
   });
 }
 
-/**
- * An error of a PostgreSQL source as one line naming the server, never the password: a refused login
- * says to check the URL's user and password; connection losses and restarts are transient (retried by
- * the run's policy; the extract is read again whole, so nothing is doubled).
- */
-function sourceError(error: unknown, label: string, secret: string): SluiceError {
-  if (error instanceof SluiceError) {
-    const message = scrub(error.message, secret);
-    return message === error.message
-      ? error
-      : new SluiceError(error.code, message, { transient: error.transient });
-  }
-  const e = error as { code?: unknown; message?: unknown } | null;
-  const code = typeof e?.code === "string" ? e.code : "";
-  const raw = scrub(firstLine(typeof e?.message === "string" ? e.message : String(error)), secret);
-  if (code === "28P01" || code === "28000") {
-    return new SluiceError(
-      "QUERY_FAILED",
-      `${label}: authentication failed (${raw}); check the user and password in source.database`,
-    );
-  }
-  if (code === "ENOTFOUND")
-    return new SluiceError("QUERY_FAILED", `${label}: host not found; check source.database`);
-  if (isTransientPgError(error)) {
-    return new SluiceError("QUERY_FAILED", `${label}: ${raw} during the extract`, { transient: true });
-  }
-  return new SluiceError("QUERY_FAILED", `${label}: extract failed: ${raw}`);
-}
+const POSTGRES_ERRORS: ExtractErrorKinds = {
+  denied: new Set(["28P01", "28000"]),
+  transient: (error) => isTransientPgError(error),
+};

@@ -1,4 +1,4 @@
-import { maxDecimalPrecision } from "../warehouse/postgres-engine-type.js";
+import { maxDecimalPrecision, POSTGRES_TYPES_BY_OID } from "../warehouse/postgres-engine-type.js";
 
 /**
  * One column of a database extract: how the source writes it as CSV text and how the engine reads
@@ -24,32 +24,17 @@ const castTo =
   (text: string): string =>
     `CAST(${text} AS ${type})`;
 
-/** PostgreSQL scalar types by OID, as DuckDB types (their text form casts as is). */
+/**
+ * PostgreSQL scalar types by OID, as DuckDB types (their text form casts as is): the warehouse's own
+ * mapping, plus the network, XML and zoned-time types an extract carries as such.
+ */
 const postgresScalars: ReadonlyMap<number, string> = new Map([
-  [16, "BOOLEAN"],
-  [20, "BIGINT"],
-  [21, "SMALLINT"],
-  [23, "INTEGER"],
-  [26, "BIGINT"], // oid
-  [700, "FLOAT"],
-  [701, "DOUBLE"],
-  [18, "VARCHAR"], // "char"
-  [19, "VARCHAR"], // name
-  [25, "VARCHAR"], // text
-  [1042, "VARCHAR"], // bpchar
-  [1043, "VARCHAR"], // varchar
+  ...POSTGRES_TYPES_BY_OID,
   [142, "VARCHAR"], // xml
   [650, "VARCHAR"], // cidr
   [869, "VARCHAR"], // inet
   [829, "VARCHAR"], // macaddr
-  [1082, "DATE"],
-  [1083, "TIME"],
   [1266, "TIMETZ"],
-  [1114, "TIMESTAMP"],
-  [1184, "TIMESTAMPTZ"],
-  [114, "JSON"],
-  [3802, "JSON"], // jsonb
-  [2950, "UUID"],
 ]);
 
 /** PostgreSQL array types by OID, with their element's DuckDB type (sent as JSON, cast to a list). */

@@ -1,5 +1,5 @@
 /** DuckDB types of PostgreSQL's built-in types, by type OID (`pg_type.oid`). */
-const byOid: ReadonlyMap<number, string> = new Map([
+export const POSTGRES_TYPES_BY_OID: ReadonlyMap<number, string> = new Map([
   [16, "BOOLEAN"],
   [20, "BIGINT"],
   [21, "SMALLINT"],
@@ -47,5 +47,5 @@ export function postgresEngineType(oid: number, typmod: number): string | undefi
     if (precision > maxDecimalPrecision || scale > precision) return "DOUBLE";
     return `DECIMAL(${precision},${scale})`;
   }
-  return byOid.get(oid) ?? "VARCHAR";
+  return POSTGRES_TYPES_BY_OID.get(oid) ?? "VARCHAR";
 }
