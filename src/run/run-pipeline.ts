@@ -6,7 +6,7 @@ import type { Warehouse } from "../warehouse/warehouse.js";
 import { afterCommit } from "./after-commit.js";
 import { recordAfterCommitWarnings } from "./after-commit-warnings.js";
 import { recordFailedRun } from "./failed-run.js";
-import { openRun } from "./open-run.js";
+import { openRun, type RunRequest } from "./open-run.js";
 import type { ProjectContext } from "./project-context.js";
 import type { PublishOutcome } from "./publish-attempt.js";
 import { runAttempt } from "./run-attempt.js";
@@ -14,7 +14,7 @@ import { newRunReport, type PipelineRunOptions, type RunMode } from "./run-conte
 import { newRunId } from "./run-id.js";
 import { decideMode, runSequence } from "./run-mode.js";
 import type { RunReport } from "./run-report.js";
-import { type Attempt, newAttempt } from "./unit.js";
+import { type Attempt, newAttempt, type RunUnit } from "./unit.js";
 import { selectUnits } from "./units.js";
 import { dropWorkTables } from "./work-tables.js";
 
@@ -22,9 +22,7 @@ export type { PipelineRunOptions, ReplaySpec } from "./run-context.js";
 export type { RunProgress } from "./run-progress.js";
 
 /**
- * Runs one pipeline once: select its units → read, stage, check and decide each → shape the batch →
- * profile → publish (one transaction) → archive → report. A single pass the publish undoes is run again
- * as a fresh attempt in the staged mode.
+ * Runs one pipeline once over the units its source selects (the glob's files, a replay, a query result).
  *
  * @example
  * const report = await runFilePipeline(ctx, warehouse, "orders", config.pipelines.orders, {});
@@ -36,20 +34,39 @@ export async function runFilePipeline(
   written: PipelineConfig,
   options: PipelineRunOptions = {},
 ): Promise<RunReport> {
-  const configured = withResolvedColumns(written);
+  const request = runRequest(project, warehouse, name, written, options);
+  const { units, note } = await selectUnits(project, name, request.configured.source, options);
+  return runUnits(request, units, note);
+}
+
+/** A run about to start: the pipeline as configured, the run's id and start. */
+export function runRequest(
+  project: ProjectContext,
+  warehouse: Warehouse,
+  name: string,
+  written: PipelineConfig,
+  options: PipelineRunOptions = {},
+): RunRequest {
   const startedAt = new Date();
-  const request = {
-    project,
-    warehouse,
-    name,
-    written,
-    configured,
-    options,
-    runId: newRunId(startedAt),
-    startedAt,
-  };
+  const configured = withResolvedColumns(written);
+  return { project, warehouse, name, written, configured, options, runId: newRunId(startedAt), startedAt };
+}
+
+/**
+ * Runs units of work through the stages: read, stage, check and decide each → shape the batch → profile
+ * → publish (one transaction) → archive → report. A single pass the publish undoes is run again as a
+ * fresh attempt in the staged mode. With no units the run is skipped (`note` says why, when it matters).
+ *
+ * @example
+ * const report = await runUnits(runRequest(ctx, warehouse, "orders", pipeline), units);
+ */
+export async function runUnits(
+  request: RunRequest,
+  units: readonly RunUnit[],
+  note?: string,
+): Promise<RunReport> {
+  const { warehouse } = request;
   const base = newRunReport(request);
-  const { units, note } = await selectUnits(project, name, configured.source, options);
   if (units.length === 0) {
     if (note) base.note = note;
     return base;
