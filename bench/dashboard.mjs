@@ -10,7 +10,7 @@ import { reportRatio } from "./data.mjs";
 
 const dist = new URL("../dist/", import.meta.url).pathname;
 const { loadProject } = await import(`${dist}project/load-config.js`);
-const { createProjectContext } = await import(`${dist}runner/project-context.js`);
+const { createProjectContext } = await import(`${dist}run/project-context.js`);
 const { startDashboard } = await import(`${dist}server/start-dashboard.js`);
 const RUNS = Number(process.env.BENCH_DASH_RUNS ?? 10_000);
 const QUARANTINED = Number(process.env.BENCH_DASH_QUARANTINE ?? 1_000_000);

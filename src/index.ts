@@ -15,13 +15,13 @@
  */
 import { type Problem, problemsOf, SluiceError, type SluiceErrorCode } from "./errors.js";
 import { type QueryOptions, queryBatches } from "./query/query-batches.js";
+import type { ProjectContext } from "./run/project-context.js";
+import type { CheckReport, FileReport, RowCounts, RunReport } from "./run/run-report.js";
 import { assertKnownPipelines } from "./runner/known-pipelines.js";
 import { openProject as openProjectContext } from "./runner/open-project.js";
-import type { ProjectContext } from "./runner/project-context.js";
 import { type QuarantineRecord, readQuarantine } from "./runner/read-quarantine.js";
 import { type RunsQuery, readRuns } from "./runner/read-runs.js";
 import { runProject } from "./runner/run-project.js";
-import type { CheckReport, FileReport, RowCounts, RunReport } from "./runner/run-report.js";
 
 export type {
   CheckReport,

@@ -1,5 +1,5 @@
+import type { ProjectContext } from "../run/project-context.js";
 import { openProject as openProjectWith } from "../runner/open-project.js";
-import type { ProjectContext } from "../runner/project-context.js";
 import type { Output } from "./output.js";
 
 export { readCatalog } from "../runner/open-project.js";

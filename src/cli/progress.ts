@@ -1,4 +1,4 @@
-import type { RunProgress } from "../runner/run-progress.js";
+import type { RunProgress } from "../run/run-progress.js";
 
 const BAR_WIDTH = 20;
 /** Least time between two frames of the same stage (a stage change always shows). */

@@ -2,7 +2,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { parseProblem, type QueryBatch, streamJsonRows } from "../engine/duckdb-query.js";
 import { explainRefusal } from "../engine/outside-project.js";
 import { asSluiceError, SluiceError } from "../errors.js";
-import type { ProjectContext } from "../runner/project-context.js";
+import type { ProjectContext } from "../run/project-context.js";
 import { openQueryEngine } from "./query-engine.js";
 import { deltaFolders, missingLakeTableError, mountLakeViews } from "./query-lake-views.js";
 

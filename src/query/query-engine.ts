@@ -5,7 +5,7 @@ import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { confineEngine, ENGINE_OPEN_SETTINGS } from "../engine/engine-boundary.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
-import type { ProjectContext } from "../runner/project-context.js";
+import type { ProjectContext } from "../run/project-context.js";
 
 /** The DuckDB session of `sluice query`. */
 export interface QueryEngine {

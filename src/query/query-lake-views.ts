@@ -4,8 +4,8 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { SluiceError } from "../errors.js";
 import { registerDeltaView } from "../lake/delta-reader.js";
 import { registerParquetLakeView } from "../lake/parquet-lake.js";
+import type { ProjectContext } from "../run/project-context.js";
 import { projectLakeTables } from "../runner/lake-tables.js";
-import type { ProjectContext } from "../runner/project-context.js";
 import { localStorage } from "../storage/local-storage.js";
 
 /** Lake options of `sluice query`. */

@@ -3,7 +3,7 @@ import { SluiceError } from "../errors.js";
 import { redactUrl, redactUrls } from "../redact.js";
 import { type CircuitBreaker, createCircuitBreaker } from "../resilience/circuit-breaker.js";
 import { withRetry } from "../resilience/retry.js";
-import type { RunReport } from "./run-report.js";
+import type { RunReport } from "../run/run-report.js";
 
 /** Why a run is alert-worthy. */
 export type AlertEvent = "failure" | "threshold" | "anomaly";

@@ -1,11 +1,11 @@
 import { isFileSource } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { quoteLiteral } from "../plan/sql-text.js";
+import type { ProjectContext } from "../run/project-context.js";
+import type { RunReport } from "../run/run-report.js";
 import type { StorageEntry } from "../storage/storage.js";
 import { assertKnownPipelines } from "./known-pipelines.js";
 import { runWithRetries } from "./pipeline-retries.js";
-import type { ProjectContext } from "./project-context.js";
-import type { RunReport } from "./run-report.js";
 
 /** Options of {@link backfill}. */
 export interface BackfillOptions {

@@ -3,9 +3,9 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { SluiceError } from "../errors.js";
 import type { LakeTable } from "../lake/lake-table.js";
+import { lakeTargetPlan } from "../run/lake-publish.js";
+import type { ProjectContext } from "../run/project-context.js";
 import type { Storage } from "../storage/storage.js";
-import { lakeTargetPlan } from "./lake-publish.js";
-import type { ProjectContext } from "./project-context.js";
 
 /** A lake table of a project. */
 export interface ProjectLakeTable {

@@ -1,8 +1,8 @@
 import { appendFile, mkdir } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
+import type { ProjectContext } from "../run/project-context.js";
 import { parsePostgresUrl } from "../warehouse/postgres-url.js";
 import type { LineageNamespaces, RunEvent } from "./openlineage-events.js";
-import type { ProjectContext } from "./project-context.js";
 
 /** Sends OpenLineage events where `lineage:` says, in order; a failed delivery is a notice, never a failed run. */
 export interface LineageEmitter {

@@ -5,11 +5,11 @@ import { SluiceError } from "../errors.js";
 import { configError } from "../project/config-problem.js";
 import { loadProject } from "../project/load-config.js";
 import { type SampleFile, validateProject } from "../project/validate-project.js";
+import { discoverFiles } from "../run/discover-files.js";
+import { duckdbReadPath, readsAsGlob } from "../run/duckdb-read-path.js";
+import { createProjectContext, type ProjectContext } from "../run/project-context.js";
 import { scratchDir } from "../storage/scratch-dir.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
-import { discoverFiles } from "./discover-files.js";
-import { duckdbReadPath, readsAsGlob } from "./duckdb-read-path.js";
-import { createProjectContext, type ProjectContext } from "./project-context.js";
 
 /** How to open a project: the CLI's commands and the library both go through {@link openProject}. */
 export interface OpenProjectOptions {

@@ -1,6 +1,6 @@
 import type { PipelineConfig } from "../config/schema.js";
+import type { RunReport } from "../run/run-report.js";
 import { databaseSourcePath } from "../sources/stage-database-source.js";
-import type { RunReport } from "./run-report.js";
 
 /** Where datasets live, as OpenLineage namespaces. */
 export interface LineageNamespaces {

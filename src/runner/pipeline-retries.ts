@@ -3,12 +3,12 @@ import type { PipelineConfig } from "../config/schema.js";
 import { formatDuration, parseDuration } from "../durations.js";
 import { asSluiceError } from "../errors.js";
 import { isTransientError, type RetryOptions, retriedBelow, withRetry } from "../resilience/retry.js";
+import type { ProjectContext } from "../run/project-context.js";
+import { type PipelineRunOptions, runFilePipeline } from "../run/run-pipeline.js";
+import type { RunReport } from "../run/run-report.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { lineageEmitter } from "./lineage-emitter.js";
 import { runEvent } from "./openlineage-events.js";
-import type { ProjectContext } from "./project-context.js";
-import { type PipelineRunOptions, runFilePipeline } from "./run-pipeline.js";
-import type { RunReport } from "./run-report.js";
 
 /** Retries when a pipeline sets no `retries:` (short: an interactive run should not hang for minutes). */
 const DEFAULT_RETRIES = { max: 2, base: "500ms", max_delay: "5s" } as const;

@@ -1,6 +1,6 @@
 import { listQuarantine, type QuarantineRecord } from "../catalog/quarantine.js";
+import type { ProjectContext } from "../run/project-context.js";
 import { readCatalog } from "./open-project.js";
-import type { ProjectContext } from "./project-context.js";
 
 export type { QuarantineRecord };
 

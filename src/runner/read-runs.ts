@@ -1,7 +1,7 @@
 import { listRuns } from "../catalog/runs.js";
+import type { ProjectContext } from "../run/project-context.js";
+import type { RunReport } from "../run/run-report.js";
 import { readCatalog } from "./open-project.js";
-import type { ProjectContext } from "./project-context.js";
-import type { RunReport } from "./run-report.js";
 
 /** Which runs {@link readRuns} returns. */
 export interface RunsQuery {

@@ -1,10 +1,10 @@
 import type { PipelineConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { quoteLiteral } from "../plan/sql-text.js";
+import type { ProjectContext } from "../run/project-context.js";
+import { type ReplaySpec, runFilePipeline } from "../run/run-pipeline.js";
+import type { RunReport } from "../run/run-report.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
-import type { ProjectContext } from "./project-context.js";
-import { type ReplaySpec, runFilePipeline } from "./run-pipeline.js";
-import type { RunReport } from "./run-report.js";
 
 /** Landing folder of the row files a replay writes: `replay/<pipeline>/<run_id>/<original path>.jsonl`. */
 export function replayFilePath(pipeline: string, runId: string, originalFile: string): string {

@@ -4,11 +4,11 @@ import picomatch from "picomatch";
 import { isFileSource, type SourceConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { topologicalOrder, withDownstream } from "../plan/pipeline-graph.js";
+import type { ProjectContext } from "../run/project-context.js";
+import type { RunProgress } from "../run/run-pipeline.js";
+import { type RunReport, reportWithoutRun } from "../run/run-report.js";
 import { assertKnownPipelines } from "./known-pipelines.js";
 import { runWithRetries } from "./pipeline-retries.js";
-import type { ProjectContext } from "./project-context.js";
-import type { RunProgress } from "./run-pipeline.js";
-import { type RunReport, reportWithoutRun } from "./run-report.js";
 
 /** Options of `sluice run`. */
 export interface ProjectRunOptions {

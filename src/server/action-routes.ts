@@ -1,7 +1,7 @@
 import type { Context, Hono } from "hono";
 import { SluiceError } from "../errors.js";
+import { newRunId } from "../run/run-id.js";
 import { replayRun } from "../runner/replay-run.js";
-import { newRunId } from "../runner/run-id.js";
 import { csrfOk, refuse } from "./access-policy.js";
 import type { DashboardDeps } from "./dashboard-deps.js";
 

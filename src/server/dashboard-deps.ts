@@ -1,5 +1,5 @@
 import { history as lakeHistory } from "../lake/delta-operations.js";
-import { discoverFiles } from "../runner/discover-files.js";
+import { discoverFiles } from "../run/discover-files.js";
 import { projectLakeTables } from "../runner/lake-tables.js";
 import type { AccessPolicy } from "./access-policy.js";
 import type { DashboardMetrics } from "./dashboard-metrics.js";

@@ -1,4 +1,4 @@
-import type { RunProgress } from "../runner/run-pipeline.js";
+import type { RunProgress } from "../run/run-pipeline.js";
 
 /** A run in flight, as the runs page and `/api/live` show it. */
 export interface LiveRun extends RunProgress {

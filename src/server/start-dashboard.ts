@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import type { ProjectContext } from "../runner/project-context.js";
+import type { ProjectContext } from "../run/project-context.js";
 import { accessPolicy } from "./access-policy.js";
 import { createDashboardApp } from "./dashboard-app.js";
 import { createDashboardMetrics } from "./dashboard-metrics.js";

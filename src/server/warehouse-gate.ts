@@ -1,5 +1,5 @@
 import { SluiceError } from "../errors.js";
-import type { ProjectContext } from "../runner/project-context.js";
+import type { ProjectContext } from "../run/project-context.js";
 import type { CatalogReader, Warehouse } from "../warehouse/warehouse.js";
 
 /** How the dashboard reaches the warehouse without ever opening the embedded file twice in one process. */

@@ -17,6 +17,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ["warehouse"],
   ["sources"],
   ["project", "catalog"],
+  // One pipeline run: its units, stages and publish; runner/ above it schedules, watches and retries runs.
+  ["run"],
   ["runner"],
   ["query"],
   ["server"],
@@ -49,7 +51,7 @@ function specifiers(file: string): string[] {
   return found.filter((s) => s.startsWith("."));
 }
 
-/** The import graph of src/, keyed by path relative to src/ (`runner/run-id.ts`). */
+/** The import graph of src/, keyed by path relative to src/ (`run/run-id.ts`). */
 function importGraph(): Graph {
   const files: string[] = [];
   const walk = (dir: string): void => {

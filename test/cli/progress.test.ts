@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renderProgress } from "../../src/cli/progress.js";
-import type { RunProgress } from "../../src/runner/run-progress.js";
+import type { RunProgress } from "../../src/run/run-progress.js";
 
 const base: RunProgress = {
   pipeline: "orders",

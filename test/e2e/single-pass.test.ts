@@ -199,6 +199,34 @@ checked:
     expect(rows).toEqual([{ t: "VARCHAR", n: 30_001 }]);
   });
 
+  it("after an undone single pass, the staged attempt still checks foreign keys against the referenced table", async () => {
+    // A foreign_key check probes the file, which is clean; the write then meets a value that does not fit
+    // the sampled type and is undone. The staged attempt needs the referenced keys staged for the run.
+    const lines = ["id,kind"];
+    for (let i = 1; i <= 30_000; i++) lines.push(`${i},k`);
+    lines.push("A-1,k", "");
+    const dir = makeProject(
+      pipelineYaml(`kinds:
+  source: { path: "in/kinds/*.csv" }
+  target: { table: kinds, mode: replace }
+events:
+  source: { path: "in/events/*.csv" }
+  checks:
+    - { rule: foreign_key, column: kind, references: { table: kinds, column: kind } }
+  target: { table: events, mode: append }`),
+      { "landing/in/kinds/k.csv": "kind\nk\n", "landing/in/events/a.csv": lines.join("\n") },
+    );
+    expect((await sluice(["run", "kinds"], dir)).code).toBe(0);
+    const r = await sluice(["run", "events", "--json"], dir);
+    expect(r.code).toBe(0);
+    const run = r.json<{ runs: FullRun[] }>().runs[0]!;
+    expect(run.status).toBe("succeeded");
+    expect(run.rows).toMatchObject({ read: 30_001, loaded: 30_001, quarantined: 0 });
+    const messages = logMessages(dir, run.run_id);
+    expect(messages).toContain("probed");
+    expect(messages).toContain("single pass undone; reading the files again, staged");
+  });
+
   it("is not used where rows are judged or reconciled before the write", async () => {
     const dir = makeProject(
       pipelineYaml(`events:

@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashStream } from "../../src/integrity/hash-file.js";
 import { CONCURRENT_HASHES, hashInBackground } from "../../src/integrity/hash-in-background.js";
-import { acquireFile, BACKGROUND_HASH_MIN_BYTES } from "../../src/runner/acquire-file.js";
+import { acquireFile, BACKGROUND_HASH_MIN_BYTES } from "../../src/run/acquire-file.js";
 import { localStorage } from "../../src/storage/local-storage.js";
 
 // Big local files are hashed in a worker thread that lowers its own priority, so the hash takes only CPU

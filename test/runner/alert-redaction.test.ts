@@ -1,8 +1,8 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { redactUrl, redactUrls } from "../../src/redact.js";
+import type { RunReport } from "../../src/run/run-report.js";
 import { createAlerter } from "../../src/runner/alerts.js";
-import type { RunReport } from "../../src/runner/run-report.js";
 import { makeProject, sluice } from "../support/cli.js";
 
 describe("redactUrl", () => {

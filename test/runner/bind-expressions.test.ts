@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadProject } from "../../src/project/load-config.js";
-import { createProjectContext } from "../../src/runner/project-context.js";
+import { createProjectContext } from "../../src/run/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { makeProject, pipelineYaml } from "../support/cli.js";
 

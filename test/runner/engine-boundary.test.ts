@@ -5,7 +5,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { describe, expect, it } from "vitest";
 import { confineEngine } from "../../src/engine/engine-boundary.js";
 import { loadProject } from "../../src/project/load-config.js";
-import { createProjectContext } from "../../src/runner/project-context.js";
+import { createProjectContext } from "../../src/run/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { makeProject, pipelineYaml } from "../support/cli.js";
 

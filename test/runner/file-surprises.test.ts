@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SluiceError } from "../../src/errors.js";
 import { loadProject } from "../../src/project/load-config.js";
-import { createProjectContext, type ProjectContext } from "../../src/runner/project-context.js";
+import { createProjectContext, type ProjectContext } from "../../src/run/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import type { Storage } from "../../src/storage/storage.js";
 import { makeProject, pipelineYaml } from "../support/cli.js";

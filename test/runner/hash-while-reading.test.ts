@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadProject } from "../../src/project/load-config.js";
-import { BACKGROUND_HASH_MIN_BYTES } from "../../src/runner/acquire-file.js";
-import { createProjectContext, type ProjectContext } from "../../src/runner/project-context.js";
+import { BACKGROUND_HASH_MIN_BYTES } from "../../src/run/acquire-file.js";
+import { createProjectContext, type ProjectContext } from "../../src/run/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { addFile, makeProject, pipelineYaml } from "../support/cli.js";
 

@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadProject } from "../../src/project/load-config.js";
-import { createProjectContext } from "../../src/runner/project-context.js";
+import { createProjectContext } from "../../src/run/project-context.js";
+import type { RunReport } from "../../src/run/run-report.js";
 import { runProject } from "../../src/runner/run-project.js";
-import type { RunReport } from "../../src/runner/run-report.js";
 import { addFile, makeProject, pipelineYaml } from "../support/cli.js";
 
 // A checked or deduplicated CSV file is published in a single pass when it is clean, and judged the

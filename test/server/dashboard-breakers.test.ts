@@ -2,7 +2,7 @@ import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadProject } from "../../src/project/load-config.js";
 import { createCircuitBreaker } from "../../src/resilience/circuit-breaker.js";
-import { createProjectContext } from "../../src/runner/project-context.js";
+import { createProjectContext } from "../../src/run/project-context.js";
 import { type Dashboard, startDashboard } from "../../src/server/start-dashboard.js";
 import { openPostgresWarehouse } from "../../src/warehouse/postgres-warehouse.js";
 import { makeProject } from "../support/cli.js";

@@ -2,8 +2,8 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { describe, expect, it } from "vitest";
 import { loadProject } from "../../src/project/load-config.js";
-import { createProjectContext } from "../../src/runner/project-context.js";
-import { newRunId } from "../../src/runner/run-id.js";
+import { createProjectContext } from "../../src/run/project-context.js";
+import { newRunId } from "../../src/run/run-id.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { addFile, makeProject } from "../support/cli.js";
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadProject } from "../../src/project/load-config.js";
-import { createProjectContext } from "../../src/runner/project-context.js";
+import { createProjectContext } from "../../src/run/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { openPostgresWarehouse } from "../../src/warehouse/postgres-warehouse.js";
 import { addFile, makeProject, type RunJson, sluice } from "../support/cli.js";

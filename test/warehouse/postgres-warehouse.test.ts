@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SluiceError } from "../../src/errors.js";
 import { loadProject } from "../../src/project/load-config.js";
 import { attemptsOf } from "../../src/resilience/retry.js";
-import { createProjectContext } from "../../src/runner/project-context.js";
+import { createProjectContext } from "../../src/run/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { pgError } from "../../src/warehouse/postgres-errors.js";
 import { openPostgresWarehouse } from "../../src/warehouse/postgres-warehouse.js";

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { SluiceError } from "../../errors.js";
 import { loadProject } from "../../project/load-config.js";
-import { createProjectContext } from "../../runner/project-context.js";
+import { createProjectContext } from "../../run/project-context.js";
 import { runProject } from "../../runner/run-project.js";
 import { cliName } from "../cli-name.js";
 import { createOutput, table } from "../output.js";

@@ -1,8 +1,8 @@
 import { isAbsolute, win32 } from "node:path";
 import type { Command } from "commander";
 import { SluiceError } from "../../errors.js";
+import type { ProjectContext } from "../../run/project-context.js";
 import { type FileVersion, fileVersions, restoreFileVersion } from "../../runner/file-versions.js";
-import type { ProjectContext } from "../../runner/project-context.js";
 import { type GlobalOptions, openProject, readCatalog } from "../command-context.js";
 import { createOutput, table } from "../output.js";
 

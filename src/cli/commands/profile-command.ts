@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { SluiceError } from "../../errors.js";
 import type { ColumnProfile } from "../../plan/profile.js";
-import type { RunProfile } from "../../runner/run-profile.js";
+import type { RunProfile } from "../../run/run-profile.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput, table } from "../output.js";
 

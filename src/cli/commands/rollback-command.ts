@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { SluiceError } from "../../errors.js";
-import { newRunId } from "../../runner/run-id.js";
+import { newRunId } from "../../run/run-id.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput } from "../output.js";
 

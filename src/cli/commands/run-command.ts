@@ -1,9 +1,9 @@
 import type { Command } from "commander";
 import type { SchemaChange } from "../../plan/schema-plan.js";
+import type { RunProgress } from "../../run/run-progress.js";
+import type { RunReport } from "../../run/run-report.js";
 import { createAlerter } from "../../runner/alerts.js";
-import type { RunProgress } from "../../runner/run-progress.js";
 import { runProject } from "../../runner/run-project.js";
-import type { RunReport } from "../../runner/run-report.js";
 import { cliName } from "../cli-name.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput } from "../output.js";

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { problemsOf, SluiceError } from "../../errors.js";
 import { configError } from "../../project/config-problem.js";
 import { foreignKeyProblems } from "../../project/validate-foreign-keys.js";
-import type { ProjectContext } from "../../runner/project-context.js";
+import type { ProjectContext } from "../../run/project-context.js";
 import type { Warehouse } from "../../warehouse/warehouse.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput } from "../output.js";

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { parseDuration } from "../../durations.js";
+import type { RunProgress } from "../../run/run-pipeline.js";
+import type { RunReport } from "../../run/run-report.js";
 import { createAlerter } from "../../runner/alerts.js";
-import type { RunProgress } from "../../runner/run-pipeline.js";
-import type { RunReport } from "../../runner/run-report.js";
 import { startWatchDaemon } from "../../runner/watch-daemon.js";
 import { type GlobalOptions, openProject } from "../command-context.js";
 import { createOutput } from "../output.js";

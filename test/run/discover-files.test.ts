@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mayHoldMatches } from "../../src/runner/discover-files.js";
+import { mayHoldMatches } from "../../src/run/discover-files.js";
 
 describe("mayHoldMatches", () => {
   it("tells whether a folder could hold files a glob matches", () => {

@@ -4,7 +4,6 @@ import { parseDuration } from "../durations.js";
 import type { StagedQuery } from "../engine/stage-query.js";
 import { SluiceError } from "../errors.js";
 import { databaseSourcePath, stageDatabaseSource } from "../sources/stage-database-source.js";
-import type { StorageEntry } from "../storage/storage.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 
 /** A warehouse source (`{ sql }` or `{ table }`) or an external database's (`{ database, table | query }`). */
@@ -19,23 +18,18 @@ export function querySourceOf(source: SourceConfig): QuerySource | undefined {
 }
 
 /**
- * The one "file" of a warehouse-source run, named `sql:<pipeline>` or `table:<name>` in reports and
- * the ledger.
+ * How a query-result run names its one unit in reports and the ledger: `sql:<pipeline>`,
+ * `table:<name>`, or the database source's name.
  *
  * @example
- * queryEntry("daily", { table: "orders" }) // { path: "table:orders", size: 0, mtimeMs: ... }
+ * queryUnitPath("daily", { table: "orders" }) // "table:orders"
  */
-export function queryEntry(pipeline: string, source: QuerySource): StorageEntry {
-  return {
-    path:
-      "database" in source
-        ? databaseSourcePath(pipeline, source)
-        : "sql" in source
-          ? `sql:${pipeline}`
-          : `table:${source.table}`,
-    size: 0,
-    mtimeMs: Date.now(),
-  };
+export function queryUnitPath(pipeline: string, source: QuerySource): string {
+  return "database" in source
+    ? databaseSourcePath(pipeline, source)
+    : "sql" in source
+      ? `sql:${pipeline}`
+      : `table:${source.table}`;
 }
 
 /** The incremental cursor a warehouse-source run read up to (stored in its run report). */

@@ -1,0 +1,101 @@
+import type { PipelineConfig } from "../config/schema.js";
+import { describeColumns } from "../engine/duckdb-query.js";
+import { HISTORY_WINDOW } from "../plan/anomalies.js";
+import { isSluiceColumn } from "../plan/schema-plan.js";
+import { quoteIdent } from "../plan/sql-text.js";
+import type { Batch } from "./batch.js";
+import type { RunContext } from "./run-context.js";
+import { type ProfileOptions, profileHistory, profileRun } from "./run-profile.js";
+import type { RunReport } from "./run-report.js";
+import type { Attempt } from "./unit.js";
+
+/** What the profile gate lets through: the rows to publish and the profile to take beside the write. */
+export interface Gate {
+  /** Undefined when nothing is published (none, or held back by `anomalies.fail`). */
+  readonly rowsSql: string | undefined;
+  readonly alongsideWrite: (() => Promise<Record<string, unknown>>) | undefined;
+}
+
+/**
+ * Profiles the batch before the publish (or arranges for it to be profiled beside the write). With
+ * `anomalies.fail`, a run that deviates from its history is held back whole: its units fail.
+ */
+export async function profileGate(run: RunContext, attempt: Attempt, batch: Batch): Promise<Gate> {
+  const { pipeline } = attempt.mode;
+  const { rowsSql, loaded } = batch;
+  // Files read by the publish itself are counted and profiled after the write.
+  if (!rowsSql || batch.deferred.length > 0) return { rowsSql, alongsideWrite: undefined };
+  // The profile describes the rows as published: without the columns discard_columns leaves out.
+  const profiled = await publishedColumnsSql(run, pipeline, rowsSql);
+  const rowsAtMost = loaded.reduce((sum, w) => sum + w.report.rows.loaded, 0);
+  const report = attempt.report;
+  if (run.profileBesideWrite) {
+    // Anomalies only warn here: the profile is taken while the server writes the batch (the engine
+    // is idle then), with the history read now (the warehouse's connections are busy publishing).
+    const history = await profileHistory(run.warehouse, run.name, HISTORY_WINDOW);
+    const alongsideWrite = async () => {
+      await profileRows(run, pipeline, report, profiled, { history, rowsAtMost });
+      return { profile: report.profile, anomalies: report.anomalies };
+    };
+    return { rowsSql, alongsideWrite };
+  }
+  const anomalies = await profileRows(run, pipeline, report, profiled, { rowsAtMost });
+  if (anomalies.length === 0 || !pipeline.anomalies?.fail) return { rowsSql, alongsideWrite: undefined };
+  // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
+  const error = `anomalies (anomalies.fail: true): ${anomalies.map((a) => a.message).join("; ")}; nothing published`;
+  for (const work of loaded) {
+    Object.assign(work.report, { status: "failed", error });
+    work.report.rows.loaded = 0;
+    work.moveOnFailure = true;
+  }
+  return { rowsSql: undefined, alongsideWrite: undefined };
+}
+
+/** Profiles rows about to be published (or just written) and logs what deviates from the last runs. */
+export async function profileRows(
+  run: RunContext,
+  pipeline: PipelineConfig,
+  report: RunReport,
+  rowsSql: string,
+  options: ProfileOptions = {},
+) {
+  const profiledAt = performance.now();
+  const { profile, anomalies } = await profileRun(
+    run.con,
+    run.warehouse,
+    run.name,
+    pipeline,
+    rowsSql,
+    `sluice_profile_${report.sequence}`,
+    options,
+  );
+  report.profile = profile;
+  report.anomalies = anomalies.map((a) => a.message);
+  run.logger.info(
+    { ms: Math.round(performance.now() - profiledAt), anomalies: anomalies.length },
+    "profiled",
+  );
+  for (const anomaly of anomalies)
+    run.logger.warn({ metric: anomaly.metric, column: anomaly.column }, anomaly.message);
+  return anomalies;
+}
+
+/**
+ * The run's rows as the target will hold them: under `schema_evolution: discard_columns`, only the
+ * columns an existing target has (and Sluice's own, which are always added); otherwise `rowsSql`.
+ */
+async function publishedColumnsSql(
+  run: RunContext,
+  pipeline: PipelineConfig,
+  rowsSql: string,
+): Promise<string> {
+  const table = pipeline.target.table;
+  if (pipeline.schema_evolution !== "discard_columns" || table === undefined) return rowsSql;
+  const existing = await run.warehouse.columnsOf(table);
+  if (!existing) return rowsSql;
+  const kept = new Set(existing);
+  const columns = (await describeColumns(run.con, `(${rowsSql})`))
+    .map((c) => c.name)
+    .filter((c) => kept.has(c) || isSluiceColumn(c));
+  return `SELECT ${columns.map(quoteIdent).join(", ")} FROM (${rowsSql})`;
+}

@@ -1,0 +1,43 @@
+import { maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
+import { lastRunJudgedSql } from "../warehouse/catalog-sql.js";
+import { lakeSequence } from "./lake-publish.js";
+import { numericColumns } from "./publish-run.js";
+import { needsJudging, type RunContext, type RunMode } from "./run-context.js";
+import { singlePassAllowed } from "./single-pass.js";
+import { stageForeignKeys } from "./stage-foreign-keys.js";
+
+/** The run's sequence number: the catalog's next, past any a lake commit used. */
+export async function runSequence(run: RunContext, report: { sequence: number }): Promise<number> {
+  report.sequence = await run.warehouse.nextSequence(run.name);
+  // A run that died between its lake commit and its warehouse commit used a sequence the catalog never saw.
+  report.sequence = Math.max(
+    report.sequence,
+    (await lakeSequence(run.project, run.con, run.name, run.configured)) + 1,
+  );
+  return report.sequence;
+}
+
+/**
+ * The mode of a run's first attempt: the keys its `foreign_key` checks look up (staged once for every
+ * attempt) and whether the single pass is allowed.
+ */
+export async function decideMode(run: RunContext, units: number, sequence: number): Promise<RunMode> {
+  const { warehouse, name, configured: pipeline } = run;
+  const foreignKeys = pipeline.checks.some((c) => c.rule === "foreign_key")
+    ? await stageForeignKeys(warehouse, run.project.project.config, name, pipeline, "sluice_r", maskSaltSql)
+    : undefined;
+  if (run.hasMasks || foreignKeys?.hashes) await setMaskSalt(run.con, process.env.SLUICE_MASK_SALT ?? "");
+  const runShape = {
+    files: units,
+    sumColumns: numericColumns(pipeline),
+    query: run.query,
+    replay: run.options.replay,
+  };
+  let singlePass = singlePassAllowed(warehouse, pipeline, runShape);
+  if (singlePass && needsJudging(pipeline)) {
+    // Asked of the catalog only when the answer can matter.
+    const lastRunJudged = (await warehouse.query(lastRunJudgedSql(name))).some((r) => r.judged === true);
+    singlePass = singlePassAllowed(warehouse, pipeline, { ...runShape, lastRunJudged });
+  }
+  return { pipeline, singlePass, sequence, foreignKeys };
+}

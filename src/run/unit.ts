@@ -1,0 +1,90 @@
+import type { JudgedFile } from "../engine/judge-file.js";
+import type { GuardedFile } from "../engine/probe-file.js";
+import type { StagedFile } from "../engine/stage-file.js";
+import type { ContentDigest } from "../integrity/hash-file.js";
+import type { LineCount } from "../integrity/line-count.js";
+import type { StorageEntry } from "../storage/storage.js";
+import type { LedgerEntry } from "../warehouse/warehouse.js";
+import { newRunReport, type RunContext, type RunMode } from "./run-context.js";
+import { emptyRows, type FileReport, type RunReport } from "./run-report.js";
+
+/**
+ * One unit of work of a run: a landing file, a query result, a stream micro-batch. Every unit enters the
+ * same stages (stage → check → shape → decide → publish → archive); what differs is said here.
+ *
+ * - what to read: `read` stages it into the engine and fills its work record (rows, counts, verdict);
+ * - how the ledger knows it: `path` names it, and `read` sets `report.sha256` (a file's content hash, a
+ *   query read's own id, a stream batch's positions), recorded with the rows in the publish transaction;
+ * - where its raw form is kept: `raw`, absent when it has none (a query result).
+ */
+export interface RunUnit {
+  /** How reports, the ledger and the quarantine name it (`in/a.csv`, `sql:<pipeline>`, `table:<name>`). */
+  readonly path: string;
+  /** Bytes to read, when known before reading (progress; 0 otherwise). */
+  readonly size: number;
+  /** The landing file it reads, when it is one: checked for changes while read. */
+  readonly landing?: StorageEntry | undefined;
+  /** Stages the unit and decides on it; a unit that cannot be loaded comes back failed (`report.status`). */
+  read(run: RunContext, attempt: Attempt, work: UnitWork, index: number): Promise<UnitWork>;
+  /** Where its raw form is kept after the run (archive/ or unprocessed/); absent when it has none. */
+  readonly raw?: RawForm | undefined;
+}
+
+/** The raw form of a unit, kept in the landing zone once the run is published (or failed on its data). */
+export interface RawForm {
+  /** Picks its place before the publish, which records it in the ledger (never overwriting another). */
+  destination(run: RunContext, area: "archive" | "unprocessed", reserved: Set<string>): Promise<string>;
+  /** After the commit: puts it there (a landing file moves; a batch held in memory is written). */
+  keep(run: RunContext, to: string): Promise<void>;
+}
+
+/** What a run knows of one unit as it goes through the stages (one record per unit and attempt). */
+export interface UnitWork {
+  readonly unit: RunUnit;
+  readonly report: FileReport;
+  staged?: StagedFile;
+  judged?: JudgedFile;
+  /** Earlier loads of the same content (replaced under --force; the crash-repair hint otherwise). */
+  priorLoads: readonly LedgerEntry[];
+  /**
+   * Data problems send a failed unit to unprocessed/ (once its identity is known); transient ones leave
+   * it where it is.
+   */
+  moveOnFailure: boolean;
+  /** The content's hash while the file is read meanwhile (see `settleDigest`). */
+  digest?: Promise<ContentDigest> | undefined;
+  /** Its checks are enforced by the write and counted after it (see `guardFile`). */
+  guarded?: GuardedFile | undefined;
+  /** The file's line breaks, counted as it was hashed (the read is checked against them). */
+  lines?: LineCount | undefined;
+}
+
+/** A fresh work record for a unit: loaded until a stage says otherwise. */
+export function newWork(unit: RunUnit): UnitWork {
+  const report: FileReport = {
+    path: unit.path,
+    sha256: "",
+    size: unit.size,
+    status: "loaded",
+    archived_to: null,
+    rows: emptyRows(),
+    error: null,
+    warnings: [],
+  };
+  return { unit, report, priorLoads: [], moveOnFailure: false };
+}
+
+/** Everything one attempt builds: a fallback starts a fresh one. */
+export interface Attempt {
+  readonly mode: RunMode;
+  readonly report: RunReport;
+  readonly works: UnitWork[];
+  /** Sizes of this attempt's files: a file of a size seen before is hashed before it is read. */
+  readonly sizesSeen: Set<number>;
+}
+
+/** A fresh attempt in a mode: its own report (numbered, logged), no work yet. */
+export function newAttempt(run: RunContext, mode: RunMode): Attempt {
+  const report = { ...newRunReport(run), sequence: mode.sequence, log: run.log.path };
+  return { mode, report, works: [], sizesSeen: new Set() };
+}
