@@ -4,8 +4,10 @@ import { queryNumber, queryRows, streamJsonRows, withoutInsertionOrder } from ".
 import { confineEngine, ENGINE_OPEN_SETTINGS, type EngineBoundary } from "../engine/engine-boundary.js";
 import { stageQuery } from "../engine/stage-query.js";
 import { firstLine, SluiceError } from "../errors.js";
+import { duckdbDialect } from "../plan/duckdb-dialect.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { scratchRoot } from "../storage/scratch-dir.js";
+import { catalogDdl } from "./catalog-schema.js";
 import {
   ledgerInsertSql,
   rowToLedger,
@@ -13,7 +15,6 @@ import {
   runReportUpdateSql,
   watermarkSelectSql,
 } from "./catalog-sql.js";
-import { duckdbCatalogDdl } from "./duckdb-catalog.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
 import { splitTableName } from "./split-table-name.js";
@@ -47,7 +48,7 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
   try {
     await confineEngine(con, options.boundary ?? { directories: [scratchRoot()] });
     if (!options.readOnly) {
-      for (const ddl of duckdbCatalogDdl) await con.run(ddl);
+      for (const ddl of catalogDdl(duckdbDialect)) await con.run(ddl);
     }
   } catch (error) {
     con.closeSync();
@@ -155,7 +156,7 @@ export function engineMemorySettings(): Record<string, string> {
 
 function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file: string): Warehouse {
   const session: SqlSession = {
-    dialect: "duckdb",
+    dialect: duckdbDialect,
     async exec(sql) {
       const result = await con.run(sql);
       return Number(result.rowsChanged);
@@ -182,12 +183,13 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
 
   return {
     kind: "duckdb",
+    dialect: duckdbDialect,
     capabilities: {
       stagesInPlace: true,
       concurrentWriters: false,
       engineFreeDuringWrite: false,
       textHoldsNul: true,
-      maxIdentifierBytes: undefined,
+      maxIdentifierBytes: duckdbDialect.maxIdentifierBytes,
     },
     engine: con,
     async loadsOf(pipeline, sha256) {
@@ -216,6 +218,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
           inTransaction(() =>
             publishInSession(session, con, batch, prepared, {
               stageBatch: async () => quoteIdent(batchTable),
+              engineFreeDuringWrite: false,
               writeQuarantine,
             }),
           ),
@@ -226,11 +229,11 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
       }
     },
     async updateRunReport(runId, report) {
-      await con.run(runReportUpdateSql(runId, report, "duckdb"));
+      await con.run(runReportUpdateSql(runId, report, duckdbDialect));
     },
     async recordRun(run, ledger, quarantineSql) {
       await inTransaction(async () => {
-        await session.exec(runInsertSql(run, "duckdb"));
+        await session.exec(runInsertSql(run, duckdbDialect));
         const ledgerSql = ledgerInsertSql(ledger);
         if (ledgerSql) await session.exec(ledgerSql);
         if (quarantineSql) await writeQuarantine(quarantineSql);
@@ -240,7 +243,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
     streamQuery: (sql) => streamJsonRows(con, sql),
     stageSource: (request) => stageQuery(con, request),
     async columnsOf(table) {
-      const { schema, name } = splitTableName(table, "duckdb");
+      const { schema, name } = splitTableName(table, duckdbDialect);
       return (await tableColumns(session, schema, name))?.map((c) => c.name);
     },
     async watermark(pipeline) {

@@ -7,12 +7,13 @@ import type { JsonRow } from "../engine/duckdb-query.js";
 import { queryRows } from "../engine/duckdb-query.js";
 import { confineEngine, ENGINE_OPEN_SETTINGS, type EngineBoundary } from "../engine/engine-boundary.js";
 import { SluiceError } from "../errors.js";
-import { postgresIdentifierLimit } from "../plan/postgres-identifier-limit.js";
+import { postgresDialect } from "../plan/postgres-dialect.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { type CircuitBreaker, createCircuitBreaker } from "../resilience/circuit-breaker.js";
 import { withRetry } from "../resilience/retry.js";
 import { scratchDir, scratchRoot } from "../storage/scratch-dir.js";
 import { workDirName } from "../storage/work-dir.js";
+import { catalogDdl } from "./catalog-schema.js";
 import {
   ledgerInsertSql,
   rowToLedger,
@@ -22,7 +23,6 @@ import {
 } from "./catalog-sql.js";
 import { engineMemorySettings } from "./duckdb-warehouse.js";
 import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.js";
-import { postgresCatalogDdl } from "./postgres-catalog.js";
 import { copyEngineRows, copyEngineRowsAhead } from "./postgres-copy.js";
 import { isTransientPgError, pgError } from "./postgres-errors.js";
 import { readOnlyRows } from "./postgres-read-only-query.js";
@@ -168,7 +168,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     }
   };
   const sessionOf = (client: pg.PoolClient): SqlSession => ({
-    dialect: "postgres",
+    dialect: postgresDialect,
     async exec(sql) {
       return (await client.query(sql)).rowCount ?? 0;
     },
@@ -185,7 +185,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
         withClient((client) =>
           inPostgresTransaction(client, async () => {
             await client.query("SELECT pg_advisory_xact_lock(hashtext('sluice:catalog'))");
-            for (const ddl of postgresCatalogDdl) await client.query(ddl);
+            for (const ddl of catalogDdl(postgresDialect)) await client.query(ddl);
           }),
         ),
       );
@@ -231,7 +231,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
 
   /** Deletes before-images saved under a run id (an earlier attempt of the same publish). */
   const discardBeforeImages = async (table: string, runId: string): Promise<void> => {
-    const undo = undoTableName(table, "postgres");
+    const undo = undoTableName(table, postgresDialect);
     const exists = await simpleQuery(`SELECT to_regclass(${quoteLiteral(undo)}) IS NOT NULL AS ok`);
     if (exists[0]?.ok)
       await simpleQuery(`DELETE FROM ${undo} WHERE _sluice_undo_run = ${quoteLiteral(runId)}`);
@@ -268,12 +268,13 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
 
   return {
     kind: "postgres",
+    dialect: postgresDialect,
     capabilities: {
       stagesInPlace: false,
       concurrentWriters: true,
       engineFreeDuringWrite: true,
       textHoldsNul: false,
-      maxIdentifierBytes: postgresIdentifierLimit,
+      maxIdentifierBytes: postgresDialect.maxIdentifierBytes,
     },
     engine,
     async loadsOf(pipeline, sha256) {
@@ -399,6 +400,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
                   return copied;
                 },
                 beside,
+                engineFreeDuringWrite: true,
                 writeQuarantine: writeQuarantine(client),
               });
             }),
@@ -412,7 +414,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     },
     async updateRunReport(runId, report) {
       await guarded(`report of run ${runId}`, () =>
-        withClient((client) => client.query(runReportUpdateSql(runId, report, "postgres"))),
+        withClient((client) => client.query(runReportUpdateSql(runId, report, postgresDialect))),
       );
     },
     async recordRun(run, ledger, quarantineSql) {
@@ -421,7 +423,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
         if (attempt++ > 0 && (await committed(run.runId))) return;
         await withClient((client) =>
           inPostgresTransaction(client, async () => {
-            await client.query(runInsertSql(run, "postgres"));
+            await client.query(runInsertSql(run, postgresDialect));
             const ledgerSql = ledgerInsertSql(ledger);
             if (ledgerSql) await client.query(ledgerSql);
             if (quarantineSql) await writeQuarantine(client)(quarantineSql);
@@ -460,8 +462,8 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
       );
     },
     async columnsOf(table) {
-      const { schema, name } = splitTableName(table, "postgres");
-      const columns = await tableColumns({ dialect: "postgres", rows: simpleQuery }, schema, name);
+      const { schema, name } = splitTableName(table, postgresDialect);
+      const columns = await tableColumns({ dialect: postgresDialect, rows: simpleQuery }, schema, name);
       return columns?.map((c) => c.name);
     },
     async watermark(pipeline) {
