@@ -7,7 +7,7 @@ import { postgresDialect } from "../plan/postgres-dialect.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import { scratchDir, scratchRoot } from "../storage/scratch-dir.js";
 import { workDirName } from "../storage/work-dir.js";
-import { engineMemorySettings } from "./duckdb-warehouse.js";
+import { engineMemorySettings } from "./duckdb-driver.js";
 import { postgresCatalog, preparePostgresCatalog } from "./postgres-catalog.js";
 import { openPostgresDriver, type PostgresDriverOptions } from "./postgres-driver.js";
 import { postgresSession, publishToPostgres, recordPostgresRun } from "./postgres-publish.js";
