@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { DEFAULT_DUCKDB_STORAGE_VERSION } from "../dist/warehouse/duckdb-warehouse.js";
+import { DEFAULT_DUCKDB_STORAGE_VERSION } from "../dist/warehouse/duckdb-driver.js";
 
 export const dataDir = new URL("./.data/", import.meta.url).pathname;
 

@@ -1,10 +1,7 @@
-import { type CanonicalType, canonicalType, type Dialect, ddlType, typeChange } from "./type-evolution.js";
+import type { SqlDialect, TypedColumn } from "./sql-dialect.js";
+import { type CanonicalType, canonicalType, duckdbDdlType, typeChange } from "./type-evolution.js";
 
-/** A column with its type as the database spells it. */
-export interface TypedColumn {
-  readonly name: string;
-  readonly type: string;
-}
+export type { TypedColumn } from "./sql-dialect.js";
 
 /** What must happen to a target table before a batch can be written into it. */
 export interface SchemaPlan {
@@ -34,7 +31,7 @@ export function isSluiceColumn(name: string): boolean {
  * `existing` is undefined when the table does not exist; incoming types are DuckDB's.
  *
  * @example
- * planSchema("orders", [{ name: "id", type: "integer" }], [{ name: "id", type: "BIGINT" }], "evolve", "postgres")
+ * planSchema("orders", [{ name: "id", type: "integer" }], [{ name: "id", type: "BIGINT" }], "evolve", postgresDialect)
  * // widen: [{ name: "id", type: "bigint" }]
  */
 export function planSchema(
@@ -42,7 +39,7 @@ export function planSchema(
   existing: readonly TypedColumn[] | undefined,
   incoming: readonly TypedColumn[],
   policy: "evolve" | "freeze" | "discard_columns",
-  dialect: Dialect,
+  dialect: SqlDialect,
 ): SchemaPlan {
   const plan = {
     create: undefined as TypedColumn[] | undefined,
@@ -56,7 +53,7 @@ export function planSchema(
   if (!existing) {
     plan.create = incoming.map((c) => ({
       name: c.name,
-      type: dialect === "duckdb" ? c.type : ddlType(c.type, dialect),
+      type: dialect.columnType(c.type),
     }));
     return plan;
   }
@@ -67,7 +64,7 @@ export function planSchema(
       if (policy === "evolve" || isSluiceColumn(column.name)) {
         plan.add.push({
           name: column.name,
-          type: dialect === "duckdb" ? column.type : ddlType(column.type, dialect),
+          type: dialect.columnType(column.type),
         });
       } else if (policy === "discard_columns") {
         plan.discard.push(column.name);
@@ -85,11 +82,12 @@ export function planSchema(
       case "fits":
         break;
       case "check":
-        plan.checks.push({ name: column.name, type: ddlType(old.type, "duckdb") });
+        // The check runs in the engine: the type is DuckDB's whatever the warehouse.
+        plan.checks.push({ name: column.name, type: duckdbDdlType(old.type) });
         break;
       case "widen":
         if (policy === "evolve")
-          plan.widen.push({ name: column.name, type: ddlType(change.to, dialect), from: old.type });
+          plan.widen.push({ name: column.name, type: dialect.ddlType(change.to), from: old.type });
         else plan.errors.push(`${describe}; widening needs schema_evolution: evolve (it is ${policy})`);
         break;
       case "incompatible": {
@@ -98,7 +96,7 @@ export function planSchema(
         if (policy === "evolve" && from.family === "string" && to.family !== "string") {
           plan.narrowIfEmpty.push({
             name: column.name,
-            type: ddlType(to, dialect),
+            type: dialect.ddlType(to),
             from: old.type,
             incoming: column.type,
           });
@@ -128,7 +126,7 @@ export interface SchemaChange {
  * and a table's creation are not changes). Pure.
  *
  * @example
- * schemaChanges(planSchema("t", [{ name: "id", type: "INTEGER" }], [{ name: "id", type: "BIGINT" }], "evolve", "duckdb"))
+ * schemaChanges(planSchema("t", [{ name: "id", type: "INTEGER" }], [{ name: "id", type: "BIGINT" }], "evolve", duckdbDialect))
  * // [{ column: "id", change: "widened", from: "INTEGER", to: "BIGINT" }]
  */
 export function schemaChanges(plan: SchemaPlan): SchemaChange[] {

@@ -1,6 +1,3 @@
-/** The SQL dialects Sluice writes for. */
-export type Dialect = "duckdb" | "postgres";
-
 /** A column type reduced to what matters for schema evolution. */
 export interface CanonicalType {
   readonly family:
@@ -80,7 +77,7 @@ export type TypeChange =
   | { readonly kind: "same" }
   /** The incoming values fit the existing column as it is. */
   | { readonly kind: "fits" }
-  /** The existing column must widen to `to` (canonical, rendered per dialect with {@link ddlType}). */
+  /** The existing column must widen to `to` (canonical, rendered by the dialect's `ddlType`). */
   | { readonly kind: "widen"; readonly to: CanonicalType }
   /** Incoming text for a typed column: fits only if every value converts (checked against the data). */
   | { readonly kind: "check" }
@@ -173,38 +170,46 @@ export function typeChange(existing: string, incoming: string): TypeChange {
 }
 
 /**
- * The DDL spelling of a type in a dialect (DuckDB types map to their PostgreSQL equivalents; nested
- * values become jsonb there). Pure.
+ * The DuckDB DDL spelling of a type (a PostgreSQL type maps to its DuckDB equivalent). Pure.
  *
  * @example
- * ddlType("DOUBLE", "postgres") // "double precision"
+ * duckdbDdlType("bytea") // "BLOB"
  */
-export function ddlType(type: string | CanonicalType, dialect: Dialect): string {
+export function duckdbDdlType(type: string | CanonicalType): string {
   const c = typeof type === "string" ? canonicalType(type) : type;
-  if (dialect === "duckdb") {
-    switch (c.family) {
-      case "int":
-        return ["", "SMALLINT", "INTEGER", "BIGINT"][c.rank]!;
-      case "float":
-        return c.rank === 1 ? "FLOAT" : "DOUBLE";
-      case "decimal":
-        return `DECIMAL(${c.precision ?? 38},${c.scale ?? 0})`;
-      case "string":
-        return "VARCHAR";
-      case "timestamptz":
-        return "TIMESTAMPTZ";
-      case "timestamp":
-        return "TIMESTAMP";
-      case "json":
-        return "JSON";
-      case "blob":
-        return "BLOB";
-      case "bool":
-        return "BOOLEAN";
-      default:
-        return pgToDuck(c.text);
-    }
+  switch (c.family) {
+    case "int":
+      return ["", "SMALLINT", "INTEGER", "BIGINT"][c.rank]!;
+    case "float":
+      return c.rank === 1 ? "FLOAT" : "DOUBLE";
+    case "decimal":
+      return `DECIMAL(${c.precision ?? 38},${c.scale ?? 0})`;
+    case "string":
+      return "VARCHAR";
+    case "timestamptz":
+      return "TIMESTAMPTZ";
+    case "timestamp":
+      return "TIMESTAMP";
+    case "json":
+      return "JSON";
+    case "blob":
+      return "BLOB";
+    case "bool":
+      return "BOOLEAN";
+    default:
+      return pgToDuck(c.text);
   }
+}
+
+/**
+ * The PostgreSQL DDL spelling of a type (DuckDB types map to their PostgreSQL equivalents; nested values
+ * become jsonb). Pure.
+ *
+ * @example
+ * postgresDdlType("DOUBLE") // "double precision"
+ */
+export function postgresDdlType(type: string | CanonicalType): string {
+  const c = typeof type === "string" ? canonicalType(type) : type;
   switch (c.family) {
     case "bool":
       return "boolean";

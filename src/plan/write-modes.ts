@@ -1,5 +1,5 @@
+import type { SqlDialect } from "./sql-dialect.js";
 import { quoteIdent, quoteLiteral } from "./sql-text.js";
-import type { Dialect } from "./type-evolution.js";
 
 /** What a statement's affected-row count means for the load's numbers. */
 export type StepCount = "saved" | "inserted" | "updated" | "deleted" | "upserted" | "none";
@@ -21,7 +21,7 @@ export interface WriteStep {
 
 /** Everything a write-mode plan needs to know. Names are unquoted; SQL quoting happens here. */
 export interface WriteRequest {
-  readonly dialect: Dialect;
+  readonly dialect: SqlDialect;
   readonly mode: "append" | "replace" | "merge" | "delete_insert" | "scd2" | "cdc";
   /** Target table, already quoted (`"analytics"."orders"`). */
   readonly target: string;
@@ -50,6 +50,12 @@ export interface WriteRequest {
 }
 
 const q = quoteIdent;
+
+/** A merge's statements by the dialect's way of merging ({@link SqlDialect.merge}). */
+const mergeSteps: Readonly<Record<SqlDialect["merge"], (request: WriteRequest) => WriteStep[]>> = {
+  rewrite: (request) => duckdbMergeSteps(request),
+  upsert: (request) => postgresMergeSteps(request),
+};
 const isMeta = (c: string): boolean => c.startsWith("_sluice_");
 
 /** Columns compared to decide whether a row changed: data columns that are not keys. */
@@ -110,7 +116,7 @@ export function replaceSteps(
  * is: delete its rows, put its before-images back ({@link undoSteps}). Pure.
  *
  * @example
- * writeSteps({ dialect: "postgres", mode: "merge", target: '"orders"', stage: "sluice_stage", undo: '"sluice"."undo_orders"', ... })
+ * writeSteps({ dialect: postgresDialect, mode: "merge", target: '"orders"', stage: "sluice_stage", undo: '"sluice"."undo_orders"', ... })
  */
 export function writeSteps(request: WriteRequest): WriteStep[] {
   const { target, stage } = request;
@@ -135,7 +141,7 @@ export function writeSteps(request: WriteRequest): WriteStep[] {
       ];
     }
     case "merge":
-      return request.dialect === "duckdb" ? duckdbMergeSteps(request) : postgresMergeSteps(request);
+      return mergeSteps[request.dialect.merge](request);
     case "scd2":
       return scd2Steps(request);
     case "cdc":

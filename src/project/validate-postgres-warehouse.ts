@@ -1,4 +1,5 @@
 import type { ProjectConfig } from "../config/schema.js";
+import { postgresDialect } from "../plan/postgres-dialect.js";
 import {
   exceedsPostgresIdentifierLimit,
   postgresIdentifierLimit,
@@ -25,7 +26,7 @@ export function postgresWarehouseProblems(config: ProjectConfig): ConfigProblem[
   for (const [name, pipeline] of Object.entries(config.pipelines)) {
     const table = pipeline.target.table;
     if (table === undefined) continue;
-    const parts = splitTableName(table, "postgres");
+    const parts = splitTableName(table, postgresDialect);
     const long = [parts.schema, parts.name].find(exceedsPostgresIdentifierLimit);
     if (long === undefined) continue;
     problems.push({

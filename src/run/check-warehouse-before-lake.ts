@@ -18,7 +18,7 @@ const view = "sluice_lake_key_check";
  * await checkWarehouseBeforeLake(warehouse, rowsSql, pipeline.target, pipeline.schema_evolution);
  */
 export async function checkWarehouseBeforeLake(
-  warehouse: Pick<Warehouse, "kind" | "engine" | "query">,
+  warehouse: Pick<Warehouse, "dialect" | "engine" | "query">,
   rowsSql: string,
   target: TargetConfig,
   policy: "evolve" | "freeze" | "discard_columns",
@@ -28,7 +28,7 @@ export async function checkWarehouseBeforeLake(
   const engine = warehouse.engine;
   const schemaOf = (batch: TargetSchemaRequest["batch"]) =>
     checkTargetSchema({
-      session: { dialect: warehouse.kind, rows: (sql) => warehouse.query(sql) },
+      session: { dialect: warehouse.dialect, rows: (sql) => warehouse.query(sql) },
       engine,
       target: { ...target, table },
       batch,

@@ -1,20 +1,21 @@
+import type { SqlDialect } from "../plan/sql-dialect.js";
 import { quoteLiteral } from "../plan/sql-text.js";
-import type { Dialect } from "../plan/type-evolution.js";
-import type { LedgerEntry, RunRecord } from "./warehouse.js";
+import type { LedgerEntry, LoadRecord, RunRecord } from "./warehouse.js";
 
 const lit = (value: string | null | undefined): string =>
   value === null || value === undefined ? "NULL" : quoteLiteral(value);
-const ts = (value: Date): string => `CAST(${quoteLiteral(value.toISOString())} AS TIMESTAMPTZ)`;
-const json = (value: unknown, dialect: Dialect): string =>
-  `CAST(${quoteLiteral(JSON.stringify(value))} AS ${dialect === "postgres" ? "JSONB" : "JSON"})`;
+const ts = (value: Date | string): string =>
+  `CAST(${quoteLiteral(typeof value === "string" ? value : value.toISOString())} AS TIMESTAMPTZ)`;
+const json = (value: unknown, dialect: SqlDialect): string =>
+  `CAST(${quoteLiteral(JSON.stringify(value))} AS ${dialect.catalogTypes.json})`;
 
 /**
  * INSERT of a run record into `sluice.runs`. Pure.
  *
  * @example
- * runInsertSql(run, "postgres")
+ * runInsertSql(run, postgresDialect)
  */
-export function runInsertSql(run: RunRecord, dialect: Dialect): string {
+export function runInsertSql(run: RunRecord, dialect: SqlDialect): string {
   const rows = (run.report.rows ?? {}) as Record<string, number>;
   const n = (v: number | undefined): number => (Number.isFinite(v) ? Number(v) : 0);
   return `INSERT INTO sluice.runs (run_id, pipeline, seq, status, started_at, finished_at, rows_read, rows_loaded, rows_quarantined, rows_malformed, rows_duplicates, error, report) VALUES (${[
@@ -38,7 +39,7 @@ export function runInsertSql(run: RunRecord, dialect: Dialect): string {
 export function runReportUpdateSql(
   runId: string,
   report: Readonly<Record<string, unknown>>,
-  dialect: Dialect,
+  dialect: SqlDialect,
 ): string {
   return `UPDATE sluice.runs SET report = ${json(report, dialect)} WHERE run_id = ${lit(runId)}`;
 }
@@ -64,25 +65,10 @@ export function checksInsertSql(
     .join(", ")}`;
 }
 
-/** One load of a table as `sluice.loads` keeps it (what `sluice history` lists). */
-export interface LoadRow {
-  readonly runId: string;
-  readonly pipeline: string;
-  readonly table: string;
-  readonly mode: string;
-  readonly inserted: number;
-  readonly updated: number;
-  readonly deleted: number;
-  /** Before-images kept for rollback. */
-  readonly saved: number;
-  readonly loadedAt: Date;
-  readonly reconciliation: unknown;
-}
-
-/** INSERT of a load into `sluice.loads`. Pure. */
-export function loadInsertSql(load: LoadRow, dialect: Dialect): string {
+/** INSERT of a load into `sluice.loads` (not yet rolled back). Pure. */
+export function loadInsertSql(load: Omit<LoadRecord, "rolled_back_by">, dialect: SqlDialect): string {
   return `INSERT INTO sluice.loads (run_id, pipeline, table_name, mode, inserted, updated, deleted, saved, loaded_at, reconciliation) VALUES (${[
-    lit(load.runId),
+    lit(load.run_id),
     lit(load.pipeline),
     lit(load.table),
     lit(load.mode),
@@ -90,7 +76,7 @@ export function loadInsertSql(load: LoadRow, dialect: Dialect): string {
     load.updated,
     load.deleted,
     load.saved,
-    ts(load.loadedAt),
+    ts(load.loaded_at),
     json(load.reconciliation ?? null, dialect),
   ].join(", ")})`;
 }
@@ -134,26 +120,6 @@ export function loadedSizeSql(pipeline: string, size: number): string {
  */
 export function lastRunJudgedSql(pipeline: string): string {
   return `SELECT (coalesce(rows_quarantined, 0) - coalesce(rows_malformed, 0) > 0 OR coalesce(rows_duplicates, 0) > 0) AS judged FROM sluice.runs WHERE pipeline = ${lit(pipeline)} ORDER BY started_at DESC LIMIT 1`;
-}
-
-/** Catalog tables every warehouse keeps besides runs/files/quarantine/checks (shared DDL). */
-export function historyCatalogDdl(dialect: Dialect): string[] {
-  const jsonType = dialect === "postgres" ? "JSONB" : "JSON";
-  const seq =
-    dialect === "postgres" ? "seq BIGSERIAL" : "seq BIGINT NOT NULL DEFAULT nextval('sluice.load_seq')";
-  return [
-    ...(dialect === "duckdb" ? ["CREATE SEQUENCE IF NOT EXISTS sluice.load_seq"] : []),
-    `CREATE TABLE IF NOT EXISTS sluice.loads (
-       ${seq}, run_id VARCHAR NOT NULL, pipeline VARCHAR NOT NULL, table_name VARCHAR NOT NULL,
-       mode VARCHAR NOT NULL, inserted BIGINT NOT NULL, updated BIGINT NOT NULL, deleted BIGINT NOT NULL,
-       saved BIGINT NOT NULL, loaded_at TIMESTAMPTZ NOT NULL, rolled_back_by VARCHAR, reconciliation ${jsonType})`,
-    `CREATE TABLE IF NOT EXISTS sluice.watermarks (
-       pipeline VARCHAR NOT NULL, run_id VARCHAR NOT NULL, cursor_column VARCHAR NOT NULL, value VARCHAR NOT NULL,
-       set_at TIMESTAMPTZ NOT NULL)`,
-    // The last schedule time of each scheduled pipeline (see runner/schedule-state.ts).
-    `CREATE TABLE IF NOT EXISTS sluice.schedules (
-       pipeline VARCHAR PRIMARY KEY, last_fire TIMESTAMPTZ NOT NULL, recorded_at TIMESTAMPTZ NOT NULL)`,
-  ];
 }
 
 /** A `sluice.files` row as a ledger entry. */

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { JsonRow } from "../engine/duckdb-query.js";
+import { postgresDialect } from "../plan/postgres-dialect.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import type { BesideSession, SnapshotTransaction } from "./write-batch.js";
 
@@ -65,7 +66,7 @@ export function postgresBeside(pool: pg.Pool): PostgresBeside {
       return client !== undefined;
     },
     committed: {
-      dialect: "postgres",
+      dialect: postgresDialect,
       async exec(sql) {
         return (await run(sql)).rowCount ?? 0;
       },

@@ -1,38 +1,90 @@
-import { historyCatalogDdl } from "./catalog-sql.js";
+import { postgresDialect } from "../plan/postgres-dialect.js";
+import { quoteLiteral } from "../plan/sql-text.js";
+import { catalogDdl } from "./catalog-schema.js";
+import { rowToLedger, runReportUpdateSql, watermarkSelectSql } from "./catalog-sql.js";
+import type { PostgresDriver } from "./postgres-driver.js";
+import { inPostgresTransaction } from "./postgres-transaction.js";
+import { historySql, toLoadRecords } from "./table-history.js";
+import type { PublishResult, Warehouse } from "./warehouse.js";
 
 /**
- * DDL of the catalog Sluice keeps in a PostgreSQL warehouse (schema `sluice`). The partial unique
- * index on the ledger makes a second load of the same content by the same pipeline impossible, whatever
- * the number of concurrent processes.
+ * Creates the catalog (schema `sluice`) where it is missing, under an advisory lock so that processes
+ * starting at once do not race; read-only, only checks that the server answers.
+ *
+ * @example
+ * await preparePostgresCatalog(driver, { readOnly: false });
  */
-export const postgresCatalogDdl = [
-  "CREATE SCHEMA IF NOT EXISTS sluice",
-  `CREATE TABLE IF NOT EXISTS sluice.runs (
-     run_id text PRIMARY KEY, pipeline text NOT NULL, seq bigint NOT NULL, status text NOT NULL,
-     started_at timestamptz NOT NULL, finished_at timestamptz NOT NULL,
-     rows_read bigint, rows_loaded bigint, rows_quarantined bigint, rows_malformed bigint, rows_duplicates bigint,
-     error text, report jsonb NOT NULL)`,
-  "CREATE INDEX IF NOT EXISTS runs_pipeline ON sluice.runs (pipeline, started_at)",
-  // The dashboard's newest-first pages of runs and of quarantined rows read these in order.
-  "CREATE INDEX IF NOT EXISTS runs_started ON sluice.runs (started_at, run_id)",
-  `CREATE TABLE IF NOT EXISTS sluice.files (
-     run_id text NOT NULL, pipeline text NOT NULL, path text NOT NULL, sha256 text NOT NULL,
-     size bigint NOT NULL, status text NOT NULL, rows_read bigint, rows_loaded bigint,
-     archived_to text, error text, received_at timestamptz NOT NULL)`,
-  "CREATE INDEX IF NOT EXISTS files_sha ON sluice.files (pipeline, sha256)",
-  "CREATE UNIQUE INDEX IF NOT EXISTS files_loaded_once ON sluice.files (pipeline, sha256) WHERE status = 'loaded'",
-  // Content can only repeat a loaded file of the same size: the lookup that decides whether a file is
-  // hashed before it is read.
-  "CREATE INDEX IF NOT EXISTS files_loaded_size ON sluice.files (pipeline, size) WHERE status = 'loaded'",
-  `CREATE TABLE IF NOT EXISTS sluice.quarantine (
-     run_id text NOT NULL, pipeline text NOT NULL, file text, line bigint,
-     rules text[] NOT NULL, reasons text[] NOT NULL, "values" jsonb, raw text,
-     quarantined_at timestamptz NOT NULL DEFAULT now())`,
-  "CREATE INDEX IF NOT EXISTS quarantine_pipeline ON sluice.quarantine (pipeline, run_id)",
-  "CREATE INDEX IF NOT EXISTS quarantine_newest ON sluice.quarantine (pipeline, quarantined_at, run_id)",
-  `CREATE TABLE IF NOT EXISTS sluice.checks (
-     run_id text NOT NULL, pipeline text NOT NULL, name text NOT NULL, severity text NOT NULL,
-     failed bigint NOT NULL)`,
-  ...historyCatalogDdl("postgres"),
-  "CREATE INDEX IF NOT EXISTS loads_table ON sluice.loads (table_name, seq)",
-] as const;
+export async function preparePostgresCatalog(
+  driver: PostgresDriver,
+  options: { readonly readOnly?: boolean | undefined },
+): Promise<void> {
+  if (options.readOnly) {
+    await driver.guarded("connect", () => driver.pool.query("SELECT 1"));
+    return;
+  }
+  await driver.guarded("catalog setup", () =>
+    driver.withClient((client) =>
+      inPostgresTransaction(client, async () => {
+        await client.query("SELECT pg_advisory_xact_lock(hashtext('sluice:catalog'))");
+        for (const ddl of catalogDdl(postgresDialect)) await client.query(ddl);
+      }),
+    ),
+  );
+}
+
+/** The catalog reads of a PostgreSQL warehouse, plus what a retried publish asks of it. */
+export interface PostgresCatalog
+  extends Pick<Warehouse, "loadsOf" | "nextSequence" | "watermark" | "history" | "updateRunReport"> {
+  /** The numbers of a run already committed (an earlier attempt whose connection broke after COMMIT). */
+  committed(runId: string): Promise<PublishResult | undefined>;
+}
+
+/**
+ * Catalog reads over the driver's pool (each retried on its own).
+ *
+ * @example
+ * const catalog = postgresCatalog(driver); await catalog.nextSequence("orders");
+ */
+export function postgresCatalog(driver: PostgresDriver): PostgresCatalog {
+  const query = driver.query;
+  return {
+    async loadsOf(pipeline, sha256) {
+      const rows = await query(
+        `SELECT * FROM sluice.files WHERE pipeline = ${quoteLiteral(pipeline)} AND sha256 = ${quoteLiteral(sha256)} AND status = 'loaded' ORDER BY received_at`,
+      );
+      return rows.map(rowToLedger);
+    },
+    async nextSequence(pipeline) {
+      const rows = await query(
+        `SELECT coalesce(max(seq), 0) AS n FROM sluice.runs WHERE pipeline = ${quoteLiteral(pipeline)}`,
+      );
+      return Number(rows[0]?.n ?? 0) + 1;
+    },
+    async watermark(pipeline) {
+      const rows = await query(watermarkSelectSql(pipeline));
+      return rows[0] ? String(rows[0].value) : null;
+    },
+    async history(table) {
+      return toLoadRecords(await query(historySql(table)));
+    },
+    async updateRunReport(runId, report) {
+      await driver.guarded(`report of run ${runId}`, () =>
+        driver.withClient((client) => client.query(runReportUpdateSql(runId, report, postgresDialect))),
+      );
+    },
+    async committed(runId) {
+      const rows = await query(
+        `SELECT r.run_id, l.inserted, l.updated, l.deleted, l.reconciliation FROM sluice.runs r LEFT JOIN sluice.loads l ON l.run_id = r.run_id WHERE r.run_id = ${quoteLiteral(runId)}`,
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      return {
+        inserted: Number(row.inserted ?? 0),
+        updated: Number(row.updated ?? 0),
+        deleted: Number(row.deleted ?? 0),
+        reconciliation: (row.reconciliation as PublishResult["reconciliation"]) ?? null,
+        skippedDuplicates: [],
+      };
+    },
+  };
+}

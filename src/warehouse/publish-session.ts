@@ -9,7 +9,7 @@ import {
   watermarkInsertSql,
 } from "./catalog-sql.js";
 import { batchStats, dropBatchFiles, type PreparedBatch } from "./prepare-batch.js";
-import type { PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
+import type { PublishBatch, PublishResult, RunRecord, WarehouseCapabilities } from "./warehouse.js";
 import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-batch.js";
 
 /** What differs between warehouses while publishing. */
@@ -20,6 +20,11 @@ export interface PublishHooks {
   beside?: WriteBatchRequest["beside"];
   /** Copies the batch straight into the target (PostgreSQL append/replace); see {@link WriteBatchRequest}. */
   copyRows?: WriteBatchRequest["copyRows"];
+  /**
+   * The engine is idle while the warehouse writes ({@link WarehouseCapabilities.engineFreeDuringWrite}):
+   * the batch's engine work beside the write starts during it rather than after.
+   */
+  readonly engineFreeDuringWrite: boolean;
   /** Writes the quarantine rows (SQL over the engine) into `sluice.quarantine`. */
   writeQuarantine(quarantineSql: string): Promise<void>;
 }
@@ -106,14 +111,14 @@ export async function publishInSession(
         stageBatch: hooks.stageBatch,
         beside: hooks.beside,
         copyRows: hooks.copyRows,
-        alongside: startAlongside,
+        alongside: hooks.engineFreeDuringWrite ? startAlongside : undefined,
       });
       result = { ...outcome, skippedDuplicates };
       if (single) ({ run, ledger, quarantineSql, checks = checks } = await single(outcome.inserted));
       await session.exec(
         loadInsertSql(
           {
-            runId: run.runId,
+            run_id: run.runId,
             pipeline: run.pipeline,
             table,
             mode: batch.target.mode,
@@ -121,7 +126,7 @@ export async function publishInSession(
             updated: outcome.updated,
             deleted: outcome.deleted,
             saved: outcome.saved,
-            loadedAt: run.startedAt,
+            loaded_at: run.startedAt.toISOString(),
             reconciliation: outcome.reconciliation,
           },
           session.dialect,

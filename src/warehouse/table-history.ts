@@ -120,7 +120,7 @@ export async function rollbackTable(
   await session.exec(
     loadInsertSql(
       {
-        runId,
+        run_id: runId,
         pipeline: to.pipeline,
         table,
         mode: "rollback",
@@ -128,7 +128,7 @@ export async function rollbackTable(
         updated: 0,
         deleted,
         saved: 0,
-        loadedAt: now,
+        loaded_at: now.toISOString(),
         reconciliation: null,
       },
       dialect,

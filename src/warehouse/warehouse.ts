@@ -3,6 +3,7 @@ import type { TargetConfig } from "../config/schema.js";
 import type { JsonRow, QueryBatch } from "../engine/duckdb-query.js";
 import type { QueryStageRequest, StagedQuery } from "../engine/stage-query.js";
 import type { SchemaChange } from "../plan/schema-plan.js";
+import type { SqlDialect } from "../plan/sql-dialect.js";
 
 /** What a warehouse can do, as data (callers branch on capabilities, never on the kind). */
 export interface WarehouseCapabilities {
@@ -125,7 +126,10 @@ export interface PublishResult {
   readonly skippedDuplicates: readonly string[];
 }
 
-/** One load of a table, as `sluice history` lists it. */
+/**
+ * One load of a table: a row of `sluice.loads` (see catalog-schema.ts), as `sluice history` lists it
+ * and as a publish or rollback writes it.
+ */
 export interface LoadRecord {
   readonly run_id: string;
   readonly pipeline: string;
@@ -134,9 +138,13 @@ export interface LoadRecord {
   readonly inserted: number;
   readonly updated: number;
   readonly deleted: number;
+  /** Before-images kept for rollback. */
   readonly saved: number;
+  /** ISO-8601. */
   readonly loaded_at: string;
   readonly rolled_back_by: string | null;
+  /** Source-versus-target comparison, written with the load (`history` does not read it back). */
+  readonly reconciliation?: Reconciliation | null;
 }
 
 /** What a rollback did. */
@@ -166,6 +174,8 @@ export interface PoolStats {
  */
 export interface Warehouse {
   readonly kind: "duckdb" | "postgres";
+  /** How this warehouse spells SQL (readonly data; see plan/sql-dialect.ts). */
+  readonly dialect: SqlDialect;
   readonly capabilities: WarehouseCapabilities;
   /** DuckDB connection used for staging and shaping (the warehouse itself for DuckDB). */
   readonly engine: DuckDBConnection;

@@ -10,8 +10,9 @@ import {
   schemaChanges,
   type TypedColumn,
 } from "../plan/schema-plan.js";
+import type { SqlDialect } from "../plan/sql-dialect.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
-import { canonicalType, type Dialect, ddlType } from "../plan/type-evolution.js";
+import { canonicalType } from "../plan/type-evolution.js";
 import {
   copiedModes,
   foldCounts,
@@ -23,13 +24,13 @@ import {
   writeSteps,
 } from "../plan/write-modes.js";
 import type { PreparedBatch } from "./prepare-batch.js";
-import { defaultSchema, quotedTableName, splitTableName } from "./split-table-name.js";
+import { quotedTableName, splitTableName } from "./split-table-name.js";
 import { undoTableIdent, undoTableName } from "./undo-table-name.js";
 import type { Reconciliation } from "./warehouse.js";
 
 /** SQL against the warehouse inside the publish transaction. */
 export interface SqlSession {
-  readonly dialect: Dialect;
+  readonly dialect: SqlDialect;
   /** Runs a statement; returns the rows it changed. */
   exec(sql: string): Promise<number>;
   rows(sql: string): Promise<JsonRow[]>;
@@ -61,14 +62,7 @@ export async function tableColumns(
   schema: string,
   name: string,
 ): Promise<TypedColumn[] | undefined> {
-  const rows =
-    session.dialect === "postgres"
-      ? await session.rows(
-          `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)} AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
-        )
-      : await session.rows(
-          `SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE schema_name = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(name)} AND NOT internal ORDER BY column_index`,
-        );
+  const rows = await session.rows(session.dialect.tableColumnsSql(schema, name));
   if (rows.length === 0) return undefined;
   return rows.map((r) => ({ name: String(r.name), type: String(r.type) }));
 }
@@ -231,33 +225,24 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
   const undo = undoTableName(target.table, dialect);
   const undoIdent = undoTableIdent(target.table, dialect);
   if (plan.create) {
-    if (schema !== defaultSchema(dialect)) {
+    if (schema !== dialect.defaultSchema) {
       await session.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
     }
-    const keys = target.keys ?? [];
-    const primary =
-      dialect === "postgres" && keys.length > 0 && (target.mode === "merge" || target.mode === "cdc")
-        ? `, PRIMARY KEY (${keys.map(quoteIdent).join(", ")})`
-        : "";
-    await session.exec(
-      `CREATE TABLE ${quoted} (${plan.create.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(", ")}${primary})`,
-    );
-    if (dialect === "postgres" && keys.length > 0 && target.mode === "scd2") {
-      await session.exec(`CREATE INDEX ON ${quoted} (${keys.map(quoteIdent).join(", ")}) WHERE is_current`);
-    }
+    const create = dialect.createTableSql(quoted, plan.create, {
+      mode: target.mode,
+      keys: target.keys ?? [],
+    });
+    for (const sql of create) await session.exec(sql);
   }
   for (const column of plan.add) {
     await session.exec(`ALTER TABLE ${quoted} ADD COLUMN ${quoteIdent(column.name)} ${column.type}`);
   }
   for (const column of [...plan.widen, ...plan.narrowIfEmpty]) {
-    const using = dialect === "postgres" ? ` USING ${quoteIdent(column.name)}::${column.type}` : "";
-    await session.exec(
-      `ALTER TABLE ${quoted} ALTER COLUMN ${quoteIdent(column.name)} TYPE ${column.type}${using}`,
-    );
+    await session.exec(dialect.alterColumnTypeSql(quoted, column.name, column.type));
   }
   const targetColumns = (await tableColumns(session, schema, name))!;
   const uniqueKeys =
-    dialect === "postgres" && target.mode === "merge" && (target.keys ?? []).length > 0
+    target.mode === "merge" && (target.keys ?? []).length > 0
       ? await hasUniqueIndex(session, schema, name, target.keys ?? [])
       : false;
   // Before-images beside the write need both connections to see the same tables: nothing this
@@ -279,20 +264,20 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
   const discard = new Set(plan.discard);
   const stageColumns = batch.columns
     .filter((c) => !discard.has(c.name))
-    .map((c) => ({ name: c.name, type: targetTypes.get(c.name) ?? ddlType(c.type, dialect) }));
+    .map((c) => ({ name: c.name, type: targetTypes.get(c.name) ?? dialect.ddlType(c.type) }));
   // Rows copied straight into the target need no stage (see copyRows). The ON CONFLICT merge probes
   // the target's index row by row: no join to plan, no statistics needed.
   const copied = request.copyRows !== undefined && copiedModes.has(target.mode);
   const stage = copied
     ? undefined
     : await request.stageBatch(stageColumns, { analyze: !uniqueKeys, shared: beside !== undefined });
-  // On PostgreSQL the engine has nothing left to do for this write: engine work may run beside it
-  // (on DuckDB the session is the engine). It settles before this returns or throws, so no engine
+  // Where the warehouse writes on a server the engine has nothing left to do for this write: engine
+  // work may run beside it (the caller passes `alongside` only then). It settles before this returns or throws, so no engine
   // statement of it overlaps whatever the caller runs next; its failure surfaces where it is awaited.
   // A merge with a capture beside it starts the work once the capture is done (a core is free then).
   let alongside: Promise<unknown> | undefined;
   const startAlongside = () => {
-    if (dialect === "postgres" && request.alongside && !alongside) {
+    if (request.alongside && !alongside) {
       alongside = request.alongside();
       alongside.catch(() => undefined);
     }
@@ -456,17 +441,17 @@ async function writeBeside(
   return [written.value[0] ?? {}, saved.value[0] ?? {}];
 }
 
-/** PostgreSQL: whether a valid, non-partial unique index covers exactly `keys` (usable by ON CONFLICT). */
+/** Whether a unique index a merge can target covers exactly `keys` (false where merges use none). */
 async function hasUniqueIndex(
   session: SqlSession,
   schema: string,
   name: string,
   keys: readonly string[],
 ): Promise<boolean> {
+  const lookup = session.dialect.uniqueIndexesSql;
+  if (!lookup) return false;
   const wanted = [...keys].sort();
-  const rows = await session.rows(
-    `SELECT (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)) AS cols FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)} AND i.indisunique AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = ${keys.length}`,
-  );
+  const rows = await session.rows(lookup(schema, name, keys.length));
   return rows.some((r) => {
     const cols = (r.cols as string[] | null) ?? [];
     return cols.length === wanted.length && cols.every((c, i) => c === wanted[i]);
@@ -486,13 +471,7 @@ async function syncUndoTable(
     await session.exec(
       `CREATE TABLE ${undo} AS SELECT CAST(NULL AS VARCHAR) AS _sluice_undo_run, t.* FROM ${target} AS t WHERE false`,
     );
-    // Rows of one run are written together and run ids grow with time, so a BRIN index (one summary per
-    // 128 pages) finds a run's before-images almost as well as a B-tree, at none of its cost per saved
-    // row (a B-tree made saving 500k before-images 0.5–0.85 s slower). Ranges not yet summarized by
-    // autovacuum are simply scanned.
-    if (session.dialect === "postgres") {
-      await session.exec(`CREATE INDEX ON ${undo} USING brin (_sluice_undo_run) WITH (autosummarize = on)`);
-    }
+    for (const sql of session.dialect.undoIndexSql(undo)) await session.exec(sql);
     return;
   }
   const have = new Map(existing.map((c) => [c.name, c.type]));
@@ -501,10 +480,7 @@ async function syncUndoTable(
     if (type === undefined) {
       await session.exec(`ALTER TABLE ${undo} ADD COLUMN ${quoteIdent(column.name)} ${column.type}`);
     } else if (type.toLowerCase() !== column.type.toLowerCase()) {
-      const using = session.dialect === "postgres" ? ` USING ${quoteIdent(column.name)}::${column.type}` : "";
-      await session.exec(
-        `ALTER TABLE ${undo} ALTER COLUMN ${quoteIdent(column.name)} TYPE ${column.type}${using}`,
-      );
+      await session.exec(session.dialect.alterColumnTypeSql(undo, column.name, column.type));
     }
   }
 }

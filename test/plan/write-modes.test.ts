@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { cdcFlattenSql, payloadStructure } from "../../src/plan/cdc-sql.js";
 import { incrementalFilter } from "../../src/plan/incremental-sql.js";
+import { postgresDialect } from "../../src/plan/postgres-dialect.js";
 import { planSchema } from "../../src/plan/schema-plan.js";
-import { ddlType, typeChange } from "../../src/plan/type-evolution.js";
+import { typeChange } from "../../src/plan/type-evolution.js";
 import {
   foldCounts,
   postgresMergeBeside,
@@ -14,7 +15,7 @@ import {
 import { parsePostgresUrl, scrub } from "../../src/warehouse/postgres-url.js";
 
 const base: WriteRequest = {
-  dialect: "postgres",
+  dialect: postgresDialect,
   mode: "merge",
   target: '"public"."orders"',
   stage: "sluice_stage",
@@ -160,8 +161,8 @@ describe("schema evolution and types", () => {
     expect(typeChange("bigint", "INTEGER")).toEqual({ kind: "fits" });
     expect(typeChange("numeric(12,2)", "VARCHAR")).toEqual({ kind: "check" });
     expect(typeChange("text", "INTEGER")).toEqual({ kind: "incompatible" });
-    expect(ddlType("DOUBLE", "postgres")).toBe("double precision");
-    expect(ddlType("STRUCT(a INTEGER)", "postgres")).toBe("jsonb");
+    expect(postgresDialect.ddlType("DOUBLE")).toBe("double precision");
+    expect(postgresDialect.ddlType("STRUCT(a INTEGER)")).toBe("jsonb");
   });
 
   it("plans per policy", () => {
@@ -170,12 +171,14 @@ describe("schema evolution and types", () => {
       { name: "id", type: "BIGINT" },
       { name: "x", type: "VARCHAR" },
     ];
-    expect(planSchema("t", existing, incoming, "evolve", "postgres")).toMatchObject({
+    expect(planSchema("t", existing, incoming, "evolve", postgresDialect)).toMatchObject({
       add: [{ name: "x", type: "text" }],
       widen: [{ name: "id", type: "bigint" }],
     });
-    expect(planSchema("t", existing, incoming, "freeze", "postgres").errors.join()).toMatch(/"x".*freeze/);
-    expect(planSchema("t", existing, incoming.slice(1), "discard_columns", "postgres").discard).toEqual([
+    expect(planSchema("t", existing, incoming, "freeze", postgresDialect).errors.join()).toMatch(
+      /"x".*freeze/,
+    );
+    expect(planSchema("t", existing, incoming.slice(1), "discard_columns", postgresDialect).discard).toEqual([
       "x",
     ]);
   });

@@ -1,0 +1,42 @@
+import type { SqlDialect } from "./sql-dialect.js";
+import { quoteIdent, quoteLiteral } from "./sql-text.js";
+import { duckdbDdlType } from "./type-evolution.js";
+
+/**
+ * DuckDB's SQL (the embedded warehouse). Incoming columns keep the engine's own types; merges rewrite
+ * changed rows; no identifier limit; no indexes (each would slow every insert).
+ *
+ * @example
+ * duckdbDialect.createTableSql('"orders"', [{ name: "id", type: "BIGINT" }], { mode: "merge", keys: ["id"] })
+ * // ['CREATE TABLE "orders" ("id" BIGINT)']
+ */
+export const duckdbDialect: SqlDialect = Object.freeze({
+  name: "duckdb",
+  defaultSchema: "main",
+  qualifiesTables: false,
+  maxIdentifierBytes: undefined,
+  merge: "rewrite",
+  catalogTypes: Object.freeze({
+    text: "VARCHAR",
+    bigint: "BIGINT",
+    timestamptz: "TIMESTAMPTZ",
+    json: "JSON",
+    "text[]": "VARCHAR[]",
+  }),
+  catalogIndexes: false,
+  serialColumn: (column: string, sequence: string) => ({
+    column: `${column} BIGINT NOT NULL DEFAULT nextval('${sequence}')`,
+    before: [`CREATE SEQUENCE IF NOT EXISTS ${sequence}`],
+  }),
+  columnType: (engineType: string) => engineType,
+  ddlType: duckdbDdlType,
+  alterColumnTypeSql: (table: string, column: string, type: string) =>
+    `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(column)} TYPE ${type}`,
+  createTableSql: (table: string, columns: readonly { name: string; type: string }[]) => [
+    `CREATE TABLE ${table} (${columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(", ")})`,
+  ],
+  undoIndexSql: () => [],
+  tableColumnsSql: (schema: string, name: string) =>
+    `SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE schema_name = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(name)} AND NOT internal ORDER BY column_index`,
+  uniqueIndexesSql: undefined,
+});

@@ -1,0 +1,62 @@
+import { postgresIdentifierLimit } from "./postgres-identifier-limit.js";
+import type { SqlDialect, TypedColumn } from "./sql-dialect.js";
+import { quoteIdent, quoteLiteral } from "./sql-text.js";
+import { postgresDdlType } from "./type-evolution.js";
+
+/**
+ * PostgreSQL's SQL. Incoming DuckDB types map to PostgreSQL's; target names always carry their schema;
+ * merges upsert over a unique index on the keys (a table Sluice creates for merge or cdc gets a primary
+ * key on them); identifiers hold 63 bytes.
+ *
+ * @example
+ * postgresDialect.createTableSql('"public"."orders"', [{ name: "id", type: "bigint" }], { mode: "merge", keys: ["id"] })
+ * // ['CREATE TABLE "public"."orders" ("id" bigint, PRIMARY KEY ("id"))']
+ */
+export const postgresDialect: SqlDialect = Object.freeze({
+  name: "postgres",
+  defaultSchema: "public",
+  qualifiesTables: true,
+  maxIdentifierBytes: postgresIdentifierLimit,
+  merge: "upsert",
+  catalogTypes: Object.freeze({
+    text: "text",
+    bigint: "bigint",
+    timestamptz: "timestamptz",
+    json: "jsonb",
+    "text[]": "text[]",
+  }),
+  catalogIndexes: true,
+  serialColumn: (column: string) => ({ column: `${column} BIGSERIAL`, before: [] }),
+  columnType: (engineType: string) => postgresDdlType(engineType),
+  ddlType: postgresDdlType,
+  alterColumnTypeSql: (table: string, column: string, type: string) =>
+    `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(column)} TYPE ${type} USING ${quoteIdent(column)}::${type}`,
+  createTableSql,
+  // Rows of one run are written together and run ids grow with time, so a BRIN index (one summary per
+  // 128 pages) finds a run's before-images almost as well as a B-tree, at none of its cost per saved row.
+  // Ranges not yet summarized by autovacuum are simply scanned.
+  undoIndexSql: (undo: string) => [
+    `CREATE INDEX ON ${undo} USING brin (_sluice_undo_run) WITH (autosummarize = on)`,
+  ],
+  tableColumnsSql: (schema: string, name: string) =>
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)} AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+  // Valid, immediate, non-partial unique indexes on plain columns: the ones ON CONFLICT can use.
+  uniqueIndexesSql: (schema: string, name: string, keyCount: number) =>
+    `SELECT (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)) AS cols FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)} AND i.indisunique AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = ${Math.trunc(keyCount)}`,
+});
+
+/** A target table; merge and cdc tables get a primary key on their keys, scd2 ones an index on current rows. */
+function createTableSql(
+  table: string,
+  columns: readonly TypedColumn[],
+  target: { readonly mode: string; readonly keys: readonly string[] },
+): string[] {
+  const keys = target.keys.map(quoteIdent).join(", ");
+  const keyed = target.keys.length > 0;
+  const primary =
+    keyed && (target.mode === "merge" || target.mode === "cdc") ? `, PRIMARY KEY (${keys})` : "";
+  return [
+    `CREATE TABLE ${table} (${columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(", ")}${primary})`,
+    ...(keyed && target.mode === "scd2" ? [`CREATE INDEX ON ${table} (${keys}) WHERE is_current`] : []),
+  ];
+}

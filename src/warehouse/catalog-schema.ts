@@ -1,0 +1,187 @@
+import type { CatalogType, SqlDialect } from "../plan/sql-dialect.js";
+import { quoteIdent } from "../plan/sql-text.js";
+
+/** One column of a catalog table. */
+export interface CatalogColumn {
+  readonly name: string;
+  readonly type: CatalogType;
+  /** NOT NULL unless true. */
+  readonly nullable?: true;
+  readonly primaryKey?: true;
+  /** Filled with the time of the insert when not given. */
+  readonly defaultNow?: true;
+  /** Numbered by the database in insert order; names the sequence where the dialect needs one. */
+  readonly serial?: string;
+}
+
+/** An index of a catalog table (created where the dialect keeps catalog indexes). */
+export interface CatalogIndex {
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly unique?: true;
+  /** A partial index's condition. */
+  readonly where?: string;
+}
+
+/** One table of the catalog (schema `sluice`). */
+export interface CatalogTable {
+  readonly name: string;
+  readonly columns: readonly CatalogColumn[];
+  readonly indexes?: readonly CatalogIndex[];
+}
+
+const text = (name: string): CatalogColumn => ({ name, type: "text" });
+const optionalText = (name: string): CatalogColumn => ({ name, type: "text", nullable: true });
+const bigint = (name: string): CatalogColumn => ({ name, type: "bigint" });
+const count = (name: string): CatalogColumn => ({ name, type: "bigint", nullable: true });
+const time = (name: string): CatalogColumn => ({ name, type: "timestamptz" });
+
+/**
+ * The catalog Sluice keeps in every warehouse, as data: each warehouse's DDL is generated from it
+ * ({@link catalogDdl}). Columns are only ever added at the end (existing catalogs are created with
+ * `IF NOT EXISTS` and keep theirs).
+ */
+export const catalogTables: readonly CatalogTable[] = [
+  {
+    name: "runs",
+    columns: [
+      { name: "run_id", type: "text", primaryKey: true },
+      text("pipeline"),
+      bigint("seq"),
+      text("status"),
+      time("started_at"),
+      time("finished_at"),
+      count("rows_read"),
+      count("rows_loaded"),
+      count("rows_quarantined"),
+      count("rows_malformed"),
+      count("rows_duplicates"),
+      optionalText("error"),
+      { name: "report", type: "json" },
+    ],
+    indexes: [
+      { name: "runs_pipeline", columns: ["pipeline", "started_at"] },
+      // The dashboard's newest-first pages of runs read these in order.
+      { name: "runs_started", columns: ["started_at", "run_id"] },
+    ],
+  },
+  {
+    // The ledger: one row per file a run saw.
+    name: "files",
+    columns: [
+      text("run_id"),
+      text("pipeline"),
+      text("path"),
+      text("sha256"),
+      bigint("size"),
+      text("status"),
+      count("rows_read"),
+      count("rows_loaded"),
+      optionalText("archived_to"),
+      optionalText("error"),
+      time("received_at"),
+    ],
+    indexes: [
+      { name: "files_sha", columns: ["pipeline", "sha256"] },
+      // A second load of the same content by the same pipeline is impossible, whatever the number of
+      // concurrent processes.
+      {
+        name: "files_loaded_once",
+        columns: ["pipeline", "sha256"],
+        unique: true,
+        where: "status = 'loaded'",
+      },
+      // Content can only repeat a loaded file of the same size: the lookup that decides whether a file
+      // is hashed before it is read.
+      { name: "files_loaded_size", columns: ["pipeline", "size"], where: "status = 'loaded'" },
+    ],
+  },
+  {
+    name: "quarantine",
+    columns: [
+      text("run_id"),
+      text("pipeline"),
+      optionalText("file"),
+      count("line"),
+      { name: "rules", type: "text[]" },
+      { name: "reasons", type: "text[]" },
+      { name: "values", type: "json", nullable: true },
+      optionalText("raw"),
+      { name: "quarantined_at", type: "timestamptz", defaultNow: true },
+    ],
+    indexes: [
+      { name: "quarantine_pipeline", columns: ["pipeline", "run_id"] },
+      // The dashboard's newest-first pages of quarantined rows.
+      { name: "quarantine_newest", columns: ["pipeline", "quarantined_at", "run_id"] },
+    ],
+  },
+  {
+    name: "checks",
+    columns: [text("run_id"), text("pipeline"), text("name"), text("severity"), bigint("failed")],
+  },
+  {
+    // One row per load of a table (what `sluice history` lists; see LoadRecord).
+    name: "loads",
+    columns: [
+      { name: "seq", type: "bigint", serial: "sluice.load_seq" },
+      text("run_id"),
+      text("pipeline"),
+      text("table_name"),
+      text("mode"),
+      bigint("inserted"),
+      bigint("updated"),
+      bigint("deleted"),
+      bigint("saved"),
+      time("loaded_at"),
+      optionalText("rolled_back_by"),
+      { name: "reconciliation", type: "json", nullable: true },
+    ],
+    indexes: [{ name: "loads_table", columns: ["table_name", "seq"] }],
+  },
+  {
+    name: "watermarks",
+    columns: [text("pipeline"), text("run_id"), text("cursor_column"), text("value"), time("set_at")],
+  },
+  {
+    // The last schedule time of each scheduled pipeline (see runner/schedule-state.ts).
+    name: "schedules",
+    columns: [{ name: "pipeline", type: "text", primaryKey: true }, time("last_fire"), time("recorded_at")],
+  },
+];
+
+/** A catalog column's definition in a dialect, and what must exist before its table. */
+function columnDdl(
+  column: CatalogColumn,
+  dialect: SqlDialect,
+): { column: string; before: readonly string[] } {
+  const name = quoteIdent(column.name);
+  if (column.serial) return dialect.serialColumn(name, column.serial);
+  const type = dialect.catalogTypes[column.type];
+  const constraint = column.primaryKey ? " PRIMARY KEY" : column.nullable ? "" : " NOT NULL";
+  return { column: `${name} ${type}${constraint}${column.defaultNow ? " DEFAULT now()" : ""}`, before: [] };
+}
+
+/**
+ * The statements creating the catalog in a dialect: schema `sluice`, then each table (`IF NOT EXISTS`:
+ * an existing catalog is kept as it is) with its indexes where the dialect keeps them. Pure.
+ *
+ * @example
+ * for (const sql of catalogDdl(duckdbDialect)) await con.run(sql);
+ */
+export function catalogDdl(dialect: SqlDialect, tables: readonly CatalogTable[] = catalogTables): string[] {
+  const statements = ["CREATE SCHEMA IF NOT EXISTS sluice"];
+  for (const table of tables) {
+    const columns = table.columns.map((c) => columnDdl(c, dialect));
+    statements.push(
+      ...columns.flatMap((c) => c.before),
+      `CREATE TABLE IF NOT EXISTS sluice.${quoteIdent(table.name)} (${columns.map((c) => c.column).join(", ")})`,
+    );
+    if (!dialect.catalogIndexes) continue;
+    for (const index of table.indexes ?? []) {
+      statements.push(
+        `CREATE ${index.unique ? "UNIQUE " : ""}INDEX IF NOT EXISTS ${quoteIdent(index.name)} ON sluice.${quoteIdent(table.name)} (${index.columns.map(quoteIdent).join(", ")})${index.where ? ` WHERE ${index.where}` : ""}`,
+      );
+    }
+  }
+  return statements;
+}

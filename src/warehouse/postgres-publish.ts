@@ -1,0 +1,304 @@
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import type pg from "pg";
+import type { JsonRow } from "../engine/duckdb-query.js";
+import { queryRows } from "../engine/duckdb-query.js";
+import { postgresDialect } from "../plan/postgres-dialect.js";
+import type { TypedColumn } from "../plan/sql-dialect.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { ledgerInsertSql, runInsertSql } from "./catalog-sql.js";
+import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.js";
+import type { PostgresCatalog } from "./postgres-catalog.js";
+import { copyEngineRows, copyEngineRowsAhead } from "./postgres-copy.js";
+import type { PostgresDriver } from "./postgres-driver.js";
+import { inPostgresTransaction } from "./postgres-transaction.js";
+import { batchTable, type PreparedBatch, prepareBatch } from "./prepare-batch.js";
+import { type PublishHooks, publishInSession } from "./publish-session.js";
+import { undoTableName } from "./undo-table-name.js";
+import type { LedgerEntry, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
+import type { SqlSession } from "./write-batch.js";
+
+/** What publishing into a PostgreSQL warehouse works with. */
+export interface PostgresPublishContext {
+  readonly driver: PostgresDriver;
+  /** The staging engine holding the batch. */
+  readonly engine: DuckDBConnection;
+  /** A scratch folder for the CSV files COPY reads. */
+  readonly workDir: string;
+  readonly catalog: PostgresCatalog;
+}
+
+/** Metadata columns that usually hold one value per batch. */
+const metadataColumns = ["_sluice_run_id", "_sluice_source_file", "_sluice_loaded_at"];
+
+/** A client's statements as the shared publish code runs them. */
+export function postgresSession(client: pg.PoolClient): SqlSession {
+  return {
+    dialect: postgresDialect,
+    async exec(sql) {
+      return (await client.query(sql)).rowCount ?? 0;
+    },
+    async rows(sql) {
+      return (await client.query(sql)).rows as JsonRow[];
+    },
+  };
+}
+
+/**
+ * Publishes a batch: `COPY ... FROM STDIN` straight into the target (append, replace) or into a stage the
+ * mode's statements join (merge and the others), with target rows, ledger and run record in one
+ * transaction under advisory locks on the pipeline and the table. A retried attempt first checks
+ * whether the last one committed after all (never publish twice).
+ *
+ * @example
+ * const result = await publishToPostgres(context, batch);
+ */
+export async function publishToPostgres(
+  context: PostgresPublishContext,
+  batch: PublishBatch,
+): Promise<PublishResult> {
+  const { driver, engine, catalog } = context;
+  const table = batch.target.table;
+  const prepared =
+    table && batch.rowsSql
+      ? await prepareBatch(engine, batch.rowsSql, batch.target, { inPlace: batch.rowsRepeatable === true })
+      : undefined;
+  let attempt = 0;
+  try {
+    return await driver.guarded(`publish of run ${batch.run.runId}`, async () => {
+      if (attempt++ > 0) {
+        // The last attempt may have committed before its connection broke: never publish twice.
+        const done = await catalog.committed(batch.run.runId);
+        if (done) return done;
+        // Nor keep before-images it committed beside a publish that did not (they would double).
+        if (table) await discardBeforeImages(driver, table, batch.run.runId);
+      }
+      const beside = postgresBeside(driver.pool);
+      return driver
+        .withClient((client) =>
+          inPostgresTransaction(client, async () => {
+            await client.query(
+              `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:pipeline:${batch.run.pipeline}`)}))`,
+            );
+            if (table) {
+              await client.query(
+                `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:table:${table}`)}))`,
+              );
+            }
+            await client.query(raiseWorkMemSql);
+            const hooks: PublishHooks = {
+              stageBatch: (columns, options) =>
+                stageBatch(context, client, prepared!, beside, columns, options),
+              copyRows: (target, columns, options) =>
+                copyRows(context, client, prepared!, target, columns, options),
+              beside,
+              engineFreeDuringWrite: true,
+              writeQuarantine: (sql) => writeQuarantine(context, client, sql),
+            };
+            return publishInSession(postgresSession(client), engine, batch, prepared, hooks);
+          }),
+        )
+        .finally(() => beside.close());
+    });
+  } finally {
+    await engine.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
+    await engine.run(`DROP VIEW IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
+    rmSync(join(context.workDir, "batch.csv"), { force: true });
+  }
+}
+
+/**
+ * Records a run that published nothing: run record, ledger and quarantine in one transaction (a retry
+ * after a commit whose acknowledgement was lost records nothing twice).
+ *
+ * @example
+ * await recordPostgresRun(context, run, ledger, quarantineSql);
+ */
+export async function recordPostgresRun(
+  context: PostgresPublishContext,
+  run: RunRecord,
+  ledger: readonly LedgerEntry[],
+  quarantineSql: string | undefined,
+): Promise<void> {
+  const { driver, catalog } = context;
+  let attempt = 0;
+  await driver.guarded(`record of run ${run.runId}`, async () => {
+    if (attempt++ > 0 && (await catalog.committed(run.runId))) return;
+    await driver.withClient((client) =>
+      inPostgresTransaction(client, async () => {
+        await client.query(runInsertSql(run, postgresDialect));
+        const ledgerSql = ledgerInsertSql(ledger);
+        if (ledgerSql) await client.query(ledgerSql);
+        if (quarantineSql) await writeQuarantine(context, client, quarantineSql);
+      }),
+    );
+  });
+}
+
+/** Deletes before-images saved under a run id (an earlier attempt of the same publish). */
+async function discardBeforeImages(driver: PostgresDriver, table: string, runId: string): Promise<void> {
+  const undo = undoTableName(table, postgresDialect);
+  const exists = await driver.query(`SELECT to_regclass(${quoteLiteral(undo)}) IS NOT NULL AS ok`);
+  if (exists[0]?.ok)
+    await driver.query(`DELETE FROM ${undo} WHERE _sluice_undo_run = ${quoteLiteral(runId)}`);
+}
+
+/** Columns of the engine batch that hold the same non-null value in every row, with that value as text. */
+async function constantColumns(
+  engine: DuckDBConnection,
+  names: readonly string[],
+): Promise<Map<string, string>> {
+  if (names.length === 0) return new Map();
+  // min/max on the column's own type, cast once afterwards (casting every row costs more than the scan).
+  const parts = names.map(
+    (n, i) =>
+      `CAST(min(${quoteIdent(n)}) AS VARCHAR) AS lo${i}, CAST(max(${quoteIdent(n)}) AS VARCHAR) AS hi${i}, count(${quoteIdent(n)}) AS n${i}`,
+  );
+  const row = (
+    await queryRows(engine, `SELECT count(*) AS n, ${parts.join(", ")} FROM ${quoteIdent(batchTable)}`)
+  )[0];
+  const fixed = new Map<string, string>();
+  if (!row || Number(row.n) === 0) return fixed;
+  names.forEach((n, i) => {
+    if (Number(row[`n${i}`]) === Number(row.n) && row[`lo${i}`] === row[`hi${i}`])
+      fixed.set(n, String(row[`lo${i}`]));
+  });
+  return fixed;
+}
+
+/** The batch's columns that travel through COPY (not held as defaults), with their engine types. */
+function copiedColumns(
+  prepared: PreparedBatch,
+  columns: readonly TypedColumn[],
+  fixed: ReadonlyMap<string, string>,
+) {
+  const engineTypes = new Map(prepared.columns.map((c) => [c.name, c.type]));
+  return columns
+    .filter((c) => !fixed.has(c.name))
+    .map((c) => ({ ...c, engineType: engineTypes.get(c.name) ?? "VARCHAR" }));
+}
+
+/** The stage a mode's statements join (see {@link PublishHooks.stageBatch}); returns its name. */
+async function stageBatch(
+  context: PostgresPublishContext,
+  client: pg.PoolClient,
+  prepared: PreparedBatch,
+  beside: ReturnType<typeof postgresBeside>,
+  columns: readonly TypedColumn[],
+  options: { readonly analyze: boolean; readonly shared?: boolean },
+): Promise<string> {
+  const { engine } = context;
+  // Columns holding one value for the whole batch (run id, load time, usually the source file) become
+  // column defaults instead of travelling through COPY.
+  const fixed = await constantColumns(
+    engine,
+    columns.map((c) => c.name).filter((n) => metadataColumns.includes(n)),
+  );
+  const ddl = columns
+    .map(
+      (c) =>
+        `${quoteIdent(c.name)} ${c.type}${fixed.has(c.name) ? ` DEFAULT ${quoteLiteral(fixed.get(c.name)!)}` : ""}`,
+    )
+    .join(", ");
+  let stage = "sluice_stage";
+  let copyClient = client;
+  // A committed stage can be filled on two connections at once (PostgreSQL parses COPY on one core per
+  // connection): a third one joins when the pool has it free.
+  let extra: pg.PoolClient | undefined;
+  if (options.shared) {
+    ({ table: stage, client: copyClient } = await beside.createStage(ddl));
+    extra = await idleClient(context.driver.pool);
+  } else {
+    await client.query(`CREATE TEMP TABLE sluice_stage (${ddl}) ON COMMIT DROP`);
+  }
+  let extraError: Error | undefined;
+  try {
+    await copyEngineRows(
+      engine,
+      copyClient,
+      `SELECT * FROM ${quoteIdent(batchTable)}`,
+      copiedColumns(prepared, columns, fixed),
+      stage,
+      join(context.workDir, "batch.csv"),
+      extra ? [extra] : [],
+    );
+  } catch (error) {
+    extraError = error as Error;
+    throw error;
+  } finally {
+    // After a failed COPY the extra connection is closed rather than reused.
+    extra?.release(extraError);
+  }
+  if (options.analyze) await copyClient.query(`ANALYZE ${stage}`);
+  return stage;
+}
+
+/** Copies the batch straight into the target (see {@link PublishHooks.copyRows}); returns the rows stored. */
+async function copyRows(
+  context: PostgresPublishContext,
+  client: pg.PoolClient,
+  prepared: PreparedBatch,
+  targetTable: string,
+  columns: readonly TypedColumn[],
+  options: { readonly created: boolean; readonly exported: () => void },
+): Promise<number> {
+  const { engine } = context;
+  // A table this transaction created is seen by no other session: its columns holding one value for the
+  // whole batch take it as a default while the rows are copied (they do not travel through COPY). An
+  // existing table is not altered (that would lock out its readers until the commit): every column is
+  // copied.
+  const fixed = options.created
+    ? await constantColumns(
+        engine,
+        columns.map((c) => c.name).filter((n) => metadataColumns.includes(n)),
+      )
+    : new Map<string, string>();
+  const alter = (name: string, change: string) =>
+    client.query(`ALTER TABLE ${targetTable} ALTER COLUMN ${quoteIdent(name)} ${change}`);
+  for (const [name, value] of fixed) await alter(name, `SET DEFAULT ${quoteLiteral(value)}`);
+  // The export runs ahead of the server's parsing into a file, so the engine is free for the work beside
+  // the write (the profile) while the server still copies.
+  const copied = await copyEngineRowsAhead(
+    engine,
+    client,
+    `SELECT * FROM ${quoteIdent(batchTable)}`,
+    copiedColumns(prepared, columns, fixed),
+    targetTable,
+    join(context.workDir, "batch.csv"),
+    options.exported,
+  );
+  for (const name of fixed.keys()) await alter(name, "DROP DEFAULT");
+  return copied;
+}
+
+/** Writes quarantine rows (SQL over the engine) into `sluice.quarantine` through a temporary table. */
+async function writeQuarantine(
+  context: PostgresPublishContext,
+  client: pg.PoolClient,
+  quarantineSql: string,
+): Promise<void> {
+  await client.query(
+    `CREATE TEMP TABLE sluice_q (run_id text, pipeline text, file text, line bigint, rules jsonb, reasons jsonb, "values" jsonb, raw text) ON COMMIT DROP`,
+  );
+  const columns = ["run_id", "pipeline", "file", "line", "rules", "reasons", "values", "raw"].map((name) => ({
+    name,
+    type: "",
+    engineType: name === "rules" || name === "reasons" ? "VARCHAR[]" : name === "line" ? "BIGINT" : "VARCHAR",
+  }));
+  await copyEngineRows(
+    context.engine,
+    client,
+    // PostgreSQL's text and jsonb cannot hold a NUL byte: it is kept visible as U+2400 (␀).
+    `SELECT run_id, pipeline, file, line, list_transform(rules, x -> replace(x, chr(0), '\u2400')) AS rules,
+         list_transform(reasons, x -> replace(x, chr(0), '\u2400')) AS reasons,
+         replace(CAST("values" AS VARCHAR), '\\u0000', '\\u2400') AS "values", replace(raw, chr(0), '\u2400') AS raw
+       FROM (${quarantineSql})`,
+    columns,
+    "sluice_q",
+    join(context.workDir, "quarantine.csv"),
+  );
+  await client.query(
+    `INSERT INTO sluice.quarantine (run_id, pipeline, file, line, rules, reasons, "values", raw) SELECT run_id, pipeline, file, line, ARRAY(SELECT jsonb_array_elements_text(rules)), ARRAY(SELECT jsonb_array_elements_text(reasons)), "values", raw FROM sluice_q`,
+  );
+}
