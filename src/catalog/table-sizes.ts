@@ -1,5 +1,6 @@
 import { quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { CatalogReader } from "../warehouse/warehouse.js";
+import { isoTime } from "./quality.js";
 
 /** A warehouse table's size right after a run that loaded it. */
 export interface TableSize {
@@ -15,6 +16,7 @@ export interface TableSize {
 export interface TableSizePoint extends TableSize {
   readonly run_id: string;
   readonly pipeline: string;
+  /** ISO-8601, UTC. */
   readonly loaded_at: string;
 }
 
@@ -40,22 +42,32 @@ export async function measureTableSize(warehouse: CatalogReader, table: string):
 }
 
 /**
- * A table's size after each run that loaded it, oldest first: the `table_size` its runs recorded (runs
- * from before sizes were recorded, and rollbacks, have none and are left out).
+ * A table's size after each of its last `limit` loads, oldest first: the `table_size` their runs
+ * recorded (runs from before sizes were recorded, and rollbacks, have none and are left out). The loads
+ * come first (the load history's index), then only their runs' sizes are read.
  *
  * @example
- * const points = await tableSizeSeries(warehouse, "orders");
+ * const points = await tableSizeSeries(warehouse, "orders", 500);
  */
-export async function tableSizeSeries(warehouse: CatalogReader, table: string): Promise<TableSizePoint[]> {
-  const rows = await warehouse.query(
-    `SELECT l.run_id, l.pipeline, CAST(l.loaded_at AS VARCHAR) AS loaded_at, CAST(r.report -> 'table_size' AS VARCHAR) AS size
-       FROM sluice.loads l JOIN sluice.runs r ON r.run_id = l.run_id
-      WHERE l.table_name = ${quoteLiteral(table)} AND l.mode <> 'rollback' ORDER BY l.seq`,
+export async function tableSizeSeries(
+  warehouse: CatalogReader,
+  table: string,
+  limit = 500,
+): Promise<TableSizePoint[]> {
+  const loads = await warehouse.query(
+    `SELECT run_id, pipeline, CAST(loaded_at AS VARCHAR) AS loaded_at FROM sluice.loads
+      WHERE table_name = ${quoteLiteral(table)} AND mode <> 'rollback' ORDER BY seq DESC LIMIT ${Math.max(1, Math.trunc(limit))}`,
   );
-  return rows.flatMap((r) => {
-    const size = parseSize(r.size);
+  if (loads.length === 0) return [];
+  const sizes = await warehouse.query(
+    `SELECT run_id, CAST(report -> 'table_size' AS VARCHAR) AS size FROM sluice.runs
+      WHERE run_id IN (${loads.map((l) => quoteLiteral(String(l.run_id))).join(", ")})`,
+  );
+  const byRun = new Map(sizes.map((r) => [String(r.run_id), parseSize(r.size)]));
+  return loads.reverse().flatMap((l) => {
+    const size = byRun.get(String(l.run_id));
     return size
-      ? [{ run_id: String(r.run_id), pipeline: String(r.pipeline), loaded_at: String(r.loaded_at), ...size }]
+      ? [{ run_id: String(l.run_id), pipeline: String(l.pipeline), loaded_at: isoTime(l.loaded_at), ...size }]
       : [];
   });
 }

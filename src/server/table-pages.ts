@@ -36,12 +36,17 @@ export function tableSizeBody(sizes: readonly TableSizePoint[]): SafeHtml {
 <div class="chart" id="chart-table-rows"></div><div class="chart" id="chart-table-bytes"></div>${jsonScript("table-size-data", sizes)}`;
 }
 
-/** A table's loads, newest first, each with a rollback link while it is in effect. */
+/** Loads the table page lists; older ones are in `sluice history` and the API. */
+const HISTORY_SHOWN = 100;
+
+/** A table's last loads, newest first, each with a rollback link while it is in effect. */
 export function tableHistoryBody(table: string, loads: readonly LoadRecord[]): SafeHtml {
   const inEffect = loads.filter((l) => !l.rolled_back_by && l.mode !== "rollback");
   const latest = inEffect.at(-1)?.run_id;
-  return html`<h2>Loads</h2><table id="history"><tr><th>run</th><th>pipeline</th><th>mode</th><th>inserted</th><th>updated</th><th>deleted</th><th>loaded at</th><th>state</th><th></th></tr>
-${[...loads]
+  const older = Math.max(0, loads.length - HISTORY_SHOWN);
+  return html`<h2>Loads</h2>${older > 0 ? html`<p class="muted" id="older-loads">the last ${HISTORY_SHOWN} of ${loads.length} loads; all of them: <code>sluice history ${table}</code> or <a href="/api/tables/${encodeURIComponent(table)}/history">the API</a></p>` : ""}<table id="history"><tr><th>run</th><th>pipeline</th><th>mode</th><th>inserted</th><th>updated</th><th>deleted</th><th>loaded at</th><th>state</th><th></th></tr>
+${loads
+  .slice(older)
   .reverse()
   .map(
     (l) =>

@@ -104,4 +104,37 @@ describe.skipIf(!available)("the dashboard in a real browser", () => {
     expect(dialogs).toEqual([]);
     expect(blocked).toEqual([]);
   });
+
+  it("charts a table's size over time and draws lineage from the recorded runs", async () => {
+    const page = await browser!.newPage();
+    await page.goto(`${served.url}/tables`);
+    await page.locator("#tables a", { hasText: "orders" }).click();
+    await page.waitForURL(/\/tables\/orders$/);
+    expect(await page.locator("#table-size").textContent()).toMatch(/^2 rows · \d+ KiB after run /);
+    await page.waitForSelector("#chart-table-rows .uplot canvas");
+    await page.waitForSelector("#chart-table-bytes .uplot canvas");
+    // Both loads sit at real times, with their row counts, in the order they happened.
+    const points = await page.evaluate(() =>
+      (
+        JSON.parse(document.getElementById("table-size-data")!.textContent!) as {
+          loaded_at: string;
+          rows: number;
+        }[]
+      ).map((p) => [Date.parse(p.loaded_at), p.rows] as const),
+    );
+    expect(points.map(([, rows]) => rows)).toEqual([1, 2]);
+    expect(points.every(([at]) => Number.isFinite(at))).toBe(true);
+    expect(points[0]![0]).toBeLessThanOrEqual(points[1]![0]);
+    await page.screenshot({ path: join(artifacts, "table-size.png"), fullPage: true });
+
+    await page.goto(`${served.url}/lineage`);
+    const recorded = page.locator('path[data-edge="pipeline:orders -> table:orders"]');
+    expect(await recorded.getAttribute("class")).toBe("both");
+    expect(await recorded.locator("title").textContent()).toMatch(/^2 loads, 2 rows; last /);
+    const configured = page.locator('path[data-edge="pipeline:strict -> table:strict_t"]');
+    // Configured but never loaded: drawn dashed.
+    expect(await configured.evaluate((e) => getComputedStyle(e).strokeDasharray)).not.toBe("none");
+    expect(await recorded.evaluate((e) => getComputedStyle(e).strokeDasharray)).toBe("none");
+    await page.screenshot({ path: join(artifacts, "lineage-recorded.png"), fullPage: true });
+  });
 });
