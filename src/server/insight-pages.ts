@@ -70,7 +70,7 @@ if(names.length>0)draw("chart-nulls",names.map(function(c,i){return {label:c,str
 var el=document.getElementById("table-size-data");if(!el||!window.uPlot)return;
 var pts=JSON.parse(el.textContent);var xs=pts.map(function(p){return Date.parse(p.loaded_at)/1000;});
 function draw(id,label,stroke,ys){var box=document.getElementById(id);if(!box)return;
-new uPlot({width:Math.max(320,box.clientWidth-20),height:200,series:[{},{label:label,stroke:stroke}],scales:{x:{time:true}}},[xs,ys],box);}
+new uPlot({width:Math.max(320,box.clientWidth-20),height:200,series:[{},{label:label,stroke:stroke}],scales:{x:{time:true},y:{range:function(u,min,max){return [0,(max||1)*1.1];}}}},[xs,ys],box);}
 draw("chart-table-rows","rows","#1d4ed8",pts.map(function(p){return p.rows;}));
-draw("chart-table-bytes","bytes","#17803d",pts.map(function(p){return p.bytes;}));
+draw("chart-table-bytes","KiB","#17803d",pts.map(function(p){return p.bytes==null?null:p.bytes/1024;}));
 })();`;
