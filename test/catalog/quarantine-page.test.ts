@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listQuarantine, quarantinePage } from "../../src/catalog/quarantine.js";
 import { loadProject } from "../../src/project/load-config.js";
-import { createProjectContext } from "../../src/runner/project-context.js";
+import { createProjectContext } from "../../src/run/project-context.js";
 import type { Warehouse } from "../../src/warehouse/warehouse.js";
 import { makeProject } from "../support/cli.js";
 import { createTestDatabase, pingPostgres } from "../support/postgres.js";
