@@ -57,7 +57,8 @@ export async function qualitySeries(
 }
 
 /** A timestamp as the catalog renders it (`2026-11-21 22:33:44.5+00`), as ISO-8601 UTC. */
-function isoTime(value: unknown): string {
+/** A catalog time as the database prints it (`2026-01-01 00:00:00.5+00`) in ISO-8601, UTC. */
+export function isoTime(value: unknown): string {
   const text = String(value)
     .replace(" ", "T")
     .replace(/([+-]\d\d)$/, "$1:00");

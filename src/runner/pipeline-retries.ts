@@ -9,6 +9,7 @@ import type { RunReport } from "../run/run-report.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { lineageEmitter } from "./lineage-emitter.js";
 import { runEvent } from "./openlineage-events.js";
+import { recordTableSize } from "./record-table-size.js";
 
 /** Retries when a pipeline sets no `retries:` (short: an interactive run should not hang for minutes). */
 const DEFAULT_RETRIES = { max: 2, base: "500ms", max_delay: "5s" } as const;
@@ -49,7 +50,11 @@ export async function runWithRetries(
   options: PipelineRunOptions & { readonly signal?: AbortSignal },
 ): Promise<RunReport> {
   const lineage = lineageEmitter(ctx);
-  if (!lineage) return runAttempts(ctx, warehouse, name, pipeline, options);
+  if (!lineage) {
+    const report = await runAttempts(ctx, warehouse, name, pipeline, options);
+    await recordTableSize(ctx, warehouse, report);
+    return report;
+  }
   // START goes out when the run starts work (its first progress); a check that found nothing new emits nothing.
   const runId = randomUUID();
   let started = false;
@@ -67,6 +72,7 @@ export async function runWithRetries(
       options.onProgress?.(progress);
     },
   });
+  await recordTableSize(ctx, warehouse, report);
   if (started || report.status !== "skipped") {
     start(new Date(report.started_at));
     const type = report.status === "failed" ? "FAIL" : "COMPLETE";

@@ -2,12 +2,18 @@ import type { Context, Hono } from "hono";
 import { warehouseHealth } from "../catalog/health.js";
 import { type CatalogMetrics, catalogMetrics } from "../catalog/metrics-data.js";
 import { qualitySeries } from "../catalog/quality.js";
-import { countQuarantine, listQuarantine } from "../catalog/quarantine.js";
+import { quarantinePage } from "../catalog/quarantine.js";
 import { listRuns, readRun, runPipelines } from "../catalog/runs.js";
+import { tableSizeSeries } from "../catalog/table-sizes.js";
 import { listTables } from "../catalog/tables.js";
 import { SluiceError } from "../errors.js";
-import { type DashboardDeps, knownPipelines, lakeVersions, pendingFiles } from "./dashboard-deps.js";
-import { lineageGraph } from "./lineage-graph.js";
+import {
+  type DashboardDeps,
+  knownPipelines,
+  lakeVersions,
+  pendingFiles,
+  projectLineage,
+} from "./dashboard-deps.js";
 import { intParam, statusParam, textParam } from "./request-params.js";
 
 const NO_CATALOG: CatalogMetrics = { runs: [], rows: [], durations: [], quarantine: [], lastSuccess: [] };
@@ -60,9 +66,7 @@ export function registerApiRoutes(app: Hono, deps: DashboardDeps): void {
       limit: intParam(c, "limit", 100, 1, 10_000),
       offset: intParam(c, "offset", 0, 0, 100_000_000),
     };
-    const [rows, total] = await gate.read(
-      async (r) => [await listQuarantine(r, filter), await countQuarantine(r, filter)] as const,
-    );
+    const { rows, total } = await gate.read((r) => quarantinePage(r, filter));
     return c.json({
       pipeline,
       run: filter.runId ?? null,
@@ -77,16 +81,21 @@ export function registerApiRoutes(app: Hono, deps: DashboardDeps): void {
   );
   app.get("/api/tables/:table/history", async (c) => {
     const table = c.req.param("table");
-    const loads = await gate.read((r) => r.history(table));
+    const [loads, sizes] = await gate.read(
+      async (r) => [await r.history(table), await tableSizeSeries(r, table)] as const,
+    );
     if (loads.length === 0) throw new SluiceError("RUN_NOT_FOUND", `table ${table}: no loads recorded`);
-    return c.json({ table, loads });
+    return c.json({ table, loads, sizes });
   });
   app.get("/api/quality", async (c) => {
     const pipeline = await requirePipeline(deps, textParam(c, "pipeline"));
     const limit = intParam(c, "limit", 200, 1, 5000);
     return c.json({ pipeline, points: await gate.read((r) => qualitySeries(r, pipeline, limit)) });
   });
-  app.get("/api/lineage", (c) => c.json(lineageGraph(gate.ctx.project.config)));
+  app.get("/api/lineage", async (c) => {
+    const { graph, error } = await projectLineage(deps);
+    return c.json({ ...graph, ...(error ? { error } : {}) });
+  });
   app.get("/api/health", async (c) =>
     c.json(await gate.read((r) => warehouseHealth(r, gate.pooled()?.poolStats?.()))),
   );

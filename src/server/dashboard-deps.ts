@@ -1,8 +1,11 @@
+import { recordedLineage } from "../catalog/recorded-lineage.js";
+import { asSluiceError } from "../errors.js";
 import { history as lakeHistory } from "../lake/delta-operations.js";
 import { discoverFiles } from "../run/discover-files.js";
 import { projectLakeTables } from "../runner/lake-tables.js";
 import type { AccessPolicy } from "./access-policy.js";
 import type { DashboardMetrics } from "./dashboard-metrics.js";
+import { type LineageGraph, lineageGraph, recordedLineageGraph } from "./lineage-graph.js";
 import type { LiveRuns } from "./live-runs.js";
 import type { LakeTableVersions } from "./table-pages.js";
 import type { WarehouseGate } from "./warehouse-gate.js";
@@ -81,5 +84,18 @@ export async function runLog(deps: DashboardDeps, log: unknown): Promise<string 
     return text.length > 200_000 ? `${text.slice(0, 200_000)}\n… (truncated)` : text;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The lineage graph from sluice.yaml and the recorded runs; from sluice.yaml alone, with the reason, when
+ * the catalog cannot be read (a warehouse held by another process, one that is down).
+ */
+export async function projectLineage(deps: DashboardDeps): Promise<{ graph: LineageGraph; error?: string }> {
+  const config = deps.gate.ctx.project.config;
+  try {
+    return { graph: recordedLineageGraph(config, await deps.gate.read(recordedLineage)) };
+  } catch (error) {
+    return { graph: lineageGraph(config), error: asSluiceError(error).message };
   }
 }

@@ -65,4 +65,12 @@ draw("chart-rows",[{label:"read",stroke:"#1d4ed8"},{label:"loaded",stroke:"#1780
 var cols={};pts.forEach(function(p){Object.keys(p.profile||{}).forEach(function(c){cols[c]=1;});});
 var names=Object.keys(cols).slice(0,8);var colors=["#1d4ed8","#17803d","#b42318","#7a5af8","#f79009","#0e9384","#c11574","#667085"];
 if(names.length>0)draw("chart-nulls",names.map(function(c,i){return {label:c,stroke:colors[i]};}),names.map(function(c){return pts.map(function(p){var m=(p.profile||{})[c];return m&&m.null_share!=null?m.null_share:null;});}));
+})();
+(function(){
+var el=document.getElementById("table-size-data");if(!el||!window.uPlot)return;
+var pts=JSON.parse(el.textContent);var xs=pts.map(function(p){return Date.parse(p.loaded_at)/1000;});
+function draw(id,label,stroke,ys){var box=document.getElementById(id);if(!box)return;
+new uPlot({width:Math.max(320,box.clientWidth-20),height:200,series:[{},{label:label,stroke:stroke}],scales:{x:{time:true},y:{range:function(u,min,max){return [0,(max||1)*1.1];}}}},[xs,ys],box);}
+draw("chart-table-rows","rows","#1d4ed8",pts.map(function(p){return p.rows;}));
+draw("chart-table-bytes","KiB","#17803d",pts.map(function(p){return p.bytes==null?null:p.bytes/1024;}));
 })();`;

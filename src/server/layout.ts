@@ -52,6 +52,6 @@ button{cursor:pointer}.danger{background:#b42318;color:#fff;border:0;padding:.4r
 .chart{background:#fff;margin:.5rem 0 1.5rem;padding:.5rem;border:1px solid #e3e6ea}
 svg.lineage{background:#fff;border:1px solid #e3e6ea}svg.lineage text{font-size:12px}
 svg.lineage rect{fill:#eef4ff;stroke:#4b6cb7}svg.lineage rect.file{fill:#f3f4f6;stroke:#667085}
-svg.lineage rect.table{fill:#ecfdf3;stroke:#17803d}svg.lineage path{fill:none;stroke:#98a2b3}
+svg.lineage rect.table{fill:#ecfdf3;stroke:#17803d}svg.lineage path{fill:none;stroke:#98a2b3;stroke-width:1.5}svg.lineage path.config{stroke-dasharray:5 4}svg.lineage g.runs rect{stroke-dasharray:3 2}
 code{background:#eef0f3;padding:0 .2rem}
 `;

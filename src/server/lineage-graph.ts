@@ -1,3 +1,4 @@
+import type { RecordedLineage } from "../catalog/recorded-lineage.js";
 import type { ProjectConfig } from "../config/schema.js";
 import { databaseSourcePath } from "../sources/stage-database-source.js";
 import { html, type SafeHtml } from "./html.js";
@@ -9,12 +10,26 @@ export interface LineageNode {
   readonly label: string;
   /** Left-to-right column of the drawing. */
   readonly column: number;
+  /** Where the node is known from: sluice.yaml, the recorded runs, or both. */
+  origin?: LineageOrigin;
+}
+
+/** `config`: declared in sluice.yaml, never seen in a run; `runs`: recorded only (since removed from the config). */
+export type LineageOrigin = "config" | "runs" | "both";
+
+/** An edge of the graph, with what the recorded runs moved along it. */
+export interface LineageEdge {
+  readonly from: string;
+  readonly to: string;
+  origin?: LineageOrigin;
+  /** Files → pipeline: files loaded and their rows; pipeline → table: loads and rows inserted. */
+  recorded?: { files?: number; loads?: number; rows: number; last_at: string };
 }
 
 /** The lineage graph: what flows into what. */
 export interface LineageGraph {
   readonly nodes: LineageNode[];
-  readonly edges: { from: string; to: string }[];
+  readonly edges: LineageEdge[];
 }
 
 /**
@@ -43,7 +58,7 @@ export function lineageGraph(config: ProjectConfig): LineageGraph {
     return d;
   };
   const nodes = new Map<string, LineageNode>();
-  const edges: { from: string; to: string }[] = [];
+  const edges: LineageEdge[] = [];
   const add = (node: LineageNode) => {
     if (!nodes.has(node.id)) nodes.set(node.id, node);
   };
@@ -92,6 +107,66 @@ export function lineageGraph(config: ProjectConfig): LineageGraph {
   return { nodes: [...nodes.values()], edges };
 }
 
+/**
+ * The configured graph with what the recorded runs prove laid over it: the files each pipeline loaded
+ * (from the ledger) and the tables it loaded (from the load history), marked `both` where they match the
+ * configuration, `runs` where only a run recorded them (a pipeline or a target since changed), and
+ * `config` where nothing has run yet. Pure.
+ *
+ * @example
+ * const graph = recordedLineageGraph(project.config, await recordedLineage(warehouse));
+ */
+export function recordedLineageGraph(config: ProjectConfig, recorded: RecordedLineage): LineageGraph {
+  const base = lineageGraph(config);
+  const nodes = new Map(base.nodes.map((n) => [n.id, { ...n, origin: "config" as LineageOrigin }]));
+  const edges = new Map(
+    base.edges.map((e) => [`${e.from}\u0000${e.to}`, { ...e, origin: "config" as LineageOrigin }]),
+  );
+  const touch = (node: LineageNode): LineageNode => {
+    const known = nodes.get(node.id);
+    const merged = known ? { ...known, origin: "both" as const } : { ...node, origin: "runs" as const };
+    nodes.set(node.id, merged);
+    return merged;
+  };
+  const link = (from: string, to: string, stats: NonNullable<LineageEdge["recorded"]>) => {
+    const key = `${from}\u0000${to}`;
+    const known = edges.get(key);
+    edges.set(key, { from, to, origin: known ? "both" : "runs", recorded: stats });
+  };
+  const pipelineNode = (name: string) =>
+    touch(
+      nodes.get(`pipeline:${name}`) ?? { id: `pipeline:${name}`, kind: "pipeline", label: name, column: 1 },
+    );
+  for (const r of recorded.reads) {
+    const source = config.pipelines[r.pipeline]?.source;
+    // Query and stream sources have ledger entries of their own; the configured node already stands for them.
+    if (source && !("path" in source)) continue;
+    const p = pipelineNode(r.pipeline);
+    const files = source
+      ? touch(nodes.get(`files:${source.path}`)!)
+      : touch({
+          id: `files:recorded:${r.pipeline}`,
+          kind: "files",
+          label: `${r.prefix}…`,
+          column: p.column - 1,
+        });
+    link(files.id, p.id, { files: r.files, rows: r.rows, last_at: r.last_at });
+  }
+  for (const w of recorded.writes) {
+    const p = pipelineNode(w.pipeline);
+    const table = touch(
+      nodes.get(`table:${w.table}`) ?? {
+        id: `table:${w.table}`,
+        kind: "table",
+        label: w.table,
+        column: p.column + 1,
+      },
+    );
+    link(p.id, table.id, { loads: w.loads, rows: w.inserted, last_at: w.last_at });
+  }
+  return { nodes: [...nodes.values()], edges: [...edges.values()] };
+}
+
 const BOX_W = 170;
 const BOX_H = 28;
 const COL_GAP = 70;
@@ -119,7 +194,11 @@ ${graph.edges.map((e) => {
   const x2 = b.x;
   const y2 = b.y + BOX_H / 2;
   const mid = (x1 + x2) / 2;
-  return html`<path d="M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}"/>`;
+  const r = e.recorded;
+  const title = r
+    ? `${r.files !== undefined ? `${r.files} files, ` : ""}${r.loads !== undefined ? `${r.loads} loads, ` : ""}${r.rows} rows; last ${r.last_at}`
+    : "configured; no run recorded";
+  return html`<path class="${e.origin ?? ""}" data-edge="${e.from} -> ${e.to}" d="M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}"><title>${title}</title></path>`;
 })}
 ${graph.nodes.map((n) => {
   const p = at.get(n.id)!;
@@ -129,6 +208,7 @@ ${graph.nodes.map((n) => {
       : n.kind === "pipeline"
         ? ""
         : "table";
-  return html`<g data-node="${n.id}"><title>${n.kind}: ${n.label}</title><rect class="${cls}" x="${p.x}" y="${p.y}" width="${BOX_W}" height="${BOX_H}" rx="4"/><text x="${p.x + 8}" y="${p.y + 18}">${clip(n.label)}</text></g>`;
+  const origin = n.origin === "runs" ? " (recorded runs only)" : n.origin === "config" ? " (no run yet)" : "";
+  return html`<g data-node="${n.id}" class="${n.origin ?? ""}"><title>${n.kind}: ${n.label}${origin}</title><rect class="${cls}" x="${p.x}" y="${p.y}" width="${BOX_W}" height="${BOX_H}" rx="4"/><text x="${p.x + 8}" y="${p.y + 18}">${clip(n.label)}</text></g>`;
 })}</svg>`;
 }

@@ -1,21 +1,28 @@
 import type { Hono } from "hono";
 import { warehouseHealth } from "../catalog/health.js";
 import { qualitySeries } from "../catalog/quality.js";
-import { countQuarantine, listQuarantine } from "../catalog/quarantine.js";
+import { listQuarantine, quarantinePage } from "../catalog/quarantine.js";
 import { listRuns, readRun, runPipelines } from "../catalog/runs.js";
+import { tableSizeSeries } from "../catalog/table-sizes.js";
 import { listTables } from "../catalog/tables.js";
 import { SluiceError } from "../errors.js";
 import { csrfToken } from "./access-policy.js";
 import { requirePipeline, runFilterOf } from "./api-routes.js";
-import { type DashboardDeps, knownPipelines, lakeVersions, runLog } from "./dashboard-deps.js";
+import {
+  type DashboardDeps,
+  knownPipelines,
+  lakeVersions,
+  projectLineage,
+  runLog,
+} from "./dashboard-deps.js";
 import { html } from "./html.js";
 import { healthBody, qualityBody } from "./insight-pages.js";
 import { page } from "./layout.js";
-import { lineageGraph, lineageSvg } from "./lineage-graph.js";
+import { lineageSvg } from "./lineage-graph.js";
 import { quarantineCsv } from "./quarantine-csv.js";
 import { intParam, textParam } from "./request-params.js";
 import { quarantineBody, runDetailBody, runsBody } from "./run-pages.js";
-import { rollbackConfirmBody, tableHistoryBody, tablesBody } from "./table-pages.js";
+import { rollbackConfirmBody, tableHistoryBody, tableSizeBody, tablesBody } from "./table-pages.js";
 
 const RUNS_PAGE = 50;
 const QUARANTINE_PAGE = 50;
@@ -65,11 +72,9 @@ export function registerPageRoutes(app: Hono, deps: DashboardDeps): void {
       limit: QUARANTINE_PAGE,
       offset: (pageNo - 1) * QUARANTINE_PAGE,
     };
-    const [rows, total] = pipeline
-      ? await gate.read(
-          async (r) => [await listQuarantine(r, filter), await countQuarantine(r, filter)] as const,
-        )
-      : [[], 0];
+    const { rows, total } = pipeline
+      ? await gate.read((r) => quarantinePage(r, filter))
+      : { rows: [], total: 0 };
     const body = quarantineBody({
       pipelines,
       pipeline,
@@ -110,9 +115,16 @@ export function registerPageRoutes(app: Hono, deps: DashboardDeps): void {
   });
   app.get("/tables/:table", async (c) => {
     const table = c.req.param("table");
-    const loads = await gate.read((r) => r.history(table));
+    const [loads, sizes] = await gate.read(
+      async (r) => [await r.history(table), await tableSizeSeries(r, table)] as const,
+    );
     if (loads.length === 0) throw new SluiceError("RUN_NOT_FOUND", `table ${table}: no loads recorded`);
-    return c.html(page(`Table ${table}`, tableHistoryBody(table, loads), { active: "/tables" }));
+    return c.html(
+      page(`Table ${table}`, html`${tableSizeBody(sizes)}${tableHistoryBody(table, loads)}`, {
+        active: "/tables",
+        scripts: ["/assets/uplot.js", "/assets/charts.js"],
+      }),
+    );
   });
   app.get("/tables/:table/rollback", async (c) => {
     const table = c.req.param("table");
@@ -130,15 +142,16 @@ export function registerPageRoutes(app: Hono, deps: DashboardDeps): void {
       page(`Roll back ${table}?`, rollbackConfirmBody(table, to, undone, csrf), { active: "/tables" }),
     );
   });
-  app.get("/lineage", (c) =>
-    c.html(
+  app.get("/lineage", async (c) => {
+    const { graph, error } = await projectLineage(deps);
+    return c.html(
       page(
         "Lineage",
-        html`<p class="muted">landing files → pipelines → tables → downstream pipelines, from sluice.yaml</p>${lineageSvg(lineageGraph(gate.ctx.project.config))}`,
+        html`<p class="muted">landing files → pipelines → tables → downstream pipelines, from sluice.yaml and the recorded runs (solid: recorded loads; dashed: configured, no run yet; hover for counts)</p>${error ? html`<p class="error">recorded runs not shown: ${error}</p>` : ""}${lineageSvg(graph)}`,
         { active: "/lineage" },
       ),
-    ),
-  );
+    );
+  });
   app.get("/health", async (c) => {
     const health = await gate.read((r) => warehouseHealth(r, gate.pooled()?.poolStats?.()));
     return c.html(page("Warehouse health", healthBody(health), { active: "/health" }));

@@ -1,6 +1,7 @@
+import type { TableSizePoint } from "../catalog/table-sizes.js";
 import type { TableSummary } from "../catalog/tables.js";
 import type { LoadRecord } from "../warehouse/warehouse.js";
-import { html, query, type SafeHtml } from "./html.js";
+import { html, jsonScript, query, type SafeHtml } from "./html.js";
 
 /** Lake tables as the tables page lists them. */
 export interface LakeTableVersions {
@@ -26,12 +27,26 @@ ${
 }`;
 }
 
-/** A table's loads, newest first, each with a rollback link while it is in effect. */
+/** A table's size after each run that loaded it: the latest figures, and charts drawn by /assets/charts.js. */
+export function tableSizeBody(sizes: readonly TableSizePoint[]): SafeHtml {
+  const last = sizes.at(-1);
+  if (!last) return html`<h2>Size over time</h2><p class="muted">no sizes recorded yet</p>`;
+  const bytes = last.bytes === null ? "bytes not known yet" : `${(last.bytes / 1024).toFixed(0)} KiB`;
+  return html`<h2>Size over time</h2><p id="table-size">${last.rows} rows · ${bytes} after run <a href="/runs/${encodeURIComponent(last.run_id)}">${last.run_id}</a></p>
+<div class="chart" id="chart-table-rows"></div><div class="chart" id="chart-table-bytes"></div>${jsonScript("table-size-data", sizes)}`;
+}
+
+/** Loads the table page lists; older ones are in `sluice history` and the API. */
+const HISTORY_SHOWN = 100;
+
+/** A table's last loads, newest first, each with a rollback link while it is in effect. */
 export function tableHistoryBody(table: string, loads: readonly LoadRecord[]): SafeHtml {
   const inEffect = loads.filter((l) => !l.rolled_back_by && l.mode !== "rollback");
   const latest = inEffect.at(-1)?.run_id;
-  return html`<table id="history"><tr><th>run</th><th>pipeline</th><th>mode</th><th>inserted</th><th>updated</th><th>deleted</th><th>loaded at</th><th>state</th><th></th></tr>
-${[...loads]
+  const older = Math.max(0, loads.length - HISTORY_SHOWN);
+  return html`<h2>Loads</h2>${older > 0 ? html`<p class="muted" id="older-loads">the last ${HISTORY_SHOWN} of ${loads.length} loads; all of them: <code>sluice history ${table}</code> or <a href="/api/tables/${encodeURIComponent(table)}/history">the API</a></p>` : ""}<table id="history"><tr><th>run</th><th>pipeline</th><th>mode</th><th>inserted</th><th>updated</th><th>deleted</th><th>loaded at</th><th>state</th><th></th></tr>
+${loads
+  .slice(older)
   .reverse()
   .map(
     (l) =>

@@ -132,6 +132,59 @@ describe.each([
   );
 
   it.skipIf(!available)(
+    "table sizes: each load's run records the table's rows and bytes; /api/tables/:table/history and the page chart them",
+    async () => {
+      const history = (await (await get("/api/tables/orders/history")).json()) as {
+        loads: { run_id: string; inserted: number }[];
+        sizes: { run_id: string; rows: number; bytes: number | null; loaded_at: string }[];
+      };
+      expect(history.sizes.map((s) => s.run_id)).toEqual(history.loads.map((l) => l.run_id));
+      // Appends only: the size after each load is every row inserted so far.
+      expect(history.sizes.map((s) => s.rows)).toEqual([1, 2]);
+      for (const size of history.sizes) {
+        expect(size.bytes).toBeGreaterThan(0);
+        const run = (await (await get(`/api/runs/${size.run_id}`)).json()) as {
+          table_size: { table: string; rows: number; bytes: number | null };
+        };
+        expect(run.table_size).toEqual({ table: "orders", rows: size.rows, bytes: size.bytes });
+      }
+      const failed = (await (await get("/api/runs?pipeline=strict")).json()) as RunsDoc;
+      expect(failed.runs[0]).not.toHaveProperty("table_size");
+      const page = await (await get("/tables/orders")).text();
+      expect(page).toMatch(/id="table-size">2 rows/);
+      expect(page).toContain('id="table-size-data"');
+    },
+  );
+
+  it.skipIf(!available)(
+    "lineage from the recorded runs: ledger files and loads laid over sluice.yaml",
+    async () => {
+      const graph = (await (await get("/api/lineage")).json()) as {
+        nodes: { id: string; origin: string }[];
+        edges: { from: string; to: string; origin: string; recorded?: Record<string, unknown> }[];
+        error?: string;
+      };
+      expect(graph.error).toBeUndefined();
+      const edge = (from: string, to: string) => graph.edges.find((e) => e.from === from && e.to === to);
+      expect(edge("files:in/orders/*.csv", "pipeline:orders")).toMatchObject({
+        origin: "both",
+        recorded: { files: 2, rows: 2 },
+      });
+      expect(edge("pipeline:orders", "table:orders")).toMatchObject({
+        origin: "both",
+        recorded: { loads: 2, rows: 2 },
+      });
+      // The strict pipeline's only run failed: nothing recorded proves its edges yet.
+      expect(edge("pipeline:strict", "table:strict_t")).toMatchObject({ origin: "config" });
+      expect(edge("pipeline:strict", "table:strict_t")?.recorded).toBeUndefined();
+      expect(graph.nodes.find((n) => n.id === "pipeline:orders")?.origin).toBe("both");
+      const page = await (await get("/lineage")).text();
+      expect(page).toContain('class="config" data-edge="pipeline:strict -> table:strict_t"');
+      expect(page).toContain('class="both" data-edge="pipeline:orders -> table:orders"');
+    },
+  );
+
+  it.skipIf(!available)(
     "/metrics: runs, rows, durations, quarantine, freshness in Prometheus text",
     async () => {
       const r = await get("/metrics");

@@ -55,6 +55,12 @@ describe.skipIf(!available)("the dashboard in a real browser", () => {
     page.on("request", (r) => {
       if (!r.url().startsWith(served.url)) blocked.push(r.url());
     });
+    // Before the replay below, nothing has been loaded into strict_t: lineage draws that edge dashed.
+    await page.goto(`${served.url}/lineage`);
+    const unused = page.locator('path[data-edge="pipeline:strict -> table:strict_t"]');
+    expect(await unused.getAttribute("class")).toBe("config");
+    expect(await unused.evaluate((e) => getComputedStyle(e).strokeDasharray)).not.toBe("none");
+    await page.screenshot({ path: join(artifacts, "lineage-before-replay.png"), fullPage: true });
     await page.goto(`${served.url}/runs`);
     await page.screenshot({ path: join(artifacts, "runs.png"), fullPage: true });
     expect(await page.locator("#runs tr").count()).toBe(4);
@@ -103,5 +109,47 @@ describe.skipIf(!available)("the dashboard in a real browser", () => {
     await page.screenshot({ path: join(artifacts, "quality.png"), fullPage: true });
     expect(dialogs).toEqual([]);
     expect(blocked).toEqual([]);
+  });
+
+  it("charts a table's size over time and draws lineage from the recorded runs", async () => {
+    const page = await browser!.newPage();
+    await page.goto(`${served.url}/tables`);
+    await page.locator("#tables a", { hasText: "orders" }).click();
+    await page.waitForURL(/\/tables\/orders$/);
+    expect(await page.locator("#table-size").textContent()).toMatch(/^2 rows · \d+ KiB after run /);
+    await page.waitForSelector("#chart-table-rows .uplot canvas");
+    await page.waitForSelector("#chart-table-bytes .uplot canvas");
+    // Both loads sit at real times, with their row counts, in the order they happened.
+    const points = await page.evaluate(() =>
+      (
+        JSON.parse(document.getElementById("table-size-data")!.textContent!) as {
+          loaded_at: string;
+          rows: number;
+        }[]
+      ).map((p) => [Date.parse(p.loaded_at), p.rows] as const),
+    );
+    expect(points.map(([, rows]) => rows)).toEqual([1, 2]);
+    expect(points.every(([at]) => Number.isFinite(at))).toBe(true);
+    expect(points[0]![0]).toBeLessThanOrEqual(points[1]![0]);
+    await page.screenshot({ path: join(artifacts, "table-size.png"), fullPage: true });
+
+    await page.goto(`${served.url}/lineage`);
+    const recorded = page.locator('path[data-edge="pipeline:orders -> table:orders"]');
+    expect(await recorded.getAttribute("class")).toBe("both");
+    expect(await recorded.locator("title").textContent()).toMatch(/^2 loads, 2 rows; last /);
+    // Recorded edges are solid, configured ones no run has used yet dashed (the strict pipeline's, until
+    // the replay in the test before loaded its row).
+    const edges = await page
+      .locator("svg.lineage path")
+      .evaluateAll((paths) =>
+        paths.map((p) => [
+          p.getAttribute("data-edge"),
+          p.getAttribute("class"),
+          getComputedStyle(p).strokeDasharray,
+        ]),
+      );
+    expect(edges).toContainEqual(["pipeline:orders -> table:orders", "both", "none"]);
+    for (const [edge, origin, dash] of edges) expect(dash === "none", `${edge}`).toBe(origin !== "config");
+    await page.screenshot({ path: join(artifacts, "lineage-recorded.png"), fullPage: true });
   });
 });

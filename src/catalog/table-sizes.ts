@@ -1,0 +1,84 @@
+import { quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import type { CatalogReader } from "../warehouse/warehouse.js";
+import { isoTime } from "./quality.js";
+
+/** A warehouse table's size right after a run that loaded it. */
+export interface TableSize {
+  readonly rows: number;
+  /**
+   * Bytes on disk: PostgreSQL's `pg_total_relation_size` (indexes and TOAST included); DuckDB's blocks
+   * holding the table's columns in the database file (null while its rows are only in the write-ahead log).
+   */
+  readonly bytes: number | null;
+}
+
+/** One point of a table's size over time: the run that loaded it and the size after. */
+export interface TableSizePoint extends TableSize {
+  readonly run_id: string;
+  readonly pipeline: string;
+  /** ISO-8601, UTC. */
+  readonly loaded_at: string;
+}
+
+/**
+ * Measures a table now: an exact row count and its bytes (see {@link TableSize}).
+ *
+ * @example
+ * const { rows, bytes } = await measureTableSize(warehouse, "analytics.orders");
+ */
+export async function measureTableSize(warehouse: CatalogReader, table: string): Promise<TableSize> {
+  const qualified = warehouse.kind === "postgres" && !table.includes(".") ? `public.${table}` : table;
+  const [count] = await warehouse.query(`SELECT count(*) AS n FROM ${quoteQualified(qualified)}`);
+  const [size] = await warehouse.query(
+    warehouse.kind === "postgres"
+      ? `SELECT pg_total_relation_size(to_regclass(${quoteLiteral(quoteQualified(qualified))})) AS bytes`
+      : `SELECT CASE WHEN bool_and(persistent) THEN count(DISTINCT block_id) * (SELECT max(block_size) FROM pragma_database_size()) END AS bytes
+           FROM pragma_storage_info(${quoteLiteral(table)})`,
+  );
+  return {
+    rows: Number(count?.n ?? 0),
+    bytes: size?.bytes === null || size?.bytes === undefined ? null : Number(size.bytes),
+  };
+}
+
+/**
+ * A table's size after each of its last `limit` loads, oldest first: the `table_size` their runs
+ * recorded (runs from before sizes were recorded, and rollbacks, have none and are left out). The loads
+ * come first (the load history's index), then only their runs' sizes are read.
+ *
+ * @example
+ * const points = await tableSizeSeries(warehouse, "orders", 500);
+ */
+export async function tableSizeSeries(
+  warehouse: CatalogReader,
+  table: string,
+  limit = 500,
+): Promise<TableSizePoint[]> {
+  const loads = await warehouse.query(
+    `SELECT run_id, pipeline, CAST(loaded_at AS VARCHAR) AS loaded_at FROM sluice.loads
+      WHERE table_name = ${quoteLiteral(table)} AND mode <> 'rollback' ORDER BY seq DESC LIMIT ${Math.max(1, Math.trunc(limit))}`,
+  );
+  if (loads.length === 0) return [];
+  const sizes = await warehouse.query(
+    `SELECT run_id, CAST(report -> 'table_size' AS VARCHAR) AS size FROM sluice.runs
+      WHERE run_id IN (${loads.map((l) => quoteLiteral(String(l.run_id))).join(", ")})`,
+  );
+  const byRun = new Map(sizes.map((r) => [String(r.run_id), parseSize(r.size)]));
+  return loads.reverse().flatMap((l) => {
+    const size = byRun.get(String(l.run_id));
+    return size
+      ? [{ run_id: String(l.run_id), pipeline: String(l.pipeline), loaded_at: isoTime(l.loaded_at), ...size }]
+      : [];
+  });
+}
+
+function parseSize(text: unknown): TableSize | undefined {
+  if (typeof text !== "string" || text === "" || text === "null") return undefined;
+  try {
+    const size = JSON.parse(text) as { rows?: unknown; bytes?: unknown };
+    if (typeof size.rows !== "number") return undefined;
+    return { rows: size.rows, bytes: typeof size.bytes === "number" ? size.bytes : null };
+  } catch {
+    return undefined;
+  }
+}
