@@ -1,15 +1,18 @@
-import { quoteLiteral, quoteQualified } from "../plan/sql-text.js";
-import type { CatalogReader } from "../warehouse/warehouse.js";
+import { quoteLiteral } from "../plan/sql-text.js";
+import { quotedTableName, splitTableName } from "../warehouse/split-table-name.js";
+import type { CatalogReader, Warehouse } from "../warehouse/warehouse.js";
 import { isoTime } from "./quality.js";
 
 /** A warehouse table's size right after a run that loaded it. */
 export interface TableSize {
+  /** Exact, unless `estimated` (a large PostgreSQL table: its planner's estimate, see below). */
   readonly rows: number;
   /**
    * Bytes on disk: PostgreSQL's `pg_total_relation_size` (indexes and TOAST included); DuckDB's blocks
    * holding the table's columns in the database file (null while its rows are only in the write-ahead log).
    */
   readonly bytes: number | null;
+  readonly estimated?: boolean;
 }
 
 /** One point of a table's size over time: the run that loaded it and the size after. */
@@ -20,25 +23,31 @@ export interface TableSizePoint extends TableSize {
   readonly loaded_at: string;
 }
 
+/** Above this planner estimate the estimate is recorded instead of counting every row after each run. */
+export const EXACT_COUNT_LIMIT = 5_000_000;
+
 /**
- * Measures a table now: an exact row count and its bytes (see {@link TableSize}).
+ * Measures a table now from metadata (bytes, the planner's row estimate); rows are counted exactly unless
+ * the estimate says the table holds more than {@link EXACT_COUNT_LIMIT} rows, so a run into a big table
+ * does not pay a full scan for a chart.
  *
  * @example
  * const { rows, bytes } = await measureTableSize(warehouse, "analytics.orders");
  */
-export async function measureTableSize(warehouse: CatalogReader, table: string): Promise<TableSize> {
-  const qualified = warehouse.kind === "postgres" && !table.includes(".") ? `public.${table}` : table;
-  const [count] = await warehouse.query(`SELECT count(*) AS n FROM ${quoteQualified(qualified)}`);
-  const [size] = await warehouse.query(
-    warehouse.kind === "postgres"
-      ? `SELECT pg_total_relation_size(to_regclass(${quoteLiteral(quoteQualified(qualified))})) AS bytes`
-      : `SELECT CASE WHEN bool_and(persistent) THEN count(DISTINCT block_id) * (SELECT max(block_size) FROM pragma_database_size()) END AS bytes
-           FROM pragma_storage_info(${quoteLiteral(table)})`,
+export async function measureTableSize(
+  warehouse: Pick<Warehouse, "dialect" | "query">,
+  table: string,
+  exactCountLimit = EXACT_COUNT_LIMIT,
+): Promise<TableSize> {
+  const { schema, name } = splitTableName(table, warehouse.dialect);
+  const [meta] = await warehouse.query(warehouse.dialect.tableSizeSql(schema, name));
+  const bytes = meta?.bytes === null || meta?.bytes === undefined ? null : Number(meta.bytes);
+  const estimate = meta?.estimate === null || meta?.estimate === undefined ? null : Number(meta.estimate);
+  if (estimate !== null && estimate > exactCountLimit) return { rows: estimate, bytes, estimated: true };
+  const [count] = await warehouse.query(
+    `SELECT count(*) AS n FROM ${quotedTableName(table, warehouse.dialect)}`,
   );
-  return {
-    rows: Number(count?.n ?? 0),
-    bytes: size?.bytes === null || size?.bytes === undefined ? null : Number(size.bytes),
-  };
+  return { rows: Number(count?.n ?? 0), bytes };
 }
 
 /**
@@ -75,9 +84,13 @@ export async function tableSizeSeries(
 function parseSize(text: unknown): TableSize | undefined {
   if (typeof text !== "string" || text === "" || text === "null") return undefined;
   try {
-    const size = JSON.parse(text) as { rows?: unknown; bytes?: unknown };
+    const size = JSON.parse(text) as { rows?: unknown; bytes?: unknown; estimated?: unknown };
     if (typeof size.rows !== "number") return undefined;
-    return { rows: size.rows, bytes: typeof size.bytes === "number" ? size.bytes : null };
+    return {
+      rows: size.rows,
+      bytes: typeof size.bytes === "number" ? size.bytes : null,
+      ...(size.estimated === true ? { estimated: true } : {}),
+    };
   } catch {
     return undefined;
   }

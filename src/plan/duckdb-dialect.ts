@@ -39,4 +39,8 @@ export const duckdbDialect: SqlDialect = Object.freeze({
   tableColumnsSql: (schema: string, name: string) =>
     `SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE schema_name = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(name)} AND NOT internal ORDER BY column_index`,
   uniqueIndexesSql: undefined,
+  // The blocks holding the table's columns; null while any of its rows are only in the write-ahead log.
+  tableSizeSql: (schema: string, name: string) =>
+    `SELECT NULL AS estimate, CASE WHEN bool_and(persistent) THEN count(DISTINCT block_id) * (SELECT max(block_size) FROM pragma_database_size()) END AS bytes FROM pragma_storage_info(${quoteLiteral(`${schema}.${name}`)})`,
+  sizeAfterCheckpoint: true,
 });

@@ -43,6 +43,10 @@ export const postgresDialect: SqlDialect = Object.freeze({
   // Valid, immediate, non-partial unique indexes on plain columns: the ones ON CONFLICT can use.
   uniqueIndexesSql: (schema: string, name: string, keyCount: number) =>
     `SELECT (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)) AS cols FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)} AND i.indisunique AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = ${Math.trunc(keyCount)}`,
+  // reltuples is -1 until the table is first analyzed.
+  tableSizeSql: (schema: string, name: string) =>
+    `SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS estimate, pg_total_relation_size(c.oid) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)}`,
+  sizeAfterCheckpoint: false,
 });
 
 /** A target table; merge and cdc tables get a primary key on their keys, scd2 ones an index on current rows. */

@@ -68,4 +68,11 @@ export interface SqlDialect {
    * column names); undefined where merges do not use unique indexes.
    */
   readonly uniqueIndexesSql: ((schema: string, name: string, keyCount: number) => string) | undefined;
+  /**
+   * A table's bytes on disk (`bytes`) and, where the warehouse keeps one, its planner's row estimate
+   * (`estimate`, null when unknown): read from metadata, without scanning the rows.
+   */
+  tableSizeSql(schema: string, name: string): string;
+  /** Whether freshly written rows reach the file (and have a size) only at a checkpoint. */
+  readonly sizeAfterCheckpoint: boolean;
 }

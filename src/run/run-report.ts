@@ -62,7 +62,12 @@ export interface RunReport {
     readonly deleted: number;
   } | null;
   /** The warehouse table's size right after the load (rows; bytes, null when not known yet). */
-  table_size?: { readonly table: string; readonly rows: number; readonly bytes: number | null };
+  table_size?: {
+    readonly table: string;
+    readonly rows: number;
+    readonly bytes: number | null;
+    readonly estimated?: boolean;
+  };
   /** Columns the load added to or retyped in the warehouse table (absent when none). */
   schema_changes?: readonly import("../plan/schema-plan.js").SchemaChange[];
   /** Source-versus-target counts (and sums of declared numeric columns) of the load. */

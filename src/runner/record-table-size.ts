@@ -21,7 +21,8 @@ export async function recordTableSize(
   try {
     // DuckDB writes the rows into its file at a checkpoint (due at close anyway); before it they are only
     // in the write-ahead log and have no blocks to count. Another open transaction defers it: bytes null.
-    if (warehouse.kind === "duckdb") await warehouse.engine.run("CHECKPOINT").catch(() => undefined);
+    if (warehouse.dialect.sizeAfterCheckpoint)
+      await warehouse.engine.run("CHECKPOINT").catch(() => undefined);
     const size = await measureTableSize(warehouse, report.load.table);
     report.table_size = { table: report.load.table, ...size };
     await warehouse.updateRunReport(report.run_id, { ...report });
