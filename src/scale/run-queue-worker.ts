@@ -69,7 +69,7 @@ export async function runQueueWorker(
   const concurrency = Math.max(1, options.concurrency ?? 1);
   const leaseSeconds = Math.max(3, options.leaseSeconds ?? 30);
   const discoverEverySeconds = Math.max(1, Math.round((options.discoverEveryMs ?? 10_000) / 1000));
-  const grouping = options.grouping ?? { groupBytes: 4 << 20, groupFiles: 20 };
+  const grouping = options.grouping ?? { groupBytes: 4 << 20, groupFiles: 10 };
   const workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   const queue = await openWorkQueue(url, { leaseSeconds, supervise: true });
   const registry = workerRegistry(queue.pool);

@@ -9,6 +9,7 @@ interface WorkerCommandOptions {
   exitWhenIdle?: string;
   lease?: string;
   discoverEvery?: string;
+  group: string;
   json: boolean;
 }
 
@@ -27,12 +28,17 @@ export function registerWorkerCommand(program: Command): void {
       "a unit whose worker stops heartbeating this long goes to another (default 30s)",
     )
     .option("--discover-every <duration>", "how often the cluster lists the landing zone (default 10s)")
+    .option("--group <n>", "at most this many small files (under 4 MB together) per unit of work", "10")
     .option("--json", "print one JSON line per finished run (NDJSON) instead of text", false)
     .action(async (opts: WorkerCommandOptions, cmd: Command) => {
       const output = createOutput(opts.json);
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) {
         throw new SluiceError("USAGE", `--concurrency ${opts.concurrency}: expected a whole number from 1`);
+      }
+      const group = Number(opts.group);
+      if (!Number.isInteger(group) || group < 1) {
+        throw new SluiceError("USAGE", `--group ${opts.group}: expected a whole number from 1`);
       }
       const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
       const { runQueueWorker } = await import("../../scale/run-queue-worker.js");
@@ -52,6 +58,7 @@ export function registerWorkerCommand(program: Command): void {
       process.on("SIGTERM", onSignal);
       const summary = await runQueueWorker(ctx, {
         concurrency,
+        grouping: { groupBytes: 4 << 20, groupFiles: group },
         signal: controller.signal,
         ...(opts.exitWhenIdle
           ? { exitWhenIdleMs: parseDuration(opts.exitWhenIdle, "--exit-when-idle") }
