@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { PoolClient } from "pg";
 import { SluiceError } from "../errors.js";
 import type { ProjectContext } from "../runner/project-context.js";
 import { runProject } from "../runner/run-project.js";
@@ -71,7 +72,7 @@ export async function runQueueWorker(
   const discoverEverySeconds = Math.max(1, Math.round((options.discoverEveryMs ?? 10_000) / 1000));
   const grouping = options.grouping ?? { groupBytes: 4 << 20, groupFiles: 10 };
   const workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
-  const queue = await openWorkQueue(url, { leaseSeconds, supervise: true });
+  const queue = await openWorkQueue(url, { leaseSeconds, supervise: true, concurrency });
   const registry = workerRegistry(queue.pool);
   const claims = new Map<string, WorkerClaim>();
   const summary = { workerId, units: 0, files: 0, failedUnits: 0 };
@@ -172,7 +173,11 @@ async function runOneUnit(
   });
   const started = performance.now();
   const reports: RunReport[] = [];
+  let lakeLock: PoolClient | undefined;
   try {
+    if (ctx.project.config.pipelines[unit.pipeline]?.target.lake) {
+      lakeLock = await lockLakePipeline(queue, unit.pipeline);
+    }
     await runProject(ctx, {
       pipelines: [unit.pipeline],
       files: unit.files,
@@ -205,6 +210,29 @@ async function runOneUnit(
     await queue.boss.fail(FILES_QUEUE, job.id, { message: (error as Error).message }).catch(() => undefined);
     throw error;
   } finally {
+    if (lakeLock) {
+      await lakeLock
+        .query("SELECT pg_advisory_unlock(hashtext($1))", [`sluice:lake-run:${unit.pipeline}`])
+        .catch(() => undefined);
+      lakeLock.release();
+    }
     claims.delete(job.id);
+  }
+}
+
+/**
+ * Runs of one pipeline with a lake target go one at a time across the cluster: the Delta `txn` of a
+ * commit is (pipeline, run sequence), which assumes one writer per pipeline (a later sequence committed
+ * first would make an earlier one look done). The session lock ends with the worker, killed or not.
+ */
+async function lockLakePipeline(queue: WorkQueue, pipeline: string): Promise<PoolClient> {
+  for (;;) {
+    const client = await queue.pool.connect();
+    const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [
+      `sluice:lake-run:${pipeline}`,
+    ]);
+    if (rows[0]?.ok) return client;
+    client.release();
+    await sleep(200);
   }
 }

@@ -34,6 +34,8 @@ export interface WorkQueueOptions {
   readonly leaseSeconds: number;
   /** Whether this process runs pg-boss's maintenance (expiring leases); workers do, readers do not. */
   readonly supervise: boolean;
+  /** Units run at once: each may hold a connection (a lake pipeline's lock) beside the heartbeat's. */
+  readonly concurrency: number;
 }
 
 const WORKERS_DDL = `CREATE TABLE IF NOT EXISTS ${QUEUE_SCHEMA}.workers (
@@ -48,7 +50,7 @@ const WORKERS_DDL = `CREATE TABLE IF NOT EXISTS ${QUEUE_SCHEMA}.workers (
  * by pg-boss on first use). pg and pg-boss are loaded here, on first use.
  *
  * @example
- * const queue = await openWorkQueue("postgres://db/warehouse", { leaseSeconds: 30, supervise: true });
+ * const queue = await openWorkQueue("postgres://db/warehouse", { leaseSeconds: 30, supervise: true, concurrency: 2 });
  */
 export async function openWorkQueue(url: string, options: WorkQueueOptions): Promise<WorkQueue> {
   const target = parsePostgresUrl(url);
@@ -56,7 +58,7 @@ export async function openWorkQueue(url: string, options: WorkQueueOptions): Pro
     import("pg-boss"),
     import("pg"),
   ]);
-  const pool = new pgModule.Pool({ ...target.config, max: 3 });
+  const pool = new pgModule.Pool({ ...target.config, max: options.concurrency + 3 });
   pool.on("error", () => undefined); // an idle connection the server closed is replaced on next use
   const boss = new PgBossClass({
     ...(target.config as PgBoss.DatabaseOptions),

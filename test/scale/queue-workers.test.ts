@@ -1,12 +1,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listDeltaLog, readCommit } from "../../src/lake/delta-log.js";
+import { loadSnapshot, registerDeltaView } from "../../src/lake/index.js";
+import { s3Storage } from "../../src/storage/s3-storage.js";
 import { openPostgresWarehouse } from "../../src/warehouse/postgres-warehouse.js";
 import { cliPath, makeProject, sluice } from "../support/cli.js";
 import { createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
+import { S3RVER_CREDENTIALS, startS3Server } from "../support/s3-server.js";
 
 const available = await serviceAvailable(`PostgreSQL at ${pgServer}`, pingPostgres);
 
@@ -16,9 +21,66 @@ const SMALL = 54;
 const LARGE_ROWS = 40_000;
 const SMALL_ROWS = 20;
 const KILLS = 12;
+const LAKE_FILES = 20;
+const LAKE_KILLS = 6;
 
 const rowsOf = (f: number) => (f < LARGE ? LARGE_ROWS : SMALL_ROWS);
 const fileName = (f: number) => `in/part-${String(f).padStart(3, "0")}.csv`;
+
+/** Runs WORKERS workers in `dir`, SIGKILLs one at random `kills` times (restarting it), then lets them drain. */
+async function chaos(dir: string, url: string, kills: number, env: NodeJS.ProcessEnv): Promise<void> {
+  const registry = new pg.Client({ connectionString: url });
+  await registry.connect();
+  const exits: Promise<unknown>[] = [];
+  const start = (): ChildProcess => {
+    const child = spawn(
+      process.execPath,
+      [
+        cliPath,
+        "worker",
+        "--lease",
+        "3s",
+        "--discover-every",
+        "1s",
+        "--group",
+        "4",
+        "--exit-when-idle",
+        "4s",
+      ],
+      { cwd: dir, stdio: "ignore", env: { ...process.env, ...env } },
+    );
+    exits.push(new Promise((done) => child.on("close", done)));
+    return child;
+  };
+  const workers = Array.from({ length: WORKERS }, start);
+  let killed = 0;
+  while (killed < kills) {
+    await new Promise((r) => setTimeout(r, 600 + Math.floor(Math.random() * 900)));
+    // Every other kill hits a worker holding a unit (as its last heartbeat says), the others anyone.
+    const holding = await registry
+      .query("SELECT pid FROM sluice_queue.workers WHERE state = 'running' AND claims <> '[]'")
+      .then((r) => new Set(r.rows.map((row: { pid: number }) => row.pid)))
+      .catch(() => new Set<number>());
+    const busy = workers.flatMap((w, i) => (w.pid !== undefined && holding.has(w.pid) ? [i] : []));
+    const i =
+      killed % 2 === 0 && busy.length > 0
+        ? busy[Math.floor(Math.random() * busy.length)]!
+        : Math.floor(Math.random() * WORKERS);
+    if (workers[i]!.exitCode !== null) {
+      workers[i] = start(); // it ran out of work and left: the next round needs it back
+      continue;
+    }
+    workers[i]!.kill("SIGKILL");
+    killed++;
+    workers[i] = start();
+  }
+  await registry.end();
+  // The survivors drain the queue (leases of the killed expire after 3 s) and leave when it is empty.
+  await Promise.race([
+    Promise.all(exits),
+    new Promise((_, fail) => setTimeout(() => fail(new Error("workers did not drain the queue")), 90_000)),
+  ]);
+}
 
 describe.skipIf(!available)("sluice worker: several processes on one queue, killed at random", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -42,45 +104,7 @@ describe.skipIf(!available)("sluice worker: several processes on one queue, kill
   });
 
   it(`${WORKERS} workers, ${KILLS} SIGKILLs, restarts: every file loaded once and archived once`, async () => {
-    const exits: Promise<unknown>[] = [];
-    const start = (): ChildProcess => {
-      const child = spawn(
-        process.execPath,
-        [
-          cliPath,
-          "worker",
-          "--lease",
-          "3s",
-          "--discover-every",
-          "1s",
-          "--group",
-          "4",
-          "--exit-when-idle",
-          "4s",
-        ],
-        { cwd: dir, stdio: "ignore" },
-      );
-      exits.push(new Promise((done) => child.on("close", done)));
-      return child;
-    };
-    const workers = Array.from({ length: WORKERS }, start);
-    let kills = 0;
-    while (kills < KILLS) {
-      await new Promise((r) => setTimeout(r, 600 + Math.floor(Math.random() * 900)));
-      const i = Math.floor(Math.random() * WORKERS);
-      if (workers[i]!.exitCode !== null) {
-        workers[i] = start(); // it ran out of work and left: the next round needs it back
-        continue;
-      }
-      workers[i]!.kill("SIGKILL");
-      kills++;
-      workers[i] = start();
-    }
-    // The survivors drain the queue (leases of the killed expire after 3 s) and leave when it is empty.
-    await Promise.race([
-      Promise.all(exits),
-      new Promise((_, fail) => setTimeout(() => fail(new Error("workers did not drain the queue")), 90_000)),
-    ]);
+    await chaos(dir, db.url, KILLS, {});
 
     expect(readdirSync(join(dir, "landing/in"))).toEqual([]);
     const archived = readdirSync(join(dir, "landing/archive/scaled"), { recursive: true })
@@ -127,6 +151,69 @@ describe.skipIf(!available)("sluice worker: several processes on one queue, kill
       expect(rows[0].redone).toBeGreaterThan(0);
     } finally {
       await client.end();
+    }
+  }, 150_000);
+
+  it("with a Delta lake target on S3: the log stays contiguous, no add is lost, lake = warehouse", async () => {
+    const s3 = await startS3Server({ buckets: ["scale-lake"] });
+    const lakeDb = await createTestDatabase();
+    const files: Record<string, string> = {};
+    let id = 0;
+    for (let f = 0; f < LAKE_FILES; f++) {
+      const rows = Array.from({ length: f < 3 ? 20_000 : 30 }, (_, i) => `${id++},item ${f}-${i}`);
+      files[`landing/${fileName(f)}`] = `id,name\n${rows.join("\n")}\n`;
+    }
+    const lakeDir = makeProject(
+      `warehouse: "${lakeDb.url}"\nlake: s3://scale-lake/lake\ns3: { endpoint: "${s3.endpoint}", region: us-east-1, force_path_style: true }\npipelines:\n  events:\n    source: { path: "in/*.csv" }\n    target: { table: events, mode: append, lake: { table: events, format: delta } }\n`,
+      files,
+    );
+    const env = {
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    };
+    try {
+      await chaos(lakeDir, lakeDb.url, LAKE_KILLS, env);
+      expect(readdirSync(join(lakeDir, "landing/in"))).toEqual([]);
+      const table = {
+        storage: s3Storage({ ...s3.s3Options, bucket: "scale-lake", prefix: "lake" }),
+        path: "events",
+      };
+      const listing = await listDeltaLog(table);
+      const versions = [...listing.commits.keys()].sort((a, b) => a - b);
+      expect(versions).toEqual(Array.from({ length: listing.latestVersion + 1 }, (_, v) => v));
+      const instance = await DuckDBInstance.create(":memory:");
+      const con = await instance.connect();
+      const w = await openPostgresWarehouse({ url: lakeDb.url, readOnly: true });
+      try {
+        await registerDeltaView(con, table, "events_lake");
+        const lake = (
+          await con.runAndReadAll(
+            "SELECT _sluice_source_file AS f, count(*)::INT AS n FROM events_lake GROUP BY 1 ORDER BY 1",
+          )
+        ).getRowObjects();
+        const warehouse = await w.query(
+          "SELECT _sluice_source_file AS f, count(*)::int AS n FROM events GROUP BY 1 ORDER BY 1",
+        );
+        expect(warehouse).toHaveLength(LAKE_FILES);
+        expect(lake).toEqual(warehouse);
+        // Every add of every commit is still live (appends only): none was overwritten by another.
+        let adds = 0;
+        for (const v of versions) adds += (await readCommit(table, v)).filter((a) => a.add).length;
+        expect((await loadSnapshot(con, table)).files).toHaveLength(adds);
+        // Every version was claimed through the warehouse's commit-coordination table, and completed.
+        const claims = await w.query(
+          "SELECT count(*)::int AS n, count(*) FILTER (WHERE complete)::int AS done FROM sluice.lake_commits WHERE name LIKE '%.json'",
+        );
+        expect(claims).toEqual([{ n: versions.length, done: versions.length }]);
+      } finally {
+        await w.close();
+        con.closeSync();
+        instance.closeSync();
+      }
+    } finally {
+      rmSync(lakeDir, { recursive: true, force: true });
+      await lakeDb.cleanup();
+      await s3.stop();
     }
   }, 150_000);
 
