@@ -78,8 +78,11 @@ export async function openWorkQueue(url: string, options: WorkQueueOptions): Pro
             name,
             policy: "standard",
             expireInSeconds: options.leaseSeconds,
-            retryLimit: 50,
-            retryDelay: 1,
+            // A failing unit is retried a few times with backoff; its files, still in the landing zone,
+            // are queued again by a later discovery.
+            retryLimit: 5,
+            retryDelay: 2,
+            retryBackoff: true,
           })
           .catch(async (error: unknown) => {
             if (!(await boss.getQueue(name))) throw error; // another worker created it first otherwise
