@@ -114,6 +114,7 @@ async function trial(kind, workers) {
     children.map(
       (c) =>
         new Promise((r) => {
+          if (c.exitCode !== null || c.signalCode !== null) return r();
           c.once("close", r);
           c.kill("SIGTERM");
         }),

@@ -93,10 +93,9 @@ export async function runQueueWorker(
     throw error;
   }
   // A failed beat (the server restarting) is retried on the next tick; the lease has room for a few.
-  const timer = setInterval(
-    () => void beat().catch(() => undefined),
-    Math.max(500, (leaseSeconds * 1000) / 4),
-  );
+  // Often enough for both the lease and the discovery slot (asking twice in one slot is free).
+  const every = Math.max(500, Math.min((leaseSeconds * 1000) / 4, discoverEverySeconds * 500));
+  const timer = setInterval(() => void beat().catch(() => undefined), every);
   try {
     const slot = async (): Promise<void> => {
       while (!options.signal?.aborted) {

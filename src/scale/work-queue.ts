@@ -70,30 +70,34 @@ export async function openWorkQueue(url: string, options: WorkQueueOptions): Pro
   });
   boss.on("error", () => undefined); // maintenance errors (a restarting server) are retried by pg-boss
   try {
-    await boss.start();
-    for (const name of [DISCOVER_QUEUE, FILES_QUEUE]) {
-      if (!(await boss.getQueue(name))) {
-        await boss
-          .createQueue(name, {
-            name,
-            policy: "standard",
-            expireInSeconds: options.leaseSeconds,
-            // A failing unit is retried a few times with backoff; its files, still in the landing zone,
-            // are queued again by a later discovery.
-            retryLimit: 5,
-            retryDelay: 2,
-            retryBackoff: true,
-          })
-          .catch(async (error: unknown) => {
-            if (!(await boss.getQueue(name))) throw error; // another worker created it first otherwise
-          });
+    // Workers starting together would race pg-boss's schema and partition creation (deadlocks): one
+    // sets up at a time, the others find it done.
+    const setup = await pool.connect();
+    try {
+      await setup.query("SELECT pg_advisory_lock(hashtext('sluice:queue:setup'))");
+      await boss.start();
+      for (const name of [DISCOVER_QUEUE, FILES_QUEUE]) {
+        const settings = {
+          name,
+          policy: "standard" as const,
+          expireInSeconds: options.leaseSeconds,
+          // A failing unit is retried a few times with backoff; its files, still in the landing zone,
+          // are queued again by a later discovery.
+          retryLimit: 5,
+          retryDelay: 2,
+          retryBackoff: true,
+        };
+        const existing = await boss.getQueue(name);
+        if (!existing) await boss.createQueue(name, settings);
+        // The lease is the cluster's: the worker started last with a different --lease sets it.
+        else if (options.supervise && existing.expireInSeconds !== options.leaseSeconds)
+          await boss.updateQueue(name, settings);
       }
+      await setup.query(WORKERS_DDL);
+    } finally {
+      await setup.query("SELECT pg_advisory_unlock(hashtext('sluice:queue:setup'))").catch(() => undefined);
+      setup.release();
     }
-    await pool.query(WORKERS_DDL).catch(async (error: unknown) => {
-      // Two workers creating the table at once: one wins, the other finds it.
-      if (!(await pool.query(`SELECT to_regclass('${QUEUE_SCHEMA}.workers') IS NOT NULL AS ok`)).rows[0]?.ok)
-        throw error;
-    });
   } catch (error) {
     await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
     await pool.end().catch(() => undefined);
