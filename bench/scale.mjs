@@ -4,7 +4,8 @@
 //     half of each file's keys written by the file before; one file per unit, so each run merges into
 //     what earlier runs wrote).
 // A trial starts the workers on a fresh database and stops the clock when the ledger holds every file
-// (worker start-up and the first discovery included). Also measures the queue's own cost per unit
+// (worker start-up and the first discovery included; files are all present at the start, so discovery
+// runs at its default interval). Also measures the queue's own cost per unit
 // (send + claim + complete through pg-boss, one at a time) for the on-paper curve of N machines.
 // CPU: the workers' own (from /proc) and the whole machine's (from /proc/stat) during each trial, so that
 // a flat curve can be told apart: workers waiting on PostgreSQL, or the machine out of cores.
@@ -15,7 +16,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { reportRatio } from "./data.mjs";
+import { median, reportRatio } from "./data.mjs";
 
 const server = process.env.BENCH_PG ?? "postgres://postgres@127.0.0.1:5432";
 const cli = new URL("../dist/sluice.js", import.meta.url).pathname;
@@ -163,10 +164,18 @@ async function queueCost() {
 }
 
 const queueMs = await queueCost();
-const results = {};
+// Rounds alternate the order of the worker counts (1,2,4 then 4,2,1, ...): the machine may be shared and
+// its load drifts; each figure is the median of its rounds.
+const rounds = Math.max(1, Number(process.env.BENCH_REPEAT ?? 2));
+const samples = {};
 for (const kind of ["small", "merge"]) {
-  for (const n of counts) results[`${kind}${n}`] = await trial(kind, n);
+  for (let r = 0; r < rounds; r++) {
+    for (const n of r % 2 === 0 ? counts : [...counts].reverse()) {
+      (samples[`${kind}${n}`] ??= []).push(await trial(kind, n));
+    }
+  }
 }
+const results = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 for (const kind of ["small", "merge"]) {
   const base = results[`${kind}1`];
   for (const n of counts.filter((c) => c > 1)) {
