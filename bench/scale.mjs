@@ -171,7 +171,8 @@ const samples = {};
 for (const kind of ["small", "merge"]) {
   for (let r = 0; r < rounds; r++) {
     for (const n of r % 2 === 0 ? counts : [...counts].reverse()) {
-      (samples[`${kind}${n}`] ??= []).push(await trial(kind, n));
+      const key = `${kind}${n}`;
+      samples[key] = [...(samples[key] ?? []), await trial(kind, n)];
     }
   }
 }
