@@ -1,6 +1,6 @@
 import { isFileSource } from "../config/schema.js";
-import { discoverFiles } from "../runner/discover-files.js";
-import type { ProjectContext } from "../runner/project-context.js";
+import { discoverFiles } from "../run/discover-files.js";
+import type { ProjectContext } from "../run/project-context.js";
 import type { StorageEntry } from "../storage/storage.js";
 import { FILES_QUEUE, type FileUnit, openFileKeys, type WorkQueue } from "./work-queue.js";
 

@@ -3,9 +3,9 @@ import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { PoolClient } from "pg";
 import { SluiceError } from "../errors.js";
-import type { ProjectContext } from "../runner/project-context.js";
+import type { ProjectContext } from "../run/project-context.js";
+import type { RunReport } from "../run/run-report.js";
 import { runProject } from "../runner/run-project.js";
-import type { RunReport } from "../runner/run-report.js";
 import { discoverWork, type GroupingOptions } from "./discover-work.js";
 import {
   DISCOVER_QUEUE,
