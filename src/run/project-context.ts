@@ -62,8 +62,8 @@ export function createProjectContext(project: Project, options: ProjectContextOp
     });
   };
   const landing = storageFor(config.landing, "landing");
-  const lake = storageFor(config.lake, "lake");
   const spec = config.warehouse;
+  const lake = coordinatedLake(storageFor(config.lake, "lake"), spec);
   const warehouseFile = spec.startsWith("duckdb:")
     ? resolve(rootDir, spec.slice("duckdb:".length))
     : undefined;
@@ -100,6 +100,24 @@ export function createProjectContext(project: Project, options: ProjectContextOp
       });
     },
   };
+}
+
+/**
+ * An S3 lake beside a PostgreSQL warehouse commits through the warehouse's coordination table: S3-compatible
+ * stores without conditional writes cannot refuse a second writer of the same log entry. A local lake
+ * needs none (an exclusive create is a hard link, which the file system makes atomic); nor does the
+ * embedded warehouse, which has one writer.
+ */
+function coordinatedLake(lake: Storage, warehouse: string): Storage {
+  if (lake.kind !== "s3" || !/^postgres(ql)?:\/\//i.test(warehouse)) return lake;
+  return lazyStorage(lake.kind, lake.root, () =>
+    Promise.all([
+      import("../lake/coordinated-log-storage.js"),
+      import("../warehouse/postgres-commit-coordinator.js"),
+    ]).then(([{ coordinatedLogStorage }, { postgresCommitCoordinator }]) =>
+      coordinatedLogStorage(lake, postgresCommitCoordinator(warehouse)),
+    ),
+  );
 }
 
 function parseLockWait(value: string | undefined): number {

@@ -47,6 +47,8 @@ export interface RunReport {
    * be written (a later run writes a missing quarantine file), and the like. Absent when there were none.
    */
   warnings?: string[];
+  /** The `sluice worker` that ran it (`<host>-<pid>-<id>`); absent for runs of `sluice run` / `watch`. */
+  worker?: string;
   /** For `sluice replay` runs: the run replayed. */
   replay_of?: string;
   /** Per-column profile of the published rows (nulls, distinct, min, max, mean, stddev, lengths). */

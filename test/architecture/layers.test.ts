@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   // One pipeline run: its units, stages and publish; runner/ above it schedules, watches and retries runs.
   ["run"],
   ["runner"],
-  ["query"],
+  ["query", "scale"],
   ["server"],
   ["cli"],
   // The library's entry point (src/index.ts) sits on top, beside the CLI.

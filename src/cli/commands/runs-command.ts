@@ -51,6 +51,7 @@ export function registerRunsCommand(program: Command): void {
           output.line("no runs yet");
           return;
         }
+        const byWorkers = reports.some((r) => r.worker);
         output.line(
           table(
             reports.map((r) => {
@@ -64,6 +65,7 @@ export function registerRunsCommand(program: Command): void {
                 read: rowCounts.read,
                 loaded: rowCounts.loaded,
                 quarantined: rowCounts.quarantined,
+                ...(byWorkers ? { worker: r.worker ?? "" } : {}),
                 error: r.error,
               };
             }),
@@ -76,7 +78,9 @@ export function registerRunsCommand(program: Command): void {
 function printRun(output: ReturnType<typeof createOutput>, r: Record<string, unknown>): void {
   const rows = r.rows as Record<string, number>;
   output.line(`run ${r.run_id} — pipeline ${r.pipeline} — ${r.status}`);
-  output.line(`  started ${r.started_at}, finished ${r.finished_at}`);
+  output.line(
+    `  started ${r.started_at}, finished ${r.finished_at}${r.worker ? ` by worker ${r.worker}` : ""}`,
+  );
   output.line(
     `  rows: read ${rows.read}, loaded ${rows.loaded}, quarantined ${rows.quarantined}, malformed ${rows.malformed}, duplicates ${rows.duplicates}`,
   );

@@ -1,0 +1,237 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { PoolClient } from "pg";
+import { SluiceError } from "../errors.js";
+import type { ProjectContext } from "../run/project-context.js";
+import type { RunReport } from "../run/run-report.js";
+import { runProject } from "../runner/run-project.js";
+import { discoverWork, type GroupingOptions } from "./discover-work.js";
+import {
+  DISCOVER_QUEUE,
+  extendLeases,
+  FILES_QUEUE,
+  type FileUnit,
+  openJobCount,
+  openWorkQueue,
+  type WorkQueue,
+} from "./work-queue.js";
+import { type WorkerClaim, workerRegistry } from "./worker-registry.js";
+
+/** Options of {@link runQueueWorker} (`sluice worker`). */
+export interface QueueWorkerOptions {
+  /** Units this process runs at once (default 1). */
+  readonly concurrency?: number;
+  /** Stop when no unit was claimed for this long and the queue holds no open job (ms); default: never. */
+  readonly exitWhenIdleMs?: number;
+  /** A unit whose worker stops beating for this long goes to another worker (s; default 30). */
+  readonly leaseSeconds?: number;
+  /** Discovery runs once per this interval, cluster-wide (ms; default 10 s). */
+  readonly discoverEveryMs?: number;
+  readonly grouping?: GroupingOptions;
+  /** Default: `<host>-<pid>-<random>`. */
+  readonly workerId?: string;
+  /** Aborting stops claiming; units under way finish first. */
+  readonly signal?: AbortSignal;
+  /** Told of each unit done, with the runs it made. */
+  readonly onUnit?: (unit: FileUnit, reports: readonly RunReport[]) => void;
+}
+
+/** What a worker did before it stopped. */
+export interface QueueWorkerSummary {
+  readonly workerId: string;
+  readonly units: number;
+  readonly files: number;
+  readonly failedUnits: number;
+}
+
+/**
+ * Claims queued units of file work on the project's PostgreSQL warehouse and runs each like
+ * `sluice run --file ...` for its files, with `concurrency` units at once. Discovery of new files is a job of
+ * the same queue, requested by every worker but created once per interval (a pg-boss singleton slot). Each
+ * claim is a lease the worker's heartbeat extends; a worker killed with SIGKILL stops beating and its
+ * unit returns to the queue when the lease expires. Running a unit twice publishes nothing twice: the
+ * content ledger skips content already loaded.
+ *
+ * @example
+ * const summary = await runQueueWorker(await openProject(), { concurrency: 2, exitWhenIdleMs: 30_000 });
+ */
+export async function runQueueWorker(
+  ctx: ProjectContext,
+  options: QueueWorkerOptions = {},
+): Promise<QueueWorkerSummary> {
+  const url = ctx.project.config.warehouse;
+  if (ctx.warehouseFile || !/^postgres(ql)?:\/\//i.test(url)) {
+    throw new SluiceError(
+      "CONFIG_INVALID",
+      "sluice.yaml: warehouse: scale-out (`sluice worker`) needs a PostgreSQL warehouse (postgres://...): workers on several machines share its job queue and catalog; the embedded DuckDB warehouse has one writer on one machine (use `sluice run` or `sluice watch`)",
+    );
+  }
+  const concurrency = Math.max(1, options.concurrency ?? 1);
+  const leaseSeconds = Math.max(3, options.leaseSeconds ?? 30);
+  const discoverEverySeconds = Math.max(1, Math.round((options.discoverEveryMs ?? 10_000) / 1000));
+  const grouping = options.grouping ?? { groupBytes: 4 << 20, groupFiles: 10 };
+  const workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  const queue = await openWorkQueue(url, { leaseSeconds, supervise: true, concurrency });
+  const registry = workerRegistry(queue.pool);
+  const claims = new Map<string, WorkerClaim>();
+  const summary = { workerId, units: 0, files: 0, failedUnits: 0 };
+  let lastWork = Date.now();
+
+  const requestDiscovery = () =>
+    queue.boss.send(DISCOVER_QUEUE, {}, { singletonKey: "discover", singletonSeconds: discoverEverySeconds });
+  const beat = async () => {
+    await extendLeases(queue.pool, [...claims.keys()]);
+    await registry.heartbeat(workerId, [...claims.values()]);
+    await requestDiscovery();
+  };
+  try {
+    await registry.register({ workerId, host: hostname(), pid: process.pid, concurrency });
+    await requestDiscovery();
+  } catch (error) {
+    await queue.close();
+    throw error;
+  }
+  // A failed beat (the server restarting) is retried on the next tick; the lease has room for a few.
+  // Often enough for both the lease and the discovery slot (asking twice in one slot is free).
+  const every = Math.max(500, Math.min((leaseSeconds * 1000) / 4, discoverEverySeconds * 500));
+  const timer = setInterval(() => void beat().catch(() => undefined), every);
+  try {
+    const slot = async (): Promise<void> => {
+      while (!options.signal?.aborted) {
+        try {
+          if (await discoverOnce(ctx, queue, grouping)) continue;
+          const unitDone = await runOneUnit(ctx, queue, workerId, claims, options.onUnit);
+          if (unitDone) {
+            lastWork = Date.now();
+            summary.units++;
+            summary.files += unitDone.files;
+            if (!unitDone.ok) summary.failedUnits++;
+            continue;
+          }
+          if (
+            options.exitWhenIdleMs !== undefined &&
+            Date.now() - lastWork >= options.exitWhenIdleMs &&
+            claims.size === 0 &&
+            (await openJobCount(queue.pool)) === 0
+          ) {
+            return;
+          }
+        } catch (error) {
+          // The queue's database unreachable (a restart): wait and try again; leases cover the gap.
+          ctx.notice(`worker ${workerId}: ${(error as Error).message}; retrying`);
+        }
+        await sleep(500, undefined, { signal: options.signal }).catch(() => undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, slot));
+  } finally {
+    clearInterval(timer);
+    await registry.stop(workerId).catch(() => undefined);
+    await queue.close();
+  }
+  return summary;
+}
+
+/** Runs a discovery job when one is due; true when it did. */
+async function discoverOnce(
+  ctx: ProjectContext,
+  queue: WorkQueue,
+  grouping: GroupingOptions,
+): Promise<boolean> {
+  const [job] = await queue.boss.fetch(DISCOVER_QUEUE, { batchSize: 1 });
+  if (!job) return false;
+  try {
+    await discoverWork(ctx, queue, grouping);
+    await queue.boss.complete(DISCOVER_QUEUE, job.id);
+  } catch (error) {
+    await queue.boss
+      .fail(DISCOVER_QUEUE, job.id, { message: (error as Error).message })
+      .catch(() => undefined);
+    throw error;
+  }
+  return true;
+}
+
+/** Claims and runs one unit of files; undefined when the queue had none. */
+async function runOneUnit(
+  ctx: ProjectContext,
+  queue: WorkQueue,
+  workerId: string,
+  claims: Map<string, WorkerClaim>,
+  onUnit: QueueWorkerOptions["onUnit"],
+): Promise<{ files: number; ok: boolean } | undefined> {
+  const [job] = await queue.boss.fetch<FileUnit>(FILES_QUEUE, { batchSize: 1 });
+  if (!job) return undefined;
+  const unit = job.data;
+  claims.set(job.id, {
+    job: job.id,
+    pipeline: unit.pipeline,
+    files: unit.files,
+    since: new Date().toISOString(),
+  });
+  const started = performance.now();
+  const reports: RunReport[] = [];
+  let lakeLock: PoolClient | undefined;
+  try {
+    if (ctx.project.config.pipelines[unit.pipeline]?.target.lake) {
+      lakeLock = await lockLakePipeline(queue, unit.pipeline);
+    }
+    await runProject(ctx, {
+      pipelines: [unit.pipeline],
+      files: unit.files,
+      onReport: (report) => reports.push(report),
+    });
+    const runIds = reports.map((r) => r.run_id).filter((id) => id);
+    if (runIds.length > 0) {
+      // The run record names the worker that ran it (`sluice runs`); an additive field of the report.
+      await queue.pool.query(
+        "UPDATE sluice.runs SET report = report || jsonb_build_object('worker', $1::text) WHERE run_id = ANY($2)",
+        [workerId, runIds],
+      );
+    }
+    const ok = reports.every((r) => r.status !== "failed");
+    if (ok) await queue.boss.complete(FILES_QUEUE, job.id);
+    else
+      await queue.boss.fail(FILES_QUEUE, job.id, {
+        message: reports.find((r) => r.error)?.error ?? "failed",
+      });
+    const rows = reports.reduce((s, r) => s + Number(r.rows.loaded ?? 0), 0);
+    await workerRegistry(queue.pool).recordUnit(workerId, {
+      files: unit.files.length,
+      bytes: unit.bytes,
+      rows,
+      ms: performance.now() - started,
+    });
+    onUnit?.(unit, reports);
+    return { files: unit.files.length, ok };
+  } catch (error) {
+    await queue.boss.fail(FILES_QUEUE, job.id, { message: (error as Error).message }).catch(() => undefined);
+    throw error;
+  } finally {
+    if (lakeLock) {
+      await lakeLock
+        .query("SELECT pg_advisory_unlock(hashtext($1))", [`sluice:lake-run:${unit.pipeline}`])
+        .catch(() => undefined);
+      lakeLock.release();
+    }
+    claims.delete(job.id);
+  }
+}
+
+/**
+ * Runs of one pipeline with a lake target go one at a time across the cluster: the Delta `txn` of a
+ * commit is (pipeline, run sequence), which assumes one writer per pipeline (a later sequence committed
+ * first would make an earlier one look done). The session lock ends with the worker, killed or not.
+ */
+async function lockLakePipeline(queue: WorkQueue, pipeline: string): Promise<PoolClient> {
+  for (;;) {
+    const client = await queue.pool.connect();
+    const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [
+      `sluice:lake-run:${pipeline}`,
+    ]);
+    if (rows[0]?.ok) return client;
+    client.release();
+    await sleep(200);
+  }
+}
