@@ -302,6 +302,24 @@ describe("nested JSON (nested: json | flatten | tables)", () => {
       expect(await query(dir, "SELECT count(*)::INT AS n FROM orders__tags")).toEqual([{ n: 0 }]);
     });
 
+    it("--force loads a file again without doubling its children", async () => {
+      const dir = makeProject(pipelineYaml(pipeline("{ mode: tables }")), {
+        "landing/in/a.json": JSON.stringify(orders),
+      });
+      await run(dir);
+      writeFileSync(`${dir}/landing/in/a-again.json`, JSON.stringify(orders));
+      const r = await sluice(["run", "--force", "--json"], dir);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.json<RunJson>().runs[0]!.files[0]!.status).toBe("loaded");
+      const counts = await query(
+        dir,
+        "SELECT (SELECT count(*) FROM orders)::INT AS o, (SELECT count(*) FROM orders__items)::INT AS i, (SELECT count(*) FROM orders__items__discounts)::INT AS d",
+      );
+      expect(counts).toEqual([{ o: 2, i: 3, d: 3 }]);
+      const t = await tables(dir);
+      expect(t.items.map((i) => i.sku)).toEqual(["A-1", "B-2", "C-3"]);
+    });
+
     it("sluice validate names what tables cannot do", async () => {
       const cases: [string, string][] = [
         [
