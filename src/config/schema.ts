@@ -48,6 +48,8 @@ const databaseSource = z
       ),
     table: identifier.optional(),
     query: z.string().min(1).optional(),
+    /** PostgreSQL: read a big extract as `parts` ranges of an integer `key` at once, in one snapshot. */
+    parallel: z.strictObject({ key: identifier, parts: z.number().int().min(2).max(16) }).optional(),
   })
   .refine((s) => (s.table === undefined) !== (s.query === undefined), {
     message: "needs exactly one of `table` or `query`",

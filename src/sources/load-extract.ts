@@ -4,7 +4,7 @@ import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import type { ExtractColumn } from "./type-map.js";
 
 /**
- * Reads an extract's CSV file (no header, `"`-quoted, NULL unquoted and empty, an empty string quoted)
+ * Reads an extract's CSV file or files (no header, `"`-quoted, NULL unquoted and empty, an empty string quoted)
  * into the temp table `table`, every column cast from its text as the type map says, numbered by line
  * like a staged file. One bulk read by the engine; a value that does not fit its type fails the stage,
  * naming the engine's conversion error.
@@ -14,7 +14,7 @@ import type { ExtractColumn } from "./type-map.js";
  */
 export async function loadExtract(
   engine: DuckDBConnection,
-  file: string,
+  file: string | readonly string[],
   table: string,
   columns: readonly ExtractColumn[],
   server: string,
@@ -24,7 +24,7 @@ export async function loadExtract(
   try {
     await engine.run(
       `CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} AS SELECT ${[...select, "row_number() OVER () AS _sluice_line"].join(", ")}
-       FROM read_csv(${quoteLiteral(file)}, columns = {${csvColumns}}, header = false, auto_detect = false,
+       FROM read_csv(${typeof file === "string" ? quoteLiteral(file) : `[${file.map(quoteLiteral).join(", ")}]`}, columns = {${csvColumns}}, header = false, auto_detect = false,
          delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = 33554432)`,
     );
   } catch (error) {
