@@ -80,7 +80,7 @@ export async function publishChildTables(
     await session.exec(
       loadInsertSql(
         {
-          runId: batch.run.runId,
+          run_id: batch.run.runId,
           pipeline: batch.run.pipeline,
           table: child.table,
           mode: "append",
@@ -88,7 +88,7 @@ export async function publishChildTables(
           updated: 0,
           deleted: 0,
           saved: outcome.saved,
-          loadedAt: batch.run.startedAt,
+          loaded_at: batch.run.startedAt.toISOString(),
           reconciliation: outcome.reconciliation,
         },
         dialect,
