@@ -4,7 +4,8 @@
 //   MariaDB:    `mariadb --batch --raw -e "select ..."` | DuckDB read_csv('/dev/stdin', delim = '\t')
 // Prints RATIO pg_extract_vs_psql (target <= 1.3) and rows/s of both MariaDB paths, RATIO
 // mysql_extract_vs_client (informational), and Sluice's peak RSS. Baseline and Sluice alternate
-// BENCH_REPEAT times (default 3); the ratios are of the medians. BENCH_PG / BENCH_MYSQL name the servers.
+// BENCH_REPEAT times (default 3); the ratios are of the medians. BENCH_PG / BENCH_MYSQL name the servers;
+// BENCH_SOURCES=postgres (or mysql) runs one of the two (a 10M-row peak-RSS run of PostgreSQL alone).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -130,5 +131,6 @@ async function benchMysql() {
   shell(`${client} -e "DROP DATABASE IF EXISTS ${database}"`);
 }
 
-await benchPostgres();
-await benchMysql();
+const kinds = (process.env.BENCH_SOURCES ?? "postgres,mysql").split(",");
+if (kinds.includes("postgres")) await benchPostgres();
+if (kinds.includes("mysql")) await benchMysql();

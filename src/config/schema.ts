@@ -48,6 +48,8 @@ const databaseSource = z
       ),
     table: identifier.optional(),
     query: z.string().min(1).optional(),
+    /** PostgreSQL: read a big extract as `parts` ranges of an integer `key` at once, in one snapshot. */
+    parallel: z.strictObject({ key: identifier, parts: z.number().int().min(2).max(16) }).optional(),
   })
   .refine((s) => (s.table === undefined) !== (s.query === undefined), {
     message: "needs exactly one of `table` or `query`",
@@ -189,6 +191,16 @@ export const targetSchema = z
     message: "needs a warehouse `table`, a `lake` table, or both",
   });
 
+export const nestedModes = ["json", "flatten", "tables"] as const;
+/**
+ * How nested JSON values land: kept as JSON columns (`json`), objects flattened to `parent__child`
+ * columns (`flatten`), or flattened with arrays split into child tables (`tables`).
+ */
+export const nestedSchema = z.strictObject({
+  mode: z.enum(nestedModes).default("json"),
+  max_depth: z.number().int().min(1).max(32).default(5),
+});
+
 export const pipelineSchema = z.strictObject({
   description: z.string().optional(),
   source: z.union([fileSource, sqlSource, tableSource, databaseSource, streamSource], {
@@ -197,6 +209,7 @@ export const pipelineSchema = z.strictObject({
   }),
   columns: z.record(z.string(), columnSchema).default({}),
   naming: z.enum(["snake_case", "keep"]).default("snake_case"),
+  nested: nestedSchema.optional(),
   derive: z.record(z.string(), z.string().min(1)).default({}),
   schema_evolution: z.enum(["evolve", "freeze", "discard_columns"]).default("evolve"),
   checks: z.array(checkSchema).default([]),
@@ -308,6 +321,7 @@ export type TargetConfig = z.infer<typeof targetSchema>;
 export type LakeTargetConfig = z.infer<typeof lakeTarget>;
 export type FileSourceConfig = z.infer<typeof fileSource>;
 export type SourceConfig = PipelineConfig["source"];
+export type NestedConfig = z.infer<typeof nestedSchema>;
 export type DatabaseSourceConfig = z.infer<typeof databaseSource>;
 
 export function isFileSource(source: SourceConfig): source is FileSourceConfig {

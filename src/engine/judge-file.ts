@@ -4,13 +4,13 @@ import { SluiceError } from "../errors.js";
 import { type CheckResult, compileChecks, interpretSummary } from "../plan/check-compiler.js";
 import type { ForeignKeySet } from "../plan/check-rules.js";
 import { compileDedupe } from "../plan/dedupe.js";
-import { maskExpression, maskedColumnNames } from "../plan/masking.js";
+import { MASK_SALT_SQL, maskExpression, maskedColumnNames } from "../plan/masking.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { describeColumns, queryNumber, queryRows } from "./duckdb-query.js";
 import type { StagedFile } from "./stage-file.js";
 
 /** SQL text that reads the mask salt inside DuckDB (set once per session by {@link setMaskSalt}). */
-export const maskSaltSql = "getvariable('sluice_mask_salt')";
+export const maskSaltSql = MASK_SALT_SQL;
 
 /** Makes `SLUICE_MASK_SALT` available to mask expressions in this DuckDB session. */
 export async function setMaskSalt(con: DuckDBConnection, salt: string): Promise<void> {

@@ -4,9 +4,11 @@ import { normalizeColumnNames } from "../plan/column-names.js";
 import type { DataColumn } from "../plan/column-references.js";
 import { resolveDeclaredColumns } from "../plan/declared-columns.js";
 import { formatFromName } from "../plan/landing-paths.js";
-import { userCsvOptions } from "../plan/read-sql.js";
+import { flattensNested } from "../plan/nested-json.js";
+import { jsonStructureType, userCsvOptions } from "../plan/read-sql.js";
 import { type ColumnInfo, quoteLiteral } from "../plan/sql-text.js";
 import { queryRows } from "./duckdb-query.js";
+import { nestedJsonColumns } from "./nested-json-columns.js";
 
 /** A column of a sample file (or a derived one), with its type. */
 export type SampledColumn = ColumnInfo & DataColumn;
@@ -28,6 +30,9 @@ export async function sampleColumns(
   const source = pipeline.source;
   const format = source.format ?? formatFromName(localPath);
   const path = quoteLiteral(localPath);
+  if ((format === "json" || format === "jsonl") && flattensNested(pipeline.nested)) {
+    return sampleNestedColumns(con, path, format, pipeline).catch(() => undefined);
+  }
   let sql: string;
   if (format === "csv") {
     sql = `DESCRIBE SELECT * FROM read_csv(${[path, ...userCsvOptions(source.options), "ignore_errors=true", "max_line_size=33554432", "buffer_size=33554432"].join(", ")})`;
@@ -64,6 +69,39 @@ export async function sampleColumns(
   } catch {
     return undefined;
   }
+}
+
+/** The columns of a JSON sample as `nested: flatten | tables` stages them (paths inside JSON columns too). */
+async function sampleNestedColumns(
+  con: DuckDBConnection,
+  path: string,
+  format: "json" | "jsonl",
+  pipeline: PipelineConfig,
+): Promise<SampledColumn[]> {
+  const layout = format === "jsonl" ? "newline_delimited" : "auto";
+  const rows = await queryRows(
+    con,
+    `SELECT json_group_structure(json)::VARCHAR AS s FROM read_json(${path}, format='${layout}', records=false, ignore_errors=true) WHERE json_type(json) = 'OBJECT'`,
+  );
+  const text = rows[0]?.s;
+  const structure = typeof text === "string" ? (JSON.parse(text) as Record<string, unknown>) : {};
+  const { columns } = resolveDeclaredColumns(pipeline);
+  const declared = new Map(columns.map((c) => [c.name, c.config]));
+  const staged = nestedJsonColumns(structure, pipeline.nested, Object.fromEntries(declared), pipeline.naming);
+  return [
+    ...staged.leaves.map((leaf) => ({
+      name: leaf.name,
+      sourceName: leaf.sourceName,
+      type: declared.get(leaf.name)?.type ?? jsonStructureType(leaf.structure),
+      inside: leaf.inside,
+    })),
+    ...(staged.rowId ? [{ name: staged.rowId.column.name, type: "VARCHAR" }] : []),
+    ...Object.keys(pipeline.derive).map((name) => ({
+      name,
+      type: declared.get(name)?.type ?? "VARCHAR",
+      derived: true,
+    })),
+  ];
 }
 
 /**

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { ColumnConfig, FileFormat, FileSourceConfig } from "../config/schema.js";
+import type { ColumnConfig, FileFormat, FileSourceConfig, NestedConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
 import type { LineCount } from "../integrity/line-count.js";
 import { normalizeColumnNames } from "../plan/column-names.js";
@@ -19,13 +19,13 @@ import {
   csvSniffSql,
   duckdbEncoding,
   jsonLinesSql,
-  jsonPointer,
   jsonStructureType,
   type StagedColumn,
 } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
+import { nestedJsonColumns } from "./nested-json-columns.js";
 import { utf16ToUtf8 } from "./utf16-to-utf8.js";
 
 /** What the stage step needs to read one file. */
@@ -34,7 +34,8 @@ export interface StageRequest {
   /** Landing-relative path, used in messages. */
   readonly displayPath: string;
   readonly format: FileFormat;
-  readonly source: FileSourceConfig;
+  /** `nested`: how a JSON file's nested values land (set by `withResolvedColumns` from the pipeline's `nested:`). */
+  readonly source: FileSourceConfig & { readonly nested?: NestedConfig | undefined };
   /** The pipeline's `columns:` keyed by the names the columns have in the rows (`withResolvedColumns`). */
   readonly columns: Readonly<Record<string, ColumnConfig>>;
   readonly naming: "snake_case" | "keep";
@@ -833,34 +834,43 @@ async function stageJsonValues(
   const structure: Record<string, unknown> = structureText
     ? (JSON.parse(structureText) as Record<string, unknown>)
     : {};
-  const keys = Object.keys(structure);
-  if (keys.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, keys.length);
-  const names = normalizeColumnNames(keys, ctx.naming);
-  const columns: StagedColumn[] = names.map((name, i) => {
-    const sourceName = keys[i]!;
-    const declared = declaredFor(ctx.columns, name);
+  const nested = nestedJsonColumns(structure, ctx.source.nested, ctx.columns, ctx.naming);
+  if (nested.leaves.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, nested.leaves.length);
+  const columns: StagedColumn[] = nested.leaves.map((leaf) => {
+    const declared = declaredFor(ctx.columns, leaf.name);
     return {
-      name,
-      sourceName,
-      type: declared?.type ?? jsonStructureType(structure[sourceName]),
+      name: leaf.name,
+      sourceName: leaf.sourceName,
+      type: declared?.type ?? jsonStructureType(leaf.structure),
       declared: declared?.type !== undefined,
+      ...(leaf.inside?.length ? { inside: leaf.inside } : {}),
     };
   });
-  if (keys.length === 0) warnings.push(`${ctx.displayPath}: no JSON objects found`);
+  if (nested.leaves.length === 0) warnings.push(`${ctx.displayPath}: no JSON objects found`);
+  const casts = columns.map((c, i) => {
+    const leaf = nested.leaves[i]!;
+    const upper = c.type.toUpperCase();
+    const isJson = upper === "JSON";
+    const pointer = quoteLiteral(leaf.pointer);
+    const extracted = `json_extract(j, ${pointer})`;
+    // Masks on paths inside the value apply whatever type the column is read as.
+    const masked = leaf.maskJson(extracted);
+    return {
+      name: c.name,
+      valueSql: isJson
+        ? masked
+        : masked === extracted
+          ? `json_extract_string(j, ${pointer})`
+          : `json_extract_string(${masked}, '$')`,
+      type: c.type,
+      config: declaredFor(ctx.columns, c.name),
+      cast: !isJson && upper !== "VARCHAR",
+    };
+  });
+  if (nested.rowId) columns.push(nested.rowId.column);
   await castIntoStage(con, ctx, {
     from: `(SELECT line, text::JSON AS j FROM ${quoteIdent(parsed)} WHERE problem IS NULL)`,
-    casts: columns.map((c) => {
-      const pointer = quoteLiteral(jsonPointer(c.sourceName));
-      const upper = c.type.toUpperCase();
-      const isJson = upper === "JSON";
-      return {
-        name: c.name,
-        valueSql: isJson ? `json_extract(j, ${pointer})` : `json_extract_string(j, ${pointer})`,
-        type: c.type,
-        config: declaredFor(ctx.columns, c.name),
-        cast: !isJson && upper !== "VARCHAR",
-      };
-    }),
+    casts: nested.rowId ? [...casts, nested.rowId.cast] : casts,
     lineSql: "line",
     rawSql: "j::VARCHAR",
   });

@@ -14,6 +14,8 @@ export interface DataColumn {
   readonly name: string;
   readonly sourceName?: string | undefined;
   readonly derived?: boolean | undefined;
+  /** Paths inside a JSON column of flattened nested data (`items__sku`); a mask may name one. */
+  readonly inside?: readonly string[] | undefined;
 }
 
 /** A problem with a column the config names (path relative to the pipeline); `mask` when a mask cannot be applied. */
@@ -66,7 +68,12 @@ export function declaredColumnProblems(
       continue;
     }
     if (candidates.some((c) => c.name === name)) continue;
-    const names = candidates.map((c) => c.name);
+    // A mask on a path inside a JSON column is applied inside its values as they are staged.
+    if (mask && sourceColumns.some((c) => c.inside?.includes(name))) continue;
+    const names = [
+      ...candidates.map((c) => c.name),
+      ...(mask ? sourceColumns.flatMap((c) => c.inside ?? []) : []),
+    ];
     const near = didYouMean(key, names) || didYouMean(name, names);
     const missing = `no column ${name} in ${where} (its columns: ${listed(names)})${near || "; name one of them, as the file does or normalized"}`;
     problems.push({

@@ -5,9 +5,10 @@
  * values, quarantine values, profile, dedupe) looks declared columns up by that name. Pure.
  */
 
-import type { ColumnConfig, PipelineConfig } from "../config/schema.js";
+import type { ColumnConfig, NestedConfig, PipelineConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { normalizeColumnNames } from "./column-names.js";
+import { flattensNested, nestedColumnName } from "./nested-json.js";
 
 export type Naming = PipelineConfig["naming"];
 
@@ -36,8 +37,15 @@ export function sourceNaming(pipeline: Pick<PipelineConfig, "source" | "naming">
  * declaredColumnName("E-Mail", "snake_case") // => "e_mail"
  * declaredColumnName("E-Mail", "keep") // => "E-Mail"
  */
-export function declaredColumnName(key: string, naming: Naming): string {
+export function declaredColumnName(key: string, naming: Naming, nested = false): string {
+  if (nested && /\.|__/.test(key)) return nestedColumnName(key, naming);
   return normalizeColumnNames([key], naming)[0]!;
+}
+
+/** The pipeline's `nested:` when it flattens (an optional key of the pipelines this module takes). */
+function nestedOf(pipeline: object): NestedConfig | undefined {
+  const nested = (pipeline as { nested?: NestedConfig }).nested;
+  return flattensNested(nested) ? nested : undefined;
 }
 
 /**
@@ -53,10 +61,12 @@ export function resolveDeclaredColumns(pipeline: Pick<PipelineConfig, "source" |
   problems: { path: string; message: string }[];
 } {
   const naming = sourceNaming(pipeline);
+  // Nested paths (`address.city`) mean flattened columns where the pipeline flattens nested JSON.
+  const nested = nestedOf(pipeline) !== undefined;
   const columns: DeclaredColumn[] = [];
   const problems: { path: string; message: string }[] = [];
   for (const [key, config] of Object.entries(pipeline.columns)) {
-    const name = declaredColumnName(key, naming);
+    const name = declaredColumnName(key, naming, nested);
     const earlier = columns.find((c) => c.name === name);
     if (earlier) {
       problems.push({
@@ -84,7 +94,10 @@ export function withResolvedColumns<P extends Pick<PipelineConfig, "source" | "n
   if (problems[0]) {
     throw new SluiceError("CONFIG_INVALID", `${problems[0].path}: ${problems[0].message}`);
   }
-  return { ...pipeline, columns: byName(columns) };
+  const nested = nestedOf(pipeline);
+  // A file's stage reads `source`: it carries how nested values land (see StageRequest.source).
+  const source = nested && "path" in pipeline.source ? { ...pipeline.source, nested } : pipeline.source;
+  return { ...pipeline, source, columns: byName(columns) };
 }
 
 /** Declared columns keyed by the names the columns have in the rows. */

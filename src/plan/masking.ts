@@ -21,6 +21,9 @@ import { type ColumnInfo, isStringType, quoteIdent, quoteLiteral } from "./sql-t
 
 export type Mask = NonNullable<ColumnConfig["mask"]>;
 
+/** SQL text reading the run's mask salt inside DuckDB (the engine session variable `sluice_mask_salt`). */
+export const MASK_SALT_SQL = "getvariable('sluice_mask_salt')";
+
 /** The text that replaces redacted values. */
 export const REDACTED = "[REDACTED]";
 

@@ -20,6 +20,8 @@ export interface StagedColumn {
   readonly type: string;
   /** True when the type came from `columns:` rather than inference. */
   readonly declared: boolean;
+  /** A JSON column of flattened nested data: the paths inside it (`items__sku`), which masks may name. */
+  readonly inside?: readonly string[] | undefined;
 }
 
 const encodingNames: Record<string, string> = {

@@ -14,6 +14,7 @@ import { SluiceError } from "../errors.js";
 import { didYouMean } from "../plan/nearest-name.js";
 import { type ConfigProblem, configError } from "./config-problem.js";
 import { databaseSourceProblems } from "./validate-database-sources.js";
+import { nestedProblems } from "./validate-nested.js";
 import { postgresWarehouseProblems } from "./validate-postgres-warehouse.js";
 
 /** A loaded project: the validated config and where it lives. */
@@ -107,6 +108,7 @@ export function parseProjectText(text: string, fileLabel: string, env: NodeJS.Pr
   }
   if (result.success) problems.push(...postgresWarehouseProblems(result.data as ProjectConfig));
   if (result.success) problems.push(...databaseSourceProblems(result.data as ProjectConfig));
+  if (result.success) problems.push(...nestedProblems(result.data as ProjectConfig));
   if (problems.length > 0) {
     const scrubbed = problems.map((p) => ({
       ...p,

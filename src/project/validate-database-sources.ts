@@ -22,6 +22,13 @@ export function databaseSourceProblems(config: ProjectConfig): ConfigProblem[] {
       ? postgresUrlProblem(url)
       : problemOf(parseMysqlUrl(url));
     if (urlProblem) problems.push({ path: `${at}.database`, message: urlProblem });
+    if (source.parallel && !/^postgres(ql)?:\/\//i.test(url)) {
+      problems.push({
+        path: `${at}.parallel`,
+        message:
+          "parallel key ranges are read from PostgreSQL only (one exported snapshot shared by the connections); a MySQL/MariaDB extract is one stream",
+      });
+    }
     if (source.query !== undefined) {
       const read = sourceQueryBody(source.query);
       if ("problem" in read) problems.push({ path: `${at}.query`, message: read.problem });

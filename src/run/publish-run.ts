@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
 import type { PipelineConfig } from "../config/schema.js";
+import { type ChildTable, splitNestedTables } from "../engine/nested-tables.js";
+import { quoteIdent } from "../plan/sql-text.js";
 import { cdcLakeEventsSql } from "../warehouse/cdc-events.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { checkWarehouseBeforeLake } from "./check-warehouse-before-lake.js";
@@ -38,32 +40,45 @@ export async function publishRun(
   if (rowsSql && pipeline.target.table) {
     onStage?.("publish");
     const publishStarted = performance.now();
-    const result = await warehouse.publish({
-      run,
-      target: pipeline.target,
-      rowsSql,
-      rowsRepeatable: Object.keys(pipeline.derive).length === 0,
-      replaces: outcome.replaces,
-      ledger,
-      quarantineSql,
-      checks: report.checks,
-      schemaEvolution: pipeline.schema_evolution,
-      sumColumns: numericColumns(pipeline),
-      watermark: outcome.watermark,
-      completeAfterWrite: outcome.completeAfterWrite,
-      alongsideWrite: outcome.alongsideWrite,
-      resolveDuplicates: (paths) => {
-        markDuplicates(report, paths);
-        return {
-          run: { ...run, report: { ...report } },
-          ledger: ledger.map((e) =>
-            paths.includes(e.path) && e.status === "loaded"
-              ? { ...e, status: "skipped_duplicate" as const, rowsLoaded: 0 }
-              : e,
-          ),
-        };
-      },
-    });
+    const nested =
+      pipeline.nested?.mode === "tables"
+        ? await splitNestedTables(
+            warehouse.engine,
+            rowsSql,
+            { ...pipeline.target, table: pipeline.target.table },
+            pipeline.nested,
+            pipeline.naming,
+          )
+        : undefined;
+    const result = await warehouse
+      .publish({
+        run,
+        target: pipeline.target,
+        rowsSql: nested?.rowsSql ?? rowsSql,
+        children: nested?.children,
+        rowsRepeatable: Object.keys(pipeline.derive).length === 0,
+        replaces: outcome.replaces,
+        ledger,
+        quarantineSql,
+        checks: report.checks,
+        schemaEvolution: pipeline.schema_evolution,
+        sumColumns: numericColumns(pipeline),
+        watermark: outcome.watermark,
+        completeAfterWrite: outcome.completeAfterWrite,
+        alongsideWrite: outcome.alongsideWrite,
+        resolveDuplicates: (paths) => {
+          markDuplicates(report, paths);
+          return {
+            run: { ...run, report: { ...report } },
+            ledger: ledger.map((e) =>
+              paths.includes(e.path) && e.status === "loaded"
+                ? { ...e, status: "skipped_duplicate" as const, rowsLoaded: 0 }
+                : e,
+            ),
+          };
+        },
+      })
+      .finally(() => dropChildTables(warehouse, nested?.children ?? []));
     report.load = {
       table: pipeline.target.table,
       mode: pipeline.target.mode,
@@ -98,6 +113,15 @@ async function lakeOutcome(
 ): Promise<RunOutcome> {
   if (pipeline.target.mode !== "cdc" || !outcome.rowsSql) return outcome;
   return { ...outcome, rowsSql: await cdcLakeEventsSql(warehouse.engine, outcome.rowsSql, pipeline.target) };
+}
+
+/** The engine tables of a run's child tables (`nested: tables`), once published or not. */
+async function dropChildTables(warehouse: Warehouse, children: readonly ChildTable[]): Promise<void> {
+  for (const child of children) {
+    await warehouse.engine
+      .run(`DROP TABLE IF EXISTS ${quoteIdent(child.engineTable)}`)
+      .catch(() => undefined);
+  }
 }
 
 /** Columns declared numeric under `columns:` (their sums are reconciled). */

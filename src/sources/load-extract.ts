@@ -4,17 +4,18 @@ import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import type { ExtractColumn } from "./type-map.js";
 
 /**
- * Reads an extract's CSV file (no header, `"`-quoted, NULL unquoted and empty, an empty string quoted)
+ * Reads an extract's CSV file or files (no header, `"`-quoted, NULL unquoted and empty, an empty string quoted)
  * into the temp table `table`, every column cast from its text as the type map says, numbered by line
  * like a staged file. One bulk read by the engine; a value that does not fit its type fails the stage,
- * naming the engine's conversion error.
+ * naming the engine's conversion error. The read buffer is one line's worth (DuckDB's default is 16
+ * times `max_line_size`: one 512 MiB block, past the engine's memory limit on a big extract).
  *
  * @example
  * await loadExtract(engine, "/tmp/x/q0.csv", "sluice_q0_stage", columns, "PostgreSQL app@db:5432/shop");
  */
 export async function loadExtract(
   engine: DuckDBConnection,
-  file: string,
+  file: string | readonly string[],
   table: string,
   columns: readonly ExtractColumn[],
   server: string,
@@ -24,8 +25,9 @@ export async function loadExtract(
   try {
     await engine.run(
       `CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} AS SELECT ${[...select, "row_number() OVER () AS _sluice_line"].join(", ")}
-       FROM read_csv(${quoteLiteral(file)}, columns = {${csvColumns}}, header = false, auto_detect = false,
-         delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = 33554432)`,
+       FROM read_csv(${typeof file === "string" ? quoteLiteral(file) : `[${file.map(quoteLiteral).join(", ")}]`}, columns = {${csvColumns}}, header = false, auto_detect = false,
+         delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = 33554432,
+         buffer_size = 33554432)`,
     );
   } catch (error) {
     const message = error instanceof Error ? firstLine(error.message) : String(error);

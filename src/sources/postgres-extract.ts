@@ -17,6 +17,7 @@ import { parsePostgresUrl, postgresUrlProblem } from "../warehouse/postgres-url.
 import { ambiguousNameProblem, asQueryRequest, type DatabaseStageRequest } from "./database-request.js";
 import { type ExtractErrorKinds, extractError } from "./extract-error.js";
 import { loadExtract } from "./load-extract.js";
+import { copyKeyRanges } from "./postgres-parallel.js";
 import {
   type ExtractColumn,
   isTypeProblem,
@@ -69,7 +70,8 @@ export async function connectPostgresSource(url: string): Promise<PostgresSource
  * READ ONLY transaction (one consistent snapshot, whatever is written meanwhile) the result's columns are
  * read first (`LIMIT 0`) and mapped (a type Sluice cannot carry fails here, naming the column, before
  * any row moves), then `COPY (...) TO STDOUT (FORMAT csv)` streams the rows to a scratch file the
- * engine reads in bulk. The incremental filter runs on the source.
+ * engine reads in bulk. The incremental filter runs on the source. With `parallel:` the rows are copied
+ * as key ranges on several connections sharing that snapshot (see copyKeyRanges).
  *
  * @example
  * const staged = await extractPostgres(engine, { source: { database: url, table: "public.customers" }, columns: {}, tablePrefix: "q0", workDir });
@@ -85,6 +87,7 @@ export async function extractPostgres(
   const file = join(request.workDir, `${request.tablePrefix}.csv`);
   const table = `${request.tablePrefix}_stage`;
   const queryRequest = asQueryRequest(request);
+  let files: readonly string[] = [file];
   try {
     const read = await inPostgresTransaction(
       source.client,
@@ -96,12 +99,29 @@ export async function extractPostgres(
         const select = columns.map((c) =>
           c.serverSql ? c.serverSql(quoteIdent(c.name)) : quoteIdent(c.name),
         );
-        await pipeline(
-          source.client.query(
-            copyTo(`COPY (SELECT ${select.join(", ")} FROM (${sql}) AS e) TO STDOUT WITH (FORMAT csv)`),
-          ),
-          createWriteStream(file, { highWaterMark: 1 << 20 }),
-        );
+        const copySql = (where: string) =>
+          `COPY (SELECT ${select.join(", ")} FROM (${sql}) AS e WHERE ${where}) TO STDOUT WITH (FORMAT csv)`;
+        if (config.parallel) {
+          files = await copyKeyRanges(
+            source.client,
+            async () => {
+              const extra = await connectPostgresSource(config.database);
+              return { client: extra.client, close: extra.close };
+            },
+            fields,
+            `(${sql}) AS e`,
+            config.parallel,
+            copySql,
+            Array.from({ length: config.parallel.parts }, (_, i) =>
+              join(request.workDir, `${request.tablePrefix}_${i}.csv`),
+            ),
+          );
+        } else {
+          await pipeline(
+            source.client.query(copyTo(copySql("true"))),
+            createWriteStream(file, { highWaterMark: 1 << 20 }),
+          );
+        }
         const lateRows = outsideWindowSql
           ? Number(
               (await source.client.query(`SELECT count(*) AS n FROM (${outsideWindowSql}) AS late`)).rows[0]
@@ -112,7 +132,7 @@ export async function extractPostgres(
       },
       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     );
-    await loadExtract(engine, file, table, read.columns, source.label);
+    await loadExtract(engine, files, table, read.columns, source.label);
     for (const column of read.columns) {
       if (column.engineType === undefined)
         await typeNumeric(engine, quoteIdent(table), column.name, queryRequest);
@@ -121,7 +141,7 @@ export async function extractPostgres(
   } catch (error) {
     throw extractError(error, source.label, source.secret, POSTGRES_ERRORS);
   } finally {
-    await rm(file, { force: true });
+    for (const f of files) await rm(f, { force: true });
     await source.close();
   }
 }

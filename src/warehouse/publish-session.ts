@@ -8,6 +8,7 @@ import {
   supersedeSql,
   watermarkInsertSql,
 } from "./catalog-sql.js";
+import { publishChildTables } from "./child-tables.js";
 import { batchStats, dropBatchFiles, type PreparedBatch } from "./prepare-batch.js";
 import type { PublishBatch, PublishResult, RunRecord, WarehouseCapabilities } from "./warehouse.js";
 import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-batch.js";
@@ -114,6 +115,14 @@ export async function publishInSession(
         alongside: hooks.engineFreeDuringWrite ? startAlongside : undefined,
       });
       result = { ...outcome, skippedDuplicates };
+      if (batch.children) {
+        await publishChildTables(session, engine, batch, batch.children, {
+          stageBatch: hooks.stageBatch,
+          copyRows: hooks.copyRows,
+          runId: run.runId,
+          loadedAt: new Date(String(run.report.started_at ?? run.startedAt.toISOString())),
+        });
+      }
       if (single) ({ run, ledger, quarantineSql, checks = checks } = await single(outcome.inserted));
       await session.exec(
         loadInsertSql(

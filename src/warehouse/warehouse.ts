@@ -5,6 +5,16 @@ import type { QueryStageRequest, StagedQuery } from "../engine/stage-query.js";
 import type { SchemaChange } from "../plan/schema-plan.js";
 import type { SqlDialect } from "../plan/sql-dialect.js";
 
+/** A child table of `nested: tables` as the publish takes it (see `splitNestedTables`; written by `publishChildTables`). */
+export interface ChildBatch {
+  /** The warehouse table. */
+  readonly table: string;
+  /** Engine table holding its rows. */
+  readonly engineTable: string;
+  /** Columns of the engine table not written (they hold deeper child tables' arrays). */
+  readonly nestedColumns: readonly string[];
+}
+
 /** What a warehouse can do, as data (callers branch on capabilities, never on the kind). */
 export interface WarehouseCapabilities {
   /** Staging tables live in the warehouse itself (no copy between systems). */
@@ -94,6 +104,11 @@ export interface PublishBatch {
    * Throwing rolls the publish back.
    */
   readonly alongsideWrite?: (() => Promise<Readonly<Record<string, unknown>>>) | undefined;
+  /**
+   * `nested: tables`: child tables written in the same transaction, right after the target (see
+   * `publishChildTables`); `rowsSql` then holds the parent's rows without the split columns.
+   */
+  readonly children?: readonly ChildBatch[] | undefined;
 }
 
 /** What a single-pass publish learned from its write (see {@link PublishBatch.completeAfterWrite}). */

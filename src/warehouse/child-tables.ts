@@ -1,0 +1,109 @@
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { describeColumns, queryNumber } from "../engine/duckdb-query.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { loadInsertSql } from "./catalog-sql.js";
+import { batchTable } from "./prepare-batch.js";
+import { quotedTableName, splitTableName } from "./split-table-name.js";
+import type { ChildBatch, PublishBatch } from "./warehouse.js";
+import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-batch.js";
+
+/**
+ * Writes the child tables of a `nested: tables` run inside the publish transaction, right after the
+ * parent's write (while {@link batchTable} still holds the parent's rows): child rows of parents the
+ * publish left out (files loaded meanwhile) are dropped; existing child rows whose parent the write
+ * replaced go (merge: the children of every parent in the batch; replace, delete_insert and `--force`:
+ * children whose parent row is gone); then each child table gets its rows appended, with schema
+ * evolution and a load record of its own.
+ *
+ * @example
+ * await publishChildTables(session, engine, batch, children, { stageBatch, runId, loadedAt });
+ */
+export async function publishChildTables(
+  session: SqlSession,
+  engine: DuckDBConnection,
+  batch: PublishBatch,
+  children: readonly ChildBatch[],
+  write: Pick<WriteBatchRequest, "stageBatch" | "copyRows" | "runId" | "loadedAt">,
+): Promise<void> {
+  const parent = batch.target.table!;
+  const dialect = session.dialect;
+  for (const child of children) {
+    // Roots are the parent batch's rows; rows of files dropped from it go with them.
+    await engine.run(
+      `DELETE FROM ${quoteIdent(child.engineTable)} WHERE _sluice_root_id NOT IN (SELECT _sluice_id FROM ${quoteIdent(batchTable)})`,
+    );
+  }
+  const quotedParent = quotedTableName(parent, dialect);
+  for (const existing of await existingChildTables(session, parent)) {
+    const quoted = quotedTableName(existing, dialect);
+    if (batch.target.mode === "merge") {
+      await session.exec(
+        `DELETE FROM ${quoted} WHERE _sluice_root_id IN (SELECT _sluice_id FROM ${quoteIdent(batchTable)})`,
+      );
+    }
+    if (batch.target.mode !== "append" || batch.replaces.length > 0) {
+      await session.exec(
+        `DELETE FROM ${quoted} AS c WHERE NOT EXISTS (SELECT 1 FROM ${quotedParent} AS p WHERE p._sluice_id = c._sluice_root_id)`,
+      );
+    }
+  }
+  for (const child of children) {
+    const exclude =
+      child.nestedColumns.length > 0 ? ` EXCLUDE (${child.nestedColumns.map(quoteIdent).join(", ")})` : "";
+    // The parent's batch may be a view over the staged rows (read in place).
+    const isView = await queryNumber(
+      engine,
+      `SELECT count(*) FROM duckdb_views() WHERE view_name = '${batchTable}' AND temporary`,
+    );
+    if (isView > 0) await engine.run(`DROP VIEW ${batchTable}`);
+    await engine.run(
+      `CREATE OR REPLACE TEMP TABLE ${batchTable} AS SELECT *${exclude} FROM ${quoteIdent(child.engineTable)}`,
+    );
+    const rows = await queryNumber(engine, `SELECT count(*) FROM ${batchTable}`);
+    if (rows === 0) continue;
+    const columns = await describeColumns(engine, `SELECT * FROM ${batchTable}`);
+    const target = { table: child.table, mode: "append" as const };
+    const outcome = await writeBatch({
+      session,
+      engine,
+      batch: { table: batchTable, columns },
+      target,
+      runId: write.runId,
+      loadedAt: write.loadedAt,
+      replaces: [],
+      policy: batch.schemaEvolution ?? "evolve",
+      sumColumns: [],
+      source: { rows, sums: {} },
+      stageBatch: write.stageBatch,
+      copyRows: write.copyRows,
+    });
+    await session.exec(
+      loadInsertSql(
+        {
+          run_id: batch.run.runId,
+          pipeline: batch.run.pipeline,
+          table: child.table,
+          mode: "append",
+          inserted: outcome.inserted,
+          updated: 0,
+          deleted: 0,
+          saved: outcome.saved,
+          loaded_at: batch.run.startedAt.toISOString(),
+          reconciliation: outcome.reconciliation,
+        },
+        dialect,
+      ),
+    );
+  }
+}
+
+/** Child tables of `parent` in the warehouse: `<parent>__...` tables with a `_sluice_root_id` column. */
+async function existingChildTables(session: SqlSession, parent: string): Promise<string[]> {
+  const { schema, name } = splitTableName(parent, session.dialect);
+  const prefix = `${name}__`;
+  const rows = await session.rows(
+    `SELECT DISTINCT table_name AS t FROM information_schema.columns WHERE table_schema = ${quoteLiteral(schema)} AND column_name = '_sluice_root_id' AND left(table_name, ${prefix.length}) = ${quoteLiteral(prefix)}`,
+  );
+  const qualified = parent.includes(".") ? `${schema}.` : "";
+  return rows.map((r) => `${qualified}${String(r.t)}`);
+}
