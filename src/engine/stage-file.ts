@@ -4,6 +4,7 @@ import type { ColumnConfig, FileFormat, FileSourceConfig } from "../config/schem
 import { firstLine, SluiceError } from "../errors.js";
 import type { LineCount } from "../integrity/line-count.js";
 import { normalizeColumnNames } from "../plan/column-names.js";
+import { type CsvDetection, type CsvLayout, detectCsvLayout, sampleFits } from "../plan/detect-csv-layout.js";
 import {
   jsonArrayLayoutSql,
   jsonArrayReadSql,
@@ -13,6 +14,7 @@ import {
 } from "../plan/json-array-sql.js";
 import {
   type CsvDialect,
+  type CsvReadOptions,
   castExpression,
   csvHeaderSql,
   csvReadSql,
@@ -91,6 +93,8 @@ export interface StagedFile {
   readonly lines?: LineCount | undefined;
   /** Set when the read is deferred to the publish: `accepted` and `malformed` are 0 until it has run. */
   readonly deferred?: DeferredRead | undefined;
+  /** CSV only: the layout the file was read with, and what was detected or repaired (the report's `csv`). */
+  readonly csv?: CsvDetection | undefined;
 }
 
 const SNIFF_LINE_LIMIT = 256 * 1024 * 1024;
@@ -253,7 +257,7 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
   const context = { ...request, table, malformedTable };
   let columns: StagedColumn[];
   const warnings: string[] = [];
-  const csvLayout: { headerLines?: number; deferred?: DeferredRead; blankLines?: number } = {};
+  const csvLayout: CsvLayoutState & { blankLines?: number } = {};
   switch (request.format) {
     case "csv":
       columns = await stageCsv(con, context, warnings, csvLayout);
@@ -283,6 +287,7 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
     blankLines: csvLayout.blankLines,
     lines: convertedLines,
     deferred: csvLayout.deferred,
+    csv: csvLayout.detected,
   };
 }
 
@@ -309,10 +314,7 @@ export async function completeDeferredRead(
       `SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ${quoteLiteral(deferred.rejectsTable)}`,
     )) > 0;
   if (!exists) return { malformed: 0, misfits: [] };
-  const castMisses = await queryRows(
-    con,
-    `SELECT DISTINCT column_name FROM ${quoteIdent(deferred.rejectsTable)} WHERE error_type = 'CAST' AND ${lastScan}`,
-  );
+  const castMisses = await queryRows(con, castMissesSql(deferred.rejectsTable, lastScan));
   const misfits = castMisses.map((r) => String(r.column_name)).filter((c) => deferred.inferred.includes(c));
   await con.run(collectRejectsSql(staged.malformedTable, deferred.rejectsTable, deferred.masked, lastScan));
   const malformed = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(staged.malformedTable)}`);
@@ -371,49 +373,31 @@ function unparseable(ctx: StageContext, what: string, error: unknown): SluiceErr
   });
 }
 
+/** What stageCsv found about a file's layout, for the run report. */
+type CsvLayoutState = { headerLines?: number; deferred?: DeferredRead; detected?: CsvDetection };
+
 async function stageCsv(
   con: DuckDBConnection,
   ctx: StageContext,
   warnings: string[],
-  layout: { headerLines?: number; deferred?: DeferredRead },
+  layout: CsvLayoutState,
 ): Promise<StagedColumn[]> {
   const options = ctx.source.options;
-  const overlong = overlongLineAtStart(ctx.localPath);
-  if (overlong !== undefined) {
-    throw new SluiceError(
-      "FILE_UNPARSEABLE",
-      `${ctx.displayPath}: line ${overlong} is longer than ${MAX_CSV_LINE_BYTES / 1024 / 1024} MiB, the longest line Sluice reads; nothing of the file is published`,
-    );
-  }
-  const fields = headerFieldsAtMost(ctx.localPath, options?.delimiter);
-  if (fields > MAX_COLUMNS) throw tooWide(ctx.displayPath, fields, true);
+  refuseUnreadableCsv(ctx);
   const sniffLimit = sniffLimitFor(ctx.localPath);
-  let sniff: Record<string, unknown>;
-  try {
-    const rows = await queryRows(con, csvSniffSql(ctx.localPath, options, sniffLimit));
-    sniff = rows[0] ?? {};
-  } catch (error) {
-    throw unparseable(ctx, "CSV", error);
-  }
-  const empty = (v: unknown): string => (v === "(empty)" || v === undefined || v === null ? "" : String(v));
-  const sniffedColumns = (sniff.Columns as { name: string; type: string }[] | undefined) ?? [];
-  if (sniffedColumns.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, sniffedColumns.length);
-  // A sample without quotes sniffs as "no quote"; RFC 4180 quoting is still the right default.
-  const sniffedQuote = empty(sniff.Quote) || '"';
-  const dialect: CsvDialect = {
-    delimiter: options?.delimiter ?? empty(sniff.Delimiter),
-    quote: options?.quote ?? sniffedQuote,
-    escape: options?.escape ?? (empty(sniff.Quote) === "" ? '"' : empty(sniff.Escape)),
-    header: options?.header ?? Boolean(sniff.HasHeader),
-    skip: options?.skip ?? Number(sniff.SkipRows ?? 0),
-    encoding: duckdbEncoding(options?.encoding),
-    comment: options?.comment,
-  };
-  if (dialect.delimiter === "") throw unparseable(ctx, "CSV", new Error("no delimiter could be detected"));
+  const { dialect, sniff, sniffedColumns, repairedNames, detected } = await csvDialectOf(
+    con,
+    ctx,
+    sniffLimit,
+  );
   layout.headerLines = dialect.skip + (dialect.header ? 1 : 0);
+  layout.detected = detected;
+  if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
 
   let rawNames: (string | null)[];
-  if (dialect.header) {
+  if (repairedNames) {
+    rawNames = sniffedColumns.map((_, i) => repairedNames[i] ?? null);
+  } else if (dialect.header) {
     const header = await queryRows(
       con,
       csvHeaderSql(ctx.localPath, dialect, sniffedColumns.length, sniffLimit),
@@ -424,49 +408,7 @@ async function stageCsv(
     rawNames = sniffedColumns.map(() => null);
   }
   const names = normalizeColumnNames(rawNames, ctx.naming);
-
-  // Declared formats: one DATE and one TIMESTAMP format can be handed to the reader; others are cast after.
-  const formatOf = (kind: "DATE" | "TIMESTAMP"): string | undefined => {
-    const formats = new Set<string>();
-    for (const name of names) {
-      const declared = declaredFor(ctx.columns, name);
-      if (declared?.format && declared.type?.toUpperCase().startsWith(kind)) formats.add(declared.format);
-    }
-    return formats.size === 1 ? [...formats][0] : undefined;
-  };
-  // Undeclared date/timestamp columns are read in the layout the sniffer detected, unless a declared
-  // format of the same kind differs (one layout per kind per read): then they are read as text.
-  const sniffedDateFormat = (sniff.DateFormat as string | null | undefined) ?? undefined;
-  const sniffedTimestampFormat = (sniff.TimestampFormat as string | null | undefined) ?? undefined;
-  const declaredDate = formatOf("DATE");
-  const declaredTimestamp = formatOf("TIMESTAMP");
-  const dateFormat = declaredDate ?? sniffedDateFormat;
-  const timestampFormat = declaredTimestamp ?? sniffedTimestampFormat;
-  const inferredTemporalOk = (type: string): boolean =>
-    type.startsWith("TIMESTAMP")
-      ? declaredTimestamp === undefined ||
-        sniffedTimestampFormat === undefined ||
-        declaredTimestamp === sniffedTimestampFormat
-      : type === "DATE"
-        ? declaredDate === undefined || sniffedDateFormat === undefined || declaredDate === sniffedDateFormat
-        : false;
-
-  const columns: StagedColumn[] = names.map((name, i) => {
-    const sourceName = rawNames[i] ?? name;
-    const declared = declaredFor(ctx.columns, name);
-    const sniffedType = sniffedColumns[i]?.type ?? "VARCHAR";
-    if (declared?.type) {
-      const upper = declared.type.toUpperCase();
-      const readerHandlesFormat =
-        !declared.format ||
-        (upper.startsWith("DATE") && declared.format === dateFormat) ||
-        (upper.startsWith("TIMESTAMP") && declared.format === timestampFormat);
-      return { name, sourceName, type: readerHandlesFormat ? declared.type : "VARCHAR", declared: true };
-    }
-    const temporal = /^(DATE|TIMESTAMP|TIME)/.test(sniffedType);
-    const inferred = temporal && !inferredTemporalOk(sniffedType) ? "VARCHAR" : sniffedType;
-    return { name, sourceName, type: inferred, declared: false };
-  });
+  const { columns, dateFormat, timestampFormat } = csvColumnsOf(ctx, names, rawNames, sniff, sniffedColumns);
   for (const [key, declared] of Object.entries(ctx.columns)) {
     // A masked column the file lacks fails the file (see unmaskableColumnError): no warning for it.
     if (declared.mask === undefined && !columns.some((c) => c.name === key)) {
@@ -476,9 +418,8 @@ async function stageCsv(
 
   const rejectsTable = `${ctx.tablePrefix}_rejects`;
   const rejectsScan = `${ctx.tablePrefix}_rejects_scan`;
-  /** Drops the rejects of an earlier read, then makes `table` (a table, or a view for a deferred read). */
-  const read = async (cols: readonly StagedColumn[], kind: "TABLE" | "VIEW"): Promise<void> => {
-    const readSql = csvReadSql(ctx.localPath, {
+  const read = (cols: readonly StagedColumn[], kind: "TABLE" | "VIEW") =>
+    readCsvInto(con, ctx, kind, {
       dialect,
       columns: cols,
       rejectsTable,
@@ -488,19 +429,6 @@ async function stageCsv(
       maxLineSize: options?.max_line_size ?? DEFAULT_MAX_LINE,
       nullStrings: options?.null === undefined ? undefined : [options.null].flat(),
     });
-    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
-    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
-    const create = () =>
-      con.run(
-        `CREATE OR REPLACE TEMP ${kind} ${quoteIdent(ctx.table)} AS SELECT *, NULL::BIGINT AS _sluice_line FROM ${readSql}`,
-      );
-    try {
-      // Rows nobody needs in file order are read without keeping it (a third to a half faster on big files).
-      await (kind === "TABLE" && ctx.keepOrder === false ? withoutInsertionOrder(con, create) : create());
-    } catch (error) {
-      throw unparseable(ctx, "CSV", error);
-    }
-  };
 
   // Declared formats the reader cannot apply (several layouts in one file) are cast after reading.
   const late = columns.filter(
@@ -521,49 +449,351 @@ async function stageCsv(
   }
 
   await read(columns, "TABLE");
-  // A value that does not fit a type inferred from a sample is not malformed: read that column as text.
-  const castMisses = await queryRows(
-    con,
-    `SELECT DISTINCT column_name FROM ${quoteIdent(rejectsTable)} WHERE error_type = 'CAST'`,
-  );
-  const widen = new Set(castMisses.map((r) => String(r.column_name)));
-  const inferredToWiden = columns.filter((c) => !c.declared && widen.has(c.name) && c.type !== "VARCHAR");
-  if (inferredToWiden.length > 0) {
-    for (const c of inferredToWiden) {
-      warnings.push(`column ${c.name}: values do not all fit the inferred type ${c.type}; loaded as VARCHAR`);
-    }
-    columns.splice(
-      0,
-      columns.length,
-      ...columns.map((c) => (inferredToWiden.includes(c) ? { ...c, type: "VARCHAR" } : c)),
-    );
+  const widened = await widenMisfits(con, rejectsTable, columns, warnings);
+  if (widened !== columns) {
+    columns.splice(0, columns.length, ...widened);
     await read(columns, "TABLE");
   }
-
   await con.run(collectRejectsSql(ctx.malformedTable, rejectsTable, maskedNames(ctx, columns)));
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
+  if (late.length > 0) await castLateColumns(con, ctx, columns, late);
+  return columns;
+}
 
-  // Declared formats the reader could not apply (several layouts in one file): cast now, reject failures.
-  if (late.length > 0) {
-    const casts = columns.map((c) => {
-      const declared = declaredFor(ctx.columns, c.name);
-      return late.includes(c) && declared?.type
-        ? { name: c.name, valueSql: quoteIdent(c.name), type: declared.type, config: declared, cast: true }
-        : { name: c.name, valueSql: quoteIdent(c.name), type: c.type, config: undefined, cast: false };
-    });
-    await castIntoStage(con, ctx, {
-      from: quoteIdent(ctx.table),
-      casts,
-      lineSql: "NULL::BIGINT",
-      rawSql: `to_json(${quoteIdent(ctx.table)})::VARCHAR`,
-    });
-    for (const c of late) {
-      const declared = declaredFor(ctx.columns, c.name);
-      Object.assign(c, { type: declared?.type ?? c.type });
+/** Refuses, before any reading, a file whose first lines are too long or whose header is too wide. */
+function refuseUnreadableCsv(ctx: StageContext): void {
+  const overlong = overlongLineAtStart(ctx.localPath);
+  if (overlong !== undefined) {
+    throw new SluiceError(
+      "FILE_UNPARSEABLE",
+      `${ctx.displayPath}: line ${overlong} is longer than ${MAX_CSV_LINE_BYTES / 1024 / 1024} MiB, the longest line Sluice reads; nothing of the file is published`,
+    );
+  }
+  const fields = headerFieldsAtMost(ctx.localPath, ctx.source.options?.delimiter);
+  if (fields > MAX_COLUMNS) throw tooWide(ctx.displayPath, fields, true);
+}
+
+/** What the sniffer said of a file, read with {@link csvSniffSql}. */
+type Sniffed = Record<string, unknown>;
+
+const emptyOf = (v: unknown): string => (v === "(empty)" || v === undefined || v === null ? "" : String(v));
+
+/** Bytes of a file's start read to check the sniffed dialect (and detect another when it misreads). */
+const SAMPLE_BYTES = 64 * 1024;
+
+/** The first {@link SAMPLE_BYTES} of an uncompressed file as text, and whether that is all of it. */
+function csvSample(path: string, encoding: string): { text: string; complete: boolean } | undefined {
+  if (/\.(gz|gzip|zst|zstd)$/i.test(path) || encoding === "utf-16") return undefined;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const size = fstatSync(fd).size;
+    const buffer = Buffer.allocUnsafe(Math.min(size, SAMPLE_BYTES));
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const text = buffer.subarray(0, length).toString(encoding === "latin-1" ? "latin1" : "utf8");
+    return { text, complete: length >= size };
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+async function sniffCsv(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  options: FileSourceConfig["options"],
+  sniffLimit: number,
+  extra: readonly string[] = [],
+): Promise<Sniffed> {
+  try {
+    return (await queryRows(con, csvSniffSql(ctx.localPath, options, sniffLimit, extra)))[0] ?? {};
+  } catch (error) {
+    throw unparseable(ctx, "CSV", error);
+  }
+}
+
+function dialectFromSniff(sniff: Sniffed, options: FileSourceConfig["options"], locale?: Locale): CsvDialect {
+  // A sample without quotes sniffs as "no quote"; RFC 4180 quoting is still the right default.
+  const sniffedQuote = emptyOf(sniff.Quote) || '"';
+  return {
+    delimiter: options?.delimiter ?? emptyOf(sniff.Delimiter),
+    quote: options?.quote ?? sniffedQuote,
+    escape: options?.escape ?? (emptyOf(sniff.Quote) === "" ? '"' : emptyOf(sniff.Escape)),
+    header: options?.header ?? Boolean(sniff.HasHeader),
+    skip: options?.skip ?? Number(sniff.SkipRows ?? 0),
+    encoding: duckdbEncoding(options?.encoding),
+    comment: options?.comment,
+    decimalSeparator: locale?.decimal,
+    thousands: locale?.thousands,
+  };
+}
+
+type Locale = { readonly decimal: string; readonly thousands: string | undefined };
+
+const localeArgs = (locale: Locale | undefined): string[] =>
+  locale
+    ? [
+        `decimal_separator=${quoteLiteral(locale.decimal)}`,
+        ...(locale.thousands ? [`thousands=${quoteLiteral(locale.thousands)}`] : []),
+      ]
+    : [];
+
+/**
+ * The dialect a CSV file is read with. DuckDB's sniffer decides; its reading of the first
+ * {@link SAMPLE_BYTES} is then checked in JavaScript (every row the same width, a header that is one, no
+ * padding, no decimal commas). Only when that check fails is the layout detected from the data rows
+ * (see `detectCsvLayout`) and the file sniffed again with it, `source.options` still winning.
+ */
+async function csvDialectOf(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  sniffLimit: number,
+): Promise<{
+  dialect: CsvDialect;
+  sniff: Sniffed;
+  sniffedColumns: { name: string; type: string }[];
+  repairedNames: readonly (string | null)[] | undefined;
+  detected: CsvDetection;
+}> {
+  const options = ctx.source.options;
+  let sniff = await sniffCsv(con, ctx, options, sniffLimit);
+  let dialect = dialectFromSniff(sniff, options);
+  const columnsOf = (s: Sniffed) => (s.Columns as { name: string; type: string }[] | undefined) ?? [];
+  let repairedNames: readonly (string | null)[] | undefined;
+  let repaired: CsvLayout | undefined;
+  const sample = csvSample(ctx.localPath, dialect.encoding);
+  const fits =
+    !sample ||
+    dialect.delimiter === "" ||
+    sampleFits(sample.text, sample.complete, { ...dialect, columns: columnsOf(sniff).length });
+  const layout = fits
+    ? undefined
+    : detectCsvLayout(sample!.text, sample!.complete, {
+        delimiter: options?.delimiter,
+        quote: options?.quote,
+        escape: options?.escape,
+      });
+  if (layout && !sameAsSniffed(layout, dialect, columnsOf(sniff).length)) {
+    const repairHeader = layout.repairedNames !== undefined && options?.header === undefined;
+    const fixed: FileSourceConfig["options"] = {
+      delimiter: layout.delimiter,
+      quote: layout.quote,
+      escape: layout.escape,
+      header: layout.headerLine !== undefined && !repairHeader,
+      skip: repairHeader ? layout.headerLine! + 1 : layout.preambleLines,
+      ...definedOnly(options ?? {}),
+    };
+    const locale = layout.decimalComma
+      ? { decimal: ",", thousands: layout.decimalComma.thousands }
+      : undefined;
+    const again = await sniffCsv(con, ctx, fixed, sniffLimit, localeArgs(locale)).catch(() => undefined);
+    if (again && columnsOf(again).length === layout.columns) {
+      sniff = again;
+      dialect = dialectFromSniff(again, fixed, locale);
+      repairedNames = repairHeader ? layout.repairedNames : undefined;
+      repaired = layout;
     }
   }
-  return columns;
+  const sniffedColumns = columnsOf(sniff);
+  if (sniffedColumns.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, sniffedColumns.length);
+  if (dialect.delimiter === "") throw unparseable(ctx, "CSV", new Error("no delimiter could be detected"));
+  return {
+    dialect,
+    sniff,
+    sniffedColumns,
+    repairedNames,
+    detected: detectionOf(dialect, repaired, repairedNames !== undefined),
+  };
+}
+
+/** The layout reads the file as the sniffer did: nothing to repair. */
+function sameAsSniffed(layout: CsvLayout, dialect: CsvDialect, columns: number): boolean {
+  return (
+    layout.delimiter === dialect.delimiter &&
+    layout.columns === columns &&
+    layout.preambleLines === dialect.skip &&
+    (layout.headerLine !== undefined) === dialect.header &&
+    layout.repairedNames === undefined &&
+    layout.decimalComma === undefined
+  );
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The report's account of a file's layout (see docs/messy-csv.md). */
+function detectionOf(
+  dialect: CsvDialect,
+  layout: CsvLayout | undefined,
+  headerRepaired: boolean,
+): CsvDetection {
+  const headerLine = headerRepaired ? dialect.skip : dialect.header ? dialect.skip + 1 : null;
+  return {
+    source: layout ? "repaired" : "sniffed",
+    delimiter: dialect.delimiter,
+    quote: dialect.quote,
+    escape: dialect.escape,
+    header_line: headerLine,
+    preamble_lines: layout ? layout.preambleLines : dialect.skip,
+    padding_trimmed: dialect.delimiter.length > 1 && dialect.delimiter.endsWith(" "),
+    header_repaired: headerRepaired,
+    ...(dialect.decimalSeparator ? { decimal_separator: dialect.decimalSeparator } : {}),
+    ...(dialect.thousands ? { thousands_separator: dialect.thousands } : {}),
+  };
+}
+
+/** The warning of a file read another way than DuckDB's sniffer proposed. */
+function describeRepair(displayPath: string, d: CsvDetection): string {
+  const parts = [`delimiter ${JSON.stringify(d.delimiter)}`];
+  if (d.preamble_lines > 0) parts.push(`${d.preamble_lines} line(s) before the header skipped`);
+  if (d.header_line === null) parts.push("no header row");
+  else parts.push(`header at line ${d.header_line}${d.header_repaired ? " (repaired)" : ""}`);
+  if (d.padding_trimmed) parts.push("padding after the delimiter trimmed");
+  if (d.decimal_separator) parts.push(`decimal separator ${JSON.stringify(d.decimal_separator)}`);
+  return `${displayPath}: read with a detected layout: ${parts.join(", ")}`;
+}
+
+/**
+ * The staged columns of a CSV file: declared type, else the sniffed one; date and timestamp columns in
+ * one layout per kind per read (the declared format, else the sniffed one; others are read as text).
+ */
+function csvColumnsOf(
+  ctx: StageContext,
+  names: readonly string[],
+  rawNames: readonly (string | null)[],
+  sniff: Sniffed,
+  sniffedColumns: readonly { name: string; type: string }[],
+): { columns: StagedColumn[]; dateFormat: string | undefined; timestampFormat: string | undefined } {
+  // Declared formats: one DATE and one TIMESTAMP format can be handed to the reader; others are cast after.
+  const formatOf = (kind: "DATE" | "TIMESTAMP"): string | undefined => {
+    const formats = new Set<string>();
+    for (const name of names) {
+      const declared = declaredFor(ctx.columns, name);
+      if (declared?.format && declared.type?.toUpperCase().startsWith(kind)) formats.add(declared.format);
+    }
+    return formats.size === 1 ? [...formats][0] : undefined;
+  };
+  const sniffedDateFormat = (sniff.DateFormat as string | null | undefined) ?? undefined;
+  const sniffedTimestampFormat = (sniff.TimestampFormat as string | null | undefined) ?? undefined;
+  const declaredDate = formatOf("DATE");
+  const declaredTimestamp = formatOf("TIMESTAMP");
+  const dateFormat = declaredDate ?? sniffedDateFormat;
+  const timestampFormat = declaredTimestamp ?? sniffedTimestampFormat;
+  const inferredTemporalOk = (type: string): boolean =>
+    type.startsWith("TIMESTAMP")
+      ? declaredTimestamp === undefined ||
+        sniffedTimestampFormat === undefined ||
+        declaredTimestamp === sniffedTimestampFormat
+      : type === "DATE"
+        ? declaredDate === undefined || sniffedDateFormat === undefined || declaredDate === sniffedDateFormat
+        : false;
+  const columns: StagedColumn[] = names.map((name, i) => {
+    const sourceName = rawNames[i] ?? name;
+    const declared = declaredFor(ctx.columns, name);
+    const sniffedType = sniffedColumns[i]?.type ?? "VARCHAR";
+    if (declared?.type) {
+      const upper = declared.type.toUpperCase();
+      const readerHandlesFormat =
+        (!declared.format ||
+          (upper.startsWith("DATE") && declared.format === dateFormat) ||
+          (upper.startsWith("TIMESTAMP") && declared.format === timestampFormat)) &&
+        declared.decimal_separator === undefined &&
+        declared.thousands_separator === undefined;
+      return { name, sourceName, type: readerHandlesFormat ? declared.type : "VARCHAR", declared: true };
+    }
+    const temporal = /^(DATE|TIMESTAMP|TIME)/.test(sniffedType);
+    const inferred = temporal && !inferredTemporalOk(sniffedType) ? "VARCHAR" : sniffedType;
+    return { name, sourceName, type: inferred, declared: false };
+  });
+  return { columns, dateFormat, timestampFormat };
+}
+
+/** Drops the rejects of an earlier read, then makes `ctx.table` (a table, or a view for a deferred read). */
+async function readCsvInto(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  kind: "TABLE" | "VIEW",
+  read: CsvReadOptions,
+): Promise<void> {
+  const readSql = csvReadSql(ctx.localPath, read);
+  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(read.rejectsTable)}`);
+  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(read.rejectsScan)}`);
+  const create = () =>
+    con.run(
+      `CREATE OR REPLACE TEMP ${kind} ${quoteIdent(ctx.table)} AS SELECT *, NULL::BIGINT AS _sluice_line FROM ${readSql}`,
+    );
+  try {
+    // Rows nobody needs in file order are read without keeping it (a third to a half faster on big files).
+    await (kind === "TABLE" && ctx.keepOrder === false ? withoutInsertionOrder(con, create) : create());
+  } catch (error) {
+    throw unparseable(ctx, "CSV", error);
+  }
+}
+
+/**
+ * Rejected values of a line that is otherwise whole (right number of fields, no broken quote): such a
+ * line is data, and a value in it that does not fit a type inferred from a sample widens that column.
+ * A line quarantined for its shape says nothing about the types of the rows that load.
+ */
+export function castMissesSql(rejectsTable: string, where = "true"): string {
+  return `SELECT DISTINCT column_name FROM ${quoteIdent(rejectsTable)} r
+    WHERE error_type = 'CAST' AND ${where} AND NOT EXISTS (
+      SELECT 1 FROM ${quoteIdent(rejectsTable)} s
+      WHERE s.scan_id = r.scan_id AND s.file_id = r.file_id AND s.line = r.line AND s.error_type <> 'CAST')`;
+}
+
+/** The columns, with the inferred ones a whole line's value does not fit read as text (same array if none). */
+async function widenMisfits(
+  con: DuckDBConnection,
+  rejectsTable: string,
+  columns: StagedColumn[],
+  warnings: string[],
+): Promise<StagedColumn[]> {
+  const widen = new Set(
+    (await queryRows(con, castMissesSql(rejectsTable))).map((r) => String(r.column_name)),
+  );
+  const toWiden = columns.filter((c) => !c.declared && widen.has(c.name) && c.type !== "VARCHAR");
+  if (toWiden.length === 0) return columns;
+  for (const c of toWiden) {
+    warnings.push(`column ${c.name}: values do not all fit the inferred type ${c.type}; loaded as VARCHAR`);
+  }
+  return columns.map((c) => (toWiden.includes(c) ? { ...c, type: "VARCHAR" } : c));
+}
+
+/** Declared formats the reader could not apply (several layouts in one file): cast now, reject failures. */
+async function castLateColumns(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  columns: StagedColumn[],
+  late: readonly StagedColumn[],
+): Promise<void> {
+  const casts = columns.map((c) => {
+    const declared = declaredFor(ctx.columns, c.name);
+    return late.includes(c) && declared?.type
+      ? { name: c.name, valueSql: quoteIdent(c.name), type: declared.type, config: declared, cast: true }
+      : { name: c.name, valueSql: quoteIdent(c.name), type: c.type, config: undefined, cast: false };
+  });
+  await castIntoStage(con, ctx, {
+    from: quoteIdent(ctx.table),
+    casts,
+    lineSql: "NULL::BIGINT",
+    rawSql: `to_json(${quoteIdent(ctx.table)})::VARCHAR`,
+  });
+  for (const c of late) {
+    const declared = declaredFor(ctx.columns, c.name);
+    Object.assign(c, { type: declared?.type ?? c.type });
+  }
+}
+
+/** The convention a declared column's values are read in, for a message (` in format %d.%m.%Y`). */
+function castConvention(config: ColumnConfig | undefined): string {
+  if (config?.format) return ` in format ${config.format}`;
+  if (config?.decimal_separator === undefined && config?.thousands_separator === undefined) return "";
+  const thousands = config.thousands_separator;
+  return ` with decimal separator '${config.decimal_separator ?? "."}'${thousands === undefined ? "" : ` and thousands separator '${thousands}'`}`;
 }
 
 /** A column of {@link castIntoStage}: its value, and the type it is cast to (when `cast`). */
@@ -596,7 +826,7 @@ export async function castIntoStage(
         `CASE WHEN ${c.valueSql} IS NOT NULL AND ${c.castSql} IS NULL THEN ${
           c.config?.mask !== undefined
             ? quoteLiteral(`column ${c.name}: ${WITHHELD_CAST}`)
-            : `${quoteLiteral(`column ${c.name}: '`)} || left(${c.valueSql}::VARCHAR, 80) || ${quoteLiteral(`' is not a valid ${c.type}${c.config?.format ? ` in format ${c.config.format}` : ""}`)}`
+            : `${quoteLiteral(`column ${c.name}: '`)} || left(${c.valueSql}::VARCHAR, 80) || ${quoteLiteral(`' is not a valid ${c.type}${castConvention(c.config)}`)}`
         } END`,
     );
   const errorsSql =

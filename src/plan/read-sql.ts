@@ -11,6 +11,9 @@ export interface CsvDialect {
   readonly encoding: string;
   readonly newLine?: string | undefined;
   readonly comment?: string | undefined;
+  /** Numbers written with a decimal comma (detected, see `detectCsvLayout`). */
+  readonly decimalSeparator?: string | undefined;
+  readonly thousands?: string | undefined;
 }
 
 /** A column as staged: its normalized name, its source name and the DuckDB type it is read as. */
@@ -58,6 +61,7 @@ export function csvSniffSql(
   path: string,
   options: FileSourceConfig["options"],
   sniffLineLimit: number,
+  extra: readonly string[] = [],
 ): string {
   // ignore_errors: ragged rows must not make the sniffer give up on the real delimiter.
   const args = [
@@ -67,6 +71,7 @@ export function csvSniffSql(
     // DuckDB's default buffer is 16x max_line_size: 4 GiB for the sniff limit. One line's worth is enough.
     `buffer_size=${sniffLineLimit}`,
     "ignore_errors=true",
+    ...extra,
   ];
   return `SELECT Delimiter, Quote, Escape, NewLineDelimiter, SkipRows, HasHeader, Columns, DateFormat, TimestampFormat FROM sniff_csv(${args.join(", ")})`;
 }
@@ -81,6 +86,8 @@ function dialectArgs(dialect: CsvDialect): string[] {
   ];
   if (dialect.newLine) args.push(`new_line=${quoteLiteral(dialect.newLine)}`);
   if (dialect.comment) args.push(`comment=${quoteLiteral(dialect.comment)}`);
+  if (dialect.decimalSeparator) args.push(`decimal_separator=${quoteLiteral(dialect.decimalSeparator)}`);
+  if (dialect.thousands) args.push(`thousands=${quoteLiteral(dialect.thousands)}`);
   return args;
 }
 
@@ -201,7 +208,30 @@ export function castExpression(valueSql: string, type: string, column: ColumnCon
     return `TRY_CAST(try_strptime(${valueSql}, ${quoteLiteral(column.format)}) AS ${type})`;
   }
   if (upper === "JSON") return valueSql;
+  if (column?.decimal_separator !== undefined || column?.thousands_separator !== undefined) {
+    return localeNumberCast(valueSql, type, column.decimal_separator ?? ".", column.thousands_separator);
+  }
   return `TRY_CAST(${valueSql} AS ${type})`;
+}
+
+const regexEscape = (c: string): string => c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * A number written with the given separators, cast only when the whole value fits that convention
+ * (`1.234,56` with `,` and `.`): a value written another way is NULL (quarantined), never misread.
+ */
+function localeNumberCast(
+  valueSql: string,
+  type: string,
+  decimal: string,
+  thousands: string | undefined,
+): string {
+  const digits = thousands ? `(\\d+|\\d{1,3}(${regexEscape(thousands)}\\d{3})+)` : "\\d+";
+  const pattern = `^[+-]?${digits}(${regexEscape(decimal)}\\d+)?$`;
+  const value = `trim(${valueSql})`;
+  const plain = thousands ? `replace(${value}, ${quoteLiteral(thousands)}, '')` : value;
+  const point = decimal === "." ? plain : `replace(${plain}, ${quoteLiteral(decimal)}, '.')`;
+  return `CASE WHEN regexp_full_match(${value}, ${quoteLiteral(pattern)}) THEN TRY_CAST(${point} AS ${type}) END`;
 }
 
 /** Quoted column reference. */
