@@ -28,6 +28,7 @@ import {
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
+import { replaceHeaderLine } from "./replace-header-line.js";
 import { utf16ToUtf8 } from "./utf16-to-utf8.js";
 
 /** What the stage step needs to read one file. */
@@ -378,18 +379,18 @@ type CsvLayoutState = { headerLines?: number; deferred?: DeferredRead; detected?
 
 async function stageCsv(
   con: DuckDBConnection,
-  ctx: StageContext,
+  file: StageContext,
   warnings: string[],
   layout: CsvLayoutState,
 ): Promise<StagedColumn[]> {
+  let ctx = file;
   const options = ctx.source.options;
   refuseUnreadableCsv(ctx);
   const sniffLimit = sniffLimitFor(ctx.localPath);
-  const { dialect, sniff, sniffedColumns, repairedNames, detected } = await csvDialectOf(
-    con,
-    ctx,
-    sniffLimit,
-  );
+  const dialected = await csvDialectOf(con, ctx, sniffLimit);
+  const { dialect, sniff, sniffedColumns, repairedNames, detected } = dialected;
+  // A header replaced in a copy (see replaceHeaderLine) is read from the copy.
+  if (dialected.readPath) ctx = { ...ctx, localPath: dialected.readPath };
   layout.headerLines = dialect.skip + (dialect.header ? 1 : 0);
   layout.detected = detected;
   if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
@@ -556,6 +557,7 @@ async function csvDialectOf(
   sniffedColumns: { name: string; type: string }[];
   repairedNames: readonly (string | null)[] | undefined;
   detected: CsvDetection;
+  readPath?: string;
 }> {
   const options = ctx.source.options;
   let sniff = await sniffCsv(con, ctx, options, sniffLimit);
@@ -563,6 +565,7 @@ async function csvDialectOf(
   const columnsOf = (s: Sniffed) => (s.Columns as { name: string; type: string }[] | undefined) ?? [];
   let repairedNames: readonly (string | null)[] | undefined;
   let repaired: CsvLayout | undefined;
+  let readPath: string | undefined;
   const sample = csvSample(ctx.localPath, dialect.encoding);
   const fits =
     !sample ||
@@ -588,12 +591,20 @@ async function csvDialectOf(
     const locale = layout.decimalComma
       ? { decimal: ",", thousands: layout.decimalComma.thousands }
       : undefined;
-    const again = await sniffCsv(con, ctx, fixed, sniffLimit, localeArgs(locale)).catch(() => undefined);
+    const copy =
+      repairHeader && layout.strayQuote && ctx.workDir
+        ? await replaceHeaderLine(ctx.localPath, ctx.workDir, layout.headerLine!, namesLine(layout))
+        : undefined;
+    if (copy)
+      Object.assign(fixed, { header: true, skip: layout.preambleLines, ...definedOnly(options ?? {}) });
+    const read = copy ? { ...ctx, localPath: copy } : ctx;
+    const again = await sniffCsv(con, read, fixed, sniffLimit, localeArgs(locale)).catch(() => undefined);
     if (again && columnsOf(again).length === layout.columns) {
       sniff = again;
       dialect = dialectFromSniff(again, fixed, locale);
       repairedNames = repairHeader ? layout.repairedNames : undefined;
       repaired = layout;
+      readPath = copy;
     }
   }
   const sniffedColumns = columnsOf(sniff);
@@ -605,7 +616,16 @@ async function csvDialectOf(
     sniffedColumns,
     repairedNames,
     detected: detectionOf(dialect, repaired, repairedNames !== undefined),
+    ...(readPath ? { readPath } : {}),
   };
+}
+
+/** A clean header line of a layout's repaired names (quoted; a name that is none stays empty). */
+function namesLine(layout: CsvLayout): string {
+  const q = layout.quote || '"';
+  return (layout.repairedNames ?? [])
+    .map((n) => (n === null ? "" : `${q}${n.replaceAll(q, q + q)}${q}`))
+    .join(layout.delimiter);
 }
 
 /** The layout reads the file as the sniffer did: nothing to repair. */
@@ -630,7 +650,7 @@ function detectionOf(
   layout: CsvLayout | undefined,
   headerRepaired: boolean,
 ): CsvDetection {
-  const headerLine = headerRepaired ? dialect.skip : dialect.header ? dialect.skip + 1 : null;
+  const headerLine = dialect.header ? dialect.skip + 1 : headerRepaired ? dialect.skip : null;
   return {
     source: layout ? "repaired" : "sniffed",
     delimiter: dialect.delimiter,

@@ -29,6 +29,11 @@ export interface CsvLayout extends SampleDialect {
   readonly repairedNames: readonly (string | null)[] | undefined;
   /** Share of the sample's data rows that have {@link columns} fields. */
   readonly consistency: number;
+  /**
+   * The lines skipped hold an unbalanced quote while the rows use quotes: DuckDB, which skips lines
+   * quote-aware, cannot skip them (the header must be replaced in a copy).
+   */
+  readonly strayQuote: boolean;
   /** Numbers written with a decimal comma (and `.` or space between thousands) in some column. */
   readonly decimalComma: { readonly thousands: string | undefined } | undefined;
 }
@@ -368,9 +373,9 @@ export function detectCsvLayout(
   // data row quotes anything, the file is read without a quote character.
   const skipped = lines.slice(0, headerLine === undefined ? preambleLines : headerLine + 1).join("\n");
   const quotes = dialect.quote === "" ? 0 : skipped.split(dialect.quote).length - 1;
-  if (quotes % 2 === 1 && !lines.slice(start.line).some((l) => l.includes(dialect.quote))) {
-    dialect = { ...dialect, quote: "", escape: "" };
-  }
+  const quotedRows = lines.slice(start.line).some((l) => dialect.quote !== "" && l.includes(dialect.quote));
+  if (quotes % 2 === 1 && !quotedRows) dialect = { ...dialect, quote: "", escape: "" };
+  const strayQuote = quotes % 2 === 1 && quotedRows;
   if (paddedAfter(rows, dialect.delimiter)) {
     dialect = { ...dialect, delimiter: `${dialect.delimiter} ` };
     if (repairedNames) repairedNames = repairedNames.map((n) => n?.trim() ?? null);
@@ -382,6 +387,7 @@ export function detectCsvLayout(
     headerLine,
     repairedNames,
     consistency: found.share,
+    strayQuote,
     decimalComma: decimalCommaOf(rows, columns, dialect.delimiter),
   };
 }
