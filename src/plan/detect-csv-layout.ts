@@ -74,6 +74,13 @@ function parseRecords(
     if (lines[i] === "") continue;
     const start = i;
     let line = lines[i]!;
+    if (d.quote === "" || !line.includes(d.quote)) {
+      // Most lines quote nothing: a plain split (the sample of a clean file is checked in about a millisecond).
+      const fields = line.split(d.delimiter);
+      const padded = fields.length > 1 && fields.slice(1).every((f) => f.startsWith(" "));
+      records.push({ fields, line: start, quotedDelimiters: 0, padded, unterminated: false });
+      continue;
+    }
     const fields: string[] = [];
     let field = "";
     let quoted = false;
@@ -368,6 +375,12 @@ export function detectCsvLayout(
       preambleLines = start.line;
     }
     rows.unshift(start);
+  }
+  // A line skipped before the header is a title or a note, never a row: one that splits into two values
+  // or more means the layout is wrong (rows would be lost), and the sniffer's reading stands.
+  const bare = dialect.delimiter.trim() || dialect.delimiter;
+  if (lines.slice(0, preambleLines).some((l) => l.split(bare).filter((f) => f.trim() !== "").length > 1)) {
+    return undefined;
   }
   // DuckDB skips lines quote-aware: a stray quote in a skipped header would swallow the rows. When no
   // data row quotes anything, the file is read without a quote character.

@@ -142,3 +142,33 @@ describe("messy CSV corpus", () => {
     expect(reader.getRowsJson()).toEqual([["two\r\nlines"]]);
   });
 });
+
+describe("declared number separators", () => {
+  it("a declared column reads 1.234,56; a value written another way is quarantined with the reason", async () => {
+    const path = join(dir, "declared.csv");
+    writeFileSync(path, "id;amount\n1;1.234,56\n2;-45,00\n3;1,234.56\n4;7\n");
+    const staged = await stageFile(con, {
+      localPath: path,
+      displayPath: "in/declared.csv",
+      format: "csv",
+      source: { path: "in/*.csv", on_malformed: "quarantine" },
+      columns: { amount: { type: "decimal(12,2)", decimal_separator: ",", thousands_separator: "." } },
+      naming: "keep",
+      tablePrefix: "declared",
+      workDir: join(dir, "work"),
+    });
+    const rows = await con.runAndReadAll(`SELECT id, amount::VARCHAR FROM "${staged.table}" ORDER BY id`);
+    expect(rows.getRowsJson()).toEqual([
+      ["1", "1234.56"],
+      ["2", "-45.00"],
+      ["4", "7.00"],
+    ]);
+    const bad = await con.runAndReadAll(`SELECT error_type, message FROM "${staged.malformedTable}"`);
+    expect(bad.getRowsJson()).toEqual([
+      [
+        "CAST",
+        "column amount: '1,234.56' is not a valid decimal(12,2) with decimal separator ',' and thousands separator '.'",
+      ],
+    ]);
+  });
+});
