@@ -4,7 +4,13 @@ import type { ColumnConfig, FileFormat, FileSourceConfig } from "../config/schem
 import { firstLine, SluiceError } from "../errors.js";
 import type { LineCount } from "../integrity/line-count.js";
 import { normalizeColumnNames } from "../plan/column-names.js";
-import { type CsvDetection, type CsvLayout, detectCsvLayout, sampleFits } from "../plan/detect-csv-layout.js";
+import {
+  type CsvDetection,
+  type CsvLayout,
+  type DecimalComma,
+  detectCsvLayout,
+  sampleFits,
+} from "../plan/detect-csv-layout.js";
 import {
   jsonArrayLayoutSql,
   jsonArrayReadSql,
@@ -388,12 +394,10 @@ async function stageCsv(
   refuseUnreadableCsv(ctx);
   const sniffLimit = sniffLimitFor(ctx.localPath);
   const dialected = await csvDialectOf(con, ctx, sniffLimit);
-  const { dialect, sniff, sniffedColumns, repairedNames, detected } = dialected;
+  const { dialect, sniff, sniffedColumns, repairedNames, decimalComma } = dialected;
   // A header replaced in a copy (see replaceHeaderLine) is read from the copy.
   if (dialected.readPath) ctx = { ...ctx, localPath: dialected.readPath };
   layout.headerLines = dialect.skip + (dialect.header ? 1 : 0);
-  layout.detected = detected;
-  if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
 
   let rawNames: (string | null)[];
   if (repairedNames) {
@@ -438,7 +442,14 @@ async function stageCsv(
       c.type === "VARCHAR" &&
       declaredFor(ctx.columns, c.name)?.type?.toUpperCase() !== "VARCHAR",
   );
-  if (ctx.deferred && late.length === 0) {
+  // Decimal-comma columns (detected, read as text) are converted after the read, whole values only.
+  const commas = columns.filter(
+    (c, i) => !c.declared && c.type === "VARCHAR" && decimalComma?.columns.includes(i),
+  );
+  let detected = dialected.detected;
+  if (ctx.deferred && late.length === 0 && commas.length === 0) {
+    layout.detected = detected;
+    if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
     await read(columns, "VIEW");
     layout.deferred = {
       rejectsTable,
@@ -459,6 +470,16 @@ async function stageCsv(
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
   if (late.length > 0) await castLateColumns(con, ctx, columns, late);
+  if (commas.length > 0 && (await castDecimalCommas(con, ctx, columns, commas, decimalComma!.thousands))) {
+    detected = {
+      ...detected,
+      source: "repaired",
+      decimal_separator: ",",
+      ...(decimalComma!.thousands ? { thousands_separator: decimalComma!.thousands } : {}),
+    };
+  }
+  layout.detected = detected;
+  if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
   return columns;
 }
 
@@ -506,16 +527,15 @@ async function sniffCsv(
   ctx: StageContext,
   options: FileSourceConfig["options"],
   sniffLimit: number,
-  extra: readonly string[] = [],
 ): Promise<Sniffed> {
   try {
-    return (await queryRows(con, csvSniffSql(ctx.localPath, options, sniffLimit, extra)))[0] ?? {};
+    return (await queryRows(con, csvSniffSql(ctx.localPath, options, sniffLimit)))[0] ?? {};
   } catch (error) {
     throw unparseable(ctx, "CSV", error);
   }
 }
 
-function dialectFromSniff(sniff: Sniffed, options: FileSourceConfig["options"], locale?: Locale): CsvDialect {
+function dialectFromSniff(sniff: Sniffed, options: FileSourceConfig["options"]): CsvDialect {
   // A sample without quotes sniffs as "no quote"; RFC 4180 quoting is still the right default.
   const sniffedQuote = emptyOf(sniff.Quote) || '"';
   return {
@@ -526,20 +546,8 @@ function dialectFromSniff(sniff: Sniffed, options: FileSourceConfig["options"], 
     skip: options?.skip ?? Number(sniff.SkipRows ?? 0),
     encoding: duckdbEncoding(options?.encoding),
     comment: options?.comment,
-    decimalSeparator: locale?.decimal,
-    thousands: locale?.thousands,
   };
 }
-
-type Locale = { readonly decimal: string; readonly thousands: string | undefined };
-
-const localeArgs = (locale: Locale | undefined): string[] =>
-  locale
-    ? [
-        `decimal_separator=${quoteLiteral(locale.decimal)}`,
-        ...(locale.thousands ? [`thousands=${quoteLiteral(locale.thousands)}`] : []),
-      ]
-    : [];
 
 /**
  * The dialect a CSV file is read with. DuckDB's sniffer decides; its reading of the first
@@ -558,6 +566,7 @@ async function csvDialectOf(
   repairedNames: readonly (string | null)[] | undefined;
   detected: CsvDetection;
   readPath?: string;
+  decimalComma: DecimalComma | undefined;
 }> {
   const options = ctx.source.options;
   let sniff = await sniffCsv(con, ctx, options, sniffLimit);
@@ -588,9 +597,6 @@ async function csvDialectOf(
       skip: repairHeader ? layout.headerLine! + 1 : layout.preambleLines,
       ...definedOnly(options ?? {}),
     };
-    const locale = layout.decimalComma
-      ? { decimal: ",", thousands: layout.decimalComma.thousands }
-      : undefined;
     const copy =
       repairHeader && layout.strayQuote && ctx.workDir
         ? await replaceHeaderLine(ctx.localPath, ctx.workDir, layout.headerLine!, namesLine(layout))
@@ -598,10 +604,10 @@ async function csvDialectOf(
     if (copy)
       Object.assign(fixed, { header: true, skip: layout.preambleLines, ...definedOnly(options ?? {}) });
     const read = copy ? { ...ctx, localPath: copy } : ctx;
-    const again = await sniffCsv(con, read, fixed, sniffLimit, localeArgs(locale)).catch(() => undefined);
+    const again = await sniffCsv(con, read, fixed, sniffLimit).catch(() => undefined);
     if (again && columnsOf(again).length === layout.columns) {
       sniff = again;
-      dialect = dialectFromSniff(again, fixed, locale);
+      dialect = dialectFromSniff(again, fixed);
       repairedNames = repairHeader ? layout.repairedNames : undefined;
       repaired = layout;
       readPath = copy;
@@ -617,6 +623,8 @@ async function csvDialectOf(
     repairedNames,
     detected: detectionOf(dialect, repaired, repairedNames !== undefined),
     ...(readPath ? { readPath } : {}),
+    // Decimal-comma columns of the sample, where the file is read with the layout's columns.
+    decimalComma: layout?.columns === sniffedColumns.length ? layout.decimalComma : undefined,
   };
 }
 
@@ -635,8 +643,7 @@ function sameAsSniffed(layout: CsvLayout, dialect: CsvDialect, columns: number):
     layout.columns === columns &&
     layout.preambleLines === dialect.skip &&
     (layout.headerLine !== undefined) === dialect.header &&
-    layout.repairedNames === undefined &&
-    layout.decimalComma === undefined
+    layout.repairedNames === undefined
   );
 }
 
@@ -660,8 +667,6 @@ function detectionOf(
     preamble_lines: layout ? layout.preambleLines : dialect.skip,
     padding_trimmed: dialect.delimiter.length > 1 && dialect.delimiter.endsWith(" "),
     header_repaired: headerRepaired,
-    ...(dialect.decimalSeparator ? { decimal_separator: dialect.decimalSeparator } : {}),
-    ...(dialect.thousands ? { thousands_separator: dialect.thousands } : {}),
   };
 }
 
@@ -783,15 +788,40 @@ async function widenMisfits(
   return columns.map((c) => (toWiden.includes(c) ? { ...c, type: "VARCHAR" } : c));
 }
 
+/**
+ * Detected decimal-comma columns: when every value of them fits the convention (`1.234,56`, `-45,00`),
+ * they become DOUBLE; when one does not, they stay text, as a column whose values do not all fit an
+ * inferred type. True when converted.
+ */
+async function castDecimalCommas(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  columns: StagedColumn[],
+  commas: readonly StagedColumn[],
+  thousands: DecimalComma["thousands"],
+): Promise<boolean> {
+  const config: ColumnConfig = { type: "DOUBLE", decimal_separator: ",", thousands_separator: thousands };
+  const misfit = commas
+    .map(
+      (c) =>
+        `count(*) FILTER (${quoteIdent(c.name)} IS NOT NULL AND ${castExpression(quoteIdent(c.name), "DOUBLE", config)} IS NULL)`,
+    )
+    .join(" + ");
+  if ((await queryNumber(con, `SELECT ${misfit} FROM ${quoteIdent(ctx.table)}`)) > 0) return false;
+  await castLateColumns(con, ctx, columns, commas, () => config);
+  return true;
+}
+
 /** Declared formats the reader could not apply (several layouts in one file): cast now, reject failures. */
 async function castLateColumns(
   con: DuckDBConnection,
   ctx: StageContext,
   columns: StagedColumn[],
   late: readonly StagedColumn[],
+  configOf = (name: string) => declaredFor(ctx.columns, name),
 ): Promise<void> {
   const casts = columns.map((c) => {
-    const declared = declaredFor(ctx.columns, c.name);
+    const declared = configOf(c.name);
     return late.includes(c) && declared?.type
       ? { name: c.name, valueSql: quoteIdent(c.name), type: declared.type, config: declared, cast: true }
       : { name: c.name, valueSql: quoteIdent(c.name), type: c.type, config: undefined, cast: false };
@@ -803,7 +833,7 @@ async function castLateColumns(
     rawSql: `to_json(${quoteIdent(ctx.table)})::VARCHAR`,
   });
   for (const c of late) {
-    const declared = declaredFor(ctx.columns, c.name);
+    const declared = configOf(c.name);
     Object.assign(c, { type: declared?.type ?? c.type });
   }
 }

@@ -35,7 +35,7 @@ export interface CsvLayout extends SampleDialect {
    */
   readonly strayQuote: boolean;
   /** Numbers written with a decimal comma (and `.` or space between thousands) in some column. */
-  readonly decimalComma: { readonly thousands: string | undefined } | undefined;
+  readonly decimalComma: DecimalComma | undefined;
 }
 
 interface SampleRecord {
@@ -210,6 +210,8 @@ interface Scored {
   readonly share: number;
   /** Quoted fields holding the delimiter: the quote character is in use. */
   readonly quoting: number;
+  /** The first line has as many fields as the rows. */
+  readonly headFits: boolean;
 }
 
 /**
@@ -228,6 +230,7 @@ function score(lines: readonly string[], from: number, dialect: SampleDialect): 
     consistent: Math.round(share * rows.length),
     share,
     quoting,
+    headFits: head[0]?.fields.length === count,
   };
 }
 
@@ -237,6 +240,8 @@ function better(a: Scored, b: Scored): boolean {
   if (usable(a) !== usable(b)) return usable(a);
   const top = Math.max(a.consistent, b.consistent);
   if (Math.abs(a.consistent - b.consistent) > top * 0.1) return a.consistent > b.consistent;
+  // Rows split alike both ways (`1;2,5` by `;` or `,`): the one that splits the first line alike too.
+  if (a.headFits !== b.headFits) return a.headFits;
   if (a.dialect.delimiter === b.dialect.delimiter && a.quoting > 0 !== b.quoting > 0) return a.quoting > 0;
   return a.columns > b.columns;
 }
@@ -279,6 +284,12 @@ export function repairHeader(line: string, dialect: SampleDialect, columns: numb
 
 const DECIMAL_COMMA = /^[+-]?(\d+|\d{1,3}(\.\d{3})+|\d{1,3}( \d{3})+)(,\d+)?$/;
 
+/** Columns (0-based) whose sampled values are all numbers with a decimal comma, and their thousands separator. */
+export interface DecimalComma {
+  readonly columns: readonly number[];
+  readonly thousands: "." | " " | undefined;
+}
+
 /** Whether the data rows' numbers use a decimal comma: a column of them, one holding a comma at least. */
 export function decimalCommaOf(
   rows: readonly SampleRecord[],
@@ -286,17 +297,17 @@ export function decimalCommaOf(
   delimiter: string,
 ): CsvLayout["decimalComma"] {
   if (delimiter.startsWith(",")) return undefined;
-  let found = false;
-  let thousands: string | undefined;
+  const found: number[] = [];
+  let thousands: "." | " " | undefined;
   for (let c = 0; c < columns; c++) {
     const values = rows.map((r) => r.fields[c]?.trim() ?? "").filter((v) => v !== "");
     if (values.length === 0 || !values.every((v) => DECIMAL_COMMA.test(v))) continue;
     if (!values.some((v) => v.includes(","))) continue;
-    found = true;
+    found.push(c);
     if (values.some((v) => /\d\.\d{3}/.test(v))) thousands = ".";
     else if (values.some((v) => /\d \d{3}/.test(v))) thousands ??= " ";
   }
-  return found ? { thousands } : undefined;
+  return found.length > 0 ? { columns: found, thousands } : undefined;
 }
 
 /**

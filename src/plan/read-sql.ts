@@ -11,9 +11,6 @@ export interface CsvDialect {
   readonly encoding: string;
   readonly newLine?: string | undefined;
   readonly comment?: string | undefined;
-  /** Numbers written with a decimal comma (detected, see `detectCsvLayout`). */
-  readonly decimalSeparator?: string | undefined;
-  readonly thousands?: string | undefined;
 }
 
 /** A column as staged: its normalized name, its source name and the DuckDB type it is read as. */
@@ -61,7 +58,6 @@ export function csvSniffSql(
   path: string,
   options: FileSourceConfig["options"],
   sniffLineLimit: number,
-  extra: readonly string[] = [],
 ): string {
   // ignore_errors: ragged rows must not make the sniffer give up on the real delimiter.
   const args = [
@@ -71,7 +67,6 @@ export function csvSniffSql(
     // DuckDB's default buffer is 16x max_line_size: 4 GiB for the sniff limit. One line's worth is enough.
     `buffer_size=${sniffLineLimit}`,
     "ignore_errors=true",
-    ...extra,
   ];
   return `SELECT Delimiter, Quote, Escape, NewLineDelimiter, SkipRows, HasHeader, Columns, DateFormat, TimestampFormat FROM sniff_csv(${args.join(", ")})`;
 }
@@ -86,8 +81,6 @@ function dialectArgs(dialect: CsvDialect): string[] {
   ];
   if (dialect.newLine) args.push(`new_line=${quoteLiteral(dialect.newLine)}`);
   if (dialect.comment) args.push(`comment=${quoteLiteral(dialect.comment)}`);
-  if (dialect.decimalSeparator) args.push(`decimal_separator=${quoteLiteral(dialect.decimalSeparator)}`);
-  if (dialect.thousands) args.push(`thousands=${quoteLiteral(dialect.thousands)}`);
   return args;
 }
 

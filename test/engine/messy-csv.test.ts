@@ -143,7 +143,41 @@ describe("messy CSV corpus", () => {
   });
 });
 
-describe("declared number separators", () => {
+describe("number separators", () => {
+  const stage = async (name: string, text: string, columns = {}) => {
+    const path = join(dir, `${name}.csv`);
+    writeFileSync(path, text);
+    return stageFile(con, {
+      localPath: path,
+      displayPath: `in/${name}.csv`,
+      format: "csv",
+      source: { path: "in/*.csv", on_malformed: "quarantine" },
+      columns,
+      naming: "keep",
+      tablePrefix: name.replaceAll("-", "_"),
+      workDir: join(dir, "work"),
+    });
+  };
+
+  it("decimal-comma columns are converted alone: a point-decimal column beside them is not misread", async () => {
+    const staged = await stage("mixed", "a;b;c\n1.234,5;1.5;x\n2,5;2.25;y\n-45,00;3;z\n");
+    const rows = await con.runAndReadAll(`SELECT a, b FROM "${staged.table}"`);
+    expect(rows.getRowsJson()).toEqual([
+      [1234.5, 1.5],
+      [2.5, 2.25],
+      [-45, 3],
+    ]);
+    expect(staged.csv).toMatchObject({ decimal_separator: ",", thousands_separator: "." });
+  });
+
+  it("a decimal-comma column with a value past the sample that does not fit stays text, whole", async () => {
+    const body = Array.from({ length: 10_000 }, (_, i) => `${i};${i},5`).join("\n");
+    const staged = await stage("late-misfit", `id;v\n${body}\n10000;1.5.5\n`);
+    expect(staged.columns.map((c) => c.type)).toEqual(["BIGINT", "VARCHAR"]);
+    expect(staged.accepted).toBe(10_001);
+    expect(staged.csv).not.toHaveProperty("decimal_separator");
+  });
+
   it("a declared column reads 1.234,56; a value written another way is quarantined with the reason", async () => {
     const path = join(dir, "declared.csv");
     writeFileSync(path, "id;amount\n1;1.234,56\n2;-45,00\n3;1,234.56\n4;7\n");
