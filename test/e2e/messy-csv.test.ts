@@ -22,6 +22,17 @@ describe("messy CSV in a run", () => {
     expect(file.warnings).toContain(
       'in/export.csv: read with a detected layout: delimiter ";", 2 line(s) before the header skipped, header at line 3, decimal separator ","',
     );
+    expect(file.csv).toEqual({
+      source: "repaired",
+      delimiter: ";",
+      quote: '"',
+      escape: '"',
+      header_line: 3,
+      preamble_lines: 2,
+      padding_trimmed: false,
+      header_repaired: false,
+      decimal_separator: ",",
+    });
     const quarantined = (await sluice(["quarantine", "t", "--json"], dir)).json<{ line: number }[]>();
     expect(quarantined.map((q) => q.line)).toEqual([13]);
     const sum = await sluice(
