@@ -70,6 +70,9 @@ const streamSource = z.strictObject({
 export const columnSchema = z.strictObject({
   type: z.string().min(1).optional(),
   format: z.string().min(1).optional(),
+  /** Numbers written with another decimal separator (`,`) or with thousands separators (`.`, `,`, ` `, `'`). */
+  decimal_separator: z.enum([".", ","]).optional(),
+  thousands_separator: z.enum([".", ",", " ", "'"]).optional(),
   mask: z.enum(masks).optional(),
   rename: z.string().min(1).optional(),
 });

@@ -32,7 +32,8 @@ export function mixesLineEnds(path: string): boolean {
 
 /**
  * Writes a copy of a file whose line ends are all `\n` into `folder` (`\r\n` and a lone `\r` become
- * `\n`, inside quoted values too). Returns the copy's path and its line breaks.
+ * `\n`). Inside a value quoted with `quote` the bytes are kept as they are: a value's own `\r\n` is data.
+ * Returns the copy's path and its line breaks.
  *
  * @example
  * if (mixesLineEnds(path)) ({ path } = await lineEndsToLf(path, workDir));
@@ -40,24 +41,44 @@ export function mixesLineEnds(path: string): boolean {
 export async function lineEndsToLf(
   source: string,
   folder: string,
+  quote = '"',
 ): Promise<{ path: string; lines: LineCount }> {
   await mkdir(folder, { recursive: true });
   const target = join(folder, `lf-${basename(source)}`);
   const counter = lineCounter();
+  const q = quote === "" ? -1 : quote.charCodeAt(0);
+  let quoted = false;
+  // A "\r" ending a chunk outside quotes may be the first half of a "\r\n": it is settled by the next.
+  let heldCr = false;
   await pipeline(
     createReadStream(source, { highWaterMark: 1 << 20 }),
     async function* (chunks) {
-      let held = "";
       for await (const chunk of chunks as AsyncIterable<Buffer>) {
-        let text = held + chunk.toString("latin1");
-        // A "\r" ending the chunk may be the first half of a "\r\n".
-        held = text.endsWith("\r") ? "\r" : "";
-        if (held) text = text.slice(0, -1);
-        const out = Buffer.from(text.replace(/\r\n?/g, "\n"), "latin1");
-        counter.write(out);
-        yield out;
+        const out = Buffer.allocUnsafe(chunk.length + 1);
+        let n = 0;
+        let i = 0;
+        if (heldCr) {
+          out[n++] = 10;
+          if (chunk[0] === 10) i = 1;
+          heldCr = false;
+        }
+        for (; i < chunk.length; i++) {
+          const b = chunk[i]!;
+          if (b === q) quoted = !quoted;
+          if (b !== 13 || quoted) {
+            out[n++] = b;
+          } else if (i + 1 === chunk.length) {
+            heldCr = true;
+          } else {
+            out[n++] = 10;
+            if (chunk[i + 1] === 10) i++;
+          }
+        }
+        const written = out.subarray(0, n);
+        counter.write(written);
+        yield written;
       }
-      if (held) {
+      if (heldCr) {
         const out = Buffer.from("\n");
         counter.write(out);
         yield out;

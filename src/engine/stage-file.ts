@@ -5,6 +5,13 @@ import { firstLine, SluiceError } from "../errors.js";
 import type { LineCount } from "../integrity/line-count.js";
 import { normalizeColumnNames } from "../plan/column-names.js";
 import {
+  type CsvDetection,
+  type CsvLayout,
+  type DecimalComma,
+  detectCsvLayout,
+  sampleFits,
+} from "../plan/detect-csv-layout.js";
+import {
   jsonArrayLayoutSql,
   jsonArrayReadSql,
   jsonElementStartsSql,
@@ -13,6 +20,7 @@ import {
 } from "../plan/json-array-sql.js";
 import {
   type CsvDialect,
+  type CsvReadOptions,
   castExpression,
   csvHeaderSql,
   csvReadSql,
@@ -26,6 +34,7 @@ import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
 import { nestedJsonColumns } from "./nested-json-columns.js";
+import { replaceHeaderLine } from "./replace-header-line.js";
 import { utf16ToUtf8 } from "./utf16-to-utf8.js";
 
 /** What the stage step needs to read one file. */
@@ -92,6 +101,8 @@ export interface StagedFile {
   readonly lines?: LineCount | undefined;
   /** Set when the read is deferred to the publish: `accepted` and `malformed` are 0 until it has run. */
   readonly deferred?: DeferredRead | undefined;
+  /** CSV only: the layout the file was read with, and what was detected or repaired (the report's `csv`). */
+  readonly csv?: CsvDetection | undefined;
 }
 
 const SNIFF_LINE_LIMIT = 256 * 1024 * 1024;
@@ -254,7 +265,7 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
   const context = { ...request, table, malformedTable };
   let columns: StagedColumn[];
   const warnings: string[] = [];
-  const csvLayout: { headerLines?: number; deferred?: DeferredRead; blankLines?: number } = {};
+  const csvLayout: CsvLayoutState & { blankLines?: number } = {};
   switch (request.format) {
     case "csv":
       columns = await stageCsv(con, context, warnings, csvLayout);
@@ -284,6 +295,7 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
     blankLines: csvLayout.blankLines,
     lines: convertedLines,
     deferred: csvLayout.deferred,
+    csv: csvLayout.detected,
   };
 }
 
@@ -310,10 +322,7 @@ export async function completeDeferredRead(
       `SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ${quoteLiteral(deferred.rejectsTable)}`,
     )) > 0;
   if (!exists) return { malformed: 0, misfits: [] };
-  const castMisses = await queryRows(
-    con,
-    `SELECT DISTINCT column_name FROM ${quoteIdent(deferred.rejectsTable)} WHERE error_type = 'CAST' AND ${lastScan}`,
-  );
+  const castMisses = await queryRows(con, castMissesSql(deferred.rejectsTable, lastScan));
   const misfits = castMisses.map((r) => String(r.column_name)).filter((c) => deferred.inferred.includes(c));
   await con.run(collectRejectsSql(staged.malformedTable, deferred.rejectsTable, deferred.masked, lastScan));
   const malformed = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(staged.malformedTable)}`);
@@ -372,49 +381,29 @@ function unparseable(ctx: StageContext, what: string, error: unknown): SluiceErr
   });
 }
 
+/** What stageCsv found about a file's layout, for the run report. */
+type CsvLayoutState = { headerLines?: number; deferred?: DeferredRead; detected?: CsvDetection };
+
 async function stageCsv(
   con: DuckDBConnection,
-  ctx: StageContext,
+  file: StageContext,
   warnings: string[],
-  layout: { headerLines?: number; deferred?: DeferredRead },
+  layout: CsvLayoutState,
 ): Promise<StagedColumn[]> {
+  let ctx = file;
   const options = ctx.source.options;
-  const overlong = overlongLineAtStart(ctx.localPath);
-  if (overlong !== undefined) {
-    throw new SluiceError(
-      "FILE_UNPARSEABLE",
-      `${ctx.displayPath}: line ${overlong} is longer than ${MAX_CSV_LINE_BYTES / 1024 / 1024} MiB, the longest line Sluice reads; nothing of the file is published`,
-    );
-  }
-  const fields = headerFieldsAtMost(ctx.localPath, options?.delimiter);
-  if (fields > MAX_COLUMNS) throw tooWide(ctx.displayPath, fields, true);
+  refuseUnreadableCsv(ctx);
   const sniffLimit = sniffLimitFor(ctx.localPath);
-  let sniff: Record<string, unknown>;
-  try {
-    const rows = await queryRows(con, csvSniffSql(ctx.localPath, options, sniffLimit));
-    sniff = rows[0] ?? {};
-  } catch (error) {
-    throw unparseable(ctx, "CSV", error);
-  }
-  const empty = (v: unknown): string => (v === "(empty)" || v === undefined || v === null ? "" : String(v));
-  const sniffedColumns = (sniff.Columns as { name: string; type: string }[] | undefined) ?? [];
-  if (sniffedColumns.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, sniffedColumns.length);
-  // A sample without quotes sniffs as "no quote"; RFC 4180 quoting is still the right default.
-  const sniffedQuote = empty(sniff.Quote) || '"';
-  const dialect: CsvDialect = {
-    delimiter: options?.delimiter ?? empty(sniff.Delimiter),
-    quote: options?.quote ?? sniffedQuote,
-    escape: options?.escape ?? (empty(sniff.Quote) === "" ? '"' : empty(sniff.Escape)),
-    header: options?.header ?? Boolean(sniff.HasHeader),
-    skip: options?.skip ?? Number(sniff.SkipRows ?? 0),
-    encoding: duckdbEncoding(options?.encoding),
-    comment: options?.comment,
-  };
-  if (dialect.delimiter === "") throw unparseable(ctx, "CSV", new Error("no delimiter could be detected"));
+  const dialected = await csvDialectOf(con, ctx, sniffLimit);
+  const { dialect, sniff, sniffedColumns, repairedNames, decimalComma } = dialected;
+  // A header replaced in a copy (see replaceHeaderLine) is read from the copy.
+  if (dialected.readPath) ctx = { ...ctx, localPath: dialected.readPath };
   layout.headerLines = dialect.skip + (dialect.header ? 1 : 0);
 
   let rawNames: (string | null)[];
-  if (dialect.header) {
+  if (repairedNames) {
+    rawNames = sniffedColumns.map((_, i) => repairedNames[i] ?? null);
+  } else if (dialect.header) {
     const header = await queryRows(
       con,
       csvHeaderSql(ctx.localPath, dialect, sniffedColumns.length, sniffLimit),
@@ -425,7 +414,285 @@ async function stageCsv(
     rawNames = sniffedColumns.map(() => null);
   }
   const names = normalizeColumnNames(rawNames, ctx.naming);
+  const { columns, dateFormat, timestampFormat } = csvColumnsOf(ctx, names, rawNames, sniff, sniffedColumns);
+  for (const [key, declared] of Object.entries(ctx.columns)) {
+    // A masked column the file lacks fails the file (see unmaskableColumnError): no warning for it.
+    if (declared.mask === undefined && !columns.some((c) => c.name === key)) {
+      warnings.push(`declared column ${key} is not in ${ctx.displayPath}; it is left empty`);
+    }
+  }
 
+  const rejectsTable = `${ctx.tablePrefix}_rejects`;
+  const rejectsScan = `${ctx.tablePrefix}_rejects_scan`;
+  const read = (cols: readonly StagedColumn[], kind: "TABLE" | "VIEW") =>
+    readCsvInto(con, ctx, kind, {
+      dialect,
+      columns: cols,
+      rejectsTable,
+      rejectsScan,
+      dateFormat,
+      timestampFormat,
+      maxLineSize: options?.max_line_size ?? DEFAULT_MAX_LINE,
+      nullStrings: options?.null === undefined ? undefined : [options.null].flat(),
+    });
+
+  // Declared formats the reader cannot apply (several layouts in one file) are cast after reading.
+  const late = columns.filter(
+    (c) =>
+      c.declared &&
+      c.type === "VARCHAR" &&
+      declaredFor(ctx.columns, c.name)?.type?.toUpperCase() !== "VARCHAR",
+  );
+  // Decimal-comma columns (detected, read as text) are converted after the read, whole values only.
+  const commas = columns.filter(
+    (c, i) => !c.declared && c.type === "VARCHAR" && decimalComma?.columns.includes(i),
+  );
+  let detected = dialected.detected;
+  if (ctx.deferred && late.length === 0 && commas.length === 0) {
+    layout.detected = detected;
+    if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
+    await read(columns, "VIEW");
+    layout.deferred = {
+      rejectsTable,
+      rejectsScan,
+      inferred: columns.filter((c) => !c.declared && c.type !== "VARCHAR").map((c) => c.name),
+      masked: maskedNames(ctx, columns),
+    };
+    return columns;
+  }
+
+  await read(columns, "TABLE");
+  const widened = await widenMisfits(con, rejectsTable, columns, warnings);
+  if (widened !== columns) {
+    columns.splice(0, columns.length, ...widened);
+    await read(columns, "TABLE");
+  }
+  await con.run(collectRejectsSql(ctx.malformedTable, rejectsTable, maskedNames(ctx, columns)));
+  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
+  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
+  if (late.length > 0) await castLateColumns(con, ctx, columns, late);
+  if (commas.length > 0 && (await castDecimalCommas(con, ctx, columns, commas, decimalComma!.thousands))) {
+    detected = {
+      ...detected,
+      source: "repaired",
+      decimal_separator: ",",
+      ...(decimalComma!.thousands ? { thousands_separator: decimalComma!.thousands } : {}),
+    };
+  }
+  layout.detected = detected;
+  if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
+  return columns;
+}
+
+/** Refuses, before any reading, a file whose first lines are too long or whose header is too wide. */
+function refuseUnreadableCsv(ctx: StageContext): void {
+  const overlong = overlongLineAtStart(ctx.localPath);
+  if (overlong !== undefined) {
+    throw new SluiceError(
+      "FILE_UNPARSEABLE",
+      `${ctx.displayPath}: line ${overlong} is longer than ${MAX_CSV_LINE_BYTES / 1024 / 1024} MiB, the longest line Sluice reads; nothing of the file is published`,
+    );
+  }
+  const fields = headerFieldsAtMost(ctx.localPath, ctx.source.options?.delimiter);
+  if (fields > MAX_COLUMNS) throw tooWide(ctx.displayPath, fields, true);
+}
+
+/** What the sniffer said of a file, read with {@link csvSniffSql}. */
+type Sniffed = Record<string, unknown>;
+
+const emptyOf = (v: unknown): string => (v === "(empty)" || v === undefined || v === null ? "" : String(v));
+
+/** Bytes of a file's start read to check the sniffed dialect (and detect another when it misreads). */
+const SAMPLE_BYTES = 64 * 1024;
+
+/** The first {@link SAMPLE_BYTES} of an uncompressed file as text, and whether that is all of it. */
+function csvSample(path: string, encoding: string): { text: string; complete: boolean } | undefined {
+  if (/\.(gz|gzip|zst|zstd)$/i.test(path) || encoding === "utf-16") return undefined;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const size = fstatSync(fd).size;
+    const buffer = Buffer.allocUnsafe(Math.min(size, SAMPLE_BYTES));
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const text = buffer.subarray(0, length).toString(encoding === "latin-1" ? "latin1" : "utf8");
+    return { text, complete: length >= size };
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+async function sniffCsv(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  options: FileSourceConfig["options"],
+  sniffLimit: number,
+): Promise<Sniffed> {
+  try {
+    return (await queryRows(con, csvSniffSql(ctx.localPath, options, sniffLimit)))[0] ?? {};
+  } catch (error) {
+    throw unparseable(ctx, "CSV", error);
+  }
+}
+
+function dialectFromSniff(sniff: Sniffed, options: FileSourceConfig["options"]): CsvDialect {
+  // A sample without quotes sniffs as "no quote"; RFC 4180 quoting is still the right default.
+  const sniffedQuote = emptyOf(sniff.Quote) || '"';
+  return {
+    delimiter: options?.delimiter ?? emptyOf(sniff.Delimiter),
+    quote: options?.quote ?? sniffedQuote,
+    escape: options?.escape ?? (emptyOf(sniff.Quote) === "" ? '"' : emptyOf(sniff.Escape)),
+    header: options?.header ?? Boolean(sniff.HasHeader),
+    skip: options?.skip ?? Number(sniff.SkipRows ?? 0),
+    encoding: duckdbEncoding(options?.encoding),
+    comment: options?.comment,
+  };
+}
+
+/**
+ * The dialect a CSV file is read with. DuckDB's sniffer decides; its reading of the first
+ * {@link SAMPLE_BYTES} is then checked in JavaScript (every row the same width, a header that is one, no
+ * padding, no decimal commas). Only when that check fails is the layout detected from the data rows
+ * (see `detectCsvLayout`) and the file sniffed again with it, `source.options` still winning.
+ */
+async function csvDialectOf(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  sniffLimit: number,
+): Promise<{
+  dialect: CsvDialect;
+  sniff: Sniffed;
+  sniffedColumns: { name: string; type: string }[];
+  repairedNames: readonly (string | null)[] | undefined;
+  detected: CsvDetection;
+  readPath?: string;
+  decimalComma: DecimalComma | undefined;
+}> {
+  const options = ctx.source.options;
+  let sniff = await sniffCsv(con, ctx, options, sniffLimit);
+  let dialect = dialectFromSniff(sniff, options);
+  const columnsOf = (s: Sniffed) => (s.Columns as { name: string; type: string }[] | undefined) ?? [];
+  let repairedNames: readonly (string | null)[] | undefined;
+  let repaired: CsvLayout | undefined;
+  let readPath: string | undefined;
+  const sample = csvSample(ctx.localPath, dialect.encoding);
+  const fits =
+    !sample ||
+    dialect.delimiter === "" ||
+    sampleFits(sample.text, sample.complete, { ...dialect, columns: columnsOf(sniff).length });
+  const layout = fits
+    ? undefined
+    : detectCsvLayout(sample!.text, sample!.complete, {
+        delimiter: options?.delimiter,
+        quote: options?.quote,
+        escape: options?.escape,
+      });
+  if (layout && !sameAsSniffed(layout, dialect, columnsOf(sniff).length)) {
+    const repairHeader = layout.repairedNames !== undefined && options?.header === undefined;
+    const fixed: FileSourceConfig["options"] = {
+      delimiter: layout.delimiter,
+      quote: layout.quote,
+      escape: layout.escape,
+      header: layout.headerLine !== undefined && !repairHeader,
+      skip: repairHeader ? layout.headerLine! + 1 : layout.preambleLines,
+      ...definedOnly(options ?? {}),
+    };
+    const copy =
+      repairHeader && layout.strayQuote && ctx.workDir
+        ? await replaceHeaderLine(ctx.localPath, ctx.workDir, layout.headerLine!, namesLine(layout))
+        : undefined;
+    if (copy)
+      Object.assign(fixed, { header: true, skip: layout.preambleLines, ...definedOnly(options ?? {}) });
+    const read = copy ? { ...ctx, localPath: copy } : ctx;
+    const again = await sniffCsv(con, read, fixed, sniffLimit).catch(() => undefined);
+    if (again && columnsOf(again).length === layout.columns) {
+      sniff = again;
+      dialect = dialectFromSniff(again, fixed);
+      repairedNames = repairHeader ? layout.repairedNames : undefined;
+      repaired = layout;
+      readPath = copy;
+    }
+  }
+  const sniffedColumns = columnsOf(sniff);
+  if (sniffedColumns.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, sniffedColumns.length);
+  if (dialect.delimiter === "") throw unparseable(ctx, "CSV", new Error("no delimiter could be detected"));
+  return {
+    dialect,
+    sniff,
+    sniffedColumns,
+    repairedNames,
+    detected: detectionOf(dialect, repaired, repairedNames !== undefined),
+    ...(readPath ? { readPath } : {}),
+    // Decimal-comma columns of the sample, where the file is read with the layout's columns.
+    decimalComma: layout?.columns === sniffedColumns.length ? layout.decimalComma : undefined,
+  };
+}
+
+/** A clean header line of a layout's repaired names (quoted; a name that is none stays empty). */
+function namesLine(layout: CsvLayout): string {
+  const q = layout.quote || '"';
+  return (layout.repairedNames ?? [])
+    .map((n) => (n === null ? "" : `${q}${n.replaceAll(q, q + q)}${q}`))
+    .join(layout.delimiter);
+}
+
+/** The layout reads the file as the sniffer did: nothing to repair. */
+function sameAsSniffed(layout: CsvLayout, dialect: CsvDialect, columns: number): boolean {
+  return (
+    layout.delimiter === dialect.delimiter &&
+    layout.columns === columns &&
+    layout.preambleLines === dialect.skip &&
+    (layout.headerLine !== undefined) === dialect.header &&
+    layout.repairedNames === undefined
+  );
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The report's account of a file's layout (see docs/messy-csv.md). */
+function detectionOf(
+  dialect: CsvDialect,
+  layout: CsvLayout | undefined,
+  headerRepaired: boolean,
+): CsvDetection {
+  const headerLine = dialect.header ? dialect.skip + 1 : headerRepaired ? dialect.skip : null;
+  return {
+    source: layout ? "repaired" : "sniffed",
+    delimiter: dialect.delimiter,
+    quote: dialect.quote,
+    escape: dialect.escape,
+    header_line: headerLine,
+    preamble_lines: layout ? layout.preambleLines : dialect.skip,
+    padding_trimmed: dialect.delimiter.length > 1 && dialect.delimiter.endsWith(" "),
+    header_repaired: headerRepaired,
+  };
+}
+
+/** The warning of a file read another way than DuckDB's sniffer proposed. */
+function describeRepair(displayPath: string, d: CsvDetection): string {
+  const parts = [`delimiter ${JSON.stringify(d.delimiter)}`];
+  if (d.preamble_lines > 0) parts.push(`${d.preamble_lines} line(s) before the header skipped`);
+  if (d.header_line === null) parts.push("no header row");
+  else parts.push(`header at line ${d.header_line}${d.header_repaired ? " (repaired)" : ""}`);
+  if (d.padding_trimmed) parts.push("padding after the delimiter trimmed");
+  if (d.decimal_separator) parts.push(`decimal separator ${JSON.stringify(d.decimal_separator)}`);
+  return `${displayPath}: read with a detected layout: ${parts.join(", ")}`;
+}
+
+/**
+ * The staged columns of a CSV file: declared type, else the sniffed one; date and timestamp columns in
+ * one layout per kind per read (the declared format, else the sniffed one; others are read as text).
+ */
+function csvColumnsOf(
+  ctx: StageContext,
+  names: readonly string[],
+  rawNames: readonly (string | null)[],
+  sniff: Sniffed,
+  sniffedColumns: readonly { name: string; type: string }[],
+): { columns: StagedColumn[]; dateFormat: string | undefined; timestampFormat: string | undefined } {
   // Declared formats: one DATE and one TIMESTAMP format can be handed to the reader; others are cast after.
   const formatOf = (kind: "DATE" | "TIMESTAMP"): string | undefined => {
     const formats = new Set<string>();
@@ -435,8 +702,6 @@ async function stageCsv(
     }
     return formats.size === 1 ? [...formats][0] : undefined;
   };
-  // Undeclared date/timestamp columns are read in the layout the sniffer detected, unless a declared
-  // format of the same kind differs (one layout per kind per read): then they are read as text.
   const sniffedDateFormat = (sniff.DateFormat as string | null | undefined) ?? undefined;
   const sniffedTimestampFormat = (sniff.TimestampFormat as string | null | undefined) ?? undefined;
   const declaredDate = formatOf("DATE");
@@ -451,7 +716,6 @@ async function stageCsv(
       : type === "DATE"
         ? declaredDate === undefined || sniffedDateFormat === undefined || declaredDate === sniffedDateFormat
         : false;
-
   const columns: StagedColumn[] = names.map((name, i) => {
     const sourceName = rawNames[i] ?? name;
     const declared = declaredFor(ctx.columns, name);
@@ -459,112 +723,128 @@ async function stageCsv(
     if (declared?.type) {
       const upper = declared.type.toUpperCase();
       const readerHandlesFormat =
-        !declared.format ||
-        (upper.startsWith("DATE") && declared.format === dateFormat) ||
-        (upper.startsWith("TIMESTAMP") && declared.format === timestampFormat);
+        (!declared.format ||
+          (upper.startsWith("DATE") && declared.format === dateFormat) ||
+          (upper.startsWith("TIMESTAMP") && declared.format === timestampFormat)) &&
+        declared.decimal_separator === undefined &&
+        declared.thousands_separator === undefined;
       return { name, sourceName, type: readerHandlesFormat ? declared.type : "VARCHAR", declared: true };
     }
     const temporal = /^(DATE|TIMESTAMP|TIME)/.test(sniffedType);
     const inferred = temporal && !inferredTemporalOk(sniffedType) ? "VARCHAR" : sniffedType;
     return { name, sourceName, type: inferred, declared: false };
   });
-  for (const [key, declared] of Object.entries(ctx.columns)) {
-    // A masked column the file lacks fails the file (see unmaskableColumnError): no warning for it.
-    if (declared.mask === undefined && !columns.some((c) => c.name === key)) {
-      warnings.push(`declared column ${key} is not in ${ctx.displayPath}; it is left empty`);
-    }
-  }
+  return { columns, dateFormat, timestampFormat };
+}
 
-  const rejectsTable = `${ctx.tablePrefix}_rejects`;
-  const rejectsScan = `${ctx.tablePrefix}_rejects_scan`;
-  /** Drops the rejects of an earlier read, then makes `table` (a table, or a view for a deferred read). */
-  const read = async (cols: readonly StagedColumn[], kind: "TABLE" | "VIEW"): Promise<void> => {
-    const readSql = csvReadSql(ctx.localPath, {
-      dialect,
-      columns: cols,
-      rejectsTable,
-      rejectsScan,
-      dateFormat,
-      timestampFormat,
-      maxLineSize: options?.max_line_size ?? DEFAULT_MAX_LINE,
-      nullStrings: options?.null === undefined ? undefined : [options.null].flat(),
-    });
-    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
-    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
-    const create = () =>
-      con.run(
-        `CREATE OR REPLACE TEMP ${kind} ${quoteIdent(ctx.table)} AS SELECT *, NULL::BIGINT AS _sluice_line FROM ${readSql}`,
-      );
-    try {
-      // Rows nobody needs in file order are read without keeping it (a third to a half faster on big files).
-      await (kind === "TABLE" && ctx.keepOrder === false ? withoutInsertionOrder(con, create) : create());
-    } catch (error) {
-      throw unparseable(ctx, "CSV", error);
-    }
-  };
-
-  // Declared formats the reader cannot apply (several layouts in one file) are cast after reading.
-  const late = columns.filter(
-    (c) =>
-      c.declared &&
-      c.type === "VARCHAR" &&
-      declaredFor(ctx.columns, c.name)?.type?.toUpperCase() !== "VARCHAR",
-  );
-  if (ctx.deferred && late.length === 0) {
-    await read(columns, "VIEW");
-    layout.deferred = {
-      rejectsTable,
-      rejectsScan,
-      inferred: columns.filter((c) => !c.declared && c.type !== "VARCHAR").map((c) => c.name),
-      masked: maskedNames(ctx, columns),
-    };
-    return columns;
-  }
-
-  await read(columns, "TABLE");
-  // A value that does not fit a type inferred from a sample is not malformed: read that column as text.
-  const castMisses = await queryRows(
-    con,
-    `SELECT DISTINCT column_name FROM ${quoteIdent(rejectsTable)} WHERE error_type = 'CAST'`,
-  );
-  const widen = new Set(castMisses.map((r) => String(r.column_name)));
-  const inferredToWiden = columns.filter((c) => !c.declared && widen.has(c.name) && c.type !== "VARCHAR");
-  if (inferredToWiden.length > 0) {
-    for (const c of inferredToWiden) {
-      warnings.push(`column ${c.name}: values do not all fit the inferred type ${c.type}; loaded as VARCHAR`);
-    }
-    columns.splice(
-      0,
-      columns.length,
-      ...columns.map((c) => (inferredToWiden.includes(c) ? { ...c, type: "VARCHAR" } : c)),
+/** Drops the rejects of an earlier read, then makes `ctx.table` (a table, or a view for a deferred read). */
+async function readCsvInto(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  kind: "TABLE" | "VIEW",
+  read: CsvReadOptions,
+): Promise<void> {
+  const readSql = csvReadSql(ctx.localPath, read);
+  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(read.rejectsTable)}`);
+  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(read.rejectsScan)}`);
+  const create = () =>
+    con.run(
+      `CREATE OR REPLACE TEMP ${kind} ${quoteIdent(ctx.table)} AS SELECT *, NULL::BIGINT AS _sluice_line FROM ${readSql}`,
     );
-    await read(columns, "TABLE");
+  try {
+    // Rows nobody needs in file order are read without keeping it (a third to a half faster on big files).
+    await (kind === "TABLE" && ctx.keepOrder === false ? withoutInsertionOrder(con, create) : create());
+  } catch (error) {
+    throw unparseable(ctx, "CSV", error);
   }
+}
 
-  await con.run(collectRejectsSql(ctx.malformedTable, rejectsTable, maskedNames(ctx, columns)));
-  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
-  await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
+/**
+ * Rejected values of a line that is otherwise whole (right number of fields, no broken quote): such a
+ * line is data, and a value in it that does not fit a type inferred from a sample widens that column.
+ * A line quarantined for its shape says nothing about the types of the rows that load.
+ */
+export function castMissesSql(rejectsTable: string, where = "true"): string {
+  return `SELECT DISTINCT column_name FROM ${quoteIdent(rejectsTable)} r
+    WHERE error_type = 'CAST' AND ${where} AND NOT EXISTS (
+      SELECT 1 FROM ${quoteIdent(rejectsTable)} s
+      WHERE s.scan_id = r.scan_id AND s.file_id = r.file_id AND s.line = r.line AND s.error_type <> 'CAST')`;
+}
 
-  // Declared formats the reader could not apply (several layouts in one file): cast now, reject failures.
-  if (late.length > 0) {
-    const casts = columns.map((c) => {
-      const declared = declaredFor(ctx.columns, c.name);
-      return late.includes(c) && declared?.type
-        ? { name: c.name, valueSql: quoteIdent(c.name), type: declared.type, config: declared, cast: true }
-        : { name: c.name, valueSql: quoteIdent(c.name), type: c.type, config: undefined, cast: false };
-    });
-    await castIntoStage(con, ctx, {
-      from: quoteIdent(ctx.table),
-      casts,
-      lineSql: "NULL::BIGINT",
-      rawSql: `to_json(${quoteIdent(ctx.table)})::VARCHAR`,
-    });
-    for (const c of late) {
-      const declared = declaredFor(ctx.columns, c.name);
-      Object.assign(c, { type: declared?.type ?? c.type });
-    }
+/** The columns, with the inferred ones a whole line's value does not fit read as text (same array if none). */
+async function widenMisfits(
+  con: DuckDBConnection,
+  rejectsTable: string,
+  columns: StagedColumn[],
+  warnings: string[],
+): Promise<StagedColumn[]> {
+  const widen = new Set(
+    (await queryRows(con, castMissesSql(rejectsTable))).map((r) => String(r.column_name)),
+  );
+  const toWiden = columns.filter((c) => !c.declared && widen.has(c.name) && c.type !== "VARCHAR");
+  if (toWiden.length === 0) return columns;
+  for (const c of toWiden) {
+    warnings.push(`column ${c.name}: values do not all fit the inferred type ${c.type}; loaded as VARCHAR`);
   }
-  return columns;
+  return columns.map((c) => (toWiden.includes(c) ? { ...c, type: "VARCHAR" } : c));
+}
+
+/**
+ * Detected decimal-comma columns: when every value of them fits the convention (`1.234,56`, `-45,00`),
+ * they become DOUBLE; when one does not, they stay text, as a column whose values do not all fit an
+ * inferred type. True when converted.
+ */
+async function castDecimalCommas(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  columns: StagedColumn[],
+  commas: readonly StagedColumn[],
+  thousands: DecimalComma["thousands"],
+): Promise<boolean> {
+  const config: ColumnConfig = { type: "DOUBLE", decimal_separator: ",", thousands_separator: thousands };
+  const misfit = commas
+    .map(
+      (c) =>
+        `count(*) FILTER (${quoteIdent(c.name)} IS NOT NULL AND ${castExpression(quoteIdent(c.name), "DOUBLE", config)} IS NULL)`,
+    )
+    .join(" + ");
+  if ((await queryNumber(con, `SELECT ${misfit} FROM ${quoteIdent(ctx.table)}`)) > 0) return false;
+  await castLateColumns(con, ctx, columns, commas, () => config);
+  return true;
+}
+
+/** Declared formats the reader could not apply (several layouts in one file): cast now, reject failures. */
+async function castLateColumns(
+  con: DuckDBConnection,
+  ctx: StageContext,
+  columns: StagedColumn[],
+  late: readonly StagedColumn[],
+  configOf = (name: string) => declaredFor(ctx.columns, name),
+): Promise<void> {
+  const casts = columns.map((c) => {
+    const declared = configOf(c.name);
+    return late.includes(c) && declared?.type
+      ? { name: c.name, valueSql: quoteIdent(c.name), type: declared.type, config: declared, cast: true }
+      : { name: c.name, valueSql: quoteIdent(c.name), type: c.type, config: undefined, cast: false };
+  });
+  await castIntoStage(con, ctx, {
+    from: quoteIdent(ctx.table),
+    casts,
+    lineSql: "NULL::BIGINT",
+    rawSql: `to_json(${quoteIdent(ctx.table)})::VARCHAR`,
+  });
+  for (const c of late) {
+    const declared = configOf(c.name);
+    Object.assign(c, { type: declared?.type ?? c.type });
+  }
+}
+
+/** The convention a declared column's values are read in, for a message (` in format %d.%m.%Y`). */
+function castConvention(config: ColumnConfig | undefined): string {
+  if (config?.format) return ` in format ${config.format}`;
+  if (config?.decimal_separator === undefined && config?.thousands_separator === undefined) return "";
+  const thousands = config.thousands_separator;
+  return ` with decimal separator '${config.decimal_separator ?? "."}'${thousands === undefined ? "" : ` and thousands separator '${thousands}'`}`;
 }
 
 /** A column of {@link castIntoStage}: its value, and the type it is cast to (when `cast`). */
@@ -597,7 +877,7 @@ export async function castIntoStage(
         `CASE WHEN ${c.valueSql} IS NOT NULL AND ${c.castSql} IS NULL THEN ${
           c.config?.mask !== undefined
             ? quoteLiteral(`column ${c.name}: ${WITHHELD_CAST}`)
-            : `${quoteLiteral(`column ${c.name}: '`)} || left(${c.valueSql}::VARCHAR, 80) || ${quoteLiteral(`' is not a valid ${c.type}${c.config?.format ? ` in format ${c.config.format}` : ""}`)}`
+            : `${quoteLiteral(`column ${c.name}: '`)} || left(${c.valueSql}::VARCHAR, 80) || ${quoteLiteral(`' is not a valid ${c.type}${castConvention(c.config)}`)}`
         } END`,
     );
   const errorsSql =

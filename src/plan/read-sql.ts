@@ -203,7 +203,30 @@ export function castExpression(valueSql: string, type: string, column: ColumnCon
     return `TRY_CAST(try_strptime(${valueSql}, ${quoteLiteral(column.format)}) AS ${type})`;
   }
   if (upper === "JSON") return valueSql;
+  if (column?.decimal_separator !== undefined || column?.thousands_separator !== undefined) {
+    return localeNumberCast(valueSql, type, column.decimal_separator ?? ".", column.thousands_separator);
+  }
   return `TRY_CAST(${valueSql} AS ${type})`;
+}
+
+const regexEscape = (c: string): string => c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * A number written with the given separators, cast only when the whole value fits that convention
+ * (`1.234,56` with `,` and `.`): a value written another way is NULL (quarantined), never misread.
+ */
+function localeNumberCast(
+  valueSql: string,
+  type: string,
+  decimal: string,
+  thousands: string | undefined,
+): string {
+  const digits = thousands ? `(\\d+|\\d{1,3}(${regexEscape(thousands)}\\d{3})+)` : "\\d+";
+  const pattern = `^[+-]?${digits}(${regexEscape(decimal)}\\d+)?$`;
+  const value = `trim(${valueSql})`;
+  const plain = thousands ? `replace(${value}, ${quoteLiteral(thousands)}, '')` : value;
+  const point = decimal === "." ? plain : `replace(${plain}, ${quoteLiteral(decimal)}, '.')`;
+  return `CASE WHEN regexp_full_match(${value}, ${quoteLiteral(pattern)}) THEN TRY_CAST(${point} AS ${type}) END`;
 }
 
 /** Quoted column reference. */

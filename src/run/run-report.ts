@@ -1,3 +1,5 @@
+import type { CsvDetection } from "../plan/detect-csv-layout.js";
+
 /** Row counts of a file or run, as in the `--json` contract. */
 export interface RowCounts {
   read: number;
@@ -17,6 +19,11 @@ export interface FileReport {
   rows: RowCounts;
   error: string | null;
   warnings: string[];
+  /**
+   * CSV files: the layout the file was read with and what was detected or repaired (dialect, header
+   * line, preamble skipped, padding trimmed, header repaired, decimal separator). See docs/messy-csv.md.
+   */
+  csv?: CsvDetection;
 }
 
 /** One check's outcome in a run. */
@@ -119,4 +126,19 @@ export function reportWithoutRun(pipeline: string, status: "skipped" | "failed",
     log: null,
     quarantine: null,
   };
+}
+
+/**
+ * Copies what the stage found about a file into its report (the `csv` layout of a CSV file); a file
+ * staged again (a fallback) replaces it.
+ *
+ * @example
+ * withStageFindings(file, staged);
+ */
+export function withStageFindings(
+  file: FileReport,
+  staged: { readonly csv?: CsvDetection | undefined },
+): void {
+  if (staged.csv) file.csv = staged.csv;
+  else delete file.csv;
 }

@@ -9,6 +9,7 @@ import { unmaskableColumnError } from "../plan/column-references.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import { foreignKeysOf, needsJudging, pipelineOf, type RunContext } from "./run-context.js";
+import { withStageFindings } from "./run-report.js";
 import { SinglePassUndone } from "./single-pass.js";
 import type { Attempt, UnitWork } from "./unit.js";
 import { markFailed } from "./unit-digest.js";
@@ -51,6 +52,7 @@ export async function stageLocalFile(
     read.yieldToReader?.();
     work.report.warnings.splice(warningsBefore);
     work.report.warnings.push(...staged.warnings);
+    withStageFindings(work.report, staged);
     const refused = await refuseStaged(run, attempt, work, staged);
     if (refused) return refused;
     const decided = await decideStaged(run, attempt, work, staged, read);

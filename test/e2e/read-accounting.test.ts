@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
 
@@ -17,13 +18,29 @@ const rowsOf = (from: number, to: number) =>
   Array.from({ length: to - from }, (_, i) => `${from + i},x${from + i}`).join("\n");
 
 describe("a read is checked against the file's lines", () => {
-  it("a header with an unbalanced quote fails the file instead of loading 0 rows", async () => {
+  it("a header with an unbalanced quote is repaired: every row loads, and the report says so", async () => {
     const dir = makeProject(loose(), { "landing/in/q.csv": `id,"name,v\n${rowsOf(0, 100)}\n` });
+    const { code, run } = await runJson(dir);
+    expect(code).toBe(0);
+    const file = run.files[0]!;
+    expect(file.status).toBe("loaded");
+    expect(file.rows).toMatchObject({ read: 100, loaded: 100, malformed: 0 });
+    expect(file.warnings).toContain(
+      'in/q.csv: read with a detected layout: delimiter ",", header at line 1 (repaired)',
+    );
+  });
+
+  it("where the layout is not checked (a compressed file), such a header fails the file instead of loading 0 rows", async () => {
+    const dir = makeProject(loose(), {
+      "landing/in/q.csv.gz": gzipSync(`id,"name,v\n${rowsOf(0, 100)}\n`),
+    });
     const { code, run } = await runJson(dir);
     expect(code).toBe(1);
     const file = run.files[0]!;
     expect(file.status).toBe("failed");
-    expect(file.error).toMatch(/^in\/q\.csv: 100 of its 101 lines were neither read as rows nor quarantined/);
+    expect(file.error).toMatch(
+      /^in\/q\.csv\.gz: 100 of its 101 lines were neither read as rows nor quarantined/,
+    );
     expect(file.archived_to).toMatch(/^unprocessed\/t\//);
   });
 

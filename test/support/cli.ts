@@ -94,6 +94,8 @@ export interface RunJson {
       archived_to: string | null;
       error: string | null;
       warnings: string[];
+      /** CSV files: the layout read (see docs/messy-csv.md). */
+      csv?: Record<string, unknown>;
     }[];
     rows: { read: number; loaded: number; quarantined: number; malformed: number; duplicates: number };
     checks: { name: string; severity: string; failed: number }[];
