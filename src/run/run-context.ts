@@ -26,6 +26,8 @@ export interface PipelineRunOptions {
   readonly onProgress?: (progress: RunProgress) => void;
   /** Replay: process exactly these landing files (outside the glob), as replays of an earlier run. */
   readonly replay?: ReplaySpec | undefined;
+  /** The `sluice worker` running it: named in the run record, committed with the run. */
+  readonly worker?: string | undefined;
 }
 
 /** One file of a replay. */
@@ -102,6 +104,7 @@ export function newRunReport(run: Pick<RunContext, "runId" | "name" | "startedAt
     log: null,
     quarantine: null,
     ...(run.options.replay ? { replay_of: run.options.replay.ofRun } : {}),
+    ...(run.options.worker ? { worker: run.options.worker } : {}),
   };
 }
 

@@ -20,6 +20,8 @@ export interface ProjectRunOptions {
   readonly onProgress?: (progress: RunProgress) => void;
   /** Called with each pipeline's report as soon as it is final (alerts hook in here). */
   readonly onReport?: (report: RunReport) => void;
+  /** The `sluice worker` running them (named in each run record). */
+  readonly worker?: string;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function runProject(ctx: ProjectContext, options: ProjectRunOptions
           files,
           force: options.force ?? false,
           onProgress: options.onProgress,
+          worker: options.worker,
         });
         if (report.status === "failed") failed.add(name);
       }

@@ -181,15 +181,10 @@ async function runOneUnit(
       pipelines: [unit.pipeline],
       files: unit.files,
       onReport: (report) => reports.push(report),
+      // Named in the report from the start, so the run record commits with it (a kill after the commit
+      // cannot leave a run without its worker).
+      worker: workerId,
     });
-    const runIds = reports.map((r) => r.run_id).filter((id) => id);
-    if (runIds.length > 0) {
-      // The run record names the worker that ran it (`sluice runs`); an additive field of the report.
-      await queue.pool.query(
-        "UPDATE sluice.runs SET report = report || jsonb_build_object('worker', $1::text) WHERE run_id = ANY($2)",
-        [workerId, runIds],
-      );
-    }
     const ok = reports.every((r) => r.status !== "failed");
     if (ok) await queue.boss.complete(FILES_QUEUE, job.id);
     else
