@@ -21,6 +21,7 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   history: "sluice history orders --json",
   rollback: "sluice rollback orders --to <run_id>",
   watch: "sluice watch orders",
+  worker: "sluice worker --pipeline events --exit-when-idle 30s",
   "files versions": "sluice files versions export.csv --json",
   "files restore": "sluice files restore export.csv --version 2",
   backfill: "sluice backfill orders --from 2026-01-01 --to 2026-01-31",

@@ -18,6 +18,7 @@ import { registerSchemaCommand } from "./commands/schema-command.js";
 import { registerServeCommand } from "./commands/serve-command.js";
 import { registerValidateCommand } from "./commands/validate-command.js";
 import { registerWatchCommand } from "./commands/watch-command.js";
+import { registerWorkerCommand } from "./commands/worker-command.js";
 
 /**
  * The `sluice` program with every command registered and each command's example in its help.
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
     registerHistoryCommand,
     registerRollbackCommand,
     registerWatchCommand,
+    registerWorkerCommand,
     registerFilesCommand,
     registerBackfillCommand,
     registerServeCommand,

@@ -17,6 +17,7 @@ import { sourceQueryBody } from "../plan/sql-tokens.js";
 import type { ConfigProblem } from "./config-problem.js";
 import { unsupportedFeatures } from "./unsupported-features.js";
 import { lakeFormatProblems, lakeTargetProblems } from "./validate-lake-target.js";
+import { streamSourceProblems } from "./validate-stream-sources.js";
 
 /**
  * Checks what the schema alone cannot: SQL expressions parse, declared types exist, pipeline references
@@ -45,7 +46,7 @@ export async function validateProject(
     readonly directories?: readonly string[];
   } = {},
 ): Promise<ConfigProblem[]> {
-  const problems: ConfigProblem[] = [...unsupportedFeatures(config)];
+  const problems: ConfigProblem[] = [...unsupportedFeatures(config), ...streamSourceProblems(config)];
   // An in-memory DuckDB parses expressions and reads sample headers; opened only when one is needed.
   let engine: { instance: DuckDBInstance; con: DuckDBConnection } | undefined;
   const connection = async (): Promise<DuckDBConnection> => {
