@@ -62,6 +62,8 @@ const natsStream = z.strictObject({
   subject: z.string().min(1).optional(),
   /** Durable pull consumer, created when missing: workers sharing it split the messages. */
   durable: identifier,
+  /** A message not acknowledged this long after delivery is delivered again (set when the consumer is created). */
+  ack_wait: duration.default("30s"),
 });
 const redisStream = z.strictObject({
   kind: z.literal("redis"),

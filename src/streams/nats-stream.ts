@@ -1,5 +1,6 @@
 import { AckPolicy, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { parseDuration } from "../durations.js";
 import { SluiceError } from "../errors.js";
 import { redactUrl, redactUrls } from "../redact.js";
 import type { BatchLimits, PoisonMessage, StreamLag, StreamMessage, StreamSource } from "./stream-source.js";
@@ -10,10 +11,9 @@ export interface NatsStreamConfig {
   readonly stream: string;
   readonly subject?: string | undefined;
   readonly durable: string;
+  /** How long a pulled message may wait for its ack before JetStream delivers it again. */
+  readonly ack_wait: string;
 }
-
-/** How long a pulled message may wait for its ack before JetStream delivers it again. */
-const ACK_WAIT_MS = 60_000;
 
 /**
  * A JetStream durable pull consumer (created when missing, explicit acks). Loaded by
@@ -28,6 +28,8 @@ export function natsStream(
   /** Pulled, not yet acknowledged: acks need the delivered message. */
   const inFlight = new Map<string, JsMsg>();
   let oldestAgeMs: number | null = null;
+  /** Payload size seen so far: how many messages a byte cap holds. */
+  let averageSize: number | undefined;
   const fail = (what: string, error: unknown, transient = true): SluiceError =>
     new SluiceError(
       "STREAM_ERROR",
@@ -66,7 +68,7 @@ export function natsStream(
             durable_name: config.durable,
             ack_policy: AckPolicy.Explicit,
             deliver_policy: DeliverPolicy.All,
-            ack_wait: nanos(ACK_WAIT_MS),
+            ack_wait: nanos(parseDuration(config.ack_wait)),
             max_ack_pending: options.maxAckPending,
             ...(config.subject ? { filter_subject: config.subject } : {}),
           });
@@ -86,22 +88,35 @@ export function natsStream(
       while (messages.length < limits.maxRows && bytes < limits.maxBytes && !signal?.aborted) {
         const left = deadline - Date.now();
         if (left <= 0) break;
-        // The server answers at most max_messages; a fetch shorter than 1 s is stopped by the timer.
+        // The client takes a count or a byte cap, not both: ask for as many messages as the bytes left
+        // hold at the sizes seen so far (a first, small ask learns them).
+        if (messages.length > 0) averageSize = bytes / messages.length;
+        const ask = Math.max(
+          1,
+          Math.min(
+            limits.maxRows - messages.length,
+            averageSize === undefined ? 1 : Math.floor((limits.maxBytes - bytes) / Math.max(1, averageSize)),
+          ),
+        );
         const batch = await consumer
-          .fetch({ max_messages: limits.maxRows - messages.length, expires: Math.max(1_000, left) })
+          .fetch({ max_messages: ask, expires: Math.max(1_000, left) })
           .catch((error: unknown) => {
             throw fail("pull", error);
           });
+        // A fetch shorter than the server's 1 s minimum is stopped by the timer.
         const stop = () => batch.stop();
         const timer = setTimeout(stop, left);
         signal?.addEventListener("abort", stop, { once: true });
+        let got = 0;
         try {
           for await (const m of batch) {
             const message = toStreamMessage(m);
             inFlight.set(message.position, m);
             messages.push(message);
             bytes += m.data.length;
-            if (bytes >= limits.maxBytes || messages.length >= limits.maxRows) batch.stop();
+            got++;
+            // Sizes vary: what the estimate let through beyond the cap is kept, the rest stays unasked.
+            if (bytes >= limits.maxBytes) batch.stop();
           }
         } catch (error) {
           throw fail("pull", error);
@@ -109,8 +124,8 @@ export function natsStream(
           clearTimeout(timer);
           signal?.removeEventListener("abort", stop);
         }
-        // A pull that came back short found the stream caught up: the batch closes now.
-        if (Date.now() >= deadline || messages.length > 0) break;
+        // A short answer means the stream is caught up: the batch closes now.
+        if (got < ask) break;
       }
       oldestAgeMs = messages[0] ? Date.now() - messages[0].timestamp.getTime() : null;
       return messages;

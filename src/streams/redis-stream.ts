@@ -33,6 +33,7 @@ export function redisStream(
   let redis: Redis | undefined;
   let lastClaim = 0;
   let oldestAgeMs: number | null = null;
+  let averageSize: number | undefined;
   const fail = (what: string, error: unknown, transient = true): SluiceError =>
     new SluiceError(
       "STREAM_ERROR",
@@ -91,11 +92,17 @@ export function redisStream(
           bytes += m.data.length;
         }
       };
-      const room = () => limits.maxRows - messages.length;
-      const full = () => room() <= 0 || bytes >= limits.maxBytes;
+      // How many entries the bytes left hold at the sizes seen so far (one to learn them).
+      const room = (firstAsk = 1) => {
+        const rows = limits.maxRows - messages.length;
+        if (messages.length > 0) averageSize = bytes / messages.length;
+        if (averageSize === undefined) return Math.min(rows, firstAsk);
+        return Math.min(rows, Math.max(1, Math.floor((limits.maxBytes - bytes) / Math.max(1, averageSize))));
+      };
+      const full = () => messages.length >= limits.maxRows || bytes >= limits.maxBytes;
       try {
         // Entries this consumer was given before and never acknowledged (a crash, a failed batch).
-        add(toMessages(await readGroup(r, config, consumer, Math.min(room(), 1_000), "0"), true));
+        add(toMessages(await readGroup(r, config, consumer, room(100), "0"), true));
         if (!full() && Date.now() - lastClaim >= Math.min(claimIdleMs, 1_000)) {
           lastClaim = Date.now();
           const claimed = (await r.xautoclaim(
@@ -105,7 +112,7 @@ export function redisStream(
             claimIdleMs,
             "0-0",
             "COUNT",
-            Math.min(room(), 1_000),
+            room(100),
           )) as [string, Entry[]];
           add(toMessages(claimed[1], true));
         }
@@ -193,8 +200,10 @@ async function readGroup(
     "STREAMS",
     config.key,
     from,
-  )) as [string, Entry[]][] | null;
-  return reply?.[0]?.[1] ?? [];
+  )) as [string, Entry[]][] | [string, Entry[]] | null;
+  if (!reply || reply.length === 0) return [];
+  // One stream read: ioredis gives [key, entries] (older versions [[key, entries]]).
+  return (typeof reply[0] === "string" ? reply[1] : reply[0]?.[1]) as Entry[];
 }
 
 /** The payload of an entry: its `data` field, else its fields as one JSON object. */
