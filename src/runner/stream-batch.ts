@@ -68,9 +68,15 @@ export async function publishStreamBatch(
   );
   const entry = await ctx.landing.stat(path);
   if (!entry) throw new SluiceError("STORAGE_ERROR", `${path}: the batch just written is missing`);
-  const report = await runFilePipeline(ctx, warehouse, name, asFilePipeline(pipeline, path), {
-    entries: [entry],
-  });
+  const report = await runFilePipeline(
+    ctx,
+    warehouse,
+    name,
+    asFilePipeline(pipeline, path, chunk.longestLine),
+    {
+      entries: [entry],
+    },
+  );
   const loaded = report.status === "succeeded" && report.files[0]?.status === "loaded";
   if (!loaded) {
     // Not published: the broker delivers these messages again; their chunk is not kept.
@@ -103,10 +109,16 @@ export async function publishStreamBatch(
  * The pipeline as the file run takes it: its source is the batch's chunk (JSONL, poison lines quarantined),
  * and `max_failure_rate` cannot hold a batch back (that would stop the stream behind it).
  */
-function asFilePipeline(pipeline: PipelineConfig, path: string): PipelineConfig {
+function asFilePipeline(pipeline: PipelineConfig, path: string, longestLine: number): PipelineConfig {
   return {
     ...pipeline,
-    source: { path, format: "jsonl", on_malformed: "quarantine" },
+    // A message as large as the broker takes is one line: the read's line limit (2 MB) grows to hold it.
+    source: {
+      path,
+      format: "jsonl",
+      on_malformed: "quarantine",
+      options: { max_line_size: Math.max(2_000_000, longestLine + 1) },
+    },
     max_failure_rate: 1,
   };
 }

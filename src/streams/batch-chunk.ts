@@ -7,6 +7,8 @@ export interface BatchChunk {
   /** Lines in `text`. */
   readonly lines: number;
   readonly poison: readonly PoisonMessage[];
+  /** Bytes of the longest line (the read's line limit must take it). */
+  readonly longestLine: number;
 }
 
 /**
@@ -54,7 +56,9 @@ export function batchChunk(messages: readonly StreamMessage[]): BatchChunk {
       for (const line of lines) out.push(line);
     }
   }
-  return { text: out.length > 0 ? `${out.join("\n")}\n` : "", lines: out.length, poison };
+  let longestLine = 0;
+  for (const line of out) if (line.length > longestLine) longestLine = Buffer.byteLength(line);
+  return { text: out.length > 0 ? `${out.join("\n")}\n` : "", lines: out.length, poison, longestLine };
 }
 
 /** The JSONL lines of a parsed payload, or why it has the wrong shape. */

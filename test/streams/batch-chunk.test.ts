@@ -49,6 +49,6 @@ describe("batchChunk", () => {
   });
 
   it("gives an empty chunk for no messages", () => {
-    expect(batchChunk([])).toEqual({ text: "", lines: 0, poison: [] });
+    expect(batchChunk([])).toEqual({ text: "", lines: 0, poison: [], longestLine: 0 });
   });
 });
