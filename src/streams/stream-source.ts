@@ -1,5 +1,3 @@
-import type { StreamSourceConfig } from "../config/schema.js";
-
 /** One message as the broker delivered it. */
 export interface StreamMessage {
   /** Where it sits in the stream: a NATS stream sequence, a Redis entry id. The ledger knows it by this. */
@@ -53,31 +51,4 @@ export interface StreamSource {
 export interface PoisonMessage {
   readonly message: StreamMessage;
   readonly reason: string;
-}
-
-/**
- * Opens the stream of a pipeline's source; the client library is loaded on first use only.
- *
- * @example
- * const source = await openStreamSource(pipeline.source, { name: "events" });
- * await source.connect();
- */
-export async function openStreamSource(
-  config: StreamSourceConfig,
-  options: { readonly consumerName?: string } = {},
-): Promise<StreamSource> {
-  const stream = config.stream;
-  const deadLetter = config.dead_letter;
-  if (stream.kind === "nats") {
-    const { natsStream } = await import("./nats-stream.js");
-    return natsStream(stream, {
-      deadLetterSubject: deadLetter && "subject" in deadLetter ? deadLetter.subject : undefined,
-      maxAckPending: Math.max(20_000, config.batch.max_rows * 4),
-    });
-  }
-  const { redisStream } = await import("./redis-stream.js");
-  return redisStream(stream, {
-    deadLetterKey: deadLetter && "key" in deadLetter ? deadLetter.key : undefined,
-    consumer: stream.consumer ?? options.consumerName,
-  });
 }
