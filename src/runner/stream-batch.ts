@@ -2,17 +2,13 @@ import { createHash } from "node:crypto";
 import type { PipelineConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import type { ProjectContext } from "../run/project-context.js";
-import { runFilePipeline } from "../run/run-pipeline.js";
+import { runRequest, runUnits } from "../run/run-pipeline.js";
 import type { RunReport } from "../run/run-report.js";
+import { streamBatchPath, streamBatchUnit } from "../run/stream-batch-unit.js";
 import { batchChunk } from "../streams/batch-chunk.js";
 import type { PoisonMessage, StreamLag, StreamMessage, StreamSource } from "../streams/stream-source.js";
 import { publishedPositionsSql } from "../warehouse/stream-positions-sql.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
-
-/** Where a stream batch waits in the landing zone while it is published; archived from there. */
-export function streamStagingFolder(pipeline: string): string {
-  return `streams/${pipeline}`;
-}
 
 /** What became of one pulled batch. */
 export interface StreamBatchOutcome {
@@ -28,9 +24,10 @@ export interface StreamBatchOutcome {
 /**
  * Publishes one pulled batch through the file pipeline, exactly once:
  * 1. redelivered messages whose positions a published batch holds are acknowledged and left out;
- * 2. the rest becomes one JSONL chunk in `streams/<pipeline>/`, its positions recorded under that path;
- * 3. the chunk is run like a file: stage, check, quarantine (poison lines included), shape, publish (the
- *    ledger row of its path commits with its rows), archive to `archive/<pipeline>/YYYY/MM/`;
+ * 2. the rest becomes one JSONL chunk, a unit of work whose ledger path (`stream:<pipeline>/<batch>`) its
+ *    positions are recorded under first;
+ * 3. the unit goes through the run core's stages: stage, check, quarantine (poison lines included), shape,
+ *    publish (its ledger row commits with its rows), archive to `archive/<pipeline>/YYYY/MM/`;
  * 4. only then are the messages acknowledged (and poison ones republished to the dead letter).
  * A failed batch is not acknowledged: the broker delivers its messages again.
  *
@@ -59,30 +56,22 @@ export async function publishStreamBatch(
     return { report: null, acked: published.size, redelivered: published.size, poison: [] };
 
   const chunk = batchChunk(fresh);
-  const path = `${streamStagingFolder(name)}/${batchName(fresh)}.jsonl`;
-  await ctx.landing.writeFile(path, await distinctContent(warehouse, name, chunk.text));
-  await warehouse.recordStreamPositions(
-    name,
-    path,
-    fresh.map((m) => m.position),
-  );
-  const entry = await ctx.landing.stat(path);
-  if (!entry) throw new SluiceError("STORAGE_ERROR", `${path}: the batch just written is missing`);
-  const report = await runFilePipeline(
-    ctx,
-    warehouse,
-    name,
-    asFilePipeline(pipeline, path, chunk.longestLine),
-    {
-      entries: [entry],
-    },
-  );
+  const positions = fresh.map((m) => m.position);
+  const batch = {
+    name: batchName(fresh),
+    text: chunk.text,
+    positionsDigest: createHash("sha256")
+      .update(`stream:${positions.join("\n")}`)
+      .digest("hex"),
+    longestLine: chunk.longestLine,
+  };
+  // Recorded first, under the batch's ledger path: they count once that path is published (loaded).
+  await warehouse.recordStreamPositions(name, streamBatchPath(name, batch.name), positions);
+  const request = runRequest(ctx, warehouse, name, asFilePipeline(pipeline, batch.name));
+  const report = await runUnits(request, [streamBatchUnit(name, batch)]);
   const loaded = report.status === "succeeded" && report.files[0]?.status === "loaded";
-  if (!loaded) {
-    // Not published: the broker delivers these messages again; their chunk is not kept.
-    await ctx.landing.delete(path).catch(() => undefined);
-    return { report, acked: published.size, redelivered: published.size, poison: chunk.poison };
-  }
+  // Not published: the broker delivers these messages again.
+  if (!loaded) return { report, acked: published.size, redelivered: published.size, poison: chunk.poison };
   await source.deadLetter(chunk.poison);
   await source.ack(fresh.map((m) => m.position));
   const first = fresh[0]!;
@@ -106,19 +95,13 @@ export async function publishStreamBatch(
 }
 
 /**
- * The pipeline as the file run takes it: its source is the batch's chunk (JSONL, poison lines quarantined),
- * and `max_failure_rate` cannot hold a batch back (that would stop the stream behind it).
+ * The pipeline as the run core takes it: a file-shaped source (the unit reads the chunk), and
+ * `max_failure_rate` cannot hold a batch back (that would stop the stream behind it).
  */
-function asFilePipeline(pipeline: PipelineConfig, path: string, longestLine: number): PipelineConfig {
+function asFilePipeline(pipeline: PipelineConfig, batch: string): PipelineConfig {
   return {
     ...pipeline,
-    // A message as large as the broker takes is one line: the read's line limit (2 MB) grows to hold it.
-    source: {
-      path,
-      format: "jsonl",
-      on_malformed: "quarantine",
-      options: { max_line_size: Math.max(2_000_000, longestLine + 1) },
-    },
+    source: { path: batch, format: "jsonl", on_malformed: "quarantine" },
     max_failure_rate: 1,
   };
 }
@@ -127,18 +110,4 @@ function asFilePipeline(pipeline: PipelineConfig, path: string, longestLine: num
 function batchName(messages: readonly StreamMessage[]): string {
   const first = messages[0]?.position ?? "0";
   return `${first.replace(/[^0-9A-Za-z]+/g, "-")}-${Date.now().toString(36)}${process.pid.toString(36)}`;
-}
-
-/**
- * The chunk's text, made to differ from content the ledger already has (the ledger knows files by content:
- * a batch of the same messages' bodies as an earlier one would be skipped as a duplicate). Trailing spaces
- * on the last line change the bytes, not the records.
- */
-async function distinctContent(warehouse: Warehouse, pipeline: string, text: string): Promise<string> {
-  let body = text;
-  for (let pad = 1; ; pad++) {
-    const sha = createHash("sha256").update(body).digest("hex");
-    if ((await warehouse.loadsOf(pipeline, sha)).length === 0) return body;
-    body = `${text.slice(0, -1)}${" ".repeat(pad)}\n`;
-  }
 }

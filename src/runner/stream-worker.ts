@@ -1,19 +1,17 @@
 import { mkdirSync } from "node:fs";
 import type { PipelineConfig, StreamSourceConfig } from "../config/schema.js";
 import { asSluiceError } from "../errors.js";
-import { quoteLiteral } from "../plan/sql-text.js";
 import { redactUrls } from "../redact.js";
 import { abortableSleep, backoffDelay, withRetry } from "../resilience/retry.js";
 import type { ProjectContext } from "../run/project-context.js";
 import type { RunReport } from "../run/run-report.js";
-import { settleFile } from "../run/settle-files.js";
 import { batchLimits } from "../streams/batch-limits.js";
 import { openStreamSource } from "../streams/open-stream-source.js";
 import type { StreamSource } from "../streams/stream-source.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { assertKnownPipelines } from "./known-pipelines.js";
 import { retryPolicy } from "./pipeline-retries.js";
-import { publishStreamBatch, type StreamBatchOutcome, streamStagingFolder } from "./stream-batch.js";
+import { publishStreamBatch, type StreamBatchOutcome } from "./stream-batch.js";
 
 /** Options of {@link runStreamWorkers}. */
 export interface StreamWorkerOptions {
@@ -135,7 +133,6 @@ async function consumePipeline(
     onRetry: ({ error, delayMs }) => event(`${asSluiceError(error).message}; retrying in ${delayMs} ms`),
   });
   try {
-    await holder.use((warehouse) => settleStagedBatches(ctx, warehouse, name));
     event(`consuming ${source.describe}`);
     const limits = batchLimits(config);
     let idleSince = Date.now();
@@ -226,29 +223,5 @@ async function publishWithRetries(
     if (context.signal?.aborted) return undefined;
     // A failed attempt may have published before it failed: the next one asks the ledger about every message.
     messages = messages.map((m) => ({ ...m, redelivered: true }));
-  }
-}
-
-/** A staged batch this old belongs to no live worker: its messages' ack wait (60 s) is long over. */
-const STAGED_BATCH_AGE_MS = 5 * 60_000;
-
-/**
- * Batches a killed worker left in `streams/<pipeline>/`: a published one (its ledger row is loaded) goes
- * where its ledger row says it was archived; an unpublished one is deleted (its messages come again).
- */
-async function settleStagedBatches(ctx: ProjectContext, warehouse: Warehouse, name: string): Promise<void> {
-  const settledBefore = Date.now() - STAGED_BATCH_AGE_MS;
-  for await (const entry of ctx.landing.list(`${streamStagingFolder(name)}/`)) {
-    // Younger ones may be in flight in another worker of the same pipeline.
-    if (entry.mtimeMs > settledBefore) continue;
-    const rows = await warehouse.query(
-      `SELECT archived_to FROM sluice.files WHERE pipeline = ${quoteLiteral(name)} AND path = ${quoteLiteral(entry.path)} AND status = 'loaded'`,
-    );
-    const archivedTo = rows[0]?.archived_to;
-    if (typeof archivedTo === "string" && archivedTo !== entry.path) {
-      await settleFile(ctx.landing, entry.path, archivedTo, entry.size);
-    } else if (rows.length === 0) {
-      await ctx.landing.delete(entry.path);
-    }
   }
 }
