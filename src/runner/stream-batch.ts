@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import type { PipelineConfig } from "../config/schema.js";
-import { SluiceError } from "../errors.js";
 import type { ProjectContext } from "../run/project-context.js";
 import { runRequest, runUnits } from "../run/run-pipeline.js";
 import type { RunReport } from "../run/run-report.js";
@@ -28,7 +27,7 @@ export interface StreamBatchOutcome {
  *    positions are recorded under first;
  * 3. the unit goes through the run core's stages: stage, check, quarantine (poison lines included), shape,
  *    publish (its ledger row commits with its rows), archive to `archive/<pipeline>/YYYY/MM/`;
- * 4. only then are the messages acknowledged (and poison ones republished to the dead letter).
+ * 4. only then are the messages acknowledged (poison ones were republished to the dead letter before).
  * A failed batch is not acknowledged: the broker delivers its messages again.
  *
  * @example
@@ -67,12 +66,14 @@ export async function publishStreamBatch(
   };
   // Recorded first, under the batch's ledger path: they count once that path is published (loaded).
   await warehouse.recordStreamPositions(name, streamBatchPath(name, batch.name), positions);
+  // Before the publish: a crash after it would leave them recognised as published, never republished.
+  // So the dead letter is at least once (a batch published again after a failure repeats its poison).
+  await source.deadLetter(chunk.poison);
   const request = runRequest(ctx, warehouse, name, asFilePipeline(pipeline, batch.name));
   const report = await runUnits(request, [streamBatchUnit(name, batch)]);
   const loaded = report.status === "succeeded" && report.files[0]?.status === "loaded";
   // Not published: the broker delivers these messages again.
   if (!loaded) return { report, acked: published.size, redelivered: published.size, poison: chunk.poison };
-  await source.deadLetter(chunk.poison);
   await source.ack(fresh.map((m) => m.position));
   const first = fresh[0]!;
   const last = fresh[fresh.length - 1]!;
