@@ -103,11 +103,14 @@ export function natsStream(
           .catch((error: unknown) => {
             throw fail("pull", error);
           });
-        // A fetch shorter than the server's 1 s minimum is stopped by the timer.
+        // A fetch shorter than the server's 1 s minimum is stopped at max_wait, but only while nothing
+        // came: stopping one mid-delivery would drop messages in transit until their ack wait ran out.
         const stop = () => batch.stop();
-        const timer = setTimeout(stop, left);
-        signal?.addEventListener("abort", stop, { once: true });
         let got = 0;
+        const timer = setTimeout(() => {
+          if (got === 0) stop();
+        }, left);
+        signal?.addEventListener("abort", stop, { once: true });
         try {
           for await (const m of batch) {
             const message = toStreamMessage(m);
