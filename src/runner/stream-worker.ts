@@ -127,11 +127,18 @@ async function consumePipeline(
   const policy = retryPolicy(pipeline, name);
   const source = await openStreamSource(config);
   const summary = { pipeline: name, batches: 0, failed: 0, messages: 0, redelivered: 0, poison: 0 };
-  await withRetry(() => source.connect(), {
-    ...policy,
-    signal,
-    onRetry: ({ error, delayMs }) => event(`${asSluiceError(error).message}; retrying in ${delayMs} ms`),
-  });
+  try {
+    await withRetry(() => source.connect(), {
+      ...policy,
+      signal,
+      onRetry: ({ error, delayMs }) => event(`${asSluiceError(error).message}; retrying in ${delayMs} ms`),
+    });
+  } catch (error) {
+    await source.close();
+    // Stopped while connecting: nothing was pulled, a clean stop.
+    if (signal?.aborted) return summary;
+    throw error;
+  }
   try {
     event(`consuming ${source.describe}`);
     const limits = batchLimits(config);

@@ -122,7 +122,9 @@ export function natsStream(
             if (bytes >= limits.maxBytes) batch.stop();
           }
         } catch (error) {
-          throw fail("pull", error);
+          // Missed heartbeats end a fetch (a busy client or server): what it delivered is kept.
+          if (!/heartbeats? missed/i.test(String(error)) || messages.length === 0) throw fail("pull", error);
+          break;
         } finally {
           clearTimeout(timer);
           signal?.removeEventListener("abort", stop);

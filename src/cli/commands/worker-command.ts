@@ -29,20 +29,7 @@ export function registerWorkerCommand(program: Command): void {
       const output = createOutput(opts.json);
       const exitWhenIdleMs =
         opts.exitWhenIdle === undefined ? undefined : parseDuration(opts.exitWhenIdle, "--exit-when-idle");
-      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
-      const streams = streamPipelines(ctx);
-      for (const name of opts.pipeline) {
-        if (ctx.project.config.pipelines[name] && !streams.includes(name)) {
-          throw new SluiceError(
-            "USAGE",
-            `--pipeline ${name}: not a stream pipeline (run it with sluice run)`,
-          );
-        }
-      }
-      if (streams.length === 0) {
-        output.notice("no stream pipeline in this project: nothing to consume");
-        return;
-      }
+      // Handlers first: a stop during start-up (connecting, opening the warehouse) is a clean one too.
       const stop = new AbortController();
       const stamp = () => new Date().toISOString();
       let signals = 0;
@@ -57,6 +44,20 @@ export function registerWorkerCommand(program: Command): void {
       };
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
+      const ctx = await openProject(cmd.optsWithGlobals<GlobalOptions>(), output);
+      const streams = streamPipelines(ctx);
+      for (const name of opts.pipeline) {
+        if (ctx.project.config.pipelines[name] && !streams.includes(name)) {
+          throw new SluiceError(
+            "USAGE",
+            `--pipeline ${name}: not a stream pipeline (run it with sluice run)`,
+          );
+        }
+      }
+      if (streams.length === 0) {
+        output.notice("no stream pipeline in this project: nothing to consume");
+        return;
+      }
       const summary = await runStreamWorkers(ctx, {
         pipelines: opts.pipeline,
         exitWhenIdleMs,
