@@ -76,6 +76,7 @@ export type SluiceErrorCode =
   | "LAKE_ERROR"
   | "LAKE_UNSUPPORTED_FEATURE"
   | "LAKE_CONFLICT"
+  | "STREAM_ERROR"
   | "RUN_NOT_FOUND"
   | "INTERNAL";
 

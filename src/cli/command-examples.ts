@@ -21,7 +21,7 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   history: "sluice history orders --json",
   rollback: "sluice rollback orders --to <run_id>",
   watch: "sluice watch orders",
-  worker: "sluice worker --concurrency 2",
+  worker: "sluice worker --concurrency 2 --exit-when-idle 30s",
   workers: "sluice workers --json",
   "files versions": "sluice files versions export.csv --json",
   "files restore": "sluice files restore export.csv --version 2",

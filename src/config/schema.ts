@@ -54,17 +54,47 @@ const databaseSource = z
   .refine((s) => (s.table === undefined) !== (s.query === undefined), {
     message: "needs exactly one of `table` or `query`",
   });
+const sizePattern = /^\d+(\.\d+)?\s*(B|KB|MB|GB)$/i;
+const natsStream = z.strictObject({
+  kind: z.literal("nats"),
+  url: z.string().min(1).default("nats://127.0.0.1:4222"),
+  /** The JetStream stream (created by its owner; Sluice never creates or changes it). */
+  stream: identifier,
+  /** Subject filter of the consumer (default: every subject of the stream). */
+  subject: z.string().min(1).optional(),
+  /** Durable pull consumer, created when missing: workers sharing it split the messages. */
+  durable: identifier,
+  /** A message not acknowledged this long after delivery is delivered again (set when the consumer is created). */
+  ack_wait: duration.default("30s"),
+});
+const redisStream = z.strictObject({
+  kind: z.literal("redis"),
+  url: z.string().min(1).default("redis://127.0.0.1:6379"),
+  key: identifier,
+  group: identifier,
+  /** This worker's consumer name (default: host name and process id). */
+  consumer: identifier.optional(),
+  /** Entries another consumer left pending this long are taken over (XAUTOCLAIM). */
+  claim_idle: duration.default("30s"),
+});
+/** A message stream read in micro-batches: `{ stream: { kind: nats | redis, ... }, batch, dead_letter }`. */
 const streamSource = z.strictObject({
-  stream: z
+  stream: z.discriminatedUnion("kind", [natsStream, redisStream], {
+    error: "expected { kind: nats, url, stream, durable } or { kind: redis, url, key, group }",
+  }),
+  batch: z
     .strictObject({
-      kind: z.enum(["nats", "redis"]),
-      url: z.string().optional(),
-      subject: z.string().optional(),
-      stream: z.string().optional(),
-      batch: z.number().int().positive().optional(),
-      max_wait: duration.optional(),
+      max_rows: z.number().int().positive().default(10_000),
+      max_bytes: z
+        .union([z.number().int().positive(), z.string().regex(sizePattern, "expected a size like 16MB")])
+        .default("16MB"),
+      max_wait: duration.default("1s"),
     })
-    .loose(),
+    .prefault({}),
+  /** Poison messages are also republished here (NATS subject or Redis stream key). */
+  dead_letter: z
+    .union([z.strictObject({ subject: z.string().min(1) }), z.strictObject({ key: z.string().min(1) })])
+    .optional(),
 });
 
 export const columnSchema = z.strictObject({
@@ -326,6 +356,7 @@ export type FileSourceConfig = z.infer<typeof fileSource>;
 export type SourceConfig = PipelineConfig["source"];
 export type NestedConfig = z.infer<typeof nestedSchema>;
 export type DatabaseSourceConfig = z.infer<typeof databaseSource>;
+export type StreamSourceConfig = z.infer<typeof streamSource>;
 
 export function isFileSource(source: SourceConfig): source is FileSourceConfig {
   return "path" in source;

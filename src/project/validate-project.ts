@@ -16,6 +16,7 @@ import type { ConfigProblem } from "./config-problem.js";
 import { pipelineRuleProblems } from "./pipeline-rule-problems.js";
 import { unsupportedFeatures } from "./unsupported-features.js";
 import { lakeFormatProblems, lakeTargetProblems } from "./validate-lake-target.js";
+import { streamSourceProblems } from "./validate-stream-sources.js";
 import { spliceableType, type ValidationEngine, validationEngine } from "./validation-engine.js";
 
 /** Options of {@link validateProject}. */
@@ -48,7 +49,7 @@ export async function validateProject(
   config: ProjectConfig,
   options: ValidateOptions = {},
 ): Promise<ConfigProblem[]> {
-  const problems: ConfigProblem[] = [...unsupportedFeatures(config)];
+  const problems: ConfigProblem[] = [...unsupportedFeatures(config), ...streamSourceProblems(config)];
   const engine = validationEngine(options.directories ?? []);
   try {
     for (const [name, pipeline] of Object.entries(config.pipelines)) {

@@ -71,6 +71,9 @@ async function sampleFile(ctx: ProjectContext, pipeline: string): Promise<Sample
   // Reading a header is cheap, but not free: only pipelines that name columns need it.
   if (!config || !namesColumns(config)) return undefined;
   const source = config.source;
+  if ("stream" in source) {
+    return { unchecked: "the source is a message stream: its columns are known when a batch is read" };
+  }
   if (!("path" in source)) {
     return {
       unchecked: "the source is a warehouse query or table: its columns are known when a run reads it",

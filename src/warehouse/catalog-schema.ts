@@ -143,6 +143,18 @@ export const catalogTables: readonly CatalogTable[] = [
     columns: [text("pipeline"), text("run_id"), text("cursor_column"), text("value"), time("set_at")],
   },
   {
+    // Stream positions (NATS stream sequences, Redis entry ids) of each stream batch, by the batch's ledger
+    // path: published once that path has a `loaded` row in `files` (see stream-positions-sql.ts).
+    name: "stream_positions",
+    columns: [
+      text("pipeline"),
+      text("position"),
+      text("batch"),
+      { name: "recorded_at", type: "timestamptz", defaultNow: true },
+    ],
+    indexes: [{ name: "stream_positions_at", columns: ["pipeline", "position"] }],
+  },
+  {
     // The last schedule time of each scheduled pipeline (see runner/schedule-state.ts).
     name: "schedules",
     columns: [{ name: "pipeline", type: "text", primaryKey: true }, time("last_fire"), time("recorded_at")],

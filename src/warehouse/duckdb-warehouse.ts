@@ -17,6 +17,7 @@ import { type DuckDbFileOptions, openDuckDbFile } from "./duckdb-driver.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
 import { splitTableName } from "./split-table-name.js";
+import { streamPositionsInsertSql } from "./stream-positions-sql.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
 import { type SqlSession, tableColumns } from "./write-batch.js";
@@ -127,6 +128,10 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
     },
     async updateRunReport(runId, report) {
       await con.run(runReportUpdateSql(runId, report, duckdbDialect));
+    },
+    async recordStreamPositions(pipeline, batch, positions) {
+      const sql = streamPositionsInsertSql(pipeline, batch, positions);
+      if (sql) await con.run(sql);
     },
     async recordRun(run, ledger, quarantineSql) {
       await inTransaction(async () => {

@@ -14,6 +14,7 @@ import { postgresSession, publishToPostgres, recordPostgresRun } from "./postgre
 import { stagePostgresSource } from "./postgres-stage-source.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
 import { splitTableName } from "./split-table-name.js";
+import { streamPositionsInsertSql } from "./stream-positions-sql.js";
 import { rollbackTable } from "./table-history.js";
 import type { Warehouse } from "./warehouse.js";
 import { tableColumns } from "./write-batch.js";
@@ -85,6 +86,11 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     publish: (batch) => publishToPostgres(context, batch),
     updateRunReport: catalog.updateRunReport,
     recordRun: (run, ledger, quarantineSql) => recordPostgresRun(context, run, ledger, quarantineSql),
+    async recordStreamPositions(pipeline, batch, positions) {
+      const sql = streamPositionsInsertSql(pipeline, batch, positions);
+      // Safe to retry: a second copy of a row changes no answer of publishedPositionsSql.
+      if (sql) await driver.guarded(`stream positions of ${batch}`, () => driver.pool.query(sql));
+    },
     query: driver.query,
     streamQuery: driver.streamQuery,
     async stageSource(request) {

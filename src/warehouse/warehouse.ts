@@ -201,6 +201,11 @@ export interface Warehouse {
   publish(batch: PublishBatch): Promise<PublishResult>;
   /** Replaces the stored report of a committed run (facts learned after the commit, like its profile). */
   updateRunReport(runId: string, report: Readonly<Record<string, unknown>>): Promise<void>;
+  /**
+   * Records the stream positions of a batch before it is published, under the batch's ledger path: they
+   * count as published once that path is loaded (see stream-positions-sql.ts).
+   */
+  recordStreamPositions(pipeline: string, batch: string, positions: readonly string[]): Promise<void>;
   /** Records a run that published nothing (failed before or during publish). */
   recordRun(run: RunRecord, ledger: readonly LedgerEntry[], quarantineSql?: string): Promise<void>;
   /** Read-only catalog and user queries. */

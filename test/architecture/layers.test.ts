@@ -15,7 +15,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["plan", "storage"],
   ["lake", "engine"],
   ["warehouse"],
-  ["sources"],
+  ["sources", "streams"],
   ["project", "catalog"],
   // One pipeline run: its units, stages and publish; runner/ above it schedules, watches and retries runs.
   ["run"],

@@ -1,0 +1,114 @@
+import { createHash } from "node:crypto";
+import type { PipelineConfig } from "../config/schema.js";
+import type { ProjectContext } from "../run/project-context.js";
+import { runRequest, runUnits } from "../run/run-pipeline.js";
+import type { RunReport } from "../run/run-report.js";
+import { streamBatchPath, streamBatchUnit } from "../run/stream-batch-unit.js";
+import { batchChunk } from "../streams/batch-chunk.js";
+import type { PoisonMessage, StreamLag, StreamMessage, StreamSource } from "../streams/stream-source.js";
+import { publishedPositionsSql } from "../warehouse/stream-positions-sql.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
+
+/** What became of one pulled batch. */
+export interface StreamBatchOutcome {
+  /** The batch's run; null when every message had been published before (a redelivery). */
+  readonly report: RunReport | null;
+  /** Messages acknowledged: published now or recognised as published before. */
+  readonly acked: number;
+  /** Of those, recognised as published by an earlier batch. */
+  readonly redelivered: number;
+  readonly poison: readonly PoisonMessage[];
+}
+
+/**
+ * Publishes one pulled batch through the file pipeline, exactly once:
+ * 1. redelivered messages whose positions a published batch holds are acknowledged and left out;
+ * 2. the rest becomes one JSONL chunk, a unit of work whose ledger path (`stream:<pipeline>/<batch>`) its
+ *    positions are recorded under first;
+ * 3. the unit goes through the run core's stages: stage, check, quarantine (poison lines included), shape,
+ *    publish (its ledger row commits with its rows), archive to `archive/<pipeline>/YYYY/MM/`;
+ * 4. only then are the messages acknowledged (poison ones were republished to the dead letter before).
+ * A failed batch is not acknowledged: the broker delivers its messages again.
+ *
+ * @example
+ * const outcome = await publishStreamBatch(ctx, warehouse, "events", pipeline, source, messages, lag);
+ */
+export async function publishStreamBatch(
+  ctx: ProjectContext,
+  warehouse: Warehouse,
+  name: string,
+  pipeline: PipelineConfig,
+  source: StreamSource,
+  messages: readonly StreamMessage[],
+  lag: StreamLag | undefined,
+): Promise<StreamBatchOutcome> {
+  const again = messages.filter((m) => m.redelivered).map((m) => m.position);
+  const published = new Set<string>();
+  if (again.length > 0) {
+    for (const row of await warehouse.query(publishedPositionsSql(name, again))) {
+      published.add(String(row.position));
+    }
+    if (published.size > 0) await source.ack([...published]);
+  }
+  const fresh = messages.filter((m) => !published.has(m.position));
+  if (fresh.length === 0)
+    return { report: null, acked: published.size, redelivered: published.size, poison: [] };
+
+  const chunk = batchChunk(fresh);
+  const positions = fresh.map((m) => m.position);
+  const batch = {
+    name: batchName(fresh),
+    text: chunk.text,
+    positionsDigest: createHash("sha256")
+      .update(`stream:${positions.join("\n")}`)
+      .digest("hex"),
+    longestLine: chunk.longestLine,
+  };
+  // Recorded first, under the batch's ledger path: they count once that path is published (loaded).
+  await warehouse.recordStreamPositions(name, streamBatchPath(name, batch.name), positions);
+  // Before the publish: a crash after it would leave them recognised as published, never republished.
+  // So the dead letter is at least once (a batch published again after a failure repeats its poison).
+  await source.deadLetter(chunk.poison);
+  const request = runRequest(ctx, warehouse, name, asFilePipeline(pipeline, batch.name));
+  const report = await runUnits(request, [streamBatchUnit(name, batch)]);
+  const loaded = report.status === "succeeded" && report.files[0]?.status === "loaded";
+  // Not published: the broker delivers these messages again.
+  if (!loaded) return { report, acked: published.size, redelivered: published.size, poison: chunk.poison };
+  await source.ack(fresh.map((m) => m.position));
+  const first = fresh[0]!;
+  const last = fresh[fresh.length - 1]!;
+  const stream = {
+    source: source.describe,
+    messages: fresh.length,
+    poison: chunk.poison.length,
+    redelivered_published: published.size,
+    first_position: first.position,
+    last_position: last.position,
+    pending: lag?.pending ?? null,
+    oldest_age_ms: lag?.oldestAgeMs ?? null,
+  };
+  Object.assign(report, { stream });
+  // Facts about the broker, learned after the commit: best effort (the batch is published either way).
+  await warehouse
+    .updateRunReport(report.run_id, report as unknown as Record<string, unknown>)
+    .catch(() => undefined);
+  return { report, acked: published.size + fresh.length, redelivered: published.size, poison: chunk.poison };
+}
+
+/**
+ * The pipeline as the run core takes it: a file-shaped source (the unit reads the chunk), and
+ * `max_failure_rate` cannot hold a batch back (that would stop the stream behind it).
+ */
+function asFilePipeline(pipeline: PipelineConfig, batch: string): PipelineConfig {
+  return {
+    ...pipeline,
+    source: { path: batch, format: "jsonl", on_malformed: "quarantine" },
+    max_failure_rate: 1,
+  };
+}
+
+/** `<first position>-<time>`: unique per attempt, so its ledger path names one batch only. */
+function batchName(messages: readonly StreamMessage[]): string {
+  const first = messages[0]?.position ?? "0";
+  return `${first.replace(/[^0-9A-Za-z]+/g, "-")}-${Date.now().toString(36)}${process.pid.toString(36)}`;
+}

@@ -1,0 +1,234 @@
+import { mkdirSync } from "node:fs";
+import type { PipelineConfig, StreamSourceConfig } from "../config/schema.js";
+import { asSluiceError } from "../errors.js";
+import { redactUrls } from "../redact.js";
+import { abortableSleep, backoffDelay, withRetry } from "../resilience/retry.js";
+import type { ProjectContext } from "../run/project-context.js";
+import type { RunReport } from "../run/run-report.js";
+import { batchLimits } from "../streams/batch-limits.js";
+import { openStreamSource } from "../streams/open-stream-source.js";
+import type { StreamSource } from "../streams/stream-source.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
+import { assertKnownPipelines } from "./known-pipelines.js";
+import { retryPolicy } from "./pipeline-retries.js";
+import { publishStreamBatch, type StreamBatchOutcome } from "./stream-batch.js";
+
+/** Options of {@link runStreamWorkers}. */
+export interface StreamWorkerOptions {
+  /** Only these pipelines (default: every stream pipeline of the project). */
+  readonly pipelines?: readonly string[] | undefined;
+  /** A pipeline stops after this long without a message; the worker returns when all have. */
+  readonly exitWhenIdleMs?: number | undefined;
+  /** Stops pulling; the batch being published is finished, one pulled but not yet publishing is abandoned. */
+  readonly signal?: AbortSignal | undefined;
+  readonly onReport?: ((report: RunReport, outcome: StreamBatchOutcome) => void) | undefined;
+  /** Notices for a human: connecting, retrying, redeliveries recognised. */
+  readonly onEvent?: ((message: string) => void) | undefined;
+}
+
+/** What a worker did, per pipeline. */
+export interface StreamWorkerSummary {
+  readonly pipelines: readonly {
+    readonly pipeline: string;
+    readonly batches: number;
+    readonly failed: number;
+    readonly messages: number;
+    readonly redelivered: number;
+    readonly poison: number;
+  }[];
+}
+
+/** The stream pipelines of a project (`source: { stream: ... }`). */
+export function streamPipelines(ctx: ProjectContext): string[] {
+  return Object.entries(ctx.project.config.pipelines)
+    .filter(([, p]) => "stream" in p.source)
+    .map(([name]) => name);
+}
+
+/**
+ * Consumes the project's stream pipelines until `signal` aborts (or all are idle for `exitWhenIdleMs`):
+ * each pulls micro-batches and publishes them exactly once (see publishStreamBatch). The warehouse is
+ * open while batches flow and let go when every pipeline is idle. Throws when a stream cannot be reached
+ * at start (after the pipeline's retries).
+ *
+ * @example
+ * await runStreamWorkers(ctx, { exitWhenIdleMs: 5000, onReport: (r) => console.log(r.run_id) });
+ */
+export async function runStreamWorkers(
+  ctx: ProjectContext,
+  options: StreamWorkerOptions = {},
+): Promise<StreamWorkerSummary> {
+  const all = streamPipelines(ctx);
+  const names = options.pipelines && options.pipelines.length > 0 ? [...options.pipelines] : all;
+  assertKnownPipelines(ctx.project.config.pipelines, names);
+  // A new project's local landing zone may not exist yet: batches are written there.
+  const landingRoot = ctx.landing.localPath("");
+  if (landingRoot) mkdirSync(landingRoot, { recursive: true });
+  const holder = warehouseHolder(ctx);
+  const idle = new Set<string>();
+  const onIdle = async (name: string, isIdle: boolean) => {
+    if (!isIdle) return void idle.delete(name);
+    idle.add(name);
+    if (idle.size === names.length) await holder.release();
+  };
+  try {
+    const results = await Promise.all(
+      names.map((name) => {
+        const pipeline = ctx.project.config.pipelines[name]!;
+        return consumePipeline(ctx, holder, name, pipeline, options, onIdle);
+      }),
+    );
+    return { pipelines: results };
+  } finally {
+    await holder.release();
+  }
+}
+
+interface WarehouseHolder {
+  /** Runs `fn` with the warehouse, opened on first use; one at a time (the embedded warehouse has one writer). */
+  use<T>(fn: (warehouse: Warehouse) => Promise<T>): Promise<T>;
+  release(): Promise<void>;
+}
+
+function warehouseHolder(ctx: ProjectContext): WarehouseHolder {
+  let open: Warehouse | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = chain.then(fn, fn);
+    chain = next.catch(() => undefined);
+    return next;
+  };
+  return {
+    use: (fn) =>
+      serial(async () => {
+        open ??= await ctx.openWarehouse();
+        return fn(open);
+      }),
+    release: () =>
+      serial(async () => {
+        const w = open;
+        open = undefined;
+        await w?.close();
+      }),
+  };
+}
+
+async function consumePipeline(
+  ctx: ProjectContext,
+  holder: WarehouseHolder,
+  name: string,
+  pipeline: PipelineConfig,
+  options: StreamWorkerOptions,
+  onIdle: (name: string, idle: boolean) => Promise<void>,
+): Promise<StreamWorkerSummary["pipelines"][number]> {
+  const config = pipeline.source as StreamSourceConfig;
+  const event = (message: string) => options.onEvent?.(`${name}: ${message}`);
+  const signal = options.signal;
+  const policy = retryPolicy(pipeline, name);
+  const source = await openStreamSource(config);
+  const summary = { pipeline: name, batches: 0, failed: 0, messages: 0, redelivered: 0, poison: 0 };
+  try {
+    await withRetry(() => source.connect(), {
+      ...policy,
+      signal,
+      onRetry: ({ error, delayMs }) => event(`${asSluiceError(error).message}; retrying in ${delayMs} ms`),
+    });
+  } catch (error) {
+    await source.close();
+    // Stopped while connecting: nothing was pulled, a clean stop.
+    if (signal?.aborted) return summary;
+    throw error;
+  }
+  try {
+    event(`consuming ${source.describe}`);
+    const limits = batchLimits(config);
+    let idleSince = Date.now();
+    let pullFailures = 0;
+    while (!signal?.aborted) {
+      let messages: Awaited<ReturnType<StreamSource["pull"]>>;
+      try {
+        messages = await source.pull(limits, signal);
+        pullFailures = 0;
+      } catch (error) {
+        if (signal?.aborted) break;
+        const delay = backoffDelay(++pullFailures, policy.baseMs, policy.maxDelayMs, Math.random);
+        event(`${redactUrls(asSluiceError(error).message)}; pulling again in ${delay} ms`);
+        await abortableSleep(delay, signal).catch(() => undefined);
+        continue;
+      }
+      if (messages.length === 0) {
+        await onIdle(name, true);
+        if (options.exitWhenIdleMs !== undefined && Date.now() - idleSince >= options.exitWhenIdleMs) break;
+        continue;
+      }
+      // Pulled but not publishing yet: abandoned on a stop (the broker delivers them again).
+      if (signal?.aborted) break;
+      await onIdle(name, false);
+      const lag = await source.lag().catch(() => undefined);
+      const outcome = await publishWithRetries(ctx, holder, name, pipeline, source, messages, lag, {
+        policy,
+        signal,
+        event,
+        onFailed: (failed) => {
+          summary.failed++;
+          if (failed.report) options.onReport?.(failed.report, failed);
+        },
+      });
+      idleSince = Date.now();
+      summary.messages += outcome?.acked ?? 0;
+      summary.redelivered += outcome?.redelivered ?? 0;
+      if (outcome?.report) {
+        summary.batches++;
+        summary.poison += outcome.poison.length;
+        options.onReport?.(outcome.report, outcome);
+      } else if (outcome && outcome.redelivered > 0) {
+        event(`${outcome.redelivered} redelivered message(s) were published before: acknowledged`);
+      }
+    }
+  } finally {
+    await source.close();
+  }
+  return summary;
+}
+
+/**
+ * Publishes a batch, again after a failure (backoff per the pipeline's `retries:`) until it is published
+ * or the worker stops (the batch is then left to the broker's redelivery). Undefined when stopped first.
+ */
+async function publishWithRetries(
+  ctx: ProjectContext,
+  holder: WarehouseHolder,
+  name: string,
+  pipeline: PipelineConfig,
+  source: StreamSource,
+  pulled: Awaited<ReturnType<StreamSource["pull"]>>,
+  lag: Awaited<ReturnType<StreamSource["lag"]>> | undefined,
+  context: {
+    readonly policy: ReturnType<typeof retryPolicy>;
+    readonly signal?: AbortSignal | undefined;
+    readonly event: (message: string) => void;
+    /** A failed attempt's run (recorded as failed; its messages stay unacknowledged). */
+    readonly onFailed: (outcome: StreamBatchOutcome) => void;
+  },
+): Promise<StreamBatchOutcome | undefined> {
+  let messages = pulled;
+  for (let attempt = 1; ; attempt++) {
+    let outcome: StreamBatchOutcome | undefined;
+    let problem: string | undefined;
+    try {
+      outcome = await holder.use((w) => publishStreamBatch(ctx, w, name, pipeline, source, messages, lag));
+      if (outcome.report === null || outcome.report.status === "succeeded") return outcome;
+      problem = outcome.report.error ?? "the batch failed";
+    } catch (error) {
+      problem = redactUrls(asSluiceError(error).message);
+    }
+    if (outcome?.report) context.onFailed(outcome);
+    if (context.signal?.aborted) return undefined;
+    const delay = backoffDelay(attempt, context.policy.baseMs, context.policy.maxDelayMs, Math.random);
+    context.event(`batch not published (${problem}); trying again in ${delay} ms`);
+    await abortableSleep(delay, context.signal).catch(() => undefined);
+    if (context.signal?.aborted) return undefined;
+    // A failed attempt may have published before it failed: the next one asks the ledger about every message.
+    messages = messages.map((m) => ({ ...m, redelivered: true }));
+  }
+}

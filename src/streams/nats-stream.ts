@@ -1,0 +1,203 @@
+import { AckPolicy, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
+import { parseDuration } from "../durations.js";
+import { SluiceError } from "../errors.js";
+import { redactUrl, redactUrls } from "../redact.js";
+import type { BatchLimits, PoisonMessage, StreamLag, StreamMessage, StreamSource } from "./stream-source.js";
+
+/** The `stream:` settings of a NATS source. */
+export interface NatsStreamConfig {
+  readonly url: string;
+  readonly stream: string;
+  readonly subject?: string | undefined;
+  readonly durable: string;
+  /** How long a pulled message may wait for its ack before JetStream delivers it again. */
+  readonly ack_wait: string;
+}
+
+/**
+ * A JetStream durable pull consumer (created when missing, explicit acks). Loaded by
+ * {@link openStreamSource} with a dynamic import: the NATS client is not part of the CLI's start-up.
+ */
+export function natsStream(
+  config: NatsStreamConfig,
+  options: { readonly deadLetterSubject?: string | undefined; readonly maxAckPending: number },
+): StreamSource {
+  const describe = `nats ${redactUrl(config.url)} stream ${config.stream} consumer ${config.durable}`;
+  let nc: NatsConnection | undefined;
+  /** Pulled, not yet acknowledged: acks need the delivered message. */
+  const inFlight = new Map<string, JsMsg>();
+  let oldestAgeMs: number | null = null;
+  /** Payload size seen so far: how many messages a byte cap holds. */
+  let averageSize: number | undefined;
+  const fail = (what: string, error: unknown, transient = true): SluiceError =>
+    new SluiceError(
+      "STREAM_ERROR",
+      `${describe}: ${what}: ${redactUrls(error instanceof Error ? error.message : String(error))}`,
+      { transient, cause: error },
+    );
+  const connection = (): NatsConnection => {
+    if (!nc) throw new SluiceError("INTERNAL", `${describe}: not connected`);
+    return nc;
+  };
+
+  return {
+    describe,
+    async connect() {
+      const { servers, user, pass, token } = natsServer(config.url);
+      try {
+        nc = await connect({
+          servers,
+          name: "sluice",
+          maxReconnectAttempts: -1,
+          timeout: 5_000,
+          ...(user !== undefined ? { user, pass } : {}),
+          ...(token !== undefined ? { token } : {}),
+        });
+      } catch (error) {
+        throw fail("cannot connect", error);
+      }
+      const jsm = await jetstreamManager(nc).catch((error: unknown) => {
+        throw fail("JetStream is not enabled on this server", error, false);
+      });
+      try {
+        await jsm.consumers.info(config.stream, config.durable);
+      } catch {
+        try {
+          await jsm.consumers.add(config.stream, {
+            durable_name: config.durable,
+            ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.All,
+            ack_wait: nanos(parseDuration(config.ack_wait)),
+            max_ack_pending: options.maxAckPending,
+            ...(config.subject ? { filter_subject: config.subject } : {}),
+          });
+        } catch (error) {
+          throw fail(`cannot create consumer ${config.durable} on stream ${config.stream}`, error, false);
+        }
+      }
+    },
+    async pull(limits: BatchLimits, signal?: AbortSignal) {
+      const js = jetstream(connection());
+      const consumer = await js.consumers.get(config.stream, config.durable).catch((error: unknown) => {
+        throw fail(`consumer ${config.durable} of stream ${config.stream}`, error);
+      });
+      const messages: StreamMessage[] = [];
+      let bytes = 0;
+      const deadline = Date.now() + limits.maxWaitMs;
+      while (messages.length < limits.maxRows && bytes < limits.maxBytes && !signal?.aborted) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        // The client takes a count or a byte cap, not both: ask for as many messages as the bytes left
+        // hold at the sizes seen so far (a first, small ask learns them).
+        if (messages.length > 0) averageSize = bytes / messages.length;
+        const ask = Math.max(
+          1,
+          Math.min(
+            limits.maxRows - messages.length,
+            averageSize === undefined ? 1 : Math.floor((limits.maxBytes - bytes) / Math.max(1, averageSize)),
+          ),
+        );
+        const batch = await consumer
+          .fetch({ max_messages: ask, expires: Math.max(1_000, left) })
+          .catch((error: unknown) => {
+            throw fail("pull", error);
+          });
+        // A fetch shorter than the server's 1 s minimum is stopped at max_wait, but only while nothing
+        // came: stopping one mid-delivery would drop messages in transit until their ack wait ran out.
+        const stop = () => batch.stop();
+        let got = 0;
+        const timer = setTimeout(() => {
+          if (got === 0) stop();
+        }, left);
+        signal?.addEventListener("abort", stop, { once: true });
+        try {
+          for await (const m of batch) {
+            const message = toStreamMessage(m);
+            inFlight.set(message.position, m);
+            messages.push(message);
+            bytes += m.data.length;
+            got++;
+            // Sizes vary: what the estimate let through beyond the cap is kept, the rest stays unasked.
+            if (bytes >= limits.maxBytes) batch.stop();
+          }
+        } catch (error) {
+          // Missed heartbeats end a fetch (a busy client or server): what it delivered is kept.
+          if (!/heartbeats? missed/i.test(String(error)) || messages.length === 0) throw fail("pull", error);
+          break;
+        } finally {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", stop);
+        }
+        // A short answer means the stream is caught up: the batch closes now.
+        if (got < ask) break;
+      }
+      oldestAgeMs = messages[0] ? Date.now() - messages[0].timestamp.getTime() : null;
+      return messages;
+    },
+    async ack(positions) {
+      for (const position of positions) {
+        inFlight.get(position)?.ack();
+        inFlight.delete(position);
+      }
+      // Acks go out in order on one connection: a flush answered means the server has them all.
+      await connection()
+        .flush()
+        .catch((error: unknown) => {
+          throw fail("ack", error);
+        });
+    },
+    async deadLetter(poison: readonly PoisonMessage[]) {
+      const subject = options.deadLetterSubject;
+      if (!subject || poison.length === 0) return;
+      const c = connection();
+      for (const { message, reason } of poison) {
+        const h = headers();
+        h.set("Sluice-Subject", message.subject);
+        h.set("Sluice-Position", message.position);
+        h.set("Sluice-Message-Id", message.id);
+        h.set("Sluice-Reason", reason.slice(0, 1000));
+        c.publish(subject, message.data, { headers: h });
+      }
+      await c.flush();
+    },
+    async lag(): Promise<StreamLag> {
+      const jsm = await jetstreamManager(connection());
+      const info = await jsm.consumers.info(config.stream, config.durable);
+      return { pending: info.num_pending + info.num_ack_pending, oldestAgeMs };
+    },
+    async close() {
+      inFlight.clear();
+      await nc?.drain().catch(() => nc?.close());
+      nc = undefined;
+    },
+  };
+}
+
+function toStreamMessage(m: JsMsg): StreamMessage {
+  const position = String(m.seq);
+  return {
+    position,
+    id: m.headers?.get("Nats-Msg-Id") || position,
+    subject: m.subject,
+    data: m.data,
+    timestamp: new Date(Math.floor(m.info.timestampNanos / 1e6)),
+    redelivered: m.redelivered,
+  };
+}
+
+/** Server address and credentials of a `nats://user:pass@host:port` URL (the client takes them apart). */
+function natsServer(url: string): { servers: string; user?: string; pass?: string; token?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new SluiceError("CONFIG_INVALID", `${redactUrl(url)}: not a URL like nats://host:4222`);
+  }
+  const servers = `${parsed.protocol}//${parsed.host}`;
+  const user = decodeURIComponent(parsed.username);
+  const pass = decodeURIComponent(parsed.password);
+  if (user && pass) return { servers, user, pass };
+  if (user) return { servers, token: user };
+  return { servers };
+}

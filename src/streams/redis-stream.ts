@@ -1,0 +1,217 @@
+import { hostname } from "node:os";
+import { Redis } from "ioredis";
+import { parseDuration } from "../durations.js";
+import { SluiceError } from "../errors.js";
+import { redactUrl, redactUrls } from "../redact.js";
+import type { BatchLimits, PoisonMessage, StreamLag, StreamMessage, StreamSource } from "./stream-source.js";
+
+/** The `stream:` settings of a Redis source. */
+export interface RedisStreamConfig {
+  readonly url: string;
+  readonly key: string;
+  readonly group: string;
+  readonly claim_idle: string;
+}
+
+/** The entry field holding a message's JSON payload; an entry without it is read as its field map. */
+export const PAYLOAD_FIELD = "data";
+
+type Entry = [id: string, fields: string[]];
+
+/**
+ * A Redis Streams consumer group: XREADGROUP for new entries, this consumer's own pending entries first
+ * (a restart), XAUTOCLAIM for entries another consumer left pending longer than `claim_idle`, XACK after
+ * the publish. Loaded by {@link openStreamSource} with a dynamic import.
+ */
+export function redisStream(
+  config: RedisStreamConfig,
+  options: { readonly deadLetterKey?: string | undefined; readonly consumer?: string | undefined },
+): StreamSource {
+  const consumer = options.consumer ?? `${hostname()}-${process.pid}`;
+  const describe = `redis ${redactUrl(config.url)} key ${config.key} group ${config.group}`;
+  const claimIdleMs = parseDuration(config.claim_idle);
+  let redis: Redis | undefined;
+  let lastClaim = 0;
+  let oldestAgeMs: number | null = null;
+  let averageSize: number | undefined;
+  const fail = (what: string, error: unknown, transient = true): SluiceError =>
+    new SluiceError(
+      "STREAM_ERROR",
+      `${describe}: ${what}: ${redactUrls(error instanceof Error ? error.message : String(error))}`,
+      { transient, cause: error },
+    );
+  const client = (): Redis => {
+    if (!redis) throw new SluiceError("INTERNAL", `${describe}: not connected`);
+    return redis;
+  };
+  const toMessages = (entries: readonly Entry[] | null | undefined, redelivered: boolean): StreamMessage[] =>
+    (entries ?? [])
+      // XAUTOCLAIM and XREADGROUP 0 list entries deleted since (trimmed): their fields are null.
+      .filter((e) => Array.isArray(e[1]))
+      .map(([id, fields]) => ({
+        position: id,
+        id,
+        subject: config.key,
+        data: payloadOf(fields),
+        timestamp: new Date(Number(id.split("-")[0])),
+        redelivered,
+      }));
+
+  return {
+    describe,
+    async connect() {
+      redis = new Redis(config.url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 3,
+        enableOfflineQueue: true,
+        connectTimeout: 5_000,
+        retryStrategy: (times) => Math.min(times * 200, 2_000),
+      });
+      // Errors are reported by the commands that meet them; ioredis would print them otherwise.
+      redis.on("error", () => undefined);
+      try {
+        await redis.connect();
+      } catch (error) {
+        redis.disconnect();
+        redis = undefined;
+        throw fail("cannot connect", error);
+      }
+      try {
+        await redis.xgroup("CREATE", config.key, config.group, "0", "MKSTREAM");
+      } catch (error) {
+        if (!/BUSYGROUP/.test(String(error))) throw fail(`cannot create group ${config.group}`, error, false);
+      }
+    },
+    async pull(limits: BatchLimits, signal?: AbortSignal) {
+      const r = client();
+      const messages: StreamMessage[] = [];
+      let bytes = 0;
+      const add = (found: StreamMessage[]) => {
+        for (const m of found) {
+          messages.push(m);
+          bytes += m.data.length;
+        }
+      };
+      // How many entries the bytes left hold at the sizes seen so far (one to learn them).
+      const room = (firstAsk = 1) => {
+        const rows = limits.maxRows - messages.length;
+        if (messages.length > 0) averageSize = bytes / messages.length;
+        if (averageSize === undefined) return Math.min(rows, firstAsk);
+        return Math.min(rows, Math.max(1, Math.floor((limits.maxBytes - bytes) / Math.max(1, averageSize))));
+      };
+      const full = () => messages.length >= limits.maxRows || bytes >= limits.maxBytes;
+      try {
+        // Entries this consumer was given before and never acknowledged (a crash, a failed batch).
+        add(toMessages(await readGroup(r, config, consumer, room(100), "0"), true));
+        if (!full() && Date.now() - lastClaim >= Math.min(claimIdleMs, 1_000)) {
+          lastClaim = Date.now();
+          const claimed = (await r.xautoclaim(
+            config.key,
+            config.group,
+            consumer,
+            claimIdleMs,
+            "0-0",
+            "COUNT",
+            room(100),
+          )) as [string, Entry[]];
+          add(toMessages(claimed[1], true));
+        }
+        const deadline = Date.now() + limits.maxWaitMs;
+        while (!full() && !signal?.aborted) {
+          const left = deadline - Date.now();
+          if (left <= 0) break;
+          // One entry answers a blocked read: keep reading until the batch is full or max_wait is up.
+          const found = toMessages(
+            await readGroup(r, config, consumer, room(), ">", Math.max(1, left)),
+            false,
+          );
+          add(found);
+        }
+      } catch (error) {
+        throw fail("pull", error);
+      }
+      oldestAgeMs = messages[0] ? Date.now() - messages[0].timestamp.getTime() : null;
+      return messages;
+    },
+    async ack(positions) {
+      const r = client();
+      try {
+        for (let i = 0; i < positions.length; i += 5_000) {
+          await r.xack(config.key, config.group, ...positions.slice(i, i + 5_000));
+        }
+      } catch (error) {
+        throw fail("ack", error);
+      }
+    },
+    async deadLetter(poison: readonly PoisonMessage[]) {
+      const key = options.deadLetterKey;
+      if (!key || poison.length === 0) return;
+      const pipeline = client().pipeline();
+      for (const { message, reason } of poison) {
+        pipeline.xadd(
+          key,
+          "*",
+          PAYLOAD_FIELD,
+          Buffer.from(message.data),
+          "key",
+          message.subject,
+          "position",
+          message.position,
+          "reason",
+          reason.slice(0, 1000),
+        );
+      }
+      await pipeline.exec();
+    },
+    async lag(): Promise<StreamLag> {
+      const groups = (await client().xinfo("GROUPS", config.key)) as unknown[][];
+      for (const g of groups) {
+        const info = new Map<string, unknown>();
+        for (let i = 0; i + 1 < g.length; i += 2) info.set(String(g[i]), g[i + 1]);
+        if (info.get("name") !== config.group) continue;
+        return { pending: Number(info.get("pending") ?? 0) + Number(info.get("lag") ?? 0), oldestAgeMs };
+      }
+      return { pending: 0, oldestAgeMs };
+    },
+    async close() {
+      await redis?.quit().catch(() => redis?.disconnect());
+      redis = undefined;
+    },
+  };
+}
+
+async function readGroup(
+  r: Redis,
+  config: RedisStreamConfig,
+  consumer: string,
+  count: number,
+  from: "0" | ">",
+  blockMs?: number,
+): Promise<Entry[]> {
+  const block = blockMs === undefined ? [] : ["BLOCK", String(Math.ceil(blockMs))];
+  const reply = (await r.call(
+    "XREADGROUP",
+    "GROUP",
+    config.group,
+    consumer,
+    "COUNT",
+    String(Math.max(1, count)),
+    ...block,
+    "STREAMS",
+    config.key,
+    from,
+  )) as [string, Entry[]][] | [string, Entry[]] | null;
+  if (!reply || reply.length === 0) return [];
+  // One stream read: ioredis gives [key, entries] (older versions [[key, entries]]).
+  return (typeof reply[0] === "string" ? reply[1] : reply[0]?.[1]) as Entry[];
+}
+
+/** The payload of an entry: its `data` field, else its fields as one JSON object. */
+function payloadOf(fields: readonly string[]): Uint8Array {
+  const record: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === PAYLOAD_FIELD) return Buffer.from(fields[i + 1] ?? "");
+    record[fields[i] ?? ""] = fields[i + 1] ?? "";
+  }
+  return Buffer.from(JSON.stringify(record));
+}

@@ -1,0 +1,54 @@
+/** One message as the broker delivered it. */
+export interface StreamMessage {
+  /** Where it sits in the stream: a NATS stream sequence, a Redis entry id. The ledger knows it by this. */
+  readonly position: string;
+  /** The producer's id when it gave one (NATS `Nats-Msg-Id`), else the position. */
+  readonly id: string;
+  /** NATS subject or Redis stream key. */
+  readonly subject: string;
+  /** The payload as received. */
+  readonly data: Uint8Array;
+  /** When the broker stored it. */
+  readonly timestamp: Date;
+  /** Delivered before (a crash or a failed batch): its position may already be published. */
+  readonly redelivered: boolean;
+}
+
+/** When a batch closes: whichever limit is reached first. */
+export interface BatchLimits {
+  readonly maxRows: number;
+  readonly maxBytes: number;
+  readonly maxWaitMs: number;
+}
+
+/** How far behind the consumer is. */
+export interface StreamLag {
+  /** Messages not yet acknowledged (delivered or not). */
+  readonly pending: number;
+  /** Age of the oldest message of the last pull, ms (null when it was empty). */
+  readonly oldestAgeMs: number | null;
+}
+
+/**
+ * A message stream read in micro-batches (Benthos-style input): pull a batch, acknowledge its positions
+ * once it is published, republish poison messages to a dead letter.
+ */
+export interface StreamSource {
+  /** Where it reads, for messages: credentials left out. */
+  readonly describe: string;
+  connect(): Promise<void>;
+  /** The next batch: waits up to `maxWaitMs` for messages, returns early at `maxRows` or `maxBytes`. */
+  pull(limits: BatchLimits, signal?: AbortSignal): Promise<StreamMessage[]>;
+  /** Acknowledges pulled messages by position: the broker will not deliver them again. */
+  ack(positions: readonly string[]): Promise<void>;
+  /** Republishes messages to the configured dead letter (subject or key), headers naming their origin. */
+  deadLetter(messages: readonly PoisonMessage[]): Promise<void>;
+  lag(): Promise<StreamLag>;
+  close(): Promise<void>;
+}
+
+/** A message that yields no record, with why. */
+export interface PoisonMessage {
+  readonly message: StreamMessage;
+  readonly reason: string;
+}

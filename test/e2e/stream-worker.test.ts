@@ -1,0 +1,165 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliPath, makeProject, sluice } from "../support/cli.js";
+import { serviceAvailable } from "../support/require-service.js";
+import {
+  createNatsStream,
+  deleteNatsStream,
+  eventPayloads,
+  natsUrl,
+  pingNats,
+  publishNats,
+  uniqueName,
+} from "../support/streams.js";
+
+const available = await serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats);
+const STREAM = uniqueName("WORKERTEST").toUpperCase();
+const SUBJECT = STREAM.toLowerCase();
+
+function projectYaml(durable: string, extra = "", maxRows = 500): string {
+  return `warehouse: duckdb:warehouse.duckdb
+landing: landing
+pipelines:
+  events:
+    source:
+      stream: { kind: nats, url: "${natsUrl}", stream: ${STREAM}, subject: "${SUBJECT}.${durable}", durable: ${durable}, ack_wait: 2s }
+      batch: { max_rows: ${maxRows}, max_wait: 300ms }
+${extra}
+    columns:
+      id: { type: bigint }
+    checks:
+      - { rule: not_null, columns: [id] }
+    target: { table: events }
+`;
+}
+
+/** Starts `sluice worker` without waiting for it. */
+function startWorker(dir: string, args: readonly string[] = []): { child: ChildProcess; err: () => string } {
+  const child = spawn(process.execPath, [cliPath, "worker", ...args], {
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let err = "";
+  child.stdout!.resume();
+  child.stderr!.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  return { child, err: () => err };
+}
+
+async function query<T>(dir: string, sql: string): Promise<T[]> {
+  const r = await sluice(["query", sql, "--json"], dir, { env: { SLUICE_LOCK_WAIT: "30s" } });
+  expect(r.code, r.stderr).toBe(0);
+  return r.json<T[]>();
+}
+
+describe.skipIf(!available)("sluice worker on NATS JetStream", () => {
+  beforeAll(async () => {
+    await createNatsStream(STREAM, SUBJECT);
+  });
+  afterAll(async () => {
+    await deleteNatsStream(STREAM);
+  });
+
+  it("loads every good message once, quarantines poison with its origin, archives each batch", async () => {
+    const dir = makeProject(projectYaml("basic", `      dead_letter: { subject: "${SUBJECT}.dead" }`));
+    await publishNats(`${SUBJECT}.basic`, [
+      ...eventPayloads(1_200, 100),
+      "[1, 2]",
+      '[{"id": 5001}, {"id": 5002}]',
+    ]);
+    const r = await sluice(["worker", "--exit-when-idle", "1s", "--json"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const runs = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { status: string; stream: { messages: number } });
+    expect(runs.every((run) => run.status === "succeeded")).toBe(true);
+    expect(runs.reduce((n, run) => n + run.stream.messages, 0)).toBe(1_202);
+    const [counts] = await query<{ n: number; ids: number }>(
+      dir,
+      "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events",
+    );
+    expect(counts).toEqual({ n: 1_188 + 2, ids: 1_188 + 2 });
+    const q = await sluice(["quarantine", "events", "--json"], dir);
+    const rows = q.json<{ raw: string }[]>();
+    expect(rows).toHaveLength(13);
+    const origin = JSON.parse(
+      rows.find((row) => row.raw.includes(`"payload":"not json #100"`))!.raw.replace(/^#sluice-poison /, ""),
+    );
+    expect(origin).toMatchObject({ subject: `${SUBJECT}.basic`, payload: "not json #100" });
+    expect(origin.position).toMatch(/^\d+$/);
+    expect(origin.reason).toMatch(/not JSON/);
+    const archived = readdirSync(join(dir, "landing/archive/events"), { recursive: true }).filter((f) =>
+      String(f).endsWith(".jsonl"),
+    );
+    expect(archived.length).toBe(runs.length);
+    for (const f of archived) expect(String(f)).toMatch(/^\d{4}\/\d{2}\/[\w-]+_\d{14}\.jsonl$/);
+    // A second worker finds nothing new.
+    const again = await sluice(["worker", "--exit-when-idle", "500ms", "--json"], dir);
+    expect(again.stdout.trim()).toBe("");
+  });
+
+  it("stops on SIGTERM with exit 0, losing nothing", async () => {
+    const dir = makeProject(projectYaml("term"));
+    await publishNats(`${SUBJECT}.term`, eventPayloads(3_000));
+    const worker = startWorker(dir);
+    await sleep(1_500);
+    worker.child.kill("SIGTERM");
+    const code = await new Promise<number | null>((done) => worker.child.once("exit", (c) => done(c)));
+    expect(code, worker.err()).toBe(0);
+    const rest = await sluice(["worker", "--exit-when-idle", "3s"], dir, { timeoutMs: 120_000 });
+    expect(rest.code, rest.stderr).toBe(0);
+    const [counts] = await query<{ n: number; ids: number }>(
+      dir,
+      "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events",
+    );
+    expect(counts).toEqual({ n: 3_000, ids: 3_000 });
+  });
+
+  it("publishes every message exactly once across kill -9 of the worker mid-batch", async () => {
+    const total = 20_000;
+    const poisonEvery = 97;
+    const dir = makeProject(projectYaml("crash", "", 200));
+    await publishNats(`${SUBJECT}.crash`, eventPayloads(total, poisonEvery));
+    for (let kill = 0; kill < 4; kill++) {
+      const worker = startWorker(dir);
+      // Past start-up (about a second on a busy machine), then a random moment into the stream.
+      await sleep(1_500 + Math.floor(Math.random() * 2_000));
+      worker.child.kill("SIGKILL");
+      await new Promise((done) => worker.child.once("exit", done));
+    }
+    const poison = Math.floor(total / poisonEvery);
+    // The kills came mid-stream: some of it was loaded, not all.
+    const [before] = await query<{ n: number }>(dir, "SELECT count(*) AS n FROM events");
+    expect(before!.n).toBeGreaterThan(0);
+    expect(before!.n).toBeLessThan(total - poison);
+    const rest = await sluice(["worker", "--exit-when-idle", "4s"], dir, { timeoutMs: 240_000 });
+    expect(rest.code, rest.stderr).toBe(0);
+    expect(rest.stderr).toMatch(/redelivery\(ies\) recognised/);
+    const [counts] = await query<{ n: number; ids: number }>(
+      dir,
+      "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events",
+    );
+    expect(counts).toEqual({ n: total - poison, ids: total - poison });
+    const [q] = await query<{ n: number; distinct_raw: number }>(
+      dir,
+      "SELECT count(*) AS n, count(DISTINCT raw) AS distinct_raw FROM sluice.quarantine WHERE pipeline = 'events'",
+    );
+    expect(q).toEqual({ n: poison, distinct_raw: poison });
+  }, 300_000);
+
+  it("names an unreachable server without printing the password of its URL", async () => {
+    const dir = makeProject(
+      projectYaml("gone").replace(`url: "${natsUrl}"`, 'url: "nats://sluice:hunter2-secret@127.0.0.1:1"'),
+    );
+    const r = await sluice(["worker", "--exit-when-idle", "1s"], dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/nats:\/\/\*\*\*@127\.0\.0\.1:1/);
+    expect(r.stderr).toMatch(/cannot connect/);
+    expect(`${r.stdout}${r.stderr}`).not.toContain("hunter2");
+  });
+});

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { natsStream } from "../../src/streams/nats-stream.js";
+import type { StreamSource } from "../../src/streams/stream-source.js";
+import { serviceAvailable } from "../support/require-service.js";
+import {
+  createNatsStream,
+  deleteNatsStream,
+  eventPayloads,
+  natsUrl,
+  pingNats,
+  publishNats,
+  uniqueName,
+} from "../support/streams.js";
+
+const available = await serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats);
+const STREAM = uniqueName("NATSSTREAMTEST").toUpperCase();
+const SUBJECT = STREAM.toLowerCase();
+
+describe.skipIf(!available)("NATS JetStream source", () => {
+  const open: StreamSource[] = [];
+  const source = (durable: string, ackWait = "30s"): StreamSource => {
+    const s = natsStream(
+      { url: natsUrl, stream: STREAM, subject: `${SUBJECT}.${durable}`, durable, ack_wait: ackWait },
+      { maxAckPending: 20_000 },
+    );
+    open.push(s);
+    return s;
+  };
+  beforeAll(async () => {
+    await createNatsStream(STREAM, SUBJECT);
+  });
+  afterAll(async () => {
+    for (const s of open) await s.close();
+    await deleteNatsStream(STREAM);
+  });
+
+  it("closes a batch at max_rows, or when the stream has nothing more within max_wait", async () => {
+    await publishNats(`${SUBJECT}.rows`, eventPayloads(300));
+    const s = source("rows");
+    await s.connect();
+    const byRows = await s.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 5_000 });
+    expect(byRows.map((m) => Number(m.position))).toEqual([...Array(100).keys()].map((i) => i + 1));
+    const byTime = await s.pull({ maxRows: 10_000, maxBytes: 16 << 20, maxWaitMs: 1_000 });
+    expect(byTime).toHaveLength(200);
+    expect(await s.pull({ maxRows: 10_000, maxBytes: 16 << 20, maxWaitMs: 300 })).toEqual([]);
+    await s.ack([...byRows, ...byTime].map((m) => m.position));
+    expect((await s.lag()).pending).toBe(0);
+  });
+
+  it("closes a batch at max_bytes", async () => {
+    const big = JSON.stringify({ blob: "b".repeat(50_000) });
+    await publishNats(`${SUBJECT}.bytes`, Array(100).fill(big));
+    const s = source("bytes");
+    await s.connect();
+    const cap = 2 << 20;
+    const first = await s.pull({ maxRows: 10_000, maxBytes: cap, maxWaitMs: 5_000 });
+    const bytes = first.reduce((n, m) => n + m.data.length, 0);
+    // It closes once it reaches the cap: over it by its last message at most.
+    expect(bytes).toBeGreaterThanOrEqual(cap);
+    expect(bytes).toBeLessThan(cap + big.length);
+    const rest = await s.pull({ maxRows: 10_000, maxBytes: 16 << 20, maxWaitMs: 1_000 });
+    expect(first.length + rest.length).toBe(100);
+    await s.ack([...first, ...rest].map((m) => m.position));
+  });
+
+  it("delivers again what was pulled and not acknowledged, marked redelivered", async () => {
+    await publishNats(`${SUBJECT}.again`, eventPayloads(20));
+    const first = source("again", "1s");
+    await first.connect();
+    const pulled = await first.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 1_000 });
+    expect(pulled).toHaveLength(20);
+    await first.ack(pulled.slice(0, 5).map((m) => m.position));
+    await first.close();
+    const second = source("again", "1s");
+    await second.connect();
+    let again: Awaited<ReturnType<StreamSource["pull"]>> = [];
+    for (let i = 0; i < 10 && again.length === 0; i++) {
+      again = await second.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 1_000 });
+    }
+    expect(again.map((m) => m.position)).toEqual(pulled.slice(5).map((m) => m.position));
+    expect(again.every((m) => m.redelivered)).toBe(true);
+    await second.ack(again.map((m) => m.position));
+  });
+
+  it("says which server it could not reach without the password of its URL", async () => {
+    const s = natsStream(
+      { url: "nats://sluice:hunter2-secret@127.0.0.1:1", stream: STREAM, durable: "x", ack_wait: "30s" },
+      { maxAckPending: 1000 },
+    );
+    const error = await s.connect().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(/nats nats:\/\/\*\*\*@127\.0\.0\.1:1 .*cannot connect/);
+    expect(JSON.stringify({ m: error?.message, s: error?.stack })).not.toContain("hunter2");
+  });
+});

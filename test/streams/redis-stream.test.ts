@@ -1,0 +1,96 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { redisStream } from "../../src/streams/redis-stream.js";
+import type { StreamSource } from "../../src/streams/stream-source.js";
+import { serviceAvailable } from "../support/require-service.js";
+import {
+  eventPayloads,
+  pingRedis,
+  publishRedis,
+  redisClient,
+  redisUrl,
+  uniqueName,
+} from "../support/streams.js";
+
+const available = await serviceAvailable(`Redis at ${redisUrl}`, pingRedis);
+const PREFIX = uniqueName("sluice_redis_stream_test");
+
+describe.skipIf(!available)("Redis Streams source", () => {
+  const open: StreamSource[] = [];
+  const source = (key: string, consumer: string, claimIdle = "30s"): StreamSource => {
+    const s = redisStream(
+      { url: redisUrl, key: `${PREFIX}:${key}`, group: "sluice", claim_idle: claimIdle },
+      { consumer },
+    );
+    open.push(s);
+    return s;
+  };
+  afterAll(async () => {
+    for (const s of open) await s.close();
+    const r = redisClient();
+    const keys = await r.keys(`${PREFIX}:*`);
+    if (keys.length > 0) await r.del(...keys);
+    r.disconnect();
+  });
+
+  it("closes a batch at max_rows, at max_bytes, or when nothing more comes within max_wait", async () => {
+    await publishRedis(`${PREFIX}:sizes`, eventPayloads(300));
+    const s = source("sizes", "a");
+    await s.connect();
+    const byRows = await s.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 5_000 });
+    expect(byRows).toHaveLength(100);
+    // Each batch is acknowledged before the next pull (unacknowledged ones are read again first).
+    await s.ack(byRows.map((m) => m.position));
+    const size = byRows[0]!.data.length;
+    const byBytes = await s.pull({ maxRows: 10_000, maxBytes: size * 10, maxWaitMs: 5_000 });
+    expect(byBytes).toHaveLength(10);
+    await s.ack(byBytes.map((m) => m.position));
+    const byTime = await s.pull({ maxRows: 10_000, maxBytes: 16 << 20, maxWaitMs: 500 });
+    expect(byTime).toHaveLength(190);
+    await s.ack(byTime.map((m) => m.position));
+    expect(await s.pull({ maxRows: 10_000, maxBytes: 16 << 20, maxWaitMs: 200 })).toEqual([]);
+    expect((await s.lag()).pending).toBe(0);
+  });
+
+  it("takes over, with XAUTOCLAIM, entries a dead consumer left pending", async () => {
+    await publishRedis(`${PREFIX}:claim`, eventPayloads(50));
+    const dead = source("claim", "dead", "300ms");
+    await dead.connect();
+    const taken = await dead.pull({ maxRows: 30, maxBytes: 16 << 20, maxWaitMs: 1_000 });
+    expect(taken).toHaveLength(30);
+    // The dead consumer never acknowledges; the live one, once they are idle long enough, claims them.
+    await new Promise((r) => setTimeout(r, 400));
+    const live = source("claim", "live", "300ms");
+    await live.connect();
+    const got = await live.pull({ maxRows: 1_000, maxBytes: 16 << 20, maxWaitMs: 500 });
+    expect(got.filter((m) => m.redelivered).map((m) => m.position)).toEqual(taken.map((m) => m.position));
+    expect(got.filter((m) => !m.redelivered)).toHaveLength(20);
+    await live.ack(got.map((m) => m.position));
+    expect((await live.lag()).pending).toBe(0);
+  });
+
+  it("reads its own unacknowledged entries first after a restart under the same name", async () => {
+    await publishRedis(`${PREFIX}:own`, eventPayloads(10));
+    const before = source("own", "same");
+    await before.connect();
+    const pulled = await before.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 500 });
+    await before.close();
+    const after = source("own", "same");
+    await after.connect();
+    const again = await after.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 200 });
+    expect(again.map((m) => m.position)).toEqual(pulled.map((m) => m.position));
+    expect(again.every((m) => m.redelivered)).toBe(true);
+  });
+
+  it("says which server it could not reach without the password of its URL", async () => {
+    const s = redisStream(
+      { url: "redis://:hunter2-secret@127.0.0.1:1", key: "k", group: "g", claim_idle: "30s" },
+      { consumer: "c" },
+    );
+    const error = await s.connect().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(/redis redis:\/\/\*\*\*@127\.0\.0\.1:1 .*cannot connect/);
+    expect(JSON.stringify({ m: error?.message, s: error?.stack })).not.toContain("hunter2");
+  });
+});

@@ -1,0 +1,105 @@
+import { randomBytes } from "node:crypto";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { Redis } from "ioredis";
+
+/** The brokers tests use (SLUICE_TEST_NATS / SLUICE_TEST_REDIS override). */
+export const natsUrl = process.env.SLUICE_TEST_NATS ?? "nats://127.0.0.1:4222";
+export const redisUrl = process.env.SLUICE_TEST_REDIS ?? "redis://127.0.0.1:6379";
+
+/** A name no other test file (or run) uses: `<prefix>_<hex>`. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString("hex")}`;
+}
+
+/** Throws unless NATS with JetStream answers. */
+export async function pingNats(): Promise<void> {
+  const nc = await connect({ servers: natsUrl, timeout: 2000, maxReconnectAttempts: 0 });
+  try {
+    await jetstreamManager(nc);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Throws unless Redis answers. */
+export async function pingRedis(): Promise<void> {
+  const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on("error", () => undefined);
+  try {
+    await r.connect();
+    await r.ping();
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Creates a JetStream stream over `<subject>.>` (replacing one of that name). */
+export async function createNatsStream(stream: string, subject: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(stream).catch(() => undefined);
+    await jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
+  } finally {
+    await nc.drain();
+  }
+}
+
+/** Publishes payloads to JetStream, waiting for every ack. */
+export async function publishNats(
+  subject: string,
+  payloads: readonly (string | Uint8Array)[],
+): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const js = jetstream(nc);
+    for (let i = 0; i < payloads.length; i += 1000) {
+      await Promise.all(payloads.slice(i, i + 1000).map((p) => js.publish(subject, p)));
+    }
+  } finally {
+    await nc.drain();
+  }
+}
+
+/** Deletes a JetStream stream (test cleanup). */
+export async function deleteNatsStream(stream: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** A Redis client for tests. */
+export function redisClient(): Redis {
+  return new Redis(redisUrl);
+}
+
+/** XADDs payloads as the `data` field of entries. */
+export async function publishRedis(key: string, payloads: readonly (string | Buffer)[]): Promise<void> {
+  const r = redisClient();
+  try {
+    for (let i = 0; i < payloads.length; i += 1000) {
+      const p = r.pipeline();
+      for (const payload of payloads.slice(i, i + 1000)) p.xadd(key, "*", "data", payload);
+      await p.exec();
+    }
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** `count` small JSON records `{ id, name, amount }`, every `poisonEvery`-th one not JSON (0: none). */
+export function eventPayloads(count: number, poisonEvery = 0, from = 1): string[] {
+  const out: string[] = [];
+  for (let id = from; id < from + count; id++) {
+    out.push(
+      poisonEvery > 0 && id % poisonEvery === 0
+        ? `not json #${id}`
+        : JSON.stringify({ id, name: `customer ${id}`, amount: id % 1000, note: "x".repeat(120) }),
+    );
+  }
+  return out;
+}
