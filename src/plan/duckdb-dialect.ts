@@ -39,4 +39,9 @@ export const duckdbDialect: SqlDialect = Object.freeze({
   tableColumnsSql: (schema: string, name: string) =>
     `SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE schema_name = ${quoteLiteral(schema)} AND table_name = ${quoteLiteral(name)} AND NOT internal ORDER BY column_index`,
   uniqueIndexesSql: undefined,
+  healthSql: Object.freeze({
+    tables:
+      "SELECT schema_name, table_name, estimated_size AS rows, NULL AS bytes FROM duckdb_tables() WHERE NOT temporary ORDER BY schema_name, table_name",
+    databaseBytes: "SELECT total_blocks * block_size AS bytes FROM pragma_database_size()",
+  }),
 });

@@ -10,6 +10,24 @@ export interface TypedColumn {
 }
 
 /**
+ * The statements of the warehouse health page. `tables` yields schema_name, table_name, rows, bytes
+ * (NULL where unknown); each optional one is left out where the warehouse has no such thing.
+ */
+export interface HealthSql {
+  readonly tables: string;
+  /** The database file's size: `bytes`. */
+  readonly databaseBytes?: string;
+  /** Index use: schema_name, table_name, index_name, scans, bytes. */
+  readonly indexes?: string;
+  /** One row when slow-statement statistics are installed. */
+  readonly slowStatementsInstalled?: string;
+  /** The slowest statements: query, calls, mean_ms, total_ms. */
+  readonly slowStatements?: string;
+  /** Server connections by state: state, n. */
+  readonly connections?: string;
+}
+
+/**
  * How one warehouse spells SQL: readonly data and pure functions, no connection. Code shared by the
  * warehouses asks the dialect (and the warehouse's capabilities) instead of comparing warehouse names;
  * each warehouse adapter holds one (see duckdb-dialect.ts, postgres-dialect.ts).
@@ -68,4 +86,6 @@ export interface SqlDialect {
    * column names); undefined where merges do not use unique indexes.
    */
   readonly uniqueIndexesSql: ((schema: string, name: string, keyCount: number) => string) | undefined;
+  /** What the health page asks of the warehouse. */
+  readonly healthSql: HealthSql;
 }
