@@ -260,10 +260,15 @@ async function benchDuckdb() {
       raws.push(raw.seconds);
       const dir = project("duckdb:warehouse.duckdb");
       await duckPreload(join(dir, "warehouse.duckdb"));
-      const ours = await time(`[${round}] sluice run (merge into DuckDB)`, () => sluiceRun(dir));
+      let startedAt = 0;
+      const ours = await time(`[${round}] sluice run (merge into DuckDB)`, () => {
+        startedAt = Date.now();
+        return sluiceRun(dir);
+      });
       console.log(
         `  sluice load: ${JSON.stringify(ours.result?.load)}; round ratio ${(ours.seconds / raw.seconds).toFixed(3)}`,
       );
+      console.log(stages(dir, ours.result, startedAt));
       rmSync(dir, { recursive: true, force: true });
       ourTimes.push(ours.seconds);
     }
