@@ -3,8 +3,8 @@ import { quoteIdent, quoteLiteral } from "./sql-text.js";
 import { duckdbDdlType } from "./type-evolution.js";
 
 /**
- * DuckDB's SQL (the embedded warehouse). Incoming columns keep the engine's own types; merges rewrite
- * changed rows; no identifier limit; no indexes (each would slow every insert).
+ * DuckDB's SQL (the embedded warehouse). Incoming columns keep the engine's own types; merges classify
+ * the batch against the target once, then update changed rows by rowid; no identifier limit; no indexes (each would slow every insert).
  *
  * @example
  * duckdbDialect.createTableSql('"orders"', [{ name: "id", type: "BIGINT" }], { mode: "merge", keys: ["id"] })
@@ -15,7 +15,7 @@ export const duckdbDialect: SqlDialect = Object.freeze({
   defaultSchema: "main",
   qualifiesTables: false,
   maxIdentifierBytes: undefined,
-  merge: "rewrite",
+  merge: "classify",
   catalogTypes: Object.freeze({
     text: "VARCHAR",
     bigint: "BIGINT",

@@ -45,11 +45,11 @@ export interface SqlDialect {
   /** Longest table or column name kept, in UTF-8 bytes (longer ones are cut short); undefined: no limit. */
   readonly maxIdentifierBytes: number | undefined;
   /**
-   * How a `merge` is written (see plan/write-modes.ts): `rewrite` deletes changed rows and inserts the
-   * batch's (cheaper than an UPDATE of whole rows in a column store); `upsert` is `INSERT ... ON CONFLICT`
-   * over a unique index on the keys, else `MERGE`.
+   * How a `merge` is written (see plan/write-modes.ts): `classify` joins the batch to the target once,
+   * saves and updates the changed rows by rowid and inserts the new ones; `upsert` is
+   * `INSERT ... ON CONFLICT` over a unique index on the keys, else `MERGE`.
    */
-  readonly merge: "rewrite" | "upsert";
+  readonly merge: "classify" | "upsert";
   /** Catalog column types. */
   readonly catalogTypes: Readonly<Record<CatalogType, string>>;
   /** Catalog indexes are created (DuckDB: its indexes would slow every insert into the catalog). */
