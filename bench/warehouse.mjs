@@ -12,7 +12,7 @@
 // BENCH_WAREHOUSE=pg_append,pg_merge,duckdb_merge (any of them, comma-separated; `postgres` = both
 // PostgreSQL ones, `duckdb` = duckdb_merge) runs a subset.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -90,6 +90,29 @@ function sluiceRun(dir) {
   return report.runs?.[0];
 }
 
+/**
+ * Where a run's time went, from its run log: process start to the first log line, the read of the files
+ * into DuckDB (run started → last file staged), then the publish (and the profile inside or beside it).
+ */
+function stages(dir, report, startedAt) {
+  if (!report?.log) return "";
+  const lines = readFileSync(join(dir, "landing", report.log), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  const at = (msg, last = false) => {
+    const hits = lines.filter((l) => l.msg === msg);
+    const hit = last ? hits.at(-1) : hits[0];
+    return hit ? { t: Date.parse(hit.time), ms: hit.ms } : undefined;
+  };
+  const started = at("run started");
+  const staged = at("staged", true);
+  const published = at("published");
+  const profiled = at("profiled");
+  const s = (ms) => (ms === undefined ? "?" : `${(ms / 1000).toFixed(2)} s`);
+  return `  stages: start ${s(started && started.t - startedAt)}, read into DuckDB ${s(staged && started && staged.t - started.t)}, publish ${s(published?.ms)} (profile ${s(profiled?.ms)}), after ${s(published && Date.parse(lines.at(-1).time) - published.t)}`;
+}
+
 function project(warehouse, target = "{ table: orders, mode: merge, keys: [order_id] }", columns = true) {
   const dir = mkdtempSync(join(tmpdir(), "sluice-bench-wh-"));
   mkdirSync(join(dir, "landing/in"), { recursive: true });
@@ -126,12 +149,15 @@ async function benchPostgresAppend() {
       await admin("DROP TABLE IF EXISTS orders; DROP SCHEMA IF EXISTS sluice CASCADE", database);
       await admin("CHECKPOINT", database);
       const dir = project(`${server}/${database}`, "{ table: orders, mode: append }", false);
-      const ours = await time(`[${round}] sluice run (append into a new PostgreSQL table)`, () =>
-        sluiceRun(dir),
-      );
+      let startedAt = 0;
+      const ours = await time(`[${round}] sluice run (append into a new PostgreSQL table)`, () => {
+        startedAt = Date.now();
+        return sluiceRun(dir);
+      });
       console.log(
         `  sluice load: ${JSON.stringify(ours.result?.load)} reconciliation ok: ${ours.result?.reconciliation?.ok}; round ratio ${(ours.seconds / copy.seconds).toFixed(3)}`,
       );
+      console.log(stages(dir, ours.result, startedAt));
       rmSync(dir, { recursive: true, force: true });
       ourTimes.push(ours.seconds);
     }
@@ -172,10 +198,15 @@ async function benchPostgres() {
       await pgPreload(database);
       await admin("DROP SCHEMA IF EXISTS sluice CASCADE", database);
       const dir = project(`${server}/${database}`);
-      const ours = await time(`[${round}] sluice run (merge into PostgreSQL)`, () => sluiceRun(dir));
+      let startedAt = 0;
+      const ours = await time(`[${round}] sluice run (merge into PostgreSQL)`, () => {
+        startedAt = Date.now();
+        return sluiceRun(dir);
+      });
       console.log(
         `  sluice load: ${JSON.stringify(ours.result?.load)} reconciliation ok: ${ours.result?.reconciliation?.ok}; round ratio ${(ours.seconds / hand.seconds).toFixed(3)}`,
       );
+      console.log(stages(dir, ours.result, startedAt));
       rmSync(dir, { recursive: true, force: true });
       ourTimes.push(ours.seconds);
     }
@@ -229,10 +260,15 @@ async function benchDuckdb() {
       raws.push(raw.seconds);
       const dir = project("duckdb:warehouse.duckdb");
       await duckPreload(join(dir, "warehouse.duckdb"));
-      const ours = await time(`[${round}] sluice run (merge into DuckDB)`, () => sluiceRun(dir));
+      let startedAt = 0;
+      const ours = await time(`[${round}] sluice run (merge into DuckDB)`, () => {
+        startedAt = Date.now();
+        return sluiceRun(dir);
+      });
       console.log(
         `  sluice load: ${JSON.stringify(ours.result?.load)}; round ratio ${(ours.seconds / raw.seconds).toFixed(3)}`,
       );
+      console.log(stages(dir, ours.result, startedAt));
       rmSync(dir, { recursive: true, force: true });
       ourTimes.push(ours.seconds);
     }

@@ -3,8 +3,8 @@ import { quoteIdent, quoteLiteral } from "./sql-text.js";
 import { duckdbDdlType } from "./type-evolution.js";
 
 /**
- * DuckDB's SQL (the embedded warehouse). Incoming columns keep the engine's own types; merges rewrite
- * changed rows; no identifier limit; no indexes (each would slow every insert).
+ * DuckDB's SQL (the embedded warehouse). Incoming columns keep the engine's own types; merges classify
+ * the batch against the target once, then update changed rows by rowid; no identifier limit; no indexes (each would slow every insert).
  *
  * @example
  * duckdbDialect.createTableSql('"orders"', [{ name: "id", type: "BIGINT" }], { mode: "merge", keys: ["id"] })
@@ -15,7 +15,7 @@ export const duckdbDialect: SqlDialect = Object.freeze({
   defaultSchema: "main",
   qualifiesTables: false,
   maxIdentifierBytes: undefined,
-  merge: "rewrite",
+  merge: "classify",
   catalogTypes: Object.freeze({
     text: "VARCHAR",
     bigint: "BIGINT",
@@ -43,4 +43,9 @@ export const duckdbDialect: SqlDialect = Object.freeze({
   tableSizeSql: (schema: string, name: string) =>
     `SELECT NULL AS estimate, CASE WHEN bool_and(persistent) THEN count(DISTINCT block_id) * (SELECT max(block_size) FROM pragma_database_size()) END AS bytes FROM pragma_storage_info(${quoteLiteral(`${schema}.${name}`)})`,
   sizeAfterCheckpoint: true,
+  healthSql: Object.freeze({
+    tables:
+      "SELECT schema_name, table_name, estimated_size AS rows, NULL AS bytes FROM duckdb_tables() WHERE NOT temporary ORDER BY schema_name, table_name",
+    databaseBytes: "SELECT total_blocks * block_size AS bytes FROM pragma_database_size()",
+  }),
 });

@@ -47,6 +47,17 @@ export const postgresDialect: SqlDialect = Object.freeze({
   tableSizeSql: (schema: string, name: string) =>
     `SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS estimate, pg_total_relation_size(c.oid) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)}`,
   sizeAfterCheckpoint: false,
+  healthSql: Object.freeze({
+    tables:
+      "SELECT schemaname AS schema_name, relname AS table_name, n_live_tup AS rows, pg_total_relation_size(relid) AS bytes FROM pg_stat_user_tables ORDER BY schemaname, relname",
+    indexes:
+      "SELECT schemaname AS schema_name, relname AS table_name, indexrelname AS index_name, idx_scan AS scans, pg_relation_size(indexrelid) AS bytes FROM pg_stat_user_indexes ORDER BY idx_scan DESC, indexrelname",
+    slowStatementsInstalled: "SELECT 1 AS hit FROM pg_extension WHERE extname = 'pg_stat_statements'",
+    slowStatements:
+      "SELECT query, calls, mean_exec_time AS mean_ms, total_exec_time AS total_ms FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY mean_exec_time DESC LIMIT 10",
+    connections:
+      "SELECT coalesce(state, 'unknown') AS state, count(*) AS n FROM pg_stat_activity WHERE datname = current_database() GROUP BY 1 ORDER BY 1",
+  }),
 });
 
 /** A target table; merge and cdc tables get a primary key on their keys, scd2 ones an index on current rows. */

@@ -10,6 +10,24 @@ export interface TypedColumn {
 }
 
 /**
+ * The statements of the warehouse health page. `tables` yields schema_name, table_name, rows, bytes
+ * (NULL where unknown); each optional one is left out where the warehouse has no such thing.
+ */
+export interface HealthSql {
+  readonly tables: string;
+  /** The database file's size: `bytes`. */
+  readonly databaseBytes?: string;
+  /** Index use: schema_name, table_name, index_name, scans, bytes. */
+  readonly indexes?: string;
+  /** One row when slow-statement statistics are installed. */
+  readonly slowStatementsInstalled?: string;
+  /** The slowest statements: query, calls, mean_ms, total_ms. */
+  readonly slowStatements?: string;
+  /** Server connections by state: state, n. */
+  readonly connections?: string;
+}
+
+/**
  * How one warehouse spells SQL: readonly data and pure functions, no connection. Code shared by the
  * warehouses asks the dialect (and the warehouse's capabilities) instead of comparing warehouse names;
  * each warehouse adapter holds one (see duckdb-dialect.ts, postgres-dialect.ts).
@@ -27,11 +45,11 @@ export interface SqlDialect {
   /** Longest table or column name kept, in UTF-8 bytes (longer ones are cut short); undefined: no limit. */
   readonly maxIdentifierBytes: number | undefined;
   /**
-   * How a `merge` is written (see plan/write-modes.ts): `rewrite` deletes changed rows and inserts the
-   * batch's (cheaper than an UPDATE of whole rows in a column store); `upsert` is `INSERT ... ON CONFLICT`
-   * over a unique index on the keys, else `MERGE`.
+   * How a `merge` is written (see plan/write-modes.ts): `classify` joins the batch to the target once,
+   * saves and updates the changed rows by rowid and inserts the new ones; `upsert` is
+   * `INSERT ... ON CONFLICT` over a unique index on the keys, else `MERGE`.
    */
-  readonly merge: "rewrite" | "upsert";
+  readonly merge: "classify" | "upsert";
   /** Catalog column types. */
   readonly catalogTypes: Readonly<Record<CatalogType, string>>;
   /** Catalog indexes are created (DuckDB: its indexes would slow every insert into the catalog). */
@@ -75,4 +93,6 @@ export interface SqlDialect {
   tableSizeSql(schema: string, name: string): string;
   /** Whether freshly written rows reach the file (and have a size) only at a checkpoint. */
   readonly sizeAfterCheckpoint: boolean;
+  /** What the health page asks of the warehouse. */
+  readonly healthSql: HealthSql;
 }

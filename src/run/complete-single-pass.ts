@@ -3,7 +3,6 @@ import { queryNumber, queryRows } from "../engine/duckdb-query.js";
 import { checkWrittenRows } from "../engine/probe-file.js";
 import { completeDeferredRead } from "../engine/stage-file.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
-import { loadedHashesSql } from "../warehouse/catalog-sql.js";
 import type { AfterWrite, RunRecord } from "../warehouse/warehouse.js";
 import { foreignKeysOf, type RunContext } from "./run-context.js";
 import { ledgerOf, sumRows, totalChecks } from "./run-totals.js";
@@ -57,7 +56,7 @@ export async function completeSinglePass(
     if (work.report.status === "failed") throw new SinglePassUndone(work.report.error ?? work.report.path);
   }
   const hashes = loaded.map((w) => w.report.sha256);
-  if (hashes.length > 0 && (await run.warehouse.query(loadedHashesSql(run.name, hashes))).length > 0) {
+  if (await run.warehouse.loadedAnyOf(run.name, hashes)) {
     throw new SinglePassUndone("the same content was loaded meanwhile");
   }
   for (const work of loaded) await completeDeferredUnit(run, attempt, work, accepted);

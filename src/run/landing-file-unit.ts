@@ -2,7 +2,6 @@ import type { FileSourceConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { formatFromName } from "../plan/landing-paths.js";
 import type { StorageEntry } from "../storage/storage.js";
-import { loadedSizeSql } from "../warehouse/catalog-sql.js";
 import { type AcquiredFile, acquireFile } from "./acquire-file.js";
 import type { RunContext } from "./run-context.js";
 import { freeDestination, settleFile } from "./settle-files.js";
@@ -95,7 +94,7 @@ async function intakeFile(
     !run.options.force &&
     !run.options.replay &&
     !attempt.sizesSeen.has(entry.size) &&
-    (await run.warehouse.query(loadedSizeSql(run.name, entry.size))).length === 0;
+    !(await run.warehouse.loadedSizeSeen(run.name, entry.size));
   let acquired: AcquiredFile;
   try {
     const before = await landing.stat(entry.path);

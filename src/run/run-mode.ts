@@ -1,5 +1,4 @@
 import { maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
-import { lastRunJudgedSql } from "../warehouse/catalog-sql.js";
 import { lakeSequence } from "./lake-publish.js";
 import { numericColumns } from "./publish-run.js";
 import { needsJudging, type RunContext, type RunMode } from "./run-context.js";
@@ -36,7 +35,7 @@ export async function decideMode(run: RunContext, units: number, sequence: numbe
   let singlePass = singlePassAllowed(warehouse, pipeline, runShape);
   if (singlePass && needsJudging(pipeline)) {
     // Asked of the catalog only when the answer can matter.
-    const lastRunJudged = (await warehouse.query(lastRunJudgedSql(name))).some((r) => r.judged === true);
+    const lastRunJudged = await warehouse.lastRunJudged(name);
     singlePass = singlePassAllowed(warehouse, pipeline, { ...runShape, lastRunJudged });
   }
   return { pipeline, singlePass, sequence, foreignKeys };

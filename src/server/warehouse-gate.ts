@@ -1,4 +1,5 @@
 import { SluiceError } from "../errors.js";
+import { duckdbDialect } from "../plan/duckdb-dialect.js";
 import type { ProjectContext } from "../run/project-context.js";
 import type { CatalogReader, Warehouse } from "../warehouse/warehouse.js";
 
@@ -16,7 +17,12 @@ export interface WarehouseGate {
 }
 
 const LINGER_MS = 1500;
-const EMPTY: CatalogReader = { kind: "duckdb", query: async () => [], history: async () => [] };
+const EMPTY: CatalogReader = {
+  kind: "duckdb",
+  dialect: duckdbDialect,
+  query: async () => [],
+  history: async () => [],
+};
 
 /**
  * Serializes warehouse use inside one process. PostgreSQL: one read-only warehouse kept open for all

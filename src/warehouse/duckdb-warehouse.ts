@@ -14,6 +14,7 @@ import {
   watermarkSelectSql,
 } from "./catalog-sql.js";
 import { type DuckDbFileOptions, openDuckDbFile } from "./duckdb-driver.js";
+import { ledgerLookups } from "./ledger-lookups.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
 import { splitTableName } from "./split-table-name.js";
@@ -97,6 +98,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
       );
       return rows.map(rowToLedger);
     },
+    ...ledgerLookups((sql) => queryRows(con, sql)),
     async nextSequence(pipeline) {
       return (
         (await queryNumber(
@@ -162,6 +164,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
       const read = await instance.connect();
       return {
         kind: "duckdb" as const,
+        dialect: duckdbDialect,
         query: (sql: string) => queryRows(read, sql),
         history: async (table: string) => toLoadRecords(await queryRows(read, historySql(table))),
         async close() {

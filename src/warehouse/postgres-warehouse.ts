@@ -8,6 +8,7 @@ import { quoteLiteral } from "../plan/sql-text.js";
 import { scratchDir, scratchRoot } from "../storage/scratch-dir.js";
 import { workDirName } from "../storage/work-dir.js";
 import { engineMemorySettings } from "./duckdb-driver.js";
+import { ledgerLookups } from "./ledger-lookups.js";
 import { postgresCatalog, preparePostgresCatalog } from "./postgres-catalog.js";
 import { openPostgresDriver, type PostgresDriverOptions } from "./postgres-driver.js";
 import { postgresSession, publishToPostgres, recordPostgresRun } from "./postgres-publish.js";
@@ -82,6 +83,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     },
     engine,
     loadsOf: catalog.loadsOf,
+    ...ledgerLookups(driver.query),
     nextSequence: catalog.nextSequence,
     publish: (batch) => publishToPostgres(context, batch),
     updateRunReport: catalog.updateRunReport,

@@ -174,7 +174,7 @@ export interface RollbackResult {
 }
 
 /** What reading the catalog needs: a read-only slice of a {@link Warehouse}. */
-export type CatalogReader = Pick<Warehouse, "kind" | "query" | "history">;
+export type CatalogReader = Pick<Warehouse, "kind" | "dialect" | "query" | "history">;
 
 /** How a PostgreSQL warehouse's connection pool is used right now. */
 export interface PoolStats {
@@ -196,6 +196,15 @@ export interface Warehouse {
   readonly engine: DuckDBConnection;
   /** Earlier successful loads of this content for the pipeline. */
   loadsOf(pipeline: string, sha256: string): Promise<readonly LedgerEntry[]>;
+  /**
+   * Whether the pipeline has loaded a file of exactly `size` bytes (content can only repeat a loaded
+   * file of the same size, so a file of a new size may be read while it is hashed).
+   */
+  loadedSizeSeen(pipeline: string, size: number): Promise<boolean>;
+  /** Whether the pipeline has loaded any of these contents (by SHA-256). */
+  loadedAnyOf(pipeline: string, hashes: readonly string[]): Promise<boolean>;
+  /** Whether the pipeline's latest run quarantined rows for its checks or dropped duplicates. */
+  lastRunJudged(pipeline: string): Promise<boolean>;
   /** Next run sequence number of a pipeline (1, 2, ...). */
   nextSequence(pipeline: string): Promise<number>;
   publish(batch: PublishBatch): Promise<PublishResult>;
