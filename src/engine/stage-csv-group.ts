@@ -132,19 +132,29 @@ export async function stageCsvGroup(
   }
   const counts = await countsPerFile(con, rowsTable, malformedTable);
   const staged = new Map<string, StagedFile>();
-  const views: string[] = [];
-  const statements: string[] = [];
+  // Files without a malformed row (most of them) share one empty view: half the views to make and drop.
+  const noMalformed = `${request.groupPrefix}_no_malformed`;
+  const views: string[] = [noMalformed];
+  const statements: string[] = [
+    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(noMalformed)} AS SELECT line, error_type, message, raw FROM ${quoteIdent(malformedTable)} WHERE false`,
+  ];
   for (const member of together) {
     if (alone.has(member.displayPath)) continue;
     const table = `${member.tablePrefix}_stage`;
-    const malformed = `${member.tablePrefix}_malformed`;
+    const count = counts.get(member.displayPath);
     const path = quoteLiteral(member.displayPath);
     statements.push(
       `CREATE OR REPLACE TEMP VIEW ${quoteIdent(table)} AS SELECT * EXCLUDE (_sluice_file) FROM ${quoteIdent(rowsTable)} WHERE _sluice_file = ${path}`,
-      `CREATE OR REPLACE TEMP VIEW ${quoteIdent(malformed)} AS SELECT line, error_type, message, raw FROM ${quoteIdent(malformedTable)} WHERE _sluice_file = ${path}`,
     );
-    views.push(table, malformed);
-    const count = counts.get(member.displayPath);
+    views.push(table);
+    let malformed = noMalformed;
+    if (count?.malformed) {
+      malformed = `${member.tablePrefix}_malformed`;
+      statements.push(
+        `CREATE OR REPLACE TEMP VIEW ${quoteIdent(malformed)} AS SELECT line, error_type, message, raw FROM ${quoteIdent(malformedTable)} WHERE _sluice_file = ${path}`,
+      );
+      views.push(malformed);
+    }
     staged.set(member.displayPath, {
       prefix: member.tablePrefix,
       table,

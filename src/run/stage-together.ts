@@ -4,9 +4,9 @@ import { type CsvGroupRead, stageCsvGroup } from "../engine/stage-csv-group.js";
 import type { StagedFile } from "../engine/stage-file.js";
 import { formatFromName } from "../plan/landing-paths.js";
 import { quoteIdent } from "../plan/sql-text.js";
+import type { StorageEntry } from "../storage/storage.js";
 import { readsAsGlob } from "./duckdb-read-path.js";
 import { needsJudging, type RunContext, type RunMode } from "./run-context.js";
-import type { RunUnit } from "./unit.js";
 
 /** Files read together at most: bounds a group's statement, its views and the rows it holds. */
 export const GROUP_MAX_FILES = 1000;
@@ -33,6 +33,13 @@ export interface FilesTogether {
   drop(con: DuckDBConnection): Promise<void>;
 }
 
+/** What a group needs to know of a unit before it is read (a `RunUnit` has it). */
+export interface ListedUnit {
+  readonly path: string;
+  readonly size: number;
+  readonly landing?: StorageEntry | undefined;
+}
+
 /** The file a unit reads: where, in which format, from which source. */
 export interface GroupRead {
   readonly localPath: string;
@@ -41,7 +48,7 @@ export interface GroupRead {
 }
 
 /** A fresh set of groups over an attempt's units (each attempt reads its files again). */
-export function filesTogether(units: readonly RunUnit[]): FilesTogether {
+export function filesTogether(units: readonly ListedUnit[]): FilesTogether {
   const decided = new Map<number, CsvGroupRead | "alone">();
   const groups: CsvGroupRead[] = [];
   const byTable = new Map<string, CsvGroupRead>();
@@ -90,7 +97,7 @@ function groupable(run: RunContext, mode: RunMode): boolean {
 }
 
 /** Whether a unit can join a group: a small local CSV landing file, not compressed. */
-function joinable(run: RunContext, unit: RunUnit, source: FileSourceConfig): string | undefined {
+function joinable(run: RunContext, unit: ListedUnit, source: FileSourceConfig): string | undefined {
   const entry = unit.landing;
   if (!entry || entry.refused || entry.size === 0 || entry.size > GROUP_FILE_MAX_BYTES) return undefined;
   if ((source.format ?? formatFromName(entry.path)) !== "csv" || /\.(gz|gzip|zst|zstd)$/i.test(entry.path)) {
@@ -109,7 +116,7 @@ function joinable(run: RunContext, unit: RunUnit, source: FileSourceConfig): str
 async function readGroup(
   run: RunContext,
   mode: RunMode,
-  units: readonly RunUnit[],
+  units: readonly ListedUnit[],
   index: number,
   read: GroupRead,
   decided: Map<number, CsvGroupRead | "alone">,
