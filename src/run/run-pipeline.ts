@@ -112,7 +112,7 @@ export async function runUnits(
     run.progress.stop();
     // Hashes still running are not needed any more (a failed run settles the ones it records first).
     await Promise.all([...run.acquired.values()].map((acquired) => acquired.release?.()));
-    if (attempt) await dropWorkTables(run.con, attempt, mode?.foreignKeys);
+    await dropWorkTables(run.con, attempt, mode?.foreignKeys);
     rmSync(run.workDir, { recursive: true, force: true });
     await run.log.close();
   }
