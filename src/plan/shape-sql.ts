@@ -7,6 +7,8 @@ export interface RowMetadata {
   readonly runId: string;
   readonly sourceFile: string;
   readonly loadedAt: Date;
+  /** A column of the stage naming each row's file (files staged together), used instead of `sourceFile`. */
+  readonly sourceFileColumn?: string | undefined;
 }
 
 /**
@@ -25,10 +27,15 @@ export function shapeSql(
   valueSql: (column: string) => string = quoteIdent,
 ): string {
   const kept = columns.filter((c) => pipeline.columns[c.name]?.mask !== "drop");
-  let sql = `SELECT ${kept.map((c) => `${valueSql(c.name)} AS ${quoteIdent(c.name)}`).join(", ") || "NULL AS _sluice_empty"} FROM ${quoteIdent(stageTable)}${where ? ` WHERE ${where}` : ""}`;
+  const fileColumn = meta.sourceFileColumn ? quoteIdent(meta.sourceFileColumn) : undefined;
+  const values =
+    kept.map((c) => `${valueSql(c.name)} AS ${quoteIdent(c.name)}`).join(", ") || "NULL AS _sluice_empty";
+  let sql = `SELECT ${values}${fileColumn ? `, ${fileColumn}` : ""} FROM ${quoteIdent(stageTable)}${where ? ` WHERE ${where}` : ""}`;
   for (const [name, expression] of Object.entries(pipeline.derive)) {
     sql = `SELECT *, (${expression}) AS ${quoteIdent(name)} FROM (${sql})`;
   }
-  const exclude = kept.length === 0 ? " EXCLUDE (_sluice_empty)" : "";
-  return `SELECT *${exclude}, ${quoteLiteral(meta.runId)} AS _sluice_run_id, ${quoteLiteral(meta.sourceFile)} AS _sluice_source_file, ${quoteLiteral(meta.loadedAt.toISOString())}::TIMESTAMPTZ AS _sluice_loaded_at FROM (${sql})`;
+  const excluded = [...(kept.length === 0 ? ["_sluice_empty"] : []), ...(fileColumn ? [fileColumn] : [])];
+  const exclude = excluded.length > 0 ? ` EXCLUDE (${excluded.join(", ")})` : "";
+  const sourceFile = fileColumn ?? quoteLiteral(meta.sourceFile);
+  return `SELECT *${exclude}, ${quoteLiteral(meta.runId)} AS _sluice_run_id, ${sourceFile} AS _sluice_source_file, ${quoteLiteral(meta.loadedAt.toISOString())}::TIMESTAMPTZ AS _sluice_loaded_at FROM (${sql})`;
 }

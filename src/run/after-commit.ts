@@ -65,14 +65,20 @@ async function profileCommitted(
   }
 }
 
+/** Moves at once: a burst of small files moves in a fraction of the time, one at a time it waits on each. */
+const MOVES_AT_ONCE = 16;
+
 /** Puts each unit's raw form where the ledger says; returns whether one could not be moved. */
 async function archiveUnits(run: RunContext, attempt: Attempt): Promise<boolean> {
   let movesFailed = false;
-  for (const work of attempt.works) {
+  // Each destination was reserved for its file alone (see planDestinations): the moves are independent.
+  const pending = attempt.works.filter(
+    (w) => w.report.archived_to && w.report.archived_to !== w.report.path && w.unit.raw,
+  );
+  const move = async (work: (typeof pending)[number]) => {
     const file = work.report;
-    if (!file.archived_to || file.archived_to === file.path || !work.unit.raw) continue;
     try {
-      await work.unit.raw.keep(run, file.archived_to);
+      await work.unit.raw!.keep(run, file.archived_to!);
       run.logger.info({ file: file.path, to: file.archived_to, status: file.status }, "file moved");
     } catch (error) {
       const message = asSluiceError(
@@ -85,6 +91,11 @@ async function archiveUnits(run: RunContext, attempt: Attempt): Promise<boolean>
       file.archived_to = null;
       movesFailed = true;
     }
-  }
+  };
+  let next = 0;
+  const mover = async () => {
+    while (next < pending.length) await move(pending[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(MOVES_AT_ONCE, pending.length) }, mover));
   return movesFailed;
 }

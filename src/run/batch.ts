@@ -5,7 +5,7 @@ import type { StagedFile } from "../engine/stage-file.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
 import { maskExpression } from "../plan/masking.js";
 import { shapeSql } from "../plan/shape-sql.js";
-import { quoteIdent } from "../plan/sql-text.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { type IncrementalRun, planIncremental } from "./incremental.js";
 import { pipelineOf, type RunContext } from "./run-context.js";
 import type { Attempt, UnitWork } from "./unit.js";
@@ -36,28 +36,58 @@ export async function assembleBatch(run: RunContext, attempt: Attempt): Promise<
   const rowsBefore = lateData ? loaded.map((w) => ({ ...w.report.rows })) : [];
   const incremental = await planIncremental(run.warehouse, run.name, pipeline, loaded);
   if (lateData) for (const [i, w] of loaded.entries()) Object.assign(w.report.rows, rowsBefore[i]);
-  const rowsParts = loaded
-    .filter((w) => w.staged!.columns.length > 0)
-    .map((w) => {
-      const unitPipeline = pipelineOf(run, attempt.mode, w.report.path);
-      return shapeSql(
-        w.judged?.keptTable ?? w.staged!.table,
-        w.staged!.columns,
-        unitPipeline,
-        {
-          runId: run.runId,
-          sourceFile: sourceFileOf(run, w),
-          loadedAt: run.startedAt,
-        },
-        lateData ? undefined : incremental?.filterFor(w.staged!),
-        maskedValue(unitPipeline, w.staged!),
-      );
-    });
+  const withColumns = loaded.filter((w) => w.staged!.columns.length > 0);
+  // Files staged together are shaped together: one SELECT over their group's rows, not one per file.
+  const grouped =
+    lateData || incremental ? [] : withColumns.filter((w) => attempt.together.groupOf(w.staged!));
+  const rowsParts = [
+    ...groupParts(run, attempt, grouped),
+    ...withColumns
+      .filter((w) => !grouped.includes(w))
+      .map((w) => {
+        const unitPipeline = pipelineOf(run, attempt.mode, w.report.path);
+        return shapeSql(
+          w.judged?.keptTable ?? w.staged!.table,
+          w.staged!.columns,
+          unitPipeline,
+          {
+            runId: run.runId,
+            sourceFile: sourceFileOf(run, w),
+            loadedAt: run.startedAt,
+          },
+          lateData ? undefined : incremental?.filterFor(w.staged!),
+          maskedValue(unitPipeline, w.staged!),
+        );
+      }),
+  ];
   let rowsSql = rowsParts.length > 0 ? rowsParts.map((p) => `(${p})`).join(" UNION ALL BY NAME ") : undefined;
   if (rowsSql && rowsParts.length > 1 && pipeline.dedupe && KEYED_MODES.has(pipeline.target.mode)) {
     rowsSql = await dedupeAcrossUnits(run, pipeline, rowsSql, loaded);
   }
   return { loaded, rowsSql, incremental, deferred: loaded.filter((w) => w.staged?.deferred) };
+}
+
+/** One SELECT per group of files staged together, over the loaded files' rows of its table. */
+function groupParts(run: RunContext, attempt: Attempt, grouped: readonly UnitWork[]): string[] {
+  const byGroup = new Map<string, UnitWork[]>();
+  for (const w of grouped) {
+    const table = attempt.together.groupOf(w.staged!)!.rowsTable;
+    const works = byGroup.get(table) ?? [];
+    works.push(w);
+    byGroup.set(table, works);
+  }
+  return [...byGroup].map(([table, works]) => {
+    const staged = works[0]!.staged!;
+    const files = works.map((w) => quoteLiteral(w.report.path)).join(", ");
+    return shapeSql(
+      table,
+      staged.columns,
+      attempt.mode.pipeline,
+      { runId: run.runId, sourceFile: "", loadedAt: run.startedAt, sourceFileColumn: "_sluice_file" },
+      `_sluice_file IN (${files})`,
+      maskedValue(attempt.mode.pipeline, staged),
+    );
+  });
 }
 
 /** The source file a unit's rows name in the target: a replayed quarantine file names the original. */

@@ -89,12 +89,13 @@ async function intakeFile(
 ): Promise<{ acquired: AcquiredFile; hashWhileReading: boolean } | undefined> {
   const { landing } = run.project;
   const file = work.report;
+  const sizeLoaded = (await attempt.loadedSizes(run)).has(entry.size);
   const hashWhileReading =
     landing.localPath(entry.path) !== undefined &&
     !run.options.force &&
     !run.options.replay &&
     !attempt.sizesSeen.has(entry.size) &&
-    !(await run.warehouse.loadedSizeSeen(run.name, entry.size));
+    !sizeLoaded;
   let acquired: AcquiredFile;
   try {
     const before = await landing.stat(entry.path);
@@ -115,7 +116,8 @@ async function intakeFile(
     return { acquired, hashWhileReading };
   }
   // Earlier files of this run may still be hashing: their content must be known to compare.
-  for (const earlier of attempt.works) await settleDigest(run, earlier);
+  // Only those still hashing are awaited: one await per earlier file made 10,000 files quadratic.
+  for (const earlier of attempt.works) if (earlier.digest) await settleDigest(run, earlier);
   try {
     applyDigest(run, work, await acquired.digest);
   } catch (error) {
@@ -129,7 +131,9 @@ async function intakeFile(
     file.warnings.push("same content as another file of this run");
     return undefined;
   }
-  work.priorLoads = await run.warehouse.loadsOf(run.name, file.sha256);
+  // No loaded content has this size: nothing to look up (replays are known by a hash of their own).
+  work.priorLoads =
+    sizeLoaded || run.options.replay ? await run.warehouse.loadsOf(run.name, file.sha256) : [];
   if (work.priorLoads.length > 0 && !run.options.force) {
     file.status = "skipped_duplicate";
     run.logger.info(

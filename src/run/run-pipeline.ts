@@ -84,11 +84,11 @@ export async function runUnits(
     mode = await decideMode(run, units.length, await runSequence(run, base));
     let published: PublishOutcome;
     for (;;) {
-      attempt = newAttempt(run, mode);
+      attempt = newAttempt(run, mode, units);
       published = await runAttempt(run, attempt, units);
       if (published.committed) break;
       // Nothing was published: the next attempt starts afresh (the foreign keys stay staged).
-      await dropWorkTables(run.con, attempt.works, undefined);
+      await dropWorkTables(run.con, attempt, undefined);
       mode = published.next;
     }
     committed = true;
@@ -112,7 +112,7 @@ export async function runUnits(
     run.progress.stop();
     // Hashes still running are not needed any more (a failed run settles the ones it records first).
     await Promise.all([...run.acquired.values()].map((acquired) => acquired.release?.()));
-    await dropWorkTables(run.con, attempt?.works ?? [], mode?.foreignKeys);
+    await dropWorkTables(run.con, attempt, mode?.foreignKeys);
     rmSync(run.workDir, { recursive: true, force: true });
     await run.log.close();
   }

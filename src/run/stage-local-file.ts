@@ -72,6 +72,12 @@ async function stageOnce(
   const { pipeline } = attempt.mode;
   const path = work.unit.path;
   try {
+    // A small file read with the files after it (one statement for all) takes its rows from the group.
+    const together = deferred ? undefined : await attempt.together.staged(run, attempt.mode, index, read);
+    if (together) {
+      work.staged = together;
+      return together;
+    }
     work.staged = await stageFile(run.con, {
       localPath: read.localPath,
       displayPath: path,

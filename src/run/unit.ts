@@ -5,8 +5,10 @@ import type { ContentDigest } from "../integrity/hash-file.js";
 import type { LineCount } from "../integrity/line-count.js";
 import type { StorageEntry } from "../storage/storage.js";
 import type { LedgerEntry } from "../warehouse/warehouse.js";
+import { loadedSizes } from "./loaded-sizes.js";
 import { newRunReport, type RunContext, type RunMode } from "./run-context.js";
 import { emptyRows, type FileReport, type RunReport } from "./run-report.js";
+import { type FilesTogether, filesTogether } from "./stage-together.js";
 
 /**
  * One unit of work of a run: a landing file, a query result, a stream micro-batch. Every unit enters the
@@ -81,10 +83,21 @@ export interface Attempt {
   readonly works: UnitWork[];
   /** Sizes of this attempt's files: a file of a size seen before is hashed before it is read. */
   readonly sizesSeen: Set<number>;
+  /** Small files of the attempt staged together (see `filesTogether`). */
+  readonly together: FilesTogether;
+  /** Sizes of the attempt's files the ledger has loaded content of (one query; see `loadedSizes`). */
+  readonly loadedSizes: (run: RunContext) => Promise<ReadonlySet<number>>;
 }
 
-/** A fresh attempt in a mode: its own report (numbered, logged), no work yet. */
-export function newAttempt(run: RunContext, mode: RunMode): Attempt {
+/** A fresh attempt in a mode over a run's units: its own report (numbered, logged), no work yet. */
+export function newAttempt(run: RunContext, mode: RunMode, units: readonly RunUnit[]): Attempt {
   const report = { ...newRunReport(run), sequence: mode.sequence, log: run.log.path };
-  return { mode, report, works: [], sizesSeen: new Set() };
+  return {
+    mode,
+    report,
+    works: [],
+    sizesSeen: new Set(),
+    together: filesTogether(units),
+    loadedSizes: loadedSizes(units),
+  };
 }

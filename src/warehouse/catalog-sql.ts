@@ -110,8 +110,8 @@ export function loadedHashesSql(pipeline: string, hashes: readonly string[]): st
  * Whether the pipeline has loaded a file of exactly `size` bytes: content can only repeat a loaded
  * file of the same size, so a file of a new size is read while it is being hashed.
  */
-export function loadedSizeSql(pipeline: string, size: number): string {
-  return `SELECT 1 AS hit FROM sluice.files WHERE pipeline = ${lit(pipeline)} AND status = 'loaded' AND size = ${Math.trunc(size)} LIMIT 1`;
+export function loadedSizesSql(pipeline: string, sizes: readonly number[]): string {
+  return `SELECT DISTINCT size FROM sluice.files WHERE pipeline = ${lit(pipeline)} AND status = 'loaded' AND size IN (${sizes.map((s) => Math.trunc(s)).join(", ")})`;
 }
 
 /**

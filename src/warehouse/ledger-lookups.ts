@@ -1,9 +1,9 @@
 import type { JsonRow } from "../engine/duckdb-query.js";
-import { lastRunJudgedSql, loadedHashesSql, loadedSizeSql } from "./catalog-sql.js";
+import { lastRunJudgedSql, loadedHashesSql, loadedSizesSql } from "./catalog-sql.js";
 import type { Warehouse } from "./warehouse.js";
 
 /** The ledger questions a run asks before it publishes, answered the same way by both warehouses. */
-export type LedgerLookups = Pick<Warehouse, "loadedSizeSeen" | "loadedAnyOf" | "lastRunJudged">;
+export type LedgerLookups = Pick<Warehouse, "loadedSizesAmong" | "loadedAnyOf" | "lastRunJudged">;
 
 /**
  * Ledger lookups over a warehouse's catalog query.
@@ -13,7 +13,15 @@ export type LedgerLookups = Pick<Warehouse, "loadedSizeSeen" | "loadedAnyOf" | "
  */
 export function ledgerLookups(query: (sql: string) => Promise<JsonRow[]>): LedgerLookups {
   return {
-    loadedSizeSeen: async (pipeline, size) => (await query(loadedSizeSql(pipeline, size))).length > 0,
+    loadedSizesAmong: async (pipeline, sizes) => {
+      const found = new Set<number>();
+      // Chunks keep each statement short whatever the number of files.
+      for (let at = 0; at < sizes.length; at += 1000) {
+        const rows = await query(loadedSizesSql(pipeline, sizes.slice(at, at + 1000)));
+        for (const row of rows) found.add(Number(row.size));
+      }
+      return found;
+    },
     loadedAnyOf: async (pipeline, hashes) =>
       hashes.length > 0 && (await query(loadedHashesSql(pipeline, hashes))).length > 0,
     lastRunJudged: async (pipeline) =>

@@ -197,10 +197,10 @@ export interface Warehouse {
   /** Earlier successful loads of this content for the pipeline. */
   loadsOf(pipeline: string, sha256: string): Promise<readonly LedgerEntry[]>;
   /**
-   * Whether the pipeline has loaded a file of exactly `size` bytes (content can only repeat a loaded
-   * file of the same size, so a file of a new size may be read while it is hashed).
+   * Which of `sizes` the pipeline has loaded a file of (content can only repeat a loaded file of the
+   * same size, so a file of a new size may be read while it is hashed).
    */
-  loadedSizeSeen(pipeline: string, size: number): Promise<boolean>;
+  loadedSizesAmong(pipeline: string, sizes: readonly number[]): Promise<ReadonlySet<number>>;
   /** Whether the pipeline has loaded any of these contents (by SHA-256). */
   loadedAnyOf(pipeline: string, hashes: readonly string[]): Promise<boolean>;
   /** Whether the pipeline's latest run quarantined rows for its checks or dropped duplicates. */

@@ -1,37 +1,13 @@
-import { spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { addFile, cliPath, makeProject, pipelineYaml, sluice } from "../support/cli.js";
-
-/** Starts `sluice run` and SIGKILLs it after `afterMs` (if it is still running). */
-function runAndKill(cwd: string, afterMs: number): Promise<{ killed: boolean }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, "run"], { cwd, stdio: "ignore" });
-    let exited = false;
-    const timer = setTimeout(() => {
-      if (!exited) child.kill("SIGKILL");
-    }, afterMs);
-    child.on("exit", (_code, signal) => {
-      exited = true;
-      clearTimeout(timer);
-      resolve({ killed: signal === "SIGKILL" });
-    });
-  });
-}
+import { addFile, makeProject, pipelineYaml, sluice } from "../support/cli.js";
+import { filesUnder, runAndKill } from "../support/kill-run.js";
 
 function csvFile(index: number, rows: number): string {
   const lines = ["id,file_no,amount,note"];
   for (let i = 0; i < rows; i++)
     lines.push(`${index * 1_000_000 + i},${index},${(i % 1000) / 10},"row ${i} of file ${index}"`);
   return `${lines.join("\n")}\n`;
-}
-
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => e.name);
 }
 
 describe("crash safety", () => {
