@@ -5,9 +5,11 @@ import type { PoolClient } from "pg";
 import { SluiceError } from "../errors.js";
 import type { ProjectContext } from "../run/project-context.js";
 import type { RunReport } from "../run/run-report.js";
+import { assertKnownPipelines } from "../runner/known-pipelines.js";
 import { runProject } from "../runner/run-project.js";
 import { discoverWork, type GroupingOptions } from "./discover-work.js";
 import {
+  claimUnitOf,
   DISCOVER_QUEUE,
   extendLeases,
   FILES_QUEUE,
@@ -29,6 +31,8 @@ export interface QueueWorkerOptions {
   /** Discovery runs once per this interval, cluster-wide (ms; default 10 s). */
   readonly discoverEveryMs?: number;
   readonly grouping?: GroupingOptions;
+  /** Claim only units of these pipelines (default: all); discovery still queues every pipeline's files. */
+  readonly pipelines?: readonly string[];
   /** Default: `<host>-<pid>-<random>`. */
   readonly workerId?: string;
   /** Aborting stops claiming; units under way finish first. */
@@ -67,6 +71,7 @@ export async function runQueueWorker(
       "sluice.yaml: warehouse: scale-out (`sluice worker`) needs a PostgreSQL warehouse (postgres://...): workers on several machines share its job queue and catalog; the embedded DuckDB warehouse has one writer on one machine (use `sluice run` or `sluice watch`)",
     );
   }
+  if (options.pipelines) assertKnownPipelines(ctx.project.config.pipelines, options.pipelines);
   const concurrency = Math.max(1, options.concurrency ?? 1);
   const leaseSeconds = Math.max(3, options.leaseSeconds ?? 30);
   const discoverEverySeconds = Math.max(1, Math.round((options.discoverEveryMs ?? 10_000) / 1000));
@@ -101,7 +106,7 @@ export async function runQueueWorker(
       while (!options.signal?.aborted) {
         try {
           if (await discoverOnce(ctx, queue, grouping)) continue;
-          const unitDone = await runOneUnit(ctx, queue, workerId, claims, options.onUnit);
+          const unitDone = await runOneUnit(ctx, queue, workerId, claims, options);
           if (unitDone) {
             lastWork = Date.now();
             summary.units++;
@@ -113,7 +118,7 @@ export async function runQueueWorker(
             options.exitWhenIdleMs !== undefined &&
             Date.now() - lastWork >= options.exitWhenIdleMs &&
             claims.size === 0 &&
-            (await openJobCount(queue.pool)) === 0
+            (await openJobCount(queue.pool, options.pipelines)) === 0
           ) {
             return;
           }
@@ -159,9 +164,11 @@ async function runOneUnit(
   queue: WorkQueue,
   workerId: string,
   claims: Map<string, WorkerClaim>,
-  onUnit: QueueWorkerOptions["onUnit"],
+  { onUnit, pipelines }: QueueWorkerOptions,
 ): Promise<{ files: number; ok: boolean } | undefined> {
-  const [job] = await queue.boss.fetch<FileUnit>(FILES_QUEUE, { batchSize: 1 });
+  const job = pipelines
+    ? await claimUnitOf(queue.pool, pipelines)
+    : (await queue.boss.fetch<FileUnit>(FILES_QUEUE, { batchSize: 1 }))[0];
   if (!job) return undefined;
   const unit = job.data;
   claims.set(job.id, {

@@ -10,6 +10,7 @@ interface WorkerCommandOptions {
   lease?: string;
   discoverEvery?: string;
   group: string;
+  pipeline?: string[];
   json: boolean;
 }
 
@@ -29,6 +30,7 @@ export function registerWorkerCommand(program: Command): void {
     )
     .option("--discover-every <duration>", "how often the cluster lists the landing zone (default 10s)")
     .option("--group <n>", "at most this many small files (under 4 MB together) per unit of work", "10")
+    .option("--pipeline <name...>", "claim only units of these pipelines (default: all)")
     .option("--json", "print one JSON line per finished run (NDJSON) instead of text", false)
     .action(async (opts: WorkerCommandOptions, cmd: Command) => {
       const output = createOutput(opts.json);
@@ -60,6 +62,7 @@ export function registerWorkerCommand(program: Command): void {
         concurrency,
         grouping: { groupBytes: 4 << 20, groupFiles: group },
         signal: controller.signal,
+        ...(opts.pipeline ? { pipelines: opts.pipeline } : {}),
         ...(opts.exitWhenIdle
           ? { exitWhenIdleMs: parseDuration(opts.exitWhenIdle, "--exit-when-idle") }
           : {}),
