@@ -7,6 +7,7 @@ import type { ProjectContext } from "../run/project-context.js";
 import type { RunReport } from "../run/run-report.js";
 import { assertKnownPipelines } from "../runner/known-pipelines.js";
 import { runProject } from "../runner/run-project.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
 import { discoverWork, type GroupingOptions } from "./discover-work.js";
 import {
   claimUnitOf,
@@ -103,10 +104,20 @@ export async function runQueueWorker(
   const timer = setInterval(() => void beat().catch(() => undefined), every);
   try {
     const slot = async (): Promise<void> => {
+      // One warehouse per slot, opened once: opening sets up the catalog under an advisory lock, a cost
+      // per unit otherwise. Per slot, not per process: a warehouse's DuckDB staging engine runs one run.
+      const held: { warehouse?: Warehouse } = {};
+      try {
+        await slotLoop(held);
+      } finally {
+        await held.warehouse?.close().catch(() => undefined);
+      }
+    };
+    const slotLoop = async (held: { warehouse?: Warehouse }): Promise<void> => {
       while (!options.signal?.aborted) {
         try {
           if (await discoverOnce(ctx, queue, grouping)) continue;
-          const unitDone = await runOneUnit(ctx, queue, workerId, claims, options);
+          const unitDone = await runOneUnit(ctx, queue, workerId, claims, options, held);
           if (unitDone) {
             lastWork = Date.now();
             summary.units++;
@@ -165,6 +176,7 @@ async function runOneUnit(
   workerId: string,
   claims: Map<string, WorkerClaim>,
   { onUnit, pipelines }: QueueWorkerOptions,
+  held: { warehouse?: Warehouse },
 ): Promise<{ files: number; ok: boolean } | undefined> {
   const job = pipelines
     ? await claimUnitOf(queue.pool, pipelines)
@@ -184,7 +196,9 @@ async function runOneUnit(
     if (ctx.project.config.pipelines[unit.pipeline]?.target.lake) {
       lakeLock = await lockLakePipeline(queue, unit.pipeline);
     }
+    held.warehouse ??= await ctx.openWarehouse();
     await runProject(ctx, {
+      warehouse: held.warehouse,
       pipelines: [unit.pipeline],
       files: unit.files,
       onReport: (report) => reports.push(report),
@@ -198,6 +212,11 @@ async function runOneUnit(
       );
     }
     const ok = reports.every((r) => r.status !== "failed");
+    if (!ok) {
+      // A failed unit may have left the held warehouse broken (a lost server): the next unit opens afresh.
+      await held.warehouse?.close().catch(() => undefined);
+      delete held.warehouse;
+    }
     if (ok) await queue.boss.complete(FILES_QUEUE, job.id);
     else
       await queue.boss.fail(FILES_QUEUE, job.id, {
