@@ -22,6 +22,7 @@ import { openProject as openProjectContext } from "./runner/open-project.js";
 import { type QuarantineRecord, readQuarantine } from "./runner/read-quarantine.js";
 import { type RunsQuery, readRuns } from "./runner/read-runs.js";
 import { runProject } from "./runner/run-project.js";
+import type { QueueWorkerOptions, QueueWorkerSummary } from "./scale/run-queue-worker.js";
 
 export type {
   CheckReport,
@@ -29,6 +30,8 @@ export type {
   Problem,
   QuarantineRecord,
   QueryOptions,
+  QueueWorkerOptions,
+  QueueWorkerSummary,
   RowCounts,
   RunReport,
   RunsQuery,
@@ -70,6 +73,11 @@ export interface SluiceProject {
    * report with `status: "failed"`, not an exception; a configuration problem throws (CONFIG_INVALID).
    */
   run(options?: RunOptions): Promise<RunReport[]>;
+  /**
+   * Works as one `sluice worker` of a postgres:// warehouse (scale-out): claims queued units of files and
+   * runs them until `options.signal` aborts or, with `exitWhenIdleMs`, the queue stays empty that long.
+   */
+  work(options?: QueueWorkerOptions): Promise<QueueWorkerSummary>;
   /** Recorded runs, newest first (the objects of `sluice runs --json`). */
   runs(query?: RunsQuery): Promise<RunReport[]>;
   /** Quarantined rows of a pipeline, newest first (the objects of `sluice quarantine --json`). */
@@ -127,6 +135,11 @@ export async function openProject(configPath?: string, options: OpenOptions = {}
         force: runOptions.force ?? false,
         downstream: runOptions.downstream ?? false,
       });
+    },
+    async work(workOptions = {}) {
+      // Loaded only when called: pg-boss stays out of a reader's start-up.
+      const { runQueueWorker } = await import("./scale/run-queue-worker.js");
+      return runQueueWorker(await forLoads(), workOptions);
     },
     runs: async (query = {}) => readRuns(open(), query),
     async quarantine(pipeline, quarantineOptions = {}) {

@@ -7,12 +7,9 @@ import { stageForeignKeys } from "./stage-foreign-keys.js";
 
 /** The run's sequence number: the catalog's next, past any a lake commit used. */
 export async function runSequence(run: RunContext, report: { sequence: number }): Promise<number> {
-  report.sequence = await run.warehouse.nextSequence(run.name);
   // A run that died between its lake commit and its warehouse commit used a sequence the catalog never saw.
-  report.sequence = Math.max(
-    report.sequence,
-    (await lakeSequence(run.project, run.con, run.name, run.configured)) + 1,
-  );
+  const pastLake = (await lakeSequence(run.project, run.con, run.name, run.configured)) + 1;
+  report.sequence = await run.warehouse.nextSequence(run.name, pastLake);
   return report.sequence;
 }
 

@@ -7,6 +7,7 @@ import { topologicalOrder, withDownstream } from "../plan/pipeline-graph.js";
 import type { ProjectContext } from "../run/project-context.js";
 import type { RunProgress } from "../run/run-pipeline.js";
 import { type RunReport, reportWithoutRun } from "../run/run-report.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
 import { assertKnownPipelines } from "./known-pipelines.js";
 import { runWithRetries } from "./pipeline-retries.js";
 
@@ -22,6 +23,8 @@ export interface ProjectRunOptions {
   readonly onReport?: (report: RunReport) => void;
   /** The `sluice worker` running them (named in each run record). */
   readonly worker?: string;
+  /** An open warehouse to run on, left open (a queue worker's, kept across units); default: opened here. */
+  readonly warehouse?: Warehouse;
 }
 
 /**
@@ -49,7 +52,7 @@ export async function runProject(ctx: ProjectContext, options: ProjectRunOptions
   if (files && selected.length === 0) {
     throw new SluiceError("USAGE", `--file ${files.join(", ")}: matches no pipeline's source.path`);
   }
-  const warehouse = await ctx.openWarehouse();
+  const warehouse = options.warehouse ?? (await ctx.openWarehouse());
   const reports: RunReport[] = [];
   const failed = new Set<string>();
   try {
@@ -73,7 +76,7 @@ export async function runProject(ctx: ProjectContext, options: ProjectRunOptions
       options.onReport?.(report);
     }
   } finally {
-    await warehouse.close();
+    if (!options.warehouse) await warehouse.close();
   }
   return reports;
 }

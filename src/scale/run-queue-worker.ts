@@ -5,9 +5,12 @@ import type { PoolClient } from "pg";
 import { SluiceError } from "../errors.js";
 import type { ProjectContext } from "../run/project-context.js";
 import type { RunReport } from "../run/run-report.js";
+import { assertKnownPipelines } from "../runner/known-pipelines.js";
 import { runProject } from "../runner/run-project.js";
+import type { Warehouse } from "../warehouse/warehouse.js";
 import { discoverWork, type GroupingOptions } from "./discover-work.js";
 import {
+  claimUnitOf,
   DISCOVER_QUEUE,
   extendLeases,
   FILES_QUEUE,
@@ -29,6 +32,8 @@ export interface QueueWorkerOptions {
   /** Discovery runs once per this interval, cluster-wide (ms; default 10 s). */
   readonly discoverEveryMs?: number;
   readonly grouping?: GroupingOptions;
+  /** Claim only units of these pipelines (default: all); discovery still queues every pipeline's files. */
+  readonly pipelines?: readonly string[];
   /** Default: `<host>-<pid>-<random>`. */
   readonly workerId?: string;
   /** Aborting stops claiming; units under way finish first. */
@@ -67,6 +72,7 @@ export async function runQueueWorker(
       "sluice.yaml: warehouse: scale-out (`sluice worker`) needs a PostgreSQL warehouse (postgres://...): workers on several machines share its job queue and catalog; the embedded DuckDB warehouse has one writer on one machine (use `sluice run` or `sluice watch`)",
     );
   }
+  if (options.pipelines) assertKnownPipelines(ctx.project.config.pipelines, options.pipelines);
   const concurrency = Math.max(1, options.concurrency ?? 1);
   const leaseSeconds = Math.max(3, options.leaseSeconds ?? 30);
   const discoverEverySeconds = Math.max(1, Math.round((options.discoverEveryMs ?? 10_000) / 1000));
@@ -98,10 +104,20 @@ export async function runQueueWorker(
   const timer = setInterval(() => void beat().catch(() => undefined), every);
   try {
     const slot = async (): Promise<void> => {
+      // One warehouse per slot, opened once: opening sets up the catalog under an advisory lock, a cost
+      // per unit otherwise. Per slot, not per process: a warehouse's DuckDB staging engine runs one run.
+      const held: { warehouse?: Warehouse } = {};
+      try {
+        await slotLoop(held);
+      } finally {
+        await held.warehouse?.close().catch(() => undefined);
+      }
+    };
+    const slotLoop = async (held: { warehouse?: Warehouse }): Promise<void> => {
       while (!options.signal?.aborted) {
         try {
           if (await discoverOnce(ctx, queue, grouping)) continue;
-          const unitDone = await runOneUnit(ctx, queue, workerId, claims, options.onUnit);
+          const unitDone = await runOneUnit(ctx, queue, workerId, claims, options, held);
           if (unitDone) {
             lastWork = Date.now();
             summary.units++;
@@ -113,7 +129,7 @@ export async function runQueueWorker(
             options.exitWhenIdleMs !== undefined &&
             Date.now() - lastWork >= options.exitWhenIdleMs &&
             claims.size === 0 &&
-            (await openJobCount(queue.pool)) === 0
+            (await openJobCount(queue.pool, options.pipelines)) === 0
           ) {
             return;
           }
@@ -159,9 +175,12 @@ async function runOneUnit(
   queue: WorkQueue,
   workerId: string,
   claims: Map<string, WorkerClaim>,
-  onUnit: QueueWorkerOptions["onUnit"],
+  { onUnit, pipelines }: QueueWorkerOptions,
+  held: { warehouse?: Warehouse },
 ): Promise<{ files: number; ok: boolean } | undefined> {
-  const [job] = await queue.boss.fetch<FileUnit>(FILES_QUEUE, { batchSize: 1 });
+  const job = pipelines
+    ? await claimUnitOf(queue.pool, pipelines)
+    : (await queue.boss.fetch<FileUnit>(FILES_QUEUE, { batchSize: 1 }))[0];
   if (!job) return undefined;
   const unit = job.data;
   claims.set(job.id, {
@@ -177,7 +196,9 @@ async function runOneUnit(
     if (ctx.project.config.pipelines[unit.pipeline]?.target.lake) {
       lakeLock = await lockLakePipeline(queue, unit.pipeline);
     }
+    held.warehouse ??= await ctx.openWarehouse();
     await runProject(ctx, {
+      warehouse: held.warehouse,
       pipelines: [unit.pipeline],
       files: unit.files,
       onReport: (report) => reports.push(report),
@@ -186,6 +207,11 @@ async function runOneUnit(
       worker: workerId,
     });
     const ok = reports.every((r) => r.status !== "failed");
+    if (!ok) {
+      // A failed unit may have left the held warehouse broken (a lost server): the next unit opens afresh.
+      await held.warehouse?.close().catch(() => undefined);
+      delete held.warehouse;
+    }
     if (ok) await queue.boss.complete(FILES_QUEUE, job.id);
     else
       await queue.boss.fail(FILES_QUEUE, job.id, {

@@ -144,11 +144,37 @@ export async function openFileKeys(pool: pg.Pool): Promise<Set<string>> {
   return new Set(rows.map((r: { key: string }) => r.key));
 }
 
-/** Jobs not yet done in either queue (idle workers wait for these). */
-export async function openJobCount(pool: pg.Pool): Promise<number> {
+/** Jobs not yet done in either queue (idle workers wait for these); units of `pipelines` only when given. */
+export async function openJobCount(pool: pg.Pool, pipelines?: readonly string[]): Promise<number> {
   const { rows } = await pool.query(
-    `SELECT count(*)::int AS n FROM ${QUEUE_SCHEMA}.job WHERE name = ANY($1) AND state IN ('created', 'retry', 'active')`,
-    [[DISCOVER_QUEUE, FILES_QUEUE]],
+    `SELECT count(*)::int AS n FROM ${QUEUE_SCHEMA}.job WHERE state IN ('created', 'retry', 'active')
+      AND (name = $1 OR (name = $2 AND ($3::text[] IS NULL OR data->>'pipeline' = ANY($3))))`,
+    [DISCOVER_QUEUE, FILES_QUEUE, pipelines ?? null],
   );
   return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * Claims the next queued unit of one of `pipelines` (`sluice worker --pipeline`): pg-boss 10's own fetch
+ * of a standard-policy queue (same order, same retry count), narrowed by the unit's pipeline, which
+ * pg-boss's fetch cannot do. Undefined when none is due.
+ *
+ * @example
+ * const job = await claimUnitOf(queue.pool, ["orders"]);
+ */
+export async function claimUnitOf(
+  pool: pg.Pool,
+  pipelines: readonly string[],
+): Promise<{ id: string; data: FileUnit } | undefined> {
+  const { rows } = await pool.query(
+    `WITH next AS (
+       SELECT id FROM ${QUEUE_SCHEMA}.job
+        WHERE name = $1 AND state < 'active' AND start_after < now() AND data->>'pipeline' = ANY($2)
+        ORDER BY priority DESC, created_on, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+     UPDATE ${QUEUE_SCHEMA}.job j SET state = 'active', started_on = now(),
+       retry_count = CASE WHEN started_on IS NOT NULL THEN retry_count + 1 ELSE retry_count END
+     FROM next WHERE j.name = $1 AND j.id = next.id RETURNING j.id, j.data`,
+    [FILES_QUEUE, pipelines],
+  );
+  return rows[0] as { id: string; data: FileUnit } | undefined;
 }

@@ -159,6 +159,11 @@ export const catalogTables: readonly CatalogTable[] = [
     name: "schedules",
     columns: [{ name: "pipeline", type: "text", primaryKey: true }, time("last_fire"), time("recorded_at")],
   },
+  {
+    // The last run sequence taken per pipeline (PostgreSQL: concurrent runs of one pipeline).
+    name: "run_sequences",
+    columns: [{ name: "pipeline", type: "text", primaryKey: true }, bigint("seq")],
+  },
 ];
 
 /** A catalog column's definition in a dialect, and what must exist before its table. */

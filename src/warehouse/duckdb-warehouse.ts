@@ -99,13 +99,13 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
       return rows.map(rowToLedger);
     },
     ...ledgerLookups((sql) => queryRows(con, sql)),
-    async nextSequence(pipeline) {
-      return (
-        (await queryNumber(
-          con,
-          `SELECT coalesce(max(seq), 0) FROM sluice.runs WHERE pipeline = ${quoteLiteral(pipeline)}`,
-        )) + 1
+    async nextSequence(pipeline, atLeast = 1) {
+      // One writer (the file lock): the catalog's highest plus one cannot be taken twice.
+      const highest = await queryNumber(
+        con,
+        `SELECT coalesce(max(seq), 0) FROM sluice.runs WHERE pipeline = ${quoteLiteral(pipeline)}`,
       );
+      return Math.max(highest + 1, atLeast);
     },
     async publish(batch: PublishBatch): Promise<PublishResult> {
       const prepared =

@@ -54,11 +54,16 @@ export function postgresCatalog(driver: PostgresDriver): PostgresCatalog {
       );
       return rows.map(rowToLedger);
     },
-    async nextSequence(pipeline) {
+    async nextSequence(pipeline, atLeast = 1) {
+      // Runs of one pipeline on several workers start at once: the counter row is taken under its row
+      // lock, so no two get one number. Seeded past the runs already recorded (a catalog from before it).
+      // A retry after a broken connection may skip a number; gaps are harmless, repeats are not.
+      const p = quoteLiteral(pipeline);
+      const floor = `greatest((SELECT coalesce(max(seq), 0) + 1 FROM sluice.runs WHERE pipeline = ${p}), ${Math.max(1, Math.trunc(atLeast))})`;
       const rows = await query(
-        `SELECT coalesce(max(seq), 0) AS n FROM sluice.runs WHERE pipeline = ${quoteLiteral(pipeline)}`,
+        `INSERT INTO sluice.run_sequences AS s (pipeline, seq) VALUES (${p}, ${floor}) ON CONFLICT (pipeline) DO UPDATE SET seq = greatest(s.seq + 1, EXCLUDED.seq) RETURNING seq`,
       );
-      return Number(rows[0]?.n ?? 0) + 1;
+      return Number(rows[0]?.seq);
     },
     async watermark(pipeline) {
       const rows = await query(watermarkSelectSql(pipeline));

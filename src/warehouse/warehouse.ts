@@ -205,8 +205,11 @@ export interface Warehouse {
   loadedAnyOf(pipeline: string, hashes: readonly string[]): Promise<boolean>;
   /** Whether the pipeline's latest run quarantined rows for its checks or dropped duplicates. */
   lastRunJudged(pipeline: string): Promise<boolean>;
-  /** Next run sequence number of a pipeline (1, 2, ...). */
-  nextSequence(pipeline: string): Promise<number>;
+  /**
+   * Takes the next run sequence number of a pipeline (1, 2, ...), at least `atLeast`. Unique per
+   * pipeline even when runs of it start at once (on PostgreSQL a counter row taken atomically).
+   */
+  nextSequence(pipeline: string, atLeast?: number): Promise<number>;
   publish(batch: PublishBatch): Promise<PublishResult>;
   /** Replaces the stored report of a committed run (facts learned after the commit, like its profile). */
   updateRunReport(runId: string, report: Readonly<Record<string, unknown>>): Promise<void>;

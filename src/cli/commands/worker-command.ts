@@ -29,7 +29,7 @@ export function registerWorkerCommand(program: Command): void {
     )
     .option(
       "--pipeline <name>",
-      "a stream pipeline to consume (repeatable; default: all)",
+      "only this pipeline's stream or queued file work (repeatable; default: all)",
       (value: string, all: string[]) => [...all, value],
       [],
     )
@@ -138,6 +138,7 @@ async function claimFileWork(
     concurrency: opts.concurrency,
     grouping: { groupBytes: 4 << 20, groupFiles: opts.group },
     signal,
+    ...(opts.pipeline.length > 0 ? { pipelines: opts.pipeline } : {}),
     ...(opts.exitWhenIdleMs !== undefined ? { exitWhenIdleMs: opts.exitWhenIdleMs } : {}),
     ...(opts.lease ? { leaseSeconds: parseDuration(opts.lease, "--lease") / 1000 } : {}),
     ...(opts.discoverEvery ? { discoverEveryMs: parseDuration(opts.discoverEvery, "--discover-every") } : {}),
