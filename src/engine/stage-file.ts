@@ -35,6 +35,7 @@ import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
 import { nestedJsonColumns } from "./nested-json-columns.js";
 import { replaceHeaderLine } from "./replace-header-line.js";
+import { quarantineTrailingBlocks, type TrailingBlocks } from "./trailing-blocks.js";
 import { utf16ToUtf8 } from "./utf16-to-utf8.js";
 
 /** What the stage step needs to read one file. */
@@ -395,10 +396,37 @@ async function stageCsv(
   refuseUnreadableCsv(ctx);
   const sniffLimit = sniffLimitFor(ctx.localPath);
   const dialected = await csvDialectOf(con, ctx, sniffLimit);
-  const { dialect, sniff, sniffedColumns, repairedNames, decimalComma } = dialected;
+  const { dialect, repairedNames, decimalComma } = dialected;
+  let { sniff, sniffedColumns } = dialected;
   // A header replaced in a copy (see replaceHeaderLine) is read from the copy.
   if (dialected.readPath) ctx = { ...ctx, localPath: dialected.readPath };
   layout.headerLines = dialect.skip + (dialect.header ? 1 : 0);
+  // Footer lines and a second table are quarantined, and the file read through a copy without them.
+  const blocks = await quarantineTrailingBlocks(
+    con,
+    {
+      path: ctx.localPath,
+      workDir: ctx.workDir,
+      malformedTable: ctx.malformedTable,
+      encoding: dialect.encoding === "latin-1" ? "latin1" : "utf8",
+      sample: dialected.sample,
+    },
+    dialect,
+    sniffedColumns.length,
+  );
+  if (blocks) {
+    ctx = { ...ctx, localPath: blocks.path };
+    warnings.push(describeBlocks(ctx.displayPath, blocks));
+    // The types are sniffed again without those lines (a `Total` must not make an id column text).
+    const { delimiter, quote, header, skip } = dialect;
+    const fixed = { ...definedOnly(options ?? {}), delimiter, quote, escape: dialect.escape, header, skip };
+    const again = await sniffCsv(con, ctx, fixed, sniffLimit).catch(() => undefined);
+    const againColumns = (again?.Columns as { name: string; type: string }[] | undefined) ?? [];
+    if (again && againColumns.length === sniffedColumns.length) {
+      sniff = again;
+      sniffedColumns = againColumns;
+    }
+  }
 
   let rawNames: (string | null)[];
   if (repairedNames) {
@@ -447,7 +475,7 @@ async function stageCsv(
   const commas = columns.filter(
     (c, i) => !c.declared && c.type === "VARCHAR" && decimalComma?.columns.includes(i),
   );
-  let detected = dialected.detected;
+  let detected: CsvDetection = { ...dialected.detected, ...blocksReport(blocks) };
   if (ctx.deferred && late.length === 0 && commas.length === 0) {
     layout.detected = detected;
     if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
@@ -568,6 +596,7 @@ async function csvDialectOf(
   detected: CsvDetection;
   readPath?: string;
   decimalComma: DecimalComma | undefined;
+  sample: { text: string; complete: boolean } | undefined;
 }> {
   const options = ctx.source.options;
   let sniff = await sniffCsv(con, ctx, options, sniffLimit);
@@ -626,6 +655,7 @@ async function csvDialectOf(
     ...(readPath ? { readPath } : {}),
     // Decimal-comma columns of the sample, where the file is read with the layout's columns.
     decimalComma: layout?.columns === sniffedColumns.length ? layout.decimalComma : undefined,
+    sample,
   };
 }
 
@@ -669,6 +699,20 @@ function detectionOf(
     padding_trimmed: dialect.delimiter.length > 1 && dialect.delimiter.endsWith(" "),
     header_repaired: headerRepaired,
   };
+}
+
+/** The report's account of what followed a file's table (see docs/messy-csv.md). */
+function blocksReport(blocks: TrailingBlocks | undefined): Partial<CsvDetection> {
+  if (!blocks) return {};
+  if (blocks.secondTableLine !== undefined) return { second_table_line: blocks.secondTableLine };
+  return { footer_line: blocks.footerLine!, footer_lines: blocks.footerLines! };
+}
+
+/** The warning of lines left out of a file's table: a second table or a footer. */
+function describeBlocks(displayPath: string, blocks: TrailingBlocks): string {
+  return blocks.secondTableLine !== undefined
+    ? `${displayPath}: a second table starts at line ${blocks.secondTableLine}; only the first is loaded, the lines from there on are quarantined (SECOND TABLE)`
+    : `${displayPath}: ${blocks.footerLines} total/summary line(s) after the data, from line ${blocks.footerLine}, quarantined (FOOTER)`;
 }
 
 /** The warning of a file read another way than DuckDB's sniffer proposed. */
