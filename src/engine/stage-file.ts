@@ -428,19 +428,14 @@ async function stageCsv(
     }
   }
 
-  let rawNames: (string | null)[];
-  if (repairedNames) {
-    rawNames = sniffedColumns.map((_, i) => repairedNames[i] ?? null);
-  } else if (dialect.header) {
-    const header = await queryRows(
-      con,
-      csvHeaderSql(ctx.localPath, dialect, sniffedColumns.length, sniffLimit),
-    );
-    const row = header[0] ?? {};
-    rawNames = sniffedColumns.map((_, i) => (row[`c${i}`] as string | null | undefined) ?? null);
-  } else {
-    rawNames = sniffedColumns.map(() => null);
-  }
+  const rawNames = await csvRawNames(
+    con,
+    ctx.localPath,
+    dialect,
+    sniffedColumns.length,
+    repairedNames,
+    sniffLimit,
+  );
   const names = normalizeColumnNames(rawNames, ctx.naming);
   const { columns, dateFormat, timestampFormat } = csvColumnsOf(ctx, names, rawNames, sniff, sniffedColumns);
   for (const [key, declared] of Object.entries(ctx.columns)) {
@@ -510,6 +505,46 @@ async function stageCsv(
   layout.detected = detected;
   if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
   return columns;
+}
+
+/** The names of a CSV file's columns as written (repaired where the header was; null: none). */
+async function csvRawNames(
+  con: DuckDBConnection,
+  path: string,
+  dialect: CsvDialect,
+  count: number,
+  repairedNames: readonly (string | null)[] | undefined,
+  sniffLimit: number,
+): Promise<(string | null)[]> {
+  if (repairedNames) return Array.from({ length: count }, (_, i) => repairedNames[i] ?? null);
+  if (!dialect.header) return Array.from({ length: count }, () => null);
+  const row = (await queryRows(con, csvHeaderSql(path, dialect, count, sniffLimit)))[0] ?? {};
+  return Array.from({ length: count }, (_, i) => (row[`c${i}`] as string | null | undefined) ?? null);
+}
+
+/**
+ * The columns a CSV file would be staged with (names as written, sniffed types), found the way
+ * {@link stageFile} finds them — layout detection and header repair included — without reading its rows.
+ * For `sluice validate`'s sample, so that it lists the columns a run loads.
+ */
+export async function describeCsvFile(
+  con: DuckDBConnection,
+  request: StageRequest,
+): Promise<{ names: (string | null)[]; types: string[] }> {
+  const ctx: StageContext = {
+    ...request,
+    table: `${request.tablePrefix}_stage`,
+    malformedTable: `${request.tablePrefix}_malformed`,
+  };
+  refuseUnreadableCsv(ctx);
+  const sniffLimit = sniffLimitFor(ctx.localPath);
+  const d = await csvDialectOf(con, ctx, sniffLimit);
+  const path = d.readPath ?? ctx.localPath;
+  const count = d.sniffedColumns.length;
+  return {
+    names: await csvRawNames(con, path, d.dialect, count, d.repairedNames, sniffLimit),
+    types: d.sniffedColumns.map((c) => c.type),
+  };
 }
 
 /** Refuses, before any reading, a file whose first lines are too long or whose header is too wide. */
