@@ -1,14 +1,18 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { PipelineConfig } from "../config/schema.js";
+import type { FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import { normalizeColumnNames } from "../plan/column-names.js";
 import type { DataColumn } from "../plan/column-references.js";
 import { resolveDeclaredColumns } from "../plan/declared-columns.js";
 import { formatFromName } from "../plan/landing-paths.js";
 import { flattensNested } from "../plan/nested-json.js";
-import { jsonStructureType, userCsvOptions } from "../plan/read-sql.js";
+import { jsonStructureType } from "../plan/read-sql.js";
 import { type ColumnInfo, quoteLiteral } from "../plan/sql-text.js";
 import { queryRows } from "./duckdb-query.js";
 import { nestedJsonColumns } from "./nested-json-columns.js";
+import { describeCsvFile } from "./stage-file.js";
 
 /** A column of a sample file (or a derived one), with its type. */
 export type SampledColumn = ColumnInfo & DataColumn;
@@ -33,10 +37,9 @@ export async function sampleColumns(
   if ((format === "json" || format === "jsonl") && flattensNested(pipeline.nested)) {
     return sampleNestedColumns(con, path, format, pipeline).catch(() => undefined);
   }
+  if (format === "csv") return sampleCsvColumns(con, localPath, pipeline).catch(() => undefined);
   let sql: string;
-  if (format === "csv") {
-    sql = `DESCRIBE SELECT * FROM read_csv(${[path, ...userCsvOptions(source.options), "ignore_errors=true", "max_line_size=33554432", "buffer_size=33554432"].join(", ")})`;
-  } else if (format === "jsonl") {
+  if (format === "jsonl") {
     sql = `DESCRIBE SELECT * FROM read_json(${path}, format='newline_delimited', ignore_errors=true)`;
   } else if (format === "json") {
     // An array, one object or JSON lines: DuckDB tells them apart.
@@ -49,25 +52,66 @@ export async function sampleColumns(
   try {
     const rows = await queryRows(con, sql);
     const described = rows.map((r) => String(r.column_name));
-    const sourceNames = format === "csv" ? await headerAsWritten(con, path, source, described) : described;
-    const names = normalizeColumnNames(sourceNames, pipeline.naming);
-    const { columns } = resolveDeclaredColumns(pipeline);
-    const declared = (name: string) => columns.find((c) => c.name === name)?.config.type;
-    return [
-      ...names.map((name, i) => ({
-        name,
-        sourceName: sourceNames[i],
-        type: declared(name) ?? String(rows[i]!.column_type),
-      })),
-      // A derived column's type is only known from the data: text binds with most expressions.
-      ...Object.keys(pipeline.derive).map((name) => ({
-        name,
-        type: declared(name) ?? "VARCHAR",
-        derived: true,
-      })),
-    ];
+    return withDeclared(
+      pipeline,
+      described,
+      rows.map((r) => String(r.column_type)),
+    );
   } catch {
     return undefined;
+  }
+}
+
+/** Sampled columns from source names and types: normalized, declared types winning, plus `derive:` ones. */
+function withDeclared(
+  pipeline: PipelineConfig,
+  sourceNames: readonly (string | null)[],
+  types: readonly string[],
+): SampledColumn[] {
+  const names = normalizeColumnNames(sourceNames, pipeline.naming);
+  const { columns } = resolveDeclaredColumns(pipeline);
+  const declared = (name: string) => columns.find((c) => c.name === name)?.config.type;
+  return [
+    ...names.map((name, i) => ({
+      name,
+      sourceName: sourceNames[i] ?? name,
+      type: declared(name) ?? types[i] ?? "VARCHAR",
+    })),
+    // A derived column's type is only known from the data: text binds with most expressions.
+    ...Object.keys(pipeline.derive).map((name) => ({
+      name,
+      type: declared(name) ?? "VARCHAR",
+      derived: true,
+    })),
+  ];
+}
+
+/**
+ * A CSV sample's columns found as a run stages the file (see `describeCsvFile`): the same layout
+ * detection and header repair, so a messy file lists the columns a run loads.
+ */
+async function sampleCsvColumns(
+  con: DuckDBConnection,
+  localPath: string,
+  pipeline: PipelineConfig,
+): Promise<SampledColumn[]> {
+  const source = pipeline.source as FileSourceConfig;
+  // A header with a stray quote is read through a copy (as a run does): it goes in a folder of its own.
+  const workDir = await mkdtemp(join(tmpdir(), "sluice-sample-"));
+  try {
+    const { names, types } = await describeCsvFile(con, {
+      localPath,
+      displayPath: localPath,
+      format: "csv",
+      source,
+      columns: {},
+      naming: pipeline.naming,
+      tablePrefix: "sluice_validate_sample",
+      workDir,
+    });
+    return withDeclared(pipeline, names, types);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
   }
 }
 
@@ -102,32 +146,4 @@ async function sampleNestedColumns(
       derived: true,
     })),
   ];
-}
-
-/**
- * DuckDB's reader renames a repeated header name (`E,e` → `E`, `e_1`); the rows Sluice stages name
- * them from the header as written (`E`, `e_2`): the sample must too. The first line is read as text, and
- * a described name that is a written one with DuckDB's suffix takes the written one.
- */
-async function headerAsWritten(
-  con: DuckDBConnection,
-  path: string,
-  source: { options?: Parameters<typeof userCsvOptions>[0] },
-  described: readonly string[],
-): Promise<string[]> {
-  if (source.options?.header === false) return [...described];
-  const options = userCsvOptions({ ...source.options, header: undefined });
-  const first =
-    (
-      await queryRows(
-        con,
-        `SELECT * FROM read_csv(${[path, ...options, "header=false", "all_varchar=true", "ignore_errors=true", "max_line_size=33554432", "buffer_size=33554432"].join(", ")}) LIMIT 1`,
-      ).catch(() => [])
-    )[0] ?? {};
-  const written = Object.values(first);
-  if (written.length !== described.length) return [...described];
-  return described.map((name, i) => {
-    const raw = written[i];
-    return typeof raw === "string" && name !== raw && /^(.*)_\d+$/.exec(name)?.[1] === raw ? raw : name;
-  });
 }

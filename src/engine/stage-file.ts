@@ -35,6 +35,7 @@ import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
 import { nestedJsonColumns } from "./nested-json-columns.js";
 import { replaceHeaderLine } from "./replace-header-line.js";
+import { quarantineTrailingBlocks, type TrailingBlocks } from "./trailing-blocks.js";
 import { utf16ToUtf8 } from "./utf16-to-utf8.js";
 
 /** What the stage step needs to read one file. */
@@ -395,24 +396,46 @@ async function stageCsv(
   refuseUnreadableCsv(ctx);
   const sniffLimit = sniffLimitFor(ctx.localPath);
   const dialected = await csvDialectOf(con, ctx, sniffLimit);
-  const { dialect, sniff, sniffedColumns, repairedNames, decimalComma } = dialected;
+  const { dialect, repairedNames, decimalComma } = dialected;
+  let { sniff, sniffedColumns } = dialected;
   // A header replaced in a copy (see replaceHeaderLine) is read from the copy.
   if (dialected.readPath) ctx = { ...ctx, localPath: dialected.readPath };
   layout.headerLines = dialect.skip + (dialect.header ? 1 : 0);
-
-  let rawNames: (string | null)[];
-  if (repairedNames) {
-    rawNames = sniffedColumns.map((_, i) => repairedNames[i] ?? null);
-  } else if (dialect.header) {
-    const header = await queryRows(
-      con,
-      csvHeaderSql(ctx.localPath, dialect, sniffedColumns.length, sniffLimit),
-    );
-    const row = header[0] ?? {};
-    rawNames = sniffedColumns.map((_, i) => (row[`c${i}`] as string | null | undefined) ?? null);
-  } else {
-    rawNames = sniffedColumns.map(() => null);
+  // Footer lines and a second table are quarantined, and the file read through a copy without them.
+  const blocks = await quarantineTrailingBlocks(
+    con,
+    {
+      path: ctx.localPath,
+      workDir: ctx.workDir,
+      malformedTable: ctx.malformedTable,
+      encoding: dialect.encoding === "latin-1" ? "latin1" : "utf8",
+      sample: dialected.sample,
+    },
+    dialect,
+    sniffedColumns.length,
+  );
+  if (blocks) {
+    ctx = { ...ctx, localPath: blocks.path };
+    warnings.push(describeBlocks(ctx.displayPath, blocks));
+    // The types are sniffed again without those lines (a `Total` must not make an id column text).
+    const { delimiter, quote, header, skip } = dialect;
+    const fixed = { ...definedOnly(options ?? {}), delimiter, quote, escape: dialect.escape, header, skip };
+    const again = await sniffCsv(con, ctx, fixed, sniffLimit).catch(() => undefined);
+    const againColumns = (again?.Columns as { name: string; type: string }[] | undefined) ?? [];
+    if (again && againColumns.length === sniffedColumns.length) {
+      sniff = again;
+      sniffedColumns = againColumns;
+    }
   }
+
+  const rawNames = await csvRawNames(
+    con,
+    ctx.localPath,
+    dialect,
+    sniffedColumns.length,
+    repairedNames,
+    sniffLimit,
+  );
   const names = normalizeColumnNames(rawNames, ctx.naming);
   const { columns, dateFormat, timestampFormat } = csvColumnsOf(ctx, names, rawNames, sniff, sniffedColumns);
   for (const [key, declared] of Object.entries(ctx.columns)) {
@@ -447,7 +470,7 @@ async function stageCsv(
   const commas = columns.filter(
     (c, i) => !c.declared && c.type === "VARCHAR" && decimalComma?.columns.includes(i),
   );
-  let detected = dialected.detected;
+  let detected: CsvDetection = { ...dialected.detected, ...blocksReport(blocks) };
   if (ctx.deferred && late.length === 0 && commas.length === 0) {
     layout.detected = detected;
     if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
@@ -482,6 +505,46 @@ async function stageCsv(
   layout.detected = detected;
   if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
   return columns;
+}
+
+/** The names of a CSV file's columns as written (repaired where the header was; null: none). */
+async function csvRawNames(
+  con: DuckDBConnection,
+  path: string,
+  dialect: CsvDialect,
+  count: number,
+  repairedNames: readonly (string | null)[] | undefined,
+  sniffLimit: number,
+): Promise<(string | null)[]> {
+  if (repairedNames) return Array.from({ length: count }, (_, i) => repairedNames[i] ?? null);
+  if (!dialect.header) return Array.from({ length: count }, () => null);
+  const row = (await queryRows(con, csvHeaderSql(path, dialect, count, sniffLimit)))[0] ?? {};
+  return Array.from({ length: count }, (_, i) => (row[`c${i}`] as string | null | undefined) ?? null);
+}
+
+/**
+ * The columns a CSV file would be staged with (names as written, sniffed types), found the way
+ * {@link stageFile} finds them — layout detection and header repair included — without reading its rows.
+ * For `sluice validate`'s sample, so that it lists the columns a run loads.
+ */
+export async function describeCsvFile(
+  con: DuckDBConnection,
+  request: StageRequest,
+): Promise<{ names: (string | null)[]; types: string[] }> {
+  const ctx: StageContext = {
+    ...request,
+    table: `${request.tablePrefix}_stage`,
+    malformedTable: `${request.tablePrefix}_malformed`,
+  };
+  refuseUnreadableCsv(ctx);
+  const sniffLimit = sniffLimitFor(ctx.localPath);
+  const d = await csvDialectOf(con, ctx, sniffLimit);
+  const path = d.readPath ?? ctx.localPath;
+  const count = d.sniffedColumns.length;
+  return {
+    names: await csvRawNames(con, path, d.dialect, count, d.repairedNames, sniffLimit),
+    types: d.sniffedColumns.map((c) => c.type),
+  };
 }
 
 /** Refuses, before any reading, a file whose first lines are too long or whose header is too wide. */
@@ -568,6 +631,7 @@ async function csvDialectOf(
   detected: CsvDetection;
   readPath?: string;
   decimalComma: DecimalComma | undefined;
+  sample: { text: string; complete: boolean } | undefined;
 }> {
   const options = ctx.source.options;
   let sniff = await sniffCsv(con, ctx, options, sniffLimit);
@@ -626,6 +690,7 @@ async function csvDialectOf(
     ...(readPath ? { readPath } : {}),
     // Decimal-comma columns of the sample, where the file is read with the layout's columns.
     decimalComma: layout?.columns === sniffedColumns.length ? layout.decimalComma : undefined,
+    sample,
   };
 }
 
@@ -669,6 +734,20 @@ function detectionOf(
     padding_trimmed: dialect.delimiter.length > 1 && dialect.delimiter.endsWith(" "),
     header_repaired: headerRepaired,
   };
+}
+
+/** The report's account of what followed a file's table (see docs/messy-csv.md). */
+function blocksReport(blocks: TrailingBlocks | undefined): Partial<CsvDetection> {
+  if (!blocks) return {};
+  if (blocks.secondTableLine !== undefined) return { second_table_line: blocks.secondTableLine };
+  return { footer_line: blocks.footerLine!, footer_lines: blocks.footerLines! };
+}
+
+/** The warning of lines left out of a file's table: a second table or a footer. */
+function describeBlocks(displayPath: string, blocks: TrailingBlocks): string {
+  return blocks.secondTableLine !== undefined
+    ? `${displayPath}: a second table starts at line ${blocks.secondTableLine}; only the first is loaded, the lines from there on are quarantined (SECOND TABLE)`
+    : `${displayPath}: ${blocks.footerLines} total/summary line(s) after the data, from line ${blocks.footerLine}, quarantined (FOOTER)`;
 }
 
 /** The warning of a file read another way than DuckDB's sniffer proposed. */

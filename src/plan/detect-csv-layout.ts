@@ -436,4 +436,80 @@ export interface CsvDetection {
   readonly header_repaired: boolean;
   readonly decimal_separator?: string;
   readonly thousands_separator?: string;
+  /** 1-based line of the first total/summary line after the data (quarantined, `FOOTER`), and how many. */
+  readonly footer_line?: number;
+  readonly footer_lines?: number;
+  /** 1-based line where a second table starts (its lines quarantined, `SECOND TABLE`). */
+  readonly second_table_line?: number;
+}
+
+/** A footer's first field: a total or summary word (`Total`, `Grand total`, `Sum:`, `Summe`, `Gesamt`). */
+const TOTAL_WORD =
+  /^(grand[\s_-]*|sub[\s_-]*)?totals?\b|^(sum|summe|gesamt\w*|summary|average|avg|count|totaux?)\b/i;
+
+/**
+ * Whether a line is a total/summary line of a table of `columns` fields: its first field a total word,
+ * no more fields than the rows and at most half of the others filled (`Total,,123,`, `Total: 40 rows`).
+ */
+export function footerLike(line: string, dialect: SampleDialect, columns: number): boolean {
+  const bare = dialect.delimiter.trim() || dialect.delimiter;
+  const strip = (f: string) => (dialect.quote ? f.replaceAll(dialect.quote, "") : f).trim();
+  const fields = line.split(bare).map(strip);
+  if (fields.length > columns || !TOTAL_WORD.test(fields[0] ?? "")) return false;
+  const filled = fields.slice(1).filter((f) => f !== "").length;
+  return filled <= Math.max(1, Math.floor((columns - 1) / 2));
+}
+
+/**
+ * Index of the first of the trailing footer lines of `lines` (the end of a file; blank lines between
+ * them count with them), or `lines.length` when the last non-blank line is no footer. A line that is
+ * the only non-blank one is never a footer (no data before it).
+ */
+export function trailingFooterAt(lines: readonly string[], dialect: SampleDialect, columns: number): number {
+  let at = lines.length;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!;
+    if (line.trim() === "") continue;
+    if (!footerLike(line, dialect, columns)) break;
+    at = i;
+  }
+  // Blank lines before the first footer stay blank lines, not footers.
+  while (at < lines.length && lines[at]!.trim() === "") at++;
+  const before = lines.slice(0, at).some((l) => l.trim() !== "");
+  return before ? at : lines.length;
+}
+
+/**
+ * The 0-based line where a second table starts in the sample, after the rows read from line `from`: a
+ * blank line after data rows, then a line that is no row of this table (a title, or a header: names
+ * of another width, or names over rows of this width). Undefined when the sample holds one table.
+ */
+export function secondTableAt(
+  sample: string,
+  complete: boolean,
+  read: SampleDialect & { readonly from: number; readonly columns: number },
+): number | undefined {
+  const lines = sampleLines(sample, complete);
+  if (lines.length === 0 || lines.length < read.from) return undefined;
+  const records = parseRecords(lines, read.from, read);
+  let rows = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const afterBlank = r.line > 0 && lines[r.line - 1]!.trim() === "";
+    if (rows > 0 && afterBlank && !footerLike(lines[r.line]!, read, read.columns)) {
+      const next = records.slice(i + 1, i + 21);
+      const other = r.fields.length !== read.columns;
+      if (looksLikeHeader(r.fields) && (other || headerOver(r, next))) return r.line;
+      // A block of another width (a table without a header).
+      if (
+        other &&
+        r.fields.length >= 2 &&
+        next.length > 0 &&
+        next.every((n) => n.fields.length === r.fields.length)
+      )
+        return r.line;
+    }
+    if (r.fields.length === read.columns) rows++;
+  }
+  return undefined;
 }

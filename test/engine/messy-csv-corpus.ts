@@ -124,6 +124,42 @@ export function corpus(): CorpusFile[] {
     header: ["column_1", "column_2", "column_3", "column_4"],
   });
   clean("footer-total", "shape", `${write(header, rows)}Total: 40 rows\n`, { quarantined: 1 });
+  // Footers as wide as the rows: total/summary lines at the end are quarantined, never loaded as rows.
+  const sum = rows.reduce((n, r) => n + Number(r[2]), 0);
+  clean("footer-same-width", "footer", `${write(header, rows)}Total,,${sum},\n`, { quarantined: 1 });
+  clean("footer-two-lines", "footer", `${write(header, rows)}Total,,${sum},\nAverage,,${sum / 40},\n`, {
+    quarantined: 2,
+  });
+  clean("footer-after-blank", "footer", `${write(header, rows)}\n"Grand total",,${sum},\n\n`, {
+    quarantined: 1,
+  });
+  clean(
+    "footer-crlf",
+    "footer",
+    write(header, rows, { newLine: "\r\n" }) + `Summe;;${sum};\r\n`.replaceAll(";", ","),
+    {
+      quarantined: 1,
+    },
+  );
+  // Several tables in one file: the first loads; the others' lines are quarantined from where they start.
+  clean(
+    "second-table-titled",
+    "multi table",
+    `${write(header, rows)}\nReturns\nid,reason\n1,broken\n2,late\n`,
+    { quarantined: 4 },
+  );
+  clean(
+    "second-table-same-header",
+    "multi table",
+    `${write(header, rows)}\n${header}\n100,other,1.5,2025-01-01\n101,other,2.5,2025-01-02\n`,
+    { quarantined: 3 },
+  );
+  clean(
+    "second-table-headerless",
+    "multi table",
+    `${write(header, rows)}\n\nx;1\ny;2\nz;3\n`.replaceAll(";", "|"),
+    { quarantined: 3 },
+  );
   // Dialects.
   clean("single-quote", "dialect", write(line([...COLUMNS], { quote: "'" }), rows, { quote: "'" }));
   for (const [name, delimiter] of [

@@ -76,6 +76,8 @@ describe("messy CSV corpus", () => {
     ["shape", 1, 1, 1],
     ["dialect", 1, 1, 1],
     ["export", 1, 1, 1],
+    ["footer", 1, 1, 1],
+    ["multi table", 1, 1, 1],
   ] as const)("%s: header %s, records %s, cells %s at least", (category, header, records, cells) => {
     const scored = byCategory(category);
     expect(scored.length).toBeGreaterThan(0);
@@ -134,6 +136,40 @@ describe("messy CSV corpus", () => {
     expect(results.get("preamble")!.staged.warnings).toEqual([
       'in/preamble.csv: read with a detected layout: delimiter ",", 3 line(s) before the header skipped, header at line 4',
     ]);
+  });
+
+  it("a footer as wide as the rows is quarantined with its line and reason; the columns stay typed", async () => {
+    const r = results.get("footer-same-width")!;
+    expect(r.types).toEqual(["BIGINT", "VARCHAR", "DOUBLE", "DATE"]);
+    expect(r.staged.csv).toMatchObject({ source: "sniffed", footer_line: 42, footer_lines: 1 });
+    const bad = await con.runAndReadAll(`SELECT line, error_type, message FROM "${r.staged.malformedTable}"`);
+    expect(bad.getRowsJson()).toEqual([
+      ["42", "FOOTER", "a total or summary line after the data, not a row"],
+    ]);
+    expect(r.staged.warnings).toEqual([
+      "in/footer-same-width.csv: 1 total/summary line(s) after the data, from line 42, quarantined (FOOTER)",
+    ]);
+    expect(results.get("footer-two-lines")!.staged.csv).toMatchObject({ footer_line: 42, footer_lines: 2 });
+    expect(results.get("footer-after-blank")!.staged.csv).toMatchObject({ footer_line: 43, footer_lines: 1 });
+  });
+
+  it("a second table is not read as rows of the first: its lines are quarantined from where it starts", async () => {
+    const r = results.get("second-table-titled")!;
+    expect(r.staged.csv).toMatchObject({ second_table_line: 43 });
+    expect(r.staged.csv).not.toHaveProperty("footer_line");
+    const bad = await con.runAndReadAll(
+      `SELECT line, error_type, message, raw FROM "${r.staged.malformedTable}" ORDER BY line`,
+    );
+    const reason =
+      "a second table starts at line 43: its lines are no rows of the first (load it as its own file)";
+    expect(bad.getRowsJson()).toEqual([
+      ["43", "SECOND TABLE", reason, "Returns"],
+      ["44", "SECOND TABLE", reason, "id,reason"],
+      ["45", "SECOND TABLE", reason, "1,broken"],
+      ["46", "SECOND TABLE", reason, "2,late"],
+    ]);
+    expect(r.staged.warnings[0]).toContain("a second table starts at line 43");
+    expect(results.get("second-table-same-header")!.staged.csv).toMatchObject({ second_table_line: 43 });
   });
 
   it("quoted CRLF inside a value is kept byte for byte", async () => {

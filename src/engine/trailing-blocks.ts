@@ -1,0 +1,131 @@
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { type SampleDialect, secondTableAt, trailingFooterAt } from "../plan/detect-csv-layout.js";
+import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { blankLinesFrom } from "./blank-lines-from.js";
+
+/** Bytes of a file's end looked through for total/summary lines. */
+const TAIL_BYTES = 16 * 1024;
+/** Bytes of a file's start looked through for a second table (the detection sample). */
+const HEAD_BYTES = 64 * 1024;
+
+/** What {@link quarantineTrailingBlocks} left out of a read, for the report's `csv`. */
+export interface TrailingBlocks {
+  /** The copy to read instead of the file. */
+  readonly path: string;
+  /** 1-based line where a second table starts. */
+  readonly secondTableLine?: number;
+  /** 1-based line of the first footer line, and how many footer lines there are. */
+  readonly footerLine?: number;
+  readonly footerLines?: number;
+}
+
+/**
+ * Finds what follows a CSV file's table and is no row of it: trailing total/summary lines (`Total,,123,`)
+ * and a second table after a blank line within the sample. When there is any, the file is read through
+ * a copy where those lines are blank, and each is put in the malformed table with its line and reason
+ * (`FOOTER`, `SECOND TABLE`). A clean file costs one 16 KB read of its end, and a scan of its sample
+ * for a blank line.
+ */
+export async function quarantineTrailingBlocks(
+  con: DuckDBConnection,
+  read: {
+    readonly path: string;
+    readonly workDir: string | undefined;
+    readonly malformedTable: string;
+    readonly encoding: BufferEncoding;
+    readonly sample: { readonly text: string; readonly complete: boolean } | undefined;
+  },
+  dialect: SampleDialect & { readonly skip: number; readonly header: boolean },
+  columns: number,
+): Promise<TrailingBlocks | undefined> {
+  if (!read.workDir || !read.sample || columns < 2) return undefined;
+  const footerStart = footerByte(read.path, dialect, columns, read.encoding);
+  let tableStart: number | undefined;
+  // A blank line between lines: only then can the sample hold a second table.
+  if (/(\r\n|\r|\n)[ \t]*(\r\n|\r|\n)[ \t]*[^\s]/.test(read.sample.text)) {
+    const from = dialect.skip + (dialect.header ? 1 : 0);
+    const at = secondTableAt(read.sample.text, read.sample.complete, { ...dialect, from, columns });
+    if (at !== undefined) tableStart = lineByte(read.path, at);
+  }
+  const start = Math.min(footerStart ?? Number.POSITIVE_INFINITY, tableStart ?? Number.POSITIVE_INFINITY);
+  if (!Number.isFinite(start)) return undefined;
+  const cut = await blankLinesFrom(read.path, read.workDir, start, read.encoding);
+  const first = cut.lines[0]?.line;
+  if (first === undefined) return undefined;
+  const secondTable = tableStart !== undefined && start === tableStart;
+  const [kind, reason] = secondTable
+    ? [
+        "SECOND TABLE",
+        `a second table starts at line ${first}: its lines are no rows of the first (load it as its own file)`,
+      ]
+    : ["FOOTER", "a total or summary line after the data, not a row"];
+  const values = cut.lines.map(
+    (l) => `(${l.line}, ${quoteLiteral(kind)}, ${quoteLiteral(reason)}, ${quoteLiteral(l.text)})`,
+  );
+  for (let i = 0; i < values.length; i += 1000) {
+    await con.run(
+      `INSERT INTO ${quoteIdent(read.malformedTable)} VALUES ${values.slice(i, i + 1000).join(", ")}`,
+    );
+  }
+  return secondTable
+    ? { path: cut.path, secondTableLine: first }
+    : { path: cut.path, footerLine: first, footerLines: cut.lines.length };
+}
+
+/** Byte offset of the first trailing footer line of a file, undefined when its end holds none. */
+function footerByte(
+  path: string,
+  dialect: SampleDialect,
+  columns: number,
+  encoding: BufferEncoding,
+): number | undefined {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const from = Math.max(0, size - TAIL_BYTES);
+    const buffer = Buffer.allocUnsafe(size - from);
+    const length = readSync(fd, buffer, 0, buffer.length, from);
+    const starts: number[] = [];
+    const lines: string[] = [];
+    let lineStart = 0;
+    const push = (end: number) => {
+      starts.push(lineStart);
+      lines.push(buffer.subarray(lineStart, end).toString(encoding));
+    };
+    for (let i = 0; i < length; i++) {
+      const b = buffer[i]!;
+      if (b !== 10 && b !== 13) continue;
+      push(i);
+      if (b === 13 && buffer[i + 1] === 10) i++;
+      lineStart = i + 1;
+    }
+    if (lineStart < length) push(length);
+    // A tail that starts inside a line: that first piece is no whole line.
+    const skip = from > 0 ? 1 : 0;
+    const at = trailingFooterAt(lines.slice(skip), dialect, columns) + skip;
+    return at < lines.length ? from + starts[at]! : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Byte offset of a file's 0-based line `index` (within its first {@link HEAD_BYTES}). */
+function lineByte(path: string, index: number): number | undefined {
+  const fd = openSync(path, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(HEAD_BYTES);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    let line = 0;
+    for (let i = 0; i < length && line < index; i++) {
+      const b = buffer[i]!;
+      if (b !== 10 && b !== 13) continue;
+      if (b === 13 && buffer[i + 1] === 10) i++;
+      line++;
+      if (line === index) return i + 1;
+    }
+    return index === 0 ? 0 : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
