@@ -6,7 +6,7 @@ const duration = z.string().regex(durationPattern, "expected a duration like 5s,
 const identifier = z.string().min(1, "must not be empty");
 const columnList = z.array(identifier).min(1, "must list at least one column");
 
-export const formats = ["csv", "jsonl", "json", "parquet"] as const;
+export const formats = ["csv", "jsonl", "json", "parquet", "avro"] as const;
 /** How a landing file is read: `json` is a JSON array of objects, one object, or JSON lines (auto-detected). */
 export type FileFormat = (typeof formats)[number];
 export const masks = ["hash", "redact", "email", "last4", "null", "drop"] as const;

@@ -1,4 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { ColumnConfig, FileFormat, FileSourceConfig, NestedConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
@@ -31,6 +33,7 @@ import {
   type StagedColumn,
 } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { avroToJsonLines } from "./avro-to-json-lines.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
 import { nestedJsonColumns } from "./nested-json-columns.js";
@@ -253,6 +256,20 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
       source: { ...requested.source, options: { ...options, encoding: "utf-8" } },
     };
     convertedLines = copy.lines;
+  } else if (requested.format === "avro") {
+    // Avro is decoded to JSON lines and read the JSON-lines way (nested modes apply), typed by its schema.
+    const copy = await avroToJsonLines(
+      requested.localPath,
+      requested.displayPath,
+      requested.workDir ?? join(tmpdir(), `sluice-avro-${process.pid}-${requested.tablePrefix}`),
+    );
+    request = {
+      ...requested,
+      format: "jsonl",
+      localPath: copy.path,
+      columns: withAvroTypes(requested, copy.fields),
+    };
+    convertedLines = copy.lines;
   } else if (requested.format === "csv" && requested.workDir && mixesLineEnds(requested.localPath)) {
     const copy = await lineEndsToLf(requested.localPath, requested.workDir);
     request = { ...requested, localPath: copy.path };
@@ -280,6 +297,8 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
     case "parquet":
       columns = await stageParquet(con, context);
       break;
+    case "avro":
+      throw new Error("Avro files are read as JSON lines");
   }
   // A deferred read has not run yet: its counts come from the statement that reads it.
   const count = async (t: string) =>
@@ -367,6 +386,24 @@ function maskedNames(ctx: StageContext, columns: readonly { name: string; source
  * A column's declaration, by its name in the rows: `columns` are keyed so (see `withResolvedColumns`),
  * whether the config wrote the source's name or the normalized one.
  */
+/** The Avro schema's types for top-level fields the pipeline does not declare itself. */
+function withAvroTypes(
+  request: StageRequest,
+  fields: readonly { name: string; type: string | undefined }[],
+): Record<string, ColumnConfig> {
+  const names = normalizeColumnNames(
+    fields.map((f) => f.name),
+    request.naming,
+  );
+  const columns: Record<string, ColumnConfig> = { ...request.columns };
+  fields.forEach((f, i) => {
+    const name = names[i]!;
+    if (f.type !== undefined && columns[name]?.type === undefined)
+      columns[name] = { ...columns[name], type: f.type };
+  });
+  return columns;
+}
+
 function declaredFor(
   columns: Readonly<Record<string, ColumnConfig>>,
   name: string,

@@ -108,5 +108,6 @@ export function formatFromName(fileName: string): FileFormat | undefined {
   // A .json file may hold an array, one object or JSON lines: the json reader tells them apart.
   if (base === ".json") return "json";
   if (base === ".parquet" || base === ".pq") return "parquet";
+  if (base === ".avro") return "avro";
   return undefined;
 }

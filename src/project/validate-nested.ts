@@ -18,10 +18,10 @@ export function nestedProblems(config: ProjectConfig): ConfigProblem[] {
     const at = `pipelines.${name}.nested.mode`;
     const source = pipeline.source;
     const format = "path" in source ? (source.format ?? formatFromName(source.path)) : undefined;
-    if (!("path" in source) || (format !== "json" && format !== "jsonl")) {
+    if (!("path" in source) || (format !== "json" && format !== "jsonl" && format !== "avro")) {
       problems.push({
         path: at,
-        message: `${nested.mode} reads JSON and JSON-lines files (source.format: json or jsonl); ${"path" in source ? "this source reads another format" : "a database, warehouse or stream source keeps its JSON values as JSON columns"}`,
+        message: `${nested.mode} reads JSON, JSON-lines and Avro files (source.format: json, jsonl or avro); ${"path" in source ? "this source reads another format" : "a database, warehouse or stream source keeps its JSON values as JSON columns"}`,
       });
       continue;
     }

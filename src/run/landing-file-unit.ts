@@ -55,7 +55,7 @@ async function readLandingFile(
       work,
       new SluiceError(
         "FILE_UNPARSEABLE",
-        `${entry.path}: unknown format; set source.format to csv, jsonl, json or parquet`,
+        `${entry.path}: unknown format; set source.format to csv, jsonl, json, parquet or avro`,
       ),
       true,
     );

@@ -340,7 +340,7 @@ describe("nested JSON (nested: json | flatten | tables)", () => {
         ],
         [
           pipelineYaml(pipeline("{ mode: flatten }").replace("format: json", "format: csv")),
-          "JSON and JSON-lines",
+          "JSON, JSON-lines and Avro",
         ],
       ];
       for (const [yaml, message] of cases) {

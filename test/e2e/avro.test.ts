@@ -1,0 +1,318 @@
+import avro from "avsc";
+import { describe, expect, it } from "vitest";
+import { makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+
+/** An Avro container file of `records`, written by avsc itself. */
+async function avroFile(
+  schema: object,
+  records: readonly object[],
+  options: { codec?: string; blockSize?: number } = {},
+): Promise<Buffer> {
+  const type = avro.Type.forSchema(schema as avro.Schema, { wrapUnions: false, logicalTypes });
+  const encoder = new avro.streams.BlockEncoder(type, {
+    codec: options.codec ?? "null",
+    blockSize: options.blockSize ?? 65536,
+  });
+  const chunks: Buffer[] = [];
+  encoder.on("data", (c: Buffer) => chunks.push(c));
+  const done = new Promise((resolve) => encoder.on("end", resolve));
+  for (const r of records) encoder.write(r);
+  encoder.end();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** Values pass through as their underlying type; the written schema keeps the logical type and its attributes. */
+class Logical extends avro.types.LogicalType {
+  private readonly attributes: Record<string, unknown>;
+  constructor(schema: Record<string, unknown>, opts?: avro.ForSchemaOptions) {
+    super(schema, opts);
+    this.attributes = schema;
+  }
+  override _fromValue(v: unknown): unknown {
+    return v;
+  }
+  override _toValue(v: unknown): unknown {
+    return v;
+  }
+  override _export(attrs: Record<string, unknown>): void {
+    for (const k of ["precision", "scale"])
+      if (this.attributes[k] !== undefined) attrs[k] = this.attributes[k];
+  }
+}
+const logicalTypes = Object.fromEntries(
+  ["decimal", "date", "timestamp-millis", "timestamp-micros", "uuid"].map((n) => [n, Logical]),
+) as unknown as avro.ForSchemaOptions["logicalTypes"];
+
+/** Two's-complement big-endian bytes of an unscaled decimal. */
+function decimalBytes(unscaled: bigint): Buffer {
+  const bytes: number[] = [];
+  let n = unscaled;
+  do {
+    bytes.unshift(Number(n & 0xffn));
+    n >>= 8n;
+  } while (!((n === 0n && (bytes[0]! & 0x80) === 0) || (n === -1n && (bytes[0]! & 0x80) !== 0)));
+  return Buffer.from(bytes);
+}
+
+const everyType = {
+  type: "record",
+  name: "Payment",
+  namespace: "shop",
+  fields: [
+    { name: "id", type: "long" },
+    { name: "small", type: "int" },
+    { name: "note", type: ["null", "string"] },
+    { name: "price", type: { type: "bytes", logicalType: "decimal", precision: 10, scale: 2 } },
+    { name: "day", type: { type: "int", logicalType: "date" } },
+    { name: "paidAt", type: { type: "long", logicalType: "timestamp-millis" } },
+    { name: "seenAt", type: ["null", { type: "long", logicalType: "timestamp-micros" }] },
+    { name: "ref", type: { type: "string", logicalType: "uuid" } },
+    { name: "status", type: { type: "enum", name: "Status", symbols: ["NEW", "PAID"] } },
+    { name: "blob", type: "bytes" },
+    { name: "ratio", type: "double" },
+    { name: "ok", type: "boolean" },
+    {
+      name: "address",
+      type: { type: "record", name: "Address", fields: [{ name: "city", type: "string" }] },
+    },
+    { name: "tags", type: { type: "array", items: "string" } },
+  ],
+};
+
+const rows = [
+  {
+    id: 4_503_599_627_370_495,
+    small: -5,
+    note: "first",
+    price: decimalBytes(12345n),
+    day: 19_723, // 2024-01-01
+    paidAt: Date.UTC(2024, 0, 1, 12, 30, 0, 123),
+    seenAt: Date.UTC(2024, 0, 1, 12, 30, 0) * 1000 + 123_456,
+    ref: "7f1c7a2e-3c1b-4e5a-9a55-0d4c1f2b9e10",
+    status: "PAID",
+    blob: Buffer.from([0, 1, 2, 255]),
+    ratio: 0.25,
+    ok: true,
+    address: { city: "Oslo" },
+    tags: ["a", "b"],
+  },
+  {
+    id: -1,
+    small: 0,
+    note: null,
+    price: decimalBytes(-50n),
+    day: -1, // 1969-12-31
+    paidAt: 0,
+    seenAt: null,
+    ref: "00000000-0000-0000-0000-000000000000",
+    status: "NEW",
+    blob: Buffer.alloc(0),
+    ratio: -1.5,
+    ok: false,
+    address: { city: "Bergen" },
+    tags: [],
+  },
+];
+
+const pipeline = (nested = "", path = "in/*.avro") => `payments:
+  source: { path: "${path}" }
+${nested ? `  nested: ${nested}\n` : ""}  target: { table: payments }`;
+
+async function query(dir: string, sql: string): Promise<Record<string, unknown>[]> {
+  const r = await sluice(["query", sql, "--json"], dir);
+  expect(r.code, r.stderr).toBe(0);
+  return r.json<Record<string, unknown>[]>();
+}
+
+async function run(dir: string): Promise<{ code: number; run: RunJson["runs"][number] }> {
+  const r = await sluice(["run", "--json"], dir);
+  return { code: r.code, run: r.json<RunJson>().runs[0]! };
+}
+
+describe("Avro container files (format: avro)", () => {
+  it("maps every type and logical type faithfully; nulls stay null; records count as rows", async () => {
+    for (const codec of ["null", "deflate"]) {
+      const dir = makeProject(pipelineYaml(pipeline()), {
+        "landing/in/a.avro": await avroFile(everyType, rows, { codec }),
+      });
+      const { code, run: result } = await run(dir);
+      expect(code, JSON.stringify(result)).toBe(0);
+      expect(result.rows).toMatchObject({ read: 2, loaded: 2, malformed: 0 });
+      const types = await query(
+        dir,
+        "SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = 'payments' AND column_name NOT LIKE '\\_sluice%' ESCAPE '\\' ORDER BY ordinal_position",
+      );
+      expect(Object.fromEntries(types.map((r) => [r.c, r.t]))).toEqual({
+        id: "BIGINT",
+        small: "INTEGER",
+        note: "VARCHAR",
+        price: "DECIMAL(10,2)",
+        day: "DATE",
+        paid_at: "TIMESTAMP WITH TIME ZONE",
+        seen_at: "TIMESTAMP WITH TIME ZONE",
+        ref: "UUID",
+        status: "VARCHAR",
+        blob: "VARCHAR",
+        ratio: "DOUBLE",
+        ok: "BOOLEAN",
+        address: "JSON",
+        tags: "JSON",
+      });
+      const values = await query(
+        dir,
+        `SELECT id::VARCHAR AS id, small, note, price::VARCHAR AS price, day::VARCHAR AS day,
+           strftime(paid_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%g') AS paid,
+           strftime(seen_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%f') AS seen, ref::VARCHAR AS ref,
+           status, blob, ratio, ok, address->>'$.city' AS city, json_array_length(tags) AS n
+         FROM payments ORDER BY id DESC`,
+      );
+      expect(values).toEqual([
+        {
+          id: "4503599627370495",
+          small: -5,
+          note: "first",
+          price: "123.45",
+          day: "2024-01-01",
+          paid: "2024-01-01 12:30:00.123",
+          seen: "2024-01-01 12:30:00.123456",
+          ref: "7f1c7a2e-3c1b-4e5a-9a55-0d4c1f2b9e10",
+          status: "PAID",
+          blob: Buffer.from([0, 1, 2, 255]).toString("base64"),
+          ratio: 0.25,
+          ok: true,
+          city: "Oslo",
+          n: 2,
+        },
+        {
+          id: "-1",
+          small: 0,
+          note: null,
+          price: "-0.50",
+          day: "1969-12-31",
+          paid: "1970-01-01 00:00:00.000",
+          seen: null,
+          ref: "00000000-0000-0000-0000-000000000000",
+          status: "NEW",
+          blob: "",
+          ratio: -1.5,
+          ok: false,
+          city: "Bergen",
+          n: 0,
+        },
+      ]);
+    }
+  });
+
+  it("reads many blocks and counts every record", async () => {
+    const schema = { type: "record", name: "R", fields: [{ name: "n", type: "long" }] };
+    const many = Array.from({ length: 5000 }, (_, n) => ({ n }));
+    const dir = makeProject(pipelineYaml(pipeline()), {
+      "landing/in/a.avro": await avroFile(schema, many, { blockSize: 1024, codec: "deflate" }),
+    });
+    const { code, run: result } = await run(dir);
+    expect(code).toBe(0);
+    expect(result.rows).toMatchObject({ read: 5000, loaded: 5000 });
+    expect(await query(dir, "SELECT count(DISTINCT n)::INT AS d, sum(n)::BIGINT AS s FROM payments")).toEqual(
+      [{ d: 5000, s: (4999 * 5000) / 2 }],
+    );
+  });
+
+  it("nested: tables turns arrays of records into child tables", async () => {
+    const schema = {
+      type: "record",
+      name: "Order",
+      fields: [
+        { name: "id", type: "int" },
+        {
+          name: "customer",
+          type: { type: "record", name: "Customer", fields: [{ name: "city", type: "string" }] },
+        },
+        {
+          name: "items",
+          type: {
+            type: "array",
+            items: {
+              type: "record",
+              name: "Item",
+              fields: [
+                { name: "sku", type: "string" },
+                { name: "qty", type: ["null", "int"] },
+              ],
+            },
+          },
+        },
+      ],
+    };
+    const orders = [
+      {
+        id: 1,
+        customer: { city: "Oslo" },
+        items: [
+          { sku: "A-1", qty: 2 },
+          { sku: "B-2", qty: null },
+        ],
+      },
+      { id: 2, customer: { city: "Bergen" }, items: [{ sku: "C-3", qty: 5 }] },
+    ];
+    const dir = makeProject(pipelineYaml(pipeline("{ mode: tables }")), {
+      "landing/in/a.avro": await avroFile(schema, orders),
+    });
+    const { code, run: result } = await run(dir);
+    expect(code, JSON.stringify(result)).toBe(0);
+    expect(result.rows).toMatchObject({ read: 2, loaded: 2 });
+    expect(await query(dir, "SELECT id, customer__city AS city FROM payments ORDER BY id")).toEqual([
+      { id: 1, city: "Oslo" },
+      { id: 2, city: "Bergen" },
+    ]);
+    expect(
+      await query(
+        dir,
+        `SELECT p.id, i.sku, i.qty, i._sluice_list_idx::INT AS idx FROM payments__items i
+           JOIN payments p ON p._sluice_id = i._sluice_parent_id ORDER BY p.id, idx`,
+      ),
+    ).toEqual([
+      { id: 1, sku: "A-1", qty: 2, idx: 0 },
+      { id: 1, sku: "B-2", qty: null, idx: 1 },
+      { id: 2, sku: "C-3", qty: 5, idx: 0 },
+    ]);
+  });
+
+  it("a truncated file, a wrong sync marker or a file that is not Avro fails, named; nothing loads", async () => {
+    const good = await avroFile(everyType, rows);
+    const badSync = Buffer.from(good);
+    badSync[badSync.length - 1] = badSync[badSync.length - 1]! ^ 0xff;
+    const cases: [string, Buffer, RegExp][] = [
+      ["cut.avro", good.subarray(0, good.length - 20), /in\/cut\.avro: not a readable Avro file: cut short/],
+      [
+        "sync.avro",
+        badSync,
+        /in\/sync\.avro: not a readable Avro file: block 1 ends with a wrong sync marker/,
+      ],
+      [
+        "text.avro",
+        Buffer.from("id,name\n1,a\n"),
+        /in\/text\.avro: not a readable Avro file: no Avro header/,
+      ],
+      [
+        "schemaless.avro",
+        Buffer.concat([
+          Buffer.from("Obj\x01", "latin1"),
+          avro.Type.forSchema({ type: "map", values: "bytes" }).toBuffer({
+            "avro.codec": Buffer.from("null"),
+          }),
+          Buffer.alloc(16),
+        ]),
+        /in\/schemaless\.avro: not a readable Avro file: its header holds no schema/,
+      ],
+    ];
+    for (const [name, content, message] of cases) {
+      const dir = makeProject(pipelineYaml(pipeline()), { [`landing/in/${name}`]: content });
+      const { code, run: result } = await run(dir);
+      expect(code).not.toBe(0);
+      expect(result.files[0]?.status).toBe("failed");
+      expect(result.files[0]?.error).toMatch(message);
+      expect(result.rows.loaded).toBe(0);
+    }
+  });
+});
