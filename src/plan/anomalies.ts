@@ -6,7 +6,7 @@
  * mean. For each metric the last {@link HISTORY_WINDOW} history values (history is oldest
  * first) give a mean and a sample standard deviation; |value - mean| / stddev > zThreshold is
  * an anomaly. At least {@link MIN_HISTORY} history values are needed, else the metric is not
- * judged. When the history is constant (stddev 0) any different value is an anomaly (z is
+ * checked. When the history is constant (stddev 0) any different value is an anomaly (z is
  * reported as null), the same value is not.
  */
 
@@ -37,7 +37,7 @@ function fmt(n: number): string {
   return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(4)));
 }
 
-function judge(
+function assess(
   metric: Anomaly["metric"],
   column: string | null,
   value: number | null,
@@ -91,7 +91,7 @@ export function detectAnomalies(current: Profile, history: readonly Profile[], z
     if (a) found.push(a);
   };
   push(
-    judge(
+    assess(
       "row_count",
       null,
       current.rows,
@@ -104,10 +104,10 @@ export function detectAnomalies(current: Profile, history: readonly Profile[], z
       const c = p.columns[column];
       return c === undefined || p.rows === 0 ? null : c.nulls / p.rows;
     };
-    push(judge("null_share", column, share(current), history.map(share), zThreshold));
+    push(assess("null_share", column, share(current), history.map(share), zThreshold));
     if (profile.mean !== null) {
       push(
-        judge(
+        assess(
           "mean",
           column,
           profile.mean,

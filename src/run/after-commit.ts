@@ -3,7 +3,7 @@ import { recordAfterCommitWarnings } from "./after-commit-warnings.js";
 import { publishedRowsSql } from "./complete-single-pass.js";
 import { profileRows } from "./profile-gate.js";
 import type { PublishOutcome } from "./publish-attempt.js";
-import { settleQuarantineFiles, writeQuarantineFile } from "./quarantine-files.js";
+import { writeQuarantineFile, writeQuarantineFiles } from "./quarantine-files.js";
 import type { RunContext } from "./run-context.js";
 import { logProblem } from "./run-log.js";
 import type { Attempt } from "./unit.js";
@@ -20,7 +20,7 @@ export async function afterCommit(
   const { report } = attempt;
   const { quarantineSql } = published;
   const landing = run.project.landing;
-  const quarantined = await settleQuarantineFiles(
+  const quarantined = await writeQuarantineFiles(
     landing,
     run.warehouse,
     run.name,

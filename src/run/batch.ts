@@ -1,6 +1,6 @@
 import type { PipelineConfig } from "../config/schema.js";
+import { maskSaltSql } from "../engine/check-file.js";
 import { queryRows } from "../engine/duckdb-query.js";
-import { maskSaltSql } from "../engine/judge-file.js";
 import type { StagedFile } from "../engine/stage-file.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
 import { maskExpression } from "../plan/masking.js";
@@ -47,7 +47,7 @@ export async function assembleBatch(run: RunContext, attempt: Attempt): Promise<
       .map((w) => {
         const unitPipeline = pipelineOf(run, attempt.mode, w.report.path);
         return shapeSql(
-          w.judged?.keptTable ?? w.staged!.table,
+          w.checked?.keptTable ?? w.staged!.table,
           w.staged!.columns,
           unitPipeline,
           {

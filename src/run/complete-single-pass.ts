@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { queryNumber, queryRows } from "../engine/duckdb-query.js";
-import { checkWrittenRows } from "../engine/probe-file.js";
+import { checkWrittenRows } from "../engine/single-pass-checks.js";
 import { completeDeferredRead } from "../engine/stage-file.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { AfterWrite, RunRecord } from "../warehouse/warehouse.js";
@@ -8,7 +8,7 @@ import { foreignKeysOf, type RunContext } from "./run-context.js";
 import { ledgerOf, sumRows, totalChecks } from "./run-totals.js";
 import { SinglePassUndone } from "./single-pass.js";
 import type { Attempt, UnitWork } from "./unit.js";
-import { lostLinesError, settleDigest } from "./unit-digest.js";
+import { awaitDigest, lostLinesError } from "./unit-digest.js";
 import { warnChecks } from "./verdict.js";
 
 /** A single-pass run's rows in its target: the columns of its batch, the filter on its run id. */
@@ -52,7 +52,7 @@ export async function completeSinglePass(
   }
   // The files were hashed while the write read them: their content must be new to the ledger.
   for (const work of loaded) {
-    await settleDigest(run, work);
+    await awaitDigest(run, work);
     if (work.report.status === "failed") throw new SinglePassUndone(work.report.error ?? work.report.path);
   }
   const hashes = loaded.map((w) => w.report.sha256);
@@ -151,7 +151,7 @@ async function checkWrittenUnit(
   );
   if (undo) throw new SinglePassUndone(`${work.report.path}: ${undo}`);
   const warnings = warnChecks(checks);
-  work.judged = { ...work.judged!, checks, warnings };
+  work.checked = { ...work.checked!, checks, warnings };
   work.report.warnings.push(...warnings);
 }
 

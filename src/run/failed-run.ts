@@ -3,7 +3,7 @@ import type { RunContext } from "./run-context.js";
 import type { RunReport } from "./run-report.js";
 import { addRows, emptyRows } from "./run-report.js";
 import type { UnitWork } from "./unit.js";
-import { settleDigest } from "./unit-digest.js";
+import { awaitDigest } from "./unit-digest.js";
 
 /**
  * Records a run that failed before its publish committed: nothing was published, its units stay where
@@ -20,7 +20,7 @@ export async function recordFailedRun(
   report.finished_at = new Date().toISOString();
   report.quarantine = null;
   run.logger.error({ code: failure.code }, failure.message);
-  for (const work of works) await settleDigest(run, work);
+  for (const work of works) await awaitDigest(run, work);
   for (const work of works) {
     if (work.report.status === "loaded")
       Object.assign(work.report, { status: "failed", error: failure.message });

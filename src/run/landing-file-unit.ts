@@ -3,11 +3,11 @@ import { SluiceError } from "../errors.js";
 import { formatFromName } from "../plan/landing-paths.js";
 import type { StorageEntry } from "../storage/storage.js";
 import { type AcquiredFile, acquireFile } from "./acquire-file.js";
+import { freeDestination, moveFile } from "./move-file.js";
 import type { RunContext } from "./run-context.js";
-import { freeDestination, settleFile } from "./settle-files.js";
 import { stageLocalFile } from "./stage-local-file.js";
 import type { Attempt, RunUnit, UnitWork } from "./unit.js";
-import { applyDigest, markFailed, readError, settleDigest } from "./unit-digest.js";
+import { applyDigest, awaitDigest, markFailed, readError } from "./unit-digest.js";
 
 /**
  * A file of the landing zone as a unit: known to the ledger by its content's hash, moved to archive/
@@ -25,7 +25,7 @@ export function landingFileUnit(entry: StorageEntry, source: FileSourceConfig): 
     raw: {
       destination: (run, area, reserved) =>
         freeDestination(run.project.landing, area, run.name, entry.path, run.startedAt, reserved),
-      keep: (run, to) => settleFile(run.project.landing, entry.path, to, entry.size),
+      keep: (run, to) => moveFile(run.project.landing, entry.path, to, entry.size),
     },
   };
 }
@@ -117,7 +117,7 @@ async function intakeFile(
   }
   // Earlier files of this run may still be hashing: their content must be known to compare.
   // Only those still hashing are awaited: one await per earlier file made 10,000 files quadratic.
-  for (const earlier of attempt.works) if (earlier.digest) await settleDigest(run, earlier);
+  for (const earlier of attempt.works) if (earlier.digest) await awaitDigest(run, earlier);
   try {
     applyDigest(run, work, await acquired.digest);
   } catch (error) {

@@ -93,7 +93,7 @@ export async function publishAttempt(
 
 /**
  * The mode of the next attempt after a failed publish, or the error rethrown when another attempt
- * cannot help. A row failed a check or repeated a key the write enforced (see guardFile): the staged
+ * cannot help. A row failed a check or repeated a key the write enforced (see checkInWrite): the staged
  * way finds and reports it. The warehouse cannot store a NUL byte in text: the rows holding one are
  * quarantined.
  */
@@ -119,7 +119,7 @@ function fallbackMode(run: RunContext, attempt: Attempt, error: unknown): RunMod
 
 /**
  * The check a run adds when its warehouse refused a NUL byte in text (PostgreSQL): every row holding one,
- * in any column, is quarantined with this reason, and the run is judged again with it. Only then: the
+ * in any column, is quarantined with this reason, and the run is checked again with it. Only then: the
  * check reads every value of every row.
  */
 const NUL_CHECK = {

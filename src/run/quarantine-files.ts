@@ -17,9 +17,9 @@ const LOOK_BACK = 50;
  * finds it. Never throws: what could not be written is returned as warnings (one line each).
  *
  * @example
- * const warnings = await settleQuarantineFiles(landing, warehouse, "orders", runId, () => writeOwn(), logger);
+ * const warnings = await writeQuarantineFiles(landing, warehouse, "orders", runId, () => writeOwn(), logger);
  */
-export async function settleQuarantineFiles(
+export async function writeQuarantineFiles(
   landing: Storage,
   warehouse: Warehouse,
   pipeline: string,

@@ -4,7 +4,7 @@ import { type QuerySource, queryUnitPath, stageQuerySource } from "./query-sourc
 import type { RunContext } from "./run-context.js";
 import type { Attempt, RunUnit, UnitWork } from "./unit.js";
 import { markFailed } from "./unit-digest.js";
-import { judgeAndDecide } from "./verdict.js";
+import { checkAndDecide } from "./verdict.js";
 
 /**
  * The one unit of a run that reads a query result (`{sql}`, `{table}`, a database): staged by the query
@@ -51,5 +51,5 @@ async function readQueryResult(
     run.warehouse.capabilities.maxIdentifierBytes,
   );
   if (longName) return markFailed(run, work, longName, false);
-  return judgeAndDecide(run, attempt, work, staged.staged);
+  return checkAndDecide(run, attempt, work, staged.staged);
 }

@@ -5,7 +5,7 @@ import { type PublishOutcome, publishAttempt } from "./publish-attempt.js";
 import type { RunContext } from "./run-context.js";
 import { totalAttempt } from "./run-totals.js";
 import { type Attempt, newWork, type RunUnit, type UnitWork } from "./unit.js";
-import { lostLinesError, markFailed, settleDigest } from "./unit-digest.js";
+import { awaitDigest, lostLinesError, markFailed } from "./unit-digest.js";
 
 /**
  * One attempt at a run, in its mode: each unit is read, staged, checked and decided; the batch is
@@ -44,7 +44,7 @@ async function readUnit(run: RunContext, attempt: Attempt, unit: RunUnit, index:
     work.staged.columns.length > 0 &&
     work.report.status === "loaded";
   if (!readByWrite) {
-    await settleDigest(run, work);
+    await awaitDigest(run, work);
     const lost = await lostLinesError(run, work);
     if (lost) markFailed(run, work, lost, true);
   }

@@ -131,7 +131,7 @@ export function foreignKeysOf(
   );
 }
 
-/** Checks or dedupe: the unit goes through the judge stage. */
-export function needsJudging(pipeline: PipelineConfig): boolean {
+/** Checks or dedupe: the unit goes through the check stage. */
+export function needsChecking(pipeline: PipelineConfig): boolean {
   return pipeline.checks.length > 0 || pipeline.dedupe !== undefined;
 }

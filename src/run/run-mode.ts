@@ -1,7 +1,7 @@
-import { maskSaltSql, setMaskSalt } from "../engine/judge-file.js";
+import { maskSaltSql, setMaskSalt } from "../engine/check-file.js";
 import { lakeSequence } from "./lake-publish.js";
 import { numericColumns } from "./publish-run.js";
-import { needsJudging, type RunContext, type RunMode } from "./run-context.js";
+import { needsChecking, type RunContext, type RunMode } from "./run-context.js";
 import { singlePassAllowed } from "./single-pass.js";
 import { stageForeignKeys } from "./stage-foreign-keys.js";
 
@@ -30,10 +30,10 @@ export async function decideMode(run: RunContext, units: number, sequence: numbe
     replay: run.options.replay,
   };
   let singlePass = singlePassAllowed(warehouse, pipeline, runShape);
-  if (singlePass && needsJudging(pipeline)) {
+  if (singlePass && needsChecking(pipeline)) {
     // Asked of the catalog only when the answer can matter.
-    const lastRunJudged = await warehouse.lastRunJudged(name);
-    singlePass = singlePassAllowed(warehouse, pipeline, { ...runShape, lastRunJudged });
+    const lastRunRemovedRows = await warehouse.lastRunRemovedRows(name);
+    singlePass = singlePassAllowed(warehouse, pipeline, { ...runShape, lastRunRemovedRows });
   }
   return { pipeline, singlePass, sequence, foreignKeys };
 }

@@ -1,7 +1,7 @@
 import type { AfterWrite, LedgerEntry, PublishBatch, RunRecord } from "../warehouse/warehouse.js";
 import type { RunReport } from "./run-report.js";
 
-/** What a run hands to its targets once every file has been staged and judged. */
+/** What a run hands to its targets once every file has been staged and checked. */
 export interface RunOutcome {
   readonly run: RunRecord;
   readonly report: RunReport;

@@ -23,7 +23,7 @@ export async function totalAttempt(run: RunContext, attempt: Attempt): Promise<s
 /** The run's check results and quarantine (the sum over its units), checked writable in the landing zone. */
 export async function totalChecks(run: RunContext, attempt: Attempt): Promise<string | undefined> {
   const { report } = attempt;
-  report.checks = aggregateChecks(attempt.works.flatMap((w) => w.judged?.checks ?? []));
+  report.checks = aggregateChecks(attempt.works.flatMap((w) => w.checked?.checks ?? []));
   const quarantineSql = quarantineOf(run, attempt);
   if (quarantineSql) await run.project.landing.checkPath(quarantineFileOf(report.quarantine!));
   return quarantineSql;
@@ -58,7 +58,7 @@ function quarantineOf(run: RunContext, attempt: Attempt): string | undefined {
     ...works
       .filter((w) => w.staged && w.report.rows.malformed > 0 && run.onMalformed !== "drop")
       .map((w) => quarantineSelect(run, w, run.replayed.get(w.report.path)?.values === true)),
-    ...works.flatMap((w) => (w.judged?.quarantineSql ? [w.judged.quarantineSql] : [])),
+    ...works.flatMap((w) => (w.checked?.quarantineSql ? [w.checked.quarantineSql] : [])),
   ];
   report.quarantine = parts.length > 0 ? quarantineFolder(run.name, run.runId) : null;
   return parts.length > 0 ? parts.join(" UNION ALL ") : undefined;

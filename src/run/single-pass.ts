@@ -10,7 +10,7 @@ export const SINGLE_PASS_MAX_FILES = 16;
  * read once, by the statement that writes the target (the way `CREATE TABLE AS SELECT * FROM read_csv`
  * works), with malformed records captured during that read. With checks or dedupe only a clean file —
  * no row quarantined, no blocking rule failing, no repeated key — is published that way; any other is
- * judged the staged way. Where it can, the write itself enforces the checks (`guardFile`): it stops at
+ * checked the staged way. Where it can, the write itself enforces the checks (`checkInWrite`): it stops at
  * the first row an error or fatal rule fails, and one aggregate over the rows written, inside the same
  * transaction, counts the rest (warn rules, dataset rules, repeated keys) and undoes the write if the
  * file is not clean. Otherwise (masked columns, blocking rules needing the whole batch) each file is
@@ -41,7 +41,7 @@ export function singlePassAllowed(
     readonly query?: unknown;
     readonly replay?: unknown;
     /** The pipeline's last run quarantined rows for its checks or dropped duplicates. */
-    readonly lastRunJudged?: boolean;
+    readonly lastRunRemovedRows?: boolean;
   },
 ): boolean {
   const target = pipeline.target;
@@ -52,7 +52,7 @@ export function singlePassAllowed(
     lakeTargetPlan(target) === undefined &&
     (target.mode === "append" || target.mode === "replace") &&
     (target.keys ?? []).length === 0 &&
-    !((pipeline.checks.length > 0 || pipeline.dedupe !== undefined) && run.lastRunJudged === true) &&
+    !((pipeline.checks.length > 0 || pipeline.dedupe !== undefined) && run.lastRunRemovedRows === true) &&
     pipeline.incremental === undefined &&
     pipeline.anomalies?.fail !== true &&
     run.files <= SINGLE_PASS_MAX_FILES &&

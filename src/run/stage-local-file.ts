@@ -1,19 +1,19 @@
 import { join } from "node:path";
 import type { FileFormat, FileSourceConfig } from "../config/schema.js";
 import { bindExpressions } from "../engine/bind-expressions.js";
-import { csvLineMapper } from "../engine/judge-file.js";
-import { guardFile, probeFile } from "../engine/probe-file.js";
+import { csvLineMapper } from "../engine/check-file.js";
+import { checkInWrite, countCheckFailures } from "../engine/single-pass-checks.js";
 import { type StagedFile, stageFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
 import { unmaskableColumnError } from "../plan/column-references.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { quoteIdent } from "../plan/sql-text.js";
-import { foreignKeysOf, needsJudging, pipelineOf, type RunContext } from "./run-context.js";
+import { foreignKeysOf, needsChecking, pipelineOf, type RunContext } from "./run-context.js";
 import { withStageFindings } from "./run-report.js";
 import { SinglePassUndone } from "./single-pass.js";
 import type { Attempt, UnitWork } from "./unit.js";
 import { markFailed } from "./unit-digest.js";
-import { judgeAndDecide, type LineOf, malformedFailure, warnChecks } from "./verdict.js";
+import { checkAndDecide, type LineOf, malformedFailure, warnChecks } from "./verdict.js";
 
 /** A file on this machine to stage: a landing file (downloaded if remote) or a batch written for the run. */
 export interface LocalRead {
@@ -28,7 +28,7 @@ export interface LocalRead {
 const AGAIN = Symbol("again");
 
 /**
- * Stages one local file, or plans it for the single-pass publish, and judges it. A CSV file is read once
+ * Stages one local file, or plans it for the single-pass publish, and checks it. A CSV file is read once
  * where it can be: by the publish (single pass) or by the check pass; when that read cannot take it, it
  * is staged again.
  */
@@ -88,7 +88,7 @@ async function stageOnce(
       tablePrefix: `sluice_f${index}`,
       deferred,
       // Positions matter to checks and dedupe (lines, ties) and to cdc (batch order breaks ties).
-      keepOrder: needsJudging(pipeline) || pipeline.target.mode === "cdc",
+      keepOrder: needsChecking(pipeline) || pipeline.target.mode === "cdc",
       workDir: join(run.workDir, `f${index}`),
     });
     return work.staged;
@@ -102,7 +102,7 @@ async function stageOnce(
 }
 
 /**
- * The counts of a staged file, or why it is failed before it is judged: it changed or vanished while
+ * The counts of a staged file, or why it is failed before it is checked: it changed or vanished while
  * read, a mask or an expression does not fit its columns, a column name is too long for the warehouse.
  */
 async function refuseStaged(
@@ -156,7 +156,7 @@ async function refuseStaged(
 
 /**
  * What becomes of a staged file: planned for the single-pass publish (guarded by the write or probed
- * clean), judged by the check pass, or judged staged. {@link AGAIN} when it must be staged again.
+ * clean), checked by the check pass, or checked staged. {@link AGAIN} when it must be staged again.
  */
 async function decideStaged(
   run: RunContext,
@@ -167,11 +167,11 @@ async function decideStaged(
 ): Promise<UnitWork | typeof AGAIN> {
   const { pipeline, singlePass } = attempt.mode;
   const file = work.report;
-  if (staged.deferred && singlePass && needsJudging(pipeline)) {
+  if (staged.deferred && singlePass && needsChecking(pipeline)) {
     const planned = await guardOrProbe(run, attempt, work, staged);
     if (planned === AGAIN) return AGAIN;
   }
-  if (staged.deferred && singlePass && (work.judged || !needsJudging(pipeline))) {
+  if (staged.deferred && singlePass && (work.checked || !needsChecking(pipeline))) {
     // Read by the publish itself (single pass): counted and decided there.
     run.logger.info({ file: file.path, columns: staged.columns.length }, "planned");
     return work;
@@ -185,9 +185,9 @@ async function decideStaged(
         })
       : undefined;
   if (staged.deferred) {
-    // Read by the check pass: counted right after it (see judgeAndDecide).
+    // Read by the check pass: counted right after it (see checkAndDecide).
     try {
-      return await judgeAndDecide(run, attempt, work, staged, lineOf);
+      return await checkAndDecide(run, attempt, work, staged, lineOf);
     } catch (error) {
       if (!(error instanceof SinglePassUndone)) throw error;
       run.logger.info({ file: file.path, reason: error.message }, "reading the file again, staged");
@@ -202,12 +202,12 @@ async function decideStaged(
   if (staged.malformed > 0 && run.onMalformed === "fail") {
     return markFailed(run, work, await malformedFailure(run, work.unit.path, staged), true);
   }
-  return judgeAndDecide(run, attempt, work, staged, lineOf);
+  return checkAndDecide(run, attempt, work, staged, lineOf);
 }
 
 /**
  * Single pass with checks or dedupe: the write enforces the checks (guard), or a probe finds the file
- * clean; either way `work.judged` is set. A file the probe found not clean is judged the staged way
+ * clean; either way `work.checked` is set. A file the probe found not clean is checked the staged way
  * (dedupe alone has no check pass to read a deferred file: {@link AGAIN}, it is staged).
  */
 async function guardOrProbe(
@@ -218,10 +218,10 @@ async function guardOrProbe(
 ): Promise<undefined | typeof AGAIN> {
   const { pipeline } = attempt.mode;
   const foreignKeys = foreignKeysOf(run, attempt.mode, work.unit.path);
-  const guarded = await guardFile(run.con, staged, pipeline, staged.prefix, foreignKeys);
+  const guarded = await checkInWrite(run.con, staged, pipeline, staged.prefix, foreignKeys);
   if (guarded) {
     // The publish enforces the checks as it writes; what they found is counted after the write.
-    work.judged = {
+    work.checked = {
       keptTable: guarded.keptTable,
       quarantined: 0,
       duplicates: 0,
@@ -233,10 +233,10 @@ async function guardOrProbe(
     work.guarded = guarded;
     return undefined;
   }
-  const probed = await probeFile(run.con, staged, pipeline, staged.prefix, foreignKeys);
+  const probed = await countCheckFailures(run.con, staged, pipeline, staged.prefix, foreignKeys);
   run.logger.info({ file: work.report.path, rows: probed.rows, clean: probed.clean }, "probed");
   if (probed.clean) {
-    work.judged = {
+    work.checked = {
       keptTable: staged.table,
       quarantined: 0,
       duplicates: 0,
@@ -245,7 +245,7 @@ async function guardOrProbe(
       warnings: warnChecks(probed.checks),
       tables: probed.tables,
     };
-    work.report.warnings.push(...work.judged.warnings);
+    work.report.warnings.push(...work.checked.warnings);
   } else if (pipeline.checks.length === 0) {
     await run.con.run(`DROP VIEW IF EXISTS ${quoteIdent(staged.table)}`);
     return AGAIN;

@@ -6,7 +6,7 @@ import { formatFromName } from "../plan/landing-paths.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
 import { readsAsGlob } from "./duckdb-read-path.js";
-import { needsJudging, type RunContext, type RunMode } from "./run-context.js";
+import { needsChecking, type RunContext, type RunMode } from "./run-context.js";
 
 /** Files read together at most: bounds a group's statement, its views and the rows it holds. */
 export const GROUP_MAX_FILES = 1000;
@@ -88,7 +88,7 @@ export function filesTogether(units: readonly ListedUnit[]): FilesTogether {
 function groupable(run: RunContext, mode: RunMode): boolean {
   return (
     !mode.singlePass &&
-    !needsJudging(mode.pipeline) &&
+    !needsChecking(mode.pipeline) &&
     mode.pipeline.target.mode !== "cdc" &&
     run.query === undefined &&
     !run.options.replay &&

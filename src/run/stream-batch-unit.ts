@@ -1,8 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FileSourceConfig } from "../config/schema.js";
+import { freeDestination } from "./move-file.js";
 import type { RunContext } from "./run-context.js";
-import { freeDestination } from "./settle-files.js";
 import { stageLocalFile } from "./stage-local-file.js";
 import type { Attempt, RunUnit, UnitWork } from "./unit.js";
 

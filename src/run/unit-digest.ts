@@ -66,7 +66,7 @@ export function applyDigest(run: RunContext, work: UnitWork, digest: ContentDige
 }
 
 /** Waits for a file hashed while it was read and applies its hash (a read failure fails the file). */
-export async function settleDigest(run: RunContext, work: UnitWork): Promise<void> {
+export async function awaitDigest(run: RunContext, work: UnitWork): Promise<void> {
   const pending = work.digest;
   if (!pending) return;
   work.digest = undefined;

@@ -1,5 +1,5 @@
-import type { JudgedFile } from "../engine/judge-file.js";
-import type { GuardedFile } from "../engine/probe-file.js";
+import type { CheckedFile } from "../engine/check-file.js";
+import type { WriteChecks } from "../engine/single-pass-checks.js";
 import type { StagedFile } from "../engine/stage-file.js";
 import type { ContentDigest } from "../integrity/hash-file.js";
 import type { LineCount } from "../integrity/line-count.js";
@@ -45,7 +45,7 @@ export interface UnitWork {
   readonly unit: RunUnit;
   readonly report: FileReport;
   staged?: StagedFile;
-  judged?: JudgedFile;
+  checked?: CheckedFile;
   /** Earlier loads of the same content (replaced under --force; the crash-repair hint otherwise). */
   priorLoads: readonly LedgerEntry[];
   /**
@@ -53,10 +53,10 @@ export interface UnitWork {
    * it where it is.
    */
   moveOnFailure: boolean;
-  /** The content's hash while the file is read meanwhile (see `settleDigest`). */
+  /** The content's hash while the file is read meanwhile (see `awaitDigest`). */
   digest?: Promise<ContentDigest> | undefined;
-  /** Its checks are enforced by the write and counted after it (see `guardFile`). */
-  guarded?: GuardedFile | undefined;
+  /** Its checks are enforced by the write and counted after it (see `checkInWrite`). */
+  guarded?: WriteChecks | undefined;
   /** The file's line breaks, counted as it was hashed (the read is checked against them). */
   lines?: LineCount | undefined;
 }

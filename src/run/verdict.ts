@@ -1,22 +1,22 @@
+import { checkFile } from "../engine/check-file.js";
 import { queryNumber } from "../engine/duckdb-query.js";
-import { judgeFile } from "../engine/judge-file.js";
 import { completeDeferredRead, type StagedFile } from "../engine/stage-file.js";
 import { SluiceError } from "../errors.js";
 import { blocksPublish, type CheckResult } from "../plan/check-compiler.js";
 import { quoteIdent } from "../plan/sql-text.js";
-import { foreignKeysOf, needsJudging, pipelineOf, type RunContext } from "./run-context.js";
+import { foreignKeysOf, needsChecking, pipelineOf, type RunContext } from "./run-context.js";
 import { SinglePassUndone } from "./single-pass.js";
 import type { Attempt, UnitWork } from "./unit.js";
 import { markFailed } from "./unit-digest.js";
 
 /** Maps a row of a CSV file to its line (quarantine rows name the line they came from). */
-export type LineOf = Parameters<typeof judgeFile>[3]["lineOf"];
+export type LineOf = Parameters<typeof checkFile>[3]["lineOf"];
 
 /**
  * The check stage (rules, dedupe) and the decision (thresholds, `on_malformed`) for a staged unit: where
  * rows are quarantined, and where a unit is refused whole.
  */
-export async function judgeAndDecide(
+export async function checkAndDecide(
   run: RunContext,
   attempt: Attempt,
   work: UnitWork,
@@ -28,8 +28,8 @@ export async function judgeAndDecide(
   const file = work.report;
   const path = work.unit.path;
   run.progress.stage("check");
-  if (needsJudging(pipeline)) {
-    const judged = await judgeFile(run.con, staged, pipelineOf(run, attempt.mode, path), {
+  if (needsChecking(pipeline)) {
+    const checked = await checkFile(run.con, staged, pipelineOf(run, attempt.mode, path), {
       runId: run.runId,
       pipeline: run.name,
       file: path,
@@ -40,16 +40,16 @@ export async function judgeAndDecide(
     });
     // A deferred read is complete now: its numbers are in work.staged.
     staged = work.staged ?? staged;
-    work.judged = judged;
+    work.checked = checked;
     if (staged.malformed > 0 && run.onMalformed === "fail") {
       return markFailed(run, work, await malformedFailure(run, file.path, staged), true);
     }
-    file.warnings.push(...judged.warnings);
-    file.rows.quarantined += judged.quarantined;
-    file.rows.duplicates = judged.duplicates;
-    file.rows.loaded = staged.accepted - judged.quarantined - judged.duplicates;
-    file.warnings.push(...warnChecks(judged.checks));
-    const blocking = judged.checks.filter(blocksPublish);
+    file.warnings.push(...checked.warnings);
+    file.rows.quarantined += checked.quarantined;
+    file.rows.duplicates = checked.duplicates;
+    file.rows.loaded = staged.accepted - checked.quarantined - checked.duplicates;
+    file.warnings.push(...warnChecks(checked.checks));
+    const blocking = checked.checks.filter(blocksPublish);
     if (blocking.length > 0) {
       const what = blocking.map(
         (c) => `${c.name} [${c.severity}]: ${c.message ?? `${c.failed} rows failed`}`,
@@ -62,7 +62,7 @@ export async function judgeAndDecide(
       );
     }
   }
-  const failing = staged.malformed + (work.judged?.quarantined ?? 0);
+  const failing = staged.malformed + (work.checked?.quarantined ?? 0);
   const rate = file.rows.read === 0 ? 0 : failing / file.rows.read;
   if (rate > pipeline.max_failure_rate) {
     return markFailed(

@@ -16,7 +16,7 @@ export async function dropWorkTables(
   await drop("sluice_batch_dedupe");
   for (const table of foreignKeys?.tables ?? []) await drop(table);
   for (const work of attempt?.works ?? []) {
-    for (const table of [...(work.judged?.tables ?? [])].reverse()) {
+    for (const table of [...(work.checked?.tables ?? [])].reverse()) {
       await drop(table);
       await drop(`${table}_lines`);
     }

@@ -116,10 +116,10 @@ export function loadedSizesSql(pipeline: string, sizes: readonly number[]): stri
 
 /**
  * Whether the pipeline's latest run quarantined rows for its checks (malformed ones aside) or dropped
- * duplicates: one row `{ judged }` (none before the first run).
+ * duplicates: one row `{ checked }` (none before the first run).
  */
-export function lastRunJudgedSql(pipeline: string): string {
-  return `SELECT (coalesce(rows_quarantined, 0) - coalesce(rows_malformed, 0) > 0 OR coalesce(rows_duplicates, 0) > 0) AS judged FROM sluice.runs WHERE pipeline = ${lit(pipeline)} ORDER BY started_at DESC LIMIT 1`;
+export function lastRunRemovedRowsSql(pipeline: string): string {
+  return `SELECT (coalesce(rows_quarantined, 0) - coalesce(rows_malformed, 0) > 0 OR coalesce(rows_duplicates, 0) > 0) AS checked FROM sluice.runs WHERE pipeline = ${lit(pipeline)} ORDER BY started_at DESC LIMIT 1`;
 }
 
 /** A `sluice.files` row as a ledger entry. */

@@ -1,15 +1,15 @@
 import type { JsonRow } from "../engine/duckdb-query.js";
-import { lastRunJudgedSql, loadedHashesSql, loadedSizesSql } from "./catalog-sql.js";
+import { lastRunRemovedRowsSql, loadedHashesSql, loadedSizesSql } from "./catalog-sql.js";
 import type { Warehouse } from "./warehouse.js";
 
 /** The ledger questions a run asks before it publishes, answered the same way by both warehouses. */
-export type LedgerLookups = Pick<Warehouse, "loadedSizesAmong" | "loadedAnyOf" | "lastRunJudged">;
+export type LedgerLookups = Pick<Warehouse, "loadedSizesAmong" | "loadedAnyOf" | "lastRunRemovedRows">;
 
 /**
  * Ledger lookups over a warehouse's catalog query.
  *
  * @example
- * const lookups = ledgerLookups((sql) => driver.query(sql)); await lookups.lastRunJudged("orders");
+ * const lookups = ledgerLookups((sql) => driver.query(sql)); await lookups.lastRunRemovedRows("orders");
  */
 export function ledgerLookups(query: (sql: string) => Promise<JsonRow[]>): LedgerLookups {
   return {
@@ -24,7 +24,7 @@ export function ledgerLookups(query: (sql: string) => Promise<JsonRow[]>): Ledge
     },
     loadedAnyOf: async (pipeline, hashes) =>
       hashes.length > 0 && (await query(loadedHashesSql(pipeline, hashes))).length > 0,
-    lastRunJudged: async (pipeline) =>
-      (await query(lastRunJudgedSql(pipeline))).some((r) => r.judged === true),
+    lastRunRemovedRows: async (pipeline) =>
+      (await query(lastRunRemovedRowsSql(pipeline))).some((r) => r.checked === true),
   };
 }

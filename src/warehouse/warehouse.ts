@@ -204,7 +204,7 @@ export interface Warehouse {
   /** Whether the pipeline has loaded any of these contents (by SHA-256). */
   loadedAnyOf(pipeline: string, hashes: readonly string[]): Promise<boolean>;
   /** Whether the pipeline's latest run quarantined rows for its checks or dropped duplicates. */
-  lastRunJudged(pipeline: string): Promise<boolean>;
+  lastRunRemovedRows(pipeline: string): Promise<boolean>;
   /**
    * Takes the next run sequence number of a pipeline (1, 2, ...), at least `atLeast`. Unique per
    * pipeline even when runs of it start at once (on PostgreSQL a counter row taken atomically).

@@ -227,7 +227,7 @@ events:
     expect(messages).toContain("single pass undone; reading the files again, staged");
   });
 
-  it("is not used where rows are judged or reconciled before the write", async () => {
+  it("is not used where rows are checked or reconciled before the write", async () => {
     const dir = makeProject(
       pipelineYaml(`events:
   source: { path: "in/*.csv" }
@@ -243,7 +243,7 @@ events:
     expect(run.rows.loaded).toBe(3);
   });
 
-  it("with checks, a dirty file stops the guarded write and is judged the staged way: lines, file order for dedupe, and a re-read on a misfit", async () => {
+  it("with checks, a dirty file stops the guarded write and is checked the staged way: lines, file order for dedupe, and a re-read on a misfit", async () => {
     const dir = makeProject(
       pipelineYaml(`events:
   source: { path: "in/*.csv" }

@@ -131,7 +131,7 @@ describe("interpretSummary", () => {
     ]);
   });
 
-  test("empty batches: completeness/uniqueness pass, freshness fails, row_count judged", () => {
+  test("empty batches: completeness/uniqueness pass, freshness fails, row_count checked", () => {
     const results = interpretSummary(plan, { rows: "0", quarantined: "0", r0: "0", d1: "0", d4: null });
     expect(results.map((r) => [r.passed, r.message])).toEqual([
       [true, null],

@@ -78,7 +78,7 @@ describe("validateChecks", () => {
     );
   });
 
-  test("unknown columns are not judged when the columns are not known", () => {
+  test("unknown columns are not checked when the columns are not known", () => {
     const p = pipeline({ checks: [{ rule: "not_null", columns: ["whatever"] }], dedupe: { keys: ["k"] } });
     expect(validateChecks(p, undefined)).toEqual([]);
   });

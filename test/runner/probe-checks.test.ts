@@ -7,7 +7,7 @@ import type { RunReport } from "../../src/run/run-report.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { addFile, makeProject, pipelineYaml } from "../support/cli.js";
 
-// A checked or deduplicated CSV file is published in a single pass when it is clean, and judged the
+// A checked or deduplicated CSV file is published in a single pass when it is clean, and checked the
 // staged way otherwise. Which files are clean is found one of two ways:
 // - guarded (no masks, every error/fatal row rule looks at its row alone): the write enforces the row
 //   rules and dedupe (it stops at the first failing row or repeated key) and one aggregate over the
@@ -221,7 +221,7 @@ describe("probing checked files", () => {
   });
 
   it.each(["append", "replace"])(
-    "a run of a clean and a dirty file (%s): one published in the single pass, one judged",
+    "a run of a clean and a dirty file (%s): one published in the single pass, one checked",
     async (mode) => {
       const yaml = checked("  max_failure_rate: 0.5\n").replace("mode: append", `mode: ${mode}`);
       const out = await bothWays(yaml, {
@@ -319,7 +319,7 @@ describe("guarded writes (checks enforced by the write, counted after it)", () =
     expect(out.rows).toContainEqual(expect.objectContaining({ id: "2", amount: 20 }));
   });
 
-  it("a clean and a dirty file: the write of both is undone, both are judged the staged way", async () => {
+  it("a clean and a dirty file: the write of both is undone, both are checked the staged way", async () => {
     const out = await bothWays(guarded("  max_failure_rate: 0.5\n"), {
       "landing/in/a.csv": header + cleanRows.join("\n"),
       "landing/in/b.csv": `${header}7,1,g@example.com,2024-02-01\n,2,h@example.com,2024-02-02\n`,
@@ -330,7 +330,7 @@ describe("guarded writes (checks enforced by the write, counted after it)", () =
     const clean = await bothWays(guarded(), {
       "landing/in/a.csv": header + cleanRows.join("\n"),
       // Amounts with decimals: the same type as in a.csv (a file whose columns were read in another type
-      // than the table's is judged the staged way, see the last test).
+      // than the table's is checked the staged way, see the last test).
       "landing/in/b.csv": `${header}7,1.5,g@example.com,2024-02-01\n8,200.5,,2024-02-02\n`,
     });
     expect(clean.guards).toEqual([true, true]);

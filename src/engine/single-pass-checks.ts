@@ -17,7 +17,7 @@ import { keysRepeat } from "./keys-repeat.js";
 import type { StagedFile } from "./stage-file.js";
 
 /** What one read of a file found before anything was written: its check results and whether it is clean. */
-export interface ProbedFile {
+export interface CheckFailureCounts {
   /**
    * No row quarantined by an error or fatal rule, no failing fatal or dataset error rule, and no
    * duplicate keys: publishing the file's rows as read gives what checks and dedupe would.
@@ -31,22 +31,22 @@ export interface ProbedFile {
 }
 
 /**
- * Reads a staged (deferred) file once and aggregates what the judge stage would decide — every row
+ * Reads a staged (deferred) file once and aggregates what the check stage would decide — every row
  * rule's failures, dataset rules, and whether dedupe keys repeat — without materializing the flagged
  * rows. A clean file can then be published in a single pass; any other goes through
- * {@link judgeFile}, which finds the rows, their lines and reasons.
+ * {@link checkFile}, which finds the rows, their lines and reasons.
  *
  * @example
- * const probed = await probeFile(con, staged, pipeline, "sluice_f0");
- * if (probed.clean) publishInOnePass(); else await judgeFile(con, staged, pipeline, ctx);
+ * const probed = await countCheckFailures(con, staged, pipeline, "sluice_f0");
+ * if (probed.clean) publishInOnePass(); else await checkFile(con, staged, pipeline, ctx);
  */
-export async function probeFile(
+export async function countCheckFailures(
   con: DuckDBConnection,
   staged: StagedFile,
   pipeline: PipelineConfig,
   prefix: string,
   foreignKeys?: ReadonlyMap<number, ForeignKeySet>,
-): Promise<ProbedFile> {
+): Promise<CheckFailureCounts> {
   const rowsView = `${prefix}_probe_rows`;
   // Positions do not matter to counts: the probe reads in any order.
   await con.run(
@@ -75,8 +75,8 @@ export async function probeFile(
   return { clean, checks, rows: Number(row.rows ?? 0), tables: clean ? [rowsView] : [] };
 }
 
-/** A file whose error and fatal rules are enforced by the write that reads it (see {@link guardFile}). */
-export interface GuardedFile {
+/** A file whose error and fatal rules are enforced by the write that reads it (see {@link checkInWrite}). */
+export interface WriteChecks {
   /**
    * View of the file's rows that raises an error beginning with {@link WRITE_GUARD_MARK} at the first
    * row an error or fatal rule would quarantine or whose dedupe key repeats: a write from it either
@@ -99,16 +99,16 @@ export interface GuardedFile {
  * may lack checked columns).
  *
  * @example
- * const guarded = await guardFile(con, staged, pipeline, "sluice_f0");
- * if (!guarded) await probeFile(con, staged, pipeline, "sluice_f0");
+ * const guarded = await checkInWrite(con, staged, pipeline, "sluice_f0");
+ * if (!guarded) await countCheckFailures(con, staged, pipeline, "sluice_f0");
  */
-export async function guardFile(
+export async function checkInWrite(
   con: DuckDBConnection,
   staged: StagedFile,
   pipeline: PipelineConfig,
   prefix: string,
   foreignKeys?: ReadonlyMap<number, ForeignKeySet>,
-): Promise<GuardedFile | undefined> {
+): Promise<WriteChecks | undefined> {
   // The written values must be the checked ones: no mask, no derived column in a read column's place.
   const derivedOver = Object.keys(pipeline.derive).some((name) =>
     staged.columns.some((c) => c.name === name),
@@ -153,7 +153,7 @@ export interface WrittenCheck {
 }
 
 /**
- * After a guarded write (see {@link guardFile}), inside its transaction: the checks' results over the
+ * After a guarded write (see {@link checkInWrite}), inside its transaction: the checks' results over the
  * rows written from one file (`writtenSql` selects them from the target), as the staged way would report
  * them, and whether the write must be undone — a blocking dataset rule failed, or the target holds a
  * checked column in another type than the file (a check could then differ).
@@ -163,7 +163,7 @@ export interface WrittenCheck {
  */
 export async function checkWrittenRows(
   con: DuckDBConnection,
-  guarded: GuardedFile,
+  guarded: WriteChecks,
   pipeline: PipelineConfig,
   writtenSql: string,
   foreignKeys?: ReadonlyMap<number, ForeignKeySet>,

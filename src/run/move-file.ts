@@ -30,7 +30,7 @@ export async function freeDestination(
  * Moves a processed file to its destination. When a previous attempt already copied it there (a crash
  * between the two halves of a move), the leftover source is removed instead.
  */
-export async function settleFile(landing: Storage, from: string, to: string, size: number): Promise<void> {
+export async function moveFile(landing: Storage, from: string, to: string, size: number): Promise<void> {
   const existing = await landing.stat(to);
   if (existing) {
     if (existing.size === size) {

@@ -18,7 +18,7 @@ export async function setMaskSalt(con: DuckDBConnection, salt: string): Promise<
 }
 
 /** A staged file after checks and dedupe: what to publish, what to quarantine, what was found. */
-export interface JudgedFile {
+export interface CheckedFile {
   /** Table of rows to publish (passing, deduplicated), with the staged columns. */
   readonly keptTable: string;
   /** Rows failing an error or fatal rule. */
@@ -32,8 +32,8 @@ export interface JudgedFile {
   readonly tables: readonly string[];
 }
 
-/** Where the judged rows came from, for quarantine records. */
-export interface JudgeContext {
+/** Where the checked rows came from, for quarantine records. */
+export interface CheckContext {
   readonly runId: string;
   readonly pipeline: string;
   readonly file: string;
@@ -44,7 +44,7 @@ export interface JudgeContext {
   readonly lineOf?: (con: DuckDBConnection, table: string) => Promise<string | undefined>;
   /**
    * A deferred read (the flag pass is the one read of the file): called right after it with the flagged
-   * table, to collect the file's rejected records and numbers. Throwing abandons the judgement.
+   * table, to collect the file's rejected records and numbers. Throwing abandons the check.
    */
   readonly afterRead?: (flaggedTable: string) => Promise<void>;
 }
@@ -54,17 +54,17 @@ export interface JudgeContext {
  * then dedupe of the passing rows. All inside DuckDB.
  *
  * @example
- * const judged = await judgeFile(con, staged, pipeline, { runId, pipeline: "orders", file: "in/a.csv", prefix: "f0" });
+ * const checked = await checkFile(con, staged, pipeline, { runId, pipeline: "orders", file: "in/a.csv", prefix: "f0" });
  */
-export async function judgeFile(
+export async function checkFile(
   con: DuckDBConnection,
   staged: StagedFile,
   pipeline: PipelineConfig,
-  ctx: JudgeContext,
-): Promise<JudgedFile> {
+  ctx: CheckContext,
+): Promise<CheckedFile> {
   if (staged.deferred && pipeline.checks.length === 0) {
     // Only the check pass reads a deferred file (and gives its rows their positions).
-    throw new SluiceError("INTERNAL", `${ctx.file}: a deferred read needs checks to be judged; stage it`);
+    throw new SluiceError("INTERNAL", `${ctx.file}: a deferred read needs checks to be checked; stage it`);
   }
   const tables: string[] = [];
   const warnings: string[] = [];
@@ -181,7 +181,7 @@ export async function judgeFile(
 
 /**
  * Maps record order to physical source lines for a CSV file whose records each take one line:
- * returns a SQL expression over the judged table, or undefined (line unknown) when records span lines.
+ * returns a SQL expression over the checked table, or undefined (line unknown) when records span lines.
  */
 export function csvLineMapper(options: {
   readonly localPath: string;
