@@ -361,9 +361,9 @@ describe("bad project files", () => {
           file: "sluice.yaml",
           path: "pipelines.orders.source.format",
           code: "CONFIG_INVALID",
-          message: "expected one of csv, jsonl, json, parquet",
+          message: "expected one of csv, jsonl, json, parquet, avro",
           line: expect.any(Number),
-          text: "sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, json, parquet",
+          text: "sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, json, parquet, avro",
         },
       ],
     });

@@ -39,7 +39,7 @@ describe("parseProjectText", () => {
   it("names the key and the allowed values for a bad enum", () => {
     const text = minimal.replace(`{ path: "in/orders/*.csv" }`, `{ path: "in/*.csv", format: xml }`);
     expect(problems(text)).toContain(
-      "sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, json, parquet",
+      "sluice.yaml: pipelines.orders.source.format: expected one of csv, jsonl, json, parquet, avro",
     );
   });
 
