@@ -395,7 +395,7 @@ function compileForeignKey(
 
 /**
  * `outlier`: batch mean and sample stddev from a one-row aggregate, cross-joined to the stage
- * (measured about 2x faster than `avg(x) OVER ()`, which DuckDB evaluates single-threaded).
+ * (rather than `avg(x) OVER ()`, which DuckDB evaluates single-threaded).
  */
 function compileOutlier(check: Extract<CheckConfig, { rule: "outlier" }>, ctx: RowRuleContext): RowRuleSql {
   const ref = columnOf(check.column, ctx);

@@ -109,7 +109,7 @@ export const DEFAULT_MEMORY_LIMIT = "1GB";
  * memory, so big staging tables spill to disk instead of growing the process.
  */
 export function engineMemorySettings(): Record<string, string> {
-  // Default 1GB: peak memory stays bounded (~1.3 GB RSS) whatever the file size; bigger batches spill.
+  // A fixed limit keeps peak memory bounded whatever the file size: bigger batches spill to disk.
   const limit = process.env.SLUICE_MEMORY_LIMIT?.trim() || DEFAULT_MEMORY_LIMIT;
   if (!/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(limit)) {
     throw new SluiceError("USAGE", `SLUICE_MEMORY_LIMIT=${limit}: expected a size like 1GB or 512MB`);

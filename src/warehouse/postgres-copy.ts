@@ -146,8 +146,7 @@ async function* followFile(
 /**
  * Runs a streamed export on one DuckDB thread. PostgreSQL's parsing of the rows is the slow end of the
  * pipe; one thread of DuckDB's CSV writer keeps ahead of it, and a second one only takes CPU from it
- * and from the process moving the bytes (measured: 1M rows 1.9–2.1 s on one thread, 2.0–2.4 s on two,
- * on two cores).
+ * and from the process moving the bytes.
  */
 async function withOneThread<T>(engine: DuckDBConnection, work: () => Promise<T>): Promise<T> {
   await engine.run("SET threads = 1");
