@@ -110,7 +110,8 @@ export async function lakeSequence(
  * between the two commits, the catalog never learns of the run, the files stay in the landing zone
  * and the next run stages them again. Before writing, that run walks the lake's commits newest first
  * and collects this pipeline's "orphan" commits — those whose run has no loaded ledger rows — until it
- * reaches a commit whose run the catalog knows. Files whose content (sha256) an orphan already holds,
+ * reaches a commit whose run the catalog knows (on a Delta table, past up to KNOWN_COMMITS_PAST of them:
+ * workers commit other units after an interrupted run). Files whose content (sha256) an orphan already holds,
  * and whose rows the table still holds (a rollback forgets a run, a lake restore takes rows out), are
  * not written again (append mode; the other modes are idempotent by construction); they are
  * published to the warehouse and recorded in the ledger as usual.
@@ -323,6 +324,9 @@ async function interruptedRuns(
  * sha256 → runs (and paths) of files held by this pipeline's lake commits that the catalog does not know,
  * scanning newest first and stopping at the first commit of the pipeline whose run is known.
  */
+/** Known commits an orphan search of a Delta table looks past (commits of other units in between). */
+const KNOWN_COMMITS_PAST = 32;
+
 async function orphanSources(
   table: LakeTable,
   format: LakeTargetPlan["format"],
@@ -348,9 +352,14 @@ async function orphanSources(
     } catch {
       return found; // no table yet
     }
+    // Workers commit other units of the pipeline after an interrupted run's commit, so its orphan is not
+    // always the newest: look past known commits too, a bounded way (keepRowsStillInTable then drops
+    // unknown runs whose rows left the table, such as rolled-back ones).
+    let knownSeen = 0;
     for (const version of versions) {
       const info = (await readCommit(table, version)).find((a) => a.commitInfo)?.commitInfo;
-      if (!(await consider(info?.sluice as LakeProvenance | undefined))) break;
+      if (!(await consider(info?.sluice as LakeProvenance | undefined)) && ++knownSeen > KNOWN_COMMITS_PAST)
+        break;
     }
     return found;
   }
