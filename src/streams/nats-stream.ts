@@ -2,8 +2,15 @@ import { AckPolicy, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } fro
 import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { parseDuration } from "../durations.js";
 import { SluiceError } from "../errors.js";
-import { redactUrl, redactUrls } from "../redact.js";
-import type { BatchLimits, PoisonMessage, StreamLag, StreamMessage, StreamSource } from "./stream-source.js";
+import { redactUrl } from "../redact.js";
+import {
+  type BatchLimits,
+  type PoisonMessage,
+  type StreamLag,
+  type StreamMessage,
+  type StreamSource,
+  streamError,
+} from "./stream-source.js";
 
 /** The `stream:` settings of a NATS source. */
 export interface NatsStreamConfig {
@@ -31,11 +38,7 @@ export function natsStream(
   /** Payload size seen so far: how many messages a byte cap holds. */
   let averageSize: number | undefined;
   const fail = (what: string, error: unknown, transient = true): SluiceError =>
-    new SluiceError(
-      "STREAM_ERROR",
-      `${describe}: ${what}: ${redactUrls(error instanceof Error ? error.message : String(error))}`,
-      { transient, cause: error },
-    );
+    streamError(describe, what, error, transient);
   const connection = (): NatsConnection => {
     if (!nc) throw new SluiceError("INTERNAL", `${describe}: not connected`);
     return nc;

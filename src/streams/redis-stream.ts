@@ -2,8 +2,15 @@ import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { parseDuration } from "../durations.js";
 import { SluiceError } from "../errors.js";
-import { redactUrl, redactUrls } from "../redact.js";
-import type { BatchLimits, PoisonMessage, StreamLag, StreamMessage, StreamSource } from "./stream-source.js";
+import { redactUrl } from "../redact.js";
+import {
+  type BatchLimits,
+  type PoisonMessage,
+  type StreamLag,
+  type StreamMessage,
+  type StreamSource,
+  streamError,
+} from "./stream-source.js";
 
 /** The `stream:` settings of a Redis source. */
 export interface RedisStreamConfig {
@@ -35,28 +42,11 @@ export function redisStream(
   let oldestAgeMs: number | null = null;
   let averageSize: number | undefined;
   const fail = (what: string, error: unknown, transient = true): SluiceError =>
-    new SluiceError(
-      "STREAM_ERROR",
-      `${describe}: ${what}: ${redactUrls(error instanceof Error ? error.message : String(error))}`,
-      { transient, cause: error },
-    );
+    streamError(describe, what, error, transient);
   const client = (): Redis => {
     if (!redis) throw new SluiceError("INTERNAL", `${describe}: not connected`);
     return redis;
   };
-  const toMessages = (entries: readonly Entry[] | null | undefined, redelivered: boolean): StreamMessage[] =>
-    (entries ?? [])
-      // XAUTOCLAIM and XREADGROUP 0 list entries deleted since (trimmed): their fields are null.
-      .filter((e) => Array.isArray(e[1]))
-      .map(([id, fields]) => ({
-        position: id,
-        id,
-        subject: config.key,
-        data: payloadOf(fields),
-        timestamp: new Date(Number(id.split("-")[0])),
-        redelivered,
-      }));
-
   return {
     describe,
     async connect() {
@@ -102,7 +92,7 @@ export function redisStream(
       const full = () => messages.length >= limits.maxRows || bytes >= limits.maxBytes;
       try {
         // Entries this consumer was given before and never acknowledged (a crash, a failed batch).
-        add(toMessages(await readGroup(r, config, consumer, room(100), "0"), true));
+        add(toMessages(config.key, await readGroup(r, config, consumer, room(100), "0"), true));
         if (!full() && Date.now() - lastClaim >= Math.min(claimIdleMs, 1_000)) {
           lastClaim = Date.now();
           const claimed = (await r.xautoclaim(
@@ -114,7 +104,7 @@ export function redisStream(
             "COUNT",
             room(100),
           )) as [string, Entry[]];
-          add(toMessages(claimed[1], true));
+          add(toMessages(config.key, claimed[1], true));
         }
         const deadline = Date.now() + limits.maxWaitMs;
         while (!full() && !signal?.aborted) {
@@ -122,6 +112,7 @@ export function redisStream(
           if (left <= 0) break;
           // One entry answers a blocked read: keep reading until the batch is full or max_wait is up.
           const found = toMessages(
+            config.key,
             await readGroup(r, config, consumer, room(), ">", Math.max(1, left)),
             false,
           );
@@ -214,4 +205,24 @@ function payloadOf(fields: readonly string[]): Uint8Array {
     record[fields[i] ?? ""] = fields[i + 1] ?? "";
   }
   return Buffer.from(JSON.stringify(record));
+}
+
+function toMessages(
+  key: string,
+  entries: readonly Entry[] | null | undefined,
+  redelivered: boolean,
+): StreamMessage[] {
+  return (
+    (entries ?? [])
+      // XAUTOCLAIM and XREADGROUP 0 list entries deleted since (trimmed): their fields are null.
+      .filter((e) => Array.isArray(e[1]))
+      .map(([id, fields]) => ({
+        position: id,
+        id,
+        subject: key,
+        data: payloadOf(fields),
+        timestamp: new Date(Number(id.split("-")[0])),
+        redelivered,
+      }))
+  );
 }

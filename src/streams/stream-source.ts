@@ -1,3 +1,6 @@
+import { SluiceError } from "../errors.js";
+
+import { redactUrls } from "../redact.js";
 /** One message as the broker delivered it. */
 export interface StreamMessage {
   /** Where it sits in the stream: a NATS stream sequence, a Redis entry id. The ledger knows it by this. */
@@ -51,4 +54,19 @@ export interface StreamSource {
 export interface PoisonMessage {
   readonly message: StreamMessage;
   readonly reason: string;
+}
+
+/**
+ * A stream source's error: what failed, where (the source's description, credentials already redacted)
+ * and the cause's message with any URL's credentials removed.
+ *
+ * @example
+ * throw streamError("nats nats://host:4222 stream EVENTS", "connect", error);
+ */
+export function streamError(describe: string, what: string, error: unknown, transient = true): SluiceError {
+  return new SluiceError(
+    "STREAM_ERROR",
+    `${describe}: ${what}: ${redactUrls(error instanceof Error ? error.message : String(error))}`,
+    { transient, cause: error },
+  );
 }
