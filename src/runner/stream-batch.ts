@@ -5,7 +5,13 @@ import { runRequest, runUnits } from "../run/run-pipeline.js";
 import type { RunReport } from "../run/run-report.js";
 import { streamBatchPath, streamBatchUnit } from "../run/stream-batch-unit.js";
 import { batchChunk } from "../streams/batch-chunk.js";
-import type { PoisonMessage, StreamLag, StreamMessage, StreamSource } from "../streams/stream-source.js";
+import {
+  oncePerPosition,
+  type PoisonMessage,
+  type StreamLag,
+  type StreamMessage,
+  type StreamSource,
+} from "../streams/stream-source.js";
 import { publishedPositionsSql } from "../warehouse/stream-positions-sql.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 
@@ -21,7 +27,8 @@ export interface StreamBatchOutcome {
 }
 
 /**
- * Publishes one pulled batch through the file pipeline, exactly once:
+ * Publishes one pulled batch through the file pipeline, exactly once (each position once, see
+ * oncePerPosition):
  * 1. redelivered messages whose positions a published batch holds are acknowledged and left out;
  * 2. the rest becomes one JSONL chunk, a unit of work whose ledger path (`stream:<pipeline>/<batch>`) its
  *    positions are recorded under first;
@@ -39,9 +46,10 @@ export async function publishStreamBatch(
   name: string,
   pipeline: PipelineConfig,
   source: StreamSource,
-  messages: readonly StreamMessage[],
+  pulled: readonly StreamMessage[],
   lag: StreamLag | undefined,
 ): Promise<StreamBatchOutcome> {
+  const messages = oncePerPosition(pulled);
   const again = messages.filter((m) => m.redelivered).map((m) => m.position);
   const published = new Set<string>();
   if (again.length > 0) {

@@ -86,6 +86,7 @@ export function natsStream(
         throw fail(`consumer ${config.durable} of stream ${config.stream}`, error);
       });
       const messages: StreamMessage[] = [];
+      const inBatch = new Set<string>();
       let bytes = 0;
       const deadline = Date.now() + limits.maxWaitMs;
       while (messages.length < limits.maxRows && bytes < limits.maxBytes && !signal?.aborted) {
@@ -117,7 +118,12 @@ export function natsStream(
         try {
           for await (const m of batch) {
             const message = toStreamMessage(m);
+            const seen = inBatch.has(message.position);
+            // The latest delivery is the one to acknowledge.
             inFlight.set(message.position, m);
+            // An ack wait that ran out while this batch was open delivers a message again: it is held once.
+            if (seen) continue;
+            inBatch.add(message.position);
             messages.push(message);
             bytes += m.data.length;
             got++;

@@ -76,8 +76,12 @@ export function redisStream(
       const r = client();
       const messages: StreamMessage[] = [];
       let bytes = 0;
+      const inBatch = new Set<string>();
       const add = (found: StreamMessage[]) => {
         for (const m of found) {
+          // XAUTOCLAIM may offer this consumer's own pending entries, already read with XREADGROUP 0.
+          if (inBatch.has(m.position)) continue;
+          inBatch.add(m.position);
           messages.push(m);
           bytes += m.data.length;
         }

@@ -1,6 +1,6 @@
 import { SluiceError } from "../errors.js";
-
 import { redactUrls } from "../redact.js";
+
 /** One message as the broker delivered it. */
 export interface StreamMessage {
   /** Where it sits in the stream: a NATS stream sequence, a Redis entry id. The ledger knows it by this. */
@@ -69,4 +69,19 @@ export function streamError(describe: string, what: string, error: unknown, tran
     `${describe}: ${what}: ${redactUrls(error instanceof Error ? error.message : String(error))}`,
     { transient, cause: error },
   );
+}
+
+/**
+ * Each position once, in first-delivery order: a broker delivers a message again when its ack wait (NATS)
+ * or claim idle time (Redis) runs out while a batch is still open, and a batch must not hold it twice.
+ * Redelivered when any delivery was. Pure.
+ */
+export function oncePerPosition(messages: readonly StreamMessage[]): StreamMessage[] {
+  const byPosition = new Map<string, StreamMessage>();
+  for (const m of messages) {
+    const seen = byPosition.get(m.position);
+    if (!seen) byPosition.set(m.position, m);
+    else if (m.redelivered && !seen.redelivered) byPosition.set(m.position, { ...seen, redelivered: true });
+  }
+  return [...byPosition.values()];
 }

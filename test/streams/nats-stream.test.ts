@@ -82,6 +82,19 @@ describe.skipIf(!available)("NATS JetStream source", () => {
     await second.ack(again.map((m) => m.position));
   });
 
+  it("holds a message once in a batch even when its ack wait runs out while the batch is open", async () => {
+    await publishNats(`${SUBJECT}.once`, eventPayloads(3));
+    // The pull waits for more than the stream holds, longer than the ack wait: JetStream delivers the
+    // three messages again into the same open fetch.
+    const s = source("once", "500ms");
+    await s.connect();
+    const pulled = await s.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 2_500 });
+    const positions = pulled.map((m) => m.position);
+    expect(positions).toHaveLength(3);
+    expect(new Set(positions).size).toBe(3);
+    await s.ack(pulled.map((m) => m.position));
+  });
+
   it("says which server it could not reach without the password of its URL", async () => {
     const s = natsStream(
       { url: "nats://sluice:hunter2-secret@127.0.0.1:1", stream: STREAM, durable: "x", ack_wait: "30s" },

@@ -81,6 +81,20 @@ describe.skipIf(!available)("Redis Streams source", () => {
     expect(again.every((m) => m.redelivered)).toBe(true);
   });
 
+  it("holds an entry once in a batch when its own pending entries are also idle long enough to claim", async () => {
+    await publishRedis(`${PREFIX}:mine`, eventPayloads(5));
+    const s = source("mine", "self", "100ms");
+    await s.connect();
+    const first = await s.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 200 });
+    expect(first).toHaveLength(5);
+    // Not acknowledged (a failed batch): the next pull reads them as its own pending entries, and
+    // XAUTOCLAIM, past claim_idle, offers the same entries again.
+    await new Promise((r) => setTimeout(r, 1_200));
+    const again = await s.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 200 });
+    expect(again.map((m) => m.position)).toEqual(first.map((m) => m.position));
+    await s.ack(again.map((m) => m.position));
+  });
+
   it("says which server it could not reach without the password of its URL", async () => {
     const s = redisStream(
       { url: "redis://:hunter2-secret@127.0.0.1:1", key: "k", group: "g", claim_idle: "30s" },
