@@ -126,7 +126,7 @@ async function completeDeferredUnit(
   );
 }
 
-/** A guarded file's rows as written: warn rules counted, dataset rules and repeated keys checked. */
+/** A inWrite file's rows as written: warn rules counted, dataset rules and repeated keys checked. */
 async function checkWrittenUnit(
   run: RunContext,
   attempt: Attempt,
@@ -135,12 +135,12 @@ async function checkWrittenUnit(
   rowsOfRun: string,
   units: number,
 ): Promise<void> {
-  if (!work.guarded) return;
+  if (!work.checkedInWrite) return;
   const fileRows =
     units === 1 ? rowsOfRun : `${rowsOfRun} AND _sluice_source_file = ${quoteLiteral(work.report.path)}`;
   const { checks, undo } = await checkWrittenRows(
     run.con,
-    work.guarded,
+    work.checkedInWrite,
     attempt.mode.pipeline,
     `SELECT * FROM ${quoteQualified(table)} WHERE ${fileRows}`,
     foreignKeysOf(run, attempt.mode, work.unit.path),

@@ -1,5 +1,5 @@
 import type { PipelineConfig } from "../config/schema.js";
-import { WRITE_GUARD_MARK } from "../plan/check-compiler.js";
+import { CHECK_IN_WRITE_MARK } from "../plan/check-compiler.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import type { Batch } from "./batch.js";
 import { completeSinglePass, type PublishedRows, type SinglePassCompleted } from "./complete-single-pass.js";
@@ -99,7 +99,7 @@ export async function publishAttempt(
  */
 function fallbackMode(run: RunContext, attempt: Attempt, error: unknown): RunMode {
   const { mode } = attempt;
-  const tripped = attempt.works.some((w) => w.guarded) ? guardTripped(error) : undefined;
+  const tripped = attempt.works.some((w) => w.checkedInWrite) ? stoppedByCheckInWrite(error) : undefined;
   const nul =
     !run.warehouse.capabilities.textHoldsNul && mode.pipeline === run.configured && refusedNul(error);
   if (!(error instanceof SinglePassUndone) && !tripped && !nul) throw error;
@@ -141,11 +141,11 @@ function refusedNul(error: unknown): boolean {
   return [...causeMessages(error)].some((m) => /invalid byte sequence for encoding "UTF8": 0x00/.test(m));
 }
 
-/** What the write guard stopped the write for, when the error (or one of its causes) is the guard's. */
-function guardTripped(error: unknown): string | undefined {
+/** What a check in the write stopped the write for, when the error (or one of its causes) is that check's. */
+function stoppedByCheckInWrite(error: unknown): string | undefined {
   for (const message of causeMessages(error)) {
-    const at = message.indexOf(`${WRITE_GUARD_MARK}: `);
-    if (at >= 0) return message.slice(at + WRITE_GUARD_MARK.length + 2).split("\n")[0];
+    const at = message.indexOf(`${CHECK_IN_WRITE_MARK}: `);
+    if (at >= 0) return message.slice(at + CHECK_IN_WRITE_MARK.length + 2).split("\n")[0];
   }
   return undefined;
 }

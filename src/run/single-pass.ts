@@ -14,7 +14,7 @@ export const SINGLE_PASS_MAX_FILES = 16;
  * the first row an error or fatal rule fails, and one aggregate over the rows written, inside the same
  * transaction, counts the rest (warn rules, dataset rules, repeated keys) and undoes the write if the
  * file is not clean. Otherwise (masked columns, blocking rules needing the whole batch) each file is
- * probed first (one aggregate read, nothing written). A pipeline whose last run quarantined rows or
+ * counted first (one aggregate read, nothing written). A pipeline whose last run quarantined rows or
  * dropped duplicates skips both (its batches are rarely clean: the first read would be wasted).
  * Everything else a run decides from the rows before publishing rules it out:
  * - a mode other than append/replace, or keys (key checks read the batch first),
@@ -26,7 +26,7 @@ export const SINGLE_PASS_MAX_FILES = 16;
  *
  * What it decides after the read — a share of malformed rows over `max_failure_rate`, `on_malformed:
  * fail`, a value not fitting a type inferred from a sample, a file changed while read, a file that is
- * not clean under guarded checks — undoes the
+ * not clean under the checks in its write — undoes the
  * publish (it is one transaction) and the run reads its files again the staged way.
  *
  * @example

@@ -56,7 +56,7 @@ export interface UnitWork {
   /** The content's hash while the file is read meanwhile (see `awaitDigest`). */
   digest?: Promise<ContentDigest> | undefined;
   /** Its checks are enforced by the write and counted after it (see `checkInWrite`). */
-  guarded?: WriteChecks | undefined;
+  checkedInWrite?: WriteChecks | undefined;
   /** The file's line breaks, counted as it was hashed (the read is checked against them). */
   lines?: LineCount | undefined;
 }

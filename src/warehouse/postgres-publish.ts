@@ -66,7 +66,7 @@ export async function publishToPostgres(
       : undefined;
   let attempt = 0;
   try {
-    return await driver.guarded(`publish of run ${batch.run.runId}`, async () => {
+    return await driver.resilient(`publish of run ${batch.run.runId}`, async () => {
       if (attempt++ > 0) {
         // The last attempt may have committed before its connection broke: never publish twice.
         const done = await catalog.committed(batch.run.runId);
@@ -123,7 +123,7 @@ export async function recordPostgresRun(
 ): Promise<void> {
   const { driver, catalog } = context;
   let attempt = 0;
-  await driver.guarded(`record of run ${run.runId}`, async () => {
+  await driver.resilient(`record of run ${run.runId}`, async () => {
     if (attempt++ > 0 && (await catalog.committed(run.runId))) return;
     await driver.withClient((client) =>
       inPostgresTransaction(client, async () => {

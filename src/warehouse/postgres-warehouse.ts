@@ -91,12 +91,12 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     async recordStreamPositions(pipeline, batch, positions) {
       const sql = streamPositionsInsertSql(pipeline, batch, positions);
       // Safe to retry: a second copy of a row changes no answer of publishedPositionsSql.
-      if (sql) await driver.guarded(`stream positions of ${batch}`, () => driver.pool.query(sql));
+      if (sql) await driver.resilient(`stream positions of ${batch}`, () => driver.pool.query(sql));
     },
     query: driver.query,
     streamQuery: driver.streamQuery,
     async stageSource(request) {
-      return driver.guarded("source query", () =>
+      return driver.resilient("source query", () =>
         driver.withClient((client) =>
           stagePostgresSource(
             {
@@ -118,7 +118,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     watermark: catalog.watermark,
     history: catalog.history,
     async rollback(table, toRunId, runId) {
-      return driver.guarded(`rollback of ${table}`, () =>
+      return driver.resilient(`rollback of ${table}`, () =>
         driver.withClient((client) =>
           inPostgresTransaction(client, async () => {
             await client.query(
