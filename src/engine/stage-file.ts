@@ -34,6 +34,7 @@ import {
 } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { avroToJsonLines } from "./avro-to-json-lines.js";
+import { type CsvStart, SNIFF_LINE_LIMIT, scanCsvStart } from "./csv-start-scan.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
 import { nestedJsonColumns } from "./nested-json-columns.js";
@@ -109,51 +110,6 @@ export interface StagedFile {
   readonly csv?: CsvDetection | undefined;
 }
 
-const SNIFF_LINE_LIMIT = 256 * 1024 * 1024;
-/** Sniff buffer when the start of the file has no long lines: DuckDB reads a whole buffer per sniff. */
-const SNIFF_SMALL_LIMIT = 16 * 1024 * 1024;
-const SNIFF_PROBE_BYTES = 32 * 1024 * 1024;
-/** DuckDB's sniffer sample (rows; its `sample_size` default). */
-const SNIFF_SAMPLE_LINES = 20_480;
-
-/**
- * The buffer the CSV sniffer needs: a whole buffer is read per sniff, so the 256 MiB one (for files with
- * huge lines) costs a good part of a second on a big file. When the first 32 MiB hold the sniffer's whole
- * sample (or the whole file) and no line of 8 MiB or more, a 16 MiB buffer fits it. Compressed files keep
- * the big buffer.
- */
-function sniffLimitFor(path: string): number {
-  // Compressed bytes say nothing about line lengths.
-  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return SNIFF_LINE_LIMIT;
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, "r");
-    // Small files (a burst of them) get a buffer of their own size, not 32 MiB each.
-    const buffer = Buffer.allocUnsafe(Math.min(fstatSync(fd).size, SNIFF_PROBE_BYTES));
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    let start = 0;
-    let longest = 0;
-    let lines = 0;
-    for (;;) {
-      const nl = buffer.indexOf(10, start);
-      if (nl === -1 || nl >= length) {
-        // A line still open at the end of the probe is at least this long (the whole probe: long).
-        longest = Math.max(longest, length - start);
-        break;
-      }
-      longest = Math.max(longest, nl - start);
-      lines++;
-      start = nl + 1;
-    }
-    // The sniffer samples the first SNIFF_SAMPLE_LINES lines: all of them must have been seen.
-    const sampleSeen = length < SNIFF_PROBE_BYTES || lines >= SNIFF_SAMPLE_LINES;
-    return sampleSeen && longest < SNIFF_SMALL_LIMIT / 2 ? SNIFF_SMALL_LIMIT : SNIFF_LINE_LIMIT;
-  } catch {
-    return SNIFF_LINE_LIMIT;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
 const DEFAULT_MAX_LINE = 2_000_000;
 
 /**
@@ -179,58 +135,12 @@ function tooWide(displayPath: string, columns: number, estimated = false): Sluic
 }
 
 /**
- * How many fields the first line of an uncompressed CSV file has, counted by the delimiter it holds
- * most (or the configured one), without reading further than its first line (at most 4 MiB).
+ * How many fields a CSV file's first line has, counted by the delimiter it holds most (or the
+ * configured one).
  */
-function headerFieldsAtMost(path: string, delimiter: string | undefined): number {
-  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return 0;
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, "r");
-    const buffer = Buffer.allocUnsafe(Math.min(fstatSync(fd).size, 4 * 1024 * 1024));
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    const nl = buffer.subarray(0, length).indexOf(10);
-    const line = buffer.subarray(0, nl === -1 ? length : nl).toString("latin1");
-    const candidates = delimiter !== undefined ? [delimiter] : [",", ";", "\t", "|"];
-    return Math.max(...candidates.map((d) => line.split(d).length));
-  } catch {
-    return 0;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/**
- * The 1-based number of a line longer than {@link MAX_CSV_LINE_BYTES} among the first lines of an
- * uncompressed file (those within its first 32 MiB, and the line still open there), or undefined.
- * Reads at most twice that many bytes.
- */
-function overlongLineAtStart(path: string): number | undefined {
-  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return undefined;
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, "r");
-    const size = fstatSync(fd).size;
-    const buffer = Buffer.allocUnsafe(Math.min(size, SNIFF_PROBE_BYTES));
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    let start = 0;
-    let line = 1;
-    for (let nl = buffer.indexOf(10); nl !== -1 && nl < length; nl = buffer.indexOf(10, start)) {
-      if (nl - start > MAX_CSV_LINE_BYTES) return line;
-      line++;
-      start = nl + 1;
-    }
-    if (size - start <= MAX_CSV_LINE_BYTES) return undefined;
-    // The last line seen is still open: read on until it ends or is too long.
-    const rest = Buffer.allocUnsafe(Math.min(size - length, MAX_CSV_LINE_BYTES - (length - start) + 1));
-    const more = readSync(fd, rest, 0, rest.length, length);
-    const end = rest.subarray(0, more).indexOf(10);
-    return end === -1 && length - start + more > MAX_CSV_LINE_BYTES ? line : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+function headerFieldsAtMost(firstLine: string, delimiter: string | undefined): number {
+  const candidates = delimiter !== undefined ? [delimiter] : [",", ";", "\t", "|"];
+  return Math.max(...candidates.map((d) => firstLine.split(d).length));
 }
 
 /**
@@ -430,8 +340,7 @@ async function stageCsv(
 ): Promise<StagedColumn[]> {
   let ctx = file;
   const options = ctx.source.options;
-  refuseUnreadableCsv(ctx);
-  const sniffLimit = sniffLimitFor(ctx.localPath);
+  const { sniffLimit } = refuseUnreadableCsv(ctx);
   const dialected = await csvDialectOf(con, ctx, sniffLimit);
   const { dialect, repairedNames, decimalComma } = dialected;
   let { sniff, sniffedColumns } = dialected;
@@ -573,8 +482,7 @@ export async function describeCsvFile(
     table: `${request.tablePrefix}_stage`,
     malformedTable: `${request.tablePrefix}_malformed`,
   };
-  refuseUnreadableCsv(ctx);
-  const sniffLimit = sniffLimitFor(ctx.localPath);
+  const { sniffLimit } = refuseUnreadableCsv(ctx);
   const d = await csvDialectOf(con, ctx, sniffLimit);
   const path = d.readPath ?? ctx.localPath;
   const count = d.sniffedColumns.length;
@@ -585,16 +493,18 @@ export async function describeCsvFile(
 }
 
 /** Refuses, before any reading, a file whose first lines are too long or whose header is too wide. */
-function refuseUnreadableCsv(ctx: StageContext): void {
-  const overlong = overlongLineAtStart(ctx.localPath);
+function refuseUnreadableCsv(ctx: StageContext): CsvStart {
+  const start = scanCsvStart(ctx.localPath, MAX_CSV_LINE_BYTES);
+  const overlong = start.overlongLine;
   if (overlong !== undefined) {
     throw new SluiceError(
       "FILE_UNPARSEABLE",
       `${ctx.displayPath}: line ${overlong} is longer than ${MAX_CSV_LINE_BYTES / 1024 / 1024} MiB, the longest line Sluice reads; nothing of the file is published`,
     );
   }
-  const fields = headerFieldsAtMost(ctx.localPath, ctx.source.options?.delimiter);
+  const fields = headerFieldsAtMost(start.firstLine, ctx.source.options?.delimiter);
   if (fields > MAX_COLUMNS) throw tooWide(ctx.displayPath, fields, true);
+  return start;
 }
 
 /** What the sniffer said of a file, read with {@link csvSniffSql}. */
