@@ -8,6 +8,7 @@ import { postgresDialect } from "../plan/postgres-dialect.js";
 import type { TypedColumn } from "../plan/sql-dialect.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { ledgerInsertSql, runInsertSql } from "./catalog-sql.js";
+import { claimPositions } from "./claim-positions.js";
 import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.js";
 import type { PostgresCatalog } from "./postgres-catalog.js";
 import { copyEngineRows, copyEngineRowsAhead } from "./postgres-copy.js";
@@ -16,7 +17,7 @@ import { inPostgresTransaction } from "./postgres-transaction.js";
 import { batchTable, type PreparedBatch, prepareBatch } from "./prepare-batch.js";
 import { type PublishHooks, publishInSession } from "./publish-session.js";
 import { undoTableName } from "./undo-table-name.js";
-import type { LedgerEntry, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
+import type { LedgerEntry, PositionClaim, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
 import type { SqlSession } from "./write-batch.js";
 
 /** What publishing into a PostgreSQL warehouse works with. */
@@ -109,7 +110,8 @@ export async function publishToPostgres(
 }
 
 /**
- * Records a run that published nothing: run record, ledger and quarantine in one transaction (a retry
+ * Records a run that published no rows: its stream positions claimed (see claimPositions), run record,
+ * ledger and quarantine in one transaction (a retry
  * after a commit whose acknowledgement was lost records nothing twice).
  *
  * @example
@@ -120,6 +122,7 @@ export async function recordPostgresRun(
   run: RunRecord,
   ledger: readonly LedgerEntry[],
   quarantineSql: string | undefined,
+  claim?: PositionClaim,
 ): Promise<void> {
   const { driver, catalog } = context;
   let attempt = 0;
@@ -127,6 +130,7 @@ export async function recordPostgresRun(
     if (attempt++ > 0 && (await catalog.committed(run.runId))) return;
     await driver.withClient((client) =>
       inPostgresTransaction(client, async () => {
+        await claimPositions(postgresSession(client), run.pipeline, claim);
         await client.query(runInsertSql(run, postgresDialect));
         const ledgerSql = ledgerInsertSql(ledger);
         if (ledgerSql) await client.query(ledgerSql);
