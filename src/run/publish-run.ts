@@ -31,21 +31,19 @@ export async function publishRun(
   if (lake && rowsSql) {
     await checkWarehouseBeforeLake(warehouse, rowsSql, pipeline.target, pipeline.schema_evolution);
   }
+  // A stream batch's lake commit waits, inside the warehouse transaction, until its positions are
+  // claimed: a batch whose positions another worker published never reaches the lake.
+  const claimed = outcome.positions !== undefined && outcome.positions.length > 0;
   const writeLake = lake
     ? async () => {
         onStage?.("lake write");
         const events = await lakeOutcome(warehouse, pipeline, outcome);
-        await publishToLake(ctx, warehouse, run.pipeline, lake, events, logger);
+        await publishToLake(ctx, warehouse, run.pipeline, lake, events, logger, claimed);
         // Crash-test hook: die in the window between the lake commit and the warehouse commit.
         if (process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");
       }
     : undefined;
-  // A stream batch's lake commit waits, inside the warehouse transaction, until its positions are
-  // claimed: a batch whose positions another worker published never reaches the lake.
-  const claim =
-    outcome.positions && outcome.positions.length > 0
-      ? { batches: outcome.positions, afterClaim: writeLake }
-      : undefined;
+  const claim = claimed ? { batches: outcome.positions!, afterClaim: writeLake } : undefined;
   if (writeLake && !claim) await writeLake();
   if (rowsSql && pipeline.target.table) {
     onStage?.("publish");

@@ -79,9 +79,7 @@ export async function publishToPostgres(
       return driver
         .withClient((client) =>
           inPostgresTransaction(client, async () => {
-            await client.query(
-              `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:pipeline:${batch.run.pipeline}`)}))`,
-            );
+            await client.query(pipelineLockSql(batch.run.pipeline));
             if (table) {
               await client.query(
                 `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:table:${table}`)}))`,
@@ -130,6 +128,8 @@ export async function recordPostgresRun(
     if (attempt++ > 0 && (await catalog.committed(run.runId))) return;
     await driver.withClient((client) =>
       inPostgresTransaction(client, async () => {
+        // Claims (and the lake commit after them) come one at a time per pipeline, as in a publish.
+        if (claim) await client.query(pipelineLockSql(run.pipeline));
         await claimPositions(postgresSession(client), run.pipeline, claim);
         await client.query(runInsertSql(run, postgresDialect));
         const ledgerSql = ledgerInsertSql(ledger);
@@ -138,6 +138,11 @@ export async function recordPostgresRun(
       }),
     );
   });
+}
+
+/** Takes the lock one pipeline's publishes hold until they commit. */
+function pipelineLockSql(pipeline: string): string {
+  return `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:pipeline:${pipeline}`)}))`;
 }
 
 /** Deletes before-images saved under a run id (an earlier attempt of the same publish). */
