@@ -65,6 +65,11 @@ export async function publishAttempt(
           ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
           : [],
         ledger: ledgerOf(run, attempt.works),
+        positions: attempt.works.flatMap((w) =>
+          w.unit.positions && w.report.status === "loaded"
+            ? [{ batch: w.report.path, positions: w.unit.positions }]
+            : [],
+        ),
         sourceFiles: new Map(
           [...run.replayed].flatMap(([path, f]) => (f.sourceFile ? [[path, f.sourceFile] as const] : [])),
         ),

@@ -1,4 +1,10 @@
-import type { AfterWrite, LedgerEntry, PublishBatch, RunRecord } from "../warehouse/warehouse.js";
+import type {
+  AfterWrite,
+  LedgerEntry,
+  PositionClaim,
+  PublishBatch,
+  RunRecord,
+} from "../warehouse/warehouse.js";
 import type { RunReport } from "./run-report.js";
 
 /** What a run hands to its targets once every file has been staged and checked. */
@@ -21,4 +27,6 @@ export interface RunOutcome {
   readonly completeAfterWrite?: ((written: number) => Promise<AfterWrite>) | undefined;
   /** Engine work that may run beside the warehouse write (the run's profile; see PublishBatch). */
   readonly alongsideWrite?: PublishBatch["alongsideWrite"];
+  /** Stream positions of the loaded units, claimed in the publish transaction (see RunUnit.positions). */
+  readonly positions?: PositionClaim["batches"] | undefined;
 }

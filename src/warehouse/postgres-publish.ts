@@ -8,6 +8,7 @@ import { postgresDialect } from "../plan/postgres-dialect.js";
 import type { TypedColumn } from "../plan/sql-dialect.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { ledgerInsertSql, runInsertSql } from "./catalog-sql.js";
+import { claimPositions } from "./claim-positions.js";
 import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.js";
 import type { PostgresCatalog } from "./postgres-catalog.js";
 import { copyEngineRows, copyEngineRowsAhead } from "./postgres-copy.js";
@@ -16,7 +17,7 @@ import { inPostgresTransaction } from "./postgres-transaction.js";
 import { batchTable, type PreparedBatch, prepareBatch } from "./prepare-batch.js";
 import { type PublishHooks, publishInSession } from "./publish-session.js";
 import { undoTableName } from "./undo-table-name.js";
-import type { LedgerEntry, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
+import type { LedgerEntry, PositionClaim, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
 import type { SqlSession } from "./write-batch.js";
 
 /** What publishing into a PostgreSQL warehouse works with. */
@@ -78,9 +79,7 @@ export async function publishToPostgres(
       return driver
         .withClient((client) =>
           inPostgresTransaction(client, async () => {
-            await client.query(
-              `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:pipeline:${batch.run.pipeline}`)}))`,
-            );
+            await client.query(pipelineLockSql(batch.run.pipeline));
             if (table) {
               await client.query(
                 `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:table:${table}`)}))`,
@@ -109,7 +108,8 @@ export async function publishToPostgres(
 }
 
 /**
- * Records a run that published nothing: run record, ledger and quarantine in one transaction (a retry
+ * Records a run that published no rows: its stream positions claimed (see claimPositions), run record,
+ * ledger and quarantine in one transaction (a retry
  * after a commit whose acknowledgement was lost records nothing twice).
  *
  * @example
@@ -120,6 +120,7 @@ export async function recordPostgresRun(
   run: RunRecord,
   ledger: readonly LedgerEntry[],
   quarantineSql: string | undefined,
+  claim?: PositionClaim,
 ): Promise<void> {
   const { driver, catalog } = context;
   let attempt = 0;
@@ -127,6 +128,9 @@ export async function recordPostgresRun(
     if (attempt++ > 0 && (await catalog.committed(run.runId))) return;
     await driver.withClient((client) =>
       inPostgresTransaction(client, async () => {
+        // Claims (and the lake commit after them) come one at a time per pipeline, as in a publish.
+        if (claim) await client.query(pipelineLockSql(run.pipeline));
+        await claimPositions(postgresSession(client), run.pipeline, claim);
         await client.query(runInsertSql(run, postgresDialect));
         const ledgerSql = ledgerInsertSql(ledger);
         if (ledgerSql) await client.query(ledgerSql);
@@ -134,6 +138,11 @@ export async function recordPostgresRun(
       }),
     );
   });
+}
+
+/** Takes the lock one pipeline's publishes hold until they commit. */
+function pipelineLockSql(pipeline: string): string {
+  return `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:pipeline:${pipeline}`)}))`;
 }
 
 /** Deletes before-images saved under a run id (an earlier attempt of the same publish). */

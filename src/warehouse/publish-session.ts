@@ -9,6 +9,7 @@ import {
   watermarkInsertSql,
 } from "./catalog-sql.js";
 import { publishChildTables } from "./child-tables.js";
+import { claimPositions } from "./claim-positions.js";
 import { batchStats, dropBatchFiles, type PreparedBatch } from "./prepare-batch.js";
 import type { PublishBatch, PublishResult, RunRecord, WarehouseCapabilities } from "./warehouse.js";
 import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-batch.js";
@@ -31,7 +32,8 @@ export interface PublishHooks {
 }
 
 /**
- * The body of a publish transaction, the same for every warehouse: files another process loaded
+ * The body of a publish transaction, the same for every warehouse: stream positions are claimed first
+ * (and the lake commit that waits for them runs, see claimPositions), files another process loaded
  * meanwhile are dropped from the batch (reported skipped_duplicate), `--force` supersedes earlier
  * ledger entries, the batch is written under the target's mode with before-images and reconciliation,
  * then the load, run record (with the load's numbers), ledger, quarantine, checks and watermark.
@@ -47,6 +49,7 @@ export async function publishInSession(
   hooks: PublishHooks,
 ): Promise<PublishResult> {
   let { run, ledger, quarantineSql, checks } = batch;
+  await claimPositions(session, run.pipeline, batch.claim);
   // Started at most once: by the write once the batch is on the server, or below before the run record.
   let alongside: Promise<Readonly<Record<string, unknown>>> | undefined;
   const startAlongside = batch.alongsideWrite

@@ -56,6 +56,21 @@ export interface RunRecord {
   readonly report: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * The stream positions a publish claims in its transaction (`sluice.stream_published`): each is published
+ * once per pipeline, so a position another publish claimed first fails this one (STREAM_CONFLICT), even
+ * between workers sharing one consumer. Claimed first in the transaction, before any row is written.
+ */
+export interface PositionClaim {
+  /** Per loaded ledger path (a stream batch), its positions. */
+  readonly batches: readonly { readonly batch: string; readonly positions: readonly string[] }[];
+  /**
+   * Runs inside the transaction once every position is claimed, before anything else is written: the
+   * lake commit of a stream batch, so that a batch whose positions are taken never reaches the lake.
+   */
+  readonly afterClaim?: (() => Promise<void>) | undefined;
+}
+
 /** Everything one run commits, in one transaction. */
 export interface PublishBatch {
   readonly run: RunRecord;
@@ -109,6 +124,8 @@ export interface PublishBatch {
    * `publishChildTables`); `rowsSql` then holds the parent's rows without the split columns.
    */
   readonly children?: readonly ChildBatch[] | undefined;
+  /** Stream positions claimed first in the transaction (see {@link PositionClaim}). */
+  readonly claim?: PositionClaim | undefined;
 }
 
 /** What a single-pass publish learned from its write (see {@link PublishBatch.completeAfterWrite}). */
@@ -214,12 +231,15 @@ export interface Warehouse {
   /** Replaces the stored report of a committed run (facts learned after the commit, like its profile). */
   updateRunReport(runId: string, report: Readonly<Record<string, unknown>>): Promise<void>;
   /**
-   * Records the stream positions of a batch before it is published, under the batch's ledger path: they
-   * count as published once that path is loaded (see stream-positions-sql.ts).
+   * Records a run that published no rows (failed before or during publish, or none to write: its stream
+   * positions are still claimed, see {@link PositionClaim}).
    */
-  recordStreamPositions(pipeline: string, batch: string, positions: readonly string[]): Promise<void>;
-  /** Records a run that published nothing (failed before or during publish). */
-  recordRun(run: RunRecord, ledger: readonly LedgerEntry[], quarantineSql?: string): Promise<void>;
+  recordRun(
+    run: RunRecord,
+    ledger: readonly LedgerEntry[],
+    quarantineSql?: string,
+    claim?: PositionClaim,
+  ): Promise<void>;
   /** Read-only catalog and user queries. */
   query(sql: string): Promise<JsonRow[]>;
   /**
