@@ -38,7 +38,7 @@ import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
 import { nestedJsonColumns } from "./nested-json-columns.js";
 import { replaceHeaderLine } from "./replace-header-line.js";
-import { quarantineTrailingBlocks, type TrailingBlocks } from "./trailing-blocks.js";
+import { quarantineTrailingBlocks, TRAILING_SQL, type TrailingBlocks } from "./trailing-blocks.js";
 import { utf16ToUtf8 } from "./utf16-to-utf8.js";
 
 /** What the stage step needs to read one file. */
@@ -95,7 +95,13 @@ export interface StagedFile {
   readonly malformedTable: string;
   readonly columns: readonly StagedColumn[];
   readonly accepted: number;
+  /** Rows the reader rejected (rule `malformed`). */
   readonly malformed: number;
+  /**
+   * CSV only: lines after the table that are no rows of it, quarantined whatever `on_malformed` says
+   * (rules `footer`, `second_table`; in `malformedTable` too, see {@link TRAILING_SQL}). Absent: none.
+   */
+  readonly trailing?: number | undefined;
   readonly warnings: readonly string[];
   /** CSV only: lines before the first record (skipped lines and the header). */
   readonly headerLines?: number | undefined;
@@ -301,15 +307,16 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
       throw new Error("Avro files are read as JSON lines");
   }
   // A deferred read has not run yet: its counts come from the statement that reads it.
-  const count = async (t: string) =>
-    csvLayout.deferred ? 0 : await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(t)}`);
+  const count = async (t: string, where = "true") =>
+    csvLayout.deferred ? 0 : await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(t)} WHERE ${where}`);
   return {
     prefix: request.tablePrefix,
     table,
     malformedTable,
     columns,
     accepted: await count(table),
-    malformed: await count(malformedTable),
+    malformed: await count(malformedTable, `NOT ${TRAILING_SQL}`),
+    trailing: await count(malformedTable, TRAILING_SQL),
     warnings,
     headerLines: csvLayout.headerLines,
     blankLines: csvLayout.blankLines,
@@ -330,7 +337,7 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
 export async function completeDeferredRead(
   con: DuckDBConnection,
   staged: StagedFile,
-): Promise<{ malformed: number; misfits: string[] }> {
+): Promise<{ malformed: number; trailing: number; misfits: string[] }> {
   const deferred = staged.deferred;
   if (!deferred) throw new SluiceError("INTERNAL", `${staged.table}: not a deferred read`);
   // The publish may have scanned the view more than once (a type check before the write): the last scan
@@ -341,12 +348,18 @@ export async function completeDeferredRead(
       con,
       `SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ${quoteLiteral(deferred.rejectsTable)}`,
     )) > 0;
-  if (!exists) return { malformed: 0, misfits: [] };
+  const counted = async () => {
+    const rows = await queryRows(
+      con,
+      `SELECT count(*) FILTER (WHERE NOT ${TRAILING_SQL}) AS malformed, count(*) FILTER (WHERE ${TRAILING_SQL}) AS trailing FROM ${quoteIdent(staged.malformedTable)}`,
+    );
+    return { malformed: Number(rows[0]?.malformed ?? 0), trailing: Number(rows[0]?.trailing ?? 0) };
+  };
+  if (!exists) return { ...(await counted()), misfits: [] };
   const castMisses = await queryRows(con, castMissesSql(deferred.rejectsTable, lastScan));
   const misfits = castMisses.map((r) => String(r.column_name)).filter((c) => deferred.inferred.includes(c));
   await con.run(collectRejectsSql(staged.malformedTable, deferred.rejectsTable, deferred.masked, lastScan));
-  const malformed = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(staged.malformedTable)}`);
-  return { malformed, misfits };
+  return { ...(await counted()), misfits };
 }
 
 /**
@@ -776,15 +789,17 @@ function detectionOf(
 /** The report's account of what followed a file's table (see docs/messy-csv.md). */
 function blocksReport(blocks: TrailingBlocks | undefined): Partial<CsvDetection> {
   if (!blocks) return {};
-  if (blocks.secondTableLine !== undefined) return { second_table_line: blocks.secondTableLine };
+  if (blocks.secondTableLine !== undefined) {
+    return { second_table_line: blocks.secondTableLine, second_table_lines: blocks.secondTableLines! };
+  }
   return { footer_line: blocks.footerLine!, footer_lines: blocks.footerLines! };
 }
 
 /** The warning of lines left out of a file's table: a second table or a footer. */
 function describeBlocks(displayPath: string, blocks: TrailingBlocks): string {
   return blocks.secondTableLine !== undefined
-    ? `${displayPath}: a second table starts at line ${blocks.secondTableLine}; only the first is loaded, the lines from there on are quarantined (SECOND TABLE)`
-    : `${displayPath}: ${blocks.footerLines} total/summary line(s) after the data, from line ${blocks.footerLine}, quarantined (FOOTER)`;
+    ? `${displayPath}: a second table starts at line ${blocks.secondTableLine}; only the first is loaded, the lines from there on are quarantined (rule second_table)`
+    : `${displayPath}: ${blocks.footerLines} total/summary line(s) after the data, from line ${blocks.footerLine}, quarantined (rule footer)`;
 }
 
 /** The warning of a file read another way than DuckDB's sniffer proposed. */

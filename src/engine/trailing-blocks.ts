@@ -9,12 +9,24 @@ const TAIL_BYTES = 16 * 1024;
 /** Bytes of a file's start looked through for a second table (the detection sample). */
 const HEAD_BYTES = 64 * 1024;
 
+/**
+ * The quarantine rules of lines that follow a file's table and are no rows of it (lower case, like
+ * `malformed` and the check rules). They are the `error_type` of such lines in a malformed table: no
+ * reader error type is lower case.
+ */
+export const FOOTER_RULE = "footer";
+export const SECOND_TABLE_RULE = "second_table";
+/** SQL: whether a malformed table's row is such a line (`error_type` is one of those rules). */
+export const TRAILING_SQL = `error_type IN ('${FOOTER_RULE}', '${SECOND_TABLE_RULE}')`;
+
 /** What {@link quarantineTrailingBlocks} left out of a read, for the report's `csv`. */
 export interface TrailingBlocks {
   /** The copy to read instead of the file. */
   readonly path: string;
   /** 1-based line where a second table starts. */
   readonly secondTableLine?: number;
+  /** How many non-blank lines the second table has (quarantined). */
+  readonly secondTableLines?: number;
   /** 1-based line of the first footer line, and how many footer lines there are. */
   readonly footerLine?: number;
   readonly footerLines?: number;
@@ -24,7 +36,7 @@ export interface TrailingBlocks {
  * Finds what follows a CSV file's table and is no row of it: trailing total/summary lines (`Total,,123,`)
  * and a second table after a blank line within the sample. When there is any, the file is read through
  * a copy where those lines are blank, and each is put in the malformed table with its line and reason
- * (`FOOTER`, `SECOND TABLE`). A clean file costs one 16 KB read of its end, and a scan of its sample
+ * (rules `footer`, `second_table`). A clean file costs one 16 KB read of its end, and a scan of its sample
  * for a blank line.
  */
 export async function quarantineTrailingBlocks(
@@ -56,10 +68,10 @@ export async function quarantineTrailingBlocks(
   const secondTable = tableStart !== undefined && start === tableStart;
   const [kind, reason] = secondTable
     ? [
-        "SECOND TABLE",
+        SECOND_TABLE_RULE,
         `a second table starts at line ${first}: its lines are no rows of the first (load it as its own file)`,
       ]
-    : ["FOOTER", "a total or summary line after the data, not a row"];
+    : [FOOTER_RULE, "a total or summary line after the data, not a row"];
   const values = cut.lines.map(
     (l) => `(${l.line}, ${quoteLiteral(kind)}, ${quoteLiteral(reason)}, ${quoteLiteral(l.text)})`,
   );
@@ -69,7 +81,7 @@ export async function quarantineTrailingBlocks(
     );
   }
   return secondTable
-    ? { path: cut.path, secondTableLine: first }
+    ? { path: cut.path, secondTableLine: first, secondTableLines: cut.lines.length }
     : { path: cut.path, footerLine: first, footerLines: cut.lines.length };
 }
 

@@ -436,11 +436,12 @@ export interface CsvDetection {
   readonly header_repaired: boolean;
   readonly decimal_separator?: string;
   readonly thousands_separator?: string;
-  /** 1-based line of the first total/summary line after the data (quarantined, `FOOTER`), and how many. */
+  /** 1-based line of the first total/summary line after the data (quarantined, rule `footer`), and how many. */
   readonly footer_line?: number;
   readonly footer_lines?: number;
-  /** 1-based line where a second table starts (its lines quarantined, `SECOND TABLE`). */
+  /** 1-based line where a second table starts, and its non-blank lines (quarantined, rule `second_table`). */
   readonly second_table_line?: number;
+  readonly second_table_lines?: number;
 }
 
 /** A footer's first field: a total or summary word (`Total`, `Grand total`, `Sum:`, `Summe`, `Gesamt`). */

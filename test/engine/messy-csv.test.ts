@@ -63,7 +63,9 @@ describe("messy CSV corpus", () => {
   });
 
   it("every polluted row is quarantined, with its reason; no other row is", () => {
-    const counts = Object.fromEntries([...results.values()].map((r) => [r.file.name, r.staged.malformed]));
+    const counts = Object.fromEntries(
+      [...results.values()].map((r) => [r.file.name, r.staged.malformed + (r.staged.trailing ?? 0)]),
+    );
     const expected = Object.fromEntries([...results.values()].map((r) => [r.file.name, r.file.quarantined]));
     expect(counts).toEqual(expected);
   });
@@ -144,18 +146,21 @@ describe("messy CSV corpus", () => {
     expect(r.staged.csv).toMatchObject({ source: "sniffed", footer_line: 42, footer_lines: 1 });
     const bad = await con.runAndReadAll(`SELECT line, error_type, message FROM "${r.staged.malformedTable}"`);
     expect(bad.getRowsJson()).toEqual([
-      ["42", "FOOTER", "a total or summary line after the data, not a row"],
+      ["42", "footer", "a total or summary line after the data, not a row"],
     ]);
     expect(r.staged.warnings).toEqual([
-      "in/footer-same-width.csv: 1 total/summary line(s) after the data, from line 42, quarantined (FOOTER)",
+      "in/footer-same-width.csv: 1 total/summary line(s) after the data, from line 42, quarantined (rule footer)",
     ]);
+    // Lines after the table are no malformed rows: counted apart (quarantined even under on_malformed: drop).
+    expect([r.staged.malformed, r.staged.trailing]).toEqual([0, 1]);
     expect(results.get("footer-two-lines")!.staged.csv).toMatchObject({ footer_line: 42, footer_lines: 2 });
     expect(results.get("footer-after-blank")!.staged.csv).toMatchObject({ footer_line: 43, footer_lines: 1 });
   });
 
   it("a second table is not read as rows of the first: its lines are quarantined from where it starts", async () => {
     const r = results.get("second-table-titled")!;
-    expect(r.staged.csv).toMatchObject({ second_table_line: 43 });
+    expect(r.staged.csv).toMatchObject({ second_table_line: 43, second_table_lines: 4 });
+    expect([r.staged.malformed, r.staged.trailing]).toEqual([0, 4]);
     expect(r.staged.csv).not.toHaveProperty("footer_line");
     const bad = await con.runAndReadAll(
       `SELECT line, error_type, message, raw FROM "${r.staged.malformedTable}" ORDER BY line`,
@@ -163,10 +168,10 @@ describe("messy CSV corpus", () => {
     const reason =
       "a second table starts at line 43: its lines are no rows of the first (load it as its own file)";
     expect(bad.getRowsJson()).toEqual([
-      ["43", "SECOND TABLE", reason, "Returns"],
-      ["44", "SECOND TABLE", reason, "id,reason"],
-      ["45", "SECOND TABLE", reason, "1,broken"],
-      ["46", "SECOND TABLE", reason, "2,late"],
+      ["43", "second_table", reason, "Returns"],
+      ["44", "second_table", reason, "id,reason"],
+      ["45", "second_table", reason, "1,broken"],
+      ["46", "second_table", reason, "2,late"],
     ]);
     expect(r.staged.warnings[0]).toContain("a second table starts at line 43");
     expect(results.get("second-table-same-header")!.staged.csv).toMatchObject({ second_table_line: 43 });
