@@ -37,6 +37,7 @@ import { avroToJsonLines } from "./avro-to-json-lines.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
 import { nestedJsonColumns } from "./nested-json-columns.js";
+import { quarantineLateTable } from "./quarantine-late-table.js";
 import { replaceHeaderLine } from "./replace-header-line.js";
 import { quarantineTrailingBlocks, TRAILING_SQL, type TrailingBlocks } from "./trailing-blocks.js";
 import { utf16ToUtf8 } from "./utf16-to-utf8.js";
@@ -81,6 +82,18 @@ export interface DeferredRead {
   readonly inferred: readonly string[];
   /** Masked columns: their values are never quoted in a malformed row's message. */
   readonly masked: readonly string[];
+  /** What a second table past the sample is looked for with, in the rejects (see quarantineLateTable). */
+  readonly late: LateTableRead;
+}
+
+/** The file as read and its dialect: where a second table the sample did not show is looked for. */
+interface LateTableRead {
+  readonly path: string;
+  readonly displayPath: string;
+  readonly malformedTable: string;
+  readonly encoding: BufferEncoding;
+  readonly dialect: CsvDialect;
+  readonly columns: number;
 }
 
 /**
@@ -337,7 +350,7 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
 export async function completeDeferredRead(
   con: DuckDBConnection,
   staged: StagedFile,
-): Promise<{ malformed: number; trailing: number; misfits: string[] }> {
+): Promise<{ malformed: number; trailing: number; misfits: string[]; late?: LateTable | undefined }> {
   const deferred = staged.deferred;
   if (!deferred) throw new SluiceError("INTERNAL", `${staged.table}: not a deferred read`);
   // The publish may have scanned the view more than once (a type check before the write): the last scan
@@ -359,7 +372,8 @@ export async function completeDeferredRead(
   const castMisses = await queryRows(con, castMissesSql(deferred.rejectsTable, lastScan));
   const misfits = castMisses.map((r) => String(r.column_name)).filter((c) => deferred.inferred.includes(c));
   await con.run(collectRejectsSql(staged.malformedTable, deferred.rejectsTable, deferred.masked, lastScan));
-  return { ...(await counted()), misfits };
+  const late = await lateTableOf(con, deferred.late);
+  return { ...(await counted()), misfits, late };
 }
 
 /**
@@ -451,6 +465,7 @@ async function stageCsv(
   // A header replaced in a copy (see replaceHeaderLine) is read from the copy.
   if (dialected.readPath) ctx = { ...ctx, localPath: dialected.readPath };
   layout.headerLines = dialect.skip + (dialect.header ? 1 : 0);
+  const encoding: BufferEncoding = dialect.encoding === "latin-1" ? "latin1" : "utf8";
   // Footer lines and a second table are quarantined, and the file read through a copy without them.
   const blocks = await quarantineTrailingBlocks(
     con,
@@ -458,7 +473,7 @@ async function stageCsv(
       path: ctx.localPath,
       workDir: ctx.workDir,
       malformedTable: ctx.malformedTable,
-      encoding: dialect.encoding === "latin-1" ? "latin1" : "utf8",
+      encoding,
       sample: dialected.sample,
     },
     dialect,
@@ -521,6 +536,14 @@ async function stageCsv(
     (c, i) => !c.declared && c.type === "VARCHAR" && decimalComma?.columns.includes(i),
   );
   let detected: CsvDetection = { ...dialected.detected, ...blocksReport(blocks) };
+  const lateRead: LateTableRead = {
+    path: ctx.localPath,
+    displayPath: ctx.displayPath,
+    malformedTable: ctx.malformedTable,
+    encoding,
+    dialect,
+    columns: columns.length,
+  };
   if (ctx.deferred && late.length === 0 && commas.length === 0) {
     layout.detected = detected;
     if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
@@ -530,6 +553,7 @@ async function stageCsv(
       rejectsScan,
       inferred: columns.filter((c) => !c.declared && c.type !== "VARCHAR").map((c) => c.name),
       masked: maskedNames(ctx, columns),
+      late: lateRead,
     };
     return columns;
   }
@@ -541,6 +565,11 @@ async function stageCsv(
     await read(columns, "TABLE");
   }
   await con.run(collectRejectsSql(ctx.malformedTable, rejectsTable, maskedNames(ctx, columns)));
+  const lateTable = await lateTableOf(con, lateRead);
+  if (lateTable) {
+    detected = { ...detected, ...lateTable.csv };
+    warnings.push(lateTable.warning);
+  }
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
   if (late.length > 0) await castLateColumns(con, ctx, columns, late);
@@ -783,6 +812,22 @@ function detectionOf(
     preamble_lines: layout ? layout.preambleLines : dialect.skip,
     padding_trimmed: dialect.delimiter.length > 1 && dialect.delimiter.endsWith(" "),
     header_repaired: headerRepaired,
+  };
+}
+
+/** A second table found in a read's rejects: the report's `csv` keys and the file's warning. */
+export interface LateTable {
+  readonly csv: Pick<CsvDetection, "second_table_line" | "second_table_lines">;
+  readonly warning: string;
+}
+
+/** Looks for a second table the sample did not show in a read's rejects (see quarantineLateTable). */
+async function lateTableOf(con: DuckDBConnection, read: LateTableRead): Promise<LateTable | undefined> {
+  const found = await quarantineLateTable(con, read, read.dialect, read.columns);
+  if (!found) return undefined;
+  return {
+    csv: { second_table_line: found.line, second_table_lines: found.lines },
+    warning: describeBlocks(read.displayPath, { path: read.path, secondTableLine: found.line }),
   };
 }
 

@@ -19,6 +19,11 @@ export const SECOND_TABLE_RULE = "second_table";
 /** SQL: whether a malformed table's row is such a line (`error_type` is one of those rules). */
 export const TRAILING_SQL = `error_type IN ('${FOOTER_RULE}', '${SECOND_TABLE_RULE}')`;
 
+/** The quarantine reason of a second table's lines. */
+export function secondTableReason(line: number): string {
+  return `a second table starts at line ${line}: its lines are no rows of the first (load it as its own file)`;
+}
+
 /** What {@link quarantineTrailingBlocks} left out of a read, for the report's `csv`. */
 export interface TrailingBlocks {
   /** The copy to read instead of the file. */
@@ -67,10 +72,7 @@ export async function quarantineTrailingBlocks(
   if (first === undefined) return undefined;
   const secondTable = tableStart !== undefined && start === tableStart;
   const [kind, reason] = secondTable
-    ? [
-        SECOND_TABLE_RULE,
-        `a second table starts at line ${first}: its lines are no rows of the first (load it as its own file)`,
-      ]
+    ? [SECOND_TABLE_RULE, secondTableReason(first)]
     : [FOOTER_RULE, "a total or summary line after the data, not a row"];
   const values = cut.lines.map(
     (l) => `(${l.line}, ${quoteLiteral(kind)}, ${quoteLiteral(reason)}, ${quoteLiteral(l.text)})`,

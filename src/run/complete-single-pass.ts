@@ -5,7 +5,7 @@ import { completeDeferredRead } from "../engine/stage-file.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { AfterWrite, RunRecord } from "../warehouse/warehouse.js";
 import { foreignKeysOf, type RunContext } from "./run-context.js";
-import { readRows } from "./run-report.js";
+import { readRows, withLateTable } from "./run-report.js";
 import { ledgerOf, sumRows, totalChecks } from "./run-totals.js";
 import { SinglePassUndone } from "./single-pass.js";
 import type { Attempt, UnitWork } from "./unit.js";
@@ -93,7 +93,7 @@ async function completeDeferredUnit(
   const staged = work.staged!;
   const file = work.report;
   if (!staged.deferred) return;
-  const { malformed, trailing, misfits } = await completeDeferredRead(run.con, staged);
+  const { malformed, trailing, misfits, late } = await completeDeferredRead(run.con, staged);
   if (misfits.length > 0) {
     throw new SinglePassUndone(
       `${file.path}: values of ${misfits.join(", ")} do not fit the type inferred from a sample`,
@@ -107,6 +107,7 @@ async function completeDeferredUnit(
   const rows = accepted.get(file.path) ?? 0;
   work.staged = { ...staged, trailing };
   Object.assign(file.rows, readRows({ accepted: rows, malformed, trailing }, run.onMalformed));
+  withLateTable(file, late);
   if (malformed > 0 && run.onMalformed === "fail") {
     throw new SinglePassUndone(`${file.path}: malformed rows with on_malformed: fail`);
   }

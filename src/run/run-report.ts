@@ -146,6 +146,16 @@ export function reportWithoutRun(pipeline: string, status: "skipped" | "failed",
   };
 }
 
+/** A second table found after a deferred read (in its rejects): the file's `csv` and warning say so. */
+export function withLateTable(
+  file: FileReport,
+  late: { readonly csv: Partial<CsvDetection>; readonly warning: string } | undefined,
+): void {
+  if (!late) return;
+  if (file.csv) file.csv = { ...file.csv, ...late.csv };
+  file.warnings.push(late.warning);
+}
+
 /**
  * Copies what the stage found about a file into its report (the `csv` layout of a CSV file); a file
  * staged again (a fallback) replaces it.

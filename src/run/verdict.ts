@@ -6,7 +6,7 @@ import { SluiceError } from "../errors.js";
 import { blocksPublish, type CheckResult } from "../plan/check-compiler.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import { foreignKeysOf, needsChecking, pipelineOf, type RunContext } from "./run-context.js";
-import { readRows } from "./run-report.js";
+import { readRows, withLateTable } from "./run-report.js";
 import { SinglePassUndone } from "./single-pass.js";
 import type { Attempt, UnitWork } from "./unit.js";
 import { markFailed } from "./unit-digest.js";
@@ -88,13 +88,14 @@ async function completeCheckedRead(
   flagged: string,
 ): Promise<void> {
   const file = work.report;
-  const { malformed, trailing, misfits } = await completeDeferredRead(run.con, staged);
+  const { malformed, trailing, misfits, late } = await completeDeferredRead(run.con, staged);
   if (misfits.length > 0) {
     throw new SinglePassUndone(`values of ${misfits.join(", ")} do not fit the type inferred from a sample`);
   }
   const accepted = await queryNumber(run.con, `SELECT count(*) FROM ${quoteIdent(flagged)}`);
   work.staged = { ...staged, accepted, malformed, trailing, deferred: undefined };
   Object.assign(file.rows, readRows({ accepted, malformed, trailing }, run.onMalformed));
+  withLateTable(file, late);
   run.logger.info(
     { file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length },
     "staged",

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type StagedFile, stageFile } from "../../src/engine/stage-file.js";
-import { type CorpusFile, corpus, type Score, score } from "./messy-csv-corpus.js";
+import { type CorpusFile, cleanTable, corpus, type Score, score } from "./messy-csv-corpus.js";
 
 // Each polluted file of the generated corpus is staged as a run stages it (DuckDB, detection included)
 // and what loads is scored against the clean table: header names, whole records, cells. The thresholds
@@ -175,6 +175,43 @@ describe("messy CSV corpus", () => {
     ]);
     expect(r.staged.warnings[0]).toContain("a second table starts at line 43");
     expect(results.get("second-table-same-header")!.staged.csv).toMatchObject({ second_table_line: 43 });
+  });
+
+  it("a second table the sample does not show is found in the rejects: past 64 KB, or after no blank line", async () => {
+    const past = results.get("second-table-past-sample")!;
+    expect(past.file.text.length).toBeGreaterThan(64 * 1024);
+    expect(past.staged.csv).toMatchObject({ second_table_line: 2503, second_table_lines: 3 });
+    expect([past.staged.malformed, past.staged.trailing]).toEqual([0, 3]);
+    const bad = await con.runAndReadAll(
+      `SELECT line, error_type, raw FROM "${past.staged.malformedTable}" ORDER BY line`,
+    );
+    expect(bad.getRowsJson()).toEqual([
+      ["2503", "second_table", "Returns"],
+      ["2504", "second_table", "id,reason"],
+      ["2505", "second_table", "1,broken"],
+    ]);
+    expect(past.staged.warnings).toContain(
+      "in/second-table-past-sample.csv: a second table starts at line 2503; only the first is loaded, the lines from there on are quarantined (rule second_table)",
+    );
+    expect(results.get("second-table-no-blank-line")!.staged.csv).toMatchObject({ second_table_line: 42 });
+  });
+
+  it("rows of the wrong width at the end of a file are no second table: they stay malformed", async () => {
+    const path = join(dir, "bad-end.csv");
+    const body = cleanTable(3000).map((r) => r.join("|"));
+    writeFileSync(path, `id|name|amount|day\n${body.join("\n")}\n1|a|b|c|d\n2|e|f|g|h\n`);
+    const staged = await stageFile(con, {
+      localPath: path,
+      displayPath: "in/bad-end.csv",
+      format: "csv",
+      source: { path: "in/*.csv", on_malformed: "quarantine" },
+      columns: {},
+      naming: "keep",
+      tablePrefix: "bad_end",
+      workDir: join(dir, "work"),
+    });
+    expect([staged.accepted, staged.malformed, staged.trailing]).toEqual([3000, 2, 0]);
+    expect(staged.csv).not.toHaveProperty("second_table_line");
   });
 
   it("quoted CRLF inside a value is kept byte for byte", async () => {
