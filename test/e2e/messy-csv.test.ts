@@ -51,6 +51,8 @@ describe("messy CSV in a run", () => {
       {
         "landing/in/a.csv": `id,name,amount\n${Array.from({ length: 25 }, (_, i) => `${i},n${i},${i}.5`).join("\n")}\n1,2,3,4\nTotal,,50\n`,
         "landing/in/b.csv": `id,name,amount\n1,a,2\n2,b,3\n\nReturns\nid,reason\n1,late\n`,
+        // Past the 64 KB sample: found in the rejects of the read (the publish's own, single pass).
+        "landing/in/c.csv": `id,name,amount\n${Array.from({ length: 4000 }, (_, i) => `${i},name ${i},${i}.25`).join("\n")}\n\nReturns\nid,reason,by,at\n1,late,x,y\n`,
       },
     );
     const r = await sluice(["run", "--json"], dir);
@@ -62,6 +64,12 @@ describe("messy CSV in a run", () => {
     expect(a.csv).toMatchObject({ footer_line: 28, footer_lines: 1 });
     expect(b.rows).toMatchObject({ read: 5, loaded: 2, malformed: 0, quarantined: 3 });
     expect(b.csv).toMatchObject({ second_table_line: 5, second_table_lines: 3 });
+    const c = files.find((f) => f.path === "in/c.csv")!;
+    expect(c.rows).toMatchObject({ read: 4003, loaded: 4000, malformed: 0, quarantined: 3 });
+    expect(c.csv).toMatchObject({ second_table_line: 4003, second_table_lines: 3 });
+    expect(c.warnings).toContain(
+      "in/c.csv: a second table starts at line 4003; only the first is loaded, the lines from there on are quarantined (rule second_table)",
+    );
     const quarantined = (await sluice(["quarantine", "t", "--json"], dir)).json<
       { file: string; line: number; rules: string[]; reasons: string[] }[]
     >();
@@ -70,6 +78,9 @@ describe("messy CSV in a run", () => {
       ["in/b.csv", 5, ["second_table"]],
       ["in/b.csv", 6, ["second_table"]],
       ["in/b.csv", 7, ["second_table"]],
+      ["in/c.csv", 4003, ["second_table"]],
+      ["in/c.csv", 4004, ["second_table"]],
+      ["in/c.csv", 4005, ["second_table"]],
     ]);
     expect(quarantined[0]!.reasons).toEqual(["a total or summary line after the data, not a row"]);
     const text = await sluice(["quarantine", "t"], dir);
