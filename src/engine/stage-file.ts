@@ -823,6 +823,8 @@ export interface LateTable {
 
 /** Looks for a second table the sample did not show in a read's rejects (see quarantineLateTable). */
 async function lateTableOf(con: DuckDBConnection, read: LateTableRead): Promise<LateTable | undefined> {
+  // A compressed file's last bytes are no text: its lines cannot be looked at without inflating it.
+  if (/\.(gz|gzip|zst|zstd)$/i.test(read.path)) return undefined;
   const found = await quarantineLateTable(con, read, read.dialect, read.columns);
   if (!found) return undefined;
   return {
