@@ -481,7 +481,7 @@ async function stageCsv(
   );
   if (blocks) {
     ctx = { ...ctx, localPath: blocks.path };
-    warnings.push(describeBlocks(ctx.displayPath, blocks));
+    warnings.push(...describeBlocks(ctx.displayPath, blocks));
     // The types are sniffed again without those lines (a `Total` must not make an id column text).
     const { delimiter, quote, header, skip } = dialect;
     const fixed = { ...definedOnly(options ?? {}), delimiter, quote, escape: dialect.escape, header, skip };
@@ -829,24 +829,37 @@ async function lateTableOf(con: DuckDBConnection, read: LateTableRead): Promise<
   if (!found) return undefined;
   return {
     csv: { second_table_line: found.line, second_table_lines: found.lines },
-    warning: describeBlocks(read.displayPath, { path: read.path, secondTableLine: found.line }),
+    warning: describeBlocks(read.displayPath, { secondTableLine: found.line })[0]!,
   };
 }
 
 /** The report's account of what followed a file's table (see docs/messy-csv.md). */
 function blocksReport(blocks: TrailingBlocks | undefined): Partial<CsvDetection> {
   if (!blocks) return {};
-  if (blocks.secondTableLine !== undefined) {
-    return { second_table_line: blocks.secondTableLine, second_table_lines: blocks.secondTableLines! };
-  }
-  return { footer_line: blocks.footerLine!, footer_lines: blocks.footerLines! };
+  return {
+    ...(blocks.footerLine !== undefined
+      ? { footer_line: blocks.footerLine, footer_lines: blocks.footerLines! }
+      : {}),
+    ...(blocks.secondTableLine !== undefined
+      ? { second_table_line: blocks.secondTableLine, second_table_lines: blocks.secondTableLines! }
+      : {}),
+  };
 }
 
-/** The warning of lines left out of a file's table: a second table or a footer. */
-function describeBlocks(displayPath: string, blocks: TrailingBlocks): string {
-  return blocks.secondTableLine !== undefined
-    ? `${displayPath}: a second table starts at line ${blocks.secondTableLine}; only the first is loaded, the lines from there on are quarantined (rule second_table)`
-    : `${displayPath}: ${blocks.footerLines} total/summary line(s) after the data, from line ${blocks.footerLine}, quarantined (rule footer)`;
+/** The warnings of lines left out of a file's table: footer lines, a second table. */
+function describeBlocks(displayPath: string, blocks: Omit<TrailingBlocks, "path">): string[] {
+  return [
+    ...(blocks.footerLine !== undefined
+      ? [
+          `${displayPath}: ${blocks.footerLines} total/summary line(s) after the data, from line ${blocks.footerLine}, quarantined (rule footer)`,
+        ]
+      : []),
+    ...(blocks.secondTableLine !== undefined
+      ? [
+          `${displayPath}: a second table starts at line ${blocks.secondTableLine}; only the first is loaded, the lines from there on are quarantined (rule second_table)`,
+        ]
+      : []),
+  ];
 }
 
 /** The warning of a file read another way than DuckDB's sniffer proposed. */

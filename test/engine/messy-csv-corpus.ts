@@ -161,6 +161,14 @@ export function corpus(): CorpusFile[] {
     `${write(header, rows)}\n\nx;1\ny;2\nz;3\n`.replaceAll(";", "|"),
     { quarantined: 3 },
   );
+  clean(
+    "second-table-after-total",
+    "multi table",
+    `${write(header, rows)}Total,,${sum},\n\nReturns\nid,reason\n1,x\n`,
+    {
+      quarantined: 4,
+    },
+  );
   // A second table the 64 KB sample does not show: after no blank line, or past the sample.
   clean("second-table-no-blank-line", "multi table", `${write(header, rows)}id,reason\n1,broken\n2,late\n`, {
     quarantined: 3,

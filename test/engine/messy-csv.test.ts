@@ -175,6 +175,18 @@ describe("messy CSV corpus", () => {
     ]);
     expect(r.staged.warnings[0]).toContain("a second table starts at line 43");
     expect(results.get("second-table-same-header")!.staged.csv).toMatchObject({ second_table_line: 43 });
+    // Total lines closing the first table right before the second are footers, not rows.
+    const both = results.get("second-table-after-total")!;
+    expect(both.staged.csv).toMatchObject({
+      footer_line: 42,
+      footer_lines: 1,
+      second_table_line: 44,
+      second_table_lines: 3,
+    });
+    expect(both.staged.warnings).toEqual([
+      "in/second-table-after-total.csv: 1 total/summary line(s) after the data, from line 42, quarantined (rule footer)",
+      "in/second-table-after-total.csv: a second table starts at line 44; only the first is loaded, the lines from there on are quarantined (rule second_table)",
+    ]);
   });
 
   it("a second table the sample does not show is found in the rejects: past 64 KB, or after no blank line", async () => {
