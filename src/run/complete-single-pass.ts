@@ -5,6 +5,7 @@ import { completeDeferredRead } from "../engine/stage-file.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { AfterWrite, RunRecord } from "../warehouse/warehouse.js";
 import { foreignKeysOf, type RunContext } from "./run-context.js";
+import { readRows, withLateTable } from "./run-report.js";
 import { ledgerOf, sumRows, totalChecks } from "./run-totals.js";
 import { SinglePassUndone } from "./single-pass.js";
 import type { Attempt, UnitWork } from "./unit.js";
@@ -92,7 +93,7 @@ async function completeDeferredUnit(
   const staged = work.staged!;
   const file = work.report;
   if (!staged.deferred) return;
-  const { malformed, misfits } = await completeDeferredRead(run.con, staged);
+  const { malformed, trailing, misfits, late } = await completeDeferredRead(run.con, staged);
   if (misfits.length > 0) {
     throw new SinglePassUndone(
       `${file.path}: values of ${misfits.join(", ")} do not fit the type inferred from a sample`,
@@ -104,12 +105,9 @@ async function completeDeferredUnit(
     throw new SinglePassUndone(`${file.path}: changed or disappeared while being read`);
   }
   const rows = accepted.get(file.path) ?? 0;
-  Object.assign(file.rows, {
-    read: rows + malformed,
-    loaded: rows,
-    malformed,
-    quarantined: run.onMalformed === "drop" ? 0 : malformed,
-  });
+  work.staged = { ...staged, trailing };
+  Object.assign(file.rows, readRows({ accepted: rows, malformed, trailing }, run.onMalformed));
+  withLateTable(file, late);
   if (malformed > 0 && run.onMalformed === "fail") {
     throw new SinglePassUndone(`${file.path}: malformed rows with on_malformed: fail`);
   }

@@ -9,7 +9,7 @@ import { unmaskableColumnError } from "../plan/column-references.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import { foreignKeysOf, needsChecking, pipelineOf, type RunContext } from "./run-context.js";
-import { withStageFindings } from "./run-report.js";
+import { readRows, withStageFindings } from "./run-report.js";
 import { SinglePassUndone } from "./single-pass.js";
 import type { Attempt, UnitWork } from "./unit.js";
 import { markFailed } from "./unit-digest.js";
@@ -131,10 +131,7 @@ async function refuseStaged(
       );
     }
   }
-  file.rows.malformed = staged.malformed;
-  file.rows.read = staged.accepted + staged.malformed;
-  file.rows.loaded = staged.accepted;
-  file.rows.quarantined = run.onMalformed === "drop" ? 0 : staged.malformed;
+  Object.assign(file.rows, readRows(staged, run.onMalformed));
   // A mask this file's columns cannot take fails the file: it is never loaded unmasked.
   const unmaskable = unmaskableColumnError(run.written, staged.columns, path);
   if (unmaskable) return markFailed(run, work, unmaskable, false);
