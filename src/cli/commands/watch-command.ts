@@ -68,7 +68,9 @@ export function registerWatchCommand(program: Command): void {
           output.notice(`${signal} again: exiting now; an interrupted run will be redone next time`);
           process.exit(130);
         }
-        output.notice(`${stamp()} ${signal}: stopping after the current run (send again to exit at once)`);
+        output.notice(
+          `${stamp()} ${signal}: stopping after the current run and stream batches (send again to exit at once)`,
+        );
         void daemon.stop();
       };
       process.on("SIGINT", onSignal);
