@@ -65,6 +65,7 @@ export async function publishRun(
         sumColumns: numericColumns(pipeline),
         watermark: outcome.watermark,
         completeAfterWrite: outcome.completeAfterWrite,
+        constantColumns: outcome.constantColumns,
         alongsideWrite: outcome.alongsideWrite,
         resolveDuplicates: (paths) => {
           markDuplicates(report, paths);

@@ -218,7 +218,11 @@ async function guardOrProbe(
 ): Promise<undefined | typeof AGAIN> {
   const { pipeline } = attempt.mode;
   const foreignKeys = foreignKeysOf(run, attempt.mode, work.unit.path);
-  const guarded = await checkInWrite(run.con, staged, pipeline, staged.prefix, foreignKeys);
+  // The count after a guarded write reads the written rows through the engine: only where the engine
+  // holds the target. Elsewhere (PostgreSQL) a probe reads the file first.
+  const guarded = run.warehouse.capabilities.stagesInPlace
+    ? await checkInWrite(run.con, staged, pipeline, staged.prefix, foreignKeys)
+    : undefined;
   if (guarded) {
     // The publish enforces the checks as it writes; what they found is counted after the write.
     work.checked = {
