@@ -24,7 +24,18 @@ export interface PublishedRows {
 export interface SinglePassCompleted {
   readonly afterWrite: AfterWrite;
   readonly quarantineSql: string | undefined;
-  readonly published: PublishedRows;
+  /** Undefined where the profile was taken beside the write (the engine cannot read the target). */
+  readonly published: PublishedRows | undefined;
+}
+
+/** What the write of a single pass tells its completion. */
+export interface SinglePassWrite {
+  /** Rows the write stored. */
+  readonly written: number;
+  /** Rows stored per source file, read through the publishing transaction. */
+  readonly writtenByFile: () => Promise<ReadonlyMap<string, number>>;
+  /** The batch's rows (SQL over the engine). */
+  readonly rowsSql: string;
 }
 
 /**
@@ -37,20 +48,13 @@ export async function completeSinglePass(
   attempt: Attempt,
   record: RunRecord,
   loaded: readonly UnitWork[],
-  written: number,
-  rowsSql: string,
+  write: SinglePassWrite,
 ): Promise<SinglePassCompleted> {
+  const { written, rowsSql } = write;
   const table = attempt.mode.pipeline.target.table!;
   const rowsOfRun = `_sluice_run_id = ${quoteLiteral(run.runId)}`;
-  let accepted: Map<string, number>;
-  if (loaded.length === 1) {
-    accepted = new Map([[loaded[0]!.report.path, written]]);
-  } else {
-    const rows = await run.warehouse.query(
-      `SELECT _sluice_source_file AS f, count(*) AS n FROM ${quoteQualified(table)} WHERE ${rowsOfRun} GROUP BY 1`,
-    );
-    accepted = new Map(rows.map((r) => [String(r.f), Number(r.n)]));
-  }
+  const accepted =
+    loaded.length === 1 ? new Map([[loaded[0]!.report.path, written]]) : await write.writtenByFile();
   // The files were hashed while the write read them: their content must be new to the ledger.
   for (const work of loaded) {
     await awaitDigest(run, work);
@@ -65,22 +69,21 @@ export async function completeSinglePass(
   sumRows(attempt);
   const quarantineSql = await totalChecks(run, attempt);
   const { report } = attempt;
+  const afterWrite = {
+    run: { ...record, report: { ...report } },
+    ledger: ledgerOf(run, attempt.works),
+    quarantineSql,
+    checks: report.checks,
+  };
+  // Where the engine cannot read the target (PostgreSQL) the profile was taken beside the write.
+  if (!run.warehouse.capabilities.stagesInPlace) return { afterWrite, quarantineSql, published: undefined };
   // The profile describes the published rows: this run's rows of the target, in the batch's columns.
   // It is read after the commit (committed rows scan about twice as fast as a transaction's own).
   const names = async (sql: string) =>
     (await queryRows(run.con, `DESCRIBE SELECT * FROM (${sql})`)).map((r) => String(r.column_name));
   const inTarget = new Set(await names(`SELECT * FROM ${quoteQualified(table)}`));
   const columns = (await names(rowsSql)).filter((c) => inTarget.has(c)).map(quoteIdent);
-  return {
-    afterWrite: {
-      run: { ...record, report: { ...report } },
-      ledger: ledgerOf(run, attempt.works),
-      quarantineSql,
-      checks: report.checks,
-    },
-    quarantineSql,
-    published: { table, columns, rowsOfRun, rows: written },
-  };
+  return { afterWrite, quarantineSql, published: { table, columns, rowsOfRun, rows: written } };
 }
 
 /** A file the write read: its malformed rows and counts, and the decisions a staged run takes on them. */

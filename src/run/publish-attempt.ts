@@ -1,14 +1,14 @@
 import type { PipelineConfig } from "../config/schema.js";
 import { CHECK_IN_WRITE_MARK } from "../plan/check-compiler.js";
 import { quoteIdent } from "../plan/sql-text.js";
-import type { Batch } from "./batch.js";
+import { type Batch, sourceFileOf } from "./batch.js";
 import { completeSinglePass, type PublishedRows, type SinglePassCompleted } from "./complete-single-pass.js";
 import type { Gate } from "./profile-gate.js";
 import { publishRun } from "./publish-run.js";
 import type { RunContext, RunMode } from "./run-context.js";
 import { ledgerOf } from "./run-totals.js";
 import { SinglePassUndone } from "./single-pass.js";
-import type { Attempt } from "./unit.js";
+import type { Attempt, UnitWork } from "./unit.js";
 
 /** An attempt's publish: committed (with what follows the commit), or undone for another attempt. */
 export type PublishOutcome =
@@ -46,6 +46,8 @@ export async function publishAttempt(
     report: { ...report },
   };
   let completed: SinglePassCompleted | undefined;
+  // Kept as thrown: a warehouse may wrap it in errors of its own (PostgreSQL names the server).
+  let undone: SinglePassUndone | undefined;
   try {
     await publishRun(
       run.project,
@@ -77,23 +79,46 @@ export async function publishAttempt(
         alongsideWrite: gate.alongsideWrite,
         completeAfterWrite:
           deferred.length > 0 && rowsSql
-            ? async (written) => {
-                completed = await completeSinglePass(run, attempt, record, loaded, written, rowsSql);
+            ? async (written, writtenByFile) => {
+                try {
+                  completed = await completeSinglePass(run, attempt, record, loaded, {
+                    written,
+                    writtenByFile,
+                    rowsSql,
+                  });
+                } catch (error) {
+                  if (error instanceof SinglePassUndone) undone = error;
+                  throw error;
+                }
                 return completed.afterWrite;
               }
             : undefined,
+        constantColumns: deferred.length > 0 ? singlePassConstants(run, loaded) : undefined,
       },
       run.logger,
       (stage) => run.progress.stage(stage),
     );
   } catch (error) {
-    return { committed: false, next: fallbackMode(run, attempt, error) };
+    return { committed: false, next: fallbackMode(run, attempt, undone ?? error) };
   }
   return {
     committed: true,
     quarantineSql: completed ? completed.quarantineSql : quarantineSql,
     profileAfterCommit: completed?.published,
   };
+}
+
+/**
+ * The metadata columns of a single pass's rows that hold one value in every row (see `shapeSql`): the
+ * run id and load time, and the source file when there is one.
+ */
+function singlePassConstants(run: RunContext, loaded: readonly UnitWork[]): ReadonlyMap<string, string> {
+  const constants = new Map([
+    ["_sluice_run_id", run.runId],
+    ["_sluice_loaded_at", run.startedAt.toISOString()],
+  ]);
+  if (loaded.length === 1) constants.set("_sluice_source_file", sourceFileOf(run, loaded[0]!));
+  return constants;
 }
 
 /**

@@ -73,6 +73,7 @@ export async function publishRun(
         sumColumns: numericColumns(pipeline),
         watermark: outcome.watermark,
         completeAfterWrite: outcome.completeAfterWrite,
+        constantColumns: outcome.constantColumns,
         alongsideWrite: outcome.alongsideWrite,
         claim,
         resolveDuplicates: (paths) => {

@@ -88,9 +88,9 @@ export async function publishToPostgres(
             await client.query(raiseWorkMemSql);
             const hooks: PublishHooks = {
               stageBatch: (columns, options) =>
-                stageBatch(context, client, prepared!, beside, columns, options),
+                stageBatch(context, client, prepared!, beside, columns, options, batch.constantColumns),
               copyRows: (target, columns, options) =>
-                copyRows(context, client, prepared!, target, columns, options),
+                copyRows(context, client, prepared!, target, columns, options, batch.constantColumns),
               beside,
               engineFreeDuringWrite: true,
               writeQuarantine: (sql) => writeQuarantine(context, client, sql),
@@ -153,11 +153,17 @@ async function discardBeforeImages(driver: PostgresDriver, table: string, runId:
     await driver.query(`DELETE FROM ${undo} WHERE _sluice_undo_run = ${quoteLiteral(runId)}`);
 }
 
-/** Columns of the engine batch that hold the same non-null value in every row, with that value as text. */
+/**
+ * Columns of the engine batch that hold the same non-null value in every row, with that value as text:
+ * those the run knows (`known`: reading a single pass's batch would read its files again), else found by
+ * one scan of the batch.
+ */
 async function constantColumns(
   engine: DuckDBConnection,
   names: readonly string[],
+  known: ReadonlyMap<string, string> | undefined,
 ): Promise<Map<string, string>> {
+  if (known) return new Map([...known].filter(([name]) => names.includes(name)));
   if (names.length === 0) return new Map();
   // min/max on the column's own type, cast once afterwards (casting every row costs more than the scan).
   const parts = names.map(
@@ -196,6 +202,7 @@ async function stageBatch(
   beside: ReturnType<typeof postgresBeside>,
   columns: readonly TypedColumn[],
   options: { readonly analyze: boolean; readonly shared?: boolean },
+  known: ReadonlyMap<string, string> | undefined,
 ): Promise<string> {
   const { engine } = context;
   // Columns holding one value for the whole batch (run id, load time, usually the source file) become
@@ -203,6 +210,7 @@ async function stageBatch(
   const fixed = await constantColumns(
     engine,
     columns.map((c) => c.name).filter((n) => metadataColumns.includes(n)),
+    known,
   );
   const ddl = columns
     .map(
@@ -250,7 +258,8 @@ async function copyRows(
   prepared: PreparedBatch,
   targetTable: string,
   columns: readonly TypedColumn[],
-  options: { readonly created: boolean; readonly exported: () => void },
+  options: { readonly created: boolean; readonly exported: (rows: number) => void },
+  known: ReadonlyMap<string, string> | undefined,
 ): Promise<number> {
   const { engine } = context;
   // A table this transaction created is seen by no other session: its columns holding one value for the
@@ -261,6 +270,7 @@ async function copyRows(
     ? await constantColumns(
         engine,
         columns.map((c) => c.name).filter((n) => metadataColumns.includes(n)),
+        known,
       )
     : new Map<string, string>();
   const alter = (name: string, change: string) =>

@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
+import { quoteLiteral } from "../plan/sql-text.js";
 import {
   checksInsertSql,
   ledgerInsertSql,
@@ -11,6 +12,7 @@ import {
 import { publishChildTables } from "./child-tables.js";
 import { claimPositions } from "./claim-positions.js";
 import { batchStats, dropBatchFiles, type PreparedBatch } from "./prepare-batch.js";
+import { quotedTableName } from "./split-table-name.js";
 import type { PublishBatch, PublishResult, RunRecord, WarehouseCapabilities } from "./warehouse.js";
 import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-batch.js";
 
@@ -53,8 +55,8 @@ export async function publishInSession(
   // Started at most once: by the write once the batch is on the server, or below before the run record.
   let alongside: Promise<Readonly<Record<string, unknown>>> | undefined;
   const startAlongside = batch.alongsideWrite
-    ? () => {
-        alongside ??= batch.alongsideWrite!();
+    ? (rows?: number) => {
+        alongside ??= batch.alongsideWrite!(rows);
         return alongside;
       }
     : undefined;
@@ -126,7 +128,15 @@ export async function publishInSession(
           loadedAt: new Date(String(run.report.started_at ?? run.startedAt.toISOString())),
         });
       }
-      if (single) ({ run, ledger, quarantineSql, checks = checks } = await single(outcome.inserted));
+      if (single) {
+        const writtenByFile = async () => {
+          const rows = await session.rows(
+            `SELECT _sluice_source_file AS f, count(*) AS n FROM ${quotedTableName(table, session.dialect)} WHERE _sluice_run_id = ${quoteLiteral(run.runId)} GROUP BY 1`,
+          );
+          return new Map(rows.map((r) => [String(r.f), Number(r.n)]));
+        };
+        ({ run, ledger, quarantineSql, checks = checks } = await single(outcome.inserted, writtenByFile));
+      }
       await session.exec(
         loadInsertSql(
           {

@@ -107,18 +107,28 @@ export interface PublishBatch {
   /**
    * Single pass: `rowsSql` reads the source files itself (deferred reads), so the write is the only pass
    * over the data and the batch's numbers are known only after it. Called inside the transaction right
-   * after the write with the number of rows written; returns the run record, ledger and quarantine as
-   * they now stand. Throwing rolls the whole publish back.
+   * after the write with the number of rows written and a count of them per `_sluice_source_file` (read
+   * through the publishing transaction, which alone sees them); returns the run record, ledger and
+   * quarantine as they now stand. Throwing rolls the whole publish back.
    */
-  readonly completeAfterWrite?: ((written: number) => Promise<AfterWrite>) | undefined;
+  readonly completeAfterWrite?:
+    | ((written: number, writtenByFile: () => Promise<ReadonlyMap<string, number>>) => Promise<AfterWrite>)
+    | undefined;
+  /**
+   * Columns the run knows hold one value in every row, with that value as text (a single pass: its
+   * run id, load time and, for one file, the file). A warehouse that would otherwise read the batch to
+   * find such columns takes these: reading a single pass's batch reads its files again.
+   */
+  readonly constantColumns?: ReadonlyMap<string, string> | undefined;
   /**
    * Engine work whose result belongs in the run record (the run's profile): where the engine is free
    * while the server writes ({@link WarehouseCapabilities.engineFreeDuringWrite}) it starts once the
    * batch is on the server and runs beside the write; elsewhere it runs after the write. Either way it
    * finishes before the run record is written, and what it returns is merged into the record's report.
-   * Throwing rolls the publish back.
+   * Throwing rolls the publish back. `rows`: the batch's rows, when the engine counted them handing
+   * them over (a single pass knows its rows only then).
    */
-  readonly alongsideWrite?: (() => Promise<Readonly<Record<string, unknown>>>) | undefined;
+  readonly alongsideWrite?: ((rows?: number) => Promise<Readonly<Record<string, unknown>>>) | undefined;
   /**
    * `nested: tables`: child tables written in the same transaction, right after the target (see
    * `publishChildTables`); `rowsSql` then holds the parent's rows without the split columns.
