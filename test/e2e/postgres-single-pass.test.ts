@@ -154,7 +154,7 @@ describe.skipIf(!available)("single-pass publish into PostgreSQL", () => {
     ).toEqual([{ n: 2 }]);
   });
 
-  it("with checks: a clean file is probed and copied in one pass; a file a check quarantines is checked the staged way", async () => {
+  it("with checks: a clean file has its failures counted, then is copied in one pass; a file a check quarantines is checked the staged way", async () => {
     const dir = makeProject(
       yaml(`  checked:
     source: { path: "in/*.csv" }
@@ -171,7 +171,7 @@ describe.skipIf(!available)("single-pass publish into PostgreSQL", () => {
     const first = clean.json<{ runs: FullRun[] }>().runs[0]!;
     expect(first.rows).toMatchObject({ read: 6, loaded: 6, quarantined: 0 });
     const firstLog = logMessages(dir, first.run_id);
-    expect(firstLog).toContain("probed");
+    expect(firstLog).toContain("checks counted");
     expect(firstLog).toContain("planned");
     expect(firstLog).not.toContain("staged");
     expect(first.checks).toEqual(
@@ -188,7 +188,7 @@ describe.skipIf(!available)("single-pass publish into PostgreSQL", () => {
     const second = dirty.json<{ runs: FullRun[] }>().runs[0]!;
     expect(second.rows).toMatchObject({ read: 3, loaded: 2, quarantined: 1 });
     const secondLog = logMessages(dir, second.run_id);
-    expect(secondLog).toContain("probed");
+    expect(secondLog).toContain("checks counted");
     expect(secondLog).toContain("staged");
     expect(
       await onDb(`SELECT line::int AS line, rules FROM sluice.quarantine WHERE run_id = '${second.run_id}'`),
