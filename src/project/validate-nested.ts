@@ -4,7 +4,7 @@ import type { ConfigProblem } from "./config-problem.js";
 
 /**
  * Config checks of `nested:` that need no data: `flatten` and `tables` read JSON and JSON-lines files;
- * `tables` writes child tables beside a DuckDB warehouse table under append, replace, merge or
+ * `tables` writes child tables beside a warehouse table under append, replace, merge or
  * delete_insert. Pure.
  *
  * @example
@@ -44,13 +44,6 @@ export function nestedProblems(config: ProjectConfig): ConfigProblem[] {
       problems.push({
         path: at,
         message: `tables supports target modes append, replace, merge and delete_insert, not ${target.mode}`,
-      });
-    }
-    if (!config.warehouse.startsWith("duckdb:")) {
-      problems.push({
-        path: at,
-        message:
-          "tables is not supported on a PostgreSQL warehouse yet (child tables are written on DuckDB only); use flatten or json",
       });
     }
   }

@@ -3,6 +3,7 @@ import { describeColumns, queryNumber } from "../engine/duckdb-query.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { loadInsertSql } from "./catalog-sql.js";
 import { batchTable } from "./prepare-batch.js";
+import { boundHooks, type PublishHooks } from "./publish-hooks.js";
 import { quotedTableName, splitTableName } from "./split-table-name.js";
 import type { ChildBatch, PublishBatch } from "./warehouse.js";
 import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-batch.js";
@@ -13,17 +14,19 @@ import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-bat
  * publish left out (files loaded meanwhile) are dropped; existing child rows whose parent the write
  * replaced go (merge: the children of every parent in the batch; replace, delete_insert and `--force`:
  * children whose parent row is gone); then each child table gets its rows appended, with schema
- * evolution and a load record of its own.
+ * evolution and a load record of its own. The same statements on every warehouse: the parent keys of
+ * the batch reach the warehouse through {@link PublishHooks.shareRows} (a temporary table on PostgreSQL).
  *
  * @example
- * await publishChildTables(session, engine, batch, children, { stageBatch, runId, loadedAt });
+ * await publishChildTables(session, engine, batch, children, hooks, { runId, loadedAt });
  */
 export async function publishChildTables(
   session: SqlSession,
   engine: DuckDBConnection,
   batch: PublishBatch,
   children: readonly ChildBatch[],
-  write: Pick<WriteBatchRequest, "stageBatch" | "copyRows" | "runId" | "loadedAt">,
+  hooks: PublishHooks,
+  write: Pick<WriteBatchRequest, "runId" | "loadedAt">,
 ): Promise<void> {
   const parent = batch.target.table!;
   const dialect = session.dialect;
@@ -34,11 +37,17 @@ export async function publishChildTables(
     );
   }
   const quotedParent = quotedTableName(parent, dialect);
+  let parentIds: string | undefined;
   for (const existing of await existingChildTables(session, parent)) {
     const quoted = quotedTableName(existing, dialect);
     if (batch.target.mode === "merge") {
+      parentIds ??= await hooks.shareRows(
+        "sluice_parent_ids",
+        `SELECT DISTINCT _sluice_id FROM ${quoteIdent(batchTable)}`,
+        [{ name: "_sluice_id", type: dialect.columnType("VARCHAR"), engineType: "VARCHAR" }],
+      );
       await session.exec(
-        `DELETE FROM ${quoted} WHERE _sluice_root_id IN (SELECT _sluice_id FROM ${quoteIdent(batchTable)})`,
+        `DELETE FROM ${quoted} WHERE _sluice_root_id IN (SELECT _sluice_id FROM ${parentIds})`,
       );
     }
     if (batch.target.mode !== "append" || batch.replaces.length > 0) {
@@ -63,10 +72,11 @@ export async function publishChildTables(
     if (rows === 0) continue;
     const columns = await describeColumns(engine, `SELECT * FROM ${batchTable}`);
     const target = { table: child.table, mode: "append" as const };
+    const prepared = { table: batchTable, columns };
     const outcome = await writeBatch({
       session,
       engine,
-      batch: { table: batchTable, columns },
+      batch: prepared,
       target,
       runId: write.runId,
       loadedAt: write.loadedAt,
@@ -74,8 +84,7 @@ export async function publishChildTables(
       policy: batch.schemaEvolution ?? "evolve",
       sumColumns: [],
       source: { rows, sums: {} },
-      stageBatch: write.stageBatch,
-      copyRows: write.copyRows,
+      ...boundHooks(hooks, prepared),
     });
     await session.exec(
       loadInsertSql(
