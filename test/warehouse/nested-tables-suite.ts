@@ -192,4 +192,23 @@ export function nestedTablesCases(test: SuiteTest, warehouse: string): void {
     // The parent's row was rewritten in the transaction before the child write failed: undone with it.
     expect(await p.query("SELECT customer__name AS n FROM orders WHERE id = 1")).toEqual([{ n: "Ann" }]);
   });
+
+  test("nested tables: rollback of the parent restores its child tables exactly", async (make) => {
+    for (const mode of ["merge, keys: [id]", "replace"]) {
+      const p = await make(ordersPipeline(`{ table: orders, mode: ${mode} }`));
+      p.add("in/a.jsonl", jsonLines(nestedOrders));
+      const first = await p.run();
+      const after1 = JSON.stringify(await tables(p));
+      p.add(
+        "in/b.jsonl",
+        jsonLines([{ ...nestedOrders[0]!, tags: ["old"], items: [{ sku: "Z-9", qty: 9, discounts: [] }] }]),
+      );
+      expect((await p.run()).status).toBe("succeeded");
+      expect(JSON.stringify(await tables(p))).not.toBe(after1);
+      await p.rollback("orders", first.run_id);
+      expect(JSON.stringify(await tables(p)), mode).toBe(after1);
+      const undone = (await p.history("orders__items__discounts")).filter((h) => h.rolled_back_by !== null);
+      expect(undone, mode).toHaveLength(1);
+    }
+  });
 }
