@@ -2,9 +2,11 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { ColumnConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
 import { lateDataFilterSql } from "../plan/incremental-sql.js";
+import type { StagedColumn } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import { sourceQueryBody } from "../plan/sql-tokens.js";
 import { describeColumns, queryNumber, queryRows } from "./duckdb-query.js";
+import { flattenStagedJson, type NestedQueryRequest } from "./nested-query-columns.js";
 import { explainRefusal } from "./outside-project.js";
 import { type CastColumn, castIntoStage, type StagedFile } from "./stage-file.js";
 
@@ -27,6 +29,8 @@ export interface QueryStageRequest {
     readonly windowMs?: number | undefined;
   };
   readonly tablePrefix: string;
+  /** `nested: flatten | tables` of a database source: how its JSON columns land (see flattenStagedJson). */
+  readonly nested?: NestedQueryRequest | undefined;
 }
 
 /** A staged query result, shaped like a staged file (malformed rows: values not fitting a declared type). */
@@ -100,9 +104,11 @@ export async function completeStagedQuery(
   read: { readonly sql: string; readonly lateRows: number },
 ): Promise<StagedQuery> {
   const table = `${request.tablePrefix}_stage`;
-  const columns = (await describeColumns(con, quoteIdent(table)))
-    .filter((c) => c.name !== "_sluice_line" && !c.name.startsWith("_sluice_"))
-    .map((c) => ({ name: c.name, sourceName: c.name, type: c.type, declared: false }));
+  const columns: { -readonly [K in keyof StagedColumn]: StagedColumn[K] }[] = request.nested
+    ? await flattenStagedJson(con, table, request.nested)
+    : (await describeColumns(con, quoteIdent(table)))
+        .filter((c) => c.name !== "_sluice_line" && !c.name.startsWith("_sluice_"))
+        .map((c) => ({ name: c.name, sourceName: c.name, type: c.type, declared: false }));
   const malformedTable = `${request.tablePrefix}_malformed`;
   // Every source's stage has one, also when its reader (a database extract) did not make it.
   await con.run(

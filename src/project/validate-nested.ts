@@ -3,8 +3,9 @@ import { formatFromName } from "../plan/landing-paths.js";
 import type { ConfigProblem } from "./config-problem.js";
 
 /**
- * Config checks of `nested:` that need no data: `flatten` and `tables` read JSON and JSON-lines files;
- * `tables` writes child tables beside a DuckDB warehouse table under append, replace, merge or
+ * Config checks of `nested:` that need no data: `flatten` and `tables` read JSON, JSON-lines and Avro
+ * files, database sources' JSON columns and stream messages;
+ * `tables` writes child tables beside a warehouse table under append, replace, merge or
  * delete_insert. Pure.
  *
  * @example
@@ -18,10 +19,16 @@ export function nestedProblems(config: ProjectConfig): ConfigProblem[] {
     const at = `pipelines.${name}.nested.mode`;
     const source = pipeline.source;
     const format = "path" in source ? (source.format ?? formatFromName(source.path)) : undefined;
-    if (!("path" in source) || (format !== "json" && format !== "jsonl" && format !== "avro")) {
+    const readsJson =
+      "database" in source ||
+      "stream" in source ||
+      format === "json" ||
+      format === "jsonl" ||
+      format === "avro";
+    if (!readsJson) {
       problems.push({
         path: at,
-        message: `${nested.mode} reads JSON, JSON-lines and Avro files (source.format: json, jsonl or avro); ${"path" in source ? "this source reads another format" : "a database, warehouse or stream source keeps its JSON values as JSON columns"}`,
+        message: `${nested.mode} reads JSON, JSON-lines and Avro files, database sources' JSON columns and stream messages; ${"path" in source ? "this source reads another format" : "a warehouse source ({ sql } or { table }) keeps its JSON values as JSON columns"}`,
       });
       continue;
     }
@@ -44,13 +51,6 @@ export function nestedProblems(config: ProjectConfig): ConfigProblem[] {
       problems.push({
         path: at,
         message: `tables supports target modes append, replace, merge and delete_insert, not ${target.mode}`,
-      });
-    }
-    if (!config.warehouse.startsWith("duckdb:")) {
-      problems.push({
-        path: at,
-        message:
-          "tables is not supported on a PostgreSQL warehouse yet (child tables are written on DuckDB only); use flatten or json",
       });
     }
   }

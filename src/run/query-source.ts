@@ -3,6 +3,7 @@ import type { DatabaseSourceConfig, PipelineConfig, SourceConfig } from "../conf
 import { parseDuration } from "../durations.js";
 import type { StagedQuery } from "../engine/stage-query.js";
 import { SluiceError } from "../errors.js";
+import { flattensNested } from "../plan/nested-json.js";
 import { databaseSourcePath, stageDatabaseSource } from "../sources/stage-database-source.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 
@@ -78,8 +79,11 @@ export async function stageQuerySource(
       : {}),
   };
   // A database source is extracted into the same engine; the warehouse reads its own sources.
+  const nested = flattensNested(pipeline.nested)
+    ? { nested: pipeline.nested, columns: pipeline.columns, naming: pipeline.naming }
+    : undefined;
   const staged = await ("database" in source
-    ? stageDatabaseSource(warehouse.engine, { ...request, source })
+    ? stageDatabaseSource(warehouse.engine, { ...request, source, nested })
     : warehouse.stageSource({ ...request, source })
   ).catch((error: unknown) => {
     throw atSourceKey(error, name, source);

@@ -1,6 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { FileSourceConfig } from "../config/schema.js";
+import type { FileSourceConfig, NestedConfig } from "../config/schema.js";
+import { flattensNested } from "../plan/nested-json.js";
 import { freeDestination } from "./move-file.js";
 import type { RunContext } from "./run-context.js";
 import { stageLocalFile } from "./stage-local-file.js";
@@ -59,12 +60,16 @@ async function readBatch(
   Object.assign(work.report, { sha256: batch.positionsDigest });
   const localPath = join(run.workDir, `stream-batch-${index}.jsonl`);
   await writeFile(localPath, batch.text);
-  const source: FileSourceConfig = {
+  // Messages are JSON objects: `nested:` applies to them as to a JSON-lines file's records.
+  const { nested } = attempt.mode.pipeline;
+  const source: FileSourceConfig & { readonly nested?: NestedConfig } = {
+    ...(flattensNested(nested) ? { nested } : {}),
     path: work.unit.path,
     format: "jsonl",
     on_malformed: "quarantine",
     // A message as large as the broker takes is one line: the read's line limit (2 MB) grows to hold it.
     options: { max_line_size: Math.max(2_000_000, batch.longestLine + 1) },
   };
+
   return stageLocalFile(run, attempt, work, index, { localPath, format: "jsonl", source });
 }

@@ -3,9 +3,17 @@ import { describeColumns, queryNumber } from "../engine/duckdb-query.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { loadInsertSql } from "./catalog-sql.js";
 import { batchTable } from "./prepare-batch.js";
+import { boundHooks, type PublishHooks } from "./publish-hooks.js";
 import { quotedTableName, splitTableName } from "./split-table-name.js";
+import { undoTableIdent, undoTableName } from "./undo-table-name.js";
 import type { ChildBatch, PublishBatch } from "./warehouse.js";
-import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-batch.js";
+import {
+  type SqlSession,
+  syncUndoTable,
+  tableColumns,
+  type WriteBatchRequest,
+  writeBatch,
+} from "./write-batch.js";
 
 /**
  * Writes the child tables of a `nested: tables` run inside the publish transaction, right after the
@@ -13,19 +21,20 @@ import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-bat
  * publish left out (files loaded meanwhile) are dropped; existing child rows whose parent the write
  * replaced go (merge: the children of every parent in the batch; replace, delete_insert and `--force`:
  * children whose parent row is gone); then each child table gets its rows appended, with schema
- * evolution and a load record of its own.
+ * evolution and a load record of its own. The same statements on every warehouse: the parent keys of
+ * the batch reach the warehouse through {@link PublishHooks.shareRows} (a temporary table on PostgreSQL).
  *
  * @example
- * await publishChildTables(session, engine, batch, children, { stageBatch, runId, loadedAt });
+ * await publishChildTables(session, engine, batch, children, hooks, { runId, loadedAt });
  */
 export async function publishChildTables(
   session: SqlSession,
   engine: DuckDBConnection,
   batch: PublishBatch,
   children: readonly ChildBatch[],
-  write: Pick<WriteBatchRequest, "stageBatch" | "copyRows" | "runId" | "loadedAt">,
+  hooks: PublishHooks,
+  write: Pick<WriteBatchRequest, "runId" | "loadedAt">,
 ): Promise<void> {
-  const parent = batch.target.table!;
   const dialect = session.dialect;
   for (const child of children) {
     // Roots are the parent batch's rows; rows of files dropped from it go with them.
@@ -33,20 +42,7 @@ export async function publishChildTables(
       `DELETE FROM ${quoteIdent(child.engineTable)} WHERE _sluice_root_id NOT IN (SELECT _sluice_id FROM ${quoteIdent(batchTable)})`,
     );
   }
-  const quotedParent = quotedTableName(parent, dialect);
-  for (const existing of await existingChildTables(session, parent)) {
-    const quoted = quotedTableName(existing, dialect);
-    if (batch.target.mode === "merge") {
-      await session.exec(
-        `DELETE FROM ${quoted} WHERE _sluice_root_id IN (SELECT _sluice_id FROM ${quoteIdent(batchTable)})`,
-      );
-    }
-    if (batch.target.mode !== "append" || batch.replaces.length > 0) {
-      await session.exec(
-        `DELETE FROM ${quoted} AS c WHERE NOT EXISTS (SELECT 1 FROM ${quotedParent} AS p WHERE p._sluice_id = c._sluice_root_id)`,
-      );
-    }
-  }
+  const removed = await removeReplacedChildren(session, batch, hooks, write.runId);
   for (const child of children) {
     const exclude =
       child.nestedColumns.length > 0 ? ` EXCLUDE (${child.nestedColumns.map(quoteIdent).join(", ")})` : "";
@@ -61,12 +57,15 @@ export async function publishChildTables(
     );
     const rows = await queryNumber(engine, `SELECT count(*) FROM ${batchTable}`);
     if (rows === 0) continue;
+    const deleted = removed.get(child.table) ?? 0;
+    removed.delete(child.table);
     const columns = await describeColumns(engine, `SELECT * FROM ${batchTable}`);
     const target = { table: child.table, mode: "append" as const };
+    const prepared = { table: batchTable, columns };
     const outcome = await writeBatch({
       session,
       engine,
-      batch: { table: batchTable, columns },
+      batch: prepared,
       target,
       runId: write.runId,
       loadedAt: write.loadedAt,
@@ -74,31 +73,105 @@ export async function publishChildTables(
       policy: batch.schemaEvolution ?? "evolve",
       sumColumns: [],
       source: { rows, sums: {} },
-      stageBatch: write.stageBatch,
-      copyRows: write.copyRows,
+      ...boundHooks(hooks, prepared),
     });
     await session.exec(
-      loadInsertSql(
-        {
-          run_id: batch.run.runId,
-          pipeline: batch.run.pipeline,
-          table: child.table,
-          mode: "append",
-          inserted: outcome.inserted,
-          updated: 0,
-          deleted: 0,
-          saved: outcome.saved,
-          loaded_at: batch.run.startedAt.toISOString(),
-          reconciliation: outcome.reconciliation,
-        },
+      childLoadSql(
+        batch,
+        child.table,
+        { inserted: outcome.inserted, deleted, saved: outcome.saved, reconciliation: outcome.reconciliation },
         dialect,
       ),
     );
   }
+  // Child tables that lost rows and got none: their load records the before-images saved.
+  for (const [table, deleted] of removed) {
+    await session.exec(
+      childLoadSql(batch, table, { inserted: 0, deleted, saved: 0, reconciliation: null }, dialect),
+    );
+  }
+}
+
+/** The load record of a child table: the parent's mode; rows removed are before-images saved. */
+function childLoadSql(
+  batch: PublishBatch,
+  table: string,
+  counts: {
+    readonly inserted: number;
+    readonly deleted: number;
+    readonly saved: number;
+    readonly reconciliation: Parameters<typeof loadInsertSql>[0]["reconciliation"];
+  },
+  dialect: SqlSession["dialect"],
+): string {
+  return loadInsertSql(
+    {
+      run_id: batch.run.runId,
+      pipeline: batch.run.pipeline,
+      table,
+      mode: counts.deleted > 0 ? batch.target.mode : "append",
+      inserted: counts.inserted,
+      updated: 0,
+      deleted: counts.deleted,
+      saved: counts.saved + counts.deleted,
+      loaded_at: batch.run.startedAt.toISOString(),
+      reconciliation: counts.reconciliation,
+    },
+    dialect,
+  );
+}
+
+/**
+ * Deletes the existing child rows the parent's write replaced (merge: the children of every parent in
+ * the batch; replace, delete_insert and `--force`: children whose root row is gone), each saved first
+ * as a before-image in the child table's undo table under the run, so `sluice rollback` of the parent
+ * puts them back. Returns the rows removed per child table.
+ */
+async function removeReplacedChildren(
+  session: SqlSession,
+  batch: PublishBatch,
+  hooks: PublishHooks,
+  runId: string,
+): Promise<Map<string, number>> {
+  const parent = batch.target.table!;
+  const dialect = session.dialect;
+  const quotedParent = quotedTableName(parent, dialect);
+  const removed = new Map<string, number>();
+  const merge = batch.target.mode === "merge";
+  const orphans = batch.target.mode !== "append" || batch.replaces.length > 0;
+  if (!merge && !orphans) return removed;
+  let parentIds: string | undefined;
+  for (const existing of await existingChildTables(session, parent)) {
+    if (merge) {
+      parentIds ??= await hooks.shareRows(
+        "sluice_parent_ids",
+        `SELECT DISTINCT _sluice_id FROM ${quoteIdent(batchTable)}`,
+        [{ name: "_sluice_id", type: dialect.columnType("VARCHAR"), engineType: "VARCHAR" }],
+      );
+    }
+    const gone = [
+      ...(merge ? [`c._sluice_root_id IN (SELECT _sluice_id FROM ${parentIds})`] : []),
+      ...(orphans
+        ? [`NOT EXISTS (SELECT 1 FROM ${quotedParent} AS p WHERE p._sluice_id = c._sluice_root_id)`]
+        : []),
+    ].join(" OR ");
+    const quoted = quotedTableName(existing, dialect);
+    const { schema, name } = splitTableName(existing, dialect);
+    const columns = (await tableColumns(session, schema, name)) ?? [];
+    const undo = { quoted: undoTableName(existing, dialect), name: undoTableIdent(existing, dialect) };
+    await syncUndoTable(session, quoted, undo, columns);
+    const list = columns.map((c) => quoteIdent(c.name)).join(", ");
+    await session.exec(
+      `INSERT INTO ${undo.quoted} (_sluice_undo_run, ${list}) SELECT ${quoteLiteral(runId)}, ${columns.map((c) => `c.${quoteIdent(c.name)}`).join(", ")} FROM ${quoted} AS c WHERE ${gone}`,
+    );
+    const n = await session.exec(`DELETE FROM ${quoted} AS c WHERE ${gone}`);
+    if (n > 0) removed.set(existing, n);
+  }
+  return removed;
 }
 
 /** Child tables of `parent` in the warehouse: `<parent>__...` tables with a `_sluice_root_id` column. */
-async function existingChildTables(session: SqlSession, parent: string): Promise<string[]> {
+export async function existingChildTables(session: SqlSession, parent: string): Promise<string[]> {
   const { schema, name } = splitTableName(parent, session.dialect);
   const prefix = `${name}__`;
   const rows = await session.rows(

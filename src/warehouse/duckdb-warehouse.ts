@@ -118,6 +118,8 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
           inTransaction(() =>
             publishInSession(session, con, batch, prepared, {
               stageBatch: async () => quoteIdent(batchTable),
+              // The engine is the warehouse: its rows are read where they are.
+              shareRows: async (_name, selectSql) => `(${selectSql})`,
               engineFreeDuringWrite: false,
               writeQuarantine,
             }),

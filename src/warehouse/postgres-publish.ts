@@ -15,7 +15,8 @@ import { copyEngineRows, copyEngineRowsAhead } from "./postgres-copy.js";
 import type { PostgresDriver } from "./postgres-driver.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
 import { batchTable, type PreparedBatch, prepareBatch } from "./prepare-batch.js";
-import { type PublishHooks, publishInSession } from "./publish-session.js";
+import type { PublishHooks } from "./publish-hooks.js";
+import { publishInSession } from "./publish-session.js";
 import { undoTableName } from "./undo-table-name.js";
 import type { LedgerEntry, PositionClaim, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
 import type { SqlSession } from "./write-batch.js";
@@ -87,10 +88,11 @@ export async function publishToPostgres(
             }
             await client.query(raiseWorkMemSql);
             const hooks: PublishHooks = {
-              stageBatch: (columns, options) =>
-                stageBatch(context, client, prepared!, beside, columns, options, batch.constantColumns),
-              copyRows: (target, columns, options) =>
-                copyRows(context, client, prepared!, target, columns, options, batch.constantColumns),
+              stageBatch: (written, columns, options) =>
+                stageBatch(context, client, written, beside, columns, options, batch.constantColumns),
+              copyRows: (written, target, columns, options) =>
+                copyRows(context, client, written, target, columns, options, batch.constantColumns),
+              shareRows: (name, selectSql, columns) => shareRows(context, client, name, selectSql, columns),
               beside,
               engineFreeDuringWrite: true,
               writeQuarantine: (sql) => writeQuarantine(context, client, sql),
@@ -289,6 +291,28 @@ async function copyRows(
   );
   for (const name of fixed.keys()) await alter(name, "DROP DEFAULT");
   return copied;
+}
+
+/** Engine rows copied into a temporary table dropped at the commit (see {@link PublishHooks.shareRows}). */
+async function shareRows(
+  context: PostgresPublishContext,
+  client: pg.PoolClient,
+  name: string,
+  selectSql: string,
+  columns: readonly (TypedColumn & { readonly engineType: string })[],
+): Promise<string> {
+  const ddl = columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(", ");
+  await client.query(`CREATE TEMP TABLE ${quoteIdent(name)} (${ddl}) ON COMMIT DROP`);
+  await copyEngineRows(
+    context.engine,
+    client,
+    selectSql,
+    columns,
+    quoteIdent(name),
+    join(context.workDir, `${name}.csv`),
+  );
+  await client.query(`ANALYZE ${quoteIdent(name)}`);
+  return quoteIdent(name);
 }
 
 /** Writes quarantine rows (SQL over the engine) into `sluice.quarantine` through a temporary table. */

@@ -12,26 +12,10 @@ import {
 import { publishChildTables } from "./child-tables.js";
 import { claimPositions } from "./claim-positions.js";
 import { batchStats, dropBatchFiles, type PreparedBatch } from "./prepare-batch.js";
+import { boundHooks, type PublishHooks } from "./publish-hooks.js";
 import { quotedTableName } from "./split-table-name.js";
-import type { PublishBatch, PublishResult, RunRecord, WarehouseCapabilities } from "./warehouse.js";
-import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-batch.js";
-
-/** What differs between warehouses while publishing. */
-export interface PublishHooks {
-  /** Makes the batch available in the warehouse (returns the quoted stage table); see {@link WriteBatchRequest}. */
-  stageBatch: WriteBatchRequest["stageBatch"];
-  /** A second connection for work beside the publish transaction (PostgreSQL); see {@link WriteBatchRequest}. */
-  beside?: WriteBatchRequest["beside"];
-  /** Copies the batch straight into the target (PostgreSQL append/replace); see {@link WriteBatchRequest}. */
-  copyRows?: WriteBatchRequest["copyRows"];
-  /**
-   * The engine is idle while the warehouse writes ({@link WarehouseCapabilities.engineFreeDuringWrite}):
-   * the batch's engine work beside the write starts during it rather than after.
-   */
-  readonly engineFreeDuringWrite: boolean;
-  /** Writes the quarantine rows (SQL over the engine) into `sluice.quarantine`. */
-  writeQuarantine(quarantineSql: string): Promise<void>;
-}
+import type { PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
+import { type SqlSession, writeBatch } from "./write-batch.js";
 
 /**
  * The body of a publish transaction, the same for every warehouse: stream positions are claimed first
@@ -114,16 +98,13 @@ export async function publishInSession(
         policy: batch.schemaEvolution ?? "evolve",
         sumColumns,
         source,
-        stageBatch: hooks.stageBatch,
+        ...boundHooks(hooks, prepared),
         beside: hooks.beside,
-        copyRows: hooks.copyRows,
         alongside: hooks.engineFreeDuringWrite ? startAlongside : undefined,
       });
       result = { ...outcome, skippedDuplicates };
       if (batch.children) {
-        await publishChildTables(session, engine, batch, batch.children, {
-          stageBatch: hooks.stageBatch,
-          copyRows: hooks.copyRows,
+        await publishChildTables(session, engine, batch, batch.children, hooks, {
           runId: run.runId,
           loadedAt: new Date(String(run.report.started_at ?? run.startedAt.toISOString())),
         });

@@ -2,9 +2,10 @@ import { SluiceError } from "../errors.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import { undoSteps } from "../plan/write-modes.js";
 import { loadInsertSql, runInsertSql } from "./catalog-sql.js";
+import { existingChildTables } from "./child-tables.js";
 import { quotedTableName, splitTableName } from "./split-table-name.js";
 import { undoTableIdent, undoTableName } from "./undo-table-name.js";
-import type { LoadRecord, RollbackResult } from "./warehouse.js";
+import type { ChildRollback, LoadRecord, RollbackResult } from "./warehouse.js";
 import { type SqlSession, tableColumns } from "./write-batch.js";
 
 /** SQL listing the loads of a table, oldest first. Pure. */
@@ -63,25 +64,11 @@ export async function rollbackTable(
     .filter((l) => l.mode !== "rollback" && l.rolled_back_by === null)
     .reverse();
   const dialect = session.dialect;
-  const { schema, name } = splitTableName(table, dialect);
-  const quoted = quotedTableName(table, dialect);
-  const undo = undoTableName(table, dialect);
-  const targetColumns = (await tableColumns(session, schema, name)) ?? [];
-  const undoName = undoTableIdent(table, dialect);
-  const undoColumns = new Set(((await tableColumns(session, "sluice", undoName)) ?? []).map((c) => c.name));
-  const columns = targetColumns.map((c) => c.name).filter((c) => undoColumns.has(c));
-  if (targetColumns.length === 0 && later.length > 0) {
-    throw new SluiceError("WAREHOUSE_ERROR", `table ${table}: does not exist any more; cannot roll it back`);
-  }
-  let deleted = 0;
-  let restored = 0;
-  for (const load of later) {
-    for (const step of undoSteps(quoted, undo, load.run_id, columns)) {
-      const n = await session.exec(step.sql);
-      if (step.counts === "deleted") deleted += n;
-      if (step.counts === "inserted") restored += n;
-    }
-  }
+  const { deleted, restored } = await undoLoads(
+    session,
+    table,
+    later.map((l) => l.run_id),
+  );
   const undone = later.map((l) => l.run_id);
   const now = new Date();
   if (undone.length > 0) {
@@ -94,7 +81,16 @@ export async function rollbackTable(
     );
     await session.exec(`DELETE FROM sluice.watermarks WHERE run_id IN (${list})`);
   }
-  const result: RollbackResult = { run_id: runId, table, to: toRunId, undone, deleted, restored };
+  const children = await rollbackChildTables(session, table, undone, runId, to.pipeline);
+  const result: RollbackResult = {
+    run_id: runId,
+    table,
+    to: toRunId,
+    undone,
+    deleted,
+    restored,
+    ...(children.length > 0 ? { children } : {}),
+  };
   const report = {
     run_id: runId,
     pipeline: to.pipeline,
@@ -117,22 +113,93 @@ export async function rollbackTable(
       dialect,
     ),
   );
-  await session.exec(
-    loadInsertSql(
-      {
-        run_id: runId,
-        pipeline: to.pipeline,
-        table,
-        mode: "rollback",
-        inserted: restored,
-        updated: 0,
-        deleted,
-        saved: 0,
-        loaded_at: now.toISOString(),
-        reconciliation: null,
-      },
-      dialect,
-    ),
-  );
+  await session.exec(rollbackLoadSql(runId, to.pipeline, table, { deleted, restored }, dialect));
   return result;
+}
+
+/** The load record of a rollback of `table`. */
+function rollbackLoadSql(
+  runId: string,
+  pipeline: string,
+  table: string,
+  counts: { readonly deleted: number; readonly restored: number },
+  dialect: SqlSession["dialect"],
+): string {
+  return loadInsertSql(
+    {
+      run_id: runId,
+      pipeline,
+      table,
+      mode: "rollback",
+      inserted: counts.restored,
+      updated: 0,
+      deleted: counts.deleted,
+      saved: 0,
+      loaded_at: new Date().toISOString(),
+      reconciliation: null,
+    },
+    dialect,
+  );
+}
+
+/**
+ * Undoes loads of `table`, newest first: the rows each wrote are deleted and its before-images put back.
+ */
+async function undoLoads(
+  session: SqlSession,
+  table: string,
+  runIds: readonly string[],
+): Promise<{ deleted: number; restored: number }> {
+  const dialect = session.dialect;
+  const { schema, name } = splitTableName(table, dialect);
+  const quoted = quotedTableName(table, dialect);
+  const undo = undoTableName(table, dialect);
+  const targetColumns = (await tableColumns(session, schema, name)) ?? [];
+  const undoName = undoTableIdent(table, dialect);
+  const undoColumns = new Set(((await tableColumns(session, "sluice", undoName)) ?? []).map((c) => c.name));
+  const columns = targetColumns.map((c) => c.name).filter((c) => undoColumns.has(c));
+  if (targetColumns.length === 0 && runIds.length > 0) {
+    throw new SluiceError("WAREHOUSE_ERROR", `table ${table}: does not exist any more; cannot roll it back`);
+  }
+  let deleted = 0;
+  let restored = 0;
+  for (const run of runIds) {
+    for (const step of undoSteps(quoted, undo, run, columns)) {
+      const n = await session.exec(step.sql);
+      if (step.counts === "deleted") deleted += n;
+      if (step.counts === "inserted") restored += n;
+    }
+  }
+  return { deleted, restored };
+}
+
+/**
+ * `nested: tables`: the child tables of `table` go back with it. The loads of the undone runs are undone
+ * in each child table (their child rows deleted, the child rows they replaced put back from the child's
+ * undo table), and each child table gets a load of mode `rollback`.
+ */
+async function rollbackChildTables(
+  session: SqlSession,
+  table: string,
+  undone: readonly string[],
+  runId: string,
+  pipeline: string,
+): Promise<ChildRollback[]> {
+  if (undone.length === 0) return [];
+  const results: ChildRollback[] = [];
+  const runs = new Set(undone);
+  for (const child of await existingChildTables(session, table)) {
+    const loads = toLoadRecords(await session.rows(historySql(child)))
+      .filter((l) => runs.has(l.run_id) && l.mode !== "rollback" && l.rolled_back_by === null)
+      .reverse();
+    if (loads.length === 0) continue;
+    const ids = loads.map((l) => l.run_id);
+    const counts = await undoLoads(session, child, ids);
+    await session.exec(
+      `UPDATE sluice.loads SET rolled_back_by = ${quoteLiteral(runId)} WHERE run_id IN (${ids.map(quoteLiteral).join(", ")}) AND table_name = ${quoteLiteral(child)}`,
+    );
+    await session.exec(rollbackLoadSql(runId, pipeline, child, counts, session.dialect));
+    results.push({ table: child, undone: ids, ...counts });
+  }
+  return results;
 }

@@ -198,6 +198,16 @@ export interface RollbackResult {
   readonly undone: readonly string[];
   readonly deleted: number;
   readonly restored: number;
+  /** `nested: tables`: the child tables rolled back with the table. */
+  readonly children?: readonly ChildRollback[];
+}
+
+/** A child table rolled back with its parent (see {@link RollbackResult.children}). */
+export interface ChildRollback {
+  readonly table: string;
+  readonly undone: readonly string[];
+  readonly deleted: number;
+  readonly restored: number;
 }
 
 /** What reading the catalog needs: a read-only slice of a {@link Warehouse}. */

@@ -460,7 +460,7 @@ async function hasUniqueIndex(
 }
 
 /** Keeps the undo table's columns in step with the target (created on first use). */
-async function syncUndoTable(
+export async function syncUndoTable(
   session: SqlSession,
   target: string,
   undoTable: { readonly quoted: string; readonly name: string },

@@ -1,44 +1,13 @@
 import { writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { jsonLines, nestedOrders } from "../support/nested-orders.js";
 
-/** An API-like document five levels deep: order → customer → address → geo, order → items → discounts. */
-const orders = [
-  {
-    id: 1,
-    customer: {
-      name: "Ann",
-      email: "ann@example.com",
-      address: { city: "Oslo", geo: { lat: 59.9, lng: 10.7 } },
-    },
-    items: [
-      { sku: "A-1", qty: 2, discounts: [{ code: "SPRING", pct: 10 }] },
-      { sku: "B-2", qty: 1, discounts: [] },
-    ],
-    tags: ["new", "vip"],
-  },
-  {
-    id: 2,
-    customer: { name: "Bob", email: "bob@example.com", address: { city: "Bergen", geo: null } },
-    items: [
-      {
-        sku: "C-3",
-        qty: 5,
-        discounts: [
-          { code: "BULK", pct: 5 },
-          { code: "VIP", pct: 2 },
-        ],
-      },
-    ],
-    tags: [],
-  },
-];
+const orders = nestedOrders;
 
-const jsonLines = (docs: readonly unknown[]) => `${docs.map((d) => JSON.stringify(d)).join("\n")}\n`;
-
-const pipeline = (nested: string, extra = "", format = "json") => `orders:
+const pipeline = (nested: string, extra = "", format = "json", target = "{ table: orders }") => `orders:
   source: { path: "in/*.${format}", format: ${format} }
-${nested ? `  nested: ${nested}\n` : ""}${extra}  target: { table: orders }`;
+${nested ? `  nested: ${nested}\n` : ""}${extra}  target: ${target}`;
 
 async function query(dir: string, sql: string): Promise<Record<string, unknown>[]> {
   const r = await sluice(["query", sql, "--json"], dir);
@@ -246,61 +215,8 @@ describe("nested JSON (nested: json | flatten | tables)", () => {
       for (const secret of ["BULK", "VIP"]) expect(q).not.toContain(secret);
     });
 
-    it("merge replaces the children of every merged parent; other parents keep theirs", async () => {
-      const dir = makeProject(
-        pipelineYaml(
-          pipeline("{ mode: tables }").replace(
-            "target: { table: orders }",
-            "target: { table: orders, mode: merge, keys: [id] }",
-          ),
-        ),
-        { "landing/in/a.json": JSON.stringify(orders) },
-      );
-      await run(dir);
-      const before = await tables(dir);
-      // Order 1 again: same scalar values, one item less and another discount; order 2 is not in the file.
-      const changed = {
-        ...orders[0]!,
-        tags: [],
-        items: [{ sku: "A-1", qty: 3, discounts: [{ code: "SUMMER", pct: 15 }] }],
-      };
-      writeFileSync(`${dir}/landing/in/b.json`, JSON.stringify([changed]));
-      await run(dir);
-      const after = await tables(dir);
-      expect(after.orders.map((o) => o.id)).toEqual([1, 2]);
-      // Merged on its keys, a parent keeps its generated key.
-      expect(after.orders.map((o) => o.rid)).toEqual(before.orders.map((o) => o.rid));
-      expect(after.items).toEqual([
-        { id: 1, sku: "A-1", qty: 3, idx: 0 },
-        { id: 2, sku: "C-3", qty: 5, idx: 0 },
-      ]);
-      expect(after.discounts).toEqual([
-        { id: 1, sku: "A-1", code: "SUMMER", pct: 15, idx: 0 },
-        { id: 2, sku: "C-3", code: "BULK", pct: 5, idx: 0 },
-        { id: 2, sku: "C-3", code: "VIP", pct: 2, idx: 1 },
-      ]);
-      // Order 1 has no tags any more: its old ones went with the merge.
-      expect(after.tags).toEqual([]);
-    });
-
-    it("replace leaves only the children of the new parents", async () => {
-      const dir = makeProject(
-        pipelineYaml(
-          pipeline("{ mode: tables }").replace(
-            "target: { table: orders }",
-            "target: { table: orders, mode: replace }",
-          ),
-        ),
-        { "landing/in/a.json": JSON.stringify(orders) },
-      );
-      await run(dir);
-      writeFileSync(`${dir}/landing/in/b.json`, JSON.stringify([{ id: 9, items: [{ sku: "N-9", qty: 1 }] }]));
-      await run(dir);
-      const items = await query(dir, "SELECT sku FROM orders__items ORDER BY sku");
-      expect(items).toEqual([{ sku: "N-9" }]);
-      expect(await query(dir, "SELECT count(*)::INT AS n FROM orders__items__discounts")).toEqual([{ n: 0 }]);
-      expect(await query(dir, "SELECT count(*)::INT AS n FROM orders__tags")).toEqual([{ n: 0 }]);
-    });
+    // merge, replace, delete_insert and rollback of a failed publish: test/warehouse/nested-tables-suite.ts,
+    // run on every warehouse.
 
     it("--force loads a file again without doubling its children", async () => {
       const dir = makeProject(pipelineYaml(pipeline("{ mode: tables }")), {
@@ -323,20 +239,8 @@ describe("nested JSON (nested: json | flatten | tables)", () => {
     it("sluice validate names what tables cannot do", async () => {
       const cases: [string, string][] = [
         [
-          pipelineYaml(
-            pipeline("{ mode: tables }").replace(
-              "target: { table: orders }",
-              "target: { table: orders, mode: scd2, keys: [id] }",
-            ),
-          ),
+          pipelineYaml(pipeline("{ mode: tables }", "", "json", "{ table: orders, mode: scd2, keys: [id] }")),
           "not scd2",
-        ],
-        [
-          pipelineYaml(pipeline("{ mode: tables }")).replace(
-            "duckdb:warehouse.duckdb",
-            "postgres://u@127.0.0.1:5432/x",
-          ),
-          "PostgreSQL warehouse",
         ],
         [
           pipelineYaml(pipeline("{ mode: flatten }").replace("format: json", "format: csv")),

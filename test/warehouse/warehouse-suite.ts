@@ -6,10 +6,11 @@ import { loadProject } from "../../src/project/load-config.js";
 import { createProjectContext } from "../../src/run/project-context.js";
 import { newRunId } from "../../src/run/run-id.js";
 import type { RunReport } from "../../src/run/run-report.js";
-import { runProject } from "../../src/runner/run-project.js";
+import { type ProjectRunOptions, runProject } from "../../src/runner/run-project.js";
 import type { Warehouse, WarehouseCapabilities } from "../../src/warehouse/warehouse.js";
 import { addFile, makeProject } from "../support/cli.js";
 import { connectField, decimalBase64, envelopeSchema, flatSchema, wrapped } from "../support/debezium.js";
+import { nestedTablesCases } from "./nested-tables-suite.js";
 
 /** A warehouse for one test: its `warehouse:` spec (relative DuckDB path or postgres URL) and cleanup. */
 export interface SuiteWarehouse {
@@ -21,7 +22,7 @@ export interface SuiteWarehouse {
 export interface SuiteProject {
   readonly dir: string;
   add(path: string, content: string): void;
-  run(): Promise<RunReport>;
+  run(options?: ProjectRunOptions): Promise<RunReport>;
   /** Runs every pipeline (upstreams first); one report each. */
   runAll(): Promise<RunReport[]>;
   query(sql: string): Promise<JsonRow[]>;
@@ -66,9 +67,9 @@ async function project(warehouse: SuiteWarehouse, pipeline: string): Promise<Sui
   return {
     dir,
     add: (path, content) => addFile(dir, `landing/${path}`, content),
-    async run() {
+    async run(options) {
       const ctx = createProjectContext(await loadProject({ configPath: join(dir, "sluice.yaml") }));
-      const reports = await runProject(ctx);
+      const reports = await runProject(ctx, options);
       expect(reports).toHaveLength(1);
       return reports[0]!;
     },
@@ -87,6 +88,12 @@ async function project(warehouse: SuiteWarehouse, pipeline: string): Promise<Sui
   };
 }
 
+/** Declares one test of the suite; `make` gives a project on a fresh warehouse. */
+export type SuiteTest = (
+  title: string,
+  fn: (make: (pipeline: string) => Promise<SuiteProject>) => Promise<void>,
+) => void;
+
 /** Tests a suite implementation may skip, each with the reason written down. */
 export type SuiteSkips = Readonly<Partial<Record<string, string>>>;
 
@@ -103,7 +110,7 @@ export function runWarehouseSuite(
   makeWarehouse: () => Promise<SuiteWarehouse>,
   skips: SuiteSkips = {},
 ): void {
-  const test = (title: string, fn: (make: (pipeline: string) => Promise<SuiteProject>) => Promise<void>) => {
+  const test: SuiteTest = (title, fn) => {
     const reason = skips[title];
     if (reason) {
       it.skip(`${title} (skipped on ${name}: ${reason})`, () => undefined);
@@ -943,6 +950,7 @@ orders:
         [2, "Z"],
       ]);
     });
+    nestedTablesCases(test, name);
   });
 }
 

@@ -24,10 +24,14 @@ export function registerRollbackCommand(program: Command): void {
           output.document(result);
           return;
         }
+        const children = (result.children ?? []).map(
+          (c) => `; child table ${c.table}: removed ${c.deleted} rows, restored ${c.restored}`,
+        );
         output.line(
-          result.undone.length === 0
+          (result.undone.length === 0
             ? `${name} is already as it was after run ${opts.to}; recorded as run ${result.run_id}`
-            : `${name} rolled back to run ${opts.to}: undid ${result.undone.length} load${result.undone.length === 1 ? "" : "s"} (${result.undone.join(", ")}), removed ${result.deleted} rows, restored ${result.restored}; recorded as run ${result.run_id}`,
+            : `${name} rolled back to run ${opts.to}: undid ${result.undone.length} load${result.undone.length === 1 ? "" : "s"} (${result.undone.join(", ")}), removed ${result.deleted} rows, restored ${result.restored}; recorded as run ${result.run_id}`) +
+            children.join(""),
         );
       } finally {
         await warehouse.close();
