@@ -83,7 +83,7 @@ export function natsStream(
 
   return {
     describe,
-    async connect() {
+    async connect(notice) {
       const { servers, user, pass, token } = natsServer(config.url);
       try {
         nc = await connect({
@@ -101,6 +101,7 @@ export function natsStream(
         throw fail("JetStream is not enabled on this server", error, false);
       });
       await ensureConsumer(jsm);
+      if (notice) watchConnection(nc, (message) => notice(`${describe}: ${message}`));
     },
     async pull(limits: BatchLimits, signal?: AbortSignal) {
       const js = jetstream(connection());
@@ -214,6 +215,17 @@ export function natsStream(
       nc = undefined;
     },
   };
+}
+
+/** Tells of a lost connection once (not each reconnect attempt), and when it is back. */
+function watchConnection(nc: NatsConnection, notice: (message: string) => void): void {
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect")
+        notice("connection lost; reconnecting (pulls wait, unacknowledged messages come again)");
+      else if (status.type === "reconnect") notice("connected again");
+    }
+  })().catch(() => undefined);
 }
 
 function toStreamMessage(m: JsMsg, possiblyPublished: boolean): StreamMessage {

@@ -59,7 +59,7 @@ export async function waitFor(ready: () => boolean | Promise<boolean>, what: str
 export async function killWorkerRepeatedly(dir: string, kills: number, jitterMs = 1_500): Promise<void> {
   for (let kill = 0; kill < kills; kill++) {
     const worker = startWorker(dir);
-    await waitFor(() => worker.reports() > 0, "a published batch before the kill").catch((error) => {
+    await waitFor(() => worker.reports() > 0, "a published batch before the kill", 300_000).catch((error) => {
       worker.child.kill("SIGKILL");
       throw new Error(`${(error as Error).message}\n${worker.stderr()}`);
     });
