@@ -24,7 +24,7 @@ const available =
   }));
 const STREAM = uniqueName("PGRESTART").toUpperCase();
 const SUBJECT = STREAM.toLowerCase();
-const TOTAL = 30_000;
+const TOTAL = 20_000;
 const POISON_EVERY = 101;
 const POISON = Math.floor(TOTAL / POISON_EVERY);
 
