@@ -8,7 +8,7 @@ import { serviceAvailable } from "../support/require-service.js";
 import { queryRows, startWorker, waitFor } from "../support/stream-worker.js";
 import { eventPayloads } from "../support/streams.js";
 
-const TOTAL = 12_000;
+const TOTAL = 8_000;
 
 let nats: PrivateBroker | undefined;
 let redis: PrivateBroker | undefined;
