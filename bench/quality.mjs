@@ -2,7 +2,7 @@
 // versus the same rules and dedupe written as one hand-tuned DuckDB statement over read_csv (the physical
 // floor for this work), alternating BENCH_REPEAT rounds (default 3) in the same run; ratios of the medians
 // (target <= 1.25); also the ratio against a raw load. Every row of the file passes and keys are unique,
-// so Sluice publishes it in one guarded pass (the write enforces the rules, the rest is counted after it);
+// so Sluice publishes it in one pass with the checks in the write (the write enforces the rules, the rest is counted after it);
 // the same run with the single pass turned
 // off shows what a batch with quarantined rows or duplicates costs (the staged way), reported too.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";

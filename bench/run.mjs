@@ -19,7 +19,11 @@ for (const file of workloads) {
     stdio: ["ignore", "pipe", "inherit"],
   });
   process.stdout.write(result.stdout);
-  summary.push(...result.stdout.split("\n").filter((l) => l.startsWith("RATIO") || l.startsWith("PEAK")));
+  summary.push(
+    ...result.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("RATIO") || l.startsWith("PEAK") || l.startsWith("SCORE")),
+  );
   if (result.status !== 0) summary.push(`ERROR ${file} exited with ${result.status}`);
 }
 console.log("\n=== summary ===");

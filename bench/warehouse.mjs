@@ -1,6 +1,8 @@
 // Warehouse benchmarks, Sluice versus the best hand-written equivalent in the same run:
 // - PostgreSQL append: a 1M-row CSV into a new table, against psql `\copy` of the same file into a new
-//   logged table of the same data columns (the types Sluice infers). RATIO pg_append_vs_copy (target <= 1.25).
+//   logged table of the same data columns (the types Sluice infers). RATIO pg_append_vs_copy (target <= 1.25);
+//   in the same rounds the staged way (SLUICE_SINGLE_PASS=0) and the floor (pg-copy-floor.mjs: DuckDB's
+//   read streamed into COPY, nothing else), informational.
 // - merge of a 1M-row CSV into a table already holding 1M rows (50% overlap, every overlapping row changed):
 //   PostgreSQL: psql in one session (\copy into a temporary staging table, INSERT ... ON CONFLICT DO UPDATE)
 //   DuckDB:     a raw MERGE INTO ... USING read_csv(...)
@@ -22,6 +24,7 @@ import { duckdbFileOptions, median, ordersCsv, repeat, reportRatio, time } from 
 const rows = Number(process.env.BENCH_WAREHOUSE_ROWS ?? 1_000_000);
 const server = process.env.BENCH_PG ?? "postgres://postgres@127.0.0.1:5432";
 const cli = new URL("../dist/sluice.js", import.meta.url).pathname;
+const floorScript = new URL("./pg-copy-floor.mjs", import.meta.url).pathname;
 const csv = await ordersCsv(rows);
 const dataCols = "order_id, customer, email, amount, order_date, status, note, updated_at";
 const columnDefs =
@@ -83,8 +86,12 @@ function psql(database, script) {
   if (result.status !== 0) throw new Error(`psql failed: ${result.stderr}`);
 }
 
-function sluiceRun(dir) {
-  const result = spawnSync(process.execPath, [cli, "run", "--json"], { cwd: dir, encoding: "utf8" });
+function sluiceRun(dir, env = {}) {
+  const result = spawnSync(process.execPath, [cli, "run", "--json"], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
   const report = JSON.parse(result.stdout || "{}");
   if (result.status !== 0) throw new Error(`sluice run failed: ${result.stdout}${result.stderr}`);
   return report.runs?.[0];
@@ -106,11 +113,13 @@ function stages(dir, report, startedAt) {
     return hit ? { t: Date.parse(hit.time), ms: hit.ms } : undefined;
   };
   const started = at("run started");
-  const staged = at("staged", true);
+  // A single pass stages nothing: its files are planned, then read by the publish itself.
+  const staged = at("staged", true) ?? at("planned", true);
   const published = at("published");
   const profiled = at("profiled");
   const s = (ms) => (ms === undefined ? "?" : `${(ms / 1000).toFixed(2)} s`);
-  return `  stages: start ${s(started && started.t - startedAt)}, read into DuckDB ${s(staged && started && staged.t - started.t)}, publish ${s(published?.ms)} (profile ${s(profiled?.ms)}), after ${s(published && Date.parse(lines.at(-1).time) - published.t)}`;
+  const read = at("staged") ? "read into DuckDB" : "planned (single pass)";
+  return `  stages: start ${s(started && started.t - startedAt)}, ${read} ${s(staged && started && staged.t - started.t)}, publish ${s(published?.ms)} (profile ${s(profiled?.ms)}), after ${s(published && Date.parse(lines.at(-1).time) - published.t)}`;
 }
 
 function project(warehouse, target = "{ table: orders, mode: merge, keys: [order_id] }", columns = true) {
@@ -136,6 +145,8 @@ async function benchPostgresAppend() {
     const escaped = csv.replaceAll("'", "''");
     const copies = [];
     const ourTimes = [];
+    const stagedTimes = [];
+    const floorTimes = [];
     for (let round = 1; round <= repeat; round++) {
       await admin("DROP TABLE IF EXISTS orders; DROP SCHEMA IF EXISTS sluice CASCADE", database);
       await admin("CHECKPOINT", database);
@@ -160,11 +171,36 @@ async function benchPostgresAppend() {
       console.log(stages(dir, ours.result, startedAt));
       rmSync(dir, { recursive: true, force: true });
       ourTimes.push(ours.seconds);
+      // The staged way (read into DuckDB, then COPY out) in the same round, for comparison.
+      await admin("DROP TABLE IF EXISTS orders; DROP SCHEMA IF EXISTS sluice CASCADE", database);
+      await admin("CHECKPOINT", database);
+      const stagedDir = project(`${server}/${database}`, "{ table: orders, mode: append }", false);
+      const staged = await time(`[${round}] sluice run, staged way (SLUICE_SINGLE_PASS=0)`, () => {
+        startedAt = Date.now();
+        return sluiceRun(stagedDir, { SLUICE_SINGLE_PASS: "0" });
+      });
+      console.log(`  round ratio ${(staged.seconds / copy.seconds).toFixed(3)}`);
+      console.log(stages(stagedDir, staged.result, startedAt));
+      rmSync(stagedDir, { recursive: true, force: true });
+      stagedTimes.push(staged.seconds);
+      // The floor: a process doing nothing but DuckDB's read of the file streamed into COPY.
+      await admin("DROP TABLE IF EXISTS orders; DROP SCHEMA IF EXISTS sluice CASCADE", database);
+      await admin("CHECKPOINT", database);
+      const floor = await time(`[${round}] DuckDB read -> COPY into a new table, nothing else`, () => {
+        const result = spawnSync(process.execPath, [floorScript, `${server}/${database}`, csv], {
+          encoding: "utf8",
+        });
+        if (result.status !== 0) throw new Error(`pg-copy-floor failed: ${result.stderr}`);
+      });
+      console.log(`  round ratio ${(floor.seconds / copy.seconds).toFixed(3)}`);
+      floorTimes.push(floor.seconds);
     }
     console.log(
-      `  medians: psql \\copy ${median(copies).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s`,
+      `  medians: psql \\copy ${median(copies).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s, staged way ${median(stagedTimes).toFixed(2)} s, floor ${median(floorTimes).toFixed(2)} s`,
     );
     reportRatio("pg_append_vs_copy", median(ourTimes) / median(copies), 1.25);
+    reportRatio("pg_append_staged_vs_copy", median(stagedTimes) / median(copies));
+    reportRatio("pg_append_floor_vs_copy", median(floorTimes) / median(copies));
   } finally {
     await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }

@@ -77,6 +77,7 @@ export type SluiceErrorCode =
   | "LAKE_UNSUPPORTED_FEATURE"
   | "LAKE_CONFLICT"
   | "STREAM_ERROR"
+  | "STREAM_CONFLICT"
   | "RUN_NOT_FOUND"
   | "INTERNAL";
 

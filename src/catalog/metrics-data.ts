@@ -1,4 +1,5 @@
 import type { CatalogReader } from "../warehouse/warehouse.js";
+import { lastStreamLags, type PipelineStreamLag } from "./stream-lag.js";
 
 /** Upper bounds (seconds) of the run duration histogram buckets. */
 export const DURATION_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600] as const;
@@ -10,23 +11,29 @@ export interface CatalogMetrics {
   readonly durations: { pipeline: string; buckets: number[]; sum: number; count: number }[];
   readonly quarantine: { pipeline: string; rows: number }[];
   readonly lastSuccess: { pipeline: string; seconds: number }[];
+  /** The last measured lag of each stream pipeline asked for (see lastStreamLags). */
+  readonly streamLag: PipelineStreamLag[];
 }
 
 const OUTCOMES = ["read", "loaded", "quarantined", "malformed", "duplicates"] as const;
 
 /**
  * Aggregates of the catalog for Prometheus: runs by pipeline and status, rows by outcome, run duration
- * histogram buckets, quarantine size and the last success time per pipeline. A handful of grouped
- * queries: their cost does not grow with what the dashboard shows.
+ * histogram buckets, quarantine size and the last success time per pipeline; the last lag of each of
+ * `streamPipelines`. A handful of grouped queries, and one short read per stream pipeline: their cost does
+ * not grow with what the dashboard shows.
  *
  * @example
- * const m = await catalogMetrics(warehouse);
+ * const m = await catalogMetrics(warehouse, ["events"]);
  */
-export async function catalogMetrics(warehouse: CatalogReader): Promise<CatalogMetrics> {
+export async function catalogMetrics(
+  warehouse: CatalogReader,
+  streamPipelines: readonly string[] = [],
+): Promise<CatalogMetrics> {
   const duration = "(extract(epoch FROM finished_at) - extract(epoch FROM started_at))";
   // One scan of the runs for every run aggregate (per pipeline and status, summed per pipeline below), and
   // the quarantine count beside it (a PostgreSQL pool answers both at once).
-  const [byStatus, quarantine] = await Promise.all([
+  const [byStatus, quarantine, streamLag] = await Promise.all([
     warehouse.query(
       `SELECT pipeline, status, count(*) AS n, ${OUTCOMES.map((o) => `sum(rows_${o}) AS ${o}`).join(", ")},
               ${DURATION_BUCKETS.map((b, i) => `sum(CASE WHEN ${duration} <= ${b} THEN 1 ELSE 0 END) AS b${i}`).join(", ")},
@@ -36,6 +43,7 @@ export async function catalogMetrics(warehouse: CatalogReader): Promise<CatalogM
     warehouse.query(
       "SELECT pipeline, count(*) AS n FROM sluice.quarantine GROUP BY pipeline ORDER BY pipeline",
     ),
+    lastStreamLags(warehouse, streamPipelines),
   ]);
   const rows = new Map<string, number>();
   const durations = new Map<string, { pipeline: string; buckets: number[]; sum: number; count: number }>();
@@ -74,5 +82,6 @@ export async function catalogMetrics(warehouse: CatalogReader): Promise<CatalogM
     durations: [...durations.values()],
     quarantine: quarantine.map((r) => ({ pipeline: String(r.pipeline), rows: Number(r.n) })),
     lastSuccess,
+    streamLag,
   };
 }

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { dedupeRepeatProbe, keyBitmapFits, keyBitmapSql, keyStatsSql } from "../plan/dedupe.js";
+import { dedupeRepeatCounts, keyBitmapFits, keyBitmapSql, keyStatsSql } from "../plan/dedupe.js";
 import { type ColumnInfo, quoteIdent } from "../plan/sql-text.js";
 import { queryRows } from "./duckdb-query.js";
 
@@ -31,8 +31,8 @@ export async function keysRepeat(
       return distinct + Math.min(nulls, 1) < rows;
     }
   }
-  const probe = dedupeRepeatProbe({ keys });
-  return probe.repeats(
-    (await queryRows(con, `SELECT ${probe.aggregates.join(", ")} FROM ${source}`))[0] ?? {},
+  const counts = dedupeRepeatCounts({ keys });
+  return counts.repeats(
+    (await queryRows(con, `SELECT ${counts.aggregates.join(", ")} FROM ${source}`))[0] ?? {},
   );
 }

@@ -3,13 +3,13 @@ import type { PipelineConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import {
   blocksPublish,
+  CHECK_IN_WRITE_MARK,
   type CheckResult,
   compileChecks,
   interpretSummary,
-  WRITE_GUARD_MARK,
 } from "../plan/check-compiler.js";
 import type { ForeignKeySet } from "../plan/check-rules.js";
-import { dedupeRepeatProbe } from "../plan/dedupe.js";
+import { dedupeRepeatCounts } from "../plan/dedupe.js";
 import { maskedColumnNames } from "../plan/masking.js";
 import { type ColumnInfo, quoteIdent } from "../plan/sql-text.js";
 import { describeColumns, queryRows } from "./duckdb-query.js";
@@ -37,8 +37,8 @@ export interface CheckFailureCounts {
  * {@link checkFile}, which finds the rows, their lines and reasons.
  *
  * @example
- * const probed = await countCheckFailures(con, staged, pipeline, "sluice_f0");
- * if (probed.clean) publishInOnePass(); else await checkFile(con, staged, pipeline, ctx);
+ * const counted = await countCheckFailures(con, staged, pipeline, "sluice_f0");
+ * if (counted.clean) publishInOnePass(); else await checkFile(con, staged, pipeline, ctx);
  */
 export async function countCheckFailures(
   con: DuckDBConnection,
@@ -47,8 +47,8 @@ export async function countCheckFailures(
   prefix: string,
   foreignKeys?: ReadonlyMap<number, ForeignKeySet>,
 ): Promise<CheckFailureCounts> {
-  const rowsView = `${prefix}_probe_rows`;
-  // Positions do not matter to counts: the probe reads in any order.
+  const rowsView = `${prefix}_count_rows`;
+  // Positions do not matter to counts: the rows are read in any order.
   await con.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT *, NULL::BIGINT AS _sluice_row FROM ${quoteIdent(staged.table)}`,
   );
@@ -59,14 +59,14 @@ export async function countCheckFailures(
           checks: pipeline.checks,
           columns,
           stageTable: rowsView,
-          outTable: `${prefix}_probe_checked`,
+          outTable: `${prefix}_count_checked`,
           maskedColumns: maskedColumnNames(pipeline.columns),
           foreignKeys,
         })
       : undefined;
-  const keys = pipeline.dedupe ? dedupeRepeatProbe(pipeline.dedupe, plan?.probe.passing) : undefined;
-  const aggregates = [...(plan?.probe.aggregates ?? [`count(*) AS "rows"`]), ...(keys?.aggregates ?? [])];
-  const from = plan?.probe.from ?? `SELECT * FROM ${quoteIdent(rowsView)}`;
+  const keys = pipeline.dedupe ? dedupeRepeatCounts(pipeline.dedupe, plan?.counts.passing) : undefined;
+  const aggregates = [...(plan?.counts.aggregates ?? [`count(*) AS "rows"`]), ...(keys?.aggregates ?? [])];
+  const from = plan?.counts.from ?? `SELECT * FROM ${quoteIdent(rowsView)}`;
   const row = (await queryRows(con, `SELECT ${aggregates.join(", ")} FROM (${from})`))[0] ?? {};
   const checks = plan ? interpretSummary(plan, row) : [];
   const clean =
@@ -78,7 +78,7 @@ export async function countCheckFailures(
 /** A file whose error and fatal rules are enforced by the write that reads it (see {@link checkInWrite}). */
 export interface WriteChecks {
   /**
-   * View of the file's rows that raises an error beginning with {@link WRITE_GUARD_MARK} at the first
+   * View of the file's rows that raises an error beginning with {@link CHECK_IN_WRITE_MARK} at the first
    * row an error or fatal rule would quarantine or whose dedupe key repeats: a write from it either
    * publishes rows that all pass, each key once, or stops.
    */
@@ -91,7 +91,7 @@ export interface WriteChecks {
 
 /**
  * Plans a deferred file's checks and dedupe to be enforced while the publish writes it, with no read
- * before: a guard on every row for the error and fatal row rules and for repeated dedupe keys, and after
+ * before: a check in the write on every row for the error and fatal row rules and for repeated dedupe keys, and after
  * the write (still inside its transaction) one aggregate over the rows written — {@link checkWrittenRows}
  * — for warn rules and dataset rules. Undefined when the file cannot be checked that way: a blocking rule
  * that needs more than its row (unique, foreign_key, outlier), masked columns or a derived column named
@@ -99,8 +99,8 @@ export interface WriteChecks {
  * may lack checked columns).
  *
  * @example
- * const guarded = await checkInWrite(con, staged, pipeline, "sluice_f0");
- * if (!guarded) await countCheckFailures(con, staged, pipeline, "sluice_f0");
+ * const inWrite = await checkInWrite(con, staged, pipeline, "sluice_f0");
+ * if (!inWrite) await countCheckFailures(con, staged, pipeline, "sluice_f0");
  */
 export async function checkInWrite(
   con: DuckDBConnection,
@@ -120,21 +120,21 @@ export async function checkInWrite(
   ) {
     return undefined;
   }
-  const rowsView = `${prefix}_guard_rows`;
+  const rowsView = `${prefix}_inwrite_rows`;
   await con.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT *, NULL::BIGINT AS _sluice_row FROM ${quoteIdent(staged.table)}`,
   );
   const columns = await describeColumns(con, quoteIdent(rowsView));
   const condition =
     pipeline.checks.length > 0
-      ? compileChecks({ checks: pipeline.checks, columns, stageTable: rowsView, foreignKeys }).guard
+      ? compileChecks({ checks: pipeline.checks, columns, stageTable: rowsView, foreignKeys }).inWrite
           ?.condition
       : "TRUE";
   if (condition === undefined) {
     await con.run(`DROP VIEW IF EXISTS ${quoteIdent(rowsView)}`);
     return undefined;
   }
-  const keptTable = `${prefix}_guarded`;
+  const keptTable = `${prefix}_inwrite_kept`;
   await con.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(keptTable)} AS SELECT * FROM ${quoteIdent(rowsView)} WHERE ${condition}`,
   );
@@ -153,17 +153,17 @@ export interface WrittenCheck {
 }
 
 /**
- * After a guarded write (see {@link checkInWrite}), inside its transaction: the checks' results over the
+ * After a inWrite write (see {@link checkInWrite}), inside its transaction: the checks' results over the
  * rows written from one file (`writtenSql` selects them from the target), as the staged way would report
  * them, and whether the write must be undone — a blocking dataset rule failed, or the target holds a
  * checked column in another type than the file (a check could then differ).
  *
  * @example
- * const { checks, undo } = await checkWrittenRows(con, guarded, pipeline, `SELECT * FROM orders WHERE ...`);
+ * const { checks, undo } = await checkWrittenRows(con, inWrite, pipeline, `SELECT * FROM orders WHERE ...`);
  */
 export async function checkWrittenRows(
   con: DuckDBConnection,
-  guarded: WriteChecks,
+  inWrite: WriteChecks,
   pipeline: PipelineConfig,
   writtenSql: string,
   foreignKeys?: ReadonlyMap<number, ForeignKeySet>,
@@ -171,29 +171,31 @@ export async function checkWrittenRows(
   const written = new Map(
     (await describeColumns(con, `SELECT * FROM (${writtenSql})`)).map((c) => [c.name, c.type]),
   );
-  const differing = guarded.columns.filter((c) => written.get(c.name) !== c.type);
+  const differing = inWrite.columns.filter((c) => written.get(c.name) !== c.type);
   if (differing.length > 0) {
     return {
       checks: [],
       undo: `the target holds ${differing.map((c) => c.name).join(", ")} in another type than the file`,
     };
   }
-  const rowsView = `${guarded.keptTable}_written`;
-  const names = guarded.columns.map((c) => quoteIdent(c.name));
+  const rowsView = `${inWrite.keptTable}_written`;
+  const names = inWrite.columns.map((c) => quoteIdent(c.name));
   await con.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(rowsView)} AS SELECT ${names.join(", ")}, NULL::BIGINT AS _sluice_row FROM (${writtenSql})`,
   );
-  // The checks see the row's position too, as in the probe (always NULL: counts need no order).
-  const columns = [...guarded.columns, { name: "_sluice_row", type: "BIGINT" }];
+  // The checks see the row's position too, as in countCheckFailures (always NULL: counts need no order).
+  const columns = [...inWrite.columns, { name: "_sluice_row", type: "BIGINT" }];
   try {
     const plan =
       pipeline.checks.length > 0
         ? compileChecks({ checks: pipeline.checks, columns, stageTable: rowsView, foreignKeys })
         : undefined;
-    if (plan && !plan.guard) throw new SluiceError("INTERNAL", `${rowsView}: checks that cannot be guarded`);
+    if (plan && !plan.inWrite)
+      throw new SluiceError("INTERNAL", `${rowsView}: checks that cannot be inWrite`);
     const row = plan
-      ? ((await queryRows(con, `SELECT ${plan.guard!.aggregates.join(", ")} FROM (${plan.probe.from})`))[0] ??
-        {})
+      ? ((
+          await queryRows(con, `SELECT ${plan.inWrite!.aggregates.join(", ")} FROM (${plan.counts.from})`)
+        )[0] ?? {})
       : {};
     const checks = plan ? interpretSummary(plan, row) : [];
     const blocking = checks.filter(blocksPublish);

@@ -34,11 +34,13 @@ import {
 } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { avroToJsonLines } from "./avro-to-json-lines.js";
+import { type CsvStart, SNIFF_LINE_LIMIT, scanCsvStart } from "./csv-start-scan.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
 import { nestedJsonColumns } from "./nested-json-columns.js";
+import { quarantineLateTable } from "./quarantine-late-table.js";
 import { replaceHeaderLine } from "./replace-header-line.js";
-import { quarantineTrailingBlocks, type TrailingBlocks } from "./trailing-blocks.js";
+import { quarantineTrailingBlocks, TRAILING_SQL, type TrailingBlocks } from "./trailing-blocks.js";
 import { utf16ToUtf8 } from "./utf16-to-utf8.js";
 
 /** What the stage step needs to read one file. */
@@ -81,6 +83,18 @@ export interface DeferredRead {
   readonly inferred: readonly string[];
   /** Masked columns: their values are never quoted in a malformed row's message. */
   readonly masked: readonly string[];
+  /** What a second table past the sample is looked for with, in the rejects (see quarantineLateTable). */
+  readonly late: LateTableRead;
+}
+
+/** The file as read and its dialect: where a second table the sample did not show is looked for. */
+interface LateTableRead {
+  readonly path: string;
+  readonly displayPath: string;
+  readonly malformedTable: string;
+  readonly encoding: BufferEncoding;
+  readonly dialect: CsvDialect;
+  readonly columns: number;
 }
 
 /**
@@ -95,7 +109,13 @@ export interface StagedFile {
   readonly malformedTable: string;
   readonly columns: readonly StagedColumn[];
   readonly accepted: number;
+  /** Rows the reader rejected (rule `malformed`). */
   readonly malformed: number;
+  /**
+   * CSV only: lines after the table that are no rows of it, quarantined whatever `on_malformed` says
+   * (rules `footer`, `second_table`; in `malformedTable` too, see {@link TRAILING_SQL}). Absent: none.
+   */
+  readonly trailing?: number | undefined;
   readonly warnings: readonly string[];
   /** CSV only: lines before the first record (skipped lines and the header). */
   readonly headerLines?: number | undefined;
@@ -109,51 +129,6 @@ export interface StagedFile {
   readonly csv?: CsvDetection | undefined;
 }
 
-const SNIFF_LINE_LIMIT = 256 * 1024 * 1024;
-/** Sniff buffer when the start of the file has no long lines: DuckDB reads a whole buffer per sniff. */
-const SNIFF_SMALL_LIMIT = 16 * 1024 * 1024;
-const SNIFF_PROBE_BYTES = 32 * 1024 * 1024;
-/** DuckDB's sniffer sample (rows; its `sample_size` default). */
-const SNIFF_SAMPLE_LINES = 20_480;
-
-/**
- * The buffer the CSV sniffer needs: a whole buffer is read per sniff, so the 256 MiB one (for files with
- * huge lines) costs a good part of a second on a big file. When the first 32 MiB hold the sniffer's whole
- * sample (or the whole file) and no line of 8 MiB or more, a 16 MiB buffer fits it. Compressed files keep
- * the big buffer.
- */
-function sniffLimitFor(path: string): number {
-  // Compressed bytes say nothing about line lengths.
-  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return SNIFF_LINE_LIMIT;
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, "r");
-    // Small files (a burst of them) get a buffer of their own size, not 32 MiB each.
-    const buffer = Buffer.allocUnsafe(Math.min(fstatSync(fd).size, SNIFF_PROBE_BYTES));
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    let start = 0;
-    let longest = 0;
-    let lines = 0;
-    for (;;) {
-      const nl = buffer.indexOf(10, start);
-      if (nl === -1 || nl >= length) {
-        // A line still open at the end of the probe is at least this long (the whole probe: long).
-        longest = Math.max(longest, length - start);
-        break;
-      }
-      longest = Math.max(longest, nl - start);
-      lines++;
-      start = nl + 1;
-    }
-    // The sniffer samples the first SNIFF_SAMPLE_LINES lines: all of them must have been seen.
-    const sampleSeen = length < SNIFF_PROBE_BYTES || lines >= SNIFF_SAMPLE_LINES;
-    return sampleSeen && longest < SNIFF_SMALL_LIMIT / 2 ? SNIFF_SMALL_LIMIT : SNIFF_LINE_LIMIT;
-  } catch {
-    return SNIFF_LINE_LIMIT;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
 const DEFAULT_MAX_LINE = 2_000_000;
 
 /**
@@ -179,58 +154,12 @@ function tooWide(displayPath: string, columns: number, estimated = false): Sluic
 }
 
 /**
- * How many fields the first line of an uncompressed CSV file has, counted by the delimiter it holds
- * most (or the configured one), without reading further than its first line (at most 4 MiB).
+ * How many fields a CSV file's first line has, counted by the delimiter it holds most (or the
+ * configured one).
  */
-function headerFieldsAtMost(path: string, delimiter: string | undefined): number {
-  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return 0;
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, "r");
-    const buffer = Buffer.allocUnsafe(Math.min(fstatSync(fd).size, 4 * 1024 * 1024));
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    const nl = buffer.subarray(0, length).indexOf(10);
-    const line = buffer.subarray(0, nl === -1 ? length : nl).toString("latin1");
-    const candidates = delimiter !== undefined ? [delimiter] : [",", ";", "\t", "|"];
-    return Math.max(...candidates.map((d) => line.split(d).length));
-  } catch {
-    return 0;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-/**
- * The 1-based number of a line longer than {@link MAX_CSV_LINE_BYTES} among the first lines of an
- * uncompressed file (those within its first 32 MiB, and the line still open there), or undefined.
- * Reads at most twice that many bytes.
- */
-function overlongLineAtStart(path: string): number | undefined {
-  if (/\.(gz|gzip|zst|zstd)$/i.test(path)) return undefined;
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, "r");
-    const size = fstatSync(fd).size;
-    const buffer = Buffer.allocUnsafe(Math.min(size, SNIFF_PROBE_BYTES));
-    const length = readSync(fd, buffer, 0, buffer.length, 0);
-    let start = 0;
-    let line = 1;
-    for (let nl = buffer.indexOf(10); nl !== -1 && nl < length; nl = buffer.indexOf(10, start)) {
-      if (nl - start > MAX_CSV_LINE_BYTES) return line;
-      line++;
-      start = nl + 1;
-    }
-    if (size - start <= MAX_CSV_LINE_BYTES) return undefined;
-    // The last line seen is still open: read on until it ends or is too long.
-    const rest = Buffer.allocUnsafe(Math.min(size - length, MAX_CSV_LINE_BYTES - (length - start) + 1));
-    const more = readSync(fd, rest, 0, rest.length, length);
-    const end = rest.subarray(0, more).indexOf(10);
-    return end === -1 && length - start + more > MAX_CSV_LINE_BYTES ? line : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+function headerFieldsAtMost(firstLine: string, delimiter: string | undefined): number {
+  const candidates = delimiter !== undefined ? [delimiter] : [",", ";", "\t", "|"];
+  return Math.max(...candidates.map((d) => firstLine.split(d).length));
 }
 
 /**
@@ -301,15 +230,16 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
       throw new Error("Avro files are read as JSON lines");
   }
   // A deferred read has not run yet: its counts come from the statement that reads it.
-  const count = async (t: string) =>
-    csvLayout.deferred ? 0 : await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(t)}`);
+  const count = async (t: string, where = "true") =>
+    csvLayout.deferred ? 0 : await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(t)} WHERE ${where}`);
   return {
     prefix: request.tablePrefix,
     table,
     malformedTable,
     columns,
     accepted: await count(table),
-    malformed: await count(malformedTable),
+    malformed: await count(malformedTable, `NOT ${TRAILING_SQL}`),
+    trailing: await count(malformedTable, TRAILING_SQL),
     warnings,
     headerLines: csvLayout.headerLines,
     blankLines: csvLayout.blankLines,
@@ -330,7 +260,7 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
 export async function completeDeferredRead(
   con: DuckDBConnection,
   staged: StagedFile,
-): Promise<{ malformed: number; misfits: string[] }> {
+): Promise<{ malformed: number; trailing: number; misfits: string[]; late?: LateTable | undefined }> {
   const deferred = staged.deferred;
   if (!deferred) throw new SluiceError("INTERNAL", `${staged.table}: not a deferred read`);
   // The publish may have scanned the view more than once (a type check before the write): the last scan
@@ -341,12 +271,19 @@ export async function completeDeferredRead(
       con,
       `SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ${quoteLiteral(deferred.rejectsTable)}`,
     )) > 0;
-  if (!exists) return { malformed: 0, misfits: [] };
+  const counted = async () => {
+    const rows = await queryRows(
+      con,
+      `SELECT count(*) FILTER (WHERE NOT ${TRAILING_SQL}) AS malformed, count(*) FILTER (WHERE ${TRAILING_SQL}) AS trailing FROM ${quoteIdent(staged.malformedTable)}`,
+    );
+    return { malformed: Number(rows[0]?.malformed ?? 0), trailing: Number(rows[0]?.trailing ?? 0) };
+  };
+  if (!exists) return { ...(await counted()), misfits: [] };
   const castMisses = await queryRows(con, castMissesSql(deferred.rejectsTable, lastScan));
   const misfits = castMisses.map((r) => String(r.column_name)).filter((c) => deferred.inferred.includes(c));
   await con.run(collectRejectsSql(staged.malformedTable, deferred.rejectsTable, deferred.masked, lastScan));
-  const malformed = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(staged.malformedTable)}`);
-  return { malformed, misfits };
+  const late = await lateTableOf(con, deferred.late);
+  return { ...(await counted()), misfits, late };
 }
 
 /**
@@ -430,14 +367,14 @@ async function stageCsv(
 ): Promise<StagedColumn[]> {
   let ctx = file;
   const options = ctx.source.options;
-  refuseUnreadableCsv(ctx);
-  const sniffLimit = sniffLimitFor(ctx.localPath);
+  const { sniffLimit } = refuseUnreadableCsv(ctx);
   const dialected = await csvDialectOf(con, ctx, sniffLimit);
   const { dialect, repairedNames, decimalComma } = dialected;
   let { sniff, sniffedColumns } = dialected;
   // A header replaced in a copy (see replaceHeaderLine) is read from the copy.
   if (dialected.readPath) ctx = { ...ctx, localPath: dialected.readPath };
   layout.headerLines = dialect.skip + (dialect.header ? 1 : 0);
+  const encoding: BufferEncoding = dialect.encoding === "latin-1" ? "latin1" : "utf8";
   // Footer lines and a second table are quarantined, and the file read through a copy without them.
   const blocks = await quarantineTrailingBlocks(
     con,
@@ -445,7 +382,7 @@ async function stageCsv(
       path: ctx.localPath,
       workDir: ctx.workDir,
       malformedTable: ctx.malformedTable,
-      encoding: dialect.encoding === "latin-1" ? "latin1" : "utf8",
+      encoding,
       sample: dialected.sample,
     },
     dialect,
@@ -453,7 +390,7 @@ async function stageCsv(
   );
   if (blocks) {
     ctx = { ...ctx, localPath: blocks.path };
-    warnings.push(describeBlocks(ctx.displayPath, blocks));
+    warnings.push(...describeBlocks(ctx.displayPath, blocks));
     // The types are sniffed again without those lines (a `Total` must not make an id column text).
     const { delimiter, quote, header, skip } = dialect;
     const fixed = { ...definedOnly(options ?? {}), delimiter, quote, escape: dialect.escape, header, skip };
@@ -508,6 +445,14 @@ async function stageCsv(
     (c, i) => !c.declared && c.type === "VARCHAR" && decimalComma?.columns.includes(i),
   );
   let detected: CsvDetection = { ...dialected.detected, ...blocksReport(blocks) };
+  const lateRead: LateTableRead = {
+    path: ctx.localPath,
+    displayPath: ctx.displayPath,
+    malformedTable: ctx.malformedTable,
+    encoding,
+    dialect,
+    columns: columns.length,
+  };
   if (ctx.deferred && late.length === 0 && commas.length === 0) {
     layout.detected = detected;
     if (detected.source === "repaired") warnings.push(describeRepair(ctx.displayPath, detected));
@@ -517,6 +462,7 @@ async function stageCsv(
       rejectsScan,
       inferred: columns.filter((c) => !c.declared && c.type !== "VARCHAR").map((c) => c.name),
       masked: maskedNames(ctx, columns),
+      late: lateRead,
     };
     return columns;
   }
@@ -528,6 +474,11 @@ async function stageCsv(
     await read(columns, "TABLE");
   }
   await con.run(collectRejectsSql(ctx.malformedTable, rejectsTable, maskedNames(ctx, columns)));
+  const lateTable = await lateTableOf(con, lateRead);
+  if (lateTable) {
+    detected = { ...detected, ...lateTable.csv };
+    warnings.push(lateTable.warning);
+  }
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
   if (late.length > 0) await castLateColumns(con, ctx, columns, late);
@@ -573,8 +524,7 @@ export async function describeCsvFile(
     table: `${request.tablePrefix}_stage`,
     malformedTable: `${request.tablePrefix}_malformed`,
   };
-  refuseUnreadableCsv(ctx);
-  const sniffLimit = sniffLimitFor(ctx.localPath);
+  const { sniffLimit } = refuseUnreadableCsv(ctx);
   const d = await csvDialectOf(con, ctx, sniffLimit);
   const path = d.readPath ?? ctx.localPath;
   const count = d.sniffedColumns.length;
@@ -585,16 +535,18 @@ export async function describeCsvFile(
 }
 
 /** Refuses, before any reading, a file whose first lines are too long or whose header is too wide. */
-function refuseUnreadableCsv(ctx: StageContext): void {
-  const overlong = overlongLineAtStart(ctx.localPath);
+function refuseUnreadableCsv(ctx: StageContext): CsvStart {
+  const start = scanCsvStart(ctx.localPath, MAX_CSV_LINE_BYTES);
+  const overlong = start.overlongLine;
   if (overlong !== undefined) {
     throw new SluiceError(
       "FILE_UNPARSEABLE",
       `${ctx.displayPath}: line ${overlong} is longer than ${MAX_CSV_LINE_BYTES / 1024 / 1024} MiB, the longest line Sluice reads; nothing of the file is published`,
     );
   }
-  const fields = headerFieldsAtMost(ctx.localPath, ctx.source.options?.delimiter);
+  const fields = headerFieldsAtMost(start.firstLine, ctx.source.options?.delimiter);
   if (fields > MAX_COLUMNS) throw tooWide(ctx.displayPath, fields, true);
+  return start;
 }
 
 /** What the sniffer said of a file, read with {@link csvSniffSql}. */
@@ -773,18 +725,51 @@ function detectionOf(
   };
 }
 
+/** A second table found in a read's rejects: the report's `csv` keys and the file's warning. */
+export interface LateTable {
+  readonly csv: Pick<CsvDetection, "second_table_line" | "second_table_lines">;
+  readonly warning: string;
+}
+
+/** Looks for a second table the sample did not show in a read's rejects (see quarantineLateTable). */
+async function lateTableOf(con: DuckDBConnection, read: LateTableRead): Promise<LateTable | undefined> {
+  // A compressed file's last bytes are no text: its lines cannot be looked at without inflating it.
+  if (/\.(gz|gzip|zst|zstd)$/i.test(read.path)) return undefined;
+  const found = await quarantineLateTable(con, read, read.dialect, read.columns);
+  if (!found) return undefined;
+  return {
+    csv: { second_table_line: found.line, second_table_lines: found.lines },
+    warning: describeBlocks(read.displayPath, { secondTableLine: found.line })[0]!,
+  };
+}
+
 /** The report's account of what followed a file's table (see docs/messy-csv.md). */
 function blocksReport(blocks: TrailingBlocks | undefined): Partial<CsvDetection> {
   if (!blocks) return {};
-  if (blocks.secondTableLine !== undefined) return { second_table_line: blocks.secondTableLine };
-  return { footer_line: blocks.footerLine!, footer_lines: blocks.footerLines! };
+  return {
+    ...(blocks.footerLine !== undefined
+      ? { footer_line: blocks.footerLine, footer_lines: blocks.footerLines! }
+      : {}),
+    ...(blocks.secondTableLine !== undefined
+      ? { second_table_line: blocks.secondTableLine, second_table_lines: blocks.secondTableLines! }
+      : {}),
+  };
 }
 
-/** The warning of lines left out of a file's table: a second table or a footer. */
-function describeBlocks(displayPath: string, blocks: TrailingBlocks): string {
-  return blocks.secondTableLine !== undefined
-    ? `${displayPath}: a second table starts at line ${blocks.secondTableLine}; only the first is loaded, the lines from there on are quarantined (SECOND TABLE)`
-    : `${displayPath}: ${blocks.footerLines} total/summary line(s) after the data, from line ${blocks.footerLine}, quarantined (FOOTER)`;
+/** The warnings of lines left out of a file's table: footer lines, a second table. */
+function describeBlocks(displayPath: string, blocks: Omit<TrailingBlocks, "path">): string[] {
+  return [
+    ...(blocks.footerLine !== undefined
+      ? [
+          `${displayPath}: ${blocks.footerLines} total/summary line(s) after the data, from line ${blocks.footerLine}, quarantined (rule footer)`,
+        ]
+      : []),
+    ...(blocks.secondTableLine !== undefined
+      ? [
+          `${displayPath}: a second table starts at line ${blocks.secondTableLine}; only the first is loaded, the lines from there on are quarantined (rule second_table)`,
+        ]
+      : []),
+  ];
 }
 
 /** The warning of a file read another way than DuckDB's sniffer proposed. */

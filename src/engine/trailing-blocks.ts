@@ -1,6 +1,11 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { type SampleDialect, secondTableAt, trailingFooterAt } from "../plan/detect-csv-layout.js";
+import {
+  type SampleDialect,
+  sampleLines,
+  secondTableAt,
+  trailingFooterAt,
+} from "../plan/detect-csv-layout.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { blankLinesFrom } from "./blank-lines-from.js";
 
@@ -9,12 +14,29 @@ const TAIL_BYTES = 16 * 1024;
 /** Bytes of a file's start looked through for a second table (the detection sample). */
 const HEAD_BYTES = 64 * 1024;
 
+/**
+ * The quarantine rules of lines that follow a file's table and are no rows of it (lower case, like
+ * `malformed` and the check rules). They are the `error_type` of such lines in a malformed table: no
+ * reader error type is lower case.
+ */
+export const FOOTER_RULE = "footer";
+export const SECOND_TABLE_RULE = "second_table";
+/** SQL: whether a malformed table's row is such a line (`error_type` is one of those rules). */
+export const TRAILING_SQL = `error_type IN ('${FOOTER_RULE}', '${SECOND_TABLE_RULE}')`;
+
+/** The quarantine reason of a second table's lines. */
+export function secondTableReason(line: number): string {
+  return `a second table starts at line ${line}: its lines are no rows of the first (load it as its own file)`;
+}
+
 /** What {@link quarantineTrailingBlocks} left out of a read, for the report's `csv`. */
 export interface TrailingBlocks {
   /** The copy to read instead of the file. */
   readonly path: string;
   /** 1-based line where a second table starts. */
   readonly secondTableLine?: number;
+  /** How many non-blank lines the second table has (quarantined). */
+  readonly secondTableLines?: number;
   /** 1-based line of the first footer line, and how many footer lines there are. */
   readonly footerLine?: number;
   readonly footerLines?: number;
@@ -24,7 +46,7 @@ export interface TrailingBlocks {
  * Finds what follows a CSV file's table and is no row of it: trailing total/summary lines (`Total,,123,`)
  * and a second table after a blank line within the sample. When there is any, the file is read through
  * a copy where those lines are blank, and each is put in the malformed table with its line and reason
- * (`FOOTER`, `SECOND TABLE`). A clean file costs one 16 KB read of its end, and a scan of its sample
+ * (rules `footer`, `second_table`). A clean file costs one 16 KB read of its end, and a scan of its sample
  * for a blank line.
  */
 export async function quarantineTrailingBlocks(
@@ -40,37 +62,44 @@ export async function quarantineTrailingBlocks(
   columns: number,
 ): Promise<TrailingBlocks | undefined> {
   if (!read.workDir || !read.sample || columns < 2) return undefined;
-  const footerStart = footerByte(read.path, dialect, columns, read.encoding);
-  let tableStart: number | undefined;
+  let footerStart = footerByte(read.path, dialect, columns, read.encoding);
+  let tableAt: number | undefined;
   // A blank line between lines: only then can the sample hold a second table.
   if (/(\r\n|\r|\n)[ \t]*(\r\n|\r|\n)[ \t]*[^\s]/.test(read.sample.text)) {
     const from = dialect.skip + (dialect.header ? 1 : 0);
-    const at = secondTableAt(read.sample.text, read.sample.complete, { ...dialect, from, columns });
-    if (at !== undefined) tableStart = lineByte(read.path, at);
+    tableAt = secondTableAt(read.sample.text, read.sample.complete, { ...dialect, from, columns });
+    // Total lines can close the first table right before the second one.
+    const before = sampleLines(read.sample.text, read.sample.complete).slice(from, tableAt);
+    const footerAt = tableAt === undefined ? undefined : trailingFooterAt(before, dialect, columns) + from;
+    if (footerAt !== undefined && footerAt < tableAt!) footerStart = lineByte(read.path, footerAt);
   }
+  const tableStart = tableAt === undefined ? undefined : lineByte(read.path, tableAt);
   const start = Math.min(footerStart ?? Number.POSITIVE_INFINITY, tableStart ?? Number.POSITIVE_INFINITY);
   if (!Number.isFinite(start)) return undefined;
   const cut = await blankLinesFrom(read.path, read.workDir, start, read.encoding);
-  const first = cut.lines[0]?.line;
-  if (first === undefined) return undefined;
-  const secondTable = tableStart !== undefined && start === tableStart;
-  const [kind, reason] = secondTable
-    ? [
-        "SECOND TABLE",
-        `a second table starts at line ${first}: its lines are no rows of the first (load it as its own file)`,
-      ]
-    : ["FOOTER", "a total or summary line after the data, not a row"];
-  const values = cut.lines.map(
-    (l) => `(${l.line}, ${quoteLiteral(kind)}, ${quoteLiteral(reason)}, ${quoteLiteral(l.text)})`,
+  if (cut.lines.length === 0) return undefined;
+  // The lines from the second table's start (1-based: its sample index + 1) are its; those before, footers.
+  const tableLine = tableStart === undefined ? Number.POSITIVE_INFINITY : tableAt! + 1;
+  const footers = cut.lines.filter((l) => l.line < tableLine);
+  const table = cut.lines.filter((l) => l.line >= tableLine);
+  const footerReason = "a total or summary line after the data, not a row";
+  const values = [
+    ...footers.map((l) => [l, FOOTER_RULE, footerReason] as const),
+    ...table.map((l) => [l, SECOND_TABLE_RULE, secondTableReason(table[0]!.line)] as const),
+  ].map(
+    ([l, kind, reason]) =>
+      `(${l.line}, ${quoteLiteral(kind)}, ${quoteLiteral(reason)}, ${quoteLiteral(l.text)})`,
   );
   for (let i = 0; i < values.length; i += 1000) {
     await con.run(
       `INSERT INTO ${quoteIdent(read.malformedTable)} VALUES ${values.slice(i, i + 1000).join(", ")}`,
     );
   }
-  return secondTable
-    ? { path: cut.path, secondTableLine: first }
-    : { path: cut.path, footerLine: first, footerLines: cut.lines.length };
+  return {
+    path: cut.path,
+    ...(table.length > 0 ? { secondTableLine: table[0]!.line, secondTableLines: table.length } : {}),
+    ...(footers.length > 0 ? { footerLine: footers[0]!.line, footerLines: footers.length } : {}),
+  };
 }
 
 /** Byte offset of the first trailing footer line of a file, undefined when its end holds none. */

@@ -23,8 +23,8 @@ import { type ColumnInfo, isStringType, quoteIdent, quoteLiteral, quoteQualified
 
 export type Severity = "error" | "warn" | "fatal";
 
-/** How the errors of write guards begin (see {@link CheckPlan.guard}): `<mark>: <what the row did>`. */
-export const WRITE_GUARD_MARK = "sluice write guard";
+/** How the errors of checks in the write begin (see {@link CheckPlan.inWrite}): `<mark>: <what the row did>`. */
+export const CHECK_IN_WRITE_MARK = "sluice check in write";
 
 /** One compiled rule, in config order. */
 export interface RuleInfo {
@@ -77,18 +77,22 @@ export interface CheckPlan {
    * The same summary row computed straight from the stage, without writing `<out>`: `from` is a SELECT
    * over the stage with one boolean flag per row rule, `aggregates` the summary's columns over it (rule
    * counts from the flags, so no lists or reasons are built) and `passing` the condition of a row no
-   * error/fatal rule quarantines. A batch can be probed this way before deciding how to publish it.
+   * error/fatal rule quarantines. A batch's check failures can be counted this way before it is published.
    */
-  readonly probe: { readonly from: string; readonly aggregates: readonly string[]; readonly passing: string };
+  readonly counts: {
+    readonly from: string;
+    readonly aggregates: readonly string[];
+    readonly passing: string;
+  };
   /**
    * Present when every `error` and `fatal` row rule looks at its row alone (no window, join or batch
    * statistic): the checks can then be enforced while the batch is written, with no read before it.
    * `condition` is a boolean over a row of the stage that is TRUE when no such rule fails and raises an
-   * error carrying {@link WRITE_GUARD_MARK} otherwise (the write stops at the first such row); `aggregates`
-   * is the summary over `probe.from` of rows that passed it — the guarded rules count 0 there and are
+   * error carrying {@link CHECK_IN_WRITE_MARK} otherwise (the write stops at the first such row); `aggregates`
+   * is the summary over `counts.from` of rows that passed it — the rules checked in the write count 0 there and are
    * not evaluated again (warn rules and dataset rules are).
    */
-  readonly guard?: { readonly condition: string; readonly aggregates: readonly string[] } | undefined;
+  readonly inWrite?: { readonly condition: string; readonly aggregates: readonly string[] } | undefined;
   /** Internal: how to read the summary row. */
   readonly summary: readonly SummaryItem[];
   /**
@@ -229,11 +233,11 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
     `count(*) AS "rows"`,
     `count(*) FILTER (WHERE "_sluice_quarantined") AS "quarantined"`,
   ];
-  /** The summary's columns other than the row rules' counts and `quarantined`, shared with the probe. */
+  /** The summary's columns other than the row rules' counts and `quarantined`, shared with `counts`. */
   const datasetAggregates: string[] = [];
   const ruleFlagCounts: string[] = [];
-  /** The same counts for rows a guard let through: its rules count 0 (see `CheckPlan.guard`). */
-  const guardedFlagCounts: string[] = [];
+  /** The same counts for rows the check in the write let through: its rules count 0 (see `CheckPlan.inWrite`). */
+  const inWriteFlagCounts: string[] = [];
 
   options.checks.forEach((check, index) => {
     const path = `checks[${index}]`;
@@ -267,7 +271,7 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
         `count(*) FILTER (WHERE list_contains("_sluice_failed_rules", ${quoteLiteral(info.name)})) AS "${col}"`,
       );
       ruleFlagCounts.push(`count(*) FILTER (WHERE "_sluice_f${index}") AS "${col}"`);
-      guardedFlagCounts.push(
+      inWriteFlagCounts.push(
         info.severity === "warn" ? ruleFlagCounts.at(-1)! : `CAST(0 AS BIGINT) AS "${col}"`,
       );
       summary.push({ kind: "row", rule: info, column: col });
@@ -320,7 +324,7 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
   });
 
   const flags = buildFlagsSql(stage, out, rowParts, options.reasons ?? "quarantined");
-  const condition = guardCondition(rowParts.filter((p) => p.info.severity !== "warn"));
+  const condition = inWriteCondition(rowParts.filter((p) => p.info.severity !== "warn"));
   return {
     rules,
     outTable,
@@ -328,7 +332,7 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
     summarySql: `SELECT ${[...aggregates, ...datasetAggregates].join(", ")} FROM ${out}`,
     summary,
     reordersRows: rowParts.some((p) => p.sql.aux.length > 0 || p.sql.joins.length > 0),
-    probe: {
+    counts: {
       from: flags.flagged,
       aggregates: [
         `count(*) AS "rows"`,
@@ -338,7 +342,7 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
       ],
       passing: `NOT (${flags.quarantined})`,
     },
-    guard:
+    inWrite:
       condition === undefined
         ? undefined
         : {
@@ -346,15 +350,15 @@ export function compileChecks(options: CompileChecksOptions): CheckPlan {
             aggregates: [
               `count(*) AS "rows"`,
               `CAST(0 AS BIGINT) AS "quarantined"`,
-              ...guardedFlagCounts,
+              ...inWriteFlagCounts,
               ...datasetAggregates,
             ],
           },
   };
 }
 
-/** The guard of {@link CheckPlan.guard} over the rules it covers; undefined when one needs more than its row. */
-function guardCondition(
+/** The condition of {@link CheckPlan.inWrite} over the rules it covers; undefined when one needs more than its row. */
+function inWriteCondition(
   parts: readonly { info: RuleInfo; sql: RowRuleSql; scope: string | null }[],
 ): string | undefined {
   if (parts.some((p) => p.sql.aux.length > 0 || p.sql.joins.length > 0)) return undefined;
@@ -363,7 +367,7 @@ function guardCondition(
     const pred = p.scope === null ? `(${p.sql.fail})` : `${p.scope} AND (${p.sql.fail})`;
     return `(${pred}) IS TRUE`;
   });
-  const message = `${WRITE_GUARD_MARK}: a row fails an error or fatal check`;
+  const message = `${CHECK_IN_WRITE_MARK}: a row fails an error or fatal check`;
   return `CASE WHEN ${failing.join(" OR ")} THEN error(${quoteLiteral(message)}) ELSE TRUE END`;
 }
 

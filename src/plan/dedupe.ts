@@ -85,8 +85,8 @@ export function compileDedupe(
   };
 }
 
-/** Aggregates telling whether dedupe would drop anything, and how to read them (see {@link dedupeRepeatProbe}). */
-export interface DedupeRepeatProbe {
+/** Aggregates telling whether dedupe would drop anything, and how to read them (see {@link dedupeRepeatCounts}). */
+export interface DedupeRepeatCounts {
   /** Aggregate expressions, each `AS` a `sluice_*` column, to add to a one-row query over the batch. */
   readonly aggregates: readonly string[];
   /** Whether a key repeats among the rows, from that query's row. */
@@ -99,10 +99,10 @@ export interface DedupeRepeatProbe {
  * to each other, as in the dedupe itself: two rows with a NULL key repeat.
  *
  * @example
- * const probe = dedupeRepeatProbe({ keys: ["order_id"] }, "NOT quarantined");
- * probe.repeats((await con.runAndReadAll(`SELECT ${probe.aggregates.join(", ")} FROM batch`)).getRowObjectsJson()[0]!)
+ * const counts = dedupeRepeatCounts({ keys: ["order_id"] }, "NOT quarantined");
+ * counts.repeats((await con.runAndReadAll(`SELECT ${counts.aggregates.join(", ")} FROM batch`)).getRowObjectsJson()[0]!)
  */
-export function dedupeRepeatProbe(config: Pick<DedupeConfig, "keys">, where = "TRUE"): DedupeRepeatProbe {
+export function dedupeRepeatCounts(config: Pick<DedupeConfig, "keys">, where = "TRUE"): DedupeRepeatCounts {
   const [only, ...more] = config.keys;
   if (only === undefined)
     throw new SluiceError("CONFIG_INVALID", "dedupe.keys: list at least one key column");

@@ -436,11 +436,12 @@ export interface CsvDetection {
   readonly header_repaired: boolean;
   readonly decimal_separator?: string;
   readonly thousands_separator?: string;
-  /** 1-based line of the first total/summary line after the data (quarantined, `FOOTER`), and how many. */
+  /** 1-based line of the first total/summary line after the data (quarantined, rule `footer`), and how many. */
   readonly footer_line?: number;
   readonly footer_lines?: number;
-  /** 1-based line where a second table starts (its lines quarantined, `SECOND TABLE`). */
+  /** 1-based line where a second table starts, and its non-blank lines (quarantined, rule `second_table`). */
   readonly second_table_line?: number;
+  readonly second_table_lines?: number;
 }
 
 /** A footer's first field: a total or summary word (`Total`, `Grand total`, `Sum:`, `Summe`, `Gesamt`). */
@@ -455,6 +456,8 @@ export function footerLike(line: string, dialect: SampleDialect, columns: number
   const bare = dialect.delimiter.trim() || dialect.delimiter;
   const strip = (f: string) => (dialect.quote ? f.replaceAll(dialect.quote, "") : f).trim();
   const fields = line.split(bare).map(strip);
+  // A delimiter closing the line (`Total,,123,,`) adds an empty field the reader does not count.
+  if (fields.length === columns + 1 && fields.at(-1) === "") fields.pop();
   if (fields.length > columns || !TOTAL_WORD.test(fields[0] ?? "")) return false;
   const filled = fields.slice(1).filter((f) => f !== "").length;
   return filled <= Math.max(1, Math.floor((columns - 1) / 2));
@@ -510,6 +513,42 @@ export function secondTableAt(
         return r.line;
     }
     if (r.fields.length === read.columns) rows++;
+  }
+  return undefined;
+}
+
+/**
+ * Where a second table starts in a block of lines that closes a file and that the reader rejected for
+ * their width (`texts`, consecutive lines): a header (names, none a value) of another width than the
+ * table's, within the block's first few lines, over lines of that header's width (up to 20 looked at);
+ * a one-field title line right before it (`Returns`) starts the table. Returns the 0-based index of
+ * the table's first line in `texts`, undefined when the block reads as rows of this table gone wrong.
+ */
+export function lateTableAt(
+  texts: readonly string[],
+  dialect: SampleDialect,
+  columns: number,
+): number | undefined {
+  const records = parseRecords(texts, 0, dialect, 20, Math.min(texts.length, 28));
+  for (let i = 0; i < Math.min(records.length, 6); i++) {
+    const header = records[i]!;
+    const rows = records.slice(i + 1, i + 21);
+    const width = header.fields.length;
+    if (
+      width === columns ||
+      width < 2 ||
+      !looksLikeHeader(header.fields) ||
+      rows.length === 0 ||
+      !rows.every((r) => r.fields.length === width)
+    ) {
+      continue;
+    }
+    const title = records[i - 1];
+    const titled =
+      title !== undefined &&
+      title.line === header.line - 1 &&
+      title.fields.filter((f) => f.trim() !== "").length === 1;
+    return titled ? title.line : header.line;
   }
   return undefined;
 }

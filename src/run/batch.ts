@@ -91,7 +91,7 @@ function groupParts(run: RunContext, attempt: Attempt, grouped: readonly UnitWor
 }
 
 /** The source file a unit's rows name in the target: a replayed quarantine file names the original. */
-function sourceFileOf(run: RunContext, work: UnitWork): string {
+export function sourceFileOf(run: RunContext, work: UnitWork): string {
   return run.replayed.get(work.report.path)?.sourceFile ?? work.report.path;
 }
 

@@ -5,6 +5,7 @@ import { completeDeferredRead } from "../engine/stage-file.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
 import type { AfterWrite, RunRecord } from "../warehouse/warehouse.js";
 import { foreignKeysOf, type RunContext } from "./run-context.js";
+import { readRows, withLateTable } from "./run-report.js";
 import { ledgerOf, sumRows, totalChecks } from "./run-totals.js";
 import { SinglePassUndone } from "./single-pass.js";
 import type { Attempt, UnitWork } from "./unit.js";
@@ -23,7 +24,18 @@ export interface PublishedRows {
 export interface SinglePassCompleted {
   readonly afterWrite: AfterWrite;
   readonly quarantineSql: string | undefined;
-  readonly published: PublishedRows;
+  /** Undefined where the profile was taken beside the write (the engine cannot read the target). */
+  readonly published: PublishedRows | undefined;
+}
+
+/** What the write of a single pass tells its completion. */
+export interface SinglePassWrite {
+  /** Rows the write stored. */
+  readonly written: number;
+  /** Rows stored per source file, read through the publishing transaction. */
+  readonly writtenByFile: () => Promise<ReadonlyMap<string, number>>;
+  /** The batch's rows (SQL over the engine). */
+  readonly rowsSql: string;
 }
 
 /**
@@ -36,20 +48,13 @@ export async function completeSinglePass(
   attempt: Attempt,
   record: RunRecord,
   loaded: readonly UnitWork[],
-  written: number,
-  rowsSql: string,
+  write: SinglePassWrite,
 ): Promise<SinglePassCompleted> {
+  const { written, rowsSql } = write;
   const table = attempt.mode.pipeline.target.table!;
   const rowsOfRun = `_sluice_run_id = ${quoteLiteral(run.runId)}`;
-  let accepted: Map<string, number>;
-  if (loaded.length === 1) {
-    accepted = new Map([[loaded[0]!.report.path, written]]);
-  } else {
-    const rows = await run.warehouse.query(
-      `SELECT _sluice_source_file AS f, count(*) AS n FROM ${quoteQualified(table)} WHERE ${rowsOfRun} GROUP BY 1`,
-    );
-    accepted = new Map(rows.map((r) => [String(r.f), Number(r.n)]));
-  }
+  const accepted =
+    loaded.length === 1 ? new Map([[loaded[0]!.report.path, written]]) : await write.writtenByFile();
   // The files were hashed while the write read them: their content must be new to the ledger.
   for (const work of loaded) {
     await awaitDigest(run, work);
@@ -64,22 +69,21 @@ export async function completeSinglePass(
   sumRows(attempt);
   const quarantineSql = await totalChecks(run, attempt);
   const { report } = attempt;
+  const afterWrite = {
+    run: { ...record, report: { ...report } },
+    ledger: ledgerOf(run, attempt.works),
+    quarantineSql,
+    checks: report.checks,
+  };
+  // Where the engine cannot read the target (PostgreSQL) the profile was taken beside the write.
+  if (!run.warehouse.capabilities.stagesInPlace) return { afterWrite, quarantineSql, published: undefined };
   // The profile describes the published rows: this run's rows of the target, in the batch's columns.
   // It is read after the commit (committed rows scan about twice as fast as a transaction's own).
   const names = async (sql: string) =>
     (await queryRows(run.con, `DESCRIBE SELECT * FROM (${sql})`)).map((r) => String(r.column_name));
   const inTarget = new Set(await names(`SELECT * FROM ${quoteQualified(table)}`));
   const columns = (await names(rowsSql)).filter((c) => inTarget.has(c)).map(quoteIdent);
-  return {
-    afterWrite: {
-      run: { ...record, report: { ...report } },
-      ledger: ledgerOf(run, attempt.works),
-      quarantineSql,
-      checks: report.checks,
-    },
-    quarantineSql,
-    published: { table, columns, rowsOfRun, rows: written },
-  };
+  return { afterWrite, quarantineSql, published: { table, columns, rowsOfRun, rows: written } };
 }
 
 /** A file the write read: its malformed rows and counts, and the decisions a staged run takes on them. */
@@ -92,7 +96,7 @@ async function completeDeferredUnit(
   const staged = work.staged!;
   const file = work.report;
   if (!staged.deferred) return;
-  const { malformed, misfits } = await completeDeferredRead(run.con, staged);
+  const { malformed, trailing, misfits, late } = await completeDeferredRead(run.con, staged);
   if (misfits.length > 0) {
     throw new SinglePassUndone(
       `${file.path}: values of ${misfits.join(", ")} do not fit the type inferred from a sample`,
@@ -104,12 +108,9 @@ async function completeDeferredUnit(
     throw new SinglePassUndone(`${file.path}: changed or disappeared while being read`);
   }
   const rows = accepted.get(file.path) ?? 0;
-  Object.assign(file.rows, {
-    read: rows + malformed,
-    loaded: rows,
-    malformed,
-    quarantined: run.onMalformed === "drop" ? 0 : malformed,
-  });
+  work.staged = { ...staged, trailing };
+  Object.assign(file.rows, readRows({ accepted: rows, malformed, trailing }, run.onMalformed));
+  withLateTable(file, late);
   if (malformed > 0 && run.onMalformed === "fail") {
     throw new SinglePassUndone(`${file.path}: malformed rows with on_malformed: fail`);
   }
@@ -126,7 +127,7 @@ async function completeDeferredUnit(
   );
 }
 
-/** A guarded file's rows as written: warn rules counted, dataset rules and repeated keys checked. */
+/** A inWrite file's rows as written: warn rules counted, dataset rules and repeated keys checked. */
 async function checkWrittenUnit(
   run: RunContext,
   attempt: Attempt,
@@ -135,12 +136,12 @@ async function checkWrittenUnit(
   rowsOfRun: string,
   units: number,
 ): Promise<void> {
-  if (!work.guarded) return;
+  if (!work.checkedInWrite) return;
   const fileRows =
     units === 1 ? rowsOfRun : `${rowsOfRun} AND _sluice_source_file = ${quoteLiteral(work.report.path)}`;
   const { checks, undo } = await checkWrittenRows(
     run.con,
-    work.guarded,
+    work.checkedInWrite,
     attempt.mode.pipeline,
     `SELECT * FROM ${quoteQualified(table)} WHERE ${fileRows}`,
     foreignKeysOf(run, attempt.mode, work.unit.path),

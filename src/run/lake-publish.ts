@@ -116,6 +116,13 @@ export async function lakeSequence(
  * not written again (append mode; the other modes are idempotent by construction); they are
  * published to the warehouse and recorded in the ledger as usual.
  *
+ * `serialized`: the caller holds the pipeline's publish lock (a stream batch, committed to the lake inside
+ * its warehouse transaction), so commits of the pipeline come one at a time but not in the order of their
+ * run sequences (runs of several workers start in one order and commit in another): the Delta txn version
+ * is taken past the table's, or a run that started before the last commit would be skipped as present;
+ * and since no other commit is in flight, the rows of every interrupted run still in a Delta table are
+ * removed in this commit (their messages come again, in other batches).
+ *
  * @example
  * await publishToLake(ctx, warehouse, "orders", plan, outcome, logger);
  */
@@ -126,6 +133,7 @@ export async function publishToLake(
   plan: LakeTargetPlan,
   outcome: RunOutcome,
   logger: Logger,
+  serialized = false,
 ): Promise<void> {
   const { rowsSql, report, ledger } = outcome;
   if (!rowsSql) return;
@@ -139,7 +147,7 @@ export async function publishToLake(
   const sourceFileOf = (path: string) => outcome.sourceFiles?.get(path) ?? path;
   const { already, stale } =
     plan.mode === "append"
-      ? await interruptedRuns(warehouse, table, plan.format, name, loaded)
+      ? await interruptedRuns(warehouse, table, plan.format, name, loaded, serialized)
       : { already: new Map<string, string>(), stale: [] };
   for (const [path, runId] of already) {
     logger.info(
@@ -150,7 +158,9 @@ export async function publishToLake(
   for (const { path, runIds } of stale) {
     logger.info(
       { file: path, lake_runs: runIds },
-      "the interrupted run wrote other rows of this file to the lake; they are replaced",
+      serialized
+        ? "rows an interrupted run wrote to the lake leave it (its messages come again)"
+        : "the interrupted run wrote other rows of this file to the lake; they are replaced",
     );
   }
   const sources = loaded
@@ -200,7 +210,7 @@ export async function publishToLake(
         rowGroupSize: plan.rowGroupSize,
         ...(replaced ? { deleteWhere: replaced } : {}),
         appId: name,
-        txnVersion: report.sequence,
+        txnVersion: serialized ? await txnPastTable(con, table, name, report.sequence) : report.sequence,
         tableName: plan.table,
         commitInfo: { sluice: provenance },
       });
@@ -240,6 +250,20 @@ export async function publishToLake(
       cause: error,
     });
   }
+}
+
+/**
+ * A Delta txn version for the pipeline past the table's (at least `sequence`). A retry of the same run
+ * is then not skipped by its txn; its interrupted commit is found as an orphan instead (see above).
+ */
+async function txnPastTable(
+  con: DuckDBConnection,
+  table: LakeTable,
+  name: string,
+  sequence: number,
+): Promise<number> {
+  const seen = (await tryLoadSnapshot(con, table))?.txns.get(name) ?? 0;
+  return Math.max(sequence, seen + 1);
 }
 
 async function assertPartitionColumns(
@@ -302,11 +326,20 @@ async function interruptedRuns(
   format: LakeTargetPlan["format"],
   pipeline: string,
   loaded: readonly LedgerEntry[],
+  serialized: boolean,
 ): Promise<{ already: Map<string, string>; stale: { path: string; runIds: string[] }[] }> {
   const orphans = await orphanSources(table, format, pipeline, (runId) => runKnown(warehouse, runId));
   if (format === "delta") await keepRowsStillInTable(warehouse.engine, table, orphans);
   const already = new Map<string, string>();
   const stale: { path: string; runIds: string[] }[] = [];
+  if (serialized && format === "delta") {
+    // No other commit of the pipeline is in flight: an orphan is a dead run. A stream batch's messages
+    // come again in other batches (another digest), so its rows leave the lake whatever this run holds.
+    for (const list of orphans.values()) {
+      for (const o of list) stale.push({ path: o.path, runIds: [o.runId] });
+    }
+    return { already, stale };
+  }
   for (const entry of loaded) {
     const held = orphans.get(entry.sha256);
     if (!held) continue;

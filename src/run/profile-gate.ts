@@ -13,7 +13,7 @@ import type { Attempt } from "./unit.js";
 export interface Gate {
   /** Undefined when nothing is published (none, or held back by `anomalies.fail`). */
   readonly rowsSql: string | undefined;
-  readonly alongsideWrite: (() => Promise<Record<string, unknown>>) | undefined;
+  readonly alongsideWrite: ((rows?: number) => Promise<Record<string, unknown>>) | undefined;
 }
 
 /**
@@ -23,18 +23,23 @@ export interface Gate {
 export async function profileGate(run: RunContext, attempt: Attempt, batch: Batch): Promise<Gate> {
   const { pipeline } = attempt.mode;
   const { rowsSql, loaded } = batch;
-  // Files read by the publish itself are counted and profiled after the write.
-  if (!rowsSql || batch.deferred.length > 0) return { rowsSql, alongsideWrite: undefined };
+  if (!rowsSql) return { rowsSql, alongsideWrite: undefined };
+  // Files read by the publish itself are counted after the write, and profiled after the commit where
+  // the engine holds the target; where it does not (PostgreSQL), beside the copy, reading them again.
+  const deferred = batch.deferred.length > 0;
+  if (deferred && !run.profileBesideWrite) return { rowsSql, alongsideWrite: undefined };
   // The profile describes the rows as published: without the columns discard_columns leaves out.
   const profiled = await publishedColumnsSql(run, pipeline, rowsSql);
-  const rowsAtMost = loaded.reduce((sum, w) => sum + w.report.rows.loaded, 0);
+  const rowsAtMost = deferred ? undefined : loaded.reduce((sum, w) => sum + w.report.rows.loaded, 0);
   const report = attempt.report;
   if (run.profileBesideWrite) {
     // Anomalies only warn here: the profile is taken while the server writes the batch (the engine
     // is idle then), with the history read now (the warehouse's connections are busy publishing).
     const history = await profileHistory(run.warehouse, run.name, HISTORY_WINDOW);
-    const alongsideWrite = async () => {
-      await profileRows(run, pipeline, report, profiled, { history, rowsAtMost });
+    // A single pass's profile reads the files again once the export has read them (and counted the
+    // rows, which chooses how distinct values are counted) while the server still copies.
+    const alongsideWrite = async (rows?: number) => {
+      await profileRows(run, pipeline, report, profiled, { history, rowsAtMost: rowsAtMost ?? rows });
       return { profile: report.profile, anomalies: report.anomalies };
     };
     return { rowsSql, alongsideWrite };

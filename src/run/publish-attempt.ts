@@ -1,14 +1,14 @@
 import type { PipelineConfig } from "../config/schema.js";
-import { WRITE_GUARD_MARK } from "../plan/check-compiler.js";
+import { CHECK_IN_WRITE_MARK } from "../plan/check-compiler.js";
 import { quoteIdent } from "../plan/sql-text.js";
-import type { Batch } from "./batch.js";
+import { type Batch, sourceFileOf } from "./batch.js";
 import { completeSinglePass, type PublishedRows, type SinglePassCompleted } from "./complete-single-pass.js";
 import type { Gate } from "./profile-gate.js";
 import { publishRun } from "./publish-run.js";
 import type { RunContext, RunMode } from "./run-context.js";
 import { ledgerOf } from "./run-totals.js";
 import { SinglePassUndone } from "./single-pass.js";
-import type { Attempt } from "./unit.js";
+import type { Attempt, UnitWork } from "./unit.js";
 
 /** An attempt's publish: committed (with what follows the commit), or undone for another attempt. */
 export type PublishOutcome =
@@ -46,6 +46,8 @@ export async function publishAttempt(
     report: { ...report },
   };
   let completed: SinglePassCompleted | undefined;
+  // Kept as thrown: a warehouse may wrap it in errors of its own (PostgreSQL names the server).
+  let undone: SinglePassUndone | undefined;
   try {
     await publishRun(
       run.project,
@@ -65,6 +67,11 @@ export async function publishAttempt(
           ? loaded.flatMap((w) => w.priorLoads.map((p) => ({ runId: p.runId, path: p.path })))
           : [],
         ledger: ledgerOf(run, attempt.works),
+        positions: attempt.works.flatMap((w) =>
+          w.unit.positions && w.report.status === "loaded"
+            ? [{ batch: w.report.path, positions: w.unit.positions }]
+            : [],
+        ),
         sourceFiles: new Map(
           [...run.replayed].flatMap(([path, f]) => (f.sourceFile ? [[path, f.sourceFile] as const] : [])),
         ),
@@ -72,23 +79,46 @@ export async function publishAttempt(
         alongsideWrite: gate.alongsideWrite,
         completeAfterWrite:
           deferred.length > 0 && rowsSql
-            ? async (written) => {
-                completed = await completeSinglePass(run, attempt, record, loaded, written, rowsSql);
+            ? async (written, writtenByFile) => {
+                try {
+                  completed = await completeSinglePass(run, attempt, record, loaded, {
+                    written,
+                    writtenByFile,
+                    rowsSql,
+                  });
+                } catch (error) {
+                  if (error instanceof SinglePassUndone) undone = error;
+                  throw error;
+                }
                 return completed.afterWrite;
               }
             : undefined,
+        constantColumns: deferred.length > 0 ? singlePassConstants(run, loaded) : undefined,
       },
       run.logger,
       (stage) => run.progress.stage(stage),
     );
   } catch (error) {
-    return { committed: false, next: fallbackMode(run, attempt, error) };
+    return { committed: false, next: fallbackMode(run, attempt, undone ?? error) };
   }
   return {
     committed: true,
     quarantineSql: completed ? completed.quarantineSql : quarantineSql,
     profileAfterCommit: completed?.published,
   };
+}
+
+/**
+ * The metadata columns of a single pass's rows that hold one value in every row (see `shapeSql`): the
+ * run id and load time, and the source file when there is one.
+ */
+function singlePassConstants(run: RunContext, loaded: readonly UnitWork[]): ReadonlyMap<string, string> {
+  const constants = new Map([
+    ["_sluice_run_id", run.runId],
+    ["_sluice_loaded_at", run.startedAt.toISOString()],
+  ]);
+  if (loaded.length === 1) constants.set("_sluice_source_file", sourceFileOf(run, loaded[0]!));
+  return constants;
 }
 
 /**
@@ -99,7 +129,7 @@ export async function publishAttempt(
  */
 function fallbackMode(run: RunContext, attempt: Attempt, error: unknown): RunMode {
   const { mode } = attempt;
-  const tripped = attempt.works.some((w) => w.guarded) ? guardTripped(error) : undefined;
+  const tripped = attempt.works.some((w) => w.checkedInWrite) ? stoppedByCheckInWrite(error) : undefined;
   const nul =
     !run.warehouse.capabilities.textHoldsNul && mode.pipeline === run.configured && refusedNul(error);
   if (!(error instanceof SinglePassUndone) && !tripped && !nul) throw error;
@@ -141,11 +171,11 @@ function refusedNul(error: unknown): boolean {
   return [...causeMessages(error)].some((m) => /invalid byte sequence for encoding "UTF8": 0x00/.test(m));
 }
 
-/** What the write guard stopped the write for, when the error (or one of its causes) is the guard's. */
-function guardTripped(error: unknown): string | undefined {
+/** What a check in the write stopped the write for, when the error (or one of its causes) is that check's. */
+function stoppedByCheckInWrite(error: unknown): string | undefined {
   for (const message of causeMessages(error)) {
-    const at = message.indexOf(`${WRITE_GUARD_MARK}: `);
-    if (at >= 0) return message.slice(at + WRITE_GUARD_MARK.length + 2).split("\n")[0];
+    const at = message.indexOf(`${CHECK_IN_WRITE_MARK}: `);
+    if (at >= 0) return message.slice(at + CHECK_IN_WRITE_MARK.length + 2).split("\n")[0];
   }
   return undefined;
 }

@@ -12,7 +12,8 @@ import type { RunReport } from "./run-report.js";
 
 /**
  * The publish stage: the lake target first (a commit keyed by the run, see lake-publish.ts), then
- * target rows, ledger and run record in one warehouse transaction.
+ * target rows, ledger and run record in one warehouse transaction. A stream batch's lake commit runs
+ * inside that transaction, right after its positions are claimed (see PositionClaim).
  *
  * @example
  * await publishRun(ctx, warehouse, pipeline, outcome, logger);
@@ -30,13 +31,20 @@ export async function publishRun(
   if (lake && rowsSql) {
     await checkWarehouseBeforeLake(warehouse, rowsSql, pipeline.target, pipeline.schema_evolution);
   }
-  if (lake) {
-    onStage?.("lake write");
-    const events = await lakeOutcome(warehouse, pipeline, outcome);
-    await publishToLake(ctx, warehouse, run.pipeline, lake, events, logger);
-  }
-  // Crash-test hook: die in the window between the lake commit and the warehouse commit.
-  if (lake && process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");
+  // A stream batch's lake commit waits, inside the warehouse transaction, until its positions are
+  // claimed: a batch whose positions another worker published never reaches the lake.
+  const claimed = outcome.positions !== undefined && outcome.positions.length > 0;
+  const writeLake = lake
+    ? async () => {
+        onStage?.("lake write");
+        const events = await lakeOutcome(warehouse, pipeline, outcome);
+        await publishToLake(ctx, warehouse, run.pipeline, lake, events, logger, claimed);
+        // Crash-test hook: die in the window between the lake commit and the warehouse commit.
+        if (process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");
+      }
+    : undefined;
+  const claim = claimed ? { batches: outcome.positions!, afterClaim: writeLake } : undefined;
+  if (writeLake && !claim) await writeLake();
   if (rowsSql && pipeline.target.table) {
     onStage?.("publish");
     const publishStarted = performance.now();
@@ -65,7 +73,9 @@ export async function publishRun(
         sumColumns: numericColumns(pipeline),
         watermark: outcome.watermark,
         completeAfterWrite: outcome.completeAfterWrite,
+        constantColumns: outcome.constantColumns,
         alongsideWrite: outcome.alongsideWrite,
+        claim,
         resolveDuplicates: (paths) => {
           markDuplicates(report, paths);
           return {
@@ -101,7 +111,7 @@ export async function publishRun(
     );
     return;
   }
-  await warehouse.recordRun(run, ledger, quarantineSql);
+  await warehouse.recordRun(run, ledger, quarantineSql, claim);
   logger.info("recorded (no rows to publish)");
 }
 

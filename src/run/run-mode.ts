@@ -29,11 +29,11 @@ export async function decideMode(run: RunContext, units: number, sequence: numbe
     query: run.query,
     replay: run.options.replay,
   };
-  let singlePass = singlePassAllowed(warehouse, pipeline, runShape);
+  let singlePass = singlePassAllowed(pipeline, runShape);
   if (singlePass && needsChecking(pipeline)) {
     // Asked of the catalog only when the answer can matter.
     const lastRunRemovedRows = await warehouse.lastRunRemovedRows(name);
-    singlePass = singlePassAllowed(warehouse, pipeline, { ...runShape, lastRunRemovedRows });
+    singlePass = singlePassAllowed(pipeline, { ...runShape, lastRunRemovedRows });
   }
   return { pipeline, singlePass, sequence, foreignKeys };
 }

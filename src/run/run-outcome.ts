@@ -1,4 +1,4 @@
-import type { AfterWrite, LedgerEntry, PublishBatch, RunRecord } from "../warehouse/warehouse.js";
+import type { LedgerEntry, PositionClaim, PublishBatch, RunRecord } from "../warehouse/warehouse.js";
 import type { RunReport } from "./run-report.js";
 
 /** What a run hands to its targets once every file has been staged and checked. */
@@ -18,7 +18,11 @@ export interface RunOutcome {
   /** The incremental high-water mark reached (stored with the load). */
   readonly watermark?: { readonly cursor: string; readonly value: string } | undefined;
   /** Single pass: completes the run's numbers after the write read the files (see single-pass.ts). */
-  readonly completeAfterWrite?: ((written: number) => Promise<AfterWrite>) | undefined;
+  readonly completeAfterWrite?: PublishBatch["completeAfterWrite"];
+  /** Columns holding one value in every row, known without reading the batch (see PublishBatch). */
+  readonly constantColumns?: PublishBatch["constantColumns"];
   /** Engine work that may run beside the warehouse write (the run's profile; see PublishBatch). */
   readonly alongsideWrite?: PublishBatch["alongsideWrite"];
+  /** Stream positions of the loaded units, claimed in the publish transaction (see RunUnit.positions). */
+  readonly positions?: PositionClaim["batches"] | undefined;
 }

@@ -93,6 +93,24 @@ export function emptyRows(): RowCounts {
   return { read: 0, loaded: 0, quarantined: 0, malformed: 0, duplicates: 0 };
 }
 
+/**
+ * A file's counts once read: rows loaded, rows the reader rejected (`malformed`, quarantined unless
+ * `on_malformed: drop`) and lines after its table that are no rows of it (a footer, a second table:
+ * always quarantined, never malformed). Read is their sum, so loaded + quarantined (+ dropped) = read.
+ */
+export function readRows(
+  read: { readonly accepted: number; readonly malformed: number; readonly trailing?: number | undefined },
+  onMalformed: "quarantine" | "drop" | "fail",
+): Pick<RowCounts, "read" | "loaded" | "malformed" | "quarantined"> {
+  const trailing = read.trailing ?? 0;
+  return {
+    read: read.accepted + read.malformed + trailing,
+    loaded: read.accepted,
+    malformed: read.malformed,
+    quarantined: (onMalformed === "drop" ? 0 : read.malformed) + trailing,
+  };
+}
+
 /** Adds counts into `into`. */
 export function addRows(into: RowCounts, add: RowCounts): RowCounts {
   into.read += add.read;
@@ -126,6 +144,16 @@ export function reportWithoutRun(pipeline: string, status: "skipped" | "failed",
     log: null,
     quarantine: null,
   };
+}
+
+/** A second table found after a deferred read (in its rejects): the file's `csv` and warning say so. */
+export function withLateTable(
+  file: FileReport,
+  late: { readonly csv: Partial<CsvDetection>; readonly warning: string } | undefined,
+): void {
+  if (!late) return;
+  if (file.csv) file.csv = { ...file.csv, ...late.csv };
+  file.warnings.push(late.warning);
 }
 
 /**

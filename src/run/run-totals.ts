@@ -1,3 +1,4 @@
+import { TRAILING_SQL } from "../engine/trailing-blocks.js";
 import type { CheckResult } from "../plan/check-compiler.js";
 import { quarantineFileOf, quarantineFolder } from "../plan/landing-paths.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
@@ -56,7 +57,11 @@ function quarantineOf(run: RunContext, attempt: Attempt): string | undefined {
   const { works, report } = attempt;
   const parts = [
     ...works
-      .filter((w) => w.staged && w.report.rows.malformed > 0 && run.onMalformed !== "drop")
+      .filter(
+        (w) =>
+          w.staged &&
+          ((w.report.rows.malformed > 0 && run.onMalformed !== "drop") || (w.staged.trailing ?? 0) > 0),
+      )
       .map((w) => quarantineSelect(run, w, run.replayed.get(w.report.path)?.values === true)),
     ...works.flatMap((w) => (w.checked?.quarantineSql ? [w.checked.quarantineSql] : [])),
   ];
@@ -74,13 +79,19 @@ function aggregateChecks(results: readonly CheckResult[]): CheckReport[] {
   return [...byName.values()];
 }
 
-/** A unit's malformed rows as quarantine rows (the raw line withheld when the pipeline masks columns). */
+/**
+ * A unit's malformed rows as quarantine rows (the raw line withheld when the pipeline masks columns):
+ * rule `malformed` with the reader's error type in the reason, or the rule of a line after the table
+ * (`footer`, `second_table`), quarantined even under `on_malformed: drop`.
+ */
 function quarantineSelect(run: RunContext, work: UnitWork, replayedValues: boolean): string {
   const staged = work.staged!;
   const raw = run.hasMasks ? "'[withheld: the pipeline masks columns]'" : "raw";
   // A replayed value row that no longer parses keeps its values, so a later replay can take it up again.
   const values = replayedValues ? replayedValuesSql : "NULL::JSON";
   return `SELECT ${quoteLiteral(run.runId)} AS run_id, ${quoteLiteral(run.name)} AS pipeline, ${quoteLiteral(work.report.path)} AS file,
-    line, ['malformed'] AS rules, [error_type || ': ' || message] AS reasons, ${values} AS "values", ${raw} AS raw
-    FROM ${quoteIdent(staged.malformedTable)}`;
+    line, [CASE WHEN ${TRAILING_SQL} THEN error_type ELSE 'malformed' END] AS rules,
+    [CASE WHEN ${TRAILING_SQL} THEN message ELSE error_type || ': ' || message END] AS reasons,
+    ${values} AS "values", ${raw} AS raw
+    FROM ${quoteIdent(staged.malformedTable)}${run.onMalformed === "drop" ? ` WHERE ${TRAILING_SQL}` : ""}`;
 }

@@ -1,5 +1,4 @@
 import type { PipelineConfig } from "../config/schema.js";
-import type { Warehouse } from "../warehouse/warehouse.js";
 import { lakeTargetPlan } from "./lake-publish.js";
 
 /** Runs with more files than this are staged (see {@link singlePassAllowed}). */
@@ -14,26 +13,27 @@ export const SINGLE_PASS_MAX_FILES = 16;
  * the first row an error or fatal rule fails, and one aggregate over the rows written, inside the same
  * transaction, counts the rest (warn rules, dataset rules, repeated keys) and undoes the write if the
  * file is not clean. Otherwise (masked columns, blocking rules needing the whole batch) each file is
- * probed first (one aggregate read, nothing written). A pipeline whose last run quarantined rows or
+ * counted first (one aggregate read, nothing written). A pipeline whose last run quarantined rows or
  * dropped duplicates skips both (its batches are rarely clean: the first read would be wasted).
+ * On a warehouse other than the engine (PostgreSQL) the read is DuckDB's export streamed into `COPY`
+ * inside the publish transaction; checks are always probed there (the count after a guarded write
+ * reads the written rows through the engine), and the profile is taken beside the copy.
  * Everything else a run decides from the rows before publishing rules it out:
  * - a mode other than append/replace, or keys (key checks read the batch first),
  * - declared numeric columns (their sums are reconciled against a separate read of the batch),
  * - a lake target, `anomalies.fail`, incremental cursors, warehouse sources and replays,
- * - a warehouse that is not the engine itself (PostgreSQL reads the batch to copy it anyway),
  * - more than {@link SINGLE_PASS_MAX_FILES} files (a burst of small files: one statement over hundreds
  *   of CSV readers costs more to plan and complete than staging them one by one).
  *
  * What it decides after the read — a share of malformed rows over `max_failure_rate`, `on_malformed:
  * fail`, a value not fitting a type inferred from a sample, a file changed while read, a file that is
- * not clean under guarded checks — undoes the
+ * not clean under the checks in its write — undoes the
  * publish (it is one transaction) and the run reads its files again the staged way.
  *
  * @example
- * if (singlePassAllowed(warehouse, pipeline, { files: 1, sumColumns: [] })) { ... }
+ * if (singlePassAllowed(pipeline, { files: 1, sumColumns: [] })) { ... }
  */
 export function singlePassAllowed(
-  warehouse: Warehouse,
   pipeline: PipelineConfig,
   run: {
     readonly files: number;
@@ -47,7 +47,6 @@ export function singlePassAllowed(
   const target = pipeline.target;
   if (process.env.SLUICE_SINGLE_PASS === "0") return false;
   return (
-    warehouse.capabilities.stagesInPlace &&
     target.table !== undefined &&
     lakeTargetPlan(target) === undefined &&
     (target.mode === "append" || target.mode === "replace") &&

@@ -9,7 +9,7 @@ import { unmaskableColumnError } from "../plan/column-references.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import { foreignKeysOf, needsChecking, pipelineOf, type RunContext } from "./run-context.js";
-import { withStageFindings } from "./run-report.js";
+import { readRows, withStageFindings } from "./run-report.js";
 import { SinglePassUndone } from "./single-pass.js";
 import type { Attempt, UnitWork } from "./unit.js";
 import { markFailed } from "./unit-digest.js";
@@ -24,7 +24,7 @@ export interface LocalRead {
   readonly yieldToReader?: (() => void) | undefined;
 }
 
-/** A staged file that must be read again the staged way (a probe or check pass found it not clean). */
+/** A staged file that must be read again the staged way (its counted or written checks found it not clean). */
 const AGAIN = Symbol("again");
 
 /**
@@ -131,10 +131,7 @@ async function refuseStaged(
       );
     }
   }
-  file.rows.malformed = staged.malformed;
-  file.rows.read = staged.accepted + staged.malformed;
-  file.rows.loaded = staged.accepted;
-  file.rows.quarantined = run.onMalformed === "drop" ? 0 : staged.malformed;
+  Object.assign(file.rows, readRows(staged, run.onMalformed));
   // A mask this file's columns cannot take fails the file: it is never loaded unmasked.
   const unmaskable = unmaskableColumnError(run.written, staged.columns, path);
   if (unmaskable) return markFailed(run, work, unmaskable, false);
@@ -155,7 +152,7 @@ async function refuseStaged(
 }
 
 /**
- * What becomes of a staged file: planned for the single-pass publish (guarded by the write or probed
+ * What becomes of a staged file: planned for the single-pass publish (checked in the write, or counted
  * clean), checked by the check pass, or checked staged. {@link AGAIN} when it must be staged again.
  */
 async function decideStaged(
@@ -168,7 +165,7 @@ async function decideStaged(
   const { pipeline, singlePass } = attempt.mode;
   const file = work.report;
   if (staged.deferred && singlePass && needsChecking(pipeline)) {
-    const planned = await guardOrProbe(run, attempt, work, staged);
+    const planned = await checkInWriteOrCount(run, attempt, work, staged);
     if (planned === AGAIN) return AGAIN;
   }
   if (staged.deferred && singlePass && (work.checked || !needsChecking(pipeline))) {
@@ -206,11 +203,11 @@ async function decideStaged(
 }
 
 /**
- * Single pass with checks or dedupe: the write enforces the checks (guard), or a probe finds the file
- * clean; either way `work.checked` is set. A file the probe found not clean is checked the staged way
+ * Single pass with checks or dedupe: the write enforces the checks (checkInWrite), or counting the
+ * failures first finds the file clean; either way `work.checked` is set. A file whose counts are not clean is checked the staged way
  * (dedupe alone has no check pass to read a deferred file: {@link AGAIN}, it is staged).
  */
-async function guardOrProbe(
+async function checkInWriteOrCount(
   run: RunContext,
   attempt: Attempt,
   work: UnitWork,
@@ -218,32 +215,36 @@ async function guardOrProbe(
 ): Promise<undefined | typeof AGAIN> {
   const { pipeline } = attempt.mode;
   const foreignKeys = foreignKeysOf(run, attempt.mode, work.unit.path);
-  const guarded = await checkInWrite(run.con, staged, pipeline, staged.prefix, foreignKeys);
-  if (guarded) {
+  // The count after a write with checks in it reads the written rows through the engine: only where the
+  // engine holds the target. Elsewhere (PostgreSQL) the failures are counted from the file first.
+  const inWrite = run.warehouse.capabilities.stagesInPlace
+    ? await checkInWrite(run.con, staged, pipeline, staged.prefix, foreignKeys)
+    : undefined;
+  if (inWrite) {
     // The publish enforces the checks as it writes; what they found is counted after the write.
     work.checked = {
-      keptTable: guarded.keptTable,
+      keptTable: inWrite.keptTable,
       quarantined: 0,
       duplicates: 0,
       checks: [],
       quarantineSql: undefined,
       warnings: [],
-      tables: guarded.tables,
+      tables: inWrite.tables,
     };
-    work.guarded = guarded;
+    work.checkedInWrite = inWrite;
     return undefined;
   }
-  const probed = await countCheckFailures(run.con, staged, pipeline, staged.prefix, foreignKeys);
-  run.logger.info({ file: work.report.path, rows: probed.rows, clean: probed.clean }, "probed");
-  if (probed.clean) {
+  const counted = await countCheckFailures(run.con, staged, pipeline, staged.prefix, foreignKeys);
+  run.logger.info({ file: work.report.path, rows: counted.rows, clean: counted.clean }, "checks counted");
+  if (counted.clean) {
     work.checked = {
       keptTable: staged.table,
       quarantined: 0,
       duplicates: 0,
-      checks: probed.checks,
+      checks: counted.checks,
       quarantineSql: undefined,
-      warnings: warnChecks(probed.checks),
-      tables: probed.tables,
+      warnings: warnChecks(counted.checks),
+      tables: counted.tables,
     };
     work.report.warnings.push(...work.checked.warnings);
   } else if (pipeline.checks.length === 0) {

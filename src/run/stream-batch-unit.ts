@@ -12,6 +12,8 @@ export interface StreamBatch {
   readonly name: string;
   /** The chunk: one JSON object per line (see streams/batch-chunk.ts). */
   readonly text: string;
+  /** The batch's stream positions, claimed in its publish transaction (see RunUnit.positions). */
+  readonly positions: readonly string[];
   /** Digest of the batch's stream positions: the ledger's identity of the batch. */
   readonly positionsDigest: string;
   /** The longest line's bytes: the read's line limit grows to take it. */
@@ -28,13 +30,14 @@ export function streamBatchPath(pipeline: string, batch: string): string {
  * folder), known to the ledger by its positions' digest, archived as received once the run is published.
  *
  * @example
- * streamBatchUnit("events", { name: "1-kx2", text: '{"id":1}\n', positionsDigest, longestLine: 8 })
+ * streamBatchUnit("events", { name: "1-kx2", text: '{"id":1}\n', positions: ["1"], positionsDigest, longestLine: 8 })
  */
 export function streamBatchUnit(pipeline: string, batch: StreamBatch): RunUnit {
   const archiveName = `${batch.name}.jsonl`;
   return {
     path: streamBatchPath(pipeline, batch.name),
     size: Buffer.byteLength(batch.text),
+    positions: batch.positions,
     read: (run, attempt, work, index) => readBatch(run, attempt, work, index, batch),
     raw: {
       destination: (run, area, reserved) =>

@@ -17,7 +17,8 @@ import { type FilesTogether, filesTogether } from "./stage-together.js";
  * - what to read: `read` stages it into the engine and fills its work record (rows, counts, verdict);
  * - how the ledger knows it: `path` names it, and `read` sets `report.sha256` (a file's content hash, a
  *   query read's own id, a stream batch's positions), recorded with the rows in the publish transaction;
- * - where its raw form is kept: `raw`, absent when it has none (a query result).
+ * - where its raw form is kept: `raw`, absent when it has none (a query result);
+ * - what else its ledger entry claims: `positions`, a stream batch's, each published once per pipeline.
  */
 export interface RunUnit {
   /** How reports, the ledger and the quarantine name it (`in/a.csv`, `sql:<pipeline>`, `table:<name>`). */
@@ -30,6 +31,11 @@ export interface RunUnit {
   read(run: RunContext, attempt: Attempt, work: UnitWork, index: number): Promise<UnitWork>;
   /** Where its raw form is kept after the run (archive/ or unprocessed/); absent when it has none. */
   readonly raw?: RawForm | undefined;
+  /**
+   * A stream batch's positions: claimed with its ledger row in the publish transaction, each once per
+   * pipeline (see PositionClaim), so workers sharing a consumer never publish one message twice.
+   */
+  readonly positions?: readonly string[] | undefined;
 }
 
 /** The raw form of a unit, kept in the landing zone once the run is published (or failed on its data). */
@@ -56,7 +62,7 @@ export interface UnitWork {
   /** The content's hash while the file is read meanwhile (see `awaitDigest`). */
   digest?: Promise<ContentDigest> | undefined;
   /** Its checks are enforced by the write and counted after it (see `checkInWrite`). */
-  guarded?: WriteChecks | undefined;
+  checkedInWrite?: WriteChecks | undefined;
   /** The file's line breaks, counted as it was hashed (the read is checked against them). */
   lines?: LineCount | undefined;
 }

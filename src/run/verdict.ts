@@ -1,10 +1,12 @@
 import { checkFile } from "../engine/check-file.js";
 import { queryNumber } from "../engine/duckdb-query.js";
 import { completeDeferredRead, type StagedFile } from "../engine/stage-file.js";
+import { TRAILING_SQL } from "../engine/trailing-blocks.js";
 import { SluiceError } from "../errors.js";
 import { blocksPublish, type CheckResult } from "../plan/check-compiler.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import { foreignKeysOf, needsChecking, pipelineOf, type RunContext } from "./run-context.js";
+import { readRows, withLateTable } from "./run-report.js";
 import { SinglePassUndone } from "./single-pass.js";
 import type { Attempt, UnitWork } from "./unit.js";
 import { markFailed } from "./unit-digest.js";
@@ -86,18 +88,14 @@ async function completeCheckedRead(
   flagged: string,
 ): Promise<void> {
   const file = work.report;
-  const { malformed, misfits } = await completeDeferredRead(run.con, staged);
+  const { malformed, trailing, misfits, late } = await completeDeferredRead(run.con, staged);
   if (misfits.length > 0) {
     throw new SinglePassUndone(`values of ${misfits.join(", ")} do not fit the type inferred from a sample`);
   }
   const accepted = await queryNumber(run.con, `SELECT count(*) FROM ${quoteIdent(flagged)}`);
-  work.staged = { ...staged, accepted, malformed, deferred: undefined };
-  Object.assign(file.rows, {
-    read: accepted + malformed,
-    loaded: accepted,
-    malformed,
-    quarantined: run.onMalformed === "drop" ? 0 : malformed,
-  });
+  work.staged = { ...staged, accepted, malformed, trailing, deferred: undefined };
+  Object.assign(file.rows, readRows({ accepted, malformed, trailing }, run.onMalformed));
+  withLateTable(file, late);
   run.logger.info(
     { file: file.path, sha256: file.sha256, rows: file.rows, columns: staged.columns.length },
     "staged",
@@ -111,7 +109,7 @@ export async function malformedFailure(
   staged: StagedFile,
 ): Promise<SluiceError> {
   const rows = await run.con.runAndReadAll(
-    `SELECT line, error_type, message FROM ${quoteIdent(staged.malformedTable)} ORDER BY line NULLS LAST LIMIT 1`,
+    `SELECT line, error_type, message FROM ${quoteIdent(staged.malformedTable)} WHERE NOT ${TRAILING_SQL} ORDER BY line NULLS LAST LIMIT 1`,
   );
   const row = rows.getRowObjectsJson()[0];
   const first = row ? `line ${row.line ?? "?"}: ${row.error_type}: ${row.message}` : "unknown";

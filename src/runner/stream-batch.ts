@@ -4,7 +4,7 @@ import { asSluiceError, SluiceError } from "../errors.js";
 import type { ProjectContext } from "../run/project-context.js";
 import { runRequest, runUnits } from "../run/run-pipeline.js";
 import type { RunReport } from "../run/run-report.js";
-import { streamBatchPath, streamBatchUnit } from "../run/stream-batch-unit.js";
+import { streamBatchUnit } from "../run/stream-batch-unit.js";
 import { batchChunk } from "../streams/batch-chunk.js";
 import {
   oncePerPosition,
@@ -34,10 +34,13 @@ export interface StreamBatchOutcome {
  * Publishes one pulled batch through the file pipeline, exactly once (each position once, see
  * oncePerPosition):
  * 1. redelivered messages whose positions a published batch holds are acknowledged and left out;
- * 2. the rest becomes one JSONL chunk, a unit of work whose ledger path (`stream:<pipeline>/<batch>`) its
- *    positions are recorded under first;
+ * 2. the rest becomes one JSONL chunk, a unit of work (ledger path `stream:<pipeline>/<batch>`) holding
+ *    its positions;
  * 3. the unit goes through the run core's stages: stage, check, quarantine (poison lines included), shape,
- *    publish (its ledger row commits with its rows), archive to `archive/<pipeline>/YYYY/MM/`;
+ *    publish (its positions are claimed, each once per pipeline, in the transaction that commits its rows
+ *    and ledger row), archive to `archive/<pipeline>/YYYY/MM/`. When another worker sharing the consumer
+ *    claimed some positions first (STREAM_CONFLICT, nothing published), step 1 runs again over every
+ *    message and the rest is published;
  * 4. only then are the messages acknowledged (poison ones were republished to the dead letter before).
  * A failed batch is not acknowledged: the broker delivers its messages again.
  *
@@ -71,18 +74,34 @@ export async function publishStreamBatch(
   const batch = {
     name: batchName(fresh),
     text: chunk.text,
+    positions,
     positionsDigest: createHash("sha256")
       .update(`stream:${positions.join("\n")}`)
       .digest("hex"),
     longestLine: chunk.longestLine,
   };
-  // Recorded first, under the batch's ledger path: they count once that path is published (loaded).
-  await warehouse.recordStreamPositions(name, streamBatchPath(name, batch.name), positions);
   // Before the publish: a crash after it would leave them recognised as published, never republished.
   // So the dead letter is at least once (a batch published again after a failure repeats its poison).
   await source.deadLetter(chunk.poison);
   const request = runRequest(ctx, warehouse, name, asFilePipeline(pipeline, batch.name));
-  const report = await runUnits(request, [streamBatchUnit(name, batch)]);
+  let report: RunReport;
+  try {
+    report = await runUnits(request, [streamBatchUnit(name, batch)]);
+  } catch (error) {
+    if (!(error instanceof SluiceError && error.code === "STREAM_CONFLICT")) throw error;
+    // Another worker sharing the consumer published some of these messages first (delivered to it when
+    // their ack wait ran out): the ledger is asked about every one, and only the rest is published.
+    const again = await publishStreamBatch(
+      ctx,
+      warehouse,
+      name,
+      pipeline,
+      source,
+      fresh.map((m) => ({ ...m, redelivered: true })),
+      lag,
+    );
+    return { ...again, acked: again.acked + published.size, redelivered: again.redelivered + published.size };
+  }
   const loaded = report.status === "succeeded" && report.files[0]?.status === "loaded";
   // Not published: the broker delivers these messages again.
   if (!loaded) return { report, acked: published.size, redelivered: published.size, poison: chunk.poison };

@@ -24,6 +24,11 @@ export interface StreamWorkerOptions {
   readonly onReport?: ((report: RunReport, outcome: StreamBatchOutcome) => void) | undefined;
   /** Notices for a human: connecting, retrying, redeliveries recognised. */
   readonly onEvent?: ((message: string) => void) | undefined;
+  /**
+   * True when another writer of this process waits for the warehouse (`sluice watch`, see warehouseTurns):
+   * the worker then lets go of it after the batch instead of keeping it while batches flow.
+   */
+  readonly warehouseWanted?: (() => boolean) | undefined;
 }
 
 /** What a worker did, per pipeline. */
@@ -49,7 +54,7 @@ export function streamPipelines(ctx: ProjectContext): string[] {
  * Consumes the project's stream pipelines until `signal` aborts (or all are idle for `exitWhenIdleMs`):
  * each pulls micro-batches and publishes them exactly once (see publishStreamBatch). The warehouse is
  * open while batches flow and let go when every pipeline is idle. Throws when a stream cannot be reached
- * at start (after the pipeline's retries).
+ * at start (after the pipeline's retries), once the other pipelines have stopped too.
  *
  * @example
  * await runStreamWorkers(ctx, { exitWhenIdleMs: 5000, onReport: (r) => console.log(r.run_id) });
@@ -64,7 +69,14 @@ export async function runStreamWorkers(
   // A new project's local landing zone may not exist yet: batches are written there.
   const landingRoot = ctx.landing.localPath("");
   if (landingRoot) mkdirSync(landingRoot, { recursive: true });
-  const holder = warehouseHolder(ctx);
+  const holder = warehouseHolder(ctx, options.warehouseWanted);
+  // A pipeline that fails stops the others (each finishes its batch), so none uses the warehouse after it
+  // is let go below.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(options.signal?.reason);
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const consumerOptions = { ...options, signal: stop.signal };
   const idle = new Set<string>();
   const onIdle = async (name: string, isIdle: boolean) => {
     if (!isIdle) return void idle.delete(name);
@@ -72,14 +84,20 @@ export async function runStreamWorkers(
     if (idle.size === names.length) await holder.release();
   };
   try {
-    const results = await Promise.all(
+    const settled = await Promise.allSettled(
       names.map((name) => {
         const pipeline = ctx.project.config.pipelines[name]!;
-        return consumePipeline(ctx, holder, name, pipeline, options, onIdle);
+        return consumePipeline(ctx, holder, name, pipeline, consumerOptions, onIdle).catch((error) => {
+          stop.abort(error);
+          throw error;
+        });
       }),
     );
-    return { pipelines: results };
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    return { pipelines: settled.map((r) => (r as PromiseFulfilledResult<PipelineSummary>).value) };
   } finally {
+    options.signal?.removeEventListener("abort", onAbort);
     await holder.release();
   }
 }
@@ -90,7 +108,9 @@ interface WarehouseHolder {
   release(): Promise<void>;
 }
 
-function warehouseHolder(ctx: ProjectContext): WarehouseHolder {
+type PipelineSummary = StreamWorkerSummary["pipelines"][number];
+
+function warehouseHolder(ctx: ProjectContext, wanted?: () => boolean): WarehouseHolder {
   let open: Warehouse | undefined;
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -102,7 +122,16 @@ function warehouseHolder(ctx: ProjectContext): WarehouseHolder {
     use: (fn) =>
       serial(async () => {
         open ??= await ctx.openWarehouse();
-        return fn(open);
+        try {
+          return await fn(open);
+        } finally {
+          // Another writer of the process waits: it gets the warehouse between two batches.
+          if (wanted?.()) {
+            const w = open;
+            open = undefined;
+            await w.close();
+          }
+        }
       }),
     release: () =>
       serial(async () => {
@@ -120,7 +149,7 @@ async function consumePipeline(
   pipeline: PipelineConfig,
   options: StreamWorkerOptions,
   onIdle: (name: string, idle: boolean) => Promise<void>,
-): Promise<StreamWorkerSummary["pipelines"][number]> {
+): Promise<PipelineSummary> {
   const config = pipeline.source as StreamSourceConfig;
   const event = (message: string) => options.onEvent?.(`${name}: ${message}`);
   const signal = options.signal;

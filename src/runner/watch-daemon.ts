@@ -10,6 +10,8 @@ import { assertKnownPipelines } from "./known-pipelines.js";
 import { readLastFires, recordFire } from "./schedule-state.js";
 import { type Scheduler, startScheduler } from "./scheduler.js";
 import { createStableFiles } from "./stable-files.js";
+import { runStreamWorkers, streamPipelines } from "./stream-worker.js";
+import { warehouseTurns } from "./warehouse-turns.js";
 import { createWatchQueue, type WatchQueue } from "./watch-queue.js";
 import { createLandingScanner } from "./watch-scanner.js";
 
@@ -30,9 +32,9 @@ export interface WatchOptions {
 
 /** A running daemon. */
 export interface WatchDaemon {
-  /** Stops triggers, lets the current run finish (it is atomic), releases everything. */
+  /** Stops triggers and stream pulls, lets the current run and batches finish (atomic), releases everything. */
   stop(): Promise<void>;
-  /** Resolves when the daemon has stopped. */
+  /** Resolves when the daemon has stopped; rejects when a stream could not be consumed (after its retries). */
   readonly done: Promise<void>;
 }
 
@@ -43,21 +45,27 @@ const DEFAULT_STABLE_FOR = "5s";
  * zones, listing polls for S3) and to cron schedules. A file is processed once its size and mtime/ETag
  * have been stable for the pipeline's `source.stable_for`; a burst becomes one run per pipeline.
  * Runs are serialized, each opening the warehouse and closing it after (so queries work while idle);
- * a pipeline never overlaps itself; successful runs trigger their `depends_on` downstreams.
+ * a pipeline never overlaps itself; successful runs trigger their `depends_on` downstreams. Stream
+ * pipelines are consumed alongside, as by `sluice worker` (see runStreamWorkers); the two take turns with
+ * the warehouse (warehouseTurns): one writer at a time in the process.
  *
  * @example
  * const daemon = await startWatchDaemon(ctx, { onEvent: console.log });
  * process.once("SIGTERM", () => daemon.stop());
  */
 export async function startWatchDaemon(
-  ctx: ProjectContext,
+  base: ProjectContext,
   options: WatchOptions = {},
 ): Promise<WatchDaemon> {
-  const { pipelines } = ctx.project.config;
+  const { pipelines } = base.project.config;
   const served = new Set(
     options.pipelines && options.pipelines.length > 0 ? options.pipelines : Object.keys(pipelines),
   );
   assertKnownPipelines(pipelines, [...served]);
+  const streams = streamPipelines(base).filter((n) => served.has(n));
+  // Stream batches and file runs write from one process: they take turns with the warehouse.
+  const turns = streams.length > 0 ? warehouseTurns(base) : undefined;
+  const ctx = turns?.ctx ?? base;
   const event = options.onEvent ?? (() => undefined);
   const filePipelines = [...served].filter((n) => {
     const p = pipelines[n]!;
@@ -107,29 +115,52 @@ export async function startWatchDaemon(
   const scheduled = [...served].filter((n) => pipelines[n]!.schedule);
   const scheduler = await startSchedules(ctx, scheduled, queue);
   await scanner.start();
+  const streaming = turns
+    ? runStreamWorkers(ctx, {
+        pipelines: streams,
+        signal: abort.signal,
+        warehouseWanted: () => turns.waiting() > 0,
+        onEvent: event,
+        onReport: (report) => {
+          options.onReport?.(report);
+          options.alerter?.notify(report);
+        },
+      })
+    : undefined;
   event(
-    `watching ${ctx.landing.root}: ${watchedForFiles.length} file pipeline(s)${scheduled.length ? `, ${scheduled.length} scheduled` : ""}`,
+    `watching ${ctx.landing.root}: ${watchedForFiles.length} file pipeline(s)${scheduled.length ? `, ${scheduled.length} scheduled` : ""}${streams.length ? `, ${streams.length} stream pipeline(s)` : ""}`,
   );
 
-  let stopping = false;
   let resolveDone!: () => void;
-  const done = new Promise<void>((r) => {
-    resolveDone = r;
+  let rejectDone!: (error: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
   });
-  return {
-    done,
-    async stop() {
-      if (stopping) return done;
-      stopping = true;
+  // Whoever awaits `done` sees a failure; this only keeps an unobserved one from crashing the process.
+  done.catch(() => undefined);
+  let stopping: Promise<void> | undefined;
+  let failure: unknown;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
       queue.stop();
       abort.abort(new Error("stopping"));
       scheduler?.stop();
       await scanner.stop();
       await queue.working()?.catch(() => undefined);
-      resolveDone();
-      return done;
-    },
+      await streaming?.catch(() => undefined);
+      if (failure === undefined) resolveDone();
+      else rejectDone(failure);
+    })();
+    return stopping;
   };
+  // A stream that cannot be consumed (unreachable after its retries) stops the daemon with its error.
+  streaming?.catch((error) => {
+    failure = error;
+    event(`streams stopped: ${asSluiceError(error).message}`);
+    void stop();
+  });
+  return { done, stop };
 }
 
 /** Starts the cron schedules; catch-up needs the stored last fire times (the warehouse is opened briefly). */

@@ -1,6 +1,6 @@
 import { SluiceError } from "../errors.js";
 import { parsePostgresUrl } from "../warehouse/postgres-url.js";
-import { QUEUE_SCHEMA } from "./work-queue.js";
+import { QUEUE_SCHEMA, safeMessage } from "./work-queue.js";
 import { listWorkers, type WorkerStatus } from "./worker-registry.js";
 
 /**
@@ -20,10 +20,9 @@ export async function readWorkers(url: string, leaseSeconds: number): Promise<Wo
     if (!rows[0]?.ok) return [];
     return await listWorkers(pool, leaseSeconds);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
     throw new SluiceError(
       "WAREHOUSE_ERROR",
-      `PostgreSQL ${target.label}: ${target.secret ? message.split(target.secret).join("***") : message}`,
+      `PostgreSQL ${target.label}: ${safeMessage(error, target.secret)}`,
       { cause: error },
     );
   } finally {

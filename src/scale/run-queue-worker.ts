@@ -135,7 +135,7 @@ export async function runQueueWorker(
           }
         } catch (error) {
           // The queue's database unreachable (a restart): wait and try again; leases cover the gap.
-          ctx.notice(`worker ${workerId}: ${(error as Error).message}; retrying`);
+          ctx.notice(`worker ${workerId}: ${queue.messageOf(error)}; retrying`);
         }
         await sleep(500, undefined, { signal: options.signal }).catch(() => undefined);
       }
@@ -161,9 +161,7 @@ async function discoverOnce(
     await discoverWork(ctx, queue, grouping);
     await queue.boss.complete(DISCOVER_QUEUE, job.id);
   } catch (error) {
-    await queue.boss
-      .fail(DISCOVER_QUEUE, job.id, { message: (error as Error).message })
-      .catch(() => undefined);
+    await queue.boss.fail(DISCOVER_QUEUE, job.id, { message: queue.messageOf(error) }).catch(() => undefined);
     throw error;
   }
   return true;
@@ -227,7 +225,7 @@ async function runOneUnit(
     onUnit?.(unit, reports);
     return { files: unit.files.length, ok };
   } catch (error) {
-    await queue.boss.fail(FILES_QUEUE, job.id, { message: (error as Error).message }).catch(() => undefined);
+    await queue.boss.fail(FILES_QUEUE, job.id, { message: queue.messageOf(error) }).catch(() => undefined);
     throw error;
   } finally {
     if (lakeLock) {

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import type PgBoss from "pg-boss";
 import { SluiceError } from "../errors.js";
+import { redactUrls } from "../redact.js";
 import { parsePostgresUrl } from "../warehouse/postgres-url.js";
 
 /** The PostgreSQL schema the queue (pg-boss) and the workers registry live in, beside the catalog. */
@@ -25,6 +26,8 @@ export interface WorkQueue {
   readonly pool: pg.Pool;
   /** Password-free `user@host:port/db`, for messages. */
   readonly label: string;
+  /** An error's message without the database password or any URL's credentials: for notices and job records. */
+  messageOf(error: unknown): string;
   close(): Promise<void>;
 }
 
@@ -101,10 +104,9 @@ export async function openWorkQueue(url: string, options: WorkQueueOptions): Pro
   } catch (error) {
     await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
     await pool.end().catch(() => undefined);
-    const message = error instanceof Error ? error.message : String(error);
     throw new SluiceError(
       "WAREHOUSE_ERROR",
-      `PostgreSQL ${target.label}: cannot open the work queue: ${target.secret ? message.split(target.secret).join("***") : message}`,
+      `PostgreSQL ${target.label}: cannot open the work queue: ${safeMessage(error, target.secret)}`,
       { transient: true, cause: error },
     );
   }
@@ -112,11 +114,18 @@ export async function openWorkQueue(url: string, options: WorkQueueOptions): Pro
     boss,
     pool,
     label: target.label,
+    messageOf: (error) => safeMessage(error, target.secret),
     async close() {
       await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
       await pool.end().catch(() => undefined);
     },
   };
+}
+
+/** `error`'s message with `secret` and URL credentials masked. Pure. */
+export function safeMessage(error: unknown, secret: string | undefined): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return redactUrls(secret ? message.split(secret).join("***") : message);
 }
 
 /**

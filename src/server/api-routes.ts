@@ -4,6 +4,7 @@ import { type CatalogMetrics, catalogMetrics } from "../catalog/metrics-data.js"
 import { qualitySeries } from "../catalog/quality.js";
 import { quarantinePage } from "../catalog/quarantine.js";
 import { listRuns, readRun, runPipelines } from "../catalog/runs.js";
+import { lastStreamLags } from "../catalog/stream-lag.js";
 import { tableSizeSeries } from "../catalog/table-sizes.js";
 import { listTables } from "../catalog/tables.js";
 import { SluiceError } from "../errors.js";
@@ -13,10 +14,18 @@ import {
   lakeVersions,
   pendingFiles,
   projectLineage,
+  streamPipelineNames,
 } from "./dashboard-deps.js";
 import { intParam, statusParam, textParam } from "./request-params.js";
 
-const NO_CATALOG: CatalogMetrics = { runs: [], rows: [], durations: [], quarantine: [], lastSuccess: [] };
+const NO_CATALOG: CatalogMetrics = {
+  runs: [],
+  rows: [],
+  durations: [],
+  quarantine: [],
+  lastSuccess: [],
+  streamLag: [],
+};
 
 /** A pipeline named by a request: defined in sluice.yaml or with recorded runs; 404 otherwise. */
 export async function requirePipeline(deps: DashboardDeps, name: string | undefined): Promise<string> {
@@ -57,6 +66,10 @@ export function registerApiRoutes(app: Hono, deps: DashboardDeps): void {
     const run = await gate.read((r) => readRun(r, id));
     if (!run) throw new SluiceError("RUN_NOT_FOUND", `run ${id}: not found`);
     return c.json(run);
+  });
+  app.get("/api/streams", async (c) => {
+    const streams = streamPipelineNames(deps);
+    return c.json({ streams: await gate.read((r) => lastStreamLags(r, streams)) });
   });
   app.get("/api/quarantine", async (c) => {
     const pipeline = await requirePipeline(deps, textParam(c, "pipeline"));
@@ -102,7 +115,8 @@ export function registerApiRoutes(app: Hono, deps: DashboardDeps): void {
   app.get("/api/live", (c) => c.json({ runs: deps.live.list() }));
   app.get("/metrics", async (c) => {
     // An unreachable warehouse is when breaker states matter most: answer without the catalog's totals.
-    const catalog = await gate.read(catalogMetrics).catch(() => undefined);
+    const streams = streamPipelineNames(deps);
+    const catalog = await gate.read((r) => catalogMetrics(r, streams)).catch(() => undefined);
     const text = await deps.metrics.render(catalog ?? NO_CATALOG, {
       pending: await pendingFiles(deps),
       inFlight: deps.live.list().length,

@@ -3,6 +3,7 @@ import { asSluiceError } from "../errors.js";
 import { history as lakeHistory } from "../lake/delta-operations.js";
 import { discoverFiles } from "../run/discover-files.js";
 import { projectLakeTables } from "../runner/lake-tables.js";
+import { streamPipelines } from "../runner/stream-worker.js";
 import type { AccessPolicy } from "./access-policy.js";
 import type { DashboardMetrics } from "./dashboard-metrics.js";
 import { type LineageGraph, lineageGraph, recordedLineageGraph } from "./lineage-graph.js";
@@ -21,6 +22,11 @@ export interface DashboardDeps {
 /** Pipelines known to the config or the catalog, by name. */
 export function knownPipelines(deps: DashboardDeps, fromCatalog: readonly string[] = []): string[] {
   return [...new Set([...Object.keys(deps.gate.ctx.project.config.pipelines), ...fromCatalog])].sort();
+}
+
+/** The project's stream pipelines, by name (their lag is shown and exported). */
+export function streamPipelineNames(deps: DashboardDeps): string[] {
+  return streamPipelines(deps.gate.ctx).sort();
 }
 
 // A scrape lists the landing zone once per file pipeline: the counts are reused for a moment, so scrapes

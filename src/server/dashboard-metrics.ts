@@ -27,7 +27,7 @@ export interface DashboardMetrics {
 }
 
 /**
- * Prometheus metrics from the catalog (runs, rows, durations, quarantine, freshness) and this process
+ * Prometheus metrics from the catalog (runs, rows, durations, quarantine, freshness, stream lag) and this process
  * (files pending, runs in flight, circuit breaker states, Node's own process metrics).
  *
  * @example
@@ -66,6 +66,24 @@ export function createDashboardMetrics(): DashboardMetrics {
     labelNames: ["pipeline"],
     registers: [registry],
   });
+  const streamPending = new Gauge({
+    name: "sluice_stream_pending_messages",
+    help: "Messages of a stream pipeline not yet acknowledged (delivered or not) when its last published batch was pulled",
+    labelNames: ["pipeline"],
+    registers: [registry],
+  });
+  const streamOldest = new Gauge({
+    name: "sluice_stream_oldest_age_seconds",
+    help: "Age of the oldest message of a stream pipeline's last published batch when it was pulled",
+    labelNames: ["pipeline"],
+    registers: [registry],
+  });
+  const streamMeasured = new Gauge({
+    name: "sluice_stream_lag_timestamp_seconds",
+    help: "When the stream lag above was measured (Unix time): an old value means no batch was published since",
+    labelNames: ["pipeline"],
+    registers: [registry],
+  });
   const inFlight = new Gauge({
     name: "sluice_runs_in_flight",
     help: "Runs this process is working on now (watch --serve)",
@@ -82,6 +100,7 @@ export function createDashboardMetrics(): DashboardMetrics {
     labelNames: ["kind", "name"],
     registers: [registry],
   });
+  const streamGauges = [streamPending, streamOldest, streamMeasured];
   let durations: CatalogMetrics["durations"] = [];
   // The histogram comes from catalog aggregates (bucket counts), not from observations in this process.
   registry.registerMetric({
@@ -112,12 +131,18 @@ export function createDashboardMetrics(): DashboardMetrics {
   return {
     contentType: registry.contentType,
     async render(catalog, proc) {
-      for (const m of [runs, rows, quarantine, lastSuccess, pending, breakers]) m.reset();
+      for (const m of [runs, rows, quarantine, lastSuccess, pending, breakers, ...streamGauges]) m.reset();
       for (const r of catalog.runs) runs.inc({ pipeline: r.pipeline, status: r.status }, r.count);
       for (const r of catalog.rows) rows.inc({ pipeline: r.pipeline, outcome: r.outcome }, r.count);
       for (const q of catalog.quarantine) quarantine.set({ pipeline: q.pipeline }, q.rows);
       for (const s of catalog.lastSuccess) lastSuccess.set({ pipeline: s.pipeline }, s.seconds);
       for (const p of proc.pending) pending.set({ pipeline: p.pipeline }, p.files);
+      for (const l of catalog.streamLag) {
+        const labels = { pipeline: l.pipeline };
+        if (l.pending !== null) streamPending.set(labels, l.pending);
+        if (l.oldest_age_ms !== null) streamOldest.set(labels, l.oldest_age_ms / 1000);
+        streamMeasured.set(labels, Date.parse(l.measured_at) / 1000);
+      }
       inFlight.set(proc.inFlight);
       catalogUp.set(proc.catalogUp ? 1 : 0);
       // Several breakers may guard the same system (one per storage opened): the worst state stands.

@@ -3,6 +3,7 @@ import { warehouseHealth } from "../catalog/health.js";
 import { qualitySeries } from "../catalog/quality.js";
 import { listQuarantine, quarantinePage } from "../catalog/quarantine.js";
 import { listRuns, readRun, runPipelines } from "../catalog/runs.js";
+import { lastStreamLags } from "../catalog/stream-lag.js";
 import { tableSizeSeries } from "../catalog/table-sizes.js";
 import { listTables } from "../catalog/tables.js";
 import { SluiceError } from "../errors.js";
@@ -14,6 +15,7 @@ import {
   lakeVersions,
   projectLineage,
   runLog,
+  streamPipelineNames,
 } from "./dashboard-deps.js";
 import { html } from "./html.js";
 import { healthBody, qualityBody } from "./insight-pages.js";
@@ -35,11 +37,13 @@ export function registerPageRoutes(app: Hono, deps: DashboardDeps): void {
   app.get("/runs", async (c) => {
     const filter = runFilterOf(c);
     const pageNo = intParam(c, "page", 1, 1, 1_000_000);
-    const [runs, pipelines] = await gate.read(
+    const streams = streamPipelineNames(deps).filter((p) => !filter.pipeline || p === filter.pipeline);
+    const [runs, pipelines, streamLag] = await gate.read(
       async (r) =>
         [
           await listRuns(r, { ...filter, limit: RUNS_PAGE, offset: (pageNo - 1) * RUNS_PAGE }),
           await runPipelines(r),
+          await lastStreamLags(r, streams),
         ] as const,
     );
     const body = runsBody({
@@ -49,6 +53,7 @@ export function registerPageRoutes(app: Hono, deps: DashboardDeps): void {
       filter,
       page: pageNo,
       pageSize: RUNS_PAGE,
+      streamLag,
     });
     return c.html(page("Runs", body, { active: "/runs" }));
   });

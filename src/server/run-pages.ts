@@ -1,5 +1,6 @@
 import type { QuarantineRecord } from "../catalog/quarantine.js";
 import type { RunDocument } from "../catalog/runs.js";
+import { ageText, type PipelineStreamLag, streamLagOf, streamLagText } from "../catalog/stream-lag.js";
 import { html, query, type SafeHtml } from "./html.js";
 import type { LiveRun } from "./live-runs.js";
 
@@ -24,9 +25,14 @@ export function runsBody(options: {
   };
   page: number;
   pageSize: number;
+  /** The last measured lag of each stream pipeline (shown above the runs when there is any). */
+  streamLag?: readonly PipelineStreamLag[];
 }): SafeHtml {
   const { filter, page } = options;
   const pageLink = (p: number) => `/runs${query({ ...filter, page: p })}`;
+  const streamLag = options.streamLag ?? [];
+  // Stream batches carry the lag when they were pulled: a column once any run of the page has one.
+  const lagColumn = options.runs.some((r) => streamLagOf(r));
   return html`<form class="filters" method="get" action="/runs">
 <label>pipeline<select name="pipeline"><option value="">all</option>${options.pipelines.map(
     (p) => html`<option${p === filter.pipeline ? html` selected` : ""}>${p}</option>`,
@@ -45,10 +51,19 @@ ${
       )}</table>`
     : ""
 }
-<table id="runs"><tr><th>run</th><th>pipeline</th><th>status</th><th>started</th><th>duration</th><th>files</th><th>read</th><th>loaded</th><th>quarantined</th><th>error</th></tr>
+${
+  streamLag.length > 0
+    ? html`<h2>Stream lag</h2><table id="stream-lag"><tr><th>pipeline</th><th>pending messages</th><th>oldest message</th><th>measured</th><th>by run</th></tr>${streamLag.map(
+        (l) =>
+          html`<tr><td>${l.pipeline}</td><td class="num">${l.pending ?? ""}</td><td class="num">${l.oldest_age_ms === null ? "" : ageText(l.oldest_age_ms)}</td><td>${l.measured_at}</td><td><a href="/runs/${encodeURIComponent(l.run_id)}">${l.run_id}</a></td></tr>`,
+      )}</table><h2>Runs</h2>`
+    : ""
+}
+<table id="runs"><tr><th>run</th><th>pipeline</th><th>status</th><th>started</th><th>duration</th><th>files</th><th>read</th><th>loaded</th><th>quarantined</th>${lagColumn ? html`<th>lag</th>` : ""}<th>error</th></tr>
 ${options.runs.map((r) => {
   const rows = (r.rows ?? {}) as Rows;
-  return html`<tr><td><a href="/runs/${encodeURIComponent(String(r.run_id))}">${r.run_id}</a></td><td>${r.pipeline}</td><td class="status-${String(r.status)}">${r.status}</td><td>${r.started_at}</td><td class="num">${duration(r)}</td><td class="num">${Array.isArray(r.files) ? r.files.length : 0}</td><td class="num">${rows.read ?? 0}</td><td class="num">${rows.loaded ?? 0}</td><td class="num">${rows.quarantined ?? 0}</td><td class="error">${r.error ?? ""}</td></tr>`;
+  const lag = streamLagOf(r);
+  return html`<tr><td><a href="/runs/${encodeURIComponent(String(r.run_id))}">${r.run_id}</a></td><td>${r.pipeline}</td><td class="status-${String(r.status)}">${r.status}</td><td>${r.started_at}</td><td class="num">${duration(r)}</td><td class="num">${Array.isArray(r.files) ? r.files.length : 0}</td><td class="num">${rows.read ?? 0}</td><td class="num">${rows.loaded ?? 0}</td><td class="num">${rows.quarantined ?? 0}</td>${lagColumn ? html`<td class="lag">${lag ? streamLagText(lag) : ""}</td>` : ""}<td class="error">${r.error ?? ""}</td></tr>`;
 })}</table>
 ${options.runs.length === 0 ? html`<p class="muted">no runs match</p>` : ""}
 <div class="pager">${page > 1 ? html`<a href="${pageLink(page - 1)}">← newer</a>` : ""}${options.runs.length === options.pageSize ? html`<a href="${pageLink(page + 1)}">older →</a>` : ""}</div>`;
@@ -67,6 +82,7 @@ ${run.error ? html`<p class="error" id="run-error">${run.error}</p>` : ""}
 <tr><td class="num">${rows.read ?? 0}</td><td class="num">${rows.loaded ?? 0}</td><td class="num">${rows.quarantined ?? 0}</td><td class="num">${rows.malformed ?? 0}</td><td class="num">${rows.duplicates ?? 0}</td></tr></table>
 ${Number(rows.quarantined ?? 0) > 0 ? html`<p><a id="to-quarantine" href="/quarantine${query({ pipeline: String(run.pipeline), run: String(run.run_id) })}">Quarantined rows of this run →</a></p>` : ""}
 ${replayable ? html`<form method="post" action="/runs/${id}/replay"><input type="hidden" name="csrf" value="${csrf}"><button id="replay" type="submit">Replay this run</button> <span class="muted">re-processes its failed files and re-checks its quarantined rows under the current config</span></form>` : ""}
+${streamBody(run)}
 <h2>Files</h2><table id="files"><tr><th>status</th><th>path</th><th>archived to</th><th>sha256</th><th>error</th></tr>${files.map(
     (f) =>
       html`<tr><td>${f.status}</td><td>${f.path}</td><td>${f.archived_to ?? ""}</td><td><code>${String(f.sha256 ?? "").slice(0, 12)}</code></td><td class="error">${f.error ?? ""}</td></tr>`,
@@ -75,6 +91,15 @@ ${replayable ? html`<form method="post" action="/runs/${id}/replay"><input type=
 ${Array.isArray(run.warnings) && run.warnings.length > 0 ? html`<h2>Warnings</h2><ul>${(run.warnings as string[]).map((w) => html`<li>${w}</li>`)}</ul>` : ""}
 ${Array.isArray(run.anomalies) && run.anomalies.length > 0 ? html`<h2>Anomalies</h2><ul>${(run.anomalies as string[]).map((w) => html`<li>${w}</li>`)}</ul>` : ""}
 <h2>Run log</h2>${log === undefined ? html`<p class="muted">${run.log ? `${run.log}: not readable` : "no log"}</p>` : html`<pre id="log">${log}</pre>`}`;
+}
+
+/** A stream batch's facts: where it was read, its positions, and the lag when it was pulled. */
+function streamBody(run: RunDocument): SafeHtml | "" {
+  const stream = run.stream as Record<string, unknown> | undefined;
+  const lag = streamLagOf(run);
+  if (!stream || !lag) return "";
+  return html`<h2>Stream</h2><table id="stream"><tr><th>source</th><th>messages</th><th>poison</th><th>positions</th><th>redelivered, published before</th><th>pending messages</th><th>oldest message</th></tr>
+<tr><td>${stream.source}</td><td class="num">${stream.messages}</td><td class="num">${stream.poison}</td><td>${stream.first_position} … ${stream.last_position}</td><td class="num">${stream.redelivered_published}</td><td class="num" id="stream-pending">${lag.pending ?? ""}</td><td class="num" id="stream-oldest">${lag.oldest_age_ms === null ? "" : ageText(lag.oldest_age_ms)}</td></tr></table>`;
 }
 
 /** The quarantine browser: pipeline and run filters, one page of rows, CSV export. */

@@ -28,6 +28,8 @@ export interface CatalogTable {
   readonly name: string;
   readonly columns: readonly CatalogColumn[];
   readonly indexes?: readonly CatalogIndex[];
+  /** A primary key over several columns (one column's is set on the column). */
+  readonly primaryKey?: readonly string[];
 }
 
 const text = (name: string): CatalogColumn => ({ name, type: "text" });
@@ -155,6 +157,19 @@ export const catalogTables: readonly CatalogTable[] = [
     indexes: [{ name: "stream_positions_at", columns: ["pipeline", "position"] }],
   },
   {
+    // Each published stream position, claimed in the transaction that publishes its batch: the primary key
+    // lets a position be published once per pipeline, even by workers sharing one consumer (see
+    // stream-positions-sql.ts). Earlier builds recorded positions in stream_positions, still read.
+    name: "stream_published",
+    columns: [
+      text("pipeline"),
+      text("position"),
+      text("batch"),
+      { name: "published_at", type: "timestamptz", defaultNow: true },
+    ],
+    primaryKey: ["pipeline", "position"],
+  },
+  {
     // The last schedule time of each scheduled pipeline (see runner/schedule-state.ts).
     name: "schedules",
     columns: [{ name: "pipeline", type: "text", primaryKey: true }, time("last_fire"), time("recorded_at")],
@@ -189,9 +204,10 @@ export function catalogDdl(dialect: SqlDialect, tables: readonly CatalogTable[] 
   const statements = ["CREATE SCHEMA IF NOT EXISTS sluice"];
   for (const table of tables) {
     const columns = table.columns.map((c) => columnDdl(c, dialect));
+    const key = table.primaryKey ? [`PRIMARY KEY (${table.primaryKey.map(quoteIdent).join(", ")})`] : [];
     statements.push(
       ...columns.flatMap((c) => c.before),
-      `CREATE TABLE IF NOT EXISTS sluice.${quoteIdent(table.name)} (${columns.map((c) => c.column).join(", ")})`,
+      `CREATE TABLE IF NOT EXISTS sluice.${quoteIdent(table.name)} (${[...columns.map((c) => c.column), ...key].join(", ")})`,
     );
     if (!dialect.catalogIndexes) continue;
     for (const index of table.indexes ?? []) {

@@ -13,12 +13,12 @@ import {
   runReportUpdateSql,
   watermarkSelectSql,
 } from "./catalog-sql.js";
+import { claimPositions } from "./claim-positions.js";
 import { type DuckDbFileOptions, openDuckDbFile } from "./duckdb-driver.js";
 import { ledgerLookups } from "./ledger-lookups.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
 import { splitTableName } from "./split-table-name.js";
-import { streamPositionsInsertSql } from "./stream-positions-sql.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
 import { type SqlSession, tableColumns } from "./write-batch.js";
@@ -131,12 +131,9 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
     async updateRunReport(runId, report) {
       await con.run(runReportUpdateSql(runId, report, duckdbDialect));
     },
-    async recordStreamPositions(pipeline, batch, positions) {
-      const sql = streamPositionsInsertSql(pipeline, batch, positions);
-      if (sql) await con.run(sql);
-    },
-    async recordRun(run, ledger, quarantineSql) {
+    async recordRun(run, ledger, quarantineSql, claim) {
       await inTransaction(async () => {
+        await claimPositions(session, run.pipeline, claim);
         await session.exec(runInsertSql(run, duckdbDialect));
         const ledgerSql = ledgerInsertSql(ledger);
         if (ledgerSql) await session.exec(ledgerSql);

@@ -19,10 +19,10 @@ export async function preparePostgresCatalog(
   options: { readonly readOnly?: boolean | undefined },
 ): Promise<void> {
   if (options.readOnly) {
-    await driver.guarded("connect", () => driver.pool.query("SELECT 1"));
+    await driver.resilient("connect", () => driver.pool.query("SELECT 1"));
     return;
   }
-  await driver.guarded("catalog setup", () =>
+  await driver.resilient("catalog setup", () =>
     driver.withClient((client) =>
       inPostgresTransaction(client, async () => {
         await client.query("SELECT pg_advisory_xact_lock(hashtext('sluice:catalog'))");
@@ -73,7 +73,7 @@ export function postgresCatalog(driver: PostgresDriver): PostgresCatalog {
       return toLoadRecords(await query(historySql(table)));
     },
     async updateRunReport(runId, report) {
-      await driver.guarded(`report of run ${runId}`, () =>
+      await driver.resilient(`report of run ${runId}`, () =>
         driver.withClient((client) => client.query(runReportUpdateSql(runId, report, postgresDialect))),
       );
     },

@@ -80,7 +80,7 @@ export async function copyEngineRowsAhead(
   columns: readonly (TypedColumn & { readonly engineType: string })[],
   table: string,
   file: string,
-  onExported: () => void,
+  onExported: (rows: number) => void,
 ): Promise<number> {
   const exprs = columns.map(
     (c) => `${csvExportExpression(quoteIdent(c.name), c.engineType)} AS ${quoteIdent(c.name)}`,
@@ -94,19 +94,21 @@ export async function copyEngineRowsAhead(
   const reading = pipeline(ReadableStream.from(followFile(file, () => exported)), copy);
   reading.catch(() => undefined);
   try {
+    let rows: number;
     try {
-      await withOneThread(engine, () =>
+      const result = await withOneThread(engine, () =>
         engine.run(
           `COPY (SELECT ${exprs.join(", ")} FROM (${selectSql})) TO ${quoteLiteral(file)} (FORMAT csv, HEADER false, USE_TMP_FILE false)`,
         ),
       );
+      rows = Number(result.rowsChanged);
     } catch (error) {
       exported = "failed";
       await reading.catch(() => undefined);
       throw error;
     }
     exported = "done";
-    onExported();
+    onExported(rows);
     await reading;
     return copy.rowCount;
   } finally {

@@ -24,7 +24,7 @@ export interface PostgresDriver {
   readonly label: string;
   readonly pool: pg.Pool;
   /** Runs `fn` with retries of transient failures, under the server's circuit breaker; errors never hold the password. */
-  guarded<T>(action: string, fn: () => Promise<T>): Promise<T>;
+  resilient<T>(action: string, fn: () => Promise<T>): Promise<T>;
   /** Runs `fn` on a pooled connection; one that failed transiently is released as broken. Not retried by itself. */
   withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T>;
   /** A statement on any pooled connection, retried. */
@@ -85,7 +85,7 @@ export function openPostgresDriver(options: PostgresDriverOptions): PostgresDriv
   // The breaker counts operations that failed after their retries, not attempts: a restart (seconds of
   // refused connections) is ridden out by the retries of the operation it interrupts, while a server
   // that stays down opens the circuit after a few operations, and later ones fail fast.
-  const guarded = async <T>(action: string, fn: () => Promise<T>): Promise<T> =>
+  const resilient = async <T>(action: string, fn: () => Promise<T>): Promise<T> =>
     breaker.run(() =>
       withRetry(
         async () => {
@@ -126,11 +126,11 @@ export function openPostgresDriver(options: PostgresDriverOptions): PostgresDriv
   return {
     label,
     pool,
-    guarded,
+    resilient,
     withClient,
-    query: (sql) => guarded("query", () => pool.query(sql).then((r) => r.rows as JsonRow[])),
+    query: (sql) => resilient("query", () => pool.query(sql).then((r) => r.rows as JsonRow[])),
     async *streamQuery(sql) {
-      const client = await guarded("query", () => pool.connect());
+      const client = await resilient("query", () => pool.connect());
       reached = true;
       let broken: Error | undefined;
       try {

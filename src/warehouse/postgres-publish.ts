@@ -8,6 +8,7 @@ import { postgresDialect } from "../plan/postgres-dialect.js";
 import type { TypedColumn } from "../plan/sql-dialect.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { ledgerInsertSql, runInsertSql } from "./catalog-sql.js";
+import { claimPositions } from "./claim-positions.js";
 import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.js";
 import type { PostgresCatalog } from "./postgres-catalog.js";
 import { copyEngineRows, copyEngineRowsAhead } from "./postgres-copy.js";
@@ -16,7 +17,7 @@ import { inPostgresTransaction } from "./postgres-transaction.js";
 import { batchTable, type PreparedBatch, prepareBatch } from "./prepare-batch.js";
 import { type PublishHooks, publishInSession } from "./publish-session.js";
 import { undoTableName } from "./undo-table-name.js";
-import type { LedgerEntry, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
+import type { LedgerEntry, PositionClaim, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
 import type { SqlSession } from "./write-batch.js";
 
 /** What publishing into a PostgreSQL warehouse works with. */
@@ -66,7 +67,7 @@ export async function publishToPostgres(
       : undefined;
   let attempt = 0;
   try {
-    return await driver.guarded(`publish of run ${batch.run.runId}`, async () => {
+    return await driver.resilient(`publish of run ${batch.run.runId}`, async () => {
       if (attempt++ > 0) {
         // The last attempt may have committed before its connection broke: never publish twice.
         const done = await catalog.committed(batch.run.runId);
@@ -78,9 +79,7 @@ export async function publishToPostgres(
       return driver
         .withClient((client) =>
           inPostgresTransaction(client, async () => {
-            await client.query(
-              `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:pipeline:${batch.run.pipeline}`)}))`,
-            );
+            await client.query(pipelineLockSql(batch.run.pipeline));
             if (table) {
               await client.query(
                 `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:table:${table}`)}))`,
@@ -89,9 +88,9 @@ export async function publishToPostgres(
             await client.query(raiseWorkMemSql);
             const hooks: PublishHooks = {
               stageBatch: (columns, options) =>
-                stageBatch(context, client, prepared!, beside, columns, options),
+                stageBatch(context, client, prepared!, beside, columns, options, batch.constantColumns),
               copyRows: (target, columns, options) =>
-                copyRows(context, client, prepared!, target, columns, options),
+                copyRows(context, client, prepared!, target, columns, options, batch.constantColumns),
               beside,
               engineFreeDuringWrite: true,
               writeQuarantine: (sql) => writeQuarantine(context, client, sql),
@@ -109,7 +108,8 @@ export async function publishToPostgres(
 }
 
 /**
- * Records a run that published nothing: run record, ledger and quarantine in one transaction (a retry
+ * Records a run that published no rows: its stream positions claimed (see claimPositions), run record,
+ * ledger and quarantine in one transaction (a retry
  * after a commit whose acknowledgement was lost records nothing twice).
  *
  * @example
@@ -120,13 +120,17 @@ export async function recordPostgresRun(
   run: RunRecord,
   ledger: readonly LedgerEntry[],
   quarantineSql: string | undefined,
+  claim?: PositionClaim,
 ): Promise<void> {
   const { driver, catalog } = context;
   let attempt = 0;
-  await driver.guarded(`record of run ${run.runId}`, async () => {
+  await driver.resilient(`record of run ${run.runId}`, async () => {
     if (attempt++ > 0 && (await catalog.committed(run.runId))) return;
     await driver.withClient((client) =>
       inPostgresTransaction(client, async () => {
+        // Claims (and the lake commit after them) come one at a time per pipeline, as in a publish.
+        if (claim) await client.query(pipelineLockSql(run.pipeline));
+        await claimPositions(postgresSession(client), run.pipeline, claim);
         await client.query(runInsertSql(run, postgresDialect));
         const ledgerSql = ledgerInsertSql(ledger);
         if (ledgerSql) await client.query(ledgerSql);
@@ -134,6 +138,11 @@ export async function recordPostgresRun(
       }),
     );
   });
+}
+
+/** Takes the lock one pipeline's publishes hold until they commit. */
+function pipelineLockSql(pipeline: string): string {
+  return `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:pipeline:${pipeline}`)}))`;
 }
 
 /** Deletes before-images saved under a run id (an earlier attempt of the same publish). */
@@ -144,11 +153,17 @@ async function discardBeforeImages(driver: PostgresDriver, table: string, runId:
     await driver.query(`DELETE FROM ${undo} WHERE _sluice_undo_run = ${quoteLiteral(runId)}`);
 }
 
-/** Columns of the engine batch that hold the same non-null value in every row, with that value as text. */
+/**
+ * Columns of the engine batch that hold the same non-null value in every row, with that value as text:
+ * those the run knows (`known`: reading a single pass's batch would read its files again), else found by
+ * one scan of the batch.
+ */
 async function constantColumns(
   engine: DuckDBConnection,
   names: readonly string[],
+  known: ReadonlyMap<string, string> | undefined,
 ): Promise<Map<string, string>> {
+  if (known) return new Map([...known].filter(([name]) => names.includes(name)));
   if (names.length === 0) return new Map();
   // min/max on the column's own type, cast once afterwards (casting every row costs more than the scan).
   const parts = names.map(
@@ -187,6 +202,7 @@ async function stageBatch(
   beside: ReturnType<typeof postgresBeside>,
   columns: readonly TypedColumn[],
   options: { readonly analyze: boolean; readonly shared?: boolean },
+  known: ReadonlyMap<string, string> | undefined,
 ): Promise<string> {
   const { engine } = context;
   // Columns holding one value for the whole batch (run id, load time, usually the source file) become
@@ -194,6 +210,7 @@ async function stageBatch(
   const fixed = await constantColumns(
     engine,
     columns.map((c) => c.name).filter((n) => metadataColumns.includes(n)),
+    known,
   );
   const ddl = columns
     .map(
@@ -241,7 +258,8 @@ async function copyRows(
   prepared: PreparedBatch,
   targetTable: string,
   columns: readonly TypedColumn[],
-  options: { readonly created: boolean; readonly exported: () => void },
+  options: { readonly created: boolean; readonly exported: (rows: number) => void },
+  known: ReadonlyMap<string, string> | undefined,
 ): Promise<number> {
   const { engine } = context;
   // A table this transaction created is seen by no other session: its columns holding one value for the
@@ -252,6 +270,7 @@ async function copyRows(
     ? await constantColumns(
         engine,
         columns.map((c) => c.name).filter((n) => metadataColumns.includes(n)),
+        known,
       )
     : new Map<string, string>();
   const alter = (name: string, change: string) =>

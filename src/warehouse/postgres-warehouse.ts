@@ -15,7 +15,6 @@ import { postgresSession, publishToPostgres, recordPostgresRun } from "./postgre
 import { stagePostgresSource } from "./postgres-stage-source.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
 import { splitTableName } from "./split-table-name.js";
-import { streamPositionsInsertSql } from "./stream-positions-sql.js";
 import { rollbackTable } from "./table-history.js";
 import type { Warehouse } from "./warehouse.js";
 import { tableColumns } from "./write-batch.js";
@@ -87,16 +86,12 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     nextSequence: catalog.nextSequence,
     publish: (batch) => publishToPostgres(context, batch),
     updateRunReport: catalog.updateRunReport,
-    recordRun: (run, ledger, quarantineSql) => recordPostgresRun(context, run, ledger, quarantineSql),
-    async recordStreamPositions(pipeline, batch, positions) {
-      const sql = streamPositionsInsertSql(pipeline, batch, positions);
-      // Safe to retry: a second copy of a row changes no answer of publishedPositionsSql.
-      if (sql) await driver.guarded(`stream positions of ${batch}`, () => driver.pool.query(sql));
-    },
+    recordRun: (run, ledger, quarantineSql, claim) =>
+      recordPostgresRun(context, run, ledger, quarantineSql, claim),
     query: driver.query,
     streamQuery: driver.streamQuery,
     async stageSource(request) {
-      return driver.guarded("source query", () =>
+      return driver.resilient("source query", () =>
         driver.withClient((client) =>
           stagePostgresSource(
             {
@@ -118,7 +113,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     watermark: catalog.watermark,
     history: catalog.history,
     async rollback(table, toRunId, runId) {
-      return driver.guarded(`rollback of ${table}`, () =>
+      return driver.resilient(`rollback of ${table}`, () =>
         driver.withClient((client) =>
           inPostgresTransaction(client, async () => {
             await client.query(

@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
+import { quoteLiteral } from "../plan/sql-text.js";
 import {
   checksInsertSql,
   ledgerInsertSql,
@@ -9,7 +10,9 @@ import {
   watermarkInsertSql,
 } from "./catalog-sql.js";
 import { publishChildTables } from "./child-tables.js";
+import { claimPositions } from "./claim-positions.js";
 import { batchStats, dropBatchFiles, type PreparedBatch } from "./prepare-batch.js";
+import { quotedTableName } from "./split-table-name.js";
 import type { PublishBatch, PublishResult, RunRecord, WarehouseCapabilities } from "./warehouse.js";
 import { type SqlSession, type WriteBatchRequest, writeBatch } from "./write-batch.js";
 
@@ -31,7 +34,8 @@ export interface PublishHooks {
 }
 
 /**
- * The body of a publish transaction, the same for every warehouse: files another process loaded
+ * The body of a publish transaction, the same for every warehouse: stream positions are claimed first
+ * (and the lake commit that waits for them runs, see claimPositions), files another process loaded
  * meanwhile are dropped from the batch (reported skipped_duplicate), `--force` supersedes earlier
  * ledger entries, the batch is written under the target's mode with before-images and reconciliation,
  * then the load, run record (with the load's numbers), ledger, quarantine, checks and watermark.
@@ -47,11 +51,12 @@ export async function publishInSession(
   hooks: PublishHooks,
 ): Promise<PublishResult> {
   let { run, ledger, quarantineSql, checks } = batch;
+  await claimPositions(session, run.pipeline, batch.claim);
   // Started at most once: by the write once the batch is on the server, or below before the run record.
   let alongside: Promise<Readonly<Record<string, unknown>>> | undefined;
   const startAlongside = batch.alongsideWrite
-    ? () => {
-        alongside ??= batch.alongsideWrite!();
+    ? (rows?: number) => {
+        alongside ??= batch.alongsideWrite!(rows);
         return alongside;
       }
     : undefined;
@@ -123,7 +128,15 @@ export async function publishInSession(
           loadedAt: new Date(String(run.report.started_at ?? run.startedAt.toISOString())),
         });
       }
-      if (single) ({ run, ledger, quarantineSql, checks = checks } = await single(outcome.inserted));
+      if (single) {
+        const writtenByFile = async () => {
+          const rows = await session.rows(
+            `SELECT _sluice_source_file AS f, count(*) AS n FROM ${quotedTableName(table, session.dialect)} WHERE _sluice_run_id = ${quoteLiteral(run.runId)} GROUP BY 1`,
+          );
+          return new Map(rows.map((r) => [String(r.f), Number(r.n)]));
+        };
+        ({ run, ledger, quarantineSql, checks = checks } = await single(outcome.inserted, writtenByFile));
+      }
       await session.exec(
         loadInsertSql(
           {

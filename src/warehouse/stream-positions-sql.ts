@@ -1,13 +1,22 @@
 import { quoteLiteral } from "../plan/sql-text.js";
 
 /*
- * `sluice.stream_positions` (see catalog-schema.ts): the stream positions of each stream batch, by the
- * batch's ledger path. A position counts as published when its batch has a `loaded` row in
- * `sluice.files`, which the publish transaction writes with the batch's rows.
+ * Which stream positions (NATS stream sequences, Redis entry ids) a pipeline has published.
+ * `sluice.stream_published` (see catalog-schema.ts) holds each published position once: the publish
+ * transaction of its batch claims it there, its primary key (pipeline, position) refusing a second claim.
+ * Catalogs of earlier builds also hold `sluice.stream_positions`, positions recorded before the publish,
+ * which count as published when their batch has a `loaded` row in `sluice.files`; they are still read.
  */
 
-/** INSERT of a batch's positions (undefined when there are none). Pure. */
-export function streamPositionsInsertSql(
+/**
+ * INSERT claiming positions for a batch: a position already claimed is left as it is (ON CONFLICT DO
+ * NOTHING), so the rows changed say how many were free. Sorted, so that two transactions claiming
+ * overlapping positions wait for each other in one order (no deadlock). The positions travel as one
+ * comma-separated literal split by the database (DuckDB parses a VALUES list of 10,000 rows several times
+ * slower); a position holding a comma (neither NATS nor Redis makes one) makes it a VALUES list.
+ * Undefined for none. Pure.
+ */
+export function streamPositionsClaimSql(
   pipeline: string,
   batch: string,
   positions: readonly string[],
@@ -15,15 +24,23 @@ export function streamPositionsInsertSql(
   if (positions.length === 0) return undefined;
   const p = quoteLiteral(pipeline);
   const b = quoteLiteral(batch);
-  return `INSERT INTO sluice.stream_positions (pipeline, position, batch) VALUES ${positions
-    .map((position) => `(${p}, ${quoteLiteral(position)}, ${b})`)
-    .join(", ")}`;
+  const sorted = [...positions].sort();
+  const into = "INSERT INTO sluice.stream_published (pipeline, position, batch)";
+  if (sorted.some((position) => position.includes(","))) {
+    const rows = sorted.map((position) => `(${p}, ${quoteLiteral(position)}, ${b})`);
+    return `${into} VALUES ${rows.join(", ")} ON CONFLICT DO NOTHING`;
+  }
+  const list = quoteLiteral(sorted.join(","));
+  return `${into} SELECT ${p}, position, ${b} FROM unnest(string_to_array(${list}, ',')) AS t(position) ON CONFLICT DO NOTHING`;
 }
 
-/** Which of `positions` belong to a published batch of the pipeline (column `position`). Pure. */
+/** Which of `positions` the pipeline has published (column `position`). Pure. */
 export function publishedPositionsSql(pipeline: string, positions: readonly string[]): string {
   const list = positions.length > 0 ? positions.map(quoteLiteral).join(", ") : "NULL";
-  return `SELECT DISTINCT p.position FROM sluice.stream_positions p
+  const name = quoteLiteral(pipeline);
+  return `SELECT position FROM sluice.stream_published WHERE pipeline = ${name} AND position IN (${list})
+    UNION
+    SELECT p.position FROM sluice.stream_positions p
     JOIN sluice.files f ON f.pipeline = p.pipeline AND f.path = p.batch AND f.status = 'loaded'
-    WHERE p.pipeline = ${quoteLiteral(pipeline)} AND p.position IN (${list})`;
+    WHERE p.pipeline = ${name} AND p.position IN (${list})`;
 }

@@ -56,6 +56,21 @@ export interface RunRecord {
   readonly report: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * The stream positions a publish claims in its transaction (`sluice.stream_published`): each is published
+ * once per pipeline, so a position another publish claimed first fails this one (STREAM_CONFLICT), even
+ * between workers sharing one consumer. Claimed first in the transaction, before any row is written.
+ */
+export interface PositionClaim {
+  /** Per loaded ledger path (a stream batch), its positions. */
+  readonly batches: readonly { readonly batch: string; readonly positions: readonly string[] }[];
+  /**
+   * Runs inside the transaction once every position is claimed, before anything else is written: the
+   * lake commit of a stream batch, so that a batch whose positions are taken never reaches the lake.
+   */
+  readonly afterClaim?: (() => Promise<void>) | undefined;
+}
+
 /** Everything one run commits, in one transaction. */
 export interface PublishBatch {
   readonly run: RunRecord;
@@ -92,23 +107,35 @@ export interface PublishBatch {
   /**
    * Single pass: `rowsSql` reads the source files itself (deferred reads), so the write is the only pass
    * over the data and the batch's numbers are known only after it. Called inside the transaction right
-   * after the write with the number of rows written; returns the run record, ledger and quarantine as
-   * they now stand. Throwing rolls the whole publish back.
+   * after the write with the number of rows written and a count of them per `_sluice_source_file` (read
+   * through the publishing transaction, which alone sees them); returns the run record, ledger and
+   * quarantine as they now stand. Throwing rolls the whole publish back.
    */
-  readonly completeAfterWrite?: ((written: number) => Promise<AfterWrite>) | undefined;
+  readonly completeAfterWrite?:
+    | ((written: number, writtenByFile: () => Promise<ReadonlyMap<string, number>>) => Promise<AfterWrite>)
+    | undefined;
+  /**
+   * Columns the run knows hold one value in every row, with that value as text (a single pass: its
+   * run id, load time and, for one file, the file). A warehouse that would otherwise read the batch to
+   * find such columns takes these: reading a single pass's batch reads its files again.
+   */
+  readonly constantColumns?: ReadonlyMap<string, string> | undefined;
   /**
    * Engine work whose result belongs in the run record (the run's profile): where the engine is free
    * while the server writes ({@link WarehouseCapabilities.engineFreeDuringWrite}) it starts once the
    * batch is on the server and runs beside the write; elsewhere it runs after the write. Either way it
    * finishes before the run record is written, and what it returns is merged into the record's report.
-   * Throwing rolls the publish back.
+   * Throwing rolls the publish back. `rows`: the batch's rows, when the engine counted them handing
+   * them over (a single pass knows its rows only then).
    */
-  readonly alongsideWrite?: (() => Promise<Readonly<Record<string, unknown>>>) | undefined;
+  readonly alongsideWrite?: ((rows?: number) => Promise<Readonly<Record<string, unknown>>>) | undefined;
   /**
    * `nested: tables`: child tables written in the same transaction, right after the target (see
    * `publishChildTables`); `rowsSql` then holds the parent's rows without the split columns.
    */
   readonly children?: readonly ChildBatch[] | undefined;
+  /** Stream positions claimed first in the transaction (see {@link PositionClaim}). */
+  readonly claim?: PositionClaim | undefined;
 }
 
 /** What a single-pass publish learned from its write (see {@link PublishBatch.completeAfterWrite}). */
@@ -214,12 +241,15 @@ export interface Warehouse {
   /** Replaces the stored report of a committed run (facts learned after the commit, like its profile). */
   updateRunReport(runId: string, report: Readonly<Record<string, unknown>>): Promise<void>;
   /**
-   * Records the stream positions of a batch before it is published, under the batch's ledger path: they
-   * count as published once that path is loaded (see stream-positions-sql.ts).
+   * Records a run that published no rows (failed before or during publish, or none to write: its stream
+   * positions are still claimed, see {@link PositionClaim}).
    */
-  recordStreamPositions(pipeline: string, batch: string, positions: readonly string[]): Promise<void>;
-  /** Records a run that published nothing (failed before or during publish). */
-  recordRun(run: RunRecord, ledger: readonly LedgerEntry[], quarantineSql?: string): Promise<void>;
+  recordRun(
+    run: RunRecord,
+    ledger: readonly LedgerEntry[],
+    quarantineSql?: string,
+    claim?: PositionClaim,
+  ): Promise<void>;
   /** Read-only catalog and user queries. */
   query(sql: string): Promise<JsonRow[]>;
   /**

@@ -96,14 +96,14 @@ export interface WriteBatchRequest {
    * Copies the batch's rows straight into the target inside the publish transaction (PostgreSQL
    * `COPY ... FROM STDIN`); when given, `append` and `replace` use it instead of a stage, so the rows
    * cross once. `created`: this transaction created the target (no other session sees it yet);
-   * `exported`: called once the engine has handed over every row (it is free from then on, while the
-   * server may still be copying). Returns the rows stored.
+   * `exported`: called once the engine has handed over every row, with their number (it is free from
+   * then on, while the server may still be copying). Returns the rows stored.
    */
   readonly copyRows?:
     | ((
         target: string,
         columns: readonly TypedColumn[],
-        options: { readonly created: boolean; readonly exported: () => void },
+        options: { readonly created: boolean; readonly exported: (rows: number) => void },
       ) => Promise<number>)
     | undefined;
   /** A second connection; when given, a merge may capture its before-images there, beside the write. */
@@ -111,8 +111,9 @@ export interface WriteBatchRequest {
   /**
    * Engine work to overlap with the write on PostgreSQL, where the engine is idle once the batch is on
    * the server (see {@link PublishBatch.alongsideWrite}); started after staging, settled before returning.
+   * `rows`: the batch's rows, when the engine counted them handing them over.
    */
-  readonly alongside?: (() => Promise<unknown>) | undefined;
+  readonly alongside?: ((rows?: number) => Promise<unknown>) | undefined;
 }
 
 /** What a write did. */
@@ -276,9 +277,9 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
   // statement of it overlaps whatever the caller runs next; its failure surfaces where it is awaited.
   // A merge with a capture beside it starts the work once the capture is done (a core is free then).
   let alongside: Promise<unknown> | undefined;
-  const startAlongside = () => {
+  const startAlongside = (rows?: number) => {
     if (request.alongside && !alongside) {
-      alongside = request.alongside();
+      alongside = request.alongside(rows);
       alongside.catch(() => undefined);
     }
   };
@@ -340,7 +341,7 @@ async function writeCopied(
   request: WriteBatchRequest,
   ready: ReadyTarget,
   created: boolean,
-  startAlongside: () => void,
+  startAlongside: (rows?: number) => void,
 ): Promise<WriteOutcome> {
   const { session, target } = request;
   const sumColumns = reconciledSums(
@@ -357,7 +358,7 @@ async function writeCopied(
     exported: startAlongside,
   });
   counts.push(["inserted", copied]);
-  startAlongside();
+  startAlongside(copied);
   const folded = foldCounts(target.mode, counts);
   const targetSide =
     sumColumns.length > 0

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listQuarantine, quarantinePage } from "../../src/catalog/quarantine.js";
-import { loadProject } from "../../src/project/load-config.js";
-import { createProjectContext } from "../../src/run/project-context.js";
 import type { Warehouse } from "../../src/warehouse/warehouse.js";
-import { makeProject } from "../support/cli.js";
-import { createTestDatabase, pingPostgres } from "../support/postgres.js";
+import { pingPostgres } from "../support/postgres.js";
+import { openProjectWarehouse, type ProjectWarehouse } from "../support/project-warehouse.js";
 import { serviceAvailable } from "../support/require-service.js";
 
 const pgAvailable = await serviceAvailable("PostgreSQL", pingPostgres);
@@ -34,30 +32,17 @@ describe.each([
   ["duckdb", true],
   ["postgres", pgAvailable],
 ] as const)("quarantinePage on %s", (kind, available) => {
+  let pw: ProjectWarehouse | undefined;
   let warehouse: Warehouse;
-  let cleanup: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     if (!available) return;
-    let url = "duckdb:warehouse.duckdb";
-    if (kind === "postgres") {
-      const db = await createTestDatabase();
-      url = db.url;
-      cleanup = db.cleanup;
-    }
-    const dir = makeProject(
-      `warehouse: ${url}\npipelines:\n  p:\n    source: { path: "in/*.csv" }\n    target: { table: t }\n`,
-    );
-    warehouse = await createProjectContext(await loadProject({ cwd: dir })).openWarehouse();
-    if (kind === "postgres") {
-      await pgExec(url, insertSql(true));
-    } else {
-      await warehouse.engine.run(insertSql(false));
-    }
+    pw = await openProjectWarehouse(kind);
+    warehouse = pw.warehouse;
+    await pw.exec(insertSql(kind === "postgres"));
   });
   afterAll(async () => {
-    await warehouse?.close();
-    await cleanup?.();
+    await pw?.close();
   });
 
   it.skipIf(!available)(
@@ -88,14 +73,3 @@ describe.each([
     },
   );
 });
-
-async function pgExec(url: string, sql: string): Promise<void> {
-  const { default: pg } = await import("pg");
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { measureTableSize } from "../../src/catalog/table-sizes.js";
-import { loadProject } from "../../src/project/load-config.js";
-import { createProjectContext } from "../../src/run/project-context.js";
 import type { Warehouse } from "../../src/warehouse/warehouse.js";
-import { makeProject } from "../support/cli.js";
-import { createTestDatabase, pingPostgres } from "../support/postgres.js";
+import { pingPostgres } from "../support/postgres.js";
+import { openProjectWarehouse, type ProjectWarehouse } from "../support/project-warehouse.js";
 import { serviceAvailable } from "../support/require-service.js";
 
 const pgAvailable = await serviceAvailable("PostgreSQL", pingPostgres);
@@ -13,34 +11,21 @@ describe.each([
   ["duckdb", true],
   ["postgres", pgAvailable],
 ] as const)("measureTableSize on %s", (kind, available) => {
+  let pw: ProjectWarehouse | undefined;
   let warehouse: Warehouse;
-  let cleanup: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     if (!available) return;
-    let url = "duckdb:warehouse.duckdb";
-    if (kind === "postgres") {
-      const db = await createTestDatabase();
-      url = db.url;
-      cleanup = db.cleanup;
-    }
-    const dir = makeProject(
-      `warehouse: ${url}\npipelines:\n  p:\n    source: { path: "in/*.csv" }\n    target: { table: t }\n`,
-    );
-    warehouse = await createProjectContext(await loadProject({ cwd: dir })).openWarehouse();
-    const create =
+    pw = await openProjectWarehouse(kind);
+    warehouse = pw.warehouse;
+    await pw.exec(
       kind === "postgres"
         ? "CREATE SCHEMA IF NOT EXISTS sales; CREATE TABLE sales.orders AS SELECT g AS id FROM generate_series(1, 2000) g; ANALYZE sales.orders"
-        : "CREATE SCHEMA IF NOT EXISTS sales; CREATE TABLE sales.orders AS SELECT range AS id FROM range(2000); CHECKPOINT";
-    if (kind === "postgres") {
-      for (const statement of create.split("; ")) await warehouse.query(statement);
-    } else {
-      await warehouse.engine.run(create);
-    }
+        : "CREATE SCHEMA IF NOT EXISTS sales; CREATE TABLE sales.orders AS SELECT range AS id FROM range(2000); CHECKPOINT",
+    );
   });
   afterAll(async () => {
-    await warehouse?.close();
-    await cleanup?.();
+    await pw?.close();
   });
 
   it.skipIf(!available)("counts rows exactly and reads bytes from metadata", async () => {

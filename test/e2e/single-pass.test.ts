@@ -200,7 +200,7 @@ checked:
   });
 
   it("after an undone single pass, the staged attempt still checks foreign keys against the referenced table", async () => {
-    // A foreign_key check probes the file, which is clean; the write then meets a value that does not fit
+    // A foreign_key check has the file's failures counted first; which is clean; the write then meets a value that does not fit
     // the sampled type and is undone. The staged attempt needs the referenced keys staged for the run.
     const lines = ["id,kind"];
     for (let i = 1; i <= 30_000; i++) lines.push(`${i},k`);
@@ -223,7 +223,7 @@ events:
     expect(run.status).toBe("succeeded");
     expect(run.rows).toMatchObject({ read: 30_001, loaded: 30_001, quarantined: 0 });
     const messages = logMessages(dir, run.run_id);
-    expect(messages).toContain("probed");
+    expect(messages).toContain("checks counted");
     expect(messages).toContain("single pass undone; reading the files again, staged");
   });
 
@@ -243,7 +243,7 @@ events:
     expect(run.rows.loaded).toBe(3);
   });
 
-  it("with checks, a dirty file stops the guarded write and is checked the staged way: lines, file order for dedupe, and a re-read on a misfit", async () => {
+  it("with checks, a dirty file stops the write with checks in it and is checked the staged way: lines, file order for dedupe, and a re-read on a misfit", async () => {
     const dir = makeProject(
       pipelineYaml(`events:
   source: { path: "in/*.csv" }

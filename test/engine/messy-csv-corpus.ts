@@ -133,6 +133,7 @@ export function corpus(): CorpusFile[] {
   clean("footer-after-blank", "footer", `${write(header, rows)}\n"Grand total",,${sum},\n\n`, {
     quarantined: 1,
   });
+  clean("footer-trailing-delimiter", "footer", `${write(header, rows)}Total,,${sum},,\n`, { quarantined: 1 });
   clean(
     "footer-crlf",
     "footer",
@@ -160,6 +161,23 @@ export function corpus(): CorpusFile[] {
     `${write(header, rows)}\n\nx;1\ny;2\nz;3\n`.replaceAll(";", "|"),
     { quarantined: 3 },
   );
+  clean(
+    "second-table-after-total",
+    "multi table",
+    `${write(header, rows)}Total,,${sum},\n\nReturns\nid,reason\n1,x\n`,
+    {
+      quarantined: 4,
+    },
+  );
+  // A second table the 64 KB sample does not show: after no blank line, or past the sample.
+  clean("second-table-no-blank-line", "multi table", `${write(header, rows)}id,reason\n1,broken\n2,late\n`, {
+    quarantined: 3,
+  });
+  const long = cleanTable(2500);
+  clean("second-table-past-sample", "multi table", `${write(header, long)}\nReturns\nid,reason\n1,broken\n`, {
+    rows: long,
+    quarantined: 3,
+  });
   // Dialects.
   clean("single-quote", "dialect", write(line([...COLUMNS], { quote: "'" }), rows, { quote: "'" }));
   for (const [name, delimiter] of [

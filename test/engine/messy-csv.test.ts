@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type StagedFile, stageFile } from "../../src/engine/stage-file.js";
-import { type CorpusFile, corpus, type Score, score } from "./messy-csv-corpus.js";
+import { type CorpusFile, cleanTable, corpus, type Score, score } from "./messy-csv-corpus.js";
 
 // Each polluted file of the generated corpus is staged as a run stages it (DuckDB, detection included)
 // and what loads is scored against the clean table: header names, whole records, cells. The thresholds
@@ -63,7 +63,9 @@ describe("messy CSV corpus", () => {
   });
 
   it("every polluted row is quarantined, with its reason; no other row is", () => {
-    const counts = Object.fromEntries([...results.values()].map((r) => [r.file.name, r.staged.malformed]));
+    const counts = Object.fromEntries(
+      [...results.values()].map((r) => [r.file.name, r.staged.malformed + (r.staged.trailing ?? 0)]),
+    );
     const expected = Object.fromEntries([...results.values()].map((r) => [r.file.name, r.file.quarantined]));
     expect(counts).toEqual(expected);
   });
@@ -144,18 +146,21 @@ describe("messy CSV corpus", () => {
     expect(r.staged.csv).toMatchObject({ source: "sniffed", footer_line: 42, footer_lines: 1 });
     const bad = await con.runAndReadAll(`SELECT line, error_type, message FROM "${r.staged.malformedTable}"`);
     expect(bad.getRowsJson()).toEqual([
-      ["42", "FOOTER", "a total or summary line after the data, not a row"],
+      ["42", "footer", "a total or summary line after the data, not a row"],
     ]);
     expect(r.staged.warnings).toEqual([
-      "in/footer-same-width.csv: 1 total/summary line(s) after the data, from line 42, quarantined (FOOTER)",
+      "in/footer-same-width.csv: 1 total/summary line(s) after the data, from line 42, quarantined (rule footer)",
     ]);
+    // Lines after the table are no malformed rows: counted apart (quarantined even under on_malformed: drop).
+    expect([r.staged.malformed, r.staged.trailing]).toEqual([0, 1]);
     expect(results.get("footer-two-lines")!.staged.csv).toMatchObject({ footer_line: 42, footer_lines: 2 });
     expect(results.get("footer-after-blank")!.staged.csv).toMatchObject({ footer_line: 43, footer_lines: 1 });
   });
 
   it("a second table is not read as rows of the first: its lines are quarantined from where it starts", async () => {
     const r = results.get("second-table-titled")!;
-    expect(r.staged.csv).toMatchObject({ second_table_line: 43 });
+    expect(r.staged.csv).toMatchObject({ second_table_line: 43, second_table_lines: 4 });
+    expect([r.staged.malformed, r.staged.trailing]).toEqual([0, 4]);
     expect(r.staged.csv).not.toHaveProperty("footer_line");
     const bad = await con.runAndReadAll(
       `SELECT line, error_type, message, raw FROM "${r.staged.malformedTable}" ORDER BY line`,
@@ -163,13 +168,62 @@ describe("messy CSV corpus", () => {
     const reason =
       "a second table starts at line 43: its lines are no rows of the first (load it as its own file)";
     expect(bad.getRowsJson()).toEqual([
-      ["43", "SECOND TABLE", reason, "Returns"],
-      ["44", "SECOND TABLE", reason, "id,reason"],
-      ["45", "SECOND TABLE", reason, "1,broken"],
-      ["46", "SECOND TABLE", reason, "2,late"],
+      ["43", "second_table", reason, "Returns"],
+      ["44", "second_table", reason, "id,reason"],
+      ["45", "second_table", reason, "1,broken"],
+      ["46", "second_table", reason, "2,late"],
     ]);
     expect(r.staged.warnings[0]).toContain("a second table starts at line 43");
     expect(results.get("second-table-same-header")!.staged.csv).toMatchObject({ second_table_line: 43 });
+    // Total lines closing the first table right before the second are footers, not rows.
+    const both = results.get("second-table-after-total")!;
+    expect(both.staged.csv).toMatchObject({
+      footer_line: 42,
+      footer_lines: 1,
+      second_table_line: 44,
+      second_table_lines: 3,
+    });
+    expect(both.staged.warnings).toEqual([
+      "in/second-table-after-total.csv: 1 total/summary line(s) after the data, from line 42, quarantined (rule footer)",
+      "in/second-table-after-total.csv: a second table starts at line 44; only the first is loaded, the lines from there on are quarantined (rule second_table)",
+    ]);
+  });
+
+  it("a second table the sample does not show is found in the rejects: past 64 KB, or after no blank line", async () => {
+    const past = results.get("second-table-past-sample")!;
+    expect(past.file.text.length).toBeGreaterThan(64 * 1024);
+    expect(past.staged.csv).toMatchObject({ second_table_line: 2503, second_table_lines: 3 });
+    expect([past.staged.malformed, past.staged.trailing]).toEqual([0, 3]);
+    const bad = await con.runAndReadAll(
+      `SELECT line, error_type, raw FROM "${past.staged.malformedTable}" ORDER BY line`,
+    );
+    expect(bad.getRowsJson()).toEqual([
+      ["2503", "second_table", "Returns"],
+      ["2504", "second_table", "id,reason"],
+      ["2505", "second_table", "1,broken"],
+    ]);
+    expect(past.staged.warnings).toContain(
+      "in/second-table-past-sample.csv: a second table starts at line 2503; only the first is loaded, the lines from there on are quarantined (rule second_table)",
+    );
+    expect(results.get("second-table-no-blank-line")!.staged.csv).toMatchObject({ second_table_line: 42 });
+  });
+
+  it("rows of the wrong width at the end of a file are no second table: they stay malformed", async () => {
+    const path = join(dir, "bad-end.csv");
+    const body = cleanTable(3000).map((r) => r.join("|"));
+    writeFileSync(path, `id|name|amount|day\n${body.join("\n")}\n1|a|b|c|d\n2|e|f|g|h\n`);
+    const staged = await stageFile(con, {
+      localPath: path,
+      displayPath: "in/bad-end.csv",
+      format: "csv",
+      source: { path: "in/*.csv", on_malformed: "quarantine" },
+      columns: {},
+      naming: "keep",
+      tablePrefix: "bad_end",
+      workDir: join(dir, "work"),
+    });
+    expect([staged.accepted, staged.malformed, staged.trailing]).toEqual([3000, 2, 0]);
+    expect(staged.csv).not.toHaveProperty("second_table_line");
   });
 
   it("quoted CRLF inside a value is kept byte for byte", async () => {

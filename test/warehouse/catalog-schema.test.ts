@@ -20,6 +20,7 @@ import { serviceAvailable } from "../support/require-service.js";
 const addedSince = [
   "CREATE TABLE IF NOT EXISTS sluice.run_sequences (pipeline TEXT PRIMARY KEY, seq BIGINT NOT NULL)",
   "CREATE TABLE IF NOT EXISTS sluice.stream_positions (pipeline TEXT NOT NULL, position TEXT NOT NULL, batch TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+  "CREATE TABLE IF NOT EXISTS sluice.stream_published (pipeline TEXT NOT NULL, position TEXT NOT NULL, batch TEXT NOT NULL, published_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, position))",
 ];
 /** Indexes of the tables added since (PostgreSQL keeps catalog indexes, DuckDB none). */
 const postgresIndexesAddedSince = [

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { listRuns } from "../../catalog/runs.js";
+import { streamLagOf, streamLagText } from "../../catalog/stream-lag.js";
 import { SluiceError } from "../../errors.js";
 import { type GlobalOptions, openProject, readCatalog } from "../command-context.js";
 import { createOutput, table } from "../output.js";
@@ -52,6 +53,8 @@ export function registerRunsCommand(program: Command): void {
           return;
         }
         const byWorkers = reports.some((r) => r.worker);
+        // Stream batches carry the lag when they were pulled: a column once any listed run has one.
+        const byStreams = reports.some((r) => streamLagOf(r));
         output.line(
           table(
             reports.map((r) => {
@@ -66,6 +69,7 @@ export function registerRunsCommand(program: Command): void {
                 loaded: rowCounts.loaded,
                 quarantined: rowCounts.quarantined,
                 ...(byWorkers ? { worker: r.worker ?? "" } : {}),
+                ...(byStreams ? { lag: lagCell(r) } : {}),
                 error: r.error,
               };
             }),
@@ -73,6 +77,11 @@ export function registerRunsCommand(program: Command): void {
         );
       },
     );
+}
+
+function lagCell(run: Record<string, unknown>): string {
+  const lag = streamLagOf(run);
+  return lag ? streamLagText(lag) : "";
 }
 
 function printRun(output: ReturnType<typeof createOutput>, r: Record<string, unknown>): void {
@@ -84,6 +93,13 @@ function printRun(output: ReturnType<typeof createOutput>, r: Record<string, unk
   output.line(
     `  rows: read ${rows.read}, loaded ${rows.loaded}, quarantined ${rows.quarantined}, malformed ${rows.malformed}, duplicates ${rows.duplicates}`,
   );
+  const stream = r.stream as Record<string, unknown> | undefined;
+  const lag = streamLagOf(r);
+  if (stream && lag) {
+    output.line(
+      `  stream: ${stream.messages} message(s) ${stream.first_position}..${stream.last_position} from ${stream.source}; lag ${streamLagText(lag)}`,
+    );
+  }
   if (r.error) output.line(`  error: ${r.error}`);
   for (const w of (r.warnings as string[] | undefined) ?? []) output.line(`  warning: ${w}`);
   output.line("  files:");

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { streamLagOf, streamLagText } from "../../catalog/stream-lag.js";
 import { parseDuration } from "../../durations.js";
 import type { RunProgress } from "../../run/run-pipeline.js";
 import type { RunReport } from "../../run/run-report.js";
@@ -20,7 +21,9 @@ interface WatchCommandOptions {
 export function registerWatchCommand(program: Command): void {
   program
     .command("watch")
-    .description("long-running: load files as they arrive and run pipelines on their schedules")
+    .description(
+      "long-running: load files as they arrive, run pipelines on their schedules, consume stream pipelines",
+    )
     .argument("[pipelines...]", "pipelines to serve (default: all)")
     .option(
       "--poll <duration>",
@@ -65,14 +68,22 @@ export function registerWatchCommand(program: Command): void {
           output.notice(`${signal} again: exiting now; an interrupted run will be redone next time`);
           process.exit(130);
         }
-        output.notice(`${stamp()} ${signal}: stopping after the current run (send again to exit at once)`);
+        output.notice(
+          `${stamp()} ${signal}: stopping after the current run and stream batches (send again to exit at once)`,
+        );
         void daemon.stop();
       };
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
-      await daemon.done;
-      await dashboard?.close();
-      await alerter.flush(5000);
+      try {
+        // Rejects when a stream pipeline could not be consumed: the command fails with its error.
+        await daemon.done;
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+        await dashboard?.close();
+        await alerter.flush(5000);
+      }
       output.notice(`${stamp()} stopped`);
       process.exitCode = 0;
     });
@@ -82,6 +93,10 @@ function describe(report: RunReport): string {
   const { rows } = report;
   const head = `${report.pipeline}: ${report.status}${report.run_id ? ` (run ${report.run_id})` : ""}`;
   if (report.status === "skipped" && !report.error) return `${head}: nothing new`;
-  const counts = `read ${rows.read}, loaded ${rows.loaded}, quarantined ${rows.quarantined}, files ${report.files.length}`;
+  const stream = (report as { stream?: { messages: number } }).stream;
+  const lag = streamLagOf(report as unknown as Record<string, unknown>);
+  const what =
+    stream && lag ? `messages ${stream.messages}; lag ${streamLagText(lag)}` : `files ${report.files.length}`;
+  const counts = `read ${rows.read}, loaded ${rows.loaded}, quarantined ${rows.quarantined}, ${what}`;
   return `${head} — ${counts}${report.error ? `; error: ${report.error}` : ""}`;
 }

@@ -1,19 +1,19 @@
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keysRepeat } from "../../src/engine/keys-repeat.js";
-import { dedupeRepeatProbe, keyBitmapSql, keyStatsSql } from "../../src/plan/dedupe.js";
+import { dedupeRepeatCounts, keyBitmapSql, keyStatsSql } from "../../src/plan/dedupe.js";
 
-// The probe's aggregates run on DuckDB: whether a key repeats among the rows `where` keeps.
-describe("dedupeRepeatProbe", () => {
+// The repeat counts' aggregates run on DuckDB: whether a key repeats among the rows `where` keeps.
+describe("dedupeRepeatCounts", () => {
   let instance: DuckDBInstance;
   const repeats = async (keys: string[], rows: string, where?: string): Promise<boolean> => {
     const con = await instance.connect();
     try {
-      const probe = dedupeRepeatProbe({ keys }, where);
+      const counts = dedupeRepeatCounts({ keys }, where);
       const reader = await con.runAndReadAll(
-        `SELECT ${probe.aggregates.join(", ")} FROM (VALUES ${rows}) AS t(a, b, flagged)`,
+        `SELECT ${counts.aggregates.join(", ")} FROM (VALUES ${rows}) AS t(a, b, flagged)`,
       );
-      return probe.repeats(reader.getRowObjectsJson()[0]!);
+      return counts.repeats(reader.getRowObjectsJson()[0]!);
     } finally {
       con.closeSync();
     }
@@ -49,7 +49,7 @@ describe("dedupeRepeatProbe", () => {
   });
 });
 
-// After a guarded write the keys are checked over the written rows: a bitmap for one integer key with a
+// After a write with checks in it the keys are checked over the written rows: a bitmap for one integer key with a
 // small enough range, a distinct count otherwise. Both must agree with the dedupe's notion of a repeat.
 describe("keysRepeat", () => {
   let instance: DuckDBInstance;
