@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { PipelineConfig } from "../config/schema.js";
-import { SluiceError } from "../errors.js";
+import { asSluiceError, SluiceError } from "../errors.js";
 import type { ProjectContext } from "../run/project-context.js";
 import { runRequest, runUnits } from "../run/run-pipeline.js";
 import type { RunReport } from "../run/run-report.js";
@@ -15,6 +15,9 @@ import {
 } from "../streams/stream-source.js";
 import { publishedPositionsSql } from "../warehouse/stream-positions-sql.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
+
+/** How the error of a batch whose acknowledgement failed after its publish committed begins. */
+export const PUBLISHED_NOT_ACKNOWLEDGED = "published, not acknowledged";
 
 /** What became of one pulled batch. */
 export interface StreamBatchOutcome {
@@ -60,7 +63,7 @@ export async function publishStreamBatch(
     for (const row of await warehouse.query(publishedPositionsSql(name, again))) {
       published.add(String(row.position));
     }
-    if (published.size > 0) await source.ack([...published]);
+    if (published.size > 0) await ackPublished(source, [...published]);
   }
   const fresh = messages.filter((m) => !published.has(m.position));
   if (fresh.length === 0)
@@ -102,7 +105,10 @@ export async function publishStreamBatch(
   const loaded = report.status === "succeeded" && report.files[0]?.status === "loaded";
   // Not published: the broker delivers these messages again.
   if (!loaded) return { report, acked: published.size, redelivered: published.size, poison: chunk.poison };
-  await source.ack(fresh.map((m) => m.position));
+  await ackPublished(
+    source,
+    fresh.map((m) => m.position),
+  );
   const first = fresh[0]!;
   const last = fresh[fresh.length - 1]!;
   const stream = {
@@ -121,6 +127,17 @@ export async function publishStreamBatch(
     .updateRunReport(report.run_id, report as unknown as Record<string, unknown>)
     .catch(() => undefined);
   return { report, acked: published.size + fresh.length, redelivered: published.size, poison: chunk.poison };
+}
+
+/** Acknowledges published positions; a failure says they are published (they come again, recognised). */
+async function ackPublished(source: StreamSource, positions: readonly string[]): Promise<void> {
+  await source.ack(positions).catch((error: unknown) => {
+    throw new SluiceError(
+      "STREAM_ERROR",
+      `${PUBLISHED_NOT_ACKNOWLEDGED} (${asSluiceError(error).message}): its messages are recognised as published when they come again`,
+      { transient: true, cause: error },
+    );
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ import type { StreamSource } from "../streams/stream-source.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { assertKnownPipelines } from "./known-pipelines.js";
 import { retryPolicy } from "./pipeline-retries.js";
-import { publishStreamBatch, type StreamBatchOutcome } from "./stream-batch.js";
+import { PUBLISHED_NOT_ACKNOWLEDGED, publishStreamBatch, type StreamBatchOutcome } from "./stream-batch.js";
 
 /** Options of {@link runStreamWorkers}. */
 export interface StreamWorkerOptions {
@@ -157,7 +157,7 @@ async function consumePipeline(
   const source = await openStreamSource(config);
   const summary = { pipeline: name, batches: 0, failed: 0, messages: 0, redelivered: 0, poison: 0 };
   try {
-    await withRetry(() => source.connect(), {
+    await withRetry(() => source.connect(event), {
       ...policy,
       signal,
       onRetry: ({ error, delayMs }) => event(`${asSluiceError(error).message}; retrying in ${delayMs} ms`),
@@ -180,6 +180,8 @@ async function consumePipeline(
         pullFailures = 0;
       } catch (error) {
         if (signal?.aborted) break;
+        // An unreachable broker is not an idle stream: --exit-when-idle counts from when it answers again.
+        idleSince = Date.now();
         const delay = backoffDelay(++pullFailures, policy.baseMs, policy.maxDelayMs, Math.random);
         event(`${redactUrls(asSluiceError(error).message)}; pulling again in ${delay} ms`);
         await abortableSleep(delay, signal).catch(() => undefined);
@@ -254,7 +256,10 @@ async function publishWithRetries(
     if (outcome?.report) context.onFailed(outcome);
     if (context.signal?.aborted) return undefined;
     const delay = backoffDelay(attempt, context.policy.baseMs, context.policy.maxDelayMs, Math.random);
-    context.event(`batch not published (${problem}); trying again in ${delay} ms`);
+    const what = problem.startsWith(PUBLISHED_NOT_ACKNOWLEDGED)
+      ? `batch ${problem}`
+      : `batch not published (${problem})`;
+    context.event(`${what}; trying again in ${delay} ms`);
     await abortableSleep(delay, context.signal).catch(() => undefined);
     if (context.signal?.aborted) return undefined;
     // A failed attempt may have published before it failed: the next one asks the ledger about every message.

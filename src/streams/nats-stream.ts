@@ -1,4 +1,13 @@
-import { AckPolicy, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import { connect, headers, type NatsConnection, nanos } from "@nats-io/transport-node";
 import { parseDuration } from "../durations.js";
 import { SluiceError } from "../errors.js";
@@ -37,16 +46,44 @@ export function natsStream(
   let oldestAgeMs: number | null = null;
   /** Payload size seen so far: how many messages a byte cap holds. */
   let averageSize: number | undefined;
+  /**
+   * This process created the durable (a first run, or it was deleted): it delivers from the start of the
+   * stream, so any message may have been published by an earlier consumer although the broker does not
+   * say it was delivered before. Its messages are marked redelivered: the ledger is asked about each.
+   */
+  let created = false;
   const fail = (what: string, error: unknown, transient = true): SluiceError =>
     streamError(describe, what, error, transient);
   const connection = (): NatsConnection => {
     if (!nc) throw new SluiceError("INTERNAL", `${describe}: not connected`);
     return nc;
   };
+  /** Creates the durable when it does not exist; true when it did so. */
+  const ensureConsumer = async (jsm: JetStreamManager): Promise<boolean> => {
+    try {
+      await jsm.consumers.info(config.stream, config.durable);
+      return false;
+    } catch {
+      try {
+        await jsm.consumers.add(config.stream, {
+          durable_name: config.durable,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: nanos(parseDuration(config.ack_wait)),
+          max_ack_pending: options.maxAckPending,
+          ...(config.subject ? { filter_subject: config.subject } : {}),
+        });
+      } catch (error) {
+        throw fail(`cannot create consumer ${config.durable} on stream ${config.stream}`, error, false);
+      }
+      created = true;
+      return true;
+    }
+  };
 
   return {
     describe,
-    async connect() {
+    async connect(notice) {
       const { servers, user, pass, token } = natsServer(config.url);
       try {
         nc = await connect({
@@ -63,27 +100,24 @@ export function natsStream(
       const jsm = await jetstreamManager(nc).catch((error: unknown) => {
         throw fail("JetStream is not enabled on this server", error, false);
       });
-      try {
-        await jsm.consumers.info(config.stream, config.durable);
-      } catch {
-        try {
-          await jsm.consumers.add(config.stream, {
-            durable_name: config.durable,
-            ack_policy: AckPolicy.Explicit,
-            deliver_policy: DeliverPolicy.All,
-            ack_wait: nanos(parseDuration(config.ack_wait)),
-            max_ack_pending: options.maxAckPending,
-            ...(config.subject ? { filter_subject: config.subject } : {}),
-          });
-        } catch (error) {
-          throw fail(`cannot create consumer ${config.durable} on stream ${config.stream}`, error, false);
-        }
-      }
+      await ensureConsumer(jsm);
+      if (notice) watchConnection(nc, (message) => notice(`${describe}: ${message}`));
     },
     async pull(limits: BatchLimits, signal?: AbortSignal) {
       const js = jetstream(connection());
-      const consumer = await js.consumers.get(config.stream, config.durable).catch((error: unknown) => {
-        throw fail(`consumer ${config.durable} of stream ${config.stream}`, error);
+      const consumer = await js.consumers.get(config.stream, config.durable).catch(async (error: unknown) => {
+        if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) {
+          throw fail(`consumer ${config.durable} of stream ${config.stream}`, error);
+        }
+        // Deleted under a running worker: created again; what it had delivered unacknowledged comes again.
+        inFlight.clear();
+        await ensureConsumer(await jetstreamManager(connection()));
+        throw fail(
+          `consumer ${config.durable} of stream ${config.stream}`,
+          new Error(
+            "it was deleted: created again, delivering from the start of the stream; messages published before are recognised by the ledger and not published again",
+          ),
+        );
       });
       const messages: StreamMessage[] = [];
       const inBatch = new Set<string>();
@@ -117,7 +151,7 @@ export function natsStream(
         signal?.addEventListener("abort", stop, { once: true });
         try {
           for await (const m of batch) {
-            const message = toStreamMessage(m);
+            const message = toStreamMessage(m, created);
             const seen = inBatch.has(message.position);
             // The latest delivery is the one to acknowledge.
             inFlight.set(message.position, m);
@@ -183,7 +217,18 @@ export function natsStream(
   };
 }
 
-function toStreamMessage(m: JsMsg): StreamMessage {
+/** Tells of a lost connection once (not each reconnect attempt), and when it is back. */
+function watchConnection(nc: NatsConnection, notice: (message: string) => void): void {
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect")
+        notice("connection lost; reconnecting (pulls wait, unacknowledged messages come again)");
+      else if (status.type === "reconnect") notice("connected again");
+    }
+  })().catch(() => undefined);
+}
+
+function toStreamMessage(m: JsMsg, possiblyPublished: boolean): StreamMessage {
   const position = String(m.seq);
   return {
     position,
@@ -191,7 +236,7 @@ function toStreamMessage(m: JsMsg): StreamMessage {
     subject: m.subject,
     data: m.data,
     timestamp: new Date(Math.floor(m.info.timestampNanos / 1e6)),
-    redelivered: m.redelivered,
+    redelivered: m.redelivered || possiblyPublished,
   };
 }
 

@@ -49,7 +49,7 @@ export function redisStream(
   };
   return {
     describe,
-    async connect() {
+    async connect(notice) {
       redis = new Redis(config.url, {
         lazyConnect: true,
         maxRetriesPerRequest: 3,
@@ -66,6 +66,7 @@ export function redisStream(
         redis = undefined;
         throw fail("cannot connect", error);
       }
+      if (notice) watchConnection(redis, (message) => notice(`${describe}: ${message}`));
       try {
         await redis.xgroup("CREATE", config.key, config.group, "0", "MKSTREAM");
       } catch (error) {
@@ -173,6 +174,21 @@ export function redisStream(
       redis = undefined;
     },
   };
+}
+
+/** Tells of a lost connection once (not each reconnect attempt), and when it is back. */
+function watchConnection(redis: Redis, notice: (message: string) => void): void {
+  let lost = false;
+  redis.on("reconnecting", () => {
+    if (lost) return;
+    lost = true;
+    notice("connection lost; reconnecting (pulls wait or fail, unacknowledged entries come again)");
+  });
+  redis.on("ready", () => {
+    if (!lost) return;
+    lost = false;
+    notice("connected again");
+  });
 }
 
 async function readGroup(

@@ -39,7 +39,11 @@ export interface StreamLag {
 export interface StreamSource {
   /** Where it reads, for messages: credentials left out. */
   readonly describe: string;
-  connect(): Promise<void>;
+  /**
+   * Connects; `notice` is told, for a human, when the connection is lost and when it is back (the client
+   * reconnects by itself meanwhile, pulls and acks fail or wait).
+   */
+  connect(notice?: (message: string) => void): Promise<void>;
   /** The next batch: waits up to `maxWaitMs` for messages, returns early at `maxRows` or `maxBytes`. */
   pull(limits: BatchLimits, signal?: AbortSignal): Promise<StreamMessage[]>;
   /** Acknowledges pulled messages by position: the broker will not deliver them again. */

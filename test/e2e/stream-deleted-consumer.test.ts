@@ -1,0 +1,92 @@
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeProject, sluice } from "../support/cli.js";
+import { serviceAvailable } from "../support/require-service.js";
+import { queryRows, startWorker, waitFor } from "../support/stream-worker.js";
+import {
+  createNatsStream,
+  deleteNatsStream,
+  eventPayloads,
+  natsUrl,
+  pingNats,
+  publishNats,
+  uniqueName,
+} from "../support/streams.js";
+
+const available = await serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats);
+const STREAM = uniqueName("DELETEDCONSUMER").toUpperCase();
+const SUBJECT = STREAM.toLowerCase();
+
+function projectYaml(durable: string): string {
+  return `warehouse: duckdb:warehouse.duckdb
+landing: landing
+pipelines:
+  events:
+    source:
+      stream: { kind: nats, url: "${natsUrl}", stream: ${STREAM}, subject: "${SUBJECT}.${durable}", durable: ${durable}, ack_wait: 3s }
+      batch: { max_rows: 500, max_wait: 300ms }
+    columns:
+      id: { type: bigint }
+    target: { table: events }
+`;
+}
+
+/** Deletes a durable consumer, as an operator would (`nats consumer rm`). */
+async function deleteConsumer(durable: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    await (await jetstreamManager(nc)).consumers.delete(STREAM, durable);
+  } finally {
+    await nc.close();
+  }
+}
+
+async function counts(dir: string) {
+  const [c] = await queryRows<{ n: number; ids: number }>(
+    dir,
+    "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events",
+  );
+  return c;
+}
+
+describe.skipIf(!available)("a deleted NATS consumer", () => {
+  beforeAll(async () => {
+    await createNatsStream(STREAM, SUBJECT);
+  });
+  afterAll(async () => {
+    await deleteNatsStream(STREAM);
+  });
+
+  it("deleted between worker runs: recreated from the start, what was published is not published again", async () => {
+    const dir = makeProject(projectYaml("between"));
+    await publishNats(`${SUBJECT}.between`, eventPayloads(2_000));
+    const first = await sluice(["worker", "--exit-when-idle", "1s"], dir);
+    expect(first.code, first.stderr).toBe(0);
+    expect(await counts(dir)).toEqual({ n: 2_000, ids: 2_000 });
+
+    await deleteConsumer("between");
+    await publishNats(`${SUBJECT}.between`, eventPayloads(500, 0, 2_001));
+    const second = await sluice(["worker", "--exit-when-idle", "1s"], dir);
+    expect(second.code, second.stderr).toBe(0);
+    // The new consumer delivers all 2,500 again; the ledger knows 2,000 of them.
+    expect(second.stderr).toMatch(
+      /2500 message\(s\) acknowledged, 0 poison, 2000 redelivery\(ies\) recognised/,
+    );
+    expect(await counts(dir)).toEqual({ n: 2_500, ids: 2_500 });
+  }, 180_000);
+
+  it("deleted under a running worker: it says so, carries on, and publishes every message once", async () => {
+    const dir = makeProject(projectYaml("running"));
+    await publishNats(`${SUBJECT}.running`, eventPayloads(6_000));
+    const worker = startWorker(dir, ["--exit-when-idle", "2s"]);
+    await waitFor(() => worker.reports() >= 2, "two published batches");
+    await deleteConsumer("running");
+    await publishNats(`${SUBJECT}.running`, eventPayloads(1_000, 0, 6_001));
+    expect(await worker.exited, worker.stderr()).toBe(0);
+    expect(worker.stderr()).toMatch(/consumer running of stream \w+: it was deleted: created again/);
+    // The new consumer delivered what was published before again, and the ledger recognised it.
+    expect(worker.stderr()).toMatch(/, [1-9]\d* redelivery\(ies\) recognised/);
+    expect(await counts(dir)).toEqual({ n: 7_000, ids: 7_000 });
+  }, 180_000);
+});

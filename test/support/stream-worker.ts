@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+import { cliPath, sluice } from "./cli.js";
+
+/** A `sluice worker --json` started in the background, its output collected as it comes. */
+export interface WorkerProcess {
+  readonly child: ChildProcess;
+  /** Run reports printed so far (one per published batch). */
+  reports(): number;
+  stderr(): string;
+  /** Resolves with the exit code (or signal) once it has exited. */
+  readonly exited: Promise<number | NodeJS.Signals | null>;
+}
+
+/**
+ * Starts `sluice worker --json [args]` in `dir` without waiting for it.
+ *
+ * @example
+ * const w = startWorker(dir); await waitFor(() => w.reports() > 0); w.child.kill("SIGKILL");
+ */
+export function startWorker(
+  dir: string,
+  args: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): WorkerProcess {
+  const child = spawn(process.execPath, [cliPath, "worker", "--json", ...args], {
+    cwd: dir,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let reports = 0;
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    reports += d.toString().split("\n").length - 1;
+  });
+  child.stderr!.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | NodeJS.Signals | null>((done) =>
+    child.once("exit", (code, signal) => done(code ?? signal)),
+  );
+  return { child, reports: () => reports, stderr: () => err, exited };
+}
+
+/** Polls `ready` every 50 ms until true; throws after `timeoutMs` naming `what`. */
+export async function waitFor(ready: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) {
+  const until = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * `kill -9` of a worker `kills` times, each at a random moment while batches flow: after its first
+ * published batch (so every round makes progress) plus up to `jitterMs`, which lands in a later batch's
+ * pull, publish or ack.
+ */
+export async function killWorkerRepeatedly(dir: string, kills: number, jitterMs = 1_500): Promise<void> {
+  for (let kill = 0; kill < kills; kill++) {
+    const worker = startWorker(dir);
+    await waitFor(() => worker.reports() > 0, "a published batch before the kill", 300_000).catch((error) => {
+      worker.child.kill("SIGKILL");
+      throw new Error(`${(error as Error).message}\n${worker.stderr()}`);
+    });
+    await sleep(Math.floor(Math.random() * jitterMs));
+    worker.child.kill("SIGKILL");
+    await worker.exited;
+  }
+}
+
+/** Rows of `sluice query --json` (waiting for the warehouse lock a while). */
+export async function queryRows<T>(dir: string, sql: string): Promise<T[]> {
+  const r = await sluice(["query", sql, "--json"], dir, { env: { SLUICE_LOCK_WAIT: "30s" } });
+  if (r.code !== 0) throw new Error(`sluice query failed: ${r.stderr}`);
+  return r.json<T[]>();
+}
