@@ -1,9 +1,12 @@
 // Stream ingestion: ~200-byte JSON messages from NATS JetStream (and Redis Streams) into DuckDB through
 // `sluice worker` (3 checks) vs a minimal hand-written consumer in the same run (fetch a batch → one bulk
-// insert from a JSONL chunk → ack, no checks). Throughput in messages/s and the ratio.
-// BENCH_STREAM_MESSAGES (default 100000). Needs NATS at 127.0.0.1:4222 and Redis at 127.0.0.1:6379.
+// insert from a JSONL chunk → ack, no checks). Throughput in messages/s and the ratio. Then latency:
+// messages published at BENCH_STREAM_RATE/s (default 5000) for BENCH_STREAM_SECONDS (default 20) into a
+// running worker (`max_wait: 1s`); publish → queryable per message, p50/p99 against 2 × max_wait.
+// BENCH_STREAM_MESSAGES (default 100000); BENCH_STREAM_PARTS=throughput or latency runs one part.
+// Needs NATS at 127.0.0.1:4222 and Redis at 127.0.0.1:6379.
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -12,7 +15,12 @@ import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
 
 const N = Number(process.env.BENCH_STREAM_MESSAGES ?? 100_000);
-const cli = new URL("../dist/sluice.js", import.meta.url).pathname;
+const RATE = Number(process.env.BENCH_STREAM_RATE ?? 5_000);
+const SECONDS = Number(process.env.BENCH_STREAM_SECONDS ?? 20);
+const MAX_WAIT_MS = 1_000;
+const parts = (process.env.BENCH_STREAM_PARTS ?? "throughput,latency").split(",");
+// BENCH_SLUICE_CLI runs another build (an earlier commit's dist/sluice.js) for a before/after.
+const cli = process.env.BENCH_SLUICE_CLI ?? new URL("../dist/sluice.js", import.meta.url).pathname;
 const tag = `bench_${process.pid}`;
 const payload = (id) =>
   JSON.stringify({
@@ -51,24 +59,15 @@ async function publishRedis(key) {
 
 /** `sluice worker` until idle: messages/s from its start to its last batch's commit. */
 function sluiceWorker(source) {
-  const dir = mkdtempSync(join(tmpdir(), "sluice-bench-streams-"));
-  writeFileSync(
-    join(dir, "sluice.yaml"),
-    `pipelines:
-  events:
-    source:
-      stream: ${source}
-      batch: { max_rows: 10000, max_wait: 500ms }
-    checks:
-      - { rule: not_null, columns: [id, customer] }
-      - { rule: range, column: amount, min: 0 }
-      - { rule: accepted_values, column: status, values: [NEW, SHIPPED] }
-    target: { table: events }
-`,
-  );
+  const dir = streamProject(source, "{ max_rows: 10000, max_wait: 500ms }");
   const started = Date.now();
+  // CPU seconds too (GNU time): on a machine shared with other work they vary less than wall time.
+  const args = [cli, "worker", "--exit-when-idle", "2s", "--json"];
+  const timed = existsSync("/usr/bin/time");
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, "worker", "--exit-when-idle", "2s", "--json"], { cwd: dir });
+    const child = timed
+      ? spawn("/usr/bin/time", ["-f", "SLUICE_CPU %U %S", process.execPath, ...args], { cwd: dir })
+      : spawn(process.execPath, args, { cwd: dir });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => {
@@ -85,14 +84,40 @@ function sluiceWorker(source) {
         .map((l) => JSON.parse(l));
       const loaded = runs.reduce((n, r) => n + r.rows.loaded, 0);
       const last = Math.max(...runs.map((r) => Date.parse(r.finished_at)));
-      resolve({ loaded, seconds: (last - started) / 1000 });
+      const cpu = /SLUICE_CPU ([\d.]+) ([\d.]+)/.exec(err);
+      resolve({
+        loaded,
+        seconds: (last - started) / 1000,
+        cpu: cpu ? Number(cpu[1]) + Number(cpu[2]) : null,
+      });
     });
   });
+}
+
+/** A project with one stream pipeline (3 checks) into DuckDB. */
+function streamProject(source, batch) {
+  const dir = mkdtempSync(join(tmpdir(), "sluice-bench-streams-"));
+  writeFileSync(
+    join(dir, "sluice.yaml"),
+    `pipelines:
+  events:
+    source:
+      stream: ${source}
+      batch: ${batch}
+    checks:
+      - { rule: not_null, columns: [id, customer] }
+      - { rule: range, column: amount, min: 0 }
+      - { rule: accepted_values, column: status, values: [NEW, SHIPPED] }
+    target: { table: events }
+`,
+  );
+  return dir;
 }
 
 /** The minimal consumer: fetch → one bulk insert from a JSONL chunk → ack. */
 async function handNats(stream, subject) {
   const started = Date.now();
+  const cpu = process.cpuUsage();
   const db = await DuckDBInstance.create(join(mkdtempSync(join(tmpdir(), "hand-")), "w.duckdb"));
   const con = await db.connect();
   const nc = await connect({ servers: "nats://127.0.0.1:4222" });
@@ -125,11 +150,12 @@ async function handNats(stream, subject) {
   }
   await nc.drain();
   con.closeSync();
-  return { loaded, seconds: (Date.now() - started) / 1000 };
+  return { loaded, seconds: (Date.now() - started) / 1000, cpu: cpuSeconds(process.cpuUsage(cpu)) };
 }
 
 async function handRedis(key) {
   const started = Date.now();
+  const cpu = process.cpuUsage();
   const db = await DuckDBInstance.create(join(mkdtempSync(join(tmpdir(), "hand-")), "w.duckdb"));
   const con = await db.connect();
   const r = new Redis();
@@ -165,7 +191,12 @@ async function handRedis(key) {
   }
   r.disconnect();
   con.closeSync();
-  return { loaded, seconds: (Date.now() - started) / 1000 };
+  return { loaded, seconds: (Date.now() - started) / 1000, cpu: cpuSeconds(process.cpuUsage(cpu)) };
+}
+
+/** Process CPU time (all threads, DuckDB's included) in seconds. */
+function cpuSeconds(usage) {
+  return (usage.user + usage.system) / 1e6;
 }
 
 function report(name, sluice, hand) {
@@ -173,33 +204,144 @@ function report(name, sluice, hand) {
   console.log(
     `${name}: sluice worker ${rate(sluice)} msg/s (${sluice.loaded} in ${sluice.seconds.toFixed(2)} s), hand-written ${rate(hand)} msg/s (${hand.loaded} in ${hand.seconds.toFixed(2)} s)`,
   );
+  if (sluice.cpu !== null) {
+    const perBatch = (x) => ((x.cpu / x.loaded) * 10_000).toFixed(3);
+    console.log(
+      `${name}: CPU per 10,000 messages: sluice worker ${perBatch(sluice)} s (process start included), hand-written ${perBatch(hand)} s; CPU ratio hand/sluice ${(hand.cpu / sluice.cpu).toFixed(3)}`,
+    );
+  }
   console.log(
     `RATIO streams-${name} sluice/hand throughput ${(rate(sluice) / rate(hand)).toFixed(3)} (target >= 0.75)`,
   );
 }
 
-const stream = `BENCH${process.pid}`;
-const subject = `bench${process.pid}`;
-await publishNats(stream, subject);
-const natsHand = await handNats(stream, subject);
-const natsSluice = await sluiceWorker(
-  `{ kind: nats, url: "nats://127.0.0.1:4222", stream: ${stream}, durable: sluice }`,
-);
-report("nats", natsSluice, natsHand);
-{
+/**
+ * Publish → queryable under a steady flow: a worker runs (`max_wait: 1s`) while `publish(id)` is called
+ * RATE times a second for SECONDS; it resolves to the message's position. A message is queryable once the
+ * worker prints its batch's report (after the commit: an upper bound). Positions are compared by `order`.
+ * The first second is left out (the worker's warehouse opens with the first batch).
+ */
+async function latency(source, open, order) {
+  const dir = streamProject(source, `{ max_rows: 10000, max_wait: ${MAX_WAIT_MS}ms }`);
+  const publisher = await open();
+  const child = spawn(process.execPath, [cli, "worker", "--exit-when-idle", "3s", "--json"], { cwd: dir });
+  let err = "";
+  child.stderr.on("data", (d) => {
+    err += d;
+  });
+  const batches = [];
+  let buffered = "";
+  child.stdout.on("data", (d) => {
+    const now = Date.now();
+    buffered += d;
+    const lines = buffered.split("\n");
+    buffered = lines.pop();
+    for (const line of lines) {
+      const r = JSON.parse(line);
+      if (r.stream) batches.push({ first: r.stream.first_position, last: r.stream.last_position, at: now });
+    }
+  });
+  const exited = new Promise((resolve, reject) =>
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(err)))),
+  );
+  while (!/consuming/.test(err)) await new Promise((r) => setTimeout(r, 50));
+  const sent = [];
+  const started = Date.now();
+  const pending = [];
+  for (let id = 1; ; ) {
+    const elapsed = Date.now() - started;
+    if (elapsed >= SECONDS * 1000) break;
+    const due = Math.floor((elapsed / 1000) * RATE);
+    for (; id <= due; id++) {
+      const at = Date.now();
+      pending.push(publisher.publish(id).then((position) => sent.push({ position, at })));
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await Promise.all(pending);
+  await publisher.close();
+  await exited;
+  const latencies = [];
+  for (const m of sent) {
+    if (m.at - started < 1000) continue;
+    const b = batches.find((x) => order(x.first, m.position) <= 0 && order(m.position, x.last) <= 0);
+    latencies.push(b ? b.at - m.at : Number.POSITIVE_INFINITY);
+  }
+  latencies.sort((a, b) => a - b);
+  const pct = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { messages: latencies.length, batches: batches.length, p50: pct(0.5), p99: pct(0.99) };
+}
+
+function reportLatency(name, l) {
+  console.log(
+    `${name} latency at ${RATE} msg/s for ${SECONDS} s: ${l.messages} messages in ${l.batches} batches, p50 ${l.p50} ms, p99 ${l.p99} ms (max_wait ${MAX_WAIT_MS} ms)`,
+  );
+  console.log(
+    `RATIO streams-${name}-latency p99/(2*max_wait) ${(l.p99 / (2 * MAX_WAIT_MS)).toFixed(3)} (target <= 1)`,
+  );
+}
+
+const bySequence = (a, b) => Number(a) - Number(b);
+const byEntryId = (a, b) => {
+  const [am, as] = a.split("-").map(Number);
+  const [bm, bs] = b.split("-").map(Number);
+  return am - bm || as - bs;
+};
+
+async function natsPublisher(stream, subject) {
+  const nc = await connect({ servers: "nats://127.0.0.1:4222" });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(stream).catch(() => undefined);
+  await jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
+  const js = jetstream(nc);
+  return {
+    // A loaded machine answers slowly: the default 5 s wait for the server's answer is too short.
+    publish: async (id) => String((await js.publish(`${subject}.a`, payload(id), { timeout: 60_000 })).seq),
+    close: () => nc.drain(),
+  };
+}
+
+async function redisPublisher(key) {
+  const r = new Redis();
+  await r.del(key);
+  return {
+    publish: (id) => r.xadd(key, "*", "data", payload(id)),
+    close: async () => r.disconnect(),
+  };
+}
+
+async function dropNats(stream) {
   const nc = await connect({ servers: "nats://127.0.0.1:4222" });
   await (await jetstreamManager(nc)).streams.delete(stream).catch(() => undefined);
   await nc.close();
 }
-const key = `bench:${process.pid}`;
-await publishRedis(key);
-const redisHand = await handRedis(key);
-const redisSluice = await sluiceWorker(
-  `{ kind: redis, url: "redis://127.0.0.1:6379", key: "${key}", group: sluice }`,
-);
-report("redis", redisSluice, redisHand);
-{
+
+async function dropRedis(key) {
   const r = new Redis();
   await r.del(key);
   r.disconnect();
+}
+
+const stream = `BENCH${process.pid}`;
+const subject = `bench${process.pid}`;
+const key = `bench:${process.pid}`;
+const natsSource = `{ kind: nats, url: "nats://127.0.0.1:4222", stream: ${stream}, durable: sluice }`;
+const redisSource = `{ kind: redis, url: "redis://127.0.0.1:6379", key: "${key}", group: sluice }`;
+if (parts.includes("throughput")) {
+  await publishNats(stream, subject);
+  const natsHand = await handNats(stream, subject);
+  const natsSluice = await sluiceWorker(natsSource);
+  report("nats", natsSluice, natsHand);
+  await dropNats(stream);
+  await publishRedis(key);
+  const redisHand = await handRedis(key);
+  const redisSluice = await sluiceWorker(redisSource);
+  report("redis", redisSluice, redisHand);
+  await dropRedis(key);
+}
+if (parts.includes("latency")) {
+  reportLatency("nats", await latency(natsSource, () => natsPublisher(stream, subject), bySequence));
+  await dropNats(stream);
+  reportLatency("redis", await latency(redisSource, () => redisPublisher(key), byEntryId));
+  await dropRedis(key);
 }

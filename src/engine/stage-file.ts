@@ -69,6 +69,11 @@ export interface StageRequest {
   readonly keepOrder?: boolean | undefined;
   /** A folder of the run's own where a file read through a converted copy (UTF-16) gets it. */
   readonly workDir?: string | undefined;
+  /**
+   * JSON lines Sluice wrote itself (a stream batch's chunk): "\n" line ends and no blank lines, so
+   * neither is looked for.
+   */
+  readonly ownChunk?: boolean | undefined;
 }
 
 /**
@@ -1139,7 +1144,7 @@ async function readJsonLines(con: DuckDBConnection, ctx: StageContext, what: str
   try {
     // Read with "\n" line ends, each "\r\n" would give an extra empty line (and every line number after
     // it would be off): lines end as the file's first lines do.
-    const newLine = await jsonNewLine(con, ctx.localPath);
+    const newLine = ctx.ownChunk ? "\\n" : await jsonNewLine(con, ctx.localPath);
     await con.run(
       `CREATE OR REPLACE TEMP TABLE ${quoteIdent(lines)} AS SELECT line FROM ${jsonLinesSql(ctx.localPath, SNIFF_LINE_LIMIT, newLine)}`,
     );
@@ -1157,15 +1162,20 @@ async function stageJsonl(
 ): Promise<StagedColumn[]> {
   const lines = await readJsonLines(con, ctx, "JSON lines");
   // Lines holding only white space are neither rows nor rejects: the read's line accounting counts them.
-  layout.blankLines = await queryNumber(
-    con,
-    `SELECT count(*) FROM ${quoteIdent(lines)} WHERE line <> '' AND trim(rtrim(line, chr(13))) = ''`,
-  );
+  layout.blankLines = ctx.ownChunk
+    ? 0
+    : await queryNumber(
+        con,
+        `SELECT count(*) FROM ${quoteIdent(lines)} WHERE line <> '' AND trim(rtrim(line, chr(13))) = ''`,
+      );
   const parsed = await parseJsonLines(con, ctx, lines);
-  const arrayHint = await queryNumber(
-    con,
-    `SELECT count(*) FROM (SELECT text FROM ${quoteIdent(parsed)} ORDER BY line LIMIT 1) WHERE ltrim(text, ' \t' || chr(65279)) LIKE '[%'`,
-  );
+  // A chunk of Sluice's own holds objects and poison lines, never an array.
+  const arrayHint = ctx.ownChunk
+    ? 0
+    : await queryNumber(
+        con,
+        `SELECT count(*) FROM (SELECT text FROM ${quoteIdent(parsed)} ORDER BY line LIMIT 1) WHERE ltrim(text, ' \t' || chr(65279)) LIKE '[%'`,
+      );
   if (arrayHint > 0) {
     warnings.push(`${ctx.displayPath}: starts with [ like a JSON array; read it with source.format: json`);
   }
@@ -1179,13 +1189,16 @@ async function stageJsonl(
 async function parseJsonLines(con: DuckDBConnection, ctx: StageContext, lines: string): Promise<string> {
   const maxLine = ctx.source.options?.max_line_size ?? DEFAULT_MAX_LINE;
   const parsed = `${ctx.tablePrefix}_json`;
-  // rowid follows insertion order: physical line number = rowid + 1.
+  // A chunk of Sluice's own has no blank line to leave out (see StageRequest.ownChunk).
+  const withContent = ctx.ownChunk ? "line <> ''" : "trim(rtrim(line, chr(13))) <> ''";
+  // rowid follows insertion order: physical line number = rowid + 1. Valid JSON is an object exactly
+  // when it starts with "{" (after JSON's white space): no second parse of every line to ask its type.
   await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(parsed)} AS
     SELECT rowid + 1 AS line, rtrim(line, chr(13)) AS text,
       CASE WHEN strlen(line) > ${maxLine} THEN 'LINE SIZE OVER MAXIMUM'
            WHEN NOT json_valid(rtrim(line, chr(13))) THEN 'INVALID JSON'
-           WHEN json_type(rtrim(line, chr(13))::JSON) <> 'OBJECT' THEN 'NOT AN OBJECT' END AS problem
-    FROM ${quoteIdent(lines)} WHERE line IS NOT NULL AND trim(rtrim(line, chr(13))) <> ''`);
+           WHEN NOT starts_with(ltrim(line, ' ' || chr(9) || chr(10) || chr(13)), '{') THEN 'NOT AN OBJECT' END AS problem
+    FROM ${quoteIdent(lines)} WHERE line IS NOT NULL AND ${withContent}`);
   await con.run(`DROP TABLE ${quoteIdent(lines)}`);
   return parsed;
 }
@@ -1228,6 +1241,8 @@ async function stageJsonValues(
     };
   });
   if (nested.leaves.length === 0) warnings.push(`${ctx.displayPath}: no JSON objects found`);
+  // Plain text values are extracted together (`_sluice_v`): one parse of each record, not one per column.
+  const together: string[] = [];
   const casts = columns.map((c, i) => {
     const leaf = nested.leaves[i]!;
     const upper = c.type.toUpperCase();
@@ -1236,12 +1251,14 @@ async function stageJsonValues(
     const extracted = `json_extract(j, ${pointer})`;
     // Masks on paths inside the value apply whatever type the column is read as.
     const masked = leaf.maskJson(extracted);
+    const plain = !isJson && masked === extracted;
+    if (plain) together.push(pointer);
     return {
       name: c.name,
       valueSql: isJson
         ? masked
-        : masked === extracted
-          ? `json_extract_string(j, ${pointer})`
+        : plain
+          ? `_sluice_v[${together.length}]`
           : `json_extract_string(${masked}, '$')`,
       type: c.type,
       config: declaredFor(ctx.columns, c.name),
@@ -1249,8 +1266,12 @@ async function stageJsonValues(
     };
   });
   if (nested.rowId) columns.push(nested.rowId.column);
+  const records = `(SELECT line, text::JSON AS j FROM ${quoteIdent(parsed)} WHERE problem IS NULL)`;
   await castIntoStage(con, ctx, {
-    from: `(SELECT line, text::JSON AS j FROM ${quoteIdent(parsed)} WHERE problem IS NULL)`,
+    from:
+      together.length > 0
+        ? `(SELECT line, j, json_extract_string(j, [${together.join(", ")}]) AS _sluice_v FROM ${records})`
+        : records,
     casts: nested.rowId ? [...casts, nested.rowId.cast] : casts,
     lineSql: "line",
     rawSql: "j::VARCHAR",

@@ -22,6 +22,8 @@ export interface LocalRead {
   readonly source: FileSourceConfig;
   /** Tells a hash running beside the read that DuckDB's bulk read starts (see `AcquiredFile`). */
   readonly yieldToReader?: (() => void) | undefined;
+  /** JSON lines Sluice wrote itself (see `StageRequest.ownChunk`). */
+  readonly ownChunk?: boolean | undefined;
 }
 
 /** A staged file that must be read again the staged way (its counted or written checks found it not clean). */
@@ -90,6 +92,7 @@ async function stageOnce(
       // Positions matter to checks and dedupe (lines, ties) and to cdc (batch order breaks ties).
       keepOrder: needsChecking(pipeline) || pipeline.target.mode === "cdc",
       workDir: join(run.workDir, `f${index}`),
+      ownChunk: read.ownChunk,
     });
     return work.staged;
   } catch (error) {

@@ -70,6 +70,5 @@ async function readBatch(
     // A message as large as the broker takes is one line: the read's line limit (2 MB) grows to hold it.
     options: { max_line_size: Math.max(2_000_000, batch.longestLine + 1) },
   };
-
-  return stageLocalFile(run, attempt, work, index, { localPath, format: "jsonl", source });
+  return stageLocalFile(run, attempt, work, index, { localPath, format: "jsonl", source, ownChunk: true });
 }

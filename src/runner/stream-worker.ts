@@ -7,7 +7,7 @@ import type { ProjectContext } from "../run/project-context.js";
 import type { RunReport } from "../run/run-report.js";
 import { batchLimits } from "../streams/batch-limits.js";
 import { openStreamSource } from "../streams/open-stream-source.js";
-import type { StreamSource } from "../streams/stream-source.js";
+import type { BatchLimits, StreamMessage, StreamSource } from "../streams/stream-source.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { assertKnownPipelines } from "./known-pipelines.js";
 import { retryPolicy } from "./pipeline-retries.js";
@@ -168,34 +168,41 @@ async function consumePipeline(
     if (signal?.aborted) return summary;
     throw error;
   }
+  let next: Promise<Pulled> | undefined;
   try {
     event(`consuming ${source.describe}`);
     const limits = batchLimits(config);
     let idleSince = Date.now();
     let pullFailures = 0;
     while (!signal?.aborted) {
-      let messages: Awaited<ReturnType<StreamSource["pull"]>>;
-      try {
-        messages = await source.pull(limits, signal);
-        pullFailures = 0;
-      } catch (error) {
+      const pulled = await (next ?? pullBatch(source, limits, signal));
+      next = undefined;
+      if ("error" in pulled) {
         if (signal?.aborted) break;
         // An unreachable broker is not an idle stream: --exit-when-idle counts from when it answers again.
         idleSince = Date.now();
         const delay = backoffDelay(++pullFailures, policy.baseMs, policy.maxDelayMs, Math.random);
-        event(`${redactUrls(asSluiceError(error).message)}; pulling again in ${delay} ms`);
+        event(`${redactUrls(asSluiceError(pulled.error).message)}; pulling again in ${delay} ms`);
         await abortableSleep(delay, signal).catch(() => undefined);
         continue;
       }
+      pullFailures = 0;
+      const { messages } = pulled;
       if (messages.length === 0) {
         await onIdle(name, true);
         if (options.exitWhenIdleMs !== undefined && Date.now() - idleSince >= options.exitWhenIdleMs) break;
         continue;
       }
       // Pulled but not publishing yet: abandoned on a stop (the broker delivers them again).
-      if (signal?.aborted) break;
+      if (signal?.aborted) {
+        await release(source, pulled);
+        break;
+      }
       await onIdle(name, false);
       const lag = await source.lag().catch(() => undefined);
+      // The next batch is pulled while this one publishes (two in memory at most: max_bytes × 2); it is
+      // published after this one, so a redelivery in it of this batch's messages meets the ledger.
+      next = pullBatch(source, limits, signal);
       const outcome = await publishWithRetries(ctx, holder, name, pipeline, source, messages, lag, {
         policy,
         signal,
@@ -217,9 +224,29 @@ async function consumePipeline(
       }
     }
   } finally {
+    // A pull still running is let finish (the signal stops it); what it took is given back.
+    if (next) await release(source, await next);
     await source.close();
   }
   return summary;
+}
+
+type Pulled = { readonly messages: StreamMessage[] } | { readonly error: unknown };
+
+/** One pull, its failure as a value: a pull started ahead of its turn must not reject unawaited. */
+async function pullBatch(source: StreamSource, limits: BatchLimits, signal?: AbortSignal): Promise<Pulled> {
+  try {
+    return { messages: await source.pull(limits, signal) };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** Gives back an abandoned batch (best effort: unacknowledged, it is delivered again either way). */
+async function release(source: StreamSource, pulled: Pulled): Promise<void> {
+  if ("messages" in pulled && pulled.messages.length > 0) {
+    await source.release(pulled.messages.map((m) => m.position)).catch(() => undefined);
+  }
 }
 
 /**

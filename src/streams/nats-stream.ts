@@ -190,6 +190,17 @@ export function natsStream(
           throw fail("ack", error);
         });
     },
+    async release(positions) {
+      for (const position of positions) {
+        inFlight.get(position)?.nak();
+        inFlight.delete(position);
+      }
+      await connection()
+        .flush()
+        .catch((error: unknown) => {
+          throw fail("release", error);
+        });
+    },
     async deadLetter(poison: readonly PoisonMessage[]) {
       const subject = options.deadLetterSubject;
       if (!subject || poison.length === 0) return;

@@ -41,6 +41,11 @@ export function redisStream(
   let lastClaim = 0;
   let oldestAgeMs: number | null = null;
   let averageSize: number | undefined;
+  /**
+   * Pulled and not yet acknowledged: the worker pulls the next batch while one publishes, and the
+   * pending entries (XREADGROUP 0, XAUTOCLAIM) would offer that batch's entries again.
+   */
+  const held = new Set<string>();
   const fail = (what: string, error: unknown, transient = true): SluiceError =>
     streamError(describe, what, error, transient);
   const client = (): Redis => {
@@ -81,8 +86,9 @@ export function redisStream(
       const add = (found: StreamMessage[]) => {
         for (const m of found) {
           // XAUTOCLAIM may offer this consumer's own pending entries, already read with XREADGROUP 0.
-          if (inBatch.has(m.position)) continue;
+          if (inBatch.has(m.position) || held.has(m.position)) continue;
           inBatch.add(m.position);
+          held.add(m.position);
           messages.push(m);
           bytes += m.data.length;
         }
@@ -124,6 +130,8 @@ export function redisStream(
           add(found);
         }
       } catch (error) {
+        // What this pull took is not handed on: the next pull reads it again from the pending entries.
+        for (const m of messages) held.delete(m.position);
         throw fail("pull", error);
       }
       oldestAgeMs = messages[0] ? Date.now() - messages[0].timestamp.getTime() : null;
@@ -135,9 +143,14 @@ export function redisStream(
         for (let i = 0; i < positions.length; i += 5_000) {
           await r.xack(config.key, config.group, ...positions.slice(i, i + 5_000));
         }
+        for (const position of positions) held.delete(position);
       } catch (error) {
         throw fail("ack", error);
       }
+    },
+    async release(positions) {
+      // Redis cannot take a delivery back: the entries stay pending for a consumer of this name or a claim.
+      for (const position of positions) held.delete(position);
     },
     async deadLetter(poison: readonly PoisonMessage[]) {
       const key = options.deadLetterKey;
@@ -170,6 +183,7 @@ export function redisStream(
       return { pending: 0, oldestAgeMs };
     },
     async close() {
+      held.clear();
       await redis?.quit().catch(() => redis?.disconnect());
       redis = undefined;
     },

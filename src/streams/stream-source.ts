@@ -48,6 +48,12 @@ export interface StreamSource {
   pull(limits: BatchLimits, signal?: AbortSignal): Promise<StreamMessage[]>;
   /** Acknowledges pulled messages by position: the broker will not deliver them again. */
   ack(positions: readonly string[]): Promise<void>;
+  /**
+   * Gives back pulled messages that will not be published (a stop): NATS delivers them again at once
+   * (a nak) instead of after `ack_wait`; a Redis entry stays pending (read first by the same consumer
+   * name, claimed by another after `claim_idle`).
+   */
+  release(positions: readonly string[]): Promise<void>;
   /** Republishes messages to the configured dead letter (subject or key), headers naming their origin. */
   deadLetter(messages: readonly PoisonMessage[]): Promise<void>;
   lag(): Promise<StreamLag>;

@@ -82,6 +82,19 @@ describe.skipIf(!available)("NATS JetStream source", () => {
     await second.ack(again.map((m) => m.position));
   });
 
+  it("delivers a released message again at once, not after its ack wait", async () => {
+    await publishNats(`${SUBJECT}.released`, eventPayloads(4));
+    const s = source("released", "60s");
+    await s.connect();
+    const pulled = await s.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 1_000 });
+    expect(pulled).toHaveLength(4);
+    await s.release(pulled.map((m) => m.position));
+    const again = await s.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 1_000 });
+    expect(again.map((m) => m.position)).toEqual(pulled.map((m) => m.position));
+    expect(again.every((m) => m.redelivered)).toBe(true);
+    await s.ack(again.map((m) => m.position));
+  });
+
   it("holds a message once in a batch even when its ack wait runs out while the batch is open", async () => {
     await publishNats(`${SUBJECT}.once`, eventPayloads(3));
     // The pull waits for more than the stream holds, longer than the ack wait: JetStream delivers the
