@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliPath, makeProject, sluice } from "../support/cli.js";
+import { makeProject, sluice } from "../support/cli.js";
 import { serviceAvailable } from "../support/require-service.js";
+import { startWorker, waitFor } from "../support/stream-worker.js";
 import {
   createNatsStream,
   deleteNatsStream,
@@ -34,20 +33,6 @@ ${extra}
       - { rule: not_null, columns: [id] }
     target: { table: events }
 `;
-}
-
-/** Starts `sluice worker` without waiting for it. */
-function startWorker(dir: string, args: readonly string[] = []): { child: ChildProcess; err: () => string } {
-  const child = spawn(process.execPath, [cliPath, "worker", ...args], {
-    cwd: dir,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  child.stdout!.resume();
-  child.stderr!.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  return { child, err: () => err };
 }
 
 async function query<T>(dir: string, sql: string): Promise<T[]> {
@@ -107,10 +92,10 @@ describe.skipIf(!available)("sluice worker on NATS JetStream", () => {
     const dir = makeProject(projectYaml("term"));
     await publishNats(`${SUBJECT}.term`, eventPayloads(3_000));
     const worker = startWorker(dir);
-    await sleep(1_500);
+    // Signalled while batches flow (a first one published), not while the process still starts.
+    await waitFor(() => worker.reports() > 0, "a first published batch");
     worker.child.kill("SIGTERM");
-    const code = await new Promise<number | null>((done) => worker.child.once("exit", (c) => done(c)));
-    expect(code, worker.err()).toBe(0);
+    expect(await worker.exited, worker.stderr()).toBe(0);
     const rest = await sluice(["worker", "--exit-when-idle", "3s"], dir, { timeoutMs: 120_000 });
     expect(rest.code, rest.stderr).toBe(0);
     const [counts] = await query<{ n: number; ids: number }>(
@@ -119,38 +104,6 @@ describe.skipIf(!available)("sluice worker on NATS JetStream", () => {
     );
     expect(counts).toEqual({ n: 3_000, ids: 3_000 });
   });
-
-  it("publishes every message exactly once across kill -9 of the worker mid-batch", async () => {
-    const total = 20_000;
-    const poisonEvery = 97;
-    const dir = makeProject(projectYaml("crash", "", 200));
-    await publishNats(`${SUBJECT}.crash`, eventPayloads(total, poisonEvery));
-    for (let kill = 0; kill < 4; kill++) {
-      const worker = startWorker(dir);
-      // Past start-up (about a second on a busy machine), then a random moment into the stream.
-      await sleep(1_500 + Math.floor(Math.random() * 2_000));
-      worker.child.kill("SIGKILL");
-      await new Promise((done) => worker.child.once("exit", done));
-    }
-    const poison = Math.floor(total / poisonEvery);
-    // The kills came mid-stream: some of it was loaded, not all.
-    const [before] = await query<{ n: number }>(dir, "SELECT count(*) AS n FROM events");
-    expect(before!.n).toBeGreaterThan(0);
-    expect(before!.n).toBeLessThan(total - poison);
-    const rest = await sluice(["worker", "--exit-when-idle", "4s"], dir, { timeoutMs: 240_000 });
-    expect(rest.code, rest.stderr).toBe(0);
-    expect(rest.stderr).toMatch(/redelivery\(ies\) recognised/);
-    const [counts] = await query<{ n: number; ids: number }>(
-      dir,
-      "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events",
-    );
-    expect(counts).toEqual({ n: total - poison, ids: total - poison });
-    const [q] = await query<{ n: number; distinct_raw: number }>(
-      dir,
-      "SELECT count(*) AS n, count(DISTINCT raw) AS distinct_raw FROM sluice.quarantine WHERE pipeline = 'events'",
-    );
-    expect(q).toEqual({ n: poison, distinct_raw: poison });
-  }, 300_000);
 
   it("names an unreachable server without printing the password of its URL", async () => {
     const dir = makeProject(
