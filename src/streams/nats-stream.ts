@@ -1,5 +1,6 @@
 import {
   AckPolicy,
+  type Consumer,
   DeliverPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
@@ -119,62 +120,9 @@ export function natsStream(
           ),
         );
       });
-      const messages: StreamMessage[] = [];
-      const inBatch = new Set<string>();
-      let bytes = 0;
-      const deadline = Date.now() + limits.maxWaitMs;
-      while (messages.length < limits.maxRows && bytes < limits.maxBytes && !signal?.aborted) {
-        const left = deadline - Date.now();
-        if (left <= 0) break;
-        // The client takes a count or a byte cap, not both: ask for as many messages as the bytes left
-        // hold at the sizes seen so far (a first, small ask learns them).
-        if (messages.length > 0) averageSize = bytes / messages.length;
-        const ask = Math.max(
-          1,
-          Math.min(
-            limits.maxRows - messages.length,
-            averageSize === undefined ? 1 : Math.floor((limits.maxBytes - bytes) / Math.max(1, averageSize)),
-          ),
-        );
-        const batch = await consumer
-          .fetch({ max_messages: ask, expires: Math.max(1_000, left) })
-          .catch((error: unknown) => {
-            throw fail("pull", error);
-          });
-        // A fetch shorter than the server's 1 s minimum is stopped at max_wait, but only while nothing
-        // came: stopping one mid-delivery would drop messages in transit until their ack wait ran out.
-        const stop = () => batch.stop();
-        let got = 0;
-        const timer = setTimeout(() => {
-          if (got === 0) stop();
-        }, left);
-        signal?.addEventListener("abort", stop, { once: true });
-        try {
-          for await (const m of batch) {
-            const message = toStreamMessage(m, created);
-            const seen = inBatch.has(message.position);
-            // The latest delivery is the one to acknowledge.
-            inFlight.set(message.position, m);
-            // An ack wait that ran out while this batch was open delivers a message again: it is held once.
-            if (seen) continue;
-            inBatch.add(message.position);
-            messages.push(message);
-            bytes += m.data.length;
-            got++;
-            // Sizes vary: what the estimate let through beyond the cap is kept, the rest stays unasked.
-            if (bytes >= limits.maxBytes) batch.stop();
-          }
-        } catch (error) {
-          // Missed heartbeats end a fetch (a busy client or server): what it delivered is kept.
-          if (!/heartbeats? missed/i.test(String(error)) || messages.length === 0) throw fail("pull", error);
-          break;
-        } finally {
-          clearTimeout(timer);
-          signal?.removeEventListener("abort", stop);
-        }
-        // A short answer means the stream is caught up: the batch closes now.
-        if (got < ask) break;
-      }
+      const state = { inFlight, averageSize, possiblyPublished: created };
+      const messages = await fetchBatch(consumer, limits, state, fail, signal);
+      averageSize = state.averageSize;
       oldestAgeMs = messages[0] ? Date.now() - messages[0].timestamp.getTime() : null;
       return messages;
     },
@@ -226,6 +174,88 @@ export function natsStream(
       nc = undefined;
     },
   };
+}
+
+/** What a pull carries from one batch to the next. */
+interface PullState {
+  /** Pulled, not yet acknowledged: acks need the delivered message. */
+  readonly inFlight: Map<string, JsMsg>;
+  /** Payload size seen so far: how many messages a byte cap holds. */
+  averageSize: number | undefined;
+  /** Every message may have been published before (see `created` in natsStream). */
+  readonly possiblyPublished: boolean;
+}
+
+/**
+ * Fetches one batch: until `maxRows`, `maxBytes` or `maxWaitMs`, whichever comes first, or a short answer
+ * (the stream is caught up). Each position once.
+ */
+async function fetchBatch(
+  consumer: Consumer,
+  limits: BatchLimits,
+  state: PullState,
+  fail: (what: string, error: unknown) => SluiceError,
+  signal?: AbortSignal,
+): Promise<StreamMessage[]> {
+  const messages: StreamMessage[] = [];
+  const inBatch = new Set<string>();
+  let bytes = 0;
+  const deadline = Date.now() + limits.maxWaitMs;
+  while (messages.length < limits.maxRows && bytes < limits.maxBytes && !signal?.aborted) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    // The client takes a count or a byte cap, not both: ask for as many messages as the bytes left
+    // hold at the sizes seen so far (a first, small ask learns them).
+    if (messages.length > 0) state.averageSize = bytes / messages.length;
+    const ask = Math.max(
+      1,
+      Math.min(
+        limits.maxRows - messages.length,
+        state.averageSize === undefined
+          ? 1
+          : Math.floor((limits.maxBytes - bytes) / Math.max(1, state.averageSize)),
+      ),
+    );
+    const batch = await consumer
+      .fetch({ max_messages: ask, expires: Math.max(1_000, left) })
+      .catch((error: unknown) => {
+        throw fail("pull", error);
+      });
+    // A fetch shorter than the server's 1 s minimum is stopped at max_wait, but only while nothing
+    // came: stopping one mid-delivery would drop messages in transit until their ack wait ran out.
+    const stop = () => batch.stop();
+    let got = 0;
+    const timer = setTimeout(() => {
+      if (got === 0) stop();
+    }, left);
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const m of batch) {
+        const message = toStreamMessage(m, state.possiblyPublished);
+        const seen = inBatch.has(message.position);
+        // The latest delivery is the one to acknowledge.
+        state.inFlight.set(message.position, m);
+        // An ack wait that ran out while this batch was open delivers a message again: it is held once.
+        if (seen) continue;
+        inBatch.add(message.position);
+        messages.push(message);
+        bytes += m.data.length;
+        got++;
+        // Sizes vary: what the estimate let through beyond the cap is kept, the rest stays unasked.
+        if (bytes >= limits.maxBytes) batch.stop();
+      }
+    } catch (error) {
+      // Missed heartbeats end a fetch (a busy client or server): what it delivered is kept.
+      if (!/heartbeats? missed/i.test(String(error)) || messages.length === 0) throw fail("pull", error);
+      break;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", stop);
+    }
+    // A short answer means the stream is caught up: the batch closes now.
+    if (got < ask) break;
+  }
+  return messages;
 }
 
 /** Tells of a lost connection once (not each reconnect attempt), and when it is back. */

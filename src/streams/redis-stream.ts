@@ -40,7 +40,8 @@ export function redisStream(
   let redis: Redis | undefined;
   let lastClaim = 0;
   let oldestAgeMs: number | null = null;
-  let averageSize: number | undefined;
+  /** Payload size seen so far: how many entries a byte cap holds. */
+  const sizes: { average: number | undefined } = { average: undefined };
   /**
    * Pulled and not yet acknowledged: the worker pulls the next batch while one publishes, and the
    * pending entries (XREADGROUP 0, XAUTOCLAIM) would offer that batch's entries again.
@@ -80,27 +81,7 @@ export function redisStream(
     },
     async pull(limits: BatchLimits, signal?: AbortSignal) {
       const r = client();
-      const messages: StreamMessage[] = [];
-      let bytes = 0;
-      const inBatch = new Set<string>();
-      const add = (found: StreamMessage[]) => {
-        for (const m of found) {
-          // XAUTOCLAIM may offer this consumer's own pending entries, already read with XREADGROUP 0.
-          if (inBatch.has(m.position) || held.has(m.position)) continue;
-          inBatch.add(m.position);
-          held.add(m.position);
-          messages.push(m);
-          bytes += m.data.length;
-        }
-      };
-      // How many entries the bytes left hold at the sizes seen so far (one to learn them).
-      const room = (firstAsk = 1) => {
-        const rows = limits.maxRows - messages.length;
-        if (messages.length > 0) averageSize = bytes / messages.length;
-        if (averageSize === undefined) return Math.min(rows, firstAsk);
-        return Math.min(rows, Math.max(1, Math.floor((limits.maxBytes - bytes) / Math.max(1, averageSize))));
-      };
-      const full = () => messages.length >= limits.maxRows || bytes >= limits.maxBytes;
+      const { messages, add, room, full } = batchCollector(limits, held, sizes);
       try {
         // Entries this consumer was given before and never acknowledged (a crash, a failed batch).
         add(toMessages(config.key, await readGroup(r, config, consumer, room(100), "0"), true));
@@ -187,6 +168,34 @@ export function redisStream(
       await redis?.quit().catch(() => redis?.disconnect());
       redis = undefined;
     },
+  };
+}
+
+/** A batch being collected: each position once, none that an earlier batch of this source still holds. */
+function batchCollector(limits: BatchLimits, held: Set<string>, sizes: { average: number | undefined }) {
+  const messages: StreamMessage[] = [];
+  const inBatch = new Set<string>();
+  let bytes = 0;
+  return {
+    messages,
+    add(found: readonly StreamMessage[]) {
+      for (const m of found) {
+        // XAUTOCLAIM may offer this consumer's own pending entries, already read with XREADGROUP 0.
+        if (inBatch.has(m.position) || held.has(m.position)) continue;
+        inBatch.add(m.position);
+        held.add(m.position);
+        messages.push(m);
+        bytes += m.data.length;
+      }
+    },
+    /** How many entries the bytes left hold at the sizes seen so far (`firstAsk` to learn them). */
+    room(firstAsk = 1) {
+      const rows = limits.maxRows - messages.length;
+      if (messages.length > 0) sizes.average = bytes / messages.length;
+      if (sizes.average === undefined) return Math.min(rows, firstAsk);
+      return Math.min(rows, Math.max(1, Math.floor((limits.maxBytes - bytes) / Math.max(1, sizes.average))));
+    },
+    full: () => messages.length >= limits.maxRows || bytes >= limits.maxBytes,
   };
 }
 

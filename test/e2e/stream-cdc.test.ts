@@ -85,12 +85,18 @@ pipelines:
     source:
       stream: { kind: nats, url: "${natsUrl}", stream: ${STREAM}, subject: "${SUBJECT}.dbz", durable: cdc, ack_wait: 3s }
       batch: { max_rows: 300, max_wait: 300ms }
-    target: { table: accounts, mode: cdc, keys: [id] }
+    # After a kill, the broker delivers the killed worker's messages again once their ack wait is out:
+    # older events may then come after newer ones. A deleted key's row stays (soft) with its position, so
+    # an older event of it is recognised and ignored (a hard delete would let it bring the row back).
+    target: { table: accounts, mode: cdc, keys: [id], cdc: { soft_delete: true } }
 `);
     await killWorkerRepeatedly(dir, 2, 1_000);
     const rest = await sluice(["worker", "--exit-when-idle", "4s"], dir, { timeoutMs: 240_000 });
     expect(rest.code, rest.stderr).toBe(0);
-    const rows = await queryRows<Row>(dir, "SELECT id, name, qty FROM accounts ORDER BY id");
+    const rows = await queryRows<Row>(
+      dir,
+      "SELECT id, name, qty FROM accounts WHERE NOT _sluice_deleted ORDER BY id",
+    );
     const expected = [...table.values()].sort((a, b) => a.id - b.id);
     // Deletes happened: some keys are gone.
     expect(expected.length).toBeLessThan(300);
