@@ -143,7 +143,7 @@ const cleanRows = [
   "4,99.5,dan@example.com,2024-01-04",
 ];
 
-describe("probing checked files", () => {
+describe("checked files, their failures counted first", () => {
   it("a clean file is published in one pass with the report, rows and warnings of the staged way", async () => {
     const out = await bothWays(checked(), { "landing/in/a.csv": header + cleanRows.join("\n") });
     // Masked columns: the written values are not the checked ones, so the file is counted.
