@@ -80,11 +80,12 @@ export async function publishAttempt(
         alongsideWrite: gate.alongsideWrite,
         completeAfterWrite:
           deferred.length > 0 && rowsSql
-            ? async (written, writtenByFile) => {
+            ? async (written, writtenByFile, loadedAnyOf) => {
                 try {
                   completed = await completeSinglePass(run, attempt, record, loaded, {
                     written,
                     writtenByFile,
+                    loadedAnyOf,
                     rowsSql,
                   });
                 } catch (error) {

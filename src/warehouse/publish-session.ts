@@ -173,7 +173,8 @@ export async function publishInSession(
 /**
  * A single pass's completion right after its write (see {@link PublishBatch.completeAfterWrite}), with
  * the rows it accepted: those the write stored, counted per file through the publishing transaction;
- * a merge's, those it staged (rows the upsert left unchanged keep their earlier run id).
+ * a merge's, those it staged (rows the upsert left unchanged keep their earlier run id). Its ledger
+ * question goes through the publishing transaction too.
  */
 function completeWrite(
   session: SqlSession,
@@ -183,11 +184,14 @@ function completeWrite(
   run: RunRecord,
 ): Promise<AfterWrite> {
   const { staged } = outcome;
-  if (staged) return single(staged.rows, () => staged.byFile());
-  return single(outcome.inserted, async () => {
+  const loadedAnyOf = async (hashes: readonly string[]) =>
+    hashes.length > 0 && (await session.rows(loadedHashesSql(run.pipeline, hashes))).length > 0;
+  if (staged) return single(staged.rows, () => staged.byFile(), loadedAnyOf);
+  const writtenByFile = async () => {
     const rows = await session.rows(
       `SELECT _sluice_source_file AS f, count(*) AS n FROM ${quotedTableName(table, session.dialect)} WHERE _sluice_run_id = ${quoteLiteral(run.runId)} GROUP BY 1`,
     );
     return new Map(rows.map((r) => [String(r.f), Number(r.n)]));
-  });
+  };
+  return single(outcome.inserted, writtenByFile, loadedAnyOf);
 }
