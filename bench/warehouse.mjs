@@ -8,6 +8,10 @@
 //   DuckDB:     a raw MERGE INTO ... USING read_csv(...)
 //   RATIO pg_merge_vs_psql (target <= 1.2), RATIO psql_merge_vs_copy (informational),
 //   RATIO duckdb_merge_vs_raw (target <= 1.8; Sluice keeps the before-images rollback needs).
+//   The PostgreSQL merge also runs, in the same rounds, the staged way and the floor (pg-merge-floor.mjs:
+//   DuckDB's read streamed into COPY into a stage, then ON CONFLICT, nothing else), informational.
+// Both PostgreSQL workloads print the CPU of every way: the process's (/usr/bin/time) plus the server
+// backends' of the benchmark's database (sampled from /proc), and *_cpu_* ratios of their medians.
 // PostgreSQL from BENCH_PG (default postgres://postgres@127.0.0.1:5432). Baseline and Sluice alternate
 // BENCH_REPEAT times (default 3) on fresh tables; the ratios are of the medians (the machine may be shared:
 // single runs swing a lot), and every round's pair is printed so the spread shows.
