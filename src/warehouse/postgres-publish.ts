@@ -64,7 +64,11 @@ export async function publishToPostgres(
   const table = batch.target.table;
   const prepared =
     table && batch.rowsSql
-      ? await prepareBatch(engine, batch.rowsSql, batch.target, { inPlace: batch.rowsRepeatable === true })
+      ? await prepareBatch(engine, batch.rowsSql, batch.target, {
+          inPlace: batch.rowsRepeatable === true,
+          // A single-pass merge: its keys are checked on the stage (see checkStagedKeys).
+          keysOnStage: batch.completeAfterWrite !== undefined && batch.target.mode === "merge",
+        })
       : undefined;
   let attempt = 0;
   try {
