@@ -53,3 +53,10 @@ export function publishedPositionsSql(pipeline: string, positions: readonly stri
     JOIN sluice.files f ON f.pipeline = p.pipeline AND f.path = p.batch AND f.status = 'loaded'
     WHERE p.pipeline = ${name} AND p.position IN (${list})`;
 }
+
+/** Whether the pipeline has published any position (column `published`, a boolean). Pure. */
+export function anyPublishedSql(pipeline: string): string {
+  const name = quoteLiteral(pipeline);
+  return `SELECT (EXISTS (SELECT 1 FROM sluice.stream_published WHERE pipeline = ${name})
+    OR EXISTS (SELECT 1 FROM sluice.stream_positions WHERE pipeline = ${name})) AS published`;
+}
