@@ -7,10 +7,13 @@
 // (worker start-up and the first discovery included; files are all present at the start, so discovery
 // runs at its default interval). Also measures the queue's own cost per unit
 // (send + claim + complete through pg-boss, one at a time) for the on-paper curve of N machines.
-// CPU: the workers' own (from /proc) and the whole machine's (from /proc/stat) during each trial, so that
-// a flat curve can be told apart: workers waiting on PostgreSQL, or the machine out of cores.
+// CPU: the workers' own (from /proc), PostgreSQL's (the server processes of the trial's database, found in
+// pg_stat_activity and read from /proc, so on a server on this machine only) and the whole machine's (from
+// /proc/stat) during each trial, so that a flat curve can be told apart: workers waiting on PostgreSQL, or
+// the machine out of cores.
 // RATIO scale_small_t2_over_t1 (target <= 0.625, i.e. 2 workers >= 1.6x one), the others informational.
-// PostgreSQL from BENCH_PG (default postgres://postgres@127.0.0.1:5432).
+// PostgreSQL from BENCH_PG (default postgres://postgres@127.0.0.1:5432); BENCH_SCALE_KINDS=small or merge runs one
+// workload only.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +27,7 @@ const smallFiles = Number(process.env.BENCH_SCALE_FILES ?? 500);
 const mergeFiles = Number(process.env.BENCH_SCALE_MERGE_FILES ?? 24);
 const mergeRows = 40_000;
 const counts = (process.env.BENCH_SCALE_WORKERS ?? "1,2,4").split(",").map(Number);
+const kinds = (process.env.BENCH_SCALE_KINDS ?? "small,merge").split(",");
 const TICK = 100; // USER_HZ on Linux
 
 async function admin(sql, database = "postgres") {
@@ -69,6 +73,14 @@ function project(kind) {
   return { dir, files };
 }
 
+/** CPU seconds of the server processes serving `database` (sampled: a backend's last moments are missed). */
+async function sampleServerCpu(client, database, seen) {
+  const { rows } = await client
+    .query("SELECT pid FROM pg_stat_activity WHERE datname = $1", [database])
+    .catch(() => ({ rows: [] }));
+  for (const { pid } of rows) seen.set(pid, Math.max(seen.get(pid) ?? 0, processCpu(pid)));
+}
+
 async function trial(kind, workers) {
   const database = `sluice_bench_scale_${process.pid}`;
   await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
@@ -86,19 +98,17 @@ async function trial(kind, workers) {
   const cpu0 = machineCpu();
   const t0 = performance.now();
   const children = Array.from({ length: workers }, () =>
-    spawn(
-      process.execPath,
-      [cli, "worker", "--discover-every", "1s", "--group", kind === "small" ? "10" : "1"],
-      {
-        cwd: dir,
-        stdio: "ignore",
-      },
-    ),
+    spawn(process.execPath, [cli, "worker", "--group", kind === "small" ? "10" : "1"], {
+      cwd: dir,
+      stdio: "ignore",
+    }),
   );
   let done = 0;
   let workerCpu = 0;
+  const serverCpu = new Map();
   while (done < files) {
     await new Promise((r) => setTimeout(r, 200));
+    await sampleServerCpu(client, database, serverCpu);
     done = Number(
       (
         await client
@@ -107,6 +117,9 @@ async function trial(kind, workers) {
       ).rows[0].n,
     );
     workerCpu = children.reduce((s, c) => s + processCpu(c.pid), 0);
+    if (children.every((c) => c.exitCode !== null || c.signalCode !== null)) {
+      throw new Error(`${kind} x${workers}: every worker exited with ${done} of ${files} files loaded`);
+    }
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu1 = machineCpu();
@@ -125,11 +138,12 @@ async function trial(kind, workers) {
   await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   const busy = (cpu1.busy - cpu0.busy) / TICK;
   const total = busy + (cpu1.idle - cpu0.idle) / TICK;
+  const pgCpu = [...serverCpu.values()].reduce((s, x) => s + x, 0);
   console.log(
     `  ${kind} x${workers}: ${files} files in ${seconds.toFixed(2)} s = ${(files / seconds).toFixed(1)} files/s; ` +
-      `worker CPU ${workerCpu.toFixed(1)} s, machine busy ${((busy / total) * 100).toFixed(0)}% (${busy.toFixed(1)} of ${total.toFixed(1)} core-s)`,
+      `worker CPU ${workerCpu.toFixed(1)} s, PostgreSQL CPU ${pgCpu.toFixed(1)} s, machine busy ${((busy / total) * 100).toFixed(0)}% (${busy.toFixed(1)} of ${total.toFixed(1)} core-s)`,
   );
-  return seconds;
+  return { seconds, workerCpu, pgCpu, busyShare: busy / total };
 }
 
 async function queueCost() {
@@ -168,7 +182,7 @@ const queueMs = await queueCost();
 // its load drifts; each figure is the median of its rounds.
 const rounds = Math.max(1, Number(process.env.BENCH_REPEAT ?? 2));
 const samples = {};
-for (const kind of ["small", "merge"]) {
+for (const kind of kinds) {
   for (let r = 0; r < rounds; r++) {
     for (const n of r % 2 === 0 ? counts : [...counts].reverse()) {
       const key = `${kind}${n}`;
@@ -176,17 +190,31 @@ for (const kind of ["small", "merge"]) {
     }
   }
 }
-const results = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
-for (const kind of ["small", "merge"]) {
-  const base = results[`${kind}1`];
-  for (const n of counts.filter((c) => c > 1)) {
-    const ratio = results[`${kind}${n}`] / base;
-    console.log(`  ${kind}: ${n} workers = ${(1 / ratio).toFixed(2)}x one worker`);
-    reportRatio(`scale_${kind}_t${n}_over_t1`, ratio, kind === "small" && n === 2 ? 0.625 : undefined);
+const of = (key, field) => median(samples[key].map((t) => t[field]));
+const filesOf = { small: smallFiles, merge: mergeFiles };
+const perUnit = { small: 10, merge: 1 };
+for (const kind of kinds) {
+  const base = of(`${kind}1`, "seconds");
+  for (const n of counts) {
+    const seconds = of(`${kind}${n}`, "seconds");
+    const files = filesOf[kind];
+    // Per file: what one worker process and the server each spend, whatever the wall time.
+    console.log(
+      `  ${kind} x${n}: ${(files / seconds).toFixed(1)} files/s (${(base / seconds).toFixed(2)}x one worker); per file: ` +
+        `worker CPU ${((of(`${kind}${n}`, "workerCpu") / files) * 1000).toFixed(0)} ms, PostgreSQL CPU ${((of(`${kind}${n}`, "pgCpu") / files) * 1000).toFixed(0)} ms; ` +
+        `machine busy ${(of(`${kind}${n}`, "busyShare") * 100).toFixed(0)}%`,
+    );
+    if (n > 1) {
+      reportRatio(
+        `scale_${kind}_t${n}_over_t1`,
+        seconds / base,
+        kind === "small" && n === 2 ? 0.625 : undefined,
+      );
+    }
   }
 }
 const unitsPerSecond = 1000 / queueMs;
 console.log(
-  `  on paper: the queue alone handles ~${unitsPerSecond.toFixed(0)} units/s (${(unitsPerSecond * 10).toFixed(0)} small files/s at 10 per unit); ` +
-    `N machines give min(N x one worker, that) until PostgreSQL's serialized publish per pipeline binds first`,
+  `  on paper: the queue alone handles ~${unitsPerSecond.toFixed(0)} units/s (${(unitsPerSecond * perUnit.small).toFixed(0)} small files/s at ${perUnit.small} per unit, ${(queueMs / perUnit.small).toFixed(1)} ms per file); ` +
+    `N machines give min(N x one machine, that) until PostgreSQL's serialized publish per pipeline binds first`,
 );

@@ -10,6 +10,7 @@ import { pruneFiles } from "../lake/file-pruning.js";
 import type { LakeTable } from "../lake/lake-table.js";
 import { manifestVersions, readManifest, writeParquetLake } from "../lake/parquet-lake.js";
 import { quoteLiteral } from "../plan/sql-text.js";
+import { loadedHashesSql } from "../warehouse/catalog-sql.js";
 import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
 import type { ProjectContext } from "./project-context.js";
 import type { RunOutcome } from "./run-outcome.js";
@@ -102,11 +103,13 @@ export async function lakeSequence(
 }
 
 /**
- * Writes a run's rows into the pipeline's lake table, BEFORE the warehouse transaction.
+ * Writes a run's rows into the pipeline's lake table, inside the warehouse transaction that publishes the
+ * run, under the pipeline's lock (see `PositionClaim.afterClaim`): the lake commits of one pipeline
+ * come one at a time across processes, each followed by its warehouse commit before the next begins.
  *
  * Exactly once across the two systems: each lake commit records its pipeline, run id, sequence
- * and source files (path + sha256) and carries a Delta `txn` (appId = pipeline, version = run
- * sequence). The warehouse transaction (rows + ledger + run record) follows. If the process dies
+ * and source files (path + sha256) and carries a Delta `txn` (appId = pipeline, version past the
+ * table's). The rest of the warehouse transaction (rows, ledger, run record) follows. If the process dies
  * between the two commits, the catalog never learns of the run, the files stay in the landing zone
  * and the next run stages them again. Before writing, that run walks the lake's commits newest first
  * and collects this pipeline's "orphan" commits — those whose run has no loaded ledger rows — until it
@@ -116,15 +119,18 @@ export async function lakeSequence(
  * not written again (append mode; the other modes are idempotent by construction); they are
  * published to the warehouse and recorded in the ledger as usual.
  *
- * `serialized`: the caller holds the pipeline's publish lock (a stream batch, committed to the lake inside
- * its warehouse transaction), so commits of the pipeline come one at a time but not in the order of their
- * run sequences (runs of several workers start in one order and commit in another): the Delta txn version
- * is taken past the table's, or a run that started before the last commit would be skipped as present;
- * and since no other commit is in flight, the rows of every interrupted run still in a Delta table are
- * removed in this commit (their messages come again, in other batches).
+ * Commits of the pipeline come one at a time but not in the order of their run sequences (runs of several
+ * processes start in one order and publish in another): the Delta txn version is taken past the table's,
+ * or a run that took its sequence before the last commit would be skipped as present and its rows lost.
+ * A retried publish of the same run is then not skipped by its txn: its interrupted commit is found as an
+ * orphan instead (above). Files another run of the pipeline loaded meanwhile are left out, as the warehouse
+ * publish that follows under the same lock leaves them out (reported skipped_duplicate).
+ *
+ * `streamBatch`: since no other commit of the pipeline is in flight, the rows of every interrupted run still
+ * in a Delta table are removed in this commit (a stream batch's messages come again, in other batches).
  *
  * @example
- * await publishToLake(ctx, warehouse, "orders", plan, outcome, logger);
+ * await publishToLake(ctx, warehouse, "orders", plan, outcome, logger); // in the publish transaction
  */
 export async function publishToLake(
   ctx: ProjectContext,
@@ -133,7 +139,7 @@ export async function publishToLake(
   plan: LakeTargetPlan,
   outcome: RunOutcome,
   logger: Logger,
-  serialized = false,
+  streamBatch = false,
 ): Promise<void> {
   const { rowsSql, report, ledger } = outcome;
   if (!rowsSql) return;
@@ -142,12 +148,13 @@ export async function publishToLake(
   const where = `pipeline ${name}: lake table ${plan.table}`;
   await assertPartitionColumns(con, rowsSql, plan, where);
 
-  const loaded = ledger.filter((e) => e.status === "loaded");
+  const duplicates = await loadedMeanwhile(warehouse, name, outcome);
+  const loaded = ledger.filter((e) => e.status === "loaded" && !duplicates.has(e.path));
   // The rows name their original file: a replay unit's ledger path is not what they carry.
   const sourceFileOf = (path: string) => outcome.sourceFiles?.get(path) ?? path;
   const { already, stale } =
     plan.mode === "append"
-      ? await interruptedRuns(warehouse, table, plan.format, name, loaded, serialized)
+      ? await interruptedRuns(warehouse, table, plan.format, name, loaded, streamBatch)
       : { already: new Map<string, string>(), stale: [] };
   for (const [path, runId] of already) {
     logger.info(
@@ -158,7 +165,7 @@ export async function publishToLake(
   for (const { path, runIds } of stale) {
     logger.info(
       { file: path, lake_runs: runIds },
-      serialized
+      streamBatch
         ? "rows an interrupted run wrote to the lake leave it (its messages come again)"
         : "the interrupted run wrote other rows of this file to the lake; they are replaced",
     );
@@ -166,10 +173,13 @@ export async function publishToLake(
   const sources = loaded
     .filter((e) => !already.has(e.path))
     .map((e) => ({ path: e.path, sha256: e.sha256, rows: e.rowsLoaded }));
+  for (const path of duplicates) {
+    logger.info({ file: path }, "loaded meanwhile by another run; not written to the lake");
+  }
   if (sources.length === 0) return;
-  const skipped = [...already.keys()].map(sourceFileOf);
+  const skipped = [...already.keys(), ...duplicates].map(sourceFileOf);
   const sql =
-    already.size === 0
+    skipped.length === 0
       ? rowsSql
       : `SELECT * FROM (${rowsSql}) WHERE _sluice_source_file NOT IN (${skipped.map(quoteLiteral).join(", ")})`;
   // `--force`: the earlier loads of the same content leave the lake in the same commit (Delta), and so do
@@ -210,7 +220,7 @@ export async function publishToLake(
         rowGroupSize: plan.rowGroupSize,
         ...(replaced ? { deleteWhere: replaced } : {}),
         appId: name,
-        txnVersion: serialized ? await txnPastTable(con, table, name, report.sequence) : report.sequence,
+        txnVersion: await txnPastTable(con, table, name, report.sequence),
         tableName: plan.table,
         commitInfo: { sluice: provenance },
       });
@@ -253,8 +263,30 @@ export async function publishToLake(
 }
 
 /**
- * A Delta txn version for the pipeline past the table's (at least `sequence`). A retry of the same run
- * is then not skipped by its txn; its interrupted commit is found as an orphan instead (see above).
+ * Ledger paths of the run's loaded files whose content another run of the pipeline has loaded since this
+ * run looked (the same test as the warehouse publish's, which drops them as duplicates): none under
+ * `--force`, whose loads replace the earlier ones.
+ */
+async function loadedMeanwhile(
+  warehouse: Warehouse,
+  pipeline: string,
+  outcome: RunOutcome,
+): Promise<Set<string>> {
+  const loaded = outcome.ledger.filter((e) => e.status === "loaded" && e.sha256 !== "");
+  if (outcome.replaces.length > 0 || loaded.length === 0) return new Set();
+  const rows = await warehouse.query(
+    loadedHashesSql(
+      pipeline,
+      loaded.map((e) => e.sha256),
+    ),
+  );
+  const hashes = new Set(rows.map((r) => String(r.sha256)));
+  return new Set(loaded.filter((e) => hashes.has(e.sha256)).map((e) => e.path));
+}
+
+/**
+ * A Delta txn version for the pipeline past the table's (at least `sequence`): the commits of a pipeline
+ * come in the order their runs publish, not the order of their sequences.
  */
 async function txnPastTable(
   con: DuckDBConnection,
@@ -326,13 +358,13 @@ async function interruptedRuns(
   format: LakeTargetPlan["format"],
   pipeline: string,
   loaded: readonly LedgerEntry[],
-  serialized: boolean,
+  streamBatch: boolean,
 ): Promise<{ already: Map<string, string>; stale: { path: string; runIds: string[] }[] }> {
   const orphans = await orphanSources(table, format, pipeline, (runId) => runKnown(warehouse, runId));
   if (format === "delta") await keepRowsStillInTable(warehouse.engine, table, orphans);
   const already = new Map<string, string>();
   const stale: { path: string; runIds: string[] }[] = [];
-  if (serialized && format === "delta") {
+  if (streamBatch && format === "delta") {
     // No other commit of the pipeline is in flight: an orphan is a dead run. A stream batch's messages
     // come again in other batches (another digest), so its rows leave the lake whatever this run holds.
     for (const list of orphans.values()) {

@@ -11,9 +11,10 @@ import type { RunOutcome } from "./run-outcome.js";
 import type { RunReport } from "./run-report.js";
 
 /**
- * The publish stage: the lake target first (a commit keyed by the run, see lake-publish.ts), then
- * target rows, ledger and run record in one warehouse transaction. A stream batch's lake commit runs
- * inside that transaction, right after its positions are claimed (see PositionClaim).
+ * The publish stage: target rows, ledger and run record in one warehouse transaction, with the lake
+ * commit first inside it, under the pipeline's lock and after a stream batch's positions are claimed (see
+ * PositionClaim). Every writer of a pipeline (run, watch, worker, backfill, replay, stream) publishes
+ * here, so its lake commits come one at a time across processes, each with its warehouse commit.
  *
  * @example
  * await publishRun(ctx, warehouse, pipeline, outcome, logger);
@@ -27,12 +28,16 @@ export async function publishRun(
   onStage?: (stage: "lake write" | "publish") => void,
 ): Promise<void> {
   const { run, report, rowsSql, ledger, quarantineSql } = outcome;
+  // Test hook: hold the run before it publishes, so that a run started later publishes first.
+  const delayMs = Number(process.env.SLUICE_PUBLISH_DELAY_MS ?? 0);
+  if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   const lake = lakeTargetPlan(pipeline.target);
   if (lake && rowsSql) {
     await checkWarehouseBeforeLake(warehouse, rowsSql, pipeline.target, pipeline.schema_evolution);
   }
-  // A stream batch's lake commit waits, inside the warehouse transaction, until its positions are
-  // claimed: a batch whose positions another worker published never reaches the lake.
+  // The lake commit waits, inside the warehouse transaction, for the pipeline's lock (two processes'
+  // commits of one pipeline would otherwise race: see lake-publish.ts) and for a stream batch's positions
+  // (a batch whose positions another worker published never reaches the lake).
   const claimed = outcome.positions !== undefined && outcome.positions.length > 0;
   const writeLake = lake
     ? async () => {
@@ -43,8 +48,8 @@ export async function publishRun(
         if (process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");
       }
     : undefined;
-  const claim = claimed ? { batches: outcome.positions!, afterClaim: writeLake } : undefined;
-  if (writeLake && !claim) await writeLake();
+  const claim =
+    claimed || writeLake ? { batches: outcome.positions ?? [], afterClaim: writeLake } : undefined;
   if (rowsSql && pipeline.target.table) {
     onStage?.("publish");
     const publishStarted = performance.now();

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { PoolClient } from "pg";
 import { SluiceError } from "../errors.js";
 import type { ProjectContext } from "../run/project-context.js";
 import type { RunReport } from "../run/run-report.js";
@@ -189,11 +188,9 @@ async function runOneUnit(
   });
   const started = performance.now();
   const reports: RunReport[] = [];
-  let lakeLock: PoolClient | undefined;
   try {
-    if (ctx.project.config.pipelines[unit.pipeline]?.target.lake) {
-      lakeLock = await lockLakePipeline(queue, unit.pipeline);
-    }
+    // Units of one lake pipeline run at once on several workers: their lake commits come one at a time,
+    // each in its warehouse transaction under the pipeline's lock (see publishRun).
     held.warehouse ??= await ctx.openWarehouse();
     await runProject(ctx, {
       warehouse: held.warehouse,
@@ -228,29 +225,6 @@ async function runOneUnit(
     await queue.boss.fail(FILES_QUEUE, job.id, { message: queue.messageOf(error) }).catch(() => undefined);
     throw error;
   } finally {
-    if (lakeLock) {
-      await lakeLock
-        .query("SELECT pg_advisory_unlock(hashtext($1))", [`sluice:lake-run:${unit.pipeline}`])
-        .catch(() => undefined);
-      lakeLock.release();
-    }
     claims.delete(job.id);
-  }
-}
-
-/**
- * Runs of one pipeline with a lake target go one at a time across the cluster: the Delta `txn` of a
- * commit is (pipeline, run sequence), which assumes one writer per pipeline (a later sequence committed
- * first would make an earlier one look done). The session lock ends with the worker, killed or not.
- */
-async function lockLakePipeline(queue: WorkQueue, pipeline: string): Promise<PoolClient> {
-  for (;;) {
-    const client = await queue.pool.connect();
-    const { rows } = await client.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [
-      `sluice:lake-run:${pipeline}`,
-    ]);
-    if (rows[0]?.ok) return client;
-    client.release();
-    await sleep(200);
   }
 }

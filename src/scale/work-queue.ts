@@ -37,7 +37,7 @@ export interface WorkQueueOptions {
   readonly leaseSeconds: number;
   /** Whether this process runs pg-boss's maintenance (expiring leases); workers do, readers do not. */
   readonly supervise: boolean;
-  /** Units run at once: each may hold a connection (a lake pipeline's lock) beside the heartbeat's. */
+  /** Units run at once: each may hold a connection (claiming a unit) beside the heartbeat's. */
   readonly concurrency: number;
 }
 
@@ -63,6 +63,10 @@ export async function openWorkQueue(url: string, options: WorkQueueOptions): Pro
   ]);
   const pool = new pgModule.Pool({ ...target.config, max: options.concurrency + 3 });
   pool.on("error", () => undefined); // an idle connection the server closed is replaced on next use
+  // A connection held between statements (discovery's lock while it lists the landing zone) that the
+  // server closes (a restart) would otherwise raise an unhandled error and end the process; its next
+  // statement fails instead, and the worker retries.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const boss = new PgBossClass({
     ...(target.config as PgBoss.DatabaseOptions),
     max: 4,

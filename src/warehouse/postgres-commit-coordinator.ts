@@ -30,6 +30,8 @@ export function postgresCommitCoordinator(url: string): CommitCoordinator {
       pool = new pg.Pool({ ...target.config, max: 2, idleTimeoutMillis: 1000, allowExitOnIdle: true });
       // An idle connection the server closes (restart, dropped database) is replaced on next use.
       pool.on("error", () => undefined);
+      // So does one held in a commit's transaction: its next statement fails (no unhandled error).
+      pool.on("connect", (client) => client.on("error", () => undefined));
     }
     const p = pool;
     ready ??= (async () => {

@@ -60,13 +60,15 @@ export interface RunRecord {
  * The stream positions a publish claims in its transaction (`sluice.stream_published`): each is published
  * once per pipeline, so a position another publish claimed first fails this one (STREAM_CONFLICT), even
  * between workers sharing one consumer. Claimed first in the transaction, before any row is written.
+ * A warehouse shared by processes takes the pipeline's lock first whenever a publish has a claim.
  */
 export interface PositionClaim {
-  /** Per loaded ledger path (a stream batch), its positions. */
+  /** Per loaded ledger path (a stream batch), its positions; empty for a run of files. */
   readonly batches: readonly { readonly batch: string; readonly positions: readonly string[] }[];
   /**
-   * Runs inside the transaction once every position is claimed, before anything else is written: the
-   * lake commit of a stream batch, so that a batch whose positions are taken never reaches the lake.
+   * Runs inside the transaction, under the pipeline's lock, once every position is claimed and before
+   * anything else is written: the run's lake commit, so that the lake commits of one pipeline come one at
+   * a time across processes, and a stream batch whose positions are taken never reaches the lake.
    */
   readonly afterClaim?: (() => Promise<void>) | undefined;
 }
