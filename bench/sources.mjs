@@ -5,7 +5,8 @@
 // Prints RATIO pg_extract_vs_psql (target <= 1.3) and rows/s of both MariaDB paths, RATIO
 // mysql_extract_vs_client (informational), and Sluice's peak RSS. Baseline and Sluice alternate
 // BENCH_REPEAT times (default 3); the ratios are of the medians. BENCH_PG / BENCH_MYSQL name the servers;
-// BENCH_SOURCES=postgres (or mysql) runs one of the two (a 10M-row peak-RSS run of PostgreSQL alone).
+// BENCH_SOURCES=postgres (or mysql) runs one of the two. Peak RSS at 1M vs 10M rows (should be close):
+// BENCH_SOURCE_ROWS=10000000 BENCH_REPEAT=1 (long: several minutes per side on a 2-core machine).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -107,6 +108,7 @@ async function benchMysql() {
   );
   const raw = [];
   const ours = [];
+  let peak = 0;
   for (let round = 0; round < repeat; round++) {
     const dir = mkdtempSync(join(tmpdir(), "sluice-bench-mariadb-"));
     const read = `read_csv('/dev/stdin', header = true, delim = '\\t', quote = '', escape = '', columns = {'id': 'BIGINT', 'customer': 'VARCHAR', 'amount': 'DECIMAL(12,2)', 'ordered_on': 'DATE', 'status': 'VARCHAR', 'updated_at': 'TIMESTAMP'})`;
@@ -122,8 +124,10 @@ async function benchMysql() {
     const { seconds, result } = await time("sluice run (mysql source)", () => runCli(["run"], sluiceDir));
     if (result.code !== 0) throw new Error(`sluice run failed: ${result.stdout}`);
     ours.push(seconds);
+    peak = Math.max(peak, result.peakMb);
     rmSync(sluiceDir, { recursive: true, force: true });
   }
+  console.log(`PEAK sources_mysql_rss_mb ${peak.toFixed(0)}`);
   console.log(
     `  rows/s: mariadb client ${(rows / median(raw)).toFixed(0)}, sluice ${(rows / median(ours)).toFixed(0)}`,
   );

@@ -20,6 +20,7 @@ import {
   jsonLineElementsSql,
   jsonStructureSql,
 } from "../plan/json-array-sql.js";
+import { flattensNested } from "../plan/nested-json.js";
 import {
   type CsvDialect,
   type CsvReadOptions,
@@ -34,6 +35,7 @@ import {
 } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { avroToJsonLines } from "./avro-to-json-lines.js";
+import { avroToTable } from "./avro-to-table.js";
 import { type CsvStart, SNIFF_LINE_LIMIT, scanCsvStart } from "./csv-start-scan.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
@@ -190,8 +192,9 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
       source: { ...requested.source, options: { ...options, encoding: "utf-8" } },
     };
     convertedLines = copy.lines;
-  } else if (requested.format === "avro") {
-    // Avro is decoded to JSON lines and read the JSON-lines way (nested modes apply), typed by its schema.
+  } else if (requested.format === "avro" && flattensNested(requested.source.nested)) {
+    // Flattened or split into tables, Avro is decoded to JSON lines and read the JSON-lines way (the
+    // nested modes work on JSON paths), typed by its schema.
     const copy = await avroToJsonLines(
       requested.localPath,
       requested.displayPath,
@@ -231,8 +234,14 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
     case "parquet":
       columns = await stageParquet(con, context);
       break;
-    case "avro":
-      throw new Error("Avro files are read as JSON lines");
+    case "avro": {
+      const read = await stageAvro(con, context);
+      columns = read.columns;
+      convertedLines = { lf: read.records, cr: 0, open: 0, blank: 0 };
+      // Counted like JSON lines: one line per record, none blank.
+      csvLayout.blankLines = 0;
+      break;
+    }
   }
   // A deferred read has not run yet: its counts come from the statement that reads it.
   const count = async (t: string, where = "true") =>
@@ -1292,6 +1301,46 @@ async function jsonNewLine(con: DuckDBConnection, path: string): Promise<string>
     // Nothing to detect from (one line, mixed line ends): "\n", which breaks at a "\r" too.
     return "\\n";
   }
+}
+
+/**
+ * An Avro file (`nested: json`, the default): read into a table typed by its schema (see avroToTable);
+ * columns the pipeline declares with another type are cast, a value that does not convert a malformed
+ * row (its `line` the record's number).
+ */
+async function stageAvro(
+  con: DuckDBConnection,
+  ctx: StageContext,
+): Promise<{ columns: StagedColumn[]; records: number }> {
+  const read = `${ctx.tablePrefix}_avro`;
+  const workDir = ctx.workDir ?? join(tmpdir(), `sluice-avro-${process.pid}-${ctx.tablePrefix}`);
+  const avro = await avroToTable(con, ctx.localPath, ctx.displayPath, workDir, read, ctx.naming);
+  if (avro.columns.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, avro.columns.length);
+  const casts = avro.columns.map((c) => {
+    const declared = declaredFor(ctx.columns, c.name);
+    const cast = declared?.type !== undefined && declared.type.toUpperCase() !== c.type.toUpperCase();
+    const valueSql = cast && declared?.format ? `${quoteIdent(c.name)}::VARCHAR` : quoteIdent(c.name);
+    return { name: c.name, valueSql, type: declared?.type ?? c.type, config: declared, cast };
+  });
+  if (casts.some((c) => c.cast)) {
+    await castIntoStage(con, ctx, {
+      from: quoteIdent(read),
+      casts,
+      lineSql: "_sluice_line",
+      rawSql: `to_json(struct_pack(${avro.columns.map((c) => `${quoteIdent(c.sourceName)} := ${quoteIdent(c.name)}`).join(", ")}))::VARCHAR`,
+    });
+    await con.run(`DROP TABLE ${quoteIdent(read)}`);
+  } else {
+    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(ctx.table)}`);
+    await con.run(`ALTER TABLE ${quoteIdent(read)} RENAME TO ${quoteIdent(ctx.table)}`);
+  }
+  const columns = avro.columns.map((c, i) => ({
+    name: c.name,
+    sourceName: c.sourceName,
+    type: casts[i]!.type,
+    declared: casts[i]!.config?.type !== undefined,
+  }));
+  return { columns, records: avro.records };
 }
 
 async function stageParquet(con: DuckDBConnection, ctx: StageContext): Promise<StagedColumn[]> {

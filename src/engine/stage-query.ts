@@ -101,7 +101,12 @@ export async function createMalformedTable(con: DuckDBConnection, tablePrefix: s
 export async function completeStagedQuery(
   con: DuckDBConnection,
   request: QueryStageRequest,
-  read: { readonly sql: string; readonly lateRows: number },
+  read: {
+    readonly sql: string;
+    readonly lateRows: number;
+    /** Rows the source says it sent (a database extract staged in place): spares a scan counting them. */
+    readonly rows?: number | undefined;
+  },
 ): Promise<StagedQuery> {
   const table = `${request.tablePrefix}_stage`;
   const columns: { -readonly [K in keyof StagedColumn]: StagedColumn[K] }[] = request.nested
@@ -128,7 +133,10 @@ export async function completeStagedQuery(
     );
     for (const c of columns) c.type = request.columns[c.name]?.type ?? c.type;
   }
-  const accepted = await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(table)}`);
+  const accepted =
+    read.rows !== undefined && !columns.some((c) => request.columns[c.name]?.type)
+      ? read.rows
+      : await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(table)}`);
   let cursorMax: string | null = null;
   if (request.cursor && accepted > 0) {
     const rows = await queryRows(

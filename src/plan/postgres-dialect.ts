@@ -38,6 +38,12 @@ export const postgresDialect: SqlDialect = Object.freeze({
   undoIndexSql: (undo: string) => [
     `CREATE INDEX ON ${undo} USING brin (_sluice_undo_run) WITH (autosummarize = on)`,
   ],
+  // A B-tree, so a merge deletes the children of its parents by index instead of scanning the table.
+  linkIndex: Object.freeze({
+    existsSql: (schema: string, name: string, column: string) =>
+      `SELECT 1 AS hit FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)} AND a.attname = ${quoteLiteral(column)} AND i.indisvalid`,
+    createSql: (table: string, column: string) => `CREATE INDEX ON ${table} (${quoteIdent(column)})`,
+  }),
   tableColumnsSql: (schema: string, name: string) =>
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${quoteLiteral(schema)} AND c.relname = ${quoteLiteral(name)} AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
   // Valid, immediate, non-partial unique indexes on plain columns: the ones ON CONFLICT can use.

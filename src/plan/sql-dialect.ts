@@ -79,6 +79,17 @@ export interface SqlDialect {
   ): string[];
   /** Statements run once after an undo (before-image) table is created. */
   undoIndexSql(undo: string): string[];
+  /**
+   * An index for deletes by one column (a child table's `_sluice_root_id`, see child-tables.ts):
+   * `existsSql` returns a row when a valid index of the table leads with the column, `createSql` makes
+   * one. Undefined where an index costs more than it saves.
+   */
+  readonly linkIndex:
+    | {
+        existsSql(schema: string, name: string, column: string): string;
+        createSql(table: string, column: string): string;
+      }
+    | undefined;
   /** Columns (`name`, `type`) of a table in catalog order; no rows when it does not exist. */
   tableColumnsSql(schema: string, name: string): string;
   /**

@@ -54,6 +54,7 @@ export async function stageQuerySource(
   pipeline: PipelineConfig,
   source: QuerySource,
   tablePrefix: string,
+  runDir?: string,
 ): Promise<{ staged: StagedQuery; sha256: string; cursor: CursorRange | null }> {
   const incremental = pipeline.incremental;
   // The high-water mark the last load stored with its rows (the run's incremental stage keeps it current).
@@ -83,7 +84,7 @@ export async function stageQuerySource(
     ? { nested: pipeline.nested, columns: pipeline.columns, naming: pipeline.naming }
     : undefined;
   const staged = await ("database" in source
-    ? stageDatabaseSource(warehouse.engine, { ...request, source, nested })
+    ? stageDatabaseSource(warehouse.engine, { ...request, source, nested }, runDir)
     : warehouse.stageSource({ ...request, source })
   ).catch((error: unknown) => {
     throw atSourceKey(error, name, source);

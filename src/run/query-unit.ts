@@ -31,7 +31,14 @@ async function readQueryResult(
   const { pipeline } = attempt.mode;
   const file = work.report;
   const path = work.unit.path;
-  const staged = await stageQuerySource(run.warehouse, run.name, pipeline, source, `sluice_q${index}`);
+  const staged = await stageQuerySource(
+    run.warehouse,
+    run.name,
+    pipeline,
+    source,
+    `sluice_q${index}`,
+    run.workDir,
+  );
   Object.assign(file, { sha256: staged.sha256 });
   const { accepted, malformed } = staged.staged;
   Object.assign(file.rows, {

@@ -8,7 +8,9 @@ import type { ExtractColumn } from "./type-map.js";
  * into the temp table `table`, every column cast from its text as the type map says, numbered by line
  * like a staged file. One bulk read by the engine; a value that does not fit its type fails the stage,
  * naming the engine's conversion error. The read buffer is one line's worth (DuckDB's default is 16
- * times `max_line_size`: one 512 MiB block, past the engine's memory limit on a big extract).
+ * times `max_line_size`: one 512 MiB block, past the engine's memory limit on a big extract). `inPlace`:
+ * a view over the files instead of a table (the files must outlive the stage; a value that does not
+ * fit then fails the read that first converts it, the publish at the latest).
  *
  * @example
  * await loadExtract(engine, "/tmp/x/q0.csv", "sluice_q0_stage", columns, "PostgreSQL app@db:5432/shop");
@@ -19,12 +21,13 @@ export async function loadExtract(
   table: string,
   columns: readonly ExtractColumn[],
   server: string,
+  inPlace = false,
 ): Promise<void> {
   const csvColumns = columns.map((_, i) => `${quoteLiteral(`c${i}`)}: 'VARCHAR'`).join(", ");
   const select = columns.map((c, i) => `${c.loadSql(`c${i}`)} AS ${quoteIdent(c.name)}`);
   try {
     await engine.run(
-      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} AS SELECT ${[...select, "row_number() OVER () AS _sluice_line"].join(", ")}
+      `CREATE OR REPLACE TEMP ${inPlace ? "VIEW" : "TABLE"} ${quoteIdent(table)} AS SELECT ${[...select, "row_number() OVER () AS _sluice_line"].join(", ")}
        FROM read_csv(${typeof file === "string" ? quoteLiteral(file) : `[${file.map(quoteLiteral).join(", ")}]`}, columns = {${csvColumns}}, header = false, auto_detect = false,
          delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = 33554432,
          buffer_size = 33554432)`,

@@ -7,7 +7,12 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import mysql from "mysql2";
 import { completeStagedQuery, type StagedQuery, sourceQueryText } from "../engine/stage-query.js";
 import { SluiceError } from "../errors.js";
-import { ambiguousNameProblem, asQueryRequest, type DatabaseStageRequest } from "./database-request.js";
+import {
+  ambiguousNameProblem,
+  asQueryRequest,
+  type DatabaseStageRequest,
+  stagesInPlace,
+} from "./database-request.js";
 import { type ExtractErrorKinds, extractError } from "./extract-error.js";
 import { loadExtract } from "./load-extract.js";
 import { parseMysqlUrl } from "./mysql-url.js";
@@ -49,6 +54,7 @@ export async function extractMysql(
     timezone: "Z",
   });
   connection.on("error", () => undefined);
+  let inPlace = false;
   const run = (sql: string, values?: unknown[]) =>
     new Promise<{ rows: unknown; fields: MysqlField[] }>((resolve, reject) =>
       connection.query({ sql, values }, (error, rows, fields) =>
@@ -62,15 +68,21 @@ export async function extractMysql(
     const { fields } = await run(`SELECT * FROM ${base} LIMIT 0`);
     const columns = extractColumns(fields);
     const sql = incrementalSql(base, fields, request);
-    await streamRows(connection, sql, fields, columns, file);
+    const rows = await streamRows(connection, sql, fields, columns, file);
     await run("COMMIT");
     const table = `${request.tablePrefix}_stage`;
-    await loadExtract(engine, file, table, columns, target.label);
-    return await completeStagedQuery(engine, asQueryRequest(request), { sql, lateRows: 0 });
+    inPlace = stagesInPlace(request, columns);
+    await loadExtract(engine, file, table, columns, target.label, inPlace);
+    return await completeStagedQuery(engine, asQueryRequest(request), {
+      sql,
+      lateRows: 0,
+      rows: inPlace ? rows : undefined,
+    });
   } catch (error) {
     throw extractError(error, target.label, target.password, MYSQL_ERRORS);
   } finally {
-    await rm(file, { force: true });
+    // A view reads the file until the publish: it goes with the run's folder.
+    if (!inPlace) await rm(file, { force: true });
     connection.destroy();
   }
 }
@@ -110,7 +122,7 @@ function incrementalSql(base: string, fields: readonly MysqlField[], request: Da
 /**
  * Streams the query's rows into `file` as CSV: every value as the server's text (binary values as hex,
  * BIT as its number), NULL unquoted and empty, every other value quoted. Lines are joined into ~1 MB
- * chunks before they are written.
+ * chunks before they are written. Returns how many rows it wrote.
  */
 async function streamRows(
   connection: mysql.Connection,
@@ -118,7 +130,7 @@ async function streamRows(
   fields: readonly MysqlField[],
   columns: readonly ExtractColumn[],
   file: string,
-): Promise<void> {
+): Promise<number> {
   const hex = new Set(columns.filter((c) => c.engineType === "BLOB").map((c) => c.name));
   const bits = new Set(fields.filter((f) => f.columnType === 16).map((f) => f.name));
   const typeCast = (field: { name: string; string(): string | null; buffer(): Buffer | null }) => {
@@ -130,6 +142,7 @@ async function streamRows(
     return field.string();
   };
   let chunk: string[] = [];
+  let lines = 0;
   let size = 0;
   const toCsv = new Transform({
     writableObjectMode: true,
@@ -142,6 +155,7 @@ async function streamRows(
         if (value !== null && value !== undefined) line += `"${value.replaceAll('"', '""')}"`;
       }
       chunk.push(line);
+      lines++;
       size += line.length + 1;
       if (size >= 1 << 20) {
         this.push(`${chunk.join("\n")}\n`);
@@ -159,6 +173,7 @@ async function streamRows(
     .query({ sql, rowsAsArray: true, typeCast: typeCast as unknown as mysql.TypeCast })
     .stream({ highWaterMark: 1024 });
   await pipeline(rows, toCsv, createWriteStream(file, { highWaterMark: 1 << 20 }));
+  return lines;
 }
 
 /** Server errors worth retrying: lost connections, restarts, deadlocks, lock waits, too many connections. */

@@ -14,7 +14,12 @@ import { type PostgresField, postgresIncrementalSql } from "../warehouse/postgre
 import { typeNumeric } from "../warehouse/postgres-stage-source.js";
 import { inPostgresTransaction } from "../warehouse/postgres-transaction.js";
 import { parsePostgresUrl, postgresUrlProblem } from "../warehouse/postgres-url.js";
-import { ambiguousNameProblem, asQueryRequest, type DatabaseStageRequest } from "./database-request.js";
+import {
+  ambiguousNameProblem,
+  asQueryRequest,
+  type DatabaseStageRequest,
+  stagesInPlace,
+} from "./database-request.js";
 import { type ExtractErrorKinds, extractError } from "./extract-error.js";
 import { loadExtract } from "./load-extract.js";
 import { copyKeyRanges } from "./postgres-parallel.js";
@@ -88,6 +93,8 @@ export async function extractPostgres(
   const table = `${request.tablePrefix}_stage`;
   const queryRequest = asQueryRequest(request);
   let files: readonly string[] = [file];
+  let inPlace = false;
+  let copied: number | undefined;
   try {
     const read = await inPostgresTransaction(
       source.client,
@@ -117,10 +124,9 @@ export async function extractPostgres(
             ),
           );
         } else {
-          await pipeline(
-            source.client.query(copyTo(copySql("true"))),
-            createWriteStream(file, { highWaterMark: 1 << 20 }),
-          );
+          const copy = source.client.query(copyTo(copySql("true")));
+          await pipeline(copy, createWriteStream(file, { highWaterMark: 1 << 20 }));
+          copied = copy.rowCount;
         }
         const lateRows = outsideWindowSql
           ? Number(
@@ -132,16 +138,23 @@ export async function extractPostgres(
       },
       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     );
-    await loadExtract(engine, files, table, read.columns, source.label);
+    inPlace = stagesInPlace(request, read.columns);
+    await loadExtract(engine, files, table, read.columns, source.label, inPlace);
     for (const column of read.columns) {
       if (column.engineType === undefined)
         await typeNumeric(engine, quoteIdent(table), column.name, queryRequest);
     }
-    return await completeStagedQuery(engine, queryRequest, { sql: read.sql, lateRows: read.lateRows });
+    return await completeStagedQuery(engine, queryRequest, {
+      sql: read.sql,
+      lateRows: read.lateRows,
+      // COPY's own count of the lines it wrote, which the view reads.
+      rows: inPlace ? copied : undefined,
+    });
   } catch (error) {
     throw extractError(error, source.label, source.secret, POSTGRES_ERRORS);
   } finally {
-    for (const f of files) await rm(f, { force: true });
+    // A view reads the files until the publish: they go with the run's folder.
+    if (!inPlace) for (const f of files) await rm(f, { force: true });
     await source.close();
   }
 }

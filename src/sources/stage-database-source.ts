@@ -1,4 +1,5 @@
-import { rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { StagedQuery } from "../engine/stage-query.js";
 import { scratchDirAsync } from "../storage/scratch-dir.js";
@@ -9,21 +10,27 @@ import type { DatabaseStageRequest } from "./database-request.js";
  * staged exactly as a warehouse source is, so checks, quarantine, masks, dedupe and write modes apply.
  *
  * @example
- * const staged = await stageDatabaseSource(engine, { source: { database: url, table: "orders" }, columns: {}, tablePrefix: "q0" });
+ * const staged = await stageDatabaseSource(engine, { source: { database: url, table: "orders" }, columns: {}, tablePrefix: "q0" }, run.workDir);
  */
 export async function stageDatabaseSource(
   engine: DuckDBConnection,
-  request: Omit<DatabaseStageRequest, "workDir">,
+  request: Omit<DatabaseStageRequest, "workDir" | "filesOutliveStage">,
+  runDir?: string,
 ): Promise<StagedQuery> {
-  const workDir = await scratchDirAsync("extract-");
+  // In the run's folder the scratch CSV can outlive the stage (a view reads it at the publish); each
+  // attempt gets a folder of its own, removed when it fails.
+  const workDir = runDir ? await mkdtemp(join(runDir, "extract-")) : await scratchDirAsync("extract-");
+  let kept = false;
   try {
-    const full = { ...request, workDir };
+    const full = { ...request, workDir, filesOutliveStage: runDir !== undefined };
     // Each driver loads on first use: every other command starts without parsing it.
-    return /^postgres(ql)?:\/\//i.test(request.source.database)
+    const staged = /^postgres(ql)?:\/\//i.test(request.source.database)
       ? await (await import("./postgres-extract.js")).extractPostgres(engine, full)
       : await (await import("./mysql-extract.js")).extractMysql(engine, full);
+    kept = runDir !== undefined;
+    return staged;
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    if (!kept) await rm(workDir, { recursive: true, force: true });
   }
 }
 

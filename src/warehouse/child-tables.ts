@@ -42,7 +42,8 @@ export async function publishChildTables(
       `DELETE FROM ${quoteIdent(child.engineTable)} WHERE _sluice_root_id NOT IN (SELECT _sluice_id FROM ${quoteIdent(batchTable)})`,
     );
   }
-  const removed = await removeReplacedChildren(session, batch, hooks, write.runId);
+  const indexed = new Set<string>();
+  const removed = await removeReplacedChildren(session, batch, hooks, write.runId, indexed);
   for (const child of children) {
     const exclude =
       child.nestedColumns.length > 0 ? ` EXCLUDE (${child.nestedColumns.map(quoteIdent).join(", ")})` : "";
@@ -75,6 +76,7 @@ export async function publishChildTables(
       source: { rows, sums: {} },
       ...boundHooks(hooks, prepared),
     });
+    await indexRootLink(session, child.table, indexed);
     await session.exec(
       childLoadSql(
         batch,
@@ -132,6 +134,7 @@ async function removeReplacedChildren(
   batch: PublishBatch,
   hooks: PublishHooks,
   runId: string,
+  indexed: Set<string>,
 ): Promise<Map<string, number>> {
   const parent = batch.target.table!;
   const dialect = session.dialect;
@@ -155,6 +158,7 @@ async function removeReplacedChildren(
         ? [`NOT EXISTS (SELECT 1 FROM ${quotedParent} AS p WHERE p._sluice_id = c._sluice_root_id)`]
         : []),
     ].join(" OR ");
+    await indexRootLink(session, existing, indexed);
     const quoted = quotedTableName(existing, dialect);
     const { schema, name } = splitTableName(existing, dialect);
     const columns = (await tableColumns(session, schema, name)) ?? [];
@@ -168,6 +172,20 @@ async function removeReplacedChildren(
     if (n > 0) removed.set(existing, n);
   }
   return removed;
+}
+
+/**
+ * Child rows are deleted by their root's key (`_sluice_root_id`): where the dialect indexes it, a child
+ * table gets the index when it is created, or the first time a publish finds it missing (tables written
+ * before). Checked once per table per publish (`indexed`).
+ */
+async function indexRootLink(session: SqlSession, table: string, indexed: Set<string>): Promise<void> {
+  const index = session.dialect.linkIndex;
+  if (!index || indexed.has(table)) return;
+  indexed.add(table);
+  const { schema, name } = splitTableName(table, session.dialect);
+  if ((await session.rows(index.existsSql(schema, name, "_sluice_root_id"))).length > 0) return;
+  await session.exec(index.createSql(quotedTableName(table, session.dialect), "_sluice_root_id"));
 }
 
 /** Child tables of `parent` in the warehouse: `<parent>__...` tables with a `_sluice_root_id` column. */

@@ -1,6 +1,6 @@
 import avro from "avsc";
 import { describe, expect, it } from "vitest";
-import { makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
 
 /** An Avro container file of `records`, written by avsc itself. */
 async function avroFile(
@@ -216,6 +216,38 @@ describe("Avro container files (format: avro)", () => {
     expect(await query(dir, "SELECT count(DISTINCT n)::INT AS d, sum(n)::BIGINT AS s FROM payments")).toEqual(
       [{ d: 5000, s: (4999 * 5000) / 2 }],
     );
+  });
+
+  it("files written with an older and a newer schema land in one table; a declared type wins over the schema's", async () => {
+    const v1 = {
+      type: "record",
+      name: "Customer",
+      fields: [
+        { name: "id", type: "int" },
+        { name: "name", type: "string" },
+      ],
+    };
+    const v2 = {
+      ...v1,
+      fields: [...v1.fields, { name: "email", type: ["null", "string"], default: null }],
+    };
+    const yaml = `payments:
+  source: { path: "in/*.avro" }
+  columns:
+    name: { type: VARCHAR }
+    id: { type: BIGINT }
+  target: { table: payments }`;
+    const dir = makeProject(pipelineYaml(yaml), {
+      "landing/in/a.avro": await avroFile(v1, [{ id: 1, name: 'Ann "A", Oslo' }]),
+    });
+    expect((await run(dir)).code).toBe(0);
+    addFile(dir, "landing/in/b.avro", await avroFile(v2, [{ id: 2, name: "", email: "bo@example.com" }]));
+    const second = await run(dir);
+    expect(second.code, JSON.stringify(second.run)).toBe(0);
+    expect(await query(dir, "SELECT id, typeof(id) AS t, name, email FROM payments ORDER BY id")).toEqual([
+      { id: 1, t: "BIGINT", name: 'Ann "A", Oslo', email: null },
+      { id: 2, t: "BIGINT", name: "", email: "bo@example.com" },
+    ]);
   });
 
   it("nested: tables turns arrays of records into child tables", async () => {
