@@ -4,6 +4,8 @@
 // messages published at BENCH_STREAM_RATE/s (default 5000) for BENCH_STREAM_SECONDS (default 20) into a
 // running worker (`max_wait: 1s`); publish → queryable per message, p50/p99 against 2 × max_wait.
 // BENCH_STREAM_MESSAGES (default 100000); BENCH_STREAM_PARTS=throughput or latency runs one part.
+// Throughput alternates BENCH_REPEAT rounds (default 3) of each over the same published messages (new
+// consumers each round), hand-written first in odd rounds; the ratio is of the medians.
 // Needs NATS at 127.0.0.1:4222 and Redis at 127.0.0.1:6379.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -13,6 +15,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
+import { median, repeat } from "./data.mjs";
 
 const N = Number(process.env.BENCH_STREAM_MESSAGES ?? 100_000);
 const RATE = Number(process.env.BENCH_STREAM_RATE ?? 5_000);
@@ -115,7 +118,7 @@ function streamProject(source, batch) {
 }
 
 /** The minimal consumer: fetch → one bulk insert from a JSONL chunk → ack. */
-async function handNats(stream, subject) {
+async function handNats(stream, subject, durable = "hand") {
   const started = Date.now();
   const cpu = process.cpuUsage();
   const db = await DuckDBInstance.create(join(mkdtempSync(join(tmpdir(), "hand-")), "w.duckdb"));
@@ -123,12 +126,12 @@ async function handNats(stream, subject) {
   const nc = await connect({ servers: "nats://127.0.0.1:4222" });
   const jsm = await jetstreamManager(nc);
   await jsm.consumers.add(stream, {
-    durable_name: "hand",
+    durable_name: durable,
     ack_policy: "explicit",
     filter_subject: `${subject}.>`,
     max_ack_pending: 50_000,
   });
-  const consumer = await jetstream(nc).consumers.get(stream, "hand");
+  const consumer = await jetstream(nc).consumers.get(stream, durable);
   const file = join(tmpdir(), `${tag}-hand.jsonl`);
   let loaded = 0;
   let created = false;
@@ -153,13 +156,13 @@ async function handNats(stream, subject) {
   return { loaded, seconds: (Date.now() - started) / 1000, cpu: cpuSeconds(process.cpuUsage(cpu)) };
 }
 
-async function handRedis(key) {
+async function handRedis(key, group = "hand") {
   const started = Date.now();
   const cpu = process.cpuUsage();
   const db = await DuckDBInstance.create(join(mkdtempSync(join(tmpdir(), "hand-")), "w.duckdb"));
   const con = await db.connect();
   const r = new Redis();
-  await r.xgroup("CREATE", key, "hand", "0").catch(() => undefined);
+  await r.xgroup("CREATE", key, group, "0").catch(() => undefined);
   const file = join(tmpdir(), `${tag}-hand-redis.jsonl`);
   let loaded = 0;
   let created = false;
@@ -167,7 +170,7 @@ async function handRedis(key) {
     const reply = await r.call(
       "XREADGROUP",
       "GROUP",
-      "hand",
+      group,
       "c",
       "COUNT",
       "10000",
@@ -186,7 +189,7 @@ async function handRedis(key) {
         : `CREATE TABLE events AS SELECT * FROM read_json('${file}')`,
     );
     created = true;
-    await r.xack(key, "hand", ...entries.map(([id]) => id));
+    await r.xack(key, group, ...entries.map(([id]) => id));
     loaded += entries.length;
   }
   r.disconnect();
@@ -199,20 +202,39 @@ function cpuSeconds(usage) {
   return (usage.user + usage.system) / 1e6;
 }
 
-function report(name, sluice, hand) {
+/**
+ * Rounds of the hand-written consumer and the worker over the same messages, alternating which goes
+ * first; each round's consumers are new (`hand<r>`, `sluice<r>`).
+ */
+async function rounds(hand, sluice) {
+  const runs = { hand: [], sluice: [] };
+  for (let r = 1; r <= repeat; r++) {
+    const order = r % 2 ? ["hand", "sluice"] : ["sluice", "hand"];
+    for (const who of order) runs[who].push(await (who === "hand" ? hand(r) : sluice(r)));
+  }
+  return runs;
+}
+
+function report(name, { sluice, hand }) {
   const rate = (x) => Math.round(x.loaded / x.seconds);
-  console.log(
-    `${name}: sluice worker ${rate(sluice)} msg/s (${sluice.loaded} in ${sluice.seconds.toFixed(2)} s), hand-written ${rate(hand)} msg/s (${hand.loaded} in ${hand.seconds.toFixed(2)} s)`,
-  );
-  if (sluice.cpu !== null) {
-    const perBatch = (x) => ((x.cpu / x.loaded) * 10_000).toFixed(3);
+  const perBatch = (x) => (x.cpu === null ? null : (x.cpu / x.loaded) * 10_000);
+  for (let i = 0; i < sluice.length; i++) {
+    const [s, h] = [sluice[i], hand[i]];
+    const cpu =
+      s.cpu === null ? "" : `; CPU per 10,000: ${perBatch(s).toFixed(3)} s / ${perBatch(h).toFixed(3)} s`;
     console.log(
-      `${name}: CPU per 10,000 messages: sluice worker ${perBatch(sluice)} s (process start included), hand-written ${perBatch(hand)} s; CPU ratio hand/sluice ${(hand.cpu / sluice.cpu).toFixed(3)}`,
+      `${name} round ${i + 1}: sluice worker ${rate(s)} msg/s (${s.loaded} in ${s.seconds.toFixed(2)} s), hand-written ${rate(h)} msg/s (${h.loaded} in ${h.seconds.toFixed(2)} s)${cpu}`,
     );
   }
-  console.log(
-    `RATIO streams-${name} sluice/hand throughput ${(rate(sluice) / rate(hand)).toFixed(3)} (target >= 0.75)`,
-  );
+  const [s, h] = [Math.round(median(sluice.map(rate))), Math.round(median(hand.map(rate)))];
+  console.log(`${name}: median sluice worker ${s} msg/s, hand-written ${h} msg/s`);
+  if (sluice[0].cpu !== null) {
+    const [sc, hc] = [median(sluice.map(perBatch)), median(hand.map(perBatch))];
+    console.log(
+      `${name}: median CPU per 10,000 messages: sluice worker ${sc.toFixed(3)} s (process start included), hand-written ${hc.toFixed(3)} s; CPU ratio hand/sluice ${(hc / sc).toFixed(3)}`,
+    );
+  }
+  console.log(`RATIO streams-${name} sluice/hand throughput ${(s / h).toFixed(3)} (target >= 0.75)`);
 }
 
 /**
@@ -325,18 +347,26 @@ async function dropRedis(key) {
 const stream = `BENCH${process.pid}`;
 const subject = `bench${process.pid}`;
 const key = `bench:${process.pid}`;
-const natsSource = `{ kind: nats, url: "nats://127.0.0.1:4222", stream: ${stream}, durable: sluice }`;
-const redisSource = `{ kind: redis, url: "redis://127.0.0.1:6379", key: "${key}", group: sluice }`;
+const natsSourceFor = (durable) =>
+  `{ kind: nats, url: "nats://127.0.0.1:4222", stream: ${stream}, durable: ${durable} }`;
+const redisSourceFor = (group) =>
+  `{ kind: redis, url: "redis://127.0.0.1:6379", key: "${key}", group: ${group} }`;
+const natsSource = natsSourceFor("sluice");
+const redisSource = redisSourceFor("sluice");
 if (parts.includes("throughput")) {
   await publishNats(stream, subject);
-  const natsHand = await handNats(stream, subject);
-  const natsSluice = await sluiceWorker(natsSource);
-  report("nats", natsSluice, natsHand);
+  const nats = await rounds(
+    (r) => handNats(stream, subject, `hand${r}`),
+    (r) => sluiceWorker(natsSourceFor(`sluice${r}`)),
+  );
+  report("nats", nats);
   await dropNats(stream);
   await publishRedis(key);
-  const redisHand = await handRedis(key);
-  const redisSluice = await sluiceWorker(redisSource);
-  report("redis", redisSluice, redisHand);
+  const redis = await rounds(
+    (r) => handRedis(key, `hand${r}`),
+    (r) => sluiceWorker(redisSourceFor(`sluice${r}`)),
+  );
+  report("redis", redis);
   await dropRedis(key);
 }
 if (parts.includes("latency")) {

@@ -8,13 +8,25 @@
 //   DuckDB:     a raw MERGE INTO ... USING read_csv(...)
 //   RATIO pg_merge_vs_psql (target <= 1.2), RATIO psql_merge_vs_copy (informational),
 //   RATIO duckdb_merge_vs_raw (target <= 1.8; Sluice keeps the before-images rollback needs).
+//   The PostgreSQL merge also runs, in the same rounds, the staged way and the floor (pg-merge-floor.mjs:
+//   DuckDB's read streamed into COPY into a stage, then ON CONFLICT, nothing else), informational.
+// Both PostgreSQL workloads print the CPU of every way: the process's (/usr/bin/time) plus the server
+// backends' of the benchmark's database (sampled from /proc), and *_cpu_* ratios of their medians.
 // PostgreSQL from BENCH_PG (default postgres://postgres@127.0.0.1:5432). Baseline and Sluice alternate
 // BENCH_REPEAT times (default 3) on fresh tables; the ratios are of the medians (the machine may be shared:
 // single runs swing a lot), and every round's pair is printed so the spread shows.
 // BENCH_WAREHOUSE=pg_append,pg_merge,duckdb_merge (any of them, comma-separated; `postgres` = both
 // PostgreSQL ones, `duckdb` = duckdb_merge) runs a subset.
-import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -40,6 +52,86 @@ const assignments = (source) =>
     .join(", ");
 const to = from + rows - 1;
 
+/**
+ * CPU seconds (user + system) of a child process, from `/usr/bin/time` wrapped around it (its last
+ * stderr line), or undefined where that tool is missing.
+ */
+const timeTool = "/usr/bin/time";
+async function timed(command, args, options) {
+  const run = (cmd, argv) =>
+    new Promise((resolve) => {
+      const child = spawn(cmd, argv, { ...options, stdio: ["pipe", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => {
+        stdout += d;
+      });
+      child.stderr.on("data", (d) => {
+        stderr += d;
+      });
+      child.on("error", (error) => resolve({ error, status: null, stdout, stderr }));
+      child.on("close", (status) => resolve({ status, stdout, stderr }));
+      child.stdin.end(options.input ?? "");
+    });
+  const wrapped = await run(timeTool, ["-f", "CPU %U %S", command, ...args]);
+  if (wrapped.error) return { ...(await run(command, args)), cpu: undefined };
+  const lines = wrapped.stderr.trimEnd().split("\n");
+  const last = lines.at(-1)?.match(/^CPU ([\d.]+) ([\d.]+)$/);
+  return {
+    ...wrapped,
+    stderr: last ? lines.slice(0, -1).join("\n") : wrapped.stderr,
+    cpu: last ? Number(last[1]) + Number(last[2]) : undefined,
+  };
+}
+
+/**
+ * CPU seconds the PostgreSQL backends of `database` (and their parallel workers) use while it runs,
+ * sampled from /proc every 50 ms (a backend's last < 50 ms are missed; the machine's other databases are
+ * not counted). Linux only; elsewhere 0.
+ */
+function backendCpu(database) {
+  const seen = new Map();
+  const tick = Number(process.env.BENCH_CLK_TCK ?? 100);
+  const sample = () => {
+    let pids = [];
+    try {
+      pids = readdirSync("/proc").filter((p) => /^\d+$/.test(p));
+    } catch {
+      return;
+    }
+    const ours = new Set();
+    const workers = [];
+    for (const pid of pids) {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        if (!cmd.startsWith("postgres:")) continue;
+        if (cmd.includes(` ${database} `)) ours.add(pid);
+        const leader = cmd.match(/parallel worker for PID (\d+)/);
+        if (leader) workers.push([pid, leader[1]]);
+      } catch {}
+    }
+    for (const [pid, leader] of workers) if (ours.has(leader)) ours.add(pid);
+    for (const pid of ours) {
+      try {
+        const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+        const ticks = Number(fields[11]) + Number(fields[12]);
+        seen.set(pid, Math.max(seen.get(pid) ?? 0, ticks));
+      } catch {}
+    }
+  };
+  const before = new Map();
+  sample();
+  for (const [pid, t] of seen) before.set(pid, t);
+  const timer = setInterval(sample, 50);
+  return () => {
+    clearInterval(timer);
+    sample();
+    let total = 0;
+    for (const [pid, t] of seen) total += t - (before.get(pid) ?? 0);
+    return total / tick;
+  };
+}
+
 async function admin(sql, database = "postgres") {
   const client = new pg.Client({ connectionString: `${server}/${database}` });
   await client.connect();
@@ -63,9 +155,9 @@ async function pgPreload(database) {
   await admin("CHECKPOINT", database);
 }
 
-function psql(database, script) {
+async function psql(database, script) {
   const url = new URL(`${server}/${database}`);
-  const result = spawnSync(
+  const result = await timed(
     "psql",
     [
       "-X",
@@ -84,17 +176,18 @@ function psql(database, script) {
     { input: script, encoding: "utf8" },
   );
   if (result.status !== 0) throw new Error(`psql failed: ${result.stderr}`);
+  return { cpu: result.cpu };
 }
 
-function sluiceRun(dir, env = {}) {
-  const result = spawnSync(process.execPath, [cli, "run", "--json"], {
+async function sluiceRun(dir, env = {}) {
+  const result = await timed(process.execPath, [cli, "run", "--json"], {
     cwd: dir,
     encoding: "utf8",
     env: { ...process.env, ...env },
   });
   const report = JSON.parse(result.stdout || "{}");
   if (result.status !== 0) throw new Error(`sluice run failed: ${result.stdout}${result.stderr}`);
-  return report.runs?.[0];
+  return { ...report.runs?.[0], cpu: result.cpu };
 }
 
 /**
@@ -147,64 +240,102 @@ async function benchPostgresAppend() {
     const ourTimes = [];
     const stagedTimes = [];
     const floorTimes = [];
+    // CPU seconds (process + backends) per round: psql, sluice, staged way, floor.
+    const cpu = { copy: [], ours: [], staged: [], floor: [] };
     for (let round = 1; round <= repeat; round++) {
       await admin("DROP TABLE IF EXISTS orders; DROP SCHEMA IF EXISTS sluice CASCADE", database);
       await admin("CHECKPOINT", database);
-      const copy = await time(`[${round}] psql \\copy into a new logged table`, () =>
+      const copy = await timeWithCpu(`[${round}] psql \\copy into a new logged table`, database, () =>
         psql(
           database,
           `CREATE TABLE orders (${inferredDefs});\n\\copy orders FROM '${escaped}' WITH (FORMAT csv, HEADER true)\n`,
         ),
       );
       copies.push(copy.seconds);
+      cpu.copy.push(copy.cpu);
       await admin("DROP TABLE IF EXISTS orders; DROP SCHEMA IF EXISTS sluice CASCADE", database);
       await admin("CHECKPOINT", database);
       const dir = project(`${server}/${database}`, "{ table: orders, mode: append }", false);
       let startedAt = 0;
-      const ours = await time(`[${round}] sluice run (append into a new PostgreSQL table)`, () => {
-        startedAt = Date.now();
-        return sluiceRun(dir);
-      });
+      const ours = await timeWithCpu(
+        `[${round}] sluice run (append into a new PostgreSQL table)`,
+        database,
+        () => {
+          startedAt = Date.now();
+          return sluiceRun(dir);
+        },
+      );
       console.log(
         `  sluice load: ${JSON.stringify(ours.result?.load)} reconciliation ok: ${ours.result?.reconciliation?.ok}; round ratio ${(ours.seconds / copy.seconds).toFixed(3)}`,
       );
       console.log(stages(dir, ours.result, startedAt));
       rmSync(dir, { recursive: true, force: true });
       ourTimes.push(ours.seconds);
+      cpu.ours.push(ours.cpu);
       // The staged way (read into DuckDB, then COPY out) in the same round, for comparison.
       await admin("DROP TABLE IF EXISTS orders; DROP SCHEMA IF EXISTS sluice CASCADE", database);
       await admin("CHECKPOINT", database);
       const stagedDir = project(`${server}/${database}`, "{ table: orders, mode: append }", false);
-      const staged = await time(`[${round}] sluice run, staged way (SLUICE_SINGLE_PASS=0)`, () => {
-        startedAt = Date.now();
-        return sluiceRun(stagedDir, { SLUICE_SINGLE_PASS: "0" });
-      });
+      const staged = await timeWithCpu(
+        `[${round}] sluice run, staged way (SLUICE_SINGLE_PASS=0)`,
+        database,
+        () => {
+          startedAt = Date.now();
+          return sluiceRun(stagedDir, { SLUICE_SINGLE_PASS: "0" });
+        },
+      );
       console.log(`  round ratio ${(staged.seconds / copy.seconds).toFixed(3)}`);
       console.log(stages(stagedDir, staged.result, startedAt));
       rmSync(stagedDir, { recursive: true, force: true });
       stagedTimes.push(staged.seconds);
+      cpu.staged.push(staged.cpu);
       // The floor: a process doing nothing but DuckDB's read of the file streamed into COPY.
       await admin("DROP TABLE IF EXISTS orders; DROP SCHEMA IF EXISTS sluice CASCADE", database);
       await admin("CHECKPOINT", database);
-      const floor = await time(`[${round}] DuckDB read -> COPY into a new table, nothing else`, () => {
-        const result = spawnSync(process.execPath, [floorScript, `${server}/${database}`, csv], {
-          encoding: "utf8",
-        });
-        if (result.status !== 0) throw new Error(`pg-copy-floor failed: ${result.stderr}`);
-      });
+      const floor = await timeWithCpu(
+        `[${round}] DuckDB read -> COPY into a new table, nothing else`,
+        database,
+        async () => {
+          const result = await timed(process.execPath, [floorScript, `${server}/${database}`, csv], {});
+          if (result.status !== 0) throw new Error(`pg-copy-floor failed: ${result.stderr}`);
+          return result;
+        },
+      );
       console.log(`  round ratio ${(floor.seconds / copy.seconds).toFixed(3)}`);
       floorTimes.push(floor.seconds);
+      cpu.floor.push(floor.cpu);
     }
     console.log(
       `  medians: psql \\copy ${median(copies).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s, staged way ${median(stagedTimes).toFixed(2)} s, floor ${median(floorTimes).toFixed(2)} s`,
     );
+    console.log(
+      `  medians (CPU, process + backends): psql \\copy ${median(cpu.copy).toFixed(2)} s, sluice ${median(cpu.ours).toFixed(2)} s, staged way ${median(cpu.staged).toFixed(2)} s, floor ${median(cpu.floor).toFixed(2)} s`,
+    );
     reportRatio("pg_append_vs_copy", median(ourTimes) / median(copies), 1.25);
+    reportRatio("pg_append_cpu_vs_copy", median(cpu.ours) / median(cpu.copy));
+    reportRatio("pg_append_staged_cpu_vs_copy", median(cpu.staged) / median(cpu.copy));
+    reportRatio("pg_append_floor_cpu_vs_copy", median(cpu.floor) / median(cpu.copy));
     reportRatio("pg_append_staged_vs_copy", median(stagedTimes) / median(copies));
     reportRatio("pg_append_floor_vs_copy", median(floorTimes) / median(copies));
   } finally {
     await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }
 }
+
+/**
+ * `time` plus CPU: of the process `fn` runs (its result's `cpu`) and of the PostgreSQL backends of
+ * `database` meanwhile. Prints the CPU beside the time.
+ */
+async function timeWithCpu(label, database, fn) {
+  const stop = backendCpu(database);
+  const timedRun = await time(label, fn);
+  const server = stop();
+  const own = timedRun.result?.cpu;
+  console.log(`    CPU: process ${own?.toFixed(2) ?? "?"} s, PostgreSQL backends ${server.toFixed(2)} s`);
+  return { ...timedRun, cpu: (own ?? Number.NaN) + server };
+}
+
+const floorMergeScript = new URL("./pg-merge-floor.mjs", import.meta.url).pathname;
 
 async function benchPostgres() {
   console.log(`PostgreSQL merge of ${rows} CSV rows into ${rows} existing rows (50% overlap)`);
@@ -220,35 +351,79 @@ async function benchPostgres() {
       ),
     );
     const updates = assignments("EXCLUDED");
-    const hands = [];
-    const ourTimes = [];
-    for (let round = 1; round <= repeat; round++) {
-      await pgPreload(database);
-      const hand = await time(`[${round}] psql \\copy + INSERT ... ON CONFLICT DO UPDATE`, () =>
-        psql(
-          database,
-          `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\nINSERT INTO orders (${dataCols}) SELECT ${dataCols} FROM stage ON CONFLICT (order_id) DO UPDATE SET ${updates};\n`,
-        ),
-      );
-      hands.push(hand.seconds);
+    // Per way: wall seconds and CPU seconds (process + backends) of each round.
+    const ways = { hand: [[], []], single: [[], []], staged: [[], []], floor: [[], []] };
+    const keep = (way, measured) => {
+      ways[way][0].push(measured.seconds);
+      ways[way][1].push(measured.cpu);
+    };
+    const sluiceWay = async (round, way, env) => {
       await pgPreload(database);
       await admin("DROP SCHEMA IF EXISTS sluice CASCADE", database);
       const dir = project(`${server}/${database}`);
       let startedAt = 0;
-      const ours = await time(`[${round}] sluice run (merge into PostgreSQL)`, () => {
+      const label =
+        way === "single"
+          ? "sluice run (merge into PostgreSQL)"
+          : "sluice run, staged way (SLUICE_SINGLE_PASS=0)";
+      const ours = await timeWithCpu(`[${round}] ${label}`, database, () => {
         startedAt = Date.now();
-        return sluiceRun(dir);
+        return sluiceRun(dir, env);
       });
       console.log(
-        `  sluice load: ${JSON.stringify(ours.result?.load)} reconciliation ok: ${ours.result?.reconciliation?.ok}; round ratio ${(ours.seconds / hand.seconds).toFixed(3)}`,
+        `  sluice load: ${JSON.stringify(ours.result?.load)} reconciliation ok: ${ours.result?.reconciliation?.ok}`,
       );
       console.log(stages(dir, ours.result, startedAt));
       rmSync(dir, { recursive: true, force: true });
-      ourTimes.push(ours.seconds);
+      keep(way, ours);
+    };
+    for (let round = 1; round <= repeat; round++) {
+      await pgPreload(database);
+      const hand = await timeWithCpu(
+        `[${round}] psql \\copy + INSERT ... ON CONFLICT DO UPDATE`,
+        database,
+        () =>
+          psql(
+            database,
+            `CREATE TEMP TABLE stage (${columnDefs});\n\\copy stage FROM '${escaped}' WITH (FORMAT csv, HEADER true)\nINSERT INTO orders (${dataCols}) SELECT ${dataCols} FROM stage ON CONFLICT (order_id) DO UPDATE SET ${updates};\n`,
+          ),
+      );
+      keep("hand", hand);
+      // Alternating the order of the two Sluice ways from round to round.
+      const order = round % 2 === 1 ? ["single", "staged"] : ["staged", "single"];
+      for (const way of order)
+        await sluiceWay(round, way, way === "staged" ? { SLUICE_SINGLE_PASS: "0" } : {});
+      // The floor: DuckDB's read streamed into COPY into a stage, then ON CONFLICT, nothing else.
+      await pgPreload(database);
+      const floor = await timeWithCpu(
+        `[${round}] DuckDB read -> COPY -> ON CONFLICT, nothing else`,
+        database,
+        async () => {
+          const result = await timed(
+            process.execPath,
+            [floorMergeScript, `${server}/${database}`, csv, columnDefs, dataCols, updates],
+            {},
+          );
+          if (result.status !== 0) throw new Error(`pg-merge-floor failed: ${result.stderr}`);
+          return result;
+        },
+      );
+      keep("floor", floor);
     }
-    console.log(`  medians: psql ${median(hands).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s`);
-    reportRatio("pg_merge_vs_psql", median(ourTimes) / median(hands), 1.2);
-    reportRatio("psql_merge_vs_copy", median(hands) / copy.seconds);
+    const m = (way, i) => median(ways[way][i]);
+    console.log(
+      `  medians (wall): psql ${m("hand", 0).toFixed(2)} s, sluice ${m("single", 0).toFixed(2)} s, staged way ${m("staged", 0).toFixed(2)} s, floor ${m("floor", 0).toFixed(2)} s`,
+    );
+    console.log(
+      `  medians (CPU, process + backends): psql ${m("hand", 1).toFixed(2)} s, sluice ${m("single", 1).toFixed(2)} s, staged way ${m("staged", 1).toFixed(2)} s, floor ${m("floor", 1).toFixed(2)} s`,
+    );
+    reportRatio("pg_merge_vs_psql", m("single", 0) / m("hand", 0), 1.2);
+    reportRatio("pg_merge_staged_vs_psql", m("staged", 0) / m("hand", 0));
+    reportRatio("pg_merge_floor_vs_psql", m("floor", 0) / m("hand", 0));
+    reportRatio("pg_merge_cpu_vs_psql", m("single", 1) / m("hand", 1));
+    reportRatio("pg_merge_staged_cpu_vs_psql", m("staged", 1) / m("hand", 1));
+    reportRatio("pg_merge_floor_cpu_vs_psql", m("floor", 1) / m("hand", 1));
+    reportRatio("psql_merge_vs_copy", m("hand", 0) / copy.seconds);
   } finally {
     await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   }

@@ -1,4 +1,5 @@
 import type { CatalogReader } from "../warehouse/warehouse.js";
+import { quarantineSizes } from "./quarantine.js";
 import { lastStreamLags, type PipelineStreamLag } from "./stream-lag.js";
 
 /** Upper bounds (seconds) of the run duration histogram buckets. */
@@ -32,7 +33,7 @@ export async function catalogMetrics(
 ): Promise<CatalogMetrics> {
   const duration = "(extract(epoch FROM finished_at) - extract(epoch FROM started_at))";
   // One scan of the runs for every run aggregate (per pipeline and status, summed per pipeline below), and
-  // the quarantine count beside it (a PostgreSQL pool answers both at once).
+  // the quarantine's kept per-run counts beside it (a PostgreSQL pool answers both at once).
   const [byStatus, quarantine, streamLag] = await Promise.all([
     warehouse.query(
       `SELECT pipeline, status, count(*) AS n, ${OUTCOMES.map((o) => `sum(rows_${o}) AS ${o}`).join(", ")},
@@ -40,9 +41,7 @@ export async function catalogMetrics(
               sum(${duration}) AS total, extract(epoch FROM max(finished_at)) AS last
          FROM sluice.runs GROUP BY pipeline, status ORDER BY pipeline, status`,
     ),
-    warehouse.query(
-      "SELECT pipeline, count(*) AS n FROM sluice.quarantine GROUP BY pipeline ORDER BY pipeline",
-    ),
+    quarantineSizes(warehouse),
     lastStreamLags(warehouse, streamPipelines),
   ]);
   const rows = new Map<string, number>();
@@ -80,7 +79,7 @@ export async function catalogMetrics(
       return { pipeline, outcome, count };
     }),
     durations: [...durations.values()],
-    quarantine: quarantine.map((r) => ({ pipeline: String(r.pipeline), rows: Number(r.n) })),
+    quarantine,
     lastSuccess,
     streamLag,
   };

@@ -69,10 +69,58 @@ export interface QuarantinePage {
   readonly total: number;
 }
 
+/** Rows quarantined per run of a filter, newest run first (the order of the quarantine's pages). */
+interface RunCount {
+  readonly at: string;
+  readonly runId: string;
+  readonly rows: number;
+}
+
 /**
- * A page of {@link listQuarantine}'s rows and their total, without skipping `offset` rows: the rows sort
- * by run first, so the per-run counts (an index-only scan on PostgreSQL) give the total and the run the
- * page starts in, and the page reads from that run on.
+ * The per-run counts kept in `sluice.quarantine_runs` as rows are quarantined; counted from the quarantine
+ * on a catalog opened read-only before a build that keeps them created that table.
+ */
+async function runCounts(warehouse: CatalogReader, filter: QuarantineFilter): Promise<RunCount[]> {
+  const order = "GROUP BY quarantined_at, run_id ORDER BY quarantined_at DESC, run_id DESC";
+  const kept = `SELECT CAST(quarantined_at AS VARCHAR) AS at, run_id, sum(rows_quarantined) AS n FROM sluice.quarantine_runs WHERE ${whereSql(filter)} ${order}`;
+  const counted = `SELECT CAST(quarantined_at AS VARCHAR) AS at, run_id, count(*) AS n FROM sluice.quarantine WHERE ${whereSql(filter)} ${order}`;
+  const rows = await warehouse.query(kept).catch((error: unknown) => {
+    if (countsMissing(error)) return warehouse.query(counted);
+    throw error;
+  });
+  return rows.map((r) => ({ at: String(r.at), runId: String(r.run_id), rows: Number(r.n) }));
+}
+
+/** Whether an error says `sluice.quarantine_runs` is missing (PostgreSQL's error is the cause of Sluice's). */
+function countsMissing(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) if (/quarantine_runs/.test(e.message)) return true;
+  return false;
+}
+
+/** Rows quarantined per pipeline (the `sluice_quarantine_rows` gauge), from the kept counts. */
+export async function quarantineSizes(
+  warehouse: CatalogReader,
+): Promise<{ pipeline: string; rows: number }[]> {
+  const kept =
+    "SELECT pipeline, sum(rows_quarantined) AS n FROM sluice.quarantine_runs GROUP BY pipeline ORDER BY pipeline";
+  const counted = "SELECT pipeline, count(*) AS n FROM sluice.quarantine GROUP BY pipeline ORDER BY pipeline";
+  const rows = await warehouse.query(kept).catch((error: unknown) => {
+    if (countsMissing(error)) return warehouse.query(counted);
+    throw error;
+  });
+  return rows.map((r) => ({ pipeline: String(r.pipeline), rows: Number(r.n) }));
+}
+
+/** `(quarantined_at, run_id)` at or after (`<=`, newer) or at or before (`>=`) a run, in page order. Pure. */
+function runBound(run: RunCount, op: "<=" | ">="): string {
+  const at = `CAST(${quoteLiteral(run.at)} AS TIMESTAMPTZ)`;
+  return `quarantined_at ${op} ${at} AND (quarantined_at ${op[0]} ${at} OR run_id ${op} ${quoteLiteral(run.runId)})`;
+}
+
+/**
+ * A page of {@link listQuarantine}'s rows and their total, without skipping `offset` rows nor counting
+ * the quarantine: the rows sort by run first, so the per-run counts kept at publish give the total and
+ * the runs the page spans, and the page reads only those runs' rows.
  *
  * @example
  * const { rows, total } = await quarantinePage(warehouse, { pipeline: "orders", limit: 50, offset: 50_000 });
@@ -81,23 +129,24 @@ export async function quarantinePage(
   warehouse: CatalogReader,
   filter: QuarantineFilter & { readonly limit: number; readonly offset: number },
 ): Promise<QuarantinePage> {
-  const runs = await warehouse.query(
-    `SELECT CAST(quarantined_at AS VARCHAR) AS at, run_id, count(*) AS n FROM sluice.quarantine WHERE ${whereSql(filter)} GROUP BY quarantined_at, run_id ORDER BY quarantined_at DESC, run_id DESC`,
-  );
+  const runs = await runCounts(warehouse, filter);
   const offset = Math.max(0, Math.trunc(filter.offset));
+  const limit = Math.max(1, Math.trunc(filter.limit));
   let total = 0;
-  let start: { at: string; runId: string; skip: number } | undefined;
-  for (const r of runs) {
-    const n = Number(r.n);
-    if (!start && total + n > offset)
-      start = { at: String(r.at), runId: String(r.run_id), skip: offset - total };
-    total += n;
+  let start: { run: RunCount; skip: number } | undefined;
+  let end: RunCount | undefined;
+  for (const run of runs) {
+    if (!start && total + run.rows > offset) start = { run, skip: offset - total };
+    if (start && !end && total + run.rows >= offset + limit) end = run;
+    total += run.rows;
   }
   if (!start) return { rows: [], total };
-  const at = `CAST(${quoteLiteral(start.at)} AS TIMESTAMPTZ)`;
-  const from = `${whereSql(filter)} AND quarantined_at <= ${at} AND (quarantined_at < ${at} OR run_id <= ${quoteLiteral(start.runId)})`;
+  const last = end ?? runs[runs.length - 1]!;
+  // DuckDB reads a top-50 or smaller twice (the sort keys, then the rows by row id): once is cheaper here,
+  // where the runs' bounds already leave few rows; the extra rows are dropped.
   const rows = await warehouse.query(
-    `SELECT ${COLUMNS} FROM sluice.quarantine WHERE ${from} ORDER BY ${ORDER} LIMIT ${Math.max(1, Math.trunc(filter.limit))} OFFSET ${start.skip}`,
+    `SELECT ${COLUMNS} FROM sluice.quarantine WHERE ${whereSql(filter)} AND ${runBound(start.run, "<=")} AND ${runBound(last, ">=")}
+      ORDER BY ${ORDER} LIMIT ${Math.max(limit, 51)} OFFSET ${start.skip}`,
   );
-  return { rows: rows.map(toRecord), total };
+  return { rows: rows.slice(0, limit).map(toRecord), total };
 }

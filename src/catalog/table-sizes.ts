@@ -52,8 +52,7 @@ export async function measureTableSize(
 
 /**
  * A table's size after each of its last `limit` loads, oldest first: the `table_size` their runs
- * recorded (runs from before sizes were recorded, and rollbacks, have none and are left out). The loads
- * come first (the load history's index), then only their runs' sizes are read.
+ * recorded (runs from before sizes were recorded, and rollbacks, have none and are left out).
  *
  * @example
  * const points = await tableSizeSeries(warehouse, "orders", 500);
@@ -63,18 +62,17 @@ export async function tableSizeSeries(
   table: string,
   limit = 500,
 ): Promise<TableSizePoint[]> {
-  const loads = await warehouse.query(
-    `SELECT run_id, pipeline, CAST(loaded_at AS VARCHAR) AS loaded_at FROM sluice.loads
-      WHERE table_name = ${quoteLiteral(table)} AND mode <> 'rollback' ORDER BY seq DESC LIMIT ${Math.max(1, Math.trunc(limit))}`,
+  // One statement: the loads by the load history's order, then each one's run by its key (a list of 500
+  // run ids in an IN (...) costs DuckDB ~15x the join).
+  const rows = await warehouse.query(
+    `SELECT l.run_id, l.pipeline, CAST(l.loaded_at AS VARCHAR) AS loaded_at, CAST(r.report -> 'table_size' AS VARCHAR) AS size
+       FROM (SELECT seq, run_id, pipeline, loaded_at FROM sluice.loads
+              WHERE table_name = ${quoteLiteral(table)} AND mode <> 'rollback' ORDER BY seq DESC LIMIT ${Math.max(1, Math.trunc(limit))}) l
+       JOIN sluice.runs r ON r.run_id = l.run_id
+      ORDER BY l.seq`,
   );
-  if (loads.length === 0) return [];
-  const sizes = await warehouse.query(
-    `SELECT run_id, CAST(report -> 'table_size' AS VARCHAR) AS size FROM sluice.runs
-      WHERE run_id IN (${loads.map((l) => quoteLiteral(String(l.run_id))).join(", ")})`,
-  );
-  const byRun = new Map(sizes.map((r) => [String(r.run_id), parseSize(r.size)]));
-  return loads.reverse().flatMap((l) => {
-    const size = byRun.get(String(l.run_id));
+  return rows.flatMap((l) => {
+    const size = parseSize(l.size);
     return size
       ? [{ run_id: String(l.run_id), pipeline: String(l.pipeline), loaded_at: isoTime(l.loaded_at), ...size }]
       : [];

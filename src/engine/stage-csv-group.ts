@@ -15,6 +15,7 @@ import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { queryRows, withoutInsertionOrder } from "./duckdb-query.js";
 import { mixesLineEnds } from "./line-ends-to-lf.js";
 import type { StagedFile } from "./stage-file.js";
+import { mayHaveTrailingBlocks } from "./trailing-blocks.js";
 
 /** Sniff buffer of a group's first file: files read together are small (see `GROUP_FILE_MAX_BYTES`). */
 const SNIFF_LIMIT = 16 * 1024 * 1024;
@@ -70,13 +71,16 @@ export async function stageCsvGroup(
   con: DuckDBConnection,
   request: CsvGroupRequest,
 ): Promise<CsvGroupRead | undefined> {
-  const leader = request.members[0];
-  if (!leader) return undefined;
-  const plan = await sniffLeader(con, leader.localPath, request);
-  if (!plan) return undefined;
   const alone = new Set<string>();
+  const led = await chooseLeader(con, request, alone);
+  if (!led) return undefined;
+  const { leader, plan } = led;
   const together = request.members.filter((m) => {
-    const fits = headerOf(m.localPath, plan.headerLines)?.equals(plan.header) && !mixesLineEnds(m.localPath);
+    if (alone.has(m.displayPath)) return false;
+    const fits =
+      headerOf(m.localPath, plan.headerLines)?.equals(plan.header) &&
+      !mixesLineEnds(m.localPath) &&
+      !mayHaveTrailingBlocks(m.localPath, plan.dialect, plan.columns.length);
     if (!fits) alone.add(m.displayPath);
     return fits;
   });
@@ -171,6 +175,27 @@ export async function stageCsvGroup(
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsTable)}`);
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
   return { staged, alone, rowsTable, views, tables };
+}
+
+/** Files tried as a group's leader before the group is given up (each try is a sniff). */
+const LEADER_TRIES = 3;
+
+/**
+ * The file whose sniff gives the group its dialect and columns: the first one without lines after its
+ * table (a total line would lend every member the types it skews). Files passed over are read alone.
+ */
+async function chooseLeader(
+  con: DuckDBConnection,
+  request: CsvGroupRequest,
+  alone: Set<string>,
+): Promise<{ leader: GroupMember; plan: GroupPlan } | undefined> {
+  for (const leader of request.members.slice(0, LEADER_TRIES)) {
+    const plan = await sniffLeader(con, leader.localPath, request);
+    if (!plan) return undefined;
+    if (!mayHaveTrailingBlocks(leader.localPath, plan.dialect, plan.columns.length)) return { leader, plan };
+    alone.add(leader.displayPath);
+  }
+  return undefined;
 }
 
 /** Accepted and malformed rows of each file of a group, in two statements. */

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import {
   type SampleDialect,
@@ -100,6 +100,19 @@ export async function quarantineTrailingBlocks(
     ...(table.length > 0 ? { secondTableLine: table[0]!.line, secondTableLines: table.length } : {}),
     ...(footers.length > 0 ? { footerLine: footers[0]!.line, footerLines: footers.length } : {}),
   };
+}
+
+/**
+ * Whether a file may hold lines that are no rows of its table: a total/summary line at its end, or a
+ * blank line followed by more lines (a second table, found or ruled out only by a read of its own). Files
+ * read together with others are checked this way first: such a file is read alone, where those lines
+ * are quarantined. Reads the whole file: meant for the small files of a group.
+ */
+export function mayHaveTrailingBlocks(path: string, dialect: SampleDialect, columns: number): boolean {
+  // As for a file read alone: a single column has no footer or second table to tell from its rows.
+  if (columns < 2) return false;
+  if (footerByte(path, dialect, columns, "utf8") !== undefined) return true;
+  return /(\r\n|\r|\n)[ \t]*(\r\n|\r|\n)\s*\S/.test(readFileSync(path, "latin1"));
 }
 
 /** Byte offset of the first trailing footer line of a file, undefined when its end holds none. */

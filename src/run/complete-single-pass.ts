@@ -36,6 +36,8 @@ export interface SinglePassWrite {
   readonly writtenByFile: () => Promise<ReadonlyMap<string, number>>;
   /** The batch's rows (SQL over the engine). */
   readonly rowsSql: string;
+  /** Whether the pipeline's ledger holds any of these hashes, asked through the publishing transaction. */
+  readonly loadedAnyOf: (hashes: readonly string[]) => Promise<boolean>;
 }
 
 /**
@@ -61,7 +63,7 @@ export async function completeSinglePass(
     if (work.report.status === "failed") throw new SinglePassUndone(work.report.error ?? work.report.path);
   }
   const hashes = loaded.map((w) => w.report.sha256);
-  if (await run.warehouse.loadedAnyOf(run.name, hashes)) {
+  if (await write.loadedAnyOf(hashes)) {
     throw new SinglePassUndone("the same content was loaded meanwhile");
   }
   for (const work of loaded) await completeDeferredUnit(run, attempt, work, accepted);

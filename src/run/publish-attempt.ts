@@ -1,6 +1,7 @@
 import type { PipelineConfig } from "../config/schema.js";
 import { CHECK_IN_WRITE_MARK } from "../plan/check-compiler.js";
 import { quoteIdent } from "../plan/sql-text.js";
+import { STAGED_KEYS_MARK } from "../warehouse/write-batch.js";
 import { type Batch, sourceFileOf } from "./batch.js";
 import { completeSinglePass, type PublishedRows, type SinglePassCompleted } from "./complete-single-pass.js";
 import type { Gate } from "./profile-gate.js";
@@ -79,11 +80,12 @@ export async function publishAttempt(
         alongsideWrite: gate.alongsideWrite,
         completeAfterWrite:
           deferred.length > 0 && rowsSql
-            ? async (written, writtenByFile) => {
+            ? async (written, writtenByFile, loadedAnyOf) => {
                 try {
                   completed = await completeSinglePass(run, attempt, record, loaded, {
                     written,
                     writtenByFile,
+                    loadedAnyOf,
                     rowsSql,
                   });
                 } catch (error) {
@@ -123,13 +125,16 @@ function singlePassConstants(run: RunContext, loaded: readonly UnitWork[]): Read
 
 /**
  * The mode of the next attempt after a failed publish, or the error rethrown when another attempt
- * cannot help. A row failed a check or repeated a key the write enforced (see checkInWrite): the staged
- * way finds and reports it. The warehouse cannot store a NUL byte in text: the rows holding one are
+ * cannot help. A row failed a check or repeated a key the write enforced (see checkInWrite), or a
+ * single-pass merge's stage holds a NULL key or a key twice (see checkStagedKeys): the staged way finds
+ * and reports it. The warehouse cannot store a NUL byte in text: the rows holding one are
  * quarantined.
  */
 function fallbackMode(run: RunContext, attempt: Attempt, error: unknown): RunMode {
   const { mode } = attempt;
-  const tripped = attempt.works.some((w) => w.checkedInWrite) ? stoppedByCheckInWrite(error) : undefined;
+  const tripped =
+    (attempt.works.some((w) => w.checkedInWrite) ? stoppedByCheckInWrite(error) : undefined) ??
+    (mode.singlePass ? stoppedByStagedKeys(error) : undefined);
   const nul =
     !run.warehouse.capabilities.textHoldsNul && mode.pipeline === run.configured && refusedNul(error);
   if (!(error instanceof SinglePassUndone) && !tripped && !nul) throw error;
@@ -169,6 +174,15 @@ function* causeMessages(error: unknown): Generator<string> {
 /** Whether an error (or one of its causes) is PostgreSQL refusing a NUL byte in text. */
 function refusedNul(error: unknown): boolean {
   return [...causeMessages(error)].some((m) => /invalid byte sequence for encoding "UTF8": 0x00/.test(m));
+}
+
+/** Why a single-pass merge's key checks on its stage stopped it (see checkStagedKeys), if they did. */
+function stoppedByStagedKeys(error: unknown): string | undefined {
+  for (const message of causeMessages(error)) {
+    const at = message.indexOf(`${STAGED_KEYS_MARK}: `);
+    if (at >= 0) return message.slice(at + STAGED_KEYS_MARK.length + 2).split("\n")[0];
+  }
+  return undefined;
 }
 
 /** What a check in the write stopped the write for, when the error (or one of its causes) is that check's. */

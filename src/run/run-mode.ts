@@ -28,6 +28,7 @@ export async function decideMode(run: RunContext, units: number, sequence: numbe
     sumColumns: numericColumns(pipeline),
     query: run.query,
     replay: run.options.replay,
+    mergesOnStage: !warehouse.capabilities.stagesInPlace,
   };
   let singlePass = singlePassAllowed(pipeline, runShape);
   if (singlePass && needsChecking(pipeline)) {

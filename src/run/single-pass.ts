@@ -18,9 +18,16 @@ export const SINGLE_PASS_MAX_FILES = 16;
  * On a warehouse other than the engine (PostgreSQL) the read is DuckDB's export streamed into `COPY`
  * inside the publish transaction; checks are always probed there (the count after a guarded write
  * reads the written rows through the engine), and the profile is taken beside the copy.
+ * A `merge` takes the single pass where the warehouse stages the rows on its own side (PostgreSQL,
+ * `mergesOnStage`): DuckDB's read of the files streams into the stage the upsert joins, and the key
+ * checks (no NULL key, no key twice) and the source side of reconciliation (rows, sums of declared
+ * numeric columns) are one aggregate over that stage, before the upsert; a key that fails undoes the
+ * publish and the staged way reports it (see `checkStagedKeys`). Where the engine holds the target
+ * (DuckDB) key checks would read the batch again before the write: a merge there is staged.
  * Everything else a run decides from the rows before publishing rules it out:
- * - a mode other than append/replace, or keys (key checks read the batch first),
- * - declared numeric columns (their sums are reconciled against a separate read of the batch),
+ * - a mode other than append/replace (or merge as above), or keys on append/replace,
+ * - declared numeric columns outside such a merge (their sums are reconciled against a separate read
+ *   of the batch),
  * - a lake target, `anomalies.fail`, incremental cursors, warehouse sources and replays,
  * - more than {@link SINGLE_PASS_MAX_FILES} files (a burst of small files: one statement over hundreds
  *   of CSV readers costs more to plan and complete than staging them one by one).
@@ -42,20 +49,23 @@ export function singlePassAllowed(
     readonly replay?: unknown;
     /** The pipeline's last run quarantined rows for its checks or dropped duplicates. */
     readonly lastRunRemovedRows?: boolean;
+    /** The warehouse stages a merge's rows on its side and checks their keys there (PostgreSQL). */
+    readonly mergesOnStage?: boolean;
   },
 ): boolean {
   const target = pipeline.target;
   if (process.env.SLUICE_SINGLE_PASS === "0") return false;
+  const keys = (target.keys ?? []).length;
+  const merge = target.mode === "merge" && keys > 0 && run.mergesOnStage === true;
   return (
     target.table !== undefined &&
     lakeTargetPlan(target) === undefined &&
-    (target.mode === "append" || target.mode === "replace") &&
-    (target.keys ?? []).length === 0 &&
+    (((target.mode === "append" || target.mode === "replace") && keys === 0) || merge) &&
     !((pipeline.checks.length > 0 || pipeline.dedupe !== undefined) && run.lastRunRemovedRows === true) &&
     pipeline.incremental === undefined &&
     pipeline.anomalies?.fail !== true &&
     run.files <= SINGLE_PASS_MAX_FILES &&
-    run.sumColumns.length === 0 &&
+    (run.sumColumns.length === 0 || merge) &&
     run.query === undefined &&
     run.replay === undefined
   );

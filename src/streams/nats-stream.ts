@@ -104,6 +104,10 @@ export function natsStream(
       await ensureConsumer(jsm);
       if (notice) watchConnection(nc, (message) => notice(`${describe}: ${message}`));
     },
+    createdConsumer: () => created,
+    nothingPublishedBefore: () => {
+      created = false;
+    },
     async pull(limits: BatchLimits, signal?: AbortSignal) {
       const js = jetstream(connection());
       const consumer = await js.consumers.get(config.stream, config.durable).catch(async (error: unknown) => {

@@ -58,6 +58,17 @@ export interface StreamSource {
   deadLetter(messages: readonly PoisonMessage[]): Promise<void>;
   lag(): Promise<StreamLag>;
   close(): Promise<void>;
+  /**
+   * True when connecting created the consumer (a NATS durable), so that it delivers from the start of the
+   * stream and marks every message redelivered: any may have been published under an earlier consumer.
+   */
+  readonly createdConsumer?: () => boolean;
+  /**
+   * Told, after {@link createdConsumer}, that the ledger held no position of the pipeline then: first
+   * deliveries are no longer marked redelivered (until the consumer is created again). A message another
+   * worker published since comes again marked by the broker, or is refused by the publish's claim.
+   */
+  readonly nothingPublishedBefore?: () => void;
 }
 
 /** A message that yields no record, with why. */

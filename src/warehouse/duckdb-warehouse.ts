@@ -18,6 +18,7 @@ import { type DuckDbFileOptions, openDuckDbFile } from "./duckdb-driver.js";
 import { ledgerLookups } from "./ledger-lookups.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
+import { backfillQuarantineCounts, quarantineCountsSql } from "./quarantine-counts.js";
 import { splitTableName } from "./split-table-name.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
@@ -44,6 +45,7 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
     await confineEngine(con, options.boundary ?? { directories: [scratchRoot()] });
     if (!options.readOnly) {
       for (const ddl of catalogDdl(duckdbDialect)) await con.run(ddl);
+      await backfillQuarantineCounts((sql) => queryRows(con, sql));
     }
   } catch (error) {
     con.closeSync();
@@ -66,6 +68,8 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
     await con.run(
       `INSERT INTO sluice.quarantine (run_id, pipeline, file, line, rules, reasons, "values", raw) ${quarantineSql}`,
     );
+    // Called inside a transaction (a publish, a run record): its rows are those stamped with its now().
+    await con.run(quarantineCountsSql("sluice.quarantine", "quarantined_at = now()"));
   };
 
   const inTransaction = async <T>(work: () => Promise<T>): Promise<T> => {

@@ -4,6 +4,7 @@ import { catalogDdl } from "./catalog-schema.js";
 import { rowToLedger, runReportUpdateSql, watermarkSelectSql } from "./catalog-sql.js";
 import type { PostgresDriver } from "./postgres-driver.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
+import { backfillQuarantineCounts } from "./quarantine-counts.js";
 import { historySql, toLoadRecords } from "./table-history.js";
 import type { PublishResult, Warehouse } from "./warehouse.js";
 
@@ -27,6 +28,7 @@ export async function preparePostgresCatalog(
       inPostgresTransaction(client, async () => {
         await client.query("SELECT pg_advisory_xact_lock(hashtext('sluice:catalog'))");
         for (const ddl of catalogDdl(postgresDialect)) await client.query(ddl);
+        await backfillQuarantineCounts(async (sql) => (await client.query(sql)).rows);
       }),
     ),
   );

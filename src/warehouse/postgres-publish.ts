@@ -17,6 +17,7 @@ import { inPostgresTransaction } from "./postgres-transaction.js";
 import { batchTable, type PreparedBatch, prepareBatch } from "./prepare-batch.js";
 import type { PublishHooks } from "./publish-hooks.js";
 import { publishInSession } from "./publish-session.js";
+import { quarantineCountsSql } from "./quarantine-counts.js";
 import { undoTableName } from "./undo-table-name.js";
 import type { LedgerEntry, PositionClaim, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
 import type { SqlSession } from "./write-batch.js";
@@ -64,7 +65,11 @@ export async function publishToPostgres(
   const table = batch.target.table;
   const prepared =
     table && batch.rowsSql
-      ? await prepareBatch(engine, batch.rowsSql, batch.target, { inPlace: batch.rowsRepeatable === true })
+      ? await prepareBatch(engine, batch.rowsSql, batch.target, {
+          inPlace: batch.rowsRepeatable === true,
+          // A single-pass merge: its keys are checked on the stage (see checkStagedKeys).
+          keysOnStage: batch.completeAfterWrite !== undefined && batch.target.mode === "merge",
+        })
       : undefined;
   let attempt = 0;
   try {
@@ -344,4 +349,5 @@ async function writeQuarantine(
   await client.query(
     `INSERT INTO sluice.quarantine (run_id, pipeline, file, line, rules, reasons, "values", raw) SELECT run_id, pipeline, file, line, ARRAY(SELECT jsonb_array_elements_text(rules)), ARRAY(SELECT jsonb_array_elements_text(reasons)), "values", raw FROM sluice_q`,
   );
+  await client.query(quarantineCountsSql("sluice_q", "true"));
 }

@@ -30,7 +30,15 @@ export async function prepareBatch(
   engine: DuckDBConnection,
   rowsSql: string,
   target: TargetConfig,
-  options: { readonly inPlace?: boolean } = {},
+  options: {
+    readonly inPlace?: boolean;
+    /**
+     * The warehouse checks the keys' values on its stage (a single-pass merge on PostgreSQL, see
+     * `checkStagedKeys`): here only that the key columns are there (reading the values would read the
+     * files again).
+     */
+    readonly keysOnStage?: boolean;
+  } = {},
 ): Promise<PreparedBatch> {
   const sql = target.mode === "cdc" ? await cdcBatchSql(engine, rowsSql, target) : rowsSql;
   // Repeatable rows are read in place (a view over the staged files) rather than copied, saving a full
@@ -44,7 +52,7 @@ export async function prepareBatch(
   await engine.run(`CREATE OR REPLACE TEMP ${inPlace ? "VIEW" : "TABLE"} ${batchTable} AS ${sql}`);
   await dropCdcWork(engine);
   const columns = await describeColumns(engine, `SELECT * FROM ${batchTable}`);
-  await checkBatchKeys(engine, batchTable, target, columns);
+  await checkBatchKeys(engine, batchTable, target, columns, { valuesOnStage: options.keysOnStage === true });
   return { table: batchTable, columns };
 }
 
@@ -97,6 +105,7 @@ export async function checkBatchKeys(
   relation: string,
   target: TargetConfig,
   columns: readonly ColumnInfo[],
+  options: { readonly valuesOnStage?: boolean } = {},
 ): Promise<void> {
   const table = target.table ?? "?";
   const source = quoteIdent(relation);
@@ -120,6 +129,7 @@ export async function checkBatchKeys(
       );
     }
   }
+  if (options.valuesOnStage) return;
   if (keys.length > 0) {
     const nullRows = await queryRows(
       engine,

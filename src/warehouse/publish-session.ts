@@ -14,8 +14,8 @@ import { claimPositions } from "./claim-positions.js";
 import { batchStats, dropBatchFiles, type PreparedBatch } from "./prepare-batch.js";
 import { boundHooks, type PublishHooks } from "./publish-hooks.js";
 import { quotedTableName } from "./split-table-name.js";
-import type { PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
-import { type SqlSession, writeBatch } from "./write-batch.js";
+import type { AfterWrite, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
+import { type SqlSession, type WriteOutcome, writeBatch } from "./write-batch.js";
 
 /**
  * The body of a publish transaction, the same for every warehouse: stream positions are claimed first
@@ -75,7 +75,8 @@ export async function publishInSession(
   const table = batch.target.table;
   if (table && prepared) {
     const single = batch.completeAfterWrite;
-    const sumColumns = single ? [] : (batch.sumColumns ?? []);
+    // A single-pass merge reconciles its sums against its stage (see checkStagedKeys).
+    const sumColumns = single && batch.target.mode !== "merge" ? [] : (batch.sumColumns ?? []);
     // A single-pass batch is read by the write itself: its numbers come from the write.
     const source = single
       ? undefined
@@ -110,13 +111,12 @@ export async function publishInSession(
         });
       }
       if (single) {
-        const writtenByFile = async () => {
-          const rows = await session.rows(
-            `SELECT _sluice_source_file AS f, count(*) AS n FROM ${quotedTableName(table, session.dialect)} WHERE _sluice_run_id = ${quoteLiteral(run.runId)} GROUP BY 1`,
-          );
-          return new Map(rows.map((r) => [String(r.f), Number(r.n)]));
-        };
-        ({ run, ledger, quarantineSql, checks = checks } = await single(outcome.inserted, writtenByFile));
+        ({
+          run,
+          ledger,
+          quarantineSql,
+          checks = checks,
+        } = await completeWrite(session, single, outcome, table, run));
       }
       await session.exec(
         loadInsertSql(
@@ -168,4 +168,30 @@ export async function publishInSession(
     );
   }
   return result;
+}
+
+/**
+ * A single pass's completion right after its write (see {@link PublishBatch.completeAfterWrite}), with
+ * the rows it accepted: those the write stored, counted per file through the publishing transaction;
+ * a merge's, those it staged (rows the upsert left unchanged keep their earlier run id). Its ledger
+ * question goes through the publishing transaction too.
+ */
+function completeWrite(
+  session: SqlSession,
+  single: NonNullable<PublishBatch["completeAfterWrite"]>,
+  outcome: WriteOutcome,
+  table: string,
+  run: RunRecord,
+): Promise<AfterWrite> {
+  const { staged } = outcome;
+  const loadedAnyOf = async (hashes: readonly string[]) =>
+    hashes.length > 0 && (await session.rows(loadedHashesSql(run.pipeline, hashes))).length > 0;
+  if (staged) return single(staged.rows, () => staged.byFile(), loadedAnyOf);
+  const writtenByFile = async () => {
+    const rows = await session.rows(
+      `SELECT _sluice_source_file AS f, count(*) AS n FROM ${quotedTableName(table, session.dialect)} WHERE _sluice_run_id = ${quoteLiteral(run.runId)} GROUP BY 1`,
+    );
+    return new Map(rows.map((r) => [String(r.f), Number(r.n)]));
+  };
+  return single(outcome.inserted, writtenByFile, loadedAnyOf);
 }

@@ -34,13 +34,29 @@ export function streamPositionsClaimSql(
   return `${into} SELECT ${p}, position, ${b} FROM unnest(string_to_array(${list}, ',')) AS t(position) ON CONFLICT DO NOTHING`;
 }
 
-/** Which of `positions` the pipeline has published (column `position`). Pure. */
+/**
+ * Which of `positions` the pipeline has published (column `position`). The positions travel as one
+ * comma-separated literal, as in {@link streamPositionsClaimSql}: an `IN` list of 10,000 literals took
+ * DuckDB 0.5–1.4 s to parse on a loaded machine, the literal ~20 ms. Pure.
+ */
 export function publishedPositionsSql(pipeline: string, positions: readonly string[]): string {
-  const list = positions.length > 0 ? positions.map(quoteLiteral).join(", ") : "NULL";
   const name = quoteLiteral(pipeline);
+  const list =
+    positions.length === 0
+      ? "NULL"
+      : positions.some((position) => position.includes(","))
+        ? positions.map(quoteLiteral).join(", ")
+        : `SELECT unnest(string_to_array(${quoteLiteral(positions.join(","))}, ','))`;
   return `SELECT position FROM sluice.stream_published WHERE pipeline = ${name} AND position IN (${list})
     UNION
     SELECT p.position FROM sluice.stream_positions p
     JOIN sluice.files f ON f.pipeline = p.pipeline AND f.path = p.batch AND f.status = 'loaded'
     WHERE p.pipeline = ${name} AND p.position IN (${list})`;
+}
+
+/** Whether the pipeline has published any position (column `published`, a boolean). Pure. */
+export function anyPublishedSql(pipeline: string): string {
+  const name = quoteLiteral(pipeline);
+  return `SELECT (EXISTS (SELECT 1 FROM sluice.stream_published WHERE pipeline = ${name})
+    OR EXISTS (SELECT 1 FROM sluice.stream_positions WHERE pipeline = ${name})) AS published`;
 }

@@ -109,10 +109,15 @@ export interface PublishBatch {
    * over the data and the batch's numbers are known only after it. Called inside the transaction right
    * after the write with the number of rows written and a count of them per `_sluice_source_file` (read
    * through the publishing transaction, which alone sees them); returns the run record, ledger and
-   * quarantine as they now stand. Throwing rolls the whole publish back.
+   * quarantine as they now stand. Throwing rolls the whole publish back. `loadedAnyOf` asks the ledger
+   * through the publishing transaction (a pool of one connection has no other free meanwhile).
    */
   readonly completeAfterWrite?:
-    | ((written: number, writtenByFile: () => Promise<ReadonlyMap<string, number>>) => Promise<AfterWrite>)
+    | ((
+        written: number,
+        writtenByFile: () => Promise<ReadonlyMap<string, number>>,
+        loadedAnyOf: (hashes: readonly string[]) => Promise<boolean>,
+      ) => Promise<AfterWrite>)
     | undefined;
   /**
    * Columns the run knows hold one value in every row, with that value as text (a single pass: its

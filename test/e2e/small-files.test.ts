@@ -187,6 +187,37 @@ describe("many small files read together", () => {
     expect(await rows(dir, "SELECT count(*)::INT AS n FROM t")).toEqual([{ n: 25 }]);
   }, 60_000);
 
+  it("lines after a file's table (a total line, a second table) are quarantined under their own rules, as read alone", async () => {
+    const files: Record<string, string> = {};
+    // The total line's file comes first: a group led by it would read every file with the types it skews.
+    files["landing/in/a0.csv"] = `${good(80)}Total,,12.5\n`;
+    files["landing/in/b0.csv"] = "id,device,reading\n850,d,1.5\n851,d,2.5\n\nReturns\nid,reason\n850,late\n";
+    for (let i = 0; i < 20; i++) files[`landing/in/g${String(i).padStart(2, "0")}.csv`] = good(i);
+    const dir = makeProject(
+      pipelineYaml(`t:\n  source: { path: "in/*.csv" }\n  target: { table: t, mode: merge, keys: [id] }`),
+      files,
+    );
+    const report = await runWith(dir);
+    expect(report.status, report.error).toBe("succeeded");
+    // Both files are read alone, where those lines are found; the others are read together.
+    expect(readTogether(dir)).toBe(20);
+    const byPath = new Map(report.files.map((f) => [f.path, f]));
+    expect(byPath.get("in/a0.csv")!.rows).toMatchObject({ read: 6, loaded: 5, quarantined: 1, malformed: 0 });
+    expect(byPath.get("in/b0.csv")!.rows).toMatchObject({ read: 5, loaded: 2, quarantined: 3, malformed: 0 });
+    const q = await sluice(["quarantine", "t", "--json"], dir);
+    const lines = q
+      .json<{ file: string; line: number; rules: string[] }[]>()
+      .map((r) => [r.file, r.line, r.rules.join()])
+      .sort();
+    expect(lines).toEqual([
+      ["in/a0.csv", 7, "footer"],
+      ...[5, 6, 7].map((line) => ["in/b0.csv", line, "second_table"]),
+    ]);
+    expect(await rows(dir, "SELECT count(*)::INT AS n, typeof(any_value(id)) AS t FROM t")).toEqual([
+      { n: 107, t: "BIGINT" },
+    ]);
+  }, 60_000);
+
   it("on_malformed: fail refuses only the file with a malformed row", async () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 8; i++) files[`landing/in/g${i}.csv`] = good(i);

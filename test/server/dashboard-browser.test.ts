@@ -3,8 +3,19 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ageText } from "../../src/catalog/stream-lag.js";
+import { makeProject, sluice } from "../support/cli.js";
 import { type ServedDashboard, startServed } from "../support/dashboard.js";
 import { serviceAvailable } from "../support/require-service.js";
+import {
+  createNatsStream,
+  deleteNatsStream,
+  eventPayloads,
+  natsUrl,
+  pingNats,
+  publishNats,
+  uniqueName,
+} from "../support/streams.js";
 import { dashboardProject } from "./dashboard-fixture.js";
 
 // Debian's chromium, never a downloaded browser; flags keep it off the network and out of the GPU.
@@ -31,6 +42,12 @@ const available = await serviceAvailable(`Chromium at ${CHROMIUM} (apt-get insta
   });
 });
 
+// One browser for the file: closed after the last describe.
+afterAll(async () => {
+  await browser?.close();
+  rmSync(profile, { recursive: true, force: true });
+});
+
 describe.skipIf(!available)("the dashboard in a real browser", () => {
   let served: ServedDashboard;
   beforeAll(async () => {
@@ -38,8 +55,6 @@ describe.skipIf(!available)("the dashboard in a real browser", () => {
     served = await startServed(await dashboardProject("duckdb:warehouse.duckdb"), ["serve", "--port", "0"]);
   });
   afterAll(async () => {
-    await browser?.close();
-    rmSync(profile, { recursive: true, force: true });
     await served?.stop();
   });
 
@@ -151,5 +166,79 @@ describe.skipIf(!available)("the dashboard in a real browser", () => {
     expect(edges).toContainEqual(["pipeline:orders -> table:orders", "both", "none"]);
     for (const [edge, origin, dash] of edges) expect(dash === "none", `${edge}`).toBe(origin !== "config");
     await page.screenshot({ path: join(artifacts, "lineage-recorded.png"), fullPage: true });
+  });
+});
+
+const natsAvailable = available && (await serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats));
+
+interface StreamRun {
+  run_id: string;
+  pipeline: string;
+  status: string;
+  stream?: { pending: number | null; oldest_age_ms: number | null; first_position: string };
+}
+
+describe.skipIf(!natsAvailable)("stream lag in a real browser", () => {
+  const stream = uniqueName("BROWSERLAG").toUpperCase();
+  const subject = stream.toLowerCase();
+  const TOTAL = 30;
+  let served: ServedDashboard | undefined;
+  let batches: StreamRun[];
+
+  beforeAll(async () => {
+    await createNatsStream(stream, subject);
+    const dir = makeProject(`warehouse: duckdb:warehouse.duckdb
+landing: landing
+pipelines:
+  events:
+    source:
+      stream: { kind: nats, url: "${natsUrl}", stream: ${stream}, subject: "${subject}.lag", durable: browser }
+      batch: { max_rows: 10, max_wait: 200ms }
+    target: { table: events }
+`);
+    // A backlog of three batches: each pull sees the messages not yet acknowledged, its own included.
+    await publishNats(`${subject}.lag`, eventPayloads(TOTAL));
+    const worker = await sluice(["worker", "--exit-when-idle", "300ms"], dir, { timeoutMs: 60_000 });
+    expect(worker.code, worker.stderr).toBe(0);
+    served = await startServed(dir, ["serve", "--port", "0"]);
+    // The batches as recorded (the objects of `sluice runs --json`), newest first.
+    const { runs } = (await (await fetch(`${served.url}/api/runs`)).json()) as { runs: StreamRun[] };
+    batches = runs.filter((r) => r.pipeline === "events" && r.stream);
+  }, 60_000);
+  afterAll(async () => {
+    if (served) expect((await served.stop()).code).toBe(0);
+    await deleteNatsStream(stream);
+  });
+
+  it("the runs page, a batch's page and /metrics show the lag its published batches recorded", async () => {
+    expect(batches.map((b) => b.stream!.pending)).toEqual([10, 20, 30]);
+    const newest = batches[0]!;
+    const { pending, oldest_age_ms: oldest } = newest.stream!;
+    const page = await browser!.newPage();
+    await page.goto(`${served!.url}/runs`);
+    // The stream's last measured lag: its newest published batch's reading, linked to that run.
+    const row = page.locator("#stream-lag tr", { hasText: "events" });
+    const cells = await row.locator("td").allTextContents();
+    expect(cells.slice(0, 3)).toEqual(["events", String(pending), ageText(oldest!)]);
+    expect(cells[4]).toBe(newest.run_id);
+    // Each batch's row says the lag when it was pulled.
+    for (const b of batches) {
+      const lag = page.locator("#runs tr", { hasText: b.run_id }).locator("td.lag");
+      expect(await lag.textContent()).toBe(
+        `${b.stream!.pending} pending, oldest ${ageText(b.stream!.oldest_age_ms!)}`,
+      );
+    }
+    await page.screenshot({ path: join(artifacts, "stream-lag.png"), fullPage: true });
+
+    await row.locator("a").click();
+    await page.waitForURL(/\/runs\/[^/]+$/);
+    expect(await page.locator("#stream-pending").textContent()).toBe(String(pending));
+    expect(await page.locator("#stream-oldest").textContent()).toBe(ageText(oldest!));
+    await page.screenshot({ path: join(artifacts, "stream-batch.png"), fullPage: true });
+
+    await page.goto(`${served!.url}/metrics`);
+    const metrics = (await page.locator("body").textContent()) ?? "";
+    expect(metrics).toContain(`sluice_stream_pending_messages{pipeline="events"} ${pending}`);
+    expect(metrics).toContain(`sluice_stream_oldest_age_seconds{pipeline="events"} ${oldest! / 1000}`);
   });
 });

@@ -80,6 +80,24 @@ describe.skipIf(!available)("NATS JetStream source", () => {
     await second.ack(again.map((m) => m.position));
   });
 
+  it("marks a created durable's first deliveries redelivered until told nothing was published before", async () => {
+    await publishNats(`${SUBJECT}.created`, eventPayloads(6));
+    const first = source("created");
+    await first.connect();
+    expect(first.createdConsumer?.()).toBe(true);
+    const marked = await first.pull({ maxRows: 3, maxBytes: 16 << 20, maxWaitMs: 1_000 });
+    expect(marked.map((m) => m.redelivered)).toEqual([true, true, true]);
+    first.nothingPublishedBefore?.();
+    expect(first.createdConsumer?.()).toBe(false);
+    const fresh = await first.pull({ maxRows: 3, maxBytes: 16 << 20, maxWaitMs: 1_000 });
+    expect(fresh.map((m) => m.redelivered)).toEqual([false, false, false]);
+    await first.ack([...marked, ...fresh].map((m) => m.position));
+    // Connecting to the durable that exists creates nothing: only the broker's redeliveries are marked.
+    const second = source("created");
+    await second.connect();
+    expect(second.createdConsumer?.()).toBe(false);
+  });
+
   it("delivers a released message again at once, not after its ack wait", async () => {
     await publishNats(`${SUBJECT}.released`, eventPayloads(4));
     const s = source("released", "60s");

@@ -21,10 +21,12 @@ const addedSince = [
   "CREATE TABLE IF NOT EXISTS sluice.run_sequences (pipeline TEXT PRIMARY KEY, seq BIGINT NOT NULL)",
   "CREATE TABLE IF NOT EXISTS sluice.stream_positions (pipeline TEXT NOT NULL, position TEXT NOT NULL, batch TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())",
   "CREATE TABLE IF NOT EXISTS sluice.stream_published (pipeline TEXT NOT NULL, position TEXT NOT NULL, batch TEXT NOT NULL, published_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, position))",
+  "CREATE TABLE IF NOT EXISTS sluice.quarantine_runs (pipeline TEXT NOT NULL, run_id TEXT NOT NULL, quarantined_at TIMESTAMPTZ NOT NULL, rows_quarantined BIGINT NOT NULL)",
 ];
 /** Indexes of the tables added since (PostgreSQL keeps catalog indexes, DuckDB none). */
 const postgresIndexesAddedSince = [
   "CREATE INDEX IF NOT EXISTS stream_positions_at ON sluice.stream_positions (pipeline, position)",
+  "CREATE INDEX IF NOT EXISTS quarantine_runs_newest ON sluice.quarantine_runs (pipeline, quarantined_at, run_id)",
 ];
 
 const duckdbDdlBefore = [
@@ -96,6 +98,10 @@ const postgresDdlBefore = [
 
 /** A load recorded by an earlier version, before the warehouse is opened by this one. */
 const oldLoad = `INSERT INTO sluice.loads (run_id, pipeline, table_name, mode, inserted, updated, deleted, saved, loaded_at) VALUES ('r-old', 'p', 'orders', 'append', 3, 0, 0, 0, CAST('2026-01-02T03:04:05Z' AS TIMESTAMPTZ))`;
+/** Two rows an earlier version quarantined (it kept no per-run counts). */
+const oldQuarantine = `INSERT INTO sluice.quarantine (run_id, pipeline, file, line, rules, reasons, quarantined_at) VALUES
+  ('r-old', 'p', 'in/a.csv', 1, ['r'], ['why'], CAST('2026-01-02T03:04:05Z' AS TIMESTAMPTZ)),
+  ('r-old', 'p', 'in/a.csv', 2, ['r'], ['why'], CAST('2026-01-02T03:04:05Z' AS TIMESTAMPTZ))`;
 
 const run = (runId: string): RunRecord => ({
   runId,
@@ -109,6 +115,9 @@ const run = (runId: string): RunRecord => ({
 /** What an old catalog must still do once this version opened it. */
 async function usesOldCatalog(warehouse: Warehouse): Promise<void> {
   expect((await warehouse.history("orders")).map((l) => [l.run_id, l.inserted])).toEqual([["r-old", 3]]);
+  // Its quarantined rows were counted per run as it opened (what the dashboard's pages read).
+  const counts = await warehouse.query("SELECT run_id, rows_quarantined AS n FROM sluice.quarantine_runs");
+  expect(counts.map((r) => [r.run_id, Number(r.n)])).toEqual([["r-old", 2]]);
   await warehouse.recordRun(run("r-new"), [
     {
       runId: "r-new",
@@ -172,6 +181,7 @@ describe("catalog schema: DuckDB", () => {
     const con = await instance.connect();
     for (const sql of duckdbDdlBefore) await con.run(sql);
     await con.run(oldLoad);
+    await con.run(oldQuarantine);
     con.closeSync();
     instance.closeSync();
     const warehouse = await openDuckDbWarehouse({ file });
@@ -229,6 +239,9 @@ describe.skipIf(!pgUp)("catalog schema: PostgreSQL", () => {
     try {
       for (const sql of postgresDdlBefore) await client.query(sql);
       await client.query(oldLoad);
+      await client.query(
+        oldQuarantine.replaceAll("['r']", "ARRAY['r']").replaceAll("['why']", "ARRAY['why']"),
+      );
     } finally {
       await client.end();
     }

@@ -117,6 +117,23 @@ function claimCases(open: () => Promise<Warehouse>): void {
       await warehouse.close();
     }
   });
+
+  it("finds published positions among many, and positions holding a comma", async () => {
+    const warehouse = await open();
+    try {
+      const many = Array.from({ length: 5_000 }, (_, i) => String(i + 1_000));
+      await publishBatch(warehouse, "many", many.slice(0, 2_500));
+      await publishBatch(warehouse, "comma", ["x,1"]);
+      expect(await published(warehouse, many)).toEqual(many.slice(0, 2_500).sort());
+      const found = await published(warehouse, [...many, "x,1", "x"]);
+      expect(found).toHaveLength(2_501);
+      expect(found).toContain("x,1");
+      expect(found).not.toContain("x");
+      expect(found).not.toContain("3500");
+    } finally {
+      await warehouse.close();
+    }
+  });
 }
 
 describe("stream position claims: DuckDB", () => {

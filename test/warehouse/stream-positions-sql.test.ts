@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { streamPositionsClaimSql } from "../../src/warehouse/stream-positions-sql.js";
+import { publishedPositionsSql, streamPositionsClaimSql } from "../../src/warehouse/stream-positions-sql.js";
 
 describe("streamPositionsClaimSql", () => {
   it("claims sorted positions as one split literal, leaving taken ones (ON CONFLICT DO NOTHING)", () => {
@@ -13,5 +13,18 @@ describe("streamPositionsClaimSql", () => {
       "INSERT INTO sluice.stream_published (pipeline, position, batch) VALUES ('p', 'a,b', 'b'), ('p', 'c', 'b') ON CONFLICT DO NOTHING",
     );
     expect(streamPositionsClaimSql("p", "b", [])).toBeUndefined();
+  });
+});
+
+describe("publishedPositionsSql", () => {
+  it("asks about positions as one split literal (an IN list of 10,000 literals is slow to parse)", () => {
+    const sql = publishedPositionsSql("events", ["9", "10"]);
+    expect(sql).toContain("position IN (SELECT unnest(string_to_array('9,10', ',')))");
+    expect(sql).not.toContain("'9', '10'");
+  });
+
+  it("lists positions as literals when one holds a comma, and matches nothing for none", () => {
+    expect(publishedPositionsSql("p", ["a,b", "c"])).toContain("position IN ('a,b', 'c')");
+    expect(publishedPositionsSql("p", [])).toContain("position IN (NULL)");
   });
 });
