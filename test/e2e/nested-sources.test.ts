@@ -6,7 +6,7 @@ import { makeProject, type RunJson, sluice } from "../support/cli.js";
 import { nestedOrders } from "../support/nested-orders.js";
 import { createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
-import { pingRedis, publishRedis, redisClient, redisUrl, uniqueName } from "../support/streams.js";
+import { deleteRedisKeys, publishRedis, redisAvailable, redisUrl, uniqueName } from "../support/streams.js";
 
 /** `nested:` for sources that are not JSON files: database JSON columns and stream messages. */
 
@@ -26,7 +26,7 @@ const pgAvailable = await serviceAvailable(`PostgreSQL at ${pgServer}`, pingPost
 const mysqlAvailable = await serviceAvailable(`MySQL/MariaDB at ${mysqlServer}`, async () => {
   await (await mysqlConnect()).end();
 });
-const redisAvailable = await serviceAvailable(`Redis at ${redisUrl}`, pingRedis);
+const redisUp = await redisAvailable();
 
 async function query(dir: string, sql: string): Promise<Record<string, unknown>[]> {
   const r = await sluice(["query", sql, "--json"], dir);
@@ -169,12 +169,10 @@ describe.skipIf(!mysqlAvailable)("nested: MySQL/MariaDB JSON columns", () => {
   });
 });
 
-describe.skipIf(!redisAvailable)("nested: stream messages (Redis Streams)", () => {
+describe.skipIf(!redisUp)("nested: stream messages (Redis Streams)", () => {
   const key = uniqueName("sluice_nested_stream");
   afterAll(async () => {
-    const r = redisClient();
-    await r.del(key);
-    r.disconnect();
+    await deleteRedisKeys([key]);
   });
 
   it("tables splits each message's arrays into child tables", async () => {

@@ -1,10 +1,11 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFile, makeProject, type RunJson, sluice } from "../support/cli.js";
 import { createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
+import { runLogMessages } from "../support/run-log.js";
 
 // On a PostgreSQL warehouse a `merge` of CSV files is published in a single pass: DuckDB's read of each
 // file streams into the stage the upsert joins, inside the publish; the key checks and the source side of
@@ -14,17 +15,6 @@ import { serviceAvailable } from "../support/require-service.js";
 // way, which reports it with nothing published.
 
 const available = await serviceAvailable(`PostgreSQL at ${pgServer}`, pingPostgres);
-
-function logMessages(dir: string, runId: string): string[] {
-  const logs = join(dir, "landing", "logs");
-  const file = readdirSync(logs, { recursive: true, encoding: "utf8" }).find((f) =>
-    f.endsWith(`${runId}.jsonl`),
-  );
-  return readFileSync(join(logs, file!), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => String((JSON.parse(l) as { msg: string }).msg));
-}
 
 type FullRun = RunJson["runs"][number] & {
   profile?: { rows: number; columns: Record<string, { min: string | null; max: string | null }> };
@@ -82,7 +72,7 @@ describe.skipIf(!available)("single-pass merge into PostgreSQL", () => {
     const second = await sluice(["run", "--json"], dir);
     expect(second.code, second.stderr).toBe(0);
     const runB = second.json<{ runs: FullRun[] }>().runs[0]!;
-    const messages = logMessages(dir, runB.run_id);
+    const messages = runLogMessages(dir, runB.run_id);
     expect(messages.filter((m) => m === "planned")).toHaveLength(2);
     expect(messages).not.toContain("staged");
     expect(messages).not.toContain("single pass undone; reading the files again, staged");
@@ -138,7 +128,9 @@ describe.skipIf(!available)("single-pass merge into PostgreSQL", () => {
       const r = await sluice(["run", "--json"], dir);
       expect(r.code).toBe(1);
       const run = r.json<{ runs: FullRun[] }>().runs[0]!;
-      expect(logMessages(dir, run.run_id)).toContain("single pass undone; reading the files again, staged");
+      expect(runLogMessages(dir, run.run_id)).toContain(
+        "single pass undone; reading the files again, staged",
+      );
       expect(run.error ?? JSON.stringify(run)).toMatch(
         what === "a key twice" ? /1 key appears more than once in the batch for mode merge/ : /a NULL key/,
       );

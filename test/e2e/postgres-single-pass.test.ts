@@ -1,10 +1,11 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFile, makeProject, type RunJson, sluice } from "../support/cli.js";
 import { createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
+import { runLogMessages } from "../support/run-log.js";
 
 // On a PostgreSQL warehouse a plain append/replace of CSV files is published in a single pass too: DuckDB's
 // read of each file is streamed into `COPY` inside the publish transaction (no staging copy in DuckDB).
@@ -13,17 +14,6 @@ import { serviceAvailable } from "../support/require-service.js";
 // rows, too many malformed rows, a misfit of an inferred type) falls back to the staged way.
 
 const available = await serviceAvailable(`PostgreSQL at ${pgServer}`, pingPostgres);
-
-function logMessages(dir: string, runId: string): string[] {
-  const logs = join(dir, "landing", "logs");
-  const file = readdirSync(logs, { recursive: true, encoding: "utf8" }).find((f) =>
-    f.endsWith(`${runId}.jsonl`),
-  );
-  return readFileSync(join(logs, file!), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => String((JSON.parse(l) as { msg: string }).msg));
-}
 
 type FullRun = RunJson["runs"][number] & {
   profile?: {
@@ -86,7 +76,7 @@ describe.skipIf(!available)("single-pass publish into PostgreSQL", () => {
     expect(run.reconciliation).toMatchObject({ source_rows: 13, target_rows: 13, ok: true });
     expect(run.profile?.rows).toBe(13);
     expect(run.profile?.columns.id).toMatchObject({ nulls: 0, min: "1", max: "14" });
-    const messages = logMessages(dir, run.run_id);
+    const messages = runLogMessages(dir, run.run_id);
     expect(messages.filter((m) => m === "planned")).toHaveLength(2);
     expect(messages.filter((m) => m === "read")).toHaveLength(2);
     expect(messages).not.toContain("staged");
@@ -146,7 +136,7 @@ describe.skipIf(!available)("single-pass publish into PostgreSQL", () => {
     expect(r.code).toBe(1);
     const run = r.json<{ runs: FullRun[] }>().runs[0]!;
     expect(run.files[0]!.error).toMatch(/max_failure_rate/);
-    expect(logMessages(dir, run.run_id)).toContain("single pass undone; reading the files again, staged");
+    expect(runLogMessages(dir, run.run_id)).toContain("single pass undone; reading the files again, staged");
     expect(existsSync(join(dir, "landing/in/a.csv"))).toBe(false);
     expect(await onDb("SELECT to_regclass('public.strict') IS NULL AS gone")).toEqual([{ gone: true }]);
     expect(
@@ -170,7 +160,7 @@ describe.skipIf(!available)("single-pass publish into PostgreSQL", () => {
     expect(clean.code, clean.stderr).toBe(0);
     const first = clean.json<{ runs: FullRun[] }>().runs[0]!;
     expect(first.rows).toMatchObject({ read: 6, loaded: 6, quarantined: 0 });
-    const firstLog = logMessages(dir, first.run_id);
+    const firstLog = runLogMessages(dir, first.run_id);
     expect(firstLog).toContain("checks counted");
     expect(firstLog).toContain("planned");
     expect(firstLog).not.toContain("staged");
@@ -187,7 +177,7 @@ describe.skipIf(!available)("single-pass publish into PostgreSQL", () => {
     expect(dirty.code, dirty.stderr).toBe(0);
     const second = dirty.json<{ runs: FullRun[] }>().runs[0]!;
     expect(second.rows).toMatchObject({ read: 3, loaded: 2, quarantined: 1 });
-    const secondLog = logMessages(dir, second.run_id);
+    const secondLog = runLogMessages(dir, second.run_id);
     expect(secondLog).toContain("checks counted");
     expect(secondLog).toContain("staged");
     expect(
@@ -214,7 +204,7 @@ describe.skipIf(!available)("single-pass publish into PostgreSQL", () => {
     expect(r.code, r.stderr).toBe(0);
     const run = r.json<{ runs: FullRun[] }>().runs[0]!;
     expect(run.rows).toMatchObject({ read: 30_001, loaded: 30_001, malformed: 0 });
-    expect(logMessages(dir, run.run_id)).toContain("single pass undone; reading the files again, staged");
+    expect(runLogMessages(dir, run.run_id)).toContain("single pass undone; reading the files again, staged");
     expect(await onDb("SELECT pg_typeof(id)::text AS t, count(*)::int AS n FROM widened GROUP BY 1")).toEqual(
       [{ t: "text", n: 30_001 }],
     );

@@ -2,22 +2,12 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { runLogMessages } from "../support/run-log.js";
 
 // A plain append/replace of CSV files is published in a single pass: the write reads each file once
 // (no staging copy). These tests pin that the fast path is taken, that its numbers, quarantine, profile
 // and reconciliation match what a staged run reports, and that whatever a staged run would decide
 // before publishing undoes the single pass and re-reads the files the staged way.
-
-function logMessages(dir: string, runId: string): string[] {
-  const logs = join(dir, "landing", "logs");
-  const file = readdirSync(logs, { recursive: true, encoding: "utf8" }).find((f) =>
-    f.endsWith(`${runId}.jsonl`),
-  );
-  return readFileSync(join(logs, file!), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => String((JSON.parse(l) as { msg: string }).msg));
-}
 
 async function query<T = Record<string, unknown>>(dir: string, sql: string): Promise<T[]> {
   const r = await sluice(["query", sql, "--json"], dir);
@@ -70,7 +60,7 @@ describe("single-pass publish", () => {
     expect(run.reconciliation).toMatchObject({ source_rows: 13, target_rows: 13, ok: true });
     expect(run.profile?.rows).toBe(13);
     expect(run.profile?.columns.id).toMatchObject({ nulls: 0, min: "1", max: "14" });
-    const messages = logMessages(dir, run.run_id);
+    const messages = runLogMessages(dir, run.run_id);
     expect(messages.filter((m) => m === "planned")).toHaveLength(2);
     expect(messages.filter((m) => m === "read")).toHaveLength(2);
     expect(messages).not.toContain("staged");
@@ -161,7 +151,7 @@ checked:
     expect(run.status).toBe("failed");
     expect(run.files[0]!.error).toMatch(/max_failure_rate/);
     expect(run.rows.malformed).toBe(2);
-    expect(logMessages(dir, run.run_id)).toContain("single pass undone; reading the files again, staged");
+    expect(runLogMessages(dir, run.run_id)).toContain("single pass undone; reading the files again, staged");
     expect(existsSync(join(dir, "landing/in/a.csv"))).toBe(false);
     expect(readdirSync(join(dir, "landing/unprocessed/events"), { recursive: true }).length).toBeGreaterThan(
       0,
@@ -191,7 +181,7 @@ checked:
     const run = r.json<{ runs: FullRun[] }>().runs[0]!;
     expect(run.rows).toMatchObject({ read: 30_001, loaded: 30_001, malformed: 0 });
     expect(run.files[0]!.warnings.join(" ")).toMatch(/column id: values do not all fit the inferred type/);
-    expect(logMessages(dir, run.run_id)).toContain("single pass undone; reading the files again, staged");
+    expect(runLogMessages(dir, run.run_id)).toContain("single pass undone; reading the files again, staged");
     const rows = await query<{ t: string; n: number }>(
       dir,
       "SELECT any_value(typeof(id)) AS t, count(*)::INT AS n FROM events",
@@ -222,7 +212,7 @@ events:
     const run = r.json<{ runs: FullRun[] }>().runs[0]!;
     expect(run.status).toBe("succeeded");
     expect(run.rows).toMatchObject({ read: 30_001, loaded: 30_001, quarantined: 0 });
-    const messages = logMessages(dir, run.run_id);
+    const messages = runLogMessages(dir, run.run_id);
     expect(messages).toContain("checks counted");
     expect(messages).toContain("single pass undone; reading the files again, staged");
   });
@@ -239,7 +229,7 @@ events:
     expect(r.code).toBe(0);
     const run = r.json<{ runs: FullRun[] }>().runs[0]!;
     // Declared numeric columns have their sums reconciled against a separate read of the batch.
-    expect(logMessages(dir, run.run_id)).toContain("staged");
+    expect(runLogMessages(dir, run.run_id)).toContain("staged");
     expect(run.rows.loaded).toBe(3);
   });
 
@@ -268,7 +258,7 @@ events:
     expect(r.code).toBe(0);
     const run = r.json<{ runs: FullRun[] }>().runs[0]!;
     expect(run.rows).toEqual({ read: 5, loaded: 2, quarantined: 2, malformed: 1, duplicates: 1 });
-    const messages = logMessages(dir, run.run_id);
+    const messages = runLogMessages(dir, run.run_id);
     // The write enforcing the checks stopped at the row failing accepted_values; nothing was published
     // by it, and the check pass read the file again.
     const undone = messages.indexOf("single pass undone; reading the files again, staged");
@@ -301,6 +291,6 @@ events:
     const bigRun = big.json<{ runs: FullRun[] }>().runs[0]!;
     expect(bigRun.rows).toMatchObject({ read: 30_001, loaded: 30_001, malformed: 0, quarantined: 0 });
     expect(bigRun.files[0]!.warnings.join(" ")).toMatch(/column id: values do not all fit the inferred type/);
-    expect(logMessages(other, bigRun.run_id)).toContain("reading the file again, staged");
+    expect(runLogMessages(other, bigRun.run_id)).toContain("reading the file again, staged");
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadProject } from "../../src/project/load-config.js";
@@ -8,6 +8,7 @@ import { runProject } from "../../src/runner/run-project.js";
 import type { Storage } from "../../src/storage/storage.js";
 import { addFile, makeProject, pipelineYaml, sluice } from "../support/cli.js";
 import { filesUnder, runAndKill } from "../support/kill-run.js";
+import { runLog } from "../support/run-log.js";
 
 // Many small files of one pipeline are read together (one read_csv over a list of files), yet each file
 // keeps its own ledger entry, verdict, archive path, quarantine lines and line accounting.
@@ -45,12 +46,9 @@ function filesIn(dir: string): string[] {
 
 /** Whether the run's log says its files were read together (the shortcut was taken). */
 function readTogether(dir: string): number {
-  const logs = join(dir, "landing", "logs");
-  return filesIn(logs)
-    .filter((f) => f.endsWith(".jsonl"))
-    .flatMap((f) => readFileSync(join(logs, f), "utf8").split("\n"))
-    .filter((line) => line.includes("files read together"))
-    .reduce((sum, line) => sum + Number(JSON.parse(line).files), 0);
+  return runLog(dir)
+    .filter((line) => line.msg === "files read together")
+    .reduce((sum, line) => sum + Number(line.files), 0);
 }
 
 describe("many small files read together", () => {

@@ -1,20 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeProject, sluice } from "../support/cli.js";
 import { connectField, envelopeSchema, wrapped } from "../support/debezium.js";
-import { serviceAvailable } from "../support/require-service.js";
 import { killWorkerRepeatedly, queryRows } from "../support/stream-worker.js";
 import {
-  createNatsStream,
-  deleteNatsStream,
+  natsAvailable,
+  natsTestStream,
   natsUrl,
-  pingNats,
   publishNats,
-  uniqueName,
+  streamAroundTests,
 } from "../support/streams.js";
 
-const available = await serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats);
-const STREAM = uniqueName("CDCSTREAM").toUpperCase();
-const SUBJECT = STREAM.toLowerCase();
+const available = await natsAvailable();
+const { stream: STREAM, subject: SUBJECT } = natsTestStream("CDCSTREAM");
 
 interface Row {
   id: number;
@@ -63,12 +60,7 @@ function changes(events: number, keys: number): { table: Map<number, Row>; envel
 }
 
 describe.skipIf(!available)("Debezium change events on a NATS stream into mode: cdc", () => {
-  beforeAll(async () => {
-    await createNatsStream(STREAM, SUBJECT);
-  });
-  afterAll(async () => {
-    await deleteNatsStream(STREAM);
-  });
+  streamAroundTests(STREAM, SUBJECT);
 
   it("the final table equals the source table, across many batches and kill -9 of the worker", async () => {
     const { table, envelopes } = changes(6_000, 300);

@@ -1,22 +1,19 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeProject, sluice } from "../support/cli.js";
-import { serviceAvailable } from "../support/require-service.js";
 import { queryRows, startWorker, waitFor } from "../support/stream-worker.js";
 import {
-  createNatsStream,
-  deleteNatsStream,
   eventPayloads,
+  natsAvailable,
+  natsTestStream,
   natsUrl,
-  pingNats,
   publishNats,
-  uniqueName,
+  streamAroundTests,
 } from "../support/streams.js";
 
-const available = await serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats);
-const STREAM = uniqueName("DELETEDCONSUMER").toUpperCase();
-const SUBJECT = STREAM.toLowerCase();
+const available = await natsAvailable();
+const { stream: STREAM, subject: SUBJECT } = natsTestStream("DELETEDCONSUMER");
 
 function projectYaml(durable: string): string {
   return `warehouse: duckdb:warehouse.duckdb
@@ -51,12 +48,7 @@ async function counts(dir: string) {
 }
 
 describe.skipIf(!available)("a deleted NATS consumer", () => {
-  beforeAll(async () => {
-    await createNatsStream(STREAM, SUBJECT);
-  });
-  afterAll(async () => {
-    await deleteNatsStream(STREAM);
-  });
+  streamAroundTests(STREAM, SUBJECT);
 
   it("deleted between worker runs: recreated from the start, what was published is not published again", async () => {
     const dir = makeProject(projectYaml("between"));

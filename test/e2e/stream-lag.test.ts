@@ -2,20 +2,18 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeProject, sluice } from "../support/cli.js";
 import { type ServedDashboard, startServed } from "../support/dashboard.js";
-import { serviceAvailable } from "../support/require-service.js";
 import {
   createNatsStream,
   deleteNatsStream,
   eventPayloads,
+  natsAvailable,
+  natsTestStream,
   natsUrl,
-  pingNats,
   publishNats,
-  uniqueName,
 } from "../support/streams.js";
 
-const available = await serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats);
-const STREAM = uniqueName("LAGTEST").toUpperCase();
-const SUBJECT = STREAM.toLowerCase();
+const available = await natsAvailable();
+const { stream: STREAM, subject: SUBJECT } = natsTestStream("LAGTEST");
 const TOTAL = 3_000;
 const WAITED_MS = 1_200;
 

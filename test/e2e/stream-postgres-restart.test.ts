@@ -1,39 +1,34 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { openPostgresWarehouse } from "../../src/warehouse/postgres-warehouse.js";
 import { makeProject } from "../support/cli.js";
 import { type PrivatePostgres, startPrivatePostgres } from "../support/private-postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
 import { startWorker, waitFor } from "../support/stream-worker.js";
 import {
-  createNatsStream,
-  deleteNatsStream,
   eventPayloads,
+  natsAvailable,
+  natsTestStream,
   natsUrl,
-  pingNats,
   publishNats,
-  uniqueName,
+  streamAroundTests,
 } from "../support/streams.js";
 
 let server: PrivatePostgres | undefined;
-const natsAvailable = await serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats);
+const natsUp = await natsAvailable();
 const available =
-  natsAvailable &&
+  natsUp &&
   (await serviceAvailable("a private PostgreSQL (initdb/pg_ctl)", async () => {
     server = await startPrivatePostgres();
   }));
-const STREAM = uniqueName("PGRESTART").toUpperCase();
-const SUBJECT = STREAM.toLowerCase();
+const { stream: STREAM, subject: SUBJECT } = natsTestStream("PGRESTART");
 const TOTAL = 20_000;
 const POISON_EVERY = 101;
 const POISON = Math.floor(TOTAL / POISON_EVERY);
 
 describe.skipIf(!available)("sluice worker: the PostgreSQL warehouse restarted mid-publish", () => {
-  beforeAll(async () => {
-    await createNatsStream(STREAM, SUBJECT);
-  });
+  streamAroundTests(STREAM, SUBJECT);
   afterAll(async () => {
-    await deleteNatsStream(STREAM);
     await server?.stop();
   });
 

@@ -2,17 +2,17 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { cliPath, makeProject, sluice } from "../support/cli.js";
-import { serviceAvailable } from "../support/require-service.js";
 import {
+  deleteRedisKeys,
   eventPayloads,
-  pingRedis,
   publishRedis,
+  redisAvailable,
   redisClient,
   redisUrl,
   uniqueName,
 } from "../support/streams.js";
 
-const available = await serviceAvailable(`Redis at ${redisUrl}`, pingRedis);
+const available = await redisAvailable();
 const PREFIX = uniqueName("sluice_worker_redis_test");
 
 function projectYaml(key: string, extra = ""): string {
@@ -44,10 +44,7 @@ async function query<T>(dir: string, sql: string): Promise<T[]> {
 
 describe.skipIf(!available)("sluice worker on Redis Streams", () => {
   afterAll(async () => {
-    const r = redisClient();
-    const keys = await r.keys(`${PREFIX}:*`);
-    if (keys.length > 0) await r.del(...keys);
-    r.disconnect();
+    await deleteRedisKeys([], `${PREFIX}:*`);
   });
 
   it("loads a 10 MB message", async () => {

@@ -9,13 +9,13 @@ import { serviceAvailable } from "../support/require-service.js";
 import {
   createNatsStream,
   deleteNatsStream,
+  deleteRedisKeys,
   eventPayloads,
+  natsAvailable,
   natsUrl,
-  pingNats,
-  pingRedis,
   publishNats,
   publishRedis,
-  redisClient,
+  redisAvailable,
   redisUrl,
   uniqueName,
 } from "../support/streams.js";
@@ -26,8 +26,8 @@ import {
 // message must end up in the table exactly once, every poison one in the quarantine exactly once.
 
 const pgUp = await serviceAvailable(`PostgreSQL at ${pgServer}`, pingPostgres);
-const natsUp = pgUp && (await serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats));
-const redisUp = pgUp && (await serviceAvailable(`Redis at ${redisUrl}`, pingRedis));
+const natsUp = pgUp && (await natsAvailable());
+const redisUp = pgUp && (await redisAvailable());
 
 const TOTAL = 3_000;
 const POISON_EVERY = 97;
@@ -160,11 +160,7 @@ describe.skipIf(!redisUp)("workers sharing one Redis consumer group (PostgreSQL 
     const db = await createTestDatabase();
     cleanups.push(db.cleanup);
     const key = uniqueName("sluice_shared_test");
-    cleanups.push(async () => {
-      const r = redisClient();
-      await r.del(key);
-      r.disconnect();
-    });
+    cleanups.push(() => deleteRedisKeys([key]));
     // No consumer name: each worker is its own consumer of the group (host and pid).
     const dir = makeProject(
       projectYaml(

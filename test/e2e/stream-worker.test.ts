@@ -1,22 +1,19 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { makeProject, sluice } from "../support/cli.js";
-import { serviceAvailable } from "../support/require-service.js";
 import { startWorker, waitFor } from "../support/stream-worker.js";
 import {
-  createNatsStream,
-  deleteNatsStream,
   eventPayloads,
+  natsAvailable,
+  natsTestStream,
   natsUrl,
-  pingNats,
   publishNats,
-  uniqueName,
+  streamAroundTests,
 } from "../support/streams.js";
 
-const available = await serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats);
-const STREAM = uniqueName("WORKERTEST").toUpperCase();
-const SUBJECT = STREAM.toLowerCase();
+const available = await natsAvailable();
+const { stream: STREAM, subject: SUBJECT } = natsTestStream("WORKERTEST");
 
 function projectYaml(durable: string, extra = "", maxRows = 500): string {
   return `warehouse: duckdb:warehouse.duckdb
@@ -42,12 +39,7 @@ async function query<T>(dir: string, sql: string): Promise<T[]> {
 }
 
 describe.skipIf(!available)("sluice worker on NATS JetStream", () => {
-  beforeAll(async () => {
-    await createNatsStream(STREAM, SUBJECT);
-  });
-  afterAll(async () => {
-    await deleteNatsStream(STREAM);
-  });
+  streamAroundTests(STREAM, SUBJECT);
 
   it("loads every good message once, quarantines poison with its origin, archives each batch", async () => {
     const dir = makeProject(projectYaml("basic", `      dead_letter: { subject: "${SUBJECT}.dead" }`));

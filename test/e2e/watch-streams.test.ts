@@ -2,25 +2,20 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { addFile, makeProject, sluice } from "../support/cli.js";
 import { queryRows, startDaemon, waitFor } from "../support/daemon.js";
-import { serviceAvailable } from "../support/require-service.js";
 import {
+  deleteRedisKeys,
   eventPayloads,
-  pingRedis,
   publishRedis,
-  redisClient,
+  redisAvailable,
   redisUrl,
   uniqueName,
 } from "../support/streams.js";
 
-const available = await serviceAvailable(`Redis at ${redisUrl}`, pingRedis);
+const available = await redisAvailable();
 const KEY = uniqueName("sluice_watch_streams_test");
 
 describe.skipIf(!available)("sluice watch with a stream pipeline beside a file pipeline", () => {
-  afterAll(async () => {
-    const r = redisClient();
-    await r.del(KEY);
-    r.disconnect();
-  });
+  afterAll(() => deleteRedisKeys([KEY]));
 
   it("consumes the stream and loads arriving files in one process, taking turns with the warehouse; SIGTERM stops both cleanly", async () => {
     const dir = makeProject(`warehouse: duckdb:warehouse.duckdb

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadProject } from "../../src/project/load-config.js";
@@ -7,6 +7,7 @@ import { BACKGROUND_HASH_MIN_BYTES } from "../../src/run/acquire-file.js";
 import { createProjectContext, type ProjectContext } from "../../src/run/project-context.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { addFile, makeProject, pipelineYaml } from "../support/cli.js";
+import { runLogMessages } from "../support/run-log.js";
 
 // Files are known by content (SHA-256), and content can only repeat a loaded file of the same size: a
 // file of a size the pipeline has not loaded is read while it is hashed, any other is hashed first.
@@ -51,14 +52,6 @@ async function rowCount(dir: string, table: string): Promise<number> {
   } finally {
     await warehouse.close();
   }
-}
-
-function logMessages(dir: string): string[] {
-  const logs = join(dir, "landing", "logs");
-  return readdirSync(logs, { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(".jsonl"))
-    .flatMap((f) => readFileSync(join(logs, f), "utf8").trim().split("\n"))
-    .map((l) => String((JSON.parse(l) as { msg: string }).msg));
 }
 
 const plain = pipelineYaml(`t:\n  source: { path: "in/*.csv" }\n  target: { table: t }`);
@@ -165,7 +158,7 @@ describe("hashing while reading: failures", () => {
     const text = "id,name\n1,ann\n";
     const dir = makeProject(plain, { "landing/in/a.csv": text });
     await runProject(await context(dir));
-    const messages = logMessages(dir);
+    const messages = runLogMessages(dir);
     expect(messages).toContain("planned");
     expect(messages).toContain("read");
     expect(messages).not.toContain("single pass undone; reading the files again, staged");

@@ -1,11 +1,10 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadProject } from "../../src/project/load-config.js";
 import { createProjectContext } from "../../src/run/project-context.js";
 import type { RunReport } from "../../src/run/run-report.js";
 import { runProject } from "../../src/runner/run-project.js";
 import { addFile, makeProject, pipelineYaml } from "../support/cli.js";
+import { runLog } from "../support/run-log.js";
 
 // A checked or deduplicated CSV file is published in a single pass when it is clean, and checked the
 // staged way otherwise. Which files are clean is found one of two ways:
@@ -37,27 +36,19 @@ afterEach(() => {
   else process.env.SLUICE_SINGLE_PASS = previous;
 });
 
-function logOf(dir: string, runId: string): { msg: string; clean?: boolean; reason?: string }[] {
-  const logs = join(dir, "landing", "logs");
-  return readdirSync(logs, { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(`${runId}.jsonl`))
-    .flatMap((f) => readFileSync(join(logs, f), "utf8").trim().split("\n"))
-    .map((l) => JSON.parse(l) as { msg: string; clean?: boolean; reason?: string });
-}
-
 function countsOf(dir: string, runId: string): boolean[] {
-  return logOf(dir, runId)
+  return runLog(dir, runId)
     .filter((l) => l.msg === "checks counted")
     .map((l) => l.clean === true);
 }
 
 /** A write with checks in it either stood or was undone: by a failing row, or by what followed it. */
 function inWriteOf(dir: string, runId: string): boolean[] {
-  return logOf(dir, runId).flatMap((l) =>
+  return runLog(dir, runId).flatMap((l) =>
     l.msg === "checked after the write"
       ? [l.clean === true]
       : l.msg.startsWith("single pass undone") &&
-          ["a row fails an error or fatal check", "a dedupe key repeats"].includes(l.reason ?? "")
+          ["a row fails an error or fatal check", "a dedupe key repeats"].includes(String(l.reason))
         ? [false]
         : [],
   );

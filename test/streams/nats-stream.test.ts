@@ -1,20 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsStream } from "../../src/streams/nats-stream.js";
 import type { StreamSource } from "../../src/streams/stream-source.js";
-import { serviceAvailable } from "../support/require-service.js";
 import {
   createNatsStream,
   deleteNatsStream,
   eventPayloads,
+  natsAvailable,
+  natsTestStream,
   natsUrl,
-  pingNats,
   publishNats,
-  uniqueName,
 } from "../support/streams.js";
 
-const available = await serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats);
-const STREAM = uniqueName("NATSSTREAMTEST").toUpperCase();
-const SUBJECT = STREAM.toLowerCase();
+const available = await natsAvailable();
+const { stream: STREAM, subject: SUBJECT } = natsTestStream("NATSSTREAMTEST");
 
 describe.skipIf(!available)("NATS JetStream source", () => {
   const open: StreamSource[] = [];

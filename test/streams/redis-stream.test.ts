@@ -1,17 +1,16 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { redisStream } from "../../src/streams/redis-stream.js";
 import type { StreamSource } from "../../src/streams/stream-source.js";
-import { serviceAvailable } from "../support/require-service.js";
 import {
+  deleteRedisKeys,
   eventPayloads,
-  pingRedis,
   publishRedis,
-  redisClient,
+  redisAvailable,
   redisUrl,
   uniqueName,
 } from "../support/streams.js";
 
-const available = await serviceAvailable(`Redis at ${redisUrl}`, pingRedis);
+const available = await redisAvailable();
 const PREFIX = uniqueName("sluice_redis_stream_test");
 
 describe.skipIf(!available)("Redis Streams source", () => {
@@ -26,10 +25,7 @@ describe.skipIf(!available)("Redis Streams source", () => {
   };
   afterAll(async () => {
     for (const s of open) await s.close();
-    const r = redisClient();
-    const keys = await r.keys(`${PREFIX}:*`);
-    if (keys.length > 0) await r.del(...keys);
-    r.disconnect();
+    await deleteRedisKeys([], `${PREFIX}:*`);
   });
 
   it("closes a batch at max_rows, at max_bytes, or when nothing more comes within max_wait", async () => {

@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Redis } from "ioredis";
+import { afterAll, beforeAll } from "vitest";
+import { serviceAvailable } from "./require-service.js";
 
 /** The brokers tests use (SLUICE_TEST_NATS / SLUICE_TEST_REDIS override). */
 export const natsUrl = process.env.SLUICE_TEST_NATS ?? "nats://127.0.0.1:4222";
@@ -10,6 +12,28 @@ export const redisUrl = process.env.SLUICE_TEST_REDIS ?? "redis://127.0.0.1:6379
 /** A name no other test file (or run) uses: `<prefix>_<hex>`. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString("hex")}`;
+}
+
+/** Whether NATS JetStream answers, for `describe.skipIf` (under CI=true it must: see require-service.ts). */
+export function natsAvailable(): Promise<boolean> {
+  return serviceAvailable(`NATS JetStream at ${natsUrl}`, pingNats);
+}
+
+/** Whether Redis answers, for `describe.skipIf` (under CI=true it must: see require-service.ts). */
+export function redisAvailable(): Promise<boolean> {
+  return serviceAvailable(`Redis at ${redisUrl}`, pingRedis);
+}
+
+/** A JetStream stream name no other test file (or run) uses, and the subject its messages go under. */
+export function natsTestStream(prefix: string): { readonly stream: string; readonly subject: string } {
+  const stream = uniqueName(prefix).toUpperCase();
+  return { stream, subject: stream.toLowerCase() };
+}
+
+/** Creates the stream (over `<subject>.>`) before the enclosing describe's tests, deletes it after them. */
+export function streamAroundTests(stream: string, subject: string): void {
+  beforeAll(() => createNatsStream(stream, subject));
+  afterAll(() => deleteNatsStream(stream));
 }
 
 /** Throws unless NATS with JetStream answers. */
@@ -75,6 +99,17 @@ export async function deleteNatsStream(stream: string): Promise<void> {
 /** A Redis client for tests. */
 export function redisClient(): Redis {
   return new Redis(redisUrl);
+}
+
+/** Deletes Redis keys (test cleanup), the ones matching `pattern` too (a KEYS pattern, e.g. `prefix:*`). */
+export async function deleteRedisKeys(keys: readonly string[], pattern?: string): Promise<void> {
+  const r = redisClient();
+  try {
+    const all = [...keys, ...(pattern === undefined ? [] : await r.keys(pattern))];
+    if (all.length > 0) await r.del(...all);
+  } finally {
+    r.disconnect();
+  }
 }
 
 /** XADDs payloads as the `data` field of entries. */
