@@ -25,9 +25,9 @@ async function avroFile(
 /** Values pass through as their underlying type; the written schema keeps the logical type and its attributes. */
 class Logical extends avro.types.LogicalType {
   private readonly attributes: Record<string, unknown>;
-  constructor(schema: Record<string, unknown>, opts?: avro.ForSchemaOptions) {
+  constructor(schema: avro.Schema, opts?: avro.ForSchemaOptions) {
     super(schema, opts);
-    this.attributes = schema;
+    this.attributes = schema as unknown as Record<string, unknown>;
   }
   override _fromValue(v: unknown): unknown {
     return v;
@@ -35,7 +35,8 @@ class Logical extends avro.types.LogicalType {
   override _toValue(v: unknown): unknown {
     return v;
   }
-  override _export(attrs: Record<string, unknown>): void {
+  override _export(schema: avro.Schema): void {
+    const attrs = schema as unknown as Record<string, unknown>;
     for (const k of ["precision", "scale"])
       if (this.attributes[k] !== undefined) attrs[k] = this.attributes[k];
   }
@@ -127,7 +128,7 @@ async function query(dir: string, sql: string): Promise<Record<string, unknown>[
 
 async function run(dir: string): Promise<{ code: number; run: RunJson["runs"][number] }> {
   const r = await sluice(["run", "--json"], dir);
-  return { code: r.code, run: r.json<RunJson>().runs[0]! };
+  return { code: r.code ?? -1, run: r.json<RunJson>().runs[0]! };
 }
 
 describe("Avro container files (format: avro)", () => {

@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 /** AWS credentials from the standard environment, as a user would set them. */
-function awsEnv(key = S3RVER_CREDENTIALS.accessKeyId): NodeJS.ProcessEnv {
+function awsEnv(key: string = S3RVER_CREDENTIALS.accessKeyId): NodeJS.ProcessEnv {
   return {
     AWS_ACCESS_KEY_ID: key,
     AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,

@@ -198,7 +198,7 @@ describe("many small files read together", () => {
       files,
     );
     const report = await runWith(dir);
-    expect(report.status, report.error).toBe("succeeded");
+    expect(report.status, report.error ?? "").toBe("succeeded");
     // Both files are read alone, where those lines are found; the others are read together.
     expect(readTogether(dir)).toBe(20);
     const byPath = new Map(report.files.map((f) => [f.path, f]));

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pipelineSchema } from "../../src/config/schema.js";
+import { type FileSourceConfig, pipelineSchema } from "../../src/config/schema.js";
 import { sampleColumns } from "../../src/engine/sample-columns.js";
 import { stageFile } from "../../src/engine/stage-file.js";
 
@@ -48,7 +48,7 @@ describe("sampleColumns of a messy CSV", () => {
       localPath: path,
       displayPath: `in/${name}.csv`,
       format: "csv",
-      source: pipeline.source as { path: string },
+      source: pipeline.source as FileSourceConfig,
       columns: {},
       naming: pipeline.naming,
       tablePrefix: `s_${name.replaceAll("-", "_")}`,

@@ -23,7 +23,7 @@ describe("declared columns against the data's columns", () => {
 
   it("a key by the source's name or the normalized name finds its column", () => {
     for (const columns of [
-      { "E-Mail": { mask: "email" as const }, SSN: { mask: "redact" as const } },
+      { "E-Mail": { mask: "email" as const }, SSN: { mask: "redact" as const } } as PipelineConfig["columns"],
       { e_mail: { mask: "email" as const }, ssn: { mask: "redact" as const } },
     ]) {
       expect(declaredColumnProblems(pipeline(columns), data, "in/a.csv")).toEqual([]);
@@ -140,7 +140,11 @@ describe("target keys, partitions and the cursor against the data's columns", ()
   });
 
   it("flat change events in Kafka Connect's envelope carry their fields inside payload: not checked", () => {
-    const flat = target({ mode: "cdc", keys: ["id"], cdc: { format: "flat", op_column: "__op" } });
+    const flat = target({
+      mode: "cdc",
+      keys: ["id"],
+      cdc: { format: "flat", op_column: "__op", soft_delete: false },
+    });
     const enveloped = [{ name: "schema" }, { name: "payload" }];
     expect(keyColumnProblems({ target: flat, incremental: undefined }, enveloped)).toEqual([]);
     expect(keyColumnProblems({ target: flat, incremental: undefined }, [{ name: "op" }])).toMatchObject([

@@ -94,6 +94,7 @@ export interface RunJson {
       archived_to: string | null;
       error: string | null;
       warnings: string[];
+      rows: { read: number; loaded: number; quarantined: number; malformed: number; duplicates: number };
       /** CSV files: the layout read (see docs/messy-csv.md). */
       csv?: Record<string, unknown>;
     }[];
