@@ -1,9 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFile, makeProject, type RunJson, sluice } from "../support/cli.js";
-import { createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
+import { createTestDatabase, pgServer, pingPostgres, queryDatabase } from "../support/postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
 import { runLogMessages } from "../support/run-log.js";
 
@@ -35,15 +34,7 @@ const rows = (from: number, to: number, note: string) =>
 
 describe.skipIf(!available)("single-pass merge into PostgreSQL", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  const onDb = async (sql: string) => {
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    try {
-      return (await client.query(sql)).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const onDb = async (sql: string) => (await queryDatabase(db.url, sql)).rows;
   const yaml = (table: string, extra = "") =>
     `warehouse: "${db.url}"\npipelines:\n  ${table}:\n    source: { path: "in/*.csv" }\n    max_failure_rate: 0.5\n    columns: { email: { mask: redact }, amount: { type: "decimal(12,2)" } }\n${extra}    target: { table: ${table}, mode: merge, keys: [id] }\n`;
   beforeAll(async () => {

@@ -1,9 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFile, makeProject, type RunJson, sluice } from "../support/cli.js";
-import { createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
+import { createTestDatabase, pgServer, pingPostgres, queryDatabase } from "../support/postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
 import { runLogMessages } from "../support/run-log.js";
 
@@ -33,15 +32,7 @@ const events = (from: number, to: number) =>
 
 describe.skipIf(!available)("single-pass publish into PostgreSQL", () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  const onDb = async (sql: string) => {
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    try {
-      return (await client.query(sql)).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const onDb = async (sql: string) => (await queryDatabase(db.url, sql)).rows;
   const yaml = (pipelines: string) => `warehouse: "${db.url}"\npipelines:\n${pipelines}`;
   beforeAll(async () => {
     db = await createTestDatabase();

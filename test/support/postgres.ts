@@ -13,7 +13,12 @@ export async function pingPostgres(): Promise<void> {
 
 /** Runs SQL on the server's `postgres` database. */
 export async function adminQuery(sql: string): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: `${pgServer}/postgres` });
+  return queryDatabase(`${pgServer}/postgres`, sql);
+}
+
+/** Runs SQL on the database at `url` on a connection of its own. */
+export async function queryDatabase(url: string, sql: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     return await client.query(sql);
