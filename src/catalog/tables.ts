@@ -59,14 +59,16 @@ export interface TableLoads {
 export async function tableLoads(reader: CatalogReader, table: string, limit: number): Promise<TableLoads> {
   const t = quoteLiteral(table);
   const loads = toLoadRecords(await reader.query(historySql(table, limit)));
-  const [summary] = await reader.query(
-    `SELECT count(*) AS n, (SELECT run_id FROM sluice.loads WHERE table_name = ${t} AND rolled_back_by IS NULL AND mode <> 'rollback' ORDER BY seq DESC LIMIT 1) AS latest
-       FROM sluice.loads WHERE table_name = ${t}`,
-  );
-  const latest = summary?.latest;
-  return {
-    total: Number(summary?.n ?? 0),
-    loads,
-    latestInEffect: latest === null || latest === undefined ? null : String(latest),
-  };
+  const [count] = await reader.query(`SELECT count(*) AS n FROM sluice.loads WHERE table_name = ${t}`);
+  const total = Number(count?.n ?? 0);
+  const inEffect = (l: LoadRecord) => !l.rolled_back_by && l.mode !== "rollback";
+  let latestInEffect = loads.findLast(inEffect)?.run_id ?? null;
+  // Only when every load read was rolled back (or is a rollback) is the one in effect further back.
+  if (latestInEffect === null && total > loads.length) {
+    const [row] = await reader.query(
+      `SELECT run_id FROM sluice.loads WHERE table_name = ${t} AND rolled_back_by IS NULL AND mode <> 'rollback' ORDER BY seq DESC LIMIT 1`,
+    );
+    latestInEffect = row ? String(row.run_id) : null;
+  }
+  return { total, loads, latestInEffect };
 }
