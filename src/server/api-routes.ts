@@ -6,7 +6,7 @@ import { quarantinePage } from "../catalog/quarantine.js";
 import { listRuns, readRun, runPipelines } from "../catalog/runs.js";
 import { lastStreamLags } from "../catalog/stream-lag.js";
 import { tableSizeSeries } from "../catalog/table-sizes.js";
-import { listTables } from "../catalog/tables.js";
+import { listTables, tableLoads } from "../catalog/tables.js";
 import { SluiceError } from "../errors.js";
 import {
   type DashboardDeps,
@@ -17,6 +17,7 @@ import {
   streamPipelineNames,
 } from "./dashboard-deps.js";
 import { intParam, statusParam, textParam } from "./request-params.js";
+import { HISTORY_SHOWN } from "./table-pages.js";
 
 const NO_CATALOG: CatalogMetrics = {
   runs: [],
@@ -94,11 +95,12 @@ export function registerApiRoutes(app: Hono, deps: DashboardDeps): void {
   );
   app.get("/api/tables/:table/history", async (c) => {
     const table = c.req.param("table");
-    const [loads, sizes] = await gate.read(
-      async (r) => [await r.history(table), await tableSizeSeries(r, table)] as const,
+    const limit = intParam(c, "limit", HISTORY_SHOWN, 1, 1_000_000);
+    const [history, sizes] = await gate.read(
+      async (r) => [await tableLoads(r, table, limit), await tableSizeSeries(r, table)] as const,
     );
-    if (loads.length === 0) throw new SluiceError("RUN_NOT_FOUND", `table ${table}: no loads recorded`);
-    return c.json({ table, loads, sizes });
+    if (history.total === 0) throw new SluiceError("RUN_NOT_FOUND", `table ${table}: no loads recorded`);
+    return c.json({ table, total: history.total, limit, loads: history.loads, sizes });
   });
   app.get("/api/quality", async (c) => {
     const pipeline = await requirePipeline(deps, textParam(c, "pipeline"));

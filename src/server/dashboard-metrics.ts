@@ -68,13 +68,13 @@ export function createDashboardMetrics(): DashboardMetrics {
   });
   const streamPending = new Gauge({
     name: "sluice_stream_pending_messages",
-    help: "Messages of a stream pipeline not yet acknowledged (delivered or not) when its last published batch was pulled",
+    help: "Messages of a stream pipeline not yet acknowledged (delivered or not) right before its last published batch was published",
     labelNames: ["pipeline"],
     registers: [registry],
   });
   const streamOldest = new Gauge({
     name: "sluice_stream_oldest_age_seconds",
-    help: "Age of the oldest message of a stream pipeline's last published batch when it was pulled",
+    help: "Age of the oldest message of a stream pipeline's last published batch, right before that batch was published",
     labelNames: ["pipeline"],
     registers: [registry],
   });

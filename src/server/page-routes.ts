@@ -5,7 +5,7 @@ import { listQuarantine, quarantinePage } from "../catalog/quarantine.js";
 import { listRuns, readRun, runPipelines } from "../catalog/runs.js";
 import { lastStreamLags } from "../catalog/stream-lag.js";
 import { tableSizeSeries } from "../catalog/table-sizes.js";
-import { listTables } from "../catalog/tables.js";
+import { listTables, tableLoads } from "../catalog/tables.js";
 import { SluiceError } from "../errors.js";
 import { csrfToken } from "./access-policy.js";
 import { requirePipeline, runFilterOf } from "./api-routes.js";
@@ -24,7 +24,13 @@ import { lineageSvg } from "./lineage-graph.js";
 import { quarantineCsv } from "./quarantine-csv.js";
 import { intParam, textParam } from "./request-params.js";
 import { quarantineBody, runDetailBody, runsBody } from "./run-pages.js";
-import { rollbackConfirmBody, tableHistoryBody, tableSizeBody, tablesBody } from "./table-pages.js";
+import {
+  HISTORY_SHOWN,
+  rollbackConfirmBody,
+  tableHistoryBody,
+  tableSizeBody,
+  tablesBody,
+} from "./table-pages.js";
 
 const RUNS_PAGE = 50;
 const QUARANTINE_PAGE = 50;
@@ -120,12 +126,12 @@ export function registerPageRoutes(app: Hono, deps: DashboardDeps): void {
   });
   app.get("/tables/:table", async (c) => {
     const table = c.req.param("table");
-    const [loads, sizes] = await gate.read(
-      async (r) => [await r.history(table), await tableSizeSeries(r, table)] as const,
+    const [history, sizes] = await gate.read(
+      async (r) => [await tableLoads(r, table, HISTORY_SHOWN), await tableSizeSeries(r, table)] as const,
     );
-    if (loads.length === 0) throw new SluiceError("RUN_NOT_FOUND", `table ${table}: no loads recorded`);
+    if (history.total === 0) throw new SluiceError("RUN_NOT_FOUND", `table ${table}: no loads recorded`);
     return c.html(
-      page(`Table ${table}`, html`${tableSizeBody(sizes)}${tableHistoryBody(table, loads)}`, {
+      page(`Table ${table}`, html`${tableSizeBody(sizes)}${tableHistoryBody(table, history)}`, {
         active: "/tables",
         scripts: ["/assets/uplot.js", "/assets/charts.js"],
       }),

@@ -93,7 +93,7 @@ ${Array.isArray(run.anomalies) && run.anomalies.length > 0 ? html`<h2>Anomalies<
 <h2>Run log</h2>${log === undefined ? html`<p class="muted">${run.log ? `${run.log}: not readable` : "no log"}</p>` : html`<pre id="log">${log}</pre>`}`;
 }
 
-/** A stream batch's facts: where it was read, its positions, and the lag when it was pulled. */
+/** A stream batch's facts: where it was read, its positions, and the lag right before it was published. */
 function streamBody(run: RunDocument): SafeHtml | "" {
   const stream = run.stream as Record<string, unknown> | undefined;
   const lag = streamLagOf(run);

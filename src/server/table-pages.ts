@@ -1,5 +1,5 @@
 import type { TableSizePoint } from "../catalog/table-sizes.js";
-import type { TableSummary } from "../catalog/tables.js";
+import type { TableLoads, TableSummary } from "../catalog/tables.js";
 import type { LoadRecord } from "../warehouse/warehouse.js";
 import { html, jsonScript, query, type SafeHtml } from "./html.js";
 
@@ -37,21 +37,19 @@ export function tableSizeBody(sizes: readonly TableSizePoint[]): SafeHtml {
 }
 
 /** Loads the table page lists; older ones are in `sluice history` and the API. */
-const HISTORY_SHOWN = 100;
+export const HISTORY_SHOWN = 100;
 
-/** A table's last loads, newest first, each with a rollback link while it is in effect. */
-export function tableHistoryBody(table: string, loads: readonly LoadRecord[]): SafeHtml {
-  const inEffect = loads.filter((l) => !l.rolled_back_by && l.mode !== "rollback");
-  const latest = inEffect.at(-1)?.run_id;
-  const older = Math.max(0, loads.length - HISTORY_SHOWN);
-  return html`<h2>Loads</h2>${older > 0 ? html`<p class="muted" id="older-loads">the last ${HISTORY_SHOWN} of ${loads.length} loads; all of them: <code>sluice history ${table}</code> or <a href="/api/tables/${encodeURIComponent(table)}/history">the API</a></p>` : ""}<table id="history"><tr><th>run</th><th>pipeline</th><th>mode</th><th>inserted</th><th>updated</th><th>deleted</th><th>loaded at</th><th>state</th><th></th></tr>
-${loads
-  .slice(older)
+/** A table's last loads (read newest `HISTORY_SHOWN`), newest first, each with a rollback link while it is in effect. */
+export function tableHistoryBody(table: string, history: TableLoads): SafeHtml {
+  const { loads, total, latestInEffect } = history;
+  const older = total - loads.length;
+  return html`<h2>Loads</h2>${older > 0 ? html`<p class="muted" id="older-loads">the last ${loads.length} of ${total} loads; all of them: <code>sluice history ${table}</code> or <a href="/api/tables/${encodeURIComponent(table)}/history${query({ limit: total })}">the API</a></p>` : ""}<table id="history"><tr><th>run</th><th>pipeline</th><th>mode</th><th>inserted</th><th>updated</th><th>deleted</th><th>loaded at</th><th>state</th><th></th></tr>
+${[...loads]
   .reverse()
   .map(
     (l) =>
       html`<tr><td><a href="/runs/${encodeURIComponent(l.run_id)}">${l.run_id}</a></td><td>${l.pipeline}</td><td>${l.mode}</td><td class="num">${l.inserted}</td><td class="num">${l.updated}</td><td class="num">${l.deleted}</td><td>${l.loaded_at}</td><td>${l.rolled_back_by ? `rolled back by ${l.rolled_back_by}` : ""}</td><td>${
-        !l.rolled_back_by && l.mode !== "rollback" && l.run_id !== latest
+        !l.rolled_back_by && l.mode !== "rollback" && l.run_id !== latestInEffect
           ? html`<a class="rollback" href="/tables/${encodeURIComponent(table)}/rollback${query({ to: l.run_id })}">roll back to here…</a>`
           : ""
       }</td></tr>`,

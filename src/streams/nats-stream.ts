@@ -15,6 +15,7 @@ import { SluiceError } from "../errors.js";
 import { redactUrl } from "../redact.js";
 import {
   type BatchLimits,
+  oldestTimestampMs,
   type PoisonMessage,
   type StreamLag,
   type StreamMessage,
@@ -44,7 +45,8 @@ export function natsStream(
   let nc: NatsConnection | undefined;
   /** Pulled, not yet acknowledged: acks need the delivered message. */
   const inFlight = new Map<string, JsMsg>();
-  let oldestAgeMs: number | null = null;
+  /** Broker timestamp of the last pull's oldest message, ms: its age is taken when the lag is asked. */
+  let oldestAt: number | null = null;
   /** Payload size seen so far: how many messages a byte cap holds. */
   let averageSize: number | undefined;
   /**
@@ -127,7 +129,7 @@ export function natsStream(
       const state = { inFlight, averageSize, possiblyPublished: created };
       const messages = await fetchBatch(consumer, limits, state, fail, signal);
       averageSize = state.averageSize;
-      oldestAgeMs = messages[0] ? Date.now() - messages[0].timestamp.getTime() : null;
+      oldestAt = oldestTimestampMs(messages);
       return messages;
     },
     async ack(positions) {
@@ -170,7 +172,10 @@ export function natsStream(
     async lag(): Promise<StreamLag> {
       const jsm = await jetstreamManager(connection());
       const info = await jsm.consumers.info(config.stream, config.durable);
-      return { pending: info.num_pending + info.num_ack_pending, oldestAgeMs };
+      return {
+        pending: info.num_pending + info.num_ack_pending,
+        oldestAgeMs: oldestAt === null ? null : Date.now() - oldestAt,
+      };
     },
     async close() {
       inFlight.clear();

@@ -5,6 +5,7 @@ import { SluiceError } from "../errors.js";
 import { redactUrl } from "../redact.js";
 import {
   type BatchLimits,
+  oldestTimestampMs,
   type PoisonMessage,
   type StreamLag,
   type StreamMessage,
@@ -39,7 +40,8 @@ export function redisStream(
   const claimIdleMs = parseDuration(config.claim_idle);
   let redis: Redis | undefined;
   let lastClaim = 0;
-  let oldestAgeMs: number | null = null;
+  /** Broker timestamp of the last pull's oldest message, ms: its age is taken when the lag is asked. */
+  let oldestAt: number | null = null;
   /** Payload size seen so far: how many entries a byte cap holds. */
   const sizes: { average: number | undefined } = { average: undefined };
   /**
@@ -115,7 +117,7 @@ export function redisStream(
         for (const m of messages) held.delete(m.position);
         throw fail("pull", error);
       }
-      oldestAgeMs = messages[0] ? Date.now() - messages[0].timestamp.getTime() : null;
+      oldestAt = oldestTimestampMs(messages);
       return messages;
     },
     async ack(positions) {
@@ -159,9 +161,12 @@ export function redisStream(
         const info = new Map<string, unknown>();
         for (let i = 0; i + 1 < g.length; i += 2) info.set(String(g[i]), g[i + 1]);
         if (info.get("name") !== config.group) continue;
-        return { pending: Number(info.get("pending") ?? 0) + Number(info.get("lag") ?? 0), oldestAgeMs };
+        return {
+          pending: Number(info.get("pending") ?? 0) + Number(info.get("lag") ?? 0),
+          oldestAgeMs: oldestAt === null ? null : Date.now() - oldestAt,
+        };
       }
-      return { pending: 0, oldestAgeMs };
+      return { pending: 0, oldestAgeMs: oldestAt === null ? null : Date.now() - oldestAt };
     },
     async close() {
       held.clear();

@@ -28,8 +28,22 @@ export interface BatchLimits {
 export interface StreamLag {
   /** Messages not yet acknowledged (delivered or not). */
   readonly pending: number;
-  /** Age of the oldest message of the last pull, ms (null when it was empty). */
+  /**
+   * Age of the oldest message of the last pull (by broker timestamp) at the moment `lag()` is asked, ms
+   * (null when the pull was empty). Measured then, beside `pending`, not when the pull ended: the worker
+   * pulls the next batch while one publishes, so a batch may wait a whole publish between the two.
+   */
   readonly oldestAgeMs: number | null;
+}
+
+/** When the oldest of `messages` reached the broker, ms since the epoch (null for none). Pure. */
+export function oldestTimestampMs(messages: readonly StreamMessage[]): number | null {
+  let oldest: number | null = null;
+  for (const m of messages) {
+    const at = m.timestamp.getTime();
+    if (oldest === null || at < oldest) oldest = at;
+  }
+  return oldest;
 }
 
 /**

@@ -8,9 +8,16 @@ import { undoTableIdent, undoTableName } from "./undo-table-name.js";
 import type { ChildRollback, LoadRecord, RollbackResult } from "./warehouse.js";
 import { type SqlSession, tableColumns } from "./write-batch.js";
 
-/** SQL listing the loads of a table, oldest first. Pure. */
-export function historySql(table: string): string {
-  return `SELECT run_id, pipeline, table_name, mode, inserted, updated, deleted, saved, CAST(loaded_at AS VARCHAR) AS loaded_at, rolled_back_by FROM sluice.loads WHERE table_name = ${quoteLiteral(table)} ORDER BY seq`;
+/**
+ * SQL listing the loads of a table, oldest first; with `newest`, only that many of the latest (read by the
+ * (table_name, seq) order newest first, so the rest are neither sorted nor converted). Pure.
+ */
+export function historySql(table: string, newest?: number): string {
+  const columns =
+    "run_id, pipeline, table_name, mode, inserted, updated, deleted, saved, CAST(loaded_at AS VARCHAR) AS loaded_at, rolled_back_by";
+  const where = `FROM sluice.loads WHERE table_name = ${quoteLiteral(table)}`;
+  if (newest === undefined) return `SELECT ${columns} ${where} ORDER BY seq`;
+  return `SELECT ${columns} FROM (SELECT seq, ${columns} ${where} ORDER BY seq DESC LIMIT ${Math.max(0, Math.trunc(newest))}) newest ORDER BY seq`;
 }
 
 /** Rows of {@link historySql} as records. */

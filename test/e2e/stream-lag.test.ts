@@ -54,7 +54,7 @@ pipelines:
     await deleteNatsStream(STREAM);
   });
 
-  it("each batch's run records the lag when it was pulled: the backlog shrinks batch by batch", () => {
+  it("each batch's run records the lag right before it is published: the backlog shrinks batch by batch", () => {
     const batches = runs
       .filter((r) => r.pipeline === "events")
       .sort((a, b) => Number(a.stream!.first_position) - Number(b.stream!.first_position));

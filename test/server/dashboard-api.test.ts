@@ -201,6 +201,49 @@ describe.each([
     },
   );
 
+  it.skipIf(!available)(
+    "/metrics run totals equal a count over every run `sluice runs --json` lists",
+    async () => {
+      type Run = RunsDoc["runs"][number] & {
+        started_at: string;
+        finished_at: string;
+        rows: Record<string, number>;
+      };
+      const runs = (await sluice(["runs", "--limit", "1000", "--json"], dir)).json<{ runs: Run[] }>().runs;
+      expect(runs.length).toBeGreaterThanOrEqual(3);
+      const text = await (await get("/metrics")).text();
+      const value = (name: string, labels: string) => {
+        const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}} `));
+        return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+      };
+      const buckets = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600];
+      for (const pipeline of new Set(runs.map((r) => r.pipeline))) {
+        const mine = runs.filter((r) => r.pipeline === pipeline);
+        for (const status of new Set(mine.map((r) => r.status))) {
+          const labels = `pipeline="${pipeline}",status="${status}"`;
+          expect(value("sluice_runs_total", labels), labels).toBe(
+            mine.filter((r) => r.status === status).length,
+          );
+        }
+        for (const outcome of ["read", "loaded", "quarantined", "malformed", "duplicates"]) {
+          const sum = mine.reduce((n, r) => n + (r.rows[outcome] ?? 0), 0);
+          expect(value("sluice_rows_total", `pipeline="${pipeline}",outcome="${outcome}"`), outcome).toBe(
+            sum,
+          );
+        }
+        const timed = mine.filter((r) => r.status !== "skipped");
+        const seconds = timed.map((r) => (Date.parse(r.finished_at) - Date.parse(r.started_at)) / 1000);
+        expect(value("sluice_run_duration_seconds_count", `pipeline="${pipeline}"`)).toBe(timed.length);
+        for (const le of buckets) {
+          expect(
+            value("sluice_run_duration_seconds_bucket", `pipeline="${pipeline}",le="${le}"`),
+            `le ${le}`,
+          ).toBe(seconds.filter((s) => s <= le).length);
+        }
+      }
+    },
+  );
+
   it.skipIf(!available)("writes need a POST with the CSRF token; a foreign Host is refused", async () => {
     const { runs } = (await (await get("/api/runs?pipeline=strict")).json()) as RunsDoc;
     const id = runs[0]!.run_id;

@@ -221,7 +221,7 @@ pipelines:
     const cells = await row.locator("td").allTextContents();
     expect(cells.slice(0, 3)).toEqual(["events", String(pending), ageText(oldest!)]);
     expect(cells[4]).toBe(newest.run_id);
-    // Each batch's row says the lag when it was pulled.
+    // Each batch's row says the lag right before it was published.
     for (const b of batches) {
       const lag = page.locator("#runs tr", { hasText: b.run_id }).locator("td.lag");
       expect(await lag.textContent()).toBe(

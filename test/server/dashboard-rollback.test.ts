@@ -143,4 +143,28 @@ describe.each([
       expect(history.match(/rolled back by/g)).toHaveLength(2);
     },
   );
+  it.skipIf(!available)(
+    "the table page and its API read only the newest loads: they equal the full history's tail, with its count",
+    async () => {
+      const full = await sluice(["history", "orders", "--json"], dir, WAIT);
+      expect(full.code, full.stderr).toBe(0);
+      // Oldest first, as the API lists them: the three loads, two of them rolled back, then the rollback.
+      const all = full.json<{ loads: { run_id: string; mode: string }[] }>().loads.reverse();
+      expect(all.map((l) => l.mode)).toEqual(["append", "append", "append", "rollback"]);
+      for (const limit of [1, 2, 3, 4, 10]) {
+        const api = (await (
+          await fetch(`${served!.url}/api/tables/orders/history?limit=${limit}`)
+        ).json()) as {
+          total: number;
+          loads: unknown[];
+        };
+        expect(api.total, `limit ${limit}`).toBe(all.length);
+        expect(api.loads, `limit ${limit}`).toEqual(all.slice(-limit));
+      }
+      const page = await (await fetch(`${served!.url}/tables/orders`)).text();
+      // The first load is the newest in effect (the table as it stands): nothing to roll back to.
+      expect(page).not.toContain('class="rollback"');
+      expect(page).not.toContain('id="older-loads"');
+    },
+  );
 });

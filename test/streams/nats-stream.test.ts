@@ -124,6 +124,22 @@ describe.skipIf(!available)("NATS JetStream source", () => {
     await s.ack(pulled.map((m) => m.position));
   });
 
+  it("ages the batch's oldest message when the lag is asked, not when the pull ended", async () => {
+    await publishNats(`${SUBJECT}.age`, eventPayloads(5));
+    const s = source("age");
+    await s.connect();
+    const batch = await s.pull({ maxRows: 5, maxBytes: 16 << 20, maxWaitMs: 5_000 });
+    expect(batch).toHaveLength(5);
+    const oldest = Math.min(...batch.map((m) => m.timestamp.getTime()));
+    // The worker asks right before publishing, which may be a whole publish of the batch before it later.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const asked = Date.now();
+    const { oldestAgeMs } = await s.lag();
+    expect(oldestAgeMs).toBeGreaterThanOrEqual(asked - oldest);
+    expect(oldestAgeMs).toBeLessThanOrEqual(Date.now() - oldest);
+    await s.ack(batch.map((m) => m.position));
+  });
+
   it("says which server it could not reach without the password of its URL", async () => {
     const s = natsStream(
       { url: "nats://sluice:hunter2-secret@127.0.0.1:1", stream: STREAM, durable: "x", ack_wait: "30s" },

@@ -28,6 +28,22 @@ describe.skipIf(!available)("Redis Streams source", () => {
     await deleteRedisKeys([], `${PREFIX}:*`);
   });
 
+  it("ages the batch's oldest message when the lag is asked, not when the pull ended", async () => {
+    await publishRedis(`${PREFIX}:age`, eventPayloads(5));
+    const s = source("age", "a");
+    await s.connect();
+    const batch = await s.pull({ maxRows: 5, maxBytes: 16 << 20, maxWaitMs: 5_000 });
+    expect(batch).toHaveLength(5);
+    const oldest = Math.min(...batch.map((m) => m.timestamp.getTime()));
+    // The worker asks right before publishing, which may be a whole publish of the batch before it later.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const asked = Date.now();
+    const { oldestAgeMs } = await s.lag();
+    expect(oldestAgeMs).toBeGreaterThanOrEqual(asked - oldest);
+    expect(oldestAgeMs).toBeLessThanOrEqual(Date.now() - oldest);
+    await s.ack(batch.map((m) => m.position));
+  });
+
   it("closes a batch at max_rows, at max_bytes, or when nothing more comes within max_wait", async () => {
     await publishRedis(`${PREFIX}:sizes`, eventPayloads(300));
     const s = source("sizes", "a");
