@@ -104,6 +104,63 @@ describe.skipIf(!available)("single-pass merge into PostgreSQL", () => {
     );
   });
 
+  // With one pooled connection the publish holds the only one: nothing in a single pass may wait for
+  // another (an earlier build asked the ledger on a second connection during the publish and hung).
+  it("with pool_max=1 a single-pass append and a single-pass merge (into an existing table) complete", async () => {
+    const dir = makeProject(
+      `warehouse: "${db.url}?pool_max=1"\npipelines:\n  one_a:\n    source: { path: "in/a/*.csv" }\n    target: { table: one_a, mode: append }\n  one_m:\n    source: { path: "in/m/*.csv" }\n    columns: { amount: { type: "decimal(12,2)" } }\n    target: { table: one_m, mode: merge, keys: [id] }\n`,
+      {
+        "landing/in/a/1.csv": ["id,email,amount,note", ...rows(1, 3, "a"), ""].join("\n"),
+        "landing/in/a/2.csv": ["id,email,amount,note", ...rows(4, 5, "a"), ""].join("\n"),
+        "landing/in/m/1.csv": ["id,email,amount,note", ...rows(1, 4, "old"), ""].join("\n"),
+        "landing/in/m/2.csv": ["id,email,amount,note", ...rows(5, 6, "old"), ""].join("\n"),
+      },
+    );
+    const runTwice = async () => {
+      // A hang is killed by the timeout and fails the test.
+      const r = await sluice(["run", "--json"], dir, { timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      const runs = r.json<{ runs: FullRun[] }>().runs;
+      expect(runs.map((x) => [x.pipeline, x.status])).toEqual([
+        ["one_a", "succeeded"],
+        ["one_m", "succeeded"],
+      ]);
+      for (const x of runs) {
+        const messages = logMessages(dir, x.run_id);
+        expect(messages).toContain("planned");
+        expect(messages).not.toContain("staged");
+        expect(messages).not.toContain("single pass undone; reading the files again, staged");
+      }
+      return runs;
+    };
+    const [, firstMerge] = await runTwice();
+    expect(firstMerge!.load).toMatchObject({ inserted: 6, updated: 0 });
+    // Keys 3..4 change, 5 is the same, 7 is new: the upsert with its before-images beside it, on one connection.
+    addFile(dir, "landing/in/a/3.csv", ["id,email,amount,note", ...rows(6, 6, "a"), ""].join("\n"));
+    addFile(
+      dir,
+      "landing/in/m/3.csv",
+      ["id,email,amount,note", ...rows(3, 4, "new"), ...rows(5, 5, "old"), ...rows(7, 7, "new"), ""].join(
+        "\n",
+      ),
+    );
+    const [, secondMerge] = await runTwice();
+    expect(secondMerge!.load).toMatchObject({ inserted: 1, updated: 2 });
+    expect(await onDb("SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM one_a")).toEqual([
+      { n: 6, d: 6 },
+    ]);
+    expect(await onDb("SELECT id::int AS id, note FROM one_m ORDER BY id")).toEqual([
+      ...[1, 2].map((id) => ({ id, note: "old" })),
+      ...[3, 4].map((id) => ({ id, note: "new" })),
+      ...[5, 6].map((id) => ({ id, note: "old" })),
+      { id: 7, note: "new" },
+    ]);
+    const saved = await onDb(
+      `SELECT id::int AS id, note FROM sluice.undo__public__one_m WHERE _sluice_undo_run = '${secondMerge!.run_id}' ORDER BY id`,
+    );
+    expect(saved).toEqual([3, 4].map((id) => ({ id, note: "old" })));
+  });
+
   it.each([
     ["a key twice", ["id,email,amount,note", ...rows(1, 3, "x"), "2,u2@example.com,2.50,y", ""]],
     ["a NULL key", ["id,email,amount,note", ...rows(1, 3, "x"), ",u@example.com,1.00,y", ""]],
