@@ -33,6 +33,14 @@ const fileSource = z.strictObject({
   options: csvOptions.optional(),
   on_malformed: z.enum(["quarantine", "drop", "fail"]).default("quarantine"),
   stable_for: duration.optional(),
+  /** Avro: a reader schema (.avsc) each file's records are resolved to, by Avro's schema resolution rules. */
+  avro_schema: z
+    .string()
+    .min(1, "must be a .avsc file inside the project, like schemas/payment.avsc")
+    .optional()
+    .describe(
+      "Avro reader schema (.avsc), relative to the project folder: every file's records are resolved to it",
+    ),
 });
 
 const sqlSource = z.strictObject({ sql: z.string().min(1) });

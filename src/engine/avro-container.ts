@@ -6,6 +6,24 @@ import { type AvroField, compileAvroRecord } from "./avro-values.js";
 const MAGIC = Buffer.from("Obj\x01", "latin1");
 
 type Avsc = typeof import("avsc");
+type AvscType = ReturnType<Avsc["Type"]["forSchema"]>;
+
+/**
+ * A reader schema (`source.avro_schema`): each file's records are resolved from the file's own schema
+ * to this one by Avro's rules, so every file lands with its columns.
+ */
+export interface AvroReaderSchema {
+  /** The schema file as written in the config, for messages. */
+  readonly path: string;
+  /** The parsed schema (JSON). */
+  readonly schema: unknown;
+}
+
+/** avsc's API (CommonJS: the default export of the ESM namespace). */
+export async function loadAvsc(): Promise<Avsc> {
+  const loaded = await import("avsc");
+  return ((loaded as { default?: Avsc }).default ?? loaded) as Avsc;
+}
 
 /** An Avro container file being read: its top-level fields, and its records block by block. */
 export interface AvroContainer {
@@ -20,15 +38,19 @@ export interface AvroContainer {
  * read first, then {@link AvroContainer.blocks} streams the file in 1 MiB reads and decodes one block at
  * a time, so memory holds one block's records whatever the file's size. A truncated file, a wrong sync
  * marker, a file without a schema or a block that does not decode fails, naming the file and the block.
+ * With a `reader` schema, records are resolved from the file's schema to it (Avro's rules, by avsc's
+ * resolver) and the fields are the reader's; a file whose schema does not resolve fails, named.
  *
  * @example
  * const file = await openAvroContainer("/landing/in/a.avro", "in/a.avro");
  * for await (const records of file.blocks()) count += records.length;
  */
-export async function openAvroContainer(source: string, displayPath: string): Promise<AvroContainer> {
-  // avsc is CommonJS: its API is the default export of the ESM namespace.
-  const loaded = await import("avsc");
-  const avro = ((loaded as { default?: Avsc }).default ?? loaded) as Avsc;
+export async function openAvroContainer(
+  source: string,
+  displayPath: string,
+  reader?: AvroReaderSchema,
+): Promise<AvroContainer> {
+  const avro = await loadAvsc();
   const fail = (what: string) =>
     new SluiceError("FILE_UNPARSEABLE", `${displayPath}: not a readable Avro file: ${what}`);
   const chunks = createReadStream(source, { highWaterMark: 1 << 20 })[
@@ -50,7 +72,7 @@ export async function openAvroContainer(source: string, displayPath: string): Pr
     if (header) break;
   }
   const { meta, sync } = header;
-  const decoder = blockDecoder(avro, meta, fail);
+  const decoder = blockDecoder(avro, meta, fail, reader && { ...reader, displayPath });
   pending = pending.subarray(header.end);
   return {
     fields: decoder.fields,
@@ -153,11 +175,36 @@ interface BlockDecoder {
   decode(data: Buffer, count: number, block: number): unknown[];
 }
 
-/** Decodes a block's records with the file's schema (codec null or deflate). */
+/**
+ * The avsc type of `schema`: longs as BigInt (no precision lost), unions wrapped (the branch is known,
+ * never guessed). Throws avsc's reason when the schema is not a valid Avro schema.
+ */
+export function avroType(avro: Avsc, schema: unknown): AvscType {
+  const long = avro.types.LongType.__with({
+    fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
+    toBuffer: (n: bigint) => {
+      const buf = Buffer.alloc(8);
+      buf.writeBigInt64LE(n);
+      return buf;
+    },
+    fromJSON: BigInt,
+    toJSON: Number,
+    isValid: (n: unknown) => typeof n === "bigint",
+    compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
+  });
+  // A registry per type: avsc adds each named type to it, and a reader and a writer share names.
+  return avro.Type.forSchema(longsByName(schema) as import("avsc").Schema, {
+    wrapUnions: true,
+    registry: { long },
+  });
+}
+
+/** Decodes a block's records with the file's schema (codec null or deflate), resolved to `reader`'s. */
 function blockDecoder(
   avro: Avsc,
   meta: Record<string, Buffer>,
   fail: (what: string) => SluiceError,
+  reader: (AvroReaderSchema & { displayPath: string }) | undefined,
 ): BlockDecoder {
   const codec = meta["avro.codec"]?.toString() ?? "null";
   if (codec !== "null" && codec !== "deflate") {
@@ -165,30 +212,28 @@ function blockDecoder(
   }
   const schemaText = meta["avro.schema"]?.toString();
   if (!schemaText) throw fail("its header holds no schema (avro.schema)");
-  let type: ReturnType<Avsc["Type"]["forSchema"]>;
+  let type: AvscType;
   let fields: readonly AvroField[];
   try {
     const schema = JSON.parse(schemaText);
-    // Longs as BigInt (no precision lost), unions wrapped (the branch is known, never guessed).
-    const long = avro.types.LongType.__with({
-      fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
-      toBuffer: (n: bigint) => {
-        const buf = Buffer.alloc(8);
-        buf.writeBigInt64LE(n);
-        return buf;
-      },
-      fromJSON: BigInt,
-      toJSON: Number,
-      isValid: (n: unknown) => typeof n === "bigint",
-      compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
-    });
-    type = avro.Type.forSchema(longsByName(schema) as import("avsc").Schema, {
-      wrapUnions: true,
-      registry: { long },
-    });
+    type = avroType(avro, schema);
     fields = compileAvroRecord(schema).fields;
   } catch (error) {
     throw fail(`its schema cannot be read (${(error as Error).message})`);
+  }
+  let resolver: ReturnType<AvscType["createResolver"]> | undefined;
+  if (reader) {
+    const readerType = avroType(avro, reader.schema);
+    try {
+      resolver = readerType.createResolver(type);
+    } catch (error) {
+      throw new SluiceError(
+        "FILE_UNPARSEABLE",
+        `${reader.displayPath}: its schema does not resolve to ${reader.path}: ${(error as Error).message}`,
+      );
+    }
+    type = readerType;
+    fields = compileAvroRecord(reader.schema as Parameters<typeof compileAvroRecord>[0]).fields;
   }
   return {
     fields,
@@ -204,7 +249,7 @@ function blockDecoder(
       for (let i = 0; i < count; i++) {
         let decoded: { value: unknown; offset: number };
         try {
-          decoded = type.decode(bytes, pos);
+          decoded = type.decode(bytes, pos, resolver);
         } catch (error) {
           throw fail(`record ${i + 1} of block ${block} does not decode (${(error as Error).message})`);
         }

@@ -1,7 +1,7 @@
 import { mkdir, open } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { LineCount } from "../integrity/line-count.js";
-import { openAvroContainer } from "./avro-container.js";
+import { type AvroReaderSchema, openAvroContainer } from "./avro-container.js";
 
 /** An Avro container file written as JSON lines: one line per record, in file order. */
 export interface AvroJsonLines {
@@ -20,7 +20,8 @@ const WRITE_BYTES = 4 * 1024 * 1024;
  * Writes an Avro container file's records as JSON lines into `folder`, for the JSON-lines read (the
  * nested modes `flatten` and `tables`, which split records by their JSON paths). Logical types are
  * written as text DuckDB casts exactly (decimal, date, timestamps, time, uuid); bytes and fixed as
- * base64. Errors of the file are {@link openAvroContainer}'s.
+ * base64. With a `reader` schema, records and fields are the reader's (see {@link openAvroContainer}).
+ * Errors of the file are {@link openAvroContainer}'s.
  *
  * @example
  * const copy = await avroToJsonLines("/landing/in/a.avro", "in/a.avro", "/tmp/run/f0");
@@ -29,8 +30,9 @@ export async function avroToJsonLines(
   source: string,
   displayPath: string,
   folder: string,
+  reader?: AvroReaderSchema,
 ): Promise<AvroJsonLines> {
-  const file = await openAvroContainer(source, displayPath);
+  const file = await openAvroContainer(source, displayPath, reader);
   await mkdir(folder, { recursive: true });
   const target = join(folder, `${basename(source)}.jsonl`);
   const out = await open(target, "w");

@@ -4,7 +4,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { firstLine, SluiceError } from "../errors.js";
 import { normalizeColumnNames } from "../plan/column-names.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
-import { type AvroContainer, openAvroContainer } from "./avro-container.js";
+import { type AvroContainer, type AvroReaderSchema, openAvroContainer } from "./avro-container.js";
 
 /** An Avro file read into a table: its columns (normalized name, field name, type) and its records. */
 export interface AvroTable {
@@ -24,7 +24,8 @@ const CHUNK_BYTES = 16 * 1024 * 1024;
  * first). Records are decoded block by block and written as CSV chunks of {@link CHUNK_BYTES} into
  * `workDir`; the engine reads each chunk in bulk (`read_csv`) while the next is being decoded, and at
  * most one chunk waits: memory stays flat whatever the file's size, and decoding overlaps the engine's
- * reading. Errors of the file are {@link openAvroContainer}'s, named by file and block.
+ * reading. With a `reader` schema, the columns are the reader's (see {@link openAvroContainer}). Errors
+ * of the file are {@link openAvroContainer}'s, named by file and block.
  *
  * @example
  * const { columns, records } = await avroToTable(con, "/landing/in/a.avro", "in/a.avro", "/tmp/run/f0", "f0_avro", "snake_case");
@@ -36,8 +37,9 @@ export async function avroToTable(
   workDir: string,
   table: string,
   naming: "snake_case" | "keep",
+  reader?: AvroReaderSchema,
 ): Promise<AvroTable> {
-  const file = await openAvroContainer(source, displayPath);
+  const file = await openAvroContainer(source, displayPath, reader);
   const names = normalizeColumnNames(
     file.fields.map((f) => f.name),
     naming,

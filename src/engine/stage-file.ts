@@ -34,6 +34,7 @@ import {
   type StagedColumn,
 } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import type { AvroReaderSchema } from "./avro-container.js";
 import { avroToJsonLines } from "./avro-to-json-lines.js";
 import { avroToTable } from "./avro-to-table.js";
 import { type CsvStart, SNIFF_LINE_LIMIT, scanCsvStart } from "./csv-start-scan.js";
@@ -76,6 +77,8 @@ export interface StageRequest {
    * neither is looked for.
    */
   readonly ownChunk?: boolean | undefined;
+  /** Avro: the reader schema each file's records are resolved to (`source.avro_schema`). */
+  readonly avroReader?: AvroReaderSchema | undefined;
 }
 
 /**
@@ -199,6 +202,7 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
       requested.localPath,
       requested.displayPath,
       requested.workDir ?? join(tmpdir(), `sluice-avro-${process.pid}-${requested.tablePrefix}`),
+      requested.avroReader,
     );
     request = {
       ...requested,
@@ -1314,7 +1318,15 @@ async function stageAvro(
 ): Promise<{ columns: StagedColumn[]; records: number }> {
   const read = `${ctx.tablePrefix}_avro`;
   const workDir = ctx.workDir ?? join(tmpdir(), `sluice-avro-${process.pid}-${ctx.tablePrefix}`);
-  const avro = await avroToTable(con, ctx.localPath, ctx.displayPath, workDir, read, ctx.naming);
+  const avro = await avroToTable(
+    con,
+    ctx.localPath,
+    ctx.displayPath,
+    workDir,
+    read,
+    ctx.naming,
+    ctx.avroReader,
+  );
   if (avro.columns.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, avro.columns.length);
   const casts = avro.columns.map((c) => {
     const declared = declaredFor(ctx.columns, c.name);

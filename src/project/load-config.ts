@@ -10,8 +10,10 @@ import {
 } from "../config/interpolate.js";
 import { type ProjectConfig, projectSchema } from "../config/schema.js";
 import { allowedKeys } from "../config/schema-keys.js";
+import type { AvroReaderSchema } from "../engine/avro-container.js";
 import { SluiceError } from "../errors.js";
 import { didYouMean } from "../plan/nearest-name.js";
+import { readAvroReaderSchemas } from "./avro-reader-schemas.js";
 import { type ConfigProblem, configError } from "./config-problem.js";
 import { databaseSourceProblems } from "./validate-database-sources.js";
 import { nestedProblems } from "./validate-nested.js";
@@ -24,6 +26,8 @@ export interface Project {
   readonly configFile: string;
   /** Folder of sluice.yaml; relative paths in the config resolve against it. */
   readonly rootDir: string;
+  /** The pipelines' Avro reader schemas (`source.avro_schema`), read and checked, by path as written. */
+  readonly avroSchemas?: ReadonlyMap<string, AvroReaderSchema>;
 }
 
 /**
@@ -54,7 +58,11 @@ export async function loadProject(
     });
   }
   const config = parseProjectText(text, basename(configFile), options.env ?? process.env);
-  return { config, configFile, rootDir: dirname(configFile) };
+  const rootDir = dirname(configFile);
+  // Read here, so that every command (`sluice validate` first) reports a bad reader schema.
+  const avro = await readAvroReaderSchemas(config, rootDir);
+  if (avro.problems.length > 0) throw configError(basename(configFile), avro.problems);
+  return { config, configFile, rootDir, avroSchemas: avro.schemas };
 }
 
 /**

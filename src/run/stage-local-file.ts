@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { FileFormat, FileSourceConfig } from "../config/schema.js";
+import type { AvroReaderSchema } from "../engine/avro-container.js";
 import { bindExpressions } from "../engine/bind-expressions.js";
 import { csvLineMapper } from "../engine/check-file.js";
 import { checkInWrite, countCheckFailures } from "../engine/single-pass-checks.js";
@@ -8,6 +9,7 @@ import { asSluiceError, SluiceError } from "../errors.js";
 import { unmaskableColumnError } from "../plan/column-references.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
 import { quoteIdent } from "../plan/sql-text.js";
+import { readAvroReaderSchema } from "../project/avro-reader-schemas.js";
 import { foreignKeysOf, needsChecking, pipelineOf, type RunContext } from "./run-context.js";
 import { readRows, withStageFindings } from "./run-report.js";
 import { SinglePassUndone } from "./single-pass.js";
@@ -24,6 +26,14 @@ export interface LocalRead {
   readonly yieldToReader?: (() => void) | undefined;
   /** JSON lines Sluice wrote itself (see `StageRequest.ownChunk`). */
   readonly ownChunk?: boolean | undefined;
+}
+
+/** The reader schema of an Avro read: the one loaded with the project, else read now. */
+async function avroReaderOf(run: RunContext, read: LocalRead): Promise<AvroReaderSchema | undefined> {
+  const path = read.source.avro_schema;
+  if (read.format !== "avro" || path === undefined) return undefined;
+  const project = run.project.project;
+  return project.avroSchemas?.get(path) ?? (await readAvroReaderSchema(project.rootDir, path));
 }
 
 /** A staged file that must be read again the staged way (its counted or written checks found it not clean). */
@@ -93,6 +103,7 @@ async function stageOnce(
       keepOrder: needsChecking(pipeline) || pipeline.target.mode === "cdc",
       workDir: join(run.workDir, `f${index}`),
       ownChunk: read.ownChunk,
+      avroReader: await avroReaderOf(run, read),
     });
     return work.staged;
   } catch (error) {

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import avro from "avsc";
 import { describe, expect, it } from "vitest";
 import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
@@ -347,5 +350,160 @@ describe("Avro container files (format: avro)", () => {
       expect(result.files[0]?.error).toMatch(message);
       expect(result.rows.loaded).toBe(0);
     }
+  });
+
+  describe("a reader schema (source.avro_schema)", () => {
+    const reader = {
+      type: "record",
+      name: "Payment",
+      namespace: "shop",
+      fields: [
+        { name: "id", type: "long" },
+        { name: "amount", type: "double" },
+        { name: "customer", type: "string", aliases: ["client"] },
+        { name: "currency", type: "string", default: "EUR" },
+        {
+          name: "status",
+          type: { type: "enum", name: "Status", symbols: ["NEW", "PAID", "OTHER"], default: "OTHER" },
+        },
+      ],
+    };
+    // Older: an int id and amount (promoted), the customer as `client` (alias), no currency (default),
+    // a field the reader dropped, a status the reader does not know (enum default).
+    const older = {
+      type: "record",
+      name: "Payment",
+      namespace: "shop",
+      fields: [
+        { name: "id", type: "int" },
+        { name: "amount", type: "int" },
+        { name: "client", type: "string" },
+        { name: "legacy", type: "string" },
+        { name: "status", type: { type: "enum", name: "Status", symbols: ["NEW", "PAID", "REFUNDED"] } },
+      ],
+    };
+    // Newer: a float amount (promoted), a currency, and a field the reader does not have yet.
+    const newer = {
+      type: "record",
+      name: "Payment",
+      namespace: "shop",
+      fields: [
+        { name: "id", type: "long" },
+        { name: "amount", type: "float" },
+        { name: "customer", type: "string" },
+        { name: "currency", type: "string" },
+        { name: "channel", type: "string" },
+        { name: "status", type: { type: "enum", name: "Status", symbols: ["NEW", "PAID"] } },
+      ],
+    };
+    const yaml = (nested = "", schema = "schemas/payment.avsc") => `payments:
+  source: { path: "in/*.avro", avro_schema: "${schema}" }
+${nested ? `  nested: ${nested}\n` : ""}  target: { table: payments }`;
+
+    it.each([
+      ["json", ""],
+      ["flatten", "{ mode: flatten }"],
+    ])(
+      "files of older and newer writer schemas land with the reader's columns and defaults (nested: %s)",
+      async (_mode, nested) => {
+        const dir = makeProject(pipelineYaml(yaml(nested)), {
+          "schemas/payment.avsc": JSON.stringify(reader),
+          "landing/in/a.avro": await avroFile(older, [
+            { id: 1, amount: 7, client: "Ann", legacy: "x", status: "REFUNDED" },
+            { id: 2, amount: -3, client: "Bo", legacy: "y", status: "PAID" },
+          ]),
+          "landing/in/b.avro": await avroFile(newer, [
+            {
+              id: 4_503_599_627_370_495,
+              amount: 2.5,
+              customer: "Cy",
+              currency: "NOK",
+              channel: "web",
+              status: "NEW",
+            },
+          ]),
+        });
+        const { code, run: result } = await run(dir);
+        expect(code, JSON.stringify(result)).toBe(0);
+        expect(result.rows.loaded).toBe(3);
+        const columns = await query(
+          dir,
+          "SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_name = 'payments' AND column_name NOT LIKE '\\_sluice%' ESCAPE '\\' ORDER BY ordinal_position",
+        );
+        expect(columns).toEqual([
+          { name: "id", type: "BIGINT" },
+          { name: "amount", type: "DOUBLE" },
+          { name: "customer", type: "VARCHAR" },
+          { name: "currency", type: "VARCHAR" },
+          { name: "status", type: "VARCHAR" },
+        ]);
+        expect(
+          await query(
+            dir,
+            "SELECT id::VARCHAR AS id, amount, customer, currency, status FROM payments ORDER BY id",
+          ),
+        ).toEqual([
+          { id: "1", amount: 7, customer: "Ann", currency: "EUR", status: "OTHER" },
+          { id: "2", amount: -3, customer: "Bo", currency: "EUR", status: "PAID" },
+          { id: "4503599627370495", amount: 2.5, customer: "Cy", currency: "NOK", status: "NEW" },
+        ]);
+      },
+    );
+
+    it("a file whose schema does not resolve fails alone, named with avsc's reason; its neighbour publishes", async () => {
+      const noCustomer = { ...newer, fields: newer.fields.filter((f) => f.name !== "customer") };
+      const dir = makeProject(pipelineYaml(yaml()), {
+        "schemas/payment.avsc": JSON.stringify(reader),
+        "landing/in/a.avro": await avroFile(older, [
+          { id: 1, amount: 7, client: "Ann", legacy: "x", status: "NEW" },
+        ]),
+        "landing/in/b.avro": await avroFile(noCustomer, [
+          { id: 2, amount: 1, currency: "NOK", channel: "web", status: "NEW" },
+        ]),
+      });
+      const { code, run: result } = await run(dir);
+      expect(code).not.toBe(0);
+      const byPath = Object.fromEntries(result.files.map((f) => [f.path, f]));
+      expect(byPath["in/a.avro"]?.status).toBe("loaded");
+      expect(byPath["in/b.avro"]?.status).toBe("failed");
+      expect(byPath["in/b.avro"]?.error).toMatch(
+        /^in\/b\.avro: its schema does not resolve to schemas\/payment\.avsc: .*customer/,
+      );
+      expect(byPath["in/b.avro"]?.archived_to).toMatch(/^unprocessed\//);
+      expect(await query(dir, "SELECT id::VARCHAR AS id, customer FROM payments")).toEqual([
+        { id: "1", customer: "Ann" },
+      ]);
+    });
+
+    it("validate refuses a reader schema outside the project and names a schema that is not valid", async () => {
+      // A schema in the project's parent folder: outside it, named directly or through a link.
+      const parent = mkdtempSync(join(tmpdir(), "sluice-test-"));
+      const schemaFile = addFile(parent, "payment.avsc", JSON.stringify(reader));
+      addFile(parent, "project/sluice.yaml", pipelineYaml(yaml("", "../payment.avsc")));
+      const refused = await sluice(["validate"], join(parent, "project"));
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(
+        /pipelines\.payments\.source\.avro_schema: \.\.\/payment\.avsc: outside the project/,
+      );
+      addFile(parent, "linked/sluice.yaml", pipelineYaml(yaml("", "schemas/link.avsc")));
+      mkdirSync(join(parent, "linked/schemas"));
+      symlinkSync(schemaFile, join(parent, "linked/schemas/link.avsc"));
+      const viaLink = await sluice(["validate"], join(parent, "linked"));
+      expect(viaLink.code).toBe(2);
+      expect(viaLink.stderr).toMatch(/schemas\/link\.avsc: outside the project/);
+      const absolute = await sluice(["validate"], makeProject(pipelineYaml(yaml("", "/etc/passwd"))));
+      expect(absolute.code).toBe(2);
+      expect(absolute.stderr).toMatch(/\/etc\/passwd: outside the project/);
+      const noDefault = {
+        ...reader,
+        fields: [...reader.fields, { name: "bad", type: "int", default: "x" }],
+      };
+      const invalid = makeProject(pipelineYaml(yaml()), {
+        "schemas/payment.avsc": JSON.stringify(noDefault),
+      });
+      const named = await sluice(["validate"], invalid);
+      expect(named.code).toBe(2);
+      expect(named.stderr).toMatch(/schemas\/payment\.avsc: not a valid Avro reader schema: .*default/);
+    });
   });
 });
