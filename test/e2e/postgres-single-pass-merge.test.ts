@@ -126,7 +126,7 @@ describe.skipIf(!available)("single-pass merge into PostgreSQL", () => {
         ["one_m", "succeeded"],
       ]);
       for (const x of runs) {
-        const messages = logMessages(dir, x.run_id);
+        const messages = runLogMessages(dir, x.run_id);
         expect(messages).toContain("planned");
         expect(messages).not.toContain("staged");
         expect(messages).not.toContain("single pass undone; reading the files again, staged");
