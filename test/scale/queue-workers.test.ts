@@ -33,6 +33,7 @@ async function chaos(dir: string, url: string, kills: number, env: NodeJS.Proces
   await registry.connect();
   const exits: Promise<number | null>[] = [];
   const shot = new Set<ChildProcess>();
+  const failures: string[] = [];
   const start = (): ChildProcess => {
     const child = spawn(
       process.execPath,
@@ -48,9 +49,20 @@ async function chaos(dir: string, url: string, kills: number, env: NodeJS.Proces
         "--exit-when-idle",
         "4s",
       ],
-      { cwd: dir, stdio: "ignore", env: { ...process.env, ...env } },
+      { cwd: dir, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env } },
     );
-    exits.push(new Promise((done) => child.on("close", (code) => done(shot.has(child) ? 0 : code))));
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    exits.push(
+      new Promise((done) =>
+        child.on("close", (code) => {
+          if (!shot.has(child) && code !== 0) failures.push(`worker exited ${code}: ${stderr}`);
+          done(shot.has(child) ? 0 : code);
+        }),
+      ),
+    );
     return child;
   };
   const workers = Array.from({ length: WORKERS }, start);
@@ -85,7 +97,10 @@ async function chaos(dir: string, url: string, kills: number, env: NodeJS.Proces
     ),
   ]);
   // Every worker not killed (several starting at once on a fresh database included) ended cleanly.
-  expect(codes.every((code) => code === 0)).toBe(true);
+  expect(
+    codes.every((code) => code === 0),
+    failures.join("\n"),
+  ).toBe(true);
 }
 
 describe.skipIf(!available)("sluice worker: several processes on one queue, killed at random", () => {
