@@ -41,9 +41,9 @@ export async function publishRun(
   const claimed = outcome.positions !== undefined && outcome.positions.length > 0;
   const writeLake = lake
     ? async () => {
-        onStage?.("lake write");
         const events = await lakeOutcome(warehouse, pipeline, outcome);
         await publishToLake(ctx, warehouse, run.pipeline, lake, events, logger, claimed);
+        onStage?.("publish");
         // Crash-test hook: die in the window between the lake commit and the warehouse commit.
         if (process.env.SLUICE_FAILPOINT === "after-lake-commit") process.kill(process.pid, "SIGKILL");
       }
@@ -51,7 +51,9 @@ export async function publishRun(
   const claim =
     claimed || writeLake ? { batches: outcome.positions ?? [], afterClaim: writeLake } : undefined;
   if (rowsSql && pipeline.target.table) {
-    onStage?.("publish");
+    // With a lake, the lake write comes first in the publish (its wait for the pipeline's lock included),
+    // then the warehouse's rows.
+    onStage?.(writeLake ? "lake write" : "publish");
     const publishStarted = performance.now();
     const nested =
       pipeline.nested?.mode === "tables"
@@ -116,6 +118,7 @@ export async function publishRun(
     );
     return;
   }
+  if (writeLake) onStage?.("lake write");
   await warehouse.recordRun(run, ledger, quarantineSql, claim);
   logger.info("recorded (no rows to publish)");
 }
