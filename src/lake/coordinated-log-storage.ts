@@ -61,6 +61,7 @@ export function coordinatedLogStorage(inner: Storage, coordinator: CommitCoordin
   };
   return {
     ...inner,
+    completeLog: completeLeftovers,
     async writeFile(path, data, options = {}) {
       const m = options.exclusive ? LOG_ENTRY.exec(path) : null;
       if (!m) return inner.writeFile(path, data, options);

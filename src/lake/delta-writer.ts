@@ -26,6 +26,12 @@ export interface DeltaWriteOptions {
   /** Idempotency: `txn.appId` (the pipeline) and `txn.version` (the run sequence number). */
   readonly appId?: string;
   readonly txnVersion?: number;
+  /**
+   * Whether a table whose txn for `appId` already reaches `txnVersion` makes the write a no-op (default):
+   * right when the version names one write. Off when the caller numbers its txns past the table's and
+   * recognises its own retries another way (a version two writers can both take names neither).
+   */
+  readonly txnSkip?: boolean;
   /** Keep DuckDB TIMESTAMP as Delta timestamp_ntz (needs reader feature timestampNtz). Default: write UTC `timestamp`. */
   readonly timestampNtz?: boolean;
   readonly tableName?: string;
@@ -77,7 +83,12 @@ export async function writeDelta(
     rowsWritten: 0,
     retries: 0,
   };
-  if (options.appId !== undefined && options.txnVersion !== undefined && snapshot) {
+  if (
+    options.appId !== undefined &&
+    options.txnVersion !== undefined &&
+    snapshot &&
+    options.txnSkip !== false
+  ) {
     const seen = snapshot.txns.get(options.appId);
     if (seen !== undefined && seen >= options.txnVersion) return skipped;
   }
@@ -136,7 +147,7 @@ export async function writeDelta(
       table,
       snapshot?.version ?? -1,
       actions,
-      txn ? { ...intent, txn } : intent,
+      txn && options.txnSkip !== false ? { ...intent, txn } : intent,
       {
         maxRetries: options.maxRetries,
         checkpointInterval: options.checkpointInterval,

@@ -7,7 +7,7 @@ import { listDeltaLog, readCommit } from "../lake/delta-log.js";
 import { snapshotSelectSql } from "../lake/delta-reader.js";
 import { tryLoadSnapshot, writeDelta } from "../lake/delta-writer.js";
 import { pruneFiles } from "../lake/file-pruning.js";
-import type { LakeTable } from "../lake/lake-table.js";
+import { type LakeTable, tableFile } from "../lake/lake-table.js";
 import { manifestVersions, readManifest, writeParquetLake } from "../lake/parquet-lake.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import { loadedHashesSql } from "../warehouse/catalog-sql.js";
@@ -147,6 +147,11 @@ export async function publishToLake(
   const table: LakeTable = { storage: ctx.lake, path: plan.table };
   const where = `pipeline ${name}: lake table ${plan.table}`;
   await assertPartitionColumns(con, rowsSql, plan, where);
+  // A commit an earlier writer claimed but did not copy (killed, or cut off by a database restart) is
+  // completed first: otherwise this commit would read a log without it, take its txn version (and be
+  // skipped as already present when the claimed commit appears) and miss its orphans (and write their
+  // files again).
+  await ctx.lake.completeLog?.(tableFile(table, plan.format === "delta" ? "_delta_log" : "_manifests"));
 
   const duplicates = await loadedMeanwhile(warehouse, name, outcome);
   const loaded = ledger.filter((e) => e.status === "loaded" && !duplicates.has(e.path));
@@ -221,6 +226,10 @@ export async function publishToLake(
         ...(replaced ? { deleteWhere: replaced } : {}),
         appId: name,
         txnVersion: await txnPastTable(con, table, name, report.sequence),
+        // Two runs can take the same version (one cut off from the database while it still wrote, the
+        // other let in): the txn names no run, so it never skips a write; a retried run's commit is found
+        // as an orphan instead (above).
+        txnSkip: false,
         tableName: plan.table,
         commitInfo: { sluice: provenance },
       });

@@ -30,5 +30,6 @@ export function lazyStorage(kind: Storage["kind"], root: string, load: () => Pro
     delete: async (path) => (await get()).delete(path),
     checkPath: async (path) => (await get()).checkPath(path),
     localPath: () => undefined,
+    completeLog: async (dir) => (await get()).completeLog?.(dir),
   };
 }

@@ -60,4 +60,11 @@ export interface Storage {
    * for remote backends and for local names that are not valid UTF-8 (read them through the streams).
    */
   localPath(path: string): string | undefined;
+  /**
+   * A store whose log entries are coordinated (see `coordinatedLogStorage`): completes the entries of the
+   * log folder `dir` (`<table>/_delta_log`, `<table>/_manifests`) that a writer claimed and did not copy
+   * (it died, or lost its connection). Until then a claimed version is invisible to readers, and a commit
+   * read from such a log would take a version, txn and orphans that miss it. Absent: nothing to complete.
+   */
+  completeLog?(dir: string): Promise<void>;
 }

@@ -44,6 +44,27 @@ describe("concurrent Delta commits", () => {
     expect(rows).toEqual([41n, 41n]);
   });
 
+  it("two writers taking the same txn version: by default the later is skipped as present; with txnSkip off both land", async () => {
+    // Two runs of one pipeline each number their txn past the table's; one cut off from its database keeps
+    // writing while the other is let in, so both take the same version. That version names neither run:
+    // only with txnSkip off do both runs' rows reach the table.
+    const table = { storage: localStorage(dir), path: "same-txn" };
+    await writeDelta(cons[0]!, table, "SELECT 0 AS id", { appId: "p", txnVersion: 1 });
+    const racing = (skip: boolean) =>
+      Promise.all(
+        [1, 2].map((i) =>
+          writeDelta(cons[i]!, table, `SELECT ${i} AS id`, { appId: "p", txnVersion: 2, txnSkip: skip }),
+        ),
+      );
+    const skipped = await racing(true);
+    expect(skipped.filter((r) => r.skipped)).toHaveLength(1);
+    const landed = await racing(false);
+    expect(landed.filter((r) => r.skipped)).toHaveLength(0);
+    await registerDeltaView(cons[0]!, table, "same_txn_v");
+    const rows = (await cons[0]!.runAndReadAll("SELECT count(*) FROM same_txn_v")).getRows()[0];
+    expect(rows).toEqual([4n]);
+  });
+
   it("two commits from the same read version: exactly one gets it, the other retries at the next", async () => {
     const table = { storage: localStorage(dir), path: "race" };
     const snap = await loadSnapshot(cons[0]!, table);

@@ -112,5 +112,22 @@ describe.skipIf(!available)(
       expect(snapshot.version).toBe(2);
       expect(snapshot.files).toHaveLength(2);
     }, 60_000);
+
+    it("completeLog completes a claim a dead writer left, so a commit's reads see it before it writes", async () => {
+      const table = { storage: lake, path: "settled" };
+      await writeDelta(con, table, "SELECT 1::BIGINT AS id", { appId: "p", txnVersion: 1 });
+      const coordinator = postgresCommitCoordinator(db.url);
+      const claimed = `{"txn":{"appId":"p","version":2,"lastUpdated":0}}\n`;
+      const raw = s3Storage({ ...s3.s3Options, bucket: BUCKET });
+      const tmp = "settled/_delta_log/.tmp/00000000000000000001.json.dead";
+      await raw.writeFile(tmp, claimed);
+      expect(
+        await coordinator.claim(`s3://${BUCKET}/settled/_delta_log`, "00000000000000000001.json", tmp),
+      ).toBe(true);
+      // Unseen until completed: a txn taken past the table's now would be 2, the dead writer's own.
+      expect((await loadSnapshot(con, table)).txns.get("p")).toBe(1);
+      await lake.completeLog!("settled/_delta_log");
+      expect((await loadSnapshot(con, table)).txns.get("p")).toBe(2);
+    }, 60_000);
   },
 );
