@@ -49,11 +49,19 @@ pipelines:
     const worker = startWorker(dir, ["--exit-when-idle", "6s"]);
     // Restarts (every connection terminated) a random moment into a batch, then a 2 s outage.
     for (let round = 1; round <= 3; round++) {
-      await waitFor(() => worker.reports() >= round * 3, `${round * 3} published batches`, 120_000);
+      await waitFor(
+        () => worker.reports() >= round * 3,
+        () => `${round * 3} published batches (worker stderr: ${worker.stderr().slice(-3000)})`,
+        120_000,
+      );
       await sleep(Math.floor(Math.random() * 500));
       await server!.restart();
     }
-    await waitFor(() => worker.reports() >= 12, "12 published batches", 120_000);
+    await waitFor(
+      () => worker.reports() >= 12,
+      () => `12 published batches (worker stderr: ${worker.stderr().slice(-3000)})`,
+      120_000,
+    );
     const before = worker.reports();
     const { over } = await server!.outage(2_000);
     await over;

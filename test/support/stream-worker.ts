@@ -42,11 +42,22 @@ export function startWorker(
   return { child, reports: () => reports, stderr: () => err, exited };
 }
 
-/** Polls `ready` every 50 ms until true; throws after `timeoutMs` naming `what`. */
-export async function waitFor(ready: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) {
+/**
+ * Polls `ready` every 50 ms until true; throws after `timeoutMs` naming `what` (a function: worded when it
+ * times out, e.g. with the worker's stderr).
+ */
+export async function waitFor(
+  ready: () => boolean | Promise<boolean>,
+  what: string | (() => string),
+  timeoutMs = 60_000,
+) {
   const until = Date.now() + timeoutMs;
   while (!(await ready())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > until) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === "string" ? what : what()}`,
+      );
+    }
     await sleep(50);
   }
 }
