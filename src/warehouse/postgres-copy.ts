@@ -41,7 +41,7 @@ export async function copyEngineRows(
   const copySql = `COPY ${table} (${columns.map((c) => quoteIdent(c.name)).join(", ")}) FROM STDIN (FORMAT csv)`;
   const copies: ReturnType<typeof copyFrom>[] = [];
   const copyInto = (source: ReadableStream) => {
-    copies.push(...[client, ...moreClients].map((c) => c.query(copyFrom(copySql))));
+    copies.push(...[client, ...moreClients].map((c) => copyQuery(c, copySql)));
     if (copies.length === 1) return pipeline(source, copies[0]!);
     return splitRecords(source, copies);
   };
@@ -65,6 +65,18 @@ export async function copyEngineRows(
 }
 
 /**
+ * A `COPY ... FROM STDIN` stream on `client`. The server's error (a restart ends the connection: 57P01)
+ * reaches the pipeline feeding it while that runs; one that arrives after the pipeline settled (its source
+ * failed first, and it stopped listening) would otherwise be an unhandled 'error' event that ends the
+ * process. The pipeline, or the transaction's next statement, still reports the failure.
+ */
+function copyQuery(client: PoolClient, sql: string): ReturnType<typeof copyFrom> {
+  const copy = client.query(copyFrom(sql));
+  copy.on("error", () => undefined);
+  return copy;
+}
+
+/**
  * Like {@link copyEngineRows} into one table on one connection, but DuckDB writes the CSV into `file`
  * as fast as it can while `COPY` reads the file behind it (following its end), instead of through a
  * pipe: the export is done long before PostgreSQL has parsed the rows, and `onExported` is called then,
@@ -85,8 +97,9 @@ export async function copyEngineRowsAhead(
   const exprs = columns.map(
     (c) => `${csvExportExpression(quoteIdent(c.name), c.engineType)} AS ${quoteIdent(c.name)}`,
   );
-  const copy = client.query(
-    copyFrom(`COPY ${table} (${columns.map((c) => quoteIdent(c.name)).join(", ")}) FROM STDIN (FORMAT csv)`),
+  const copy = copyQuery(
+    client,
+    `COPY ${table} (${columns.map((c) => quoteIdent(c.name)).join(", ")}) FROM STDIN (FORMAT csv)`,
   );
   await rm(file, { force: true });
   await (await open(file, "w", 0o600)).close();
