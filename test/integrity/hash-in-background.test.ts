@@ -83,9 +83,14 @@ describe("hashInBackground", () => {
   // Elsewhere the worker keeps the process's priority: lowering it there would lower the whole process.
   /** The nice values of this process's threads (Linux). */
   const niceValues = () =>
-    readdirSync("/proc/self/task").map((tid) => {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    readdirSync("/proc/self/task").flatMap((tid) => {
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      } catch {
+        return []; // the thread ended between the listing and the read
+      }
+      return [Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])];
     });
 
   it.skipIf(!linux)(
