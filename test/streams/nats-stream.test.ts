@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsStream } from "../../src/streams/nats-stream.js";
 import type { StreamSource } from "../../src/streams/stream-source.js";
+import { expectAgedWhenAsked } from "../support/stream-lag-age.js";
 import {
   createNatsStream,
   deleteNatsStream,
@@ -126,18 +127,7 @@ describe.skipIf(!available)("NATS JetStream source", () => {
 
   it("ages the batch's oldest message when the lag is asked, not when the pull ended", async () => {
     await publishNats(`${SUBJECT}.age`, eventPayloads(5));
-    const s = source("age");
-    await s.connect();
-    const batch = await s.pull({ maxRows: 5, maxBytes: 16 << 20, maxWaitMs: 5_000 });
-    expect(batch).toHaveLength(5);
-    const oldest = Math.min(...batch.map((m) => m.timestamp.getTime()));
-    // The worker asks right before publishing, which may be a whole publish of the batch before it later.
-    await new Promise((resolve) => setTimeout(resolve, 800));
-    const asked = Date.now();
-    const { oldestAgeMs } = await s.lag();
-    expect(oldestAgeMs).toBeGreaterThanOrEqual(asked - oldest);
-    expect(oldestAgeMs).toBeLessThanOrEqual(Date.now() - oldest);
-    await s.ack(batch.map((m) => m.position));
+    await expectAgedWhenAsked(source("age"));
   });
 
   it("says which server it could not reach without the password of its URL", async () => {

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { redisStream } from "../../src/streams/redis-stream.js";
 import type { StreamSource } from "../../src/streams/stream-source.js";
+import { expectAgedWhenAsked } from "../support/stream-lag-age.js";
 import {
   deleteRedisKeys,
   eventPayloads,
@@ -30,18 +31,7 @@ describe.skipIf(!available)("Redis Streams source", () => {
 
   it("ages the batch's oldest message when the lag is asked, not when the pull ended", async () => {
     await publishRedis(`${PREFIX}:age`, eventPayloads(5));
-    const s = source("age", "a");
-    await s.connect();
-    const batch = await s.pull({ maxRows: 5, maxBytes: 16 << 20, maxWaitMs: 5_000 });
-    expect(batch).toHaveLength(5);
-    const oldest = Math.min(...batch.map((m) => m.timestamp.getTime()));
-    // The worker asks right before publishing, which may be a whole publish of the batch before it later.
-    await new Promise((resolve) => setTimeout(resolve, 800));
-    const asked = Date.now();
-    const { oldestAgeMs } = await s.lag();
-    expect(oldestAgeMs).toBeGreaterThanOrEqual(asked - oldest);
-    expect(oldestAgeMs).toBeLessThanOrEqual(Date.now() - oldest);
-    await s.ack(batch.map((m) => m.position));
+    await expectAgedWhenAsked(source("age", "a"));
   });
 
   it("closes a batch at max_rows, at max_bytes, or when nothing more comes within max_wait", async () => {
