@@ -144,5 +144,5 @@ describe("merge into DuckDB writes only the columns that changed", () => {
       await warehouse.close();
     }
     expect(await sql(dir, "SELECT * FROM wide ORDER BY id")).toEqual(before);
-  });
+  }, 120_000);
 });
