@@ -84,17 +84,26 @@ async function runCounts(warehouse: CatalogReader, filter: QuarantineFilter): Pr
   const order = "GROUP BY quarantined_at, run_id ORDER BY quarantined_at DESC, run_id DESC";
   const kept = `SELECT CAST(quarantined_at AS VARCHAR) AS at, run_id, sum(rows_quarantined) AS n FROM sluice.quarantine_runs WHERE ${whereSql(filter)} ${order}`;
   const counted = `SELECT CAST(quarantined_at AS VARCHAR) AS at, run_id, count(*) AS n FROM sluice.quarantine WHERE ${whereSql(filter)} ${order}`;
-  const rows = await warehouse.query(kept).catch((error: unknown) => {
-    if (countsMissing(error)) return warehouse.query(counted);
-    throw error;
-  });
+  const rows = await keptOrCounted(warehouse, kept, counted, "quarantine_runs");
   return rows.map((r) => ({ at: String(r.at), runId: String(r.run_id), rows: Number(r.n) }));
 }
 
-/** Whether an error says `sluice.quarantine_runs` is missing (PostgreSQL's error is the cause of Sluice's). */
-function countsMissing(error: unknown): boolean {
-  for (let e = error; e instanceof Error; e = e.cause) if (/quarantine_runs/.test(e.message)) return true;
-  return false;
+/**
+ * Reads a total kept at publish (`kept`, from the catalog table `table`), or counts it (`counted`) when that
+ * table is missing: a catalog opened read-only before a build that keeps it created the table.
+ */
+export async function keptOrCounted(
+  warehouse: CatalogReader,
+  kept: string,
+  counted: string,
+  table: string,
+): Promise<Record<string, unknown>[]> {
+  return warehouse.query(kept).catch((error: unknown) => {
+    // PostgreSQL's error is the cause of Sluice's.
+    for (let e = error; e instanceof Error; e = e.cause)
+      if (e.message.includes(table)) return warehouse.query(counted);
+    throw error;
+  });
 }
 
 /** Rows quarantined per pipeline (the `sluice_quarantine_rows` gauge), from the kept counts. */
@@ -104,10 +113,7 @@ export async function quarantineSizes(
   const kept =
     "SELECT pipeline, sum(rows_quarantined) AS n FROM sluice.quarantine_runs GROUP BY pipeline ORDER BY pipeline";
   const counted = "SELECT pipeline, count(*) AS n FROM sluice.quarantine GROUP BY pipeline ORDER BY pipeline";
-  const rows = await warehouse.query(kept).catch((error: unknown) => {
-    if (countsMissing(error)) return warehouse.query(counted);
-    throw error;
-  });
+  const rows = await keptOrCounted(warehouse, kept, counted, "quarantine_runs");
   return rows.map((r) => ({ pipeline: String(r.pipeline), rows: Number(r.n) }));
 }
 
