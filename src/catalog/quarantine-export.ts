@@ -126,10 +126,8 @@ export async function quarantineColumns(
   filter: QuarantineFilter,
   pageRows = EXPORT_PAGE_ROWS,
 ): Promise<string[]> {
-  const kind = await read(async (r) => r.kind);
-  // The keys as each warehouse stores them: DuckDB keeps the JSON text (its order), PostgreSQL jsonb's
-  // order, which is also the order its values are read back in.
-  const keys = kind === "postgres" ? `ARRAY(SELECT jsonb_object_keys("values"))` : `json_keys("values")`;
+  // In the order the values are read back in (the CSV rows' order of keys).
+  const keys = (await read(async (r) => r.dialect)).catalogJsonKeys('"values"');
   const columns = new Set<string>();
   for await (const rows of pages(read, filter, `file, line, ${keys} AS keys`, pageRows)) {
     for (const r of rows) for (const k of (r.keys as string[] | null) ?? []) columns.add(k);
