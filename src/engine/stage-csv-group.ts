@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, readSync } from "node:fs";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { ColumnConfig, FileSourceConfig } from "../config/schema.js";
 import { firstLine, SluiceError } from "../errors.js";
@@ -13,9 +13,9 @@ import {
 } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { queryRows, withoutInsertionOrder } from "./duckdb-query.js";
-import { mixesLineEnds } from "./line-ends-to-lf.js";
+import { mixesLineEnds, mixesLineEndsIn } from "./line-ends-to-lf.js";
 import type { StagedFile } from "./stage-file.js";
-import { mayHaveTrailingBlocks } from "./trailing-blocks.js";
+import { mayHaveTrailingBlocks, trailingBlocksIn } from "./trailing-blocks.js";
 
 /** Sniff buffer of a group's first file: files read together are small (see `GROUP_FILE_MAX_BYTES`). */
 const SNIFF_LIMIT = 16 * 1024 * 1024;
@@ -40,6 +40,11 @@ export interface CsvGroupRequest {
   readonly naming: "snake_case" | "keep";
   /** Prefix of the group's own tables (`<prefix>_rows`, `<prefix>_malformed`). */
   readonly groupPrefix: string;
+  /**
+   * Called with each member's content where the group reads it to see whether the member fits: the
+   * caller hashes it there, so that each small file is read once by Sluice (and once by DuckDB).
+   */
+  readonly onContent?: ((member: GroupMember, content: Buffer) => void) | undefined;
 }
 
 /**
@@ -77,10 +82,7 @@ export async function stageCsvGroup(
   const { leader, plan } = led;
   const together = request.members.filter((m) => {
     if (alone.has(m.displayPath)) return false;
-    const fits =
-      headerOf(m.localPath, plan.headerLines)?.equals(plan.header) &&
-      !mixesLineEnds(m.localPath) &&
-      !mayHaveTrailingBlocks(m.localPath, plan.dialect, plan.columns.length);
+    const fits = memberFits(m, plan, request.onContent);
     if (!fits) alone.add(m.displayPath);
     return fits;
   });
@@ -176,6 +178,9 @@ export async function stageCsvGroup(
   await con.run(`DROP TABLE IF EXISTS ${quoteIdent(rejectsScan)}`);
   return { staged, alone, rowsTable, views, tables };
 }
+
+/** A member is read without following a link in its last part (where the platform allows it). */
+const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
 
 /** Files tried as a group's leader before the group is given up (each try is a sniff). */
 const LEADER_TRIES = 3;
@@ -328,6 +333,30 @@ async function sniffLeader(
     dateFormat: (sniff.DateFormat as string | null | undefined) ?? undefined,
     timestampFormat: (sniff.TimestampFormat as string | null | undefined) ?? undefined,
   };
+}
+
+/**
+ * Whether a member can be read with the group, from one read of it: it starts with the group's header
+ * lines, does not mix line ends, and has no lines after its table (see `trailingBlocksIn`). A file that
+ * cannot be read (vanished, a link now) is read alone, where its own read names what is wrong.
+ */
+function memberFits(member: GroupMember, plan: GroupPlan, onContent: CsvGroupRequest["onContent"]): boolean {
+  let content: Buffer;
+  let fd: number | undefined;
+  try {
+    fd = openSync(member.localPath, constants.O_RDONLY | NO_FOLLOW);
+    content = readFileSync(fd);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  onContent?.(member, content);
+  return (
+    content.subarray(0, plan.header.length).equals(plan.header) &&
+    !mixesLineEndsIn(content) &&
+    !trailingBlocksIn(content, plan.dialect, plan.columns.length)
+  );
 }
 
 /**

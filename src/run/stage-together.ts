@@ -2,6 +2,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileSourceConfig } from "../config/schema.js";
 import { type CsvGroupRead, stageCsvGroup } from "../engine/stage-csv-group.js";
 import type { StagedFile } from "../engine/stage-file.js";
+import { digestOf } from "../integrity/hash-file.js";
 import { formatFromName } from "../plan/landing-paths.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
@@ -148,6 +149,13 @@ async function readGroup(
         columns: mode.pipeline.columns,
         naming: mode.pipeline.naming,
         groupPrefix: `sluice_g${index}`,
+        // The group reads each member to see whether it fits: that read is its hash too (its intake,
+        // later, takes it from `run.acquired` instead of reading the file again).
+        onContent: (member, content) => {
+          if (run.acquired.has(member.displayPath)) return;
+          const digest = Promise.resolve(digestOf(content));
+          run.acquired.set(member.displayPath, { localPath: member.localPath, digest, downloaded: false });
+        },
       });
     } catch (error) {
       run.logger.info({ file: first.path, reason: (error as Error).message }, "files read alone");
