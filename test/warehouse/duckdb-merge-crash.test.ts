@@ -4,25 +4,15 @@ import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addFile, cliPath, makeProject, sluice } from "../support/cli.js";
+import { waveKeys, waveRow } from "../support/merge-waves.js";
 
 const ROWS = 20_000;
 /** Files land in three waves of two; each wave is killed this many times, then run clean. */
 const WAVES = [2, 2, 1];
 
-// Wave w holds files 2w and 2w+1, keys [w*ROWS/2 + j*ROWS, +ROWS): files of one run never share a key,
-// later waves update keys of earlier ones and add new ones. `name` changes with the file only for keys
-// divisible by 3, `amount` except for keys divisible by 5, `region` never: rows change in different
-// columns, some matched rows not at all, and one column in none (the update leaves it out).
-const keysOf = (f: number) => {
-  const from = Math.floor(f / 2) * (ROWS / 2) + (f % 2) * ROWS;
-  return Array.from({ length: ROWS }, (_, i) => from + i);
-};
-const rowOf = (f: number, id: number) => ({
-  id,
-  name: id % 3 === 0 ? `item ${id} v${f}` : `item ${id}`,
-  amount: (id % 97) / 4 + (id % 5 === 0 ? 0 : f),
-  region: `r${id % 7}`,
-});
+// The files of test/support/merge-waves.ts, with a column that never changes (the update leaves it out).
+const keysOf = (f: number) => waveKeys(ROWS, f);
+const rowOf = (f: number, id: number) => ({ ...waveRow(f, id), region: `r${id % 7}` });
 
 async function query(dir: string, sql: string): Promise<Record<string, unknown>[]> {
   const instance = await DuckDBInstance.create(join(dir, "warehouse.duckdb"));

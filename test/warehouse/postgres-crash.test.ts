@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgresWarehouse } from "../../src/warehouse/postgres-warehouse.js";
 import { addFile, cliPath, makeProject, sluice } from "../support/cli.js";
+import { waveKeys, waveRow } from "../support/merge-waves.js";
 import { createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
 
@@ -59,20 +60,9 @@ async function killThenFinish(dir: string, env: NodeJS.ProcessEnv, kills: number
   expect(readdirSync(join(dir, "landing/in"))).toEqual([]);
 }
 
-// The merge files: wave w holds files 2w and 2w+1, keys [w*ROWS/2 + j*ROWS, +ROWS). Files of one run must
-// not share a key (a key twice in a batch is refused), so the overlaps span waves: wave 1 updates keys of
-// wave 0 and adds new ones, wave 2 updates keys of both and adds more. A value changes with the file
-// except where it cannot (amount for keys divisible by 5, name for keys not divisible by 3): those rows
-// are matched but unchanged, and a merge must not count them as updated.
-const mergeKeys = (f: number) => {
-  const from = Math.floor(f / 2) * (ROWS / 2) + (f % 2) * ROWS;
-  return Array.from({ length: ROWS }, (_, i) => from + i);
-};
-const mergeRow = (f: number, id: number) => ({
-  id,
-  name: id % 3 === 0 ? `item ${id} v${f}` : `item ${id}`,
-  amount: (id % 97) / 4 + (id % 5 === 0 ? 0 : f),
-});
+// The merge files: see test/support/merge-waves.ts.
+const mergeKeys = (f: number) => waveKeys(ROWS, f);
+const mergeRow = waveRow;
 
 // append and merge are published in a single pass (DuckDB's read of each file streamed into COPY inside
 // the publish transaction: into the target, or into the stage the upsert joins); "merge staged" takes the
