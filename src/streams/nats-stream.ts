@@ -55,6 +55,8 @@ export function natsStream(
    * say it was delivered before. Its messages are marked redelivered: the ledger is asked about each.
    */
   let created = false;
+  /** Tells the broker, while a batch is pulled and not yet acknowledged, that it is still being worked on. */
+  let keepAlive: NodeJS.Timeout | undefined;
   const fail = (what: string, error: unknown, transient = true): SluiceError =>
     streamError(describe, what, error, transient);
   const connection = (): NatsConnection => {
@@ -105,6 +107,19 @@ export function natsStream(
       });
       await ensureConsumer(jsm);
       if (notice) watchConnection(nc, (message) => notice(`${describe}: ${message}`));
+      // A batch whose publish outlasts `ack_wait` (a loaded machine, a warehouse retrying through a
+      // restart) would be delivered again meanwhile, into the next pull, which then holds only messages
+      // the ledger recognises: progress halves. An in-progress ack restarts each held message's ack wait;
+      // a killed worker stops sending them, and its messages come again one ack wait later.
+      const everyMs = Math.max(250, Math.floor(parseDuration(config.ack_wait) / 3));
+      keepAlive = setInterval(() => {
+        try {
+          for (const m of inFlight.values()) m.working();
+        } catch {
+          // The connection is closing or lost: the messages come again once their ack wait is out.
+        }
+      }, everyMs);
+      keepAlive.unref();
     },
     createdConsumer: () => created,
     nothingPublishedBefore: () => {
@@ -178,6 +193,7 @@ export function natsStream(
       };
     },
     async close() {
+      clearInterval(keepAlive);
       inFlight.clear();
       await nc?.drain().catch(() => nc?.close());
       nc = undefined;

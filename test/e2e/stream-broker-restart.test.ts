@@ -68,7 +68,9 @@ describe.skipIf(!natsAvailable)("the NATS server restarted while sluice worker c
       const js = jetstream(nc);
       const payloads = eventPayloads(TOTAL);
       for (let i = 0; i < payloads.length; i += 1000) {
-        await Promise.all(payloads.slice(i, i + 1000).map((p) => js.publish("events.a", p)));
+        await Promise.all(
+          payloads.slice(i, i + 1000).map((p) => js.publish("events.a", p, { timeout: 60_000 })),
+        );
       }
       await nc.drain();
       const dir = makeProject(

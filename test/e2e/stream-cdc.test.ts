@@ -82,7 +82,7 @@ pipelines:
     # an older event of it is recognised and ignored (a hard delete would let it bring the row back).
     target: { table: accounts, mode: cdc, keys: [id], cdc: { soft_delete: true } }
 `);
-    await killWorkerRepeatedly(dir, 2, 1_000);
+    await killWorkerRepeatedly(dir, 2, { jitterMs: 1_000 });
     const rest = await sluice(["worker", "--exit-when-idle", "4s"], dir, { timeoutMs: 240_000 });
     expect(rest.code, rest.stderr).toBe(0);
     const rows = await queryRows<Row>(

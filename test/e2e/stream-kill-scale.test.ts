@@ -8,10 +8,12 @@ import {
   eventPayloads,
   natsAvailable,
   natsTestStream,
+  natsUnacknowledged,
   natsUrl,
   publishNats,
   publishRedis,
   redisAvailable,
+  redisUnacknowledged,
   redisUrl,
   uniqueName,
 } from "../support/streams.js";
@@ -22,8 +24,10 @@ import {
 // takes the same ten kills mid-stream (a kill round waits for one published batch, so ten rounds leave
 // part of the stream for the run to idle; `killThenDrain` checks that they did). A batch of 250 rows
 // takes about 0.7 of the time of one of 1,000 (a batch's fixed cost dominates), so the random moment of a
-// kill is drawn from 1 s after a round's first batch instead of 1.5 s: a round takes as many batches as
-// it did at 40,000.
+// kill is drawn from 0.6 s after a round's first batch instead of 1.5 s. On a fast machine ten rounds
+// could still drain 40 batches before the last kill (a CI run saw every message published before the
+// drain): the killed workers hold each publish 200 ms (SLUICE_PUBLISH_DELAY_MS), so a round takes about
+// 2-3 batches whatever the machine's speed, and a round that finds the stream drained fails, named.
 const TOTAL = Number(process.env.SLUICE_STREAM_KILL_MESSAGES ?? 10_000);
 const KILLS = Number(process.env.SLUICE_STREAM_KILLS ?? 10);
 const MAX_ROWS = Math.max(250, Math.round(TOTAL / 40));
@@ -52,8 +56,12 @@ pipelines:
 }
 
 /** Kills mid-stream, then a worker to idle: every good message once, every poison one once. */
-async function killThenDrain(dir: string): Promise<void> {
-  await killWorkerRepeatedly(dir, KILLS, TOTAL >= 40_000 ? 1_500 : 1_000);
+async function killThenDrain(dir: string, pending: () => Promise<number>): Promise<void> {
+  await killWorkerRepeatedly(dir, KILLS, {
+    jitterMs: TOTAL >= 40_000 ? 1_500 : 600,
+    env: { SLUICE_PUBLISH_DELAY_MS: "200" },
+    pending,
+  });
   // The kills came mid-stream: some of it was loaded, not all.
   const [before] = await queryRows<{ n: number }>(dir, "SELECT count(*) AS n FROM events");
   expect(before!.n).toBeGreaterThan(0);
@@ -85,7 +93,7 @@ describe.skipIf(!natsUp)(`kill -9 of sluice worker at scale (NATS, ${TOTAL} mess
         `{ kind: nats, url: "${natsUrl}", stream: ${STREAM}, subject: "${SUBJECT}.a", durable: scale, ack_wait: 5s }`,
       ),
     );
-    await killThenDrain(dir);
+    await killThenDrain(dir, () => natsUnacknowledged(STREAM, "scale"));
   }, 900_000);
 });
 
@@ -108,7 +116,7 @@ describe.skipIf(!redisUp || !redisAtScale)(
           `{ kind: redis, url: "${redisUrl}", key: "${REDIS_KEY}", group: sluice, claim_idle: 2s }`,
         ),
       );
-      await killThenDrain(dir);
+      await killThenDrain(dir, () => redisUnacknowledged(REDIS_KEY, "sluice"));
     }, 900_000);
   },
 );

@@ -62,6 +62,32 @@ describe.skipIf(!available)("NATS JetStream source", () => {
     await s.ack([...first, ...rest].map((m) => m.position));
   });
 
+  it("keeps what it holds from being delivered again while it works on it longer than ack_wait", async () => {
+    await publishNats(`${SUBJECT}.held`, eventPayloads(20));
+    const holder = source("held", "1s");
+    await holder.connect();
+    const pulled = await holder.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 1_000 });
+    expect(pulled).toHaveLength(20);
+    // Another worker on the durable: for three ack waits, nothing comes to it (the holder's in-progress
+    // acks restart the wait), although nothing was acknowledged.
+    const other = source("held", "1s");
+    await other.connect();
+    const until = Date.now() + 3_000;
+    while (Date.now() < until) {
+      expect(await other.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 500 })).toEqual([]);
+    }
+    // The holder gone (as a killed worker), its messages come again one ack wait later (one caught in
+    // transit by a pull's stop comes an ack wait after that).
+    await holder.close();
+    const again = new Set<string>();
+    for (let i = 0; i < 10 && again.size < pulled.length; i++) {
+      const got = await other.pull({ maxRows: 100, maxBytes: 16 << 20, maxWaitMs: 1_000 });
+      for (const m of got) again.add(m.position);
+      await other.ack(got.map((m) => m.position));
+    }
+    expect([...again].sort()).toEqual(pulled.map((m) => m.position).sort());
+  });
+
   it("delivers again what was pulled and not acknowledged, marked redelivered", async () => {
     await publishNats(`${SUBJECT}.again`, eventPayloads(20));
     const first = source("again", "1s");

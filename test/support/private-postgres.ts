@@ -14,8 +14,11 @@ export interface PrivatePostgres {
   readonly port: number;
   /** `pg_ctl restart -m fast`: every connection is terminated (57P01) and the server comes back. */
   restart(): Promise<void>;
-  /** `pg_ctl stop -m fast`, and `start` again after `downMs` (not awaited: the outage is under way). */
-  outage(downMs: number): Promise<{ readonly over: Promise<void> }>;
+  /**
+   * `pg_ctl stop -m fast`, and `start` again after `downMs` and once `until` (if given) settled: an outage
+   * that lasts until a client noticed it (not awaited: the outage is under way).
+   */
+  outage(downMs: number, until?: () => Promise<unknown>): Promise<{ readonly over: Promise<void> }>;
   /** Stops the server for good and removes its folder. */
   stop(): Promise<void>;
 }
@@ -64,9 +67,13 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     async restart() {
       await ctl(["restart", "-m", "fast"]);
     },
-    async outage(downMs) {
+    async outage(downMs, until) {
       await ctl(["stop", "-m", "fast"]);
-      const over = new Promise<void>((resolve) => setTimeout(resolve, downMs)).then(async () => {
+      const down = [
+        new Promise<void>((resolve) => setTimeout(resolve, downMs)),
+        until?.().catch(() => undefined),
+      ];
+      const over = Promise.all(down).then(async () => {
         await ctl(["start"]);
       });
       return { over };

@@ -62,19 +62,51 @@ export async function waitFor(
   }
 }
 
+/** How {@link killWorkerRepeatedly} kills. */
+export interface KillOptions {
+  /** The kill comes up to this long after the round's first published batch (default 1,500 ms). */
+  readonly jitterMs?: number;
+  /** Environment of the killed workers (e.g. SLUICE_PUBLISH_DELAY_MS, so the kills cannot outrun the stream). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Messages the consumer has not acknowledged yet: 0 means the stream is drained (no batch is coming). */
+  readonly pending?: () => Promise<number>;
+}
+
 /**
  * `kill -9` of a worker `kills` times, each at a random moment while batches flow: after its first
  * published batch (so every round makes progress) plus up to `jitterMs`, which lands in a later batch's
- * pull, publish or ack.
+ * pull, publish or ack. A round that finds the stream drained fails at once, naming the kill: the kills
+ * outran the stream, so they were not mid-stream (without `pending` it would wait for a batch that never
+ * comes).
  */
-export async function killWorkerRepeatedly(dir: string, kills: number, jitterMs = 1_500): Promise<void> {
+export async function killWorkerRepeatedly(
+  dir: string,
+  kills: number,
+  options: KillOptions = {},
+): Promise<void> {
   for (let kill = 0; kill < kills; kill++) {
-    const worker = startWorker(dir);
-    await waitFor(() => worker.reports() > 0, "a published batch before the kill", 300_000).catch((error) => {
+    const worker = startWorker(dir, [], options.env);
+    let drained = false;
+    let checkedAt = Date.now();
+    const ready = async () => {
+      if (worker.reports() > 0) return true;
+      // Asked once a second: the broker need not answer 20 times a second.
+      if (options.pending && Date.now() - checkedAt >= 1_000) {
+        checkedAt = Date.now();
+        drained = (await options.pending()) === 0;
+      }
+      return drained;
+    };
+    await waitFor(ready, "a published batch before the kill", 300_000).catch((error) => {
       worker.child.kill("SIGKILL");
       throw new Error(`${(error as Error).message}\n${worker.stderr()}`);
     });
-    await sleep(Math.floor(Math.random() * jitterMs));
+    if (drained && worker.reports() === 0) {
+      worker.child.kill("SIGKILL");
+      await worker.exited;
+      throw new Error(`kill ${kill + 1} of ${kills}: the stream was already drained (the kills outran it)`);
+    }
+    await sleep(Math.floor(Math.random() * (options.jitterMs ?? 1_500)));
     worker.child.kill("SIGKILL");
     await worker.exited;
   }
