@@ -4,7 +4,11 @@
 // page and API call 20 times, each time after a baseline request that reads nothing (/api/live); p95 per
 // call beside the baseline's. Target: every call < 300 ms at p95, on DuckDB and (when
 // reachable) PostgreSQL. Reported as p95 / 300 ms (<= 1 passes). BENCH_DASH_KEEP=1 keeps the generated
-// catalogs (the PostgreSQL database and the DuckDB project folder) for EXPLAIN.
+// catalogs (the PostgreSQL database and the DuckDB project folder) for EXPLAIN; BENCH_DASH_DUCKDB_DIR=<kept
+// folder> measures a kept DuckDB catalog again instead of generating one (opened read-write first, as a
+// new build opens an existing catalog); BENCH_DASH_ONLY=duckdb skips PostgreSQL. Each call's CPU (this
+// process, all threads: the server and the client's fetch) is printed beside its latency: on a loaded
+// machine it says what a change saves when the wall times mostly wait for a core.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,9 +20,11 @@ const { loadProject } = await import(`${dist}project/load-config.js`);
 const { createProjectContext } = await import(`${dist}run/project-context.js`);
 const { startDashboard } = await import(`${dist}server/start-dashboard.js`);
 const { listQuarantine } = await import(`${dist}catalog/quarantine.js`);
+const { RUN_TOTALS_BACKFILL_SQL } = await import(`${dist}warehouse/run-totals.js`);
 const RUNS = Number(process.env.BENCH_DASH_RUNS ?? 10_000);
 const QUARANTINED = Number(process.env.BENCH_DASH_QUARANTINE ?? 1_000_000);
 const KEEP = process.env.BENCH_DASH_KEEP === "1";
+const REUSE = process.env.BENCH_DASH_DUCKDB_DIR;
 const PIPELINES = 10;
 const TARGET_MS = 300;
 // The last pipeline is a stream's (its runs are batches that recorded their lag); the broker is never asked.
@@ -59,20 +65,25 @@ function seedSql(pg) {
     // The per-run counts a publish keeps beside its quarantined rows.
     `INSERT INTO sluice.quarantine_runs (pipeline, run_id, quarantined_at, rows_quarantined)
        SELECT pipeline, run_id, quarantined_at, count(*) FROM sluice.quarantine GROUP BY pipeline, run_id, quarantined_at`,
+    // The run totals a publish keeps beside each run.
+    RUN_TOTALS_BACKFILL_SQL,
   ];
 }
 
-async function measure(label, warehouse, fill) {
-  const dir = mkdtempSync(join(tmpdir(), "sluice-bench-dash-"));
-  writeFileSync(
-    join(dir, "sluice.yaml"),
-    `warehouse: ${warehouse}\npipelines:\n${Array.from({ length: PIPELINES }, (_, i) => `  p${i}:\n    source: ${source(i)}\n    target: { table: t${i} }\n`).join("")}`,
-  );
+async function measure(label, warehouse, fill, reuse) {
+  const dir = reuse ?? mkdtempSync(join(tmpdir(), "sluice-bench-dash-"));
+  if (!reuse) {
+    writeFileSync(
+      join(dir, "sluice.yaml"),
+      `warehouse: ${warehouse}\npipelines:\n${Array.from({ length: PIPELINES }, (_, i) => `  p${i}:\n    source: ${source(i)}\n    target: { table: t${i} }\n`).join("")}`,
+    );
+  }
   const ctx = createProjectContext(await loadProject({ configPath: join(dir, "sluice.yaml") }));
   const started = Date.now();
-  await fill(ctx);
+  if (reuse) await (await ctx.openWarehouse()).close();
+  else await fill(ctx);
   console.log(
-    `${label}: ${RUNS} runs, ${QUARANTINED} quarantined rows generated in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `${label}: ${RUNS} runs, ${QUARANTINED} quarantined rows ${reuse ? "opened" : "generated"} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
   const dashboard = await startDashboard(ctx, { host: "127.0.0.1", port: 0 });
   const mid = (n) => `r${String(n).padStart(8, "0")}`;
@@ -103,11 +114,15 @@ async function measure(label, warehouse, fill) {
   // The baseline: a request that reads nothing (the live runs of this process), sent before each measured
   // call so both see the same load; a call's p95 over the baseline's says what the catalog read costs.
   const BASELINE = "/api/live";
+  let cpu = 0;
   const timed = async (path) => {
+    const c = process.cpuUsage();
     const t = performance.now();
     const r = await fetch(`${dashboard.url}${path}`);
     await r.arrayBuffer();
     if (r.status !== 200) throw new Error(`${path}: HTTP ${r.status}`);
+    const used = process.cpuUsage(c);
+    cpu = (used.user + used.system) / 1000;
     return performance.now() - t;
   };
   const p95Of = (times) => [...times].sort((a, b) => a - b)[Math.ceil(times.length * 0.95) - 1];
@@ -118,15 +133,17 @@ async function measure(label, warehouse, fill) {
     for (const path of calls) {
       const times = [];
       const base = [];
+      let cpuSum = 0;
       for (let i = 0; i < 20; i++) {
         base.push(await timed(BASELINE));
         times.push(await timed(path));
+        cpuSum += cpu;
       }
       baseline.push(...base);
       const p95 = p95Of(times);
       worst = Math.max(worst, p95);
       console.log(
-        `${label} ${path.padEnd(44)} p50 ${p50Of(times).toFixed(0)} ms, p95 ${p95.toFixed(0)} ms (baseline p95 ${p95Of(base).toFixed(0)} ms)`,
+        `${label} ${path.padEnd(44)} p50 ${p50Of(times).toFixed(0)} ms, p95 ${p95.toFixed(0)} ms (baseline p95 ${p95Of(base).toFixed(0)} ms), CPU ${(cpuSum / 20).toFixed(1)} ms`,
       );
     }
     console.log(
@@ -134,23 +151,29 @@ async function measure(label, warehouse, fill) {
     );
   } finally {
     await dashboard.close();
-    if (KEEP) console.log(`${label}: kept ${dir}`);
+    if (KEEP || reuse) console.log(`${label}: kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   }
   reportRatio(`dashboard_${label}_worst_p95_over_300ms`, worst / TARGET_MS, 1);
 }
 
-await measure("duckdb", "duckdb:warehouse.duckdb", async (ctx) => {
-  const w = await ctx.openWarehouse();
-  try {
-    for (const sql of seedSql(false)) await w.engine.run(sql);
-    // The generated pages are the ones a run writes: a deep page equals what the catalog returns for it.
-    const deep = await listQuarantine(w, { pipeline: "p3", limit: 1, offset: 60_000 });
-    if (QUARANTINED >= 1_000_000 && deep.length !== 1) throw new Error("quarantine not generated");
-  } finally {
-    await w.close();
-  }
-});
+await measure(
+  "duckdb",
+  "duckdb:warehouse.duckdb",
+  async (ctx) => {
+    const w = await ctx.openWarehouse();
+    try {
+      for (const sql of seedSql(false)) await w.engine.run(sql);
+      // The generated pages are the ones a run writes: a deep page equals what the catalog returns for it.
+      const deep = await listQuarantine(w, { pipeline: "p3", limit: 1, offset: 60_000 });
+      if (QUARANTINED >= 1_000_000 && deep.length !== 1) throw new Error("quarantine not generated");
+    } finally {
+      await w.close();
+    }
+  },
+  REUSE,
+);
+if (process.env.BENCH_DASH_ONLY === "duckdb") process.exit(0);
 
 const server = process.env.SLUICE_TEST_PG ?? "postgres://postgres@127.0.0.1:5432";
 const admin = new pg.Client({ connectionString: `${server}/postgres` });

@@ -27,7 +27,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import pg from "pg";
@@ -179,8 +179,8 @@ async function psql(database, script) {
   return { cpu: result.cpu };
 }
 
-async function sluiceRun(dir, env = {}) {
-  const result = await timed(process.execPath, [cli, "run", "--json"], {
+async function sluiceRun(dir, env = {}, entry = cli) {
+  const result = await timed(process.execPath, [entry, "run", "--json"], {
     cwd: dir,
     encoding: "utf8",
     env: { ...process.env, ...env },
@@ -443,48 +443,118 @@ async function duckPreload(file) {
   con.closeSync();
   instance.closeSync();
 }
+/** The raw `MERGE INTO ... USING read_csv` on `file`, in this process; CPU from process.cpuUsage. */
+async function rawDuckMerge(file) {
+  const cpu0 = process.cpuUsage();
+  const instance = await DuckDBInstance.create(file, duckdbFileOptions);
+  const con = await instance.connect();
+  await con.run(`MERGE INTO orders t USING (SELECT * FROM read_csv('${csv.replaceAll("'", "''")}', header = true,
+      columns = {'order_id': 'BIGINT', 'customer': 'VARCHAR', 'email': 'VARCHAR', 'amount': 'DECIMAL(12,2)', 'order_date': 'DATE',
+                 'status': 'VARCHAR', 'note': 'VARCHAR', 'updated_at': 'TIMESTAMP'})) s
+    ON (t.order_id = s.order_id) WHEN MATCHED THEN UPDATE SET ${assignments("s")}
+    WHEN NOT MATCHED THEN INSERT (${dataCols}) VALUES (${dataCols
+      .split(", ")
+      .map((c) => `s.${c}`)
+      .join(", ")})`);
+  await con.run("CHECKPOINT");
+  con.closeSync();
+  instance.closeSync();
+  const used = process.cpuUsage(cpu0);
+  return { cpu: (used.user + used.system) / 1e6 };
+}
+
+/**
+ * The floor of a merge that keeps before-images, in this process: the file read once into a temporary
+ * table, the changed target rows saved into an undo table (one join), then the raw statement's `MERGE`
+ * from that table, in one transaction. No ledger, key checks, profile, lineage columns or process start.
+ */
+async function floorDuckMerge(file) {
+  const cpu0 = process.cpuUsage();
+  const instance = await DuckDBInstance.create(file, duckdbFileOptions);
+  const con = await instance.connect();
+  const cols = dataCols.split(", ");
+  const changed = cols
+    .slice(1)
+    .map((c) => `t.${c} IS DISTINCT FROM s.${c}`)
+    .join(" OR ");
+  await con.run("CREATE TABLE undo AS SELECT NULL::VARCHAR AS undo_run, * FROM orders WHERE false");
+  await con.run("BEGIN TRANSACTION");
+  await con.run(`CREATE TEMP TABLE stage AS SELECT * FROM read_csv('${csv.replaceAll("'", "''")}', header = true,
+      columns = {'order_id': 'BIGINT', 'customer': 'VARCHAR', 'email': 'VARCHAR', 'amount': 'DECIMAL(12,2)', 'order_date': 'DATE',
+                 'status': 'VARCHAR', 'note': 'VARCHAR', 'updated_at': 'TIMESTAMP'})`);
+  await con.run(
+    `INSERT INTO undo SELECT 'r', t.* FROM orders t JOIN stage s ON t.order_id = s.order_id WHERE ${changed}`,
+  );
+  await con.run(`MERGE INTO orders t USING stage s ON (t.order_id = s.order_id) WHEN MATCHED AND (${changed}) THEN UPDATE SET ${assignments("s")}
+    WHEN NOT MATCHED THEN INSERT (${dataCols}) VALUES (${cols.map((c) => `s.${c}`).join(", ")})`);
+  await con.run("COMMIT");
+  await con.run("CHECKPOINT");
+  con.closeSync();
+  instance.closeSync();
+  const used = process.cpuUsage(cpu0);
+  return { cpu: (used.user + used.system) / 1e6 };
+}
+
+/**
+ * DuckDB merge: the raw statement against Sluice, alternating, wall and CPU (user + system: the raw
+ * statement's from this process, Sluice's from /usr/bin/time). BENCH_DUCKDB_OTHER_CLI names a second
+ * build of the CLI (e.g. the one before a change) run in the same rounds, its order swapped each round.
+ */
 async function benchDuckdb() {
   console.log(`DuckDB merge of ${rows} CSV rows into ${rows} existing rows (50% overlap)`);
   const duckDir = mkdtempSync(join(tmpdir(), "sluice-bench-duck-"));
+  const other = process.env.BENCH_DUCKDB_OTHER_CLI;
+  const ways = { raw: [[], []], floor: [[], []], ours: [[], []], other: [[], []] };
+  const keep = (way, run, cpu) => {
+    ways[way][0].push(run.seconds);
+    ways[way][1].push(cpu);
+    console.log(`    CPU ${cpu?.toFixed(2) ?? "?"} s`);
+  };
+  const sluiceWay = async (round, way, entry) => {
+    const dir = project("duckdb:warehouse.duckdb");
+    await duckPreload(join(dir, "warehouse.duckdb"));
+    let startedAt = 0;
+    const label = way === "ours" ? "sluice run (merge into DuckDB)" : "other build (merge into DuckDB)";
+    const run = await time(`[${round}] ${label}`, () => {
+      startedAt = Date.now();
+      return sluiceRun(dir, {}, entry);
+    });
+    console.log(`  sluice load: ${JSON.stringify(run.result?.load)}`);
+    console.log(stages(dir, run.result, startedAt));
+    rmSync(dir, { recursive: true, force: true });
+    keep(way, run, run.result?.cpu);
+  };
   try {
     const rawFile = join(duckDir, "raw.duckdb");
-    const sets = assignments("s");
-    const raws = [];
-    const ourTimes = [];
     for (let round = 1; round <= repeat; round++) {
       await duckPreload(rawFile);
-      const raw = await time(`[${round}] DuckDB MERGE INTO ... USING read_csv`, async () => {
-        const instance = await DuckDBInstance.create(rawFile, duckdbFileOptions);
-        const con = await instance.connect();
-        await con.run(`MERGE INTO orders t USING (SELECT * FROM read_csv('${csv.replaceAll("'", "''")}', header = true,
-            columns = {'order_id': 'BIGINT', 'customer': 'VARCHAR', 'email': 'VARCHAR', 'amount': 'DECIMAL(12,2)', 'order_date': 'DATE',
-                       'status': 'VARCHAR', 'note': 'VARCHAR', 'updated_at': 'TIMESTAMP'})) s
-          ON (t.order_id = s.order_id) WHEN MATCHED THEN UPDATE SET ${sets}
-          WHEN NOT MATCHED THEN INSERT (${dataCols}) VALUES (${dataCols
-            .split(", ")
-            .map((c) => `s.${c}`)
-            .join(", ")})`);
-        await con.run("CHECKPOINT");
-        con.closeSync();
-        instance.closeSync();
-      });
-      raws.push(raw.seconds);
-      const dir = project("duckdb:warehouse.duckdb");
-      await duckPreload(join(dir, "warehouse.duckdb"));
-      let startedAt = 0;
-      const ours = await time(`[${round}] sluice run (merge into DuckDB)`, () => {
-        startedAt = Date.now();
-        return sluiceRun(dir);
-      });
-      console.log(
-        `  sluice load: ${JSON.stringify(ours.result?.load)}; round ratio ${(ours.seconds / raw.seconds).toFixed(3)}`,
+      const raw = await time(`[${round}] DuckDB MERGE INTO ... USING read_csv`, () => rawDuckMerge(rawFile));
+      keep("raw", raw, raw.result.cpu);
+      await duckPreload(rawFile);
+      const floor = await time(`[${round}] floor: before-images, then the raw MERGE`, () =>
+        floorDuckMerge(rawFile),
       );
-      console.log(stages(dir, ours.result, startedAt));
-      rmSync(dir, { recursive: true, force: true });
-      ourTimes.push(ours.seconds);
+      keep("floor", floor, floor.result.cpu);
+      const order = other && round % 2 === 0 ? ["other", "ours"] : ["ours", "other"];
+      for (const way of order) {
+        if (way === "ours") await sluiceWay(round, "ours", cli);
+        else if (other) await sluiceWay(round, "other", other);
+      }
     }
-    console.log(`  medians: raw MERGE ${median(raws).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s`);
-    reportRatio("duckdb_merge_vs_raw", median(ourTimes) / median(raws), 1.8);
+    const m = (way, i) => median(ways[way][i]);
+    console.log(
+      `  medians: raw MERGE ${m("raw", 0).toFixed(2)} s (CPU ${m("raw", 1).toFixed(2)} s), floor ${m("floor", 0).toFixed(2)} s (CPU ${m("floor", 1).toFixed(2)} s), sluice ${m("ours", 0).toFixed(2)} s (CPU ${m("ours", 1).toFixed(2)} s)${other ? `, other build ${m("other", 0).toFixed(2)} s (CPU ${m("other", 1).toFixed(2)} s)` : ""}; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" ")}`,
+    );
+    reportRatio("duckdb_merge_vs_raw", m("ours", 0) / m("raw", 0), 1.8);
+    reportRatio("duckdb_merge_cpu_vs_raw", m("ours", 1) / m("raw", 1));
+    reportRatio("duckdb_merge_floor_vs_raw", m("floor", 0) / m("raw", 0));
+    reportRatio("duckdb_merge_floor_cpu_vs_raw", m("floor", 1) / m("raw", 1));
+    if (other) {
+      reportRatio("duckdb_merge_other_vs_raw", m("other", 0) / m("raw", 0));
+      reportRatio("duckdb_merge_other_cpu_vs_raw", m("other", 1) / m("raw", 1));
+    }
   } finally {
     rmSync(duckDir, { recursive: true, force: true });
   }

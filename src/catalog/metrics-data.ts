@@ -1,9 +1,9 @@
+import { DURATION_BUCKETS, RUN_OUTCOMES } from "../warehouse/run-totals.js";
 import type { CatalogReader } from "../warehouse/warehouse.js";
-import { quarantineSizes } from "./quarantine.js";
+import { keptOrCounted, quarantineSizes } from "./quarantine.js";
 import { lastStreamLags, type PipelineStreamLag } from "./stream-lag.js";
 
-/** Upper bounds (seconds) of the run duration histogram buckets. */
-export const DURATION_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600] as const;
+export { DURATION_BUCKETS } from "../warehouse/run-totals.js";
 
 /** Catalog totals behind `/metrics`, per pipeline. */
 export interface CatalogMetrics {
@@ -16,13 +16,31 @@ export interface CatalogMetrics {
   readonly streamLag: PipelineStreamLag[];
 }
 
-const OUTCOMES = ["read", "loaded", "quarantined", "malformed", "duplicates"] as const;
+const OUTCOMES = RUN_OUTCOMES;
+
+/**
+ * Runs per pipeline, status and duration bucket with their row and duration sums: the totals kept as runs
+ * are recorded (`sluice.run_totals`, a few rows), or the same grouped from every run on a catalog opened
+ * read-only before a build that keeps them created that table.
+ */
+async function runTotals(warehouse: CatalogReader): Promise<Record<string, unknown>[]> {
+  const outcomes = OUTCOMES.map((o) => `rows_${o} AS ${o}`).join(", ");
+  const kept = `SELECT pipeline, status, bucket, runs AS n, ${outcomes}, duration_us, extract(epoch FROM last_finished_at) AS last
+     FROM sluice.run_totals ORDER BY pipeline, status`;
+  const us = "round((extract(epoch FROM finished_at) - extract(epoch FROM started_at)) * 1000000)";
+  const bucket = `CASE ${DURATION_BUCKETS.map((b, i) => `WHEN us <= ${b * 1_000_000} THEN ${i}`).join(" ")} ELSE ${DURATION_BUCKETS.length} END`;
+  const counted = `SELECT pipeline, status, ${bucket} AS bucket, count(*) AS n, ${OUTCOMES.map((o) => `sum(rows_${o}) AS ${o}`).join(", ")},
+          sum(us) AS duration_us, extract(epoch FROM max(finished_at)) AS last
+     FROM (SELECT pipeline, status, ${OUTCOMES.map((o) => `rows_${o}`).join(", ")}, finished_at, ${us} AS us FROM sluice.runs) r
+    GROUP BY pipeline, status, bucket ORDER BY pipeline, status`;
+  return keptOrCounted(warehouse, kept, counted, "run_totals");
+}
 
 /**
  * Aggregates of the catalog for Prometheus: runs by pipeline and status, rows by outcome, run duration
  * histogram buckets, quarantine size and the last success time per pipeline; the last lag of each of
- * `streamPipelines`. A handful of grouped queries, and one short read per stream pipeline: their cost does
- * not grow with what the dashboard shows.
+ * `streamPipelines`. Reads of the totals kept at publish, and one short read per stream pipeline: their
+ * cost does not grow with the number of runs.
  *
  * @example
  * const m = await catalogMetrics(warehouse, ["events"]);
@@ -31,20 +49,8 @@ export async function catalogMetrics(
   warehouse: CatalogReader,
   streamPipelines: readonly string[] = [],
 ): Promise<CatalogMetrics> {
-  const duration = "(extract(epoch FROM finished_at) - extract(epoch FROM started_at))";
-  // One scan of the runs for every run aggregate, grouped by the histogram bucket each run falls in (its
-  // duration computed once per run; eleven sums of a CASE each cost DuckDB twice the CPU), summed per
-  // pipeline and status below; the quarantine's kept per-run counts beside it (a PostgreSQL pool answers
-  // both at once).
-  const bucket = `CASE ${DURATION_BUCKETS.map((b, i) => `WHEN d <= ${b} THEN ${i}`).join(" ")} ELSE ${DURATION_BUCKETS.length} END`;
   const [byBucket, quarantine, streamLag] = await Promise.all([
-    warehouse.query(
-      `SELECT pipeline, status, ${bucket} AS bucket, count(*) AS n, ${OUTCOMES.map((o) => `sum(rows_${o}) AS ${o}`).join(", ")},
-              sum(d) AS total, extract(epoch FROM max(finished_at)) AS last
-         FROM (SELECT pipeline, status, ${OUTCOMES.map((o) => `rows_${o}`).join(", ")}, finished_at, ${duration} AS d
-                 FROM sluice.runs) r
-        GROUP BY pipeline, status, bucket ORDER BY pipeline, status`,
-    ),
+    runTotals(warehouse),
     quarantineSizes(warehouse),
     lastStreamLags(warehouse, streamPipelines),
   ]);
@@ -77,7 +83,7 @@ export async function catalogMetrics(
     };
     // Cumulative buckets: a run counts in its own and every wider one.
     for (let i = Number(r.bucket); i < DURATION_BUCKETS.length; i++) d.buckets[i]! += n;
-    d.sum += Number(r.total ?? 0);
+    d.sum += Number(r.duration_us ?? 0) / 1_000_000;
     d.count += n;
     durations.set(pipeline, d);
   }

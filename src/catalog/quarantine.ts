@@ -21,10 +21,10 @@ export interface QuarantineRecord {
   readonly raw: string | null;
 }
 
-const COLUMNS = `run_id, file, line, rules, reasons, CAST("values" AS VARCHAR) AS "values", raw`;
-const ORDER = "quarantined_at DESC, run_id DESC, file, line";
+export const COLUMNS = `run_id, file, line, rules, reasons, CAST("values" AS VARCHAR) AS "values", raw`;
+export const ORDER = "quarantined_at DESC, run_id DESC, file, line";
 
-function whereSql(filter: QuarantineFilter): string {
+export function whereSql(filter: QuarantineFilter): string {
   return `pipeline = ${quoteLiteral(filter.pipeline)}${filter.runId ? ` AND run_id = ${quoteLiteral(filter.runId)}` : ""}`;
 }
 
@@ -51,7 +51,7 @@ export async function listQuarantine(
   return rows.map(toRecord);
 }
 
-function toRecord(r: Record<string, unknown>): QuarantineRecord {
+export function toRecord(r: Record<string, unknown>): QuarantineRecord {
   return {
     run_id: String(r.run_id),
     file: r.file === null || r.file === undefined ? null : String(r.file),
@@ -70,7 +70,7 @@ export interface QuarantinePage {
 }
 
 /** Rows quarantined per run of a filter, newest run first (the order of the quarantine's pages). */
-interface RunCount {
+export interface RunCount {
   readonly at: string;
   readonly runId: string;
   readonly rows: number;
@@ -80,21 +80,30 @@ interface RunCount {
  * The per-run counts kept in `sluice.quarantine_runs` as rows are quarantined; counted from the quarantine
  * on a catalog opened read-only before a build that keeps them created that table.
  */
-async function runCounts(warehouse: CatalogReader, filter: QuarantineFilter): Promise<RunCount[]> {
+export async function runCounts(warehouse: CatalogReader, filter: QuarantineFilter): Promise<RunCount[]> {
   const order = "GROUP BY quarantined_at, run_id ORDER BY quarantined_at DESC, run_id DESC";
   const kept = `SELECT CAST(quarantined_at AS VARCHAR) AS at, run_id, sum(rows_quarantined) AS n FROM sluice.quarantine_runs WHERE ${whereSql(filter)} ${order}`;
   const counted = `SELECT CAST(quarantined_at AS VARCHAR) AS at, run_id, count(*) AS n FROM sluice.quarantine WHERE ${whereSql(filter)} ${order}`;
-  const rows = await warehouse.query(kept).catch((error: unknown) => {
-    if (countsMissing(error)) return warehouse.query(counted);
-    throw error;
-  });
+  const rows = await keptOrCounted(warehouse, kept, counted, "quarantine_runs");
   return rows.map((r) => ({ at: String(r.at), runId: String(r.run_id), rows: Number(r.n) }));
 }
 
-/** Whether an error says `sluice.quarantine_runs` is missing (PostgreSQL's error is the cause of Sluice's). */
-function countsMissing(error: unknown): boolean {
-  for (let e = error; e instanceof Error; e = e.cause) if (/quarantine_runs/.test(e.message)) return true;
-  return false;
+/**
+ * Reads a total kept at publish (`kept`, from the catalog table `table`), or counts it (`counted`) when that
+ * table is missing: a catalog opened read-only before a build that keeps it created the table.
+ */
+export async function keptOrCounted(
+  warehouse: CatalogReader,
+  kept: string,
+  counted: string,
+  table: string,
+): Promise<Record<string, unknown>[]> {
+  return warehouse.query(kept).catch((error: unknown) => {
+    // PostgreSQL's error is the cause of Sluice's.
+    for (let e = error; e instanceof Error; e = e.cause)
+      if (e.message.includes(table)) return warehouse.query(counted);
+    throw error;
+  });
 }
 
 /** Rows quarantined per pipeline (the `sluice_quarantine_rows` gauge), from the kept counts. */
@@ -104,15 +113,12 @@ export async function quarantineSizes(
   const kept =
     "SELECT pipeline, sum(rows_quarantined) AS n FROM sluice.quarantine_runs GROUP BY pipeline ORDER BY pipeline";
   const counted = "SELECT pipeline, count(*) AS n FROM sluice.quarantine GROUP BY pipeline ORDER BY pipeline";
-  const rows = await warehouse.query(kept).catch((error: unknown) => {
-    if (countsMissing(error)) return warehouse.query(counted);
-    throw error;
-  });
+  const rows = await keptOrCounted(warehouse, kept, counted, "quarantine_runs");
   return rows.map((r) => ({ pipeline: String(r.pipeline), rows: Number(r.n) }));
 }
 
 /** `(quarantined_at, run_id)` at or after (`<=`, newer) or at or before (`>=`) a run, in page order. Pure. */
-function runBound(run: RunCount, op: "<=" | ">="): string {
+export function runBound(run: RunCount, op: "<=" | ">="): string {
   const at = `CAST(${quoteLiteral(run.at)} AS TIMESTAMPTZ)`;
   return `quarantined_at ${op} ${at} AND (quarantined_at ${op[0]} ${at} OR run_id ${op} ${quoteLiteral(run.runId)})`;
 }

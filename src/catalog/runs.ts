@@ -1,6 +1,7 @@
 import { SluiceError } from "../errors.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import type { CatalogReader } from "../warehouse/warehouse.js";
+import { keptOrCounted } from "./quarantine.js";
 
 /** Which runs to list (every field optional; newest first). */
 export interface RunFilter {
@@ -67,8 +68,13 @@ export async function readRun(warehouse: CatalogReader, runId: string): Promise<
   return (await listRuns(warehouse, { runId, limit: 1 }))[0];
 }
 
-/** Pipelines that have recorded runs, by name. */
+/** Pipelines that have recorded runs, by name (from the run totals kept at publish: a few rows). */
 export async function runPipelines(warehouse: CatalogReader): Promise<string[]> {
-  const rows = await warehouse.query("SELECT DISTINCT pipeline FROM sluice.runs ORDER BY pipeline");
+  const rows = await keptOrCounted(
+    warehouse,
+    "SELECT DISTINCT pipeline FROM sluice.run_totals ORDER BY pipeline",
+    "SELECT DISTINCT pipeline FROM sluice.runs ORDER BY pipeline",
+    "run_totals",
+  );
   return rows.map((r) => String(r.pipeline));
 }

@@ -28,6 +28,8 @@ export async function unaccountedLines(
   format: "csv" | "jsonl",
   lines: LineCount,
   records: number,
+  /** Makes `staged.table` first when it is made on demand (a file read with a group). */
+  materialize?: (staged: StagedFile) => Promise<void>,
 ): Promise<number> {
   const total = linesOf(lines, "any");
   if (format === "jsonl") {
@@ -36,6 +38,7 @@ export async function unaccountedLines(
   }
   const deficit = total - (staged.headerLines ?? 0) - lines.blank - records;
   if (deficit <= 0) return 0;
+  await materialize?.(staged);
   const columns = await describeColumns(con, quoteIdent(staged.table));
   const texts = columns.filter((c) => /^(VARCHAR|JSON)$/i.test(c.type) && !c.name.startsWith("_sluice_"));
   const inValues =

@@ -18,16 +18,21 @@ export function mixesLineEnds(path: string): boolean {
   try {
     fd = openSync(path, "r");
     const buffer = Buffer.allocUnsafe(Math.min(fstatSync(fd).size, PROBE_BYTES));
-    const text = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0)).toString("latin1");
-    // Binary content is no text with line ends to repair: it fails the read as it is.
-    if (text.includes("\0")) return false;
-    const styles = [/\r\n/.test(text), /(^|[^\r])\n/.test(text), /\r(?!\n|$)/.test(text)];
-    return styles.filter(Boolean).length > 1;
+    return mixesLineEndsIn(buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0)));
   } catch {
     return false;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** {@link mixesLineEnds} of an uncompressed file's content, read already (its first MiB is looked at). */
+export function mixesLineEndsIn(content: Buffer): boolean {
+  const text = content.subarray(0, PROBE_BYTES).toString("latin1");
+  // Binary content is no text with line ends to repair: it fails the read as it is.
+  if (text.includes("\0")) return false;
+  const styles = [/\r\n/.test(text), /(^|[^\r])\n/.test(text), /\r(?!\n|$)/.test(text)];
+  return styles.filter(Boolean).length > 1;
 }
 
 /**

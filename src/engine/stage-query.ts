@@ -39,6 +39,11 @@ export interface StagedQuery extends StagedFile {
   readonly cursorMax: string | null;
   /** The SQL that was staged, for the run log. */
   readonly sql: string;
+  /**
+   * The stage is a view over a database extract's scratch files: every read of it parses them again
+   * (see `stagesInPlace`), so the run profiles the rows once they are in the target instead.
+   */
+  readonly readsFiles?: boolean | undefined;
 }
 
 /**

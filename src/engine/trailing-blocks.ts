@@ -109,10 +109,16 @@ export async function quarantineTrailingBlocks(
  * are quarantined. Reads the whole file: meant for the small files of a group.
  */
 export function mayHaveTrailingBlocks(path: string, dialect: SampleDialect, columns: number): boolean {
+  return columns >= 2 && trailingBlocksIn(readFileSync(path), dialect, columns);
+}
+
+/** {@link mayHaveTrailingBlocks} of a file's content, read already (a group reads each member once). */
+export function trailingBlocksIn(content: Buffer, dialect: SampleDialect, columns: number): boolean {
   // As for a file read alone: a single column has no footer or second table to tell from its rows.
   if (columns < 2) return false;
-  if (footerByte(path, dialect, columns, "utf8") !== undefined) return true;
-  return /(\r\n|\r|\n)[ \t]*(\r\n|\r|\n)\s*\S/.test(readFileSync(path, "latin1"));
+  const from = Math.max(0, content.length - TAIL_BYTES);
+  if (footerIn(content.subarray(from), from, dialect, columns, "utf8") !== undefined) return true;
+  return /(\r\n|\r|\n)[ \t]*(\r\n|\r|\n)\s*\S/.test(content.toString("latin1"));
 }
 
 /** Byte offset of the first trailing footer line of a file, undefined when its end holds none. */
@@ -128,28 +134,40 @@ function footerByte(
     const from = Math.max(0, size - TAIL_BYTES);
     const buffer = Buffer.allocUnsafe(size - from);
     const length = readSync(fd, buffer, 0, buffer.length, from);
-    const starts: number[] = [];
-    const lines: string[] = [];
-    let lineStart = 0;
-    const push = (end: number) => {
-      starts.push(lineStart);
-      lines.push(buffer.subarray(lineStart, end).toString(encoding));
-    };
-    for (let i = 0; i < length; i++) {
-      const b = buffer[i]!;
-      if (b !== 10 && b !== 13) continue;
-      push(i);
-      if (b === 13 && buffer[i + 1] === 10) i++;
-      lineStart = i + 1;
-    }
-    if (lineStart < length) push(length);
-    // A tail that starts inside a line: that first piece is no whole line.
-    const skip = from > 0 ? 1 : 0;
-    const at = trailingFooterAt(lines.slice(skip), dialect, columns) + skip;
-    return at < lines.length ? from + starts[at]! : undefined;
+    return footerIn(buffer.subarray(0, length), from, dialect, columns, encoding);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Byte offset of the first footer line of `tail`, the bytes of a file from offset `from` to its end. */
+function footerIn(
+  tail: Buffer,
+  from: number,
+  dialect: SampleDialect,
+  columns: number,
+  encoding: BufferEncoding,
+): number | undefined {
+  const length = tail.length;
+  const starts: number[] = [];
+  const lines: string[] = [];
+  let lineStart = 0;
+  const push = (end: number) => {
+    starts.push(lineStart);
+    lines.push(tail.subarray(lineStart, end).toString(encoding));
+  };
+  for (let i = 0; i < length; i++) {
+    const b = tail[i]!;
+    if (b !== 10 && b !== 13) continue;
+    push(i);
+    if (b === 13 && tail[i + 1] === 10) i++;
+    lineStart = i + 1;
+  }
+  if (lineStart < length) push(length);
+  // A tail that starts inside a line: that first piece is no whole line.
+  const skip = from > 0 ? 1 : 0;
+  const at = trailingFooterAt(lines.slice(skip), dialect, columns) + skip;
+  return at < lines.length ? from + starts[at]! : undefined;
 }
 
 /** Byte offset of a file's 0-based line `index` (within its first {@link HEAD_BYTES}). */

@@ -24,6 +24,7 @@ export const duckdbDialect: SqlDialect = Object.freeze({
     "text[]": "VARCHAR[]",
   }),
   catalogIndexes: false,
+  catalogJsonKeys: (column: string) => `json_keys(${column})`,
   serialColumn: (column: string, sequence: string) => ({
     column: `${column} BIGINT NOT NULL DEFAULT nextval('${sequence}')`,
     before: [`CREATE SEQUENCE IF NOT EXISTS ${sequence}`],

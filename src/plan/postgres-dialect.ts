@@ -26,6 +26,7 @@ export const postgresDialect: SqlDialect = Object.freeze({
     "text[]": "text[]",
   }),
   catalogIndexes: true,
+  catalogJsonKeys: (column: string) => `ARRAY(SELECT jsonb_object_keys(${column}))`,
   serialColumn: (column: string) => ({ column: `${column} BIGSERIAL`, before: [] }),
   columnType: (engineType: string) => postgresDdlType(engineType),
   ddlType: postgresDdlType,

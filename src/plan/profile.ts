@@ -77,6 +77,12 @@ function distinctSql(ref: string, method: DistinctMethod): string {
 }
 
 /**
+ * The longest min/max a profile keeps, in characters (a prefix): profiles are stored with every run, and a
+ * text column holding a 10 MB value once wrote it twice into the run record (seconds per run).
+ */
+export const PROFILE_VALUE_CHARS = 200;
+
+/**
  * One aggregate query over `table` returning a single row with one STRUCT column per profiled
  * column (named `p0`, `p1`, ... in the order of {@link profiledColumns}) plus `rows`.
  * `distinct` gives each profiled column's {@link DistinctMethod} (default: exact; a sampled column's
@@ -101,8 +107,8 @@ export function profileSql(
     const fields = [
       `'nulls': count(*) - count(${ref})`,
       `'distinct': ${distinctSql(ref, options.distinct?.[i] ?? EXACT)}`,
-      `'min': ${orderable ? `CAST(min(${ref}) AS VARCHAR)` : "CAST(NULL AS VARCHAR)"}`,
-      `'max': ${orderable ? `CAST(max(${ref}) AS VARCHAR)` : "CAST(NULL AS VARCHAR)"}`,
+      `'min': ${orderable ? `left(CAST(min(${ref}) AS VARCHAR), ${PROFILE_VALUE_CHARS})` : "CAST(NULL AS VARCHAR)"}`,
+      `'max': ${orderable ? `left(CAST(max(${ref}) AS VARCHAR), ${PROFILE_VALUE_CHARS})` : "CAST(NULL AS VARCHAR)"}`,
       `'mean': ${numeric ? `avg(CAST(${ref} AS DOUBLE))` : "CAST(NULL AS DOUBLE)"}`,
       `'stddev': ${numeric ? `stddev_samp(CAST(${ref} AS DOUBLE))` : "CAST(NULL AS DOUBLE)"}`,
       `'min_length': ${text ? `min(length(${ref}))` : "CAST(NULL AS BIGINT)"}`,

@@ -55,6 +55,11 @@ export interface SqlDialect {
   /** Catalog indexes are created (DuckDB: its indexes would slow every insert into the catalog). */
   readonly catalogIndexes: boolean;
   /**
+   * The keys of a catalog JSON column's object as a list of text, in the order its text is read back in
+   * (DuckDB keeps the JSON text as written; PostgreSQL's jsonb its own order); NULL or empty for none.
+   */
+  catalogJsonKeys(column: string): string;
+  /**
    * An auto-numbered catalog column: its definition, and statements that must run before the table
    * is created (a sequence). `sequence` names the sequence where the dialect needs one.
    */

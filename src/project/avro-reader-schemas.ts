@@ -4,13 +4,15 @@ import { isFileSource, type ProjectConfig } from "../config/schema.js";
 import { type AvroReaderSchema, avroType, loadAvsc } from "../engine/avro-container.js";
 import { compileAvroRecord } from "../engine/avro-values.js";
 import { SluiceError } from "../errors.js";
+import { formatFromName } from "../plan/landing-paths.js";
 import type { ConfigProblem } from "./config-problem.js";
 
 /**
  * Reads and checks every pipeline's Avro reader schema (`source.avro_schema`), keyed by the path as
  * written. A schema outside the project, missing, not JSON, not a valid Avro record schema (avsc's
  * reason, invalid defaults included) is a problem at `pipelines.<name>.source.avro_schema`, naming the
- * file; so is a reader schema on a source of another format.
+ * file; so is a reader schema on a source of another format, or on a glob without `format:` that may
+ * match files other than `.avro` ones (their format comes from their names: the schema would not apply).
  *
  * @example
  * const { schemas, problems } = await readAvroReaderSchemas(config, "/srv/project");
@@ -30,6 +32,15 @@ export async function readAvroReaderSchemas(
       problems.push({
         path: at,
         message: `a reader schema applies to Avro files, not format ${source.format}`,
+      });
+      continue;
+    }
+    // Without `format:` each file's format comes from its name: a glob that may match other files
+    // would read those without the schema, silently.
+    if (source.format === undefined && formatFromName(source.path) !== "avro") {
+      problems.push({
+        path: at,
+        message: `a reader schema applies to Avro files, and ${JSON.stringify(source.path)} does not name only .avro files: set format: avro (every matched file is then read as Avro) or end the glob in .avro`,
       });
       continue;
     }

@@ -96,6 +96,12 @@ async function archiveUnits(run: RunContext, attempt: Attempt): Promise<boolean>
   const mover = async () => {
     while (next < pending.length) await move(pending[next++]!);
   };
-  await Promise.all(Array.from({ length: Math.min(MOVES_AT_ONCE, pending.length) }, mover));
+  // The moves share their folders (archive/<pipeline>/<yyyy>/<mm>): each is looked at for links once.
+  const done = run.project.landing.batch?.();
+  try {
+    await Promise.all(Array.from({ length: Math.min(MOVES_AT_ONCE, pending.length) }, mover));
+  } finally {
+    done?.();
+  }
   return movesFailed;
 }

@@ -79,13 +79,29 @@ export async function completeSinglePass(
   };
   // Where the engine cannot read the target (PostgreSQL) the profile was taken beside the write.
   if (!run.warehouse.capabilities.stagesInPlace) return { afterWrite, quarantineSql, published: undefined };
-  // The profile describes the published rows: this run's rows of the target, in the batch's columns.
-  // It is read after the commit (committed rows scan about twice as fast as a transaction's own).
+  return {
+    afterWrite,
+    quarantineSql,
+    published: await publishedRowsOf(run, table, rowsSql, written),
+  };
+}
+
+/**
+ * A run's rows in the target `table` (where the engine holds it), in the batch's columns (`rowsSql`):
+ * what the profile describes. It is read after the commit (committed rows scan about twice as fast as
+ * a transaction's own).
+ */
+export async function publishedRowsOf(
+  run: RunContext,
+  table: string,
+  rowsSql: string,
+  rows: number,
+): Promise<PublishedRows> {
   const names = async (sql: string) =>
     (await queryRows(run.con, `DESCRIBE SELECT * FROM (${sql})`)).map((r) => String(r.column_name));
   const inTarget = new Set(await names(`SELECT * FROM ${quoteQualified(table)}`));
   const columns = (await names(rowsSql)).filter((c) => inTarget.has(c)).map(quoteIdent);
-  return { afterWrite, quarantineSql, published: { table, columns, rowsOfRun, rows: written } };
+  return { table, columns, rowsOfRun: `_sluice_run_id = ${quoteLiteral(run.runId)}`, rows };
 }
 
 /** A file the write read: its malformed rows and counts, and the decisions a staged run takes on them. */

@@ -9,6 +9,16 @@ import type { Attempt } from "./unit.js";
  */
 export async function planDestinations(run: RunContext, attempt: Attempt): Promise<void> {
   const reserved = new Set<string>();
+  // The destinations share their folders: each is looked at for links once (see Storage.batch).
+  const done = run.project.landing.batch?.();
+  try {
+    await destinationsOf(run, attempt, reserved);
+  } finally {
+    done?.();
+  }
+}
+
+async function destinationsOf(run: RunContext, attempt: Attempt, reserved: Set<string>): Promise<void> {
   for (const work of attempt.works) {
     const { report: file, unit } = work;
     // A failed file moves only for a data problem, and only once its content is known (hashed).

@@ -30,16 +30,47 @@ export async function discoverFiles(landing: Storage, glob: string): Promise<Sto
   const isMatch = picomatch(clean, { dot: false });
   const found: StorageEntry[] = [];
   for await (const entry of landing.list(globBase(clean), { includeRefused: true })) {
-    if (entry.path.endsWith(".tmp") || entry.path.split("/").some((p) => p.startsWith("."))) continue;
-    if (
-      (managedFolders as readonly string[]).includes(entry.path.split("/")[0]!) &&
-      !clean.startsWith(`${entry.path.split("/")[0]}/`)
-    )
-      continue;
+    if (!isCandidate(clean, entry.path)) continue;
     if (isMatch(entry.path) || (entry.refused?.folder && mayHoldMatches(clean, entry.path)))
       found.push(entry);
   }
-  return found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return oldestFirst(found);
+}
+
+/**
+ * {@link discoverFiles} narrowed to `paths` (a run of named files: `sluice run --file`, a queued unit).
+ * In a local landing zone each named file is looked up by itself instead of listing every file under the
+ * glob: a queue worker runs one small unit after another, and listing a backlog of thousands of files for
+ * each made a unit's cost grow with the backlog. A named file that is not a plain file there (missing, a
+ * link, a name that is not UTF-8) takes the full listing, which reports what it will not read.
+ *
+ * @example
+ * await discoverNamedFiles(landing, "in/*.csv", ["in/a.csv"]) // [{ path: "in/a.csv", size: 12, mtimeMs: ... }]
+ */
+export async function discoverNamedFiles(
+  landing: Storage,
+  glob: string,
+  paths: readonly string[],
+): Promise<StorageEntry[]> {
+  const clean = glob.replace(/^\.?\//, "");
+  const isMatch = picomatch(clean, { dot: false });
+  const wanted = [...new Set(paths)].filter((p) => isCandidate(clean, p) && isMatch(p));
+  if (landing.kind === "local") {
+    const entries = await Promise.all(wanted.map((p) => landing.stat(p).catch(() => null)));
+    if (entries.every((e) => e !== null)) return oldestFirst(entries as StorageEntry[]);
+  }
+  return (await discoverFiles(landing, clean)).filter((e) => paths.includes(e.path));
+}
+
+/** Whether a listed path may be incoming work under `glob`: no temporary or hidden file, no managed folder. */
+function isCandidate(glob: string, path: string): boolean {
+  if (path.endsWith(".tmp") || path.split("/").some((p) => p.startsWith("."))) return false;
+  const top = path.split("/")[0]!;
+  return !(managedFolders as readonly string[]).includes(top) || glob.startsWith(`${top}/`);
+}
+
+function oldestFirst(entries: StorageEntry[]): StorageEntry[] {
+  return entries.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /**

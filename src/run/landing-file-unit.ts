@@ -21,7 +21,16 @@ export function landingFileUnit(entry: StorageEntry, source: FileSourceConfig): 
     path: entry.path,
     size: entry.size,
     landing: entry,
-    read: (run, attempt, work, index) => readLandingFile(run, attempt, work, index, entry, source),
+    read: async (run, attempt, work, index) => {
+      // The file's intake, its read and the check after it share the folders on its way: each is
+      // looked at for links once (the file itself at each step).
+      const done = run.project.landing.batch?.();
+      try {
+        return await readLandingFile(run, attempt, work, index, entry, source);
+      } finally {
+        done?.();
+      }
+    },
     raw: {
       destination: (run, area, reserved) =>
         freeDestination(run.project.landing, area, run.name, entry.path, run.startedAt, reserved),
@@ -115,9 +124,7 @@ async function intakeFile(
     work.digest = acquired.digest;
     return { acquired, hashWhileReading };
   }
-  // Earlier files of this run may still be hashing: their content must be known to compare.
-  // Only those still hashing are awaited: one await per earlier file made 10,000 files quadratic.
-  for (const earlier of attempt.works) if (earlier.digest) await awaitDigest(run, earlier);
+  const earlier = await earlierContents(run, attempt);
   try {
     applyDigest(run, work, await acquired.digest);
   } catch (error) {
@@ -126,7 +133,7 @@ async function intakeFile(
   }
   if (file.status === "failed") return undefined;
   // Even under --force: it reloads content loaded by earlier runs, never the same content twice in one.
-  if (attempt.works.some((w) => w.report.sha256 === file.sha256)) {
+  if (earlier.has(file.sha256)) {
     file.status = "skipped_duplicate";
     file.warnings.push("same content as another file of this run");
     return undefined;
@@ -143,4 +150,31 @@ async function intakeFile(
     return undefined;
   }
   return { acquired, hashWhileReading };
+}
+
+/** Per attempt: the content hashes of its earlier files, and how many of its works are indexed. */
+const contentIndexes = new WeakMap<Attempt, { indexed: number; hashes: Set<string>; hashing: UnitWork[] }>();
+
+/**
+ * The content hashes of the attempt's files so far. Earlier files may still be hashing: their content
+ * must be known to compare, so those are awaited. Each file is indexed once: a pass over every earlier
+ * file per file made 10,000 files quadratic.
+ */
+async function earlierContents(run: RunContext, attempt: Attempt): Promise<ReadonlySet<string>> {
+  let index = contentIndexes.get(attempt);
+  if (!index) {
+    index = { indexed: 0, hashes: new Set(), hashing: [] };
+    contentIndexes.set(attempt, index);
+  }
+  for (; index.indexed < attempt.works.length; index.indexed++) {
+    const work = attempt.works[index.indexed]!;
+    if (work.digest) index.hashing.push(work);
+    else if (work.report.sha256 !== "") index.hashes.add(work.report.sha256);
+  }
+  for (const work of index.hashing) {
+    await awaitDigest(run, work);
+    if (work.report.sha256 !== "") index.hashes.add(work.report.sha256);
+  }
+  index.hashing.length = 0;
+  return index.hashes;
 }

@@ -1,9 +1,11 @@
 import type { PipelineConfig } from "../config/schema.js";
 import { describeColumns } from "../engine/duckdb-query.js";
+import type { StagedQuery } from "../engine/stage-query.js";
 import { HISTORY_WINDOW } from "../plan/anomalies.js";
 import { isSluiceColumn } from "../plan/schema-plan.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import type { Batch } from "./batch.js";
+import { lakeTargetPlan } from "./lake-publish.js";
 import type { RunContext } from "./run-context.js";
 import { type ProfileOptions, profileHistory, profileRun } from "./run-profile.js";
 import type { RunReport } from "./run-report.js";
@@ -14,6 +16,32 @@ export interface Gate {
   /** Undefined when nothing is published (none, or held back by `anomalies.fail`). */
   readonly rowsSql: string | undefined;
   readonly alongsideWrite: ((rows?: number) => Promise<Record<string, unknown>>) | undefined;
+  /** The rows are profiled in the target once the publish has committed (see {@link profilesAfterCommit}). */
+  readonly afterCommit?: boolean | undefined;
+}
+
+/** Modes whose rows of the run are exactly the batch's rows in the target. */
+const WHOLE_BATCH_MODES: ReadonlySet<string> = new Set(["append", "replace"]);
+
+/**
+ * Whether the batch is profiled after the commit, in the target, rather than before the publish: where
+ * the engine holds the target and every unit's stage is a view over a database extract's files (each
+ * read parses them again: the profile before the write would read them once or twice more than the
+ * write itself). Not with `anomalies.fail` (the profile must come before it can hold the run back), a
+ * lake target, checks or dedupe (their kept rows are a table already), or a mode whose rows in the
+ * target are not the batch's (merge, scd2, cdc).
+ */
+function profilesAfterCommit(run: RunContext, pipeline: PipelineConfig, batch: Batch): boolean {
+  return (
+    run.warehouse.capabilities.stagesInPlace &&
+    pipeline.anomalies?.fail !== true &&
+    pipeline.target.table !== undefined &&
+    lakeTargetPlan(pipeline.target) === undefined &&
+    WHOLE_BATCH_MODES.has(pipeline.target.mode) &&
+    batch.deferred.length === 0 &&
+    batch.loaded.length > 0 &&
+    batch.loaded.every((w) => (w.staged as StagedQuery | undefined)?.readsFiles === true && !w.checked)
+  );
 }
 
 /**
@@ -28,6 +56,8 @@ export async function profileGate(run: RunContext, attempt: Attempt, batch: Batc
   // the engine holds the target; where it does not (PostgreSQL), beside the copy, reading them again.
   const deferred = batch.deferred.length > 0;
   if (deferred && !run.profileBesideWrite) return { rowsSql, alongsideWrite: undefined };
+  if (profilesAfterCommit(run, pipeline, batch))
+    return { rowsSql, alongsideWrite: undefined, afterCommit: true };
   // The profile describes the rows as published: without the columns discard_columns leaves out.
   const profiled = await publishedColumnsSql(run, pipeline, rowsSql);
   const rowsAtMost = deferred ? undefined : loaded.reduce((sum, w) => sum + w.report.rows.loaded, 0);

@@ -3,7 +3,12 @@ import { CHECK_IN_WRITE_MARK } from "../plan/check-compiler.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import { STAGED_KEYS_MARK } from "../warehouse/write-batch.js";
 import { type Batch, sourceFileOf } from "./batch.js";
-import { completeSinglePass, type PublishedRows, type SinglePassCompleted } from "./complete-single-pass.js";
+import {
+  completeSinglePass,
+  type PublishedRows,
+  publishedRowsOf,
+  type SinglePassCompleted,
+} from "./complete-single-pass.js";
 import type { Gate } from "./profile-gate.js";
 import { publishRun } from "./publish-run.js";
 import type { RunContext, RunMode } from "./run-context.js";
@@ -106,8 +111,29 @@ export async function publishAttempt(
   return {
     committed: true,
     quarantineSql: completed ? completed.quarantineSql : quarantineSql,
-    profileAfterCommit: completed?.published,
+    profileAfterCommit:
+      completed?.published ??
+      (gate.afterCommit && rowsSql ? await committedRows(run, attempt, rowsSql) : undefined),
   };
+}
+
+/** The committed rows a gate left to be profiled after the commit; a failure to name them is a warning. */
+async function committedRows(
+  run: RunContext,
+  attempt: Attempt,
+  rowsSql: string,
+): Promise<PublishedRows | undefined> {
+  try {
+    return await publishedRowsOf(
+      run,
+      attempt.mode.pipeline.target.table!,
+      rowsSql,
+      attempt.report.rows.loaded,
+    );
+  } catch (error) {
+    run.logger.warn({ err: (error as Error).message }, "profile not recorded");
+    return undefined;
+  }
 }
 
 /**

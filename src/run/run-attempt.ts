@@ -45,7 +45,7 @@ async function readUnit(run: RunContext, attempt: Attempt, unit: RunUnit, index:
     work.report.status === "loaded";
   if (!readByWrite) {
     await awaitDigest(run, work);
-    const lost = await lostLinesError(run, work);
+    const lost = await lostLinesError(run, work, (staged) => attempt.together.materialize(run.con, staged));
     if (lost) markFailed(run, work, lost, true);
   }
   return work;

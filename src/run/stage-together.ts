@@ -2,6 +2,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type { FileSourceConfig } from "../config/schema.js";
 import { type CsvGroupRead, stageCsvGroup } from "../engine/stage-csv-group.js";
 import type { StagedFile } from "../engine/stage-file.js";
+import { digestOf } from "../integrity/hash-file.js";
 import { formatFromName } from "../plan/landing-paths.js";
 import { quoteIdent } from "../plan/sql-text.js";
 import type { StorageEntry } from "../storage/storage.js";
@@ -29,6 +30,11 @@ export interface FilesTogether {
   staged(run: RunContext, mode: RunMode, index: number, read: GroupRead): Promise<StagedFile | undefined>;
   /** The group a staged file is a view of (its rows are shaped with the group's), if any. */
   groupOf(staged: StagedFile): CsvGroupRead | undefined;
+  /**
+   * Makes a file's staged view (`staged.table`) if its group has not made it yet: a group member's rows
+   * are read through the group's table; its own view is made only where something reads the file alone.
+   */
+  materialize(con: DuckDBConnection, staged: StagedFile): Promise<void>;
   /** Drops every group's tables and views (one statement). */
   drop(con: DuckDBConnection): Promise<void>;
 }
@@ -52,6 +58,14 @@ export function filesTogether(units: readonly ListedUnit[]): FilesTogether {
   const decided = new Map<number, CsvGroupRead | "alone">();
   const groups: CsvGroupRead[] = [];
   const byTable = new Map<string, CsvGroupRead>();
+  const materialize = async (con: DuckDBConnection, staged: StagedFile): Promise<void> => {
+    const group = byTable.get(staged.table);
+    const sql = group?.unmade.get(staged.table);
+    if (!group || sql === undefined) return;
+    await con.run(sql);
+    group.unmade.delete(staged.table);
+    group.views.push(staged.table);
+  };
   return {
     async staged(run, mode, index, read) {
       if (!groupable(run, mode) || read.format !== "csv") return undefined;
@@ -65,9 +79,16 @@ export function filesTogether(units: readonly ListedUnit[]): FilesTogether {
       const group = decided.get(index);
       if (group === undefined || group === "alone") return undefined;
       const unit = units[index];
-      return unit ? group.staged.get(unit.path) : undefined;
+      const staged = unit ? group.staged.get(unit.path) : undefined;
+      // Derived columns are bound, and an incremental filter applied, on the file's own view.
+      const { pipeline } = mode;
+      if (staged && (Object.keys(pipeline.derive).length > 0 || pipeline.incremental)) {
+        await materialize(run.con, staged);
+      }
+      return staged;
     },
     groupOf: (staged) => byTable.get(staged.table),
+    materialize,
     async drop(con) {
       const statements = groups.flatMap((g) => [
         ...g.views.map((v) => `DROP VIEW IF EXISTS ${quoteIdent(v)}`),
@@ -148,6 +169,13 @@ async function readGroup(
         columns: mode.pipeline.columns,
         naming: mode.pipeline.naming,
         groupPrefix: `sluice_g${index}`,
+        // The group reads each member to see whether it fits: that read is its hash too (its intake,
+        // later, takes it from `run.acquired` instead of reading the file again).
+        onContent: (member, content) => {
+          if (run.acquired.has(member.displayPath)) return;
+          const digest = Promise.resolve(digestOf(content));
+          run.acquired.set(member.displayPath, { localPath: member.localPath, digest, downloaded: false });
+        },
       });
     } catch (error) {
       run.logger.info({ file: first.path, reason: (error as Error).message }, "files read alone");

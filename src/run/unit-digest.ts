@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { unaccountedLines } from "../engine/account-lines.js";
+import type { StagedFile } from "../engine/stage-file.js";
 import { asSluiceError, SluiceError } from "../errors.js";
 import type { ContentDigest } from "../integrity/hash-file.js";
 import { linesOf } from "../integrity/line-count.js";
@@ -81,14 +82,18 @@ export async function awaitDigest(run: RunContext, work: UnitWork): Promise<void
  * A file whose read left lines unaccounted for (see `unaccountedLines`) fails, named: a reader that
  * loses rows without a word never publishes what it kept.
  */
-export async function lostLinesError(run: RunContext, work: UnitWork): Promise<SluiceError | undefined> {
+export async function lostLinesError(
+  run: RunContext,
+  work: UnitWork,
+  materialize?: (staged: StagedFile) => Promise<void>,
+): Promise<SluiceError | undefined> {
   const staged = work.staged;
   const file = work.report;
   const format =
     staged?.headerLines !== undefined ? "csv" : staged?.blankLines !== undefined ? "jsonl" : undefined;
   const lines = staged?.lines ?? work.lines;
   if (!staged || !format || !lines || file.status !== "loaded") return undefined;
-  const lost = await unaccountedLines(run.con, staged, format, lines, file.rows.read);
+  const lost = await unaccountedLines(run.con, staged, format, lines, file.rows.read, materialize);
   if (lost === 0) return undefined;
   run.logger.warn({ file: file.path, lines, rows: file.rows }, "lines unaccounted for");
   return new SluiceError(

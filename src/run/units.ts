@@ -1,7 +1,7 @@
 import { isFileSource, type SourceConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import type { StorageEntry } from "../storage/storage.js";
-import { discoverFiles } from "./discover-files.js";
+import { discoverFiles, discoverNamedFiles } from "./discover-files.js";
 import { landingFileUnit } from "./landing-file-unit.js";
 import type { ProjectContext } from "./project-context.js";
 import { querySourceOf } from "./query-source.js";
@@ -54,7 +54,5 @@ async function selectEntries(
   glob: string,
   files: readonly string[] | undefined,
 ): Promise<StorageEntry[]> {
-  const all = await discoverFiles(project.landing, glob);
-  if (!files) return all;
-  return all.filter((e) => files.includes(e.path));
+  return files ? discoverNamedFiles(project.landing, glob, files) : discoverFiles(project.landing, glob);
 }

@@ -1,11 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SluiceError } from "../errors.js";
+import { formatDuration } from "../durations.js";
+import { asSluiceError, SluiceError } from "../errors.js";
+import { redactUrls } from "../redact.js";
+import { abortableSleep, backoffDelay, isTransientError } from "../resilience/retry.js";
 import type { ProjectContext } from "../run/project-context.js";
 import type { RunReport } from "../run/run-report.js";
 import { assertKnownPipelines } from "../runner/known-pipelines.js";
 import { runProject } from "../runner/run-project.js";
+import { isTransientPgError } from "../warehouse/postgres-errors.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 import { discoverWork, type GroupingOptions } from "./discover-work.js";
 import {
@@ -77,26 +81,35 @@ export async function runQueueWorker(
   const discoverEverySeconds = Math.max(1, Math.round((options.discoverEveryMs ?? 10_000) / 1000));
   const grouping = options.grouping ?? { groupBytes: 4 << 20, groupFiles: 10 };
   const workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
-  const queue = await openWorkQueue(url, { leaseSeconds, supervise: true, concurrency });
+  const summary = { workerId, units: 0, files: 0, failedUnits: 0 };
+  const requestDiscovery = (queue: WorkQueue) =>
+    queue.boss.send(DISCOVER_QUEUE, {}, { singletonKey: "discover", singletonSeconds: discoverEverySeconds });
+  const queue = await startWorker(ctx, workerId, options.signal, async () => {
+    const opened = await openWorkQueue(url, { leaseSeconds, supervise: true, concurrency });
+    try {
+      await workerRegistry(opened.pool).register({
+        workerId,
+        host: hostname(),
+        pid: process.pid,
+        concurrency,
+      });
+      await requestDiscovery(opened);
+    } catch (error) {
+      await opened.close();
+      throw error;
+    }
+    return opened;
+  });
+  if (!queue) return summary; // stopped while starting
   const registry = workerRegistry(queue.pool);
   const claims = new Map<string, WorkerClaim>();
-  const summary = { workerId, units: 0, files: 0, failedUnits: 0 };
   let lastWork = Date.now();
 
-  const requestDiscovery = () =>
-    queue.boss.send(DISCOVER_QUEUE, {}, { singletonKey: "discover", singletonSeconds: discoverEverySeconds });
   const beat = async () => {
     await extendLeases(queue.pool, [...claims.keys()]);
     await registry.heartbeat(workerId, [...claims.values()]);
-    await requestDiscovery();
+    await requestDiscovery(queue);
   };
-  try {
-    await registry.register({ workerId, host: hostname(), pid: process.pid, concurrency });
-    await requestDiscovery();
-  } catch (error) {
-    await queue.close();
-    throw error;
-  }
   // A failed beat (the server restarting) is retried on the next tick; the lease has room for a few.
   // Often enough for both the lease and the discovery slot (asking twice in one slot is free).
   const every = Math.max(500, Math.min((leaseSeconds * 1000) / 4, discoverEverySeconds * 500));
@@ -146,6 +159,33 @@ export async function runQueueWorker(
     await queue.close();
   }
   return summary;
+}
+
+/**
+ * Runs `start` (open the queue, register) until it succeeds. A transient failure — the server starting
+ * or restarting, at its connection limit — is waited out with backoff, as the same failure a second later
+ * would be by the running worker, instead of ending the process; any other failure (a wrong password, a
+ * missing database) is thrown at once. Undefined when `signal` aborts meanwhile.
+ */
+async function startWorker(
+  ctx: ProjectContext,
+  workerId: string,
+  signal: AbortSignal | undefined,
+  start: () => Promise<WorkQueue>,
+): Promise<WorkQueue | undefined> {
+  for (let attempt = 1; !signal?.aborted; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!isTransientError(error) && !isTransientPgError(error)) throw error;
+      const delayMs = backoffDelay(attempt, 500, 10_000, () => 0.5 + Math.random() / 2);
+      ctx.notice(
+        `worker ${workerId}: cannot start yet (${redactUrls(asSluiceError(error).message)}); retrying in ${formatDuration(delayMs)}`,
+      );
+      await abortableSleep(delayMs, signal).catch(() => undefined);
+    }
+  }
+  return undefined;
 }
 
 /** Runs a discovery job when one is due; true when it did. */

@@ -2,6 +2,7 @@ import type pg from "pg";
 import type PgBoss from "pg-boss";
 import { SluiceError } from "../errors.js";
 import { redactUrls } from "../redact.js";
+import { isTransientPgError } from "../warehouse/postgres-errors.js";
 import { parsePostgresUrl } from "../warehouse/postgres-url.js";
 
 /** The PostgreSQL schema the queue (pg-boss) and the workers registry live in, beside the catalog. */
@@ -111,7 +112,9 @@ export async function openWorkQueue(url: string, options: WorkQueueOptions): Pro
     throw new SluiceError(
       "WAREHOUSE_ERROR",
       `PostgreSQL ${target.label}: cannot open the work queue: ${safeMessage(error, target.secret)}`,
-      { transient: true, cause: error },
+      // Transient only when the cause is (the server starting, at its connection limit): a worker retries
+      // those, and fails at once on a wrong password or a missing database.
+      { transient: isTransientPgError(error), cause: error },
     );
   }
   return {

@@ -1,7 +1,8 @@
 import type { Hono } from "hono";
 import { warehouseHealth } from "../catalog/health.js";
 import { qualitySeries } from "../catalog/quality.js";
-import { listQuarantine, quarantinePage } from "../catalog/quarantine.js";
+import { quarantinePage } from "../catalog/quarantine.js";
+import { type CatalogRead, quarantineBatches, quarantineColumns } from "../catalog/quarantine-export.js";
 import { listRuns, readRun, runPipelines } from "../catalog/runs.js";
 import { lastStreamLags } from "../catalog/stream-lag.js";
 import { tableSizeSeries } from "../catalog/table-sizes.js";
@@ -21,7 +22,7 @@ import { html } from "./html.js";
 import { healthBody, qualityBody } from "./insight-pages.js";
 import { page } from "./layout.js";
 import { lineageSvg } from "./lineage-graph.js";
-import { quarantineCsv } from "./quarantine-csv.js";
+import { quarantineCsvStream } from "./quarantine-csv.js";
 import { intParam, textParam } from "./request-params.js";
 import { quarantineBody, runDetailBody, runsBody } from "./run-pages.js";
 import {
@@ -101,9 +102,12 @@ export function registerPageRoutes(app: Hono, deps: DashboardDeps): void {
   app.get("/quarantine.csv", async (c) => {
     const pipeline = await requirePipeline(deps, textParam(c, "pipeline"));
     const runId = textParam(c, "run");
-    const rows = await gate.read((r) => listQuarantine(r, { pipeline, runId }));
+    const filter = { pipeline, runId };
+    // Read a page at a time (each its own catalog read): the header's columns first, then the rows.
+    const read: CatalogRead = (work) => gate.read(work);
+    const columns = await quarantineColumns(read, filter);
     const name = `quarantine-${pipeline}${runId ? `-${runId}` : ""}.csv`.replace(/[^\w.-]/g, "_");
-    return c.body(quarantineCsv(rows), 200, {
+    return c.body(quarantineCsvStream(columns, quarantineBatches(read, filter)), 200, {
       "content-type": "text/csv; charset=utf-8",
       "content-disposition": `attachment; filename="${name}"`,
     });

@@ -73,11 +73,12 @@ export async function extractMysql(
     const table = `${request.tablePrefix}_stage`;
     inPlace = stagesInPlace(request, columns);
     await loadExtract(engine, file, table, columns, target.label, inPlace);
-    return await completeStagedQuery(engine, asQueryRequest(request), {
+    const staged = await completeStagedQuery(engine, asQueryRequest(request), {
       sql,
       lateRows: 0,
       rows: inPlace ? rows : undefined,
     });
+    return inPlace ? { ...staged, readsFiles: true } : staged;
   } catch (error) {
     throw extractError(error, target.label, target.password, MYSQL_ERRORS);
   } finally {

@@ -144,12 +144,13 @@ export async function extractPostgres(
       if (column.engineType === undefined)
         await typeNumeric(engine, quoteIdent(table), column.name, queryRequest);
     }
-    return await completeStagedQuery(engine, queryRequest, {
+    const staged = await completeStagedQuery(engine, queryRequest, {
       sql: read.sql,
       lateRows: read.lateRows,
       // COPY's own count of the lines it wrote, which the view reads.
       rows: inPlace ? copied : undefined,
     });
+    return inPlace ? { ...staged, readsFiles: true } : staged;
   } catch (error) {
     throw extractError(error, source.label, source.secret, POSTGRES_ERRORS);
   } finally {

@@ -23,7 +23,14 @@ export interface LocalPaths {
    * the folders above it are made one at a time, each checked after it exists.
    */
   safePath(path: string, create?: boolean): Promise<FsPath>;
+  /** {@link safePath}, with what lstat said of the path itself (undefined: it does not exist). */
+  checkedPath(path: string, create?: boolean): Promise<{ fsPath: FsPath; info: Stats | undefined }>;
   safePathSync(path: string): FsPath;
+  /**
+   * Opens a batch: until the returned function is called, a folder found to be no link is not looked
+   * at again (a path's last part always is). See `Storage.batch`.
+   */
+  batch(): () => void;
 }
 
 /**
@@ -57,25 +64,57 @@ export function localPaths(root: string): LocalPaths {
    * The file-system path of `path` once no part of it below the root is a symbolic link. With `create`,
    * the folders above it are made one at a time, each checked after it exists.
    */
-  const safePath = async (path: string, create = false): Promise<FsPath> => {
+  // Folders found to be no link while a batch is open: 10,000 files of one folder are 10,000 paths
+  // through it, and each was several lstat calls of the same folders.
+  let batches = 0;
+  const folders = new Set<string>();
+  const batch = (): (() => void) => {
+    batches++;
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      if (--batches === 0) folders.clear();
+    };
+  };
+  /** Remembers a folder of a path (not its last part) found to be no link, while a batch is open. */
+  const noLink = (part: string, info: Stats, last: boolean): void => {
+    if (batches > 0 && !last && info.isDirectory()) folders.add(part);
+  };
+  const checkedPath = async (
+    path: string,
+    create = false,
+  ): Promise<{ fsPath: FsPath; info: Stats | undefined }> => {
     const rel = relOf(path);
     const parts = prefixes(rel);
     // Looked at all at once (a run checks several paths per file); a missing part is made, then checked.
-    const infos = await Promise.all(parts.map((part) => lstat(fsPathOf(part)).catch(absent)));
+    const infos = await Promise.all(
+      parts.map((part, i) =>
+        i < parts.length - 1 && folders.has(part) ? FOLDER : lstat(fsPathOf(part)).catch(absent),
+      ),
+    );
+    let last: Stats | undefined;
     for (const [i, part] of parts.entries()) {
       let info = infos[i];
+      if (info === FOLDER) continue;
       if (!info && create && i < parts.length - 1) {
         await mkdir(fsPathOf(part)).catch(unlessExists);
         info = await lstat(fsPathOf(part));
       }
       if (!info) break;
       if (info.isSymbolicLink()) throw refuseLink(part, path);
+      noLink(part, info, i === parts.length - 1);
+      if (i === parts.length - 1) last = info;
     }
-    return fsPathOf(rel);
+    return { fsPath: fsPathOf(rel), info: last };
   };
+  const safePath = async (path: string, create = false): Promise<FsPath> =>
+    (await checkedPath(path, create)).fsPath;
   const safePathSync = (path: string): FsPath => {
     const rel = relOf(path);
-    for (const part of prefixes(rel)) {
+    const parts = prefixes(rel);
+    for (const [i, part] of parts.entries()) {
+      if (i < parts.length - 1 && folders.has(part)) continue;
       let info: Stats | undefined;
       try {
         info = lstatSync(fsPathOf(part), { throwIfNoEntry: false });
@@ -84,11 +123,15 @@ export function localPaths(root: string): LocalPaths {
       }
       if (!info) break;
       if (info.isSymbolicLink()) throw refuseLink(part, path);
+      noLink(part, info, i === parts.length - 1);
     }
     return fsPathOf(rel);
   };
-  return { base, rawPaths, relOf, fsPathOf, safePath, safePathSync };
+  return { base, rawPaths, relOf, fsPathOf, safePath, checkedPath, safePathSync, batch };
 }
+
+/** A folder already found to be no link in the open batch: not looked at again. */
+const FOLDER = Symbol("folder");
 
 /** "a/b/c" → ["a", "a/b", "a/b/c"]; "" → []. */
 export function prefixes(rel: string): string[] {

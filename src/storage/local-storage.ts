@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { constants, createWriteStream } from "node:fs";
-import { copyFile, link, lstat, open, rename, rm, unlink } from "node:fs/promises";
+import { constants, createWriteStream, fstatSync } from "node:fs";
+import { copyFile, link, open, rename, rm, unlink } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { SluiceError } from "../errors.js";
 import { listLocalFolder } from "./list-local-folder.js";
-import { absent, type FsPath, localPaths } from "./local-paths.js";
+import { type FsPath, localPaths } from "./local-paths.js";
 import type { Storage } from "./storage.js";
 
 /** Opening never follows a link in the last part of a path (where the platform allows it). */
@@ -23,19 +23,23 @@ const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
  */
 export function localStorage(root: string): Storage {
   const paths = localPaths(root);
-  const { base, safePath, safePathSync } = paths;
+  const { base, safePath, checkedPath, safePathSync } = paths;
   return {
     kind: "local",
     root: base,
     list: (prefix, options = {}) => listLocalFolder(paths, prefix, options.includeRefused === true),
     async stat(path) {
-      const info = await lstat(await safePath(path)).catch(absent);
+      // The check's own lstat of the path is its stat: a link there was refused by it.
+      const { info } = await checkedPath(path);
       return info?.isFile() ? { path, size: info.size, mtimeMs: info.mtimeMs } : null;
     },
     async createReadStream(path) {
       const handle = await open(await safePath(path), constants.O_RDONLY | NO_FOLLOW);
-      // 1 MiB chunks: hashing a big file in the default 64 KiB ones costs ~40% more.
-      return handle.createReadStream({ highWaterMark: 1 << 20 });
+      // 1 MiB chunks: hashing a big file in the default 64 KiB ones costs ~40% more. A small file gets
+      // a buffer of its size: a fresh 1 MiB buffer per read of each of 10,000 small files kept the
+      // garbage collector busy for about half of the run's CPU time.
+      const size = fstatSync(handle.fd).size;
+      return handle.createReadStream({ highWaterMark: Math.min(1 << 20, Math.max(64, size + 1)) });
     },
     async readFile(path) {
       const handle = await open(await safePath(path), constants.O_RDONLY | NO_FOLLOW);
@@ -100,6 +104,7 @@ export function localStorage(root: string): Storage {
       const full = safePathSync(path);
       return typeof full === "string" ? full : undefined;
     },
+    batch: () => paths.batch(),
   };
 }
 

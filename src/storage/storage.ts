@@ -61,6 +61,13 @@ export interface Storage {
    */
   localPath(path: string): string | undefined;
   /**
+   * Opens a batch of operations (a run's intake of one file, its archive moves): until the returned
+   * function is called, each folder on the way to a path is looked at for links once, not once per
+   * path; a path's last part is looked at every time, and a link found is refused every time. Absent
+   * where there is nothing to look at (S3).
+   */
+  batch?(): () => void;
+  /**
    * A store whose log entries are coordinated (see `coordinatedLogStorage`): completes the entries of the
    * log folder `dir` (`<table>/_delta_log`, `<table>/_manifests`) that a writer claimed and did not copy
    * (it died, or lost its connection). Until then a claimed version is invisible to readers, and a commit

@@ -125,6 +125,25 @@ export const catalogTables: readonly CatalogTable[] = [
     indexes: [{ name: "quarantine_runs_newest", columns: ["pipeline", "quarantined_at", "run_id"] }],
   },
   {
+    // Runs summed per pipeline, status and duration bucket as they are recorded (in the same transaction):
+    // `/metrics` and the dashboard's pipeline lists read these few rows instead of scanning every run.
+    name: "run_totals",
+    columns: [
+      text("pipeline"),
+      text("status"),
+      bigint("bucket"),
+      bigint("runs"),
+      bigint("rows_read"),
+      bigint("rows_loaded"),
+      bigint("rows_quarantined"),
+      bigint("rows_malformed"),
+      bigint("rows_duplicates"),
+      bigint("duration_us"),
+      time("last_finished_at"),
+    ],
+    primaryKey: ["pipeline", "status", "bucket"],
+  },
+  {
     name: "checks",
     columns: [text("run_id"), text("pipeline"), text("name"), text("severity"), bigint("failed")],
   },

@@ -19,6 +19,7 @@ import { ledgerLookups } from "./ledger-lookups.js";
 import { batchTable, prepareBatch } from "./prepare-batch.js";
 import { publishInSession } from "./publish-session.js";
 import { backfillQuarantineCounts, quarantineCountsSql } from "./quarantine-counts.js";
+import { backfillRunTotals, runTotalsSql } from "./run-totals.js";
 import { splitTableName } from "./split-table-name.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
@@ -46,6 +47,7 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
     if (!options.readOnly) {
       for (const ddl of catalogDdl(duckdbDialect)) await con.run(ddl);
       await backfillQuarantineCounts((sql) => queryRows(con, sql));
+      await backfillRunTotals((sql) => queryRows(con, sql));
     }
   } catch (error) {
     con.closeSync();
@@ -141,6 +143,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
       await inTransaction(async () => {
         await claimPositions(session, run.pipeline, claim);
         await session.exec(runInsertSql(run, duckdbDialect));
+        await session.exec(runTotalsSql(run));
         const ledgerSql = ledgerInsertSql(ledger);
         if (ledgerSql) await session.exec(ledgerSql);
         if (quarantineSql) await writeQuarantine(quarantineSql);

@@ -5,6 +5,7 @@ import { rowToLedger, runReportUpdateSql, watermarkSelectSql } from "./catalog-s
 import type { PostgresDriver } from "./postgres-driver.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
 import { backfillQuarantineCounts } from "./quarantine-counts.js";
+import { backfillRunTotals } from "./run-totals.js";
 import { historySql, toLoadRecords } from "./table-history.js";
 import type { PublishResult, Warehouse } from "./warehouse.js";
 
@@ -29,6 +30,7 @@ export async function preparePostgresCatalog(
         await client.query("SELECT pg_advisory_xact_lock(hashtext('sluice:catalog'))");
         for (const ddl of catalogDdl(postgresDialect)) await client.query(ddl);
         await backfillQuarantineCounts(async (sql) => (await client.query(sql)).rows);
+        await backfillRunTotals(async (sql) => (await client.query(sql)).rows);
       }),
     ),
   );

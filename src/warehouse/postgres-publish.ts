@@ -18,6 +18,7 @@ import { batchTable, type PreparedBatch, prepareBatch } from "./prepare-batch.js
 import type { PublishHooks } from "./publish-hooks.js";
 import { publishInSession } from "./publish-session.js";
 import { quarantineCountsSql } from "./quarantine-counts.js";
+import { runTotalsSql } from "./run-totals.js";
 import { undoTableName } from "./undo-table-name.js";
 import type { LedgerEntry, PositionClaim, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
 import type { SqlSession } from "./write-batch.js";
@@ -139,6 +140,7 @@ export async function recordPostgresRun(
         if (claim) await client.query(pipelineLockSql(run.pipeline));
         await claimPositions(postgresSession(client), run.pipeline, claim);
         await client.query(runInsertSql(run, postgresDialect));
+        await client.query(runTotalsSql(run));
         const ledgerSql = ledgerInsertSql(ledger);
         if (ledgerSql) await client.query(ledgerSql);
         if (quarantineSql) await writeQuarantine(context, client, quarantineSql);

@@ -13,6 +13,7 @@ import { publishChildTables } from "./child-tables.js";
 import { claimPositions } from "./claim-positions.js";
 import { batchStats, dropBatchFiles, type PreparedBatch } from "./prepare-batch.js";
 import { boundHooks, type PublishHooks } from "./publish-hooks.js";
+import { runTotalsSql } from "./run-totals.js";
 import { quotedTableName } from "./split-table-name.js";
 import type { AfterWrite, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
 import { type SqlSession, type WriteOutcome, writeBatch } from "./write-batch.js";
@@ -159,7 +160,7 @@ export async function publishInSession(
     },
   };
   if (quarantineSql) await hooks.writeQuarantine(quarantineSql);
-  catalogRows.push(runInsertSql(record, session.dialect));
+  catalogRows.push(runInsertSql(record, session.dialect), runTotalsSql(record));
   const ledgerSql = ledgerInsertSql(ledger);
   if (ledgerSql) catalogRows.push(ledgerSql);
   const checksSql = checksInsertSql(run, checks);

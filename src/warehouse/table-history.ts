@@ -3,6 +3,7 @@ import { quoteLiteral } from "../plan/sql-text.js";
 import { undoSteps } from "../plan/write-modes.js";
 import { loadInsertSql, runInsertSql } from "./catalog-sql.js";
 import { existingChildTables } from "./child-tables.js";
+import { runTotalsSql } from "./run-totals.js";
 import { quotedTableName, splitTableName } from "./split-table-name.js";
 import { undoTableIdent, undoTableName } from "./undo-table-name.js";
 import type { ChildRollback, LoadRecord, RollbackResult } from "./warehouse.js";
@@ -114,12 +115,16 @@ export async function rollbackTable(
     quarantine: null,
     rollback: result,
   };
-  await session.exec(
-    runInsertSql(
-      { runId, pipeline: to.pipeline, status: "succeeded", startedAt: now, finishedAt: now, report },
-      dialect,
-    ),
-  );
+  const record = {
+    runId,
+    pipeline: to.pipeline,
+    status: "succeeded",
+    startedAt: now,
+    finishedAt: now,
+    report,
+  } as const;
+  await session.exec(runInsertSql(record, dialect));
+  await session.exec(runTotalsSql(record));
   await session.exec(rollbackLoadSql(runId, to.pipeline, table, { deleted, restored }, dialect));
   return result;
 }

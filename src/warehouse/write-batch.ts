@@ -423,8 +423,11 @@ async function writeStaged(
   const steps: WriteStep[] = [...replaceSteps(stepsRequest, request.replaces), ...writeSteps(stepsRequest)];
   const counts: [StepCount, number][] = [];
   let measured: JsonRow | undefined;
-  for (const step of steps) {
-    if (step.returns) {
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
+    if (step.plansNext) {
+      steps.splice(i + 1, 0, ...step.plansNext((await session.rows(step.sql))[0] ?? {}));
+    } else if (step.returns) {
       const row = (await session.rows(step.sql))[0] ?? {};
       for (const kind of step.returns.counts) counts.push([kind, Number(row[kind] ?? 0)]);
       if (step.returns.reconciles) measured = row;

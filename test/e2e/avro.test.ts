@@ -505,5 +505,34 @@ ${nested ? `  nested: ${nested}\n` : ""}  target: { table: payments }`;
       expect(named.code).toBe(2);
       expect(named.stderr).toMatch(/schemas\/payment\.avsc: not a valid Avro reader schema: .*default/);
     });
+
+    it("a glob that may match other files than .avro needs format: avro; with it every file is read through the schema", async () => {
+      const files = {
+        "schemas/payment.avsc": JSON.stringify(reader),
+        "landing/in/a.dat": await avroFile(older, [
+          { id: 1, amount: 7, client: "Ann", legacy: "x", status: "REFUNDED" },
+        ]),
+      };
+      const loose = `payments:
+  source: { path: "in/*", avro_schema: "schemas/payment.avsc" }
+  target: { table: payments }`;
+      const refused = makeProject(pipelineYaml(loose), files);
+      for (const command of [["validate"], ["run", "--json"]]) {
+        const result = await sluice(command, refused);
+        expect(result.code, result.stdout).toBe(2);
+        expect(result.stderr).toMatch(
+          /pipelines\.payments\.source\.avro_schema: a reader schema applies to Avro files, and "in\/\*" does not name only \.avro files: set format: avro/,
+        );
+      }
+      const dir = makeProject(
+        pipelineYaml(loose.replace('path: "in/*"', 'path: "in/*", format: avro')),
+        files,
+      );
+      const { code, run: result } = await run(dir);
+      expect(code, JSON.stringify(result)).toBe(0);
+      expect(await query(dir, "SELECT id::VARCHAR AS id, customer, currency, status FROM payments")).toEqual([
+        { id: "1", customer: "Ann", currency: "EUR", status: "OTHER" },
+      ]);
+    });
   });
 });

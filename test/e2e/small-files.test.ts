@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -21,6 +22,32 @@ function vanishing(landing: Storage, path: string, victim: string): Storage {
       const stream = await landing.createReadStream(p);
       if (p === path) stream.on("end", () => unlinkSync(landing.localPath(victim)!));
       return stream;
+    },
+  };
+}
+
+/**
+ * A real local landing zone where `path` is deleted once the run has read it, right before the run looks
+ * at it again (its intake looks first; the check after its read, second).
+ */
+function vanishingAfterRead(landing: Storage, path: string): Storage {
+  let looks = 0;
+  return {
+    ...landing,
+    async stat(p) {
+      if (p === path && ++looks === 2) unlinkSync(landing.localPath(path)!);
+      return landing.stat(p);
+    },
+  };
+}
+
+/** A real local landing zone that counts the files streamed (for their hash) from it. */
+function countingStreams(landing: Storage, streamed: string[]): Storage {
+  return {
+    ...landing,
+    async createReadStream(p) {
+      streamed.push(p);
+      return landing.createReadStream(p);
     },
   };
 }
@@ -80,8 +107,8 @@ describe("many small files read together", () => {
       files["in/v0.csv"] = good(700); // vanishes once the run has read it
       for (const [path, content] of Object.entries(files)) addFile(dir, `landing/${path}`, content);
 
-      // in/v0.csv is deleted when it has been hashed: after the group read, before its own checks.
-      const report = await runWith(dir, (l) => vanishing(l, "in/v0.csv", "in/v0.csv"));
+      // in/v0.csv is deleted once it has been read (with the group, or alone), before its own checks.
+      const report = await runWith(dir, (l) => vanishingAfterRead(l, "in/v0.csv"));
       if (together) expect(readTogether(dir)).toBeGreaterThan(30);
       else expect(readTogether(dir)).toBe(0);
       delete process.env.SLUICE_FILES_TOGETHER;
@@ -234,6 +261,35 @@ describe("many small files read together", () => {
     expect(bad.archived_to).toMatch(/^unprocessed\//);
     expect(report.files.filter((f) => f.status === "loaded")).toHaveLength(7);
     expect(await rows(dir, "SELECT count(*)::INT AS n FROM t")).toEqual([{ n: 35 }]);
+  }, 60_000);
+
+  it("a file read with its group is read once by Sluice: its hash and line count come from that read", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 20; i++) files[`landing/in/g${String(i).padStart(2, "0")}.csv`] = good(i);
+    const dir = makeProject(
+      pipelineYaml(`t:\n  source: { path: "in/*.csv" }\n  target: { table: t }`),
+      files,
+    );
+    const streamed: string[] = [];
+    const report = await runWith(dir, (l) => countingStreams(l, streamed));
+    expect(readTogether(dir)).toBe(20);
+    // Only the group's first file is hashed before the group is read (the others are read by the group).
+    expect(streamed).toEqual(["in/g00.csv"]);
+    for (const f of report.files) {
+      const content = files[`landing/${f.path}`]!;
+      expect([f.path, f.status, f.sha256, f.size]).toEqual([
+        f.path,
+        "loaded",
+        createHash("sha256").update(content).digest("hex"),
+        Buffer.byteLength(content),
+      ]);
+    }
+    const ledger = await rows<{ path: string; sha256: string }>(
+      dir,
+      "SELECT path, sha256 FROM sluice.files ORDER BY path",
+    );
+    expect(ledger).toEqual(report.files.map((f) => ({ path: f.path, sha256: f.sha256 })));
+    expect(await rows(dir, "SELECT count(*)::INT AS n FROM t")).toEqual([{ n: 100 }]);
   }, 60_000);
 
   it("SIGKILL at random points: every small file's rows exactly once, each file archived or unprocessed once", async () => {

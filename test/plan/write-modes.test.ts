@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cdcFlattenSql, payloadStructure } from "../../src/plan/cdc-sql.js";
+import { duckdbDialect } from "../../src/plan/duckdb-dialect.js";
 import { incrementalFilter } from "../../src/plan/incremental-sql.js";
 import { postgresDialect } from "../../src/plan/postgres-dialect.js";
 import { planSchema } from "../../src/plan/schema-plan.js";
@@ -97,6 +98,30 @@ describe("write-mode SQL", () => {
         ["upserted", 10],
       ]),
     ).toEqual({ inserted: 7, updated: 3, deleted: 0, saved: 3 });
+  });
+
+  it("DuckDB merge classifies once with change flags, then updates only the columns flagged in changed rows", () => {
+    const steps = writeSteps({
+      ...base,
+      dialect: duckdbDialect,
+      target: '"orders"',
+      columns: ["id", "name", "qty", "_sluice_run_id"],
+    });
+    const classify = steps.find((s) => s.sql.startsWith("CREATE TEMP TABLE"))!;
+    expect(classify.sql).toContain(
+      `CAST(CASE WHEN t."name" IS DISTINCT FROM s."name" THEN 1 ELSE 0 END + CASE WHEN t."qty" IS DISTINCT FROM s."qty" THEN 2 ELSE 0 END AS BIGINT) AS _sluice_changed_0`,
+    );
+    const flags = steps.find((s) => s.plansNext)!;
+    expect(flags.sql).toContain("(bit_or(_sluice_changed_0) & 2) <> 0 AS c1");
+    // New rows (no rowid) are neither saved nor counted as changed.
+    expect(flags.sql).toContain("WHERE _sluice_rowid IS NOT NULL AND (_sluice_changed_0 <> 0)");
+    const [update] = flags.plansNext!({ c0: false, c1: true });
+    expect(update!.sql).toMatch(
+      /^UPDATE "orders" AS t SET "qty" = s\."qty", "_sluice_run_id" = s\."_sluice_run_id" FROM /,
+    );
+    // No changed row (bit_or of nothing is NULL): no update.
+    expect(flags.plansNext!({ c0: null, c1: null })).toEqual([]);
+    expect(steps.map((s) => s.counts)).toEqual(["none", "none", "updated", "none", "upserted", "none"]);
   });
 
   it("delete_insert matches partitions NULL-safely; scd2 closes and opens versions; undo reverses a load", () => {

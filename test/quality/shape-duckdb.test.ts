@@ -5,6 +5,7 @@ import { compileMaskedSelect, maskExpression } from "../../src/plan/masking.js";
 import {
   type DistinctMethod,
   distinctMethod,
+  PROFILE_VALUE_CHARS,
   profileSql,
   readProfile,
   statsDistinctGuess,
@@ -185,6 +186,18 @@ describe("masks on DuckDB", () => {
 });
 
 describe("profile on DuckDB", () => {
+  test("profileSql keeps a prefix of a long min/max, not the whole value", async () => {
+    const t = await stage("blob", ["repeat('z', 100000)", "repeat('a', 5000)"]);
+    const columns = await describeTable(t);
+    const profile = readProfile(columns, (await rows(profileSql(t, columns)))[0]!);
+    expect(profile.columns.blob).toMatchObject({
+      min: "a".repeat(PROFILE_VALUE_CHARS),
+      max: "z".repeat(PROFILE_VALUE_CHARS),
+      min_length: 5000,
+      max_length: 100000,
+    });
+  });
+
   test("profileSql computes the per-column profile in one query", async () => {
     const t = await stage("amount, name, day", [
       "CAST(1 AS INTEGER), CAST('ab' AS VARCHAR), DATE '2024-01-02'",

@@ -34,6 +34,7 @@ async function chaos(dir: string, url: string, kills: number, env: NodeJS.Proces
   const exits: Promise<number | null>[] = [];
   const shot = new Set<ChildProcess>();
   const failures: string[] = [];
+  const tails = new Map<ChildProcess, () => string>();
   const start = (): ChildProcess => {
     const child = spawn(
       process.execPath,
@@ -55,6 +56,7 @@ async function chaos(dir: string, url: string, kills: number, env: NodeJS.Proces
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
     });
+    tails.set(child, () => stderr);
     exits.push(
       new Promise((done) =>
         child.on("close", (code) => {
@@ -90,12 +92,20 @@ async function chaos(dir: string, url: string, kills: number, env: NodeJS.Proces
   }
   await registry.end();
   // The survivors drain the queue (leases of the killed expire after 3 s) and leave when it is empty.
+  let timer: NodeJS.Timeout | undefined;
   const codes = await Promise.race([
     Promise.all(exits),
-    new Promise<never>((_, fail) =>
-      setTimeout(() => fail(new Error("workers did not drain the queue")), 90_000),
-    ),
-  ]);
+    new Promise<never>((_, fail) => {
+      timer = setTimeout(() => {
+        // Say what the workers still running were doing, and stop them: left running, they would retry
+        // forever against the database the test drops.
+        const running = workers.filter((w) => w.exitCode === null && w.signalCode === null);
+        const said = running.map((w) => `worker ${w.pid}: ${tails.get(w)?.() ?? ""}`).join("\n");
+        for (const w of running) w.kill("SIGKILL");
+        fail(new Error(`workers did not drain the queue\n${said}`));
+      }, 90_000);
+    }),
+  ]).finally(() => clearTimeout(timer));
   // Every worker not killed (several starting at once on a fresh database included) ended cleanly.
   expect(
     codes.every((code) => code === 0),

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeProject, type RunJson, sluice } from "../support/cli.js";
 import { createTestDatabase, pgServer, pingPostgres } from "../support/postgres.js";
 import { serviceAvailable } from "../support/require-service.js";
+import { runLogMessages } from "../support/run-log.js";
 
 const available = await serviceAvailable(`PostgreSQL at ${pgServer}`, pingPostgres);
 
@@ -162,6 +163,39 @@ describe.skipIf(!available)("PostgreSQL database source", () => {
       "SELECT count(*)::VARCHAR AS n, count(DISTINCT id)::VARCHAR AS ids, max(v) FILTER (WHERE id = 7) AS v7 FROM customers",
     );
     expect(rows[0]).toEqual({ n: "520", ids: "520", v7: "changed" });
+  });
+
+  it("profiles a plain extract in the target once the publish committed: the stored profile describes its rows", async () => {
+    await client.query(`CREATE TABLE sales (id int PRIMARY KEY, region text, amount numeric(8,2));
+      INSERT INTO sales SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE 'r' || (g % 4) END, g / 4.0
+      FROM generate_series(1, 3000) g`);
+    const dir = makeProject(`warehouse: duckdb:warehouse.duckdb
+landing: landing
+pipelines:
+  sales:
+    source: { database: "${db.url}", table: sales }
+    target: { table: sales, mode: replace }
+`);
+    for (const round of [1, 2]) {
+      const result = await sluice(["run", "--json"], dir);
+      expect(result.code, result.stdout).toBe(0);
+      const run = result.json<RunJson>().runs[0]!;
+      expect(run.rows.loaded).toBe(3000);
+      // The view over the extract is not read for the profile: the profile reads the written rows.
+      const messages = runLogMessages(dir, run.run_id);
+      expect(messages.indexOf("published"), `round ${round}: ${messages.join(", ")}`).toBeGreaterThan(-1);
+      expect(messages.indexOf("profiled")).toBeGreaterThan(messages.indexOf("published"));
+      const [stored] = await warehouseRows(
+        dir,
+        `SELECT report::VARCHAR AS report FROM sluice.runs WHERE run_id = '${run.run_id}'`,
+      );
+      const profile = JSON.parse(stored!.report!).profile;
+      expect(profile.rows).toBe(3000);
+      expect(profile.columns.region).toMatchObject({ nulls: 300, distinct: 4, min: "r0", max: "r3" });
+      expect(profile.columns.amount).toMatchObject({ nulls: 0, distinct: 3000, min: "0.25", max: "750.00" });
+      expect(profile.columns.id).toMatchObject({ nulls: 0, min: "1", max: "3000" });
+      expect(profile.columns._sluice_run_id).toBeUndefined();
+    }
   });
 
   it("extracts one consistent snapshot while the source is being written", async () => {

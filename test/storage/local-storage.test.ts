@@ -4,7 +4,9 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   symlinkSync,
+  unlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -84,6 +86,45 @@ describe("local storage and symbolic links", () => {
     await refusal(() => storage.move("in/a.csv", "archive/a_1.csv"));
     expect(readFileSync(join(elsewhere, "target.csv"), "utf8")).toBe("T");
     expect(readFileSync(join(root, "in/a.csv"), "utf8")).toBe("T");
+  });
+
+  it("in a batch (folders looked at once), still refuses a linked folder, a link in the last part, and a folder linked after it", async () => {
+    const root = folder("sluice-ls-root-");
+    const elsewhere = folder("sluice-ls-out-");
+    writeFileSync(join(elsewhere, "secret.csv"), "secret");
+    mkdirSync(join(root, "in"));
+    mkdirSync(join(root, "archive"));
+    symlinkSync(elsewhere, join(root, "archive/p"));
+    writeFileSync(join(root, "in/a.csv"), "A");
+    writeFileSync(join(root, "in/b.csv"), "B");
+    const storage = localStorage(root);
+    const done = storage.batch!();
+    expect(await storage.stat("in/a.csv")).toMatchObject({ path: "in/a.csv", size: 1 });
+    expect(storage.localPath("in/b.csv")).toBe(join(root, "in/b.csv"));
+    // Every path through the linked folder, each time.
+    for (let i = 0; i < 2; i++) {
+      expect(await refusal(() => storage.stat("archive/p/secret.csv"))).toMatch(
+        /^archive\/p: is a symbolic link/,
+      );
+      await refusal(() => storage.move("in/a.csv", "archive/p/a.csv"));
+      expect(() => storage.localPath("archive/p/secret.csv")).toThrow(/^archive\/p: is a symbolic link/);
+    }
+    // A file of a folder looked at already, replaced by a link meanwhile: its last part is looked at again.
+    unlinkSync(join(root, "in/b.csv"));
+    symlinkSync(join(elsewhere, "secret.csv"), join(root, "in/b.csv"));
+    expect(await refusal(() => storage.stat("in/b.csv"))).toMatch(/^in\/b\.csv: is a symbolic link/);
+    await refusal(() => storage.readFile("in/b.csv"));
+    expect(() => storage.localPath("in/b.csv")).toThrow(/is a symbolic link/);
+    await storage.move("in/a.csv", "archive/2026/a.csv");
+    expect(readFileSync(join(root, "archive/2026/a.csv"), "utf8")).toBe("A");
+    done();
+    // Once the batch is closed, a folder made a link is seen at once.
+    renameSync(join(root, "archive/2026"), join(root, "archive/real"));
+    symlinkSync(join(root, "archive/real"), join(root, "archive/2026"));
+    expect(await refusal(() => storage.stat("archive/2026/a.csv"))).toMatch(
+      /^archive\/2026: is a symbolic link/,
+    );
+    expect(readdirSync(elsewhere)).toEqual(["secret.csv"]);
   });
 
   it("allows the root itself to be a link", async () => {

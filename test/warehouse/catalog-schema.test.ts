@@ -22,6 +22,10 @@ const addedSince = [
   "CREATE TABLE IF NOT EXISTS sluice.stream_positions (pipeline TEXT NOT NULL, position TEXT NOT NULL, batch TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())",
   "CREATE TABLE IF NOT EXISTS sluice.stream_published (pipeline TEXT NOT NULL, position TEXT NOT NULL, batch TEXT NOT NULL, published_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, position))",
   "CREATE TABLE IF NOT EXISTS sluice.quarantine_runs (pipeline TEXT NOT NULL, run_id TEXT NOT NULL, quarantined_at TIMESTAMPTZ NOT NULL, rows_quarantined BIGINT NOT NULL)",
+  `CREATE TABLE IF NOT EXISTS sluice.run_totals (pipeline TEXT NOT NULL, status TEXT NOT NULL, bucket BIGINT NOT NULL,
+     runs BIGINT NOT NULL, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL,
+     rows_malformed BIGINT NOT NULL, rows_duplicates BIGINT NOT NULL, duration_us BIGINT NOT NULL,
+     last_finished_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (pipeline, status, bucket))`,
 ];
 /** Indexes of the tables added since (PostgreSQL keeps catalog indexes, DuckDB none). */
 const postgresIndexesAddedSince = [
@@ -98,6 +102,9 @@ const postgresDdlBefore = [
 
 /** A load recorded by an earlier version, before the warehouse is opened by this one. */
 const oldLoad = `INSERT INTO sluice.loads (run_id, pipeline, table_name, mode, inserted, updated, deleted, saved, loaded_at) VALUES ('r-old', 'p', 'orders', 'append', 3, 0, 0, 0, CAST('2026-01-02T03:04:05Z' AS TIMESTAMPTZ))`;
+/** A run an earlier version recorded (it kept no run totals): 2.5 s long. */
+const oldRun = `INSERT INTO sluice.runs (run_id, pipeline, seq, status, started_at, finished_at, rows_read, rows_loaded, rows_quarantined, rows_malformed, rows_duplicates, error, report)
+  VALUES ('r-old', 'p', 1, 'succeeded', CAST('2026-01-02T03:04:05Z' AS TIMESTAMPTZ), CAST('2026-01-02T03:04:07.5Z' AS TIMESTAMPTZ), 10, 8, 2, 0, 0, NULL, '{}')`;
 /** Two rows an earlier version quarantined (it kept no per-run counts). */
 const oldQuarantine = `INSERT INTO sluice.quarantine (run_id, pipeline, file, line, rules, reasons, quarantined_at) VALUES
   ('r-old', 'p', 'in/a.csv', 1, ['r'], ['why'], CAST('2026-01-02T03:04:05Z' AS TIMESTAMPTZ)),
@@ -118,6 +125,19 @@ async function usesOldCatalog(warehouse: Warehouse): Promise<void> {
   // Its quarantined rows were counted per run as it opened (what the dashboard's pages read).
   const counts = await warehouse.query("SELECT run_id, rows_quarantined AS n FROM sluice.quarantine_runs");
   expect(counts.map((r) => [r.run_id, Number(r.n)])).toEqual([["r-old", 2]]);
+  // Its runs were summed as it opened (what /metrics reads), then each run recorded is added.
+  const totals = async () =>
+    (
+      await warehouse.query(
+        "SELECT status, bucket, runs, rows_read, rows_loaded, rows_quarantined, duration_us, CAST(last_finished_at AS VARCHAR) AS last FROM sluice.run_totals ORDER BY status",
+      )
+    ).map((r) => [
+      r.status,
+      ...[r.bucket, r.runs, r.rows_read, r.rows_loaded, r.rows_quarantined, r.duration_us].map(Number),
+      String(r.last).slice(0, 22),
+    ]);
+  const old = ["succeeded", 4, 1, 10, 8, 2, 2_500_000, "2026-01-02 03:04:07.5+"];
+  expect(await totals()).toEqual([old]);
   await warehouse.recordRun(run("r-new"), [
     {
       runId: "r-new",
@@ -135,6 +155,7 @@ async function usesOldCatalog(warehouse: Warehouse): Promise<void> {
   expect(await warehouse.nextSequence("p")).toBe(3);
   const rows = await warehouse.query("SELECT error, rows_read FROM sluice.runs WHERE run_id = 'r-new'");
   expect(rows.map((r) => [r.error, Number(r.rows_read)])).toEqual([["boom", 1]]);
+  expect(await totals()).toEqual([["failed", 2, 1, 1, 0, 0, 1_000_000, "2026-02-01 00:00:01+00"], old]);
 }
 
 describe("catalog schema: DuckDB", () => {
@@ -181,6 +202,7 @@ describe("catalog schema: DuckDB", () => {
     const con = await instance.connect();
     for (const sql of duckdbDdlBefore) await con.run(sql);
     await con.run(oldLoad);
+    await con.run(oldRun);
     await con.run(oldQuarantine);
     con.closeSync();
     instance.closeSync();
@@ -239,6 +261,7 @@ describe.skipIf(!pgUp)("catalog schema: PostgreSQL", () => {
     try {
       for (const sql of postgresDdlBefore) await client.query(sql);
       await client.query(oldLoad);
+      await client.query(oldRun);
       await client.query(
         oldQuarantine.replaceAll("['r']", "ARRAY['r']").replaceAll("['why']", "ARRAY['why']"),
       );

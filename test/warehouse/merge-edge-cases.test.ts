@@ -100,3 +100,49 @@ describe("merge into DuckDB: what MERGE would leave, also on tables Sluice did n
     ]);
   });
 });
+
+describe("merge into DuckDB writes only the columns that changed", () => {
+  // 70 data columns: the change flags of a classification span two words (62 columns each).
+  const width = 70;
+  const names = Array.from({ length: width }, (_, i) => `c${i}`);
+  const line = (id: number, values: readonly string[]) => [String(id), ...values].join(",");
+  const first = [1, 2, 3, 4].map((id) => names.map((_, i) => `v${id}_${i}`));
+
+  it("each row gets its own changes, a column equal in every row is kept, and rollback is exact", async () => {
+    const dir = makeProject(
+      `warehouse: duckdb:warehouse.duckdb\nlanding: landing\npipelines:\n  wide:\n    source: { path: "in/*.csv" }\n    target: { table: wide, mode: merge, keys: [id] }\n`,
+    );
+    const header = ["id", ...names].join(",");
+    addFile(dir, "landing/in/a.csv", `${[header, ...first.map((v, i) => line(i + 1, v))].join("\n")}\n`);
+    const loaded = await run(dir);
+    expect(loaded.status).toBe("succeeded");
+    const before = await sql(dir, "SELECT * FROM wide ORDER BY id");
+    // Row 1 changes c1 (first word), row 2 c65 (second word), row 3 c3 and c64, row 4 nothing; row 5 is
+    // new. c0 never changes.
+    const second = first.map((v) => [...v]);
+    second[0]![1] = "changed1";
+    second[1]![65] = "changed65";
+    second[2]![3] = "changed3";
+    second[2]![64] = "changed64";
+    const fresh = names.map((_, i) => `new_${i}`);
+    const rows = [...second.map((v, i) => line(i + 1, v)), line(5, fresh)];
+    addFile(dir, "landing/in/b.csv", `${[header, ...rows].join("\n")}\n`);
+    const merged = await run(dir);
+    expect(merged.status).toBe("succeeded");
+    expect(merged.load).toEqual({ table: "wide", mode: "merge", inserted: 1, updated: 3, deleted: 0 });
+    const after = await sql(
+      dir,
+      `SELECT id::INTEGER, ${names.join(", ")}, _sluice_run_id FROM wide ORDER BY id`,
+    );
+    const stamped = (id: number) => (id === 4 ? loaded.run_id : merged.run_id);
+    expect(after).toEqual([...second, fresh].map((values, i) => [i + 1, ...values, stamped(i + 1)]));
+    const ctx = createProjectContext(await loadProject({ configPath: join(dir, "sluice.yaml") }));
+    const warehouse = await ctx.openWarehouse({ readOnly: false });
+    try {
+      await warehouse.rollback("wide", loaded.run_id, newRunId(new Date()));
+    } finally {
+      await warehouse.close();
+    }
+    expect(await sql(dir, "SELECT * FROM wide ORDER BY id")).toEqual(before);
+  }, 120_000);
+});
