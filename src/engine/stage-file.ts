@@ -248,22 +248,41 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
     }
   }
   // A deferred read has not run yet: its counts come from the statement that reads it.
-  const count = async (t: string, where = "true") =>
-    csvLayout.deferred ? 0 : await queryNumber(con, `SELECT count(*) FROM ${quoteIdent(t)} WHERE ${where}`);
+  const counts = csvLayout.deferred ? undefined : await stagedCounts(con, table, malformedTable);
   return {
     prefix: request.tablePrefix,
     table,
     malformedTable,
     columns,
-    accepted: await count(table),
-    malformed: await count(malformedTable, `NOT ${TRAILING_SQL}`),
-    trailing: await count(malformedTable, TRAILING_SQL),
+    accepted: counts?.accepted ?? 0,
+    malformed: counts?.malformed ?? 0,
+    trailing: counts?.trailing ?? 0,
     warnings,
     headerLines: csvLayout.headerLines,
     blankLines: csvLayout.blankLines,
     lines: convertedLines,
     deferred: csvLayout.deferred,
     csv: csvLayout.detected,
+  };
+}
+
+/** The rows staged, malformed and trailing, in one query (one round trip). */
+async function stagedCounts(
+  con: DuckDBConnection,
+  table: string,
+  malformedTable: string,
+): Promise<{ accepted: number; malformed: number; trailing: number }> {
+  const [row] = await queryRows(
+    con,
+    `SELECT (SELECT count(*) FROM ${quoteIdent(table)}) AS accepted,
+            count(*) FILTER (WHERE NOT ${TRAILING_SQL}) AS malformed,
+            count(*) FILTER (WHERE ${TRAILING_SQL}) AS trailing
+     FROM ${quoteIdent(malformedTable)}`,
+  );
+  return {
+    accepted: Number(row?.accepted),
+    malformed: Number(row?.malformed),
+    trailing: Number(row?.trailing),
   };
 }
 
@@ -983,7 +1002,14 @@ export interface CastColumn {
 export async function castIntoStage(
   con: DuckDBConnection,
   ctx: Pick<StageContext, "tablePrefix" | "table" | "malformedTable">,
-  spec: { from: string; casts: readonly CastColumn[]; lineSql: string; rawSql: string },
+  spec: {
+    from: string;
+    casts: readonly CastColumn[];
+    lineSql: string;
+    rawSql: string;
+    /** A statement to run after them, in the same round trip (dropping what `from` read). */
+    after?: string;
+  },
 ): Promise<void> {
   const typed = spec.casts.map((c) => ({
     ...c,
@@ -1002,15 +1028,16 @@ export async function castIntoStage(
   const errorsSql =
     failures.length > 0 ? `list_filter([${failures.join(", ")}], x -> x IS NOT NULL)` : "[]::VARCHAR[]";
   const work = `${ctx.tablePrefix}_cast`;
+  // One round trip: the statements run in order, the first failure stops the rest.
   await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(work)} AS
     SELECT ${typed.map((c) => `${c.castSql} AS ${quoteIdent(c.name)}`).join(", ")}${typed.length > 0 ? "," : ""}
            ${spec.lineSql} AS _sluice_line, ${errorsSql} AS _errors, ${spec.rawSql} AS _raw
-    FROM ${spec.from}`);
-  await con.run(`INSERT INTO ${quoteIdent(ctx.malformedTable)}
-    SELECT _sluice_line, 'CAST', array_to_string(_errors, '; '), _raw FROM ${quoteIdent(work)} WHERE len(_errors) > 0`);
-  await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(ctx.table)} AS
-    SELECT * EXCLUDE (_errors, _raw) FROM ${quoteIdent(work)} WHERE len(_errors) = 0`);
-  await con.run(`DROP TABLE ${quoteIdent(work)}`);
+    FROM ${spec.from};
+  INSERT INTO ${quoteIdent(ctx.malformedTable)}
+    SELECT _sluice_line, 'CAST', array_to_string(_errors, '; '), _raw FROM ${quoteIdent(work)} WHERE len(_errors) > 0;
+  CREATE OR REPLACE TEMP TABLE ${quoteIdent(ctx.table)} AS
+    SELECT * EXCLUDE (_errors, _raw) FROM ${quoteIdent(work)} WHERE len(_errors) = 0;
+  DROP TABLE ${quoteIdent(work)};${spec.after ? `\n  ${spec.after};` : ""}`);
 }
 
 /**
@@ -1036,7 +1063,7 @@ async function stageJson(
   // JSON lines unless the first record spans lines (a pretty-printed object): neither the first line
   // nor the next one parses on its own.
   if (!head || head.first_valid === true || head.next_valid !== false) {
-    return stageJsonValues(con, ctx, await parseJsonLines(con, ctx, lines), warnings);
+    return stageJsonValues(con, ctx, await parseJsonLines(con, ctx, lines), warnings, "line", "j");
   }
   const parsed = `${ctx.tablePrefix}_json`;
   await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(parsed)} AS
@@ -1192,7 +1219,7 @@ async function stageJsonl(
   if (arrayHint > 0) {
     warnings.push(`${ctx.displayPath}: starts with [ like a JSON array; read it with source.format: json`);
   }
-  return stageJsonValues(con, ctx, parsed, warnings);
+  return stageJsonValues(con, ctx, parsed, warnings, "line", "j");
 }
 
 /**
@@ -1206,13 +1233,17 @@ async function parseJsonLines(con: DuckDBConnection, ctx: StageContext, lines: s
   const withContent = ctx.ownChunk ? "line <> ''" : "trim(rtrim(line, chr(13))) <> ''";
   // rowid follows insertion order: physical line number = rowid + 1. Valid JSON is an object exactly
   // when it starts with "{" (after JSON's white space): no second parse of every line to ask its type.
+  // The line parsed once (`j`, NULL when not JSON) serves the structure and the extraction after it.
+  // One round trip for both statements (each one costs a wake-up of the engine's thread under load).
   await con.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(parsed)} AS
-    SELECT rowid + 1 AS line, rtrim(line, chr(13)) AS text,
-      CASE WHEN strlen(line) > ${maxLine} THEN 'LINE SIZE OVER MAXIMUM'
-           WHEN NOT json_valid(rtrim(line, chr(13))) THEN 'INVALID JSON'
-           WHEN NOT starts_with(ltrim(line, ' ' || chr(9) || chr(10) || chr(13)), '{') THEN 'NOT AN OBJECT' END AS problem
-    FROM ${quoteIdent(lines)} WHERE line IS NOT NULL AND ${withContent}`);
-  await con.run(`DROP TABLE ${quoteIdent(lines)}`);
+    SELECT line, text, j,
+      CASE WHEN bytes > ${maxLine} THEN 'LINE SIZE OVER MAXIMUM'
+           WHEN j IS NULL THEN 'INVALID JSON'
+           WHEN NOT starts_with(ltrim(text, ' ' || chr(9) || chr(10) || chr(13)), '{') THEN 'NOT AN OBJECT' END AS problem
+    FROM (SELECT rowid + 1 AS line, strlen(line) AS bytes, rtrim(line, chr(13)) AS text,
+            TRY_CAST(rtrim(line, chr(13)) AS JSON) AS j
+          FROM ${quoteIdent(lines)} WHERE line IS NOT NULL AND ${withContent});
+    DROP TABLE ${quoteIdent(lines)}`);
   return parsed;
 }
 
@@ -1226,6 +1257,8 @@ async function stageJsonValues(
   parsed: string,
   warnings: string[],
   unit: "line" | "array element" = "line",
+  /** The record as JSON: a column of `parsed` holding it parsed already, else parsed from `text`. */
+  json = "text::JSON",
 ): Promise<StagedColumn[]> {
   const maxLine = ctx.source.options?.max_line_size ?? DEFAULT_MAX_LINE;
   await con.run(`INSERT INTO ${quoteIdent(ctx.malformedTable)}
@@ -1235,7 +1268,7 @@ async function stageJsonValues(
     FROM ${quoteIdent(parsed)} WHERE problem IS NOT NULL`);
   const structureRows = await queryRows(
     con,
-    `SELECT json_group_structure(text::JSON)::VARCHAR AS s FROM ${quoteIdent(parsed)} WHERE problem IS NULL`,
+    `SELECT json_group_structure(${json})::VARCHAR AS s FROM ${quoteIdent(parsed)} WHERE problem IS NULL`,
   );
   const structureText = structureRows[0]?.s as string | null | undefined;
   const structure: Record<string, unknown> = structureText
@@ -1279,7 +1312,7 @@ async function stageJsonValues(
     };
   });
   if (nested.rowId) columns.push(nested.rowId.column);
-  const records = `(SELECT line, text::JSON AS j FROM ${quoteIdent(parsed)} WHERE problem IS NULL)`;
+  const records = `(SELECT line, ${json} AS j FROM ${quoteIdent(parsed)} WHERE problem IS NULL)`;
   await castIntoStage(con, ctx, {
     from:
       together.length > 0
@@ -1288,8 +1321,8 @@ async function stageJsonValues(
     casts: nested.rowId ? [...casts, nested.rowId.cast] : casts,
     lineSql: "line",
     rawSql: "j::VARCHAR",
+    after: `DROP TABLE ${quoteIdent(parsed)}`,
   });
-  await con.run(`DROP TABLE ${quoteIdent(parsed)}`);
   return columns;
 }
 

@@ -70,7 +70,7 @@ export async function runStreamWorkers(
   // A new project's local landing zone may not exist yet: batches are written there.
   const landingRoot = ctx.landing.localPath("");
   if (landingRoot) mkdirSync(landingRoot, { recursive: true });
-  const holder = warehouseHolder(ctx, options.warehouseWanted);
+  const holder = warehouseHolder(ctx, options.warehouseWanted, smallBatchesOnly(ctx, names));
   // A pipeline that fails stops the others (each finishes its batch), so none uses the warehouse after it
   // is let go below.
   const stop = new AbortController();
@@ -111,7 +111,7 @@ interface WarehouseHolder {
 
 type PipelineSummary = StreamWorkerSummary["pipelines"][number];
 
-function warehouseHolder(ctx: ProjectContext, wanted?: () => boolean): WarehouseHolder {
+function warehouseHolder(ctx: ProjectContext, wanted?: () => boolean, oneThread = false): WarehouseHolder {
   let open: Warehouse | undefined;
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -122,7 +122,7 @@ function warehouseHolder(ctx: ProjectContext, wanted?: () => boolean): Warehouse
   return {
     use: (fn) =>
       serial(async () => {
-        open ??= await ctx.openWarehouse();
+        open ??= await openWarehouse(ctx, oneThread);
         try {
           return await fn(open);
         } finally {
@@ -141,6 +141,13 @@ function warehouseHolder(ctx: ProjectContext, wanted?: () => boolean): Warehouse
         await w?.close();
       }),
   };
+}
+
+/** The worker's own warehouse; its engine on one thread when asked (see smallBatchesOnly). */
+async function openWarehouse(ctx: ProjectContext, oneThread: boolean): Promise<Warehouse> {
+  const warehouse = await ctx.openWarehouse();
+  if (oneThread) await warehouse.engine.run("SET threads = 1").catch(() => undefined);
+  return warehouse;
 }
 
 async function consumePipeline(
@@ -313,3 +320,19 @@ async function publishWithRetries(
     messages = messages.map((m) => ({ ...m, redelivered: true }));
   }
 }
+
+/**
+ * Below one DuckDB row group (122,880 rows) a batch's statements have nothing to split between threads:
+ * a second thread only waits for work, and on a busy machine its waiting cost about as much CPU as the
+ * work itself (twice the CPU, and twice the wall time, for one 10,000-message batch's staging). When no
+ * pipeline of the worker takes larger batches, its warehouse's engine runs on one thread.
+ */
+function smallBatchesOnly(ctx: ProjectContext, names: readonly string[]): boolean {
+  return names.every((name) => {
+    const source = ctx.project.config.pipelines[name]?.source as StreamSourceConfig;
+    return batchLimits(source).maxRows <= ONE_THREAD_ROWS;
+  });
+}
+
+/** DuckDB's row group: the unit its scans are split into between threads. */
+const ONE_THREAD_ROWS = 122_880;

@@ -73,6 +73,8 @@ export async function publishInSession(
     reconciliation: null,
     skippedDuplicates,
   };
+  /** Catalog inserts, run together at the end (none of them is read back inside the transaction). */
+  const catalogRows: string[] = [];
   const table = batch.target.table;
   if (table && prepared) {
     const single = batch.completeAfterWrite;
@@ -119,7 +121,7 @@ export async function publishInSession(
           checks = checks,
         } = await completeWrite(session, single, outcome, table, run));
       }
-      await session.exec(
+      catalogRows.push(
         loadInsertSql(
           {
             run_id: run.runId,
@@ -157,18 +159,19 @@ export async function publishInSession(
       ...(result.schemaChanges?.length ? { schema_changes: result.schemaChanges } : {}),
     },
   };
-  await session.exec(runInsertSql(record, session.dialect));
-  await session.exec(runTotalsSql(record));
-  const ledgerSql = ledgerInsertSql(ledger);
-  if (ledgerSql) await session.exec(ledgerSql);
   if (quarantineSql) await hooks.writeQuarantine(quarantineSql);
+  catalogRows.push(runInsertSql(record, session.dialect), runTotalsSql(record));
+  const ledgerSql = ledgerInsertSql(ledger);
+  if (ledgerSql) catalogRows.push(ledgerSql);
   const checksSql = checksInsertSql(run, checks);
-  if (checksSql) await session.exec(checksSql);
+  if (checksSql) catalogRows.push(checksSql);
   if (batch.watermark) {
-    await session.exec(
+    catalogRows.push(
       watermarkInsertSql(run.pipeline, run.runId, batch.watermark.cursor, batch.watermark.value),
     );
   }
+  // The catalog's rows in one round trip (a stream batch publishes several times a second).
+  await session.exec(catalogRows.join(";\n"));
   return result;
 }
 
