@@ -22,6 +22,7 @@ const addedSince = [
   "CREATE TABLE IF NOT EXISTS sluice.stream_positions (pipeline TEXT NOT NULL, position TEXT NOT NULL, batch TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())",
   "CREATE TABLE IF NOT EXISTS sluice.stream_published (pipeline TEXT NOT NULL, position TEXT NOT NULL, batch TEXT NOT NULL, published_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, position))",
   "CREATE TABLE IF NOT EXISTS sluice.quarantine_runs (pipeline TEXT NOT NULL, run_id TEXT NOT NULL, quarantined_at TIMESTAMPTZ NOT NULL, rows_quarantined BIGINT NOT NULL)",
+  "CREATE TABLE IF NOT EXISTS sluice.stream_floors (pipeline TEXT PRIMARY KEY, position TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())",
 ];
 /** Indexes of the tables added since (PostgreSQL keeps catalog indexes, DuckDB none). */
 const postgresIndexesAddedSince = [
