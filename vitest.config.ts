@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/global-setup.ts"],
+    // Processes a test left running (it timed out) are killed at the end of its file.
+    setupFiles: ["test/support/kill-left-children.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",

@@ -56,6 +56,21 @@ export function redisStream(
     if (!redis) throw new SluiceError("INTERNAL", `${describe}: not connected`);
     return redis;
   };
+  /**
+   * The group (or the key) was deleted under a running worker: created again at the start of the stream,
+   * as a new worker would. What it delivered before is forgotten by the broker; its entries come again
+   * and the claim of their positions recognises those published before.
+   */
+  const groupDeleted = async (r: Redis): Promise<SluiceError> => {
+    held.clear();
+    await r.xgroup("CREATE", config.key, config.group, "0", "MKSTREAM").catch(() => undefined);
+    return fail(
+      `group ${config.group} of key ${config.key}`,
+      new Error(
+        "it was deleted: created again, reading from the start of the stream; entries published before are recognised by the ledger and not published again",
+      ),
+    );
+  };
   return {
     describe,
     async connect(notice) {
@@ -116,6 +131,7 @@ export function redisStream(
       } catch (error) {
         // What this pull took is not handed on: the next pull reads it again from the pending entries.
         for (const m of messages) held.delete(m.position);
+        if (/NOGROUP/.test(String(error))) throw await groupDeleted(r);
         throw fail("pull", error);
       }
       oldestAt = oldestTimestampMs(messages);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { cliPath, makeProject, sluice } from "../support/cli.js";
+import { startWorker as startStreamWorker, waitFor } from "../support/stream-worker.js";
 import {
   deleteRedisKeys,
   eventPayloads,
@@ -64,6 +65,28 @@ describe.skipIf(!available)("sluice worker on Redis Streams", () => {
       { id: 1, len: blob.length },
       { id: 2, len: 5 },
     ]);
+  });
+
+  it("a group deleted under a running worker is created again; nothing is published twice", async () => {
+    const dir = makeProject(projectYaml("regroup"));
+    const key = `${PREFIX}:regroup`;
+    await publishRedis(key, eventPayloads(1_000));
+    const worker = startStreamWorker(dir, ["--exit-when-idle", "3s"]);
+    await waitFor(() => worker.reports() >= 5, "the first 1,000 entries published (5 batches)");
+    const r = redisClient();
+    try {
+      await r.xgroup("DESTROY", key, "sluice");
+    } finally {
+      r.disconnect();
+    }
+    await publishRedis(key, eventPayloads(500, 0, 1_001));
+    expect(await worker.exited, worker.stderr()).toBe(0);
+    expect(worker.stderr()).toMatch(/group sluice of key \S+: it was deleted: created again/);
+    const [counts] = await query<{ n: number; ids: number }>(
+      dir,
+      "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events",
+    );
+    expect(counts).toEqual({ n: 1_500, ids: 1_500 });
   });
 
   it("publishes every entry once across kill -9, poison once in the quarantine and in the dead letter", async () => {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
+import { killOnExit } from "./child-processes.js";
 import { cliPath, sluice } from "./cli.js";
 
 /** A `sluice watch` child process. */
@@ -22,11 +23,13 @@ export async function startDaemon(
   args: readonly string[] = [],
   env: NodeJS.ProcessEnv = {},
 ): Promise<Daemon> {
-  const child = spawn(process.execPath, [cliPath, "watch", ...args], {
-    cwd,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = killOnExit(
+    spawn(process.execPath, [cliPath, "watch", ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   let out = "";
   let err = "";
   child.stdout!.on("data", (d: Buffer) => {

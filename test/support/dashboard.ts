@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { killOnExit } from "./child-processes.js";
 import { cliPath } from "./cli.js";
 import { waitFor } from "./daemon.js";
 
@@ -22,11 +23,13 @@ export async function startServed(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<ServedDashboard> {
-  const child = spawn(process.execPath, [cliPath, ...args], {
-    cwd,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = killOnExit(
+    spawn(process.execPath, [cliPath, ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   let out = "";
   let err = "";
   child.stdout!.on("data", (d: Buffer) => {

@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
+import { killOnExit } from "./child-processes.js";
 import { cliPath } from "./cli.js";
 
 /** Starts `sluice run` and SIGKILLs it after `afterMs` (if it is still running). */
 export function runAndKill(cwd: string, afterMs: number): Promise<{ killed: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, "run"], { cwd, stdio: "ignore" });
+    const child = killOnExit(spawn(process.execPath, [cliPath, "run"], { cwd, stdio: "ignore" }));
     let exited = false;
     const timer = setTimeout(() => {
       if (!exited) child.kill("SIGKILL");

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
+import { killOnExit } from "./child-processes.js";
 import { cliPath, sluice } from "./cli.js";
 
 /** A `sluice worker --json` started in the background, its output collected as it comes. */
@@ -23,11 +24,13 @@ export function startWorker(
   args: readonly string[] = [],
   env: NodeJS.ProcessEnv = {},
 ): WorkerProcess {
-  const child = spawn(process.execPath, [cliPath, "worker", "--json", ...args], {
-    cwd: dir,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = killOnExit(
+    spawn(process.execPath, [cliPath, "worker", "--json", ...args], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   let reports = 0;
   let err = "";
   child.stdout!.on("data", (d: Buffer) => {
