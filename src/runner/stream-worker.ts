@@ -13,6 +13,7 @@ import type { Warehouse } from "../warehouse/warehouse.js";
 import { assertKnownPipelines } from "./known-pipelines.js";
 import { retryPolicy } from "./pipeline-retries.js";
 import { PUBLISHED_NOT_ACKNOWLEDGED, publishStreamBatch, type StreamBatchOutcome } from "./stream-batch.js";
+import { ledgerPruner } from "./stream-prune.js";
 
 /** Options of {@link runStreamWorkers}. */
 export interface StreamWorkerOptions {
@@ -177,6 +178,7 @@ async function consumePipeline(
     throw error;
   }
   await trustFirstDeliveries(holder, name, source);
+  const pruner = ledgerPruner(name, source, holder.use, event);
   let next: Promise<Pulled> | undefined;
   try {
     event(`consuming ${source.describe}`);
@@ -222,6 +224,7 @@ async function consumePipeline(
         },
       });
       idleSince = Date.now();
+      if (outcome) await pruner.published();
       summary.messages += outcome?.acked ?? 0;
       summary.redelivered += outcome?.redelivered ?? 0;
       if (outcome?.report) {

@@ -192,6 +192,11 @@ export function natsStream(
         oldestAgeMs: oldestAt === null ? null : Date.now() - oldestAt,
       };
     },
+    async publishedThrough() {
+      const jsm = await jetstreamManager(connection());
+      const floor = (await jsm.consumers.info(config.stream, config.durable)).ack_floor.stream_seq;
+      return floor > 0 ? String(floor) : null;
+    },
     async close() {
       clearInterval(keepAlive);
       inFlight.clear();

@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { parseDuration } from "../durations.js";
 import { SluiceError } from "../errors.js";
 import { redactUrl } from "../redact.js";
+import { redisAckFloor } from "./redis-ack-floor.js";
 import {
   type BatchLimits,
   oldestTimestampMs,
@@ -184,6 +185,7 @@ export function redisStream(
       }
       return { pending: 0, oldestAgeMs: oldestAt === null ? null : Date.now() - oldestAt };
     },
+    publishedThrough: () => redisAckFloor(client(), config.key, config.group),
     async close() {
       held.clear();
       await redis?.quit().catch(() => redis?.disconnect());

@@ -71,6 +71,13 @@ export interface StreamSource {
   /** Republishes messages to the configured dead letter (subject or key), headers naming their origin. */
   deadLetter(messages: readonly PoisonMessage[]): Promise<void>;
   lag(): Promise<StreamLag>;
+  /**
+   * The consumer's acknowledgement floor: a position at or below which every message of the consumer is
+   * acknowledged (NATS: the consumer's `ack_floor`; Redis: the group's last delivered id, below its
+   * oldest pending entry). Acks follow the publish, so every such position is published; null when the
+   * broker does not say. The worker records it and prunes the ledger below it (runner/stream-prune.ts).
+   */
+  publishedThrough(): Promise<string | null>;
   close(): Promise<void>;
   /**
    * True when connecting created the consumer (a NATS durable), so that it delivers from the start of the

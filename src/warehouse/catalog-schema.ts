@@ -196,6 +196,17 @@ export const catalogTables: readonly CatalogTable[] = [
     primaryKey: ["pipeline", "position"],
   },
   {
+    // Per stream pipeline, the position every position at or below which is published (the broker's
+    // acknowledgement floor): stream_published and stream_positions are pruned at or below it, and it
+    // counts as published in their stead (see stream-floor-sql.ts).
+    name: "stream_floors",
+    columns: [
+      { name: "pipeline", type: "text", primaryKey: true },
+      text("position"),
+      { name: "recorded_at", type: "timestamptz", defaultNow: true },
+    ],
+  },
+  {
     // The last schedule time of each scheduled pipeline (see runner/schedule-state.ts).
     name: "schedules",
     columns: [{ name: "pipeline", type: "text", primaryKey: true }, time("last_fire"), time("recorded_at")],

@@ -21,6 +21,7 @@ import { publishInSession } from "./publish-session.js";
 import { backfillQuarantineCounts, quarantineCountsSql } from "./quarantine-counts.js";
 import { backfillRunTotals, runTotalsSql } from "./run-totals.js";
 import { splitTableName } from "./split-table-name.js";
+import { recordStreamFloor } from "./stream-floor.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
 import { type SqlSession, tableColumns } from "./write-batch.js";
@@ -149,6 +150,7 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
         if (quarantineSql) await writeQuarantine(quarantineSql);
       });
     },
+    recordStreamFloor: (pipeline, floor) => inTransaction(() => recordStreamFloor(session, pipeline, floor)),
     query: (sql) => queryRows(con, sql),
     streamQuery: (sql) => streamJsonRows(con, sql),
     stageSource: (request) => stageQuery(con, request),

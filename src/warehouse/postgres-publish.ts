@@ -19,6 +19,7 @@ import type { PublishHooks } from "./publish-hooks.js";
 import { publishInSession } from "./publish-session.js";
 import { quarantineCountsSql } from "./quarantine-counts.js";
 import { runTotalsSql } from "./run-totals.js";
+import { recordStreamFloor } from "./stream-floor.js";
 import { undoTableName } from "./undo-table-name.js";
 import type { LedgerEntry, PositionClaim, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
 import type { SqlSession } from "./write-batch.js";
@@ -147,6 +148,26 @@ export async function recordPostgresRun(
       }),
     );
   });
+}
+
+/**
+ * Records a stream pipeline's floor and prunes its claims at or below it (see stream-floor.ts), under
+ * the pipeline's publish lock: a publish claiming positions meanwhile waits, then sees the floor. Both
+ * steps are idempotent, so a retry after a lost connection is harmless.
+ */
+export async function recordPostgresStreamFloor(
+  driver: PostgresDriver,
+  pipeline: string,
+  floor: string,
+): Promise<number> {
+  return driver.resilient(`stream floor of ${pipeline}`, () =>
+    driver.withClient((client) =>
+      inPostgresTransaction(client, async () => {
+        await client.query(pipelineLockSql(pipeline));
+        return recordStreamFloor(postgresSession(client), pipeline, floor);
+      }),
+    ),
+  );
 }
 
 /** Takes the lock one pipeline's publishes hold until they commit. */

@@ -11,7 +11,12 @@ import { engineMemorySettings } from "./duckdb-driver.js";
 import { ledgerLookups } from "./ledger-lookups.js";
 import { postgresCatalog, preparePostgresCatalog } from "./postgres-catalog.js";
 import { openPostgresDriver, type PostgresDriverOptions } from "./postgres-driver.js";
-import { postgresSession, publishToPostgres, recordPostgresRun } from "./postgres-publish.js";
+import {
+  postgresSession,
+  publishToPostgres,
+  recordPostgresRun,
+  recordPostgresStreamFloor,
+} from "./postgres-publish.js";
 import { stagePostgresSource } from "./postgres-stage-source.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
 import { splitTableName } from "./split-table-name.js";
@@ -88,6 +93,7 @@ export async function openPostgresWarehouse(options: PostgresWarehouseOptions): 
     updateRunReport: catalog.updateRunReport,
     recordRun: (run, ledger, quarantineSql, claim) =>
       recordPostgresRun(context, run, ledger, quarantineSql, claim),
+    recordStreamFloor: (pipeline, floor) => recordPostgresStreamFloor(driver, pipeline, floor),
     query: driver.query,
     streamQuery: driver.streamQuery,
     async stageSource(request) {

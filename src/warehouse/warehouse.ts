@@ -267,6 +267,12 @@ export interface Warehouse {
     quarantineSql?: string,
     claim?: PositionClaim,
   ): Promise<void>;
+  /**
+   * Records that a stream pipeline published every position at or below `floor` (the stored floor only
+   * grows) and prunes its claims at or below it, in one transaction (see stream-floor.ts); the claims
+   * pruned.
+   */
+  recordStreamFloor(pipeline: string, floor: string): Promise<number>;
   /** Read-only catalog and user queries. */
   query(sql: string): Promise<JsonRow[]>;
   /**

@@ -26,6 +26,7 @@ const addedSince = [
      runs BIGINT NOT NULL, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL,
      rows_malformed BIGINT NOT NULL, rows_duplicates BIGINT NOT NULL, duration_us BIGINT NOT NULL,
      last_finished_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (pipeline, status, bucket))`,
+  "CREATE TABLE IF NOT EXISTS sluice.stream_floors (pipeline TEXT PRIMARY KEY, position TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())",
 ];
 /** Indexes of the tables added since (PostgreSQL keeps catalog indexes, DuckDB none). */
 const postgresIndexesAddedSince = [
