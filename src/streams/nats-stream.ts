@@ -65,25 +65,9 @@ export function natsStream(
   };
   /** Creates the durable when it does not exist; true when it did so. */
   const ensureConsumer = async (jsm: JetStreamManager): Promise<boolean> => {
-    try {
-      await jsm.consumers.info(config.stream, config.durable);
-      return false;
-    } catch {
-      try {
-        await jsm.consumers.add(config.stream, {
-          durable_name: config.durable,
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          ack_wait: nanos(parseDuration(config.ack_wait)),
-          max_ack_pending: options.maxAckPending,
-          ...(config.subject ? { filter_subject: config.subject } : {}),
-        });
-      } catch (error) {
-        throw fail(`cannot create consumer ${config.durable} on stream ${config.stream}`, error, false);
-      }
-      created = true;
-      return true;
-    }
+    const made = await ensureDurable(jsm, config, options.maxAckPending, fail);
+    if (made) created = true;
+    return made;
   };
 
   return {
@@ -107,19 +91,7 @@ export function natsStream(
       });
       await ensureConsumer(jsm);
       if (notice) watchConnection(nc, (message) => notice(`${describe}: ${message}`));
-      // A batch whose publish outlasts `ack_wait` (a loaded machine, a warehouse retrying through a
-      // restart) would be delivered again meanwhile, into the next pull, which then holds only messages
-      // the ledger recognises: progress halves. An in-progress ack restarts each held message's ack wait;
-      // a killed worker stops sending them, and its messages come again one ack wait later.
-      const everyMs = Math.max(250, Math.floor(parseDuration(config.ack_wait) / 3));
-      keepAlive = setInterval(() => {
-        try {
-          for (const m of inFlight.values()) m.working();
-        } catch {
-          // The connection is closing or lost: the messages come again once their ack wait is out.
-        }
-      }, everyMs);
-      keepAlive.unref();
+      keepAlive = keepHeldAlive(inFlight, parseDuration(config.ack_wait));
     },
     createdConsumer: () => created,
     nothingPublishedBefore: () => {
@@ -325,4 +297,52 @@ function natsServer(url: string): { servers: string; user?: string; pass?: strin
   if (user && pass) return { servers, user, pass };
   if (user) return { servers, token: user };
   return { servers };
+}
+
+/** Creates the durable when it does not exist (explicit acks, deliver all); true when it did so. */
+async function ensureDurable(
+  jsm: JetStreamManager,
+  config: NatsStreamConfig,
+  maxAckPending: number,
+  fail: (what: string, error: unknown, transient?: boolean) => SluiceError,
+): Promise<boolean> {
+  try {
+    await jsm.consumers.info(config.stream, config.durable);
+    return false;
+  } catch {
+    try {
+      await jsm.consumers.add(config.stream, {
+        durable_name: config.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(parseDuration(config.ack_wait)),
+        max_ack_pending: maxAckPending,
+        ...(config.subject ? { filter_subject: config.subject } : {}),
+      });
+    } catch (error) {
+      throw fail(`cannot create consumer ${config.durable} on stream ${config.stream}`, error, false);
+    }
+    return true;
+  }
+}
+
+/**
+ * Sends an in-progress ack for every held message each third of `ackWaitMs`. A batch whose publish
+ * outlasts `ack_wait` (a loaded machine, a warehouse retrying through a restart) would otherwise be
+ * delivered again into the next pull, which then holds only messages the ledger recognises. A killed
+ * worker stops sending them, and its messages come again one ack wait later.
+ */
+function keepHeldAlive(inFlight: ReadonlyMap<string, JsMsg>, ackWaitMs: number): NodeJS.Timeout {
+  const timer = setInterval(
+    () => {
+      try {
+        for (const m of inFlight.values()) m.working();
+      } catch {
+        // The connection is closing or lost: the messages come again once their ack wait is out.
+      }
+    },
+    Math.max(250, Math.floor(ackWaitMs / 3)),
+  );
+  timer.unref();
+  return timer;
 }

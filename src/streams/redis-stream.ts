@@ -56,21 +56,6 @@ export function redisStream(
     if (!redis) throw new SluiceError("INTERNAL", `${describe}: not connected`);
     return redis;
   };
-  /**
-   * The group (or the key) was deleted under a running worker: created again at the start of the stream,
-   * as a new worker would. What it delivered before is forgotten by the broker; its entries come again
-   * and the claim of their positions recognises those published before.
-   */
-  const groupDeleted = async (r: Redis): Promise<SluiceError> => {
-    held.clear();
-    await r.xgroup("CREATE", config.key, config.group, "0", "MKSTREAM").catch(() => undefined);
-    return fail(
-      `group ${config.group} of key ${config.key}`,
-      new Error(
-        "it was deleted: created again, reading from the start of the stream; entries published before are recognised by the ledger and not published again",
-      ),
-    );
-  };
   return {
     describe,
     async connect(notice) {
@@ -131,7 +116,10 @@ export function redisStream(
       } catch (error) {
         // What this pull took is not handed on: the next pull reads it again from the pending entries.
         for (const m of messages) held.delete(m.position);
-        if (/NOGROUP/.test(String(error))) throw await groupDeleted(r);
+        if (/NOGROUP/.test(String(error))) {
+          held.clear();
+          throw await recreateGroup(r, config, fail);
+        }
         throw fail("pull", error);
       }
       oldestAt = oldestTimestampMs(messages);
@@ -290,5 +278,24 @@ function toMessages(
         timestamp: new Date(Number(id.split("-")[0])),
         redelivered,
       }))
+  );
+}
+
+/**
+ * The group (or the key) was deleted under a running worker: created again at the start of the stream,
+ * as a new worker would. What it delivered before is forgotten by the broker; its entries come again
+ * and the claim of their positions recognises those published before.
+ */
+async function recreateGroup(
+  r: Redis,
+  config: RedisStreamConfig,
+  fail: (what: string, error: unknown) => SluiceError,
+): Promise<SluiceError> {
+  await r.xgroup("CREATE", config.key, config.group, "0", "MKSTREAM").catch(() => undefined);
+  return fail(
+    `group ${config.group} of key ${config.key}`,
+    new Error(
+      "it was deleted: created again, reading from the start of the stream; entries published before are recognised by the ledger and not published again",
+    ),
   );
 }
