@@ -139,8 +139,10 @@ async function intakeFile(
     return undefined;
   }
   // No loaded content has this size: nothing to look up (replays are known by a hash of their own).
-  work.priorLoads =
-    sizeLoaded || run.options.replay ? await run.warehouse.loadsOf(run.name, file.sha256) : [];
+  work.priorLoads = [
+    ...(sizeLoaded || run.options.replay ? await run.warehouse.loadsOf(run.name, file.sha256) : []),
+    ...(run.options.force ? (run.options.earlierLoads?.get(entry.path) ?? []) : []),
+  ];
   if (work.priorLoads.length > 0 && !run.options.force) {
     file.status = "skipped_duplicate";
     run.logger.info(

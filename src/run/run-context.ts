@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { FileFormat, FileSourceConfig, PipelineConfig } from "../config/schema.js";
 import type { ForeignKeySet } from "../plan/check-rules.js";
 import type { StorageEntry } from "../storage/storage.js";
-import type { Warehouse } from "../warehouse/warehouse.js";
+import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
 import type { AcquiredFile } from "./acquire-file.js";
 import type { ProjectContext } from "./project-context.js";
 import type { QuerySource } from "./query-source.js";
@@ -23,6 +23,11 @@ export interface PipelineRunOptions {
   readonly keepInPlace?: boolean | undefined;
   /** Reload content the ledger already has, replacing its earlier rows. */
   readonly force?: boolean;
+  /**
+   * Under `force`: earlier loads of a file's rows that the ledger knows under another identity than the
+   * file's content (a stream batch, known by its positions, backfilled from its archived chunk), by path.
+   */
+  readonly earlierLoads?: ReadonlyMap<string, readonly LedgerEntry[]> | undefined;
   readonly onProgress?: (progress: RunProgress) => void;
   /** Replay: process exactly these landing files (outside the glob), as replays of an earlier run. */
   readonly replay?: ReplaySpec | undefined;

@@ -1,9 +1,10 @@
-import { isFileSource } from "../config/schema.js";
+import { isFileSource, type PipelineConfig } from "../config/schema.js";
 import { SluiceError } from "../errors.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import type { ProjectContext } from "../run/project-context.js";
 import type { RunReport } from "../run/run-report.js";
 import type { StorageEntry } from "../storage/storage.js";
+import type { LedgerEntry, Warehouse } from "../warehouse/warehouse.js";
 import { assertKnownPipelines } from "./known-pipelines.js";
 import { runWithRetries } from "./pipeline-retries.js";
 
@@ -36,7 +37,8 @@ export async function backfill(
 ): Promise<RunReport[]> {
   assertKnownPipelines(ctx.project.config.pipelines, [name]);
   const pipeline = ctx.project.config.pipelines[name]!;
-  if (!isFileSource(pipeline.source)) {
+  const stream = "stream" in pipeline.source;
+  if (!isFileSource(pipeline.source) && !stream) {
     throw new SluiceError(
       "USAGE",
       `backfill re-processes archived files; pipeline ${name} reads the warehouse (run it instead)`,
@@ -80,13 +82,21 @@ export async function backfill(
       list.push(entry);
       months.set(String(row.month), list);
     }
+    const earlierLoads = stream ? await streamBatchLoads(warehouse, name) : undefined;
     for (const [month, entries] of months) {
       ctx.notice(`${name}: backfilling ${month} (${entries.length} file(s))`);
-      const report = await runWithRetries(ctx, warehouse, name, pipeline, {
-        entries,
-        force: true,
-        keepInPlace: true,
-      });
+      const report = await runWithRetries(
+        ctx,
+        warehouse,
+        name,
+        stream ? archivedBatches(pipeline, entries) : pipeline,
+        {
+          entries,
+          force: true,
+          keepInPlace: true,
+          earlierLoads,
+        },
+      );
       reports.push(report);
       options.onReport?.(report);
     }
@@ -94,4 +104,55 @@ export async function backfill(
     await warehouse.close();
   }
   return reports;
+}
+
+/**
+ * A stream pipeline as its archived batches are read back: JSON-lines files, one message a line (a poison
+ * message's marked line is malformed again: quarantined, as when it came; a line as long as the largest
+ * file is taken), `nested:` as on the stream, and `max_failure_rate` not holding a batch back (as for the
+ * stream's own batches).
+ */
+function archivedBatches(pipeline: PipelineConfig, entries: readonly StorageEntry[]): PipelineConfig {
+  const longest = Math.max(0, ...entries.map((e) => e.size));
+  return {
+    ...pipeline,
+    source: {
+      path: "archive/**/*.jsonl",
+      format: "jsonl",
+      on_malformed: "quarantine",
+      options: { max_line_size: Math.max(2_000_000, longest + 1) },
+    },
+    max_failure_rate: 1,
+  };
+}
+
+/**
+ * The stream batches of a pipeline still loaded as published, by their archived chunk. The ledger knows a
+ * batch by its positions, not by its chunk's content: the first backfill of a chunk replaces the batch's
+ * rows through these (later ones find the backfill's own load by content).
+ */
+async function streamBatchLoads(warehouse: Warehouse, name: string): Promise<Map<string, LedgerEntry[]>> {
+  const rows = await warehouse.query(
+    `SELECT run_id, path, sha256, size, rows_read, rows_loaded, archived_to FROM sluice.files
+      WHERE pipeline = ${quoteLiteral(name)} AND status = 'loaded' AND starts_with(path, 'stream:')
+        AND starts_with(archived_to, 'archive/')`,
+  );
+  const loads = new Map<string, LedgerEntry[]>();
+  for (const row of rows) {
+    const archivedTo = String(row.archived_to);
+    const entry: LedgerEntry = {
+      runId: String(row.run_id),
+      pipeline: name,
+      path: String(row.path),
+      sha256: String(row.sha256),
+      size: Number(row.size),
+      status: "loaded",
+      rowsRead: Number(row.rows_read),
+      rowsLoaded: Number(row.rows_loaded),
+      archivedTo,
+      error: null,
+    };
+    loads.set(archivedTo, [...(loads.get(archivedTo) ?? []), entry]);
+  }
+  return loads;
 }

@@ -102,6 +102,15 @@ export async function replayRun(ctx: ProjectContext, runId: string): Promise<Run
  * second `hash`) is per file: see quarantinedValuesConfig.
  */
 function replayConfig(pipeline: PipelineConfig): PipelineConfig {
+  // A stream batch's quarantined rows are replayed as a JSON-lines file's (its failed files are none: a
+  // batch that fails is not acknowledged, the broker delivers it again).
+  if ("stream" in pipeline.source) {
+    return {
+      ...pipeline,
+      source: { path: "replay/**", format: "jsonl", on_malformed: "quarantine" },
+      max_failure_rate: 1,
+    };
+  }
   return { ...pipeline, max_failure_rate: 1 };
 }
 

@@ -56,7 +56,7 @@ export function publishedPositionsSql(pipeline: string, positions: readonly stri
   return `SELECT position FROM sluice.stream_published WHERE pipeline = ${name} AND position IN (${list})
     UNION
     SELECT p.position FROM sluice.stream_positions p
-    JOIN sluice.files f ON f.pipeline = p.pipeline AND f.path = p.batch AND f.status = 'loaded'
+    JOIN sluice.files f ON f.pipeline = p.pipeline AND f.path = p.batch AND f.status IN ('loaded', 'replaced')
     WHERE p.pipeline = ${name} AND p.position IN (${list})
     UNION
     SELECT t.position FROM (${floorList(positions)}) AS t(position) WHERE ${atOrBelowFloorSql(pipeline, "t.position")}`;
