@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import type { PipelineConfig, StreamSourceConfig } from "../config/schema.js";
-import { asSluiceError } from "../errors.js";
+import { asSluiceError, SluiceError } from "../errors.js";
 import { redactUrls } from "../redact.js";
 import { abortableSleep, backoffDelay, withRetry } from "../resilience/retry.js";
 import type { ProjectContext } from "../run/project-context.js";
@@ -190,6 +190,8 @@ async function consumePipeline(
       next = undefined;
       if ("error" in pulled) {
         if (signal?.aborted) break;
+        // A stream that no longer exists is no outage: waiting would not bring it back.
+        if (isTerminal(pulled.error)) throw pulled.error;
         // An unreachable broker is not an idle stream: --exit-when-idle counts from when it answers again.
         idleSince = Date.now();
         const delay = backoffDelay(++pullFailures, policy.baseMs, policy.maxDelayMs, Math.random);
@@ -259,6 +261,11 @@ async function trustFirstDeliveries(
     .use(async (w) => (await w.query(anyPublishedSql(name)))[0]?.published)
     .catch(() => true);
   if (published === false) source.nothingPublishedBefore?.();
+}
+
+/** A pull error the source says will not pass (a deleted NATS stream): the worker stops with it. */
+function isTerminal(error: unknown): boolean {
+  return error instanceof SluiceError && error.code === "STREAM_ERROR" && !error.transient;
 }
 
 type Pulled = { readonly messages: StreamMessage[] } | { readonly error: unknown };

@@ -100,12 +100,22 @@ export function natsStream(
     async pull(limits: BatchLimits, signal?: AbortSignal) {
       const js = jetstream(connection());
       const consumer = await js.consumers.get(config.stream, config.durable).catch(async (error: unknown) => {
-        if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound)) {
+        if (isApiError(error, JetStreamApiCodes.StreamNotFound)) throw streamGone(config, fail);
+        if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) {
           throw fail(`consumer ${config.durable} of stream ${config.stream}`, error);
         }
         // Deleted under a running worker: created again; what it had delivered unacknowledged comes again.
         inFlight.clear();
-        await ensureConsumer(await jetstreamManager(connection()));
+        // Creating it again can fail for a passing reason here (the connection): the pull is tried again.
+        await ensureConsumer(await jetstreamManager(connection())).catch((failed: unknown) => {
+          if (
+            failed instanceof SluiceError &&
+            failed.transient === false &&
+            isApiError(failed.cause, JetStreamApiCodes.StreamNotFound)
+          )
+            throw streamGone(config, fail);
+          throw fail(`consumer ${config.durable} of stream ${config.stream}`, failed);
+        });
         throw fail(
           `consumer ${config.durable} of stream ${config.stream}`,
           new Error(
@@ -324,6 +334,28 @@ async function ensureDurable(
     }
     return true;
   }
+}
+
+function isApiError(error: unknown, code: number): boolean {
+  return error instanceof JetStreamApiError && error.code === code;
+}
+
+/**
+ * The stream was deleted under a running worker: a terminal error, not an outage to wait out. Sluice never
+ * creates a stream, and one created again under the name numbers its messages from 1 again, which the
+ * pipeline's ledger (its published positions and floor) would count as published already.
+ */
+function streamGone(
+  config: NatsStreamConfig,
+  fail: (what: string, error: unknown, transient?: boolean) => SluiceError,
+): SluiceError {
+  return fail(
+    `stream ${config.stream}`,
+    new Error(
+      "it no longer exists (deleted): Sluice never creates a stream. A stream created again under this name numbers its messages from 1 again, which this pipeline's ledger counts as published: give the pipeline a new name, or delete its rows from sluice.stream_floors, sluice.stream_published and sluice.stream_positions first",
+    ),
+    false,
+  );
 }
 
 /**

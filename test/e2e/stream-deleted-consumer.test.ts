@@ -1,9 +1,12 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
 import { makeProject, sluice } from "../support/cli.js";
 import { queryRows, startWorker, waitFor } from "../support/stream-worker.js";
 import {
+  createNatsStream,
+  deleteNatsStream,
   eventPayloads,
   natsAvailable,
   natsTestStream,
@@ -81,4 +84,35 @@ describe.skipIf(!available)("a deleted NATS consumer", () => {
     expect(worker.stderr()).toMatch(/, [1-9]\d* redelivery\(ies\) recognised/);
     expect(await counts(dir)).toEqual({ n: 7_000, ids: 7_000 });
   }, 180_000);
+});
+
+describe.skipIf(!available)("a deleted NATS stream", () => {
+  const gone = natsTestStream("DELETEDSTREAM");
+
+  it("stops the worker with an error naming the stream, not retried as an outage", async () => {
+    await createNatsStream(gone.stream, gone.subject);
+    const dir = makeProject(
+      projectYaml("gone").replace(
+        `stream: ${STREAM}, subject: "${SUBJECT}.gone"`,
+        `stream: ${gone.stream}, subject: "${gone.subject}.gone"`,
+      ),
+    );
+    try {
+      await publishNats(`${gone.subject}.gone`, eventPayloads(1_000));
+      // Without --exit-when-idle: only an error ends it.
+      const worker = startWorker(dir);
+      await waitFor(() => worker.reports() >= 1, "a published batch");
+      await deleteNatsStream(gone.stream);
+      const code = await Promise.race([worker.exited, sleep(45_000).then(() => "still running")]);
+      if (code === "still running") worker.child.kill("SIGKILL");
+      expect(code, worker.stderr()).toBe(1);
+      expect(worker.stderr()).toContain(`stream ${gone.stream}: it no longer exists (deleted)`);
+      // What was published before stays published, once.
+      const c = await counts(dir);
+      expect(c?.n).toBe(c?.ids);
+      expect(c?.n).toBeGreaterThan(0);
+    } finally {
+      await deleteNatsStream(gone.stream);
+    }
+  }, 120_000);
 });
