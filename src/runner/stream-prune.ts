@@ -12,6 +12,12 @@ export const PRUNE_EVERY_MS = 60_000;
 export interface LedgerPruner {
   /** Told after each published batch: every {@link PRUNE_EVERY_BATCHES} batches or minute, prunes. */
   published(): Promise<void>;
+  /**
+   * Told when the stream is caught up (a pull found nothing): prunes once when batches were published
+   * since the last prune, so a stream that goes quiet does not keep its last batches' claims until the
+   * next burst.
+   */
+  idle(): Promise<void>;
 }
 
 /**
@@ -34,20 +40,26 @@ export function ledgerPruner(
 ): LedgerPruner {
   let batches = 0;
   let lastAt = Date.now();
+  const prune = async () => {
+    batches = 0;
+    lastAt = Date.now();
+    try {
+      const floor = await source.publishedThrough();
+      if (floor !== null) await use((w) => w.recordStreamFloor(name, floor));
+    } catch (error) {
+      event(
+        `ledger of published positions not pruned (${redactUrls(asSluiceError(error).message)}); pruned later`,
+      );
+    }
+  };
   return {
     async published() {
       batches++;
       if (batches < everyBatches && Date.now() - lastAt < PRUNE_EVERY_MS) return;
-      batches = 0;
-      lastAt = Date.now();
-      try {
-        const floor = await source.publishedThrough();
-        if (floor !== null) await use((w) => w.recordStreamFloor(name, floor));
-      } catch (error) {
-        event(
-          `ledger of published positions not pruned (${redactUrls(asSluiceError(error).message)}); pruned later`,
-        );
-      }
+      await prune();
+    },
+    async idle() {
+      if (batches > 0) await prune();
     },
   };
 }

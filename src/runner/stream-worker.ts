@@ -202,6 +202,8 @@ async function consumePipeline(
       pullFailures = 0;
       const { messages } = pulled;
       if (messages.length === 0) {
+        // Before the warehouse is let go below: pruning needs it.
+        await pruner.idle();
         await onIdle(name, true);
         if (options.exitWhenIdleMs !== undefined && Date.now() - idleSince >= options.exitWhenIdleMs) break;
         continue;

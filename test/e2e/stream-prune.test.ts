@@ -129,6 +129,30 @@ describe.skipIf(!natsUp)("stream ledger pruning: NATS", () => {
   }, 400_000);
 });
 
+describe.skipIf(!natsUp)("stream ledger pruning when the stream goes quiet", () => {
+  const { stream, subject } = natsTestStream("PRUNEIDLE");
+  streamAroundTests(stream, subject);
+
+  it("prunes once the stream is caught up, without waiting for the batch count or the minute", async () => {
+    const dir = makeProject(
+      projectYaml(
+        `{ kind: nats, url: "${natsUrl}", stream: ${stream}, subject: "${subject}.idle", durable: idle }`,
+      ),
+    );
+    await publishNats(`${subject}.idle`, eventPayloads(1_200));
+    // Far more batches than the run publishes: only the idle prune can prune.
+    const r = await sluice(["worker", "--exit-when-idle", "1s"], dir, {
+      env: { SLUICE_STREAM_PRUNE_BATCHES: "1000" },
+      timeoutMs: 170_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await counts(dir)).toEqual({ n: 1_200, ids: 1_200 });
+    const { floor, positions } = await ledger(dir);
+    expect(floor).toBe("1200");
+    expect(positions).toEqual([]);
+  }, 200_000);
+});
+
 describe.skipIf(!redisUp)("stream ledger pruning: Redis", () => {
   afterAll(() => deleteRedisKeys([KEY]));
 
