@@ -55,6 +55,7 @@ export async function publishStreamBatch(
   source: StreamSource,
   pulled: readonly StreamMessage[],
   lag: StreamLag | undefined,
+  worker?: string,
 ): Promise<StreamBatchOutcome> {
   const messages = oncePerPosition(pulled);
   const again = messages.filter((m) => m.redelivered).map((m) => m.position);
@@ -83,7 +84,7 @@ export async function publishStreamBatch(
   // Before the publish: a crash after it would leave them recognised as published, never republished.
   // So the dead letter is at least once (a batch published again after a failure repeats its poison).
   await source.deadLetter(chunk.poison);
-  const request = runRequest(ctx, warehouse, name, asFilePipeline(pipeline, batch.name));
+  const request = runRequest(ctx, warehouse, name, asFilePipeline(pipeline, batch.name), { worker });
   let report: RunReport;
   try {
     report = await runUnits(request, [streamBatchUnit(name, batch)]);
@@ -99,6 +100,7 @@ export async function publishStreamBatch(
       source,
       fresh.map((m) => ({ ...m, redelivered: true })),
       lag,
+      worker,
     );
     return { ...again, acked: again.acked + published.size, redelivered: again.redelivered + published.size };
   }

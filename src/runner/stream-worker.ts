@@ -31,6 +31,8 @@ export interface StreamWorkerOptions {
    * the worker then lets go of it after the batch instead of keeping it while batches flow.
    */
   readonly warehouseWanted?: (() => boolean) | undefined;
+  /** The `sluice worker` consuming: each batch's run record names it (as the queued file runs it runs). */
+  readonly worker?: string | undefined;
 }
 
 /** What a worker did, per pipeline. */
@@ -222,6 +224,7 @@ async function consumePipeline(
         policy,
         signal,
         event,
+        worker: options.worker,
         onFailed: (failed) => {
           summary.failed++;
           if (failed.report) options.onReport?.(failed.report, failed);
@@ -304,6 +307,7 @@ async function publishWithRetries(
     readonly policy: ReturnType<typeof retryPolicy>;
     readonly signal?: AbortSignal | undefined;
     readonly event: (message: string) => void;
+    readonly worker?: string | undefined;
     /** A failed attempt's run (recorded as failed; its messages stay unacknowledged). */
     readonly onFailed: (outcome: StreamBatchOutcome) => void;
   },
@@ -313,7 +317,9 @@ async function publishWithRetries(
     let outcome: StreamBatchOutcome | undefined;
     let problem: string | undefined;
     try {
-      outcome = await holder.use((w) => publishStreamBatch(ctx, w, name, pipeline, source, messages, lag));
+      outcome = await holder.use((w) =>
+        publishStreamBatch(ctx, w, name, pipeline, source, messages, lag, context.worker),
+      );
       if (outcome.report === null || outcome.report.status === "succeeded") return outcome;
       problem = outcome.report.error ?? "the batch failed";
     } catch (error) {

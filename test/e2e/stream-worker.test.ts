@@ -1,5 +1,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
 import { makeProject, sluice } from "../support/cli.js";
 import { startWorker, waitFor } from "../support/stream-worker.js";
@@ -53,8 +55,15 @@ describe.skipIf(!available)("sluice worker on NATS JetStream", () => {
     const runs = r.stdout
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l) as { status: string; stream: { messages: number } });
+      .map((l) => JSON.parse(l) as { status: string; worker?: string; stream: { messages: number } });
     expect(runs.every((run) => run.status === "succeeded")).toBe(true);
+    // Each batch's run names the worker process that published it, as `sluice runs` shows.
+    const worker = runs[0]?.worker;
+    expect(worker).toMatch(/^.+-\d+-[0-9a-f]{6}$/);
+    expect(runs.every((run) => run.worker === worker)).toBe(true);
+    const listed = await sluice(["runs"], dir);
+    expect(listed.stdout.split("\n")[0]).toMatch(/\bworker\b/);
+    expect(listed.stdout).toContain(worker!);
     expect(runs.reduce((n, run) => n + run.stream.messages, 0)).toBe(1_202);
     const [counts] = await query<{ n: number; ids: number }>(
       dir,
@@ -74,6 +83,20 @@ describe.skipIf(!available)("sluice worker on NATS JetStream", () => {
       String(f).endsWith(".jsonl"),
     );
     expect(archived.length).toBe(runs.length);
+    // The dead letter got each poison message once, with its origin in headers.
+    const nc = await connect({ servers: natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const dead = `${SUBJECT}.dead`;
+      const info = await jsm.streams.info(STREAM, { subjects_filter: dead });
+      expect(info.state.subjects?.[dead]).toBe(13);
+      const last = await jsm.streams.getMessage(STREAM, { last_by_subj: dead });
+      expect(last?.header.get("Sluice-Subject")).toBe(`${SUBJECT}.basic`);
+      expect(last?.header.get("Sluice-Position")).toMatch(/^\d+$/);
+      expect(last?.header.get("Sluice-Reason")).not.toBe("");
+    } finally {
+      await nc.close();
+    }
     for (const f of archived) expect(String(f)).toMatch(/^\d{4}\/\d{2}\/[\w-]+_\d{14}\.jsonl$/);
     // A second worker finds nothing new.
     const again = await sluice(["worker", "--exit-when-idle", "500ms", "--json"], dir);

@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { Command } from "commander";
 import { parseDuration } from "../../durations.js";
 import { SluiceError } from "../../errors.js";
@@ -81,14 +83,22 @@ export function registerWorkerCommand(program: Command): void {
         if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
         else output.line(`${stamp()} ${describe(report)}`);
       };
+      // One name for the process: its stream batches' runs and its queued units' runs say which worker ran them.
+      const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
       const work: Promise<number>[] = [];
       if (streams.length > 0)
-        work.push(consumeStreams(ctx, output, opts, exitWhenIdleMs, stop.signal, print));
+        work.push(consumeStreams(ctx, output, { ...opts, workerId }, exitWhenIdleMs, stop.signal, print));
       // File work is queued only on PostgreSQL; without stream pipelines, the queue worker explains why
       // the embedded warehouse cannot scale out (a configuration error).
       if (queued || streams.length === 0) {
         work.push(
-          claimFileWork(ctx, output, { ...opts, concurrency, group, exitWhenIdleMs }, stop.signal, print),
+          claimFileWork(
+            ctx,
+            output,
+            { ...opts, concurrency, group, exitWhenIdleMs, workerId },
+            stop.signal,
+            print,
+          ),
         );
       }
       const failed = await Promise.all(work);
@@ -101,7 +111,7 @@ export function registerWorkerCommand(program: Command): void {
 async function consumeStreams(
   ctx: ProjectContext,
   output: Output,
-  opts: WorkerCommandOptions,
+  opts: WorkerCommandOptions & { workerId: string },
   exitWhenIdleMs: number | undefined,
   signal: AbortSignal,
   print: (report: RunReport) => void,
@@ -112,6 +122,7 @@ async function consumeStreams(
     signal,
     onEvent: (message) => output.notice(`${stamp()} ${message}`),
     onReport: print,
+    worker: opts.workerId,
   });
   for (const p of summary.pipelines) {
     output.notice(
@@ -129,12 +140,14 @@ async function claimFileWork(
     concurrency: number;
     group: number;
     exitWhenIdleMs: number | undefined;
+    workerId: string;
   },
   signal: AbortSignal,
   print: (report: RunReport) => void,
 ): Promise<number> {
   const { runQueueWorker } = await import("../../scale/run-queue-worker.js");
   const summary = await runQueueWorker(ctx, {
+    workerId: opts.workerId,
     concurrency: opts.concurrency,
     grouping: { groupBytes: 4 << 20, groupFiles: opts.group },
     signal,
