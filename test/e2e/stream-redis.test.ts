@@ -89,6 +89,24 @@ describe.skipIf(!available)("sluice worker on Redis Streams", () => {
     expect(counts).toEqual({ n: 1_500, ids: 1_500 });
   });
 
+  it("stops on SIGTERM with exit 0 mid-stream, losing nothing", async () => {
+    const dir = makeProject(projectYaml("term"));
+    await publishRedis(`${PREFIX}:term`, eventPayloads(3_000));
+    const worker = startStreamWorker(dir);
+    // Signalled while batches flow (a first one published), not while the process still starts.
+    await waitFor(() => worker.reports() > 0, "a first published batch");
+    worker.child.kill("SIGTERM");
+    expect(await worker.exited, worker.stderr()).toBe(0);
+    expect(worker.reports()).toBeLessThan(15);
+    const rest = await sluice(["worker", "--exit-when-idle", "3s"], dir, { timeoutMs: 120_000 });
+    expect(rest.code, rest.stderr).toBe(0);
+    const [counts] = await query<{ n: number; ids: number }>(
+      dir,
+      "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events",
+    );
+    expect(counts).toEqual({ n: 3_000, ids: 3_000 });
+  });
+
   it("publishes every entry once across kill -9, poison once in the quarantine and in the dead letter", async () => {
     const total = 6_000;
     const poisonEvery = 101;
