@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { s3Storage } from "../../src/storage/s3-storage.js";
 import { makeProject, sluice } from "../support/cli.js";
+import { S3RVER_CREDENTIALS, startS3Server } from "../support/s3-server.js";
 import { deleteRedisKeys, publishRedis, redisAvailable, redisUrl, uniqueName } from "../support/streams.js";
 
 const available = await redisAvailable();
@@ -96,5 +98,62 @@ describe.skipIf(!available)("the raw stream archive: backfill and replay of stre
     const again = await sluice(["replay", failedRun.run_id], dir);
     expect(again.code).not.toBe(0);
     expect(await counts(dir)).toEqual([replayed]);
+  }, 120_000);
+});
+
+describe.skipIf(!available)("the raw stream archive on an S3 landing zone", () => {
+  afterAll(async () => {
+    await deleteRedisKeys([], `${PREFIX}:*`);
+  });
+
+  it("archives each batch under archive/<pipeline>/YYYY/MM/ in the bucket; backfill reads it from there", async () => {
+    const s3 = await startS3Server({ buckets: ["stream-archive"] });
+    const env = {
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    };
+    const landing = s3Storage({ ...s3.s3Options, bucket: "stream-archive", prefix: "landing" });
+    try {
+      const dir = makeProject(
+        projectYaml("s3", false).replace(
+          "landing: landing",
+          `landing: s3://stream-archive/landing\ns3: { endpoint: "${s3.endpoint}", region: us-east-1, force_path_style: true }`,
+        ),
+      );
+      await publishRedis(
+        `${PREFIX}:s3`,
+        Array.from({ length: 100 }, (_, i) => JSON.stringify({ id: i + 1, name: `n${i + 1}` })),
+      );
+      const r = await sluice(["worker", "--exit-when-idle", "1s", "--json"], dir, { env });
+      expect(r.code, r.stderr).toBe(0);
+      const batches = r.stdout.trim().split("\n").length;
+      const archived: string[] = [];
+      for await (const entry of landing.list("archive/events/")) archived.push(entry.path);
+      expect(archived).toHaveLength(batches);
+      for (const path of archived)
+        expect(path).toMatch(/^archive\/events\/\d{4}\/\d{2}\/[\w-]+_\d{14}\.jsonl$/);
+      const lines = (await Promise.all(archived.map((p) => landing.readFile(p)))).flatMap((b) =>
+        b.toString().trim().split("\n"),
+      );
+      expect(lines).toHaveLength(100);
+
+      const b = await sluice(
+        ["backfill", "events", "--from", "2000-01-01", "--to", "2100-12-31", "--json"],
+        dir,
+        {
+          env,
+        },
+      );
+      expect(b.code, b.stderr).toBe(0);
+      expect(b.json<{ runs: { rows: { loaded: number } }[] }>().runs[0]?.rows.loaded).toBe(100);
+      const [c] = await query<{ n: number; ids: number }>(
+        dir,
+        "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events",
+      );
+      expect(c).toEqual({ n: 100, ids: 100 });
+    } finally {
+      landing.close();
+      await s3.stop();
+    }
   }, 120_000);
 });
