@@ -72,6 +72,11 @@ describe.skipIf(!available)("the raw stream archive: backfill and replay of stre
     expect(listed.stdout).toMatch(/\blag\b/);
     expect(listed.stdout).toMatch(/\d+ pending, oldest [\d.]+ (ms|s)/);
 
+    // `sluice history` lists the batches' loads as a file pipeline's.
+    const history = await sluice(["history", "events"], dir);
+    expect(history.code, history.stderr).toBe(0);
+    for (const run of runs) expect(history.stdout).toContain(run.run_id);
+
     // Backfill: the archived batches go through the pipeline again, replacing their earlier rows.
     for (let round = 0; round < 2; round++) {
       const b = await sluice(
