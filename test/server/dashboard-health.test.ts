@@ -10,8 +10,15 @@ interface Health {
   tables: { schema: string; table: string; rows: number; bytes: number | null }[];
   indexes?: { schema: string; table: string; index: string; scans: number; bytes: number }[];
   slow_statements?: { query: string; calls: number; mean_ms: number; total_ms: number }[] | null;
-  connections?: { state: string; count: number }[];
-  pool?: { total: number; idle: number; waiting: number } | null;
+  connections?: { state: string; count: number; waiting: number; longest_ms: number }[];
+  pool?: {
+    total: number;
+    idle: number;
+    waiting: number;
+    checkouts: number;
+    wait_ms_total: number;
+    wait_ms_max: number;
+  } | null;
 }
 
 /** What every PostgreSQL health answer has: sizes, index usage, connections, the dashboard's pool. */
@@ -29,10 +36,23 @@ function expectPostgresHealth(health: Health, page: string): void {
   expect(catalog.some((i) => i.scans > 0)).toBe(true);
   // This request's own connection is active in pg_stat_activity; the pool holds it.
   expect(health.connections!.find((c) => c.state === "active")?.count).toBeGreaterThanOrEqual(1);
-  expect(health.pool!.total).toBeGreaterThanOrEqual(1);
-  expect(health.pool!.waiting).toBeGreaterThanOrEqual(0);
+  for (const c of health.connections!) {
+    expect(c.waiting, c.state).toBeGreaterThanOrEqual(0);
+    expect(c.waiting, c.state).toBeLessThanOrEqual(c.count);
+    expect(c.longest_ms, c.state).toBeGreaterThanOrEqual(0);
+  }
+  const pool = health.pool!;
+  expect(pool.total).toBeGreaterThanOrEqual(1);
+  expect(pool.waiting).toBeGreaterThanOrEqual(0);
+  // The pool's wait times: every checkout so far (the requests before this one took some), how long.
+  expect(pool.checkouts).toBeGreaterThanOrEqual(1);
+  expect(pool.wait_ms_max).toBeGreaterThan(0);
+  expect(pool.wait_ms_total).toBeGreaterThanOrEqual(pool.wait_ms_max);
   expect(page).toContain('id="indexes"');
-  expect(page).toMatch(/dashboard pool: \d+ open, \d+ idle, \d+ waiting/);
+  expect(page).toMatch(/waiting on locks or I\/O<\/th><th>longest in state/);
+  expect(page).toMatch(
+    /dashboard pool: \d+ open, \d+ idle, \d+ waiting; \d+ checkouts waited [\d.]+ m?s on average, [\d.]+ m?s at most/,
+  );
 }
 
 const pgAvailable = await serviceAvailable("PostgreSQL", pingPostgres);
