@@ -1,16 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addFile, makeProject, sluice } from "../support/cli.js";
 import { type ServedDashboard, startServed } from "../support/dashboard.js";
-
-// Markup in a file name (it shows on the runs, run, quarantine and lineage pages) and in values; masked
-// columns whose clear values must show nowhere; a value with a newline, quotes and a comma for the CSV.
-const FILE = "in/orders/<img src=x onerror=alert(2)>.csv";
-const SCRIPT = "<script>alert(1)</script>";
-const MULTILINE = 'line one\nline "two", end';
-const CLEAR = ["alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com"];
-const SECRETS = ["TOPSECRET-1", "TOPSECRET-2", "TOPSECRET-3", "TOPSECRET-4"];
-
-const csvField = (v: string) => `"${v.replaceAll('"', '""')}"`;
+import { CLEAR, FILE, hostilePages, hostileProject, MULTILINE, SCRIPT, SECRETS } from "./hostile-fixture.js";
 
 /** RFC 4180: quoted fields may hold commas, doubled quotes and line breaks. */
 function parseCsv(text: string): string[][] {
@@ -44,75 +34,22 @@ function parseCsv(text: string): string[][] {
 
 describe("hostile values on every page, API call and export", () => {
   let served: ServedDashboard;
+  let project: Awaited<ReturnType<typeof hostileProject>>;
   let runIds: string[];
   let ordersRun: string;
   const get = (path: string) => fetch(`${served.url}${path}`);
 
   beforeAll(async () => {
-    const dir = makeProject(`warehouse: duckdb:warehouse.duckdb
-landing: landing
-pipelines:
-  orders:
-    source: { path: "in/orders/*.csv" }
-    columns:
-      id: { type: bigint }
-      email: { type: varchar, mask: email }
-      secret: { type: varchar, mask: redact }
-      note: { type: varchar }
-    checks:
-      - { rule: not_null, columns: [id] }
-      - { rule: accepted_values, column: note, values: [ok] }
-    max_failure_rate: 0.9
-    target: { table: orders }
-  strict:
-    source: { path: "in/strict/*.csv" }
-    columns: { email: { type: varchar, mask: email } }
-    checks: [{ rule: accepted_values, column: note, values: [ok] }]
-    max_failure_rate: 0
-    target: { table: strict_t }
-`);
-    const rows = [
-      ["1", CLEAR[0]!, SECRETS[0]!, "ok"],
-      ["2", CLEAR[1]!, SECRETS[1]!, SCRIPT],
-      ["", CLEAR[2]!, SECRETS[2]!, "ok"],
-      ["3", CLEAR[3]!, SECRETS[3]!, MULTILINE],
-    ];
-    addFile(
-      dir,
-      `landing/${FILE}`,
-      `id,email,secret,note\n${rows.map((r) => r.map(csvField).join(",")).join("\n")}\n`,
-    );
-    addFile(
-      dir,
-      "landing/in/strict/<b onmouseover=alert(3)>.csv",
-      `email,note\n${CLEAR[0]},${csvField(SCRIPT)}\n`,
-    );
-    const run = await sluice(["run", "--json"], dir);
-    expect(run.code, run.stderr).toBe(1);
-    const runs = run.json<{ runs: { run_id: string; pipeline: string }[] }>().runs;
-    runIds = runs.map((r) => r.run_id);
-    ordersRun = runs.find((r) => r.pipeline === "orders")!.run_id;
-    served = await startServed(dir, ["serve", "--port", "0"]);
+    project = await hostileProject();
+    runIds = project.runs.map((r) => r.run_id);
+    ordersRun = project.runs.find((r) => r.pipeline === "orders")!.run_id;
+    served = await startServed(project.dir, ["serve", "--port", "0"]);
   });
   afterAll(async () => {
     if (served) expect((await served.stop()).code).toBe(0);
   });
 
-  const pages = () => [
-    "/runs",
-    "/runs?status=failed",
-    ...runIds.map((id) => `/runs/${id}`),
-    "/quarantine?pipeline=orders",
-    `/quarantine?pipeline=orders&run=${ordersRun}`,
-    "/quarantine?pipeline=strict",
-    "/quality?pipeline=orders",
-    "/quality?pipeline=strict",
-    "/tables",
-    "/tables/orders",
-    `/tables/orders/rollback?to=${ordersRun}`,
-    "/lineage",
-    "/health",
-  ];
+  const pages = () => hostilePages(project.runs);
   const api = () => [
     "/api/runs",
     ...runIds.map((id) => `/api/runs/${id}`),
