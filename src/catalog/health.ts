@@ -9,7 +9,7 @@ export interface WarehouseHealth {
   /** PostgreSQL with pg_stat_statements: the slowest statements by mean time. */
   readonly slow_statements?: { query: string; calls: number; mean_ms: number; total_ms: number }[] | null;
   /** PostgreSQL: server connections of this database by state, and the dashboard's own pool. */
-  readonly connections?: { state: string; count: number }[];
+  readonly connections?: { state: string; count: number; waiting: number; longest_ms: number }[];
   readonly pool?: PoolStats | null;
   /** DuckDB: the file's size. */
   readonly database_bytes?: number | null;
@@ -61,7 +61,13 @@ export async function warehouseHealth(reader: CatalogReader, pool?: PoolStats): 
   }
   if (sql.connections) {
     const connections = await reader.query(sql.connections);
-    health.connections = connections.map((c) => ({ state: String(c.state), count: Number(c.n) }));
+    health.connections = connections.map((c) => ({
+      state: String(c.state),
+      count: Number(c.n),
+      // Waiting on a lock or I/O right now, and the longest time one of them has been in this state.
+      waiting: Number(c.waiting ?? 0),
+      longest_ms: Math.round(Number(c.longest_ms ?? 0)),
+    }));
     health.pool = pool ?? null;
   }
   return health;

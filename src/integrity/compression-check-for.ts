@@ -1,6 +1,6 @@
 import type { CompressionCheck } from "./compression-check.js";
 import { gzipCheck } from "./gzip-check.js";
-import { zstdFrameCheck } from "./zstd-frame-check.js";
+import { zstdCheck } from "./zstd-check.js";
 
 /**
  * The check for a file DuckDB reads decompressed, or undefined: like DuckDB's CSV reader (which JSON
@@ -14,6 +14,6 @@ import { zstdFrameCheck } from "./zstd-frame-check.js";
 export function compressionCheckFor(path: string, format: string | undefined): CompressionCheck | undefined {
   if (format === "parquet") return undefined;
   if (path.endsWith(".gz")) return gzipCheck();
-  if (path.endsWith(".zst")) return zstdFrameCheck();
+  if (path.endsWith(".zst")) return zstdCheck();
   return undefined;
 }

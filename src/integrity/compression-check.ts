@@ -9,6 +9,6 @@ export interface CompressionCheck {
   write(chunk: Buffer): Promise<void>;
   /** After the last chunk (or a failed read): why the content is not whole, undefined when it is. */
   end(): Promise<string | undefined>;
-  /** After `end()`: the decompressed content's line breaks, when the check inflates it (gzip). */
+  /** After `end()`: the decompressed content's line breaks, when the check decompresses it (gzip, zstd). */
   lines?(): LineCount | undefined;
 }

@@ -37,6 +37,7 @@ import {
   sqlType,
   sqlValue,
 } from "./sql-text.js";
+import { stddevSql } from "./stddev-sql.js";
 
 export type RuleName = CheckConfig["rule"];
 export type RowRule = Extract<
@@ -407,7 +408,7 @@ function compileOutlier(check: Extract<CheckConfig, { rule: "outlier" }>, ctx: R
   const limit = check.z_score ?? 3;
   const where = ctx.scope === null ? "" : ` WHERE (${ctx.scope}) IS TRUE`;
   const join =
-    `CROSS JOIN (SELECT avg(${value(ref)}) AS "_sluice_mean", stddev_samp(${value(ref)}) AS "_sluice_sd" ` +
+    `CROSS JOIN (SELECT avg(${value(ref)}) AS "_sluice_mean", ${stddevSql(value(ref))} AS "_sluice_sd" ` +
     `FROM ${ctx.stage}${where}) AS ${alias}`;
   const z = `(${value(`s.${ref}`)} - ${alias}."_sluice_mean") / nullif(${alias}."_sluice_sd", 0)`;
   const reason =

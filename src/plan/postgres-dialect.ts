@@ -63,7 +63,7 @@ export const postgresDialect: SqlDialect = Object.freeze({
     slowStatements:
       "SELECT query, calls, mean_exec_time AS mean_ms, total_exec_time AS total_ms FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY mean_exec_time DESC LIMIT 10",
     connections:
-      "SELECT coalesce(state, 'unknown') AS state, count(*) AS n FROM pg_stat_activity WHERE datname = current_database() GROUP BY 1 ORDER BY 1",
+      "SELECT coalesce(state, 'unknown') AS state, count(*) AS n, count(*) FILTER (WHERE wait_event_type IN ('Lock', 'LWLock', 'BufferPin', 'IO', 'IPC')) AS waiting, coalesce(max(extract(epoch FROM now() - state_change)) * 1000, 0) AS longest_ms FROM pg_stat_activity WHERE datname = current_database() GROUP BY 1 ORDER BY 1",
   }),
 });
 

@@ -4,6 +4,7 @@
  */
 
 import { type ColumnInfo, isNumericType, isStringType, quoteIdent, quoteQualified } from "./sql-text.js";
+import { stddevSql } from "./stddev-sql.js";
 
 /** Statistics of one column in one batch. Numbers are null where they do not apply. */
 export interface ColumnProfile {
@@ -110,7 +111,7 @@ export function profileSql(
       `'min': ${orderable ? `left(CAST(min(${ref}) AS VARCHAR), ${PROFILE_VALUE_CHARS})` : "CAST(NULL AS VARCHAR)"}`,
       `'max': ${orderable ? `left(CAST(max(${ref}) AS VARCHAR), ${PROFILE_VALUE_CHARS})` : "CAST(NULL AS VARCHAR)"}`,
       `'mean': ${numeric ? `avg(CAST(${ref} AS DOUBLE))` : "CAST(NULL AS DOUBLE)"}`,
-      `'stddev': ${numeric ? `stddev_samp(CAST(${ref} AS DOUBLE))` : "CAST(NULL AS DOUBLE)"}`,
+      `'stddev': ${numeric ? stddevSql(`CAST(${ref} AS DOUBLE)`) : "CAST(NULL AS DOUBLE)"}`,
       `'min_length': ${text ? `min(length(${ref}))` : "CAST(NULL AS BIGINT)"}`,
       `'max_length': ${text ? `max(length(${ref}))` : "CAST(NULL AS BIGINT)"}`,
     ];

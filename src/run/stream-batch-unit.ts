@@ -19,6 +19,11 @@ export interface StreamBatch {
   readonly positionsDigest: string;
   /** The longest line's bytes: the read's line limit grows to take it. */
   readonly longestLine: number;
+  /**
+   * Facts about the batch as pulled (its `stream` object: positions, counts, lag), part of its run record
+   * from the publish on: recorded in the publish transaction, not by an update of the record after it.
+   */
+  readonly facts?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** The ledger path of a stream batch. */
@@ -58,6 +63,7 @@ async function readBatch(
   batch: StreamBatch,
 ): Promise<UnitWork> {
   Object.assign(work.report, { sha256: batch.positionsDigest });
+  if (batch.facts) Object.assign(attempt.report, { stream: batch.facts });
   const localPath = join(run.workDir, `stream-batch-${index}.jsonl`);
   await writeFile(localPath, batch.text);
   // Messages are JSON objects: `nested:` applies to them as to a JSON-lines file's records.

@@ -72,6 +72,16 @@ export async function publishStreamBatch(
 
   const chunk = batchChunk(fresh);
   const positions = fresh.map((m) => m.position);
+  const stream = {
+    source: source.describe,
+    messages: fresh.length,
+    poison: chunk.poison.length,
+    redelivered_published: published.size,
+    first_position: positions[0],
+    last_position: positions[positions.length - 1],
+    pending: lag?.pending ?? null,
+    oldest_age_ms: lag?.oldestAgeMs ?? null,
+  };
   const batch = {
     name: batchName(fresh),
     text: chunk.text,
@@ -80,6 +90,7 @@ export async function publishStreamBatch(
       .update(`stream:${positions.join("\n")}`)
       .digest("hex"),
     longestLine: chunk.longestLine,
+    facts: stream,
   };
   // Before the publish: a crash after it would leave them recognised as published, never republished.
   // So the dead letter is at least once (a batch published again after a failure repeats its poison).
@@ -111,23 +122,8 @@ export async function publishStreamBatch(
     source,
     fresh.map((m) => m.position),
   );
-  const first = fresh[0]!;
-  const last = fresh[fresh.length - 1]!;
-  const stream = {
-    source: source.describe,
-    messages: fresh.length,
-    poison: chunk.poison.length,
-    redelivered_published: published.size,
-    first_position: first.position,
-    last_position: last.position,
-    pending: lag?.pending ?? null,
-    oldest_age_ms: lag?.oldestAgeMs ?? null,
-  };
+  // The run record holds them already (written with the batch's publish).
   Object.assign(report, { stream });
-  // Facts about the broker, learned after the commit: best effort (the batch is published either way).
-  await warehouse
-    .updateRunReport(report.run_id, report as unknown as Record<string, unknown>)
-    .catch(() => undefined);
   return { report, acked: published.size + fresh.length, redelivered: published.size, poison: chunk.poison };
 }
 

@@ -89,7 +89,8 @@ export function accessMiddleware(policy: AccessPolicy): MiddlewareHandler {
       setCookie(c, COOKIE, policy.token, { httpOnly: true, sameSite: "Strict", path: "/" });
       const url = new URL(c.req.url);
       url.searchParams.delete("token");
-      return c.redirect(`${url.pathname}${url.search}`, 303);
+      // One leading slash: a path of `//other.host/` would otherwise redirect to another site.
+      return c.redirect(`${url.pathname.replace(/^\/+/, "/")}${url.search}`, 303);
     }
     c.set("bearer" as never, Boolean(bearer) as never);
     return next();

@@ -23,6 +23,8 @@ ${jsonScript("quality-data", points)}`
 }`;
 }
 
+const msText = (ms: number) => (ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(1)} s`);
+
 const kb = (n: number | null | undefined) =>
   n === null || n === undefined ? "" : `${(n / 1024).toFixed(0)} KiB`;
 
@@ -47,8 +49,8 @@ ${
             )}</table>`
           : html`<p class="muted">pg_stat_statements is not installed in this database</p>`
       }
-<h2>Connections</h2><table><tr><th>state</th><th>connections</th></tr>${(h.connections ?? []).map((c) => html`<tr><td>${c.state}</td><td class="num">${c.count}</td></tr>`)}</table>
-${h.pool ? html`<p>dashboard pool: ${h.pool.total} open, ${h.pool.idle} idle, ${h.pool.waiting} waiting</p>` : ""}`
+<h2>Connections</h2><table id="connections"><tr><th>state</th><th>connections</th><th>waiting on locks or I/O</th><th>longest in state</th></tr>${(h.connections ?? []).map((c) => html`<tr><td>${c.state}</td><td class="num">${c.count}</td><td class="num">${c.waiting}</td><td class="num">${msText(c.longest_ms)}</td></tr>`)}</table>
+${h.pool ? html`<p id="pool">dashboard pool: ${h.pool.total} open, ${h.pool.idle} idle, ${h.pool.waiting} waiting; ${h.pool.checkouts} checkouts waited ${msText(h.pool.checkouts > 0 ? h.pool.wait_ms_total / h.pool.checkouts : 0)} on average, ${msText(h.pool.wait_ms_max)} at most</p>` : ""}`
     : ""
 }`;
 }

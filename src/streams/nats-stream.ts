@@ -44,7 +44,7 @@ export function natsStream(
   const describe = `nats ${redactUrl(config.url)} stream ${config.stream} consumer ${config.durable}`;
   let nc: NatsConnection | undefined;
   /** Pulled, not yet acknowledged: acks need the delivered message. */
-  const inFlight = new Map<string, JsMsg>();
+  const inFlight = new Map<string, HeldMessage>();
   /** Broker timestamp of the last pull's oldest message, ms: its age is taken when the lag is asked. */
   let oldestAt: number | null = null;
   /** Payload size seen so far: how many messages a byte cap holds. */
@@ -131,7 +131,7 @@ export function natsStream(
     },
     async ack(positions) {
       for (const position of positions) {
-        inFlight.get(position)?.ack();
+        inFlight.get(position)?.msg.ack();
         inFlight.delete(position);
       }
       // Acks go out in order on one connection: a flush answered means the server has them all.
@@ -143,7 +143,7 @@ export function natsStream(
     },
     async release(positions) {
       for (const position of positions) {
-        inFlight.get(position)?.nak();
+        inFlight.get(position)?.msg.nak();
         inFlight.delete(position);
       }
       await connection()
@@ -188,10 +188,16 @@ export function natsStream(
   };
 }
 
+/** A pulled message not yet acknowledged, and when its ack wait last started (delivery or in-progress ack). */
+interface HeldMessage {
+  readonly msg: JsMsg;
+  since: number;
+}
+
 /** What a pull carries from one batch to the next. */
 interface PullState {
   /** Pulled, not yet acknowledged: acks need the delivered message. */
-  readonly inFlight: Map<string, JsMsg>;
+  readonly inFlight: Map<string, HeldMessage>;
   /** Payload size seen so far: how many messages a byte cap holds. */
   averageSize: number | undefined;
   /** Every message may have been published before (see `created` in natsStream). */
@@ -246,7 +252,7 @@ async function fetchBatch(
         const message = toStreamMessage(m, state.possiblyPublished);
         const seen = inBatch.has(message.position);
         // The latest delivery is the one to acknowledge.
-        state.inFlight.set(message.position, m);
+        state.inFlight.set(message.position, { msg: m, since: Date.now() });
         // An ack wait that ran out while this batch was open delivers a message again: it is held once.
         if (seen) continue;
         inBatch.add(message.position);
@@ -359,22 +365,41 @@ function streamGone(
 }
 
 /**
- * Sends an in-progress ack for every held message each third of `ackWaitMs`. A batch whose publish
+ * Each third of `ackWaitMs`, sends an in-progress ack for the held messages that would otherwise reach
+ * half their ack wait before the next round (see {@link inProgressAckDue}). A batch whose publish
  * outlasts `ack_wait` (a loaded machine, a warehouse retrying through a restart) would otherwise be
  * delivered again into the next pull, which then holds only messages the ledger recognises. A killed
  * worker stops sending them, and its messages come again one ack wait later.
  */
-function keepHeldAlive(inFlight: ReadonlyMap<string, JsMsg>, ackWaitMs: number): NodeJS.Timeout {
-  const timer = setInterval(
-    () => {
-      try {
-        for (const m of inFlight.values()) m.working();
-      } catch {
-        // The connection is closing or lost: the messages come again once their ack wait is out.
+function keepHeldAlive(inFlight: ReadonlyMap<string, HeldMessage>, ackWaitMs: number): NodeJS.Timeout {
+  const period = Math.max(250, Math.floor(ackWaitMs / 3));
+  const timer = setInterval(() => {
+    const now = Date.now();
+    try {
+      for (const held of inFlight.values()) {
+        if (!inProgressAckDue(held.since, now, period, ackWaitMs)) continue;
+        held.msg.working();
+        held.since = now;
       }
-    },
-    Math.max(250, Math.floor(ackWaitMs / 3)),
-  );
+    } catch {
+      // The connection is closing or lost: the messages come again once their ack wait is out.
+    }
+  }, period);
   timer.unref();
   return timer;
+}
+
+/**
+ * Whether a held message whose ack wait started at `since` needs an in-progress ack in the round at `now`:
+ * yes when, left until the next round (`periodMs` later), it would have waited half its ack wait. So no
+ * message goes more than half its ack wait (plus a late timer) without one, while the messages of a batch
+ * pulled moments ago (most of what is held while batches flow) are not sent one each round: every
+ * in-progress ack is a message to the server, as costly as an ack. Pure.
+ *
+ * @example
+ * inProgressAckDue(0, 2_000, 10_000, 30_000) // false: 12 s < 15 s
+ * inProgressAckDue(0, 6_000, 10_000, 30_000) // true
+ */
+export function inProgressAckDue(since: number, now: number, periodMs: number, ackWaitMs: number): boolean {
+  return now - since + periodMs >= ackWaitMs / 2;
 }

@@ -35,6 +35,35 @@ export interface PostgresDriver {
   end(): Promise<void>;
 }
 
+/**
+ * Times every checkout of `pool` from the call to the connection in hand: queued behind busy connections
+ * or opening a new one. `pool.query` checks out through `connect` (with a callback) too.
+ */
+function timeCheckouts(pool: pg.Pool): { checkouts: number; totalMs: number; maxMs: number } {
+  const waits = { checkouts: 0, totalMs: 0, maxMs: 0 };
+  const connect = pool.connect.bind(pool) as (cb?: (...args: unknown[]) => void) => unknown;
+  const took = (started: number) => {
+    const ms = performance.now() - started;
+    waits.checkouts++;
+    waits.totalMs += ms;
+    waits.maxMs = Math.max(waits.maxMs, ms);
+  };
+  (pool as { connect: unknown }).connect = (cb?: (error: unknown, ...rest: unknown[]) => void) => {
+    const started = performance.now();
+    if (typeof cb === "function") {
+      return connect((error: unknown, ...rest: unknown[]) => {
+        if (!error) took(started);
+        cb(error, ...rest);
+      });
+    }
+    return (connect() as Promise<pg.PoolClient>).then((client) => {
+      took(started);
+      return client;
+    });
+  };
+  return waits;
+}
+
 /** One breaker per server and process: a server that stays down fails fast for every warehouse on it. */
 const breakers = new Map<string, CircuitBreaker>();
 
@@ -74,6 +103,7 @@ export function openPostgresDriver(options: PostgresDriverOptions): PostgresDriv
     });
   breakers.set(label, breaker);
   const pool = new pg.Pool({ ...target.config, types: postgresTypes });
+  const waits = timeCheckouts(pool);
   // Whether a connection ever succeeded: retry notices are for a server that went away, not a wrong URL.
   let reached = false;
   // A server restart (57P01) or a dropped connection ends every connection: an idle pooled one reports on
@@ -142,7 +172,14 @@ export function openPostgresDriver(options: PostgresDriverOptions): PostgresDriv
         client.release(broken);
       }
     },
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    poolStats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      checkouts: waits.checkouts,
+      wait_ms_total: Math.round(waits.totalMs * 10) / 10,
+      wait_ms_max: Math.round(waits.maxMs * 10) / 10,
+    }),
     end: () => pool.end().catch(() => undefined),
   };
 }

@@ -225,6 +225,10 @@ export interface PoolStats {
   readonly total: number;
   readonly idle: number;
   readonly waiting: number;
+  /** Connections handed out since the pool opened, and how long they were waited for (ms). */
+  readonly checkouts: number;
+  readonly wait_ms_total: number;
+  readonly wait_ms_max: number;
 }
 
 /**

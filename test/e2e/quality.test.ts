@@ -241,6 +241,29 @@ describe("checks, quarantine, dedupe and masking through sluice run", () => {
     }
   });
 
+  it("loads, profiles and checks outliers in a float column holding values near the double's limits", async () => {
+    // DuckDB's stddev_samp throws "out of range" on these: the outlier check failed the run and the
+    // profile was dropped.
+    const yaml = `readings:
+  source: { path: "in/*.csv" }
+  checks:
+    - { rule: outlier, column: x, z_score: 3 }
+  target: { table: readings }`;
+    const dir = makeProject(pipelineYaml(yaml), {
+      "landing/in/a.csv": "id,x\n1,-1e300\n2,1e300\n3,5\n4,1e-300\n",
+    });
+    const r = await sluice(["run", "--json"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json<RunJson>().runs[0]!.rows).toMatchObject({ read: 4, loaded: 4, quarantined: 0 });
+    const profile = await sluice(["profile", "readings", "--json"], dir);
+    expect(profile.code, profile.stderr).toBe(0);
+    const x = profile
+      .json<{ columns: { column: string; stddev: number | null }[] }>()
+      .columns.find((c) => c.column === "x")!;
+    // Sample stddev of (-1e300, 1e300, 5, 1e-300): sqrt(2e600 / 3) = 8.165e299.
+    expect(x.stddev! / 1e299).toBeCloseTo(8.16497, 4);
+  });
+
   it("validate rejects unknown columns, bad regexes, writing SQL, bad thresholds and string masks on numbers", async () => {
     const dir = makeProject(
       pipelineYaml(`o:

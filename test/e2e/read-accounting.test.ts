@@ -1,6 +1,9 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { writeZstdText } from "../support/files.js";
 
 // Every line of a source file is a header, a blank line, a row read (loaded or quarantined) or part of a
 // quoted value: a read that leaves lines unaccounted for fails the file, named, instead of publishing
@@ -30,19 +33,25 @@ describe("a read is checked against the file's lines", () => {
     );
   });
 
-  it("where the layout is not checked (a compressed file), such a header fails the file instead of loading 0 rows", async () => {
-    const dir = makeProject(loose(), {
-      "landing/in/q.csv.gz": gzipSync(`id,"name,v\n${rowsOf(0, 100)}\n`),
-    });
-    const { code, run } = await runJson(dir);
-    expect(code).toBe(1);
-    const file = run.files[0]!;
-    expect(file.status).toBe("failed");
-    expect(file.error).toMatch(
-      /^in\/q\.csv\.gz: 100 of its 101 lines were neither read as rows nor quarantined/,
-    );
-    expect(file.archived_to).toMatch(/^unprocessed\/t\//);
-  });
+  it.each(["gz", "zst"])(
+    "where the layout is not checked (a compressed file), such a header fails the file instead of loading 0 rows (%s)",
+    async (suffix) => {
+      const text = `id,"name,v\n${rowsOf(0, 100)}\n`;
+      const dir = makeProject(loose(), suffix === "gz" ? { "landing/in/q.csv.gz": gzipSync(text) } : {});
+      if (suffix === "zst") {
+        mkdirSync(join(dir, "landing/in"), { recursive: true });
+        await writeZstdText(join(dir, "landing/in/q.csv.zst"), text);
+      }
+      const { code, run } = await runJson(dir);
+      expect(code).toBe(1);
+      const file = run.files[0]!;
+      expect(file.status).toBe("failed");
+      expect(file.error).toMatch(
+        new RegExp(`^in/q\\.csv\\.${suffix}: 100 of its 101 lines were neither read as rows nor quarantined`),
+      );
+      expect(file.archived_to).toMatch(/^unprocessed\/t\//);
+    },
+  );
 
   it("a line bigger than the reader's buffer fails the file, named, instead of vanishing", async () => {
     // DuckDB skips a line larger than its 32 MiB buffer without a reject (a smaller overlong one is

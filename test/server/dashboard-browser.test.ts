@@ -17,6 +17,7 @@ import {
   uniqueName,
 } from "../support/streams.js";
 import { dashboardProject } from "./dashboard-fixture.js";
+import { CLEAR, hostilePages, hostileProject, SCRIPT, SECRETS } from "./hostile-fixture.js";
 
 // Debian's chromium, never a downloaded browser; flags keep it off the network and out of the GPU.
 const CHROMIUM = "/usr/bin/chromium";
@@ -166,6 +167,46 @@ describe.skipIf(!available)("the dashboard in a real browser", () => {
     expect(edges).toContainEqual(["pipeline:orders -> table:orders", "both", "none"]);
     for (const [edge, origin, dash] of edges) expect(dash === "none", `${edge}`).toBe(origin !== "config");
     await page.screenshot({ path: join(artifacts, "lineage-recorded.png"), fullPage: true });
+  });
+});
+
+describe.skipIf(!available)("markup and masked values in a real browser", () => {
+  let served: ServedDashboard;
+  let pages: string[];
+  beforeAll(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    const project = await hostileProject();
+    pages = hostilePages(project.runs);
+    served = await startServed(project.dir, ["serve", "--port", "0"]);
+  });
+  afterAll(async () => {
+    await served?.stop();
+  });
+
+  it("no page runs a value as script or shows a masked column's clear value", async () => {
+    const page = await browser!.newPage();
+    const dialogs: string[] = [];
+    page.on("dialog", (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    for (const path of pages) {
+      const response = await page.goto(`${served.url}${path}`);
+      expect(response?.status(), path).toBe(200);
+      const text = (await page.locator("body").textContent()) ?? "";
+      for (const clear of [...CLEAR, ...SECRETS]) expect(text, `${path}: ${clear}`).not.toContain(clear);
+      // Markup from values and file names is in no element: no <img>, no <b>, no inline <script>.
+      expect(
+        await page.locator("main img, main b[onmouseover], script:not([src]):not([type])").count(),
+        path,
+      ).toBe(0);
+    }
+    await page.goto(`${served.url}/quarantine?pipeline=orders`);
+    expect(await page.locator("#quarantine").textContent()).toContain(SCRIPT);
+    await page.screenshot({ path: join(artifacts, "hostile-quarantine.png"), fullPage: true });
+    await page.goto(`${served.url}${pages.find((p) => /^\/runs\/[^?]+$/.test(p))}`);
+    await page.screenshot({ path: join(artifacts, "hostile-run.png"), fullPage: true });
+    expect(dialogs).toEqual([]);
   });
 });
 

@@ -57,5 +57,18 @@ describe("sluice serve beyond loopback", () => {
       const next = await fetch(url("/runs"), { headers: { cookie: cookie.split(";")[0]! } });
       expect(next.status).toBe(200);
     });
+
+    it("the redirect after ?token= stays on the dashboard (a path of //other.host is not another site)", async () => {
+      for (const path of ["//evil.example/", "///evil.example/x?a=1"]) {
+        const r = await fetch(url(`${path}${path.includes("?") ? "&" : "?"}token=${token}`), {
+          redirect: "manual",
+        });
+        expect(r.status, path).toBe(303);
+        const location = r.headers.get("location") ?? "";
+        expect(location, path).toMatch(/^\/[^/\\]/);
+        expect(new URL(location, url("/")).host, path).toBe(new URL(url("/")).host);
+        expect(location, path).not.toContain("token");
+      }
+    });
   });
 });

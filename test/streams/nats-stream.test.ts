@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { natsStream } from "../../src/streams/nats-stream.js";
+import { inProgressAckDue, natsStream } from "../../src/streams/nats-stream.js";
 import type { StreamSource } from "../../src/streams/stream-source.js";
 import { expectAgedWhenAsked } from "../support/stream-lag-age.js";
 import {
@@ -14,6 +14,16 @@ import {
 
 const available = await natsAvailable();
 const { stream: STREAM, subject: SUBJECT } = natsTestStream("NATSSTREAMTEST");
+
+describe("in-progress acks", () => {
+  it("go to messages that would wait half their ack wait by the next round, not to ones just pulled", () => {
+    // ack_wait 30 s: a round every 10 s.
+    expect(inProgressAckDue(0, 2_000, 10_000, 30_000)).toBe(false);
+    expect(inProgressAckDue(0, 5_000, 10_000, 30_000)).toBe(true);
+    // A short ack wait (rounds at the 250 ms floor): every held message, every round.
+    expect(inProgressAckDue(1_000, 1_000, 250, 400)).toBe(true);
+  });
+});
 
 describe.skipIf(!available)("NATS JetStream source", () => {
   const open: StreamSource[] = [];

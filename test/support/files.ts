@@ -13,3 +13,17 @@ export async function writeWithDuckDb(path: string, select: string, options: str
 export function writeParquet(path: string, select: string): Promise<void> {
   return writeWithDuckDb(path, select, "FORMAT parquet");
 }
+
+/**
+ * Writes `text` (ending with a line break) zstd-compressed to `path`, byte for byte: DuckDB's CSV
+ * writer emits it as one unquoted field and adds the final line break itself.
+ */
+export async function writeZstdText(path: string, text: string): Promise<void> {
+  if (!text.endsWith("\n")) throw new Error("writeZstdText: the text must end with a line break");
+  const body = text.slice(0, -1).replaceAll("'", "''");
+  await writeWithDuckDb(
+    path,
+    `SELECT '${body}' AS content`,
+    "FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x01', COMPRESSION zstd",
+  );
+}

@@ -39,8 +39,9 @@ export function postgresBinDir(): string | undefined {
  *
  * @example
  * const pg = await startPrivatePostgres(); try { ... await pg.restart(); } finally { await pg.stop(); }
+ * const withStatements = await startPrivatePostgres({ shared_preload_libraries: "pg_stat_statements" });
  */
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+export async function startPrivatePostgres(settings: Record<string, string> = {}): Promise<PrivatePostgres> {
   const bin = postgresBinDir();
   if (!bin) throw new Error("no PostgreSQL binaries under /usr/lib/postgresql/*/bin");
   const dir = mkdtempSync(join(tmpdir(), "sluice-pg-private-"));
@@ -57,7 +58,9 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const port = await freePort();
   const data = join(dir, "data");
   await pgRun("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`;
+  // Extra server settings (`shared_preload_libraries`, ...) go on the command line like the fixed ones.
+  const extra = Object.entries(settings).map(([k, v]) => ` -c ${k}=${v}`);
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off${extra.join("")}`;
   const ctl = (args: readonly string[]) =>
     pgRun("pg_ctl", ["-D", data, "-l", join(dir, "server.log"), "-o", options, "-w", "-t", "60", ...args]);
   await ctl(["start"]);
