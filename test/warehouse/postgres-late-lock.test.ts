@@ -153,6 +153,49 @@ describe.skipIf(!available)("postgres append: rows written before the publish's 
     expect(times.filter((t) => !t.committed)).toHaveLength(1);
   });
 
+  it("two single passes of one content written at once: the second finds it loaded under the lock and is undone", async () => {
+    const [a, b] = [await warehouse(), await warehouse()];
+    // A single pass knows its files' digests only after its write: its ledger look comes then.
+    const single = (runId: string) => {
+      const batch = appendBatch(runId, `in/${runId}.csv`, "single");
+      const hashed = batch.ledger;
+      const looked: boolean[] = [];
+      return {
+        looked,
+        batch: {
+          ...batch,
+          ledger: hashed.map((e) => ({ ...e, sha256: "" })),
+          completeAfterWrite: async (_written, _byFile, loadedAnyOf) => {
+            const loaded = await loadedAnyOf(hashed.map((e) => e.sha256));
+            looked.push(loaded);
+            if (loaded) throw new Error(`${runId}: undone, read again the staged way`);
+            return { run: batch.run, ledger: hashed };
+          },
+        } satisfies PublishBatch,
+      };
+    };
+    const [first, second] = [single("r4a"), single("r4b")];
+    await query(`SELECT ${pipelineLock}`);
+    const publishes = [a.publish(first.batch), b.publish(second.batch)].map((p) =>
+      p.then(
+        (r) => r.inserted,
+        (error: Error) => error.message,
+      ),
+    );
+    try {
+      await waiters(2);
+    } finally {
+      await query(`SELECT pg_advisory_unlock_all()`);
+    }
+    const outcomes = await Promise.all(publishes);
+    expect(outcomes).toContain(1000);
+    expect(outcomes.find((o) => typeof o === "string")).toMatch(/undone, read again the staged way/);
+    // Both looked before the lock (nothing loaded yet); the one published again looked under it.
+    expect([...first.looked, ...second.looked].sort()).toEqual([false, false, true]);
+    const rows = await query(`SELECT count(*)::int AS n FROM events WHERE _sluice_run_id IN ('r4a', 'r4b')`);
+    expect(rows[0].n).toBe(1000);
+  });
+
   it("two appends adding the same column: the second reads the table again once it holds the locks", async () => {
     const [a, b] = [await warehouse(), await warehouse()];
     await query(`SELECT ${pipelineLock}`);
