@@ -81,12 +81,32 @@ async function sampleServerCpu(client, database, seen) {
   for (const { pid } of rows) seen.set(pid, Math.max(seen.get(pid) ?? 0, processCpu(pid)));
 }
 
+/** Shares of the workers' wall time (`workerSeconds`: workers x trial) spent waiting for and holding the locks. */
+function lockShares(file, workerSeconds) {
+  let lines = [];
+  try {
+    lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  } catch {}
+  const sum = (field) => lines.reduce((s, l) => s + l[field], 0) / 1000;
+  return {
+    wait: sum("wait_ms") / workerSeconds,
+    held: sum("held_ms") / workerSeconds,
+    publishes: lines.length,
+  };
+}
+
 async function trial(kind, workers) {
   const database = `sluice_bench_scale_${process.pid}`;
   await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   await admin(`CREATE DATABASE ${database}`);
   const { dir, files } = project(kind);
   const url = `${server}/${database}`;
+  // Each publish appends its wait for and hold of the pipeline/table locks here (see publish-lock-timing).
+  const lockLog = join(dir, "locks.jsonl");
   writeFileSync(
     join(dir, "sluice.yaml"),
     `warehouse: "${url}"\npipelines:\n  events:\n    source: { path: "in/*.csv" }\n    target: ${
@@ -101,6 +121,7 @@ async function trial(kind, workers) {
     spawn(process.execPath, [cli, "worker", "--group", kind === "small" ? "10" : "1"], {
       cwd: dir,
       stdio: "ignore",
+      env: { ...process.env, SLUICE_LOCK_TIMING: lockLog },
     }),
   );
   let done = 0;
@@ -134,6 +155,7 @@ async function trial(kind, workers) {
         }),
     ),
   );
+  const locks = lockShares(lockLog, workers * seconds);
   rmSync(dir, { recursive: true, force: true });
   await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   const busy = (cpu1.busy - cpu0.busy) / TICK;
@@ -141,9 +163,10 @@ async function trial(kind, workers) {
   const pgCpu = [...serverCpu.values()].reduce((s, x) => s + x, 0);
   console.log(
     `  ${kind} x${workers}: ${files} files in ${seconds.toFixed(2)} s = ${(files / seconds).toFixed(1)} files/s; ` +
-      `worker CPU ${workerCpu.toFixed(1)} s, PostgreSQL CPU ${pgCpu.toFixed(1)} s, machine busy ${((busy / total) * 100).toFixed(0)}% (${busy.toFixed(1)} of ${total.toFixed(1)} core-s)`,
+      `worker CPU ${workerCpu.toFixed(1)} s, PostgreSQL CPU ${pgCpu.toFixed(1)} s, machine busy ${((busy / total) * 100).toFixed(0)}% (${busy.toFixed(1)} of ${total.toFixed(1)} core-s); ` +
+      `of the workers' time: waiting for the publish locks ${(locks.wait * 100).toFixed(0)}%, holding them ${(locks.held * 100).toFixed(0)}% (${locks.publishes} publishes)`,
   );
-  return { seconds, workerCpu, pgCpu, busyShare: busy / total };
+  return { seconds, workerCpu, pgCpu, busyShare: busy / total, lockWait: locks.wait, lockHeld: locks.held };
 }
 
 async function queueCost() {
@@ -202,7 +225,8 @@ for (const kind of kinds) {
     console.log(
       `  ${kind} x${n}: ${(files / seconds).toFixed(1)} files/s (${(base / seconds).toFixed(2)}x one worker); per file: ` +
         `worker CPU ${((of(`${kind}${n}`, "workerCpu") / files) * 1000).toFixed(0)} ms, PostgreSQL CPU ${((of(`${kind}${n}`, "pgCpu") / files) * 1000).toFixed(0)} ms; ` +
-        `machine busy ${(of(`${kind}${n}`, "busyShare") * 100).toFixed(0)}%`,
+        `machine busy ${(of(`${kind}${n}`, "busyShare") * 100).toFixed(0)}%; ` +
+        `lock wait ${(of(`${kind}${n}`, "lockWait") * 100).toFixed(0)}%, held ${(of(`${kind}${n}`, "lockHeld") * 100).toFixed(0)}% of the workers' time`,
     );
     if (n > 1) {
       reportRatio(

@@ -78,6 +78,7 @@ export type SluiceErrorCode =
   | "LAKE_CONFLICT"
   | "STREAM_ERROR"
   | "STREAM_CONFLICT"
+  | "PUBLISH_RACED"
   | "RUN_NOT_FOUND"
   | "INTERNAL";
 

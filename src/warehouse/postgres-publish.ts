@@ -4,6 +4,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import type pg from "pg";
 import type { JsonRow } from "../engine/duckdb-query.js";
 import { queryRows } from "../engine/duckdb-query.js";
+import { SluiceError } from "../errors.js";
 import { postgresDialect } from "../plan/postgres-dialect.js";
 import type { TypedColumn } from "../plan/sql-dialect.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
@@ -16,6 +17,7 @@ import type { PostgresDriver } from "./postgres-driver.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
 import { batchTable, type PreparedBatch, prepareBatch } from "./prepare-batch.js";
 import type { PublishHooks } from "./publish-hooks.js";
+import { type PublishLockTimes, recordLockTimes } from "./publish-lock-timing.js";
 import { publishInSession } from "./publish-session.js";
 import { quarantineCountsSql } from "./quarantine-counts.js";
 import { runTotalsSql } from "./run-totals.js";
@@ -83,37 +85,95 @@ export async function publishToPostgres(
         // Nor keep before-images it committed beside a publish that did not (they would double).
         if (table) await discardBeforeImages(driver, table, batch.run.runId);
       }
-      const beside = postgresBeside(driver.pool);
-      return driver
-        .withClient((client) =>
-          inPostgresTransaction(client, async () => {
-            await client.query(pipelineLockSql(batch.run.pipeline));
-            if (table) {
-              await client.query(
-                `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:table:${table}`)}))`,
-              );
-            }
-            await client.query(raiseWorkMemSql);
-            const hooks: PublishHooks = {
-              stageBatch: (written, columns, options) =>
-                stageBatch(context, client, written, beside, columns, options, batch.constantColumns),
-              copyRows: (written, target, columns, options) =>
-                copyRows(context, client, written, target, columns, options, batch.constantColumns),
-              shareRows: (name, selectSql, columns) => shareRows(context, client, name, selectSql, columns),
-              beside,
-              engineFreeDuringWrite: true,
-              writeQuarantine: (sql) => writeQuarantine(context, client, sql),
-            };
-            return publishInSession(postgresSession(client), engine, batch, prepared, hooks);
-          }),
-        )
-        .finally(() => beside.close());
+      // An append takes its locks after its rows are written (see lockLate); one that finds its contents
+      // loaded meanwhile by another publish is rolled back and published again with its locks first.
+      if (!locksLate(batch)) return publishOnce(context, batch, prepared, false);
+      return publishOnce(context, batch, prepared, true).catch((error: unknown) => {
+        if (!(error instanceof SluiceError && error.code === "PUBLISH_RACED")) throw error;
+        return publishOnce(context, batch, prepared, false);
+      });
     });
   } finally {
     await engine.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
     await engine.run(`DROP VIEW IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
     rmSync(join(context.workDir, "batch.csv"), { force: true });
   }
+}
+
+/**
+ * Whether a publish may write its rows before it takes the pipeline's and the table's locks. Those locks
+ * make a publish's ledger look and its ledger rows one step for the pipeline (no content loaded twice)
+ * and order its table's loads, before-images and definition changes. An append's rows are its own (no
+ * before-images, no other run's rows touched), so only its last ledger look, its catalog rows and any
+ * change to a table's definition need the locks (taken then, see lockLate). Everything else takes them
+ * first: a lake commit or stream claim (they come one at a time per pipeline), `--force` replacing earlier
+ * loads, an incremental watermark, child tables, and the other modes (before-images, rows of other runs).
+ */
+function locksLate(batch: PublishBatch): boolean {
+  return (
+    batch.target.table !== undefined &&
+    batch.rowsSql !== undefined &&
+    batch.target.mode === "append" &&
+    batch.claim === undefined &&
+    batch.replaces.length === 0 &&
+    batch.watermark === undefined &&
+    (batch.children?.length ?? 0) === 0
+  );
+}
+
+/**
+ * One publish transaction: the pipeline's and the table's locks first, or (`late`) once the rows are
+ * written (see {@link PublishHooks.lockLate}); then the batch as publishInSession writes it.
+ */
+async function publishOnce(
+  context: PostgresPublishContext,
+  batch: PublishBatch,
+  prepared: PreparedBatch | undefined,
+  late: boolean,
+): Promise<PublishResult> {
+  const { driver, engine } = context;
+  const table = batch.target.table;
+  const beside = postgresBeside(driver.pool);
+  const times: PublishLockTimes = { begun: performance.now() };
+  let committed = false;
+  return driver
+    .withClient(async (client) => {
+      const lock = async () => {
+        if (times.granted !== undefined) return false;
+        times.asked = performance.now();
+        // Always the pipeline's, then the table's: one order, so that two publishes never deadlock on them.
+        await client.query(pipelineLockSql(batch.run.pipeline));
+        if (table) {
+          await client.query(
+            `SELECT pg_advisory_xact_lock(hashtext(${quoteLiteral(`sluice:table:${table}`)}))`,
+          );
+        }
+        times.granted = performance.now();
+        return true;
+      };
+      const result = await inPostgresTransaction(client, async () => {
+        if (!late) await lock();
+        await client.query(raiseWorkMemSql);
+        const hooks: PublishHooks = {
+          stageBatch: (written, columns, options) =>
+            stageBatch(context, client, written, beside, columns, options, batch.constantColumns),
+          copyRows: (written, target, columns, options) =>
+            copyRows(context, client, written, target, columns, options, batch.constantColumns),
+          shareRows: (name, selectSql, columns) => shareRows(context, client, name, selectSql, columns),
+          beside,
+          engineFreeDuringWrite: true,
+          writeQuarantine: (sql) => writeQuarantine(context, client, sql),
+          lockLate: late ? lock : undefined,
+        };
+        return publishInSession(postgresSession(client), engine, batch, prepared, hooks);
+      });
+      committed = true;
+      return result;
+    })
+    .finally(() => {
+      recordLockTimes(batch.run.pipeline, times, performance.now(), committed);
+      return beside.close();
+    });
 }
 
 /**

@@ -30,6 +30,13 @@ export interface PublishHooks {
   readonly engineFreeDuringWrite: boolean;
   /** Writes the quarantine rows (SQL over the engine) into `sluice.quarantine`. */
   writeQuarantine(quarantineSql: string): Promise<void>;
+  /**
+   * Given when the transaction began without the publish's locks (a PostgreSQL append, see
+   * postgres-publish.ts): takes them, at once (true) or not again (false). The publish calls it once its
+   * rows are written, before it reads the ledger for the last time, and the write before it changes a
+   * table's definition.
+   */
+  readonly lockLate?: (() => Promise<boolean>) | undefined;
 }
 
 /** The write hooks of {@link WriteBatchRequest} for one prepared batch (the parent's or a child table's). */

@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
+import { SluiceError } from "../errors.js";
 import { quoteLiteral } from "../plan/sql-text.js";
 import {
   checksInsertSql,
@@ -15,7 +16,7 @@ import { batchStats, dropBatchFiles, type PreparedBatch } from "./prepare-batch.
 import { boundHooks, type PublishHooks } from "./publish-hooks.js";
 import { runTotalsSql } from "./run-totals.js";
 import { quotedTableName } from "./split-table-name.js";
-import type { AfterWrite, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
+import type { AfterWrite, LedgerEntry, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
 import { type SqlSession, type WriteOutcome, writeBatch } from "./write-batch.js";
 
 /**
@@ -105,6 +106,7 @@ export async function publishInSession(
         ...boundHooks(hooks, prepared),
         beside: hooks.beside,
         alongside: hooks.engineFreeDuringWrite ? startAlongside : undefined,
+        beforeSchemaChange: hooks.lockLate,
       });
       result = { ...outcome, skippedDuplicates };
       if (batch.children) {
@@ -141,6 +143,8 @@ export async function publishInSession(
     }
   }
   const alongsideReport = startAlongside ? await startAlongside() : {};
+  // Written unlocked (a single pass's ledger look included): the ledger is asked again, under the locks.
+  if (hooks.lockLate) await lockAndRecheck(session, hooks.lockLate, run.pipeline, ledger);
   const record: RunRecord = {
     ...run,
     report: {
@@ -173,6 +177,31 @@ export async function publishInSession(
   // The catalog's rows in one round trip (a stream batch publishes several times a second).
   await session.exec(catalogRows.join(";\n"));
   return result;
+}
+
+/**
+ * Takes the locks of a publish that wrote its rows before them (see {@link PublishHooks.lockLate}) and
+ * asks the ledger again for the contents it loads: another publish may have committed one of them since
+ * the unlocked look at the start. Such a publish fails with PUBLISH_RACED (its transaction rolls back)
+ * and is published again with its locks taken first. Under the locks no other publish of the pipeline
+ * can commit these contents before this one does.
+ */
+async function lockAndRecheck(
+  session: SqlSession,
+  lockLate: () => Promise<boolean>,
+  pipeline: string,
+  ledger: readonly LedgerEntry[],
+): Promise<void> {
+  if (!(await lockLate())) return;
+  const hashes = ledger.filter((e) => e.status === "loaded" && e.sha256 !== "").map((e) => e.sha256);
+  if (hashes.length === 0) return;
+  const raced = await session.rows(loadedHashesSql(pipeline, hashes));
+  if (raced.length > 0) {
+    throw new SluiceError(
+      "PUBLISH_RACED",
+      `${raced.length} content(s) of this run were loaded by another publish of ${pipeline} while it wrote; published again under the pipeline's lock`,
+    );
+  }
 }
 
 /**

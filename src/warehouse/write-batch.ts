@@ -114,6 +114,13 @@ export interface WriteBatchRequest {
    * `rows`: the batch's rows, when the engine counted them handing them over.
    */
   readonly alongside?: ((rows?: number) => Promise<unknown>) | undefined;
+  /**
+   * Called before the write changes a table's definition (creates or alters the target or its undo
+   * table) when the caller has not yet taken the locks such changes need (a PostgreSQL append that
+   * locks late, see postgres-publish.ts); true when it took them just now: what was read of the
+   * tables before may be stale (another publish may have changed them meanwhile) and is read again.
+   */
+  readonly beforeSchemaChange?: (() => Promise<boolean>) | undefined;
 }
 
 /** What a write did. */
@@ -233,13 +240,12 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
   const dialect = session.dialect;
   const { schema, name } = splitTableName(target.table, dialect);
   const quoted = quotedTableName(target.table, dialect);
-  const plan = await checkTargetSchema({
-    session,
-    engine: request.engine,
-    target,
-    batch,
-    policy: request.policy,
-  });
+  const planOf = () =>
+    checkTargetSchema({ session, engine: request.engine, target, batch, policy: request.policy });
+  let plan = await planOf();
+  const changes =
+    plan.create !== undefined || plan.add.length + plan.widen.length + plan.narrowIfEmpty.length > 0;
+  if (changes && (await request.beforeSchemaChange?.())) plan = await planOf();
   const undo = undoTableName(target.table, dialect);
   const undoIdent = undoTableIdent(target.table, dialect);
   if (plan.create) {
@@ -276,7 +282,13 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     (await request.beside.open())
       ? request.beside
       : undefined;
-  await syncUndoTable(beside?.committed ?? session, quoted, { quoted: undo, name: undoIdent }, targetColumns);
+  await syncUndoTable(
+    beside?.committed ?? session,
+    quoted,
+    { quoted: undo, name: undoIdent },
+    targetColumns,
+    request.beforeSchemaChange,
+  );
 
   const targetTypes = new Map(targetColumns.map((c) => [c.name, c.type]));
   const discard = new Set(plan.discard);
@@ -537,15 +549,26 @@ async function hasUniqueIndex(
   });
 }
 
-/** Keeps the undo table's columns in step with the target (created on first use). */
+/**
+ * Keeps the undo table's columns in step with the target (created on first use). `beforeChange`: see
+ * {@link WriteBatchRequest.beforeSchemaChange} (the undo table is read again once it took the locks).
+ */
 export async function syncUndoTable(
   session: SqlSession,
   target: string,
   undoTable: { readonly quoted: string; readonly name: string },
   targetColumns: readonly TypedColumn[],
+  beforeChange?: () => Promise<boolean>,
 ): Promise<void> {
   const undo = undoTable.quoted;
   const existing = await tableColumns(session, "sluice", undoTable.name);
+  const have = new Map(existing?.map((c) => [c.name, c.type]));
+  const inStep =
+    existing !== undefined &&
+    targetColumns.every((c) => have.get(c.name)?.toLowerCase() === c.type.toLowerCase());
+  if (!inStep && beforeChange && (await beforeChange())) {
+    return syncUndoTable(session, target, undoTable, targetColumns);
+  }
   if (!existing) {
     await session.exec(
       `CREATE TABLE ${undo} AS SELECT CAST(NULL AS VARCHAR) AS _sluice_undo_run, t.* FROM ${target} AS t WHERE false`,
@@ -553,7 +576,6 @@ export async function syncUndoTable(
     for (const sql of session.dialect.undoIndexSql(undo)) await session.exec(sql);
     return;
   }
-  const have = new Map(existing.map((c) => [c.name, c.type]));
   for (const column of targetColumns) {
     const type = have.get(column.name);
     if (type === undefined) {
