@@ -181,8 +181,11 @@ export async function tryLoadSnapshot(
   con: DuckDBConnection,
   table: LakeTable,
 ): Promise<DeltaSnapshot | undefined> {
-  for await (const entry of table.storage.list(tableFile(table, "_delta_log"))) {
-    if (/\/\d{20}\.(json|checkpoint\.)/.test(`/${entry.path}`)) {
+  const log = tableFile(table, "_delta_log");
+  for await (const entry of table.storage.list(log)) {
+    // A commit or checkpoint directly in the log: not a writer's temporary copy under `.tmp/`
+    // (`.tmp/<version>.json.<uuid>`, see coordinated-log-storage.ts), present before the first commit is.
+    if (/^\d{20}\.(json$|checkpoint\.)/.test(entry.path.slice(log.length + 1))) {
       return loadSnapshot(con, table, { checkReadable: false });
     }
   }

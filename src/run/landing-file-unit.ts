@@ -7,7 +7,7 @@ import { freeDestination, moveFile } from "./move-file.js";
 import type { RunContext } from "./run-context.js";
 import { stageLocalFile } from "./stage-local-file.js";
 import type { Attempt, RunUnit, UnitWork } from "./unit.js";
-import { applyDigest, awaitDigest, markFailed, readError } from "./unit-digest.js";
+import { applyDigest, awaitDigest, markFailed, readError, vanishedError } from "./unit-digest.js";
 
 /**
  * A file of the landing zone as a unit: known to the ledger by its content's hash, moved to archive/
@@ -108,10 +108,7 @@ async function intakeFile(
   let acquired: AcquiredFile;
   try {
     const before = await landing.stat(entry.path);
-    if (!before)
-      throw new SluiceError("FILE_VANISHED", `${entry.path}: disappeared before it could be read`, {
-        transient: true,
-      });
+    if (!before) throw vanishedError(entry.path);
     acquired =
       run.acquired.get(entry.path) ?? (await acquireFile(landing, entry, run.workDir, index, format));
     run.acquired.set(entry.path, acquired);

@@ -102,13 +102,22 @@ export async function lostLinesError(
   );
 }
 
+const VANISHED = "disappeared before it could be read";
+
+/** A landing file listed for a run but gone when the run came to read it (deleted, or taken by another run). */
+export function vanishedError(path: string): SluiceError {
+  return new SluiceError("FILE_VANISHED", `${path}: ${VANISHED}`, { transient: true });
+}
+
+/** Whether a file of a run report failed only because it vanished before it could be read. Pure. */
+export function vanishedBeforeRead(file: { readonly path: string; readonly error: string | null }): boolean {
+  return file.error === `${file.path}: ${VANISHED}`;
+}
+
 /** A file that could not be read, named by why (vanished, permissions, a directory). */
 export function readError(path: string, error: unknown): SluiceError {
   const code = (error as NodeJS.ErrnoException)?.code;
-  if (code === "ENOENT")
-    return new SluiceError("FILE_VANISHED", `${path}: disappeared before it could be read`, {
-      transient: true,
-    });
+  if (code === "ENOENT") return vanishedError(path);
   if (code === "EACCES" || code === "EPERM") {
     return new SluiceError(
       "FILE_UNREADABLE",

@@ -3,10 +3,12 @@ import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { formatDuration } from "../durations.js";
 import { asSluiceError, SluiceError } from "../errors.js";
+import { quoteLiteral } from "../plan/sql-text.js";
 import { redactUrls } from "../redact.js";
 import { abortableSleep, backoffDelay, isTransientError } from "../resilience/retry.js";
 import type { ProjectContext } from "../run/project-context.js";
 import type { RunReport } from "../run/run-report.js";
+import { vanishedBeforeRead } from "../run/unit-digest.js";
 import { assertKnownPipelines } from "../runner/known-pipelines.js";
 import { runProject } from "../runner/run-project.js";
 import { isTransientPgError } from "../warehouse/postgres-errors.js";
@@ -220,6 +222,7 @@ async function runOneUnit(
     : (await queue.boss.fetch<FileUnit>(FILES_QUEUE, { batchSize: 1 }))[0];
   if (!job) return undefined;
   const unit = job.data;
+  const claimedAt = Date.now();
   claims.set(job.id, {
     job: job.id,
     pipeline: unit.pipeline,
@@ -241,7 +244,14 @@ async function runOneUnit(
       // cannot leave a run without its worker).
       worker: workerId,
     });
-    const ok = reports.every((r) => r.status !== "failed");
+    const failed = reports.filter((r) => r.status === "failed");
+    const taken = failed.length > 0 ? await takenMeanwhile(held.warehouse, failed, claimedAt) : [];
+    const ok = taken !== undefined;
+    if (taken && taken.length > 0) {
+      ctx.notice(
+        `worker ${workerId}: ${taken.join(", ")}: loaded meanwhile by another run (this worker's claim on the unit lapsed); not a failure`,
+      );
+    }
     if (!ok) {
       // A failed unit may have left the held warehouse broken (a lost server): the next unit opens afresh.
       await held.warehouse?.close().catch(() => undefined);
@@ -267,4 +277,39 @@ async function runOneUnit(
   } finally {
     claims.delete(job.id);
   }
+}
+
+/** Leeway for the clocks of other hosts, whose runs' finish times are compared with this worker's claim. */
+const CLOCK_LEEWAY_MS = 60_000;
+
+/**
+ * The files of `failed` runs that another run loaded while this worker held their unit, when that is
+ * all that failed (else undefined): each failed file vanished before it could be read, and the catalog
+ * has it loaded, in the same pipeline, by a run that finished after the claim. This happens when the
+ * claim lapsed (the worker starved of CPU, or its heartbeats cut off by a PostgreSQL restart, for longer
+ * than the lease): the queue gave the unit to another worker, which loaded and archived the files first.
+ * The unit's work is done, so it is no failed unit; a file deleted by hand still is one.
+ */
+async function takenMeanwhile(
+  warehouse: Warehouse,
+  failed: readonly RunReport[],
+  claimedAt: number,
+): Promise<string[] | undefined> {
+  const taken: string[] = [];
+  for (const report of failed) {
+    const files = report.files.filter((f) => f.status === "failed");
+    // A run that failed for another reason too (its publish, a check) names more than its files' errors.
+    if (files.length === 0 || report.error !== files.map((f) => f.error).join("; ")) return undefined;
+    if (!files.every(vanishedBeforeRead)) return undefined;
+    const since = new Date(claimedAt - CLOCK_LEEWAY_MS).toISOString();
+    const rows = await warehouse.query(
+      `SELECT DISTINCT f.path FROM sluice.files f JOIN sluice.runs r ON r.run_id = f.run_id
+        WHERE f.pipeline = ${quoteLiteral(report.pipeline)} AND f.status = 'loaded'
+          AND f.path IN (${files.map((f) => quoteLiteral(f.path)).join(", ")})
+          AND r.finished_at >= ${quoteLiteral(since)}::timestamptz`,
+    );
+    if (rows.length !== new Set(files.map((f) => f.path)).size) return undefined;
+    taken.push(...files.map((f) => f.path));
+  }
+  return taken;
 }

@@ -50,14 +50,16 @@ export async function copyEngineRows(
   if (!(await makeFifo(fifo))) {
     await engine.run(exportSql(file));
     try {
-      await copyInto(createReadStream(file, { highWaterMark: 1 << 20 }));
+      await serverErrorFirst(copies, () => copyInto(createReadStream(file, { highWaterMark: 1 << 20 })));
     } finally {
       await rm(file, { force: true });
     }
     return stored();
   }
   try {
-    await streamThroughFifo(fifo, () => withOneThread(engine, () => engine.run(exportSql(fifo))), copyInto);
+    await serverErrorFirst(copies, () =>
+      streamThroughFifo(fifo, () => withOneThread(engine, () => engine.run(exportSql(fifo))), copyInto),
+    );
   } finally {
     await rm(fifo, { force: true });
   }
@@ -72,8 +74,28 @@ export async function copyEngineRows(
  */
 function copyQuery(client: PoolClient, sql: string): ReturnType<typeof copyFrom> {
   const copy = client.query(copyFrom(sql));
-  copy.on("error", () => undefined);
+  copy.on("error", (error) => {
+    if (!endedBy.has(copy)) endedBy.set(copy, error);
+  });
   return copy;
+}
+
+/** The error each COPY stream was ended with by the server or its connection (see copyQuery). */
+const endedBy = new WeakMap<object, unknown>();
+
+/**
+ * Runs `work`; when it fails after the server ended one of `copies`, that error is thrown instead.
+ * pg-copy-streams drops its connection on the server's error while rows keep coming: writing them fails
+ * with "Cannot read properties of null (reading 'stream')", a TypeError that would hide a restart (57P01,
+ * transient: the publish is retried) behind what looks like a lasting failure.
+ */
+async function serverErrorFirst<T>(copies: readonly object[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    for (const copy of copies) if (endedBy.has(copy)) throw endedBy.get(copy);
+    throw error;
+  }
 }
 
 /**
@@ -106,27 +128,29 @@ export async function copyEngineRowsAhead(
   let exported: "running" | "done" | "failed" = "running";
   const reading = pipeline(ReadableStream.from(followFile(file, () => exported)), copy);
   reading.catch(() => undefined);
-  try {
-    let rows: number;
+  return serverErrorFirst([copy], async () => {
     try {
-      const result = await withOneThread(engine, () =>
-        engine.run(
-          `COPY (SELECT ${exprs.join(", ")} FROM (${selectSql})) TO ${quoteLiteral(file)} (FORMAT csv, HEADER false, USE_TMP_FILE false)`,
-        ),
-      );
-      rows = Number(result.rowsChanged);
-    } catch (error) {
-      exported = "failed";
-      await reading.catch(() => undefined);
-      throw error;
+      let rows: number;
+      try {
+        const result = await withOneThread(engine, () =>
+          engine.run(
+            `COPY (SELECT ${exprs.join(", ")} FROM (${selectSql})) TO ${quoteLiteral(file)} (FORMAT csv, HEADER false, USE_TMP_FILE false)`,
+          ),
+        );
+        rows = Number(result.rowsChanged);
+      } catch (error) {
+        exported = "failed";
+        await reading.catch(() => undefined);
+        throw error;
+      }
+      exported = "done";
+      onExported(rows);
+      await reading;
+      return copy.rowCount;
+    } finally {
+      await rm(file, { force: true });
     }
-    exported = "done";
-    onExported(rows);
-    await reading;
-    return copy.rowCount;
-  } finally {
-    await rm(file, { force: true });
-  }
+  });
 }
 
 /**

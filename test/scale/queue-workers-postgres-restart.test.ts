@@ -66,7 +66,8 @@ describe.skipIf(!available)("sluice worker: PostgreSQL restarted while workers r
       files,
     );
     const stderr: string[] = [];
-    const start = (extra: string[]): { child: ChildProcess; exited: Promise<number | null> } => {
+    type Exit = { code: number | null; signal: NodeJS.Signals | null };
+    const start = (n: number, extra: string[]): { child: ChildProcess; exited: Promise<Exit> } => {
       const child = spawn(
         process.execPath,
         [
@@ -84,11 +85,14 @@ describe.skipIf(!available)("sluice worker: PostgreSQL restarted while workers r
         ],
         { cwd: dir, stdio: ["ignore", "ignore", "pipe"] },
       );
-      child.stderr?.on("data", (d: Buffer) => stderr.push(d.toString()));
-      return { child, exited: new Promise((done) => child.on("close", (code) => done(code))) };
+      child.stderr?.on("data", (d: Buffer) => stderr.push(`[worker ${n}] ${d.toString()}`));
+      return {
+        child,
+        exited: new Promise((done) => child.on("close", (code, signal) => done({ code, signal }))),
+      };
     };
     try {
-      const workers = [start([]), start(["--concurrency", "2"])];
+      const workers = [start(1, []), start(2, ["--concurrency", "2"])];
       // Two restarts, each a moment into the work, then a 2 s outage.
       await waitForLoaded(server!.url, 3);
       await sleep(Math.floor(Math.random() * 400));
@@ -98,13 +102,17 @@ describe.skipIf(!available)("sluice worker: PostgreSQL restarted while workers r
       await waitForLoaded(server!.url, 20);
       const { over } = await server!.outage(2_000);
       await over;
-      const codes = await Promise.race([
+      const exits = await Promise.race([
         Promise.all(workers.map((w) => w.exited)),
         sleep(120_000).then(() => {
           throw new Error("the workers did not drain the queue");
         }),
       ]);
-      expect(codes, stderr.join("")).toEqual([0, 0]);
+      // On failure: each worker's exit code or signal, and everything the workers wrote to stderr.
+      expect(exits, `exits ${JSON.stringify(exits)}; stderr:\n${stderr.join("")}`).toEqual([
+        { code: 0, signal: null },
+        { code: 0, signal: null },
+      ]);
 
       expect(readdirSync(join(dir, "landing/in"))).toEqual([]);
       const archived = readdirSync(join(dir, "landing/archive/parts"), { recursive: true })
