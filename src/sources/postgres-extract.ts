@@ -139,7 +139,7 @@ export async function extractPostgres(
       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     );
     inPlace = stagesInPlace(request, read.columns);
-    await loadExtract(engine, files, table, read.columns, source.label, inPlace);
+    const rowsTable = await loadExtract(engine, files, table, read.columns, source.label, inPlace);
     for (const column of read.columns) {
       if (column.engineType === undefined)
         await typeNumeric(engine, quoteIdent(table), column.name, queryRequest);
@@ -150,7 +150,7 @@ export async function extractPostgres(
       // COPY's own count of the lines it wrote, which the view reads.
       rows: inPlace ? copied : undefined,
     });
-    return inPlace ? { ...staged, readsFiles: true } : staged;
+    return inPlace ? { ...staged, readsFiles: true, rowsTable } : staged;
   } catch (error) {
     throw extractError(error, source.label, source.secret, POSTGRES_ERRORS);
   } finally {
