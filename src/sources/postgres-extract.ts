@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import pg from "pg";
-import { to as copyTo } from "pg-copy-streams";
 import { completeStagedQuery, type StagedQuery, sourceQueryText } from "../engine/stage-query.js";
 import { SluiceError } from "../errors.js";
 import { postgresSideEffectProblem } from "../plan/postgres-side-effects.js";
 import { quoteIdent, quoteQualified } from "../plan/sql-text.js";
+import { copyOut } from "../warehouse/postgres-copy-out.js";
 import { isTransientPgError } from "../warehouse/postgres-errors.js";
 import { type PostgresField, postgresIncrementalSql } from "../warehouse/postgres-incremental-sql.js";
 import { typeNumeric } from "../warehouse/postgres-stage-source.js";
@@ -124,7 +124,7 @@ export async function extractPostgres(
             ),
           );
         } else {
-          const copy = source.client.query(copyTo(copySql("true")));
+          const copy = source.client.query(copyOut(copySql("true")));
           await pipeline(copy, createWriteStream(file, { highWaterMark: 1 << 20 }));
           copied = copy.rowCount;
         }
