@@ -137,6 +137,12 @@ export interface StagedFile {
   readonly deferred?: DeferredRead | undefined;
   /** CSV only: the layout the file was read with, and what was detected or repaired (the report's `csv`). */
   readonly csv?: CsvDetection | undefined;
+  /**
+   * The staged rows without `_sluice_line`, for reads that need no line numbers (the batch): a database
+   * extract staged in place numbers its lines with a window over the CSV read, which makes any read of
+   * the stage single-threaded. Absent: read `table`.
+   */
+  readonly rowsTable?: string | undefined;
 }
 
 const DEFAULT_MAX_LINE = 2_000_000;

@@ -2,6 +2,7 @@ import type { PipelineConfig } from "../config/schema.js";
 import { maskSaltSql } from "../engine/check-file.js";
 import { queryRows } from "../engine/duckdb-query.js";
 import type { StagedFile } from "../engine/stage-file.js";
+import type { StagedQuery } from "../engine/stage-query.js";
 import { batchDedupeSql } from "../plan/dedupe.js";
 import { maskExpression } from "../plan/masking.js";
 import { shapeSql } from "../plan/shape-sql.js";
@@ -19,6 +20,11 @@ export interface Batch {
   readonly incremental: IncrementalRun | undefined;
   /** Files read by the publish itself (single pass): counted and profiled after the write. */
   readonly deferred: readonly UnitWork[];
+  /**
+   * The batch's row count as its sources gave it, when the batch is exactly their rows (see
+   * {@link sourceCountedRows}): the publish reconciles the target against it instead of counting the batch.
+   */
+  readonly sourceRows?: number | undefined;
 }
 
 /** Write modes that need one row per key in a batch. */
@@ -47,7 +53,7 @@ export async function assembleBatch(run: RunContext, attempt: Attempt): Promise<
       .map((w) => {
         const unitPipeline = pipelineOf(run, attempt.mode, w.report.path);
         return shapeSql(
-          w.checked?.keptTable ?? w.staged!.table,
+          w.checked?.keptTable ?? w.staged!.rowsTable ?? w.staged!.table,
           w.staged!.columns,
           unitPipeline,
           {
@@ -64,7 +70,32 @@ export async function assembleBatch(run: RunContext, attempt: Attempt): Promise<
   if (rowsSql && rowsParts.length > 1 && pipeline.dedupe && KEYED_MODES.has(pipeline.target.mode)) {
     rowsSql = await dedupeAcrossUnits(run, pipeline, rowsSql, loaded);
   }
-  return { loaded, rowsSql, incremental, deferred: loaded.filter((w) => w.staged?.deferred) };
+  return {
+    loaded,
+    rowsSql,
+    incremental,
+    deferred: loaded.filter((w) => w.staged?.deferred),
+    sourceRows: rowsSql && rowsParts.length === 1 ? sourceCountedRows(loaded, incremental) : undefined,
+  };
+}
+
+/**
+ * The rows a database extract read in place says it sent (COPY's count, the row stream's), when the
+ * batch takes all of them: no checks or dedupe (quarantined or dropped rows), no incremental filter in
+ * the engine. Counting the batch instead would parse the extract's files once more just to count them;
+ * the source's own count also makes the reconciliation end to end (source to target).
+ */
+function sourceCountedRows(
+  loaded: readonly UnitWork[],
+  incremental: IncrementalRun | undefined,
+): number | undefined {
+  const counted = loaded.every(
+    (w) =>
+      (w.staged as StagedQuery | undefined)?.readsFiles === true &&
+      !w.checked &&
+      incremental?.filterFor(w.staged!) === undefined,
+  );
+  return counted ? loaded.reduce((sum, w) => sum + w.staged!.accepted, 0) : undefined;
 }
 
 /** One SELECT per group of files staged together, over the loaded files' rows of its table. */

@@ -63,10 +63,11 @@ export async function publishAttempt(
         run: record,
         report,
         rowsSql,
+        sourceRows: batch.sourceRows,
         // A query's mark covers every row it read (quarantined ones are kept, not re-read each run).
         watermark: await batch.incremental?.markOf(
           run.query && rowsSql && loaded[0]?.staged
-            ? `SELECT * FROM ${quoteIdent(loaded[0].staged.table)}`
+            ? `SELECT * FROM ${quoteIdent(loaded[0].staged.rowsTable ?? loaded[0].staged.table)}`
             : rowsSql,
         ),
         replaces: run.options.force

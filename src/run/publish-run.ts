@@ -78,6 +78,7 @@ export async function publishRun(
         checks: report.checks,
         schemaEvolution: pipeline.schema_evolution,
         sumColumns: numericColumns(pipeline),
+        sourceRows: outcome.sourceRows,
         watermark: outcome.watermark,
         completeAfterWrite: outcome.completeAfterWrite,
         constantColumns: outcome.constantColumns,

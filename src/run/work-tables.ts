@@ -17,6 +17,7 @@ export async function dropWorkTables(
     // A file staged with others is a view of its group's tables: dropped with them below.
     if (!staged || attempt?.together.groupOf(staged)) continue;
     names.push(staged.table, staged.malformedTable);
+    if (staged.rowsTable) names.push(staged.rowsTable);
     if (staged.deferred) names.push(staged.deferred.rejectsTable, staged.deferred.rejectsScan);
   }
   await dropNamed(con, names);

@@ -72,13 +72,13 @@ export async function extractMysql(
     await run("COMMIT");
     const table = `${request.tablePrefix}_stage`;
     inPlace = stagesInPlace(request, columns);
-    await loadExtract(engine, file, table, columns, target.label, inPlace);
+    const rowsTable = await loadExtract(engine, file, table, columns, target.label, inPlace);
     const staged = await completeStagedQuery(engine, asQueryRequest(request), {
       sql,
       lateRows: 0,
       rows: inPlace ? rows : undefined,
     });
-    return inPlace ? { ...staged, readsFiles: true } : staged;
+    return inPlace ? { ...staged, readsFiles: true, rowsTable } : staged;
   } catch (error) {
     throw extractError(error, target.label, target.password, MYSQL_ERRORS);
   } finally {

@@ -4,11 +4,11 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import pg from "pg";
-import { to as copyTo } from "pg-copy-streams";
 import { completeStagedQuery, type StagedQuery, sourceQueryText } from "../engine/stage-query.js";
 import { SluiceError } from "../errors.js";
 import { postgresSideEffectProblem } from "../plan/postgres-side-effects.js";
 import { quoteIdent, quoteQualified } from "../plan/sql-text.js";
+import { copyOut } from "../warehouse/postgres-copy-out.js";
 import { isTransientPgError } from "../warehouse/postgres-errors.js";
 import { type PostgresField, postgresIncrementalSql } from "../warehouse/postgres-incremental-sql.js";
 import { typeNumeric } from "../warehouse/postgres-stage-source.js";
@@ -124,7 +124,7 @@ export async function extractPostgres(
             ),
           );
         } else {
-          const copy = source.client.query(copyTo(copySql("true")));
+          const copy = source.client.query(copyOut(copySql("true")));
           await pipeline(copy, createWriteStream(file, { highWaterMark: 1 << 20 }));
           copied = copy.rowCount;
         }
@@ -139,7 +139,7 @@ export async function extractPostgres(
       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     );
     inPlace = stagesInPlace(request, read.columns);
-    await loadExtract(engine, files, table, read.columns, source.label, inPlace);
+    const rowsTable = await loadExtract(engine, files, table, read.columns, source.label, inPlace);
     for (const column of read.columns) {
       if (column.engineType === undefined)
         await typeNumeric(engine, quoteIdent(table), column.name, queryRequest);
@@ -150,7 +150,7 @@ export async function extractPostgres(
       // COPY's own count of the lines it wrote, which the view reads.
       rows: inPlace ? copied : undefined,
     });
-    return inPlace ? { ...staged, readsFiles: true } : staged;
+    return inPlace ? { ...staged, readsFiles: true, rowsTable } : staged;
   } catch (error) {
     throw extractError(error, source.label, source.secret, POSTGRES_ERRORS);
   } finally {

@@ -1,9 +1,9 @@
 import { createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
-import { to as copyTo } from "pg-copy-streams";
 import { SluiceError } from "../errors.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
+import { copyOut } from "../warehouse/postgres-copy-out.js";
 import type { PostgresField } from "../warehouse/postgres-incremental-sql.js";
 import { inPostgresTransaction } from "../warehouse/postgres-transaction.js";
 
@@ -73,7 +73,7 @@ export async function copyKeyRanges(
   const toBig = (v: string | null | undefined) => (v === null || v === undefined ? undefined : BigInt(v));
   const ranges = keyRanges(key, toBig(bounds?.lo), toBig(bounds?.hi), split.parts);
   const copy = (on: pg.ClientBase, where: string, file: string) =>
-    pipeline(on.query(copyTo(copySql(where))), createWriteStream(file, { highWaterMark: 1 << 20 }));
+    pipeline(on.query(copyOut(copySql(where))), createWriteStream(file, { highWaterMark: 1 << 20 }));
   if (ranges.length === 1) {
     await copy(client, ranges[0]!, files[0]!);
     return [files[0]!];

@@ -3,7 +3,6 @@ import { rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { PoolClient } from "pg";
-import { to as copyTo } from "pg-copy-streams";
 import { queryRows } from "../engine/duckdb-query.js";
 import {
   completeStagedQuery,
@@ -15,6 +14,7 @@ import {
 import { firstLine, SluiceError } from "../errors.js";
 import { postgresSideEffectProblem } from "../plan/postgres-side-effects.js";
 import { quoteIdent, quoteLiteral, quoteQualified } from "../plan/sql-text.js";
+import { copyOut } from "./postgres-copy-out.js";
 import { maxDecimalPrecision, postgresEngineType } from "./postgres-engine-type.js";
 import { isTransientPgError } from "./postgres-errors.js";
 import { type PostgresField, postgresIncrementalSql } from "./postgres-incremental-sql.js";
@@ -77,7 +77,7 @@ async function readOnServer(
         refuseAmbiguousNames(fields);
         const { sql, outsideWindowSql } = postgresIncrementalSql(base, fields, request);
         await pipeline(
-          client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`)),
+          client.query(copyOut(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`)),
           createWriteStream(file),
         );
         const lateRows = outsideWindowSql

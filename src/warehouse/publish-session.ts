@@ -81,13 +81,14 @@ export async function publishInSession(
     const single = batch.completeAfterWrite;
     // A single-pass merge reconciles its sums against its stage (see checkStagedKeys).
     const sumColumns = single && batch.target.mode !== "merge" ? [] : (batch.sumColumns ?? []);
-    // A single-pass batch is read by the write itself: its numbers come from the write.
+    const sums = sumColumns.filter((c) => prepared.columns.some((p) => p.name === c));
+    // A single-pass batch is read by the write itself: its numbers come from the write. Rows counted by
+    // their source stand for the batch unless another process loaded some of them meanwhile.
     const source = single
       ? undefined
-      : await batchStats(
-          engine,
-          sumColumns.filter((c) => prepared.columns.some((p) => p.name === c)),
-        );
+      : batch.sourceRows !== undefined && sums.length === 0 && skippedDuplicates.length === 0
+        ? { rows: batch.sourceRows, sums: {} }
+        : await batchStats(engine, sums);
     // An empty batch writes nothing, except under replace, where the table becomes the batch (a
     // header-only file empties it) as long as some file of it is still loaded.
     const replacesTable = batch.target.mode === "replace" && ledger.some((e) => e.status === "loaded");

@@ -97,6 +97,12 @@ export interface PublishBatch {
   readonly schemaEvolution?: "evolve" | "freeze" | "discard_columns" | undefined;
   /** Numeric columns whose batch sums are reconciled against the target after the load. */
   readonly sumColumns?: readonly string[] | undefined;
+  /**
+   * The batch's row count as its sources gave it (a database extract read in place: COPY's count), when
+   * the batch is exactly those rows: with no sums to take, the target is reconciled against it and the
+   * batch is not read to count it.
+   */
+  readonly sourceRows?: number | undefined;
   /** The incremental high-water mark this run reached, stored in the same transaction. */
   readonly watermark?: { readonly cursor: string; readonly value: string } | undefined;
   /**

@@ -195,6 +195,12 @@ pipelines:
       expect(profile.columns.amount).toMatchObject({ nulls: 0, distinct: 3000, min: "0.25", max: "750.00" });
       expect(profile.columns.id).toMatchObject({ nulls: 0, min: "1", max: "3000" });
       expect(profile.columns._sluice_run_id).toBeUndefined();
+      // The target is reconciled against the rows COPY said it sent (the batch is not counted again).
+      expect(JSON.parse(stored!.report!).reconciliation).toMatchObject({
+        source_rows: 3000,
+        target_rows: 3000,
+        ok: true,
+      });
     }
   });
 
