@@ -53,27 +53,23 @@ export async function profileGate(run: RunContext, attempt: Attempt, batch: Batc
   const { rowsSql, loaded } = batch;
   if (!rowsSql) return { rowsSql, alongsideWrite: undefined };
   // Files read by the publish itself are counted after the write, and profiled after the commit where
-  // the engine holds the target; where it does not (PostgreSQL), beside the copy, from the engine table
-  // the publish read them into.
+  // the engine holds the target; where it does not (PostgreSQL), beside the copy, reading them again.
   const deferred = batch.deferred.length > 0;
   if (deferred && !run.profileBesideWrite) return { rowsSql, alongsideWrite: undefined };
   if (profilesAfterCommit(run, pipeline, batch))
     return { rowsSql, alongsideWrite: undefined, afterCommit: true };
   // The profile describes the rows as published: without the columns discard_columns leaves out.
-  const published = await publishedColumnsOf(run, pipeline, rowsSql);
-  const profiled = published(rowsSql);
+  const profiled = await publishedColumnsSql(run, pipeline, rowsSql);
   const rowsAtMost = deferred ? undefined : loaded.reduce((sum, w) => sum + w.report.rows.loaded, 0);
   const report = attempt.report;
   if (run.profileBesideWrite) {
     // Anomalies only warn here: the profile is taken while the server writes the batch (the engine
     // is idle then), with the history read now (the warehouse's connections are busy publishing).
     const history = await profileHistory(run.warehouse, run.name, HISTORY_WINDOW);
-    // A single pass's profile starts once the export has read the files (and counted the rows, which
-    // chooses how distinct values are counted) while the server still copies; it reads the engine table
-    // the write read the files into, where there is one, else the files again.
-    const alongsideWrite = async (rows?: number, relation?: string) => {
-      const source = relation ? published(`SELECT * FROM ${quoteIdent(relation)}`) : profiled;
-      await profileRows(run, pipeline, report, source, { history, rowsAtMost: rowsAtMost ?? rows });
+    // A single pass's profile reads the files again once the export has read them (and counted the
+    // rows, which chooses how distinct values are counted) while the server still copies.
+    const alongsideWrite = async (rows?: number) => {
+      await profileRows(run, pipeline, report, profiled, { history, rowsAtMost: rowsAtMost ?? rows });
       return { profile: report.profile, anomalies: report.anomalies };
     };
     return { rowsSql, alongsideWrite };
@@ -120,23 +116,21 @@ export async function profileRows(
 }
 
 /**
- * The run's rows as the target will hold them, from any SQL giving the rows of `rowsSql`: under
- * `schema_evolution: discard_columns`, only the columns an existing target has (and Sluice's own, which
- * are always added); otherwise the rows as they are.
+ * The run's rows as the target will hold them: under `schema_evolution: discard_columns`, only the
+ * columns an existing target has (and Sluice's own, which are always added); otherwise `rowsSql`.
  */
-async function publishedColumnsOf(
+async function publishedColumnsSql(
   run: RunContext,
   pipeline: PipelineConfig,
   rowsSql: string,
-): Promise<(rows: string) => string> {
+): Promise<string> {
   const table = pipeline.target.table;
-  const asTheyAre = (rows: string) => rows;
-  if (pipeline.schema_evolution !== "discard_columns" || table === undefined) return asTheyAre;
+  if (pipeline.schema_evolution !== "discard_columns" || table === undefined) return rowsSql;
   const existing = await run.warehouse.columnsOf(table);
-  if (!existing) return asTheyAre;
+  if (!existing) return rowsSql;
   const kept = new Set(existing);
   const columns = (await describeColumns(run.con, `(${rowsSql})`))
     .map((c) => c.name)
     .filter((c) => kept.has(c) || isSluiceColumn(c));
-  return (rows) => `SELECT ${columns.map(quoteIdent).join(", ")} FROM (${rows})`;
+  return `SELECT ${columns.map(quoteIdent).join(", ")} FROM (${rowsSql})`;
 }

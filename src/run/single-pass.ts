@@ -15,10 +15,9 @@ export const SINGLE_PASS_MAX_FILES = 16;
  * file is not clean. Otherwise (masked columns, blocking rules needing the whole batch) each file is
  * counted first (one aggregate read, nothing written). A pipeline whose last run quarantined rows or
  * dropped duplicates skips both (its batches are rarely clean: the first read would be wasted).
- * On a warehouse other than the engine (PostgreSQL) the files are read once into an engine table inside
- * the publish, whose export streams into `COPY` inside the publish transaction; checks are always probed
- * there (the count after a guarded write reads the written rows through the engine), and the profile
- * is taken beside the copy, from that table.
+ * On a warehouse other than the engine (PostgreSQL) the read is DuckDB's export streamed into `COPY`
+ * inside the publish transaction; checks are always probed there (the count after a guarded write
+ * reads the written rows through the engine), and the profile is taken beside the copy.
  * A `merge` takes the single pass where the warehouse stages the rows on its own side (PostgreSQL,
  * `mergesOnStage`): DuckDB's read of the files streams into the stage the upsert joins, and the key
  * checks (no NULL key, no key twice) and the source side of reconciliation (rows, sums of declared

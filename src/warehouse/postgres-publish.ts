@@ -34,37 +34,6 @@ export interface PostgresPublishContext {
   readonly catalog: PostgresCatalog;
 }
 
-/** Engine table a single pass reads its files into before copying them (see {@link readBatchOnce}). */
-const batchRowsTable = "sluice_batch_rows";
-
-/** Whether the batch reads files (a single pass), and the engine table it was read into, once it was. */
-interface BatchReadOnce {
-  readonly readsFiles: boolean;
-  table?: string;
-}
-
-/**
- * The relation the write exports the batch from. A single pass's batch is a view reading its files:
- * they are read once, on every engine thread, into a table the export and the profile beside the write
- * both read (the profile would otherwise parse the files again, twice when it recounts a distinct
- * count: more CPU than the read itself). Its malformed records are captured by that read, as by the
- * export's before.
- */
-async function readBatchOnce(
-  engine: DuckDBConnection,
-  prepared: PreparedBatch,
-  once: BatchReadOnce,
-): Promise<string> {
-  if (!once.readsFiles || prepared.table !== batchTable) return batchTable;
-  if (once.table === undefined) {
-    await engine.run(
-      `CREATE OR REPLACE TEMP TABLE ${quoteIdent(batchRowsTable)} AS SELECT * FROM ${quoteIdent(batchTable)}`,
-    );
-    once.table = batchRowsTable;
-  }
-  return once.table;
-}
-
 /** Metadata columns that usually hold one value per batch. */
 const metadataColumns = ["_sluice_run_id", "_sluice_source_file", "_sluice_loaded_at"];
 
@@ -115,8 +84,6 @@ export async function publishToPostgres(
         if (table) await discardBeforeImages(driver, table, batch.run.runId);
       }
       const beside = postgresBeside(driver.pool);
-      // A single pass's batch reads its files: the write reads them once, into an engine table.
-      const readOnce: BatchReadOnce = { readsFiles: batch.completeAfterWrite !== undefined };
       return driver
         .withClient((client) =>
           inPostgresTransaction(client, async () => {
@@ -129,22 +96,12 @@ export async function publishToPostgres(
             await client.query(raiseWorkMemSql);
             const hooks: PublishHooks = {
               stageBatch: (written, columns, options) =>
-                stageBatch(
-                  context,
-                  client,
-                  written,
-                  beside,
-                  columns,
-                  options,
-                  batch.constantColumns,
-                  readOnce,
-                ),
+                stageBatch(context, client, written, beside, columns, options, batch.constantColumns),
               copyRows: (written, target, columns, options) =>
-                copyRows(context, client, written, target, columns, options, batch.constantColumns, readOnce),
+                copyRows(context, client, written, target, columns, options, batch.constantColumns),
               shareRows: (name, selectSql, columns) => shareRows(context, client, name, selectSql, columns),
               beside,
               engineFreeDuringWrite: true,
-              batchRows: () => readOnce.table,
               writeQuarantine: (sql) => writeQuarantine(context, client, sql),
             };
             return publishInSession(postgresSession(client), engine, batch, prepared, hooks);
@@ -155,7 +112,6 @@ export async function publishToPostgres(
   } finally {
     await engine.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
     await engine.run(`DROP VIEW IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
-    await engine.run(`DROP TABLE IF EXISTS ${quoteIdent(batchRowsTable)}`).catch(() => undefined);
     rmSync(join(context.workDir, "batch.csv"), { force: true });
   }
 }
@@ -277,7 +233,6 @@ async function stageBatch(
   columns: readonly TypedColumn[],
   options: { readonly analyze: boolean; readonly shared?: boolean },
   known: ReadonlyMap<string, string> | undefined,
-  once: BatchReadOnce,
 ): Promise<string> {
   const { engine } = context;
   // Columns holding one value for the whole batch (run id, load time, usually the source file) become
@@ -306,11 +261,10 @@ async function stageBatch(
   }
   let extraError: Error | undefined;
   try {
-    const relation = await readBatchOnce(engine, prepared, once);
     await copyEngineRows(
       engine,
       copyClient,
-      `SELECT * FROM ${quoteIdent(relation)}`,
+      `SELECT * FROM ${quoteIdent(batchTable)}`,
       copiedColumns(prepared, columns, fixed),
       stage,
       join(context.workDir, "batch.csv"),
@@ -336,7 +290,6 @@ async function copyRows(
   columns: readonly TypedColumn[],
   options: { readonly created: boolean; readonly exported: (rows: number) => void },
   known: ReadonlyMap<string, string> | undefined,
-  once: BatchReadOnce,
 ): Promise<number> {
   const { engine } = context;
   // A table this transaction created is seen by no other session: its columns holding one value for the
@@ -353,13 +306,12 @@ async function copyRows(
   const alter = (name: string, change: string) =>
     client.query(`ALTER TABLE ${targetTable} ALTER COLUMN ${quoteIdent(name)} ${change}`);
   for (const [name, value] of fixed) await alter(name, `SET DEFAULT ${quoteLiteral(value)}`);
-  const relation = await readBatchOnce(engine, prepared, once);
   // The export runs ahead of the server's parsing into a file, so the engine is free for the work beside
   // the write (the profile) while the server still copies.
   const copied = await copyEngineRowsAhead(
     engine,
     client,
-    `SELECT * FROM ${quoteIdent(relation)}`,
+    `SELECT * FROM ${quoteIdent(batchTable)}`,
     copiedColumns(prepared, columns, fixed),
     targetTable,
     join(context.workDir, "batch.csv"),

@@ -28,12 +28,6 @@ export interface PublishHooks {
    * the batch's engine work beside the write starts during it rather than after.
    */
   readonly engineFreeDuringWrite: boolean;
-  /**
-   * An engine table holding exactly the batch's rows, where the write read them into one (a single
-   * pass on PostgreSQL reads its files once, into it): the engine work beside the write reads it
-   * rather than the files again. Undefined until then, and elsewhere.
-   */
-  batchRows?(): string | undefined;
   /** Writes the quarantine rows (SQL over the engine) into `sluice.quarantine`. */
   writeQuarantine(quarantineSql: string): Promise<void>;
 }

@@ -41,7 +41,7 @@ export async function publishInSession(
   let alongside: Promise<Readonly<Record<string, unknown>>> | undefined;
   const startAlongside = batch.alongsideWrite
     ? (rows?: number) => {
-        alongside ??= batch.alongsideWrite!(rows, hooks.batchRows?.());
+        alongside ??= batch.alongsideWrite!(rows);
         return alongside;
       }
     : undefined;

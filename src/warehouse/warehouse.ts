@@ -133,13 +133,9 @@ export interface PublishBatch {
    * batch is on the server and runs beside the write; elsewhere it runs after the write. Either way it
    * finishes before the run record is written, and what it returns is merged into the record's report.
    * Throwing rolls the publish back. `rows`: the batch's rows, when the engine counted them handing
-   * them over (a single pass knows its rows only then); `relation`: an engine table holding exactly the
-   * rows of `rowsSql`, when the write read them into one (read it rather than `rowsSql`, which reads a
-   * single pass's files again).
+   * them over (a single pass knows its rows only then).
    */
-  readonly alongsideWrite?:
-    | ((rows?: number, relation?: string) => Promise<Readonly<Record<string, unknown>>>)
-    | undefined;
+  readonly alongsideWrite?: ((rows?: number) => Promise<Readonly<Record<string, unknown>>>) | undefined;
   /**
    * `nested: tables`: child tables written in the same transaction, right after the target (see
    * `publishChildTables`); `rowsSql` then holds the parent's rows without the split columns.
