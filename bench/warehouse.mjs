@@ -35,7 +35,8 @@ import { duckdbFileOptions, median, ordersCsv, repeat, reportRatio, time } from 
 
 const rows = Number(process.env.BENCH_WAREHOUSE_ROWS ?? 1_000_000);
 const server = process.env.BENCH_PG ?? "postgres://postgres@127.0.0.1:5432";
-const cli = new URL("../dist/sluice.js", import.meta.url).pathname;
+// BENCH_CLI: another build's dist/sluice.js (a baseline), run the same way in the same rounds.
+const cli = process.env.BENCH_CLI ?? new URL("../dist/sluice.js", import.meta.url).pathname;
 const floorScript = new URL("./pg-copy-floor.mjs", import.meta.url).pathname;
 const csv = await ordersCsv(rows);
 const dataCols = "order_id, customer, email, amount, order_date, status, note, updated_at";

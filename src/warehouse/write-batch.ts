@@ -328,7 +328,9 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
     const outcome =
       stage === undefined
         ? await writeCopied(written, ready, plan.create !== undefined, startAlongside)
-        : await writeStaged(written, { ...ready, stage }, startAlongside);
+        : // A single-pass merge counted its rows on the stage: the work beside learns their number
+          // as the copy tells an append's (it chooses how the profile counts distinct values).
+          await writeStaged(written, { ...ready, stage }, () => startAlongside(staged?.rows.rows));
     return { ...outcome, schemaChanges: schemaChanges(plan), staged: staged?.rows };
   } finally {
     await alongside?.catch(() => undefined);
