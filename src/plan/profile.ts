@@ -97,7 +97,12 @@ export const PROFILE_VALUE_CHARS = 200;
 export function profileSql(
   table: string,
   columns: readonly ColumnInfo[],
-  options: { readonly distinct?: readonly DistinctMethod[]; readonly maskedColumns?: readonly string[] } = {},
+  options: {
+    readonly distinct?: readonly DistinctMethod[];
+    readonly maskedColumns?: readonly string[];
+    /** Stddev that cannot overflow (see stddevSql): costlier, for the rare batch where the plain one fails. */
+    readonly safeStddev?: boolean;
+  } = {},
 ): string {
   const masked = new Set(options.maskedColumns ?? []);
   const items = profiledColumns(columns).map((c, i) => {
@@ -111,7 +116,7 @@ export function profileSql(
       `'min': ${orderable ? `left(CAST(min(${ref}) AS VARCHAR), ${PROFILE_VALUE_CHARS})` : "CAST(NULL AS VARCHAR)"}`,
       `'max': ${orderable ? `left(CAST(max(${ref}) AS VARCHAR), ${PROFILE_VALUE_CHARS})` : "CAST(NULL AS VARCHAR)"}`,
       `'mean': ${numeric ? `avg(CAST(${ref} AS DOUBLE))` : "CAST(NULL AS DOUBLE)"}`,
-      `'stddev': ${numeric ? stddevSql(`CAST(${ref} AS DOUBLE)`) : "CAST(NULL AS DOUBLE)"}`,
+      `'stddev': ${numeric ? stddevOf(`CAST(${ref} AS DOUBLE)`, options.safeStddev) : "CAST(NULL AS DOUBLE)"}`,
       `'min_length': ${text ? `min(length(${ref}))` : "CAST(NULL AS BIGINT)"}`,
       `'max_length': ${text ? `max(length(${ref}))` : "CAST(NULL AS BIGINT)"}`,
     ];
@@ -198,4 +203,14 @@ export function readProfile(
     };
   });
   return { rows: num(row.rows) ?? 0, columns: out };
+}
+
+/** The plain aggregate, or the overflow-safe one (several aggregates per column: slow over thousands). */
+function stddevOf(value: string, safe: boolean | undefined): string {
+  return safe ? stddevSql(value) : `stddev_samp(${value})`;
+}
+
+/** Whether a profile failed only because a stddev overflowed (values beyond ~1e154): worth the safe one. */
+export function isStddevOverflow(error: unknown): boolean {
+  return /STDDEV_SAMP is out of range/i.test(error instanceof Error ? error.message : String(error));
 }

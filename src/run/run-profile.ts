@@ -7,6 +7,7 @@ import {
   type DistinctMethod,
   distinctMethod,
   exactDistinctSql,
+  isStddevOverflow,
   type Profile,
   profiledColumns,
   profileSql,
@@ -64,12 +65,14 @@ export async function profileRun(
     const distinct: DistinctMethod[] = profiledColumns(columns).map((c) =>
       distinctMethod(guesses.get(c.name) ?? last?.columns[c.name]?.distinct ?? rowsAtMost),
     );
+    const options = { distinct, maskedColumns: maskedColumnNames(pipeline.columns) };
+    // The plain stddev first: the overflow-safe one costs several aggregates per numeric column.
     const row =
       (
-        await queryRows(
-          con,
-          profileSql(viewName, columns, { distinct, maskedColumns: maskedColumnNames(pipeline.columns) }),
-        )
+        await queryRows(con, profileSql(viewName, columns, options)).catch((error: unknown) => {
+          if (!isStddevOverflow(error)) throw error;
+          return queryRows(con, profileSql(viewName, columns, { ...options, safeStddev: true }));
+        })
       )[0] ?? {};
     const recount = thinDistinctSamples(columns, row, distinct);
     if (recount.length > 0) {
