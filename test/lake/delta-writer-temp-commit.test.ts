@@ -1,25 +1,11 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadSnapshot, writeDelta } from "../../src/lake/index.js";
 import { localStorage } from "../../src/storage/local-storage.js";
+import { useMemoryDuckdb } from "../support/memory-duckdb.js";
 
-let dir: string;
-let instance: DuckDBInstance;
-let con: DuckDBConnection;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "sluice-delta-temp-commit-"));
-  instance = await DuckDBInstance.create(":memory:");
-  con = await instance.connect();
-});
-afterAll(async () => {
-  con.closeSync();
-  instance.closeSync();
-  await rm(dir, { recursive: true, force: true });
-});
+const db = useMemoryDuckdb("sluice-delta-temp-commit-");
 
 // A writer through the commit coordinator first writes its commit as `_delta_log/.tmp/<version>.json.<uuid>`.
 // One cut off there (a PostgreSQL restart) leaves that file before any commit exists. Another writer took
@@ -27,17 +13,17 @@ afterAll(async () => {
 // a lasting error, so the run failed (and a queue worker counted a failed unit).
 describe("writeDelta beside a temporary commit copy, before the first commit", () => {
   it("creates version 0: a file under _delta_log/.tmp is no commit", async () => {
-    const table = { storage: localStorage(dir), path: "parts" };
-    await mkdir(join(dir, "parts/_delta_log/.tmp"), { recursive: true });
+    const table = { storage: localStorage(db.dir), path: "parts" };
+    await mkdir(join(db.dir, "parts/_delta_log/.tmp"), { recursive: true });
     await writeFile(
-      join(dir, "parts/_delta_log/.tmp/00000000000000000000.json.0f8e1b7e-3c1d-4a53-9a55-2f1d0e7c9b11"),
+      join(db.dir, "parts/_delta_log/.tmp/00000000000000000000.json.0f8e1b7e-3c1d-4a53-9a55-2f1d0e7c9b11"),
       '{"commitInfo":{}}\n',
     );
-    const result = await writeDelta(con, table, "SELECT range::BIGINT AS id FROM range(3)", {
+    const result = await writeDelta(db.con, table, "SELECT range::BIGINT AS id FROM range(3)", {
       appId: "parts",
       txnVersion: 1,
     });
     expect(result.version).toBe(0);
-    expect((await loadSnapshot(con, table)).version).toBe(0);
+    expect((await loadSnapshot(db.con, table)).version).toBe(0);
   });
 });
