@@ -1,6 +1,7 @@
 import { isFileSource } from "../config/schema.js";
 import { parseDuration } from "../durations.js";
 import { asSluiceError } from "../errors.js";
+import { directDownstreams } from "../plan/pipeline-graph.js";
 import { createCircuitBreaker } from "../resilience/circuit-breaker.js";
 import type { ProjectContext } from "../run/project-context.js";
 import type { RunProgress } from "../run/run-pipeline.js";
@@ -45,9 +46,9 @@ const DEFAULT_STABLE_FOR = "5s";
  * zones, listing polls for S3) and to cron schedules. A file is processed once its size and mtime/ETag
  * have been stable for the pipeline's `source.stable_for`; a burst becomes one run per pipeline.
  * Runs are serialized, each opening the warehouse and closing it after (so queries work while idle);
- * a pipeline never overlaps itself; successful runs trigger their `depends_on` downstreams. Stream
- * pipelines are consumed alongside, as by `sluice worker` (see runStreamWorkers); the two take turns with
- * the warehouse (warehouseTurns): one writer at a time in the process.
+ * a pipeline never overlaps itself; successful runs and published stream batches trigger their
+ * `depends_on` downstreams. Stream pipelines are consumed alongside, as by `sluice worker` (see
+ * runStreamWorkers); the two take turns with the warehouse (warehouseTurns): one writer at a time.
  *
  * @example
  * const daemon = await startWatchDaemon(ctx, { onEvent: console.log });
@@ -124,6 +125,11 @@ export async function startWatchDaemon(
         onReport: (report) => {
           options.onReport?.(report);
           options.alerter?.notify(report);
+          // A published batch triggers the served downstreams; the queue holds one pending run each, so a
+          // flowing stream re-runs them back to back at most, never once per queued batch.
+          if (report.status !== "succeeded" || report.rows.loaded === 0) return;
+          for (const d of directDownstreams(pipelines, report.pipeline))
+            if (served.has(d) && !streams.includes(d)) queue.enqueue(d, "upstream stream batch published");
         },
       })
     : undefined;

@@ -116,6 +116,8 @@ export function createWatchQueue(deps: WatchQueueDeps): WatchQueue {
     const { options } = deps;
     const triggered: string[] = [];
     for (const [name, task] of batch) {
+      // Stopped while waiting for the warehouse: a run not begun is left for the next start, not failed.
+      if (stopping) break;
       const pipeline = pipelines[name]!;
       const fire = task.fires.at(-1);
       if (fire) await recordFire(warehouse, name, fire.at);
@@ -138,7 +140,6 @@ export function createWatchQueue(deps: WatchQueueDeps): WatchQueue {
       if (report.status === "succeeded") {
         for (const d of directDownstreams(pipelines, name)) if (deps.served.has(d)) triggered.push(d);
       }
-      if (stopping) break;
     }
     return triggered;
   };

@@ -85,6 +85,64 @@ pipelines:
     expect(orders).toEqual({ n: 3 });
   }, 120_000);
 
+  it("re-runs a depends_on downstream after published batches, one pending run at a time", async () => {
+    const key = `${KEY}_downstream`;
+    const dir = makeProject(`warehouse: duckdb:warehouse.duckdb
+landing: landing
+pipelines:
+  events:
+    source:
+      stream: { kind: redis, url: "${redisUrl}", key: "${key}", group: sluice }
+      batch: { max_rows: 100, max_wait: 200ms }
+    columns:
+      id: { type: bigint }
+    target: { table: events }
+  event_count:
+    source: { sql: "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events" }
+    depends_on: [events]
+    target: { table: event_count, mode: replace }
+`);
+    const daemon = await startDaemon(dir, ["--json"]);
+    const reports = () =>
+      daemon
+        .stdout()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { pipeline: string; status: string; rows: { loaded: number } });
+    // Done once a downstream run finished after the batch that brought the total to 500: the two take
+    // turns with the warehouse, so that run read every event.
+    const settled = () => {
+      const all = reports();
+      let loaded = 0;
+      const last = all.findIndex((r) => {
+        if (r.pipeline === "events") loaded += r.rows.loaded;
+        return loaded === 500;
+      });
+      return last >= 0 && all.slice(last + 1).some((r) => r.pipeline === "event_count");
+    };
+    try {
+      for (let i = 0; i < 10; i++) {
+        await publishRedis(key, eventPayloads(50, 0, i * 50 + 1));
+        await sleep(50);
+      }
+      await waitFor(settled, 60_000, daemon.stderr);
+    } finally {
+      const exit = await daemon.stop("SIGTERM");
+      expect(exit.code, daemon.stderr()).toBe(0);
+      await deleteRedisKeys([key]);
+    }
+    const batches = reports().filter((r) => r.pipeline === "events" && r.status === "succeeded").length;
+    const downstream = reports().filter((r) => r.pipeline === "event_count");
+    expect(downstream.length).toBeGreaterThan(0);
+    expect(
+      downstream.filter((r) => r.status !== "succeeded"),
+      daemon.stdout(),
+    ).toEqual([]);
+    // Coalesced: never more downstream runs than published batches.
+    expect(downstream.length).toBeLessThanOrEqual(batches);
+    expect(await queryRows(dir, "SELECT n, ids FROM event_count")).toEqual([{ n: 500, ids: 500 }]);
+  }, 120_000);
+
   it("stops with the stream's error (exit 1, no password shown) when the stream cannot be reached", async () => {
     const dir = makeProject(`warehouse: duckdb:warehouse.duckdb
 landing: landing
