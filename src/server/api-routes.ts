@@ -41,6 +41,20 @@ export async function requirePipeline(deps: DashboardDeps, name: string | undefi
   return name;
 }
 
+/** A run filter of the quarantine's pages: a run of that pipeline, or none; 404 otherwise (not an empty list). */
+export async function requireRunOf(
+  deps: DashboardDeps,
+  pipeline: string,
+  runId: string | undefined,
+): Promise<string | undefined> {
+  if (runId === undefined) return undefined;
+  const run = await deps.gate.read((r) => readRun(r, runId));
+  if (!run || run.pipeline !== pipeline) {
+    throw new SluiceError("RUN_NOT_FOUND", `run ${runId}: not a run of pipeline ${pipeline}`);
+  }
+  return runId;
+}
+
 /** The run filter of /runs and /api/runs from the query string. */
 export function runFilterOf(c: Context) {
   return {
@@ -76,7 +90,7 @@ export function registerApiRoutes(app: Hono, deps: DashboardDeps): void {
     const pipeline = await requirePipeline(deps, textParam(c, "pipeline"));
     const filter = {
       pipeline,
-      runId: textParam(c, "run"),
+      runId: await requireRunOf(deps, pipeline, textParam(c, "run")),
       limit: intParam(c, "limit", 100, 1, 10_000),
       offset: intParam(c, "offset", 0, 0, 100_000_000),
     };

@@ -9,7 +9,7 @@ import { tableSizeSeries } from "../catalog/table-sizes.js";
 import { listTables, tableLoads } from "../catalog/tables.js";
 import { SluiceError } from "../errors.js";
 import { csrfToken } from "./access-policy.js";
-import { requirePipeline, runFilterOf } from "./api-routes.js";
+import { requirePipeline, requireRunOf, runFilterOf } from "./api-routes.js";
 import {
   type DashboardDeps,
   knownPipelines,
@@ -76,7 +76,7 @@ export function registerPageRoutes(app: Hono, deps: DashboardDeps): void {
     const pipelines = knownPipelines(deps, await gate.read(runPipelines));
     const chosen = textParam(c, "pipeline") ?? pipelines[0];
     const pipeline = chosen ? await requirePipeline(deps, chosen) : undefined;
-    const runId = textParam(c, "run");
+    const runId = pipeline ? await requireRunOf(deps, pipeline, textParam(c, "run")) : undefined;
     const pageNo = intParam(c, "page", 1, 1, 10_000_000);
     const filter = {
       pipeline: pipeline ?? "",
@@ -101,7 +101,7 @@ export function registerPageRoutes(app: Hono, deps: DashboardDeps): void {
   });
   app.get("/quarantine.csv", async (c) => {
     const pipeline = await requirePipeline(deps, textParam(c, "pipeline"));
-    const runId = textParam(c, "run");
+    const runId = await requireRunOf(deps, pipeline, textParam(c, "run"));
     const filter = { pipeline, runId };
     // Read a page at a time (each its own catalog read): the header's columns first, then the rows.
     const read: CatalogRead = (work) => gate.read(work);

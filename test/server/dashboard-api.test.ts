@@ -61,6 +61,7 @@ describe.each([
       ["/api/runs/nope", 404, /run nope: not found/],
       ["/api/quarantine", 400, /pipeline=<name> is required/],
       ["/api/quarantine?pipeline=..%2F..%2Fetc", 404, /unknown pipeline/],
+      ["/api/quarantine?pipeline=orders&run=nope", 404, /run nope: not a run of pipeline orders/],
       ["/api/tables/nope/history", 404, /no loads/],
       ["/api/nothing", 404, /no such page/],
     ];
@@ -94,6 +95,23 @@ describe.each([
     expect(header.slice(5).sort()).toEqual(["email", "id", "note", "raw"]);
     expect(text).toContain("b***@example.com");
     expect(text).not.toContain("bob@example.com");
+    // A run filter names a run of that pipeline: an unknown one or another pipeline's is a 404, not an
+    // export holding only a header.
+    const runOf = async (pipeline: string) =>
+      ((await (await get(`/api/runs?pipeline=${pipeline}`)).json()) as RunsDoc).runs.map((r) => r.run_id);
+    const [strictRun] = await runOf("strict");
+    for (const path of [
+      "/quarantine.csv?pipeline=orders&run=nope",
+      `/quarantine.csv?pipeline=orders&run=${strictRun}`,
+      "/quarantine?pipeline=orders&run=nope",
+    ]) {
+      expect((await get(path)).status, path).toBe(404);
+    }
+    const quarantinedRun = (cli as { run_id: string }[])[0]!.run_id;
+    expect(await runOf("orders")).toContain(quarantinedRun);
+    const one = await get(`/quarantine.csv?pipeline=orders&run=${quarantinedRun}`);
+    expect(one.status).toBe(200);
+    expect((await one.text()).split("\r\n").filter(Boolean).length).toBeGreaterThan(1);
   });
 
   it.skipIf(!available)(
