@@ -13,6 +13,7 @@ import {
 } from "../plan/read-sql.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { queryRows, withoutInsertionOrder } from "./duckdb-query.js";
+import { fileRows } from "./file-rows.js";
 import { mixesLineEnds, mixesLineEndsIn } from "./line-ends-to-lf.js";
 import type { StagedFile } from "./stage-file.js";
 import { mayHaveTrailingBlocks, trailingBlocksIn } from "./trailing-blocks.js";
@@ -301,7 +302,7 @@ async function sniffLeader(
   if (mixesLineEnds(localPath)) return undefined;
   let sniff: Record<string, unknown>;
   try {
-    sniff = (await queryRows(con, csvSniffSql(localPath, options, SNIFF_LIMIT)))[0] ?? {};
+    sniff = (await fileRows(con, localPath, csvSniffSql(localPath, options, SNIFF_LIMIT)))[0] ?? {};
   } catch {
     return undefined;
   }
@@ -322,7 +323,8 @@ async function sniffLeader(
   // Without a header a member's first line cannot be told from a header its own sniff would find.
   if (dialect.delimiter === "" || !dialect.header) return undefined;
   const headerLines = 1;
-  const row = (await queryRows(con, csvHeaderSql(localPath, dialect, sniffed.length, SNIFF_LIMIT)))[0] ?? {};
+  const row =
+    (await fileRows(con, localPath, csvHeaderSql(localPath, dialect, sniffed.length, SNIFF_LIMIT)))[0] ?? {};
   const rawNames = sniffed.map((_, i) => (row[`c${i}`] as string | null | undefined) ?? null);
   const names = normalizeColumnNames(rawNames, request.naming);
   const columns: StagedColumn[] = names.map((name, i) => {

@@ -39,6 +39,7 @@ import { avroToJsonLines } from "./avro-to-json-lines.js";
 import { avroToTable } from "./avro-to-table.js";
 import { type CsvStart, SNIFF_LINE_LIMIT, scanCsvStart } from "./csv-start-scan.js";
 import { queryNumber, queryRows, withoutInsertionOrder } from "./duckdb-query.js";
+import { fileRows } from "./file-rows.js";
 import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
 import { nestedJsonColumns } from "./nested-json-columns.js";
 import { quarantineLateTable } from "./quarantine-late-table.js";
@@ -549,7 +550,7 @@ async function csvRawNames(
 ): Promise<(string | null)[]> {
   if (repairedNames) return Array.from({ length: count }, (_, i) => repairedNames[i] ?? null);
   if (!dialect.header) return Array.from({ length: count }, () => null);
-  const row = (await queryRows(con, csvHeaderSql(path, dialect, count, sniffLimit)))[0] ?? {};
+  const row = (await fileRows(con, path, csvHeaderSql(path, dialect, count, sniffLimit)))[0] ?? {};
   return Array.from({ length: count }, (_, i) => (row[`c${i}`] as string | null | undefined) ?? null);
 }
 
@@ -625,7 +626,7 @@ async function sniffCsv(
   sniffLimit: number,
 ): Promise<Sniffed> {
   try {
-    return (await queryRows(con, csvSniffSql(ctx.localPath, options, sniffLimit)))[0] ?? {};
+    return (await fileRows(con, ctx.localPath, csvSniffSql(ctx.localPath, options, sniffLimit)))[0] ?? {};
   } catch (error) {
     throw unparseable(ctx, "CSV", error);
   }

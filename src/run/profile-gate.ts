@@ -74,7 +74,10 @@ export async function profileGate(run: RunContext, attempt: Attempt, batch: Batc
     };
     return { rowsSql, alongsideWrite };
   }
-  const anomalies = await profileRows(run, pipeline, report, profiled, { rowsAtMost });
+  const anomalies = await profileRows(run, pipeline, report, profiled, {
+    rowsAtMost,
+    statsTable: deferred ? undefined : singleStageTable(batch),
+  });
   if (anomalies.length === 0 || !pipeline.anomalies?.fail) return { rowsSql, alongsideWrite: undefined };
   // A run that deviates is held back whole: its files go to unprocessed/ for a person to look at.
   const error = `anomalies (anomalies.fail: true): ${anomalies.map((a) => a.message).join("; ")}; nothing published`;
@@ -84,6 +87,17 @@ export async function profileGate(run: RunContext, attempt: Attempt, batch: Batc
     work.moveOnFailure = true;
   }
   return { rowsSql: undefined, alongsideWrite: undefined };
+}
+
+/**
+ * The engine table holding a one-unit batch's rows, when it is one: its storage statistics guess each
+ * column's distinct count, so a first run does not count the distinct values of a column again because
+ * its row count made the guess far too high.
+ */
+function singleStageTable(batch: Batch): string | undefined {
+  const [only, ...more] = batch.loaded;
+  if (!only?.staged || more.length > 0 || (only.staged as StagedQuery).readsFiles === true) return undefined;
+  return only.checked?.keptTable ?? only.staged.rowsTable ?? only.staged.table;
 }
 
 /** Profiles rows about to be published (or just written) and logs what deviates from the last runs. */

@@ -107,7 +107,8 @@ async function storageDistinctGuesses(
   const profiled = profiledColumns(columns);
   if (profiled.length === 0) return new Map();
   const sql = `SELECT ${profiled.map((c, i) => `stats(${quoteIdent(c.name)}) AS "s${i}"`).join(", ")} FROM ${quoteQualified(table)} LIMIT 1`;
-  const row = (await queryRows(con, sql))[0] ?? {};
+  // Only a guess: a relation without storage statistics (a view over files) gives none.
+  const row = (await queryRows(con, sql).catch(() => []))[0] ?? {};
   return new Map(
     profiled.flatMap((c, i) => {
       const guess = statsDistinctGuess(row[`s${i}`]);
