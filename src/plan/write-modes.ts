@@ -257,6 +257,11 @@ export interface BesideMerge {
    * `unchanged` (matched rows the write leaves alone) and their `s0`, `s1`, ...
    */
   readonly beforeImages: string;
+  /**
+   * Runs first in the capture's transaction (`SET LOCAL`, that transaction only): the capture finds each
+   * batch row's target row by a probe of the unique index instead of hashing the whole target.
+   */
+  readonly captureSettings: string;
   /** Folds the two result rows into the single-statement shape: `updated`, `upserted`, `target_rows`, `s0`, ... */
   combine(
     write: Readonly<Record<string, unknown>>,
@@ -282,6 +287,10 @@ export function postgresMergeBeside(request: WriteRequest): BesideMerge {
   return {
     write: `WITH written AS (${parts.written}) SELECT w.n AS upserted${sums("w")} FROM (SELECT ${parts.aggregates} FROM written) AS w`,
     beforeImages: `WITH old AS (${parts.old}), saved AS (${parts.saved}) SELECT v.n AS updated, u.n AS unchanged${sums("u")} FROM (SELECT count(*) AS n FROM saved) AS v, (SELECT ${parts.aggregates} FROM old WHERE NOT _sluice_changed) AS u`,
+    // Probes cost per batch row, as the upsert's own do; a hash join reads the whole target and holds
+    // it in memory, and the upsert is adding row versions to that target meanwhile.
+    captureSettings:
+      "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)",
     combine(write, images) {
       const upserted = Number(write.upserted ?? 0);
       const row: Record<string, number> = {

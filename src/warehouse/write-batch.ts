@@ -14,6 +14,7 @@ import type { SqlDialect } from "../plan/sql-dialect.js";
 import { quoteIdent, quoteLiteral } from "../plan/sql-text.js";
 import { canonicalType } from "../plan/type-evolution.js";
 import {
+  type BesideMerge,
   copiedModes,
   foldCounts,
   postgresMergeBeside,
@@ -424,9 +425,7 @@ async function writeStaged(
   const stepsRequest = stepsRequestOf(request, ready, sumColumns);
   if (beside) {
     const merge = postgresMergeBeside(stepsRequest);
-    const measured = merge.combine(
-      ...(await writeBeside(session, beside, merge.write, merge.beforeImages, startAlongside)),
-    );
+    const measured = merge.combine(...(await writeBeside(session, beside, merge, startAlongside)));
     const folded = foldCounts(target.mode, [
       ["updated", measured.updated!],
       ["upserted", measured.upserted!],
@@ -471,14 +470,14 @@ async function writeStaged(
 async function writeBeside(
   session: SqlSession,
   beside: BesideSession,
-  write: string,
-  beforeImages: string,
+  merge: Pick<BesideMerge, "write" | "beforeImages" | "captureSettings">,
   afterCapture: () => void,
 ): Promise<[JsonRow, JsonRow]> {
   const snapshot = await beside.snapshot();
-  const capture = snapshot.rows(beforeImages);
+  // The snapshot is taken: the settings may follow while the write starts.
+  const capture = snapshot.rows(merge.captureSettings).then(() => snapshot.rows(merge.beforeImages));
   capture.then(afterCapture, () => undefined);
-  const [written, saved] = await Promise.allSettled([session.rows(write), capture]);
+  const [written, saved] = await Promise.allSettled([session.rows(merge.write), capture]);
   if (written.status === "rejected" || saved.status === "rejected") {
     await snapshot.rollback().catch(() => undefined);
     throw written.status === "rejected" ? written.reason : (saved as PromiseRejectedResult).reason;

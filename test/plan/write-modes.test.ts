@@ -72,6 +72,10 @@ describe("write-mode SQL", () => {
     expect(split.beforeImages).toContain(`saved AS (INSERT INTO "sluice"."undo__public__orders"`);
     expect(split.beforeImages).not.toContain("ON CONFLICT");
     expect(split.beforeImages).toContain("u.n AS unchanged");
+    // The capture's own transaction probes the target's unique index instead of hashing the target.
+    expect(split.captureSettings).toBe(
+      "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)",
+    );
     // Written rows plus matched rows left alone make the target side, as in the one-statement form.
     expect(split.combine({ upserted: "10", s0: 5.5 }, { updated: 3, unchanged: "4", s0: 2 })).toEqual({
       updated: 3,
