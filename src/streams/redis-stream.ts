@@ -110,6 +110,7 @@ export function redisStream(
             config.key,
             await readGroup(r, config, consumer, room(), ">", Math.max(1, left)),
             false,
+            true,
           );
           add(found);
         }
@@ -261,24 +262,34 @@ function payloadOf(fields: readonly string[]): Uint8Array {
   return Buffer.from(JSON.stringify(record));
 }
 
+/**
+ * The entries as messages. `fresh`: a `>` read's reply, which holds every entry of the stream after the
+ * group's last delivered one up to its last, in order (Redis serves one command at a time): each entry
+ * follows the one before it in the reply, nothing between them.
+ */
 function toMessages(
   key: string,
   entries: readonly Entry[] | null | undefined,
   redelivered: boolean,
+  fresh = false,
 ): StreamMessage[] {
-  return (
-    (entries ?? [])
-      // XAUTOCLAIM and XREADGROUP 0 list entries deleted since (trimmed): their fields are null.
-      .filter((e) => Array.isArray(e[1]))
-      .map(([id, fields]) => ({
-        position: id,
-        id,
-        subject: key,
-        data: payloadOf(fields),
-        timestamp: new Date(Number(id.split("-")[0])),
-        redelivered,
-      }))
-  );
+  const messages: StreamMessage[] = [];
+  let before: string | undefined;
+  for (const [id, fields] of entries ?? []) {
+    // XAUTOCLAIM and XREADGROUP 0 list entries deleted since (trimmed): their fields are null.
+    if (!Array.isArray(fields)) continue;
+    messages.push({
+      position: id,
+      id,
+      subject: key,
+      data: payloadOf(fields),
+      timestamp: new Date(Number(id.split("-")[0])),
+      redelivered,
+      ...(fresh && before !== undefined ? { follows: before } : {}),
+    });
+    before = id;
+  }
+  return messages;
 }
 
 /**
