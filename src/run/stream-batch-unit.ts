@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FileSourceConfig, NestedConfig } from "../config/schema.js";
 import { flattensNested } from "../plan/nested-json.js";
+import type { PositionRange } from "../warehouse/position-ranges.js";
 import { freeDestination } from "./move-file.js";
 import type { RunContext } from "./run-context.js";
 import { stageLocalFile } from "./stage-local-file.js";
@@ -13,8 +14,8 @@ export interface StreamBatch {
   readonly name: string;
   /** The chunk: one JSON object per line (see streams/batch-chunk.ts). */
   readonly text: string;
-  /** The batch's stream positions, claimed in its publish transaction (see RunUnit.positions). */
-  readonly positions: readonly string[];
+  /** The batch's stream positions as ranges, claimed in its publish transaction (see RunUnit.positions). */
+  readonly positions: readonly PositionRange[];
   /** Digest of the batch's stream positions: the ledger's identity of the batch. */
   readonly positionsDigest: string;
   /** The longest line's bytes: the read's line limit grows to take it. */
@@ -36,7 +37,7 @@ export function streamBatchPath(pipeline: string, batch: string): string {
  * folder), known to the ledger by its positions' digest, archived as received once the run is published.
  *
  * @example
- * streamBatchUnit("events", { name: "1-kx2", text: '{"id":1}\n', positions: ["1"], positionsDigest, longestLine: 8 })
+ * streamBatchUnit("events", { name: "1-kx2", text: '{"id":1}\n', positions: [{ first: "1", last: "1", count: 1 }], positionsDigest, longestLine: 8 })
  */
 export function streamBatchUnit(pipeline: string, batch: StreamBatch): RunUnit {
   const archiveName = `${batch.name}.jsonl`;

@@ -4,6 +4,7 @@ import type { StagedFile } from "../engine/stage-file.js";
 import type { ContentDigest } from "../integrity/hash-file.js";
 import type { LineCount } from "../integrity/line-count.js";
 import type { StorageEntry } from "../storage/storage.js";
+import type { PositionRange } from "../warehouse/position-ranges.js";
 import type { LedgerEntry } from "../warehouse/warehouse.js";
 import { loadedSizes } from "./loaded-sizes.js";
 import { newRunReport, type RunContext, type RunMode } from "./run-context.js";
@@ -32,10 +33,10 @@ export interface RunUnit {
   /** Where its raw form is kept after the run (archive/ or unprocessed/); absent when it has none. */
   readonly raw?: RawForm | undefined;
   /**
-   * A stream batch's positions: claimed with its ledger row in the publish transaction, each once per
-   * pipeline (see PositionClaim), so workers sharing a consumer never publish one message twice.
+   * A stream batch's positions, as ranges: claimed with its ledger row in the publish transaction, each
+   * once per pipeline (see PositionClaim), so workers sharing a consumer never publish one message twice.
    */
-  readonly positions?: readonly string[] | undefined;
+  readonly positions?: readonly PositionRange[] | undefined;
 }
 
 /** The raw form of a unit, kept in the landing zone once the run is published (or failed on its data). */

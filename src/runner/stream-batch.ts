@@ -13,6 +13,7 @@ import {
   type StreamMessage,
   type StreamSource,
 } from "../streams/stream-source.js";
+import { positionRanges } from "../warehouse/position-ranges.js";
 import { publishedPositionsSql } from "../warehouse/stream-positions-sql.js";
 import type { Warehouse } from "../warehouse/warehouse.js";
 
@@ -85,7 +86,7 @@ export async function publishStreamBatch(
   const batch = {
     name: batchName(fresh),
     text: chunk.text,
-    positions,
+    positions: positionRanges(fresh),
     positionsDigest: createHash("sha256")
       .update(`stream:${positions.join("\n")}`)
       .digest("hex"),

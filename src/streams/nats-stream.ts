@@ -358,7 +358,7 @@ function streamGone(
   return fail(
     `stream ${config.stream}`,
     new Error(
-      "it no longer exists (deleted): Sluice never creates a stream. A stream created again under this name numbers its messages from 1 again, which this pipeline's ledger counts as published: give the pipeline a new name, or delete its rows from sluice.stream_floors, sluice.stream_published and sluice.stream_positions first",
+      "it no longer exists (deleted): Sluice never creates a stream. A stream created again under this name numbers its messages from 1 again, which this pipeline's ledger counts as published: give the pipeline a new name, or delete its rows from sluice.stream_floors, sluice.stream_claims and sluice.stream_positions first",
     ),
     false,
   );

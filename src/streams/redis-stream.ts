@@ -50,6 +50,13 @@ export function redisStream(
    * pending entries (XREADGROUP 0, XAUTOCLAIM) would offer that batch's entries again.
    */
   const held = new Set<string>();
+  /**
+   * Where the next read of this consumer's pending entries (XREADGROUP from an id) starts; undefined when
+   * none can be waiting unread. Pending entries not held are those of an earlier process under this
+   * consumer name and those a failed pull or a stop let go: read once after connecting and after those,
+   * not at every pull (each would list again, and parse, the batch still publishing).
+   */
+  let pendingFrom: string | undefined = "0";
   const fail = (what: string, error: unknown, transient = true): SluiceError =>
     streamError(describe, what, error, transient);
   const client = (): Redis => {
@@ -85,9 +92,17 @@ export function redisStream(
     async pull(limits: BatchLimits, signal?: AbortSignal) {
       const r = client();
       const { messages, add, room, full } = batchCollector(limits, held, sizes);
+      // max_wait counts from the start of the pull, the reads of pending entries included.
+      const deadline = Date.now() + limits.maxWaitMs;
       try {
-        // Entries this consumer was given before and never acknowledged (a crash, a failed batch).
-        add(toMessages(config.key, await readGroup(r, config, consumer, room(100), "0"), true));
+        // Entries this consumer was given before and never acknowledged (a crash, a failed pull).
+        if (pendingFrom !== undefined) {
+          const ask = room(100);
+          const pending = await readGroup(r, config, consumer, ask, pendingFrom);
+          add(toMessages(config.key, pending, true));
+          // A short answer lists the last of them; otherwise the next pull reads on after these.
+          pendingFrom = pending.length < ask ? undefined : pending[pending.length - 1]![0];
+        }
         if (!full() && Date.now() - lastClaim >= Math.min(claimIdleMs, 1_000)) {
           lastClaim = Date.now();
           const claimed = (await r.xautoclaim(
@@ -101,7 +116,6 @@ export function redisStream(
           )) as [string, Entry[]];
           add(toMessages(config.key, claimed[1], true));
         }
-        const deadline = Date.now() + limits.maxWaitMs;
         while (!full() && !signal?.aborted) {
           const left = deadline - Date.now();
           if (left <= 0) break;
@@ -110,12 +124,14 @@ export function redisStream(
             config.key,
             await readGroup(r, config, consumer, room(), ">", Math.max(1, left)),
             false,
+            true,
           );
           add(found);
         }
       } catch (error) {
         // What this pull took is not handed on: the next pull reads it again from the pending entries.
         for (const m of messages) held.delete(m.position);
+        pendingFrom = "0";
         if (/NOGROUP/.test(String(error))) {
           held.clear();
           throw await recreateGroup(r, config, fail);
@@ -139,6 +155,7 @@ export function redisStream(
     async release(positions) {
       // Redis cannot take a delivery back: the entries stay pending for a consumer of this name or a claim.
       for (const position of positions) held.delete(position);
+      pendingFrom = "0";
     },
     async deadLetter(poison: readonly PoisonMessage[]) {
       const key = options.deadLetterKey;
@@ -230,7 +247,8 @@ async function readGroup(
   config: RedisStreamConfig,
   consumer: string,
   count: number,
-  from: "0" | ">",
+  /** `>`: new entries; an id: this consumer's pending entries after it. */
+  from: string,
   blockMs?: number,
 ): Promise<Entry[]> {
   const block = blockMs === undefined ? [] : ["BLOCK", String(Math.ceil(blockMs))];
@@ -261,24 +279,34 @@ function payloadOf(fields: readonly string[]): Uint8Array {
   return Buffer.from(JSON.stringify(record));
 }
 
+/**
+ * The entries as messages. `fresh`: a `>` read's reply, which holds every entry of the stream after the
+ * group's last delivered one up to its last, in order (Redis serves one command at a time): each entry
+ * follows the one before it in the reply, nothing between them.
+ */
 function toMessages(
   key: string,
   entries: readonly Entry[] | null | undefined,
   redelivered: boolean,
+  fresh = false,
 ): StreamMessage[] {
-  return (
-    (entries ?? [])
-      // XAUTOCLAIM and XREADGROUP 0 list entries deleted since (trimmed): their fields are null.
-      .filter((e) => Array.isArray(e[1]))
-      .map(([id, fields]) => ({
-        position: id,
-        id,
-        subject: key,
-        data: payloadOf(fields),
-        timestamp: new Date(Number(id.split("-")[0])),
-        redelivered,
-      }))
-  );
+  const messages: StreamMessage[] = [];
+  let before: string | undefined;
+  for (const [id, fields] of entries ?? []) {
+    // XAUTOCLAIM and XREADGROUP 0 list entries deleted since (trimmed): their fields are null.
+    if (!Array.isArray(fields)) continue;
+    messages.push({
+      position: id,
+      id,
+      subject: key,
+      data: payloadOf(fields),
+      timestamp: new Date(Number(id.split("-")[0])),
+      redelivered,
+      ...(fresh && before !== undefined ? { follows: before } : {}),
+    });
+    before = id;
+  }
+  return messages;
 }
 
 /**

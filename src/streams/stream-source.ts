@@ -15,6 +15,12 @@ export interface StreamMessage {
   readonly timestamp: Date;
   /** Delivered before (a crash or a failed batch): its position may already be published. */
   readonly redelivered: boolean;
+  /**
+   * The position of the stream's message right before this one, when the broker vouches that none lies
+   * between (Redis: the entry before it in one XREADGROUP `>` reply). Lets the claim of a batch's positions
+   * take both in one range (see warehouse/position-ranges.ts).
+   */
+  readonly follows?: string | undefined;
 }
 
 /** When a batch closes: whichever limit is reached first. */

@@ -183,9 +183,8 @@ export const catalogTables: readonly CatalogTable[] = [
     indexes: [{ name: "stream_positions_at", columns: ["pipeline", "position"] }],
   },
   {
-    // Each published stream position, claimed in the transaction that publishes its batch: the primary key
-    // lets a position be published once per pipeline, even by workers sharing one consumer (see
-    // stream-positions-sql.ts). Earlier builds recorded positions in stream_positions, still read.
+    // Written by earlier builds (stream_claims since): each published stream position, claimed in the
+    // transaction that published its batch. Its rows are moved into stream_claims when a catalog is opened.
     name: "stream_published",
     columns: [
       text("pipeline"),
@@ -196,8 +195,25 @@ export const catalogTables: readonly CatalogTable[] = [
     primaryKey: ["pipeline", "position"],
   },
   {
+    // Published stream positions as ranges (see position-ranges.ts), claimed in the transaction that
+    // publishes their batch, which refuses a range overlapping one claimed before: a position is published
+    // once per pipeline, even by workers sharing one consumer (see stream-positions-sql.ts). The keys order
+    // positions as numbers (claimKey). Earlier builds wrote stream_published, moved here at open.
+    name: "stream_claims",
+    columns: [
+      text("pipeline"),
+      text("first_key"),
+      text("last_key"),
+      text("first_position"),
+      text("last_position"),
+      text("batch"),
+      { name: "published_at", type: "timestamptz", defaultNow: true },
+    ],
+    primaryKey: ["pipeline", "last_key"],
+  },
+  {
     // Per stream pipeline, the position every position at or below which is published (the broker's
-    // acknowledgement floor): stream_published and stream_positions are pruned at or below it, and it
+    // acknowledgement floor): stream_claims (and the tables of earlier builds) are pruned at or below it, and it
     // counts as published in their stead (see stream-floor-sql.ts).
     name: "stream_floors",
     columns: [

@@ -21,6 +21,7 @@ import { publishInSession } from "./publish-session.js";
 import { backfillQuarantineCounts, quarantineCountsSql } from "./quarantine-counts.js";
 import { backfillRunTotals, runTotalsSql } from "./run-totals.js";
 import { splitTableName } from "./split-table-name.js";
+import { streamClaimsMigrationSql } from "./stream-claims-migration.js";
 import { recordStreamFloor } from "./stream-floor.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
@@ -47,6 +48,9 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
     await confineEngine(con, options.boundary ?? { directories: [scratchRoot()] });
     if (!options.readOnly) {
       for (const ddl of catalogDdl(duckdbDialect)) await con.run(ddl);
+      await con.run("BEGIN TRANSACTION");
+      for (const sql of streamClaimsMigrationSql()) await con.run(sql);
+      await con.run("COMMIT");
       await backfillQuarantineCounts((sql) => queryRows(con, sql));
       await backfillRunTotals((sql) => queryRows(con, sql));
     }

@@ -6,6 +6,7 @@ import type { PostgresDriver } from "./postgres-driver.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
 import { backfillQuarantineCounts } from "./quarantine-counts.js";
 import { backfillRunTotals } from "./run-totals.js";
+import { streamClaimsMigrationSql } from "./stream-claims-migration.js";
 import { historySql, toLoadRecords } from "./table-history.js";
 import type { PublishResult, Warehouse } from "./warehouse.js";
 
@@ -29,6 +30,7 @@ export async function preparePostgresCatalog(
       inPostgresTransaction(client, async () => {
         await client.query("SELECT pg_advisory_xact_lock(hashtext('sluice:catalog'))");
         for (const ddl of catalogDdl(postgresDialect)) await client.query(ddl);
+        for (const sql of streamClaimsMigrationSql()) await client.query(sql);
         await backfillQuarantineCounts(async (sql) => (await client.query(sql)).rows);
         await backfillRunTotals(async (sql) => (await client.query(sql)).rows);
       }),

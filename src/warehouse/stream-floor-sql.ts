@@ -4,8 +4,8 @@ import { quoteLiteral } from "../plan/sql-text.js";
  * A pipeline's "published through" floor (`sluice.stream_floors`): every stream position at or below it
  * is published. The broker says so (a position is acknowledged only once published, see
  * StreamSource.publishedThrough); the worker records it and prunes the claims at or below it from
- * `sluice.stream_published` (and `sluice.stream_positions`), so the ledger keeps only the positions above
- * it. Positions compare as numbers: a NATS stream sequence as (sequence, 0), a Redis entry id `ms-seq` as
+ * `sluice.stream_claims` (and `stream_positions` of earlier builds), so the ledger keeps only the
+ * positions above it. Positions compare as numbers: a NATS stream sequence as (sequence, 0), a Redis entry id `ms-seq` as
  * (ms, seq). Both parts are unsigned 64-bit integers (at most 20 digits), so in SQL each is zero-padded to
  * 20 digits and the two compared as text: the same in DuckDB and PostgreSQL, no integer type wide enough
  * needed.
@@ -29,7 +29,7 @@ export function positionKeySql(position: string): string {
  * The sort key of the pipeline's floor ({@link positionKeySql}), `''` when it has none (below every key).
  * A scalar subquery, read once per statement. Pure.
  */
-function floorKeySql(pipeline: string): string {
+export function floorKeySql(pipeline: string): string {
   return `coalesce((SELECT ${positionKeySql("f.position")} FROM sluice.stream_floors f WHERE f.pipeline = ${quoteLiteral(pipeline)}), '')`;
 }
 
@@ -52,12 +52,17 @@ export function recordFloorSql(pipeline: string, floor: string): string {
     WHERE ${positionKeySql("excluded.position")} > ${positionKeySql("stream_floors.position")}`;
 }
 
-/** Deletes the pipeline's claimed positions at or below its recorded floor, from each ledger table. Pure. */
+/**
+ * Deletes the pipeline's claimed positions at or below its recorded floor, from each ledger table: the
+ * ranges of `stream_claims` whose last position is (a range across the floor is kept), the positions of
+ * `stream_positions` (earlier builds). Pure.
+ */
 export function pruneBelowFloorSql(pipeline: string): string[] {
-  return ["stream_published", "stream_positions"].map(
-    (table) =>
-      `DELETE FROM sluice.${table} WHERE pipeline = ${quoteLiteral(pipeline)} AND ${atOrBelowFloorSql(pipeline, "position")}`,
-  );
+  const name = quoteLiteral(pipeline);
+  return [
+    `DELETE FROM sluice.stream_claims WHERE pipeline = ${name} AND last_key <= ${floorKeySql(pipeline)}`,
+    `DELETE FROM sluice.stream_positions WHERE pipeline = ${name} AND ${atOrBelowFloorSql(pipeline, "position")}`,
+  ];
 }
 
 /** The pipeline's recorded floor (column `position`; no row when none). Pure. */

@@ -4,6 +4,7 @@ import type { JsonRow, QueryBatch } from "../engine/duckdb-query.js";
 import type { QueryStageRequest, StagedQuery } from "../engine/stage-query.js";
 import type { SchemaChange } from "../plan/schema-plan.js";
 import type { SqlDialect } from "../plan/sql-dialect.js";
+import type { PositionRange } from "./position-ranges.js";
 
 /** A child table of `nested: tables` as the publish takes it (see `splitNestedTables`; written by `publishChildTables`). */
 export interface ChildBatch {
@@ -57,14 +58,15 @@ export interface RunRecord {
 }
 
 /**
- * The stream positions a publish claims in its transaction (`sluice.stream_published`): each is published
- * once per pipeline, so a position another publish claimed first fails this one (STREAM_CONFLICT), even
- * between workers sharing one consumer. Claimed first in the transaction, before any row is written.
- * A warehouse shared by processes takes the pipeline's lock first whenever a publish has a claim.
+ * The stream positions a publish claims in its transaction (`sluice.stream_claims`, as ranges): each is
+ * published once per pipeline, so a position another publish claimed first fails this one
+ * (STREAM_CONFLICT), even between workers sharing one consumer. Claimed first in the transaction, before
+ * any row is written. A warehouse shared by processes takes the pipeline's lock first whenever a publish
+ * has a claim: the claim's overlap test relies on it.
  */
 export interface PositionClaim {
-  /** Per loaded ledger path (a stream batch), its positions; empty for a run of files. */
-  readonly batches: readonly { readonly batch: string; readonly positions: readonly string[] }[];
+  /** Per loaded ledger path (a stream batch), its positions as ranges; empty for a run of files. */
+  readonly batches: readonly { readonly batch: string; readonly positions: readonly PositionRange[] }[];
   /**
    * Runs inside the transaction, under the pipeline's lock, once every position is claimed and before
    * anything else is written: the run's lake commit, so that the lake commits of one pipeline come one at

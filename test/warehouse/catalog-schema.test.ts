@@ -27,6 +27,9 @@ const addedSince = [
      rows_malformed BIGINT NOT NULL, rows_duplicates BIGINT NOT NULL, duration_us BIGINT NOT NULL,
      last_finished_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (pipeline, status, bucket))`,
   "CREATE TABLE IF NOT EXISTS sluice.stream_floors (pipeline TEXT PRIMARY KEY, position TEXT NOT NULL, recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+  `CREATE TABLE IF NOT EXISTS sluice.stream_claims (pipeline TEXT NOT NULL, first_key TEXT NOT NULL, last_key TEXT NOT NULL,
+     first_position TEXT NOT NULL, last_position TEXT NOT NULL, batch TEXT NOT NULL,
+     published_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, last_key))`,
 ];
 /** Indexes of the tables added since (PostgreSQL keeps catalog indexes, DuckDB none). */
 const postgresIndexesAddedSince = [

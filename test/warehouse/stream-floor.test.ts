@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDuckDbWarehouse } from "../../src/warehouse/duckdb-warehouse.js";
+import { positionRanges } from "../../src/warehouse/position-ranges.js";
 import { openPostgresWarehouse } from "../../src/warehouse/postgres-warehouse.js";
 import {
   comparePositions,
@@ -64,15 +65,22 @@ function publishBatch(warehouse: Warehouse, runId: string, positions: readonly s
     archivedTo: null,
     error: null,
   };
-  return warehouse.recordRun(runOf(runId), [ledger], undefined, { batches: [{ batch, positions }] });
+  return warehouse.recordRun(runOf(runId), [ledger], undefined, {
+    batches: [{ batch, positions: positionRanges(positions.map((position) => ({ position }))) }],
+  });
 }
 
 async function column(warehouse: Warehouse, sql: string, name = "position"): Promise<string[]> {
   return (await warehouse.query(sql)).map((r) => String(r[name])).sort(comparePositions);
 }
 
-const claimed = (warehouse: Warehouse) =>
-  column(warehouse, `SELECT position FROM sluice.stream_published WHERE pipeline = '${PIPELINE}'`);
+/** The claimed ranges, `first..last`, in position order. */
+const claimed = async (warehouse: Warehouse) =>
+  (
+    await warehouse.query(
+      `SELECT first_position, last_position FROM sluice.stream_claims WHERE pipeline = '${PIPELINE}' ORDER BY last_key`,
+    )
+  ).map((r) => `${r.first_position}..${r.last_position}`);
 const published = (warehouse: Warehouse, positions: readonly string[]) =>
   column(warehouse, publishedPositionsSql(PIPELINE, positions));
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
@@ -104,9 +112,10 @@ function floorCases(open: () => Promise<Warehouse>): void {
       await warehouse.query(
         `INSERT INTO sluice.stream_positions (pipeline, position, batch) VALUES ('${PIPELINE}', '4', 'stream:${PIPELINE}/r1'), ('${PIPELINE}', '15', 'stream:${PIPELINE}/r2')`,
       );
-      expect(await warehouse.recordStreamFloor(PIPELINE, "10")).toBe(11);
+      // r1's range and the earlier build's 4.
+      expect(await warehouse.recordStreamFloor(PIPELINE, "10")).toBe(2);
       expect(await column(warehouse, floorSelectSql(PIPELINE))).toEqual(["10"]);
-      expect(await claimed(warehouse)).toEqual(range(11, 20));
+      expect(await claimed(warehouse)).toEqual(["11..20"]);
       expect(
         await column(
           warehouse,
@@ -122,8 +131,8 @@ function floorCases(open: () => Promise<Warehouse>): void {
       // A lower floor (another worker's, older) leaves the floor as it is.
       expect(await warehouse.recordStreamFloor(PIPELINE, "3")).toBe(0);
       expect(await column(warehouse, floorSelectSql(PIPELINE))).toEqual(["10"]);
-      // 11..21 claimed, and the earlier build's 15.
-      expect(await warehouse.recordStreamFloor(PIPELINE, "21")).toBe(12);
+      // The ranges 11..20 and 21, and the earlier build's 15.
+      expect(await warehouse.recordStreamFloor(PIPELINE, "21")).toBe(3);
       expect(await claimed(warehouse)).toEqual([]);
       // Only a floor left: the pipeline has published.
       expect((await warehouse.query(anyPublishedSql(PIPELINE)))[0]?.published).toBe(true);
@@ -145,8 +154,12 @@ function floorCases(open: () => Promise<Warehouse>): void {
         "1700000000001-0",
       ];
       await publishBatch(warehouse, "r1", ids);
-      expect(await warehouse.recordStreamFloor(PIPELINE, "1700000000000-1")).toBe(3);
-      expect(await claimed(warehouse)).toEqual(["1700000000000-10", "1700000000001-0"]);
+      // 999999999999-5, and 1700000000000-0..1 (one ms, in sequence: one range).
+      expect(await warehouse.recordStreamFloor(PIPELINE, "1700000000000-1")).toBe(2);
+      expect(await claimed(warehouse)).toEqual([
+        "1700000000000-10..1700000000000-10",
+        "1700000000001-0..1700000000001-0",
+      ]);
       expect(await published(warehouse, [...ids, "1700000000000-2", "1700000000002-0"])).toEqual(
         [...ids].sort(comparePositions),
       );
