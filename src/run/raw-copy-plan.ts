@@ -28,7 +28,7 @@ const PLAIN_TIMESTAMP_FORMATS: ReadonlySet<string | undefined> = new Set([
 /**
  * Whether a single-pass publish may let the warehouse copy its CSV file as it is (see
  * PublishBatch.rawCopy), and how: one plain file (UTF-8, not compressed, one-byte delimiter and quote,
- * quotes doubled to escape them, no skipped lines, comments or null strings, no declared columns or
+ * quotes doubled to escape them (or no escape), no skipped lines, comments or null strings, no declared columns or
  * date formats other than ISO 8601) whose rows go to the target untransformed (append or replace, no
  * checks, dedupe, derive or masks), profiled beside the write (the profile's read of the file is
  * what the copy is checked against). Undefined otherwise.
@@ -40,6 +40,8 @@ export function rawCopyPlan(
   gate: Gate,
 ): RawCsvCopy | undefined {
   const { pipeline } = attempt.mode;
+  // SLUICE_RAW_COPY=0: always the engine's export (tests and benchmarks compare the two).
+  if (process.env.SLUICE_RAW_COPY === "0") return undefined;
   const work = batch.deferred[0];
   const deferred = work?.staged?.deferred;
   if (
@@ -67,7 +69,8 @@ export function rawCopyPlan(
     !dialect.comment &&
     oneByte(dialect.delimiter) &&
     oneByte(dialect.quote) &&
-    dialect.escape === dialect.quote &&
+    // No escape: DuckDB rejects a doubled quote inside a quoted value, which PostgreSQL reads as one.
+    (dialect.escape === dialect.quote || dialect.escape === "") &&
     dialect.delimiter !== dialect.quote &&
     !/\.(gz|gzip|zst|zstd)$/i.test(path) &&
     PLAIN_DATE_FORMATS.has(deferred.dateFormat) &&

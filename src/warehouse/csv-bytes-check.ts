@@ -106,8 +106,11 @@ export class CsvBytesCheck {
 
   private longFraction(chunk: Buffer): boolean {
     // Across the boundary: the end of the previous chunk with the start of this one.
+    if (chunk.length === 0) return false;
     const across = Buffer.concat([this.tail, chunk.subarray(0, LONG_FRACTION_BYTES)]);
-    this.tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - LONG_FRACTION_BYTES)));
+    // A chunk shorter than the pattern keeps the end of the one before it too.
+    const last = chunk.length >= LONG_FRACTION_BYTES ? chunk : across;
+    this.tail = Buffer.from(last.subarray(Math.max(0, last.length - LONG_FRACTION_BYTES)));
     return hasLongFraction(across) || hasLongFraction(chunk);
   }
 }
