@@ -38,6 +38,8 @@ const server = process.env.BENCH_PG ?? "postgres://postgres@127.0.0.1:5432";
 // BENCH_CLI: another build's dist/sluice.js (a baseline), run the same way in the same rounds.
 const cli = process.env.BENCH_CLI ?? new URL("../dist/sluice.js", import.meta.url).pathname;
 const floorScript = new URL("./pg-copy-floor.mjs", import.meta.url).pathname;
+// BENCH_PG_APPEND_OTHER_CLI: another build's dist/sluice.js, run by pg_append in the staged way's place.
+const otherAppendCli = process.env.BENCH_PG_APPEND_OTHER_CLI;
 const csv = await ordersCsv(rows);
 const dataCols = "order_id, customer, email, amount, order_date, status, note, updated_at";
 const columnDefs =
@@ -273,16 +275,21 @@ async function benchPostgresAppend() {
       rmSync(dir, { recursive: true, force: true });
       ourTimes.push(ours.seconds);
       cpu.ours.push(ours.cpu);
-      // The staged way (read into DuckDB, then COPY out) in the same round, for comparison.
+      // The staged way (read into DuckDB, then COPY out) in the same round, for comparison; or, with
+      // BENCH_PG_APPEND_OTHER_CLI, another build's run (a baseline build) in its place.
       await admin("DROP TABLE IF EXISTS orders; DROP SCHEMA IF EXISTS sluice CASCADE", database);
       await admin("CHECKPOINT", database);
       const stagedDir = project(`${server}/${database}`, "{ table: orders, mode: append }", false);
       const staged = await timeWithCpu(
-        `[${round}] sluice run, staged way (SLUICE_SINGLE_PASS=0)`,
+        otherAppendCli
+          ? `[${round}] sluice run, other build (${otherAppendCli})`
+          : `[${round}] sluice run, staged way (SLUICE_SINGLE_PASS=0)`,
         database,
         () => {
           startedAt = Date.now();
-          return sluiceRun(stagedDir, { SLUICE_SINGLE_PASS: "0" });
+          return otherAppendCli
+            ? sluiceRun(stagedDir, {}, otherAppendCli)
+            : sluiceRun(stagedDir, { SLUICE_SINGLE_PASS: "0" });
         },
       );
       console.log(`  round ratio ${(staged.seconds / copy.seconds).toFixed(3)}`);
@@ -307,16 +314,17 @@ async function benchPostgresAppend() {
       cpu.floor.push(floor.cpu);
     }
     console.log(
-      `  medians: psql \\copy ${median(copies).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s, staged way ${median(stagedTimes).toFixed(2)} s, floor ${median(floorTimes).toFixed(2)} s`,
+      `  medians: psql \\copy ${median(copies).toFixed(2)} s, sluice ${median(ourTimes).toFixed(2)} s, ${otherAppendCli ? "other build" : "staged way"} ${median(stagedTimes).toFixed(2)} s, floor ${median(floorTimes).toFixed(2)} s`,
     );
     console.log(
-      `  medians (CPU, process + backends): psql \\copy ${median(cpu.copy).toFixed(2)} s, sluice ${median(cpu.ours).toFixed(2)} s, staged way ${median(cpu.staged).toFixed(2)} s, floor ${median(cpu.floor).toFixed(2)} s`,
+      `  medians (CPU, process + backends): psql \\copy ${median(cpu.copy).toFixed(2)} s, sluice ${median(cpu.ours).toFixed(2)} s, ${otherAppendCli ? "other build" : "staged way"} ${median(cpu.staged).toFixed(2)} s, floor ${median(cpu.floor).toFixed(2)} s`,
     );
     reportRatio("pg_append_vs_copy", median(ourTimes) / median(copies), 1.25);
     reportRatio("pg_append_cpu_vs_copy", median(cpu.ours) / median(cpu.copy));
-    reportRatio("pg_append_staged_cpu_vs_copy", median(cpu.staged) / median(cpu.copy));
+    const second = otherAppendCli ? "other" : "staged";
+    reportRatio(`pg_append_${second}_cpu_vs_copy`, median(cpu.staged) / median(cpu.copy));
     reportRatio("pg_append_floor_cpu_vs_copy", median(cpu.floor) / median(cpu.copy));
-    reportRatio("pg_append_staged_vs_copy", median(stagedTimes) / median(copies));
+    reportRatio(`pg_append_${second}_vs_copy`, median(stagedTimes) / median(copies));
     reportRatio("pg_append_floor_vs_copy", median(floorTimes) / median(copies));
   } finally {
     await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);

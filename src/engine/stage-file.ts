@@ -96,10 +96,13 @@ export interface DeferredRead {
   readonly masked: readonly string[];
   /** What a second table past the sample is looked for with, in the rejects (see quarantineLateTable). */
   readonly late: LateTableRead;
+  /** The formats dates and timestamps are read with (undefined: DuckDB's ISO 8601 reading). */
+  readonly dateFormat?: string | undefined;
+  readonly timestampFormat?: string | undefined;
 }
 
 /** The file as read and its dialect: where a second table the sample did not show is looked for. */
-interface LateTableRead {
+export interface LateTableRead {
   readonly path: string;
   readonly displayPath: string;
   readonly malformedTable: string;
@@ -507,6 +510,8 @@ async function stageCsv(
       inferred: columns.filter((c) => !c.declared && c.type !== "VARCHAR").map((c) => c.name),
       masked: maskedNames(ctx, columns),
       late: lateRead,
+      dateFormat,
+      timestampFormat,
     };
     return columns;
   }

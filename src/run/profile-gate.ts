@@ -69,7 +69,12 @@ export async function profileGate(run: RunContext, attempt: Attempt, batch: Batc
     // A single pass's profile reads the files again once the export has read them (and counted the
     // rows, which chooses how distinct values are counted) while the server still copies.
     const alongsideWrite = async (rows?: number) => {
-      await profileRows(run, pipeline, report, profiled, { history, rowsAtMost: rowsAtMost ?? rows });
+      await profileRows(run, pipeline, report, profiled, {
+        history,
+        rowsAtMost: rowsAtMost ?? rows,
+        // An append's single pass guesses from the file's first rows: a recount would read it again.
+        firstRowsGuess: deferred && pipeline.target.mode !== "merge",
+      });
       return { profile: report.profile, anomalies: report.anomalies };
     };
     return { rowsSql, alongsideWrite };

@@ -11,6 +11,7 @@ import {
 } from "./complete-single-pass.js";
 import type { Gate } from "./profile-gate.js";
 import { publishRun } from "./publish-run.js";
+import { rawCopyPlan } from "./raw-copy-plan.js";
 import type { RunContext, RunMode } from "./run-context.js";
 import { ledgerOf } from "./run-totals.js";
 import { SinglePassUndone } from "./single-pass.js";
@@ -102,6 +103,7 @@ export async function publishAttempt(
               }
             : undefined,
         constantColumns: deferred.length > 0 ? singlePassConstants(run, loaded) : undefined,
+        rawCopy: deferred.length > 0 ? rawCopyPlan(run, attempt, batch, gate) : undefined,
       },
       run.logger,
       (stage) => run.progress.stage(stage),

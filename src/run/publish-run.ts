@@ -83,6 +83,7 @@ export async function publishRun(
         completeAfterWrite: outcome.completeAfterWrite,
         constantColumns: outcome.constantColumns,
         alongsideWrite: outcome.alongsideWrite,
+        rawCopy: outcome.rawCopy,
         claim,
         resolveDuplicates: (paths) => {
           markDuplicates(report, paths);

@@ -23,6 +23,8 @@ export interface RunOutcome {
   readonly constantColumns?: PublishBatch["constantColumns"];
   /** Engine work that may run beside the warehouse write (the run's profile; see PublishBatch). */
   readonly alongsideWrite?: PublishBatch["alongsideWrite"];
+  /** One CSV file the warehouse may copy as it is (see PublishBatch.rawCopy). */
+  readonly rawCopy?: PublishBatch["rawCopy"];
   /** The batch's row count as its sources gave it (see PublishBatch.sourceRows). */
   readonly sourceRows?: number | undefined;
   /** Stream positions of the loaded units, claimed in the publish transaction (see RunUnit.positions). */

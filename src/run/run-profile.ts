@@ -31,7 +31,17 @@ export interface ProfileOptions {
   readonly statsTable?: string | undefined;
   /** An upper bound on the number of rows (the guess when nothing better is known). */
   readonly rowsAtMost?: number | undefined;
+  /**
+   * Where nothing better than `rowsAtMost` is known of a column, guess from its first rows instead (see
+   * {@link prefixMethods}): for rows that would cost a full read of their files again to recount.
+   */
+  readonly firstRowsGuess?: boolean | undefined;
 }
+
+/** Rows read from the start of the batch to tell columns of few distinct values (see prefixMethods). */
+export const PREFIX_ROWS = 20_000;
+/** At most this many distinct values among the first rows: the column is counted exactly. */
+export const PREFIX_FEW = 2_048;
 
 /**
  * Profiles the rows a run is about to publish (or has just written) in one aggregate pass and compares
@@ -53,7 +63,7 @@ export async function profileRun(
   viewName: string,
   options: ProfileOptions = {},
 ): Promise<{ profile: RunProfile; anomalies: Anomaly[] }> {
-  const { history, statsTable, rowsAtMost } = options;
+  const { history, statsTable, rowsAtMost, firstRowsGuess } = options;
   await con.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(viewName)} AS ${rowsSql}`);
   try {
     const columns = await describeColumns(con, quoteIdent(viewName));
@@ -62,8 +72,18 @@ export async function profileRun(
       ? await storageDistinctGuesses(con, statsTable, columns)
       : new Map<string, number>();
     const last = past.at(-1);
-    const distinct: DistinctMethod[] = profiledColumns(columns).map((c) =>
-      distinctMethod(guesses.get(c.name) ?? last?.columns[c.name]?.distinct ?? rowsAtMost),
+    const known = (name: string) => guesses.get(name) ?? last?.columns[name]?.distinct;
+    const firstRows =
+      firstRowsGuess && rowsAtMost !== undefined && distinctMethod(rowsAtMost).kind === "sample"
+        ? await prefixMethods(
+            con,
+            viewName,
+            profiledColumns(columns).filter((c) => known(c.name) === undefined),
+            rowsAtMost,
+          )
+        : new Map<string, DistinctMethod>();
+    const distinct: DistinctMethod[] = profiledColumns(columns).map(
+      (c) => firstRows.get(c.name) ?? distinctMethod(known(c.name) ?? rowsAtMost),
     );
     const options = { distinct, maskedColumns: maskedColumnNames(pipeline.columns) };
     // The plain stddev first: the overflow-safe one costs several aggregates per numeric column.
@@ -93,6 +113,42 @@ export async function profileRun(
   } finally {
     await con.run(`DROP VIEW IF EXISTS ${quoteIdent(viewName)}`);
   }
+}
+
+/**
+ * How to count the distinct values of columns nothing is known of but the number of rows, from the
+ * first {@link PREFIX_ROWS} rows (one short read): a column with at most {@link PREFIX_FEW} values there
+ * is counted exactly (few values cost little to count), any other by a hash sample eight times denser
+ * than `rows` alone would choose, which comes out thin (to be recounted: a further full read) only
+ * below about 8,000 distinct values. Together they spare a batch the recount its thin samples need when
+ * it is guessed from its row count (see {@link thinDistinctSamples}).
+ */
+async function prefixMethods(
+  con: DuckDBConnection,
+  viewName: string,
+  columns: readonly ColumnInfo[],
+  rows: number,
+): Promise<Map<string, DistinctMethod>> {
+  if (columns.length === 0) return new Map();
+  const counts = columns.map((c, i) => `count(DISTINCT ${quoteIdent(c.name)}) AS "d${i}"`).join(", ");
+  const row =
+    (
+      await queryRows(
+        con,
+        `SELECT ${counts} FROM (SELECT * FROM ${quoteIdent(viewName)} LIMIT ${PREFIX_ROWS})`,
+      )
+    )[0] ?? {};
+  const sparse = distinctMethod(rows);
+  // A sample of every value (no bit to spare) is an exact count.
+  const dense: DistinctMethod =
+    sparse.kind === "sample" && sparse.bits > 3
+      ? { kind: "sample", bits: sparse.bits - 3 }
+      : { kind: "exact" };
+  return new Map(
+    columns.map(
+      (c, i) => [c.name, Number(row[`d${i}`] ?? 0) <= PREFIX_FEW ? { kind: "exact" } : dense] as const,
+    ),
+  );
 }
 
 /**

@@ -72,7 +72,7 @@ export async function copyEngineRows(
  * failed first, and it stopped listening) would otherwise be an unhandled 'error' event that ends the
  * process. The pipeline, or the transaction's next statement, still reports the failure.
  */
-function copyQuery(client: PoolClient, sql: string): ReturnType<typeof copyFrom> {
+export function copyQuery(client: PoolClient, sql: string): ReturnType<typeof copyFrom> {
   const copy = client.query(copyFrom(sql));
   copy.on("error", (error) => {
     if (!endedBy.has(copy)) endedBy.set(copy, error);
@@ -89,7 +89,7 @@ const endedBy = new WeakMap<object, unknown>();
  * with "Cannot read properties of null (reading 'stream')", a TypeError that would hide a restart (57P01,
  * transient: the publish is retried) behind what looks like a lasting failure.
  */
-async function serverErrorFirst<T>(copies: readonly object[], work: () => Promise<T>): Promise<T> {
+export async function serverErrorFirst<T>(copies: readonly object[], work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {

@@ -14,6 +14,7 @@ import { idleClient, postgresBeside, raiseWorkMemSql } from "./postgres-beside.j
 import type { PostgresCatalog } from "./postgres-catalog.js";
 import { copyEngineRows, copyEngineRowsAhead } from "./postgres-copy.js";
 import type { PostgresDriver } from "./postgres-driver.js";
+import { copyCsvAsIs, rawCopyFits } from "./postgres-raw-copy.js";
 import { inPostgresTransaction } from "./postgres-transaction.js";
 import { batchTable, type PreparedBatch, prepareBatch } from "./prepare-batch.js";
 import type { PublishHooks } from "./publish-hooks.js";
@@ -23,7 +24,14 @@ import { quarantineCountsSql } from "./quarantine-counts.js";
 import { runTotalsSql } from "./run-totals.js";
 import { recordStreamFloor } from "./stream-floor.js";
 import { undoTableName } from "./undo-table-name.js";
-import type { LedgerEntry, PositionClaim, PublishBatch, PublishResult, RunRecord } from "./warehouse.js";
+import type {
+  LedgerEntry,
+  PositionClaim,
+  PublishBatch,
+  PublishResult,
+  RawCsvCopy,
+  RunRecord,
+} from "./warehouse.js";
 import type { SqlSession } from "./write-batch.js";
 
 /** What publishing into a PostgreSQL warehouse works with. */
@@ -158,7 +166,16 @@ async function publishOnce(
           stageBatch: (written, columns, options) =>
             stageBatch(context, client, written, beside, columns, options, batch.constantColumns),
           copyRows: (written, target, columns, options) =>
-            copyRows(context, client, written, target, columns, options, batch.constantColumns),
+            copyRows(
+              context,
+              client,
+              written,
+              target,
+              columns,
+              options,
+              batch.constantColumns,
+              batch.rawCopy,
+            ),
           shareRows: (name, selectSql, columns) => shareRows(context, client, name, selectSql, columns),
           beside,
           engineFreeDuringWrite: true,
@@ -348,8 +365,12 @@ async function copyRows(
   prepared: PreparedBatch,
   targetTable: string,
   columns: readonly TypedColumn[],
-  options: { readonly created: boolean; readonly exported: (rows: number) => void },
+  options: {
+    readonly created: boolean;
+    readonly exported: (rows?: number) => Promise<unknown> | undefined;
+  },
   known: ReadonlyMap<string, string> | undefined,
+  raw: RawCsvCopy | undefined,
 ): Promise<number> {
   const { engine } = context;
   // A table this transaction created is seen by no other session: its columns holding one value for the
@@ -366,13 +387,25 @@ async function copyRows(
   const alter = (name: string, change: string) =>
     client.query(`ALTER TABLE ${targetTable} ALTER COLUMN ${quoteIdent(name)} ${change}`);
   for (const [name, value] of fixed) await alter(name, `SET DEFAULT ${quoteLiteral(value)}`);
+  const copiedCols = copiedColumns(prepared, columns, fixed);
+  // A plain CSV file's bytes go to the server as they are, where both readers read them alike (the
+  // constant columns as defaults: only on a table this transaction created).
+  if (raw && options.created && rawCopyFits(raw, copiedCols)) {
+    const stored = await copyCsvAsIs(client, targetTable, raw, copiedCols, () =>
+      options.exported(raw.estimatedRows),
+    );
+    if (stored !== undefined) {
+      for (const name of fixed.keys()) await alter(name, "DROP DEFAULT");
+      return stored;
+    }
+  }
   // The export runs ahead of the server's parsing into a file, so the engine is free for the work beside
   // the write (the profile) while the server still copies.
   const copied = await copyEngineRowsAhead(
     engine,
     client,
     `SELECT * FROM ${quoteIdent(batchTable)}`,
-    copiedColumns(prepared, columns, fixed),
+    copiedCols,
     targetTable,
     join(context.workDir, "batch.csv"),
     options.exported,

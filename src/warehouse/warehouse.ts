@@ -16,6 +16,27 @@ export interface ChildBatch {
   readonly nestedColumns: readonly string[];
 }
 
+/** A CSV file a warehouse may copy as it is (see {@link PublishBatch.rawCopy}). */
+export interface RawCsvCopy {
+  /** The file the engine's view of the batch reads. */
+  readonly path: string;
+  readonly delimiter: string;
+  readonly quote: string;
+  readonly header: boolean;
+  /** The file's columns, in order, as the batch names them. */
+  readonly columns: readonly string[];
+  /** Some column is a TIMESTAMP (values with sub-microsecond digits are looked for in the bytes). */
+  readonly timestamps: boolean;
+  /** The rows the file holds, guessed from its size (how the profile counts distinct values). */
+  readonly estimatedRows: number;
+  /**
+   * Called once the copy stored its rows (or was refused, and why) and the engine's work beside the
+   * write has settled: why the copied rows may differ from the engine's read of the file (they are then
+   * copied the usual way), or undefined when they are the same rows.
+   */
+  verdict(outcome: { readonly stored: number } | { readonly refused: string }): Promise<string | undefined>;
+}
+
 /** What a warehouse can do, as data (callers branch on capabilities, never on the kind). */
 export interface WarehouseCapabilities {
   /** Staging tables live in the warehouse itself (no copy between systems). */
@@ -144,6 +165,13 @@ export interface PublishBatch {
    * them over (a single pass knows its rows only then).
    */
   readonly alongsideWrite?: ((rows?: number) => Promise<Readonly<Record<string, unknown>>>) | undefined;
+  /**
+   * A single-pass append of one plain CSV file whose rows are the file's own columns, untransformed: the
+   * warehouse may stream the file's bytes into its own CSV reader (PostgreSQL `COPY`) instead of the
+   * engine's export of them, keeping them only when {@link RawCsvCopy.verdict} finds the engine's read
+   * (the profile beside the write) agreeing; otherwise the rows are copied the usual way.
+   */
+  readonly rawCopy?: RawCsvCopy | undefined;
   /**
    * `nested: tables`: child tables written in the same transaction, right after the target (see
    * `publishChildTables`); `rowsSql` then holds the parent's rows without the split columns.

@@ -98,13 +98,17 @@ export interface WriteBatchRequest {
    * `COPY ... FROM STDIN`); when given, `append` and `replace` use it instead of a stage, so the rows
    * cross once. `created`: this transaction created the target (no other session sees it yet);
    * `exported`: called once the engine has handed over every row, with their number (it is free from
-   * then on, while the server may still be copying). Returns the rows stored.
+   * then on, while the server may still be copying); it returns the engine work it started beside the
+   * write, if any. Returns the rows stored.
    */
   readonly copyRows?:
     | ((
         target: string,
         columns: readonly TypedColumn[],
-        options: { readonly created: boolean; readonly exported: (rows: number) => void },
+        options: {
+          readonly created: boolean;
+          readonly exported: (rows?: number) => Promise<unknown> | undefined;
+        },
       ) => Promise<number>)
     | undefined;
   /** A second connection; when given, a merge may capture its before-images there, beside the write. */
@@ -323,6 +327,7 @@ export async function writeBatch(request: WriteBatchRequest): Promise<WriteOutco
       alongside = request.alongside(rows);
       alongside.catch(() => undefined);
     }
+    return alongside;
   };
   try {
     const ready = { quoted, undo, stage, stageColumns, targetColumns, uniqueKeys, beside };
@@ -384,7 +389,7 @@ async function writeCopied(
   request: WriteBatchRequest,
   ready: ReadyTarget,
   created: boolean,
-  startAlongside: (rows?: number) => void,
+  startAlongside: (rows?: number) => Promise<unknown> | undefined,
 ): Promise<WriteOutcome> {
   const { session, target } = request;
   const sumColumns = reconciledSums(
