@@ -52,12 +52,12 @@ export function recordFloorSql(pipeline: string, floor: string): string {
     WHERE ${positionKeySql("excluded.position")} > ${positionKeySql("stream_floors.position")}`;
 }
 
-/** Deletes the pipeline's claimed positions at or below its recorded floor, from each ledger table. Pure. */
-export function pruneBelowFloorSql(pipeline: string): string[] {
-  return ["stream_published", "stream_positions"].map(
-    (table) =>
-      `DELETE FROM sluice.${table} WHERE pipeline = ${quoteLiteral(pipeline)} AND ${atOrBelowFloorSql(pipeline, "position")}`,
-  );
+/** Each ledger table and the condition of its rows pruned by the pipeline's recorded floor. Pure. */
+export function pruneBelowFloor(pipeline: string): { readonly table: string; readonly where: string }[] {
+  return ["stream_published", "stream_positions"].map((table) => ({
+    table,
+    where: `pipeline = ${quoteLiteral(pipeline)} AND ${atOrBelowFloorSql(pipeline, "position")}`,
+  }));
 }
 
 /** The pipeline's recorded floor (column `position`; no row when none). Pure. */

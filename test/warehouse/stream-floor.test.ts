@@ -134,6 +134,39 @@ function floorCases(open: () => Promise<Warehouse>): void {
     }
   });
 
+  it("prunes thousands of claims at once (DuckDB rebuilds the table): the rest kept, still refused twice", async () => {
+    const warehouse = await open();
+    try {
+      await publishBatch(warehouse, "r1", range(1, 3000));
+      await publishBatch(warehouse, "r2", range(3001, 4000));
+      // Another pipeline's claims are not touched by this one's floor.
+      await warehouse.recordRun({ ...runOf("o1"), pipeline: "other" }, [], undefined, {
+        batches: [{ batch: "stream:other/o1", positions: range(1, 500) }],
+      });
+      // Claims on disk (checkpointed) are the expensive ones to delete one by one in DuckDB.
+      if (warehouse.kind === "duckdb") await warehouse.query("CHECKPOINT");
+      expect(await warehouse.recordStreamFloor(PIPELINE, "3500")).toBe(3500);
+      expect(await claimed(warehouse)).toEqual(range(3501, 4000));
+      const other = await column(
+        warehouse,
+        "SELECT position FROM sluice.stream_published WHERE pipeline = 'other'",
+      );
+      expect(other).toEqual(range(1, 500));
+      expect(await published(warehouse, ["3499", "3999", "4001"])).toEqual(["3499", "3999"]);
+      // The claims' primary key holds after the prune: a kept claim and a pruned one are both refused.
+      await expect(publishBatch(warehouse, "r3", ["3999", "4001"])).rejects.toMatchObject({
+        code: "STREAM_CONFLICT",
+      });
+      await expect(publishBatch(warehouse, "r4", ["10", "4002"])).rejects.toMatchObject({
+        code: "STREAM_CONFLICT",
+      });
+      await publishBatch(warehouse, "r5", ["4001"]);
+      expect(await claimed(warehouse)).toEqual(range(3501, 4001));
+    } finally {
+      await warehouse.close();
+    }
+  });
+
   it("compares Redis ids numerically: a shorter millisecond part is lower", async () => {
     const warehouse = await open();
     try {
