@@ -44,6 +44,7 @@ import { lineEndsToLf, mixesLineEnds } from "./line-ends-to-lf.js";
 import { nestedJsonColumns } from "./nested-json-columns.js";
 import { quarantineLateTable } from "./quarantine-late-table.js";
 import { replaceHeaderLine } from "./replace-header-line.js";
+import { type OwnRecordsRead, ownTable, stageOwnRecords } from "./stage-own-records.js";
 import { quarantineTrailingBlocks, TRAILING_SQL, type TrailingBlocks } from "./trailing-blocks.js";
 import { utf16ToUtf8 } from "./utf16-to-utf8.js";
 
@@ -80,6 +81,11 @@ export interface StageRequest {
   readonly ownChunk?: boolean | undefined;
   /** Avro: the reader schema each file's records are resolved to (`source.avro_schema`). */
   readonly avroReader?: AvroReaderSchema | undefined;
+  /**
+   * JSON lines: the records of a chunk of Sluice's own as it parsed them; the chunk is then read in one
+   * pass where it can be (see stageOwnRecords), the file way where not.
+   */
+  readonly ownRecords?: OwnRecordsRead | undefined;
 }
 
 /**
@@ -141,6 +147,8 @@ export interface StagedFile {
   readonly deferred?: DeferredRead | undefined;
   /** CSV only: the layout the file was read with, and what was detected or repaired (the report's `csv`). */
   readonly csv?: CsvDetection | undefined;
+  /** JSON lines of Sluice's own read in one pass (see stageOwnRecords), not the file way. */
+  readonly readAsRecords?: boolean | undefined;
   /**
    * The staged rows without `_sluice_line`, for reads that need no line numbers (the batch): a database
    * extract staged in place numbers its lines with a window over the CSV read, which makes any read of
@@ -235,13 +243,20 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
   let columns: StagedColumn[];
   const warnings: string[] = [];
   const csvLayout: CsvLayoutState & { blankLines?: number } = {};
+  let readAsRecords = false;
   switch (request.format) {
     case "csv":
       columns = await stageCsv(con, context, warnings, csvLayout);
       break;
-    case "jsonl":
-      columns = await stageJsonl(con, context, warnings, csvLayout);
+    case "jsonl": {
+      const own = await stageOwn(con, context);
+      if (own) {
+        csvLayout.blankLines = 0;
+        readAsRecords = true;
+      }
+      columns = own ?? (await stageJsonl(con, context, warnings, csvLayout));
       break;
+    }
     case "json":
       columns = await stageJson(con, context, warnings);
       break;
@@ -273,7 +288,24 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
     lines: convertedLines,
     deferred: csvLayout.deferred,
     csv: csvLayout.detected,
+    ...(readAsRecords ? { readAsRecords } : {}),
   };
+}
+
+/**
+ * A chunk of Sluice's own read in one pass (stageOwnRecords); undefined when it cannot be, or DuckDB read
+ * a record otherwise than JavaScript did: its work tables are then dropped and the malformed rows it wrote
+ * removed, so that the file way starts clean.
+ */
+async function stageOwn(con: DuckDBConnection, ctx: StageContext): Promise<StagedColumn[] | undefined> {
+  if (!ctx.ownRecords) return undefined;
+  const helpers = { declaredFor, castIntoStage, maxColumns: MAX_COLUMNS };
+  const columns = await stageOwnRecords(con, ctx, ctx.ownRecords, helpers).catch(() => undefined);
+  if (columns) return columns;
+  for (const t of [ownTable(ctx.tablePrefix), `${ctx.tablePrefix}_cast`, ctx.table])
+    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
+  await con.run(`DELETE FROM ${quoteIdent(ctx.malformedTable)}`);
+  return undefined;
 }
 
 /** The rows staged, malformed and trailing, in one query (one round trip). */

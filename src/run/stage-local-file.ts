@@ -5,6 +5,7 @@ import { bindExpressions } from "../engine/bind-expressions.js";
 import { csvLineMapper } from "../engine/check-file.js";
 import { checkInWrite, countCheckFailures } from "../engine/single-pass-checks.js";
 import { type StagedFile, stageFile } from "../engine/stage-file.js";
+import type { OwnRecordsRead } from "../engine/stage-own-records.js";
 import { asSluiceError, SluiceError } from "../errors.js";
 import { unmaskableColumnError } from "../plan/column-references.js";
 import { longColumnNameError } from "../plan/long-column-name-error.js";
@@ -26,6 +27,8 @@ export interface LocalRead {
   readonly yieldToReader?: (() => void) | undefined;
   /** JSON lines Sluice wrote itself (see `StageRequest.ownChunk`). */
   readonly ownChunk?: boolean | undefined;
+  /** Their records as Sluice parsed them (see `StageRequest.ownRecords`). */
+  readonly ownRecords?: OwnRecordsRead | undefined;
 }
 
 /** The reader schema of an Avro read: the one loaded with the project, else read now. */
@@ -103,6 +106,7 @@ async function stageOnce(
       keepOrder: needsChecking(pipeline) || pipeline.target.mode === "cdc",
       workDir: join(run.workDir, `f${index}`),
       ownChunk: read.ownChunk,
+      ownRecords: read.ownRecords,
       avroReader: await avroReaderOf(run, read),
     });
     return work.staged;

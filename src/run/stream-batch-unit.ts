@@ -1,6 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FileSourceConfig, NestedConfig } from "../config/schema.js";
+import type { OwnRecords } from "../engine/own-records.js";
+import type { OwnRecordsRead } from "../engine/stage-own-records.js";
 import { flattensNested } from "../plan/nested-json.js";
 import type { PositionRange } from "../warehouse/position-ranges.js";
 import { freeDestination } from "./move-file.js";
@@ -20,6 +22,8 @@ export interface StreamBatch {
   readonly positionsDigest: string;
   /** The longest line's bytes: the read's line limit grows to take it. */
   readonly longestLine: number;
+  /** What Sluice knows of the chunk's records (see streams/batch-chunk.ts): read in one pass where it can. */
+  readonly records?: OwnRecords | undefined;
   /**
    * Facts about the batch as pulled (its `stream` object: positions, counts, lag), part of its run record
    * from the publish on: recorded in the publish transaction, not by an update of the record after it.
@@ -77,5 +81,20 @@ async function readBatch(
     // A message as large as the broker takes is one line: the read's line limit (2 MB) grows to hold it.
     options: { max_line_size: Math.max(2_000_000, batch.longestLine + 1) },
   };
-  return stageLocalFile(run, attempt, work, index, { localPath, format: "jsonl", source, ownChunk: true });
+  const records = batch.records;
+  let ownRecords: OwnRecordsRead | undefined;
+  if (records) {
+    // The one-pass read takes the good lines alone: with poison in the chunk, they get a file of their own.
+    const path =
+      records.goodText !== undefined ? join(run.workDir, `stream-batch-${index}.records.jsonl`) : localPath;
+    if (records.goodText !== undefined) await writeFile(path, records.goodText);
+    ownRecords = { ...records, path, longestLine: batch.longestLine };
+  }
+  return stageLocalFile(run, attempt, work, index, {
+    localPath,
+    format: "jsonl",
+    source,
+    ownChunk: true,
+    ownRecords,
+  });
 }

@@ -91,6 +91,7 @@ export async function publishStreamBatch(
       .update(`stream:${positions.join("\n")}`)
       .digest("hex"),
     longestLine: chunk.longestLine,
+    records: chunk.records,
     facts: stream,
   };
   // Before the publish: a crash after it would leave them recognised as published, never republished.

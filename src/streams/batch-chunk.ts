@@ -1,3 +1,4 @@
+import { type OwnRecords, recordShape } from "../engine/own-records.js";
 import type { PoisonMessage, StreamMessage } from "./stream-source.js";
 
 /** A batch as one JSONL chunk: what is staged, published and archived. */
@@ -9,6 +10,8 @@ export interface BatchChunk {
   readonly poison: readonly PoisonMessage[];
   /** Bytes of the longest line (the read's line limit must take it). */
   readonly longestLine: number;
+  /** The records' keys and kinds, and the poison lines: lets the chunk be read in one pass. */
+  readonly records: OwnRecords;
 }
 
 /**
@@ -30,42 +33,74 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function batchChunk(messages: readonly StreamMessage[]): BatchChunk {
   const out: string[] = [];
   const poison: PoisonMessage[] = [];
+  const poisonLines: { line: number; text: string }[] = [];
+  const shape = recordShape();
+  const bad = (message: StreamMessage, reason: string, text?: string) => {
+    const line = poisonLine(message, reason, text);
+    poison.push({ message, reason });
+    out.push(line);
+    poisonLines.push({ line: out.length, text: line });
+  };
   for (const message of messages) {
     let text: string;
     try {
       text = utf8.decode(message.data);
     } catch {
-      poison.push({ message, reason: "the payload is not UTF-8 text" });
-      out.push(poisonLine(message, "the payload is not UTF-8 text"));
+      bad(message, "the payload is not UTF-8 text");
       continue;
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (error) {
-      const reason = `the payload is not JSON (${error instanceof Error ? error.message : String(error)})`;
-      poison.push({ message, reason });
-      out.push(poisonLine(message, reason, text));
+      bad(
+        message,
+        `the payload is not JSON (${error instanceof Error ? error.message : String(error)})`,
+        text,
+      );
       continue;
     }
-    const lines = recordLines(text, value);
-    if (typeof lines === "string") {
-      poison.push({ message, reason: lines });
-      out.push(poisonLine(message, lines, text));
-    } else {
-      for (const line of lines) out.push(line);
-    }
+    const lines = recordLines(text, value, shape.add);
+    if (typeof lines === "string") bad(message, lines, text);
+    else for (const line of lines) out.push(line);
   }
   let longestLine = 0;
   for (const line of out) if (line.length > longestLine) longestLine = Buffer.byteLength(line);
-  return { text: out.length > 0 ? `${out.join("\n")}\n` : "", lines: out.length, poison, longestLine };
+  const records: OwnRecords = {
+    keys: shape.keys,
+    flat: shape.flat,
+    poison: poisonLines,
+    ...(poisonLines.length > 0 ? { goodText: goodLines(out, poisonLines) } : {}),
+  };
+  return {
+    text: out.length > 0 ? `${out.join("\n")}\n` : "",
+    lines: out.length,
+    poison,
+    longestLine,
+    records,
+  };
 }
 
-/** The JSONL lines of a parsed payload, or why it has the wrong shape. */
-function recordLines(text: string, value: unknown): string[] | string {
-  if (isObject(value)) return [/[\r\n]/.test(text) ? JSON.stringify(value) : text.trim()];
+/** The chunk's lines without its poison lines, as JSON-lines text. */
+function goodLines(lines: readonly string[], poison: readonly { line: number }[]): string {
+  const skip = new Set(poison.map((p) => p.line - 1));
+  const good = lines.filter((_, i) => !skip.has(i));
+  return good.length > 0 ? `${good.join("\n")}\n` : "";
+}
+
+/** The JSONL lines of a parsed payload (each record told to `seen`), or why it has the wrong shape. */
+function recordLines(
+  text: string,
+  value: unknown,
+  seen: (record: Record<string, unknown>) => void,
+): string[] | string {
+  if (isObject(value)) {
+    seen(value);
+    return [/[\r\n]/.test(text) ? JSON.stringify(value) : text.trim()];
+  }
   if (Array.isArray(value)) {
     if (!value.every(isObject)) return "the payload is an array holding something other than objects";
+    for (const v of value) seen(v);
     return value.map((v) => JSON.stringify(v));
   }
   return `the payload is JSON but not an object or an array of objects (${value === null ? "null" : typeof value})`;

@@ -154,7 +154,8 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
         if (quarantineSql) await writeQuarantine(quarantineSql);
       });
     },
-    recordStreamFloor: (pipeline, floor) => inTransaction(() => recordStreamFloor(session, pipeline, floor)),
+    recordStreamFloor: (pipeline, floor) =>
+      inTransaction(() => recordStreamFloor(session, pipeline, floor, { oneWriter: true })),
     query: (sql) => queryRows(con, sql),
     streamQuery: (sql) => streamJsonRows(con, sql),
     stageSource: (request) => stageQuery(con, request),

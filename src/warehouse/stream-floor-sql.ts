@@ -53,15 +53,15 @@ export function recordFloorSql(pipeline: string, floor: string): string {
 }
 
 /**
- * Deletes the pipeline's claimed positions at or below its recorded floor, from each ledger table: the
- * ranges of `stream_claims` whose last position is (a range across the floor is kept), the positions of
- * `stream_positions` (earlier builds). Pure.
+ * Each ledger table and the condition of the pipeline's rows pruned by its recorded floor: the ranges of
+ * `stream_claims` whose last position is at or below it (a range across the floor is kept), the
+ * positions of `stream_positions` (earlier builds). Pure.
  */
-export function pruneBelowFloorSql(pipeline: string): string[] {
+export function pruneBelowFloor(pipeline: string): { readonly table: string; readonly where: string }[] {
   const name = quoteLiteral(pipeline);
   return [
-    `DELETE FROM sluice.stream_claims WHERE pipeline = ${name} AND last_key <= ${floorKeySql(pipeline)}`,
-    `DELETE FROM sluice.stream_positions WHERE pipeline = ${name} AND ${atOrBelowFloorSql(pipeline, "position")}`,
+    { table: "stream_claims", where: `pipeline = ${name} AND last_key <= ${floorKeySql(pipeline)}` },
+    { table: "stream_positions", where: `pipeline = ${name} AND ${atOrBelowFloorSql(pipeline, "position")}` },
   ];
 }
 

@@ -103,6 +103,35 @@ describe.skipIf(!available)("sluice worker on NATS JetStream", () => {
     expect(again.stdout.trim()).toBe("");
   });
 
+  it("a record DuckDB reads otherwise than JavaScript (a lone surrogate escape) is quarantined, its batch published", async () => {
+    const dir = makeProject(projectYaml("edge"));
+    // JSON.parse takes "\ud800" (no poison); DuckDB's one-pass read of the batch refuses it, and the batch
+    // is staged the file way, which quarantines that line alone.
+    await publishNats(`${SUBJECT}.edge`, [
+      ...eventPayloads(200),
+      '{"id": 9001, "name": "\\ud800"}',
+      ...eventPayloads(200, 0, 201),
+    ]);
+    const r = await sluice(["worker", "--exit-when-idle", "1s", "--json"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const runs = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { status: string });
+    expect(runs.every((run) => run.status === "succeeded")).toBe(true);
+    const [counts] = await query<{ n: number; ids: number }>(
+      dir,
+      "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events",
+    );
+    expect(counts).toEqual({ n: 400, ids: 400 });
+    const rows = (await sluice(["quarantine", "events", "--json"], dir)).json<
+      { raw: string; line: number; rules: string[] }[]
+    >();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.raw).toContain("9001");
+    expect(rows[0]!.rules).toEqual(["malformed"]);
+  });
+
   it("stops on SIGTERM with exit 0, losing nothing", async () => {
     const dir = makeProject(projectYaml("term"));
     await publishNats(`${SUBJECT}.term`, eventPayloads(3_000));

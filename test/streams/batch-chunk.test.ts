@@ -49,6 +49,31 @@ describe("batchChunk", () => {
   });
 
   it("gives an empty chunk for no messages", () => {
-    expect(batchChunk([])).toEqual({ text: "", lines: 0, poison: [], longestLine: 0 });
+    expect(batchChunk([])).toEqual({
+      text: "",
+      lines: 0,
+      poison: [],
+      longestLine: 0,
+      records: { keys: [], flat: true, poison: [] },
+    });
+  });
+
+  it("tells the records' keys and kinds, and the poison lines with a copy of the good lines", () => {
+    const chunk = batchChunk([
+      message(1, '{"id":1,"name":"a"}'),
+      message(2, "oops"),
+      message(3, '[{"id":2,"ok":true},{"id":null,"n":1.5}]'),
+    ]);
+    expect(chunk.records.keys).toEqual([
+      { name: "id", kinds: 4 | 1 },
+      { name: "name", kinds: 2 },
+      { name: "ok", kinds: 8 },
+      { name: "n", kinds: 4 },
+    ]);
+    expect(chunk.records.flat).toBe(true);
+    expect(chunk.records.poison.map((p) => p.line)).toEqual([2]);
+    expect(chunk.records.poison[0]!.text.startsWith(POISON_MARK)).toBe(true);
+    expect(chunk.records.goodText).toBe('{"id":1,"name":"a"}\n{"id":2,"ok":true}\n{"id":null,"n":1.5}\n');
+    expect(batchChunk([message(1, '{"a":{"b":1}}')]).records.flat).toBe(false);
   });
 });

@@ -143,6 +143,47 @@ function floorCases(open: () => Promise<Warehouse>): void {
     }
   });
 
+  it("prunes thousands of claims at once (DuckDB rebuilds the table): the rest kept, still refused twice", async () => {
+    // Positions that do not follow each other are a range each (as Redis ids of other consumers are).
+    const evens = (from: number, to: number) => range(from / 2, to / 2).map((n) => String(Number(n) * 2));
+    const warehouse = await open();
+    try {
+      await publishBatch(warehouse, "r1", evens(2, 6000));
+      await publishBatch(warehouse, "r2", evens(6002, 8000));
+      // Another pipeline's claims are not touched by this one's floor.
+      await warehouse.recordRun({ ...runOf("o1"), pipeline: "other" }, [], undefined, {
+        batches: [
+          {
+            batch: "stream:other/o1",
+            positions: positionRanges(evens(2, 1000).map((position) => ({ position }))),
+          },
+        ],
+      });
+      // Claims on disk (checkpointed) are the expensive ones to delete one by one in DuckDB.
+      if (warehouse.kind === "duckdb") await warehouse.query("CHECKPOINT");
+      expect(await warehouse.recordStreamFloor(PIPELINE, "7000")).toBe(3500);
+      expect(await claimed(warehouse)).toEqual(evens(7002, 8000).map((p) => `${p}..${p}`));
+      const other = await column(
+        warehouse,
+        "SELECT count(*) AS n FROM sluice.stream_claims WHERE pipeline = 'other'",
+        "n",
+      );
+      expect(other).toEqual(["500"]);
+      expect(await published(warehouse, ["6998", "7998", "8002"])).toEqual(["6998", "7998"]);
+      // The claims' key holds after the prune: a kept claim and a pruned one are both refused.
+      await expect(publishBatch(warehouse, "r3", ["7998", "8001"])).rejects.toMatchObject({
+        code: "STREAM_CONFLICT",
+      });
+      await expect(publishBatch(warehouse, "r4", ["10", "8003"])).rejects.toMatchObject({
+        code: "STREAM_CONFLICT",
+      });
+      await publishBatch(warehouse, "r5", ["8001"]);
+      expect((await claimed(warehouse)).at(-1)).toBe("8001..8001");
+    } finally {
+      await warehouse.close();
+    }
+  });
+
   it("compares Redis ids numerically: a shorter millisecond part is lower", async () => {
     const warehouse = await open();
     try {
