@@ -222,6 +222,32 @@ describe("Avro container files (format: avro)", () => {
     );
   });
 
+  it("a plain load reads its records in place: several 16 MiB chunks and an empty file load every record once", async () => {
+    const schema = {
+      type: "record",
+      name: "R",
+      fields: [
+        { name: "n", type: "long" },
+        { name: "text", type: "string" },
+      ],
+    };
+    // 24 records of 1 MB: two chunks of decoded CSV, read through one view.
+    const wide = Array.from({ length: 24 }, (_, n) => ({ n, text: String(n % 10).repeat(1_000_000) }));
+    const dir = makeProject(pipelineYaml(pipeline()), {
+      "landing/in/a.avro": await avroFile(schema, wide, { codec: "deflate" }),
+      "landing/in/b.avro": await avroFile(schema, []),
+    });
+    const { code, run: result } = await run(dir);
+    expect(code).toBe(0);
+    expect(result.rows).toMatchObject({ read: 24, loaded: 24 });
+    expect(
+      await query(
+        dir,
+        "SELECT count(*)::INT AS rows, count(DISTINCT n)::INT AS d, sum(n)::BIGINT AS s, min(length(text))::INT AS shortest, max(length(text))::INT AS longest, count(*) FILTER (WHERE text <> repeat((n % 10)::VARCHAR, 1000000))::INT AS wrong FROM payments",
+      ),
+    ).toEqual([{ rows: 24, d: 24, s: (23 * 24) / 2, shortest: 1_000_000, longest: 1_000_000, wrong: 0 }]);
+  });
+
   it("files written with an older and a newer schema land in one table; a declared type wins over the schema's", async () => {
     const v1 = {
       type: "record",
