@@ -133,6 +133,12 @@ export interface StagedFile {
   readonly blankLines?: number | undefined;
   /** The line breaks of the converted copy read instead of the file (UTF-16 read as UTF-8). */
   readonly lines?: LineCount | undefined;
+  /**
+   * Avro read in place: `table` is a view over the decoded chunks and `accepted` the decoder's count of
+   * records. As for a database extract read in place (StagedQuery.readsFiles), the run takes that count
+   * for the batch's and profiles the rows once they are in the target.
+   */
+  readonly readsFiles?: boolean | undefined;
   /** Set when the read is deferred to the publish: `accepted` and `malformed` are 0 until it has run. */
   readonly deferred?: DeferredRead | undefined;
   /** CSV only: the layout the file was read with, and what was detected or repaired (the report's `csv`). */
@@ -274,6 +280,7 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
     lines: convertedLines,
     deferred: csvLayout.deferred,
     csv: csvLayout.detected,
+    ...(counted ? { readsFiles: true } : {}),
   };
 }
 
