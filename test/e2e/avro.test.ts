@@ -4,6 +4,7 @@ import { join } from "node:path";
 import avro from "avsc";
 import { describe, expect, it } from "vitest";
 import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { runLogMessages } from "../support/run-log.js";
 
 /** An Avro container file of `records`, written by avsc itself. */
 async function avroFile(
@@ -246,6 +247,10 @@ describe("Avro container files (format: avro)", () => {
         "SELECT count(*)::INT AS rows, count(DISTINCT n)::INT AS d, sum(n)::BIGINT AS s, min(length(text))::INT AS shortest, max(length(text))::INT AS longest, count(*) FILTER (WHERE text <> repeat((n % 10)::VARCHAR, 1000000))::INT AS wrong FROM payments",
       ),
     ).toEqual([{ rows: 24, d: 24, s: (23 * 24) / 2, shortest: 1_000_000, longest: 1_000_000, wrong: 0 }]);
+    // The chunks are read by the publish; the profile reads the rows in the target afterwards.
+    const messages = runLogMessages(dir, result.run_id);
+    expect(messages.indexOf("published"), messages.join(", ")).toBeGreaterThan(-1);
+    expect(messages.indexOf("profiled")).toBeGreaterThan(messages.indexOf("published"));
   });
 
   it("files written with an older and a newer schema land in one table; a declared type wins over the schema's", async () => {
