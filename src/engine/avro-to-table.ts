@@ -38,6 +38,7 @@ export async function avroToTable(
   table: string,
   naming: "snake_case" | "keep",
   reader?: AvroReaderSchema,
+  inPlace = false,
 ): Promise<AvroTable> {
   const file = await openAvroContainer(source, displayPath, reader);
   const names = normalizeColumnNames(
@@ -49,10 +50,11 @@ export async function avroToTable(
     sourceName: f.name,
     type: f.type ?? "JSON",
   }));
+  await mkdir(workDir, { recursive: true });
+  if (inPlace) return avroToView(con, file, displayPath, workDir, table, columns);
   await con.run(
     `CREATE OR REPLACE TEMP TABLE ${quoteIdent(table)} (${[...columns.map((c) => `${quoteIdent(c.name)} ${c.type}`), "_sluice_line BIGINT"].join(", ")})`,
   );
-  await mkdir(workDir, { recursive: true });
   const load = chunkLoader(con, table, columns, workDir, displayPath);
   let records = 0;
   try {
@@ -62,6 +64,54 @@ export async function avroToTable(
   }
   await load.done();
   return { columns, records };
+}
+
+/**
+ * `inPlace`: the chunks stay in `workDir` (which must outlive every read of the view, the publish
+ * included) and `table` is a view over them, which the engine streams from disk each time it is read,
+ * instead of a table it holds in memory up to its limit. The record numbers are the chunks' first column.
+ */
+async function avroToView(
+  con: DuckDBConnection,
+  file: AvroContainer,
+  displayPath: string,
+  workDir: string,
+  table: string,
+  columns: AvroTable["columns"],
+): Promise<AvroTable> {
+  const paths: string[] = [];
+  const records = await writeChunks(file, async (chunk) => {
+    const path = join(workDir, `avro-chunk-${paths.length}.csv`);
+    await writeFile(path, chunk);
+    paths.push(path);
+  });
+  const select = [
+    ...columns.map((c, i) => `c${i + 1}::${c.type} AS ${quoteIdent(c.name)}`),
+    "c0 AS _sluice_line",
+  ];
+  // No record, no chunk: the view reads nothing (read_csv needs a file).
+  const from =
+    paths.length === 0
+      ? `(SELECT ${["NULL::BIGINT AS c0", ...columns.map((_, i) => `NULL::VARCHAR AS c${i + 1}`)].join(", ")} LIMIT 0)`
+      : chunkRead(`[${paths.map(quoteLiteral).join(", ")}]`, columns.length);
+  try {
+    // A table of that name from an earlier run of this engine (a view is replaced below).
+    await con.run(`DROP TABLE IF EXISTS ${quoteIdent(table)}`).catch(() => undefined);
+    await con.run(
+      `CREATE OR REPLACE TEMP VIEW ${quoteIdent(table)} AS SELECT ${select.join(", ")} FROM ${from}`,
+    );
+  } catch (error) {
+    throw readFailure(displayPath, error);
+  }
+  return { columns, records };
+}
+
+/** The engine's read of chunk files (`files`: one quoted path or a list) of `width` columns after the record number. */
+function chunkRead(files: string, width: number): string {
+  const csvColumns = ["'c0': 'BIGINT'", ...Array.from({ length: width }, (_, i) => `'c${i + 1}': 'VARCHAR'`)];
+  return `read_csv(${files}, columns = {${csvColumns.join(", ")}}, header = false, auto_detect = false,
+           delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = 33554432,
+           buffer_size = 33554432)`;
 }
 
 /**
@@ -107,7 +157,6 @@ function chunkLoader(
   workDir: string,
   displayPath: string,
 ): { next(chunk: Buffer): Promise<void>; settle(): Promise<void>; done(): Promise<void> } {
-  const csvColumns = ["'c0': 'BIGINT'", ...columns.map((_, i) => `'c${i + 1}': 'VARCHAR'`)].join(", ");
   const select = columns.map((c, i) => `c${i + 1}::${c.type}`);
   let reading: Promise<void> = Promise.resolve();
   let failure: unknown;
@@ -115,10 +164,7 @@ function chunkLoader(
   const readChunk = async (path: string) => {
     try {
       await con.run(
-        `INSERT INTO ${quoteIdent(table)} SELECT ${[...select, "c0"].join(", ")}
-         FROM read_csv(${quoteLiteral(path)}, columns = {${csvColumns}}, header = false, auto_detect = false,
-           delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, max_line_size = 33554432,
-           buffer_size = 33554432)`,
+        `INSERT INTO ${quoteIdent(table)} SELECT ${[...select, "c0"].join(", ")} FROM ${chunkRead(quoteLiteral(path), columns.length)}`,
       );
     } catch (error) {
       failure ??= error;

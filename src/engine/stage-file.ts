@@ -143,6 +143,12 @@ export interface StagedFile {
   readonly blankLines?: number | undefined;
   /** The line breaks of the converted copy read instead of the file (UTF-16 read as UTF-8). */
   readonly lines?: LineCount | undefined;
+  /**
+   * Avro read in place: `table` is a view over the decoded chunks and `accepted` the decoder's count of
+   * records. As for a database extract read in place (StagedQuery.readsFiles), the run takes that count
+   * for the batch's and profiles the rows once they are in the target.
+   */
+  readonly readsFiles?: boolean | undefined;
   /** Set when the read is deferred to the publish: `accepted` and `malformed` are 0 until it has run. */
   readonly deferred?: DeferredRead | undefined;
   /** CSV only: the layout the file was read with, and what was detected or repaired (the report's `csv`). */
@@ -244,6 +250,8 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
   const warnings: string[] = [];
   const csvLayout: CsvLayoutState & { blankLines?: number } = {};
   let readAsRecords = false;
+  // Rows counted where they were read (an Avro file read in place: one per record, none malformed).
+  let counted: { accepted: number; malformed: number; trailing: number } | undefined;
   switch (request.format) {
     case "csv":
       columns = await stageCsv(con, context, warnings, csvLayout);
@@ -267,13 +275,16 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
       const read = await stageAvro(con, context);
       columns = read.columns;
       convertedLines = { lf: read.records, cr: 0, open: 0, blank: 0 };
+      if (read.inPlace) counted = { accepted: read.records, malformed: 0, trailing: 0 };
       // Counted like JSON lines: one line per record, none blank.
       csvLayout.blankLines = 0;
       break;
     }
   }
   // A deferred read has not run yet: its counts come from the statement that reads it.
-  const counts = csvLayout.deferred ? undefined : await stagedCounts(con, table, malformedTable);
+  const counts = csvLayout.deferred
+    ? undefined
+    : (counted ?? (await stagedCounts(con, table, malformedTable)));
   return {
     prefix: request.tablePrefix,
     table,
@@ -289,6 +300,7 @@ export async function stageFile(con: DuckDBConnection, requested: StageRequest):
     deferred: csvLayout.deferred,
     csv: csvLayout.detected,
     ...(readAsRecords ? { readAsRecords } : {}),
+    ...(counted ? { readsFiles: true } : {}),
   };
 }
 
@@ -1392,9 +1404,31 @@ async function jsonNewLine(con: DuckDBConnection, path: string): Promise<string>
 async function stageAvro(
   con: DuckDBConnection,
   ctx: StageContext,
-): Promise<{ columns: StagedColumn[]; records: number }> {
+): Promise<{ columns: StagedColumn[]; records: number; inPlace: boolean }> {
   const read = `${ctx.tablePrefix}_avro`;
   const workDir = ctx.workDir ?? join(tmpdir(), `sluice-avro-${process.pid}-${ctx.tablePrefix}`);
+  // A plain load (no declared type to cast, no checks, dedupe or cdc reading the rows again) is staged
+  // as a view over the decoded chunks in the run's folder: the publish streams them from disk instead
+  // of a table the engine holds in memory up to its limit.
+  const inPlace =
+    ctx.workDir !== undefined &&
+    ctx.keepOrder === false &&
+    Object.values(ctx.columns).every((c) => c.type === undefined);
+  if (inPlace) {
+    const avro = await avroToTable(
+      con,
+      ctx.localPath,
+      ctx.displayPath,
+      workDir,
+      ctx.table,
+      ctx.naming,
+      ctx.avroReader,
+      true,
+    );
+    if (avro.columns.length > MAX_COLUMNS) throw tooWide(ctx.displayPath, avro.columns.length);
+    const columns = avro.columns.map((c) => ({ ...c, declared: false }));
+    return { columns, records: avro.records, inPlace };
+  }
   const avro = await avroToTable(
     con,
     ctx.localPath,
@@ -1420,6 +1454,8 @@ async function stageAvro(
     });
     await con.run(`DROP TABLE ${quoteIdent(read)}`);
   } else {
+    // A view of that name: an earlier run of this engine read its file in place.
+    await con.run(`DROP VIEW IF EXISTS ${quoteIdent(ctx.table)}`).catch(() => undefined);
     await con.run(`DROP TABLE IF EXISTS ${quoteIdent(ctx.table)}`);
     await con.run(`ALTER TABLE ${quoteIdent(read)} RENAME TO ${quoteIdent(ctx.table)}`);
   }
@@ -1429,7 +1465,7 @@ async function stageAvro(
     type: casts[i]!.type,
     declared: casts[i]!.config?.type !== undefined,
   }));
-  return { columns, records: avro.records };
+  return { columns, records: avro.records, inPlace };
 }
 
 async function stageParquet(con: DuckDBConnection, ctx: StageContext): Promise<StagedColumn[]> {

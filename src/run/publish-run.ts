@@ -107,6 +107,12 @@ export async function publishRun(
     };
     report.reconciliation = result.reconciliation;
     if (result.schemaChanges?.length) report.schema_changes = result.schemaChanges;
+    if (result.retriedUnderFullMemory) {
+      logger.info(
+        { reason: "out of memory under the streamed write's lower limit" },
+        "written again under the run's memory limit",
+      );
+    }
     if (result.reconciliation && !result.reconciliation.ok) {
       logger.warn({ mismatches: result.reconciliation.mismatches }, "reconciliation mismatch");
     }

@@ -23,6 +23,7 @@ import { backfillRunTotals, runTotalsSql } from "./run-totals.js";
 import { splitTableName } from "./split-table-name.js";
 import { streamClaimsMigrationSql } from "./stream-claims-migration.js";
 import { recordStreamFloor } from "./stream-floor.js";
+import { withStreamedWriteMemory } from "./streamed-write-memory.js";
 import { historySql, rollbackTable, toLoadRecords } from "./table-history.js";
 import type { PublishBatch, PublishResult, Warehouse } from "./warehouse.js";
 import { type SqlSession, tableColumns } from "./write-batch.js";
@@ -125,17 +126,31 @@ function duckdbWarehouse(instance: DuckDBInstance, con: DuckDBConnection, _file:
           : undefined;
       try {
         // Rows of a table have no order: DuckDB writes them as they come, on both threads.
-        return await withoutInsertionOrder(con, () =>
-          inTransaction(() =>
-            publishInSession(session, con, batch, prepared, {
-              stageBatch: async () => quoteIdent(batchTable),
-              // The engine is the warehouse: its rows are read where they are.
-              shareRows: async (_name, selectSql) => `(${selectSql})`,
-              engineFreeDuringWrite: false,
-              writeQuarantine,
-            }),
-          ),
-        );
+        const write = () =>
+          withoutInsertionOrder(con, () =>
+            inTransaction(() =>
+              publishInSession(session, con, batch, prepared, {
+                stageBatch: async () => quoteIdent(batchTable),
+                // The engine is the warehouse: its rows are read where they are.
+                shareRows: async (_name, selectSql) => `(${selectSql})`,
+                engineFreeDuringWrite: false,
+                writeQuarantine,
+              }),
+            ),
+          );
+        // A batch its source counted is an extract's rows streamed from its files (see sourceRows); an
+        // append or replace only writes them (a merge also joins them with the table). Only a publish
+        // that acts on nothing but the engine: it may run twice (see withStreamedWriteMemory).
+        const streamed =
+          batch.sourceRows !== undefined &&
+          prepared !== undefined &&
+          (batch.target.mode === "append" || batch.target.mode === "replace") &&
+          !batch.claim &&
+          !batch.children?.length &&
+          !batch.completeAfterWrite;
+        if (!streamed) return await write();
+        const { result, retried } = await withStreamedWriteMemory(con, write);
+        return retried ? { ...result, retriedUnderFullMemory: true } : result;
       } finally {
         await con.run(`DROP TABLE IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);
         await con.run(`DROP VIEW IF EXISTS ${quoteIdent(batchTable)}`).catch(() => undefined);

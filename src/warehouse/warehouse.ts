@@ -209,6 +209,11 @@ export interface PublishResult {
   readonly schemaChanges?: readonly SchemaChange[];
   /** Files another process had loaded first (reported skipped_duplicate). */
   readonly skippedDuplicates: readonly string[];
+  /**
+   * The write ran out of memory under the lower limit of a streamed write, rolled back, and ran again
+   * under the run's limit (see withStreamedWriteMemory).
+   */
+  readonly retriedUnderFullMemory?: boolean;
 }
 
 /**

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import avro from "avsc";
 import { describe, expect, it } from "vitest";
 import { addFile, makeProject, pipelineYaml, type RunJson, sluice } from "../support/cli.js";
+import { runLogMessages } from "../support/run-log.js";
 
 /** An Avro container file of `records`, written by avsc itself. */
 async function avroFile(
@@ -220,6 +221,36 @@ describe("Avro container files (format: avro)", () => {
     expect(await query(dir, "SELECT count(DISTINCT n)::INT AS d, sum(n)::BIGINT AS s FROM payments")).toEqual(
       [{ d: 5000, s: (4999 * 5000) / 2 }],
     );
+  });
+
+  it("a plain load reads its records in place: several 16 MiB chunks and an empty file load every record once", async () => {
+    const schema = {
+      type: "record",
+      name: "R",
+      fields: [
+        { name: "n", type: "long" },
+        { name: "text", type: "string" },
+      ],
+    };
+    // 24 records of 1 MB: two chunks of decoded CSV, read through one view.
+    const wide = Array.from({ length: 24 }, (_, n) => ({ n, text: String(n % 10).repeat(1_000_000) }));
+    const dir = makeProject(pipelineYaml(pipeline()), {
+      "landing/in/a.avro": await avroFile(schema, wide, { codec: "deflate" }),
+      "landing/in/b.avro": await avroFile(schema, []),
+    });
+    const { code, run: result } = await run(dir);
+    expect(code).toBe(0);
+    expect(result.rows).toMatchObject({ read: 24, loaded: 24 });
+    expect(
+      await query(
+        dir,
+        "SELECT count(*)::INT AS rows, count(DISTINCT n)::INT AS d, sum(n)::BIGINT AS s, min(length(text))::INT AS shortest, max(length(text))::INT AS longest, count(*) FILTER (WHERE text <> repeat((n % 10)::VARCHAR, 1000000))::INT AS wrong FROM payments",
+      ),
+    ).toEqual([{ rows: 24, d: 24, s: (23 * 24) / 2, shortest: 1_000_000, longest: 1_000_000, wrong: 0 }]);
+    // The chunks are read by the publish; the profile reads the rows in the target afterwards.
+    const messages = runLogMessages(dir, result.run_id);
+    expect(messages.indexOf("published"), messages.join(", ")).toBeGreaterThan(-1);
+    expect(messages.indexOf("profiled")).toBeGreaterThan(messages.indexOf("published"));
   });
 
   it("files written with an older and a newer schema land in one table; a declared type wins over the schema's", async () => {
