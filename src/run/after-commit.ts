@@ -1,4 +1,5 @@
 import { asSluiceError } from "../errors.js";
+import { withStreamedWriteMemory } from "../warehouse/streamed-write-memory.js";
 import { recordAfterCommitWarnings } from "./after-commit-warnings.js";
 import { publishedRowsSql } from "./complete-single-pass.js";
 import { profileRows } from "./profile-gate.js";
@@ -55,10 +56,14 @@ async function profileCommitted(
   const rows = published.profileAfterCommit;
   if (!rows) return;
   try {
-    await profileRows(run, attempt.mode.pipeline, attempt.report, await publishedRowsSql(run.con, rows), {
-      statsTable: rows.table,
-      rowsAtMost: rows.rows,
-    });
+    // Under the write's lower memory limit: the scan would otherwise keep the committed table's blocks
+    // cached up to the run's limit (~90 MB more at 10M extracted rows); out of memory, it runs again.
+    await withStreamedWriteMemory(run.con, async () =>
+      profileRows(run, attempt.mode.pipeline, attempt.report, await publishedRowsSql(run.con, rows), {
+        statsTable: rows.table,
+        rowsAtMost: rows.rows,
+      }),
+    );
     await run.warehouse.updateRunReport(run.runId, { ...attempt.report });
   } catch (error) {
     run.logger.warn({ err: asSluiceError(error, "INTERNAL").message }, "profile not recorded");

@@ -21,7 +21,9 @@ export interface StreamedWrite<T> {
  * engine's cache of the blocks it has already written, kept up to the memory limit (~650 MB at 10M rows
  * under 1 GB; ~390 MB capped). Rows of several megabytes are the exception: a row group of them must stay
  * pinned while it is built, which the cap may not hold. When the engine runs out of memory under the
- * cap, `work` runs once more under the run's limit. `work` must be one whole transaction that rolled
+ * cap, `work` runs once more under the run's limit. The profile of what such a write committed runs
+ * under it too (its scan would otherwise fill the cache the same way). `work` must be read-only, or one
+ * whole transaction that rolled
  * back when it threw (nothing of the first try stays) and must not act outside the engine (a lake
  * commit, a claim of stream positions), so running it again writes every row exactly once. Not when
  * SLUICE_MEMORY_LIMIT is set: a limit someone chose is kept as it is.
