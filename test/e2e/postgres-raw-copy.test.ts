@@ -135,6 +135,9 @@ const cases: Record<string, { content: string | Buffer; gives?: RegExp | "not ta
       ),
     ),
   },
+  // DuckDB's timestamp reading (no format sniffed) takes `(BC)`, PostgreSQL's too; five-digit years.
+  bcstamp: { content: file(...filler(1, 30), "31,x,1,2024-01-01,2024-01-01 (BC),true,x") },
+  longyear: { content: file(...filler(1, 30), "31,x,1,2024-01-01,12345-01-01 00:00:00,true,x") },
   leapsecond: { content: file(...filler(1, 30), "31,x,1,2024-01-01,2024-12-31 23:59:60,true,x") },
   dates: {
     content: file(
