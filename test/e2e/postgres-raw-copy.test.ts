@@ -138,6 +138,36 @@ const cases: Record<string, { content: string | Buffer; gives?: RegExp | "not ta
   // DuckDB's timestamp reading (no format sniffed) takes `(BC)`, PostgreSQL's too; five-digit years.
   bcstamp: { content: file(...filler(1, 30), "31,x,1,2024-01-01,2024-01-01 (BC),true,x") },
   longyear: { content: file(...filler(1, 30), "31,x,1,2024-01-01,12345-01-01 00:00:00,true,x") },
+  mixedeol: {
+    content: file(...filler(1, 20))
+      .replaceAll("\n", "\r\n")
+      .replace("\r\n5,", "\n5,"),
+  },
+  // A lone CR in an unquoted value: a line end to DuckDB, refused by PostgreSQL.
+  lonecrvalue: {
+    gives: /refused/,
+    content: file(...filler(1, 20), "21,a\rb,1,2024-01-01,2024-01-01 00:00:00,true,x"),
+  },
+  tabs: {
+    content: `${file(...filler(1, 20)).replaceAll(",", "\t")}21\t a b \t1\t2024-01-01\t2024-01-01 00:00:00\ttrue\tc,d\n`,
+  },
+  semicolons: {
+    content: `${file(...filler(1, 20)).replaceAll(",", ";")}21;x;1,5;2024-01-01;2024-01-01 00:00:00;true;x\n`,
+  },
+  quotedtyped: {
+    content: file(
+      ...filler(1, 20),
+      '21,x," 5 ","2024-01-01","2024-01-01 00:00:00","true","  "',
+      '22,x,"",,"","",""',
+    ),
+  },
+  bignumbers: {
+    content: file(
+      ...filler(1, 20),
+      "9223372036854775808,x,0.30000000000000004,2024-01-01,2024-01-01 00:00:00,true,x",
+      "-9223372036854775809,x,1.7976931348623157e308,2024-01-01,2024-01-01 00:00:00,true,x",
+    ),
+  },
   leapsecond: { content: file(...filler(1, 30), "31,x,1,2024-01-01,2024-12-31 23:59:60,true,x") },
   dates: {
     content: file(
