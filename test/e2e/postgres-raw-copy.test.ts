@@ -221,6 +221,7 @@ const cases: Record<string, { content: string | Buffer; gives?: RegExp | "not ta
     content: `${["v", ...Array.from({ length: 30 }, (_, i) => `w${i}`), "\\.", "after"].join("\n")}\n`,
     order: "1",
   },
+  bomheaderonly: { content: `\uFEFF${header}` },
   headeronly: { content: `${header}\n` },
   // A long quoted value with doubled quotes across the 1 MB chunks the file is read in.
   longline: {
