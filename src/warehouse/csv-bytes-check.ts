@@ -6,12 +6,14 @@
  *   (`ab"c"d` is `abcd`), DuckDB keeps it as text, and around a quoted field DuckDB drops spaces
  *   PostgreSQL keeps (` "ab" ` is `ab` against ` ab `);
  * - with `timestamps`, seconds with more than six decimals (`00:00:00.1234567`): DuckDB truncates them
- *   to microseconds, PostgreSQL rounds.
+ *   to microseconds, PostgreSQL rounds;
+ * - without `header`, a UTF-8 byte-order mark at the start: DuckDB drops it, PostgreSQL keeps it in the
+ *   first value (with a header it is in the line PostgreSQL skips).
  * Anything else either parser refuses, or the two read alike (see docs/warehouses.md). Only quotes are
  * looked at one by one (`indexOf`), so a file without any costs one scan of its bytes.
  *
  * @example
- * const check = new CsvBytesCheck(",", '"', true);
+ * const check = new CsvBytesCheck(",", '"', true, true);
  * for (const chunk of chunks) if (!check.push(chunk)) break;
  * const same = check.end();
  */
@@ -26,11 +28,14 @@ export class CsvBytesCheck {
   /** The end of the previous chunk, where a timestamp's digits may have begun. */
   private tail = Buffer.alloc(0);
   private failed: string | undefined;
+  /** The first bytes of the file, until there are enough to tell a byte-order mark. */
+  private head: Buffer | undefined = Buffer.alloc(0);
 
   constructor(
     delimiter: string,
     quote: string,
     private readonly timestamps: boolean,
+    private readonly header: boolean,
   ) {
     this.delimiter = delimiter.charCodeAt(0);
     this.quote = quote.charCodeAt(0);
@@ -44,7 +49,9 @@ export class CsvBytesCheck {
   /** Checks the next chunk; false once the file may be read differently (see {@link reason}). */
   push(chunk: Buffer): boolean {
     if (this.failed) return false;
-    if (!this.quotesAtEdges(chunk)) {
+    if (!this.header && this.startsWithBom(chunk)) {
+      this.failed = "a byte-order mark before the first value";
+    } else if (!this.quotesAtEdges(chunk)) {
       this.failed = "a quote inside an unquoted value, or text beside a quoted one";
     } else if (this.timestamps && this.longFraction(chunk)) {
       this.failed = "seconds with more than six decimals";
@@ -61,6 +68,17 @@ export class CsvBytesCheck {
     }
     if (!this.failed && this.inQuote) this.failed = "a quoted value is not closed";
     return this.failed === undefined;
+  }
+
+  /** Whether the file starts with a byte-order mark, once its first three bytes were seen. */
+  private startsWithBom(chunk: Buffer): boolean {
+    if (this.head === undefined) return false;
+    this.head = Buffer.concat([this.head, chunk.subarray(0, BOM.length - this.head.length)]);
+    const seen = this.head.length;
+    if (seen < BOM.length && BOM.subarray(0, seen).equals(this.head)) return false;
+    const bom = this.head.equals(BOM);
+    this.head = undefined;
+    return bom;
   }
 
   private atEdge(byte: number | undefined): boolean {
@@ -114,6 +132,8 @@ export class CsvBytesCheck {
     return hasLongFraction(across) || hasLongFraction(chunk);
   }
 }
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 /** The bytes of `:ss.fffffff`, seconds with seven decimals. */
 const LONG_FRACTION_BYTES = 11;

@@ -65,7 +65,7 @@ export async function copyCsvAsIs(
   const copy = `COPY ${table} (${names}) FROM STDIN (FORMAT csv, HEADER ${raw.header}, DELIMITER ${quoteLiteral(raw.delimiter)}, QUOTE ${quoteLiteral(raw.quote)}, FORCE_NULL (${names}))`;
   await client.query("SAVEPOINT sluice_raw_copy");
   const besideWork = beside();
-  const check = new CsvBytesCheck(raw.delimiter, raw.quote, raw.timestamps);
+  const check = new CsvBytesCheck(raw.delimiter, raw.quote, raw.timestamps, raw.header);
   let outcome: { stored: number } | { refused: string };
   try {
     outcome = { stored: await streamChecked(client, copy, raw.path, check) };

@@ -37,7 +37,7 @@ const filler = (from: number, to: number) =>
 const file = (...rows: string[]) => [header, ...rows, ""].join("\n");
 
 /** One pipeline per case: its file, and why the raw copy gives way (undefined: it is kept). */
-const cases: Record<string, { content: string | Buffer; gives?: RegExp }> = {
+const cases: Record<string, { content: string | Buffer; gives?: RegExp | "not taken"; order?: string }> = {
   plain: { content: file(...plainRows, ...filler(7, 60)) },
   crlf: { content: file(...filler(1, 40)).replaceAll("\n", "\r\n") },
   // PostgreSQL would read `ab"c"d` as abcd, DuckDB keeps the quotes.
@@ -78,6 +78,162 @@ const cases: Record<string, { content: string | Buffer; gives?: RegExp }> = {
     content: file(...filler(1, 30), "31,a\u0000b,1,2024-01-01,2024-01-01 00:00:00,true,x"),
     gives: /refused/,
   },
+  // Review cases: each must store what the usual path stores, whichever way it goes.
+  bomheader: { content: `\uFEFF${file(...filler(1, 30))}` },
+  // DuckDB drops the byte-order mark, PostgreSQL would keep it in the first value.
+  bomnoheader: {
+    gives: /byte-order mark/,
+    content: `\uFEFF${["a1,1,2024-01-01", "b2,2,2024-01-02", ...Array.from({ length: 30 }, (_, i) => `c${i},${i},2024-02-01`)].join("\n")}\n`,
+    order: "1",
+  },
+  lonecr: { content: file(...filler(1, 40)).replaceAll("\n", "\r") },
+  nonewline: { content: file(...filler(1, 30)).slice(0, -1) },
+  trailingdelim: { content: `${file(...filler(1, 30)).replaceAll("\n", ",\n")}` },
+  spaced: {
+    content: file(...filler(1, 30), " 31 , x ,  2.5 , 2024-01-01 , 2024-01-01 00:00:00 ,true, y "),
+  },
+  doubles: {
+    content: file(
+      ...["+5", "1.", ".5", "1e5", "-0", "NaN", "Infinity", "inf", "-inf", "05", "-NaN", "4.9e-324"].map(
+        (v, i) => `${i + 1},x,${v},2024-01-01,2024-01-01 00:00:00,true,x`,
+      ),
+    ),
+  },
+  booleans: {
+    content: file(
+      ...["t", "f", "1", "0", "yes", "no", "TRUE", "False", "y", "N", "T"].map(
+        (v, i) => `${i + 1},x,1,2024-01-01,2024-01-01 00:00:00,${v},x`,
+      ),
+    ),
+  },
+  // Read by the sniffer with a timestamp format of its own (not ISO 8601): not copied as is.
+  timestamps: {
+    gives: "not taken",
+    content: file(
+      ...[
+        "2024-01-01T01:02:03",
+        "2024-01-01 00:00:00.1",
+        "2024-01-01 00:00:00.12",
+        "2024-01-01 00:00:00.123",
+        "2024-01-01 00:00:00.1234",
+        "2024-01-01 00:00:00.12345",
+        "2024-01-01 00:00:00.123456",
+        "2024-01-01 24:00:00",
+        "infinity",
+        "epoch",
+        "2024-01-01",
+        "2024-01-01 1:2:3",
+      ].map((v, i) => `${i + 1},x,1,2024-01-01,${v},true,x`),
+    ),
+  },
+  // Offsets make DuckDB's sniffer read timestamps with time zone: not copied as is.
+  offsets: {
+    gives: "not taken",
+    content: file(
+      ...["2024-01-01 00:00:00+02", "2024-01-01 00:00:00Z", "2024-01-01 00:00:00 UTC"].map(
+        (v, i) => `${i + 1},x,1,2024-01-01,${v},true,x`,
+      ),
+    ),
+  },
+  // DuckDB's timestamp reading (no format sniffed) takes `(BC)`, PostgreSQL's too; five-digit years.
+  bcstamp: { content: file(...filler(1, 30), "31,x,1,2024-01-01,2024-01-01 (BC),true,x") },
+  longyear: { content: file(...filler(1, 30), "31,x,1,2024-01-01,12345-01-01 00:00:00,true,x") },
+  mixedeol: {
+    content: file(...filler(1, 20))
+      .replaceAll("\n", "\r\n")
+      .replace("\r\n5,", "\n5,"),
+  },
+  // A lone CR in an unquoted value: a line end to DuckDB, refused by PostgreSQL.
+  lonecrvalue: {
+    gives: /refused/,
+    content: file(...filler(1, 20), "21,a\rb,1,2024-01-01,2024-01-01 00:00:00,true,x"),
+  },
+  tabs: {
+    content: `${file(...filler(1, 20)).replaceAll(",", "\t")}21\t a b \t1\t2024-01-01\t2024-01-01 00:00:00\ttrue\tc,d\n`,
+  },
+  semicolons: {
+    content: `${file(...filler(1, 20)).replaceAll(",", ";")}21;x;1,5;2024-01-01;2024-01-01 00:00:00;true;x\n`,
+  },
+  quotedtyped: {
+    content: file(
+      ...filler(1, 20),
+      '21,x," 5 ","2024-01-01","2024-01-01 00:00:00","true","  "',
+      '22,x,"",,"","",""',
+    ),
+  },
+  bignumbers: {
+    content: file(
+      ...filler(1, 20),
+      "9223372036854775808,x,0.30000000000000004,2024-01-01,2024-01-01 00:00:00,true,x",
+      "-9223372036854775809,x,1.7976931348623157e308,2024-01-01,2024-01-01 00:00:00,true,x",
+    ),
+  },
+  leapsecond: { content: file(...filler(1, 30), "31,x,1,2024-01-01,2024-12-31 23:59:60,true,x") },
+  dates: {
+    content: file(
+      ...[
+        "2024/01/02",
+        "2024 01 02",
+        "2024-1-2",
+        "2024-01-01 12:00:00",
+        "infinity",
+        "epoch",
+        "12345-01-01",
+      ].map((v, i) => `${i + 1},x,1,${v},2024-01-01 00:00:00,true,x`),
+    ),
+  },
+  earlydate: {
+    gives: /year 1000/,
+    content: file(...filler(1, 30), "31,x,1,0099-01-01,2024-01-01 00:00:00,true,x"),
+  },
+  // DuckDB reads `2024-01-01 BC` as the year 2024 AD, PostgreSQL as 2024 BC.
+  // Past the sniffer's sample, so the column is a date: DuckDB rejects the row in the profile's read.
+  bcdate: {
+    gives: /rows/,
+    content: file(...filler(1, 25_000), "25001,x,1,2024-01-01 BC,2024-01-01 00:00:00,true,x"),
+  },
+  dupheader: {
+    content: [
+      "Id,id,Name X,name x,",
+      ...Array.from({ length: 30 }, (_, i) => `${i},${i + 1},n${i},m${i},z`),
+    ].join("\n"),
+    order: "1",
+  },
+  quotedcrlf: {
+    content: file(...filler(1, 20), '21,"a\r\nb",1,2024-01-01,2024-01-01 00:00:00,true,"x\ny"').replaceAll(
+      /(?<!\r)\n/g,
+      "\r\n",
+    ),
+  },
+  backslash: { content: file(...filler(1, 20), '21,a\\,1,2024-01-01,2024-01-01 00:00:00,true,"b\\""c"') },
+  badutf8: {
+    gives: /refused/,
+    content: Buffer.concat([
+      Buffer.from(file(...filler(1, 20))),
+      Buffer.from("21,a"),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from("b,1,2024-01-01,2024-01-01 00:00:00,true,x\n"),
+    ]),
+  },
+  // PostgreSQL stops at `\.` alone on a line.
+  endmarker: {
+    gives: /rows/,
+    content: `${["v", ...Array.from({ length: 30 }, (_, i) => `w${i}`), "\\.", "after"].join("\n")}\n`,
+    order: "1",
+  },
+  bomheaderonly: { content: `\uFEFF${header}` },
+  headeronly: { content: `${header}\n` },
+  // A long quoted value with doubled quotes across the 1 MB chunks the file is read in.
+  longline: {
+    content: file(...filler(1, 5), `6,"${'ab""c,'.repeat(200_000)}",1,2024-01-01,2024-01-01 00:00:00,true,x`),
+  },
+  emptystrings: {
+    content: file(
+      ...filler(1, 10),
+      '11,"",1,2024-01-01,2024-01-01 00:00:00,true,',
+      '12, ,1,2024-01-01,2024-01-01 00:00:00,true,""',
+    ),
+  },
 };
 
 describe.skipIf(!available)("PostgreSQL append copying a CSV file as it is", () => {
@@ -108,9 +264,9 @@ describe.skipIf(!available)("PostgreSQL append copying a CSV file as it is", () 
     const runs = r.json<{ runs: FullRun[] }>().runs;
     return { dir, runs: new Map(runs.map((run) => [run.pipeline.slice(prefix.length + 1), run])) };
   };
-  const tableOf = (table: string) =>
+  const tableOf = (table: string, order = "id, name") =>
     onDb(
-      `SELECT to_jsonb(t) - '_sluice_run_id' - '_sluice_loaded_at' - '_sluice_source_file' AS row FROM ${table} t ORDER BY id, name`,
+      `SELECT to_jsonb(t) - '_sluice_run_id' - '_sluice_loaded_at' - '_sluice_source_file' AS row FROM ${table} t ORDER BY ${order}`,
     );
   const quarantineOf = (pipeline: string) =>
     onDb(
@@ -120,19 +276,29 @@ describe.skipIf(!available)("PostgreSQL append copying a CSV file as it is", () 
   it("stores the same rows, numbers, quarantine and profile as DuckDB's export, and copies as is only what both read alike", async () => {
     const raw = await runAll("raw", {});
     const usual = await runAll("usual", { SLUICE_RAW_COPY: "0" });
-    for (const [name, { gives }] of Object.entries(cases)) {
+    for (const [name, { gives, order }] of Object.entries(cases)) {
       const a = raw.runs.get(name)!;
       const b = usual.runs.get(name)!;
       expect(a.status, name).toBe(b.status);
       expect(a.rows, name).toEqual(b.rows);
       expect(a.profile?.columns, name).toEqual(b.profile?.columns);
       expect(a.profile?.rows, name).toBe(b.profile?.rows);
-      expect(await tableOf(`raw_${name}`), name).toEqual(await tableOf(`usual_${name}`));
+      expect(await tableOf(`raw_${name}`, order), name).toEqual(await tableOf(`usual_${name}`, order));
       expect(await quarantineOf(`raw_${name}`), name).toEqual(await quarantineOf(`usual_${name}`));
       const said = runLog(raw.dir, a.run_id);
       const kept = said.find((l) => l.msg === "copied the file as it is");
       const gaveWay = said.find((l) => l.msg === "the file is copied the usual way");
-      if (gives === undefined) {
+      console.log(
+        "CASE",
+        name,
+        a.status,
+        b.status,
+        JSON.stringify(a.rows),
+        kept ? "KEPT" : `GAVE WAY ${gaveWay?.reason}`,
+      );
+      if (gives === "not taken") {
+        expect(kept ?? gaveWay, name).toBeUndefined();
+      } else if (gives === undefined) {
         expect(kept, `${name}: ${JSON.stringify(gaveWay)}`).toBeDefined();
         expect(kept?.rows, name).toBe(a.load?.inserted);
       } else {
@@ -140,10 +306,12 @@ describe.skipIf(!available)("PostgreSQL append copying a CSV file as it is", () 
         expect(String(gaveWay?.reason), name).toMatch(gives);
       }
       // The usual way never copies as is.
-      expect(
-        runLog(usual.dir, b.run_id).map((l) => l.msg),
-        name,
-      ).not.toContain("copied the file as it is");
+      expect
+        .soft(
+          runLog(usual.dir, b.run_id).map((l) => l.msg),
+          name,
+        )
+        .not.toContain("copied the file as it is");
     }
     // What the tricky values became, as DuckDB reads them: quoted empty values are NULL, the rest as written.
     expect(
