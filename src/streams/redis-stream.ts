@@ -159,36 +159,11 @@ export function redisStream(
     },
     async deadLetter(poison: readonly PoisonMessage[]) {
       const key = options.deadLetterKey;
-      if (!key || poison.length === 0) return;
-      const pipeline = client().pipeline();
-      for (const { message, reason } of poison) {
-        pipeline.xadd(
-          key,
-          "*",
-          PAYLOAD_FIELD,
-          Buffer.from(message.data),
-          "key",
-          message.subject,
-          "position",
-          message.position,
-          "reason",
-          reason.slice(0, 1000),
-        );
-      }
-      await pipeline.exec();
+      if (key && poison.length > 0) await deadLetterEntries(client(), key, poison);
     },
     async lag(): Promise<StreamLag> {
-      const groups = (await client().xinfo("GROUPS", config.key)) as unknown[][];
-      for (const g of groups) {
-        const info = new Map<string, unknown>();
-        for (let i = 0; i + 1 < g.length; i += 2) info.set(String(g[i]), g[i + 1]);
-        if (info.get("name") !== config.group) continue;
-        return {
-          pending: Number(info.get("pending") ?? 0) + Number(info.get("lag") ?? 0),
-          oldestAgeMs: oldestAt === null ? null : Date.now() - oldestAt,
-        };
-      }
-      return { pending: 0, oldestAgeMs: oldestAt === null ? null : Date.now() - oldestAt };
+      const pending = await groupPending(client(), config);
+      return { pending, oldestAgeMs: oldestAt === null ? null : Date.now() - oldestAt };
     },
     publishedThrough: () => redisAckFloor(client(), config.key, config.group),
     async close() {
@@ -326,4 +301,37 @@ async function recreateGroup(
       "it was deleted: created again, reading from the start of the stream; entries published before are recognised by the ledger and not published again",
     ),
   );
+}
+
+/** Republishes poison messages to the dead-letter stream `key`, with where each came from and why. */
+async function deadLetterEntries(r: Redis, key: string, poison: readonly PoisonMessage[]): Promise<void> {
+  const pipeline = r.pipeline();
+  for (const { message, reason } of poison) {
+    pipeline.xadd(
+      key,
+      "*",
+      PAYLOAD_FIELD,
+      Buffer.from(message.data),
+      "key",
+      message.subject,
+      "position",
+      message.position,
+      "reason",
+      reason.slice(0, 1000),
+    );
+  }
+  await pipeline.exec();
+}
+
+/** Entries of the group not yet acknowledged: pending (delivered) plus not yet delivered (its lag). */
+async function groupPending(r: Redis, config: RedisStreamConfig): Promise<number> {
+  const groups = (await r.xinfo("GROUPS", config.key)) as unknown[][];
+  for (const g of groups) {
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < g.length; i += 2) info.set(String(g[i]), g[i + 1]);
+    if (info.get("name") === config.group) {
+      return Number(info.get("pending") ?? 0) + Number(info.get("lag") ?? 0);
+    }
+  }
+  return 0;
 }
